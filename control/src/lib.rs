@@ -1,0 +1,5 @@
+//! The ferrovs control plane: snapshots, neighbours, health checks, metrics, admin API, reload.
+//!
+//! It owns everything slow and publishes immutable snapshots to the workers; it never touches a
+//! worker's state otherwise (see `DESIGN.md` §2 and §7).
+#![forbid(unsafe_code)]

@@ -1,0 +1,16 @@
+//! The ferrovs packet pipeline, free of DPDK.
+//!
+//! Everything a worker does to a packet lives here and works on plain byte frames (the
+//! [`frame::Frame`] trait), so it is testable, benchmarkable and fuzzable on any machine. The
+//! `dpdk` crate implements [`frame::Frame`] for its mbuf; tests use [`frame::VecFrame`].
+//!
+//! Layout: [`wire`] (typed views over headers, checksums), [`session`] (per-worker connection
+//! table, TCP states, timers, persistence), [`sched`] (the ipvsadm schedulers and Maglev),
+//! [`types`] (flow keys and ids shared by all of them).
+#![forbid(unsafe_code)]
+
+pub mod frame;
+pub mod sched;
+pub mod session;
+pub mod types;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! The ipvsadm schedulers (work in progress: filled in by the schedulers change).

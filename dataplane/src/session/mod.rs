@@ -1,0 +1,1 @@
+//! Per-worker session table (work in progress: filled in by the sessions change).

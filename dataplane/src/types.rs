@@ -1,0 +1,82 @@
+//! Small types shared by the wire, session, scheduler and forwarding modules.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// Transport protocols the gateway load-balances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum L4Proto {
+    /// TCP, IP protocol 6.
+    Tcp = 6,
+    /// UDP, IP protocol 17.
+    Udp = 17,
+}
+
+impl L4Proto {
+    /// Return the IP protocol number.
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// Map an IP protocol number to a load-balanced protocol, if it is one.
+    pub const fn from_number(n: u8) -> Option<Self> {
+        match n {
+            6 => Some(Self::Tcp),
+            17 => Some(Self::Udp),
+            _ => None,
+        }
+    }
+}
+
+/// An IPv4 5-tuple as seen on the wire, in host byte order.
+///
+/// `src` is whoever sent the packet: the client for inbound traffic, the backend for replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey4 {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Source port (0 for a persistence template's client port).
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Transport protocol.
+    pub proto: L4Proto,
+}
+
+/// An IPv6 5-tuple as seen on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey6 {
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Transport protocol.
+    pub proto: L4Proto,
+}
+
+impl FlowKey4 {
+    /// Return the key of the same flow travelling the other way.
+    pub const fn reversed(&self) -> Self {
+        Self { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, proto: self.proto }
+    }
+}
+
+impl FlowKey6 {
+    /// Return the key of the same flow travelling the other way.
+    pub const fn reversed(&self) -> Self {
+        Self { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, proto: self.proto }
+    }
+}
+
+/// Index of a virtual service in the published snapshot.
+pub type ServiceIdx = u16;
+/// Index of a real server (backend) in the published snapshot; global across services.
+pub type BackendIdx = u16;
+/// Index of a DPDK port as the gateway numbers them (0-based, dense).
+pub type PortIdx = u8;
