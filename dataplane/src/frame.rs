@@ -54,7 +54,11 @@ impl VecFrame {
     pub fn with_room(data: &[u8], headroom: usize, tailroom: usize) -> Self {
         let mut buf = vec![0; headroom + data.len() + tailroom];
         buf[headroom..headroom + data.len()].copy_from_slice(data);
-        Self { buf, start: headroom, end: headroom + data.len() }
+        Self {
+            buf,
+            start: headroom,
+            end: headroom + data.len(),
+        }
     }
 
     /// Replace the contents with `data`, keeping the buffer (no allocation when it fits).

@@ -63,14 +63,26 @@ pub struct FlowKey6 {
 impl FlowKey4 {
     /// Return the key of the same flow travelling the other way.
     pub const fn reversed(&self) -> Self {
-        Self { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, proto: self.proto }
+        Self {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+        }
     }
 }
 
 impl FlowKey6 {
     /// Return the key of the same flow travelling the other way.
     pub const fn reversed(&self) -> Self {
-        Self { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, proto: self.proto }
+        Self {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+        }
     }
 }
 
