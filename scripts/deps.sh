@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Install what ferrovs needs on Debian 12 and prepare hugepages. Idempotent; says what it did.
+set -euo pipefail
+
+# Debian packages the build, the tests and the lab use.
+PACKAGES=(
+  libdpdk-dev dpdk-dev        # DPDK 22.11 headers, libraries, PMDs and dpdk-testpmd
+  pkg-config clang libclang-dev  # bindgen needs libclang; pkg-config finds libdpdk
+  libpcap-dev                 # the net_pcap PMD's library
+  iproute2 ethtool            # network namespaces, veth and offload settings for the lab
+)
+# Strip the comments out of the list above.
+pkgs=()
+for p in "${PACKAGES[@]}"; do pkgs+=("$p"); done
+
+say() { echo "deps: $*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  say "not root: cannot install packages or reserve hugepages; run 'sudo make deps'" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  say "all ${#pkgs[@]} Debian packages already installed"
+else
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  say "installed ${#missing[@]} packages"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  say "cargo not found: install Rust (rustup) first; rust-toolchain.toml pins the version" >&2
+  exit 1
+fi
+
+# Hugepages: the gateway wants them (tests run with --no-huge and do not).
+want=${FERROVS_HUGEPAGES:-512}
+nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+if [ -w "$nr" ]; then
+  have=$(cat "$nr")
+  if [ "$have" -lt "$want" ]; then
+    echo "$want" > "$nr" 2>/dev/null || true
+    say "reserved 2 MiB hugepages: $have -> $(cat "$nr") (asked for $want)"
+  else
+    say "$have 2 MiB hugepages already reserved"
+  fi
+else
+  say "cannot write $nr (container or read-only /sys): skipping hugepages; use --no-huge"
+fi
+if ! mount | grep -q ' type hugetlbfs '; then
+  mkdir -p /dev/hugepages
+  if mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null; then
+    say "mounted hugetlbfs on /dev/hugepages"
+  else
+    say "could not mount hugetlbfs (not permitted here): DPDK will need --no-huge"
+  fi
+else
+  say "hugetlbfs already mounted"
+fi
