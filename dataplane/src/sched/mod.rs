@@ -1,1 +1,882 @@
-//! The ipvsadm schedulers (work in progress: filled in by the schedulers change).
+//! The ipvsadm schedulers: `rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `sh`, `dh`, `lblc`, `lblcr`,
+//! `fo`, `ovf` and `mh` (weighted Maglev).
+//!
+//! # Contract
+//!
+//! - The control thread calls [`Scheduler::build`] once per config generation with the service's
+//!   backend list (it may allocate; Maglev costs a few milliseconds) and publishes the immutable
+//!   [`Scheduler`] in the snapshot. Each worker owns one [`SchedState`] per scheduler, made by
+//!   [`Scheduler::new_state`] when it adopts the snapshot; rebuilding a scheduler means making a
+//!   new state too (rr cursors and lblc caches start afresh).
+//! - A worker calls [`Scheduler::pick`] once per **new** flow. `pick` never allocates, never
+//!   panics and runs in time bounded by the backend count (Maglev with `mh-fallback`: by the
+//!   table size in the pathological case, expected a handful of probes). Established flows never
+//!   call `pick`: the session table pins them, so a backend's weight going to 0 (quiescent) or its
+//!   health going down only stops *new* flows.
+//! - A backend is eligible for a new flow iff `weight > 0`, `available` (health) and it is not
+//!   over its connection thresholds. `None` means no eligible backend: the caller drops the packet
+//!   and counts `NoBackend`.
+//! - Positions: [`PickCtx::loads`] and [`Scheduler::pick_position`] use the backend's position in
+//!   the list given to `build`; [`Scheduler::pick`] returns the backend's global [`BackendIdx`].
+//!
+//! # Semantics
+//!
+//! Each algorithm follows the Linux kernel's `net/netfilter/ipvs/ip_vs_<name>.c`:
+//!
+//! | name | choice |
+//! |---|---|
+//! | `rr` | next eligible backend after the last one picked |
+//! | `wrr` | kernel `ip_vs_wrr.c`: cycle with current weight stepping down by the weights' gcd |
+//! | `lc` | least overhead `active * 256 + inactive` |
+//! | `wlc` | least overhead / weight, compared by cross-multiplication (the default) |
+//! | `sed` | least `(active + 1) / weight` |
+//! | `nq` | the first idle backend (no active connections), else `sed` |
+//! | `fo` | the eligible backend with the highest weight (first on ties) |
+//! | `ovf` | highest weight among eligible backends with `active <= weight` |
+//! | `sh` | 256-bucket table by client address (`sh-port`: and source port), `sh-fallback` |
+//! | `dh` | 256-bucket table by destination address |
+//! | `lblc` | per-destination-address cache, `wlc` on miss or when the cached backend is overloaded |
+//! | `lblcr` | as `lblc` with a small set of backends per destination |
+//! | `mh` | weighted Maglev table (65537 slots by default), `mh-fallback`, `mh-port` |
+//!
+//! Loads are **per worker**: `lc`-family algorithms and thresholds see the connection counts the
+//! calling worker passes in [`PickCtx::loads`] (normally its own sessions; the control thread may
+//! instead publish summed counts). Likewise `rr`/`wrr` cursors and the `lblc` caches are per
+//! worker, so each worker is an exact IPVS scheduler for its share of the flows and the whole
+//! gateway is an approximation of one (as in DPVS).
+//!
+//! Thresholds (`ipvsadm -x/-y`): a backend with `u_threshold > 0` becomes overloaded when its
+//! connection count (active + inactive, as the kernel's `ip_vs_dest_totalconns`) reaches
+//! `u_threshold` and stays so until the count drops below `l_threshold`, or below 3/4 of
+//! `u_threshold` when `l_threshold` is 0. The overloaded flag is kept per worker in
+//! [`SchedState`] and re-evaluated whenever `pick` looks at the backend.
+//!
+//! Hash tables (`sh`, `dh`, `mh`) order backends by their stable [`SchedBackend::identity`], never
+//! by their position in the list, so every gateway in an ECMP group builds the same table from the
+//! same set, whatever order the config lists it in. The hashes are in [`hash`] and are pinned.
+
+pub mod hash;
+
+mod bucket;
+mod lc;
+mod locality;
+mod maglev;
+mod weighted;
+
+use core::fmt;
+
+use crate::types::BackendIdx;
+
+pub use locality::{LBLCR_SET_MAX, LOCALITY_CACHE_SLOTS};
+pub use maglev::{changed_slots, maglev_table_size, DEFAULT_MAGLEV_TABLE_SIZE};
+
+/// Number of buckets in the `sh` and `dh` tables (the kernel's default `1 << 8`).
+pub const HASH_BUCKETS: usize = 256;
+
+/// The scheduling algorithm of a virtual service, named as ipvsadm names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum SchedulerKind {
+    /// Round robin (`rr`).
+    Rr,
+    /// Weighted round robin (`wrr`).
+    Wrr,
+    /// Least connection (`lc`).
+    Lc,
+    /// Weighted least connection (`wlc`), ipvsadm's default.
+    #[default]
+    Wlc,
+    /// Shortest expected delay (`sed`).
+    Sed,
+    /// Never queue (`nq`).
+    Nq,
+    /// Source hashing (`sh`).
+    Sh,
+    /// Destination hashing (`dh`).
+    Dh,
+    /// Locality-based least connection (`lblc`).
+    Lblc,
+    /// Locality-based least connection with replication (`lblcr`).
+    Lblcr,
+    /// Weighted failover (`fo`).
+    Fo,
+    /// Weighted overflow (`ovf`).
+    Ovf,
+    /// Maglev hashing (`mh`).
+    Mh,
+}
+
+impl SchedulerKind {
+    /// Every scheduler, in ipvsadm's documentation order.
+    pub const ALL: [Self; 13] = [
+        Self::Rr,
+        Self::Wrr,
+        Self::Lc,
+        Self::Wlc,
+        Self::Lblc,
+        Self::Lblcr,
+        Self::Dh,
+        Self::Sh,
+        Self::Sed,
+        Self::Nq,
+        Self::Fo,
+        Self::Ovf,
+        Self::Mh,
+    ];
+
+    /// Parse ipvsadm's scheduler name (`"wlc"`), case-sensitively as ipvsadm does.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Return ipvsadm's name for this scheduler.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rr => "rr",
+            Self::Wrr => "wrr",
+            Self::Lc => "lc",
+            Self::Wlc => "wlc",
+            Self::Sed => "sed",
+            Self::Nq => "nq",
+            Self::Sh => "sh",
+            Self::Dh => "dh",
+            Self::Lblc => "lblc",
+            Self::Lblcr => "lblcr",
+            Self::Fo => "fo",
+            Self::Ovf => "ovf",
+            Self::Mh => "mh",
+        }
+    }
+}
+
+impl fmt::Display for SchedulerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One scheduler flag as given to `ipvsadm -b` (`--sched-flags`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SchedFlag {
+    /// `sh-fallback`: when the hashed backend is not eligible, use the next eligible bucket.
+    ShFallback,
+    /// `sh-port`: include the client's source port in the `sh` hash.
+    ShPort,
+    /// `mh-fallback`: when the hashed backend is not eligible, rehash to another slot.
+    MhFallback,
+    /// `mh-port`: include the client's source port in the `mh` hash.
+    MhPort,
+}
+
+impl SchedFlag {
+    /// Every flag.
+    pub const ALL: [Self; 4] = [
+        Self::ShFallback,
+        Self::ShPort,
+        Self::MhFallback,
+        Self::MhPort,
+    ];
+
+    /// Parse ipvsadm's flag name (`"sh-port"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Return ipvsadm's name for this flag.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ShFallback => "sh-fallback",
+            Self::ShPort => "sh-port",
+            Self::MhFallback => "mh-fallback",
+            Self::MhPort => "mh-port",
+        }
+    }
+
+    /// Return the only scheduler this flag is legal with.
+    pub const fn scheduler(self) -> SchedulerKind {
+        match self {
+            Self::ShFallback | Self::ShPort => SchedulerKind::Sh,
+            Self::MhFallback | Self::MhPort => SchedulerKind::Mh,
+        }
+    }
+}
+
+impl fmt::Display for SchedFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A validated set of scheduler flags: `sh-*` only with `sh`, `mh-*` only with `mh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct SchedFlags {
+    sh_fallback: bool,
+    sh_port: bool,
+    mh_fallback: bool,
+    mh_port: bool,
+}
+
+/// Why a set of scheduler flags was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchedFlagsError {
+    /// A name that is not a scheduler flag.
+    Unknown(String),
+    /// A flag used with a scheduler it does not belong to (ipvsadm: "incompatible scheduler flag").
+    Incompatible {
+        /// The offending flag.
+        flag: SchedFlag,
+        /// The service's scheduler.
+        kind: SchedulerKind,
+    },
+}
+
+impl fmt::Display for SchedFlagsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown(name) => write!(f, "unknown scheduler flag `{name}'"),
+            Self::Incompatible { flag, kind } => write!(
+                f,
+                "incompatible scheduler flag `{flag}' for scheduler `{kind}' (only for `{}')",
+                flag.scheduler()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SchedFlagsError {}
+
+impl SchedFlags {
+    /// No flags.
+    pub const NONE: Self = Self {
+        sh_fallback: false,
+        sh_port: false,
+        mh_fallback: false,
+        mh_port: false,
+    };
+
+    /// Validate `flags` for a service scheduled by `kind`.
+    ///
+    /// # Errors
+    ///
+    /// [`SchedFlagsError::Incompatible`] when a flag belongs to another scheduler.
+    pub fn new(kind: SchedulerKind, flags: &[SchedFlag]) -> Result<Self, SchedFlagsError> {
+        let mut out = Self::NONE;
+        for &flag in flags {
+            if flag.scheduler() != kind {
+                return Err(SchedFlagsError::Incompatible { flag, kind });
+            }
+            match flag {
+                SchedFlag::ShFallback => out.sh_fallback = true,
+                SchedFlag::ShPort => out.sh_port = true,
+                SchedFlag::MhFallback => out.mh_fallback = true,
+                SchedFlag::MhPort => out.mh_port = true,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Parse and validate ipvsadm's comma-separated list (`"sh-fallback,sh-port"`; empty = none).
+    ///
+    /// # Errors
+    ///
+    /// [`SchedFlagsError::Unknown`] for a name that is not a flag, else as [`SchedFlags::new`].
+    pub fn parse(kind: SchedulerKind, list: &str) -> Result<Self, SchedFlagsError> {
+        let mut out = Self::NONE;
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let flag =
+                SchedFlag::from_name(name).ok_or_else(|| SchedFlagsError::Unknown(name.into()))?;
+            let one = Self::new(kind, &[flag])?;
+            out = out.union(one);
+        }
+        Ok(out)
+    }
+
+    /// Return whether `flag` is set.
+    pub const fn contains(self, flag: SchedFlag) -> bool {
+        match flag {
+            SchedFlag::ShFallback => self.sh_fallback,
+            SchedFlag::ShPort => self.sh_port,
+            SchedFlag::MhFallback => self.mh_fallback,
+            SchedFlag::MhPort => self.mh_port,
+        }
+    }
+
+    /// Return the union of two validated sets.
+    const fn union(self, o: Self) -> Self {
+        Self {
+            sh_fallback: self.sh_fallback || o.sh_fallback,
+            sh_port: self.sh_port || o.sh_port,
+            mh_fallback: self.mh_fallback || o.mh_fallback,
+            mh_port: self.mh_port || o.mh_port,
+        }
+    }
+}
+
+/// One backend (real server) of a service as the scheduler sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SchedBackend {
+    /// Global index of the backend in the snapshot; what `pick` returns.
+    pub id: BackendIdx,
+    /// Stable identity, normally [`hash::backend_identity`] of `addr:port`; orders the hash tables.
+    pub identity: u64,
+    /// ipvsadm weight; 0 = quiescent (no new flows).
+    pub weight: u32,
+    /// Upper connection threshold (`-x`); 0 = none.
+    pub u_threshold: u32,
+    /// Lower connection threshold (`-y`); 0 = 3/4 of the upper one.
+    pub l_threshold: u32,
+    /// Health: `false` = no new flows.
+    pub available: bool,
+}
+
+impl SchedBackend {
+    /// A healthy backend with no thresholds.
+    pub const fn new(id: BackendIdx, identity: u64, weight: u32) -> Self {
+        Self {
+            id,
+            identity,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            available: true,
+        }
+    }
+}
+
+/// Connection counts of one backend as seen by the calling worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct BackendLoad {
+    /// Connections in an active state (TCP established).
+    pub active: u32,
+    /// Other connections (TCP closing or half-open, UDP).
+    pub inactive: u32,
+}
+
+impl BackendLoad {
+    /// Return the kernel's `ip_vs_dest_conn_overhead`: `active * 256 + inactive`.
+    pub const fn overhead(self) -> u64 {
+        ((self.active as u64) << 8) + self.inactive as u64
+    }
+
+    /// Return the kernel's `ip_vs_dest_totalconns`: `active + inactive`.
+    pub const fn total(self) -> u64 {
+        self.active as u64 + self.inactive as u64
+    }
+}
+
+/// What `pick` needs to know about the new flow and the backends' loads.
+#[derive(Clone, Copy, Debug)]
+pub struct PickCtx<'a> {
+    /// Hash of the client (source) address, [`hash::addr4`]/[`hash::addr6`]: `sh`, `mh`.
+    pub src_hash: u64,
+    /// Hash of the destination address: `dh`, `lblc`, `lblcr`.
+    pub dst_hash: u64,
+    /// Client source port, host order: `sh-port`, `mh-port`.
+    pub src_port: u16,
+    /// Loads by position in the scheduler's backend list; missing entries count as idle.
+    pub loads: &'a [BackendLoad],
+}
+
+impl<'a> PickCtx<'a> {
+    /// A context with the given hashes and port and no load information (all backends idle).
+    pub const fn new(src_hash: u64, dst_hash: u64, src_port: u16) -> Self {
+        Self {
+            src_hash,
+            dst_hash,
+            src_port,
+            loads: &[],
+        }
+    }
+
+    /// Return the load of the backend at `pos` (idle when the slice is short).
+    #[inline]
+    pub fn load(&self, pos: usize) -> BackendLoad {
+        self.loads.get(pos).copied().unwrap_or_default()
+    }
+}
+
+/// An immutable scheduler for one service, built by the control thread.
+pub struct Scheduler {
+    kind: SchedulerKind,
+    flags: SchedFlags,
+    backends: Box<[SchedBackend]>,
+    /// Whether any backend has a threshold (else overload checks are skipped).
+    has_thresholds: bool,
+    /// `wrr`: max weight and gcd of the weights of the backends with weight > 0 and available.
+    wrr_max: u32,
+    wrr_gcd: u32,
+    /// `sh`/`dh`: [`HASH_BUCKETS`] backend positions, or empty when no backend has weight > 0.
+    buckets: Box<[u32]>,
+    /// `mh`: the Maglev table of backend ids, empty when no backend is eligible.
+    maglev: Box<[BackendIdx]>,
+    /// `mh`: `(id, position)` sorted by id, to map a table entry back to its load.
+    id_pos: Box<[(BackendIdx, u32)]>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("kind", &self.kind)
+            .field("flags", &self.flags)
+            .field("backends", &self.backends.len())
+            .field("maglev_table_size", &self.maglev.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-worker mutable state of one [`Scheduler`], sized when the scheduler is built.
+#[derive(Clone, Debug)]
+pub struct SchedState {
+    /// `rr`/`wrr`: position of the last pick (`usize::MAX` = before the first).
+    cursor: usize,
+    /// `wrr`: current weight.
+    cw: u32,
+    /// Threshold hysteresis: whether each backend (by position) is overloaded.
+    overloaded: Box<[bool]>,
+    /// `lblc`/`lblcr`: destination cache.
+    cache: Box<[locality::CacheEntry]>,
+}
+
+impl Scheduler {
+    /// Build the scheduler for `backends` (Maglev table of [`DEFAULT_MAGLEV_TABLE_SIZE`] slots,
+    /// or the next prime `>= 100 * backends.len()` when that is larger).
+    pub fn build(kind: SchedulerKind, flags: SchedFlags, backends: &[SchedBackend]) -> Self {
+        Self::build_with_table_size(kind, flags, backends, DEFAULT_MAGLEV_TABLE_SIZE)
+    }
+
+    /// As [`Scheduler::build`] with a requested minimum Maglev table size; the size used is
+    /// [`maglev_table_size`]`(backends.len(), mh_table_size)`. Ignored by other schedulers.
+    pub fn build_with_table_size(
+        kind: SchedulerKind,
+        flags: SchedFlags,
+        backends: &[SchedBackend],
+        mh_table_size: u32,
+    ) -> Self {
+        let (wrr_max, wrr_gcd) = weighted::max_and_gcd(backends);
+        let buckets = match kind {
+            SchedulerKind::Sh | SchedulerKind::Dh => bucket::build(backends),
+            _ => Box::default(),
+        };
+        let (maglev, id_pos) = if kind == SchedulerKind::Mh {
+            let size = maglev_table_size(backends.len(), mh_table_size);
+            let mut id_pos: Vec<(BackendIdx, u32)> = backends
+                .iter()
+                .enumerate()
+                .map(|(pos, b)| (b.id, u32::try_from(pos).unwrap_or(u32::MAX)))
+                .collect();
+            id_pos.sort_unstable();
+            (maglev::build(backends, size).into(), id_pos.into())
+        } else {
+            (Box::default(), Box::default())
+        };
+        Self {
+            kind,
+            flags,
+            backends: backends.into(),
+            has_thresholds: backends.iter().any(|b| b.u_threshold > 0),
+            wrr_max,
+            wrr_gcd,
+            buckets,
+            maglev,
+            id_pos,
+        }
+    }
+
+    /// Return the algorithm.
+    pub const fn kind(&self) -> SchedulerKind {
+        self.kind
+    }
+
+    /// Return the flags.
+    pub const fn flags(&self) -> SchedFlags {
+        self.flags
+    }
+
+    /// Return the backends in the order given to `build` (the positions `loads` is indexed by).
+    pub fn backends(&self) -> &[SchedBackend] {
+        &self.backends
+    }
+
+    /// Return the Maglev table (slot -> backend id) for `mh`, `None` for other schedulers.
+    pub fn table(&self) -> Option<&[BackendIdx]> {
+        (self.kind == SchedulerKind::Mh).then_some(&*self.maglev)
+    }
+
+    /// Make a fresh per-worker state for this scheduler.
+    pub fn new_state(&self) -> SchedState {
+        let cache_slots = match self.kind {
+            SchedulerKind::Lblc | SchedulerKind::Lblcr => LOCALITY_CACHE_SLOTS,
+            _ => 0,
+        };
+        SchedState {
+            cursor: usize::MAX,
+            cw: self.wrr_max,
+            overloaded: vec![false; self.backends.len()].into(),
+            cache: vec![locality::CacheEntry::EMPTY; cache_slots].into(),
+        }
+    }
+
+    /// Choose a backend for a new flow; `None` when no backend is eligible. Never allocates.
+    #[inline]
+    pub fn pick(&self, state: &mut SchedState, ctx: &PickCtx<'_>) -> Option<BackendIdx> {
+        self.pick_position(state, ctx)
+            .and_then(|pos| self.backends.get(pos))
+            .map(|b| b.id)
+    }
+
+    /// As [`Scheduler::pick`], returning the backend's position in [`Scheduler::backends`].
+    pub fn pick_position(&self, state: &mut SchedState, ctx: &PickCtx<'_>) -> Option<usize> {
+        if self.backends.is_empty() {
+            return None;
+        }
+        match self.kind {
+            SchedulerKind::Rr => self.pick_rr(state, ctx),
+            SchedulerKind::Wrr => self.pick_wrr(state, ctx),
+            SchedulerKind::Lc => self.pick_lc(state, ctx),
+            SchedulerKind::Wlc => self.pick_wlc(state, ctx),
+            SchedulerKind::Sed => self.pick_sed(state, ctx),
+            SchedulerKind::Nq => self.pick_nq(state, ctx),
+            SchedulerKind::Sh => self.pick_sh(state, ctx),
+            SchedulerKind::Dh => self.pick_dh(state, ctx),
+            SchedulerKind::Lblc => self.pick_lblc(state, ctx),
+            SchedulerKind::Lblcr => self.pick_lblcr(state, ctx),
+            SchedulerKind::Fo => self.pick_fo(state, ctx),
+            SchedulerKind::Ovf => self.pick_ovf(state, ctx),
+            SchedulerKind::Mh => self.pick_mh(state, ctx),
+        }
+    }
+
+    /// Return whether the backend at `pos` is over its thresholds, updating the hysteresis flag.
+    #[inline]
+    fn overloaded(&self, state: &mut SchedState, ctx: &PickCtx<'_>, pos: usize) -> bool {
+        if !self.has_thresholds {
+            return false;
+        }
+        let Some(b) = self.backends.get(pos) else {
+            return false;
+        };
+        let upper = u64::from(b.u_threshold);
+        let total = ctx.load(pos).total();
+        let Some(flag) = state.overloaded.get_mut(pos) else {
+            // A state made for another scheduler: no hysteresis, just the upper threshold.
+            return upper > 0 && total >= upper;
+        };
+        if upper == 0 {
+            *flag = false;
+        } else if total >= upper {
+            *flag = true;
+        } else if *flag {
+            let lower = u64::from(b.l_threshold);
+            let under = if lower > 0 {
+                total < lower
+            } else {
+                total * 4 < upper * 3
+            };
+            if under {
+                *flag = false;
+            }
+        }
+        *flag
+    }
+
+    /// Return whether the backend at `pos` may take a new flow (weight > 0, available, not
+    /// overloaded).
+    #[inline]
+    fn eligible(&self, state: &mut SchedState, ctx: &PickCtx<'_>, pos: usize) -> bool {
+        match self.backends.get(pos) {
+            Some(b) if b.weight > 0 && b.available => !self.overloaded(state, ctx, pos),
+            _ => false,
+        }
+    }
+
+    /// Return the weight of the backend at `pos` (0 when out of range).
+    #[inline]
+    fn weight(&self, pos: usize) -> u32 {
+        self.backends.get(pos).map_or(0, |b| b.weight)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Helpers shared by the scheduler tests.
+    use super::*;
+
+    /// `n` healthy backends with ids `0..n`, identities derived from the id, and `weight`.
+    pub fn equal(n: usize, weight: u32) -> Vec<SchedBackend> {
+        (0..n).map(|i| backend(i, weight)).collect()
+    }
+
+    /// A healthy backend with id `i`, a derived identity and `weight`.
+    pub fn backend(i: usize, weight: u32) -> SchedBackend {
+        let id = BackendIdx::try_from(i).unwrap();
+        let addr = core::net::IpAddr::V4(core::net::Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8));
+        SchedBackend::new(id, hash::backend_identity(addr, 80), weight)
+    }
+
+    /// A context for client number `i` (distinct source and destination hashes).
+    pub fn ctx(i: u64) -> PickCtx<'static> {
+        PickCtx::new(hash::hash_u64(1, i), hash::hash_u64(2, i), 0)
+    }
+
+    /// Pick `n` times for `n` different clients, counting picks per backend id.
+    pub fn histogram(s: &Scheduler, n: u64) -> Vec<usize> {
+        let mut st = s.new_state();
+        let mut counts = vec![0; s.backends().len()];
+        for i in 0..n {
+            let id = s.pick(&mut st, &ctx(i)).unwrap();
+            counts[usize::from(id)] += 1;
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn flags_for(kind: SchedulerKind) -> [SchedFlags; 2] {
+        match kind {
+            SchedulerKind::Sh => [
+                SchedFlags::NONE,
+                SchedFlags::new(kind, &[SchedFlag::ShFallback, SchedFlag::ShPort]).unwrap(),
+            ],
+            SchedulerKind::Mh => [
+                SchedFlags::NONE,
+                SchedFlags::new(kind, &[SchedFlag::MhFallback, SchedFlag::MhPort]).unwrap(),
+            ],
+            _ => [SchedFlags::NONE; 2],
+        }
+    }
+
+    fn every_scheduler() -> impl Iterator<Item = (SchedulerKind, SchedFlags)> {
+        SchedulerKind::ALL
+            .into_iter()
+            .flat_map(|k| flags_for(k).into_iter().map(move |f| (k, f)))
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in SchedulerKind::ALL {
+            assert_eq!(SchedulerKind::from_name(k.name()), Some(k));
+            assert_eq!(k.to_string(), k.name());
+        }
+        assert_eq!(SchedulerKind::from_name("wlc"), Some(SchedulerKind::Wlc));
+        assert_eq!(SchedulerKind::from_name("WLC"), None);
+        assert_eq!(SchedulerKind::from_name("twos"), None);
+        assert_eq!(SchedulerKind::default(), SchedulerKind::Wlc);
+        for f in SchedFlag::ALL {
+            assert_eq!(SchedFlag::from_name(f.name()), Some(f));
+        }
+    }
+
+    #[test]
+    fn flags_are_legal_only_with_their_scheduler() {
+        use SchedFlag::*;
+        let sh = SchedFlags::new(SchedulerKind::Sh, &[ShFallback, ShPort]).unwrap();
+        assert!(sh.contains(ShFallback) && sh.contains(ShPort) && !sh.contains(MhPort));
+        let mh = SchedFlags::new(SchedulerKind::Mh, &[MhPort]).unwrap();
+        assert!(mh.contains(MhPort) && !mh.contains(MhFallback));
+        assert_eq!(
+            SchedFlags::new(SchedulerKind::Mh, &[ShPort]),
+            Err(SchedFlagsError::Incompatible {
+                flag: ShPort,
+                kind: SchedulerKind::Mh
+            })
+        );
+        assert!(SchedFlags::new(SchedulerKind::Wlc, &[MhFallback]).is_err());
+        assert!(SchedFlags::new(SchedulerKind::Rr, &[]).is_ok());
+        assert_eq!(
+            SchedFlags::parse(SchedulerKind::Sh, "sh-fallback, sh-port").unwrap(),
+            sh
+        );
+        assert_eq!(
+            SchedFlags::parse(SchedulerKind::Sh, "").unwrap(),
+            SchedFlags::NONE
+        );
+        let err = SchedFlags::parse(SchedulerKind::Sh, "sh-bogus").unwrap_err();
+        assert_eq!(err, SchedFlagsError::Unknown("sh-bogus".into()));
+        let err = SchedFlags::parse(SchedulerKind::Rr, "mh-port").unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("incompatible scheduler flag `mh-port'"));
+    }
+
+    #[test]
+    fn empty_backend_list_picks_none() {
+        for (k, f) in every_scheduler() {
+            let s = Scheduler::build(k, f, &[]);
+            let mut st = s.new_state();
+            for i in 0..10 {
+                assert_eq!(s.pick(&mut st, &ctx(i)), None, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn all_weights_zero_picks_none() {
+        for (k, f) in every_scheduler() {
+            let s = Scheduler::build(k, f, &equal(5, 0));
+            let mut st = s.new_state();
+            for i in 0..50 {
+                assert_eq!(s.pick(&mut st, &ctx(i)), None, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn all_unavailable_picks_none() {
+        for (k, f) in every_scheduler() {
+            let mut b = equal(4, 3);
+            b.iter_mut().for_each(|b| b.available = false);
+            let s = Scheduler::build(k, f, &b);
+            let mut st = s.new_state();
+            for i in 0..50 {
+                assert_eq!(s.pick(&mut st, &ctx(i)), None, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_backend_is_always_picked() {
+        for (k, f) in every_scheduler() {
+            let b = [SchedBackend::new(7, 42, 3)];
+            let s = Scheduler::build(k, f, &b);
+            let mut st = s.new_state();
+            let loads = [BackendLoad {
+                active: 2,
+                inactive: 5,
+            }];
+            for i in 0..100 {
+                let c = PickCtx {
+                    loads: &loads,
+                    ..ctx(i)
+                };
+                assert_eq!(s.pick(&mut st, &c), Some(7), "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn quiescent_and_unhealthy_backends_get_no_new_flows() {
+        for (k, f) in every_scheduler() {
+            let mut b = equal(4, 2);
+            b[1].weight = 0;
+            b[2].available = false;
+            let s = Scheduler::build(k, f, &b);
+            let mut st = s.new_state();
+            for i in 0..500 {
+                if let Some(id) = s.pick(&mut st, &ctx(i)) {
+                    assert!(id == 0 || id == 3, "{k} picked {id}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn picks_are_deterministic() {
+        for (k, f) in every_scheduler() {
+            let b: Vec<_> = (0..7).map(|i| backend(i, 1 + i as u32 % 3)).collect();
+            let loads: Vec<_> = (0..7)
+                .map(|i| BackendLoad {
+                    active: (i * 5) % 7,
+                    inactive: i,
+                })
+                .collect();
+            let run = || {
+                let s = Scheduler::build(k, f, &b);
+                let mut st = s.new_state();
+                (0..300)
+                    .map(|i| {
+                        let c = PickCtx {
+                            src_port: i as u16,
+                            loads: &loads,
+                            ..ctx(i)
+                        };
+                        s.pick(&mut st, &c)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let first = run();
+            assert!(first.iter().all(Option::is_some), "{k}");
+            assert_eq!(first, run(), "{k}");
+        }
+    }
+
+    #[test]
+    fn thresholds_have_hysteresis() {
+        // Two backends; backend 0 has u=10, l=5. rr alternates while 0 is not overloaded.
+        let mut b = equal(2, 1);
+        b[0].u_threshold = 10;
+        b[0].l_threshold = 5;
+        let s = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &b);
+        let mut st = s.new_state();
+        let at =
+            |active: u32, inactive: u32| [BackendLoad { active, inactive }, BackendLoad::default()];
+        let pick = |st: &mut SchedState, loads: &[BackendLoad]| {
+            let c = PickCtx { loads, ..ctx(0) };
+            (0..4).map(|_| s.pick(st, &c).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&mut st, &at(9, 0)), [0, 1, 0, 1]);
+        // Total connections (active + inactive) reach the upper threshold.
+        assert_eq!(pick(&mut st, &at(6, 4)), [1, 1, 1, 1]);
+        // Still overloaded until the count drops under the lower threshold.
+        assert_eq!(pick(&mut st, &at(5, 0)), [1, 1, 1, 1]);
+        assert_eq!(pick(&mut st, &at(4, 0)), [0, 1, 0, 1]);
+        // Without a lower threshold, 3/4 of the upper one.
+        let mut b = equal(2, 1);
+        b[0].u_threshold = 8;
+        let s = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &b);
+        let mut st = s.new_state();
+        let pick = |st: &mut SchedState, loads: &[BackendLoad]| {
+            let c = PickCtx { loads, ..ctx(0) };
+            (0..4).map(|_| s.pick(st, &c).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&mut st, &at(8, 0)), [1, 1, 1, 1]);
+        assert_eq!(pick(&mut st, &at(6, 0)), [1, 1, 1, 1]);
+        assert_eq!(pick(&mut st, &at(5, 0)), [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn thresholds_apply_to_every_scheduler() {
+        for (k, f) in every_scheduler() {
+            let mut b = equal(3, 2);
+            for x in &mut b {
+                x.u_threshold = 4;
+            }
+            let loads = [
+                BackendLoad {
+                    active: 4,
+                    inactive: 0,
+                },
+                BackendLoad {
+                    active: 1,
+                    inactive: 3,
+                },
+                BackendLoad {
+                    active: 0,
+                    inactive: 0,
+                },
+            ];
+            let s = Scheduler::build(k, f, &b);
+            let mut st = s.new_state();
+            for i in 0..200 {
+                let c = PickCtx {
+                    loads: &loads,
+                    ..ctx(i)
+                };
+                if let Some(id) = s.pick(&mut st, &c) {
+                    assert_eq!(id, 2, "{k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn foreign_state_does_not_panic() {
+        let big = Scheduler::build(SchedulerKind::Lblcr, SchedFlags::NONE, &equal(9, 1));
+        let mut foreign = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &[]).new_state();
+        for i in 0..20 {
+            assert!(big.pick(&mut foreign, &ctx(i)).is_some());
+        }
+    }
+}
