@@ -3,3 +3,5 @@
 //! It owns everything slow and publishes immutable snapshots to the workers; it never touches a
 //! worker's state otherwise (see `DESIGN.md` §2 and §7).
 #![forbid(unsafe_code)]
+
+pub mod doctor;

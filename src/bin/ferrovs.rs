@@ -1,33 +1,71 @@
-//! `ferrovs`: the gateway daemon and its offline tools.
+//! `ferrovs`: the gateway daemon and its offline tools. Wiring only: the work is in the crates.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ferrovs <command> [args]
+use clap::{Parser, Subcommand};
+use control::doctor;
 
-commands:
-  version            print the version and the DPDK it was built against
-  help               this text
-";
+/// ferrovs: an L4 load-balancing gateway (LVS-style DR, NAT, TUN, FullNAT) on DPDK.
+#[derive(Debug, Parser)]
+#[command(name = "ferrovs", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version and the DPDK it runs with.
+    Version,
+    /// Check this host for what a DPDK gateway needs and print the fix for each problem.
+    Doctor {
+        /// Hugepage memory the gateway will want, in MiB (0: it runs with --no-huge).
+        #[arg(long, default_value_t = 1024)]
+        memory_mb: u64,
+        /// PCI address of a port the gateway will use (repeatable).
+        #[arg(long = "pci")]
+        pci: Vec<String>,
+        /// Worker lcore the gateway will poll on (repeatable), for the isolation check.
+        #[arg(long = "worker-lcore")]
+        worker_lcores: Vec<u32>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("version" | "--version" | "-V") => {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
             println!(
-                "ferrovs {} (DPDK {})",
+                "ferrovs {} ({}; built against {})",
                 env!("CARGO_PKG_VERSION"),
-                dpdk::version()
+                dpdk::version(),
+                dpdk::build_version()
             );
             ExitCode::SUCCESS
         }
-        Some("help" | "--help" | "-h") | None => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("ferrovs: unknown command '{other}'\n{USAGE}");
-            ExitCode::from(2)
+        Command::Doctor {
+            memory_mb,
+            pci,
+            worker_lcores,
+        } => {
+            let expect = doctor::Expect {
+                hugepage_mb: memory_mb,
+                pci_devices: pci,
+                worker_lcores,
+                dpdk_version: dpdk::version().to_owned(),
+            };
+            let findings = doctor::run(&doctor::system_root(), &expect);
+            for f in &findings {
+                println!("{f}");
+            }
+            match doctor::worst(&findings) {
+                doctor::Level::Fail => {
+                    println!("\nferrovs doctor: problems found; apply the fixes above");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
     }
 }
