@@ -20,7 +20,104 @@
 //! TCP/UDP/ICMP once per packet and returns a compact [`ParsedFrame`] with the offsets and the
 //! flow fields the pipeline needs. [`checksum`] holds full and RFC 1624 incremental checksums.
 
+/// A byte range of a fixed-position header field.
+pub(crate) type Field = core::ops::Range<usize>;
+
+/// Define a wire enum decoded totally: every integer maps to a variant, unknown values to
+/// `Unknown(x)` (STYLE rule 5, after smoltcp's `enum_with_unknown!`).
+macro_rules! enum_with_unknown {
+    (
+        $( #[$enum_attr:meta] )*
+        pub enum $name:ident($ty:ty) {
+            $(
+              $( #[$variant_attr:meta] )*
+              $variant:ident = $value:expr
+            ),+ $(,)?
+        }
+    ) => {
+        #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Clone, Copy)]
+        $( #[$enum_attr] )*
+        pub enum $name {
+            $(
+              $( #[$variant_attr] )*
+              $variant
+            ),*,
+            /// A value this crate has no name for.
+            Unknown($ty)
+        }
+
+        impl ::core::convert::From<$ty> for $name {
+            fn from(value: $ty) -> Self {
+                match value {
+                    $( $value => $name::$variant ),*,
+                    other => $name::Unknown(other)
+                }
+            }
+        }
+
+        impl ::core::convert::From<$name> for $ty {
+            fn from(value: $name) -> Self {
+                match value {
+                    $( $name::$variant => $value ),*,
+                    $name::Unknown(other) => other
+                }
+            }
+        }
+    }
+}
+
+pub mod arp;
 pub mod checksum;
 pub mod drop;
+pub mod ethernet;
+pub mod icmpv4;
+pub mod icmpv6;
+pub mod ip;
+pub mod ipv4;
+pub mod ipv6;
+pub mod tcp;
+pub mod udp;
 
+pub use self::arp::{Operation as ArpOperation, Packet as ArpPacket, Repr as ArpRepr};
 pub use self::drop::DropReason;
+pub use self::ethernet::{
+    Address as EthernetAddress, EtherType, Frame as EthernetFrame, Repr as EthernetRepr,
+};
+pub use self::icmpv4::{Message as Icmpv4Message, Packet as Icmpv4Packet};
+pub use self::icmpv6::{Message as Icmpv6Message, Packet as Icmpv6Packet};
+pub use self::ip::IpProtocol;
+pub use self::ipv4::{Packet as Ipv4Packet, Repr as Ipv4Repr};
+pub use self::ipv6::{Packet as Ipv6Packet, Repr as Ipv6Repr, UpperLayer as Ipv6UpperLayer};
+pub use self::tcp::{
+    Packet as TcpPacket, Repr as TcpRepr, SackBlocks as TcpSackBlocks, TcpOption, TcpOptions,
+};
+pub use self::udp::{Packet as UdpPacket, Repr as UdpRepr};
+
+/// Read a big-endian `u16` at `at`.
+///
+/// # Panics
+/// If `at + 2 > b.len()`.
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Read a big-endian `u32` at `at`.
+///
+/// # Panics
+/// If `at + 4 > b.len()`.
+#[inline]
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Copy the `N` bytes at `at` into an array.
+///
+/// # Panics
+/// If `at + N > b.len()`.
+#[inline]
+pub(crate) fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&b[at..at + N]);
+    a
+}
