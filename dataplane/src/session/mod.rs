@@ -32,9 +32,16 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use crate::types::{FlowKey4, FlowKey6, L4Proto};
 
 mod hash;
+mod index;
+mod table;
 pub mod tcp;
+mod timer;
 
 pub use hash::HashSeed;
+pub use table::{
+    InsertError, NewSession, Session, Session4, Session6, SessionTable, SessionTable4,
+    SessionTable6, SlotId, StateChange, MAX_CAPACITY,
+};
 pub use tcp::{tcp_transition, TcpDir, TcpFlags, TcpState, TimeoutError, Timeouts};
 
 /// Which way a packet travels relative to its session.
