@@ -33,11 +33,13 @@ use crate::types::{FlowKey4, FlowKey6, L4Proto};
 
 mod hash;
 mod index;
+pub mod persist;
 mod table;
 pub mod tcp;
 mod timer;
 
 pub use hash::HashSeed;
+pub use persist::{PersistFull, PersistTable, PersistTable4, PersistTable6, Template};
 pub use table::{
     InsertError, NewSession, Session, Session4, Session6, SessionTable, SessionTable4,
     SessionTable6, SlotId, StateChange, MAX_CAPACITY,
