@@ -514,10 +514,13 @@ impl<A: SessionAddr> SessionTable<A> {
             return Err(InsertError::Duplicate(Direction::Inbound));
         }
         let replies = new.method.sees_replies();
-        let out_key = A::flow_key(new.backend, new.bport, new.laddr, new.lport, new.proto);
-        let h_out = self.hash(&out_key);
-        if replies && (out_key == in_key || self.lookup_hashed(h_out, &out_key).is_some()) {
-            return Err(InsertError::Duplicate(Direction::Reply));
+        let mut h_out = 0;
+        if replies {
+            let out_key = A::flow_key(new.backend, new.bport, new.laddr, new.lport, new.proto);
+            h_out = self.hash(&out_key);
+            if out_key == in_key || self.lookup_hashed(h_out, &out_key).is_some() {
+                return Err(InsertError::Duplicate(Direction::Reply));
+            }
         }
 
         let slot = self.free;

@@ -530,3 +530,57 @@ proptest! {
         prop_assert_eq!(t.index.count(), 2 * model.len());
     }
 }
+
+#[test]
+#[ignore = "timing report; run with --release -- --ignored --nocapture"]
+fn throughput_report() {
+    use std::time::Instant;
+    for cap in [1_000_000usize, 10_000_000] {
+        let mut t = table(cap);
+        let news: Vec<NewSession<Ipv4Addr>> = (0..cap as u32).map(fnat).collect();
+        let start = Instant::now();
+        for n in &news {
+            t.insert(0, n).unwrap();
+        }
+        let ins = start.elapsed().as_secs_f64();
+        // Look up in a scrambled order so the slab is not walked sequentially.
+        let keys: Vec<FlowKey4> = (0..cap as u64)
+            .map(|i| out_key(&news[((i * 0x9e37_79b1) % cap as u64) as usize]))
+            .collect();
+        let start = Instant::now();
+        let mut found = 0usize;
+        for k in &keys {
+            found += usize::from(t.lookup(k).is_some());
+        }
+        let plain = start.elapsed().as_secs_f64();
+        assert_eq!(found, cap);
+        let start = Instant::now();
+        found = 0;
+        for burst in keys.chunks(32) {
+            let mut hashes = [0u64; 32];
+            for (h, k) in hashes.iter_mut().zip(burst) {
+                *h = t.hash(k);
+                t.prefetch(*h);
+            }
+            for (h, k) in hashes.iter().zip(burst) {
+                found += usize::from(t.lookup_hashed(*h, k).is_some());
+            }
+        }
+        let burst = start.elapsed().as_secs_f64();
+        assert_eq!(found, cap);
+        let start = Instant::now();
+        let expired = t.expire(10_000, usize::MAX, |_, _| {});
+        let exp = start.elapsed().as_secs_f64();
+        assert_eq!(expired, cap);
+        let m = cap as f64 / 1e6;
+        println!(
+            "cap {cap}: {:.1} B/session; insert {:.2} M/s; lookup {:.2} M/s, burst+prefetch {:.2} M/s; \
+             expire {:.2} M/s",
+            t.memory_bytes() as f64 / cap as f64,
+            m / ins,
+            m / plain,
+            m / burst,
+            m / exp
+        );
+    }
+}
