@@ -1,0 +1,338 @@
+//! Open-addressed index from a flow hash to a slab slot: bucketized cuckoo hashing.
+//!
+//! Contract: the index stores 32-bit values (a slab slot with a direction bit) under 64-bit
+//! hashes; it never compares keys itself, the caller's `matches` closure confirms a candidate
+//! against the record. All memory is allocated by [`Index::with_entries`]; `insert`, `find` and
+//! `remove` never allocate. Deletion just clears the entry: cuckoo hashing has no probe chains,
+//! so there are no tombstones to rot.
+//!
+//! Layout: one bucket is one 64-byte cache line holding [`WAYS`] = 10 entries as ten 16-bit
+//! signatures followed by ten 32-bit values. An entry lives in one of two buckets: its home
+//! bucket (from the hash's high 32 bits, by multiply-shift range reduction, so the bucket count
+//! need not be a power of two and memory follows capacity closely) or its alternate bucket
+//! `(f(sig) - home) mod n`, an involution of the bucket index that depends on the signature only,
+//! so an entry can be displaced to its other bucket without its key (DPDK `rte_hash`'s trick,
+//! generalised to any bucket count). Sized for at most 50% load, a lookup reads one cache line
+//! almost always and two at most. When both buckets are full, a breadth-first search over
+//! displacement paths of bounded length finds a free entry (as in DPDK `rte_hash`).
+
+use core::fmt;
+
+/// Entries per bucket: ten (u16 signature, u32 value) pairs fill a 64-byte line.
+pub(crate) const WAYS: usize = 10;
+/// The value of an unused entry.
+pub(crate) const EMPTY: u32 = u32::MAX;
+/// Breadth-first search nodes for cuckoo displacement: at most 50% load, paths of two or three
+/// moves are ample; the bound keeps the worst insert cheap and stack-only.
+const BFS_NODES: usize = 128;
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket {
+    sig: [u16; WAYS],
+    val: [u32; WAYS],
+    _pad: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
+
+impl Bucket {
+    const EMPTY: Self = Self {
+        sig: [0; WAYS],
+        val: [EMPTY; WAYS],
+        _pad: 0,
+    };
+
+    #[inline]
+    fn free_way(&self) -> Option<usize> {
+        self.val.iter().position(|&v| v == EMPTY)
+    }
+}
+
+/// A fixed-size cuckoo index of `u32` values keyed by 64-bit hashes.
+pub(crate) struct Index {
+    buckets: Vec<Bucket>,
+    /// Number of buckets, `buckets.len()` as u64 for the range reduction.
+    n: u64,
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Index").field("buckets", &self.n).finish()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Node {
+    bucket: u32,
+    /// Index of the parent node, or `u16::MAX` for a root.
+    parent: u16,
+    /// Way in the parent's bucket whose entry moves into this node's bucket.
+    way: u8,
+}
+
+impl Index {
+    /// An index for up to `max_entries` entries at no more than 50% load.
+    pub(crate) fn with_entries(max_entries: usize) -> Self {
+        let n = (2 * max_entries).div_ceil(WAYS).max(2);
+        assert!(u32::try_from(n).is_ok(), "session index too large");
+        let buckets = vec![Bucket::EMPTY; n];
+        Self {
+            n: n as u64,
+            buckets,
+        }
+    }
+
+    /// Bytes of bucket memory.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.buckets.capacity() * core::mem::size_of::<Bucket>()
+    }
+
+    /// Number of buckets.
+    #[cfg(test)]
+    pub(crate) fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Home bucket and signature of a hash.
+    #[inline(always)]
+    fn home(&self, hash: u64) -> (u32, u16) {
+        let b = ((hash >> 32) * self.n) >> 32;
+        (b as u32, hash as u16)
+    }
+
+    /// The other bucket of an entry with signature `sig` that sits in bucket `b`.
+    #[inline(always)]
+    fn alt(&self, b: u32, sig: u16) -> u32 {
+        let spread = u64::from(u32::from(sig).wrapping_mul(0x9e37_79b1));
+        let f = ((spread * self.n) >> 32) as u32;
+        if f >= b {
+            f - b
+        } else {
+            // f < b < n, so the sum fits in u32 (n fits, checked at construction).
+            (u64::from(f) + self.n - u64::from(b)) as u32
+        }
+    }
+
+    /// Touch the home bucket of `hash` so its cache line is in flight before [`Index::find`].
+    ///
+    /// Safe Rust has no prefetch instruction; a discarded load issued for a whole burst gives
+    /// the same memory-level parallelism on an out-of-order core.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let (b, _) = self.home(hash);
+        core::hint::black_box(self.buckets[b as usize].val[0]);
+    }
+
+    /// The first value under `hash` for which `matches` is true.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, mut matches: impl FnMut(u32) -> bool) -> Option<u32> {
+        let (b1, sig) = self.home(hash);
+        let bucket = &self.buckets[b1 as usize];
+        for w in 0..WAYS {
+            if bucket.sig[w] == sig && bucket.val[w] != EMPTY && matches(bucket.val[w]) {
+                return Some(bucket.val[w]);
+            }
+        }
+        let b2 = self.alt(b1, sig);
+        if b2 == b1 {
+            return None;
+        }
+        let bucket = &self.buckets[b2 as usize];
+        for w in 0..WAYS {
+            if bucket.sig[w] == sig && bucket.val[w] != EMPTY && matches(bucket.val[w]) {
+                return Some(bucket.val[w]);
+            }
+        }
+        None
+    }
+
+    /// Remove the entry `(hash, val)`; false if it is not there.
+    pub(crate) fn remove(&mut self, hash: u64, val: u32) -> bool {
+        let (b1, sig) = self.home(hash);
+        let b2 = self.alt(b1, sig);
+        for b in [b1, b2] {
+            let bucket = &mut self.buckets[b as usize];
+            if let Some(w) = (0..WAYS).find(|&w| bucket.val[w] == val && bucket.sig[w] == sig) {
+                bucket.val[w] = EMPTY;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Add `(hash, val)`; false when no displacement path was found (the index is too full).
+    pub(crate) fn insert(&mut self, hash: u64, val: u32) -> bool {
+        debug_assert_ne!(val, EMPTY);
+        let (b1, sig) = self.home(hash);
+        let b2 = self.alt(b1, sig);
+        for b in [b1, b2] {
+            let bucket = &mut self.buckets[b as usize];
+            if let Some(w) = bucket.free_way() {
+                bucket.sig[w] = sig;
+                bucket.val[w] = val;
+                return true;
+            }
+        }
+        self.insert_displacing(b1, b2, sig, val)
+    }
+
+    /// Breadth-first search for a chain of moves ending at a free entry, then apply it.
+    #[cold]
+    fn insert_displacing(&mut self, b1: u32, b2: u32, sig: u16, val: u32) -> bool {
+        const ROOT: u16 = u16::MAX;
+        let mut nodes = [Node {
+            bucket: 0,
+            parent: ROOT,
+            way: 0,
+        }; BFS_NODES];
+        nodes[0].bucket = b1;
+        let mut len = 1;
+        if b2 != b1 {
+            nodes[1].bucket = b2;
+            len = 2;
+        }
+        let mut head = 0;
+        while head < len {
+            let cur = nodes[head];
+            for w in 0..WAYS {
+                let e_sig = self.buckets[cur.bucket as usize].sig[w];
+                let alt = self.alt(cur.bucket, e_sig);
+                if alt == cur.bucket {
+                    continue;
+                }
+                if let Some(free) = self.buckets[alt as usize].free_way() {
+                    if self.path_is_simple(&nodes, head, w) {
+                        self.apply_path(&nodes, head, w, alt, free, sig, val);
+                        return true;
+                    }
+                }
+                if len < BFS_NODES {
+                    nodes[len] = Node {
+                        bucket: alt,
+                        parent: head as u16,
+                        way: w as u8,
+                    };
+                    len += 1;
+                }
+            }
+            head += 1;
+        }
+        false
+    }
+
+    /// Whether the (bucket, way) positions vacated along the path are all distinct; a repeated
+    /// position would move an entry that an earlier move already replaced.
+    fn path_is_simple(&self, nodes: &[Node], mut node: usize, mut way: usize) -> bool {
+        let mut seen = [(0u32, 0usize); 8];
+        let mut n = 0;
+        loop {
+            let pos = (nodes[node].bucket, way);
+            if seen[..n].contains(&pos) || n == seen.len() {
+                return false;
+            }
+            seen[n] = pos;
+            n += 1;
+            let nd = nodes[node];
+            if nd.parent == u16::MAX {
+                return true;
+            }
+            way = usize::from(nd.way);
+            node = usize::from(nd.parent);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_path(
+        &mut self,
+        nodes: &[Node],
+        mut node: usize,
+        mut way: usize,
+        mut dst_bucket: u32,
+        mut dst_way: usize,
+        sig: u16,
+        val: u32,
+    ) {
+        loop {
+            let src_bucket = nodes[node].bucket;
+            let src = self.buckets[src_bucket as usize];
+            let dst = &mut self.buckets[dst_bucket as usize];
+            dst.sig[dst_way] = src.sig[way];
+            dst.val[dst_way] = src.val[way];
+            let nd = nodes[node];
+            if nd.parent == u16::MAX {
+                let root = &mut self.buckets[src_bucket as usize];
+                root.sig[way] = sig;
+                root.val[way] = val;
+                return;
+            }
+            dst_bucket = src_bucket;
+            dst_way = way;
+            way = usize::from(nd.way);
+            node = usize::from(nd.parent);
+        }
+    }
+
+    /// Count of used entries (slow; for tests and invariants).
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
+        self.buckets
+            .iter()
+            .map(|b| b.val.iter().filter(|&&v| v != EMPTY).count())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::hash::HashSeed;
+
+    #[test]
+    fn bucket_is_one_cache_line() {
+        assert_eq!(core::mem::size_of::<Bucket>(), 64);
+        assert_eq!(core::mem::align_of::<Bucket>(), 64);
+    }
+
+    #[test]
+    fn alternate_bucket_is_an_involution() {
+        for n in [2usize, 3, 7, 10, 1000, 4096, 400_000] {
+            let idx = Index {
+                buckets: Vec::new(),
+                n: n as u64,
+            };
+            for b in (0..n as u32).step_by((n / 50).max(1)) {
+                for sig in [0u16, 1, 77, 4242, 65535] {
+                    let a = idx.alt(b, sig);
+                    assert!((a as usize) < n);
+                    assert_eq!(idx.alt(a, sig), b, "n={n} b={b} sig={sig}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fills_to_twice_the_sized_entries_with_displacement() {
+        // Sized for 1000 entries at 50% load; push it to 90% of all entries to force cuckoo moves.
+        let seed = HashSeed::new(3);
+        let mut idx = Index::with_entries(1000);
+        let total = idx.bucket_count() * WAYS;
+        let target = total * 9 / 10;
+        let h = |i: u32| seed.hash2(u64::from(i), 99);
+        for i in 0..target as u32 {
+            assert!(idx.insert(h(i), i), "insert {i} of {target} failed");
+        }
+        assert_eq!(idx.count(), target);
+        for i in 0..target as u32 {
+            assert_eq!(idx.find(h(i), |v| v == i), Some(i), "lost {i}");
+        }
+        for i in (0..target as u32).step_by(2) {
+            assert!(idx.remove(h(i), i));
+            assert!(!idx.remove(h(i), i));
+        }
+        for i in 0..target as u32 {
+            let want = if i % 2 == 0 { None } else { Some(i) };
+            assert_eq!(idx.find(h(i), |v| v == i), want);
+        }
+    }
+}

@@ -1,0 +1,683 @@
+//! The session slab, its two-direction index and its timer wheel.
+//!
+//! Contract: see the module above. In short: fixed capacity, no allocation after
+//! [`SessionTable::with_capacity`], both directions indexed, IPVS states and timeouts, bounded
+//! expiry work per call, [`InsertError::TableFull`] leaves existing sessions alone.
+//!
+//! IPv4 record layout ([`Session4`], `#[repr(C, align(64))]`, exactly one cache line):
+//!
+//! ```text
+//! offset size field
+//!      0   16 client, vip, backend, laddr   (4 x Ipv4Addr)
+//!     16    8 cport, vport, bport, lport    (4 x u16, host order)
+//!     24    4 expires                       (second at which it dies unless refreshed)
+//!     28    4 armed                         (timer-wheel tick it is linked under)
+//!     32    4 next                          (timer-wheel link; free-list link when free)
+//!     36    4 prev                          (timer-wheel link)
+//!     40    2 service                       (ServiceIdx)
+//!     42    2 backend_idx                   (BackendIdx)
+//!     44    6 next_hop_mac                  (towards the backend)
+//!     50    1 proto, 51 method, 52 state, 53 flags (pipeline bits), 54 sys (table bits)
+//!     55    1 backend_port, 56 client_port  (PortIdx, egress for each direction)
+//!     57    7 padding (free for later use)
+//! ```
+//! The IPv6 record has the same fields with 16-byte addresses and takes two lines (128 bytes).
+
+use core::fmt;
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use super::hash::HashSeed;
+use super::index::Index;
+use super::tcp::{tcp_transition, TcpDir, TcpFlags, TcpState, Timeouts};
+use super::timer::{TimerNode, Wheel, NIL};
+use super::{Direction, FwdMethod, SessionAddr};
+use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
+
+/// Largest supported capacity: slots are 31-bit (the index keeps the direction in bit 31) and
+/// `u32::MAX` is reserved for "none".
+pub const MAX_CAPACITY: usize = (1 << 31) - 1;
+
+/// `sys` bit: the record holds a live session.
+const SYS_LIVE: u8 = 1 << 0;
+/// `sys` bit: no reply seen on a DR/TUN connection (IPVS `IP_VS_CONN_F_NOOUTPUT`): TCP uses the
+/// INPUT-ONLY table until a reply shows up.
+const SYS_NO_OUTPUT: u8 = 1 << 1;
+
+/// Index value bit for the reply direction.
+const DIR_BIT: u32 = 1 << 31;
+
+/// A session record: everything needed to forward both directions without the config snapshot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Session<A: SessionAddr> {
+    client: A,
+    vip: A,
+    backend: A,
+    laddr: A,
+    cport: u16,
+    vport: u16,
+    bport: u16,
+    lport: u16,
+    expires: u32,
+    armed: u32,
+    next: u32,
+    prev: u32,
+    service: ServiceIdx,
+    backend_idx: BackendIdx,
+    /// Destination MAC of the next hop towards the backend.
+    pub next_hop_mac: [u8; 6],
+    proto: L4Proto,
+    method: FwdMethod,
+    state: TcpState,
+    /// Pipeline-owned flag bits ([`Session::FLAG_TOA_SENT`], [`Session::FLAG_REPLY_SEEN`], ...).
+    pub flags: u8,
+    sys: u8,
+    /// Egress port towards the backend.
+    pub backend_port: PortIdx,
+    /// Egress port towards the client (for replies; NAT and FullNAT).
+    pub client_port: PortIdx,
+}
+
+/// An IPv4 session record: one 64-byte cache line.
+pub type Session4 = Session<Ipv4Addr>;
+/// An IPv6 session record: two cache lines.
+pub type Session6 = Session<Ipv6Addr>;
+
+const _: () = assert!(core::mem::size_of::<Session4>() == 64);
+const _: () = assert!(core::mem::align_of::<Session4>() == 64);
+const _: () = assert!(core::mem::size_of::<Session6>() == 128);
+
+impl<A: SessionAddr> fmt::Debug for Session<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("proto", &self.proto)
+            .field("method", &self.method)
+            .field("client", &(self.client, self.cport))
+            .field("vip", &(self.vip, self.vport))
+            .field("backend", &(self.backend, self.bport))
+            .field("laddr", &(self.laddr, self.lport))
+            .field("state", &self.state_name())
+            .field("expires", &self.expires)
+            .field("service", &self.service)
+            .field("backend_idx", &self.backend_idx)
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: SessionAddr> Session<A> {
+    /// Pipeline flag: the TOA option has been inserted (FullNAT).
+    pub const FLAG_TOA_SENT: u8 = 1 << 0;
+    /// Pipeline flag: a reply from the backend has been seen.
+    pub const FLAG_REPLY_SEEN: u8 = 1 << 1;
+
+    const FREE: Self = Self {
+        client: A::UNSPECIFIED,
+        vip: A::UNSPECIFIED,
+        backend: A::UNSPECIFIED,
+        laddr: A::UNSPECIFIED,
+        cport: 0,
+        vport: 0,
+        bport: 0,
+        lport: 0,
+        expires: 0,
+        armed: 0,
+        next: NIL,
+        prev: NIL,
+        service: 0,
+        backend_idx: 0,
+        next_hop_mac: [0; 6],
+        proto: L4Proto::Tcp,
+        method: FwdMethod::Dr,
+        state: TcpState::None,
+        flags: 0,
+        sys: 0,
+        backend_port: 0,
+        client_port: 0,
+    };
+
+    /// Client address.
+    pub const fn client(&self) -> A {
+        self.client
+    }
+    /// Client port.
+    pub const fn cport(&self) -> u16 {
+        self.cport
+    }
+    /// Virtual service address.
+    pub const fn vip(&self) -> A {
+        self.vip
+    }
+    /// Virtual service port.
+    pub const fn vport(&self) -> u16 {
+        self.vport
+    }
+    /// Backend (real server) address.
+    pub const fn backend(&self) -> A {
+        self.backend
+    }
+    /// Backend port.
+    pub const fn bport(&self) -> u16 {
+        self.bport
+    }
+    /// Address the backend replies to: the local address (FullNAT) or the client (NAT).
+    pub const fn laddr(&self) -> A {
+        self.laddr
+    }
+    /// Port the backend replies to: the local port (FullNAT) or the client port (NAT).
+    pub const fn lport(&self) -> u16 {
+        self.lport
+    }
+    /// Transport protocol.
+    pub const fn proto(&self) -> L4Proto {
+        self.proto
+    }
+    /// Forwarding method.
+    pub const fn method(&self) -> FwdMethod {
+        self.method
+    }
+    /// TCP state (`None` for UDP sessions).
+    pub const fn state(&self) -> TcpState {
+        self.state
+    }
+    /// Virtual service index.
+    pub const fn service(&self) -> ServiceIdx {
+        self.service
+    }
+    /// Backend index.
+    pub const fn backend_idx(&self) -> BackendIdx {
+        self.backend_idx
+    }
+    /// Second at which the session expires unless refreshed.
+    pub const fn expires(&self) -> u32 {
+        self.expires
+    }
+    /// Whether it has expired at `now` (it may still be in the table until `expire` runs).
+    pub const fn is_expired(&self, now: u32) -> bool {
+        self.expires <= now
+    }
+    /// Whether IPVS counts it as ActiveConn (an ESTABLISHED TCP connection).
+    pub const fn is_active(&self) -> bool {
+        matches!(self.proto, L4Proto::Tcp) && self.state.is_active()
+    }
+    /// The state column of `ipvsadm -L -c`: the TCP state name, or `UDP`.
+    pub const fn state_name(&self) -> &'static str {
+        match self.proto {
+            L4Proto::Tcp => self.state.name(),
+            L4Proto::Udp => "UDP",
+        }
+    }
+    /// The key of packets travelling `dir`: client -> vip, or backend -> laddr.
+    #[inline]
+    pub fn key(&self, dir: Direction) -> A::Key {
+        match dir {
+            Direction::Inbound => {
+                A::flow_key(self.client, self.cport, self.vip, self.vport, self.proto)
+            }
+            Direction::Reply => {
+                A::flow_key(self.backend, self.bport, self.laddr, self.lport, self.proto)
+            }
+        }
+    }
+
+    #[inline(always)]
+    const fn is_live(&self) -> bool {
+        self.sys & SYS_LIVE != 0
+    }
+}
+
+impl<A: SessionAddr> TimerNode for Session<A> {
+    #[inline(always)]
+    fn expires(&self) -> u32 {
+        self.expires
+    }
+    #[inline(always)]
+    fn armed(&self) -> u32 {
+        self.armed
+    }
+    #[inline(always)]
+    fn set_armed(&mut self, tick: u32) {
+        self.armed = tick;
+    }
+    #[inline(always)]
+    fn next(&self) -> u32 {
+        self.next
+    }
+    #[inline(always)]
+    fn set_next(&mut self, n: u32) {
+        self.next = n;
+    }
+    #[inline(always)]
+    fn prev(&self) -> u32 {
+        self.prev
+    }
+    #[inline(always)]
+    fn set_prev(&mut self, p: u32) {
+        self.prev = p;
+    }
+}
+
+/// What the pipeline knows when it creates a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewSession<A> {
+    /// Client address and port.
+    pub client: A,
+    /// Client port.
+    pub cport: u16,
+    /// Virtual service address.
+    pub vip: A,
+    /// Virtual service port.
+    pub vport: u16,
+    /// Backend address.
+    pub backend: A,
+    /// Backend port.
+    pub bport: u16,
+    /// Address the backend replies to: the local address for FullNAT, the client for NAT;
+    /// ignored (not indexed) for DR and TUN.
+    pub laddr: A,
+    /// Port the backend replies to: the local port for FullNAT, the client port for NAT.
+    pub lport: u16,
+    /// Transport protocol.
+    pub proto: L4Proto,
+    /// Forwarding method.
+    pub method: FwdMethod,
+    /// Initial TCP state, normally `tcp_transition(TcpState::None, dir, flags)` of the first
+    /// packet (SYN_RECV for a SYN); ignored for UDP.
+    pub state: TcpState,
+    /// Virtual service index.
+    pub service: ServiceIdx,
+    /// Backend index.
+    pub backend_idx: BackendIdx,
+    /// Next-hop MAC towards the backend.
+    pub next_hop_mac: [u8; 6],
+    /// Egress port towards the backend.
+    pub backend_port: PortIdx,
+    /// Egress port towards the client.
+    pub client_port: PortIdx,
+    /// Initial pipeline flags.
+    pub flags: u8,
+}
+
+/// A slot in the session slab; valid until the session is removed or expires (then reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotId(u32);
+
+impl SlotId {
+    /// The slot number (0-based, below the capacity).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Why a session was not created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertError {
+    /// Every slot is in use: drop the new flow and count it.
+    TableFull,
+    /// A session with the same key already exists in this direction.
+    Duplicate(Direction),
+    /// The index found no room for a key (not expected below 50% load; count like TableFull).
+    IndexFull,
+}
+
+impl fmt::Display for InsertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertError::TableFull => f.write_str("session table full"),
+            InsertError::Duplicate(Direction::Inbound) => {
+                f.write_str("a session with this inbound key exists")
+            }
+            InsertError::Duplicate(Direction::Reply) => {
+                f.write_str("a session with this reply key exists")
+            }
+            InsertError::IndexFull => f.write_str("session index full"),
+        }
+    }
+}
+
+impl std::error::Error for InsertError {}
+
+/// A TCP state transition, for the caller's ActiveConn/InActConn bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    /// State before the packet.
+    pub old: TcpState,
+    /// State after the packet.
+    pub new: TcpState,
+}
+
+impl StateChange {
+    /// Whether the session moved between ActiveConn and InActConn.
+    pub const fn activity_changed(&self) -> bool {
+        self.old.is_active() != self.new.is_active()
+    }
+}
+
+/// A per-worker session table of fixed capacity.
+pub struct SessionTable<A: SessionAddr> {
+    slab: Vec<Session<A>>,
+    index: Index,
+    wheel: Wheel,
+    seed: HashSeed,
+    timeouts: Timeouts,
+    free: u32,
+    len: usize,
+}
+
+/// The IPv4 session table.
+pub type SessionTable4 = SessionTable<Ipv4Addr>;
+/// The IPv6 session table.
+pub type SessionTable6 = SessionTable<Ipv6Addr>;
+
+impl<A: SessionAddr> fmt::Debug for SessionTable<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionTable")
+            .field("len", &self.len)
+            .field("capacity", &self.slab.len())
+            .field("index", &self.index)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: SessionAddr> SessionTable<A> {
+    /// A table for `capacity` sessions, allocating all its memory now, with IPVS's default
+    /// timeouts.
+    ///
+    /// # Panics
+    /// If `capacity` exceeds [`MAX_CAPACITY`].
+    pub fn with_capacity(capacity: usize, seed: HashSeed) -> Self {
+        assert!(
+            capacity <= MAX_CAPACITY,
+            "session capacity {capacity} too large"
+        );
+        let slab: Vec<Session<A>> = (0..capacity)
+            .map(|i| Session {
+                next: if i + 1 < capacity { i as u32 + 1 } else { NIL },
+                ..Session::FREE
+            })
+            .collect();
+        Self {
+            slab,
+            index: Index::with_entries(2 * capacity),
+            wheel: Wheel::new(),
+            seed,
+            timeouts: Timeouts::DEFAULT,
+            free: if capacity > 0 { 0 } else { NIL },
+            len: 0,
+        }
+    }
+
+    /// Live sessions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Maximum number of sessions.
+    pub fn capacity(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Exact bytes allocated: the slab, the index buckets and the timer-wheel heads.
+    pub fn memory_bytes(&self) -> usize {
+        self.slab.capacity() * core::mem::size_of::<Session<A>>()
+            + self.index.memory_bytes()
+            + self.wheel.memory_bytes()
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Replace the timeouts (`ipvsadm --set`); sessions pick them up at their next packet.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    /// Hash a flow key; pair with [`Self::prefetch`] and [`Self::lookup_hashed`] over a burst.
+    #[inline]
+    pub fn hash(&self, key: &A::Key) -> u64 {
+        A::hash_key(&self.seed, key)
+    }
+
+    /// Start loading the index bucket for `hash` (call for a burst before the lookups).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
+    /// Find the session a packet with `key` belongs to, and which way it travels.
+    #[inline]
+    pub fn lookup(&self, key: &A::Key) -> Option<(SlotId, Direction)> {
+        self.lookup_hashed(self.hash(key), key)
+    }
+
+    /// [`Self::lookup`] with the hash already computed by [`Self::hash`].
+    #[inline]
+    pub fn lookup_hashed(&self, hash: u64, key: &A::Key) -> Option<(SlotId, Direction)> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |v| {
+                slab[(v & !DIR_BIT) as usize].key(dir_of(v)) == *key
+            })
+            .map(|v| (SlotId(v & !DIR_BIT), dir_of(v)))
+    }
+
+    /// The session in `slot`, if live.
+    #[inline]
+    pub fn get(&self, slot: SlotId) -> Option<&Session<A>> {
+        self.slab.get(slot.index()).filter(|s| s.is_live())
+    }
+
+    /// The session in `slot` for changing its pipeline fields, if live.
+    #[inline]
+    pub fn get_mut(&mut self, slot: SlotId) -> Option<&mut Session<A>> {
+        self.slab.get_mut(slot.index()).filter(|s| s.is_live())
+    }
+
+    /// Iterate over the live sessions (for `ipvsadm -L -c`; walks the whole slab).
+    pub fn iter(&self) -> impl Iterator<Item = (SlotId, &Session<A>)> + '_ {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_live())
+            .map(|(i, s)| (SlotId(i as u32), s))
+    }
+
+    #[inline(always)]
+    fn timeout_of(&self, s: &Session<A>) -> u32 {
+        match s.proto {
+            L4Proto::Tcp => self.timeouts.tcp(s.state),
+            L4Proto::Udp => self.timeouts.udp(),
+        }
+    }
+
+    /// Create a session at `now`, indexed in both directions (one for DR and TUN).
+    ///
+    /// # Errors
+    /// [`InsertError::TableFull`] when every slot is used; [`InsertError::Duplicate`] when a
+    /// session already has one of the keys; [`InsertError::IndexFull`] when the index found no
+    /// room (not expected at the sizing used). The table is unchanged on error.
+    pub fn insert(&mut self, now: u32, new: &NewSession<A>) -> Result<SlotId, InsertError> {
+        if self.free == NIL {
+            return Err(InsertError::TableFull);
+        }
+        let in_key = A::flow_key(new.client, new.cport, new.vip, new.vport, new.proto);
+        let h_in = self.hash(&in_key);
+        if self.lookup_hashed(h_in, &in_key).is_some() {
+            return Err(InsertError::Duplicate(Direction::Inbound));
+        }
+        let replies = new.method.sees_replies();
+        let mut h_out = 0;
+        if replies {
+            let out_key = A::flow_key(new.backend, new.bport, new.laddr, new.lport, new.proto);
+            h_out = self.hash(&out_key);
+            if out_key == in_key || self.lookup_hashed(h_out, &out_key).is_some() {
+                return Err(InsertError::Duplicate(Direction::Reply));
+            }
+        }
+
+        let slot = self.free;
+        if !self.index.insert(h_in, slot) {
+            return Err(InsertError::IndexFull);
+        }
+        if replies && !self.index.insert(h_out, slot | DIR_BIT) {
+            self.index.remove(h_in, slot);
+            return Err(InsertError::IndexFull);
+        }
+        if self.len == 0 {
+            self.wheel.skip_idle(now);
+        }
+        let rec = &mut self.slab[slot as usize];
+        self.free = rec.next;
+        let state = match new.proto {
+            L4Proto::Tcp => new.state,
+            L4Proto::Udp => TcpState::None,
+        };
+        *rec = Session {
+            client: new.client,
+            vip: new.vip,
+            backend: new.backend,
+            laddr: if replies { new.laddr } else { A::UNSPECIFIED },
+            cport: new.cport,
+            vport: new.vport,
+            bport: new.bport,
+            lport: if replies { new.lport } else { 0 },
+            expires: 0,
+            armed: 0,
+            next: NIL,
+            prev: NIL,
+            service: new.service,
+            backend_idx: new.backend_idx,
+            next_hop_mac: new.next_hop_mac,
+            proto: new.proto,
+            method: new.method,
+            state,
+            flags: new.flags,
+            sys: SYS_LIVE | if replies { 0 } else { SYS_NO_OUTPUT },
+            backend_port: new.backend_port,
+            client_port: new.client_port,
+        };
+        let timeout = self.timeout_of(&self.slab[slot as usize]);
+        self.slab[slot as usize].expires = now.saturating_add(timeout);
+        self.wheel.link(&mut self.slab, slot);
+        self.len += 1;
+        Ok(SlotId(slot))
+    }
+
+    /// Refresh the session's expiry to `now` + the timeout of its state; false if not live.
+    #[inline]
+    pub fn touch(&mut self, slot: SlotId, now: u32) -> bool {
+        let Some(s) = self.slab.get(slot.index()).filter(|s| s.is_live()) else {
+            return false;
+        };
+        let expires = now.saturating_add(self.timeout_of(s));
+        self.slab[slot.index()].expires = expires;
+        // Lazy re-arm: a later expiry is picked up when the wheel reaches the old tick; an
+        // earlier one (state moved to a shorter timeout) must be re-linked now.
+        self.wheel.rearm_if_earlier(&mut self.slab, slot.0);
+        true
+    }
+
+    /// Run a TCP segment through the state machine and refresh the expiry for the new state.
+    ///
+    /// `dir` is the packet's direction; DR and TUN sessions use the INPUT-ONLY table until a
+    /// reply is seen (IPVS `IP_VS_CONN_F_NOOUTPUT`). Returns `None` if the slot is not live.
+    /// For UDP sessions this is [`Self::touch`] and reports no change.
+    pub fn update_tcp_state(
+        &mut self,
+        slot: SlotId,
+        now: u32,
+        dir: Direction,
+        flags: TcpFlags,
+    ) -> Option<StateChange> {
+        let s = self.slab.get_mut(slot.index()).filter(|s| s.is_live())?;
+        let old = s.state;
+        if s.proto == L4Proto::Tcp {
+            let tcp_dir = match dir {
+                Direction::Reply => {
+                    s.sys &= !SYS_NO_OUTPUT;
+                    TcpDir::Output
+                }
+                Direction::Inbound if s.sys & SYS_NO_OUTPUT != 0 => TcpDir::InputOnly,
+                Direction::Inbound => TcpDir::Input,
+            };
+            s.state = tcp_transition(old, tcp_dir, flags);
+        }
+        let new = s.state;
+        self.touch(slot, now);
+        Some(StateChange { old, new })
+    }
+
+    /// Remove a session now, returning its last contents; `None` if the slot is not live.
+    pub fn remove(&mut self, slot: SlotId) -> Option<Session<A>> {
+        if !self.slab.get(slot.index())?.is_live() {
+            return None;
+        }
+        self.wheel.unlink(&mut self.slab, slot.0);
+        let old = self.slab[slot.index()];
+        self.release(slot.0);
+        Some(old)
+    }
+
+    /// Expire sessions due at `now`, examining at most `budget` sessions and wheel slots;
+    /// `on_expire` sees each one before its slot is freed. Returns how many expired.
+    pub fn expire(
+        &mut self,
+        now: u32,
+        mut budget: usize,
+        mut on_expire: impl FnMut(SlotId, &Session<A>),
+    ) -> usize {
+        if self.len == 0 {
+            // Nothing linked: jump over the idle ticks instead of visiting empty slots.
+            self.wheel.skip_idle(now.saturating_add(1));
+            return 0;
+        }
+        let mut n = 0;
+        while let Some(idx) = self.wheel.next_expired(now, &mut self.slab, &mut budget) {
+            on_expire(SlotId(idx), &self.slab[idx as usize]);
+            self.release(idx);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drop the index entries of a session already unlinked from the wheel and free its slot.
+    fn release(&mut self, idx: u32) {
+        let s = &self.slab[idx as usize];
+        let h_in = self.hash(&s.key(Direction::Inbound));
+        let removed = self.index.remove(h_in, idx);
+        debug_assert!(removed, "inbound index entry missing");
+        if s.method.sees_replies() {
+            let h_out = self.hash(&s.key(Direction::Reply));
+            let removed = self.index.remove(h_out, idx | DIR_BIT);
+            debug_assert!(removed, "reply index entry missing");
+        }
+        let free = self.free;
+        let s = &mut self.slab[idx as usize];
+        s.sys = 0;
+        s.next = free;
+        s.prev = NIL;
+        self.free = idx;
+        self.len -= 1;
+    }
+}
+
+#[inline(always)]
+const fn dir_of(v: u32) -> Direction {
+    if v & DIR_BIT != 0 {
+        Direction::Reply
+    } else {
+        Direction::Inbound
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;
