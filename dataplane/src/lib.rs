@@ -12,5 +12,6 @@
 pub mod frame;
 pub mod sched;
 pub mod session;
+pub mod snapshot;
 pub mod types;
 pub mod wire;

@@ -19,7 +19,8 @@
 //!     44    6 next_hop_mac                  (towards the backend)
 //!     50    1 proto, 51 method, 52 state, 53 flags (pipeline bits), 54 sys (table bits)
 //!     55    1 backend_port, 56 client_port  (PortIdx, egress for each direction)
-//!     57    7 padding (free for later use)
+//!     57    6 client_mac                    (towards the client)
+//!     63    1 padding
 //! ```
 //! The IPv6 record has the same fields with 16-byte addresses and takes two lines (128 bytes).
 
@@ -76,6 +77,9 @@ pub struct Session<A: SessionAddr> {
     pub backend_port: PortIdx,
     /// Egress port towards the client (for replies; NAT and FullNAT).
     pub client_port: PortIdx,
+    /// Destination MAC towards the client: the source MAC of the client's first packet (the
+    /// router, or the client on a shared LAN), so replies need no route lookup.
+    pub client_mac: [u8; 6],
 }
 
 /// An IPv4 session record: one 64-byte cache line.
@@ -134,6 +138,7 @@ impl<A: SessionAddr> Session<A> {
         sys: 0,
         backend_port: 0,
         client_port: 0,
+        client_mac: [0; 6],
     };
 
     /// Client address.
@@ -294,6 +299,8 @@ pub struct NewSession<A> {
     pub backend_port: PortIdx,
     /// Egress port towards the client.
     pub client_port: PortIdx,
+    /// Destination MAC towards the client.
+    pub client_mac: [u8; 6],
     /// Initial pipeline flags.
     pub flags: u8,
 }
@@ -563,6 +570,7 @@ impl<A: SessionAddr> SessionTable<A> {
             sys: SYS_LIVE | if replies { 0 } else { SYS_NO_OUTPUT },
             backend_port: new.backend_port,
             client_port: new.client_port,
+            client_mac: new.client_mac,
         };
         let timeout = self.timeout_of(&self.slab[slot as usize]);
         self.slab[slot as usize].expires = now.saturating_add(timeout);

@@ -1,0 +1,549 @@
+//! The immutable configuration snapshot control publishes and workers read once per burst.
+//!
+//! A snapshot holds everything needed to *start* a flow: virtual services with their scheduler
+//! tables, backends, FullNAT local addresses, the box's own addresses, routes and resolved
+//! neighbours. Established flows never need it: their session records carry what forwarding
+//! needs (DESIGN §3), so replacing a snapshot never breaks a live flow.
+//!
+//! Control builds a new one for every change (a reload, an ipvsadm command, a health
+//! transition, a resolved neighbour) with [`SnapshotBuilder`] and swaps it in whole, never
+//! piecemeal (STYLE rule 14).
+
+use core::hash::{BuildHasherDefault, Hasher};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::{HashMap, HashSet};
+
+use crate::sched::{hash, SchedBackend, SchedFlags, Scheduler, SchedulerKind};
+use crate::session::FwdMethod;
+use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
+
+/// An Ethernet address.
+pub type Mac = [u8; 6];
+
+/// A small, fast, non-keyed hasher for the snapshot's lookup maps (keys come from the config,
+/// not from packets an attacker chooses freely... except the lookup key itself, which only
+/// selects among configured entries, so flooding cannot grow anything).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        hash::mix(self.0, 0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = hash::mix(self.0, u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = hash::mix(self.0, u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.0 = hash::mix(self.0, u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = hash::mix(self.0, u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = hash::mix(self.0, i);
+    }
+}
+
+/// Map type used by snapshots.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// Set type used by snapshots.
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
+
+/// When FullNAT inserts the TCP option carrying the client address (TOA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ToaMode {
+    /// Never.
+    Off,
+    /// On the client's SYN.
+    Syn,
+    /// On the client's first ACK of the handshake (what the TOA kernel module reads by default).
+    #[default]
+    Ack,
+}
+
+/// Persistence (`ipvsadm -p TIMEOUT -M NETMASK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    /// Template timeout in seconds.
+    pub timeout_s: u32,
+    /// Client address prefix length that shares a template (`-M`).
+    pub prefix_len: u8,
+}
+
+/// A virtual service.
+#[derive(Debug)]
+pub struct Service {
+    /// Virtual address.
+    pub vip: IpAddr,
+    /// Virtual port (0 = every port, persistent services only, as ipvsadm).
+    pub port: u16,
+    /// Protocol.
+    pub proto: L4Proto,
+    /// Scheduler over `backends` (positions match).
+    pub scheduler: Scheduler,
+    /// Global indices of this service's backends, in scheduler position order.
+    pub backends: Vec<BackendIdx>,
+    /// Persistence, if set.
+    pub persistence: Option<Persistence>,
+    /// FullNAT local addresses (same family as the backends).
+    pub laddrs: Vec<IpAddr>,
+    /// TOA insertion (FullNAT TCP).
+    pub toa: ToaMode,
+    /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
+    pub sorry: Option<BackendIdx>,
+}
+
+/// A real server of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backend {
+    /// Address.
+    pub addr: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Forwarding method (ipvsadm sets it per real server).
+    pub method: FwdMethod,
+    /// Owning service.
+    pub service: ServiceIdx,
+    /// Weight (0 = quiescent).
+    pub weight: u32,
+}
+
+/// What a worker needs to know about one of the gateway's ports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The port's MAC, the source of every frame sent on it.
+    pub mac: Mac,
+    /// The box's own IPv4 addresses on this port (the first is TUN's outer source).
+    pub addrs4: Vec<Ipv4Addr>,
+    /// The box's own IPv6 addresses on this port.
+    pub addrs6: Vec<Ipv6Addr>,
+    /// IP MTU.
+    pub mtu: u16,
+}
+
+/// A route: `prefix/len` is reached through `port`, via a gateway or directly (connected).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Network address.
+    pub prefix: IpAddr,
+    /// Prefix length.
+    pub len: u8,
+    /// Egress port.
+    pub port: PortIdx,
+    /// Next hop; `None` for a connected network (the destination is the next hop).
+    pub via: Option<IpAddr>,
+}
+
+/// Why a next hop could not be found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextHopError {
+    /// No route covers the destination.
+    NoRoute,
+    /// The next hop's MAC is not known yet (control resolves it).
+    Unresolved {
+        /// The neighbour to resolve.
+        neighbour: IpAddr,
+        /// Port it lives on.
+        port: PortIdx,
+    },
+}
+
+/// The published configuration. Cheap to read, never mutated after [`SnapshotBuilder::build`].
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Configuration generation (increases with every publication).
+    pub generation: u64,
+    /// Virtual services.
+    pub services: Vec<Service>,
+    /// Backends of every service.
+    pub backends: Vec<Backend>,
+    /// The gateway's ports.
+    pub ports: Vec<PortInfo>,
+    routes: Vec<Route>,
+    neighbours: FastMap<IpAddr, Mac>,
+    vips: FastMap<(IpAddr, u16, L4Proto), ServiceIdx>,
+    vip_addrs: FastSet<IpAddr>,
+    own: FastSet<IpAddr>,
+    laddrs: FastSet<IpAddr>,
+}
+
+impl Snapshot {
+    /// An empty snapshot (no services, no ports): everything is dropped as not ours.
+    pub fn empty() -> Snapshot {
+        SnapshotBuilder::new(0).build()
+    }
+
+    /// Return the service for a packet to `dst:dport` (exact port first, then a port-0
+    /// persistent service on that address).
+    #[inline]
+    pub fn service_for(&self, dst: IpAddr, dport: u16, proto: L4Proto) -> Option<ServiceIdx> {
+        if self.vips.is_empty() {
+            return None;
+        }
+        self.vips
+            .get(&(dst, dport, proto))
+            .or_else(|| self.vips.get(&(dst, 0, proto)))
+            .copied()
+    }
+
+    /// Return whether `a` is a virtual address of some service.
+    #[inline]
+    pub fn is_vip(&self, a: IpAddr) -> bool {
+        self.vip_addrs.contains(&a)
+    }
+
+    /// Return whether `a` is one of the box's own addresses (traffic for the exception path).
+    #[inline]
+    pub fn is_own(&self, a: IpAddr) -> bool {
+        self.own.contains(&a)
+    }
+
+    /// Return whether `a` is a FullNAT local address.
+    #[inline]
+    pub fn is_laddr(&self, a: IpAddr) -> bool {
+        self.laddrs.contains(&a)
+    }
+
+    /// Return the known MAC of a neighbour.
+    #[inline]
+    pub fn neighbour(&self, a: IpAddr) -> Option<Mac> {
+        self.neighbours.get(&a).copied()
+    }
+
+    /// Return the longest-prefix route to `dst`.
+    pub fn route(&self, dst: IpAddr) -> Option<&Route> {
+        // Routes are sorted longest prefix first; gateways have a handful of routes, so a scan
+        // is as fast as a trie here and runs only when a flow starts.
+        self.routes
+            .iter()
+            .find(|r| prefix_contains(r.prefix, r.len, dst))
+    }
+
+    /// Return the egress port and next-hop MAC for `dst`.
+    pub fn next_hop(&self, dst: IpAddr) -> Result<(PortIdx, Mac), NextHopError> {
+        let route = self.route(dst).ok_or(NextHopError::NoRoute)?;
+        let hop = route.via.unwrap_or(dst);
+        self.neighbour(hop)
+            .map(|mac| (route.port, mac))
+            .ok_or(NextHopError::Unresolved {
+                neighbour: hop,
+                port: route.port,
+            })
+    }
+
+    /// Return the routes, longest prefix first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+/// Return whether `addr` lies in `prefix/len` (families must match).
+pub fn prefix_contains(prefix: IpAddr, len: u8, addr: IpAddr) -> bool {
+    match (prefix, addr) {
+        (IpAddr::V4(p), IpAddr::V4(a)) => {
+            let len = u32::from(len.min(32));
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            p.to_bits() & mask == a.to_bits() & mask
+        }
+        (IpAddr::V6(p), IpAddr::V6(a)) => {
+            let len = u32::from(len.min(128));
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            p.to_bits() & mask == a.to_bits() & mask
+        }
+        _ => false,
+    }
+}
+
+/// How a service is described to the builder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Virtual address.
+    pub vip: IpAddr,
+    /// Virtual port.
+    pub port: u16,
+    /// Protocol.
+    pub proto: L4Proto,
+    /// Scheduler.
+    pub scheduler: SchedulerKind,
+    /// Scheduler flags.
+    pub flags: SchedFlags,
+    /// Persistence.
+    pub persistence: Option<Persistence>,
+    /// FullNAT local addresses.
+    pub laddrs: Vec<IpAddr>,
+    /// TOA.
+    pub toa: ToaMode,
+    /// Real servers.
+    pub backends: Vec<BackendSpec>,
+    /// Sorry server (address, port), used with the first backend's... its own method: FullNAT
+    /// services send it FullNAT, others NAT-style rewrite is not implied: it uses `sorry_method`.
+    pub sorry: Option<BackendSpec>,
+}
+
+/// How a real server is described to the builder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// Address.
+    pub addr: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Forwarding method.
+    pub method: FwdMethod,
+    /// Weight.
+    pub weight: u32,
+    /// Upper connection threshold (0: none).
+    pub u_threshold: u32,
+    /// Lower connection threshold (0: none).
+    pub l_threshold: u32,
+    /// Healthy (schedulable).
+    pub available: bool,
+}
+
+impl BackendSpec {
+    /// A healthy backend with weight 1 and no thresholds.
+    pub fn new(addr: IpAddr, port: u16, method: FwdMethod) -> Self {
+        BackendSpec {
+            addr,
+            port,
+            method,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+            available: true,
+        }
+    }
+
+    /// The same with another weight.
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+}
+
+impl ServiceSpec {
+    /// A service with the default scheduler (wlc), no persistence, no backends.
+    pub fn new(vip: IpAddr, port: u16, proto: L4Proto) -> Self {
+        ServiceSpec {
+            vip,
+            port,
+            proto,
+            scheduler: SchedulerKind::Wlc,
+            flags: SchedFlags::NONE,
+            persistence: None,
+            laddrs: Vec::new(),
+            toa: ToaMode::default(),
+            backends: Vec::new(),
+            sorry: None,
+        }
+    }
+}
+
+/// Builds a [`Snapshot`]; control's one way to make one.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    generation: u64,
+    services: Vec<ServiceSpec>,
+    ports: Vec<PortInfo>,
+    routes: Vec<Route>,
+    neighbours: FastMap<IpAddr, Mac>,
+}
+
+impl SnapshotBuilder {
+    /// Start a snapshot of generation `generation`.
+    pub fn new(generation: u64) -> Self {
+        SnapshotBuilder {
+            generation,
+            services: Vec::new(),
+            ports: Vec::new(),
+            routes: Vec::new(),
+            neighbours: FastMap::default(),
+        }
+    }
+
+    /// Add a port (its index is the number of ports added before it). Its addresses' connected
+    /// networks are not implied: add them with [`SnapshotBuilder::route`].
+    pub fn port(&mut self, info: PortInfo) -> PortIdx {
+        self.ports.push(info);
+        PortIdx::try_from(self.ports.len() - 1).expect("at most 256 ports")
+    }
+
+    /// Add a route.
+    pub fn route(&mut self, route: Route) -> &mut Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// Record a resolved neighbour.
+    pub fn neighbour(&mut self, addr: IpAddr, mac: Mac) -> &mut Self {
+        self.neighbours.insert(addr, mac);
+        self
+    }
+
+    /// Add a service.
+    pub fn service(&mut self, spec: ServiceSpec) -> &mut Self {
+        self.services.push(spec);
+        self
+    }
+
+    /// Build the snapshot: scheduler tables, lookup maps, sorted routes.
+    ///
+    /// # Panics
+    /// With more than 65535 services or backends (control validates far below that).
+    pub fn build(self) -> Snapshot {
+        let mut services = Vec::with_capacity(self.services.len());
+        let mut backends: Vec<Backend> = Vec::new();
+        let mut vips = FastMap::default();
+        let mut vip_addrs = FastSet::default();
+        let mut laddrs = FastSet::default();
+        for (si, spec) in self.services.into_iter().enumerate() {
+            let sidx = ServiceIdx::try_from(si).expect("fewer than 65536 services");
+            let mut idxs = Vec::with_capacity(spec.backends.len());
+            let mut sched_in = Vec::with_capacity(spec.backends.len());
+            for b in &spec.backends {
+                let idx = BackendIdx::try_from(backends.len()).expect("fewer than 65536 backends");
+                backends.push(Backend {
+                    addr: b.addr,
+                    port: b.port,
+                    method: b.method,
+                    service: sidx,
+                    weight: b.weight,
+                });
+                idxs.push(idx);
+                sched_in.push(SchedBackend {
+                    id: idx,
+                    identity: hash::backend_identity(b.addr, b.port),
+                    weight: b.weight,
+                    u_threshold: b.u_threshold,
+                    l_threshold: b.l_threshold,
+                    available: b.available,
+                });
+            }
+            let sorry = spec.sorry.map(|b| {
+                let idx = BackendIdx::try_from(backends.len()).expect("fewer than 65536 backends");
+                backends.push(Backend {
+                    addr: b.addr,
+                    port: b.port,
+                    method: b.method,
+                    service: sidx,
+                    weight: 0,
+                });
+                idx
+            });
+            vips.insert((spec.vip, spec.port, spec.proto), sidx);
+            vip_addrs.insert(spec.vip);
+            laddrs.extend(spec.laddrs.iter().copied());
+            services.push(Service {
+                vip: spec.vip,
+                port: spec.port,
+                proto: spec.proto,
+                scheduler: Scheduler::build(spec.scheduler, spec.flags, &sched_in),
+                backends: idxs,
+                persistence: spec.persistence,
+                laddrs: spec.laddrs,
+                toa: spec.toa,
+                sorry,
+            });
+        }
+        let mut own = FastSet::default();
+        for p in &self.ports {
+            own.extend(p.addrs4.iter().map(|&a| IpAddr::V4(a)));
+            own.extend(p.addrs6.iter().map(|&a| IpAddr::V6(a)));
+        }
+        let mut routes = self.routes;
+        // Longest prefix first; IPv6 and IPv4 never match each other.
+        routes.sort_by_key(|r| core::cmp::Reverse(r.len));
+        Snapshot {
+            generation: self.generation,
+            services,
+            backends,
+            ports: self.ports,
+            routes,
+            neighbours: self.neighbours,
+            vips,
+            vip_addrs,
+            own,
+            laddrs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn test_service_lookup_exact_then_port_zero() {
+        let mut b = SnapshotBuilder::new(1);
+        b.service(ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp));
+        let mut p = ServiceSpec::new(v4("198.18.0.11"), 0, L4Proto::Tcp);
+        p.persistence = Some(Persistence {
+            timeout_s: 360,
+            prefix_len: 32,
+        });
+        b.service(p);
+        let s = b.build();
+        assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp), Some(0));
+        assert_eq!(s.service_for(v4("198.18.0.10"), 81, L4Proto::Tcp), None);
+        assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Udp), None);
+        assert_eq!(s.service_for(v4("198.18.0.11"), 443, L4Proto::Tcp), Some(1));
+        assert!(s.is_vip(v4("198.18.0.11")));
+        assert!(!s.is_vip(v4("198.18.0.12")));
+    }
+
+    #[test]
+    fn test_longest_prefix_route_and_neighbours() {
+        let mut b = SnapshotBuilder::new(1);
+        b.route(Route {
+            prefix: v4("0.0.0.0"),
+            len: 0,
+            port: 0,
+            via: Some(v4("198.18.0.1")),
+        })
+        .route(Route {
+            prefix: v4("198.18.1.0"),
+            len: 24,
+            port: 1,
+            via: None,
+        })
+        .neighbour(v4("198.18.0.1"), [2, 0, 0, 0, 0, 1])
+        .neighbour(v4("198.18.1.5"), [2, 0, 0, 0, 1, 5]);
+        let s = b.build();
+        assert_eq!(s.next_hop(v4("198.18.1.5")), Ok((1, [2, 0, 0, 0, 1, 5])));
+        assert_eq!(s.next_hop(v4("203.0.113.9")), Ok((0, [2, 0, 0, 0, 0, 1])));
+        assert_eq!(
+            s.next_hop(v4("198.18.1.6")),
+            Err(NextHopError::Unresolved {
+                neighbour: v4("198.18.1.6"),
+                port: 1
+            })
+        );
+        assert_eq!(
+            s.next_hop("2001:db8::1".parse().unwrap()),
+            Err(NextHopError::NoRoute)
+        );
+    }
+
+    #[test]
+    fn test_prefix_contains() {
+        assert!(prefix_contains(v4("10.0.0.0"), 8, v4("10.255.1.1")));
+        assert!(!prefix_contains(v4("10.0.0.0"), 8, v4("11.0.0.1")));
+        assert!(prefix_contains(v4("0.0.0.0"), 0, v4("1.2.3.4")));
+        assert!(prefix_contains(
+            "2001:db8::".parse().unwrap(),
+            32,
+            "2001:db8:1::1".parse().unwrap()
+        ));
+        assert!(!prefix_contains(v4("0.0.0.0"), 0, "::1".parse().unwrap()));
+    }
+}
