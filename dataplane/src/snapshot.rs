@@ -113,6 +113,8 @@ pub struct Backend {
     pub service: ServiceIdx,
     /// Weight (0 = quiescent).
     pub weight: u32,
+    /// Healthy (takes new flows when its weight is above 0).
+    pub available: bool,
 }
 
 /// What a worker needs to know about one of the gateway's ports.
@@ -160,10 +162,10 @@ pub enum NextHopError {
 pub struct Snapshot {
     /// Configuration generation (increases with every publication).
     pub generation: u64,
-    /// Virtual services.
-    pub services: Vec<Service>,
-    /// Backends of every service.
-    pub backends: Vec<Backend>,
+    /// Virtual services by stable id (`None`: a free id).
+    pub services: Vec<Option<Service>>,
+    /// Backends of every service by stable id (`None`: a free id).
+    pub backends: Vec<Option<Backend>>,
     /// The gateway's ports.
     pub ports: Vec<PortInfo>,
     routes: Vec<Route>,
@@ -172,9 +174,28 @@ pub struct Snapshot {
     vip_addrs: FastSet<IpAddr>,
     own: FastSet<IpAddr>,
     laddrs: FastSet<IpAddr>,
+    nat_backends: FastSet<(IpAddr, u16, L4Proto)>,
 }
 
 impl Snapshot {
+    /// Return the service with stable id `id`.
+    #[inline]
+    pub fn service(&self, id: ServiceIdx) -> Option<&Service> {
+        self.services.get(usize::from(id)).and_then(Option::as_ref)
+    }
+
+    /// Return the backend with stable id `id`.
+    #[inline]
+    pub fn backend(&self, id: BackendIdx) -> Option<&Backend> {
+        self.backends.get(usize::from(id)).and_then(Option::as_ref)
+    }
+
+    /// Return whether `addr:port` is a NAT real server (its replies come through us).
+    #[inline]
+    pub fn is_nat_backend(&self, addr: IpAddr, port: u16, proto: L4Proto) -> bool {
+        !self.nat_backends.is_empty() && self.nat_backends.contains(&(addr, port, proto))
+    }
+
     /// An empty snapshot (no services, no ports): everything is dropped as not ours.
     pub fn empty() -> Snapshot {
         SnapshotBuilder::new(0).build()
@@ -264,6 +285,8 @@ pub fn prefix_contains(prefix: IpAddr, len: u8, addr: IpAddr) -> bool {
 /// How a service is described to the builder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceSpec {
+    /// Stable id (control allocates them; `None`: the builder picks a free one).
+    pub id: Option<ServiceIdx>,
     /// Virtual address.
     pub vip: IpAddr,
     /// Virtual port.
@@ -282,14 +305,15 @@ pub struct ServiceSpec {
     pub toa: ToaMode,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
-    /// Sorry server (address, port), used with the first backend's... its own method: FullNAT
-    /// services send it FullNAT, others NAT-style rewrite is not implied: it uses `sorry_method`.
+    /// Sorry server: takes new flows when no real server can (forwarded with its own method).
     pub sorry: Option<BackendSpec>,
 }
 
 /// How a real server is described to the builder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendSpec {
+    /// Stable id (control allocates them; `None`: the builder picks a free one).
+    pub id: Option<BackendIdx>,
     /// Address.
     pub addr: IpAddr,
     /// Port.
@@ -310,6 +334,7 @@ impl BackendSpec {
     /// A healthy backend with weight 1 and no thresholds.
     pub fn new(addr: IpAddr, port: u16, method: FwdMethod) -> Self {
         BackendSpec {
+            id: None,
             addr,
             port,
             method,
@@ -331,6 +356,7 @@ impl ServiceSpec {
     /// A service with the default scheduler (wlc), no persistence, no backends.
     pub fn new(vip: IpAddr, port: u16, proto: L4Proto) -> Self {
         ServiceSpec {
+            id: None,
             vip,
             port,
             proto,
@@ -397,24 +423,44 @@ impl SnapshotBuilder {
     /// # Panics
     /// With more than 65535 services or backends (control validates far below that).
     pub fn build(self) -> Snapshot {
-        let mut services = Vec::with_capacity(self.services.len());
-        let mut backends: Vec<Backend> = Vec::new();
+        let mut sids = IdAlloc::new(self.services.iter().filter_map(|s| s.id));
+        let mut bids = IdAlloc::new(
+            self.services
+                .iter()
+                .flat_map(|s| s.backends.iter().chain(s.sorry.iter()))
+                .filter_map(|b| b.id),
+        );
+        let mut services: Vec<Option<Service>> = Vec::new();
+        let mut backends: Vec<Option<Backend>> = Vec::new();
         let mut vips = FastMap::default();
         let mut vip_addrs = FastSet::default();
         let mut laddrs = FastSet::default();
-        for (si, spec) in self.services.into_iter().enumerate() {
-            let sidx = ServiceIdx::try_from(si).expect("fewer than 65536 services");
-            let mut idxs = Vec::with_capacity(spec.backends.len());
-            let mut sched_in = Vec::with_capacity(spec.backends.len());
-            for b in &spec.backends {
-                let idx = BackendIdx::try_from(backends.len()).expect("fewer than 65536 backends");
-                backends.push(Backend {
+        let mut nat_backends = FastSet::default();
+        for spec in self.services {
+            let sidx = spec.id.unwrap_or_else(|| sids.next());
+            let mut add_backend = |b: &BackendSpec, weight: u32| {
+                let idx = b.id.unwrap_or_else(|| bids.next());
+                let slot = usize::from(idx);
+                if backends.len() <= slot {
+                    backends.resize(slot + 1, None);
+                }
+                backends[slot] = Some(Backend {
                     addr: b.addr,
                     port: b.port,
                     method: b.method,
                     service: sidx,
-                    weight: b.weight,
+                    weight,
+                    available: b.available,
                 });
+                if b.method == FwdMethod::Nat {
+                    nat_backends.insert((b.addr, b.port, spec.proto));
+                }
+                idx
+            };
+            let mut idxs = Vec::with_capacity(spec.backends.len());
+            let mut sched_in = Vec::with_capacity(spec.backends.len());
+            for b in &spec.backends {
+                let idx = add_backend(b, b.weight);
                 idxs.push(idx);
                 sched_in.push(SchedBackend {
                     id: idx,
@@ -425,21 +471,15 @@ impl SnapshotBuilder {
                     available: b.available,
                 });
             }
-            let sorry = spec.sorry.map(|b| {
-                let idx = BackendIdx::try_from(backends.len()).expect("fewer than 65536 backends");
-                backends.push(Backend {
-                    addr: b.addr,
-                    port: b.port,
-                    method: b.method,
-                    service: sidx,
-                    weight: 0,
-                });
-                idx
-            });
+            let sorry = spec.sorry.as_ref().map(|b| add_backend(b, b.weight.max(1)));
             vips.insert((spec.vip, spec.port, spec.proto), sidx);
             vip_addrs.insert(spec.vip);
             laddrs.extend(spec.laddrs.iter().copied());
-            services.push(Service {
+            let slot = usize::from(sidx);
+            if services.len() <= slot {
+                services.resize_with(slot + 1, || None);
+            }
+            services[slot] = Some(Service {
                 vip: spec.vip,
                 port: spec.port,
                 proto: spec.proto,
@@ -470,7 +510,32 @@ impl SnapshotBuilder {
             vip_addrs,
             own,
             laddrs,
+            nat_backends,
         }
+    }
+}
+
+/// Hands out the smallest ids not taken explicitly.
+struct IdAlloc {
+    taken: FastSet<u16>,
+    next: u16,
+}
+
+impl IdAlloc {
+    fn new(taken: impl Iterator<Item = u16>) -> Self {
+        IdAlloc {
+            taken: taken.collect(),
+            next: 0,
+        }
+    }
+
+    fn next(&mut self) -> u16 {
+        while self.taken.contains(&self.next) {
+            self.next += 1;
+        }
+        let id = self.next;
+        self.taken.insert(id);
+        id
     }
 }
 
@@ -499,6 +564,26 @@ mod tests {
         assert_eq!(s.service_for(v4("198.18.0.11"), 443, L4Proto::Tcp), Some(1));
         assert!(s.is_vip(v4("198.18.0.11")));
         assert!(!s.is_vip(v4("198.18.0.12")));
+    }
+
+    #[test]
+    fn test_stable_ids_are_kept_and_free_ones_filled() {
+        let mut b = SnapshotBuilder::new(1);
+        let mut a = ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp);
+        a.id = Some(3);
+        let mut rs = BackendSpec::new(v4("198.18.1.1"), 80, FwdMethod::Nat);
+        rs.id = Some(0);
+        a.backends = vec![rs, BackendSpec::new(v4("198.18.1.2"), 80, FwdMethod::Nat)];
+        b.service(a)
+            .service(ServiceSpec::new(v4("198.18.0.11"), 80, L4Proto::Tcp));
+        let s = b.build();
+        assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp), Some(3));
+        assert_eq!(s.service_for(v4("198.18.0.11"), 80, L4Proto::Tcp), Some(0));
+        assert_eq!(s.service(3).unwrap().backends, vec![0, 1]);
+        assert_eq!(s.backend(1).unwrap().addr, v4("198.18.1.2"));
+        assert!(s.service(1).is_none());
+        assert!(s.is_nat_backend(v4("198.18.1.2"), 80, L4Proto::Tcp));
+        assert!(!s.is_nat_backend(v4("198.18.1.2"), 81, L4Proto::Tcp));
     }
 
     #[test]
