@@ -9,7 +9,10 @@
 //! [`types`] (flow keys and ids shared by all of them).
 #![forbid(unsafe_code)]
 
+pub mod counters;
 pub mod frame;
+pub mod pipeline;
+mod rewrite;
 pub mod sched;
 pub mod session;
 pub mod snapshot;

@@ -98,6 +98,8 @@ pub struct Service {
     pub toa: ToaMode,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
+    /// Whether picking needs connection counts (lc family, or a backend has thresholds).
+    pub needs_loads: bool,
 }
 
 /// A real server of one service.
@@ -475,6 +477,8 @@ impl SnapshotBuilder {
             vips.insert((spec.vip, spec.port, spec.proto), sidx);
             vip_addrs.insert(spec.vip);
             laddrs.extend(spec.laddrs.iter().copied());
+            let needs_loads = crate::pipeline::uses_loads(spec.scheduler)
+                || spec.backends.iter().any(|b| b.u_threshold > 0);
             let slot = usize::from(sidx);
             if services.len() <= slot {
                 services.resize_with(slot + 1, || None);
@@ -489,6 +493,7 @@ impl SnapshotBuilder {
                 laddrs: spec.laddrs,
                 toa: spec.toa,
                 sorry,
+                needs_loads,
             });
         }
         let mut own = FastSet::default();

@@ -137,6 +137,10 @@ drop_reasons! {
     ServiceDraining => "service_draining",
     /// An ICMP error quotes a flow with no session.
     IcmpNoSession => "icmp_no_session",
+    /// The forwarding method does not support this address family (TUN over IPv6).
+    UnsupportedMode => "unsupported_mode",
+    /// TUN needs an IPv4 address on the egress port for the outer header, and there is none.
+    TunNoSource => "tun_no_source",
 }
 
 impl DropReason {

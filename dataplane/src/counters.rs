@@ -1,0 +1,228 @@
+//! Per-worker counters: written by one worker, read by control without locks.
+//!
+//! Each [`Counter`] is an `AtomicU64` updated with a relaxed load and store, not a read-modify-
+//! write: there is exactly one writer (the worker), so no update is lost, and on x86 this
+//! compiles to plain loads and stores (no `lock` prefix). Readers see values that are at most a
+//! moment old and never torn. Gauges (active/inactive connections) use the same cell; a worker's
+//! own gauge never goes below zero.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::wire::DropReason;
+
+/// A single-writer 64-bit counter.
+#[derive(Debug, Default)]
+#[repr(transparent)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Add `n` (writer only).
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Add one (writer only).
+    #[inline(always)]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Subtract one, saturating at zero (writer only; for gauges).
+    #[inline(always)]
+    pub fn dec(&self) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).saturating_sub(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Set the value (writer only; for gauges mirrored from elsewhere).
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    /// Read the current value (any thread).
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Set to zero (`ipvsadm -Z`; writer only, or when the writer is known idle).
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Traffic counters of a service or a backend, as `ipvsadm --stats` shows them.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+pub struct TrafficCounters {
+    /// Connections scheduled.
+    pub conns: Counter,
+    /// Packets client -> backend.
+    pub in_pkts: Counter,
+    /// Bytes client -> backend (IP packet bytes, as IPVS counts).
+    pub in_bytes: Counter,
+    /// Packets backend -> client (through us: NAT, FullNAT).
+    pub out_pkts: Counter,
+    /// Bytes backend -> client.
+    pub out_bytes: Counter,
+    /// ESTABLISHED TCP connections now (gauge; ipvsadm's ActiveConn).
+    pub active: Counter,
+    /// Other connections now (gauge; ipvsadm's InActConn).
+    pub inactive: Counter,
+}
+
+impl TrafficCounters {
+    /// Zero the traffic counters (not the gauges), as `ipvsadm -Z`.
+    pub fn zero(&self) {
+        for c in [
+            &self.conns,
+            &self.in_pkts,
+            &self.in_bytes,
+            &self.out_pkts,
+            &self.out_bytes,
+        ] {
+            c.reset();
+        }
+    }
+}
+
+/// Everything one worker counts.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    /// Frames received (all ports).
+    pub rx: Counter,
+    /// Frames handed to TX.
+    pub tx: Counter,
+    /// Frames punted to control (ARP, ND, the box's own traffic, unresolved neighbours).
+    pub punted: Counter,
+    /// Frames redirected to the worker that owns their session.
+    pub redirected: Counter,
+    /// Frames dropped, by reason ([`DropReason::index`]).
+    pub drops: [Counter; DropReason::COUNT],
+    /// Sessions created.
+    pub sessions_created: Counter,
+    /// Sessions expired.
+    pub sessions_expired: Counter,
+    /// Session inserts refused (table full, no free local port, ...).
+    pub insert_failures: Counter,
+    /// FullNAT TOA insertions.
+    pub toa_inserted: Counter,
+    /// TOA not inserted: no TCP option space or the MTU left no room.
+    pub toa_skipped: Counter,
+    /// ICMP errors translated for a session.
+    pub icmp_translated: Counter,
+    /// ICMP "fragmentation needed" sent to clients (TUN).
+    pub icmp_frag_needed_sent: Counter,
+    /// ICMP echo requests to a VIP answered.
+    pub icmp_echo_answered: Counter,
+    /// Polls that returned packets (set by the worker loop).
+    pub busy_polls: Counter,
+    /// Polls that returned nothing (set by the worker loop).
+    pub idle_polls: Counter,
+    /// Live IPv4 sessions (gauge).
+    pub sessions4: Counter,
+    /// Live IPv6 sessions (gauge).
+    pub sessions6: Counter,
+    /// Configuration generation this worker runs.
+    pub generation: Counter,
+    /// Per service, by stable id.
+    pub services: Box<[TrafficCounters]>,
+    /// Per backend, by stable id.
+    pub backends: Box<[TrafficCounters]>,
+}
+
+impl WorkerCounters {
+    /// Counters for up to `max_services` services and `max_backends` backends (allocated now).
+    pub fn new(max_services: usize, max_backends: usize) -> Self {
+        WorkerCounters {
+            rx: Counter::default(),
+            tx: Counter::default(),
+            punted: Counter::default(),
+            redirected: Counter::default(),
+            drops: core::array::from_fn(|_| Counter::default()),
+            sessions_created: Counter::default(),
+            sessions_expired: Counter::default(),
+            insert_failures: Counter::default(),
+            toa_inserted: Counter::default(),
+            toa_skipped: Counter::default(),
+            icmp_translated: Counter::default(),
+            icmp_frag_needed_sent: Counter::default(),
+            icmp_echo_answered: Counter::default(),
+            busy_polls: Counter::default(),
+            idle_polls: Counter::default(),
+            sessions4: Counter::default(),
+            sessions6: Counter::default(),
+            generation: Counter::default(),
+            services: (0..max_services)
+                .map(|_| TrafficCounters::default())
+                .collect(),
+            backends: (0..max_backends)
+                .map(|_| TrafficCounters::default())
+                .collect(),
+        }
+    }
+
+    /// Count a drop.
+    #[inline]
+    pub fn drop_reason(&self, r: DropReason) {
+        self.drops[r.index()].inc();
+    }
+
+    /// Return the count of one drop reason.
+    pub fn drops_of(&self, r: DropReason) -> u64 {
+        self.drops[r.index()].get()
+    }
+
+    /// Return the service counters for `id`, if in range.
+    #[inline]
+    pub fn service(&self, id: u16) -> Option<&TrafficCounters> {
+        self.services.get(usize::from(id))
+    }
+
+    /// Return the backend counters for `id`, if in range.
+    #[inline]
+    pub fn backend(&self, id: u16) -> Option<&TrafficCounters> {
+        self.backends.get(usize::from(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_counter_single_writer_semantics() {
+        let c = Counter::default();
+        c.add(5);
+        c.inc();
+        assert_eq!(c.get(), 6);
+        c.dec();
+        assert_eq!(c.get(), 5);
+        c.reset();
+        c.dec();
+        assert_eq!(c.get(), 0, "a gauge never goes below zero");
+    }
+
+    #[test]
+    fn test_reader_thread_sees_writer_progress() {
+        let w = std::sync::Arc::new(WorkerCounters::new(4, 4));
+        let r = w.clone();
+        let t = std::thread::spawn(move || {
+            for _ in 0..100_000 {
+                w.rx.inc();
+            }
+        });
+        t.join().unwrap();
+        assert_eq!(r.rx.get(), 100_000);
+        assert_eq!(r.services.len(), 4);
+        r.drop_reason(DropReason::NoService);
+        assert_eq!(r.drops_of(DropReason::NoService), 1);
+    }
+}
