@@ -682,7 +682,8 @@ fn read_pools(
             pool.name = n.v.to_owned();
         }
         let port = read_port_ref(&mut t, sink, ports);
-        let mut pool_port: Option<&Port> = port.ok().flatten();
+        let explicit = port.ok().flatten();
+        let mut pool_port: Option<&Port> = explicit;
         if !t.has("addresses") {
             t.raw("addresses");
             t.missing(sink, "addresses");
@@ -709,18 +710,28 @@ fn read_pools(
                 if port.is_err() {
                     continue;
                 }
-                match (pool_port, port_for(ports, ip)) {
-                    (Some(p), _) if p.addresses.iter().any(|n| n.contains(ip)) => {}
-                    (Some(p), _) => sink.error(
+                let on = |p: &Port| p.addresses.iter().any(|n| n.contains(ip));
+                match (explicit, pool_port, port_for(ports, ip)) {
+                    (Some(p), _, _) if on(p) => {}
+                    (Some(p), _, _) => sink.error(
                         &a.span,
                         &path,
                         format!("local address {ip} is not on port {}'s networks ({})", p.name, networks(p)),
                     ),
-                    (None, Some(p)) => pool_port = Some(p),
-                    (None, None) => sink.error(
+                    (None, _, None) => sink.error(
                         &a.span,
                         &path,
                         format!("local address {ip} is not on any port's networks; add a covering address to a [[port]]"),
+                    ),
+                    (None, None, Some(p)) => pool_port = Some(p),
+                    (None, Some(pp), Some(_)) if on(pp) => {}
+                    (None, Some(pp), Some(p)) => sink.error(
+                        &a.span,
+                        &path,
+                        format!(
+                            "local address {ip} is on port {}, but the pool's first address is on port {}; a pool lives on one port",
+                            p.name, pp.name
+                        ),
                     ),
                 }
             }
@@ -869,7 +880,6 @@ fn read_services(
             }
             Some(ip)
         });
-        let persistence = read_persistence(&mut t, sink);
         let port_at = if t.has("port") {
             t.int(sink, "port", 0, 65535)
         } else {
@@ -877,6 +887,7 @@ fn read_services(
             t.missing(sink, "port");
             None
         };
+        let persistence = read_persistence(&mut t, sink);
         let port = port_at.as_ref().and_then(|p| u16::try_from(p.v).ok());
         if let (Some(0), Some(p), None) = (port, &port_at, persistence) {
             sink.error(
@@ -1019,9 +1030,7 @@ fn read_services(
         };
         let mut real_servers = Vec::new();
         let mut rs_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
-        let mut rs_spans = Vec::new();
         for (j, rt) in t.tables(sink, "real_server").into_iter().enumerate() {
-            let span = rt.span();
             if let Some((rs, addr_span)) = read_real_server(rt, sink, &ctx) {
                 if let Some(first) = rs_seen.get(&(rs.address, rs.port)) {
                     sink.error(
@@ -1035,7 +1044,6 @@ fn read_services(
                 } else {
                     rs_seen.insert((rs.address, rs.port), j);
                 }
-                rs_spans.push(span);
                 real_servers.push(rs);
             }
         }
@@ -1047,11 +1055,11 @@ fn read_services(
             (Some(p), true) => match pools.iter().find(|x| x.name == p.v) {
                 Some(pool) => {
                     local_address_pool = Some(pool.name.clone());
-                    for (rs, span) in real_servers.iter().zip(&rs_spans) {
+                    for rs in &real_servers {
                         if rs.forward == Forward::FullNat && !pool.addresses.iter().any(|a| a.is_ipv4() == rs.address.is_ipv4()) {
                             let fam = if rs.address.is_ipv4() { "IPv4" } else { "IPv6" };
                             sink.error(
-                                span,
+                                &p.span,
                                 &t.key_path("local_address_pool"),
                                 format!("pool \"{}\" has no {fam} address to reach real server {}", pool.name, rs.address),
                             );
