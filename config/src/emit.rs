@@ -225,3 +225,21 @@ pub(crate) fn to_toml(c: &Config) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_what_toml_requires() {
+        assert_eq!(q("a\"b\\c\nd\te\u{1}"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+        assert_eq!(q("été"), "\"été\"");
+    }
+
+    #[test]
+    fn netmask_of_prefix_length() {
+        assert_eq!(netmask(0), "0.0.0.0");
+        assert_eq!(netmask(24), "255.255.255.0");
+        assert_eq!(netmask(32), "255.255.255.255");
+    }
+}

@@ -149,3 +149,44 @@ impl<'a> Sink<'a> {
         Errors(self.errors.into_iter().map(|(_, e)| e).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_is_one_based_and_counts_characters() {
+        let s = Sink::new("f", "ab\néé = 1\n\nx");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(2), (1, 3), "the newline itself is on line 1");
+        assert_eq!(s.line_col(3), (2, 1));
+        assert_eq!(s.line_col(7), (2, 3), "two 2-byte characters before it");
+        assert_eq!(s.line_col(12), (3, 1));
+        assert_eq!(s.line_col(13), (4, 1));
+        assert_eq!(s.line_col(999), (4, 2), "clamped to the end");
+    }
+
+    #[test]
+    fn display_formats() {
+        let mut e = ConfigError {
+            file: "f.toml".into(),
+            line: 3,
+            col: 7,
+            key_path: "a.b".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(e.to_string(), "f.toml:3:7: a.b: bad");
+        e.key_path.clear();
+        assert_eq!(e.to_string(), "f.toml:3:7: bad");
+        e.line = 0;
+        assert_eq!(e.to_string(), "f.toml: bad");
+    }
+
+    #[test]
+    fn errors_sort_by_position_and_print_one_per_line() {
+        let mut s = Sink::new("f", "aaaa\nbbbb\n");
+        s.error(&(6..7), "b", "second");
+        s.error(&(1..2), "a", "first");
+        assert_eq!(s.finish().to_string(), "f:1:2: a: first\nf:2:2: b: second");
+    }
+}

@@ -594,3 +594,58 @@ pub struct Control {
     /// The admin Unix socket path.
     pub admin_socket: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_network_and_contains() {
+        let p = Prefix::parse("198.18.0.77/24").expect("valid");
+        assert_eq!(p.network().to_string(), "198.18.0.0");
+        assert!(p.contains("198.18.0.1".parse().expect("ip")));
+        assert!(!p.contains("198.18.1.1".parse().expect("ip")));
+        assert!(!p.contains("::1".parse().expect("ip")));
+        let all = Prefix::parse("0.0.0.0/0").expect("valid");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        let v6 = Prefix::parse("2001:db8::5/64").expect("valid");
+        assert_eq!(v6.network().to_string(), "2001:db8::");
+        assert!(v6.contains("2001:db8::ffff".parse().expect("ip")));
+        assert!(Prefix::parse("10.0.0.0").is_err());
+        assert!(Prefix::parse("10.0.0.0/33").is_err());
+        assert!(Prefix::parse("::/129").is_err());
+    }
+
+    #[test]
+    fn mac_parse_and_display() {
+        let m = MacAddr::parse("02-AB-cd-00-00-01").expect("valid");
+        assert_eq!(m.to_string(), "02:ab:cd:00:00:01");
+        for bad in [
+            "02:ab:cd:00:00",
+            "02:ab:cd:00:00:01:02",
+            "2:ab:cd:00:00:01",
+            "zz:ab:cd:00:00:01",
+        ] {
+            assert_eq!(MacAddr::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scheduler::ALL {
+            assert_eq!(Scheduler::from_name(s.name()), Some(s));
+        }
+        for f in SchedFlag::ALL {
+            assert_eq!(SchedFlag::from_name(f.name()), Some(f));
+        }
+        for f in Forward::ALL {
+            assert_eq!(Forward::from_name(f.name()), Some(f));
+        }
+        assert_eq!(
+            Scheduler::from_name("WLC"),
+            None,
+            "case-sensitive like ipvsadm"
+        );
+        assert_eq!(Scheduler::default(), Scheduler::Wlc);
+    }
+}

@@ -67,7 +67,12 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
 // ---------------------------------------------------------------------------------------------
 // [dpdk]
 
-/// Parse an lcore list: `"0-3,8"`.
+/// Parse an EAL lcore list such as `"0-3,8"` into sorted, unique lcore ids.
+///
+/// # Errors
+///
+/// Returns a message for the user when the syntax is wrong, a range is reversed or an id is
+/// above 1023.
 pub fn parse_lcore_list(s: &str) -> Result<Vec<u32>, String> {
     let bad =
         || format!("\"{s}\" is not an lcore list: expected numbers and ranges like \"0-3,8\"");
@@ -92,7 +97,7 @@ pub fn parse_lcore_list(s: &str) -> Result<Vec<u32>, String> {
     Ok(out)
 }
 
-/// Format lcores compactly: `[0,1,2,4]` -> `"0-2,4"`.
+/// Format sorted lcore ids compactly, the inverse of [`parse_lcore_list`]: `[0,1,2,4]` -> `"0-2,4"`.
 pub fn format_lcore_list(lcores: &[u32]) -> String {
     let mut parts = Vec::new();
     let mut i = 0;
@@ -1120,6 +1125,10 @@ fn read_services(
             }
             let port = port.unwrap_or(0);
             let sp = p.unwrap_or(port);
+            if sp == 0 && port != 0 {
+                sink.error(&a.span, &path, "port 0 is allowed only when the service port is 0");
+                return None;
+            }
             if matches!(forward, Forward::Dr | Forward::Tun) && sp != port {
                 sink.error(
                     &a.span,
@@ -1495,4 +1504,59 @@ fn read_control(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> Control {
     }
     t.finish(sink);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_keys() {
+        assert_eq!(device_key("0000:03:00.0").as_deref(), Some("0000:03:00.0"));
+        assert_eq!(device_key("03:00.1").as_deref(), Some("0000:03:00.1"));
+        assert_eq!(device_key("0000:AF:00.7").as_deref(), Some("0000:af:00.7"));
+        assert_eq!(
+            device_key("net_pcap0,rx_pcap=a.pcap").as_deref(),
+            Some("net_pcap0")
+        );
+        assert_eq!(
+            device_key("eth_af_packet0,iface=eth1").as_deref(),
+            Some("eth_af_packet0")
+        );
+        for bad in ["eth1", "03:00.8", "0000:03:00", "net_", "NET_PCAP0", ""] {
+            assert_eq!(device_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn netmasks() {
+        assert_eq!(netmask_len("255.255.255.0"), Some(24));
+        assert_eq!(netmask_len("255.255.255.255"), Some(32));
+        assert_eq!(netmask_len("0.0.0.0"), Some(0));
+        assert_eq!(netmask_len("255.0.255.0"), None);
+        assert_eq!(netmask_len("24"), None);
+    }
+
+    #[test]
+    fn addr_ports() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(parse_addr_port("10.0.0.1"), Some((ip("10.0.0.1"), None)));
+        assert_eq!(
+            parse_addr_port("10.0.0.1:80"),
+            Some((ip("10.0.0.1"), Some(80)))
+        );
+        assert_eq!(
+            parse_addr_port("[2001:db8::1]:80"),
+            Some((ip("2001:db8::1"), Some(80)))
+        );
+        assert_eq!(
+            parse_addr_port("[2001:db8::1]"),
+            Some((ip("2001:db8::1"), None))
+        );
+        assert_eq!(
+            parse_addr_port("2001:db8::1"),
+            Some((ip("2001:db8::1"), None))
+        );
+        assert_eq!(parse_addr_port("10.0.0.1:99999"), None);
+    }
 }

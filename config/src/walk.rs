@@ -283,12 +283,20 @@ impl<'t, 'i> Tab<'t, 'i> {
 
     /// Read an array of tables (`[[key]]`); each element gets the path `key[i]`.
     pub(crate) fn tables(&mut self, sink: &mut Sink<'_>, key: &'static str) -> Vec<Tab<'t, 'i>> {
-        let Some(arr) = self.array(sink, key) else {
+        let base = self.key_path(key);
+        let Some(val) = self.raw(key) else {
             return Vec::new();
         };
-        let base = self.key_path(key);
-        arr.v
-            .iter()
+        let DeValue::Array(arr) = val.get_ref() else {
+            wrong_type(
+                sink,
+                val,
+                &base,
+                &format!("an array of tables ([[{base}]])"),
+            );
+            return Vec::new();
+        };
+        arr.iter()
             .enumerate()
             .filter_map(|(i, item)| Self::value_as_table(sink, item, format!("{base}[{i}]")))
             .collect()

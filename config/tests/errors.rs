@@ -638,3 +638,30 @@ fn load_reports_unreadable_files() {
         "{e}"
     );
 }
+
+#[test]
+fn a_table_where_an_array_of_tables_belongs() {
+    check(
+        "[service]\nvip = \"198.18.0.10\"\n",
+        &["ferrovs.toml:10:1: service: expected an array of tables ([[service]]), found a table"],
+    );
+}
+
+#[test]
+fn sorry_server_port_zero() {
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsorry_server = \"198.19.0.9:0\"\n",
+        &["ferrovs.toml:14:16: service[0].sorry_server: port 0 is allowed only when the service port is 0"],
+    );
+}
+
+#[test]
+fn values_of_the_wrong_number_type() {
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\n[[service.real_server]]\naddress = \"198.19.0.11\"\nweight = 1.5\n[[service.real_server]]\naddress = \"198.19.0.12\"\nweight = 99999999999999999999\n",
+        &[
+            "ferrovs.toml:15:10: service[0].real_server[0].weight: expected an integer, found a float",
+            "ferrovs.toml:18:10: service[0].real_server[1].weight: 99999999999999999999 is out of range 0..=65535",
+        ],
+    );
+}
