@@ -1,2 +1,87 @@
-//! The ferrovs configuration: TOML schema, validation and the keepalived/ipvsadm importers.
+//! The ferrovs configuration: one TOML file, its schema, validation and normalised form.
+//!
+//! - [`parse`] / [`load`] read a file into a validated [`Config`] or return [`Errors`]: **every**
+//!   problem in the file, each as `FILE:LINE:COL: key.path: message` (the format `ferrovs check`
+//!   prints). serde stops at the first error, so the loader walks the spanned tree
+//!   (`toml::de::DeTable`) by hand; unknown keys are errors everywhere, like
+//!   `#[serde(deny_unknown_fields)]`, but all of them are reported.
+//! - Defaults and ranges follow ipvsadm 1.31's code (scheduler `wlc`, forwarding DR, weight 1 in
+//!   0..=65535, persistence 360 s in 1..=2678400, timeouts 900/120/300) and keepalived for the
+//!   health checks; `docs/config.md` is the reference for every key.
+//! - [`Config::boot_only_diff`] lists the changes a live reload must refuse; [`Config::to_toml`]
+//!   writes the configuration back, and `parse(&c.to_toml())` gives `c` again.
+//!
+//! The importers (keepalived.conf, ipvsadm-save) and reload machinery live elsewhere.
 #![forbid(unsafe_code)]
+
+mod diff;
+mod emit;
+mod error;
+mod model;
+mod schema;
+mod walk;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Errors};
+pub use model::*;
+pub use schema::{format_lcore_list, parse_lcore_list};
+
+use error::Sink;
+
+/// Parse and validate configuration `text`; `file_name` is used in error locations.
+///
+/// # Errors
+///
+/// Returns every syntax error, or else every schema and validation error, sorted by position.
+pub fn parse(text: &str, file_name: &str) -> Result<Config, Errors> {
+    let mut sink = Sink::new(file_name, text);
+    let (root, syntax) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        for e in syntax {
+            let span = e.span().unwrap_or(0..0);
+            let msg = e.message().lines().collect::<Vec<_>>().join("; ");
+            sink.error(&span, "", format!("TOML syntax: {msg}"));
+        }
+        return Err(sink.finish());
+    }
+    let span = root.span();
+    let config = schema::read(root.get_ref(), span, &mut sink);
+    if sink.has_errors() {
+        Err(sink.finish())
+    } else {
+        Ok(config)
+    }
+}
+
+/// Read and validate the configuration file at `path`.
+///
+/// # Errors
+///
+/// As [`parse`]; a file that cannot be read gives one error with line 0.
+pub fn load(path: &Path) -> Result<Config, Errors> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &name),
+        Err(e) => Err(Errors(vec![ConfigError {
+            file: name,
+            line: 0,
+            col: 0,
+            key_path: String::new(),
+            message: format!("cannot read: {e}"),
+        }])),
+    }
+}
+
+impl Config {
+    /// Return one `key: old -> new` line per boot-only key (`dpdk.*`, `port[NAME].*`, `control.*`) that
+    /// differs from `other`; empty when a live reload may apply `other`.
+    pub fn boot_only_diff(&self, other: &Config) -> Vec<String> {
+        diff::boot_only_diff(self, other)
+    }
+
+    /// Write this configuration as TOML that [`parse`] reads back to an equal value.
+    pub fn to_toml(&self) -> String {
+        emit::to_toml(self)
+    }
+}

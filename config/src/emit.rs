@@ -1,0 +1,245 @@
+//! Writing a [`Config`] back as TOML (`ferrovs config export`).
+//!
+//! The output is canonical rather than a copy of the input: every section in a fixed order,
+//! every key with its effective value except where leaving it out reads back the same (no
+//! health check, a real server inheriting the service's forwarding method, zero thresholds).
+//! The contract, tested, is `parse(&c.to_toml()) == Ok(c)`.
+
+use core::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::model::*;
+use crate::schema::format_lcore_list;
+
+/// Quote a TOML basic string.
+fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Format a list of displayable values as a TOML array of strings.
+fn str_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = items.into_iter().map(|i| q(&i.to_string())).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Format an address with an optional port the way `sorry_server` reads it.
+fn addr_port(sa: SocketAddr) -> String {
+    sa.to_string()
+}
+
+/// Return the dotted IPv4 netmask of a prefix length.
+fn netmask(len: u8) -> String {
+    let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+    std::net::Ipv4Addr::from(m).to_string()
+}
+
+fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {
+    let _ = writeln!(out, "\n[{header}]");
+    let _ = writeln!(out, "type = {}", q(hc.kind.name()));
+    if hc.kind == CheckKind::None {
+        return;
+    }
+    let _ = writeln!(out, "interval = {}", hc.interval_s);
+    let _ = writeln!(out, "timeout = {}", hc.timeout_s);
+    let _ = writeln!(out, "retries = {}", hc.retries);
+    let _ = writeln!(out, "rise = {}", hc.rise);
+    let _ = writeln!(out, "fall = {}", hc.fall);
+    if let Some(p) = hc.port {
+        let _ = writeln!(out, "port = {p}");
+    }
+    let _ = writeln!(out, "inhibit_on_failure = {}", hc.inhibit_on_failure);
+    match &hc.kind {
+        CheckKind::Http(h) => {
+            let _ = writeln!(out, "path = {}", q(&h.path));
+            let codes: Vec<String> = h.status.iter().map(u16::to_string).collect();
+            let _ = writeln!(out, "status = [{}]", codes.join(", "));
+            if let Some(host) = &h.host {
+                let _ = writeln!(out, "host = {}", q(host));
+            }
+            if let Some(d) = &h.digest {
+                let _ = writeln!(out, "digest = {}", q(d));
+            }
+        }
+        CheckKind::Command(c) => {
+            let _ = writeln!(out, "command = {}", q(&c.command));
+        }
+        CheckKind::None | CheckKind::Tcp => {}
+    }
+}
+
+/// Write `c` as a TOML document that [`crate::parse`] reads back to an equal [`Config`].
+pub(crate) fn to_toml(c: &Config) -> String {
+    let mut o = String::new();
+    let d = &c.dpdk;
+    let _ = writeln!(o, "[dpdk]");
+    let _ = writeln!(o, "lcores = {}", q(&format_lcore_list(&d.lcores)));
+    let _ = writeln!(o, "main_lcore = {}", d.main_lcore);
+    let _ = writeln!(
+        o,
+        "worker_lcores = {}",
+        q(&format_lcore_list(&d.worker_lcores))
+    );
+    let _ = writeln!(o, "hugepages = {}", d.hugepages);
+    if let Some(m) = d.memory_mb {
+        let _ = writeln!(o, "memory_mb = {m}");
+    }
+    let _ = writeln!(o, "file_prefix = {}", q(&d.file_prefix));
+    let _ = writeln!(o, "extra_eal_args = {}", str_list(&d.extra_eal_args));
+    let _ = writeln!(o, "mbufs_per_port = {}", d.mbufs_per_port);
+    let _ = writeln!(o, "session_capacity = {}", d.session_capacity);
+    let _ = writeln!(o, "persist_capacity = {}", d.persist_capacity);
+
+    let t = &c.timeouts;
+    let _ = writeln!(
+        o,
+        "\n[timeouts]\ntcp = {}\ntcpfin = {}\nudp = {}",
+        t.tcp_s, t.tcpfin_s, t.udp_s
+    );
+    let _ = writeln!(
+        o,
+        "\n[control]\nmetrics_listen = {}\nadmin_socket = {}",
+        q(&c.control.metrics_listen.to_string()),
+        q(&c.control.admin_socket)
+    );
+
+    for p in &c.ports {
+        let _ = writeln!(
+            o,
+            "\n[[port]]\nname = {}\ndevice = {}\nmtu = {}",
+            q(&p.name),
+            q(&p.device),
+            p.mtu
+        );
+        let _ = writeln!(o, "addresses = {}", str_list(&p.addresses));
+        if let Some(m) = p.mac {
+            let _ = writeln!(o, "mac = {}", q(&m.to_string()));
+        }
+        if let Some(tap) = &p.exception_path {
+            let _ = writeln!(o, "exception_path = {{ tap = {} }}", q(tap));
+        }
+        let _ = writeln!(o, "rx_desc = {}\ntx_desc = {}", p.rx_desc, p.tx_desc);
+    }
+    for pool in &c.local_address_pools {
+        let _ = writeln!(
+            o,
+            "\n[[local_address_pool]]\nname = {}\naddresses = {}\nport = {}",
+            q(&pool.name),
+            str_list(&pool.addresses),
+            q(&pool.port)
+        );
+    }
+    for r in &c.routes {
+        let _ = writeln!(
+            o,
+            "\n[[route]]\nprefix = {}\nvia = {}\nport = {}",
+            q(&r.prefix.to_string()),
+            q(&r.via.to_string()),
+            q(&r.port)
+        );
+    }
+    for s in &c.services {
+        let _ = writeln!(
+            o,
+            "\n[[service]]\nvip = {}\nport = {}",
+            q(&s.vip.to_string()),
+            s.port
+        );
+        let _ = writeln!(
+            o,
+            "protocol = {}\nscheduler = {}",
+            q(s.protocol.name()),
+            q(s.scheduler.name())
+        );
+        if !s.sched_flags.is_empty() {
+            let _ = writeln!(
+                o,
+                "sched_flags = {}",
+                str_list(s.sched_flags.iter().map(|f| f.name()))
+            );
+        }
+        if let Some(p) = s.persistence_s {
+            let _ = writeln!(o, "persistence = {p}");
+            match s.vip {
+                IpAddr::V4(_) => {
+                    let _ = writeln!(
+                        o,
+                        "persistence_netmask = {}",
+                        q(&netmask(s.persistence_prefix_len))
+                    );
+                }
+                IpAddr::V6(_) => {
+                    let _ = writeln!(o, "persistence_netmask = {}", s.persistence_prefix_len);
+                }
+            }
+        }
+        let _ = writeln!(o, "forward = {}", q(s.forward.name()));
+        if let Some(pool) = &s.local_address_pool {
+            let _ = writeln!(o, "local_address_pool = {}", q(pool));
+        }
+        if s.toa != Toa::Off || s.local_address_pool.is_some() && s.protocol == Protocol::Tcp {
+            let _ = writeln!(o, "toa = {}", q(s.toa.name()));
+        }
+        if let Some(sa) = s.sorry_server {
+            let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
+        }
+        if s.health_check.kind != CheckKind::None {
+            health_check(&mut o, "service.health_check", &s.health_check);
+        }
+        for rs in &s.real_servers {
+            let _ = writeln!(
+                o,
+                "\n[[service.real_server]]\naddress = {}\nport = {}\nweight = {}",
+                q(&rs.address.to_string()),
+                rs.port,
+                rs.weight
+            );
+            if rs.u_threshold != 0 {
+                let _ = writeln!(o, "u_threshold = {}", rs.u_threshold);
+            }
+            if rs.l_threshold != 0 {
+                let _ = writeln!(o, "l_threshold = {}", rs.l_threshold);
+            }
+            if rs.forward != s.forward {
+                let _ = writeln!(o, "forward = {}", q(rs.forward.name()));
+            }
+            if let Some(hc) = &rs.health_check {
+                health_check(&mut o, "service.real_server.health_check", hc);
+            }
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_what_toml_requires() {
+        assert_eq!(q("a\"b\\c\nd\te\u{1}"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+        assert_eq!(q("été"), "\"été\"");
+    }
+
+    #[test]
+    fn netmask_of_prefix_length() {
+        assert_eq!(netmask(0), "0.0.0.0");
+        assert_eq!(netmask(24), "255.255.255.0");
+        assert_eq!(netmask(32), "255.255.255.255");
+    }
+}

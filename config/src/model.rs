@@ -1,0 +1,651 @@
+//! The validated, normalised configuration that the gateway and the control plane consume.
+//!
+//! Everything here has passed validation and has its defaults applied: addresses are parsed,
+//! durations are whole seconds (`*_s`), real servers carry their effective forwarding method, and
+//! references between sections (route -> port, pool -> port, service -> pool) are known to
+//! resolve. Nothing keeps a reference to the source text; [`crate::Config::to_toml`] writes an
+//! equivalent file back.
+
+use core::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// ipvsadm's default persistence timeout when `-p` has no value (`IPVS_SVC_PERSISTENT_TIMEOUT`).
+pub const DEFAULT_PERSISTENCE_S: u32 = 360;
+/// The longest persistence timeout and `--set` timeout ipvsadm accepts: 31 days.
+pub const MAX_TIMEOUT_S: u32 = 31 * 24 * 3600;
+/// Kernel IPVS default established-TCP timeout (`ipvsadm --set` first value).
+pub const DEFAULT_TCP_TIMEOUT_S: u32 = 900;
+/// Kernel IPVS default TCP FIN_WAIT timeout.
+pub const DEFAULT_TCPFIN_TIMEOUT_S: u32 = 120;
+/// Kernel IPVS default UDP timeout.
+pub const DEFAULT_UDP_TIMEOUT_S: u32 = 300;
+/// Default sessions per worker: 2^20, one 64-byte line each, 64 MiB per worker.
+pub const DEFAULT_SESSION_CAPACITY: u32 = 1 << 20;
+/// Default persistence templates per worker.
+pub const DEFAULT_PERSIST_CAPACITY: u32 = 1 << 16;
+/// Default mbufs per port: 2^16 - 1, the mempool's optimal size just below a power of two.
+pub const DEFAULT_MBUFS_PER_PORT: u32 = (1 << 16) - 1;
+/// Default RX/TX descriptors per queue (DPDK examples use 1024).
+pub const DEFAULT_DESC: u16 = 1024;
+/// Default Prometheus listen address (9173 is ferrovs's pick; nothing in the usual exporter set).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9173";
+/// Default admin socket path.
+pub const DEFAULT_ADMIN_SOCKET: &str = "/run/ferrovs/admin.sock";
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `[dpdk]`: EAL, cores, memory, table sizes (boot-only).
+    pub dpdk: Dpdk,
+    /// `[[port]]`: the NIC ports, in file order (boot-only).
+    pub ports: Vec<Port>,
+    /// `[[route]]`: static routes (reloadable).
+    pub routes: Vec<Route>,
+    /// `[[local_address_pool]]`: FullNAT local address pools (reloadable).
+    pub local_address_pools: Vec<LocalAddressPool>,
+    /// `[[service]]`: virtual services (reloadable).
+    pub services: Vec<Service>,
+    /// `[timeouts]`: session timeouts, as `ipvsadm --set` (reloadable).
+    pub timeouts: Timeouts,
+    /// `[control]`: metrics and admin endpoints.
+    pub control: Control,
+}
+
+/// `[dpdk]`: settings that need a restart to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dpdk {
+    /// Every lcore EAL gets (`-l`), sorted and unique.
+    pub lcores: Vec<u32>,
+    /// The main (control) lcore.
+    pub main_lcore: u32,
+    /// The worker lcores, sorted; never contains the main lcore.
+    pub worker_lcores: Vec<u32>,
+    /// Use hugepages; false passes `--no-huge`.
+    pub hugepages: bool,
+    /// EAL memory in MiB (`-m`); `None` leaves EAL's default.
+    pub memory_mb: Option<u32>,
+    /// EAL `--file-prefix`.
+    pub file_prefix: String,
+    /// Further EAL arguments, passed verbatim after ours.
+    pub extra_eal_args: Vec<String>,
+    /// mbufs in each port's mempool.
+    pub mbufs_per_port: u32,
+    /// Session table capacity per worker.
+    pub session_capacity: u32,
+    /// Persistence template capacity per worker.
+    pub persist_capacity: u32,
+}
+
+/// An IP address with a prefix length; the address may have host bits (a port's own address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Prefix {
+    /// The address as written.
+    pub addr: IpAddr,
+    /// The prefix length (0..=32 for IPv4, 0..=128 for IPv6).
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Return the network address (host bits cleared).
+    pub fn network(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        }
+    }
+
+    /// Return true when `ip` lies in this prefix's network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4()
+            && Prefix {
+                addr: ip,
+                len: self.len,
+            }
+            .network()
+                == self.network()
+    }
+
+    /// Parse `addr/len`; the error is a message for the user.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let Some((a, l)) = s.split_once('/') else {
+            return Err(format!(
+                "\"{s}\" is not a prefix: expected ADDRESS/LENGTH, e.g. \"10.0.0.1/24\""
+            ));
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("\"{a}\" is not an IPv4 or IPv6 address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        match l.parse::<u8>() {
+            Ok(len) if len <= max => Ok(Self { addr, len }),
+            _ => Err(format!("prefix length \"{l}\" is out of range 0..={max}")),
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// An Ethernet MAC address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// Parse `aa:bb:cc:dd:ee:ff` (or with `-`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split([':', '-']);
+        for b in &mut out {
+            let p = parts.next()?;
+            if p.len() != 2 {
+                return None;
+            }
+            *b = u8::from_str_radix(p, 16).ok()?;
+        }
+        parts.next().is_none().then_some(Self(out))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+/// `[[port]]`: one NIC port owned by DPDK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Our name for the port (`wan0`), used by routes and pools.
+    pub name: String,
+    /// PCI address (`0000:03:00.0`) or DPDK vdev spec (`net_pcap0,iface=eth1`).
+    pub device: String,
+    /// MTU in bytes.
+    pub mtu: u16,
+    /// The box's own addresses on this port; their networks are connected routes.
+    pub addresses: Vec<Prefix>,
+    /// MAC override; `None` keeps the NIC's own.
+    pub mac: Option<MacAddr>,
+    /// Name of the kernel TAP interface for the exception path; `None` disables it.
+    pub exception_path: Option<String>,
+    /// RX descriptors per queue.
+    pub rx_desc: u16,
+    /// TX descriptors per queue.
+    pub tx_desc: u16,
+}
+
+/// `[[route]]`: a static route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Destination network (host bits clear).
+    pub prefix: Prefix,
+    /// Next hop, on a connected network of `port`.
+    pub via: IpAddr,
+    /// The egress port's name.
+    pub port: String,
+}
+
+/// `[[local_address_pool]]`: FullNAT source addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalAddressPool {
+    /// The pool's name, referenced by `service.local_address_pool`.
+    pub name: String,
+    /// The local addresses, each on a connected network of `port`.
+    pub addresses: Vec<IpAddr>,
+    /// The port the addresses live on.
+    pub port: String,
+}
+
+/// Transport protocol of a virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// TCP (`-t`).
+    Tcp,
+    /// UDP (`-u`).
+    Udp,
+}
+
+impl Protocol {
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        }
+    }
+}
+
+/// Forwarding method of a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Forward {
+    /// Direct routing (ipvsadm `-g`, the ipvsadm default).
+    Dr,
+    /// NAT (ipvsadm `-m`).
+    Nat,
+    /// IPIP tunnelling (ipvsadm `-i`).
+    Tun,
+    /// Full NAT: source and destination rewritten (DPVS `-b`/`--fullnat`).
+    FullNat,
+}
+
+impl Forward {
+    /// Every method, for messages.
+    pub const ALL: [Self; 4] = [Self::Dr, Self::Nat, Self::Tun, Self::FullNat];
+
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Dr => "dr",
+            Self::Nat => "nat",
+            Self::Tun => "tun",
+            Self::FullNat => "fullnat",
+        }
+    }
+
+    /// Parse a config name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+/// Where FullNAT TCP puts the client address option (TOA, TCP option 254).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Toa {
+    /// No TOA.
+    Off,
+    /// On the SYN.
+    Syn,
+    /// On the first ACK (the TOA kernel module's classic behaviour).
+    Ack,
+}
+
+impl Toa {
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Syn => "syn",
+            Self::Ack => "ack",
+        }
+    }
+
+    /// Parse a config name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::Off, Self::Syn, Self::Ack]
+            .into_iter()
+            .find(|t| t.name() == s)
+    }
+}
+
+/// The scheduling algorithm, named as ipvsadm names it (kept here so `config` does not depend on
+/// `dataplane`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Scheduler {
+    /// Round robin.
+    Rr,
+    /// Weighted round robin.
+    Wrr,
+    /// Least connection.
+    Lc,
+    /// Weighted least connection (ipvsadm's default).
+    #[default]
+    Wlc,
+    /// Locality-based least connection.
+    Lblc,
+    /// Locality-based least connection with replication.
+    Lblcr,
+    /// Destination hashing.
+    Dh,
+    /// Source hashing.
+    Sh,
+    /// Shortest expected delay.
+    Sed,
+    /// Never queue.
+    Nq,
+    /// Weighted failover.
+    Fo,
+    /// Weighted overflow.
+    Ovf,
+    /// Maglev hashing.
+    Mh,
+}
+
+impl Scheduler {
+    /// Every scheduler, in ipvsadm's documentation order.
+    pub const ALL: [Self; 13] = [
+        Self::Rr,
+        Self::Wrr,
+        Self::Lc,
+        Self::Wlc,
+        Self::Lblc,
+        Self::Lblcr,
+        Self::Dh,
+        Self::Sh,
+        Self::Sed,
+        Self::Nq,
+        Self::Fo,
+        Self::Ovf,
+        Self::Mh,
+    ];
+
+    /// Return ipvsadm's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rr => "rr",
+            Self::Wrr => "wrr",
+            Self::Lc => "lc",
+            Self::Wlc => "wlc",
+            Self::Lblc => "lblc",
+            Self::Lblcr => "lblcr",
+            Self::Dh => "dh",
+            Self::Sh => "sh",
+            Self::Sed => "sed",
+            Self::Nq => "nq",
+            Self::Fo => "fo",
+            Self::Ovf => "ovf",
+            Self::Mh => "mh",
+        }
+    }
+
+    /// Parse ipvsadm's name, case-sensitively as ipvsadm does.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A scheduler flag (`ipvsadm -b`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SchedFlag {
+    /// `sh-fallback`.
+    ShFallback,
+    /// `sh-port`.
+    ShPort,
+    /// `mh-fallback`.
+    MhFallback,
+    /// `mh-port`.
+    MhPort,
+}
+
+impl SchedFlag {
+    /// Every flag.
+    pub const ALL: [Self; 4] = [
+        Self::ShFallback,
+        Self::ShPort,
+        Self::MhFallback,
+        Self::MhPort,
+    ];
+
+    /// Return ipvsadm's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ShFallback => "sh-fallback",
+            Self::ShPort => "sh-port",
+            Self::MhFallback => "mh-fallback",
+            Self::MhPort => "mh-port",
+        }
+    }
+
+    /// Parse ipvsadm's name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Return the only scheduler this flag is legal with (ipvsadm: "incompatible scheduler flag").
+    pub const fn scheduler(self) -> Scheduler {
+        match self {
+            Self::ShFallback | Self::ShPort => Scheduler::Sh,
+            Self::MhFallback | Self::MhPort => Scheduler::Mh,
+        }
+    }
+}
+
+/// `[[service]]`: one virtual service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// The virtual IP.
+    pub vip: IpAddr,
+    /// The virtual port; 0 (all ports) only for a persistent service.
+    pub port: u16,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The scheduler.
+    pub scheduler: Scheduler,
+    /// Scheduler flags, each legal for `scheduler`, without duplicates.
+    pub sched_flags: Vec<SchedFlag>,
+    /// Persistence timeout in seconds; `None` = not persistent.
+    pub persistence_s: Option<u32>,
+    /// Persistence granularity as a prefix length (ipvsadm `-M`); 32 or 128 by default.
+    pub persistence_prefix_len: u8,
+    /// The service's forwarding method (the default for its real servers).
+    pub forward: Forward,
+    /// FullNAT local address pool name; set iff some real server uses FullNAT.
+    pub local_address_pool: Option<String>,
+    /// TOA mode; `Off` unless TCP with FullNAT real servers.
+    pub toa: Toa,
+    /// Sorry server, used when no real server is available.
+    pub sorry_server: Option<SocketAddr>,
+    /// The default health check of the real servers.
+    pub health_check: HealthCheck,
+    /// The real servers, in file order.
+    pub real_servers: Vec<RealServer>,
+}
+
+impl Service {
+    /// Return the health check that applies to `rs` (its override, else the service's).
+    pub fn effective_health_check<'a>(&'a self, rs: &'a RealServer) -> &'a HealthCheck {
+        rs.health_check.as_ref().unwrap_or(&self.health_check)
+    }
+}
+
+/// `[[service.real_server]]`: one backend of a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealServer {
+    /// The backend address.
+    pub address: IpAddr,
+    /// The backend port (equal to the service port for DR/TUN).
+    pub port: u16,
+    /// Weight 0..=65535; 0 = quiescent.
+    pub weight: u32,
+    /// Upper connection threshold; 0 = none (ipvsadm `-x`).
+    pub u_threshold: u32,
+    /// Lower connection threshold; 0 = 3/4 of the upper one (ipvsadm `-y`).
+    pub l_threshold: u32,
+    /// The effective forwarding method (override, else the service's).
+    pub forward: Forward,
+    /// Health check override; `None` uses the service's.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// A health check (schema only: the checks run in the control plane).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// What to check.
+    pub kind: CheckKind,
+    /// Seconds between checks (keepalived `delay_loop`).
+    pub interval_s: u32,
+    /// Seconds before one attempt fails (keepalived `connect_timeout`).
+    pub timeout_s: u32,
+    /// Extra attempts within one check before it counts as failed (keepalived `retry`).
+    pub retries: u32,
+    /// Consecutive successful checks to mark a down server up.
+    pub rise: u32,
+    /// Consecutive failed checks to mark an up server down.
+    pub fall: u32,
+    /// Port to connect to; `None` = the real server's port (keepalived `connect_port`).
+    pub port: Option<u16>,
+    /// On failure set the weight to 0 instead of removing the server (keepalived).
+    pub inhibit_on_failure: bool,
+}
+
+impl HealthCheck {
+    /// Default check interval (seconds).
+    pub const DEFAULT_INTERVAL_S: u32 = 5;
+    /// Default attempt timeout (seconds): keepalived's `connect_timeout`.
+    pub const DEFAULT_TIMEOUT_S: u32 = 5;
+    /// Default retries: keepalived's `retry`.
+    pub const DEFAULT_RETRIES: u32 = 1;
+
+    /// Return the check of a service that has no `health_check` table: none.
+    pub fn none() -> Self {
+        Self::with_kind(CheckKind::None)
+    }
+
+    /// Return a check of `kind` with every other setting at its default.
+    pub fn with_kind(kind: CheckKind) -> Self {
+        Self {
+            kind,
+            interval_s: Self::DEFAULT_INTERVAL_S,
+            timeout_s: Self::DEFAULT_TIMEOUT_S,
+            retries: Self::DEFAULT_RETRIES,
+            rise: 1,
+            fall: 1,
+            port: None,
+            inhibit_on_failure: false,
+        }
+    }
+}
+
+/// The kind of health check and its kind-specific settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// No check: the server is always up (ipvsadm's static model).
+    None,
+    /// TCP connect.
+    Tcp,
+    /// HTTP GET.
+    Http(HttpCheck),
+    /// Run a command; exit 0 = up.
+    Command(CommandCheck),
+}
+
+impl CheckKind {
+    /// Return the config name of the kind.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Tcp => "tcp",
+            Self::Http(_) => "http",
+            Self::Command(_) => "command",
+        }
+    }
+}
+
+/// HTTP GET check settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// Request path.
+    pub path: String,
+    /// Expected status codes.
+    pub status: Vec<u16>,
+    /// Host header; `None` = the real server's address.
+    pub host: Option<String>,
+    /// Expected MD5 of the body, lowercase hex (keepalived `digest`).
+    pub digest: Option<String>,
+}
+
+/// Command check settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandCheck {
+    /// The command line, run by `/bin/sh -c`.
+    pub command: String,
+}
+
+/// `[timeouts]`: session timeouts in seconds, as `ipvsadm --set tcp tcpfin udp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Established TCP.
+    pub tcp_s: u32,
+    /// TCP after FIN.
+    pub tcpfin_s: u32,
+    /// UDP.
+    pub udp_s: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            tcp_s: DEFAULT_TCP_TIMEOUT_S,
+            tcpfin_s: DEFAULT_TCPFIN_TIMEOUT_S,
+            udp_s: DEFAULT_UDP_TIMEOUT_S,
+        }
+    }
+}
+
+/// `[control]`: the control plane's endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Control {
+    /// Where `/metrics` listens.
+    pub metrics_listen: SocketAddr,
+    /// The admin Unix socket path.
+    pub admin_socket: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_network_and_contains() {
+        let p = Prefix::parse("198.18.0.77/24").expect("valid");
+        assert_eq!(p.network().to_string(), "198.18.0.0");
+        assert!(p.contains("198.18.0.1".parse().expect("ip")));
+        assert!(!p.contains("198.18.1.1".parse().expect("ip")));
+        assert!(!p.contains("::1".parse().expect("ip")));
+        let all = Prefix::parse("0.0.0.0/0").expect("valid");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        let v6 = Prefix::parse("2001:db8::5/64").expect("valid");
+        assert_eq!(v6.network().to_string(), "2001:db8::");
+        assert!(v6.contains("2001:db8::ffff".parse().expect("ip")));
+        assert!(Prefix::parse("10.0.0.0").is_err());
+        assert!(Prefix::parse("10.0.0.0/33").is_err());
+        assert!(Prefix::parse("::/129").is_err());
+    }
+
+    #[test]
+    fn mac_parse_and_display() {
+        let m = MacAddr::parse("02-AB-cd-00-00-01").expect("valid");
+        assert_eq!(m.to_string(), "02:ab:cd:00:00:01");
+        for bad in [
+            "02:ab:cd:00:00",
+            "02:ab:cd:00:00:01:02",
+            "2:ab:cd:00:00:01",
+            "zz:ab:cd:00:00:01",
+        ] {
+            assert_eq!(MacAddr::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scheduler::ALL {
+            assert_eq!(Scheduler::from_name(s.name()), Some(s));
+        }
+        for f in SchedFlag::ALL {
+            assert_eq!(SchedFlag::from_name(f.name()), Some(f));
+        }
+        for f in Forward::ALL {
+            assert_eq!(Forward::from_name(f.name()), Some(f));
+        }
+        assert_eq!(
+            Scheduler::from_name("WLC"),
+            None,
+            "case-sensitive like ipvsadm"
+        );
+        assert_eq!(Scheduler::default(), Scheduler::Wlc);
+    }
+}

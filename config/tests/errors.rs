@@ -1,0 +1,667 @@
+//! Each class of error produces the exact `FILE:LINE:COL: key.path: message`.
+
+/// A valid two-port base (lines 1-9); snippets appended to it start at line 10.
+const BASE: &str = r#"[[port]]
+name = "wan0"
+device = "0000:03:00.0"
+addresses = ["198.18.0.2/24", "2001:db8::2/64"]
+
+[[port]]
+name = "lan0"
+device = "net_af_xdp0,iface=veth1"
+addresses = ["198.19.0.1/24"]
+"#;
+
+/// Parse `BASE` + `extra` and return the error lines (panics when it validates).
+fn errors(extra: &str) -> Vec<String> {
+    let text = format!("{BASE}{extra}");
+    match config::parse(&text, "ferrovs.toml") {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+/// Assert the exact error lines.
+#[track_caller]
+fn check(extra: &str, expected: &[&str]) {
+    let got = errors(extra);
+    assert_eq!(got, expected, "\ngot:\n{}\n", got.join("\n"));
+}
+
+#[test]
+fn base_is_valid() {
+    let c = config::parse(BASE, "ferrovs.toml").expect("base validates");
+    assert_eq!(c.ports.len(), 2);
+}
+
+#[test]
+fn weight_out_of_range() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service]]
+vip = "198.18.0.11"
+port = 80
+[[service.real_server]]
+address = "198.19.0.11"
+weight = 70000
+"#,
+        &["ferrovs.toml:18:10: service[1].real_server[0].weight: 70000 is out of range 0..=65535"],
+    );
+}
+
+#[test]
+fn unknown_keys_are_reported_with_position() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+sheduler = "rr"
+[[service.real_server]]
+address = "198.19.0.11"
+wieght = 2
+"#,
+        &[
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, health_check, real_server",
+            "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
+        ],
+    );
+}
+
+#[test]
+fn unknown_top_level_section() {
+    check(
+        "[global]\nx = 1\n",
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, service, timeouts, control"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    check(
+        r#"[[service]]
+vip = 10
+port = "80"
+persistence = "yes"
+"#,
+        &[
+            "ferrovs.toml:11:7: service[0].vip: expected a string, found an integer",
+            "ferrovs.toml:12:8: service[0].port: expected an integer, found a string",
+            "ferrovs.toml:13:15: service[0].persistence: expected a boolean or a number of seconds, found a string",
+        ],
+    );
+}
+
+#[test]
+fn missing_required_keys_point_at_the_table_header() {
+    check(
+        "[[service]]\nprotocol = \"udp\"\n",
+        &[
+            "ferrovs.toml:10:1: service[0].vip: missing required key",
+            "ferrovs.toml:10:1: service[0].port: missing required key",
+        ],
+    );
+}
+
+#[test]
+fn bad_addresses_and_prefixes() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.300"
+port = 80
+[[service.real_server]]
+address = "224.0.0.1"
+[[route]]
+prefix = "10.0.0.0/33"
+via = "198.18.0.1"
+"#,
+        &[
+            "ferrovs.toml:11:7: service[0].vip: \"198.18.0.300\" is not an IPv4 or IPv6 address",
+            "ferrovs.toml:14:11: service[0].real_server[0].address: 224.0.0.1: a multicast address is not allowed here",
+            "ferrovs.toml:16:10: route[0].prefix: prefix length \"33\" is out of range 0..=32",
+        ],
+    );
+}
+
+#[test]
+fn zero_port_needs_persistence() {
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 0\n",
+        &["ferrovs.toml:12:8: service[0].port: port 0 is allowed only for a persistent service (ipvsadm: \"Zero port specified for non-persistent service\")"],
+    );
+    let ok = format!("{BASE}[[service]]\nvip = \"198.18.0.10\"\nport = 0\npersistence = true\n[[service.real_server]]\naddress = \"198.19.0.11\"\n");
+    let c = config::parse(&ok, "ferrovs.toml").expect("persistent port-0 service validates");
+    assert_eq!(c.services[0].persistence_s, Some(360));
+    assert_eq!(c.services[0].real_servers[0].port, 0);
+}
+
+#[test]
+fn dr_and_tun_cannot_change_the_port() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service.real_server]]
+address = "198.19.0.11"
+port = 8080
+[[service.real_server]]
+address = "198.19.0.12"
+port = 8081
+forward = "tun"
+[[service.real_server]]
+address = "198.19.0.13"
+port = 8082
+forward = "nat"
+"#,
+        &[
+            "ferrovs.toml:15:8: service[0].real_server[0].port: port 8080 differs from the service port 80: dr forwarding cannot change the port (ipvsadm forces the virtual port for -g/-i)",
+            "ferrovs.toml:18:8: service[0].real_server[1].port: port 8081 differs from the service port 80: tun forwarding cannot change the port (ipvsadm forces the virtual port for -g/-i)",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_services_and_real_servers() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service.real_server]]
+address = "198.19.0.11"
+[[service.real_server]]
+address = "198.19.0.11"
+port = 80
+[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service]]
+vip = "198.18.0.10"
+port = 80
+protocol = "udp"
+"#,
+        &[
+            "ferrovs.toml:16:11: service[0].real_server[1].address: duplicate real server 198.19.0.11:80 (first defined as real_server[0])",
+            "ferrovs.toml:19:7: service[1].vip: duplicate service tcp 198.18.0.10:80 (first defined as service[0])",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_port_names_devices_and_addresses() {
+    check(
+        r#"[[port]]
+name = "wan0"
+device = "03:00.0"
+addresses = ["198.19.0.1/24"]
+[[port]]
+name = "lan1"
+device = "net_af_xdp0,iface=veth9"
+"#,
+        &[
+            "ferrovs.toml:11:8: port[2].name: duplicate port name \"wan0\" (first used by port[0])",
+            "ferrovs.toml:12:10: port[2].device: device \"03:00.0\" is already used by port[0]",
+            "ferrovs.toml:13:14: port[2].addresses[0]: address 198.19.0.1 is already on port[1]",
+            "ferrovs.toml:16:10: port[3].device: device \"net_af_xdp0,iface=veth9\" is already used by port[1]",
+        ],
+    );
+}
+
+#[test]
+fn bad_device_and_port_keys() {
+    check(
+        r#"[[port]]
+name = "9x"
+device = "eth1"
+mtu = 1000
+addresses = ["2001:db8:1::1/64"]
+mac = "01:00:5e:00:00:01"
+rx_desc = 1000
+exception_path = "yes"
+"#,
+        &[
+            "ferrovs.toml:11:8: port[2].name: \"9x\" is not a valid port name: a letter, then letters, digits, _ or -, at most 15 characters",
+            "ferrovs.toml:12:10: port[2].device: \"eth1\" is neither a PCI address (0000:03:00.0) nor a DPDK vdev spec (net_pcap0,iface=eth1)",
+            "ferrovs.toml:13:7: port[2].mtu: 1000 is below 1280, the minimum MTU of a link with IPv6 addresses",
+            "ferrovs.toml:15:7: port[2].mac: 01:00:5e:00:00:01 is a multicast MAC; a port needs a unicast MAC",
+            "ferrovs.toml:16:11: port[2].rx_desc: 1000 is not a power of two",
+            "ferrovs.toml:17:18: port[2].exception_path: expected a boolean or a table like { tap = \"fv-wan0\" }, found a string",
+        ],
+    );
+}
+
+#[test]
+fn routes() {
+    check(
+        r#"[[route]]
+prefix = "10.0.0.0/8"
+via = "198.18.0.1"
+port = "wan9"
+[[route]]
+prefix = "10.1.0.1/16"
+via = "198.19.0.254"
+[[route]]
+prefix = "10.2.0.0/16"
+via = "198.19.0.254"
+port = "wan0"
+[[route]]
+prefix = "10.3.0.0/16"
+via = "203.0.113.1"
+[[route]]
+prefix = "10.0.0.0/8"
+via = "2001:db8::1"
+"#,
+        &[
+            "ferrovs.toml:13:8: route[0].port: unknown port \"wan9\"; ports are: wan0, lan0",
+            "ferrovs.toml:15:10: route[1].prefix: 10.1.0.1/16 has host bits set; did you mean 10.1.0.0/16?",
+            "ferrovs.toml:19:7: route[2].via: next hop 198.19.0.254 is not on port wan0's networks (198.18.0.0/24, 2001:db8::/64)",
+            "ferrovs.toml:23:7: route[3].via: next hop 203.0.113.1 is not on any port's connected networks",
+            "ferrovs.toml:25:10: route[4].prefix: duplicate route 10.0.0.0/8 (first in route[0])",
+            "ferrovs.toml:26:7: route[4].via: next hop 2001:db8::1 is not in the same address family as 10.0.0.0/8",
+        ],
+    );
+}
+
+#[test]
+fn local_address_pools() {
+    check(
+        r#"[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.200", "203.0.113.5", "198.18.0.9"]
+[[local_address_pool]]
+name = "other"
+addresses = ["198.18.0.200"]
+port = "lan0"
+[[local_address_pool]]
+name = "snat"
+port = "lan0"
+"#,
+        &[
+            "ferrovs.toml:12:30: local_address_pool[0].addresses[1]: local address 203.0.113.5 is not on any port's networks; add a covering address to a [[port]]",
+            "ferrovs.toml:12:45: local_address_pool[0].addresses[2]: local address 198.18.0.9 is on port wan0, but the pool's first address is on port lan0; a pool lives on one port",
+            "ferrovs.toml:15:14: local_address_pool[1].addresses[0]: local address 198.18.0.200 is not on port lan0's networks (198.19.0.0/24)",
+            "ferrovs.toml:17:1: local_address_pool[2].addresses: missing required key",
+            "ferrovs.toml:18:8: local_address_pool[2].name: duplicate pool name \"snat\" (first used by local_address_pool[0])",
+        ],
+    );
+}
+
+#[test]
+fn fullnat_needs_a_known_pool() {
+    check(
+        r#"[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.200"]
+[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "fullnat"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+forward = "fullnat"
+local_address_pool = "nope"
+[[service]]
+vip = "198.18.0.12"
+port = 80
+local_address_pool = "snat"
+toa = "syn"
+[[service]]
+vip = "2001:db8::10"
+port = 80
+local_address_pool = "snat"
+[[service.real_server]]
+address = "2001:db8::11"
+forward = "fullnat"
+"#,
+        &[
+            "ferrovs.toml:13:1: service[0].local_address_pool: fullnat forwarding needs a local_address_pool (the source addresses towards the real servers)",
+            "ferrovs.toml:21:22: service[1].local_address_pool: unknown local address pool \"nope\"; pools are: snat",
+            "ferrovs.toml:25:22: service[2].local_address_pool: local_address_pool applies only to fullnat forwarding",
+            "ferrovs.toml:26:7: service[2].toa: toa applies only to TCP services with fullnat forwarding",
+            "ferrovs.toml:30:22: service[3].local_address_pool: pool \"snat\" has no IPv6 address to reach real server 2001:db8::11",
+        ],
+    );
+}
+
+#[test]
+fn schedulers_and_flags() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+scheduler = "roundrobin"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+scheduler = "rr"
+sched_flags = ["sh-port", "mh-fast"]
+[[service]]
+vip = "198.18.0.12"
+port = 80
+scheduler = "mh"
+sched_flags = ["mh-port", "mh-port", "mh-fallback"]
+"#,
+        &[
+            "ferrovs.toml:13:13: service[0].scheduler: unknown scheduler \"roundrobin\"; expected one of: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh",
+            "ferrovs.toml:18:16: service[1].sched_flags[0]: sh-port is valid only with scheduler \"sh\", not \"rr\" (ipvsadm: \"incompatible scheduler flag\")",
+            "ferrovs.toml:18:27: service[1].sched_flags[1]: unknown scheduler flag \"mh-fast\"; expected one of: sh-fallback, sh-port, mh-fallback, mh-port",
+            "ferrovs.toml:23:27: service[2].sched_flags[1]: duplicate flag mh-port",
+        ],
+    );
+}
+
+#[test]
+fn address_family_mismatch() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service.real_server]]
+address = "2001:db8::11"
+[[service.real_server]]
+address = "2001:db8::12"
+forward = "tun"
+"#,
+        &[
+            "ferrovs.toml:14:11: service[0].real_server[0].address: 2001:db8::11 is not in the address family of VIP 198.18.0.10 (ipvsadm: \"Different address family is allowed only for tunneling servers\")",
+            "ferrovs.toml:16:11: service[0].real_server[1].address: 2001:db8::12 is not in the address family of VIP 198.18.0.10: ipvsadm allows mixed families only for tunnelling, and ferrovs does not support mixed-family tunnels yet",
+        ],
+    );
+}
+
+#[test]
+fn persistence_ranges() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+persistence = 0
+[[service]]
+vip = "198.18.0.11"
+port = 80
+persistence = 2678401
+[[service]]
+vip = "198.18.0.12"
+port = 80
+persistence_netmask = "255.255.255.0"
+[[service]]
+vip = "198.18.0.13"
+port = 80
+persistence = 60
+persistence_netmask = "255.0.255.0"
+"#,
+        &[
+            "ferrovs.toml:13:15: service[0].persistence: 0 is out of range 1..=2678400",
+            "ferrovs.toml:17:15: service[1].persistence: 2678401 is out of range 1..=2678400",
+            "ferrovs.toml:21:23: service[2].persistence_netmask: persistence_netmask needs persistence",
+            "ferrovs.toml:26:23: service[3].persistence_netmask: \"255.0.255.0\" is not a contiguous IPv4 netmask like \"255.255.255.0\"",
+        ],
+    );
+}
+
+#[test]
+fn thresholds() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[[service.real_server]]
+address = "198.19.0.11"
+l_threshold = 10
+[[service.real_server]]
+address = "198.19.0.12"
+u_threshold = 500
+l_threshold = 800
+[[service.real_server]]
+address = "198.19.0.13"
+u_threshold = -1
+"#,
+        &[
+            "ferrovs.toml:15:15: service[0].real_server[0].l_threshold: l_threshold needs u_threshold",
+            "ferrovs.toml:19:15: service[0].real_server[1].l_threshold: 800 must be lower than u_threshold 500",
+            "ferrovs.toml:22:15: service[0].real_server[2].u_threshold: -1 is out of range 0..=2147483647",
+        ],
+    );
+}
+
+#[test]
+fn timeouts_range() {
+    check(
+        "[timeouts]\ntcp = 2678401\nudp = -5\n",
+        &[
+            "ferrovs.toml:11:7: timeouts.tcp: 2678401 is out of range 0..=2678400",
+            "ferrovs.toml:12:7: timeouts.udp: -5 is out of range 0..=2678400",
+        ],
+    );
+}
+
+#[test]
+fn lcores() {
+    check("[dpdk]\nlcores = \"0-a\"\n", &["ferrovs.toml:11:10: dpdk.lcores: \"0-a\" is not an lcore list: expected numbers and ranges like \"0-3,8\""]);
+    check(
+        "[dpdk]\nlcores = \"3-1\"\n",
+        &["ferrovs.toml:11:10: dpdk.lcores: lcore range \"3-1\" is reversed"],
+    );
+    check("[dpdk]\nlcores = \"0\"\n", &["ferrovs.toml:11:10: dpdk.lcores: at least two lcores are needed: one main lcore and one worker"]);
+    check(
+        "[dpdk]\nlcores = [0, 1, 2]\nmain_lcore = 4\n",
+        &["ferrovs.toml:12:14: dpdk.main_lcore: lcore 4 is not in dpdk.lcores (0-2)"],
+    );
+    check(
+        "[dpdk]\nlcores = \"0-2\"\nmain_lcore = 1\nworker_lcores = \"1-2\"\n",
+        &["ferrovs.toml:13:17: dpdk.worker_lcores: the main lcore 1 cannot also be a worker"],
+    );
+    check(
+        "[dpdk]\nlcores = \"0-2\"\nworker_lcores = [1, 5]\n",
+        &["ferrovs.toml:12:17: dpdk.worker_lcores: lcore 5 is not in dpdk.lcores (0-2)"],
+    );
+}
+
+#[test]
+fn dpdk_sizes_and_eal_args() {
+    check(
+        "[dpdk]\nlcores = \"0-8\"\nmbufs_per_port = 4096\nextra_eal_args = [\"-l0-3\", \"--file-prefix=x\", \"--log-level=8\"]\nfile_prefix = \"a b\"\n",
+        &[
+            "ferrovs.toml:12:18: dpdk.mbufs_per_port: 4096 mbufs cannot fill port wan0's rings: 8 worker queues x (1024 RX + 1024 TX descriptors) = 16384",
+            "ferrovs.toml:12:18: dpdk.mbufs_per_port: 4096 mbufs cannot fill port lan0's rings: 8 worker queues x (1024 RX + 1024 TX descriptors) = 16384",
+            "ferrovs.toml:13:19: dpdk.extra_eal_args[0]: EAL option -l is set by dpdk.lcores; set it there",
+            "ferrovs.toml:13:28: dpdk.extra_eal_args[1]: EAL option --file-prefix is set by dpdk.file_prefix; set it there",
+            "ferrovs.toml:14:15: dpdk.file_prefix: \"a b\" is not a valid prefix: use 1 to 64 of A-Z a-z 0-9 _ - .",
+        ],
+    );
+}
+
+#[test]
+fn health_checks() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[service.health_check]
+type = "tcp"
+path = "/x"
+interval = 0
+[[service.real_server]]
+address = "198.19.0.11"
+[service.real_server.health_check]
+type = "command"
+[[service.real_server]]
+address = "198.19.0.12"
+[service.real_server.health_check]
+type = "http"
+status = [200, 600]
+digest = "abc"
+[[service.real_server]]
+address = "198.19.0.13"
+[service.real_server.health_check]
+type = "ping"
+"#,
+        &[
+            "ferrovs.toml:15:8: service[0].health_check.path: path does not apply to type \"tcp\" (only to type \"http\")",
+            "ferrovs.toml:16:12: service[0].health_check.interval: 0 is out of range 1..=86400",
+            "ferrovs.toml:19:1: service[0].real_server[0].health_check.command: missing required key",
+            "ferrovs.toml:25:16: service[0].real_server[1].health_check.status[1]: 600 is out of range 100..=599",
+            "ferrovs.toml:26:10: service[0].real_server[1].health_check.digest: \"abc\" is not an MD5 digest (32 hex digits)",
+            "ferrovs.toml:30:8: service[0].real_server[2].health_check.type: unknown check type \"ping\"; expected one of: tcp, http, command, none",
+        ],
+    );
+}
+
+#[test]
+fn port_zero_real_server_needs_a_check_port() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 0
+persistence = 600
+[service.health_check]
+type = "tcp"
+[[service.real_server]]
+address = "198.19.0.11"
+"#,
+        &["ferrovs.toml:16:1: service[0].real_server[0].health_check.port: a tcp check needs health_check.port when the real server port is 0"],
+    );
+}
+
+#[test]
+fn sorry_server() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+sorry_server = "198.19.0.99:8080"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+sorry_server = "[2001:db8::9]:80"
+[[service]]
+vip = "198.18.0.12"
+port = 80
+sorry_server = "nowhere"
+"#,
+        &[
+            "ferrovs.toml:13:16: service[0].sorry_server: port 8080 differs from the service port 80: dr forwarding cannot change the port",
+            "ferrovs.toml:17:16: service[1].sorry_server: sorry server 2001:db8::9 is not in the VIP's address family",
+            "ferrovs.toml:21:16: service[2].sorry_server: \"nowhere\" is not ADDRESS or ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
+        ],
+    );
+}
+
+#[test]
+fn control_keys() {
+    check(
+        "[control]\nmetrics_listen = \"localhost\"\nadmin_socket = \"admin.sock\"\n",
+        &[
+            "ferrovs.toml:11:18: control.metrics_listen: \"localhost\" is not ADDRESS:PORT like \"127.0.0.1:9173\"",
+            "ferrovs.toml:12:16: control.admin_socket: \"admin.sock\" must be an absolute path shorter than 108 bytes",
+        ],
+    );
+}
+
+#[test]
+fn every_error_in_a_file_is_reported_in_order() {
+    let got = errors(
+        r#"[dpdk]
+lcores = "0-x"
+[timeouts]
+tcp = -1
+[[service]]
+vip = "198.18.0.10"
+port = 80
+scheduler = "bogus"
+[[service.real_server]]
+address = "198.19.0.11"
+weight = 70000
+colour = "blue"
+"#,
+    );
+    assert_eq!(got.len(), 5, "{got:#?}");
+    let positions: Vec<&str> = got
+        .iter()
+        .map(|l| l.split(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        positions,
+        [
+            "ferrovs.toml:11:10",
+            "ferrovs.toml:13:7",
+            "ferrovs.toml:17:13",
+            "ferrovs.toml:20:10",
+            "ferrovs.toml:21:1"
+        ]
+    );
+}
+
+#[test]
+fn no_port_at_all() {
+    let e = config::parse("", "empty.toml").expect_err("a config needs a port");
+    assert_eq!(
+        e.to_string(),
+        "empty.toml:1:1: port: at least one [[port]] is required"
+    );
+}
+
+#[test]
+fn toml_syntax_errors_have_no_key_path() {
+    let e = config::parse("[[port]]\nname = = \"x\"\n", "bad.toml").expect_err("syntax error");
+    let first = &e.iter().next().expect("one error");
+    assert_eq!((first.line, first.col, first.key_path.as_str()), (2, 8, ""));
+    assert!(
+        first.to_string().starts_with("bad.toml:2:8: TOML syntax: "),
+        "{first}"
+    );
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let e = config::parse(
+        "# é\n[[port]]\nname = \"wan0\" ; device = \"é\"\n",
+        "u.toml",
+    )
+    .expect_err("bad");
+    assert!(e.to_string().starts_with("u.toml:3:"), "{e}");
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nprotocol = \"été\"\n",
+        &["ferrovs.toml:13:12: service[0].protocol: unknown protocol \"été\"; expected \"tcp\" or \"udp\""],
+    );
+}
+
+#[test]
+fn load_reports_unreadable_files() {
+    let e =
+        config::load(std::path::Path::new("/nonexistent/ferrovs.toml")).expect_err("missing file");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/ferrovs.toml: cannot read: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_table_where_an_array_of_tables_belongs() {
+    check(
+        "[service]\nvip = \"198.18.0.10\"\n",
+        &["ferrovs.toml:10:1: service: expected an array of tables ([[service]]), found a table"],
+    );
+}
+
+#[test]
+fn sorry_server_port_zero() {
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsorry_server = \"198.19.0.9:0\"\n",
+        &["ferrovs.toml:14:16: service[0].sorry_server: port 0 is allowed only when the service port is 0"],
+    );
+}
+
+#[test]
+fn values_of_the_wrong_number_type() {
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\n[[service.real_server]]\naddress = \"198.19.0.11\"\nweight = 1.5\n[[service.real_server]]\naddress = \"198.19.0.12\"\nweight = 99999999999999999999\n",
+        &[
+            "ferrovs.toml:15:10: service[0].real_server[0].weight: expected an integer, found a float",
+            "ferrovs.toml:18:10: service[0].real_server[1].weight: 99999999999999999999 is out of range 0..=65535",
+        ],
+    );
+}

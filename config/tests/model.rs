@@ -1,0 +1,330 @@
+//! Defaults of a minimal config, the full schema, `to_toml` round trips and `boot_only_diff`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use config::*;
+
+const MINIMAL: &str = r#"
+[[port]]
+name = "wan0"
+device = "net_null0"
+addresses = ["198.18.0.2/24"]
+
+[[service]]
+vip = "198.18.0.10"
+port = 80
+
+[[service.real_server]]
+address = "198.18.0.11"
+"#;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn minimal_config_gets_ipvsadm_defaults() {
+    let c = parse(MINIMAL, "min.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.dpdk.lcores, [0, 1]);
+    assert_eq!(c.dpdk.main_lcore, 0);
+    assert_eq!(c.dpdk.worker_lcores, [1]);
+    assert!(c.dpdk.hugepages);
+    assert_eq!(c.dpdk.memory_mb, None);
+    assert_eq!(c.dpdk.file_prefix, "ferrovs");
+    assert_eq!(c.dpdk.session_capacity, 1_048_576);
+    let p = &c.ports[0];
+    assert_eq!(
+        (
+            p.mtu,
+            p.rx_desc,
+            p.tx_desc,
+            p.mac,
+            p.exception_path.as_deref()
+        ),
+        (1500, 1024, 1024, None, None)
+    );
+    let s = &c.services[0];
+    assert_eq!(s.protocol, Protocol::Tcp);
+    assert_eq!(s.scheduler, Scheduler::Wlc);
+    assert_eq!(s.forward, Forward::Dr);
+    assert_eq!(s.persistence_s, None);
+    assert_eq!(s.persistence_prefix_len, 32);
+    assert_eq!(s.toa, Toa::Off);
+    assert_eq!(s.health_check, HealthCheck::none());
+    let rs = &s.real_servers[0];
+    assert_eq!(
+        (
+            rs.port,
+            rs.weight,
+            rs.u_threshold,
+            rs.l_threshold,
+            rs.forward
+        ),
+        (80, 1, 0, 0, Forward::Dr)
+    );
+    assert_eq!(s.effective_health_check(rs).kind, CheckKind::None);
+    assert_eq!(
+        c.timeouts,
+        Timeouts {
+            tcp_s: 900,
+            tcpfin_s: 120,
+            udp_s: 300
+        }
+    );
+    assert_eq!(
+        c.control.metrics_listen,
+        SocketAddr::from(([127, 0, 0, 1], 9173))
+    );
+    assert_eq!(c.control.admin_socket, "/run/ferrovs/admin.sock");
+}
+
+/// Every key set to a non-default value, IPv4 and IPv6.
+const FULL: &str = r#"
+[dpdk]
+lcores = [0, 2, 3, 4, 8]
+main_lcore = 2
+worker_lcores = "3-4,8"
+hugepages = false
+memory_mb = 512
+file_prefix = "fv1"
+extra_eal_args = ["--log-level=8", "--in-memory"]
+mbufs_per_port = 131071
+session_capacity = 4096
+persist_capacity = 2048
+
+[[port]]
+name = "wan0"
+device = "0000:03:00.0"
+mtu = 9000
+addresses = ["198.18.0.2/24", "2001:db8:1::2/64"]
+mac = "02:AB:cd:00:00:01"
+exception_path = true
+rx_desc = 2048
+tx_desc = 512
+
+[[port]]
+name = "lan0"
+device = "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap"
+addresses = ["198.19.0.1/24", "2001:db8:2::1/64"]
+exception_path = { tap = "fv-lan0" }
+
+[[route]]
+prefix = "::/0"
+via = "2001:db8:1::1"
+
+[[route]]
+prefix = "10.0.0.0/8"
+via = "198.19.0.254"
+port = "lan0"
+
+[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.200", "2001:db8:2::200"]
+
+[timeouts]
+tcp = 0
+tcpfin = 30
+udp = 60
+
+[control]
+metrics_listen = "[::1]:9999"
+admin_socket = "/run/fv1/admin.sock"
+
+[[service]]
+vip = "2001:db8:1::10"
+port = 443
+scheduler = "sh"
+sched_flags = ["sh-port", "sh-fallback"]
+persistence = 1800
+persistence_netmask = 64
+forward = "nat"
+local_address_pool = "snat"
+sorry_server = "[2001:db8:2::99]:8443"
+
+[service.health_check]
+type = "http"
+path = "/ready?x=\"1\""
+status = [200, 301]
+host = "a.example"
+digest = "0123456789ABCDEF0123456789abcdef"
+port = 8080
+interval = 2
+timeout = 1
+retries = 0
+rise = 3
+fall = 2
+inhibit_on_failure = true
+
+[[service.real_server]]
+address = "2001:db8:2::11"
+port = 8443
+weight = 0
+u_threshold = 100
+l_threshold = 50
+
+[[service.real_server]]
+address = "2001:db8:2::12"
+port = 8443
+forward = "fullnat"
+[service.real_server.health_check]
+type = "none"
+
+[[service]]
+vip = "198.18.0.20"
+port = 0
+protocol = "udp"
+scheduler = "mh"
+sched_flags = ["mh-fallback"]
+persistence = true
+persistence_netmask = 24
+forward = "tun"
+
+[[service.real_server]]
+address = "198.19.0.21"
+[service.real_server.health_check]
+type = "command"
+command = "/usr/local/bin/check --host 198.19.0.21\tnow"
+
+[[service]]
+vip = "198.18.0.30"
+port = 80
+forward = "fullnat"
+local_address_pool = "snat"
+toa = "syn"
+
+[[service.real_server]]
+address = "198.19.0.31"
+port = 8080
+"#;
+
+#[test]
+fn full_config_is_normalised() {
+    let c = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.dpdk.lcores, [0, 2, 3, 4, 8]);
+    assert_eq!(c.dpdk.worker_lcores, [3, 4, 8]);
+    assert_eq!(
+        c.ports[0].mac.map(|m| m.to_string()).as_deref(),
+        Some("02:ab:cd:00:00:01")
+    );
+    assert_eq!(c.ports[0].exception_path.as_deref(), Some("wan0"));
+    assert_eq!(c.ports[1].exception_path.as_deref(), Some("fv-lan0"));
+    assert_eq!(c.routes[0].port, "wan0", "port found from the next hop");
+    assert_eq!(
+        c.local_address_pools[0].port, "lan0",
+        "port found from the addresses"
+    );
+    assert_eq!(
+        c.timeouts,
+        Timeouts {
+            tcp_s: 900,
+            tcpfin_s: 30,
+            udp_s: 60
+        },
+        "0 means the default"
+    );
+    let v6 = &c.services[0];
+    assert_eq!(v6.persistence_prefix_len, 64);
+    assert_eq!(
+        v6.local_address_pool.as_deref(),
+        Some("snat"),
+        "a fullnat real server needs a pool"
+    );
+    assert_eq!(
+        v6.toa,
+        Toa::Ack,
+        "TCP with a fullnat real server: TOA on the ACK by default"
+    );
+    let udp = &c.services[1];
+    assert_eq!(
+        (udp.persistence_s, udp.persistence_prefix_len),
+        (Some(360), 24)
+    );
+    assert_eq!(udp.real_servers[0].port, 0);
+    assert_eq!(udp.toa, Toa::Off);
+    let fnat = &c.services[2];
+    assert_eq!(
+        (fnat.toa, fnat.local_address_pool.as_deref()),
+        (Toa::Syn, Some("snat"))
+    );
+    let CheckKind::Http(h) = &v6.health_check.kind else {
+        panic!("http check")
+    };
+    assert_eq!(
+        h.digest.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+    assert_eq!(v6.real_servers[1].health_check, Some(HealthCheck::none()));
+    assert_eq!(v6.real_servers[1].forward, Forward::FullNat);
+    assert_eq!(v6.real_servers[0].forward, Forward::Nat);
+}
+
+#[test]
+fn round_trip_minimal_and_full() {
+    for (name, text) in [("min", MINIMAL), ("full", FULL)] {
+        let c = parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+        let out = c.to_toml();
+        let back = parse(&out, "export.toml").unwrap_or_else(|e| panic!("{e}\n---\n{out}"));
+        assert_eq!(back, c, "{name} round trip\n{out}");
+        assert_eq!(back.to_toml(), out, "{name}: to_toml is a fixed point");
+    }
+}
+
+#[test]
+fn boot_only_diff_lists_dpdk_port_and_control_changes() {
+    let old = parse(FULL, "old.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(old.boot_only_diff(&old).is_empty());
+
+    let mut new = old.clone();
+    new.services.clear();
+    new.routes.clear();
+    new.timeouts.udp_s = 10;
+    assert!(
+        old.boot_only_diff(&new).is_empty(),
+        "services, routes and timeouts reload"
+    );
+
+    new.dpdk.lcores = vec![0, 1, 2];
+    new.dpdk.session_capacity = 8192;
+    new.ports[0].mtu = 1500;
+    new.ports[0].addresses.push(Prefix {
+        addr: ip("198.18.1.2"),
+        len: 24,
+    });
+    new.ports.remove(1);
+    new.ports.push(Port {
+        name: "wan1".into(),
+        device: "0000:04:00.0".into(),
+        ..old.ports[0].clone()
+    });
+    new.control.admin_socket = "/run/x.sock".into();
+    assert_eq!(
+        old.boot_only_diff(&new),
+        [
+            "dpdk.lcores: \"0,2-4,8\" -> \"0-2\"",
+            "dpdk.session_capacity: 4096 -> 8192",
+            "control.admin_socket: \"/run/fv1/admin.sock\" -> \"/run/x.sock\"",
+            "port[wan0].mtu: 9000 -> 1500",
+            "port[wan0].addresses: [\"198.18.0.2/24\", \"2001:db8:1::2/64\"] -> [\"198.18.0.2/24\", \"2001:db8:1::2/64\", \"198.18.1.2/24\"]",
+            "port[lan0]: removed",
+            "port[wan1]: added",
+        ]
+    );
+}
+
+#[test]
+fn reordering_ports_is_not_a_boot_change() {
+    let old = parse(FULL, "old.toml").unwrap_or_else(|e| panic!("{e}"));
+    let mut new = old.clone();
+    new.ports.reverse();
+    assert!(old.boot_only_diff(&new).is_empty());
+}
+
+#[test]
+fn lcore_lists_parse_and_format() {
+    assert_eq!(parse_lcore_list("0-2, 4,8-9"), Ok(vec![0, 1, 2, 4, 8, 9]));
+    assert_eq!(parse_lcore_list("3,1,1"), Ok(vec![1, 3]));
+    assert!(parse_lcore_list("").is_err());
+    assert!(parse_lcore_list("1024").is_err());
+    assert_eq!(format_lcore_list(&[0, 1, 2, 4, 8, 9]), "0-2,4,8-9");
+    assert_eq!(format_lcore_list(&[]), "");
+}
