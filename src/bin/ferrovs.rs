@@ -18,6 +18,14 @@ struct Cli {
 enum Command {
     /// Print the version and the DPDK it runs with.
     Version,
+    /// Validate a configuration file without starting anything.
+    ///
+    /// Exit 0 when valid; otherwise print every error as FILE:LINE:COL: key.path: message and
+    /// exit 1.
+    Check {
+        /// The TOML configuration file.
+        file: std::path::PathBuf,
+    },
     /// Check this host for what a DPDK gateway needs and print the fix for each problem.
     Doctor {
         /// Hugepage memory the gateway will want, in MiB (0: it runs with --no-huge).
@@ -44,6 +52,25 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Check { file } => match config::load(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} ports, {} services, {} real servers)",
+                    file.display(),
+                    cfg.ports.len(),
+                    cfg.services.len(),
+                    cfg.services
+                        .iter()
+                        .map(|s| s.real_servers.len())
+                        .sum::<usize>()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprint!("{errors}");
+                ExitCode::from(1)
+            }
+        },
         Command::Doctor {
             memory_mb,
             pci,
