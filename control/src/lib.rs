@@ -5,3 +5,5 @@
 #![forbid(unsafe_code)]
 
 pub mod doctor;
+pub mod neigh;
+pub mod topology;
