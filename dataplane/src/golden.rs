@@ -92,9 +92,9 @@ pub const MTU: u16 = 1500;
 pub const LPORT_MIN: u16 = 1024;
 
 /// Number of TOA options the table's sequence inserts (the `toa_inserted` counter after it).
-pub const TOA_INSERTED: u64 = 4;
+pub const TOA_INSERTED: u64 = 6;
 /// Number of TOA insertions it skips for lack of option space (`toa_skipped`).
-pub const TOA_SKIPPED: u64 = 2;
+pub const TOA_SKIPPED: u64 = 4;
 
 /// What the pipeline must do with a case's input frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -648,6 +648,28 @@ const FULL_OPTS: [u8; 40] = [
     0x31, 0, // SACK
 ];
 
+/// A Linux client's SYN options: MSS, SACK permitted, timestamps, NOP, window scale (20 bytes;
+/// with an IPv6 TOA the header reaches exactly 60 bytes).
+const LINUX_SYN_OPTS: [u8; 20] = [
+    2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+];
+
+/// Pad a frame to the 60-byte Ethernet minimum, as NICs deliver short frames; the padding is
+/// not zero so that a rewrite mistaking it for payload shows.
+fn pad(mut f: Vec<u8>) -> Vec<u8> {
+    if f.len() < 60 {
+        f.resize(60, 0xee);
+    }
+    f
+}
+
+/// Zero the UDP checksum of an untagged IPv4 frame without IP options ("no checksum").
+fn zero_udp_csum(mut f: Vec<u8>) -> Vec<u8> {
+    f[14 + 20 + 6] = 0;
+    f[14 + 20 + 7] = 0;
+    f
+}
+
 /// "Packet too big" for the family: ICMP 3/4 or ICMPv6 2/0, with `mtu`.
 fn too_big(v6: bool, mtu: u16) -> (u8, u8, [u8; 4]) {
     let m = mtu.to_be_bytes();
@@ -858,6 +880,17 @@ fn tun(t: &mut Table, f: &Fam) {
             frame: out,
         },
     );
+    // Ethernet padding of a short frame stays outside the tunnel.
+    let out = ipip(&udp, f.gw1, f.rs_tun, RS_TUN_MAC, GW1_MAC);
+    t.push(
+        "ipv4 tun udp with ethernet padding: padding not encapsulated",
+        0,
+        pad(udp.frame()),
+        Expect::Tx {
+            port: 1,
+            frame: out,
+        },
+    );
     // 1500 bytes of IP + 20 of outer header > MTU 1500, DF: frag-needed (MTU 1480) from the
     // gateway's client-side address, quoting the IP header and 8 bytes.
     let big = Pkt::tcp(f.client, 40002, f.tun, 80, ACK).payload(&[0x5a; 1460]);
@@ -935,6 +968,18 @@ fn nat(t: &mut Table, f: &Fam) {
     );
     let ack = Pkt::tcp(f.client, 40003, f.nat, 80, ACK).seq(1001, 5001);
     t.tx(name!(f, "nat tcp ack"), 0, &ack, 1, &to_rs(&ack, 8080));
+    if !f.v6 {
+        // Ethernet padding is left as it came (it is not part of the IP packet).
+        t.push(
+            "ipv4 nat tcp ack with ethernet padding keeps it",
+            0,
+            pad(ack.frame()),
+            Expect::Tx {
+                port: 1,
+                frame: pad(to_rs(&ack, 8080).frame()),
+            },
+        );
+    }
     let data = Pkt::tcp(f.rs_nat, 8080, f.client, 40003, ACK | PSH)
         .seq(5001, 1001)
         .payload(b"HTTP/1.0 200 OK\r\n\r\n")
@@ -957,6 +1002,27 @@ fn nat(t: &mut Table, f: &Fam) {
         0,
         &to_client(&reply, 53),
     );
+    if !f.v6 {
+        // UDP checksum 0 means "none" over IPv4 and must stay 0 through the rewrite.
+        t.push(
+            "ipv4 nat udp without checksum keeps none",
+            0,
+            zero_udp_csum(udp.frame()),
+            Expect::Tx {
+                port: 1,
+                frame: zero_udp_csum(udp_out.frame()),
+            },
+        );
+        t.push(
+            "ipv4 nat udp reply without checksum keeps none",
+            1,
+            zero_udp_csum(reply.frame()),
+            Expect::Tx {
+                port: 0,
+                frame: zero_udp_csum(to_client(&reply, 53).frame()),
+            },
+        );
+    }
 
     // The backend answers our UDP with port unreachable, quoting the whole datagram as we sent
     // it: the client gets it from the VIP, quoting its own datagram (client -> VIP:53).
@@ -1118,6 +1184,87 @@ fn fullnat(t: &mut Table, f: &Fam) {
         .ttl(63)
         .macs(CLIENT_MAC, GW0_MAC);
     t.tx(name!(f, "fullnat udp reply"), 1, &reply, 0, &out);
+    if !f.v6 {
+        t.push(
+            "ipv4 fullnat udp reply without checksum keeps none",
+            1,
+            zero_udp_csum(reply.frame()),
+            Expect::Tx {
+                port: 0,
+                frame: zero_udp_csum(out.frame()),
+            },
+        );
+    }
+
+    // A first ACK carrying data (and, over IPv4, Ethernet padding): TOA goes between the
+    // header and the data, the padding is dropped.
+    let lport = t.next_lport();
+    let syn = Pkt::tcp(f.client, 40024, f.fnat, 80, SYN).opts(&MSS);
+    t.tx(
+        name!(f, "fullnat tcp syn (first ack with data)"),
+        0,
+        &syn,
+        1,
+        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
+    );
+    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
+        .seq(5000, 1001)
+        .macs(GW1_MAC, RS_FNAT_MAC);
+    t.tx(
+        name!(f, "fullnat tcp syn-ack reply (first ack with data)"),
+        1,
+        &synack,
+        0,
+        &to_client(&synack, f.fnat, 40024),
+    );
+    let ack = Pkt::tcp(f.client, 40024, f.fnat, 80, ACK | PSH)
+        .seq(1001, 5001)
+        .payload(b"hi");
+    let out = to_rs(&ack, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC).opts(&toa(f.client, 40024));
+    t.push(
+        name!(
+            f,
+            "fullnat tcp first ack with data and padding: toa before the data"
+        ),
+        0,
+        pad(ack.frame()),
+        Expect::Tx {
+            port: 1,
+            frame: out.frame(),
+        },
+    );
+
+    // A first ACK already at the MTU: TOA would exceed it, so it is skipped (counted).
+    let lport = t.next_lport();
+    let syn = Pkt::tcp(f.client, 40034, f.fnat, 80, SYN).opts(&MSS);
+    t.tx(
+        name!(f, "fullnat tcp syn (full-size first ack)"),
+        0,
+        &syn,
+        1,
+        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
+    );
+    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
+        .seq(5000, 1001)
+        .macs(GW1_MAC, RS_FNAT_MAC);
+    t.tx(
+        name!(f, "fullnat tcp syn-ack reply (full-size first ack)"),
+        1,
+        &synack,
+        0,
+        &to_client(&synack, f.fnat, 40034),
+    );
+    let data = vec![0x5a; if f.v6 { 1440 } else { 1460 }];
+    let ack = Pkt::tcp(f.client, 40034, f.fnat, 80, ACK)
+        .seq(1001, 5001)
+        .payload(&data);
+    t.tx(
+        name!(f, "fullnat tcp full-size first ack skips toa (mtu)"),
+        0,
+        &ack,
+        1,
+        &to_rs(&ack, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
+    );
 
     // A first ACK whose header already has 40 bytes of options: no room, forwarded without
     // TOA (counted in toa_skipped), and no later packet gets it either.
@@ -1164,12 +1311,12 @@ fn fullnat(t: &mut Table, f: &Fam) {
 
     // TOA on the SYN (after the MSS option), not on the ACK.
     let lport = t.next_lport();
-    let syn = Pkt::tcp(f.client, 40005, f.fnat_syn, 80, SYN).opts(&MSS);
-    let mut opts = MSS.to_vec();
+    let syn = Pkt::tcp(f.client, 40005, f.fnat_syn, 80, SYN).opts(&LINUX_SYN_OPTS);
+    let mut opts = LINUX_SYN_OPTS.to_vec();
     opts.extend(toa(f.client, 40005));
     let out = to_rs(&syn, f.laddr_syn, lport, f.rs_fnat_syn, RS_FNAT_SYN_MAC).opts(&opts);
     t.tx(
-        name!(f, "fullnat toa=syn: syn carries toa after mss"),
+        name!(f, "fullnat toa=syn: syn carries toa after its options"),
         0,
         &syn,
         1,
@@ -1343,6 +1490,43 @@ fn malformed(t: &mut Table) {
         f,
         DropReason::BadTcpDataOffset,
     );
+    let mut f = good4.clone();
+    f[14] = 0x65;
+    t.drop(
+        "ipv4 ethertype with version 6",
+        0,
+        f,
+        DropReason::BadIpv4Version,
+    );
+    let mut f = good6.clone();
+    f[18..20].copy_from_slice(&100u16.to_be_bytes());
+    t.drop(
+        "ipv6 payload length past the frame",
+        0,
+        f,
+        DropReason::BadIpv6PayloadLen,
+    );
+    let mut f = udp4.clone();
+    f[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&200u16.to_be_bytes());
+    t.drop(
+        "udp length past the ip payload",
+        0,
+        f,
+        DropReason::BadUdpLength,
+    );
+    // GRE (47) to a VIP.
+    let mut f = good4.clone();
+    f[14 + 9] = 47;
+    fix_ipv4_checksum(&mut f);
+    t.drop("gre to a vip", 0, f, DropReason::UnsupportedL4Proto);
+    // LLDP.
+    let f = eth(
+        [1, 0x80, 0xc2, 0, 0, 0x0e],
+        CLIENT_MAC,
+        EtherType(0x88cc),
+        &[0; 46],
+    );
+    t.drop("lldp frame", 0, f, DropReason::UnsupportedEthertype);
 }
 
 /// The multi-worker sequence, for a fresh worker built with [`redirect_worker_config`]
@@ -1421,6 +1605,67 @@ pub fn redirect_cases() -> Vec<Case> {
             &syn,
             1,
             &out,
+        );
+        // The rest of a NAT connection follows its SYN to the owner (RSS put it here too).
+        let ack = Pkt::tcp(f.client, theirs, f.nat, 80, ACK).seq(1001, 5001);
+        t.push(
+            name!(
+                f,
+                "nat tcp ack from a client endpoint of worker 1 goes to it"
+            ),
+            0,
+            ack.frame(),
+            Expect::Redirect(1),
+        );
+
+        // ICMP errors about flows of worker 1, where the quote names the owner.
+        let (ty, code, rest) = too_big(f.v6, 1400);
+        let sent = Pkt::tcp(f.laddr, LPORT_MIN + 1, f.rs_fnat, 8080, SYN).ttl(63);
+        let err = Pkt::icmp_err(f.router1, f.laddr, ty, code, rest, &sent.quote())
+            .macs(GW1_MAC, ROUTER1_MAC);
+        t.push(
+            name!(
+                f,
+                "fullnat icmp error quoting an odd local port goes to worker 1"
+            ),
+            1,
+            err.frame(),
+            Expect::Redirect(1),
+        );
+        let (pty, pcode, prest) = port_unreachable(f.v6);
+        let sent = Pkt::udp(f.client, theirs, f.rs_nat, 5353).ttl(63);
+        let err = Pkt::icmp_err(f.rs_nat, f.client, pty, pcode, prest, &sent.ip())
+            .macs(GW1_MAC, RS_NAT_MAC);
+        t.push(
+            name!(
+                f,
+                "nat icmp error from the backend about a flow of worker 1 goes to it"
+            ),
+            1,
+            err.frame(),
+            Expect::Redirect(1),
+        );
+        let sent = Pkt::tcp(f.nat, 80, f.client, theirs, SYN | ACK).ttl(63);
+        let err = Pkt::icmp_err(f.router0, f.nat, ty, code, rest, &sent.quote())
+            .macs(GW0_MAC, ROUTER0_MAC);
+        t.push(
+            name!(
+                f,
+                "nat icmp error about a reply to a flow of worker 1 goes to it"
+            ),
+            0,
+            err.frame(),
+            Expect::Redirect(1),
+        );
+        // (Worker 0 has a TCP session for `mine` from the case above, none for UDP.)
+        let sent = Pkt::udp(f.nat, 53, f.client, mine).ttl(63);
+        let err = Pkt::icmp_err(f.router0, f.nat, ty, code, rest, &sent.quote())
+            .macs(GW0_MAC, ROUTER0_MAC);
+        t.drop(
+            name!(f, "nat icmp error about our own flow without a session"),
+            0,
+            err.frame(),
+            DropReason::IcmpNoSession,
         );
     }
     t.cases
