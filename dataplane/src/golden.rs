@@ -22,6 +22,14 @@
 //!   `WorkerConfig::default()` (id 0, one worker, `lport_min` 1024) the n-th FullNAT flow of the
 //!   table (either family, any service) gets port `1024 + n`.
 //!
+//! Replaying through the gateway (`net_pcap`): [`inputs`] and [`outputs`] give the frames in
+//! table order ([`outputs`] can keep one egress port's), [`write_pcap`] / [`read_pcap`] the
+//! files. The cases arrive on two ports and later ones depend on earlier ones, so a replay must
+//! keep the table order across ports (for example one case at a time, or the cases of one
+//! `in_port` only where they do not depend on the other's); `Drop` and `Redirect` cases
+//! transmit nothing, `Punt` cases go to control. The gateway must run one worker with
+//! `lport_min` 1024 for the FullNAT ports to match.
+//!
 //! Topology (DESIGN §9 addresses, 198.18.0.0/15 and 2001:db8::/32):
 //!
 //! | what | IPv4 | IPv6 | MAC |
@@ -41,6 +49,8 @@
 //! | NAT | .0.103 / ::103 | 80, 53 | .1.23 / 1::23 | 8080, 5353 | 02:00:00:00:01:23 |
 //! | FullNAT, TOA on ACK | .0.104 / ::104 | 80, 53 | .1.24 / 1::24 | 8080, 5353 | 02:00:00:00:01:24 |
 //! | FullNAT, TOA on SYN | .0.105 / ::105 | 80 | .1.25 / 1::25 | 8080 | 02:00:00:00:01:25 |
+//! | NAT, neighbour unresolved | .0.106 / ::106 | 80 | .1.26 / 1::26 | 80 | none |
+//! | NAT, no backends | .0.107 / ::107 | 80 | none | | |
 //!
 //! Local addresses: 198.18.1.200 / 2001:db8:1::200 (TOA on ACK), 198.18.1.201 /
 //! 2001:db8:1::201 (TOA on SYN). MTU 1500 on both ports.
@@ -141,6 +151,9 @@ struct Fam {
     nat: IpAddr,
     fnat: IpAddr,
     fnat_syn: IpAddr,
+    unresolved: IpAddr,
+    empty: IpAddr,
+    rs_unresolved: IpAddr,
     rs_dr: IpAddr,
     rs_tun: IpAddr,
     rs_nat: IpAddr,
@@ -179,6 +192,9 @@ fn fam(v6: bool) -> Fam {
         nat: a(0, 103),
         fnat: a(0, 104),
         fnat_syn: a(0, 105),
+        unresolved: a(0, 106),
+        empty: a(0, 107),
+        rs_unresolved: a(1, 26),
         rs_dr: a(1, 21),
         rs_tun: a(1, 22),
         rs_nat: a(1, 23),
@@ -258,6 +274,15 @@ pub fn snapshot() -> Snapshot {
         s.laddrs = vec![f.laddr_syn];
         s.toa = ToaMode::Syn;
         b.service(s);
+        b.service(svc(
+            f.unresolved,
+            80,
+            L4Proto::Tcp,
+            f.rs_unresolved,
+            80,
+            FwdMethod::Nat,
+        ));
+        b.service(ServiceSpec::new(f.empty, 80, L4Proto::Tcp));
     }
     b.build()
 }
@@ -1343,6 +1368,24 @@ fn fullnat(t: &mut Table, f: &Fam) {
 }
 
 fn misc(t: &mut Table, f: &Fam) {
+    // A new flow whose backend's MAC is unknown goes to control, which resolves it.
+    let p = Pkt::tcp(f.client, 40099, f.unresolved, 80, SYN);
+    t.push(
+        name!(f, "syn to a backend with an unresolved neighbour is punted"),
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Resolve {
+            neighbour: f.rs_unresolved,
+            port: 1,
+        }),
+    );
+    let p = Pkt::tcp(f.client, 40099, f.empty, 80, SYN);
+    t.drop(
+        name!(f, "syn to a service without backends"),
+        0,
+        p.frame(),
+        DropReason::NoBackend,
+    );
     let p = Pkt::tcp(f.client, 40099, f.nat, 80, ACK);
     t.drop(
         name!(f, "tcp ack without a session"),
@@ -1696,7 +1739,7 @@ const SNAPLEN: u32 = 65535;
 ///
 /// # Errors
 /// Any I/O error; a frame longer than the snap length.
-pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> io::Result<()> {
+pub fn write_pcap(path: impl AsRef<Path>, frames: &[Vec<u8>]) -> io::Result<()> {
     let mut out = Vec::new();
     out.extend_from_slice(&PCAP_MAGIC.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
@@ -1725,7 +1768,7 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> io::Result<()> {
 ///
 /// # Errors
 /// Any I/O error; not a pcap file; a truncated record.
-pub fn read_pcap(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+pub fn read_pcap(path: impl AsRef<Path>) -> io::Result<Vec<Vec<u8>>> {
     let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
     let mut data = Vec::new();
     std::fs::File::open(path)?.read_to_end(&mut data)?;
