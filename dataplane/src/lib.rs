@@ -11,6 +11,8 @@
 
 pub mod counters;
 pub mod frame;
+#[cfg(feature = "golden")]
+pub mod golden;
 pub mod pipeline;
 mod rewrite;
 pub mod sched;

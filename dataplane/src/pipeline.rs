@@ -411,15 +411,17 @@ impl Worker {
         let Some(svc) = snap.service(sid) else {
             return Verdict::Drop(DropReason::NoService);
         };
-        let flags = TcpFlags::from_bits(tcp_flags);
-        if proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst) {
-            return Verdict::Drop(DropReason::NotSynForNewTcp);
-        }
+        // Redirect before the SYN check: a NAT connection's session lives on the owner, so its
+        // non-SYN packets miss here on every other worker and must follow, not be dropped.
         if self.cfg.workers > 1 && has_nat(snap, svc) {
             let owner = nat_owner(client.ip(), cport, self.cfg.workers);
             if owner != self.cfg.id {
                 return Verdict::Redirect(owner);
             }
+        }
+        let flags = TcpFlags::from_bits(tcp_flags);
+        if proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst) {
+            return Verdict::Drop(DropReason::NotSynForNewTcp);
         }
         let Some(bid) = self.choose_backend(snap, now, sid, svc, client, vip, cport) else {
             return Verdict::Drop(DropReason::NoBackend);
@@ -825,7 +827,12 @@ impl Worker {
         let rev = A::flow_key(inner.dst, inner.dst_port, inner.src, inner.src_port, proto);
         let t = A::sessions(&mut self.tables);
         let Some((slot, dir)) = t.lookup(&rev) else {
-            return Verdict::Drop(DropReason::IcmpNoSession);
+            // ICMP carries no ports for RSS, so an error about another worker's flow lands
+            // anywhere: send it to the owner when the quote names one (DESIGN §5).
+            return match icmp_owner(snap, &inner, proto, self.cfg.workers) {
+                Some(o) if o != self.cfg.id => Verdict::Redirect(o),
+                _ => Verdict::Drop(DropReason::IcmpNoSession),
+            };
         };
         t.touch(slot, now);
         let Some(&s) = t.get(slot) else {
@@ -1123,6 +1130,36 @@ pub fn nat_owner(client: IpAddr, cport: u16, workers: u16) -> u16 {
 #[inline]
 pub const fn fullnat_owner(lport: u16, workers: u16) -> u16 {
     lport % workers
+}
+
+/// The worker that owns the flow an ICMP error quotes, when the quote shows it: a FullNAT
+/// packet we sent to a backend (its local port), or a NAT packet either way (its client
+/// endpoint). `None` with one worker, and for FullNAT client-side errors (that session lives
+/// where RSS put the client's SYN, which the quote cannot tell).
+fn icmp_owner<A: Family>(
+    snap: &Snapshot,
+    inner: &IcmpInner<A>,
+    proto: L4Proto,
+    workers: u16,
+) -> Option<u16> {
+    if workers <= 1 {
+        return None;
+    }
+    let (src, dst) = (inner.src.ip(), inner.dst.ip());
+    if snap.is_laddr(src) {
+        // laddr:lport -> backend.
+        return Some(fullnat_owner(inner.src_port, workers));
+    }
+    if snap.is_nat_backend(dst, inner.dst_port, proto) {
+        // client:cport -> backend.
+        return Some(nat_owner(src, inner.src_port, workers));
+    }
+    let nat_vip = snap
+        .service_for(src, inner.src_port, proto)
+        .and_then(|sid| snap.service(sid))
+        .is_some_and(|svc| has_nat(snap, svc));
+    // VIP:vport -> client:cport, a NAT reply.
+    nat_vip.then(|| nat_owner(dst, inner.dst_port, workers))
 }
 
 fn has_nat(snap: &Snapshot, svc: &Service) -> bool {
