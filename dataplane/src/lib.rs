@@ -11,6 +11,7 @@
 
 pub mod counters;
 pub mod frame;
+pub mod fuzzing;
 pub mod pipeline;
 mod rewrite;
 pub mod sched;
