@@ -13,6 +13,7 @@ pub mod counters;
 pub mod frame;
 #[cfg(feature = "golden")]
 pub mod golden;
+pub mod fuzzing;
 pub mod pipeline;
 mod rewrite;
 pub mod sched;

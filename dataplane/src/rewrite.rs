@@ -46,7 +46,9 @@ pub(crate) const fn l4_csum_off(proto: L4Proto) -> usize {
 
 #[inline]
 pub(crate) fn rd16(d: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([d[at], d[at + 1]])
+    // One bounds check for the pair (indexing byte by byte checks each).
+    let b = &d[at..at + 2];
+    u16::from_be_bytes([b[0], b[1]])
 }
 
 #[inline]
@@ -122,13 +124,11 @@ impl Family for Ipv4Addr {
     }
     #[inline]
     fn src(d: &[u8], l3: usize) -> Self {
-        let at = l3 + v4::SRC;
-        Ipv4Addr::new(d[at], d[at + 1], d[at + 2], d[at + 3])
+        rd_addr4(d, l3 + v4::SRC)
     }
     #[inline]
     fn dst(d: &[u8], l3: usize) -> Self {
-        let at = l3 + v4::DST;
-        Ipv4Addr::new(d[at], d[at + 1], d[at + 2], d[at + 3])
+        rd_addr4(d, l3 + v4::DST)
     }
     #[inline]
     fn set_src(d: &mut [u8], l3: usize, a: Self) {
@@ -187,9 +187,17 @@ impl Family for Ipv4Addr {
     }
 }
 
+/// Read the IPv4 address at `at` (one bounds check for the four bytes).
+#[inline]
+fn rd_addr4(d: &[u8], at: usize) -> Ipv4Addr {
+    let b = &d[at..at + 4];
+    Ipv4Addr::new(b[0], b[1], b[2], b[3])
+}
+
+#[inline]
 fn set_addr4(d: &mut [u8], l3: usize, field: usize, a: Ipv4Addr) {
     let at = l3 + field;
-    let old = u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+    let old = rd_addr4(d, at).to_bits();
     let new = a.to_bits();
     d[at..at + 4].copy_from_slice(&a.octets());
     let c = checksum::update32(rd16(d, l3 + v4::CHECKSUM), old, new);

@@ -1,0 +1,520 @@
+//! Worker pipeline benchmarks: ns/packet per forwarding mode on established flows, replies,
+//! new sessions per second, and session memory.
+//!
+//! Method: IPv4 TCP, 60-byte frames (64 on the wire with the FCS), bursts of 32 through
+//! `Worker::process`, as a DPDK worker does. For a table of N live sessions, N flows are opened
+//! beforehand (client SYN, backend SYN-ACK where replies come through the gateway, client ACK,
+//! which also inserts FullNAT's TOA), so measured packets are ACKs of established flows. The
+//! frames of up to 2^20 of those flows are pre-built once, in a shuffled order (so consecutive
+//! packets hit unrelated sessions, as on a busy link), and cycled: each burst copies 32
+//! templates into reused frames (`VecFrame::reset`, no allocation) and processes them. The
+//! `harness/reset_only` bench measures that copy alone, to subtract. The clock does not move
+//! during a measurement; `tick` is not called.
+//!
+//! `new_sessions/*` opens fresh flows (SYNs) into a 2^20-session table until it is 90% full,
+//! then replaces the worker outside the timed region.
+//!
+//! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
+//! `FERROVS_BENCH_SIZES=1000,1000000` picks others.
+//! Run: `cargo bench -p dataplane --bench pipeline` (add a filter such as `fullnat` after `--`).
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use dataplane::frame::{Frame, VecFrame};
+use dataplane::fuzzing::{backend_mac, port_mac};
+use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+use dataplane::sched::SchedulerKind;
+use dataplane::session::FwdMethod;
+use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder};
+use dataplane::types::L4Proto;
+use dataplane::wire::DropReason;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{tcp, ACK, FROM_CLIENT, SYN};
+
+/// Frame length: 64 bytes on the wire less the 4-byte FCS.
+const FRAME: usize = 60;
+const BURST: usize = 32;
+/// At most this many flows get pre-built frames (64 MiB per direction).
+const MAX_TEMPLATES: usize = 1 << 20;
+const BACKENDS: u8 = 16;
+/// Coprime with `BACKENDS`, so round-robin backends and local addresses do not move in step.
+const LADDRS: u8 = 17;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Dr,
+    Nat,
+    Tun,
+    FullNat,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [Mode::Dr, Mode::Nat, Mode::Tun, Mode::FullNat];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Dr => "dr",
+            Mode::Nat => "nat",
+            Mode::Tun => "tun",
+            Mode::FullNat => "fullnat",
+        }
+    }
+
+    fn vip(self) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, 0, 100 + self as u8)
+    }
+
+    fn method(self) -> FwdMethod {
+        match self {
+            Mode::Dr => FwdMethod::Dr,
+            Mode::Nat => FwdMethod::Nat,
+            Mode::Tun => FwdMethod::Tun,
+            Mode::FullNat => FwdMethod::FullNat,
+        }
+    }
+
+    fn replies(self) -> bool {
+        matches!(self, Mode::Nat | Mode::FullNat)
+    }
+}
+
+/// One service per mode on 198.18.0.100-103:80, each with 16 round-robin backends on
+/// 198.18.1.0/24 (port 1); FullNAT has 17 local addresses and inserts TOA on the first ACK.
+fn bench_snapshot() -> Snapshot {
+    let mut b = SnapshotBuilder::new(1);
+    for p in 0..2 {
+        b.port(PortInfo {
+            mac: port_mac(p),
+            addrs4: vec![Ipv4Addr::new(198, 18, p, 1)],
+            addrs6: vec![],
+            mtu: 1500,
+        });
+    }
+    b.route(Route {
+        prefix: IpAddr::V4(Ipv4Addr::new(198, 18, 1, 0)),
+        len: 24,
+        port: 1,
+        via: None,
+    });
+    for k in 0..BACKENDS {
+        b.neighbour(backend_addr(k), backend_mac(10 + k));
+    }
+    for mode in Mode::ALL {
+        let mut s = ServiceSpec::new(IpAddr::V4(mode.vip()), 80, L4Proto::Tcp);
+        s.scheduler = SchedulerKind::Rr;
+        let bport = if mode == Mode::Dr || mode == Mode::Tun {
+            80
+        } else {
+            8080
+        };
+        s.backends = (0..BACKENDS)
+            .map(|k| BackendSpec::new(backend_addr(k), bport, mode.method()))
+            .collect();
+        if mode == Mode::FullNat {
+            s.laddrs = (0..LADDRS)
+                .map(|k| IpAddr::V4(Ipv4Addr::new(198, 18, 1, 200 + k)))
+                .collect();
+        }
+        b.service(s);
+    }
+    b.build()
+}
+
+fn backend_addr(k: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10 + k))
+}
+
+/// Client endpoint of flow `i` (distinct for every `i` below 2^32 / 256... far beyond 10M).
+fn client(i: usize) -> (IpAddr, u16) {
+    let i = u32::try_from(i).unwrap();
+    (
+        IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + (i >> 8))),
+        1024 + (i & 0xff) as u16,
+    )
+}
+
+fn padded(mut f: Vec<u8>) -> Vec<u8> {
+    assert!(f.len() <= FRAME);
+    f.resize(FRAME, 0);
+    f
+}
+
+fn client_frame(mode: Mode, i: usize, flags: u8) -> Vec<u8> {
+    let (c, p) = client(i);
+    padded(tcp(
+        FROM_CLIENT,
+        c,
+        IpAddr::V4(mode.vip()),
+        p,
+        80,
+        flags,
+        &[],
+    ))
+}
+
+/// The backend's packet answering `out` (what the gateway sent it), padded.
+fn reply_frame(out: &[u8], flags: u8) -> Vec<u8> {
+    padded(common::reply_to(out, flags, true))
+}
+
+fn worker(sessions: usize) -> Worker {
+    Worker::new(WorkerConfig {
+        sessions4: sessions,
+        sessions6: 1024,
+        templates: 1024,
+        max_services: 16,
+        max_backends: 64,
+        ..WorkerConfig::default()
+    })
+}
+
+/// Pre-built frames of `count` flows, `FRAME` bytes each, cycled a burst at a time.
+struct Templates {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Templates {
+    fn with_capacity(n: usize) -> Self {
+        Templates {
+            bytes: Vec::with_capacity(n * FRAME),
+            count: 0,
+        }
+    }
+
+    fn push(&mut self, f: &[u8]) {
+        self.bytes.extend_from_slice(f);
+        self.count += 1;
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        &self.bytes[i * FRAME..(i + 1) * FRAME]
+    }
+
+    /// Shuffle (a stride permutation) and cut to whole bursts.
+    fn shuffled(self) -> Templates {
+        let n = self.count / BURST * BURST;
+        let mut stride = 1_000_003 % n.max(1);
+        while gcd(stride, n) != 1 {
+            stride += 1;
+        }
+        let mut out = Templates::with_capacity(n);
+        for j in 0..n {
+            out.push(self.get(j * stride % n));
+        }
+        out
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+struct Burst {
+    frames: Vec<VecFrame>,
+    verdicts: [Verdict; BURST],
+}
+
+impl Burst {
+    fn new() -> Self {
+        Burst {
+            frames: (0..BURST)
+                .map(|_| VecFrame::with_room(&[], 128, 256))
+                .collect(),
+            verdicts: [Verdict::Drop(DropReason::NotForUs); BURST],
+        }
+    }
+
+    /// Load burst `b` of `t` (templates `b*32..b*32+32`) into the frames.
+    #[inline]
+    fn load(&mut self, t: &Templates, b: usize) {
+        let src = &t.bytes[b * BURST * FRAME..(b + 1) * BURST * FRAME];
+        for (f, s) in self.frames.iter_mut().zip(src.chunks_exact(FRAME)) {
+            f.reset(s);
+        }
+    }
+
+    fn load_frames(&mut self, fs: &[Vec<u8>]) {
+        for (f, s) in self.frames.iter_mut().zip(fs) {
+            assert!(f.reset(s));
+        }
+    }
+
+    fn run(&mut self, w: &mut Worker, snap: &Snapshot, now: u32, port: u8, n: usize) {
+        w.process(
+            snap,
+            now,
+            port,
+            &mut self.frames[..n],
+            &mut self.verdicts[..n],
+        );
+    }
+}
+
+/// A worker holding `n` established sessions of `mode`, with the frames of (up to 2^20 of)
+/// those flows: client packets and, for NAT and FullNAT, backend replies.
+struct Loaded {
+    w: Worker,
+    fwd: Templates,
+    rev: Templates,
+}
+
+fn load(snap: &Snapshot, mode: Mode, n: usize) -> Loaded {
+    let t0 = Instant::now();
+    let mut w = worker(n);
+    let step = n.div_ceil(MAX_TEMPLATES);
+    let mut fwd = Templates::with_capacity(n / step + 1);
+    let mut rev = Templates::with_capacity(if mode.replies() { n / step + 1 } else { 0 });
+    let mut b = Burst::new();
+    let mut replies: Vec<Vec<u8>> = Vec::with_capacity(BURST);
+    let mut acks: Vec<Vec<u8>> = Vec::with_capacity(BURST);
+    for start in (0..n).step_by(BURST) {
+        let m = BURST.min(n - start);
+        let syns: Vec<Vec<u8>> = (start..start + m)
+            .map(|i| client_frame(mode, i, SYN))
+            .collect();
+        b.load_frames(&syns);
+        b.run(&mut w, snap, 1, 0, m);
+        replies.clear();
+        for k in 0..m {
+            assert_eq!(b.verdicts[k], Verdict::Tx(1), "SYN of flow {}", start + k);
+            if mode.replies() {
+                replies.push(reply_frame(b.frames[k].data(), SYN | ACK));
+            }
+        }
+        if mode.replies() {
+            b.load_frames(&replies);
+            b.run(&mut w, snap, 1, 1, m);
+            assert!(b.verdicts[..m].iter().all(|v| *v == Verdict::Tx(0)));
+        }
+        acks.clear();
+        acks.extend((start..start + m).map(|i| client_frame(mode, i, ACK)));
+        b.load_frames(&acks);
+        b.run(&mut w, snap, 1, 0, m);
+        for (k, ack) in acks.iter().enumerate() {
+            assert_eq!(b.verdicts[k], Verdict::Tx(1));
+            if (start + k) % step == 0 {
+                fwd.push(ack);
+                if mode.replies() {
+                    rev.push(&reply_frame(b.frames[k].data(), ACK));
+                }
+            }
+        }
+    }
+    assert_eq!(w.sessions4().len(), n);
+    eprintln!(
+        "loaded {n} {} sessions in {:.2?} ({} bytes of table)",
+        mode.name(),
+        t0.elapsed(),
+        w.sessions4().memory_bytes()
+    );
+    Loaded {
+        w,
+        fwd: fwd.shuffled(),
+        rev: rev.shuffled(),
+    }
+}
+
+/// Check every template forwards (untimed), so the benchmark measures the path it names.
+fn check_all_tx(w: &mut Worker, snap: &Snapshot, t: &Templates, port: u8) {
+    let mut b = Burst::new();
+    for i in 0..t.count / BURST {
+        b.load(t, i);
+        b.run(w, snap, 2, port, BURST);
+        assert!(
+            b.verdicts.iter().all(|v| matches!(v, Verdict::Tx(_))),
+            "{:?}",
+            b.verdicts
+        );
+    }
+}
+
+fn bench_cycle(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    w: &mut Worker,
+    snap: &Snapshot,
+    t: &Templates,
+    port: u8,
+) {
+    check_all_tx(w, snap, t, port);
+    let bursts = t.count / BURST;
+    let mut b = Burst::new();
+    let mut cur = 0;
+    c.bench_function(id, |bench| {
+        bench.iter(|| {
+            b.load(t, cur);
+            b.run(w, snap, 2, port, BURST);
+            black_box(&b.verdicts);
+            cur += 1;
+            if cur == bursts {
+                cur = 0;
+            }
+        });
+    });
+}
+
+fn label(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 => format!("{}K", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn established(c: &mut Criterion, snap: &Snapshot) {
+    let mut sizes = vec![1_000, 100_000, 1_000_000];
+    if std::env::var_os("FERROVS_BENCH_10M").is_some_and(|v| v == "1") {
+        sizes.push(10_000_000);
+    }
+    // Loading big tables takes seconds even when a filter skips their benchmarks: this env
+    // var (comma-separated session counts) picks the sizes, e.g. for profiling.
+    if let Ok(list) = std::env::var("FERROVS_BENCH_SIZES") {
+        sizes = list.split(',').map(|s| s.trim().parse().unwrap()).collect();
+    }
+    let mut g = c.benchmark_group("established");
+    g.throughput(Throughput::Elements(BURST as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for &n in &sizes {
+        for mode in Mode::ALL {
+            let Loaded { mut w, fwd, rev } = load(snap, mode, n);
+            let id = BenchmarkId::new(mode.name(), label(n));
+            bench_cycle(&mut g, id, &mut w, snap, &fwd, 0);
+            if mode.replies() {
+                let id = BenchmarkId::new(format!("{}_reply", mode.name()), label(n));
+                bench_cycle(&mut g, id, &mut w, snap, &rev, 1);
+            }
+        }
+    }
+    g.finish();
+}
+
+/// The cost of the harness alone: copying 32 templates into the frames.
+fn harness(c: &mut Criterion) {
+    let mut t = Templates::with_capacity(1024);
+    for i in 0..1024 {
+        t.push(&client_frame(Mode::Dr, i, ACK));
+    }
+    let mut g = c.benchmark_group("harness");
+    g.throughput(Throughput::Elements(BURST as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    let mut b = Burst::new();
+    let mut cur = 0;
+    g.bench_function("reset_only", |bench| {
+        bench.iter(|| {
+            b.load(&t, cur);
+            black_box(&b.frames);
+            cur = (cur + 1) % (1024 / BURST);
+        });
+    });
+    g.finish();
+}
+
+/// New sessions per second: SYNs of fresh flows into a 2^20-session table, filled to 90%,
+/// then a new worker (outside the timed region).
+fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
+    const CAPACITY: usize = 1 << 20;
+    const FILL: usize = CAPACITY / 10 * 9 / BURST * BURST;
+    let mut g = c.benchmark_group("new_sessions");
+    g.throughput(Throughput::Elements(BURST as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for mode in [Mode::Dr, Mode::FullNat] {
+        let mut syns = Templates::with_capacity(FILL);
+        for i in 0..FILL {
+            syns.push(&client_frame(mode, i, SYN));
+        }
+        let syns = syns.shuffled();
+        let bursts = FILL / BURST;
+        let fresh = || {
+            let mut w = worker(CAPACITY);
+            // The generation sync (the one allocation per configuration) happens here.
+            w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+            w
+        };
+        let mut w = fresh();
+        let mut cur = 0;
+        let mut b = Burst::new();
+        // One untimed pass checks every SYN opens a session.
+        for i in 0..bursts {
+            b.load(&syns, i);
+            b.run(&mut w, snap, 1, 0, BURST);
+            assert!(b.verdicts.iter().all(|v| *v == Verdict::Tx(1)));
+        }
+        assert_eq!(w.sessions4().len(), FILL);
+        w = fresh();
+        g.bench_function(BenchmarkId::new(mode.name(), "1M_table"), |bench| {
+            bench.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    if cur == bursts {
+                        w = fresh();
+                        cur = 0;
+                    }
+                    let run = left.min((bursts - cur) as u64);
+                    let t0 = Instant::now();
+                    for _ in 0..run {
+                        b.load(&syns, cur);
+                        b.run(&mut w, snap, 1, 0, BURST);
+                        black_box(&b.verdicts);
+                        cur += 1;
+                    }
+                    total += t0.elapsed();
+                    left -= run;
+                }
+                total
+            });
+        });
+    }
+    g.finish();
+}
+
+/// Session memory per slot at 1M capacity (slab + index + timer wheel).
+fn memory() {
+    let w = Worker::new(WorkerConfig {
+        sessions4: 1_000_000,
+        sessions6: 1_000_000,
+        ..WorkerConfig::default()
+    });
+    for (fam, bytes, cap) in [
+        (
+            "IPv4",
+            w.sessions4().memory_bytes(),
+            w.sessions4().capacity(),
+        ),
+        (
+            "IPv6",
+            w.sessions6().memory_bytes(),
+            w.sessions6().capacity(),
+        ),
+    ] {
+        println!(
+            "memory: {fam} session table, {cap} sessions: {bytes} bytes = {:.1} bytes/session",
+            bytes as f64 / cap as f64
+        );
+    }
+}
+
+fn main() {
+    memory();
+    let snap = bench_snapshot();
+    let mut c = Criterion::default().configure_from_args();
+    harness(&mut c);
+    established(&mut c, &snap);
+    new_sessions(&mut c, &snap);
+    c.final_summary();
+}

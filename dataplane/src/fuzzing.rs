@@ -1,0 +1,301 @@
+//! The fuzzing harness for the worker pipeline, shared by the `cargo fuzz` target
+//! (`dataplane/fuzz/fuzz_targets/pipeline.rs`) and the corpus replay test
+//! (`dataplane/tests/fuzz_corpus.rs`), so stable CI runs exactly what the fuzzer runs.
+//!
+//! Contract: [`fuzz_one`] accepts any bytes and never panics unless the pipeline breaks one of
+//! its promises: it panicked, it sent a frame to a port that does not exist, or it transmitted
+//! a frame that no longer parses. Every input starts from a fresh [`Worker`], so a reproducer
+//! is one file.
+//!
+//! Input format (so one input can open a flow and then send its replies and ICMP errors):
+//!
+//! ```text
+//! input  := config:u8 record*
+//! config := bit 0: two workers (else one); bit 1: this worker is id 1 (with two workers)
+//! record := ctl:u8 len:u16le frame[len]     (a short last record takes the bytes left)
+//! ctl    := bits 0-1: receiving port (3 is no port); bits 2-4: seconds to advance the clock;
+//!           bit 5: run tick() afterwards; bit 6: advance the clock by 1000 s first
+//! ```
+//!
+//! [`snapshot`] has every forwarding mode for both families, with the addresses below, so the
+//! seed corpus (and the allocation test and benches) can aim frames at each of them.
+//!
+//! | service                 | proto | backends (method)                                     |
+//! |-------------------------|-------|-------------------------------------------------------|
+//! | 198.18.0.100:80         | TCP   | 198.18.1.10:80 (DR)                                   |
+//! | 198.18.0.100:53         | UDP   | 198.18.1.10:53 (DR)                                   |
+//! | 198.18.0.101:80         | TCP   | 198.18.1.11:8080, 198.18.1.12:8080 (NAT, rr)          |
+//! | 198.18.0.101:53         | UDP   | 198.18.1.11:53 (NAT)                                  |
+//! | 198.18.0.102:80         | TCP   | 198.18.1.13:80 (TUN)                                  |
+//! | 198.18.0.103:80         | TCP   | 198.18.1.14:8080 (FullNAT, laddrs .1.200/.201, TOA on ACK) |
+//! | 198.18.0.103:53         | UDP   | 198.18.1.14:53 (FullNAT, laddr .1.200)                |
+//! | 198.18.0.104:0          | TCP   | 198.18.1.10:0, .1.15:0 (DR, persistent /24, wlc)      |
+//! | 198.18.0.105:80         | TCP   | 198.18.2.13:80 (TUN on port 2, MTU 576)               |
+//! | 198.18.0.106:80         | TCP   | 198.18.1.99:80 (NAT, neighbour unresolved)            |
+//! | 198.18.0.107:80         | TCP   | 198.18.1.16 down; sorry server 198.18.1.10:80 (DR)    |
+//! | 198.18.0.108:80         | TCP   | none                                                  |
+//! | 198.18.0.109:80         | TCP   | 198.18.1.14:9090 (FullNAT, TOA on SYN, mh), 203.0.113.5 (no route) |
+//! | \[2001:db8::100\]:80    | TCP   | 2001:db8:1::10 (DR)                                   |
+//! | \[2001:db8::101\]:80/53 | TCP/UDP | 2001:db8:1::11:8080 / :53 (NAT)                     |
+//! | \[2001:db8::102\]:80    | TCP   | 2001:db8:1::13 (TUN: unsupported for IPv6)            |
+//! | \[2001:db8::103\]:80/53 | TCP/UDP | 2001:db8:1::14:8080 / :53 (FullNAT, laddr 2001:db8:1::200) |
+//!
+//! Ports: 0 = clients (198.18.0.1, 2001:db8::1), 1 = backends (198.18.1.1, 2001:db8:1::1),
+//! 2 = a small-MTU backend network (198.18.2.1, MTU 576). MACs are `02:00:00:00:00:1p` for port
+//! `p`, `02:00:00:00:01:xx` for the backend ending in `xx`.
+
+use core::net::IpAddr;
+use std::sync::OnceLock;
+
+use crate::frame::{Frame, VecFrame};
+use crate::pipeline::{Verdict, Worker, WorkerConfig};
+use crate::sched::SchedulerKind;
+use crate::session::FwdMethod;
+use crate::snapshot::{
+    BackendSpec, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder, ToaMode,
+};
+use crate::types::L4Proto;
+use crate::wire::{parse_frame, DropReason};
+
+/// The MAC of gateway port `p`.
+pub const fn port_mac(p: u8) -> [u8; 6] {
+    [2, 0, 0, 0, 0, 0x10 + p]
+}
+
+/// The MAC a backend whose address ends in `last` resolves to.
+pub const fn backend_mac(last: u8) -> [u8; 6] {
+    [2, 0, 0, 0, 1, last]
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("literal address")
+}
+
+/// Build the all-modes snapshot described in the module documentation (generation 1).
+pub fn snapshot() -> Snapshot {
+    let mut b = SnapshotBuilder::new(1);
+    b.port(PortInfo {
+        mac: port_mac(0),
+        addrs4: vec!["198.18.0.1".parse().expect("literal")],
+        addrs6: vec!["2001:db8::1".parse().expect("literal")],
+        mtu: 1500,
+    });
+    b.port(PortInfo {
+        mac: port_mac(1),
+        addrs4: vec!["198.18.1.1".parse().expect("literal")],
+        addrs6: vec!["2001:db8:1::1".parse().expect("literal")],
+        mtu: 1500,
+    });
+    b.port(PortInfo {
+        mac: port_mac(2),
+        addrs4: vec!["198.18.2.1".parse().expect("literal")],
+        addrs6: vec![],
+        mtu: 576,
+    });
+    for (prefix, len, port) in [
+        ("198.18.1.0", 24, 1),
+        ("198.18.2.0", 24, 2),
+        ("2001:db8:1::", 64, 1),
+    ] {
+        b.route(Route {
+            prefix: ip(prefix),
+            len,
+            port,
+            via: None,
+        });
+    }
+    for last in [10u8, 11, 12, 13, 14, 15, 16] {
+        b.neighbour(ip(&format!("198.18.1.{last}")), backend_mac(last));
+        b.neighbour(ip(&format!("2001:db8:1::{last}")), backend_mac(last));
+    }
+    b.neighbour(ip("198.18.2.13"), backend_mac(13));
+
+    let svc = |vip: &str, port: u16, proto: L4Proto, backends: &[(&str, u16, FwdMethod)]| {
+        let mut s = ServiceSpec::new(ip(vip), port, proto);
+        s.backends = backends
+            .iter()
+            .map(|&(a, p, m)| BackendSpec::new(ip(a), p, m))
+            .collect();
+        s
+    };
+    use FwdMethod::{Dr, FullNat, Nat, Tun};
+    use L4Proto::{Tcp, Udp};
+    b.service(svc("198.18.0.100", 80, Tcp, &[("198.18.1.10", 80, Dr)]));
+    b.service(svc("198.18.0.100", 53, Udp, &[("198.18.1.10", 53, Dr)]));
+    let mut nat = svc(
+        "198.18.0.101",
+        80,
+        Tcp,
+        &[("198.18.1.11", 8080, Nat), ("198.18.1.12", 8080, Nat)],
+    );
+    nat.scheduler = SchedulerKind::Rr;
+    b.service(nat);
+    b.service(svc("198.18.0.101", 53, Udp, &[("198.18.1.11", 53, Nat)]));
+    b.service(svc("198.18.0.102", 80, Tcp, &[("198.18.1.13", 80, Tun)]));
+    let mut fnat = svc("198.18.0.103", 80, Tcp, &[("198.18.1.14", 8080, FullNat)]);
+    fnat.laddrs = vec![ip("198.18.1.200"), ip("198.18.1.201")];
+    fnat.toa = ToaMode::Ack;
+    b.service(fnat);
+    let mut fnat_udp = svc("198.18.0.103", 53, Udp, &[("198.18.1.14", 53, FullNat)]);
+    fnat_udp.laddrs = vec![ip("198.18.1.200")];
+    b.service(fnat_udp);
+    let mut persist = svc(
+        "198.18.0.104",
+        0,
+        Tcp,
+        &[("198.18.1.10", 0, Dr), ("198.18.1.15", 0, Dr)],
+    );
+    persist.persistence = Some(Persistence {
+        timeout_s: 300,
+        prefix_len: 24,
+    });
+    b.service(persist);
+    b.service(svc("198.18.0.105", 80, Tcp, &[("198.18.2.13", 80, Tun)]));
+    b.service(svc("198.18.0.106", 80, Tcp, &[("198.18.1.99", 80, Nat)]));
+    let mut sorry = svc("198.18.0.107", 80, Tcp, &[("198.18.1.16", 80, Dr)]);
+    sorry.backends[0].available = false;
+    sorry.sorry = Some(BackendSpec::new(ip("198.18.1.10"), 80, Dr));
+    b.service(sorry);
+    b.service(svc("198.18.0.108", 80, Tcp, &[]));
+    let mut mh = svc(
+        "198.18.0.109",
+        80,
+        Tcp,
+        &[("198.18.1.14", 9090, FullNat), ("203.0.113.5", 80, FullNat)],
+    );
+    mh.scheduler = SchedulerKind::Mh;
+    mh.laddrs = vec![ip("198.18.1.200")];
+    mh.toa = ToaMode::Syn;
+    b.service(mh);
+
+    b.service(svc("2001:db8::100", 80, Tcp, &[("2001:db8:1::10", 80, Dr)]));
+    b.service(svc(
+        "2001:db8::101",
+        80,
+        Tcp,
+        &[("2001:db8:1::11", 8080, Nat)],
+    ));
+    b.service(svc(
+        "2001:db8::101",
+        53,
+        Udp,
+        &[("2001:db8:1::11", 53, Nat)],
+    ));
+    b.service(svc(
+        "2001:db8::102",
+        80,
+        Tcp,
+        &[("2001:db8:1::13", 80, Tun)],
+    ));
+    for (port, bport) in [(80, 8080), (53, 53)] {
+        let proto = if port == 80 { Tcp } else { Udp };
+        let mut s = svc(
+            "2001:db8::103",
+            port,
+            proto,
+            &[("2001:db8:1::14", bport, FullNat)],
+        );
+        s.laddrs = vec![ip("2001:db8:1::200")];
+        b.service(s);
+    }
+    b.build()
+}
+
+fn shared_snapshot() -> &'static Snapshot {
+    static SNAP: OnceLock<Snapshot> = OnceLock::new();
+    SNAP.get_or_init(snapshot)
+}
+
+/// Encode an input for [`fuzz_one`]: a config byte and `(ctl, frame)` records.
+pub fn encode(config: u8, records: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = vec![config];
+    for &(ctl, frame) in records {
+        let len = u16::try_from(frame.len()).expect("frame under 64 KiB");
+        out.push(ctl);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(frame);
+    }
+    out
+}
+
+/// The worker [`fuzz_one`] starts from for an input's config byte: small tables, so an input
+/// can fill one.
+pub fn worker(config: u8) -> Worker {
+    let workers = if config & 1 != 0 { 2 } else { 1 };
+    let id = if workers == 2 {
+        u16::from(config >> 1 & 1)
+    } else {
+        0
+    };
+    Worker::new(WorkerConfig {
+        id,
+        workers,
+        sessions4: 16,
+        sessions6: 16,
+        templates: 8,
+        max_services: 32,
+        max_backends: 32,
+        // Enough to catch the timer wheel up over a 1000 s jump in one tick.
+        expire_budget: 8192,
+        ..WorkerConfig::default()
+    })
+}
+
+/// Run one fuzz input (see the module documentation for its format) through a fresh worker.
+///
+/// # Panics
+/// When the pipeline panics, transmits on a port that does not exist, or transmits a frame
+/// that no longer parses: each is a bug.
+pub fn fuzz_one(data: &[u8]) {
+    let Some((&config, mut rest)) = data.split_first() else {
+        return;
+    };
+    let snap = shared_snapshot();
+    let mut w = worker(config);
+    let mut now: u32 = 1;
+    let mut verdict = [Verdict::Drop(DropReason::NotForUs)];
+    while let Some((&ctl, r)) = rest.split_first() {
+        let (len, r) = match r {
+            [a, b, r @ ..] => (usize::from(u16::from_le_bytes([*a, *b])), r),
+            _ => (r.len(), &[][..]),
+        };
+        let (bytes, r) = r.split_at(len.min(r.len()));
+        rest = r;
+        if ctl & 0x40 != 0 {
+            now = now.wrapping_add(1000);
+        }
+        now = now.wrapping_add(u32::from(ctl >> 2 & 7));
+        let in_port = ctl & 3;
+        let mut frame = [VecFrame::new(bytes)];
+        w.process(snap, now, in_port, &mut frame, &mut verdict);
+        if let Verdict::Tx(p) = verdict[0] {
+            assert!(usize::from(p) < snap.ports.len(), "tx on missing port {p}");
+            check_parses(frame[0].data());
+        }
+        if ctl & 0x20 != 0 {
+            w.tick(now);
+        }
+    }
+}
+
+/// Assert that a transmitted frame parses; for IP-in-IP (which the parser does not take as a
+/// packet to forward) the inner packet must parse behind the same Ethernet header.
+fn check_parses(d: &[u8]) {
+    match parse_frame(d) {
+        Ok(_) => {}
+        Err(DropReason::UnsupportedL4Proto) => {
+            let l3 = if d[12..14] == [0x81, 0x00] { 18 } else { 14 };
+            assert!(
+                d[l3] >> 4 == 4 && d[l3 + 9] == 4,
+                "transmitted frame does not parse: UnsupportedL4Proto"
+            );
+            let inner_l3 = l3 + usize::from(d[l3] & 0xf) * 4;
+            let mut inner = d[..l3].to_vec();
+            inner.extend_from_slice(&d[inner_l3..]);
+            if let Err(r) = parse_frame(&inner) {
+                panic!("IP-in-IP inner packet does not parse: {r:?}");
+            }
+        }
+        Err(r) => panic!("transmitted frame does not parse: {r:?}"),
+    }
+}

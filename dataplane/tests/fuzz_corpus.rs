@@ -1,0 +1,570 @@
+//! Replays the committed fuzz seed corpus (`fuzz/corpus/pipeline/`) and any crash reproducers
+//! a local fuzzing run left (`fuzz/artifacts/pipeline/`) through the fuzz harness, so stable CI
+//! exercises what the fuzzer does.
+//!
+//! The seeds are written by the ignored test `write_seed_corpus`:
+//! `cargo test -p dataplane --test fuzz_corpus -- --ignored write_seed_corpus`.
+mod common;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use dataplane::frame::{Frame, VecFrame};
+use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
+use dataplane::pipeline::{Verdict, Worker};
+use dataplane::snapshot::Snapshot;
+use dataplane::wire::DropReason;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// Every regular file under `dir` (recursively), sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn replay_seed_corpus() {
+    let files = files_under(&fuzz_dir().join("corpus/pipeline"));
+    assert!(files.len() >= 30, "seed corpus has {} files", files.len());
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        let r = std::panic::catch_unwind(|| fuzz_one(&data));
+        assert!(r.is_ok(), "{} panicked", f.display());
+    }
+}
+
+#[test]
+fn replay_fuzz_artifacts() {
+    // Present only after a local `cargo fuzz run` found something (not committed).
+    for f in files_under(&fuzz_dir().join("artifacts")) {
+        let data = std::fs::read(&f).unwrap();
+        let r = std::panic::catch_unwind(|| fuzz_one(&data));
+        assert!(r.is_ok(), "{} panicked", f.display());
+    }
+}
+
+#[test]
+fn harness_survives_edge_inputs() {
+    fuzz_one(&[]);
+    fuzz_one(&[0]);
+    fuzz_one(&[0, 0]);
+    fuzz_one(&[0xff, 0xff, 0xff]);
+    fuzz_one(&[0; 200]);
+    fuzz_one(&[0xff; 200]);
+}
+
+/// Drives a worker exactly as `fuzz_one` will, recording the inputs, so seeds can quote what
+/// the gateway really sent (FullNAT local ports, rewritten headers).
+struct Sim {
+    config: u8,
+    snap: Snapshot,
+    w: Worker,
+    now: u32,
+    records: Vec<(u8, Vec<u8>)>,
+    verdicts: Vec<Verdict>,
+}
+
+impl Sim {
+    fn new(config: u8) -> Self {
+        Sim {
+            config,
+            snap: snapshot(),
+            w: worker(config),
+            now: 1,
+            records: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// Send `frame` with control byte `ctl`; return the verdict and the frame afterwards.
+    fn send(&mut self, ctl: u8, frame: &[u8]) -> (Verdict, Vec<u8>) {
+        if ctl & 0x40 != 0 {
+            self.now = self.now.wrapping_add(1000);
+        }
+        self.now = self.now.wrapping_add(u32::from(ctl >> 2 & 7));
+        let mut f = [VecFrame::new(frame)];
+        let mut v = [Verdict::Drop(DropReason::NotForUs)];
+        self.w
+            .process(&self.snap, self.now, ctl & 3, &mut f, &mut v);
+        if ctl & 0x20 != 0 {
+            self.w.tick(self.now);
+        }
+        self.records.push((ctl, frame.to_vec()));
+        self.verdicts.push(v[0]);
+        (v[0], f[0].data().to_vec())
+    }
+
+    fn write(self, dir: &Path, name: &str) {
+        eprintln!("{name}: {:?}", self.verdicts);
+        let recs: Vec<(u8, &[u8])> = self
+            .records
+            .iter()
+            .map(|(c, f)| (*c, f.as_slice()))
+            .collect();
+        std::fs::write(dir.join(format!("{name}.bin")), encode(self.config, &recs)).unwrap();
+    }
+}
+
+/// Client-side port 0, clock +1 s.
+const C0: u8 = 0x04;
+/// Backend-side port 1, clock +1 s.
+const C1: u8 = 0x05;
+
+const CLIENT4: &str = "203.0.113.50";
+const CLIENT6: &str = "2001:db8:ff::50";
+
+/// A flow seed: client SYN (and optionally the rest of a handshake and replies) to `vip:vport`.
+/// Returns the simulator after the SYN and the frame the gateway sent.
+fn syn_flow(
+    config: u8,
+    client: &str,
+    vip: &str,
+    vport: u16,
+    tcp_proto: bool,
+) -> (Sim, Verdict, Vec<u8>) {
+    let mut sim = Sim::new(config);
+    let (c, v) = (ip(client), ip(vip));
+    let f = if tcp_proto {
+        tcp(FROM_CLIENT, c, v, 40000, vport, SYN, &[])
+    } else {
+        udp(FROM_CLIENT, c, v, 40000, vport, b"query")
+    };
+    let (verdict, out) = sim.send(C0, &f);
+    (sim, verdict, out)
+}
+
+#[test]
+#[ignore = "writes the seed corpus; run by hand after changing the harness or the snapshot"]
+fn write_seed_corpus() {
+    let dir = fuzz_dir().join("corpus/pipeline");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in files_under(&dir) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let c4 = ip(CLIENT4);
+    let c6 = ip(CLIENT6);
+
+    // ---- Each mode, each family, each protocol: a whole flow where replies come back. ----
+    for (name, client, vip, vport, tcp_proto) in [
+        ("dr4-tcp", CLIENT4, "198.18.0.100", 80, true),
+        ("dr4-udp", CLIENT4, "198.18.0.100", 53, false),
+        ("nat4-tcp", CLIENT4, "198.18.0.101", 80, true),
+        ("nat4-udp", CLIENT4, "198.18.0.101", 53, false),
+        ("tun4-tcp", CLIENT4, "198.18.0.102", 80, true),
+        ("fnat4-tcp", CLIENT4, "198.18.0.103", 80, true),
+        ("fnat4-udp", CLIENT4, "198.18.0.103", 53, false),
+        ("persist4-tcp", CLIENT4, "198.18.0.104", 443, true),
+        ("unresolved4-tcp", CLIENT4, "198.18.0.106", 80, true),
+        ("sorry4-tcp", CLIENT4, "198.18.0.107", 80, true),
+        ("nobackend4-tcp", CLIENT4, "198.18.0.108", 80, true),
+        ("mh-toa-syn4-tcp", CLIENT4, "198.18.0.109", 80, true),
+        ("dr6-tcp", CLIENT6, "2001:db8::100", 80, true),
+        ("nat6-tcp", CLIENT6, "2001:db8::101", 80, true),
+        ("nat6-udp", CLIENT6, "2001:db8::101", 53, false),
+        ("tun6-tcp", CLIENT6, "2001:db8::102", 80, true),
+        ("fnat6-tcp", CLIENT6, "2001:db8::103", 80, true),
+        ("fnat6-udp", CLIENT6, "2001:db8::103", 53, false),
+    ] {
+        let (mut sim, v, out) = syn_flow(0, client, vip, vport, tcp_proto);
+        let (c, vi) = (ip(client), ip(vip));
+        if let Verdict::Tx(1) = v {
+            let backend_nat = name.starts_with("nat") || name.starts_with("fnat");
+            if backend_nat {
+                let r = reply_to(&out, SYN | ACK, tcp_proto);
+                sim.send(C1, &r);
+            }
+            if tcp_proto {
+                let (_, out2) = sim.send(C0, &tcp(FROM_CLIENT, c, vi, 40000, vport, ACK, &[]));
+                sim.send(
+                    C0,
+                    &tcp(
+                        FROM_CLIENT,
+                        c,
+                        vi,
+                        40000,
+                        vport,
+                        PSH | ACK,
+                        b"GET / HTTP/1.0\r\n\r\n",
+                    ),
+                );
+                if backend_nat {
+                    sim.send(C1, &reply_to(&out2, ACK | PSH, true));
+                    sim.send(C1, &reply_to(&out2, FIN | ACK, true));
+                }
+                sim.send(C0, &tcp(FROM_CLIENT, c, vi, 40000, vport, FIN | ACK, &[]));
+            } else {
+                sim.send(C0, &udp(FROM_CLIENT, c, vi, 40000, vport, b"again"));
+            }
+            // Let it all expire.
+            sim.send(0x40 | 0x20, &[]);
+        }
+        sim.write(&dir, name);
+    }
+
+    // ---- ICMP errors about sessions, both ways, for each mode and family. ----
+    for (name, client, vip, vport) in [
+        ("icmp-dr4", CLIENT4, "198.18.0.100", 80),
+        ("icmp-nat4", CLIENT4, "198.18.0.101", 80),
+        ("icmp-tun4", CLIENT4, "198.18.0.102", 80),
+        ("icmp-fnat4", CLIENT4, "198.18.0.103", 80),
+        ("icmp-fnat4-udp", CLIENT4, "198.18.0.103", 53),
+        ("icmp-nat6", CLIENT6, "2001:db8::101", 80),
+        ("icmp-fnat6", CLIENT6, "2001:db8::103", 80),
+    ] {
+        let tcp_proto = vport == 80;
+        let (mut sim, _, out) = syn_flow(0, client, vip, vport, tcp_proto);
+        let (c, vi) = (ip(client), ip(vip));
+        let router = if c.is_ipv4() {
+            ip("198.18.1.1")
+        } else {
+            ip("2001:db8:1::fe")
+        };
+        // From the backend side, quoting what the gateway sent the backend.
+        let (gw_src, _) = addrs(&out);
+        sim.send(
+            C1,
+            &icmp_error_quoting(from_backend(1), router, gw_src, &out, 8),
+        );
+        // From the client side, quoting a reply as the client saw it.
+        let reply = if tcp_proto {
+            tcp(FROM_CLIENT, vi, c, vport, 40000, SYN | ACK, &[])
+        } else {
+            udp(FROM_CLIENT, vi, c, vport, 40000, b"answer")
+        };
+        let client_router = if c.is_ipv4() {
+            ip("203.0.113.1")
+        } else {
+            ip("2001:db8:ff::1")
+        };
+        sim.send(
+            C0,
+            &icmp_error_quoting(FROM_CLIENT, client_router, vi, &reply, 8),
+        );
+        // A quote cut inside the ports.
+        sim.send(
+            C0,
+            &icmp_error_quoting(FROM_CLIENT, client_router, vi, &reply, 2),
+        );
+        sim.write(&dir, name);
+    }
+
+    // ---- Maglev over a FullNAT backend (TOA on the SYN) and one without a route. ----
+    {
+        let mut sim = Sim::new(0);
+        for i in 0..8u32 {
+            let c = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i * 7919));
+            sim.send(
+                C0,
+                &tcp(FROM_CLIENT, c, ip("198.18.0.109"), 40000, 80, SYN, &[]),
+            );
+        }
+        sim.write(&dir, "mh-toa-syn4-many");
+    }
+
+    // ---- TUN towards a small-MTU network: fragmentation needed, or dropped without DF. ----
+    {
+        let mut sim = Sim::new(0);
+        let vip = ip("198.18.0.105");
+        sim.send(C0, &tcp(FROM_CLIENT, c4, vip, 40001, 80, SYN, &[]));
+        let big = tcp(FROM_CLIENT, c4, vip, 40001, 80, ACK, &[0x55; 600]);
+        sim.send(C0, &big);
+        let mut no_df = big.clone();
+        no_df[20] &= !0x40; // clear DF
+        fix_ipv4_checksum(&mut no_df);
+        sim.send(C0, &no_df);
+        sim.write(&dir, "tun4-frag-needed");
+    }
+
+    // ---- Echo, ARP, ND, own addresses. ----
+    {
+        let mut sim = Sim::new(0);
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c4,
+                ip("198.18.0.100"),
+                8,
+                0,
+                [0, 1, 0, 1],
+                b"ping",
+            ),
+        );
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c4,
+                ip("198.18.0.1"),
+                8,
+                0,
+                [0, 1, 0, 2],
+                b"ping",
+            ),
+        );
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c4,
+                ip("198.51.100.1"),
+                8,
+                0,
+                [0, 1, 0, 3],
+                b"ping",
+            ),
+        );
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c4,
+                ip("198.18.0.100"),
+                13,
+                0,
+                [0; 4],
+                b"tstamp",
+            ),
+        );
+        sim.write(&dir, "echo4");
+        let mut sim = Sim::new(0);
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c6,
+                ip("2001:db8::100"),
+                128,
+                0,
+                [0, 1, 0, 1],
+                b"ping",
+            ),
+        );
+        sim.send(
+            C0,
+            &icmp(
+                FROM_CLIENT,
+                c6,
+                ip("2001:db8::1"),
+                128,
+                0,
+                [0, 1, 0, 2],
+                b"ping",
+            ),
+        );
+        sim.write(&dir, "echo6");
+        let mut sim = Sim::new(0);
+        sim.send(C0, &arp_request([203, 0, 113, 50], [198, 18, 0, 100]));
+        sim.write(&dir, "arp");
+        let mut sim = Sim::new(0);
+        sim.send(C0, &neighbour_solicitation(c6, ip("2001:db8::100")));
+        sim.write(&dir, "nd");
+        let mut sim = Sim::new(0);
+        sim.send(
+            C0,
+            &tcp(FROM_CLIENT, c4, ip("198.18.0.1"), 40000, 22, SYN, &[]),
+        );
+        sim.send(
+            C0,
+            &tcp(FROM_CLIENT, c6, ip("2001:db8::1"), 40000, 22, SYN, &[]),
+        );
+        sim.send(
+            C0,
+            &tcp(FROM_CLIENT, c4, ip("198.18.0.100"), 40000, 81, SYN, &[]),
+        );
+        sim.send(
+            C0,
+            &tcp(FROM_CLIENT, c4, ip("198.51.100.9"), 40000, 80, SYN, &[]),
+        );
+        sim.send(
+            C1,
+            &tcp(
+                from_backend(11),
+                ip("198.18.1.11"),
+                c4,
+                8080,
+                40000,
+                ACK,
+                &[],
+            ),
+        );
+        sim.send(
+            C1,
+            &tcp(
+                from_backend(14),
+                ip("198.18.1.14"),
+                ip("198.18.1.200"),
+                8080,
+                1500,
+                ACK,
+                &[],
+            ),
+        );
+        sim.write(&dir, "local-and-strays");
+    }
+
+    // ---- Malformed and unusual frames. ----
+    let syn4 = tcp(FROM_CLIENT, c4, ip("198.18.0.101"), 40000, 80, SYN, &[]);
+    let syn6 = tcp(FROM_CLIENT, c6, ip("2001:db8::103"), 40000, 80, SYN, &[]);
+    let one = |name: &str, frame: &[u8]| {
+        let mut sim = Sim::new(0);
+        sim.send(C0, frame);
+        sim.write(&dir, name);
+    };
+    one("truncated-ethernet", &syn4[..10]);
+    let mut vlan = syn4[..12].to_vec();
+    vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+    vlan.extend_from_slice(&syn4[12..]);
+    one("vlan-syn4", &vlan);
+    one("truncated-vlan", &vlan[..15]);
+    let mut bad = syn4.clone();
+    bad[24] ^= 0xff;
+    one("bad-ipv4-checksum", &bad);
+    let mut frag = syn4.clone();
+    frag[20] = 0x20; // MF
+    fix_ipv4_checksum(&mut frag);
+    one("ipv4-fragment", &frag);
+    let mut ihl = syn4.clone();
+    ihl[14] = 0x44;
+    fix_ipv4_checksum(&mut ihl);
+    one("bad-ihl", &ihl);
+    let mut ver = syn4.clone();
+    ver[14] = 0x65;
+    fix_ipv4_checksum(&mut ver);
+    one("bad-ip-version", &ver);
+    one("truncated-tcp", &trunc_ipv4(&syn4, 14 + 20 + 10));
+    one("truncated-ipv6", &syn6[..40]);
+    let mut ethertype = syn4.clone();
+    ethertype[12..14].copy_from_slice(&[0x88, 0xcc]);
+    one("unknown-ethertype", &ethertype);
+    let mut gre = syn4.clone();
+    gre[23] = 47;
+    fix_ipv4_checksum(&mut gre);
+    one("gre-to-vip", &gre);
+    one(
+        "ttl1-nat4",
+        &tcp_ttl(FROM_CLIENT, c4, ip("198.18.0.101"), 40000, 80, SYN, &[], 1),
+    );
+    one("ipv6-hop-by-hop", &with_ipv6_ext(&syn6, 0, 8));
+    one("ipv6-fragment", &with_ipv6_ext(&syn6, 44, 8));
+    one("ipv4-options", &with_ipv4_options(&syn4));
+    one(
+        "not-syn-new-flow",
+        &tcp(FROM_CLIENT, c4, ip("198.18.0.103"), 40000, 80, ACK, &[]),
+    );
+    one(
+        "rst-new-flow",
+        &tcp(FROM_CLIENT, c4, ip("198.18.0.103"), 40000, 80, RST, &[]),
+    );
+    one(
+        "short-arp",
+        &arp_request([203, 0, 113, 50], [198, 18, 0, 100])[..30],
+    );
+
+    // ---- Two workers: NAT flows owned elsewhere, FullNAT replies to another worker's port. ----
+    for config in [1u8, 3] {
+        let (mut sim, _, out) = syn_flow(config, CLIENT4, "198.18.0.103", 80, true);
+        if let (IpAddr::V4(_), _) = addrs(&out) {
+            let r = reply_to(&out, SYN | ACK, true);
+            sim.send(C1, &r);
+            let mut other = r.clone();
+            let l4 = 34;
+            let dp = u16::from_be_bytes([other[l4 + 2], other[l4 + 3]]) ^ 1;
+            other[l4 + 2..l4 + 4].copy_from_slice(&dp.to_be_bytes());
+            sim.send(C1, &other);
+        }
+        for p in 40000..40004u16 {
+            sim.send(
+                C0,
+                &tcp(FROM_CLIENT, c4, ip("198.18.0.101"), p, 80, SYN, &[]),
+            );
+        }
+        sim.write(&dir, &format!("two-workers-{config}"));
+    }
+
+    // ---- Fill the 16-session table, then expire. ----
+    {
+        let mut sim = Sim::new(0);
+        for p in 0..20u16 {
+            sim.send(
+                0,
+                &udp(FROM_CLIENT, c4, ip("198.18.0.103"), 30000 + p, 53, b"q"),
+            );
+        }
+        sim.send(0x7f & !0x03, &[]);
+        sim.send(
+            C0,
+            &udp(FROM_CLIENT, c4, ip("198.18.0.103"), 29999, 53, b"q"),
+        );
+        sim.write(&dir, "table-full");
+    }
+}
+
+fn fix_ipv4_checksum(f: &mut [u8]) {
+    let ihl = usize::from(f[14] & 0xf) * 4;
+    if ihl < 20 || f.len() < 14 + ihl {
+        return;
+    }
+    f[24] = 0;
+    f[25] = 0;
+    let mut sum = 0u32;
+    for w in f[14..14 + ihl].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    f[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// Cut an IPv4 frame to `len` bytes, fixing the total length and header checksum.
+fn trunc_ipv4(f: &[u8], len: usize) -> Vec<u8> {
+    let mut out = f[..len].to_vec();
+    let total = u16::try_from(len - 14).unwrap();
+    out[16..18].copy_from_slice(&total.to_be_bytes());
+    fix_ipv4_checksum(&mut out);
+    out
+}
+
+/// Insert an IPv6 extension header of type `ext` (`len` bytes) before the L4 header.
+fn with_ipv6_ext(f: &[u8], ext: u8, len: usize) -> Vec<u8> {
+    let mut out = f[..54].to_vec();
+    let next = out[20];
+    out[20] = ext;
+    let mut hdr = vec![0u8; len];
+    hdr[0] = next;
+    hdr[1] = u8::try_from(len / 8 - 1).unwrap();
+    out.extend_from_slice(&hdr);
+    out.extend_from_slice(&f[54..]);
+    let pl = u16::from_be_bytes([out[18], out[19]]) + u16::try_from(len).unwrap();
+    out[18..20].copy_from_slice(&pl.to_be_bytes());
+    out
+}
+
+/// Add 4 bytes of IPv4 options (NOPs and an end-of-list).
+fn with_ipv4_options(f: &[u8]) -> Vec<u8> {
+    let mut out = f[..34].to_vec();
+    out.extend_from_slice(&[1, 1, 1, 0]);
+    out.extend_from_slice(&f[34..]);
+    out[14] = 0x46;
+    let total = u16::from_be_bytes([out[16], out[17]]) + 4;
+    out[16..18].copy_from_slice(&total.to_be_bytes());
+    fix_ipv4_checksum(&mut out);
+    out
+}

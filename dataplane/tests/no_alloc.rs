@@ -1,0 +1,444 @@
+//! Proves the hot path never allocates: a counting global allocator is armed on this thread
+//! while thousands of frames of every kind go through `Worker::process` and `Worker::tick`.
+//!
+//! What runs armed: new flows (TCP SYNs and UDP) to every mode of both families, persistence,
+//! the sorry server, established client packets (the first FullNAT ACK inserts TOA), NAT and
+//! FullNAT replies, ICMP errors both ways, echo to VIPs, TUN "fragmentation needed", ARP, ND,
+//! local traffic, unresolved next hops, every kind of drop, redirects to another worker, and
+//! expiry of every session. What runs before arming: the worker's construction, and one burst
+//! so the worker syncs to the snapshot generation (its one allocation per configuration).
+//!
+//! The crate forbids unsafe code in its library; this test is a separate crate, and a global
+//! allocator can only be written with `unsafe impl GlobalAlloc`, which here only forwards to
+//! `System`.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use dataplane::frame::VecFrame;
+use dataplane::fuzzing::snapshot;
+use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+use dataplane::snapshot::Snapshot;
+use dataplane::wire::DropReason;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static FREES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // A const-initialised Cell: reading it never allocates or registers a destructor.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn armed() -> bool {
+    ARMED.try_with(Cell::get).unwrap_or(false)
+}
+
+struct Counting;
+
+// SAFETY: every method forwards its arguments unchanged to `System`, so `System`'s guarantees
+// are ours; the counting only touches an atomic and a const thread-local `Cell`.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if armed() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if armed() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if armed() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if armed() {
+            FREES.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const BURST: usize = 32;
+
+/// Runs template frames through a worker in bursts, reusing preallocated frames.
+struct Driver {
+    frames: Vec<VecFrame>,
+    verdicts: [Verdict; BURST],
+    /// Verdict kinds seen: Tx, Punt, Redirect, Drop.
+    seen: [usize; 4],
+}
+
+impl Driver {
+    fn new() -> Self {
+        Driver {
+            frames: (0..BURST).map(|_| VecFrame::new(&[])).collect(),
+            verdicts: [Verdict::Drop(DropReason::NotForUs); BURST],
+            seen: [0; 4],
+        }
+    }
+
+    /// Push `templates` (all received on `port`) through `w` in bursts at time `now`, calling
+    /// `tick` after each burst as the worker loop does.
+    fn run(&mut self, w: &mut Worker, snap: &Snapshot, now: u32, port: u8, templates: &[Vec<u8>]) {
+        for chunk in templates.chunks(BURST) {
+            for (f, t) in self.frames.iter_mut().zip(chunk) {
+                assert!(f.reset(t));
+            }
+            let n = chunk.len();
+            w.process(
+                snap,
+                now,
+                port,
+                &mut self.frames[..n],
+                &mut self.verdicts[..n],
+            );
+            for v in &self.verdicts[..n] {
+                let k = match v {
+                    Verdict::Tx(_) => 0,
+                    Verdict::Punt(_) => 1,
+                    Verdict::Redirect(_) => 2,
+                    Verdict::Drop(_) => 3,
+                };
+                self.seen[k] += 1;
+            }
+            w.tick(now);
+        }
+    }
+
+    /// Like [`Driver::run`] but return the frames as the gateway sent them (unarmed only).
+    fn run_collect(
+        &mut self,
+        w: &mut Worker,
+        snap: &Snapshot,
+        now: u32,
+        port: u8,
+        templates: &[Vec<u8>],
+    ) -> Vec<(Verdict, Vec<u8>)> {
+        let mut out = Vec::new();
+        for chunk in templates.chunks(BURST) {
+            for (f, t) in self.frames.iter_mut().zip(chunk) {
+                assert!(f.reset(t));
+            }
+            let n = chunk.len();
+            w.process(
+                snap,
+                now,
+                port,
+                &mut self.frames[..n],
+                &mut self.verdicts[..n],
+            );
+            for (v, f) in self.verdicts[..n].iter().zip(&self.frames) {
+                out.push((*v, bytes(f)));
+            }
+        }
+        out
+    }
+}
+
+/// A service the test opens flows to.
+struct Target {
+    vip: &'static str,
+    vport: u16,
+    tcp: bool,
+    /// Replies come back through the gateway (NAT, FullNAT).
+    replies: bool,
+}
+
+const fn t(vip: &'static str, vport: u16, tcp: bool, replies: bool) -> Target {
+    Target {
+        vip,
+        vport,
+        tcp,
+        replies,
+    }
+}
+
+const TARGETS: &[Target] = &[
+    t("198.18.0.100", 80, true, false),  // DR
+    t("198.18.0.100", 53, false, false), // DR UDP
+    t("198.18.0.101", 80, true, true),   // NAT
+    t("198.18.0.101", 53, false, true),  // NAT UDP
+    t("198.18.0.102", 80, true, false),  // TUN
+    t("198.18.0.103", 80, true, true),   // FullNAT (TOA on ACK)
+    t("198.18.0.103", 53, false, true),  // FullNAT UDP
+    t("198.18.0.104", 443, true, false), // persistent DR
+    t("198.18.0.105", 80, true, false),  // TUN to the small-MTU network
+    t("198.18.0.107", 80, true, false),  // sorry server
+    t("198.18.0.109", 80, true, true),   // Maglev FullNAT (TOA on SYN) / no route
+    t("2001:db8::100", 80, true, false), // DR v6
+    t("2001:db8::101", 80, true, true),  // NAT v6
+    t("2001:db8::101", 53, false, true), // NAT v6 UDP
+    t("2001:db8::103", 80, true, true),  // FullNAT v6
+    t("2001:db8::103", 53, false, true), // FullNAT v6 UDP
+];
+
+fn client(v6: bool, i: u32) -> IpAddr {
+    if v6 {
+        IpAddr::from(std::net::Ipv6Addr::from(
+            0x2001_0db8_00ff_0000_0000_0000_0000_0000u128 + u128::from(i),
+        ))
+    } else {
+        IpAddr::from(std::net::Ipv4Addr::from(0xcb00_7100 + (i % 200)))
+    }
+}
+
+fn first(t: &Target, c: IpAddr, port: u16) -> Vec<u8> {
+    if t.tcp {
+        tcp(FROM_CLIENT, c, ip(t.vip), port, t.vport, SYN, &[])
+    } else {
+        udp(FROM_CLIENT, c, ip(t.vip), port, t.vport, b"query")
+    }
+}
+
+#[test]
+fn hot_path_does_not_allocate() {
+    let snap = snapshot();
+    let mut w = Worker::new(WorkerConfig::default());
+    // A second worker of two, for redirects.
+    let mut w2 = Worker::new(WorkerConfig {
+        workers: 2,
+        ..WorkerConfig::default()
+    });
+    let mut d = Driver::new();
+
+    // ---- Unarmed: open flows, learn what the gateway sent, build every template. ----
+    const FLOWS: u32 = 48;
+    let mut warm = Vec::new();
+    let mut flow_ids = Vec::new();
+    for (k, tg) in TARGETS.iter().enumerate() {
+        let v6 = tg.vip.contains(':');
+        for i in 0..FLOWS {
+            let c = client(v6, i);
+            let port = 20000 + (k as u16) * 100 + i as u16;
+            warm.push(first(tg, c, port));
+            flow_ids.push((k, c, port));
+        }
+    }
+    let sent = d.run_collect(&mut w, &snap, 1, 0, &warm);
+    let mut established = Vec::new();
+    let mut replies = Vec::new();
+    let mut icmp_from_backends = Vec::new();
+    let mut icmp_from_clients = Vec::new();
+    for ((k, c, port), (v, out)) in flow_ids.iter().zip(&sent) {
+        let tg = &TARGETS[*k];
+        let vip = ip(tg.vip);
+        if tg.tcp {
+            established.push(tcp(FROM_CLIENT, *c, vip, *port, tg.vport, ACK, &[]));
+            established.push(tcp(
+                FROM_CLIENT,
+                *c,
+                vip,
+                *port,
+                tg.vport,
+                PSH | ACK,
+                &[7; 200],
+            ));
+            // Too big for the small-MTU TUN network: fragmentation needed.
+            established.push(tcp(FROM_CLIENT, *c, vip, *port, tg.vport, ACK, &[7; 700]));
+        } else {
+            established.push(udp(FROM_CLIENT, *c, vip, *port, tg.vport, b"again"));
+        }
+        let reply_seen = if tg.tcp {
+            tcp(FROM_CLIENT, vip, *c, tg.vport, *port, SYN | ACK, &[])
+        } else {
+            udp(FROM_CLIENT, vip, *c, tg.vport, *port, b"answer")
+        };
+        let router = if c.is_ipv4() {
+            ip("203.0.113.1")
+        } else {
+            ip("2001:db8:ff::1")
+        };
+        icmp_from_clients.push(icmp_error_quoting(FROM_CLIENT, router, vip, &reply_seen, 8));
+        if tg.replies && matches!(v, Verdict::Tx(1)) {
+            replies.push(reply_to(out, if tg.tcp { SYN | ACK } else { 0 }, tg.tcp));
+            replies.push(reply_to(out, if tg.tcp { ACK | PSH } else { 0 }, tg.tcp));
+            let (gw, _) = addrs(out);
+            let router = if gw.is_ipv4() {
+                ip("198.18.1.1")
+            } else {
+                ip("2001:db8:1::fe")
+            };
+            icmp_from_backends.push(icmp_error_quoting(from_backend(1), router, gw, out, 8));
+        }
+    }
+    // New flows to open while armed: fresh client ports for every target.
+    let mut new_flows = Vec::new();
+    for (k, tg) in TARGETS.iter().enumerate() {
+        let v6 = tg.vip.contains(':');
+        for i in 0..160u32 {
+            new_flows.push(first(
+                tg,
+                client(v6, i),
+                40000 + (k as u16) * 1000 + i as u16,
+            ));
+        }
+    }
+    // Punts, echo and drops of every kind.
+    let c4 = ip("203.0.113.50");
+    let c6 = ip("2001:db8:ff::50");
+    let syn4 = tcp(FROM_CLIENT, c4, ip("198.18.0.101"), 1234, 80, SYN, &[]);
+    let mut bad_csum = syn4.clone();
+    bad_csum[24] ^= 0xff;
+    let mut ethertype = syn4.clone();
+    ethertype[12..14].copy_from_slice(&[0x88, 0xcc]);
+    let mut vlan = syn4[..12].to_vec();
+    vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+    vlan.extend_from_slice(&syn4[12..]);
+    let mut others = vec![
+        arp_request([203, 0, 113, 50], [198, 18, 0, 100]),
+        neighbour_solicitation(c6, ip("2001:db8::100")),
+        icmp(
+            FROM_CLIENT,
+            c4,
+            ip("198.18.0.100"),
+            8,
+            0,
+            [0, 1, 0, 1],
+            b"ping",
+        ),
+        icmp(
+            FROM_CLIENT,
+            c6,
+            ip("2001:db8::103"),
+            128,
+            0,
+            [0, 1, 0, 1],
+            b"ping",
+        ),
+        icmp(
+            FROM_CLIENT,
+            c4,
+            ip("198.18.0.1"),
+            8,
+            0,
+            [0, 1, 0, 1],
+            b"ping",
+        ),
+        icmp(
+            FROM_CLIENT,
+            c4,
+            ip("198.18.0.100"),
+            13,
+            0,
+            [0; 4],
+            b"tstamp",
+        ),
+        tcp(FROM_CLIENT, c4, ip("198.18.0.1"), 1234, 22, SYN, &[]),
+        tcp(FROM_CLIENT, c4, ip("198.18.0.106"), 1234, 80, SYN, &[]), // unresolved
+        tcp(FROM_CLIENT, c4, ip("198.18.0.108"), 1234, 80, SYN, &[]), // no backend
+        tcp(FROM_CLIENT, c4, ip("198.18.0.100"), 1234, 81, SYN, &[]), // no service
+        tcp(FROM_CLIENT, c4, ip("198.51.100.7"), 1234, 80, SYN, &[]), // not for us
+        tcp(FROM_CLIENT, c4, ip("198.18.0.103"), 1234, 80, ACK, &[]), // not a SYN
+        tcp(FROM_CLIENT, c6, ip("2001:db8::102"), 1234, 80, SYN, &[]), // TUN v6
+        tcp_ttl(FROM_CLIENT, c4, ip("198.18.0.101"), 1235, 80, SYN, &[], 1),
+        tcp(from_backend(11), ip("198.18.1.11"), c4, 8080, 9, ACK, &[]), // no session
+        tcp(
+            from_backend(14),
+            ip("198.18.1.14"),
+            ip("198.18.1.200"),
+            8080,
+            9,
+            ACK,
+            &[],
+        ),
+        icmp_error_quoting(FROM_CLIENT, c4, ip("198.18.0.100"), &syn4, 8), // no session
+        bad_csum,
+        ethertype,
+        vlan,
+        syn4[..10].to_vec(),
+    ];
+    others.extend(std::iter::repeat_n(others.clone(), 3).flatten());
+
+    // One burst per worker before arming: the generation sync builds scheduler state.
+    d.run(&mut w2, &snap, 1, 0, &others[..1]);
+
+    // The counter sees allocations made while armed (and only then).
+    ARMED.with(|a| a.set(true));
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    ARMED.with(|a| a.set(false));
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        1,
+        "the counting allocator is not in use"
+    );
+
+    // ---- Armed: everything below must not allocate. ----
+    ALLOCS.store(0, Ordering::Relaxed);
+    FREES.store(0, Ordering::Relaxed);
+    ARMED.with(|a| a.set(true));
+    let mut now = 2;
+    for _ in 0..3 {
+        d.run(&mut w, &snap, now, 0, &new_flows);
+        d.run(&mut w, &snap, now, 0, &established);
+        d.run(&mut w, &snap, now, 1, &replies);
+        d.run(&mut w, &snap, now, 1, &icmp_from_backends);
+        d.run(&mut w, &snap, now, 0, &icmp_from_clients);
+        d.run(&mut w, &snap, now, 0, &others);
+        d.run(&mut w2, &snap, now, 0, &new_flows);
+        d.run(&mut w2, &snap, now, 1, &replies);
+        now += 1;
+    }
+    let peak4 = w.sessions4().len();
+    let peak6 = w.sessions6().len();
+    // Let every session and template expire.
+    now += 100_000;
+    for _ in 0..10_000 {
+        w.tick(now);
+        w2.tick(now);
+        if w.sessions4().is_empty() && w.sessions6().is_empty() && w2.sessions4().is_empty() {
+            break;
+        }
+    }
+    ARMED.with(|a| a.set(false));
+    let (allocs, frees) = (
+        ALLOCS.load(Ordering::Relaxed),
+        FREES.load(Ordering::Relaxed),
+    );
+
+    let frames: usize = d.seen.iter().sum();
+    println!(
+        "armed: {frames} frames (tx {}, punt {}, redirect {}, drop {}), peak sessions {peak4} v4 \
+         {peak6} v6, {allocs} allocations, {frees} frees",
+        d.seen[0], d.seen[1], d.seen[2], d.seen[3]
+    );
+    assert_eq!(allocs, 0, "the hot path allocated");
+    assert_eq!(frees, 0, "the hot path freed memory");
+    // The test is only as good as its coverage of the pipeline.
+    assert!(frames > 10_000, "{frames} frames");
+    assert!(
+        d.seen.iter().all(|&n| n > 0),
+        "verdict kinds seen: {:?}",
+        d.seen
+    );
+    assert!(peak4 > 1000 && peak6 > 100, "{peak4} {peak6}");
+    let c = w.counters();
+    assert!(c.sessions_created.get() > 2000);
+    assert!(c.icmp_translated.get() > 0);
+    assert!(c.icmp_echo_answered.get() > 0);
+    assert!(c.toa_inserted.get() > 0);
+    assert_eq!(c.sessions_expired.get(), c.sessions_created.get());
+    assert!(w.sessions4().is_empty() && w.sessions6().is_empty());
+}
