@@ -17,7 +17,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 lint: fmt-check clippy
 
@@ -25,9 +25,9 @@ lint: fmt-check clippy
 # works too because the DPDK tests share one EAL per test binary.
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast --final-status-level slow; \
+		$(CARGO) nextest run --workspace --all-features --no-fail-fast --final-status-level slow; \
 	else \
-		$(CARGO) test --workspace --no-fail-fast; \
+		$(CARGO) test --workspace --all-features --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
 

@@ -11,9 +11,9 @@
 
 pub mod counters;
 pub mod frame;
+pub mod fuzzing;
 #[cfg(feature = "golden")]
 pub mod golden;
-pub mod fuzzing;
 pub mod pipeline;
 mod rewrite;
 pub mod sched;

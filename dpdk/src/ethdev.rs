@@ -11,6 +11,13 @@ use crate::error::{cvt, Error, Result};
 use crate::mbuf::Mbuf;
 use crate::mempool::Mempool;
 
+/// RSS over IPv4/IPv6 addresses (`RTE_ETH_RSS_IP`).
+pub const RSS_IP: u64 = dpdk_sys::RTE_ETH_RSS_IP;
+/// RSS over TCP ports (`RTE_ETH_RSS_TCP`).
+pub const RSS_TCP: u64 = dpdk_sys::RTE_ETH_RSS_TCP;
+/// RSS over UDP ports (`RTE_ETH_RSS_UDP`).
+pub const RSS_UDP: u64 = dpdk_sys::RTE_ETH_RSS_UDP;
+
 /// A DPDK port id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortId(pub u16);

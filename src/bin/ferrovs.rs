@@ -18,6 +18,12 @@ struct Cli {
 enum Command {
     /// Print the version and the DPDK it runs with.
     Version,
+    /// Run the gateway: own the configured DPDK ports and forward until SIGINT/SIGTERM.
+    Run {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+    },
     /// Validate a configuration file without starting anything.
     ///
     /// Exit 0 when valid; otherwise print every error as FILE:LINE:COL: key.path: message and
@@ -51,6 +57,29 @@ fn main() -> ExitCode {
                 dpdk::build_version()
             );
             ExitCode::SUCCESS
+        }
+        Command::Run { config: path } => {
+            let cfg = match config::load(&path) {
+                Ok(c) => c,
+                Err(errors) => {
+                    eprint!("{errors}");
+                    return ExitCode::from(1);
+                }
+            };
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+                    eprintln!("ferrovs: cannot handle signal {sig}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            match ferrovs::gateway::run(cfg, stop) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ferrovs: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Check { file } => match config::load(&file) {
             Ok(cfg) => {

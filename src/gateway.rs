@@ -1,0 +1,679 @@
+//! `ferrovs run`: DPDK ports wired to dataplane workers, with control on the main lcore.
+//!
+//! Threads (DESIGN §2): one worker per worker lcore polls its RX queue on every port, runs the
+//! dataplane pipeline, and sends on its own TX queue of each port; what it does not handle goes
+//! to control through its punt ring, and packets whose session lives on another worker go there
+//! through a redirect ring (one SP/SC ring per ordered pair of workers). Control, on the main
+//! lcore, answers ARP/ND, learns and resolves neighbours, publishes snapshots (arc-swap) and
+//! owns one extra TX queue per port for the frames it originates.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use config::Config;
+use control::neigh::{self, Neighbours};
+use control::topology;
+use dataplane::counters::WorkerCounters;
+use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+use dataplane::session::Timeouts;
+use dataplane::snapshot::{Mac, Snapshot};
+use dataplane::wire::DropReason;
+use dpdk::eal::{rdtsc, Eal};
+use dpdk::ethdev::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
+use dpdk::mbuf::Mbuf;
+use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
+use dpdk::{lcore, ring};
+
+/// RX burst size (l3fwd's).
+const BURST: usize = 32;
+/// Slots in each punt and redirect ring.
+const RING_SIZE: u32 = 1024;
+/// How often control re-sends resolution requests for unresolved neighbours.
+const RESOLVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The RSS key ferrovs programs (Microsoft's verification key, the common default): known, so
+/// the RSS-aware local-port choice can predict where replies land.
+pub const RSS_KEY: [u8; 40] = [
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+    0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+    0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+];
+
+/// Build the EAL argument list for `cfg`.
+pub fn eal_args(cfg: &Config) -> Vec<String> {
+    let d = &cfg.dpdk;
+    let lcores: Vec<String> = d.lcores.iter().map(u32::to_string).collect();
+    let mut a = vec![
+        "ferrovs".to_owned(),
+        "-l".to_owned(),
+        lcores.join(","),
+        "--main-lcore".to_owned(),
+        d.main_lcore.to_string(),
+        "--file-prefix".to_owned(),
+        d.file_prefix.clone(),
+    ];
+    if !d.hugepages {
+        a.push("--no-huge".to_owned());
+    }
+    let memory = d.memory_mb.or_else(|| {
+        // Without hugepages EAL takes 64 MiB unless told: size it for the mbuf pools.
+        (!d.hugepages).then(|| {
+            let per_port = u64::from(d.mbufs_per_port) * u64::from(DEFAULT_DATA_ROOM + 256);
+            u32::try_from(per_port * cfg.ports.len() as u64 / (1 << 20) + 128).unwrap_or(u32::MAX)
+        })
+    });
+    if let Some(m) = memory {
+        a.push("-m".to_owned());
+        a.push(m.to_string());
+    }
+    if !cfg.ports.iter().any(|p| looks_pci(&p.device)) {
+        a.push("--no-pci".to_owned());
+    }
+    a.extend(d.extra_eal_args.iter().cloned());
+    a
+}
+
+fn looks_pci(device: &str) -> bool {
+    let name = device.split(',').next().unwrap_or(device);
+    name.contains(':') && name.contains('.')
+}
+
+/// The queues and rings one worker owns.
+struct WorkerIo {
+    rx: Vec<RxQueue>,
+    tx: Vec<TxQueue>,
+    punt: ring::Producer,
+    redirect_out: Vec<Option<ring::Producer>>,
+    redirect_in: Vec<ring::Consumer>,
+}
+
+/// Map DPDK port ids to gateway port indices.
+#[derive(Clone, Debug)]
+struct PortMap(Vec<(u16, u8)>);
+
+impl PortMap {
+    fn index(&self, dpdk_port: u16) -> u8 {
+        self.0
+            .iter()
+            .find(|(p, _)| *p == dpdk_port)
+            .map_or(0, |(_, i)| *i)
+    }
+}
+
+/// Run the gateway until `stop` is set. Returns once every worker has stopped and every port is
+/// closed.
+///
+/// # Errors
+/// EAL, port or lcore set-up failures, each naming what failed.
+pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let eal = Eal::init(eal_args(&cfg)).map_err(|e| format!("DPDK EAL: {e}"))?;
+    let result = run_with_eal(&eal, &cfg, &stop);
+    // Ports and pools are dropped inside run_with_eal; release hugepage files and devices.
+    if let Err(e) = eal.cleanup() {
+        eprintln!("ferrovs: EAL cleanup: {e}");
+    }
+    result
+}
+
+fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), String> {
+    let workers = lcore::workers(eal);
+    let wanted: Vec<u32> = cfg.dpdk.worker_lcores.clone();
+    let worker_lcores: Vec<lcore::LcoreId> = workers
+        .into_iter()
+        .filter(|l| wanted.contains(&l.0))
+        .collect();
+    if worker_lcores.is_empty() {
+        return Err(
+            "no worker lcore: give [dpdk] lcores at least two cores (one control, one worker)"
+                .into(),
+        );
+    }
+    let nw = u16::try_from(worker_lcores.len()).map_err(|_| "too many workers")?;
+    let mbufs = cfg
+        .dpdk
+        .mbufs_per_port
+        .saturating_mul(u32::try_from(cfg.ports.len()).unwrap_or(1));
+    let pool = Arc::new(
+        Mempool::new(eal, "ferrovs_mbufs", mbufs, 256, DEFAULT_DATA_ROOM, None).map_err(|e| {
+            format!("mbuf pool of {mbufs}: {e} (more memory: [dpdk] memory_mb, or hugepages)")
+        })?,
+    );
+
+    // Ports: one RX and one TX queue per worker, plus control's TX queue.
+    let mut ports = Vec::new();
+    let mut macs: Vec<Mac> = Vec::new();
+    let mut io: Vec<(Vec<RxQueue>, Vec<TxQueue>)> =
+        (0..nw).map(|_| (Vec::new(), Vec::new())).collect();
+    let mut control_tx = Vec::new();
+    let mut control_rx: Vec<RxQueue> = Vec::new();
+    let mut map = Vec::new();
+    for (pi, pc) in cfg.ports.iter().enumerate() {
+        let mut port = Port::probe(eal, &pc.device)
+            .map_err(|e| format!("port {} ({}): {e}", pc.name, pc.device))?;
+        let info = port.info().map_err(|e| format!("port {}: {e}", pc.name))?;
+        if info.max_rx_queues < nw || info.max_tx_queues < nw + 1 {
+            return Err(format!(
+                "port {} ({}): {} workers need {} RX and {} TX queues; the device has {} and {}",
+                pc.name,
+                info.driver_name,
+                nw,
+                nw,
+                nw + 1,
+                info.max_rx_queues,
+                info.max_tx_queues
+            ));
+        }
+        let rss = (nw > 1 && info.flow_type_rss_offloads != 0).then(|| RssConfig {
+            key: if info.hash_key_size as usize == RSS_KEY.len() {
+                RSS_KEY.to_vec()
+            } else {
+                Vec::new()
+            },
+            hash_functions: dpdk_sys_rss_ip_tcp_udp(),
+        });
+        let steering = if nw == 1 {
+            "single worker: no steering needed".to_owned()
+        } else if rss.is_some() {
+            "RSS spreads new flows; replies to another worker's session go through redirect rings"
+                .to_owned()
+        } else {
+            "no RSS on this device: queue 0 gets all traffic; redirect rings steer to owners"
+                .to_owned()
+        };
+        // Control owns queue `nw` in both directions: peers that pair queues (memif) need equal
+        // counts, and the RSS redirection table below leaves it out, so no flow lands there.
+        let has_rss = rss.is_some();
+        port.configure(&PortConfig {
+            rx_queues: nw + 1,
+            tx_queues: nw + 1,
+            rss,
+            ..Default::default()
+        })
+        .map_err(|e| format!("port {}: configure: {e}", pc.name))?;
+        if has_rss && info.reta_size > 0 {
+            let reta: Vec<u16> = (0..info.reta_size).map(|i| i % nw).collect();
+            port.set_reta(&reta)
+                .map_err(|e| format!("port {}: RSS redirection table: {e}", pc.name))?;
+        }
+        for w in 0..nw {
+            let rx = port
+                .rx_queue_setup(w, pc.rx_desc, &pool)
+                .map_err(|e| format!("port {} rx queue {w}: {e}", pc.name))?;
+            let tx = port
+                .tx_queue_setup(w, pc.tx_desc)
+                .map_err(|e| format!("port {} tx queue {w}: {e}", pc.name))?;
+            io[usize::from(w)].0.push(rx);
+            io[usize::from(w)].1.push(tx);
+        }
+        control_rx.push(
+            port.rx_queue_setup(nw, pc.rx_desc, &pool)
+                .map_err(|e| format!("port {} control rx queue: {e}", pc.name))?,
+        );
+        control_tx.push(
+            port.tx_queue_setup(nw, pc.tx_desc)
+                .map_err(|e| format!("port {} control tx queue: {e}", pc.name))?,
+        );
+        let _ = port.promiscuous_enable();
+        port.start()
+            .map_err(|e| format!("port {}: start: {e}", pc.name))?;
+        let mac = pc
+            .mac
+            .map(|m| m.0)
+            .or_else(|| port.mac_addr().ok())
+            .unwrap_or_default();
+        println!(
+            "ferrovs: port {} = {} ({}), mac {}, {} RX/TX queues; steering: {}",
+            pc.name,
+            pc.device,
+            info.driver_name,
+            fmt_mac(&mac),
+            nw,
+            steering
+        );
+        map.push((port.id().0, u8::try_from(pi).unwrap_or(u8::MAX)));
+        macs.push(mac);
+        ports.push(port);
+    }
+    let map = PortMap(map);
+
+    // Rings.
+    let mut punt_rx = Vec::new();
+    let mut punts = Vec::new();
+    for w in 0..nw {
+        let (p, c) =
+            ring::mbuf_ring(eal, &format!("fv_punt{w}"), RING_SIZE).map_err(|e| e.to_string())?;
+        punts.push(Some(p));
+        punt_rx.push(c);
+    }
+    let mut redirect_out: Vec<Vec<Option<ring::Producer>>> =
+        (0..nw).map(|_| (0..nw).map(|_| None).collect()).collect();
+    let mut redirect_in: Vec<Vec<ring::Consumer>> = (0..nw).map(|_| Vec::new()).collect();
+    for from in 0..nw {
+        for to in 0..nw {
+            if from != to {
+                let (p, c) = ring::mbuf_ring(eal, &format!("fv_rd{from}_{to}"), RING_SIZE)
+                    .map_err(|e| e.to_string())?;
+                redirect_out[usize::from(from)][usize::from(to)] = Some(p);
+                redirect_in[usize::from(to)].push(c);
+            }
+        }
+    }
+
+    let mut neighbours = Neighbours::default();
+    let mut generation = 1;
+    let shared = Arc::new(ArcSwap::from_pointee(topology::build(
+        cfg,
+        &macs,
+        &neighbours,
+        generation,
+    )));
+    let timeouts = timeouts(cfg)?;
+
+    // Launch workers.
+    let tsc_hz = eal.tsc_hz();
+    let mut jobs = Vec::new();
+    let mut counters: Vec<Arc<WorkerCounters>> = Vec::new();
+    let mut redirect_out = redirect_out.into_iter();
+    let mut redirect_in = redirect_in.into_iter();
+    for (w, ((rx, tx), lc)) in io.into_iter().zip(&worker_lcores).enumerate() {
+        let wcfg = WorkerConfig {
+            id: u16::try_from(w).unwrap_or(0),
+            workers: nw,
+            sessions4: cfg.dpdk.session_capacity as usize,
+            sessions6: (cfg.dpdk.session_capacity as usize / 4).max(1024),
+            templates: cfg.dpdk.persist_capacity as usize,
+            max_services: cfg.services.len().max(1) + 64,
+            max_backends: cfg
+                .services
+                .iter()
+                .map(|s| s.real_servers.len() + 1)
+                .sum::<usize>()
+                + 256,
+            seed: rdtsc() ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            timeouts,
+            ..WorkerConfig::default()
+        };
+        let worker = Worker::new(wcfg);
+        counters.push(worker.counters().clone());
+        let wio = WorkerIo {
+            rx,
+            tx,
+            punt: punts[w].take().ok_or("punt ring")?,
+            redirect_out: redirect_out.next().unwrap_or_default(),
+            redirect_in: redirect_in.next().unwrap_or_default(),
+        };
+        let (shared, stop, map) = (shared.clone(), stop.clone(), map.clone());
+        let job = lcore::launch(eal, *lc, move || {
+            worker_loop(worker, wio, &shared, &stop, &map, tsc_hz)
+        })
+        .map_err(|e| format!("launch worker on lcore {}: {e}", lc.0))?;
+        jobs.push(job);
+    }
+    println!(
+        "ferrovs: running {} worker(s) on lcores {:?}; control on lcore {}",
+        nw, cfg.dpdk.worker_lcores, cfg.dpdk.main_lcore
+    );
+    notify_systemd("READY=1");
+
+    // Control loop.
+    let mut ctl = Control {
+        cfg,
+        macs: &macs,
+        pool: &pool,
+        tx: control_tx,
+        map: &map,
+    };
+    ctl.announce_vips();
+    let mut last_resolve: Option<Instant> = None;
+    let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut last_stats = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let mut changed = false;
+        let mut busy = false;
+        for c in &mut punt_rx {
+            c.dequeue_burst(&mut buf);
+        }
+        for q in &mut control_rx {
+            q.rx_burst(&mut buf);
+        }
+        for m in buf.drain(..) {
+            busy = true;
+            changed |= ctl.punted(&m, &mut neighbours, now);
+        }
+        if last_resolve.is_none_or(|t| now.duration_since(t) >= RESOLVE_EVERY) {
+            last_resolve = Some(now);
+            changed |= neighbours.expire(now);
+            ctl.resolve(&shared.load(), &neighbours, now);
+        }
+        if changed {
+            generation += 1;
+            shared.store(Arc::new(topology::build(
+                cfg,
+                &macs,
+                &neighbours,
+                generation,
+            )));
+        }
+        if now.duration_since(last_stats) >= Duration::from_secs(10) {
+            last_stats = now;
+            log_stats(&counters);
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    println!("ferrovs: stopping");
+    notify_systemd("STOPPING=1");
+    for j in jobs {
+        j.join();
+    }
+    log_stats(&counters);
+    drop(ctl);
+    drop(punt_rx);
+    drop(control_rx);
+    for mut p in ports {
+        if let Err(e) = p.stop() {
+            eprintln!("ferrovs: port {}: {e}", p.name());
+        }
+    }
+    println!("ferrovs: stopped");
+    Ok(())
+}
+
+fn dpdk_sys_rss_ip_tcp_udp() -> u64 {
+    dpdk::ethdev::RSS_IP | dpdk::ethdev::RSS_TCP | dpdk::ethdev::RSS_UDP
+}
+
+fn timeouts(cfg: &Config) -> Result<Timeouts, String> {
+    let mut t = Timeouts::default();
+    t.set(
+        u64::from(cfg.timeouts.tcp_s),
+        u64::from(cfg.timeouts.tcpfin_s),
+        u64::from(cfg.timeouts.udp_s),
+    )
+    .map_err(|e| format!("timeouts: {e:?}"))?;
+    Ok(t)
+}
+
+fn fmt_mac(m: &Mac) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn log_stats(counters: &[Arc<WorkerCounters>]) {
+    for (w, c) in counters.iter().enumerate() {
+        let drops: u64 = c.drops.iter().map(dataplane::counters::Counter::get).sum();
+        println!(
+            "ferrovs: worker {w}: rx {} tx {} punted {} redirected {} dropped {} sessions {}",
+            c.rx.get(),
+            c.tx.get(),
+            c.punted.get(),
+            c.redirected.get(),
+            drops,
+            c.sessions_created.get() - c.sessions_expired.get()
+        );
+    }
+}
+
+/// Tell systemd (Type=notify) about our state, if it started us.
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let _ = sock.send_to(state.as_bytes(), path);
+}
+
+/// The worker loop (l3fwd's shape): RX bursts, pipeline, per-port TX buffers flushed every
+/// iteration, punt and redirect rings, bounded expiry work.
+fn worker_loop(
+    mut worker: Worker,
+    mut io: WorkerIo,
+    shared: &ArcSwap<Snapshot>,
+    stop: &AtomicBool,
+    map: &PortMap,
+    tsc_hz: u64,
+) -> i32 {
+    let nports = io.tx.len();
+    let c = worker.counters().clone();
+    let mut rx: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut tx: Vec<Vec<Mbuf>> = (0..nports).map(|_| Vec::with_capacity(BURST * 4)).collect();
+    let mut punt: Vec<Mbuf> = Vec::with_capacity(BURST * 4);
+    let mut redirect: Vec<Vec<Mbuf>> = (0..io.redirect_out.len())
+        .map(|_| Vec::with_capacity(BURST * 4))
+        .collect();
+    let mut verdicts = [Verdict::Drop(DropReason::NotForUs); BURST];
+    let start = rdtsc();
+    let mut iter: u32 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let snap = shared.load();
+        let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
+        let mut got = 0;
+        for (pi, q) in io.rx.iter_mut().enumerate() {
+            let n = q.rx_burst(&mut rx);
+            if n == 0 {
+                continue;
+            }
+            got += n;
+            let in_port = u8::try_from(pi).unwrap_or(0);
+            worker.process(&snap, now, in_port, &mut rx, &mut verdicts[..n]);
+            dispatch(
+                &mut rx,
+                &verdicts[..n],
+                &mut tx,
+                &mut punt,
+                &mut redirect,
+                &c,
+            );
+        }
+        for q in &mut io.redirect_in {
+            if q.dequeue_burst(&mut rx) == 0 {
+                continue;
+            }
+            got += rx.len();
+            let n = rx.len();
+            for (m, v) in rx.iter_mut().zip(verdicts.iter_mut()) {
+                let in_port = map.index(m.port());
+                *v = worker.process_one(&snap, now, in_port, m);
+            }
+            dispatch(
+                &mut rx,
+                &verdicts[..n],
+                &mut tx,
+                &mut punt,
+                &mut redirect,
+                &c,
+            );
+        }
+        for (q, buf) in io.tx.iter_mut().zip(tx.iter_mut()) {
+            if !buf.is_empty() {
+                q.tx_burst(buf);
+                if !buf.is_empty() {
+                    for _ in 0..buf.len() {
+                        c.drop_reason(DropReason::TxRingFull);
+                    }
+                    buf.clear();
+                }
+            }
+        }
+        if !punt.is_empty() {
+            io.punt.enqueue_burst(&mut punt);
+            for _ in 0..punt.len() {
+                c.drop_reason(DropReason::PuntRingFull);
+            }
+            punt.clear();
+        }
+        for (q, buf) in io.redirect_out.iter_mut().zip(redirect.iter_mut()) {
+            if let Some(q) = q {
+                if !buf.is_empty() {
+                    q.enqueue_burst(buf);
+                }
+            }
+            for _ in 0..buf.len() {
+                c.drop_reason(DropReason::RedirectRingFull);
+            }
+            buf.clear();
+        }
+        if got > 0 {
+            c.busy_polls.inc();
+        } else {
+            c.idle_polls.inc();
+        }
+        iter = iter.wrapping_add(1);
+        if iter.is_multiple_of(64) {
+            worker.tick(now);
+        }
+    }
+    0
+}
+
+/// Move each frame to where its verdict sends it.
+fn dispatch(
+    rx: &mut Vec<Mbuf>,
+    verdicts: &[Verdict],
+    tx: &mut [Vec<Mbuf>],
+    punt: &mut Vec<Mbuf>,
+    redirect: &mut [Vec<Mbuf>],
+    c: &WorkerCounters,
+) {
+    for (m, v) in rx.drain(..).zip(verdicts) {
+        match *v {
+            Verdict::Tx(p) => match tx.get_mut(usize::from(p)) {
+                Some(b) => b.push(m),
+                None => c.drop_reason(DropReason::NoRoute),
+            },
+            Verdict::Punt(_) => punt.push(m),
+            Verdict::Redirect(w) => match redirect.get_mut(usize::from(w)) {
+                Some(b) => b.push(m),
+                None => c.drop_reason(DropReason::RedirectRingFull),
+            },
+            Verdict::Drop(_) => drop(m),
+        }
+    }
+}
+
+/// Control's view of the ports, for the frames it answers and originates.
+struct Control<'a> {
+    cfg: &'a Config,
+    macs: &'a [Mac],
+    pool: &'a Mempool,
+    tx: Vec<TxQueue>,
+    map: &'a PortMap,
+}
+
+impl Control<'_> {
+    fn send(&mut self, port: u8, frame: &[u8]) {
+        let Some(q) = self.tx.get_mut(usize::from(port)) else {
+            return;
+        };
+        let Some(m) = self.pool.alloc_from(frame) else {
+            return;
+        };
+        let mut v = vec![m];
+        q.tx_burst(&mut v);
+    }
+
+    /// Handle a punted frame; return true when the neighbour table changed.
+    fn punted(&mut self, m: &Mbuf, neighbours: &mut Neighbours, now: Instant) -> bool {
+        let port = self.map.index(m.port());
+        let Some(&mac) = self.macs.get(usize::from(port)) else {
+            return false;
+        };
+        let cfg = self.cfg;
+        let out = neigh::handle(m.data(), mac, |ip| {
+            topology::answers_for(cfg, usize::from(port), ip)
+        });
+        if let Some(reply) = &out.reply {
+            self.send(port, reply);
+        }
+        match out.learned {
+            Some((ip, mac)) => neighbours.learn(ip, mac, port, now),
+            // Not ARP/ND: traffic for the box itself (no exception path yet: dropped) or a new
+            // flow waiting for a neighbour, which the periodic resolution takes care of.
+            None => false,
+        }
+    }
+
+    /// Ask for every wanted neighbour that is missing or stale.
+    fn resolve(&mut self, snap: &Snapshot, neighbours: &Neighbours, now: Instant) {
+        let stale = neighbours.stale(now);
+        for (hop, port, src) in topology::wanted_neighbours(self.cfg, snap) {
+            if neighbours.get(&hop).is_some() && !stale.iter().any(|(ip, _)| *ip == hop) {
+                continue;
+            }
+            let Some(&mac) = self.macs.get(usize::from(port)) else {
+                continue;
+            };
+            let frame = match (hop, src) {
+                (IpAddr::V4(t), IpAddr::V4(s)) => neigh::arp_request(mac, s, t),
+                (IpAddr::V6(t), IpAddr::V6(s)) => neigh::neighbour_solicitation(mac, s, t),
+                _ => continue,
+            };
+            self.send(port, &frame);
+        }
+    }
+
+    /// Gratuitous ARP for every IPv4 VIP and local address, on every port.
+    fn announce_vips(&mut self) {
+        let mut ips: Vec<IpAddr> = self.cfg.services.iter().map(|s| s.vip).collect();
+        for p in &self.cfg.local_address_pools {
+            ips.extend(p.addresses.iter().copied());
+        }
+        ips.sort();
+        ips.dedup();
+        for port in 0..self.macs.len() {
+            let mac = self.macs[port];
+            for ip in &ips {
+                if let IpAddr::V4(v4) = ip {
+                    let f = neigh::gratuitous_arp(mac, *v4);
+                    self.send(u8::try_from(port).unwrap_or(0), &f);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_eal_args_from_config() {
+        let cfg = config::parse(
+            "[dpdk]\nlcores = \"0-2\"\nhugepages = false\nfile_prefix = \"fv1\"\nmbufs_per_port = 8191\n\
+             [[port]]\nname = \"p0\"\ndevice = \"net_memif0,role=server\"\naddresses = [\"198.18.0.1/24\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let a = eal_args(&cfg);
+        assert_eq!(
+            &a[..7],
+            &[
+                "ferrovs",
+                "-l",
+                "0,1,2",
+                "--main-lcore",
+                "0",
+                "--file-prefix",
+                "fv1"
+            ]
+        );
+        assert!(a.contains(&"--no-huge".to_owned()));
+        assert!(
+            a.contains(&"--no-pci".to_owned()),
+            "vdevs only: no PCI scan"
+        );
+        assert!(a.contains(&"-m".to_owned()));
+        assert!(looks_pci("0000:03:00.0"));
+        assert!(!looks_pci("net_pcap0,rx_pcap=/tmp/a.pcap"));
+    }
+}
