@@ -8,17 +8,12 @@
 //! expiry of every session. What runs before arming: the worker's construction, and one burst
 //! so the worker syncs to the snapshot generation (its one allocation per configuration).
 //!
-//! The crate forbids unsafe code in its library; this test is a separate crate, and a global
-//! allocator can only be written with `unsafe impl GlobalAlloc`, which here only forwards to
-//! `System`.
-#![allow(unsafe_code)]
+//! The counting allocator is the `allocation-counter` crate's (it counts this thread only), so
+//! no `unsafe` is needed here: the project keeps `unsafe` to its dpdk crates.
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use dataplane::frame::VecFrame;
@@ -26,59 +21,6 @@ use dataplane::fuzzing::snapshot;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static FREES: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // A const-initialised Cell: reading it never allocates or registers a destructor.
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn armed() -> bool {
-    ARMED.try_with(Cell::get).unwrap_or(false)
-}
-
-struct Counting;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, so `System`'s guarantees
-// are ours; the counting only touches an atomic and a const thread-local `Cell`.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if armed() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if armed() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if armed() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if armed() {
-            FREES.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const BURST: usize = 32;
 
@@ -374,49 +316,43 @@ fn hot_path_does_not_allocate() {
     // One burst per worker before arming: the generation sync builds scheduler state.
     d.run(&mut w2, &snap, 1, 0, &others[..1]);
 
-    // The counter sees allocations made while armed (and only then).
-    ARMED.with(|a| a.set(true));
-    drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
-    ARMED.with(|a| a.set(false));
-    drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
-    assert_eq!(
-        ALLOCS.load(Ordering::Relaxed),
-        1,
-        "the counting allocator is not in use"
-    );
+    // The counter sees allocations made while measuring (and only then).
+    let probe = allocation_counter::measure(|| {
+        drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    });
+    assert_eq!(probe.count_total, 1, "the counting allocator is not in use");
 
-    // ---- Armed: everything below must not allocate. ----
-    ALLOCS.store(0, Ordering::Relaxed);
-    FREES.store(0, Ordering::Relaxed);
-    ARMED.with(|a| a.set(true));
-    let mut now = 2;
-    for _ in 0..3 {
-        d.run(&mut w, &snap, now, 0, &new_flows);
-        d.run(&mut w, &snap, now, 0, &established);
-        d.run(&mut w, &snap, now, 1, &replies);
-        d.run(&mut w, &snap, now, 1, &icmp_from_backends);
-        d.run(&mut w, &snap, now, 0, &icmp_from_clients);
-        d.run(&mut w, &snap, now, 0, &others);
-        d.run(&mut w2, &snap, now, 0, &new_flows);
-        d.run(&mut w2, &snap, now, 1, &replies);
-        now += 1;
-    }
-    let peak4 = w.sessions4().len();
-    let peak6 = w.sessions6().len();
-    // Let every session and template expire.
-    now += 100_000;
-    for _ in 0..10_000 {
-        w.tick(now);
-        w2.tick(now);
-        if w.sessions4().is_empty() && w.sessions6().is_empty() && w2.sessions4().is_empty() {
-            break;
+    // ---- Measured: everything below must not allocate. ----
+    let mut peak4 = 0;
+    let mut peak6 = 0;
+    let info = allocation_counter::measure(|| {
+        let mut now = 2;
+        for _ in 0..3 {
+            d.run(&mut w, &snap, now, 0, &new_flows);
+            d.run(&mut w, &snap, now, 0, &established);
+            d.run(&mut w, &snap, now, 1, &replies);
+            d.run(&mut w, &snap, now, 1, &icmp_from_backends);
+            d.run(&mut w, &snap, now, 0, &icmp_from_clients);
+            d.run(&mut w, &snap, now, 0, &others);
+            d.run(&mut w2, &snap, now, 0, &new_flows);
+            d.run(&mut w2, &snap, now, 1, &replies);
+            now += 1;
         }
-    }
-    ARMED.with(|a| a.set(false));
-    let (allocs, frees) = (
-        ALLOCS.load(Ordering::Relaxed),
-        FREES.load(Ordering::Relaxed),
-    );
+        peak4 = w.sessions4().len();
+        peak6 = w.sessions6().len();
+        // Let every session and template expire.
+        now += 100_000;
+        for _ in 0..10_000 {
+            w.tick(now);
+            w2.tick(now);
+            if w.sessions4().is_empty() && w.sessions6().is_empty() && w2.sessions4().is_empty() {
+                break;
+            }
+        }
+    });
+    let allocs = info.count_total;
+    // Frees without allocations show up as a negative current count.
+    let frees = u64::try_from(-info.count_current.min(0)).unwrap_or(0);
 
     let frames: usize = d.seen.iter().sum();
     println!(
