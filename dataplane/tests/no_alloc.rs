@@ -8,8 +8,8 @@
 //! expiry of every session. What runs before arming: the worker's construction, and one burst
 //! so the worker syncs to the snapshot generation (its one allocation per configuration).
 //!
-//! The counting allocator is the `allocation-counter` crate's (it counts this thread only), so
-//! no `unsafe` is needed here: the project keeps `unsafe` to its dpdk crates.
+//! The counting allocator is the `allocation-counter` crate's (it counts this thread only),
+//! so this test needs no hand-written global allocator.
 
 mod common;
 
