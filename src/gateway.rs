@@ -498,18 +498,14 @@ fn worker_loop(
             if !buf.is_empty() {
                 q.tx_burst(buf);
                 if !buf.is_empty() {
-                    for _ in 0..buf.len() {
-                        c.drop_reason(DropReason::TxRingFull);
-                    }
+                    c.drops[DropReason::TxRingFull.index()].add(buf.len() as u64);
                     buf.clear();
                 }
             }
         }
         if !punt.is_empty() {
             io.punt.enqueue_burst(&mut punt);
-            for _ in 0..punt.len() {
-                c.drop_reason(DropReason::PuntRingFull);
-            }
+            c.drops[DropReason::PuntRingFull.index()].add(punt.len() as u64);
             punt.clear();
         }
         for (q, buf) in io.redirect_out.iter_mut().zip(redirect.iter_mut()) {
@@ -518,9 +514,7 @@ fn worker_loop(
                     q.enqueue_burst(buf);
                 }
             }
-            for _ in 0..buf.len() {
-                c.drop_reason(DropReason::RedirectRingFull);
-            }
+            c.drops[DropReason::RedirectRingFull.index()].add(buf.len() as u64);
             buf.clear();
         }
         if got > 0 {

@@ -308,7 +308,7 @@ fn check_iommu(root: &Path, pci_devices: &[String]) -> Finding {
         "iommu",
         level,
         if noiommu {
-            "no IOMMU; vfio runs in unsafe no-IOMMU mode".into()
+            "no IOMMU; vfio runs in no-IOMMU mode (no DMA protection)".into()
         } else {
             "no IOMMU groups: vfio-pci cannot take a NIC".into()
         },

@@ -253,7 +253,7 @@ impl Worker {
             self.prefetch_session(f.data());
         }
         for (f, v) in frames.iter_mut().zip(verdicts.iter_mut()) {
-            *v = self.process_one(snap, now, in_port, f);
+            *v = self.process_synced(snap, now, in_port, f);
         }
     }
 
@@ -319,6 +319,17 @@ impl Worker {
         frame: &mut F,
     ) -> Verdict {
         self.sync(snap);
+        self.process_synced(snap, now, in_port, frame)
+    }
+
+    /// Process one frame; the caller has already synced to `snap`'s generation.
+    fn process_synced<F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        now: u32,
+        in_port: PortIdx,
+        frame: &mut F,
+    ) -> Verdict {
         let c = &self.counters;
         c.rx.inc();
         let v = match parse_frame(frame.data()) {
