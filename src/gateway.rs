@@ -7,6 +7,7 @@
 //! lcore, answers ARP/ND, learns and resolves neighbours, publishes snapshots (arc-swap) and
 //! owns one extra TX queue per port for the frames it originates.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -88,6 +89,9 @@ struct WorkerIo {
     punt: ring::Producer,
     redirect_out: Vec<Option<ring::Producer>>,
     redirect_in: Vec<ring::Consumer>,
+    /// Frames control hands over: what arrived on control's own RX queue, and punted frames
+    /// held until their neighbour resolved.
+    inject_in: ring::Consumer,
 }
 
 /// Map DPDK port ids to gateway port indices.
@@ -248,6 +252,14 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         punts.push(Some(p));
         punt_rx.push(c);
     }
+    let mut inject = Vec::new();
+    let mut inject_in = Vec::new();
+    for w in 0..nw {
+        let (p, c) =
+            ring::mbuf_ring(eal, &format!("fv_inj{w}"), RING_SIZE).map_err(|e| e.to_string())?;
+        inject.push(p);
+        inject_in.push(Some(c));
+    }
     let mut redirect_out: Vec<Vec<Option<ring::Producer>>> =
         (0..nw).map(|_| (0..nw).map(|_| None).collect()).collect();
     let mut redirect_in: Vec<Vec<ring::Consumer>> = (0..nw).map(|_| Vec::new()).collect();
@@ -304,6 +316,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
             punt: punts[w].take().ok_or("punt ring")?,
             redirect_out: redirect_out.next().unwrap_or_default(),
             redirect_in: redirect_in.next().unwrap_or_default(),
+            inject_in: inject_in[w].take().ok_or("inject ring")?,
         };
         let (shared, stop, map) = (shared.clone(), stop.clone(), map.clone());
         let job = lcore::launch(eal, *lc, move || {
@@ -325,6 +338,9 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         pool: &pool,
         tx: control_tx,
         map: &map,
+        inject,
+        held: VecDeque::new(),
+        stats: ControlStats::default(),
     };
     ctl.announce_vips();
     let mut last_resolve: Option<Instant> = None;
@@ -337,17 +353,26 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         for c in &mut punt_rx {
             c.dequeue_burst(&mut buf);
         }
+        let snap = shared.load();
+        for m in buf.drain(..) {
+            busy = true;
+            changed |= ctl.punted(m, &snap, &mut neighbours, now);
+        }
+        // Control's own RX queues: peers that spread flows over every queue (AF_PACKET fanout,
+        // memif queue pairs) deliver data here too; a worker runs it through the pipeline and
+        // punts back what is control's.
         for q in &mut control_rx {
             q.rx_burst(&mut buf);
         }
-        for m in buf.drain(..) {
+        if !buf.is_empty() {
             busy = true;
-            changed |= ctl.punted(&m, &mut neighbours, now);
+            ctl.inject(&mut buf);
         }
         if last_resolve.is_none_or(|t| now.duration_since(t) >= RESOLVE_EVERY) {
             last_resolve = Some(now);
             changed |= neighbours.expire(now);
-            ctl.resolve(&shared.load(), &neighbours, now);
+            ctl.resolve(&snap, &neighbours, now);
+            ctl.expire_held(now);
         }
         if changed {
             generation += 1;
@@ -357,10 +382,13 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
                 &neighbours,
                 generation,
             )));
+            // Frames that waited for a neighbour go back through the pipeline on the new
+            // snapshot; those still unresolved come back and wait again, until they time out.
+            ctl.release_held();
         }
         if now.duration_since(last_stats) >= Duration::from_secs(10) {
             last_stats = now;
-            log_stats(&counters);
+            log_stats(&counters, &ctl.stats);
         }
         if !busy {
             std::thread::sleep(Duration::from_micros(200));
@@ -372,7 +400,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
     for j in jobs {
         j.join();
     }
-    log_stats(&counters);
+    log_stats(&counters, &ctl.stats);
     drop(ctl);
     drop(punt_rx);
     drop(control_rx);
@@ -407,7 +435,7 @@ fn fmt_mac(m: &Mac) -> String {
         .join(":")
 }
 
-fn log_stats(counters: &[Arc<WorkerCounters>]) {
+fn log_stats(counters: &[Arc<WorkerCounters>], ctl: &ControlStats) {
     for (w, c) in counters.iter().enumerate() {
         let drops: u64 = c.drops.iter().map(dataplane::counters::Counter::get).sum();
         println!(
@@ -419,7 +447,27 @@ fn log_stats(counters: &[Arc<WorkerCounters>]) {
             drops,
             c.sessions_created.get() - c.sessions_expired.get()
         );
+        let by_reason: Vec<String> = DropReason::ALL
+            .iter()
+            .filter_map(|r| {
+                let n = c.drops[r.index()].get();
+                (n > 0).then(|| format!("{} {n}", r.as_str()))
+            })
+            .collect();
+        if !by_reason.is_empty() {
+            println!("ferrovs: worker {w}: drops: {}", by_reason.join(", "));
+        }
     }
+    println!(
+        "ferrovs: control: injected {} (dropped {}), held for a neighbour {} (timed out {}, \
+         overflow {}), for the box itself without exception path {}",
+        ctl.injected,
+        ctl.inject_dropped,
+        ctl.held,
+        ctl.held_timeout,
+        ctl.held_overflow,
+        ctl.local_dropped
+    );
 }
 
 /// Tell systemd (Type=notify) about our state, if it started us.
@@ -475,7 +523,7 @@ fn worker_loop(
                 &c,
             );
         }
-        for q in &mut io.redirect_in {
+        for q in io.redirect_in.iter_mut().chain([&mut io.inject_in]) {
             if q.dequeue_burst(&mut rx) == 0 {
                 continue;
             }
@@ -555,6 +603,22 @@ fn dispatch(
     }
 }
 
+/// Frames held while their next hop resolves, at most (DESIGN §7: bounded; beyond it, drop).
+const HELD_MAX: usize = 256;
+/// How long a held frame waits for its neighbour.
+const HELD_FOR: Duration = Duration::from_secs(3);
+
+/// Control's own counts (single thread: plain integers; exported with the workers' counters).
+#[derive(Debug, Default)]
+struct ControlStats {
+    injected: u64,
+    inject_dropped: u64,
+    held: u64,
+    held_timeout: u64,
+    held_overflow: u64,
+    local_dropped: u64,
+}
+
 /// Control's view of the ports, for the frames it answers and originates.
 struct Control<'a> {
     cfg: &'a Config,
@@ -562,6 +626,11 @@ struct Control<'a> {
     pool: &'a Mempool,
     tx: Vec<TxQueue>,
     map: &'a PortMap,
+    /// One ring into each worker.
+    inject: Vec<ring::Producer>,
+    /// Frames waiting for a neighbour, oldest first.
+    held: VecDeque<(Instant, Mbuf)>,
+    stats: ControlStats,
 }
 
 impl Control<'_> {
@@ -576,8 +645,35 @@ impl Control<'_> {
         q.tx_burst(&mut v);
     }
 
+    /// Hand frames to workers: by RSS hash where the port computed one, else to worker 0, so
+    /// that one flow always meets the same worker.
+    fn inject(&mut self, frames: &mut Vec<Mbuf>) {
+        let n = self.inject.len();
+        if n == 1 {
+            let before = frames.len();
+            self.inject[0].enqueue_burst(frames);
+            self.stats.injected += (before - frames.len()) as u64;
+        } else {
+            for m in frames.drain(..) {
+                let w = m.rss_hash() as usize % n;
+                let mut one = vec![m];
+                self.inject[w].enqueue_burst(&mut one);
+                self.stats.injected += u64::from(one.is_empty());
+                self.stats.inject_dropped += one.len() as u64;
+            }
+        }
+        self.stats.inject_dropped += frames.len() as u64;
+        frames.clear();
+    }
+
     /// Handle a punted frame; return true when the neighbour table changed.
-    fn punted(&mut self, m: &Mbuf, neighbours: &mut Neighbours, now: Instant) -> bool {
+    fn punted(
+        &mut self,
+        m: Mbuf,
+        snap: &Snapshot,
+        neighbours: &mut Neighbours,
+        now: Instant,
+    ) -> bool {
         let port = self.map.index(m.port());
         let Some(&mac) = self.macs.get(usize::from(port)) else {
             return false;
@@ -589,12 +685,49 @@ impl Control<'_> {
         if let Some(reply) = &out.reply {
             self.send(port, reply);
         }
-        match out.learned {
-            Some((ip, mac)) => neighbours.learn(ip, mac, port, now),
-            // Not ARP/ND: traffic for the box itself (no exception path yet: dropped) or a new
-            // flow waiting for a neighbour, which the periodic resolution takes care of.
-            None => false,
+        if let Some((ip, mac)) = out.learned {
+            return neighbours.learn(ip, mac, port, now);
         }
+        if out.reply.is_some() || is_neighbour_frame(m.data()) {
+            return false;
+        }
+        match dataplane::wire::parse_frame(m.data()) {
+            Ok(p) if is_for_box(&p.l3, snap) => {
+                // The box's own traffic: the exception path's job (not built yet).
+                self.stats.local_dropped += 1;
+            }
+            Ok(_) => {
+                // A frame whose next hop is unresolved: hold it (bounded) until resolution.
+                if self.held.len() >= HELD_MAX {
+                    self.held.pop_front();
+                    self.stats.held_overflow += 1;
+                }
+                self.held.push_back((now, m));
+                self.stats.held += 1;
+            }
+            Err(_) => {}
+        }
+        false
+    }
+
+    /// Drop held frames that waited too long.
+    fn expire_held(&mut self, now: Instant) {
+        while let Some((t, _)) = self.held.front() {
+            if now.duration_since(*t) < HELD_FOR {
+                break;
+            }
+            self.held.pop_front();
+            self.stats.held_timeout += 1;
+        }
+    }
+
+    /// Send every held frame back through the pipeline.
+    fn release_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let mut frames: Vec<Mbuf> = self.held.drain(..).map(|(_, m)| m).collect();
+        self.inject(&mut frames);
     }
 
     /// Ask for every wanted neighbour that is missing or stale.
@@ -633,6 +766,30 @@ impl Control<'_> {
                 }
             }
         }
+    }
+}
+
+/// ARP, or an ICMPv6 neighbour discovery message.
+fn is_neighbour_frame(frame: &[u8]) -> bool {
+    use dataplane::wire::{L3, L4};
+    match dataplane::wire::parse_frame(frame) {
+        Ok(p) => match (p.l3, p.l4) {
+            (L3::Arp, _) => true,
+            (L3::Ipv6 { .. }, L4::Icmpv6 { msg_type, .. }) => (133..=137).contains(&msg_type),
+            _ => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Whether a frame is addressed to the box itself (its own addresses, not VIPs or local
+/// addresses, whose traffic the pipeline handles).
+fn is_for_box(l3: &dataplane::wire::L3, snap: &Snapshot) -> bool {
+    use dataplane::wire::L3;
+    match *l3 {
+        L3::Ipv4 { dst, .. } => snap.is_own(IpAddr::V4(dst)),
+        L3::Ipv6 { dst, .. } => snap.is_own(IpAddr::V6(dst)),
+        _ => false,
     }
 }
 

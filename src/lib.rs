@@ -4,3 +4,4 @@
 #![forbid(unsafe_code)]
 
 pub mod gateway;
+pub mod realserver;

@@ -124,7 +124,8 @@ const ORIGIN_TTL: u8 = 64;
 pub struct Worker {
     cfg: WorkerConfig,
     tables: Tables,
-    sched: Vec<Option<SchedState>>,
+    /// Per service id: the scheduler's signature and this worker's state for it.
+    sched: Vec<Option<(u64, SchedState)>>,
     generation: Option<u64>,
     loads: Vec<BackendLoad>,
     lport_cursor: u32,
@@ -203,12 +204,18 @@ impl Worker {
         if self.generation == Some(snap.generation) {
             return;
         }
-        self.sched.clear();
-        self.sched.extend(
-            snap.services
-                .iter()
-                .map(|s| s.as_ref().map(|s| s.scheduler.new_state())),
-        );
+        let old = core::mem::take(&mut self.sched);
+        let mut old = old.into_iter();
+        self.sched.extend(snap.services.iter().map(|s| {
+            let prev = old.next().flatten();
+            s.as_ref().map(|s| {
+                let sig = s.scheduler.signature();
+                match prev {
+                    Some((p, state)) if p == sig => (sig, state),
+                    _ => (sig, s.scheduler.new_state()),
+                }
+            })
+        }));
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }
@@ -612,7 +619,11 @@ impl Worker {
                 }
             }
         }
-        let state = self.sched.get_mut(usize::from(sid))?.as_mut()?;
+        let state = self
+            .sched
+            .get_mut(usize::from(sid))?
+            .as_mut()
+            .map(|(_, s)| s)?;
         self.loads.clear();
         if svc.needs_loads {
             for &bid in &svc.backends {

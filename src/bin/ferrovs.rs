@@ -44,6 +44,35 @@ enum Command {
         #[arg(long = "worker-lcore")]
         worker_lcores: Vec<u32>,
     },
+    /// Print (or apply, or undo) what a Linux real server needs for a forwarding mode.
+    Realserver {
+        /// The forwarding mode the real server is used with.
+        #[arg(value_enum)]
+        mode: RsMode,
+        /// The virtual IP (dr, tun).
+        #[arg(long)]
+        vip: Option<std::net::IpAddr>,
+        /// The gateway's address on the real server's network (nat).
+        #[arg(long)]
+        gateway: Option<std::net::IpAddr>,
+        /// Use this existing tunnel device instead of creating tunl0 (tun).
+        #[arg(long)]
+        tunnel_dev: Option<String>,
+        /// Run the commands instead of printing them.
+        #[arg(long, conflicts_with = "remove")]
+        apply: bool,
+        /// Run the commands that undo the set-up.
+        #[arg(long)]
+        remove: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum RsMode {
+    Dr,
+    Tun,
+    Nat,
+    Fullnat,
 }
 
 fn main() -> ExitCode {
@@ -100,6 +129,14 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Realserver {
+            mode,
+            vip,
+            gateway,
+            tunnel_dev,
+            apply,
+            remove,
+        } => realserver(mode, vip, gateway, tunnel_dev, apply, remove),
         Command::Doctor {
             memory_mb,
             pci,
@@ -124,4 +161,48 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn realserver(
+    mode: RsMode,
+    vip: Option<std::net::IpAddr>,
+    gateway: Option<std::net::IpAddr>,
+    tunnel_dev: Option<String>,
+    apply: bool,
+    remove: bool,
+) -> ExitCode {
+    use ferrovs::realserver::{self as rs, Mode, Plan};
+    let plan = Plan {
+        mode: match mode {
+            RsMode::Dr => Mode::Dr,
+            RsMode::Tun => Mode::Tun,
+            RsMode::Nat => Mode::Nat,
+            RsMode::Fullnat => Mode::FullNat,
+        },
+        vip,
+        gateway,
+        tunnel_dev,
+    };
+    if let Err(e) = plan.validate() {
+        eprintln!("ferrovs realserver: {e}");
+        return ExitCode::from(2);
+    }
+    let cmds = if remove { plan.remove() } else { plan.apply() };
+    if apply || remove {
+        if let Err(e) = rs::run(&cmds, remove) {
+            eprintln!("ferrovs realserver: {e}");
+            return ExitCode::from(1);
+        }
+        for c in &cmds {
+            println!("done: {}", rs::shell_line(c));
+        }
+    } else {
+        for c in &cmds {
+            println!("{}", rs::shell_line(c));
+        }
+    }
+    for n in plan.notes() {
+        println!("# {n}");
+    }
+    ExitCode::SUCCESS
 }

@@ -501,6 +501,19 @@ impl Scheduler {
         (self.kind == SchedulerKind::Mh).then_some(&*self.maglev)
     }
 
+    /// Return a digest of what the per-worker state depends on (algorithm, flags, backends
+    /// with their weights, thresholds and health): a new snapshot whose scheduler has the same
+    /// signature keeps the worker's state, so `rr` keeps alternating across unrelated changes
+    /// (a neighbour learnt, another service edited).
+    pub fn signature(&self) -> u64 {
+        use core::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.kind.hash(&mut h);
+        self.flags.hash(&mut h);
+        self.backends.hash(&mut h);
+        h.finish()
+    }
+
     /// Make a fresh per-worker state for this scheduler.
     pub fn new_state(&self) -> SchedState {
         let cache_slots = match self.kind {
