@@ -8,6 +8,8 @@ PACKAGES=(
   pkg-config clang libclang-dev  # bindgen needs libclang; pkg-config finds libdpdk
   libpcap-dev                 # the net_pcap PMD's library
   iproute2 ethtool            # network namespaces, veth and offload settings for the lab
+  nginx curl wrk python3      # the lab's real servers, client and load
+  tshark tcpdump socat        # captures and UDP clients in the lab tests
 )
 # Strip the comments out of the list above.
 pkgs=()

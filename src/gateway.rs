@@ -47,15 +47,18 @@ pub const RSS_KEY: [u8; 40] = [
 pub fn eal_args(cfg: &Config) -> Vec<String> {
     let d = &cfg.dpdk;
     let lcores: Vec<String> = d.lcores.iter().map(u32::to_string).collect();
-    let mut a = vec![
-        "ferrovs".to_owned(),
-        "-l".to_owned(),
-        lcores.join(","),
+    let mut a = vec!["ferrovs".to_owned()];
+    // `--lcores` (lcore-to-CPU mapping, e.g. more lcores than CPUs) replaces `-l`.
+    if !d.extra_eal_args.iter().any(|x| x.starts_with("--lcores")) {
+        a.push("-l".to_owned());
+        a.push(lcores.join(","));
+    }
+    a.extend([
         "--main-lcore".to_owned(),
         d.main_lcore.to_string(),
         "--file-prefix".to_owned(),
         d.file_prefix.clone(),
-    ];
+    ]);
     if !d.hugepages {
         a.push("--no-huge".to_owned());
     }

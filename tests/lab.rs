@@ -1,0 +1,214 @@
+//! End-to-end tests in the network-namespace lab (`lab/lab`): real kernels as client and real
+//! servers (nginx), ferrovs on DPDK `net_af_packet` ports as the director, as the seeds set LVS
+//! up. Needs root (namespaces); run serially (nextest test group `lab`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A lab that is torn down when dropped, even when the test fails.
+struct Lab {
+    id: String,
+    env: HashMap<String, String>,
+}
+
+impl Lab {
+    fn up(mode: &str, workers: u32) -> Lab {
+        assert!(
+            unsafe_free_is_root(),
+            "the lab tests need root (network namespaces); run make test as root"
+        );
+        let id = format!("fvt{}{}", std::process::id() % 100_000, &mode[..1]);
+        let mut lab = Lab {
+            id,
+            env: HashMap::new(),
+        };
+        let out = lab.lab(&["up", mode, "--workers", &workers.to_string()]);
+        assert!(
+            out.status.success(),
+            "lab up {mode}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab.env = String::from_utf8_lossy(&lab.lab(&["env"]).stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        lab
+    }
+
+    fn lab(&self, args: &[&str]) -> Output {
+        Command::new(root().join("lab/lab"))
+            .args(args)
+            .env("FERROVS_LAB_ID", &self.id)
+            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
+            .env(
+                "FERROVS_TARGET_DIR",
+                Path::new(env!("CARGO_BIN_EXE_ferrovs"))
+                    .parent()
+                    .expect("bin dir"),
+            )
+            .output()
+            .expect("run lab/lab")
+    }
+
+    fn var(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .unwrap_or_else(|| panic!("lab env has no {k}"))
+    }
+
+    /// Run a command on a lab host; return its stdout, or panic with everything it said.
+    fn run(&self, host: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["exec", host, "--"];
+        args.extend_from_slice(cmd);
+        let out = self.lab(&args);
+        assert!(
+            out.status.success(),
+            "{host}: {cmd:?} failed: {}{}\n--- gateway log ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.var("LOG")).unwrap_or_default()
+    }
+
+    /// The seeds' client test, bounded: `curl VIP` n times; return the real servers' names.
+    fn curl_names(&self, url: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let body = self.run("client", &["curl", "-sS", "-m", "5", url]);
+                body.trim()
+                    .strip_prefix("<h1>Backend ")
+                    .and_then(|b| b.strip_suffix("</h1>"))
+                    .unwrap_or_else(|| panic!("unexpected body {body:?}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.lab(&["down"]);
+    }
+}
+
+fn unsafe_free_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn alternates(names: &[String]) {
+    let want: Vec<&str> = (0..names.len())
+        .map(|i| if i % 2 == 0 { "RS1" } else { "RS2" })
+        .collect();
+    assert_eq!(names, want, "rr with one worker alternates as in the seeds");
+}
+
+fn rr_mode(mode: &str) {
+    let lab = Lab::up(mode, 1);
+    let url = format!("http://{}/", lab.var("VIP"));
+    alternates(&lab.curl_names(&url, 6));
+}
+
+#[test]
+fn lab_dr_rr_alternates() {
+    rr_mode("dr");
+}
+
+#[test]
+fn lab_nat_rr_alternates() {
+    rr_mode("nat");
+}
+
+#[test]
+fn lab_tun_rr_alternates() {
+    rr_mode("tun");
+}
+
+#[test]
+fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
+    let lab = Lab::up("fullnat", 1);
+    let url = format!("http://{}/", lab.var("VIP"));
+    // Capture on rs1 while two requests go through (one lands on rs1).
+    let pcap = format!("/run/ferrovs-lab/{}/rs1.pcap", lab.id);
+    let mut args = vec!["exec", "rs1", "--"];
+    let cap = [
+        "timeout",
+        "10",
+        "tshark",
+        "-q",
+        "-i",
+        "eth0",
+        "-f",
+        "tcp port 80",
+        "-c",
+        "4",
+        "-w",
+        pcap.as_str(),
+    ];
+    args.extend_from_slice(&cap);
+    let mut capture = Command::new(root().join("lab/lab"))
+        .args(&args)
+        .env("FERROVS_LAB_ID", &lab.id)
+        .spawn()
+        .expect("tshark");
+    // tshark needs a moment before it sees packets.
+    let start = Instant::now();
+    while !Path::new(&pcap).exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    alternates(&lab.curl_names(&url, 4));
+    let _ = capture.wait();
+    let fields = lab.run(
+        "rs1",
+        &[
+            "tshark",
+            "-r",
+            &pcap,
+            "-Y",
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.option_kind",
+            "-e",
+            "tcp.options",
+        ],
+    );
+    let syn = fields.lines().next().unwrap_or_else(|| {
+        panic!("no SYN captured on rs1:\n{fields}\n{}", lab.log());
+    });
+    let cols: Vec<&str> = syn.split('\t').collect();
+    assert_eq!(
+        cols[0],
+        lab.var("LADDR"),
+        "the backend sees the local address"
+    );
+    assert!(
+        cols[1].split(',').any(|k| k == "254"),
+        "TOA (option 254) on the SYN: {syn}"
+    );
+    // TOA: kind 254, length 8, client port, client address (198.18.1.10 = c6 12 01 0a).
+    assert!(
+        cols[2].contains("fe08") && cols[2].contains("c612010a"),
+        "TOA carries the client address: {syn}"
+    );
+}
