@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`. The network-namespace lab (issue: the lab) is not built yet, so this shows what
-# exists today: the DPDK layer moving real frames through virtual devices, and the dataplane.
+# `make demo`: install what is needed, build, bring up the FullNAT lab (client, ferrovs on DPDK,
+# three nginx real servers, each in its own network namespace) and run the seeds' client test
+# against the VIP; then the same for DR, the LVS classic. Everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -12,32 +13,31 @@ step "building the release binaries"
 cargo build --release --bins 2>&1 | tail -n 1
 ./target/release/ferrovs version
 
-cat <<'TXT'
+export FERROVS_LAB_ID=fvdemo
+trap 'lab/lab down >/dev/null 2>&1 || true' EXIT
 
-== what exists today
-ferrovs is being built issue by issue. Today it has:
-  - dpdk-sys / dpdk: bindings generated from the installed DPDK and a safe layer (EAL, lcores,
-    mempools, mbufs, ethdev ports, rings, rte_flow probe), tested on real virtual devices;
-  - dataplane: the packet pipeline, free of DPDK: DR, NAT, TUN and FullNAT (IPv4/IPv6), TOA,
-    ICMP error translation, sessions with IPVS states, the 13 ipvsadm schedulers with Maglev;
-    specified by a table of 144 golden packets;
-  - config: the TOML schema (`ferrovs check FILE`), doctor (`ferrovs doctor`);
-  - `ferrovs run --config FILE`: the gateway on DPDK ports (first version).
-Not yet: ferrovsadm, health checks, metrics, the lab. Once the lab lands, `make demo` brings up
-a FullNAT lab in network namespaces and curls the VIP through ferrovs.
+demo_mode() {
+  local mode=$1
+  step "lab: $mode (lab/lab up $mode)"
+  lab/lab up "$mode"
+  eval "$(lab/lab env)"
+  echo "client $CLIENT -> VIP $VIP:80 on ferrovs -> rs1 $RS1, rs2 $RS2 (rr)"
+  echo "the gateway's configuration: $CONFIG"
+  step "the seeds' client test: for i in 1..6; do curl http://$VIP/; done"
+  for _ in 1 2 3 4 5 6; do
+    lab/lab exec client -- curl -sS -m 5 "http://$VIP/"
+  done
+  if [ "$mode" = fullnat ]; then
+    step "what rs1's nginx saw as the client address (FullNAT: the local address $LADDR)"
+    tail -n 1 "/run/ferrovs-lab/$FERROVS_LAB_ID/rs1/access.log" | cut -d' ' -f1
+  fi
+  step "gateway log"
+  grep -E "^ferrovs: (port|running)" "$LOG" || true
+  lab/lab down >/dev/null
+}
 
-== DPDK in action: frames through net_ring and net_pcap virtual devices (no hugepages)
-TXT
-cargo test -q -p dpdk --test eal -- --test-threads 1 test_frames_round_trip test_pcap_port_pair test_bad_vdev 2>&1 \
-  | grep -E "^test |test result" || true
+demo_mode fullnat
+demo_mode dr
 
 echo
-echo "== the dataplane on its golden packets (each mode x IPv4/IPv6 x TCP/UDP, ICMP, malformed)"
-cargo test -q -p dataplane --features golden --test golden 2>&1 | grep -E "^test |test result" || true
-
-echo
-echo "== the example configuration, checked"
-./target/release/ferrovs check examples/ferrovs.toml
-
-echo
-echo "demo done."
+echo "demo done. Try it yourself: lab/lab up nat; eval \"\$(lab/lab env)\"; lab/lab exec client -- curl http://\$VIP/; lab/lab down"
