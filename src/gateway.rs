@@ -48,10 +48,17 @@ pub fn eal_args(cfg: &Config) -> Vec<String> {
     let d = &cfg.dpdk;
     let lcores: Vec<String> = d.lcores.iter().map(u32::to_string).collect();
     let mut a = vec!["ferrovs".to_owned()];
-    // `--lcores` (lcore-to-CPU mapping, e.g. more lcores than CPUs) replaces `-l`.
-    if !d.extra_eal_args.iter().any(|x| x.starts_with("--lcores")) {
+    if d.lcore_cpus.is_empty() {
         a.push("-l".to_owned());
         a.push(lcores.join(","));
+    } else {
+        let map: Vec<String> = d
+            .lcores
+            .iter()
+            .zip(&d.lcore_cpus)
+            .map(|(l, c)| format!("{l}@{c}"))
+            .collect();
+        a.push(format!("--lcores={}", map.join(",")));
     }
     a.extend([
         "--main-lcore".to_owned(),
@@ -828,6 +835,15 @@ mod tests {
         );
         assert!(a.contains(&"-m".to_owned()));
         assert!(looks_pci("0000:03:00.0"));
+        let mapped = config::parse(
+            "[dpdk]\nlcores = \"0-2\"\nlcore_cpus = [0, 1, 1]\n\
+             [[port]]\nname = \"p0\"\ndevice = \"net_null0\"\naddresses = [\"198.18.0.1/24\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let a = eal_args(&mapped);
+        assert_eq!(a[1], "--lcores=0@0,1@1,2@1");
+        assert!(!a.contains(&"-l".to_owned()), "--lcores replaces -l");
         assert!(!looks_pci("net_pcap0,rx_pcap=/tmp/a.pcap"));
     }
 }

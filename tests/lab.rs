@@ -23,7 +23,10 @@ impl Lab {
             unsafe_free_is_root(),
             "the lab tests need root (network namespaces); run make test as root"
         );
-        let id = format!("fvt{}{}", std::process::id() % 100_000, &mode[..1]);
+        // Unique per process and per lab, so tests in one process (cargo test) never collide.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("fvt{}{}{n}", std::process::id() % 100_000, &mode[..1]);
         let mut lab = Lab {
             id,
             env: HashMap::new(),
@@ -211,4 +214,31 @@ fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
         cols[2].contains("fe08") && cols[2].contains("c612010a"),
         "TOA carries the client address: {syn}"
     );
+}
+
+/// Two workers: flows spread over both (AF_PACKET fanout), NAT and FullNAT replies that land on
+/// the other worker are redirected to the session's owner; every request must succeed. rr state
+/// is per worker (as DPVS's per-lcore schedulers), so the order is not asserted, only that both
+/// real servers serve.
+fn two_workers(mode: &str) {
+    let lab = Lab::up(mode, 2);
+    let url = format!("http://{}/", lab.var("VIP"));
+    let names = lab.curl_names(&url, 12);
+    for rs in ["RS1", "RS2"] {
+        assert!(
+            names.iter().any(|n| n == rs),
+            "{rs} never served: {names:?}"
+        );
+    }
+    assert!(names.iter().all(|n| n == "RS1" || n == "RS2"), "{names:?}");
+}
+
+#[test]
+fn lab_nat_two_workers() {
+    two_workers("nat");
+}
+
+#[test]
+fn lab_fullnat_two_workers() {
+    two_workers("fullnat");
 }

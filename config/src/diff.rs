@@ -57,6 +57,7 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &format_lcore_list(&a.worker_lcores),
         &format_lcore_list(&b.worker_lcores),
     );
+    cmp(&mut out, "dpdk.lcore_cpus", &a.lcore_cpus, &b.lcore_cpus);
     cmp(&mut out, "dpdk.hugepages", &a.hugepages, &b.hugepages);
     cmp(&mut out, "dpdk.memory_mb", &a.memory_mb, &b.memory_mb);
     cmp(&mut out, "dpdk.file_prefix", &a.file_prefix, &b.file_prefix);

@@ -95,6 +95,10 @@ pub(crate) fn to_toml(c: &Config) -> String {
         "worker_lcores = {}",
         q(&format_lcore_list(&d.worker_lcores))
     );
+    if !d.lcore_cpus.is_empty() {
+        let cpus: Vec<String> = d.lcore_cpus.iter().map(u32::to_string).collect();
+        let _ = writeln!(o, "lcore_cpus = [{}]", cpus.join(", "));
+    }
     let _ = writeln!(o, "hugepages = {}", d.hugepages);
     if let Some(m) = d.memory_mb {
         let _ = writeln!(o, "memory_mb = {m}");

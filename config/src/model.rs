@@ -60,6 +60,9 @@ pub struct Dpdk {
     pub main_lcore: u32,
     /// The worker lcores, sorted; never contains the main lcore.
     pub worker_lcores: Vec<u32>,
+    /// The CPU each lcore runs on, in `lcores` order (EAL `--lcores l@c`); empty = lcore n on
+    /// CPU n (`-l`). Lets a small machine run more lcores than it has CPUs (labs, CI).
+    pub lcore_cpus: Vec<u32>,
     /// Use hugepages; false passes `--no-huge`.
     pub hugepages: bool,
     /// EAL memory in MiB (`-m`); `None` leaves EAL's default.

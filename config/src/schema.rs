@@ -162,6 +162,7 @@ fn read_dpdk(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> (Dpdk, Option<Range
         lcores: vec![0, 1],
         main_lcore: 0,
         worker_lcores: vec![1],
+        lcore_cpus: Vec::new(),
         hugepages: true,
         memory_mb: None,
         file_prefix: "ferrovs".to_owned(),
@@ -236,6 +237,38 @@ fn read_dpdk(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> (Dpdk, Option<Range
                     "at least two lcores are needed: one main lcore and one worker",
                 );
             }
+        }
+    }
+    if let Some(val) = t.raw("lcore_cpus") {
+        let path = t.key_path("lcore_cpus");
+        let span = val.span();
+        if let DeValue::Array(a) = val.get_ref() {
+            let cpus: Vec<u32> = a
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    as_int(sink, item, &format!("{path}[{i}]"), 0, i64::from(MAX_LCORE))
+                        .and_then(|n| u32::try_from(n).ok())
+                })
+                .collect();
+            if cpus.len() == a.len() {
+                if cpus.len() == d.lcores.len() {
+                    d.lcore_cpus = cpus;
+                } else {
+                    sink.error(
+                        &span,
+                        &path,
+                        format!(
+                            "{} CPUs for {} lcores ({}): give one CPU per lcore, in lcores order",
+                            cpus.len(),
+                            d.lcores.len(),
+                            format_lcore_list(&d.lcores)
+                        ),
+                    );
+                }
+            }
+        } else {
+            wrong_type(sink, val, &path, "an array of CPU numbers, one per lcore");
         }
     }
     if let Some(b) = t.bool(sink, "hugepages") {

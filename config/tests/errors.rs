@@ -665,3 +665,23 @@ fn values_of_the_wrong_number_type() {
         ],
     );
 }
+
+#[test]
+fn lcore_cpus_must_match_lcores() {
+    check(
+        "[dpdk]\nlcores = \"0-2\"\nlcore_cpus = [0, 1]\n",
+        &["ferrovs.toml:12:14: dpdk.lcore_cpus: 2 CPUs for 3 lcores (0-2): give one CPU per lcore, in lcores order"],
+    );
+    check(
+        "[dpdk]\nlcores = \"0-2\"\nlcore_cpus = \"0,1,1\"\n",
+        &["ferrovs.toml:12:14: dpdk.lcore_cpus: expected an array of CPU numbers, one per lcore, found a string"],
+    );
+    let c = config::parse(
+        &format!("{BASE}[dpdk]\nlcores = \"0-2\"\nlcore_cpus = [0, 1, 1]\n"),
+        "ferrovs.toml",
+    )
+    .expect("valid");
+    assert_eq!(c.dpdk.lcore_cpus, [0, 1, 1]);
+    let back = config::parse(&c.to_toml(), "again.toml").expect("round trip");
+    assert_eq!(back.dpdk.lcore_cpus, [0, 1, 1]);
+}
