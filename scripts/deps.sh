@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 ethtool            # network namespaces, veth and offload settings for the lab
   nginx curl wrk python3      # the lab's real servers, client and load
   tshark tcpdump socat        # captures and UDP clients in the lab tests
+  iputils-ping                # ping through the exception path
 )
 # Strip the comments out of the list above.
 pkgs=()

@@ -252,6 +252,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         ports.push(port);
     }
     let map = PortMap(map);
+    let taps = exception_paths(eal, cfg, &macs, &pool)?;
 
     // Rings.
     let mut punt_rx = Vec::new();
@@ -350,6 +351,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         map: &map,
         inject,
         held: VecDeque::new(),
+        taps,
         stats: ControlStats::default(),
     };
     ctl.announce_vips();
@@ -378,6 +380,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
             busy = true;
             ctl.inject(&mut buf);
         }
+        busy |= ctl.forward_from_kernel(&mut buf);
         if last_resolve.is_none_or(|t| now.duration_since(t) >= RESOLVE_EVERY) {
             last_resolve = Some(now);
             changed |= neighbours.expire(now);
@@ -421,6 +424,85 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
     }
     println!("ferrovs: stopped");
     Ok(())
+}
+
+/// A port's exception path: a kernel TAP interface (DPDK `net_tap`) with the port's MAC and
+/// addresses, which control bridges to the wire.
+struct Tap {
+    rx: RxQueue,
+    tx: TxQueue,
+    /// Declared last: queues drop first, then the port closes and the kernel interface goes.
+    _port: Port,
+}
+
+/// Create the exception-path TAP of every port that has one.
+fn exception_paths(
+    eal: &Eal,
+    cfg: &Config,
+    macs: &[Mac],
+    pool: &Arc<Mempool>,
+) -> Result<Vec<Option<Tap>>, String> {
+    let mut out = Vec::new();
+    for (i, pc) in cfg.ports.iter().enumerate() {
+        let Some(name) = &pc.exception_path else {
+            out.push(None);
+            continue;
+        };
+        let mac = fmt_mac(macs.get(i).unwrap_or(&[0; 6]));
+        let spec = format!("net_tap{i},iface={name},mac={mac}");
+        let mut port = Port::probe(eal, &spec)
+            .map_err(|e| format!("port {}: exception path TAP {name}: {e}", pc.name))?;
+        port.configure(&PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            ..Default::default()
+        })
+        .map_err(|e| format!("port {}: exception path {name}: configure: {e}", pc.name))?;
+        let rx = port
+            .rx_queue_setup(0, 512, pool)
+            .map_err(|e| format!("exception path {name}: {e}"))?;
+        let tx = port
+            .tx_queue_setup(0, 512)
+            .map_err(|e| format!("exception path {name}: {e}"))?;
+        port.start()
+            .map_err(|e| format!("exception path {name}: start: {e}"))?;
+        // The kernel side: up, with the port's addresses, so its stack answers for them.
+        let mut cmds = vec![vec!["link", "set", "dev", name.as_str(), "up"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()];
+        for a in &pc.addresses {
+            let mut c: Vec<String> = vec!["addr".into(), "replace".into(), a.to_string()];
+            c.extend(["dev".into(), name.clone()]);
+            if a.addr.is_ipv6() {
+                c.push("nodad".into());
+            }
+            cmds.push(c);
+        }
+        for c in cmds {
+            let st = std::process::Command::new("ip")
+                .args(&c)
+                .output()
+                .map_err(|e| format!("exception path {name}: ip {}: {e}", c.join(" ")))?;
+            if !st.status.success() {
+                return Err(format!(
+                    "exception path {name}: ip {}: {}",
+                    c.join(" "),
+                    String::from_utf8_lossy(&st.stderr).trim()
+                ));
+            }
+        }
+        println!(
+            "ferrovs: port {}: exception path {name} (kernel TAP, mac {mac})",
+            pc.name
+        );
+        out.push(Some(Tap {
+            rx,
+            tx,
+            _port: port,
+        }));
+    }
+    Ok(out)
 }
 
 fn dpdk_sys_rss_ip_tcp_udp() -> u64 {
@@ -470,12 +552,14 @@ fn log_stats(counters: &[Arc<WorkerCounters>], ctl: &ControlStats) {
     }
     println!(
         "ferrovs: control: injected {} (dropped {}), held for a neighbour {} (timed out {}, \
-         overflow {}), for the box itself without exception path {}",
+         overflow {}), exception path: to kernel {} from kernel {}, dropped without one {}",
         ctl.injected,
         ctl.inject_dropped,
         ctl.held,
         ctl.held_timeout,
         ctl.held_overflow,
+        ctl.to_kernel,
+        ctl.from_kernel,
         ctl.local_dropped
     );
 }
@@ -627,6 +711,8 @@ struct ControlStats {
     held_timeout: u64,
     held_overflow: u64,
     local_dropped: u64,
+    to_kernel: u64,
+    from_kernel: u64,
 }
 
 /// Control's view of the ports, for the frames it answers and originates.
@@ -640,6 +726,8 @@ struct Control<'a> {
     inject: Vec<ring::Producer>,
     /// Frames waiting for a neighbour, oldest first.
     held: VecDeque<(Instant, Mbuf)>,
+    /// Per gateway port, its exception path (kernel TAP), if configured.
+    taps: Vec<Option<Tap>>,
     stats: ControlStats,
 }
 
@@ -695,16 +783,24 @@ impl Control<'_> {
         if let Some(reply) = &out.reply {
             self.send(port, reply);
         }
+        let neighbour_frame = out.reply.is_some() || is_neighbour_frame(m.data());
+        if neighbour_frame && neighbour_frame_for_kernel(m.data(), snap) {
+            // The kernel behind the exception path keeps its own neighbour table (it answers
+            // nothing: its ARP replies are dropped on the way out, control already answered).
+            self.copy_to_kernel(port, &m);
+        }
         if let Some((ip, mac)) = out.learned {
             return neighbours.learn(ip, mac, port, now);
         }
-        if out.reply.is_some() || is_neighbour_frame(m.data()) {
+        if neighbour_frame {
             return false;
         }
         match dataplane::wire::parse_frame(m.data()) {
             Ok(p) if is_for_box(&p.l3, snap) => {
-                // The box's own traffic: the exception path's job (not built yet).
-                self.stats.local_dropped += 1;
+                // The box's own traffic (ping, SSH, BGP, probe replies): the kernel's.
+                if !self.copy_to_kernel(port, &m) {
+                    self.stats.local_dropped += 1;
+                }
             }
             Ok(_) => {
                 // A frame whose next hop is unresolved: hold it (bounded) until resolution.
@@ -718,6 +814,43 @@ impl Control<'_> {
             Err(_) => {}
         }
         false
+    }
+
+    /// Copy a frame to port `port`'s exception path; false when it has none.
+    fn copy_to_kernel(&mut self, port: u8, m: &Mbuf) -> bool {
+        let Some(Some(tap)) = self.taps.get_mut(usize::from(port)) else {
+            return false;
+        };
+        if let Some(c) = self.pool.alloc_from(m.data()) {
+            let mut v = vec![c];
+            tap.tx.tx_burst(&mut v);
+            self.stats.to_kernel += u64::from(v.is_empty());
+        }
+        true
+    }
+
+    /// Forward what the kernel sends on its TAP interfaces to the wire; return true if any.
+    fn forward_from_kernel(&mut self, buf: &mut Vec<Mbuf>) -> bool {
+        let mut any = false;
+        for port in 0..self.taps.len() {
+            let Some(Some(tap)) = self.taps.get_mut(port) else {
+                continue;
+            };
+            tap.rx.rx_burst(buf);
+            if buf.is_empty() {
+                continue;
+            }
+            any = true;
+            // Control answers ARP for the box's addresses itself; the kernel's answers would be
+            // duplicates.
+            buf.retain(|m| !is_arp_reply(m.data()));
+            self.stats.from_kernel += buf.len() as u64;
+            if let Some(q) = self.tx.get_mut(port) {
+                q.tx_burst(buf);
+            }
+            buf.clear();
+        }
+        any
     }
 
     /// Drop held frames that waited too long.
@@ -789,6 +922,26 @@ fn is_neighbour_frame(frame: &[u8]) -> bool {
             _ => false,
         },
         Err(_) => false,
+    }
+}
+
+/// An ARP reply (EtherType 0x0806, operation 2).
+fn is_arp_reply(frame: &[u8]) -> bool {
+    frame.len() >= 22 && frame[12..14] == [0x08, 0x06] && frame[20..22] == [0, 2]
+}
+
+/// Whether a neighbour frame concerns the box's own addresses (ARP target, or an ND message to
+/// one of them or to a multicast group), so the kernel behind the exception path should see it.
+fn neighbour_frame_for_kernel(frame: &[u8], snap: &Snapshot) -> bool {
+    use dataplane::wire::{ArpPacket, L3};
+    let Ok(p) = dataplane::wire::parse_frame(frame) else {
+        return false;
+    };
+    match p.l3 {
+        L3::Arp => ArpPacket::new_checked(&frame[p.l3_off..])
+            .is_ok_and(|a| snap.is_own(IpAddr::V4(a.tpa()))),
+        L3::Ipv6 { dst, .. } => dst.is_multicast() || snap.is_own(IpAddr::V6(dst)),
+        L3::Ipv4 { .. } => false,
     }
 }
 

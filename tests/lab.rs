@@ -242,3 +242,25 @@ fn lab_nat_two_workers() {
 fn lab_fullnat_two_workers() {
     two_workers("fullnat");
 }
+
+/// The exception path: the gateway's own addresses answer ping (IPv4 and IPv6) through the
+/// kernel TAP, exactly once per request, and the box's own stack reaches the real servers (the
+/// path health probes take).
+#[test]
+fn lab_exception_path_ping_and_own_traffic() {
+    let lab = Lab::up("nat", 1);
+    for (gw, flag) in [(lab.var("GW"), "-4"), (lab.var("GW6"), "-6")] {
+        let out = lab.run(
+            "client",
+            &["ping", flag, "-c", "3", "-i", "0.2", "-W", "2", gw],
+        );
+        assert!(
+            out.contains("3 packets transmitted, 3 received"),
+            "{gw}: {out}"
+        );
+        assert!(!out.contains("DUP"), "one reply per request: {out}");
+    }
+    let rs1 = lab.var("RS1");
+    let out = lab.run("gw", &["curl", "-sS", "-m", "5", &format!("http://{rs1}/")]);
+    assert_eq!(out.trim(), "<h1>Backend RS1</h1>");
+}
