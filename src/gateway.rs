@@ -19,7 +19,6 @@ use control::neigh::{self, Neighbours};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
-use dataplane::session::Timeouts;
 use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::wire::DropReason;
 use dpdk::eal::{rdtsc, Eal};
@@ -117,14 +116,23 @@ impl PortMap {
     }
 }
 
-/// Run the gateway until `stop` is set. Returns once every worker has stopped and every port is
-/// closed.
+/// What the process asks of the running gateway (set from signal handlers).
+#[derive(Clone, Debug, Default)]
+pub struct Signals {
+    /// SIGINT/SIGTERM: stop.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP: reload the configuration file.
+    pub reload: Arc<AtomicBool>,
+}
+
+/// Run the gateway until `signals.stop` is set. `path` is the configuration file `cfg` came
+/// from, re-read on reload. Returns once every worker has stopped and every port is closed.
 ///
 /// # Errors
 /// EAL, port or lcore set-up failures, each naming what failed.
-pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), String> {
+pub fn run(cfg: Config, path: std::path::PathBuf, signals: &Signals) -> Result<(), String> {
     let eal = Eal::init(eal_args(&cfg)).map_err(|e| format!("DPDK EAL: {e}"))?;
-    let result = run_with_eal(&eal, &cfg, &stop);
+    let result = run_with_eal(&eal, cfg, path, signals);
     // Ports and pools are dropped inside run_with_eal; release hugepage files and devices.
     if let Err(e) = eal.cleanup() {
         eprintln!("ferrovs: EAL cleanup: {e}");
@@ -132,7 +140,15 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), String> {
     result
 }
 
-fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), String> {
+fn run_with_eal(
+    eal: &Eal,
+    cfg: Config,
+    path: std::path::PathBuf,
+    signals: &Signals,
+) -> Result<(), String> {
+    let stop = &signals.stop;
+    let cfg_owned = cfg;
+    let cfg = &cfg_owned;
     let workers = lcore::workers(eal);
     let wanted: Vec<u32> = cfg.dpdk.worker_lcores.clone();
     let worker_lcores: Vec<lcore::LcoreId> = workers
@@ -285,15 +301,27 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         }
     }
 
-    let mut neighbours = Neighbours::default();
-    let mut generation = 1;
+    // Room for services and real servers added at run time (reloads, ferrovsadm): ids index
+    // the workers' counter arrays, sized now.
+    let max_services = (cfg.services.len() * 2).max(MIN_SERVICE_IDS);
+    let max_backends = (cfg
+        .services
+        .iter()
+        .map(|s| s.real_servers.len() + 1)
+        .sum::<usize>()
+        * 2)
+    .max(MIN_BACKEND_IDS);
+    let mut ids = topology::Ids::new(max_services, max_backends);
+    ids.assign(cfg)?;
+    let neighbours = Neighbours::default();
     let shared = Arc::new(ArcSwap::from_pointee(topology::build(
         cfg,
         &macs,
         &neighbours,
-        generation,
+        1,
+        &ids,
     )));
-    let timeouts = timeouts(cfg)?;
+    let timeouts = topology::timeouts(cfg)?;
 
     // Launch workers.
     let tsc_hz = eal.tsc_hz();
@@ -308,13 +336,8 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
             sessions4: cfg.dpdk.session_capacity as usize,
             sessions6: (cfg.dpdk.session_capacity as usize / 4).max(1024),
             templates: cfg.dpdk.persist_capacity as usize,
-            max_services: cfg.services.len().max(1) + 64,
-            max_backends: cfg
-                .services
-                .iter()
-                .map(|s| s.real_servers.len() + 1)
-                .sum::<usize>()
-                + 256,
+            max_services,
+            max_backends,
             seed: rdtsc() ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             timeouts,
             ..WorkerConfig::default()
@@ -344,7 +367,13 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
 
     // Control loop.
     let mut ctl = Control {
-        cfg,
+        cfg: cfg_owned.clone(),
+        path,
+        ids,
+        neighbours,
+        generation: 1,
+        shared,
+        counters: counters.clone(),
         macs: &macs,
         pool: &pool,
         tx: control_tx,
@@ -354,7 +383,8 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         taps,
         stats: ControlStats::default(),
     };
-    ctl.announce_vips();
+    let vips = ctl.cfg.services.iter().map(|s| s.vip).collect::<Vec<_>>();
+    ctl.announce(&vips);
     let mut last_resolve: Option<Instant> = None;
     let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut last_stats = Instant::now();
@@ -362,13 +392,19 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         let now = Instant::now();
         let mut changed = false;
         let mut busy = false;
+        if signals.reload.swap(false, Ordering::Relaxed) {
+            match ctl.reload() {
+                Ok(summary) => println!("ferrovs: reload: {summary}"),
+                Err(e) => eprintln!("ferrovs: reload refused, running configuration kept: {e}"),
+            }
+        }
         for c in &mut punt_rx {
             c.dequeue_burst(&mut buf);
         }
-        let snap = shared.load();
+        let snap = ctl.shared.load_full();
         for m in buf.drain(..) {
             busy = true;
-            changed |= ctl.punted(m, &snap, &mut neighbours, now);
+            changed |= ctl.punted(m, &snap, now);
         }
         // Control's own RX queues: peers that spread flows over every queue (AF_PACKET fanout,
         // memif queue pairs) deliver data here too; a worker runs it through the pipeline and
@@ -383,18 +419,12 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: &Arc<AtomicBool>) -> Result<(), S
         busy |= ctl.forward_from_kernel(&mut buf);
         if last_resolve.is_none_or(|t| now.duration_since(t) >= RESOLVE_EVERY) {
             last_resolve = Some(now);
-            changed |= neighbours.expire(now);
-            ctl.resolve(&snap, &neighbours, now);
+            changed |= ctl.neighbours.expire(now);
+            ctl.resolve(&snap, now);
             ctl.expire_held(now);
         }
         if changed {
-            generation += 1;
-            shared.store(Arc::new(topology::build(
-                cfg,
-                &macs,
-                &neighbours,
-                generation,
-            )));
+            ctl.publish();
             // Frames that waited for a neighbour go back through the pipeline on the new
             // snapshot; those still unresolved come back and wait again, until they time out.
             ctl.release_held();
@@ -509,17 +539,6 @@ fn dpdk_sys_rss_ip_tcp_udp() -> u64 {
     dpdk::ethdev::RSS_IP | dpdk::ethdev::RSS_TCP | dpdk::ethdev::RSS_UDP
 }
 
-fn timeouts(cfg: &Config) -> Result<Timeouts, String> {
-    let mut t = Timeouts::default();
-    t.set(
-        u64::from(cfg.timeouts.tcp_s),
-        u64::from(cfg.timeouts.tcpfin_s),
-        u64::from(cfg.timeouts.udp_s),
-    )
-    .map_err(|e| format!("timeouts: {e:?}"))?;
-    Ok(t)
-}
-
 fn fmt_mac(m: &Mac) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
@@ -598,6 +617,8 @@ fn worker_loop(
     let mut iter: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         let snap = shared.load();
+        // Cheap when nothing changed; confirms a reload even with no traffic.
+        worker.sync(&snap);
         let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
         let mut got = 0;
         for (pi, q) in io.rx.iter_mut().enumerate() {
@@ -697,6 +718,12 @@ fn dispatch(
     }
 }
 
+/// Services and real servers the id tables hold at least (runtime additions).
+const MIN_SERVICE_IDS: usize = 256;
+const MIN_BACKEND_IDS: usize = 4096;
+/// How long a reload waits for every worker to take the new snapshot.
+const CONFIRM_WITHIN: Duration = Duration::from_secs(2);
+
 /// Frames held while their next hop resolves, at most (DESIGN §7: bounded; beyond it, drop).
 const HELD_MAX: usize = 256;
 /// How long a held frame waits for its neighbour.
@@ -711,13 +738,26 @@ struct ControlStats {
     held_timeout: u64,
     held_overflow: u64,
     local_dropped: u64,
+    reloads: u64,
+    reload_failures: u64,
+    /// Unix time of the last successful reload (0: none yet).
+    last_reload_ok: u64,
     to_kernel: u64,
     from_kernel: u64,
 }
 
-/// Control's view of the ports, for the frames it answers and originates.
+/// Control's state: the running configuration and everything built from it, and its view of
+/// the ports, for the frames it answers and originates.
 struct Control<'a> {
-    cfg: &'a Config,
+    /// The running configuration (reloads and admin changes replace it).
+    cfg: Config,
+    /// The file `cfg` is re-read from on reload.
+    path: std::path::PathBuf,
+    ids: topology::Ids,
+    neighbours: Neighbours,
+    generation: u64,
+    shared: Arc<ArcSwap<Snapshot>>,
+    counters: Vec<Arc<WorkerCounters>>,
     macs: &'a [Mac],
     pool: &'a Mempool,
     tx: Vec<TxQueue>,
@@ -765,18 +805,12 @@ impl Control<'_> {
     }
 
     /// Handle a punted frame; return true when the neighbour table changed.
-    fn punted(
-        &mut self,
-        m: Mbuf,
-        snap: &Snapshot,
-        neighbours: &mut Neighbours,
-        now: Instant,
-    ) -> bool {
+    fn punted(&mut self, m: Mbuf, snap: &Snapshot, now: Instant) -> bool {
         let port = self.map.index(m.port());
         let Some(&mac) = self.macs.get(usize::from(port)) else {
             return false;
         };
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         let out = neigh::handle(m.data(), mac, |ip| {
             topology::answers_for(cfg, usize::from(port), ip)
         });
@@ -790,7 +824,7 @@ impl Control<'_> {
             self.copy_to_kernel(port, &m);
         }
         if let Some((ip, mac)) = out.learned {
-            return neighbours.learn(ip, mac, port, now);
+            return self.neighbours.learn(ip, mac, port, now);
         }
         if neighbour_frame {
             return false;
@@ -874,10 +908,10 @@ impl Control<'_> {
     }
 
     /// Ask for every wanted neighbour that is missing or stale.
-    fn resolve(&mut self, snap: &Snapshot, neighbours: &Neighbours, now: Instant) {
-        let stale = neighbours.stale(now);
-        for (hop, port, src) in topology::wanted_neighbours(self.cfg, snap) {
-            if neighbours.get(&hop).is_some() && !stale.iter().any(|(ip, _)| *ip == hop) {
+    fn resolve(&mut self, snap: &Snapshot, now: Instant) {
+        let stale = self.neighbours.stale(now);
+        for (hop, port, src) in topology::wanted_neighbours(&self.cfg, snap) {
+            if self.neighbours.get(&hop).is_some() && !stale.iter().any(|(ip, _)| *ip == hop) {
                 continue;
             }
             let Some(&mac) = self.macs.get(usize::from(port)) else {
@@ -892,9 +926,9 @@ impl Control<'_> {
         }
     }
 
-    /// Gratuitous ARP for every IPv4 VIP and local address, on every port.
-    fn announce_vips(&mut self) {
-        let mut ips: Vec<IpAddr> = self.cfg.services.iter().map(|s| s.vip).collect();
+    /// Gratuitous ARP for `ips` (VIPs) and every local address, on every port.
+    fn announce(&mut self, ips: &[IpAddr]) {
+        let mut ips = ips.to_vec();
         for p in &self.cfg.local_address_pools {
             ips.extend(p.addresses.iter().copied());
         }
@@ -907,6 +941,97 @@ impl Control<'_> {
                     let f = neigh::gratuitous_arp(mac, *v4);
                     self.send(u8::try_from(port).unwrap_or(0), &f);
                 }
+            }
+        }
+    }
+
+    /// Build and publish the next snapshot generation from the running configuration.
+    fn publish(&mut self) {
+        self.generation += 1;
+        self.shared.store(Arc::new(topology::build(
+            &self.cfg,
+            self.macs,
+            &self.neighbours,
+            self.generation,
+            &self.ids,
+        )));
+    }
+
+    /// Wait until every worker runs generation `generation` (workers sync each loop).
+    fn confirm(&self, generation: u64) -> Result<(), String> {
+        let deadline = Instant::now() + CONFIRM_WITHIN;
+        loop {
+            let behind: Vec<usize> = self
+                .counters
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.generation.get() < generation)
+                .map(|(w, _)| w)
+                .collect();
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "workers {behind:?} did not take generation {generation} within {CONFIRM_WITHIN:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Replace the running configuration with `new` (validated): refuse boot-only changes and
+    /// id exhaustion, publish, wait for every worker, announce new VIPs. On error nothing
+    /// changed. Returns the new generation.
+    fn commit(&mut self, new: Config) -> Result<u64, String> {
+        let boot = self.cfg.boot_only_diff(&new);
+        if !boot.is_empty() {
+            return Err(format!(
+                "boot-only settings changed (they need a restart): {}",
+                boot.join("; ")
+            ));
+        }
+        topology::timeouts(&new)?;
+        self.ids.assign(&new)?;
+        let added: Vec<IpAddr> = new
+            .services
+            .iter()
+            .map(|s| s.vip)
+            .filter(|v| !self.cfg.services.iter().any(|s| s.vip == *v))
+            .collect();
+        self.cfg = new;
+        self.publish();
+        self.confirm(self.generation)?;
+        self.announce(&added);
+        // Resolve new real servers now, not at the next periodic pass: until a backend's
+        // neighbour is known its new flows wait in control.
+        let snap = self.shared.load_full();
+        self.resolve(&snap, Instant::now());
+        Ok(self.generation)
+    }
+
+    /// Re-read the configuration file and commit it (SIGHUP, `ferrovsadm --reload`).
+    fn reload(&mut self) -> Result<String, String> {
+        let result = config::load(&self.path)
+            .map_err(|e| e.to_string().trim_end().to_owned())
+            .and_then(|new| {
+                let n = new.services.len();
+                self.commit(new).map(|g| (g, n))
+            });
+        match result {
+            Ok((g, n)) => {
+                self.stats.reloads += 1;
+                self.stats.last_reload_ok = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                Ok(format!(
+                    "{} ok: generation {g}, {n} services, every worker confirmed",
+                    self.path.display()
+                ))
+            }
+            Err(e) => {
+                self.stats.reload_failures += 1;
+                Err(e)
             }
         }
     }

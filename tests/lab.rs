@@ -264,3 +264,75 @@ fn lab_exception_path_ping_and_own_traffic() {
     let out = lab.run("gw", &["curl", "-sS", "-m", "5", &format!("http://{rs1}/")]);
     assert_eq!(out.trim(), "<h1>Backend RS1</h1>");
 }
+
+impl Lab {
+    /// SIGHUP the gateway and wait for its log to report the outcome of that reload.
+    fn sighup(&self) -> String {
+        let log_before = self.log().lines().count();
+        let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/ferrovs.pid", self.id))
+            .expect("pid file");
+        let st = Command::new("kill")
+            .args(["-HUP", pid.trim()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(line) = log
+                .lines()
+                .skip(log_before)
+                .find(|l| l.starts_with("ferrovs: reload"))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no reload outcome in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Live reload on SIGHUP: a real server added to the file takes flows at once (rr over three);
+/// a broken file and a boot-only change are refused with the reason, and the running
+/// configuration keeps serving.
+#[test]
+fn lab_reload_sighup_valid_invalid_boot_only() {
+    let lab = Lab::up("nat", 1);
+    let url = format!("http://{}/", lab.var("VIP"));
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let original = std::fs::read_to_string(&cfg_path).expect("config");
+    let rs3 = lab.var("RS3");
+    let with_rs3 = format!("{original}\n[[service.real_server]]\naddress = \"{rs3}\"\nport = 80\n");
+    std::fs::write(&cfg_path, &with_rs3).expect("write");
+    let line = lab.sighup();
+    assert!(line.contains("ok: generation"), "{line}");
+    assert_eq!(
+        lab.curl_names(&url, 6),
+        ["RS1", "RS2", "RS3", "RS1", "RS2", "RS3"]
+    );
+
+    std::fs::write(&cfg_path, format!("{with_rs3}bogus = 1\n")).expect("write");
+    let line = lab.sighup();
+    assert!(
+        line.contains("refused") && line.contains("bogus: unknown key"),
+        "{line}"
+    );
+    std::fs::write(
+        &cfg_path,
+        with_rs3.replace("mbufs_per_port = 8191", "mbufs_per_port = 4095"),
+    )
+    .expect("write");
+    let line = lab.sighup();
+    assert!(
+        line.contains("refused") && line.contains("dpdk.mbufs_per_port: 8191 -> 4095"),
+        "{line}"
+    );
+    // Still the three-server configuration.
+    let names = lab.curl_names(&url, 3);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["RS1", "RS2", "RS3"], "{names:?}");
+}

@@ -1,10 +1,12 @@
 //! Turn a validated configuration, the ports' MACs and the neighbour table into the snapshot
 //! workers read.
 //!
-//! Ids: services are numbered in file order and backends in file order within it. Live reload
-//! (a later change) must keep ids stable across generations; until then a snapshot is built once
-//! per boot plus once per neighbour change, with the same numbering each time.
+//! Ids: sessions name their service and backend by id, so ids must stay stable across
+//! generations (reloads, admin changes, neighbour updates): [`Ids`] keeps one per service
+//! (VIP, port, protocol) and per real server of it, and reuses a removed one's id only when no
+//! never-used id is left, oldest-removed first, so draining sessions keep their identity.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use config::{Config, Forward, Protocol, Scheduler, Toa};
@@ -55,6 +57,138 @@ fn toa(t: Toa) -> ToaMode {
     }
 }
 
+type ServiceKey = (IpAddr, u16, Protocol);
+/// (service, address, port, is the sorry server).
+type BackendKey = (ServiceKey, IpAddr, u16, bool);
+
+fn service_key(s: &config::Service) -> ServiceKey {
+    (s.vip, s.port, s.protocol)
+}
+
+/// Stable service and backend ids (see the module documentation).
+#[derive(Debug)]
+pub struct Ids {
+    services: Table<ServiceKey>,
+    backends: Table<BackendKey>,
+}
+
+#[derive(Debug)]
+struct Table<K> {
+    max: usize,
+    ids: HashMap<K, u16>,
+    next: usize,
+    free: VecDeque<u16>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Table<K> {
+    fn new(max: usize) -> Self {
+        Self {
+            max: max.min(usize::from(u16::MAX)),
+            ids: HashMap::new(),
+            next: 0,
+            free: VecDeque::new(),
+        }
+    }
+
+    /// Give every key in `wanted` an id (existing ones keep theirs); release the others.
+    fn assign(&mut self, wanted: &[K], what: &str) -> Result<(), String> {
+        let keep: std::collections::HashSet<&K> = wanted.iter().collect();
+        let gone: Vec<K> = self
+            .ids
+            .keys()
+            .filter(|k| !keep.contains(k))
+            .cloned()
+            .collect();
+        let needed = wanted.iter().filter(|k| !self.ids.contains_key(*k)).count();
+        let available = (self.max - self.next) + self.free.len() + gone.len();
+        if needed > available {
+            return Err(format!(
+                "too many {what}: {} wanted, room for {} (restart with a larger table)",
+                self.ids.len() - gone.len() + needed,
+                self.max
+            ));
+        }
+        for k in gone {
+            if let Some(id) = self.ids.remove(&k) {
+                self.free.push_back(id);
+            }
+        }
+        for k in wanted {
+            if self.ids.contains_key(k) {
+                continue;
+            }
+            let id = if self.next < self.max {
+                self.next += 1;
+                u16::try_from(self.next - 1).unwrap_or(u16::MAX)
+            } else {
+                self.free.pop_front().unwrap_or(u16::MAX)
+            };
+            self.ids.insert(k.clone(), id);
+        }
+        Ok(())
+    }
+}
+
+impl Ids {
+    /// Ids for up to `max_services` services and `max_backends` backends (the workers' counter
+    /// arrays are sized to match).
+    pub fn new(max_services: usize, max_backends: usize) -> Self {
+        Self {
+            services: Table::new(max_services),
+            backends: Table::new(max_backends),
+        }
+    }
+
+    /// Assign ids to everything in `cfg`, keeping those already known; release the ids of what
+    /// `cfg` no longer has. On error nothing changed.
+    ///
+    /// # Errors
+    /// When `cfg` needs more ids than the tables hold.
+    pub fn assign(&mut self, cfg: &Config) -> Result<(), String> {
+        let services: Vec<ServiceKey> = cfg.services.iter().map(service_key).collect();
+        let mut backends: Vec<BackendKey> = Vec::new();
+        for s in &cfg.services {
+            let k = service_key(s);
+            backends.extend(s.real_servers.iter().map(|r| (k, r.address, r.port, false)));
+            if let Some(sa) = s.sorry_server {
+                backends.push((k, sa.ip(), sa.port(), true));
+            }
+        }
+        // Services first; undo them if the backends do not fit, so a refused change leaves the
+        // ids as they were.
+        let saved = (
+            self.services.ids.clone(),
+            self.services.next,
+            self.services.free.clone(),
+        );
+        self.services.assign(&services, "services")?;
+        if let Err(e) = self.backends.assign(&backends, "real servers") {
+            (self.services.ids, self.services.next, self.services.free) = saved;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Return the id of service `s`.
+    pub fn service(&self, s: &config::Service) -> Option<u16> {
+        self.services.ids.get(&service_key(s)).copied()
+    }
+
+    /// Return the id of real server `addr:port` of service `s` (`sorry`: its sorry server).
+    pub fn backend(
+        &self,
+        s: &config::Service,
+        addr: IpAddr,
+        port: u16,
+        sorry: bool,
+    ) -> Option<u16> {
+        self.backends
+            .ids
+            .get(&(service_key(s), addr, port, sorry))
+            .copied()
+    }
+}
+
 /// Every address control answers ARP/ND for on port `port`: the port's own addresses, and
 /// (on any port) VIPs and FullNAT local addresses.
 pub fn answers_for(cfg: &Config, port: usize, ip: IpAddr) -> bool {
@@ -68,9 +202,34 @@ pub fn answers_for(cfg: &Config, port: usize, ip: IpAddr) -> bool {
             .any(|p| p.addresses.contains(&ip))
 }
 
-/// Build generation `generation` of the snapshot.
-pub fn build(cfg: &Config, macs: &[Mac], neighbours: &Neighbours, generation: u64) -> Snapshot {
+/// The dataplane's session timeouts for `cfg` (`ipvsadm --set`; 0 keeps a default).
+///
+/// # Errors
+/// A timeout the session tables cannot represent.
+pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, String> {
+    let mut t = dataplane::session::Timeouts::default();
+    t.set(
+        u64::from(cfg.timeouts.tcp_s),
+        u64::from(cfg.timeouts.tcpfin_s),
+        u64::from(cfg.timeouts.udp_s),
+    )
+    .map_err(|e| format!("timeouts: {e:?}"))?;
+    Ok(t)
+}
+
+/// Build generation `generation` of the snapshot, with the ids `ids` assigned to `cfg` (call
+/// [`Ids::assign`] first; anything without an id gets a free one from the builder).
+pub fn build(
+    cfg: &Config,
+    macs: &[Mac],
+    neighbours: &Neighbours,
+    generation: u64,
+    ids: &Ids,
+) -> Snapshot {
     let mut b = SnapshotBuilder::new(generation);
+    if let Ok(t) = timeouts(cfg) {
+        b.timeouts(t);
+    }
     for (i, p) in cfg.ports.iter().enumerate() {
         let mac = p
             .mac
@@ -114,10 +273,10 @@ pub fn build(cfg: &Config, macs: &[Mac], neighbours: &Neighbours, generation: u6
     for (ip, e) in neighbours.iter() {
         b.neighbour(*ip, e.mac);
     }
-    for (si, s) in cfg.services.iter().enumerate() {
+    for s in &cfg.services {
         let kind = scheduler(s.scheduler);
         let mut spec = ServiceSpec::new(s.vip, s.port, proto(s.protocol));
-        spec.id = u16::try_from(si).ok();
+        spec.id = ids.service(s);
         spec.scheduler = kind;
         spec.flags = flags(kind, &s.sched_flags);
         spec.persistence = s.persistence_s.map(|t| Persistence {
@@ -134,7 +293,7 @@ pub fn build(cfg: &Config, macs: &[Mac], neighbours: &Neighbours, generation: u6
             .real_servers
             .iter()
             .map(|rs| BackendSpec {
-                id: None,
+                id: ids.backend(s, rs.address, rs.port, false),
                 addr: rs.address,
                 port: rs.port,
                 method: method(rs.forward),
@@ -144,9 +303,10 @@ pub fn build(cfg: &Config, macs: &[Mac], neighbours: &Neighbours, generation: u6
                 available: true,
             })
             .collect();
-        spec.sorry = s
-            .sorry_server
-            .map(|sa| BackendSpec::new(sa.ip(), sa.port(), method(s.forward)));
+        spec.sorry = s.sorry_server.map(|sa| BackendSpec {
+            id: ids.backend(s, sa.ip(), sa.port(), true),
+            ..BackendSpec::new(sa.ip(), sa.port(), method(s.forward))
+        });
         b.service(spec);
     }
     b.build()
@@ -232,7 +392,9 @@ local_address_pool = "snat"
             1,
             std::time::Instant::now(),
         );
-        let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 7);
+        let mut ids = Ids::new(16, 16);
+        ids.assign(&cfg).unwrap();
+        let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 7, &ids);
         assert_eq!(snap.generation, 7);
         assert_eq!(snap.ports.len(), 2);
         assert_eq!(snap.ports[1].mac, [2, 0, 0, 0, 0, 2]);
@@ -264,5 +426,51 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    #[test]
+    fn test_ids_stay_stable_and_are_not_reused_early() {
+        let two = |a: &str, b: &str| {
+            config::parse(
+                &format!(
+                    "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddresses = [\"198.18.0.1/24\"]\n\
+                     [[service]]\nvip = \"{a}\"\nport = 80\n[[service.real_server]]\naddress = \"198.18.0.11\"\n\
+                     [[service]]\nvip = \"{b}\"\nport = 80\n[[service.real_server]]\naddress = \"198.18.0.12\"\n"
+                ),
+                "t.toml",
+            )
+            .expect("valid")
+        };
+        let mut ids = Ids::new(3, 3);
+        let c1 = two("198.18.0.100", "198.18.0.101");
+        ids.assign(&c1).unwrap();
+        let a = ids.service(&c1.services[0]).unwrap();
+        let b = ids.service(&c1.services[1]).unwrap();
+        assert_ne!(a, b);
+        // Reordered: same ids.
+        let c2 = two("198.18.0.101", "198.18.0.100");
+        ids.assign(&c2).unwrap();
+        assert_eq!(ids.service(&c2.services[1]), Some(a));
+        assert_eq!(ids.service(&c2.services[0]), Some(b));
+        // .100 removed, .102 added: a fresh id, not .100's (its sessions may still drain).
+        let c3 = two("198.18.0.101", "198.18.0.102");
+        ids.assign(&c3).unwrap();
+        let c = ids.service(&c3.services[1]).unwrap();
+        assert!(c != a && c != b, "fresh id first");
+        // Only now, with no fresh id left, the oldest removed id is reused.
+        let c4 = two("198.18.0.101", "198.18.0.103");
+        ids.assign(&c4).unwrap();
+        assert_eq!(ids.service(&c4.services[1]), Some(a));
+        // Too many: refused, nothing changes.
+        let before = ids.service(&c4.services[0]);
+        let mut big = c4.clone();
+        for i in 0..4 {
+            let mut s = big.services[0].clone();
+            s.vip = format!("198.18.0.{}", 120 + i).parse().unwrap();
+            big.services.push(s);
+        }
+        assert!(ids.assign(&big).unwrap_err().contains("too many services"));
+        assert_eq!(ids.service(&c4.services[0]), before);
+        assert_eq!(ids.service(&big.services[3]), None);
     }
 }

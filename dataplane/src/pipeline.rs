@@ -199,10 +199,18 @@ impl Worker {
         self.tables.s6.set_timeouts(t);
     }
 
-    /// Rebuild per-worker scheduler state when the snapshot changed.
-    fn sync(&mut self, snap: &Snapshot) {
+    /// Take a new snapshot generation: rebuild the scheduler state of services whose scheduler
+    /// changed, apply new timeouts, and publish the generation in the counters (control waits
+    /// for every worker to confirm a reload). `process` calls it; an idle worker's loop should
+    /// too, so confirmation does not wait for traffic.
+    pub fn sync(&mut self, snap: &Snapshot) {
         if self.generation == Some(snap.generation) {
             return;
+        }
+        if let Some(t) = snap.timeouts {
+            if t != self.cfg.timeouts {
+                self.set_timeouts(t);
+            }
         }
         let old = core::mem::take(&mut self.sched);
         let mut old = old.into_iter();

@@ -14,7 +14,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::collections::{HashMap, HashSet};
 
 use crate::sched::{hash, SchedBackend, SchedFlags, Scheduler, SchedulerKind};
-use crate::session::FwdMethod;
+use crate::session::{FwdMethod, Timeouts};
 use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
 
 /// An Ethernet address.
@@ -170,6 +170,8 @@ pub struct Snapshot {
     pub backends: Vec<Option<Backend>>,
     /// The gateway's ports.
     pub ports: Vec<PortInfo>,
+    /// Session timeouts (`ipvsadm --set`); `None` leaves each worker's as they are.
+    pub timeouts: Option<Timeouts>,
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
     vips: FastMap<(IpAddr, u16, L4Proto), ServiceIdx>,
@@ -377,6 +379,7 @@ impl ServiceSpec {
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     generation: u64,
+    timeouts: Option<Timeouts>,
     services: Vec<ServiceSpec>,
     ports: Vec<PortInfo>,
     routes: Vec<Route>,
@@ -388,6 +391,7 @@ impl SnapshotBuilder {
     pub fn new(generation: u64) -> Self {
         SnapshotBuilder {
             generation,
+            timeouts: None,
             services: Vec::new(),
             ports: Vec::new(),
             routes: Vec::new(),
@@ -417,6 +421,12 @@ impl SnapshotBuilder {
     /// Add a service.
     pub fn service(&mut self, spec: ServiceSpec) -> &mut Self {
         self.services.push(spec);
+        self
+    }
+
+    /// Set the session timeouts workers apply when they take this snapshot.
+    pub fn timeouts(&mut self, t: Timeouts) -> &mut Self {
+        self.timeouts = Some(t);
         self
     }
 
@@ -506,6 +516,7 @@ impl SnapshotBuilder {
         routes.sort_by_key(|r| core::cmp::Reverse(r.len));
         Snapshot {
             generation: self.generation,
+            timeouts: self.timeouts,
             services,
             backends,
             ports: self.ports,

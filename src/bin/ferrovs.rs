@@ -95,14 +95,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            let signals = ferrovs::gateway::Signals::default();
+            for (sig, flag) in [
+                (signal_hook::consts::SIGINT, &signals.stop),
+                (signal_hook::consts::SIGTERM, &signals.stop),
+                (signal_hook::consts::SIGHUP, &signals.reload),
+            ] {
+                if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
                     eprintln!("ferrovs: cannot handle signal {sig}: {e}");
                     return ExitCode::from(1);
                 }
             }
-            match ferrovs::gateway::run(cfg, stop) {
+            match ferrovs::gateway::run(cfg, path, &signals) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ferrovs: {e}");
