@@ -8,6 +8,7 @@ PACKAGES=(
   pkg-config clang libclang-dev  # bindgen needs libclang; pkg-config finds libdpdk
   libpcap-dev                 # the net_pcap PMD's library
   iproute2 ethtool            # network namespaces, veth and offload settings for the lab
+  prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
 )
 # Strip the comments out of the list above.
 pkgs=()

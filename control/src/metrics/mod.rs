@@ -25,6 +25,7 @@ pub mod collect;
 pub mod server;
 pub mod text;
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use dataplane::counters::{TrafficCounters, WorkerCounters};
@@ -748,6 +749,52 @@ fn render_health(e: &mut Encoder, checks: &[CheckStatus]) {
         let ls: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         e.histogram(&ls, &c.latency);
     }
+}
+
+/// Return the name of every sample in an exposition (histograms give their `_bucket`, `_sum`
+/// and `_count` names): what a PromQL query can select.
+pub fn series_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Return every `ferrovs_*` metric name a PromQL expression selects. Quoted strings (label
+/// values, `label_replace` arguments) are skipped, so only identifiers count.
+pub fn promql_metric_names(expr: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut quote: Option<char> = None;
+    let mut ident = String::new();
+    let mut prev = ' ';
+    let flush = |ident: &mut String, out: &mut BTreeSet<String>| {
+        if ident.starts_with("ferrovs_") {
+            out.insert(std::mem::take(ident));
+        }
+        ident.clear();
+    };
+    for c in expr.chars() {
+        if let Some(q) = quote {
+            if c == q && prev != '\\' {
+                quote = None;
+            }
+            prev = if prev == '\\' { ' ' } else { c };
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => {
+                flush(&mut ident, &mut out);
+                quote = Some(c);
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' || c == ':' => ident.push(c),
+            _ => flush(&mut ident, &mut out),
+        }
+        prev = c;
+    }
+    flush(&mut ident, &mut out);
+    out
 }
 
 fn sample_owned(e: &mut Encoder, labels: &[(&'static str, String)], v: Value) {

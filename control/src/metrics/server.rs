@@ -9,7 +9,7 @@
 //! (`text/plain; version=0.0.4`), other methods on `/metrics` 405, every other path 404.
 //! The response gets `ferrovs_scrape_duration_seconds` appended: what building it cost.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -42,7 +42,8 @@ pub enum MetricsError {
 
 /// A running `/metrics` endpoint. Stops (and joins its thread) on [`stop`](Self::stop) or drop.
 pub struct MetricsServer {
-    server: Arc<Server>,
+    /// `None` once stopped.
+    server: Option<Arc<Server>>,
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -79,7 +80,7 @@ impl MetricsServer {
                 .map_err(MetricsError::Thread)?
         };
         Ok(Self {
-            server,
+            server: Some(server),
             addr,
             stopping,
             thread: Some(thread),
@@ -91,16 +92,39 @@ impl MetricsServer {
         self.addr
     }
 
-    /// Stop serving: finish the request in progress, close the listener, join the thread.
+    /// Stop serving: finish the request in progress, join the thread, and return once the
+    /// listener is closed (so the address can be bound again at once, say after a reload).
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
+        let Some(server) = self.server.take() else {
+            return;
+        };
         self.stopping.store(true, Ordering::Relaxed);
-        self.server.unblock();
+        server.unblock();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        // Dropping the last `Arc<Server>` tells tiny_http's accept thread to close the
+        // listener, but that thread is detached and closes it a moment later; wait for it
+        // (bounded) so that `stop` means the port is free.
+        drop(server);
+        let probe = match self.addr.ip() {
+            IpAddr::V4(a) if a.is_unspecified() => {
+                SocketAddr::from((Ipv4Addr::LOCALHOST, self.addr.port()))
+            }
+            IpAddr::V6(a) if a.is_unspecified() => {
+                SocketAddr::from((Ipv6Addr::LOCALHOST, self.addr.port()))
+            }
+            _ => self.addr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline
+            && TcpStream::connect_timeout(&probe, Duration::from_millis(100)).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }
@@ -108,7 +132,6 @@ impl MetricsServer {
 impl Drop for MetricsServer {
     fn drop(&mut self) {
         self.shutdown();
-        // Dropping the last `Arc<Server>` closes the listener and tiny_http's accept thread.
     }
 }
 
@@ -161,7 +184,6 @@ fn header(name: &str, value: &str) -> Header {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpStream;
     use std::sync::atomic::AtomicU64;
 
     fn get(addr: SocketAddr, req: &str) -> String {
@@ -221,8 +243,9 @@ mod tests {
     }
 
     #[test]
-    fn test_start_returns_while_a_scrape_is_slow() {
-        // A slow source blocks only the endpoint's thread, never the caller of `start`.
+    fn test_stop_during_a_slow_scrape_is_prompt() {
+        // A slow source blocks only the endpoint's thread; stopping waits for that one scrape
+        // at most.
         let source: Source = Arc::new(|| {
             std::thread::sleep(Duration::from_millis(300));
             String::new()
