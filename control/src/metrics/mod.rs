@@ -13,6 +13,46 @@
 //! `_total` on counters, `_info` metrics with value 1 for metadata, addresses only in labels,
 //! no rates (PromQL computes them), no pre-aggregated `total` series.
 //!
+//! How the gateway wires it (compile-checked; the gateway's own values replace the empty ones):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arc_swap::ArcSwap;
+//! use control::metrics::{self, collect, server::MetricsServer, MetricsView, PortRow, ReloadStats};
+//! use dataplane::counters::WorkerCounters;
+//! use dataplane::snapshot::Snapshot;
+//!
+//! let shared = Arc::new(ArcSwap::from_pointee(Snapshot::empty())); // what workers read
+//! let workers: Vec<Arc<WorkerCounters>> = vec![Arc::new(WorkerCounters::new(4, 4))];
+//! let reloads = Arc::new(ReloadStats::new()); // the control loop calls record_*()
+//! # let cfg = config::parse("[dpdk]\nlcores = \"0-1\"\nhugepages = false\n[[port]]\nname = \"wan0\"\ndevice = \"net_null0\"\n", "x.toml").unwrap();
+//! let health = control::health::HealthChecker::start(&cfg);
+//! let health_status = health.status_handle();
+//! let start = std::time::SystemTime::now();
+//! let source = Arc::new(move || {
+//!     let snap = shared.load();
+//!     let checks = health_status.status();
+//!     let (services, real_servers) = collect::traffic_rows(&snap, &workers, Some(&checks));
+//!     let mut view = MetricsView {
+//!         start_time_seconds: metrics::unix_seconds(start),
+//!         reload: reloads.status(snap.generation),
+//!         services,
+//!         real_servers,
+//!         workers: collect::worker_rows(&workers, 1 << 20, 1 << 18),
+//!         // Per port: `PortRow { name, xstats: port.xstats()? }` (dpdk::ethdev).
+//!         ports: vec![PortRow { name: "wan0".into(), xstats: Vec::new() }],
+//!         health: checks,
+//!         ..MetricsView::default()
+//!     };
+//!     view.build.dpdk_version = "DPDK 22.11".into(); // dpdk::version()
+//!     metrics::render(&view)
+//! });
+//! let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), source).unwrap();
+//! // ... control loop ...
+//! server.stop();
+//! health.stop();
+//! ```
+//!
 //! Label sets:
 //! - service: `vip`, `port`, `protocol` (`tcp`/`udp`);
 //! - real server: the service's labels plus `real_address`, `real_port`;
@@ -27,6 +67,8 @@ pub mod text;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::wire::DropReason;
@@ -90,6 +132,69 @@ pub struct ReloadStatus {
     pub last_success_timestamp_seconds: f64,
     /// Generation of the snapshot control published last.
     pub generation: u64,
+}
+
+/// Reload bookkeeping shared by the control loop (which records outcomes) and the metrics
+/// thread (which reads them); atomics, so neither waits for the other.
+#[derive(Debug)]
+pub struct ReloadStats {
+    reloads: AtomicU64,
+    failures: AtomicU64,
+    last_failed: AtomicBool,
+    /// `f64::to_bits` of the last success time in Unix seconds.
+    last_success: AtomicU64,
+}
+
+impl Default for ReloadStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReloadStats {
+    /// Start with the boot configuration counted as loaded successfully now.
+    pub fn new() -> Self {
+        Self {
+            reloads: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_failed: AtomicBool::new(false),
+            last_success: AtomicU64::new(unix_seconds(SystemTime::now()).to_bits()),
+        }
+    }
+
+    /// Record a reload that took effect.
+    pub fn record_success(&self) {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.last_failed.store(false, Ordering::Relaxed);
+        self.last_success
+            .store(unix_seconds(SystemTime::now()).to_bits(), Ordering::Relaxed);
+    }
+
+    /// Record a reload that failed and changed nothing.
+    pub fn record_failure(&self) {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.last_failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Return the status for a view, with the generation of the snapshot published last.
+    pub fn status(&self, generation: u64) -> ReloadStatus {
+        ReloadStatus {
+            reloads_total: self.reloads.load(Ordering::Relaxed),
+            failures_total: self.failures.load(Ordering::Relaxed),
+            last_successful: !self.last_failed.load(Ordering::Relaxed),
+            last_success_timestamp_seconds: f64::from_bits(
+                self.last_success.load(Ordering::Relaxed),
+            ),
+            generation,
+        }
+    }
+}
+
+/// Return `t` in seconds since the Unix epoch (0 for times before it).
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Identity of a virtual service in labels.

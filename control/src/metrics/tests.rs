@@ -517,3 +517,30 @@ fn test_dashboard_uses_only_exported_metrics() {
         assert!(used.contains(want), "dashboard lacks {want}");
     }
 }
+
+#[test]
+fn test_reload_stats() {
+    let r = ReloadStats::new();
+    let boot = r.status(1);
+    assert_eq!((boot.reloads_total, boot.failures_total), (0, 0));
+    assert!(boot.last_successful);
+    assert!(boot.last_success_timestamp_seconds > 1.6e9);
+    r.record_failure();
+    let s = r.status(1);
+    assert_eq!(
+        (s.reloads_total, s.failures_total, s.last_successful),
+        (1, 1, false)
+    );
+    assert_eq!(
+        s.last_success_timestamp_seconds, boot.last_success_timestamp_seconds,
+        "a failure does not move the success time"
+    );
+    r.record_success();
+    let s = r.status(2);
+    assert_eq!(
+        (s.reloads_total, s.failures_total, s.last_successful),
+        (2, 1, true)
+    );
+    assert!(s.last_success_timestamp_seconds >= boot.last_success_timestamp_seconds);
+    assert_eq!(s.generation, 2);
+}
