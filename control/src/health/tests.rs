@@ -66,7 +66,8 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-const SLACK: Duration = Duration::from_millis(400);
+/// Scheduling noise allowed on a loaded 2-core CI machine.
+const SLACK: Duration = Duration::from_millis(600);
 
 #[test]
 fn test_tcp_check_falls_and_rises_within_bounds() {

@@ -6,6 +6,8 @@
 //! loads: a scrape never blocks a worker, and may see one worker a few packets ahead of
 //! another, which Prometheus's `rate()` does not notice.
 
+use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use dataplane::counters::WorkerCounters;
@@ -61,6 +63,13 @@ pub fn traffic_rows(
 ) -> (Vec<ServiceRow>, Vec<RealServerRow>) {
     let mut services = Vec::new();
     let mut reals = Vec::new();
+    // Real servers some failing check names, looked up once per row below.
+    let down: HashSet<(ServiceKey, IpAddr, u16)> = health
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| !c.up)
+        .flat_map(|c| c.users.iter().map(|u| (u.key, u.address, u.port)))
+        .collect();
     for (sid, svc) in snap.services.iter().enumerate() {
         let Some(svc) = svc else { continue };
         let Ok(sid) = u16::try_from(sid) else { break };
@@ -75,14 +84,7 @@ pub fn traffic_rows(
             traffic: traffic_of(workers, sid, true),
         });
         let row = |bid: u16, b: &Backend, sorry: bool| {
-            let checked_up = health.is_none_or(|checks| {
-                checks.iter().all(|c| {
-                    c.up || !c
-                        .users
-                        .iter()
-                        .any(|u| u.key == key && u.address == b.addr && u.port == b.port)
-                })
-            });
+            let checked_up = !down.contains(&(key, b.addr, b.port));
             RealServerRow {
                 service: key,
                 address: b.addr,
