@@ -313,9 +313,10 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Whether a chunked body has reached its last chunk.
+/// Whether a chunked body has reached its last chunk. Decoding is the only reliable test (chunk
+/// data may contain `\r\n0\r\n`); health pages are small, so decoding per read is cheap.
 fn chunked_complete(b: &[u8]) -> bool {
-    b.starts_with(b"0\r\n") || b.windows(5).any(|w| w == b"\r\n0\r\n")
+    dechunk(b).is_some()
 }
 
 /// Run `command` with `/bin/sh -c`, with `env` added, and wait at most `timeout`; exit status 0

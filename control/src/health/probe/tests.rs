@@ -105,6 +105,13 @@ fn test_http_digest_over_close_delimited_and_chunked_bodies() {
     let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9;x=y\r\n, ferrovs\r\n0\r\n\r\n";
     let (addr, _) = one_shot(Some(r.to_vec()));
     assert_eq!(http(addr, &spec(&[200], Some(&good)), T), Ok(()));
+    // Chunk data that looks like a last-chunk line does not end the body early.
+    let tricky = b"a\r\n\r\n0\r\n\r\nxyz\r\n0\r\n\r\n";
+    let want = format!("{:x}", md5::compute(b"\r\n0\r\n\r\nxyz"));
+    let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    r.extend_from_slice(tricky);
+    let (addr, _) = one_shot(Some(r));
+    assert_eq!(http(addr, &spec(&[200], Some(&want)), T), Ok(()));
 }
 
 #[test]
