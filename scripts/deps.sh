@@ -11,6 +11,7 @@ PACKAGES=(
   nginx curl wrk python3      # the lab's real servers, client and load
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
+  prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
 )
 # Strip the comments out of the list above.
 pkgs=()

@@ -5,5 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod doctor;
+pub mod health;
+pub mod metrics;
 pub mod neigh;
 pub mod topology;

@@ -1,0 +1,546 @@
+//! The exposition of a representative view: structure, `promtool check metrics`, the Grafana
+//! dashboard's metric names, and filling the view from a snapshot and worker counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dataplane::counters::WorkerCounters;
+use dataplane::wire::DropReason;
+
+use super::collect::{traffic_rows, worker_rows};
+use super::*;
+use crate::health::{CheckStatus, User};
+use crate::neigh::Neighbours;
+
+const CFG: &str = r#"
+[dpdk]
+lcores = "0-2"
+hugepages = false
+
+[[port]]
+name = "wan0"
+device = "net_null0"
+addresses = ["198.18.0.1/24"]
+
+[[port]]
+name = "lan0"
+device = "net_null1"
+addresses = ["198.18.1.1/24", "2001:db8:1::1/64"]
+
+[[service]]
+vip = "198.18.0.100"
+port = 80
+scheduler = "wrr"
+forward = "nat"
+  [service.health_check]
+  type = "http"
+  path = "/healthz"
+  inhibit_on_failure = true
+  [[service.real_server]]
+  address = "198.18.1.11"
+  port = 8080
+  weight = 3
+  [[service.real_server]]
+  address = "198.18.1.12"
+  port = 8080
+
+[[service]]
+vip = "198.18.0.100"
+port = 53
+protocol = "udp"
+scheduler = "mh"
+sorry_server = "198.18.1.99"
+  [[service.real_server]]
+  address = "198.18.1.21"
+
+[[service]]
+vip = "2001:db8::100"
+port = 443
+  [[service.real_server]]
+  address = "2001:db8:1::11"
+"#;
+
+fn cfg() -> config::Config {
+    config::parse(CFG, "metrics-test.toml").expect("valid test config")
+}
+
+fn workers() -> Vec<Arc<WorkerCounters>> {
+    (0..2u64)
+        .map(|w| {
+            let c = WorkerCounters::new(8, 16);
+            c.rx.add(1000 + w);
+            c.tx.add(900 + w);
+            c.redirected.add(7);
+            c.busy_polls.add(50);
+            c.idle_polls.add(950);
+            c.drop_reason(DropReason::NoBackend);
+            c.drops[DropReason::NotForUs.index()].add(5 + w);
+            c.sessions4.set(10 + w);
+            c.insert_failures.add(w);
+            c.generation.set(3);
+            for (i, t) in c.services.iter().chain(c.backends.iter()).enumerate() {
+                let i = i as u64;
+                t.conns.add(i + 1);
+                t.in_pkts.add(10 * (i + 1));
+                t.in_bytes.add(1000 * (i + 1));
+                t.out_pkts.add(i);
+                t.out_bytes.add(100 * i);
+                t.active.set(i % 3);
+                t.inactive.set(1);
+            }
+            Arc::new(c)
+        })
+        .collect()
+}
+
+fn check_status(up: bool) -> CheckStatus {
+    let mut latency = Histogram::new(&PROBE_BUCKETS);
+    for ms in [0.3, 0.8, 1.5, 30.0, 1000.0] {
+        latency.observe(ms / 1000.0);
+    }
+    let mut failures = [0; FailureKind::COUNT];
+    failures[FailureKind::Status as usize] = 2;
+    CheckStatus {
+        address: "198.18.1.12".parse().unwrap(),
+        port: 8080,
+        check: "http GET /healthz".into(),
+        up,
+        since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        last_failure: Some("status 503, expected 200".into()),
+        checks: 12,
+        failures,
+        transitions_up: 1,
+        transitions_down: 2,
+        latency,
+        users: vec![User {
+            service: 0,
+            real_server: 1,
+            key: ServiceKey {
+                vip: "198.18.0.100".parse().unwrap(),
+                port: 80,
+                protocol: "tcp",
+            },
+            address: "198.18.1.12".parse().unwrap(),
+            port: 8080,
+            inhibit_on_failure: true,
+        }],
+        successes: 0,
+        fails: 2,
+    }
+}
+
+/// A view like a gateway's with three services, two workers, two ports and a failing check.
+pub(crate) fn representative_view() -> MetricsView {
+    let cfg = cfg();
+    let snap = crate::topology::build(
+        &cfg,
+        &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+        &Neighbours::default(),
+        3,
+    );
+    let w = workers();
+    let health = vec![check_status(false)];
+    let (services, real_servers) = traffic_rows(&snap, &w, Some(&health));
+    MetricsView {
+        build: BuildInfo {
+            version: VERSION.into(),
+            dpdk_version: "DPDK 22.11.4".into(),
+        },
+        start_time_seconds: 1_700_000_000.25,
+        reload: ReloadStatus {
+            reloads_total: 4,
+            failures_total: 1,
+            last_successful: true,
+            last_success_timestamp_seconds: 1_700_000_100.5,
+            generation: 3,
+        },
+        services,
+        real_servers,
+        workers: worker_rows(&w, 1 << 20, 1 << 18),
+        ports: vec![
+            PortRow {
+                name: "wan0".into(),
+                xstats: vec![
+                    ("rx_good_packets".into(), 2001),
+                    ("tx_good_packets".into(), 1801),
+                    ("rx_good_bytes".into(), 300_000),
+                    ("tx_good_bytes".into(), 250_000),
+                    ("rx_missed_errors".into(), 3),
+                    ("rx_errors".into(), 0),
+                    ("tx_errors".into(), 0),
+                    ("rx_mbuf_allocation_errors".into(), 0),
+                    ("rx_q0_packets".into(), 2001),
+                    ("mac_remote_errors".into(), 0),
+                    ("rx_priority0_dropped [pf]".into(), 9),
+                ],
+            },
+            PortRow {
+                name: "lan0".into(),
+                xstats: vec![("rx_good_packets".into(), 5)],
+            },
+        ],
+        health,
+    }
+}
+
+/// Parse an exposition strictly enough to catch what Prometheus would reject: every sample
+/// belongs to the family announced just before it, with HELP and TYPE; no series repeats;
+/// values are numbers. Return samples by series.
+fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
+    let mut samples = BTreeMap::new();
+    let mut family: Option<(String, String)> = None;
+    let mut help: BTreeSet<String> = BTreeSet::new();
+    let mut typed: BTreeSet<String> = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(help.insert(name.to_owned()), "HELP twice: {name}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split(' ');
+            let (name, kind) = (it.next().unwrap(), it.next().unwrap());
+            assert!(help.contains(name), "TYPE before HELP: {name}");
+            assert!(typed.insert(name.to_owned()), "TYPE twice: {name}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "counter without _total: {name}");
+            }
+            assert!(name.starts_with("ferrovs_"), "{name}");
+            family = Some((name.to_owned(), kind.to_owned()));
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        let name = series.split('{').next().unwrap();
+        let (fam, kind) = family.as_ref().expect("sample before any TYPE");
+        let ok = name == fam
+            || (kind == "histogram"
+                && ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name == format!("{fam}{s}")));
+        assert!(ok, "sample {name} outside its family {fam}");
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            }
+        }
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+        };
+        assert!(
+            samples.insert(series.to_owned(), v).is_none(),
+            "duplicate series {series}"
+        );
+    }
+    samples
+}
+
+#[test]
+fn test_representative_exposition_is_well_formed_and_complete() {
+    let text = render(&representative_view());
+    let s = parse_exposition(&text);
+    let get = |k: &str| *s.get(k).unwrap_or_else(|| panic!("missing {k}\n{text}"));
+
+    assert_eq!(
+        get(&format!(
+            "ferrovs_build_info{{version=\"{VERSION}\",dpdk_version=\"DPDK 22.11.4\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(get("ferrovs_config_reloads_total"), 4.0);
+    assert_eq!(get("ferrovs_config_reload_failures_total"), 1.0);
+    assert_eq!(get("ferrovs_config_last_reload_successful"), 1.0);
+    assert_eq!(
+        get("ferrovs_config_last_reload_success_timestamp_seconds"),
+        1_700_000_100.5
+    );
+    assert_eq!(get("ferrovs_config_generation"), 3.0);
+
+    let svc = "vip=\"198.18.0.100\",port=\"80\",protocol=\"tcp\"";
+    // Service 0 is the first service counter slot: conns 1 on each of the two workers.
+    assert_eq!(
+        get(&format!("ferrovs_service_connections_total{{{svc}}}")),
+        2.0
+    );
+    assert_eq!(
+        get(&format!("ferrovs_service_in_bytes_total{{{svc}}}")),
+        2000.0
+    );
+    assert_eq!(
+        get(&format!("ferrovs_service_info{{{svc},scheduler=\"wrr\"}}")),
+        1.0
+    );
+    let rs = format!("{svc},real_address=\"198.18.1.11\",real_port=\"8080\"");
+    assert_eq!(get(&format!("ferrovs_real_server_weight{{{rs}}}")), 3.0);
+    assert_eq!(get(&format!("ferrovs_real_server_up{{{rs}}}")), 1.0);
+    let rs2 = format!("{svc},real_address=\"198.18.1.12\",real_port=\"8080\"");
+    assert_eq!(
+        get(&format!("ferrovs_real_server_up{{{rs2}}}")),
+        0.0,
+        "the failing check takes it down"
+    );
+    assert_eq!(
+        get(&format!(
+            "ferrovs_real_server_info{{{rs},forward=\"nat\",sorry=\"false\"}}"
+        )),
+        1.0
+    );
+    let sorry = "vip=\"198.18.0.100\",port=\"53\",protocol=\"udp\",real_address=\"198.18.1.99\",real_port=\"53\"";
+    assert_eq!(
+        get(&format!(
+            "ferrovs_real_server_info{{{sorry},forward=\"dr\",sorry=\"true\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        get("ferrovs_service_connections_active{vip=\"2001:db8::100\",port=\"443\",protocol=\"tcp\"}"),
+        // Service slot 2: active = 2 % 3 on each worker.
+        4.0
+    );
+
+    assert_eq!(get("ferrovs_worker_rx_packets_total{worker=\"1\"}"), 1001.0);
+    assert_eq!(get("ferrovs_worker_busy_polls_total{worker=\"0\"}"), 50.0);
+    assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
+    assert_eq!(
+        get("ferrovs_worker_drops_total{worker=\"1\",reason=\"not_for_us\"}"),
+        6.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_drops_total{worker=\"0\",reason=\"no_backend\"}"),
+        1.0
+    );
+    let reasons = s
+        .keys()
+        .filter(|k| k.starts_with("ferrovs_worker_drops_total{worker=\"0\""))
+        .count();
+    assert_eq!(reasons, DropReason::COUNT, "every reason has a series");
+    assert_eq!(
+        get("ferrovs_worker_sessions{worker=\"1\",family=\"ipv4\"}"),
+        11.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_session_capacity{worker=\"0\",family=\"ipv6\"}"),
+        f64::from(1u32 << 18)
+    );
+
+    assert_eq!(get("ferrovs_port_rx_packets_total{port=\"wan0\"}"), 2001.0);
+    assert_eq!(get("ferrovs_port_rx_missed_total{port=\"wan0\"}"), 3.0);
+    assert_eq!(get("ferrovs_port_rx_packets_total{port=\"lan0\"}"), 5.0);
+    assert!(
+        !s.contains_key("ferrovs_port_tx_packets_total{port=\"lan0\"}"),
+        "an xstat the driver lacks is not invented"
+    );
+    assert_eq!(
+        get("ferrovs_port_xstat{port=\"wan0\",name=\"rx_priority0_dropped__pf_\"}"),
+        9.0
+    );
+    assert!(
+        !s.contains_key("ferrovs_port_xstat{port=\"wan0\",name=\"rx_good_packets\"}"),
+        "mapped xstats are not repeated"
+    );
+
+    let chk = "address=\"198.18.1.12\",port=\"8080\",check=\"http GET /healthz\"";
+    assert_eq!(get(&format!("ferrovs_healthcheck_up{{{chk}}}")), 0.0);
+    assert_eq!(
+        get(&format!(
+            "ferrovs_healthcheck_failures_total{{{chk},reason=\"status\"}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        get(&format!(
+            "ferrovs_healthcheck_transitions_total{{{chk},to=\"down\"}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        get(&format!(
+            "ferrovs_healthcheck_probe_duration_seconds_bucket{{{chk},le=\"0.001\"}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        get(&format!(
+            "ferrovs_healthcheck_probe_duration_seconds_count{{{chk}}}"
+        )),
+        5.0
+    );
+}
+
+#[test]
+fn test_traffic_rows_sum_over_workers() {
+    let cfg = cfg();
+    let snap = crate::topology::build(&cfg, &[], &Neighbours::default(), 1);
+    let w = workers();
+    let (services, reals) = traffic_rows(&snap, &w, None);
+    assert_eq!(services.len(), 3);
+    assert_eq!(reals.len(), 5, "4 real servers and one sorry server");
+    // Each row's counters are the sum of its slot on both workers.
+    for r in &reals {
+        assert_eq!(r.traffic.inactive, 2, "{r:?}");
+        assert!(r.up, "no health given: the snapshot decides");
+    }
+    assert_eq!(services[1].scheduler, "mh");
+    assert_eq!(services[1].key.protocol, "udp");
+    assert_eq!(reals.iter().filter(|r| r.sorry).count(), 1);
+    let rows = worker_rows(&w, 100, 10);
+    assert_eq!(rows[1].rx_packets, 1001);
+    assert_eq!(rows[1].drops[DropReason::NotForUs.index()], 6);
+    assert_eq!((rows[0].capacity_ipv4, rows[0].capacity_ipv6), (100, 10));
+}
+
+#[test]
+fn test_labels_with_odd_characters_are_escaped() {
+    let mut v = MetricsView::default();
+    v.ports.push(PortRow {
+        name: "we\"ird\\port\nname".into(),
+        xstats: vec![("rx_good_packets".into(), 1)],
+    });
+    let text = render(&v);
+    assert!(
+        text.contains("ferrovs_port_rx_packets_total{port=\"we\\\"ird\\\\port\\nname\"} 1\n"),
+        "{text}"
+    );
+    parse_exposition(&text);
+}
+
+#[test]
+fn test_promql_metric_names() {
+    let n = promql_metric_names(
+        r#"sum by (vip) (rate(ferrovs_service_in_bytes_total{vip=~"ferrovs_not_a_metric"}[5m])) * 8
+           / ignoring(x) histogram_quantile(0.9, rate(ferrovs_healthcheck_probe_duration_seconds_bucket[1m]))"#,
+    );
+    assert_eq!(
+        n.into_iter().collect::<Vec<_>>(),
+        [
+            "ferrovs_healthcheck_probe_duration_seconds_bucket",
+            "ferrovs_service_in_bytes_total"
+        ]
+    );
+}
+
+/// Run `promtool check metrics` on the exposition. Skipped when promtool is missing, unless
+/// `FERROVS_REQUIRE_PROMTOOL=1` (set where `scripts/deps.sh` installed Debian's `prometheus`).
+#[test]
+fn test_promtool_check_metrics() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let text = render(&representative_view());
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            if std::env::var("FERROVS_REQUIRE_PROMTOOL").as_deref() == Ok("1") {
+                panic!(
+                    "promtool is required (FERROVS_REQUIRE_PROMTOOL=1) but cannot run: {e}; \
+                     install Debian's `prometheus` package (scripts/deps.sh does)"
+                );
+            }
+            eprintln!("promtool not found ({e}); skipping `promtool check metrics`");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
+}
+
+/// Every `expr` in the Grafana dashboard selects only metrics the exposition has.
+#[test]
+fn test_dashboard_uses_only_exported_metrics() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana/ferrovs.json");
+    let json = std::fs::read_to_string(path).expect("docs/grafana/ferrovs.json");
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("dashboard is valid JSON");
+    fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr" | "query", serde_json::Value::String(s)) => out.push(s.clone()),
+                        _ => exprs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    exprs(&doc, &mut all);
+    assert!(
+        all.len() >= 15,
+        "the dashboard has its queries: {}",
+        all.len()
+    );
+    let exported = series_names(&render(&representative_view()));
+    let mut used = BTreeSet::new();
+    for e in &all {
+        used.extend(promql_metric_names(e));
+    }
+    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "dashboard metrics not exported: {missing:?}"
+    );
+    // The dashboard covers what the issue asks for.
+    for want in [
+        "ferrovs_service_in_bytes_total",
+        "ferrovs_real_server_in_packets_total",
+        "ferrovs_real_server_connections_active",
+        "ferrovs_real_server_up",
+        "ferrovs_worker_drops_total",
+        "ferrovs_worker_busy_polls_total",
+        "ferrovs_worker_sessions",
+        "ferrovs_config_reloads_total",
+    ] {
+        assert!(used.contains(want), "dashboard lacks {want}");
+    }
+}
+
+#[test]
+fn test_reload_stats() {
+    let r = ReloadStats::new();
+    let boot = r.status(1);
+    assert_eq!((boot.reloads_total, boot.failures_total), (0, 0));
+    assert!(boot.last_successful);
+    assert!(boot.last_success_timestamp_seconds > 1.6e9);
+    r.record_failure();
+    let s = r.status(1);
+    assert_eq!(
+        (s.reloads_total, s.failures_total, s.last_successful),
+        (1, 1, false)
+    );
+    assert_eq!(
+        s.last_success_timestamp_seconds, boot.last_success_timestamp_seconds,
+        "a failure does not move the success time"
+    );
+    r.record_success();
+    let s = r.status(2);
+    assert_eq!(
+        (s.reloads_total, s.failures_total, s.last_successful),
+        (2, 1, true)
+    );
+    assert!(s.last_success_timestamp_seconds >= boot.last_success_timestamp_seconds);
+    assert_eq!(s.generation, 2);
+}
