@@ -52,9 +52,13 @@ pub struct Imported {
 }
 
 /// Format diagnostics as `FILE:LINE: warning: message` (or `error:`), one per line.
+/// Diagnostics come out in line order (those without a line last), so the output reads like the
+/// file.
 pub fn render(file: &str, diags: &[Diagnostic], level: &str) -> String {
+    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
+    sorted.sort_by_key(|d| if d.line == 0 { usize::MAX } else { d.line });
     let mut s = String::new();
-    for d in diags {
+    for d in sorted {
         if d.line == 0 {
             s.push_str(&format!("{file}: {level}: {}\n", d.message));
         } else {
@@ -62,4 +66,72 @@ pub fn render(file: &str, diags: &[Diagnostic], level: &str) -> String {
         }
     }
     s
+}
+
+/// What an import command prints and its exit status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The TOML (empty on failure).
+    pub stdout: String,
+    /// Warnings or errors, one per line.
+    pub stderr: String,
+    /// 0 on success, 1 on errors (or warnings under `--strict`).
+    pub code: u8,
+}
+
+fn finish(
+    file: &str,
+    result: Result<Imported, Vec<Diagnostic>>,
+    placeholder: bool,
+    strict: bool,
+) -> Outcome {
+    match result {
+        Err(errors) => Outcome {
+            stdout: String::new(),
+            stderr: render(file, &errors, "error"),
+            code: 1,
+        },
+        Ok(imp) if strict && !imp.warnings.is_empty() => Outcome {
+            stdout: String::new(),
+            stderr: render(file, &imp.warnings, "error"),
+            code: 1,
+        },
+        Ok(imp) => {
+            let mut stdout = String::new();
+            if placeholder {
+                stdout.push_str(PLACEHOLDER_NOTE);
+                stdout.push('\n');
+            }
+            stdout.push_str(&imp.config.to_toml());
+            Outcome {
+                stdout,
+                stderr: render(file, &imp.warnings, "warning"),
+                code: 0,
+            }
+        }
+    }
+}
+
+/// `ferrovs import keepalived FILE [--strict] [--base BASE]`: `text` is FILE's content.
+pub fn keepalived_command(file: &str, text: &str, base: Option<&Config>, strict: bool) -> Outcome {
+    let placeholder = base.is_none();
+    let base = base.cloned().unwrap_or_else(placeholder_base);
+    finish(file, keepalived::import(text, &base), placeholder, strict)
+}
+
+/// `ferrovs import ipvsadm FILE|- [--base BASE]`: `text` is the ipvsadm-save output.
+pub fn ipvsadm_command(
+    file: &str,
+    text: &str,
+    base: Option<&Config>,
+    names: &dyn crate::names::Names,
+) -> Outcome {
+    let placeholder = base.is_none();
+    let base = base.cloned().unwrap_or_else(placeholder_base);
+    finish(
+        file,
+        ipvsadm_save::import(text, &base, names),
+        placeholder,
+        false,
+    )
 }
