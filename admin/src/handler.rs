@@ -95,6 +95,15 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
                     // Nothing changed (e.g. --set 0 0 0): no snapshot rebuild.
                     return Response::Ok;
                 }
+                // ipvsadm operations only touch services and timeouts; this guards the promise
+                // made to `commit` should an operation ever reach further.
+                let boot = state.config().boot_only_diff(&new);
+                if !boot.is_empty() {
+                    return Response::error(format!(
+                        "refused: the change touches boot-only settings ({})",
+                        boot.join("; ")
+                    ));
+                }
                 match state.commit(new) {
                     Ok(()) => Response::Ok,
                     Err(e) => Response::error(e),
