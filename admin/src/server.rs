@@ -116,10 +116,15 @@ impl AdminServer {
             if !meta.file_type().is_socket() {
                 return Err(ServerError::NotASocket(path));
             }
-            if UnixStream::connect(&path).is_ok() {
-                return Err(ServerError::InUse(path));
+            match UnixStream::connect(&path) {
+                Ok(_) => return Err(ServerError::InUse(path)),
+                // Nobody listens: a leftover of a process that died. Any other failure
+                // (permissions, ...) leaves the file alone.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(&path).map_err(bind_err)?;
+                }
+                Err(e) => return Err(bind_err(e)),
             }
-            std::fs::remove_file(&path).map_err(bind_err)?;
         }
         let listener = UnixListener::bind(&path).map_err(bind_err)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
@@ -158,10 +163,13 @@ impl AdminServer {
 impl Drop for AdminServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let _ = UnixStream::connect(&self.path);
+        // Wake the blocking accept with a connection of our own. If that fails (someone removed
+        // the file), the accept thread cannot be woken: leave it rather than hang here.
+        let woke = UnixStream::connect(&self.path).is_ok();
         if let Some(h) = self.accept.take() {
-            let _ = h.join();
+            if woke {
+                let _ = h.join();
+            }
         }
         let _ = std::fs::remove_file(&self.path);
     }
