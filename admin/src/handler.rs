@@ -5,6 +5,18 @@
 //! [`crate::server::AdminServer::poll`]. `handle` does all of ipvsadm's semantics: it applies a
 //! batch of operations to a copy of the running configuration, validates the result, and only
 //! then calls [`AdminState::commit`], so a refused command changes nothing.
+//!
+//! Wiring, in the gateway's control loop:
+//!
+//! ```ignore
+//! let admin = admin::server::AdminServer::bind(&cfg.control.admin_socket)?; // at start
+//! // ... every control-loop iteration:
+//! while let Some(p) = admin.poll() {
+//!     let response = admin::handler::handle(&mut gateway_state, p.request);
+//!     p.responder.respond(response);
+//! }
+//! // dropping `admin` at shutdown removes the socket
+//! ```
 
 use config::{Config, RealServer, Service};
 
