@@ -65,6 +65,70 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Convert a keepalived.conf or ipvsadm-save rules to a ferrovs configuration (TOML on
+    /// stdout, warnings on stderr).
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// Work with the running gateway's configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportFrom {
+    /// Import the LVS part of a keepalived.conf (virtual_server, real_server, checkers).
+    Keepalived {
+        /// The keepalived.conf file.
+        file: std::path::PathBuf,
+        /// Treat every warning (something not imported) as an error.
+        #[arg(long)]
+        strict: bool,
+        /// A ferrovs configuration supplying [dpdk], ports, routes and pools; without it the
+        /// output has a placeholder port to edit.
+        #[arg(long)]
+        base: Option<std::path::PathBuf>,
+    },
+    /// Import ipvsadm-save / `ipvsadm -S` output ("-" reads stdin).
+    Ipvsadm {
+        /// The rules file, or "-" for stdin.
+        file: String,
+        /// A ferrovs configuration supplying [dpdk], ports, routes and pools.
+        #[arg(long)]
+        base: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print the running configuration as TOML, including changes made with ferrovsadm.
+    Export {
+        /// The admin socket (default: $FERROVS_SOCKET, else /run/ferrovs/admin.sock).
+        #[arg(long)]
+        socket: Option<String>,
+    },
+}
+
+/// Load `--base`, printing its errors.
+fn load_base(path: Option<&std::path::Path>) -> Result<Option<config::Config>, ExitCode> {
+    match path.map(config::load) {
+        None => Ok(None),
+        Some(Ok(c)) => Ok(Some(c)),
+        Some(Err(errors)) => {
+            eprint!("{errors}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Print an import outcome and return its exit status.
+fn emit(o: &admin::import::Outcome) -> ExitCode {
+    eprint!("{}", o.stderr);
+    print!("{}", o.stdout);
+    ExitCode::from(o.code)
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -162,6 +226,73 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
                 _ => ExitCode::SUCCESS,
+            }
+        }
+        Command::Import { from } => match from {
+            ImportFrom::Keepalived { file, strict, base } => {
+                let base = match load_base(base.as_deref()) {
+                    Ok(b) => b,
+                    Err(code) => return code,
+                };
+                match std::fs::read_to_string(&file) {
+                    Ok(text) => emit(&admin::import::keepalived_command(
+                        &file.display().to_string(),
+                        &text,
+                        base.as_ref(),
+                        strict,
+                    )),
+                    Err(e) => {
+                        eprintln!("ferrovs: cannot read {}: {e}", file.display());
+                        ExitCode::from(1)
+                    }
+                }
+            }
+            ImportFrom::Ipvsadm { file, base } => {
+                let base = match load_base(base.as_deref()) {
+                    Ok(b) => b,
+                    Err(code) => return code,
+                };
+                let text = if file == "-" {
+                    let mut t = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map(|_| t)
+                } else {
+                    std::fs::read_to_string(&file)
+                };
+                match text {
+                    Ok(text) => emit(&admin::import::ipvsadm_command(
+                        if file == "-" { "<stdin>" } else { &file },
+                        &text,
+                        base.as_ref(),
+                        &admin::names::SystemNames::load(),
+                    )),
+                    Err(e) => {
+                        eprintln!("ferrovs: cannot read {file}: {e}");
+                        ExitCode::from(1)
+                    }
+                }
+            }
+        },
+        Command::Config {
+            action: ConfigAction::Export { socket },
+        } => {
+            let path = admin::client::socket_path(socket.as_deref());
+            match admin::client::request(&path, &admin::proto::Request::GetConfig) {
+                Ok(admin::proto::Response::Config { toml }) => {
+                    print!("{toml}");
+                    ExitCode::SUCCESS
+                }
+                Ok(admin::proto::Response::Error { message }) => {
+                    eprintln!("ferrovs: {message}");
+                    ExitCode::from(1)
+                }
+                Ok(other) => {
+                    eprintln!("ferrovs: unexpected answer: {other:?}");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("ferrovs: {e}");
+                    ExitCode::from(1)
+                }
             }
         }
     }

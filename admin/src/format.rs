@@ -1,0 +1,406 @@
+//! ipvsadm's listing formats, byte for byte (ipvsadm 1.31 `print_title`, `print_service_entry`,
+//! `print_largenum`, `list_conn`, `list_timeout`, the `-S` rule format).
+//!
+//! Widths, truncation and trailing spaces follow the printf formats: the service column is
+//! `"%-4s %s"` cut at 33 bytes for IPv4, the real-server column is cut at 28 bytes for IPv4,
+//! destination rows end in the padding of `%-10u`, and large counters scale to K/M/G/T unless
+//! `--exact`. Sorting (the default) orders services by address family, protocol, address and
+//! port and real servers by address and port, numerically. ipvsadm's comparator subtracts
+//! unsigned addresses into an `int` and so misorders addresses more than 2^31 apart; ferrovs
+//! sorts correctly instead, which only differs for such pairs.
+//!
+//! ferrovs additions: the Forward column says `FullNat` for FullNAT real servers (as DPVS's
+//! ipvsadm does), `-S` writes `--fullnat` for them and `--laddr-pool NAME` on the `-A` line of a
+//! service with a local address pool.
+
+use core::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::ipvsadm::Format;
+use crate::names::Names;
+use crate::proto::{ConnEntry, DestEntry, Fwd, Listing, Proto, ServiceEntry, IPVS_VERSION};
+
+/// Format `addr:port` numerically, IPv6 in brackets.
+pub fn addr_port_numeric(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// ipvsadm's `addrport_to_anyname`: numeric with `-n`, else host and service names where known.
+/// The result is cut at 59 bytes, the size of ipvsadm's buffer.
+fn addrport(addr: IpAddr, port: u16, proto: Proto, numeric: bool, names: &dyn Names) -> String {
+    let mut s = if numeric {
+        addr_port_numeric(addr, port)
+    } else {
+        let host = names.addr_to_host(addr).unwrap_or_else(|| addr.to_string());
+        let port = names
+            .port_to_service(port, proto)
+            .unwrap_or_else(|| port.to_string());
+        match addr {
+            IpAddr::V4(_) => format!("{host}:{port}"),
+            IpAddr::V6(_) => format!("[{host}]:{port}"),
+        }
+    };
+    truncate(&mut s, 59);
+    s
+}
+
+/// Cut `s` to at most `n` bytes (on a character boundary).
+fn truncate(s: &mut String, n: usize) {
+    if s.len() > n {
+        let mut i = n;
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        s.truncate(i);
+    }
+}
+
+/// ipvsadm's `print_largenum`.
+fn largenum(out: &mut String, i: u64, exact: bool) {
+    if exact {
+        let len = i.to_string().len();
+        let w = if len <= 8 { 9 } else { len + 1 };
+        let _ = write!(out, "{i:>w$}");
+        return;
+    }
+    let _ = if i < 100_000_000 {
+        write!(out, "{i:>9}")
+    } else if i < 1_000_000_000 {
+        write!(out, "{:>8}K", i / 1_000)
+    } else if i < 100_000_000_000 {
+        write!(out, "{:>8}M", i / 1_000_000)
+    } else if i < 100_000_000_000_000 {
+        write!(out, "{:>8}G", i / 1_000_000_000)
+    } else {
+        write!(out, "{:>8}T", i / 1_000_000_000_000)
+    };
+}
+
+/// ipvsadm's `print_title` (nothing for `-S`).
+fn title(out: &mut String, f: &Format) {
+    let first = format!("{:<33}", "Prot LocalAddress:Port");
+    if f.stats {
+        let _ = writeln!(
+            out,
+            "{first} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        );
+    } else if f.rate {
+        let _ = writeln!(
+            out,
+            "{first} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+        );
+    } else if f.thresholds {
+        let _ = writeln!(
+            out,
+            "{first} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        );
+    } else if f.persistent_conn {
+        let _ = writeln!(
+            out,
+            "{first} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Weight", "PersistConn", "ActiveConn", "InActConn"
+        );
+    } else if f.tun_info {
+        out.push_str("Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n");
+    } else {
+        out.push_str("Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    }
+}
+
+/// The scheduler flags as `print_sched_flags` orders them (fallback before port).
+fn sched_flags(s: &ServiceEntry) -> String {
+    let order: &[&str] = match s.scheduler.as_str() {
+        "sh" => &["sh-fallback", "sh-port"],
+        "mh" => &["mh-fallback", "mh-port"],
+        _ => &["flag-1", "flag-2", "flag-3"],
+    };
+    order
+        .iter()
+        .filter(|f| s.sched_flags.iter().any(|g| g == *f))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The dotted form of an IPv4 prefix length.
+fn ipv4_mask(len: u8) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0))
+}
+
+/// The persistence mask as ipvsadm prints it, if it is not the host mask.
+fn mask_text(s: &ServiceEntry) -> Option<String> {
+    match s.key.vip {
+        IpAddr::V4(_) if s.persistence_prefix_len != 32 => {
+            Some(ipv4_mask(s.persistence_prefix_len).to_string())
+        }
+        IpAddr::V6(_) if s.persistence_prefix_len != 128 => {
+            Some(s.persistence_prefix_len.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn sorted_services<'a>(l: &'a Listing, f: &Format) -> Vec<&'a ServiceEntry> {
+    let mut v: Vec<&ServiceEntry> = l.services.iter().collect();
+    if !f.nosort {
+        v.sort_by_key(|s| (s.key.vip.is_ipv6(), s.key.protocol, s.key.vip, s.key.port));
+    }
+    v
+}
+
+fn sorted_dests<'a>(s: &'a ServiceEntry, f: &Format) -> Vec<&'a DestEntry> {
+    let mut v: Vec<&DestEntry> = s.real_servers.iter().collect();
+    if !f.nosort {
+        v.sort_by_key(|d| (d.address.is_ipv6(), d.address, d.port));
+    }
+    v
+}
+
+/// The service column or switch: `"TCP  10.0.0.1:80"` (cut at 33 for IPv4) or, for `-S`,
+/// `"-t 10.0.0.1:80"`.
+fn svc_name(s: &ServiceEntry, rule: bool, numeric: bool, names: &dyn Names) -> String {
+    let v = addrport(s.key.vip, s.key.port, s.key.protocol, numeric, names);
+    if rule {
+        format!("{} {v}", s.key.protocol.switch())
+    } else {
+        let mut n = format!("{:<4} {v}", s.key.protocol.upper());
+        if s.key.vip.is_ipv4() {
+            truncate(&mut n, 33);
+        }
+        n
+    }
+}
+
+/// `print_service_entry` for the listing formats.
+fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Names) {
+    let name = svc_name(s, false, f.numeric, names);
+    let c = &s.counters;
+    if f.stats {
+        let _ = write!(out, "{name:<33}");
+        for n in [c.conns, c.inpkts, c.outpkts, c.inbytes, c.outbytes] {
+            largenum(out, n, f.exact);
+        }
+    } else if f.rate {
+        let _ = write!(out, "{name:<33}");
+        for n in [c.cps, c.inpps, c.outpps, c.inbps, c.outbps] {
+            largenum(out, n, f.exact);
+        }
+    } else {
+        let _ = write!(out, "{name} {}", s.scheduler);
+        let flags = sched_flags(s);
+        if !flags.is_empty() {
+            let _ = write!(out, " ({flags})");
+        }
+        if let Some(t) = s.persistence_s {
+            let _ = write!(out, " persistent {t}");
+            if let Some(m) = mask_text(s) {
+                let _ = write!(out, " mask {m}");
+            }
+        }
+    }
+    out.push('\n');
+    for d in sorted_dests(s, f) {
+        let mut dname = addrport(d.address, d.port, s.key.protocol, f.numeric, names);
+        if d.address.is_ipv4() {
+            truncate(&mut dname, 28);
+        }
+        let st = &d.state;
+        let c = &st.counters;
+        if f.stats {
+            let _ = write!(out, "  -> {dname:<28}");
+            for n in [c.conns, c.inpkts, c.outpkts, c.inbytes, c.outbytes] {
+                largenum(out, n, f.exact);
+            }
+            out.push('\n');
+        } else if f.rate {
+            let _ = write!(
+                out,
+                "  -> {dname:<28} {:>8} {:>8} {:>8}",
+                c.cps, c.inpps, c.outpps
+            );
+            largenum(out, c.inbps, f.exact);
+            largenum(out, c.outbps, f.exact);
+            out.push('\n');
+        } else if f.thresholds {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
+                d.u_threshold, d.l_threshold, st.active_conns, st.inactive_conns
+            );
+        } else if f.persistent_conn {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
+                d.weight, st.persist_conns, st.active_conns, st.inactive_conns
+            );
+        } else if f.tun_info {
+            // ferrovs tunnels are IPIP only.
+            let info = if d.forward == Fwd::Tun { "ipip" } else { "n/a" };
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<7} {info:<13} {:<6} {:<10} {:<10}",
+                d.forward.column(),
+                d.weight,
+                st.active_conns,
+                st.inactive_conns
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<7} {:<6} {:<10} {:<10}",
+                d.forward.column(),
+                d.weight,
+                st.active_conns,
+                st.inactive_conns
+            );
+        }
+    }
+}
+
+/// The header line of `-L` over the whole table.
+fn header(out: &mut String, l: &Listing) {
+    let (a, b, c) = IPVS_VERSION;
+    let _ = writeln!(
+        out,
+        "IP Virtual Server version {a}.{b}.{c} (size={})",
+        l.conn_table_size
+    );
+}
+
+/// `ipvsadm -L [options]` over every service (`list_all`).
+pub fn list_all(l: &Listing, f: &Format, names: &dyn Names) -> String {
+    let mut out = String::new();
+    header(&mut out, l);
+    title(&mut out, f);
+    for s in sorted_services(l, f) {
+        service_entry(&mut out, s, f, names);
+    }
+    out
+}
+
+/// `ipvsadm -L -t VIP:PORT [options]` (`list_service`): no version header, as ipvsadm.
+pub fn list_service(s: &ServiceEntry, f: &Format, names: &dyn Names) -> String {
+    let mut out = String::new();
+    title(&mut out, f);
+    service_entry(&mut out, s, f, names);
+    out
+}
+
+/// `ipvsadm -S [-n]`: the table as commands that `-R` reads back.
+pub fn save(l: &Listing, numeric: bool, names: &dyn Names) -> String {
+    let f = Format {
+        numeric,
+        ..Format::default()
+    };
+    let mut out = String::new();
+    for s in sorted_services(l, &f) {
+        let name = svc_name(s, true, numeric, names);
+        let _ = write!(out, "-A {name} -s {}", s.scheduler);
+        if let Some(t) = s.persistence_s {
+            let _ = write!(out, " -p {t}");
+            if let Some(m) = mask_text(s) {
+                let _ = write!(out, " -M {m}");
+            }
+        }
+        let flags = sched_flags(s);
+        if !flags.is_empty() {
+            let _ = write!(out, " -b {flags}");
+        }
+        if let Some(pool) = &s.laddr_pool {
+            let _ = write!(out, " --laddr-pool {pool}");
+        }
+        out.push('\n');
+        for d in sorted_dests(s, &f) {
+            let dname = addrport(d.address, d.port, s.key.protocol, numeric, names);
+            let _ = write!(
+                out,
+                "-a {name} -r {dname} {} -w {}",
+                d.forward.switch(),
+                d.weight
+            );
+            // ipvsadm 1.31 names the tunnel type of every -i server.
+            if d.forward == Fwd::Tun {
+                out.push_str(" --tun-type ipip");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `ipvsadm -L --timeout`.
+pub fn timeouts(l: &Listing) -> String {
+    let t = &l.timeouts;
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}\n",
+        t.tcp_s, t.tcpfin_s, t.udp_s
+    )
+}
+
+/// `ipvsadm -L -c [-n] [--persistent-conn]` (`list_conn`).
+pub fn connections(conns: &[ConnEntry], f: &Format, names: &dyn Names) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if f.persistent_conn {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} pe_data",
+            "state", "source", "virtual", "destination", "pe name"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} destination",
+            "state", "source", "virtual"
+        );
+    }
+    for c in conns {
+        let n =
+            |sa: std::net::SocketAddr| addrport(sa.ip(), sa.port(), c.protocol, f.numeric, names);
+        let expire = format!("{:02}:{:02}", c.expire_s / 60, c.expire_s % 60);
+        let _ = writeln!(
+            out,
+            "{:<3} {expire:<6} {:<11} {:<18} {:<18} {}",
+            c.protocol.upper(),
+            c.state,
+            n(c.client),
+            n(c.virtual_addr),
+            n(c.destination)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(i: u64, exact: bool) -> String {
+        let mut s = String::new();
+        largenum(&mut s, i, exact);
+        s
+    }
+
+    #[test]
+    fn largenum_scales_like_ipvsadm() {
+        assert_eq!(num(0, false), "        0");
+        assert_eq!(num(99_999_999, false), " 99999999");
+        assert_eq!(num(184_940_123, false), "  184940K");
+        assert_eq!(num(1_000_000_000, false), "    1000M");
+        assert_eq!(num(100_000_000_000, false), "     100G");
+        assert_eq!(num(100_000_000_000_000, false), "     100T");
+        assert_eq!(num(12, true), "       12");
+        assert_eq!(num(123_456_789_012, true), " 123456789012");
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(ipv4_mask(24).to_string(), "255.255.255.0");
+        assert_eq!(ipv4_mask(0).to_string(), "0.0.0.0");
+    }
+}

@@ -1,0 +1,150 @@
+//! The seam between the admin protocol and the running gateway.
+//!
+//! The gateway implements [`AdminState`] (what it runs, how to swap in a new configuration,
+//! its counters) and calls [`handle`] for every request its control loop takes from
+//! [`crate::server::AdminServer::poll`]. `handle` does all of ipvsadm's semantics: it applies a
+//! batch of operations to a copy of the running configuration, validates the result, and only
+//! then calls [`AdminState::commit`], so a refused command changes nothing.
+//!
+//! Wiring, in the gateway's control loop:
+//!
+//! ```ignore
+//! let admin = admin::server::AdminServer::bind(&cfg.control.admin_socket)?; // at start
+//! // ... every control-loop iteration:
+//! while let Some(p) = admin.poll() {
+//!     let response = admin::handler::handle(&mut gateway_state, p.request);
+//!     p.responder.respond(response);
+//! }
+//! // dropping `admin` at shutdown removes the socket
+//! ```
+
+use config::{Config, RealServer, Service};
+
+use crate::apply::{self, E_NO_SUCH_SERVICE};
+use crate::proto::{
+    ConnEntry, Counters, DestState, ListQuery, Listing, Request, Response, ServiceKey, TimeoutsView,
+};
+
+/// What the admin API needs from the running gateway.
+pub trait AdminState {
+    /// The configuration running now.
+    fn config(&self) -> &Config;
+
+    /// Make `new` (already validated, boot-only keys unchanged) the running configuration:
+    /// build its snapshot and swap it in on every worker, as a file reload does. On `Err` the
+    /// running configuration must stay; the text is shown to the user.
+    ///
+    /// # Errors
+    ///
+    /// Why the configuration could not be put in service.
+    fn commit(&mut self, new: Config) -> Result<(), String>;
+
+    /// Re-read the configuration file and apply it (`ferrovsadm --reload`, like SIGHUP).
+    ///
+    /// # Errors
+    ///
+    /// Why the reload was refused (parse errors, boot-only changes); nothing changed then.
+    fn reload(&mut self) -> Result<u64, String>;
+
+    /// Counters and rates of a configured service (zeros if it has seen no traffic).
+    fn service_counters(&self, svc: &Service) -> Counters;
+
+    /// Connections, counters and rates of one real server of `svc`.
+    fn dest_state(&self, svc: &Service, rs: &RealServer) -> DestState;
+
+    /// The session table as connection entries (`ipvsadm -L -c`).
+    fn connections(&self) -> Vec<ConnEntry>;
+
+    /// Zero the counters (and rates) of `svc` and its real servers, or of everything if `None`.
+    fn zero(&mut self, svc: Option<&Service>);
+
+    /// The `size=` shown in listing headers; ipvsadm shows the kernel connection hash size.
+    /// ferrovs suggests the per-worker session table capacity.
+    fn conn_table_size(&self) -> u32;
+}
+
+fn find<'a>(cfg: &'a Config, key: &ServiceKey) -> Option<&'a Service> {
+    cfg.services.iter().find(|s| key.matches(s))
+}
+
+/// Build the listing `q` asks for from `state`.
+///
+/// # Errors
+///
+/// "No such service" when `q.service` names no configured service.
+pub fn listing(state: &dyn AdminState, q: &ListQuery) -> Result<Listing, String> {
+    let cfg = state.config();
+    let services: Vec<&Service> = match &q.service {
+        Some(key) => vec![find(cfg, key).ok_or_else(|| E_NO_SUCH_SERVICE.to_owned())?],
+        None => cfg.services.iter().collect(),
+    };
+    Ok(Listing {
+        conn_table_size: state.conn_table_size(),
+        timeouts: TimeoutsView::from(cfg.timeouts),
+        services: services
+            .into_iter()
+            .map(|s| {
+                crate::proto::service_entry(s, state.service_counters(s), |rs| {
+                    state.dest_state(s, rs)
+                })
+            })
+            .collect(),
+        connections: if q.connections {
+            state.connections()
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Serve one request against the running gateway.
+pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
+    match req {
+        Request::Apply { ops } => match apply::apply_all(state.config(), &ops) {
+            Err(e) => Response::error(e.message),
+            Ok(new) => {
+                if &new == state.config() {
+                    // Nothing changed (e.g. --set 0 0 0): no snapshot rebuild.
+                    return Response::Ok;
+                }
+                // ipvsadm operations only touch services and timeouts; this guards the promise
+                // made to `commit` should an operation ever reach further.
+                let boot = state.config().boot_only_diff(&new);
+                if !boot.is_empty() {
+                    return Response::error(format!(
+                        "refused: the change touches boot-only settings ({})",
+                        boot.join("; ")
+                    ));
+                }
+                match state.commit(new) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => Response::error(e),
+                }
+            }
+        },
+        Request::Zero { service } => match service {
+            None => {
+                state.zero(None);
+                Response::Ok
+            }
+            Some(key) => {
+                let Some(svc) = find(state.config(), &key).cloned() else {
+                    return Response::error(E_NO_SUCH_SERVICE);
+                };
+                state.zero(Some(&svc));
+                Response::Ok
+            }
+        },
+        Request::List(q) => match listing(state, &q) {
+            Ok(l) => Response::Listing(l),
+            Err(e) => Response::error(e),
+        },
+        Request::Reload => match state.reload() {
+            Ok(generation) => Response::Reloaded { generation },
+            Err(e) => Response::error(e),
+        },
+        Request::GetConfig => Response::Config {
+            toml: state.config().to_toml(),
+        },
+    }
+}

@@ -1,0 +1,564 @@
+//! The admin protocol: typed, versioned JSON lines over a Unix stream socket.
+//!
+//! One connection carries one exchange: the client writes one [`Envelope`] holding a [`Request`]
+//! and a newline, the server answers with one `Envelope` holding a [`Response`] and a newline,
+//! then closes. Every envelope carries [`PROTOCOL_VERSION`]; the server refuses a request whose
+//! version differs with a [`Response::Error`] that names both versions, before it looks at the
+//! body, so an old `ferrovsadm` talking to a new daemon (or the reverse) fails clearly instead of
+//! misreading fields.
+//!
+//! The types here are the wire types, with their own serde derives, rather than the `config`
+//! model: `config` stays free of serde, and the wire format does not change when the model gains
+//! a field. [`Op`] is what an ipvsadm command line asks for (the grammar's output); the server
+//! applies it to its `config::Config` with [`crate::apply`].
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version every request and response carries. Bump it on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest line either side accepts (a listing with many connections is the big one).
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// A versioned message: `{"version": 1, "body": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The sender's [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// The request or response.
+    pub body: T,
+}
+
+impl<T> Envelope<T> {
+    /// Wrap `body` with this build's protocol version.
+    pub const fn new(body: T) -> Self {
+        Self {
+            version: PROTOCOL_VERSION,
+            body,
+        }
+    }
+}
+
+/// Transport protocol of a virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP (`-t`). Sorts before UDP, as IPPROTO_TCP (6) < IPPROTO_UDP (17).
+    Tcp,
+    /// UDP (`-u`).
+    Udp,
+}
+
+impl Proto {
+    /// Return ipvsadm's listing name: `TCP` or `UDP`.
+    pub const fn upper(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+        }
+    }
+
+    /// Return the `/etc/services` protocol name: `tcp` or `udp`.
+    pub const fn lower(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        }
+    }
+
+    /// Return ipvsadm's service switch: `-t` or `-u`.
+    pub const fn switch(self) -> &'static str {
+        match self {
+            Self::Tcp => "-t",
+            Self::Udp => "-u",
+        }
+    }
+}
+
+impl From<config::Protocol> for Proto {
+    fn from(p: config::Protocol) -> Self {
+        match p {
+            config::Protocol::Tcp => Self::Tcp,
+            config::Protocol::Udp => Self::Udp,
+        }
+    }
+}
+
+impl From<Proto> for config::Protocol {
+    fn from(p: Proto) -> Self {
+        match p {
+            Proto::Tcp => Self::Tcp,
+            Proto::Udp => Self::Udp,
+        }
+    }
+}
+
+/// Forwarding method of a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fwd {
+    /// Direct routing (`-g`, ipvsadm's default), listed as `Route`.
+    Dr,
+    /// NAT (`-m`), listed as `Masq`.
+    Nat,
+    /// IPIP tunnelling (`-i`), listed as `Tunnel`.
+    Tun,
+    /// FullNAT (`--fullnat`, a ferrovs addition), listed as `FullNat` as DPVS does.
+    Fullnat,
+}
+
+impl Fwd {
+    /// Return the Forward column of `ipvsadm -L`.
+    pub const fn column(self) -> &'static str {
+        match self {
+            Self::Dr => "Route",
+            Self::Nat => "Masq",
+            Self::Tun => "Tunnel",
+            Self::Fullnat => "FullNat",
+        }
+    }
+
+    /// Return the switch `ipvsadm -S` writes.
+    pub const fn switch(self) -> &'static str {
+        match self {
+            Self::Dr => "-g",
+            Self::Nat => "-m",
+            Self::Tun => "-i",
+            Self::Fullnat => "--fullnat",
+        }
+    }
+}
+
+impl From<config::Forward> for Fwd {
+    fn from(f: config::Forward) -> Self {
+        match f {
+            config::Forward::Dr => Self::Dr,
+            config::Forward::Nat => Self::Nat,
+            config::Forward::Tun => Self::Tun,
+            config::Forward::FullNat => Self::Fullnat,
+        }
+    }
+}
+
+impl From<Fwd> for config::Forward {
+    fn from(f: Fwd) -> Self {
+        match f {
+            Fwd::Dr => Self::Dr,
+            Fwd::Nat => Self::Nat,
+            Fwd::Tun => Self::Tun,
+            Fwd::Fullnat => Self::FullNat,
+        }
+    }
+}
+
+/// What identifies a virtual service: protocol, VIP and port (`-t VIP:PORT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceKey {
+    /// TCP or UDP.
+    pub protocol: Proto,
+    /// The virtual IP.
+    pub vip: IpAddr,
+    /// The virtual port (0 for a persistent all-ports service).
+    pub port: u16,
+}
+
+impl ServiceKey {
+    /// Return true when `svc` is the service this key names.
+    pub fn matches(&self, svc: &config::Service) -> bool {
+        Proto::from(svc.protocol) == self.protocol && svc.vip == self.vip && svc.port == self.port
+    }
+}
+
+/// The attributes `-A` and `-E` set. `-E` replaces all of them, as the kernel does: a service
+/// edited without `-p` stops being persistent, and without `-s` goes back to `wlc`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// The service.
+    pub key: ServiceKey,
+    /// Scheduler name as given (`wlc` when `-s` was absent); unknown names are refused by the
+    /// server with the kernel's "Scheduler or persistence engine not found".
+    pub scheduler: String,
+    /// Scheduler flags (`-b`), already checked against the scheduler by the grammar.
+    pub sched_flags: Vec<String>,
+    /// Persistence timeout in seconds (`-p`, 360 without a value); `None` = not persistent.
+    pub persistence_s: Option<u32>,
+    /// `-M`: for IPv4 the netmask as a host-order `u32`, for IPv6 the prefix length; `None` =
+    /// the default (/32 or /128).
+    pub netmask: Option<u32>,
+    /// `--pe ENGINE`: ferrovs has no persistence engine, so any value is refused by the server
+    /// as the kernel refuses an unknown one.
+    pub pe: Option<String>,
+    /// `--laddr-pool NAME` (ferrovs addition): the FullNAT local address pool. `None` on `-E`
+    /// keeps the service's pool.
+    pub laddr_pool: Option<String>,
+}
+
+/// The attributes `-a` and `-e` set. `-e` replaces all of them, as the kernel does (weight 1,
+/// DR and no thresholds unless given).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSpec {
+    /// Real server address.
+    pub address: IpAddr,
+    /// Real server port (already forced to the virtual port for DR/TUN by the grammar).
+    pub port: u16,
+    /// Forwarding method.
+    pub forward: Fwd,
+    /// Weight 0..=65535.
+    pub weight: u32,
+    /// Upper connection threshold, 0 = none.
+    pub u_threshold: u32,
+    /// Lower connection threshold, 0 = none.
+    pub l_threshold: u32,
+}
+
+/// One change to the running configuration, as one ipvsadm command line asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// `-A`: add a virtual service.
+    AddService(ServiceSpec),
+    /// `-E`: edit a virtual service.
+    EditService(ServiceSpec),
+    /// `-D`: delete a virtual service and its real servers.
+    DeleteService(ServiceKey),
+    /// `-C`: delete every virtual service.
+    Clear,
+    /// `-a`: add a real server.
+    AddServer {
+        /// The virtual service.
+        service: ServiceKey,
+        /// The real server.
+        server: ServerSpec,
+    },
+    /// `-e`: edit a real server.
+    EditServer {
+        /// The virtual service.
+        service: ServiceKey,
+        /// The real server's new attributes (it is found by address and port).
+        server: ServerSpec,
+    },
+    /// `-d`: delete a real server.
+    DeleteServer {
+        /// The virtual service.
+        service: ServiceKey,
+        /// Real server address.
+        address: IpAddr,
+        /// Real server port.
+        port: u16,
+    },
+    /// `--set tcp tcpfin udp`: session timeouts in seconds; 0 leaves a value unchanged.
+    SetTimeouts {
+        /// Established TCP.
+        tcp_s: u32,
+        /// TCP after FIN.
+        tcpfin_s: u32,
+        /// UDP.
+        udp_s: u32,
+    },
+}
+
+/// What a listing should carry beyond the services.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Only this service (`-L -t VIP:PORT`); the server answers "No such service" if absent.
+    pub service: Option<ServiceKey>,
+    /// Include the connection entries (`-L -c`); they can be many, so only on request.
+    /// Counters, rates and timeouts are always included: they are cheap.
+    pub connections: bool,
+}
+
+/// A request to the daemon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Apply changes atomically: all of them, validated as a whole, or none (`-R` sends a whole
+    /// restore file as one request).
+    Apply {
+        /// The changes, in order.
+        ops: Vec<Op>,
+    },
+    /// `-Z`: zero the counters of one service or all.
+    Zero {
+        /// The service; `None` = all.
+        service: Option<ServiceKey>,
+    },
+    /// `-L`, `-S`, `-c`, `--timeout`: the running table.
+    List(ListQuery),
+    /// `--reload`: re-read the configuration file.
+    Reload,
+    /// The running configuration as TOML (`ferrovs config export`).
+    GetConfig,
+}
+
+/// The daemon's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    /// Done.
+    Ok,
+    /// Refused; `message` is ipvsadm's text where ipvsadm has one ("No such service").
+    Error {
+        /// One or more lines for stderr.
+        message: String,
+    },
+    /// The running table.
+    Listing(Listing),
+    /// The running configuration.
+    Config {
+        /// TOML text, as `config::Config::to_toml` writes it.
+        toml: String,
+    },
+    /// A reload succeeded.
+    Reloaded {
+        /// The configuration generation now running.
+        generation: u64,
+    },
+}
+
+impl Response {
+    /// Build an error response.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+        }
+    }
+}
+
+/// Packet, byte and connection counters and their rates, as `ipvsadm --stats` / `--rate` show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    /// Connections scheduled.
+    pub conns: u64,
+    /// Packets client -> server.
+    pub inpkts: u64,
+    /// Packets server -> client (0 for DR/TUN: replies bypass the director).
+    pub outpkts: u64,
+    /// Bytes client -> server.
+    pub inbytes: u64,
+    /// Bytes server -> client.
+    pub outbytes: u64,
+    /// Connections per second.
+    pub cps: u64,
+    /// Incoming packets per second.
+    pub inpps: u64,
+    /// Outgoing packets per second.
+    pub outpps: u64,
+    /// Incoming bytes per second (ipvsadm's header says BPS but means bytes).
+    pub inbps: u64,
+    /// Outgoing bytes per second.
+    pub outbps: u64,
+}
+
+/// Live per-real-server state beyond the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DestState {
+    /// Established connections (ActiveConn).
+    pub active_conns: u32,
+    /// Other connections (InActConn).
+    pub inactive_conns: u32,
+    /// Persistence templates pointing at this server (PersistConn).
+    pub persist_conns: u32,
+    /// Counters and rates.
+    pub counters: Counters,
+}
+
+/// One real server in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestEntry {
+    /// Address.
+    pub address: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Forwarding method.
+    pub forward: Fwd,
+    /// Weight.
+    pub weight: u32,
+    /// Upper threshold (0 = none).
+    pub u_threshold: u32,
+    /// Lower threshold (0 = none).
+    pub l_threshold: u32,
+    /// Live state.
+    #[serde(default)]
+    pub state: DestState,
+}
+
+/// One virtual service in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEntry {
+    /// The service.
+    pub key: ServiceKey,
+    /// Scheduler name.
+    pub scheduler: String,
+    /// Scheduler flag names.
+    pub sched_flags: Vec<String>,
+    /// Persistence timeout; `None` = not persistent.
+    pub persistence_s: Option<u32>,
+    /// Persistence granularity as a prefix length.
+    pub persistence_prefix_len: u8,
+    /// FullNAT local address pool (ferrovs addition; `-S` writes it as `--laddr-pool`).
+    pub laddr_pool: Option<String>,
+    /// Counters and rates of the whole service.
+    #[serde(default)]
+    pub counters: Counters,
+    /// Real servers, in configuration order.
+    pub real_servers: Vec<DestEntry>,
+}
+
+/// One connection (`ipvsadm -L -c`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnEntry {
+    /// TCP or UDP.
+    pub protocol: Proto,
+    /// Client address and port (port 0 for a persistence template).
+    pub client: SocketAddr,
+    /// Virtual address and port.
+    pub virtual_addr: SocketAddr,
+    /// Real server address and port.
+    pub destination: SocketAddr,
+    /// State name as the kernel prints it (`ESTABLISHED`, `FIN_WAIT`, `UDP`, `NONE`, ...).
+    pub state: String,
+    /// Seconds until expiry.
+    pub expire_s: u32,
+}
+
+/// Session timeouts (`--timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeoutsView {
+    /// Established TCP.
+    pub tcp_s: u32,
+    /// TCP after FIN.
+    pub tcpfin_s: u32,
+    /// UDP.
+    pub udp_s: u32,
+}
+
+impl From<config::Timeouts> for TimeoutsView {
+    fn from(t: config::Timeouts) -> Self {
+        Self {
+            tcp_s: t.tcp_s,
+            tcpfin_s: t.tcpfin_s,
+            udp_s: t.udp_s,
+        }
+    }
+}
+
+/// The IPVS version ferrovs reports in listing headers: the one every ipvsadm output shows
+/// (`IP Virtual Server version 1.2.1`), so scripts that parse the header keep working.
+pub const IPVS_VERSION: (u8, u8, u8) = (1, 2, 1);
+
+/// The running table, as the listing commands print it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// The `size=` of the header (the kernel's connection hash table size).
+    pub conn_table_size: u32,
+    /// Session timeouts.
+    pub timeouts: TimeoutsView,
+    /// Services, in configuration order (the formatter sorts unless `--nosort`).
+    pub services: Vec<ServiceEntry>,
+    /// Connections, when the query asked for them.
+    #[serde(default)]
+    pub connections: Vec<ConnEntry>,
+}
+
+/// Build the listing entry of one configured service, with the live state from `dest_state`.
+pub fn service_entry(
+    svc: &config::Service,
+    counters: Counters,
+    mut dest_state: impl FnMut(&config::RealServer) -> DestState,
+) -> ServiceEntry {
+    ServiceEntry {
+        key: ServiceKey {
+            protocol: svc.protocol.into(),
+            vip: svc.vip,
+            port: svc.port,
+        },
+        scheduler: svc.scheduler.name().to_owned(),
+        sched_flags: svc
+            .sched_flags
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
+        persistence_s: svc.persistence_s,
+        persistence_prefix_len: svc.persistence_prefix_len,
+        laddr_pool: svc.local_address_pool.clone(),
+        counters,
+        real_servers: svc
+            .real_servers
+            .iter()
+            .map(|rs| DestEntry {
+                address: rs.address,
+                port: rs.port,
+                forward: rs.forward.into(),
+                weight: rs.weight,
+                u_threshold: rs.u_threshold,
+                l_threshold: rs.l_threshold,
+                state: dest_state(rs),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let key = ServiceKey {
+            protocol: Proto::Udp,
+            vip: "2001:db8::1".parse().expect("ip"),
+            port: 53,
+        };
+        let reqs = [
+            Request::Apply {
+                ops: vec![
+                    Op::AddService(ServiceSpec {
+                        key,
+                        scheduler: "sh".into(),
+                        sched_flags: vec!["sh-port".into()],
+                        persistence_s: Some(360),
+                        netmask: Some(64),
+                        pe: None,
+                        laddr_pool: None,
+                    }),
+                    Op::Clear,
+                    Op::SetTimeouts {
+                        tcp_s: 1,
+                        tcpfin_s: 0,
+                        udp_s: 3,
+                    },
+                ],
+            },
+            Request::Zero { service: Some(key) },
+            Request::List(ListQuery {
+                service: None,
+                connections: true,
+            }),
+            Request::Reload,
+            Request::GetConfig,
+        ];
+        for r in reqs {
+            let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
+            assert!(!line.contains('\n'), "one line: {line}");
+            let back: Envelope<Request> = serde_json::from_str(&line).expect("decode");
+            assert_eq!(back.body, r);
+            assert_eq!(back.version, PROTOCOL_VERSION);
+        }
+    }
+
+    #[test]
+    fn wire_names_are_stable() {
+        let line =
+            serde_json::to_string(&Envelope::new(Request::Zero { service: None })).expect("encode");
+        assert_eq!(
+            line,
+            r#"{"version":1,"body":{"type":"zero","service":null}}"#
+        );
+        let ok = serde_json::to_string(&Response::Ok).expect("encode");
+        assert_eq!(ok, r#"{"type":"ok"}"#);
+    }
+}

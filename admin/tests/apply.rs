@@ -1,0 +1,309 @@
+//! Kernel semantics of the changes: messages, exit statuses, edits that reset, atomic batches,
+//! and the seed guides' command sequences applied end to end.
+
+mod common;
+
+use admin::apply::{
+    apply_all, E_DEST_EXISTS, E_NO_SCHEDULER, E_NO_SUCH_DEST, E_NO_SUCH_SERVICE, E_RANGE,
+    E_SERVICE_EXISTS, E_SERVICE_NOT_DEFINED,
+};
+use common::{ok, run, MemState};
+use config::{Forward, Scheduler};
+
+fn args(s: &str) -> Vec<&str> {
+    s.split_whitespace().collect()
+}
+
+fn refused(state: &mut MemState, cmd: &str, code: u8, msg: &str) {
+    let before = state.config.clone();
+    let r = run(state, &args(cmd), "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (code, format!("{msg}\n").as_str()),
+        "{cmd}"
+    );
+    assert_eq!(state.config, before, "{cmd} changed the configuration");
+}
+
+#[test]
+fn kernel_errors_have_ipvs_strerror_text_and_exit_255() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.2"));
+    refused(&mut s, "-A -t 10.0.0.1:80 -s rr", 255, E_SERVICE_EXISTS);
+    // An existing service is reported before an unknown scheduler, as the kernel checks.
+    refused(&mut s, "-A -t 10.0.0.1:80 -s nosuch", 255, E_SERVICE_EXISTS);
+    refused(&mut s, "-A -t 10.0.0.1:81 -s nosuch", 255, E_NO_SCHEDULER);
+    refused(&mut s, "-A -t 10.0.0.1:81 --pe sip", 255, E_NO_SCHEDULER);
+    refused(&mut s, "-E -t 10.0.0.9:80 -s rr", 255, E_NO_SUCH_SERVICE);
+    refused(&mut s, "-D -t 10.0.0.9:80", 255, E_NO_SUCH_SERVICE);
+    refused(&mut s, "-D -u 10.0.0.1:80", 255, E_NO_SUCH_SERVICE);
+    refused(&mut s, "-Z -t 10.0.0.9:80", 255, E_NO_SUCH_SERVICE);
+    refused(
+        &mut s,
+        "-a -t 10.0.0.9:80 -r 10.0.0.2",
+        255,
+        E_SERVICE_NOT_DEFINED,
+    );
+    refused(
+        &mut s,
+        "-e -t 10.0.0.9:80 -r 10.0.0.2",
+        255,
+        E_SERVICE_NOT_DEFINED,
+    );
+    refused(
+        &mut s,
+        "-d -t 10.0.0.9:80 -r 10.0.0.2",
+        255,
+        E_SERVICE_NOT_DEFINED,
+    );
+    refused(&mut s, "-a -t 10.0.0.1:80 -r 10.0.0.2", 255, E_DEST_EXISTS);
+    refused(&mut s, "-e -t 10.0.0.1:80 -r 10.0.0.3", 255, E_NO_SUCH_DEST);
+    refused(&mut s, "-d -t 10.0.0.1:80 -r 10.0.0.3", 255, E_NO_SUCH_DEST);
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.4 -x 10 -y 20",
+        255,
+        E_RANGE,
+    );
+    refused(&mut s, "-a -t 10.0.0.1:80 -r 10.0.0.4 -y 1", 255, E_RANGE);
+    // Listing one missing service exits 1, as ipvsadm's list_service.
+    refused(&mut s, "-L -t 10.0.0.9:80", 1, E_NO_SUCH_SERVICE);
+    // Validation by the configuration schema: ferrovs's own limits, with their reasons.
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.4 -x 10 -y 10",
+        255,
+        "service[0].real_server[1].l_threshold: 10 must be lower than u_threshold 10",
+    );
+    refused(
+        &mut s,
+        "-A -t 10.0.0.1:443 -p -M 255.0.255.0",
+        255,
+        "persistence netmask 255.0.255.0 is not contiguous: ferrovs supports prefix masks only",
+    );
+    refused(
+        &mut s,
+        "-A -t 127.0.0.1:80",
+        255,
+        "service[1].vip: 127.0.0.1: a loopback address cannot be a VIP",
+    );
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME",
+    );
+    refused(
+        &mut s,
+        "-A -t 10.0.0.1:81 --laddr-pool nosuch",
+        255,
+        "No such local address pool `nosuch' (pools are: lan-snat)",
+    );
+    assert_eq!(s.commits, 2);
+}
+
+#[test]
+fn edits_replace_every_attribute_like_the_kernel() {
+    let mut s = MemState::new(common::base());
+    ok(
+        &mut s,
+        &args("-A -t 10.0.0.1:80 -s sh -b sh-port -p 600 -M 255.255.255.0"),
+    );
+    ok(
+        &mut s,
+        &args("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 5 -x 100 -y 10"),
+    );
+    let svc = &s.config.services[0];
+    assert_eq!(
+        (svc.scheduler, svc.persistence_s, svc.persistence_prefix_len),
+        (Scheduler::Sh, Some(600), 24)
+    );
+    // -E without -p and -s: not persistent, wlc, no flags.
+    ok(&mut s, &args("-E -t 10.0.0.1:80"));
+    let svc = &s.config.services[0];
+    assert_eq!(
+        (svc.scheduler, svc.persistence_s, svc.persistence_prefix_len),
+        (Scheduler::Wlc, None, 32)
+    );
+    assert!(svc.sched_flags.is_empty());
+    // -e without -m means DR, whose port is forced to the virtual port: so it names :80.
+    let r = run(&mut s, &args("-e -t 10.0.0.1:80 -r 10.0.0.2:8080"), "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (255, "No such destination\n"),
+        "DR looks for port 80"
+    );
+    ok(&mut s, &args("-e -t 10.0.0.1:80 -r 10.0.0.2:8080 -m"));
+    let rs = &s.config.services[0].real_servers[0];
+    assert_eq!(
+        (rs.forward, rs.weight, rs.u_threshold, rs.l_threshold),
+        (Forward::Nat, 1, 0, 0)
+    );
+}
+
+#[test]
+fn set_timeouts_zero_keeps_the_value_and_noop_changes_commit_nothing() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("--set 100 0 0"));
+    assert_eq!(
+        (
+            s.config.timeouts.tcp_s,
+            s.config.timeouts.tcpfin_s,
+            s.config.timeouts.udp_s
+        ),
+        (100, 120, 300)
+    );
+    assert_eq!(s.commits, 1);
+    ok(&mut s, &args("--set 0 0 0"));
+    assert_eq!(s.commits, 1, "nothing changed, nothing committed");
+}
+
+#[test]
+fn clear_zero_and_commit_refusal() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80"));
+    ok(&mut s, &args("-A -u 10.0.0.1:53"));
+    ok(&mut s, &args("-Z"));
+    ok(&mut s, &args("-Z -u 10.0.0.1:53"));
+    assert_eq!(
+        s.zeroed,
+        [None, Some(("10.0.0.1".parse().expect("ip"), 53))]
+    );
+    s.refuse_commit = Some("snapshot build failed: out of memory".into());
+    refused(&mut s, "-C", 255, "snapshot build failed: out of memory");
+    s.refuse_commit = None;
+    ok(&mut s, &args("-C"));
+    assert!(s.config.services.is_empty());
+}
+
+#[test]
+fn restore_is_atomic() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.9:80"));
+    let good = "-C\n-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n";
+    let r = run(&mut s, &["-R"], good);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert_eq!(s.config.services.len(), 1);
+    assert_eq!(s.config.services[0].real_servers.len(), 1);
+    // A refused line in the middle: nothing of the batch is applied.
+    let before = s.config.clone();
+    let r = run(
+        &mut s,
+        &["-R"],
+        "-C\n-A -t 10.0.0.5:80\n-a -t 10.0.0.6:80 -r 10.0.0.2\n",
+    );
+    assert_eq!((r.code, r.stderr.as_str()), (255, "Service not defined\n"));
+    assert_eq!(s.config, before);
+    // A grammar error anywhere: ipvsadm's message, exit 2, nothing applied.
+    let r = run(&mut s, &["-R"], "-C\n-A -t 10.0.0.5:80 -w 3\n");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "Illegal 'weight' option with the 'add-service' command\n"
+        )
+    );
+    assert_eq!(s.config, before);
+    let r = run(&mut s, &["-R"], "-L -n\n");
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "line 1: only changes (-A -E -D -C -a -e -d --set) can be restored\n"
+    );
+    let r = run(&mut s, &["-R"], "-R\n");
+    assert_eq!(r.code, 255);
+    // apply_all is the same contract for the library user.
+    assert!(apply_all(&before, &[]).is_ok());
+}
+
+#[test]
+fn seed_000_sequence() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.10.10.140:80 -s rr"));
+    // The guide's second -A of the same service is refused by the kernel as well.
+    refused(
+        &mut s,
+        "-A -t 10.10.10.140:80 -s rr -p 20",
+        255,
+        E_SERVICE_EXISTS,
+    );
+    ok(&mut s, &args("-E -t 10.10.10.140:80 -s rr -p 20"));
+    ok(
+        &mut s,
+        &args("-a -t 10.10.10.140:80 -r 10.10.10.131 -g -w 1"),
+    );
+    ok(
+        &mut s,
+        &args("-a -t 10.10.10.140:80 -r 10.10.10.132 -g -w 1"),
+    );
+    assert_eq!(s.config.services[0].persistence_s, Some(20));
+    refused(
+        &mut s,
+        "-D -t 10.10.10.140:80 -s rr -p 20",
+        2,
+        "Illegal 'scheduler' option with the 'delete-service' command",
+    );
+    ok(&mut s, &args("-d -t 10.10.10.140:80 -r 10.10.10.131"));
+    ok(&mut s, &args("-d -t 10.10.10.140:80 -r 10.10.10.132"));
+    ok(&mut s, &args("-D -t 10.10.10.140:80"));
+    assert!(s.config.services.is_empty());
+}
+
+#[test]
+fn seed_002_sequence() {
+    let mut s = MemState::new(common::base());
+    for c in [
+        "-A -t 172.16.1.134:80 -s rr",
+        "-a -t 172.16.1.134:80 -m -r 172.16.1.135:80",
+        "-a -t 172.16.1.134:80 -m -r 172.16.1.136:80",
+        "-E -t 172.16.1.134:80 -s wrr",
+        "-e -t 172.16.1.134:80 -m -r 172.16.1.135:80 -w 2",
+        "-e -t 172.16.1.134:80 -m -r 172.16.1.136:80 -w 1",
+    ] {
+        ok(&mut s, &args(c));
+    }
+    let saved = run(&mut s, &["-S", "-n"], "").stdout;
+    assert_eq!(
+        saved,
+        "-A -t 172.16.1.134:80 -s wrr\n-a -t 172.16.1.134:80 -r 172.16.1.135:80 -m -w 2\n-a -t 172.16.1.134:80 -r 172.16.1.136:80 -m -w 1\n"
+    );
+    // The DR script: start, then stop.
+    for c in [
+        "-A -t 172.16.1.111:80 -s rr",
+        "-a -t 172.16.1.111:80 -r 172.16.1.135 -g",
+        "-a -t 172.16.1.111:80 -r 172.16.1.136 -g",
+    ] {
+        ok(&mut s, &args(c));
+    }
+    ok(&mut s, &["-C"]);
+    assert!(s.config.services.is_empty());
+    // ipvsadm-save output restores.
+    let r = run(&mut s, &["-R"], &saved);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(&mut s, &["-S", "-n"], "").stdout, saved);
+}
+
+#[test]
+fn reload_and_version_and_help() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["--reload"], "");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "reloaded: generation 7\n"));
+    s.reload_result = Err("ferrovs.toml:3:1: port[0].device: changed: restart required".into());
+    let r = run(&mut s, &["--reload"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "ferrovs.toml:3:1: port[0].device: changed: restart required\n"
+        )
+    );
+    let r = run(&mut s, &["-v"], "");
+    assert!(r.stdout.starts_with("ferrovsadm v"), "{}", r.stdout);
+    let r = run(&mut s, &["-h"], "");
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("Usage:\n  ipvsadm -A|E virtual-service"));
+    // --daemon lists nothing: no sync daemon runs.
+    let r = run(&mut s, &["-L", "--daemon"], "");
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+}

@@ -1,0 +1,150 @@
+//! Shared test helpers: an in-memory gateway state and a base configuration.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use admin::handler::AdminState;
+use admin::names::NameTables;
+use admin::proto::{ConnEntry, Counters, DestState, Request, Response};
+use config::{Config, RealServer, Service};
+
+/// A base configuration: one port on 10.0.0.0/8 and 2001:db8::/32, and a FullNAT pool.
+pub const BASE: &str = r#"
+[[port]]
+name = "wan0"
+device = "net_null0"
+addresses = ["10.0.0.254/8", "2001:db8::fe/32"]
+
+[[local_address_pool]]
+name = "lan-snat"
+addresses = ["10.255.0.1"]
+port = "wan0"
+"#;
+
+pub fn base() -> Config {
+    config::parse(BASE, "base.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The gateway stand-in: a configuration, counters keyed by service and real server, a
+/// connection list, and a record of what was committed.
+#[derive(Debug)]
+pub struct MemState {
+    pub config: Config,
+    pub svc_counters: HashMap<(IpAddr, u16), Counters>,
+    pub dest_states: HashMap<(IpAddr, u16, IpAddr, u16), DestState>,
+    pub conns: Vec<ConnEntry>,
+    pub commits: usize,
+    pub zeroed: Vec<Option<(IpAddr, u16)>>,
+    pub reload_result: Result<u64, String>,
+    pub refuse_commit: Option<String>,
+    pub table_size: u32,
+}
+
+impl MemState {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            svc_counters: HashMap::new(),
+            dest_states: HashMap::new(),
+            conns: Vec::new(),
+            commits: 0,
+            zeroed: Vec::new(),
+            reload_result: Ok(7),
+            refuse_commit: None,
+            table_size: 4096,
+        }
+    }
+}
+
+impl AdminState for MemState {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn commit(&mut self, new: Config) -> Result<(), String> {
+        if let Some(e) = &self.refuse_commit {
+            return Err(e.clone());
+        }
+        self.config = new;
+        self.commits += 1;
+        Ok(())
+    }
+
+    fn reload(&mut self) -> Result<u64, String> {
+        self.reload_result.clone()
+    }
+
+    fn service_counters(&self, svc: &Service) -> Counters {
+        self.svc_counters
+            .get(&(svc.vip, svc.port))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn dest_state(&self, svc: &Service, rs: &RealServer) -> DestState {
+        self.dest_states
+            .get(&(svc.vip, svc.port, rs.address, rs.port))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn connections(&self) -> Vec<ConnEntry> {
+        self.conns.clone()
+    }
+
+    fn zero(&mut self, svc: Option<&Service>) {
+        self.zeroed.push(svc.map(|s| (s.vip, s.port)));
+    }
+
+    fn conn_table_size(&self) -> u32 {
+        self.table_size
+    }
+}
+
+/// Name tables for tests: a couple of hosts and services, independent of the machine.
+pub fn names() -> NameTables {
+    NameTables::from_texts(
+        "10.0.0.1 www.example.com www\n10.0.0.11 rs1.example.com\n",
+        "http 80/tcp www\nhttp 80/udp\nhttps 443/tcp\ndomain 53/tcp\ndomain 53/udp\n",
+    )
+}
+
+/// The result of running ferrovsadm once.
+#[derive(Debug)]
+pub struct Run {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run ferrovsadm with `args` (without the program name) against `state` in process.
+pub fn run(state: &mut MemState, args: &[&str], stdin: &str) -> Run {
+    let mut argv = vec!["ipvsadm".to_owned()];
+    argv.extend(args.iter().map(|s| (*s).to_owned()));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let names = names();
+    let mut send =
+        |_: &std::path::Path, req: &Request| -> Result<Response, admin::client::ClientError> {
+            Ok(admin::handler::handle(state, req.clone()))
+        };
+    let code = admin::cli::run(
+        argv,
+        &mut stdin.as_bytes(),
+        &mut out,
+        &mut err,
+        &names,
+        &mut send,
+    );
+    Run {
+        code,
+        stdout: String::from_utf8(out).expect("utf8"),
+        stderr: String::from_utf8(err).expect("utf8"),
+    }
+}
+
+/// Run a command that must succeed silently.
+pub fn ok(state: &mut MemState, args: &[&str]) {
+    let r = run(state, args, "");
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{args:?}");
+}
