@@ -17,6 +17,7 @@ use dataplane::snapshot::{
 };
 use dataplane::types::L4Proto;
 
+use crate::health::BackendHealth;
 use crate::neigh::Neighbours;
 
 /// Map the config's forwarding method to the dataplane's.
@@ -219,12 +220,15 @@ pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, String> {
 
 /// Build generation `generation` of the snapshot, with the ids `ids` assigned to `cfg` (call
 /// [`Ids::assign`] first; anything without an id gets a free one from the builder).
+/// `health(service, real_server)` (indices in `cfg`) gives each real server's health-check
+/// verdict: down takes it out of scheduling, or to weight 0 with `inhibit_on_failure`.
 pub fn build(
     cfg: &Config,
     macs: &[Mac],
     neighbours: &Neighbours,
     generation: u64,
     ids: &Ids,
+    health: &dyn Fn(usize, usize) -> BackendHealth,
 ) -> Snapshot {
     let mut b = SnapshotBuilder::new(generation);
     if let Ok(t) = timeouts(cfg) {
@@ -273,7 +277,7 @@ pub fn build(
     for (ip, e) in neighbours.iter() {
         b.neighbour(*ip, e.mac);
     }
-    for s in &cfg.services {
+    for (si, s) in cfg.services.iter().enumerate() {
         let kind = scheduler(s.scheduler);
         let mut spec = ServiceSpec::new(s.vip, s.port, proto(s.protocol));
         spec.id = ids.service(s);
@@ -292,15 +296,23 @@ pub fn build(
         spec.backends = s
             .real_servers
             .iter()
-            .map(|rs| BackendSpec {
-                id: ids.backend(s, rs.address, rs.port, false),
-                addr: rs.address,
-                port: rs.port,
-                method: method(rs.forward),
-                weight: rs.weight,
-                u_threshold: rs.u_threshold,
-                l_threshold: rs.l_threshold,
-                available: true,
+            .enumerate()
+            .map(|(ri, rs)| {
+                let (weight, available) = match health(si, ri) {
+                    BackendHealth::Unchecked | BackendHealth::Up => (rs.weight, true),
+                    BackendHealth::Down { inhibit: true } => (0, true),
+                    BackendHealth::Down { inhibit: false } => (rs.weight, false),
+                };
+                BackendSpec {
+                    id: ids.backend(s, rs.address, rs.port, false),
+                    addr: rs.address,
+                    port: rs.port,
+                    method: method(rs.forward),
+                    weight,
+                    u_threshold: rs.u_threshold,
+                    l_threshold: rs.l_threshold,
+                    available,
+                }
             })
             .collect();
         spec.sorry = s.sorry_server.map(|sa| BackendSpec {
@@ -394,7 +406,14 @@ local_address_pool = "snat"
         );
         let mut ids = Ids::new(16, 16);
         ids.assign(&cfg).unwrap();
-        let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 7, &ids);
+        let snap = build(
+            &cfg,
+            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+            &n,
+            7,
+            &ids,
+            &|_, _| BackendHealth::Unchecked,
+        );
         assert_eq!(snap.generation, 7);
         assert_eq!(snap.ports.len(), 2);
         assert_eq!(snap.ports[1].mac, [2, 0, 0, 0, 0, 2]);

@@ -130,15 +130,24 @@ fn check_status(up: bool) -> CheckStatus {
     }
 }
 
+/// The snapshot of `cfg` with fresh ids and no health verdicts.
+fn build(cfg: &config::Config, macs: &[[u8; 6]], generation: u64) -> dataplane::snapshot::Snapshot {
+    let mut ids = crate::topology::Ids::new(64, 64);
+    ids.assign(cfg).expect("ids");
+    crate::topology::build(
+        cfg,
+        macs,
+        &Neighbours::default(),
+        generation,
+        &ids,
+        &|_, _| crate::health::BackendHealth::Unchecked,
+    )
+}
+
 /// A view like a gateway's with three services, two workers, two ports and a failing check.
 pub(crate) fn representative_view() -> MetricsView {
     let cfg = cfg();
-    let snap = crate::topology::build(
-        &cfg,
-        &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
-        &Neighbours::default(),
-        3,
-    );
+    let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], 3);
     let w = workers();
     let health = vec![check_status(false)];
     let (services, real_servers) = traffic_rows(&snap, &w, Some(&health));
@@ -372,7 +381,7 @@ fn test_representative_exposition_is_well_formed_and_complete() {
 #[test]
 fn test_traffic_rows_sum_over_workers() {
     let cfg = cfg();
-    let snap = crate::topology::build(&cfg, &[], &Neighbours::default(), 1);
+    let snap = build(&cfg, &[], 1);
     let w = workers();
     let (services, reals) = traffic_rows(&snap, &w, None);
     assert_eq!(services.len(), 3);

@@ -7,6 +7,8 @@
 //! lcore, answers ARP/ND, learns and resolves neighbours, publishes snapshots (arc-swap) and
 //! owns one extra TX queue per port for the frames it originates.
 
+mod admin;
+
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use config::Config;
+use control::health::{BackendHealth, HealthChecker};
+use control::metrics::{self, collect, server::MetricsServer, MetricsView, PortRow, ReloadStats};
 use control::neigh::{self, Neighbours};
 use control::topology;
 use dataplane::counters::WorkerCounters;
@@ -101,6 +105,8 @@ struct WorkerIo {
     /// Frames control hands over: what arrived on control's own RX queue, and punted frames
     /// held until their neighbour resolved.
     inject_in: ring::Consumer,
+    /// Session dumps for `ferrovsadm -L -c`.
+    dump: Arc<admin::ConnDump>,
 }
 
 /// Map DPDK port ids to gateway port indices.
@@ -320,13 +326,19 @@ fn run_with_eal(
         &neighbours,
         1,
         &ids,
+        &|_, _| BackendHealth::Unchecked,
     )));
     let timeouts = topology::timeouts(cfg)?;
+    // The admin socket and the metrics endpoint come up before any worker: a path or address
+    // that cannot be bound stops the start with the reason, nothing half-running.
+    let admin_server = ::admin::server::AdminServer::bind(&cfg.control.admin_socket)
+        .map_err(|e| format!("admin socket {}: {e}", cfg.control.admin_socket))?;
 
     // Launch workers.
     let tsc_hz = eal.tsc_hz();
     let mut jobs = Vec::new();
     let mut counters: Vec<Arc<WorkerCounters>> = Vec::new();
+    let mut dumps: Vec<Arc<admin::ConnDump>> = Vec::new();
     let mut redirect_out = redirect_out.into_iter();
     let mut redirect_in = redirect_in.into_iter();
     for (w, ((rx, tx), lc)) in io.into_iter().zip(&worker_lcores).enumerate() {
@@ -351,7 +363,9 @@ fn run_with_eal(
             redirect_out: redirect_out.next().unwrap_or_default(),
             redirect_in: redirect_in.next().unwrap_or_default(),
             inject_in: inject_in[w].take().ok_or("inject ring")?,
+            dump: Arc::new(admin::ConnDump::default()),
         };
+        dumps.push(wio.dump.clone());
         let (shared, stop, map) = (shared.clone(), stop.clone(), map.clone());
         let job = lcore::launch(eal, *lc, move || {
             worker_loop(worker, wio, &shared, &stop, &map, tsc_hz)
@@ -365,11 +379,21 @@ fn run_with_eal(
     );
     notify_systemd("READY=1");
 
+    // Health checks run on their own threads; control applies their verdicts.
+    let health = HealthChecker::start(cfg);
+    let reload_stats = Arc::new(ReloadStats::new());
+    let xstats: Arc<std::sync::Mutex<Vec<PortRow>>> = Arc::default();
+    let metrics_server = start_metrics(cfg, &shared, &counters, &health, &reload_stats, &xstats)?;
+
     // Control loop.
     let mut ctl = Control {
         cfg: cfg_owned.clone(),
         path,
         ids,
+        health,
+        reload_stats,
+        admin_stats: admin::Stats::default(),
+        dumps,
         neighbours,
         generation: 1,
         shared,
@@ -388,15 +412,25 @@ fn run_with_eal(
     let mut last_resolve: Option<Instant> = None;
     let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut last_stats = Instant::now();
+    let mut last_rates = Instant::now();
+    // Health verdicts count from the start (servers start up, as keepalived's do).
+    ctl.publish();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let mut changed = false;
         let mut busy = false;
         if signals.reload.swap(false, Ordering::Relaxed) {
-            match ctl.reload() {
-                Ok(summary) => println!("ferrovs: reload: {summary}"),
-                Err(e) => eprintln!("ferrovs: reload refused, running configuration kept: {e}"),
-            }
+            // The outcome is logged by reload_file.
+            let _ = ctl.reload_file();
+        }
+        while let Some(p) = admin_server.poll() {
+            busy = true;
+            let response = ::admin::handler::handle(&mut ctl, p.request);
+            p.responder.respond(response);
+        }
+        if !ctl.health.poll().is_empty() {
+            // The checker logged each transition; the snapshot takes the new verdicts.
+            changed = true;
         }
         for c in &mut punt_rx {
             c.dequeue_burst(&mut buf);
@@ -429,6 +463,23 @@ fn run_with_eal(
             // snapshot; those still unresolved come back and wait again, until they time out.
             ctl.release_held();
         }
+        if now.duration_since(last_rates) >= admin::RATE_EVERY {
+            last_rates = now;
+            let blocks = ctl.blocks();
+            ctl.admin_stats.estimate(&counters, &blocks);
+            // xstats are read here, on control, and handed to the metrics thread.
+            let rows: Vec<PortRow> = ports
+                .iter()
+                .zip(&cfg.ports)
+                .map(|(p, pc)| PortRow {
+                    name: pc.name.clone(),
+                    xstats: p.xstats().unwrap_or_default(),
+                })
+                .collect();
+            if let Ok(mut x) = xstats.lock() {
+                *x = rows;
+            }
+        }
         if now.duration_since(last_stats) >= Duration::from_secs(10) {
             last_stats = now;
             log_stats(&counters, &ctl.stats);
@@ -440,11 +491,14 @@ fn run_with_eal(
 
     println!("ferrovs: stopping");
     notify_systemd("STOPPING=1");
+    metrics_server.stop();
+    drop(admin_server);
     for j in jobs {
         j.join();
     }
     log_stats(&counters, &ctl.stats);
-    drop(ctl);
+    let Control { health, .. } = ctl;
+    health.stop();
     drop(punt_rx);
     drop(control_rx);
     for mut p in ports {
@@ -454,6 +508,51 @@ fn run_with_eal(
     }
     println!("ferrovs: stopped");
     Ok(())
+}
+
+/// Start the Prometheus endpoint; its scrapes read the workers' counters (no locks on their
+/// side), the published snapshot, the health status and the xstats control caches.
+fn start_metrics(
+    cfg: &Config,
+    shared: &Arc<ArcSwap<Snapshot>>,
+    counters: &[Arc<WorkerCounters>],
+    health: &HealthChecker,
+    reloads: &Arc<ReloadStats>,
+    xstats: &Arc<std::sync::Mutex<Vec<PortRow>>>,
+) -> Result<MetricsServer, String> {
+    let shared = shared.clone();
+    let workers = counters.to_vec();
+    let health_status = health.status_handle();
+    let reloads = reloads.clone();
+    let xstats = xstats.clone();
+    let start = std::time::SystemTime::now();
+    let cap4 = u64::from(cfg.dpdk.session_capacity);
+    let cap6 = u64::from(cfg.dpdk.session_capacity / 4).max(1024);
+    let source = Arc::new(move || {
+        let snap = shared.load();
+        let checks = health_status.status();
+        let (services, real_servers) = collect::traffic_rows(&snap, &workers, Some(&checks));
+        let mut view = MetricsView {
+            start_time_seconds: metrics::unix_seconds(start),
+            reload: reloads.status(snap.generation),
+            services,
+            real_servers,
+            workers: collect::worker_rows(&workers, cap4, cap6),
+            ports: xstats.lock().map(|x| x.clone()).unwrap_or_default(),
+            health: checks,
+            ..MetricsView::default()
+        };
+        view.build.dpdk_version = dpdk::version().to_owned();
+        metrics::render(&view)
+    });
+    let server = MetricsServer::start(cfg.control.metrics_listen, source)
+        .map_err(|e| format!("metrics endpoint {}: {e}", cfg.control.metrics_listen))?;
+    println!(
+        "ferrovs: metrics on http://{}/metrics; admin socket {}",
+        server.local_addr(),
+        cfg.control.admin_socket
+    );
+    Ok(server)
 }
 
 /// A port's exception path: a kernel TAP interface (DPDK `net_tap`) with the port's MAC and
@@ -620,6 +719,7 @@ fn worker_loop(
         // Cheap when nothing changed; confirms a reload even with no traffic.
         worker.sync(&snap);
         let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
+        io.dump.serve(&worker, now);
         let mut got = 0;
         for (pi, q) in io.rx.iter_mut().enumerate() {
             let n = q.rx_burst(&mut rx);
@@ -738,10 +838,6 @@ struct ControlStats {
     held_timeout: u64,
     held_overflow: u64,
     local_dropped: u64,
-    reloads: u64,
-    reload_failures: u64,
-    /// Unix time of the last successful reload (0: none yet).
-    last_reload_ok: u64,
     to_kernel: u64,
     from_kernel: u64,
 }
@@ -754,6 +850,10 @@ struct Control<'a> {
     /// The file `cfg` is re-read from on reload.
     path: std::path::PathBuf,
     ids: topology::Ids,
+    health: HealthChecker,
+    reload_stats: Arc<ReloadStats>,
+    admin_stats: admin::Stats,
+    dumps: Vec<Arc<admin::ConnDump>>,
     neighbours: Neighbours,
     generation: u64,
     shared: Arc<ArcSwap<Snapshot>>,
@@ -948,12 +1048,14 @@ impl Control<'_> {
     /// Build and publish the next snapshot generation from the running configuration.
     fn publish(&mut self) {
         self.generation += 1;
+        let health = &self.health;
         self.shared.store(Arc::new(topology::build(
             &self.cfg,
             self.macs,
             &self.neighbours,
             self.generation,
             &self.ids,
+            &|s, r| health.backend_health(s, r),
         )));
     }
 
@@ -999,6 +1101,7 @@ impl Control<'_> {
             .map(|s| s.vip)
             .filter(|v| !self.cfg.services.iter().any(|s| s.vip == *v))
             .collect();
+        self.health.update(&new);
         self.cfg = new;
         self.publish();
         self.confirm(self.generation)?;
@@ -1010,8 +1113,9 @@ impl Control<'_> {
         Ok(self.generation)
     }
 
-    /// Re-read the configuration file and commit it (SIGHUP, `ferrovsadm --reload`).
-    fn reload(&mut self) -> Result<String, String> {
+    /// Re-read the configuration file and commit it (SIGHUP, `ferrovsadm --reload`); log and
+    /// count the outcome. Returns the new generation.
+    fn reload_file(&mut self) -> Result<u64, String> {
         let result = config::load(&self.path)
             .map_err(|e| e.to_string().trim_end().to_owned())
             .and_then(|new| {
@@ -1020,17 +1124,16 @@ impl Control<'_> {
             });
         match result {
             Ok((g, n)) => {
-                self.stats.reloads += 1;
-                self.stats.last_reload_ok = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                Ok(format!(
-                    "{} ok: generation {g}, {n} services, every worker confirmed",
+                self.reload_stats.record_success();
+                println!(
+                    "ferrovs: reload: {} ok: generation {g}, {n} services, every worker confirmed",
                     self.path.display()
-                ))
+                );
+                Ok(g)
             }
             Err(e) => {
-                self.stats.reload_failures += 1;
+                self.reload_stats.record_failure();
+                eprintln!("ferrovs: reload refused, running configuration kept: {e}");
                 Err(e)
             }
         }
