@@ -518,3 +518,186 @@ fn lab_fullnat_ipv6() {
 fn lab_dr_ipv6() {
     ipv6_mode("dr", &["-g"]);
 }
+
+/// Every `ferrovs_*` metric name used by the Grafana dashboard's queries.
+fn dashboard_metric_names() -> Vec<String> {
+    fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                        _ => exprs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+            _ => {}
+        }
+    }
+    let text =
+        std::fs::read_to_string(root().join("docs/grafana/ferrovs.json")).expect("dashboard");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
+    let mut e = Vec::new();
+    exprs(&json, &mut e);
+    let mut names: Vec<String> = e
+        .iter()
+        .flat_map(|x| control::metrics::promql_metric_names(x))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Metrics from a running gateway: the scrape passes `promtool check metrics`, counts match the
+/// requests sent, every metric the dashboard queries is exported, and a real Prometheus scraping
+/// the gateway answers a query with the expected series.
+#[test]
+fn lab_metrics_promtool_dashboard_and_prometheus() {
+    let lab = Lab::up("nat", 1);
+    let vip = lab.var("VIP");
+    // A health check, so its metrics are in the scrape too.
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    std::fs::write(
+        &cfg_path,
+        format!("{cfg}\n[service.health_check]\ntype = \"http\"\ninterval = 1\n"),
+    )
+    .expect("write");
+    assert!(lab.sighup().contains("ok"));
+    std::thread::sleep(Duration::from_millis(1500));
+    lab.curl_names(&format!("http://{vip}/"), 4);
+    let scrape = lab.run("gw", &["curl", "-sS", "-m", "5", lab.var("METRICS")]);
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (make deps installs the prometheus package)");
+    use std::io::Write as _;
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(scrape.as_bytes())
+        .expect("write");
+    let out = promtool.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = format!(
+        "ferrovs_service_connections_total{{vip=\"{vip}\",port=\"80\",protocol=\"tcp\"}} 4"
+    );
+    assert!(
+        scrape.lines().any(|l| l == line),
+        "{line} not in:\n{scrape}"
+    );
+    let exported = control::metrics::series_names(&scrape);
+    for name in dashboard_metric_names() {
+        assert!(
+            exported.iter().any(|e| *e == name),
+            "dashboard queries {name}, which the gateway does not export"
+        );
+    }
+
+    // A real Prometheus in the gateway's namespace scrapes it every second.
+    let dir = format!("/run/ferrovs-lab/{}/prometheus", lab.id);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        format!("{dir}/prometheus.yml"),
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ferrovs\n    static_configs:\n      - targets: ['127.0.0.1:9173']\n",
+    )
+    .expect("config");
+    let mut prom = Command::new(root().join("lab/lab"))
+        .args([
+            "exec",
+            "gw",
+            "--",
+            "prometheus",
+            &format!("--config.file={dir}/prometheus.yml"),
+            &format!("--storage.tsdb.path={dir}/data"),
+            "--web.listen-address=127.0.0.1:9090",
+        ])
+        .env("FERROVS_LAB_ID", &lab.id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus");
+    let query = "http://127.0.0.1:9090/api/v1/query?query=ferrovs_service_connections_total";
+    let start = Instant::now();
+    let answer = loop {
+        let out = lab.lab(&["exec", "gw", "--", "curl", "-sS", "-m", "2", query]);
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if body.contains(&format!("\"vip\":\"{vip}\"")) {
+            break body;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = prom.kill();
+            panic!("Prometheus never returned the series: {body}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let _ = prom.kill();
+    let _ = prom.wait();
+    assert!(answer.contains("\"status\":\"success\""), "{answer}");
+    assert!(answer.contains("\"4\"]"), "value 4 expected: {answer}");
+}
+
+/// Health checks against real servers: stopping rs1's nginx takes it out within
+/// fall x interval + timeout, and no request fails after that; starting it brings it back
+/// after `rise` checks.
+#[test]
+fn lab_health_check_takes_dead_server_out_and_back() {
+    let lab = Lab::up("nat", 1);
+    let vip = lab.var("VIP");
+    let url = format!("http://{vip}/");
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    // The service is the file's last table: its check goes after it.
+    std::fs::write(
+        &cfg_path,
+        format!("{cfg}\n[service.health_check]\ntype = \"tcp\"\ninterval = 1\ntimeout = 1\nretries = 0\nfall = 2\nrise = 2\n"),
+    )
+    .expect("write");
+    assert!(lab.sighup().contains("ok"));
+    let nginx_pid =
+        std::fs::read_to_string(format!("/run/ferrovs-lab/{}/rs1-nginx.pid", lab.id)).expect("pid");
+    let st = Command::new("kill")
+        .arg(nginx_pid.trim())
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    // fall (2) x interval (1 s) + timeout (1 s), plus one interval of phase.
+    std::thread::sleep(Duration::from_secs(4));
+    let names = lab.curl_names(&url, 6);
+    assert!(
+        names.iter().all(|n| n == "RS2"),
+        "rs1 still scheduled: {names:?}"
+    );
+    let log = lab.log();
+    let rs1 = lab.var("RS1");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("ferrovs: health: {rs1}:80")) && l.contains("DOWN")),
+        "transition logged with its reason: {log}"
+    );
+
+    // Start nginx again in rs1; it comes back after rise (2) successful checks.
+    let conf = format!("/run/ferrovs-lab/{}/rs1/nginx.conf", lab.id);
+    let mut nginx = Command::new(root().join("lab/lab"))
+        .args(["exec", "rs1", "--", "nginx", "-c", &conf])
+        .env("FERROVS_LAB_ID", &lab.id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx");
+    std::thread::sleep(Duration::from_secs(4));
+    let names = lab.curl_names(&url, 4);
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
+}

@@ -412,7 +412,7 @@ fn run_with_eal(
     let mut last_resolve: Option<Instant> = None;
     let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut last_stats = Instant::now();
-    let mut last_rates = Instant::now();
+    let mut last_rates: Option<Instant> = None;
     // Health verdicts count from the start (servers start up, as keepalived's do).
     ctl.publish();
     while !stop.load(Ordering::Relaxed) {
@@ -463,8 +463,8 @@ fn run_with_eal(
             // snapshot; those still unresolved come back and wait again, until they time out.
             ctl.release_held();
         }
-        if now.duration_since(last_rates) >= admin::RATE_EVERY {
-            last_rates = now;
+        if last_rates.is_none_or(|t| now.duration_since(t) >= admin::RATE_EVERY) {
+            last_rates = Some(now);
             let blocks = ctl.blocks();
             ctl.admin_stats.estimate(&counters, &blocks);
             // xstats are read here, on control, and handed to the metrics thread.
