@@ -27,6 +27,8 @@ demo_mode() {
   for _ in 1 2 3 4 5 6; do
     lab/lab exec client -- curl -sS -m 5 "http://$VIP/"
   done
+  step "ferrovsadm -L -n --stats (ipvsadm's grammar and output, on the gateway)"
+  lab/lab exec gw -- ferrovsadm -L -n --stats
   if [ "$mode" = fullnat ]; then
     step "what rs1's nginx saw as the client address (FullNAT: the local address $LADDR)"
     tail -n 1 "/run/ferrovs-lab/$FERROVS_LAB_ID/rs1/access.log" | cut -d' ' -f1

@@ -701,3 +701,79 @@ fn lab_health_check_takes_dead_server_out_and_back() {
     let _ = nginx.wait();
     assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
 }
+
+/// Live changes under load: a bounded wrk run while a real server is added, one is set to
+/// weight 0, one is removed, and the configuration is reloaded: zero failed requests.
+fn live_changes(mode: &str, rs_flag: &str) {
+    let lab = Lab::up(mode, 1);
+    let (vip, rs1, rs2, rs3) = (
+        lab.var("VIP"),
+        lab.var("RS1"),
+        lab.var("RS2"),
+        lab.var("RS3"),
+    );
+    let svc = format!("{vip}:80");
+    let wrk = Command::new(root().join("lab/lab"))
+        .args([
+            "exec",
+            "client",
+            "--",
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            "4",
+            "-d",
+            "6s",
+            "--latency",
+        ])
+        .arg(format!("http://{vip}/"))
+        .env("FERROVS_LAB_ID", &lab.id)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wrk");
+    let step = Duration::from_millis(1000);
+    std::thread::sleep(step);
+    lab.adm(&["-a", "-t", &svc, "-r", &format!("{rs3}:80"), rs_flag]);
+    std::thread::sleep(step);
+    lab.adm(&[
+        "-e",
+        "-t",
+        &svc,
+        "-r",
+        &format!("{rs1}:80"),
+        rs_flag,
+        "-w",
+        "0",
+    ]);
+    std::thread::sleep(step);
+    lab.adm(&["-d", "-t", &svc, "-r", &format!("{rs2}:80")]);
+    std::thread::sleep(step);
+    assert!(lab.sighup().contains("ok"));
+    let out = wrk.wait_with_output().expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "wrk: {text}");
+    let requests: u64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(requests > 100, "wrk made too few requests: {text}");
+    assert!(
+        !text.contains("Socket errors") && !text.contains("Non-2xx"),
+        "failed requests under live changes:\n{text}\n{}",
+        lab.log()
+    );
+}
+
+#[test]
+fn lab_nat_live_changes_under_load() {
+    live_changes("nat", "-m");
+}
+
+#[test]
+fn lab_fullnat_live_changes_under_load() {
+    live_changes("fullnat", "--fullnat");
+}
