@@ -130,6 +130,13 @@ fn check_status(up: bool) -> CheckStatus {
     }
 }
 
+/// Stable ids for `cfg`, as the gateway assigns them at start.
+fn ids(cfg: &config::Config) -> crate::topology::Ids {
+    let mut ids = crate::topology::Ids::new(64, 64);
+    ids.assign(cfg).expect("room for the test config");
+    ids
+}
+
 /// A view like a gateway's with three services, two workers, two ports and a failing check.
 pub(crate) fn representative_view() -> MetricsView {
     let cfg = cfg();
@@ -138,6 +145,7 @@ pub(crate) fn representative_view() -> MetricsView {
         &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
         &Neighbours::default(),
         3,
+        &ids(&cfg),
     );
     let w = workers();
     let health = vec![check_status(false)];
@@ -372,7 +380,7 @@ fn test_representative_exposition_is_well_formed_and_complete() {
 #[test]
 fn test_traffic_rows_sum_over_workers() {
     let cfg = cfg();
-    let snap = crate::topology::build(&cfg, &[], &Neighbours::default(), 1);
+    let snap = crate::topology::build(&cfg, &[], &Neighbours::default(), 1, &ids(&cfg));
     let w = workers();
     let (services, reals) = traffic_rows(&snap, &w, None);
     assert_eq!(services.len(), 3);
