@@ -4,7 +4,8 @@
 //! Everything here is fixed data: one test topology ([`snapshot`]), the worker settings the table
 //! assumes ([`worker_config`], [`redirect_worker_config`]) and the cases ([`cases`],
 //! [`redirect_cases`]). The in-process runner is `dataplane/tests/golden.rs`; the gateway binary
-//! replays the same table through DPDK's `net_pcap` (see [`write_pcap`]).
+//! replays the same table through DPDK's `net_pcap` in `tests/gateway_pcap.rs` (see
+//! [`write_pcap`]).
 //!
 //! Contract:
 //! - **The table is a sequence.** A SYN creates a session and a later case (the SYN-ACK, the
@@ -28,7 +29,8 @@
 //! later ones depend on earlier ones, so a replay must keep the table order across ports (for
 //! example one case at a time, or the cases of one `in_port` only where they do not depend on
 //! the other's); `Drop` and `Redirect` cases transmit nothing, `Punt` cases go to control. The
-//! gateway must run one worker with `lport_min` 1024 for the FullNAT ports to match.
+//! gateway must run one worker with `lport_min` 1024 for the FullNAT ports to match (two for
+//! [`redirect_cases`]), and know [`neighbours`] from the start (static neighbours).
 //!
 //! Topology (DESIGN §9 addresses, 198.18.0.0/15 and 2001:db8::/32):
 //!
@@ -233,16 +235,6 @@ pub fn snapshot() -> Snapshot {
                 via: None,
             });
         }
-        for (rs, mac) in [
-            (f.rs_dr, RS_DR_MAC),
-            (f.rs_tun, RS_TUN_MAC),
-            (f.rs_nat, RS_NAT_MAC),
-            (f.rs_fnat, RS_FNAT_MAC),
-            (f.rs_fnat_syn, RS_FNAT_SYN_MAC),
-            (f.router1, ROUTER1_MAC),
-        ] {
-            b.neighbour(rs, mac);
-        }
         let svc = |vip, port, proto, rs, rport, method| {
             let mut s = ServiceSpec::new(vip, port, proto);
             s.backends = vec![BackendSpec::new(rs, rport, method)];
@@ -285,7 +277,27 @@ pub fn snapshot() -> Snapshot {
         ));
         b.service(ServiceSpec::new(f.empty, 80, L4Proto::Tcp));
     }
+    for (ip, mac) in neighbours() {
+        b.neighbour(ip, mac);
+    }
     b.build()
+}
+
+/// The neighbours [`snapshot`] knows, both families: every backend but the unresolved one, and
+/// the server-side router. A replay through the gateway configures them as static neighbours.
+pub fn neighbours() -> Vec<(IpAddr, Mac)> {
+    let mut out = Vec::new();
+    for f in [fam(false), fam(true)] {
+        out.extend([
+            (f.rs_dr, RS_DR_MAC),
+            (f.rs_tun, RS_TUN_MAC),
+            (f.rs_nat, RS_NAT_MAC),
+            (f.rs_fnat, RS_FNAT_MAC),
+            (f.rs_fnat_syn, RS_FNAT_SYN_MAC),
+            (f.router1, ROUTER1_MAC),
+        ]);
+    }
+    out
 }
 
 /// The worker [`cases`] assume: `WorkerConfig::default()` (worker 0 of 1, local ports from
