@@ -157,6 +157,15 @@ pub(crate) fn to_toml(c: &Config) -> String {
             q(&r.port)
         );
     }
+    for n in &c.neighbours {
+        let _ = writeln!(
+            o,
+            "\n[[neighbour]]\naddress = {}\nmac = {}\nport = {}",
+            q(&n.address.to_string()),
+            q(&n.mac.to_string()),
+            q(&n.port)
+        );
+    }
     for s in &c.services {
         let _ = writeln!(
             o,

@@ -41,6 +41,8 @@ pub struct Config {
     pub ports: Vec<Port>,
     /// `[[route]]`: static routes (reloadable).
     pub routes: Vec<Route>,
+    /// `[[neighbour]]`: static neighbours (reloadable).
+    pub neighbours: Vec<Neighbour>,
     /// `[[local_address_pool]]`: FullNAT local address pools (reloadable).
     pub local_address_pools: Vec<LocalAddressPool>,
     /// `[[service]]`: virtual services (reloadable).
@@ -200,6 +202,18 @@ pub struct Route {
     /// Next hop, on a connected network of `port`.
     pub via: IpAddr,
     /// The egress port's name.
+    pub port: String,
+}
+
+/// `[[neighbour]]`: a static neighbour, like `ip neigh add ... nud permanent`: the snapshot
+/// always has it, ARP and ND never replace it, and control does not resolve it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The neighbour's address, on a connected network of `port`.
+    pub address: IpAddr,
+    /// Its MAC (unicast, not zero).
+    pub mac: MacAddr,
+    /// The name of the port it is reached through.
     pub port: String,
 }
 

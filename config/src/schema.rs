@@ -1,7 +1,7 @@
 //! Reading and validating the TOML document into a [`Config`].
 //!
 //! One pass over the spanned tree, section by section in dependency order (dpdk, ports, pools,
-//! routes, services, timeouts, control), so cross-references (a route's port, a service's pool)
+//! routes, neighbours, services, timeouts, control), so cross-references (a route's port, a service's pool)
 //! are checked against sections already read. Each check records its error and carries on with a
 //! default, so one run reports every problem in the file. The defaults and ranges follow ipvsadm
 //! 1.31's code (not its man page) and keepalived for health checks; `docs/config.md` lists them.
@@ -49,6 +49,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let ports = read_ports(&mut root, sink, &dpdk, mbufs_span);
     let pools = read_pools(&mut root, sink, &ports);
     let routes = read_routes(&mut root, sink, &ports);
+    let neighbours = read_neighbours(&mut root, sink, &ports, &pools);
     let services = read_services(&mut root, sink, &pools);
     let timeouts = read_timeouts(root.table(sink, "timeouts"), sink);
     let control = read_control(root.table(sink, "control"), sink);
@@ -57,6 +58,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         dpdk,
         ports,
         routes,
+        neighbours,
         local_address_pools: pools,
         services,
         timeouts,
@@ -403,6 +405,28 @@ fn parse_ip(sink: &mut Sink<'_>, a: &At<&str>, path: &str) -> Option<IpAddr> {
     }
 }
 
+/// Parse a MAC at `m`, recording an error; refuses multicast and all-zero MACs, which `who`
+/// ("a port") cannot have.
+fn parse_unicast_mac(sink: &mut Sink<'_>, m: &At<&str>, path: &str, who: &str) -> Option<MacAddr> {
+    match MacAddr::parse(m.v) {
+        None => sink.error(
+            &m.span,
+            path,
+            format!("\"{}\" is not a MAC address like 02:00:00:00:00:01", m.v),
+        ),
+        Some(mac) if mac.0[0] & 1 == 1 => sink.error(
+            &m.span,
+            path,
+            format!("{mac} is a multicast MAC; {who} needs a unicast MAC"),
+        ),
+        Some(mac) if mac.0 == [0; 6] => {
+            sink.error(&m.span, path, "the all-zero MAC is not allowed")
+        }
+        Some(mac) => return Some(mac),
+    }
+    None
+}
+
 /// Return the name of the first port with a connected network containing `ip`.
 fn port_for(ports: &[Port], ip: IpAddr) -> Option<&Port> {
     ports
@@ -545,23 +569,7 @@ fn read_ports(
             }
         }
         if let Some(m) = t.str(sink, "mac") {
-            let path = t.key_path("mac");
-            match MacAddr::parse(m.v) {
-                None => sink.error(
-                    &m.span,
-                    &path,
-                    format!("\"{}\" is not a MAC address like 02:00:00:00:00:01", m.v),
-                ),
-                Some(mac) if mac.0[0] & 1 == 1 => sink.error(
-                    &m.span,
-                    &path,
-                    format!("{mac} is a multicast MAC; a port needs a unicast MAC"),
-                ),
-                Some(mac) if mac.0 == [0; 6] => {
-                    sink.error(&m.span, &path, "the all-zero MAC is not allowed")
-                }
-                Some(mac) => p.mac = Some(mac),
-            }
+            p.mac = parse_unicast_mac(sink, &m, &t.key_path("mac"), "a port");
         }
         if let Some(v) = t.raw("exception_path") {
             let path = t.key_path("exception_path");
@@ -865,6 +873,93 @@ fn read_routes(root: &mut Tab<'_, '_>, sink: &mut Sink<'_>, ports: &[Port]) -> V
         }
     }
     routes
+}
+
+fn read_neighbours(
+    root: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    ports: &[Port],
+    pools: &[LocalAddressPool],
+) -> Vec<Neighbour> {
+    let mut out = Vec::new();
+    let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+    for (i, mut t) in root.tables(sink, "neighbour").into_iter().enumerate() {
+        let addr_at = t.req_str(sink, "address");
+        let address = addr_at
+            .as_ref()
+            .and_then(|a| parse_ip(sink, a, &t.key_path("address")));
+        let mac = t
+            .req_str(sink, "mac")
+            .and_then(|m| parse_unicast_mac(sink, &m, &t.key_path("mac"), "a neighbour"));
+        let port = read_port_ref(&mut t, sink, ports);
+        let mut port_name = String::new();
+        if let (Some(ip), Some(a)) = (address, &addr_at) {
+            let path = t.key_path("address");
+            let own = ports
+                .iter()
+                .find(|p| p.addresses.iter().any(|n| n.addr == ip));
+            let pool = pools.iter().find(|p| p.addresses.contains(&ip));
+            if let Some(first) = seen.get(&ip) {
+                sink.error(
+                    &a.span,
+                    &path,
+                    format!("duplicate neighbour {ip} (first in neighbour[{first}])"),
+                );
+            } else {
+                seen.insert(ip, i);
+            }
+            if ip.is_loopback() {
+                sink.error(
+                    &a.span,
+                    &path,
+                    format!("{ip}: a loopback address is not allowed here"),
+                );
+            } else if let Some(p) = own {
+                sink.error(
+                    &a.span,
+                    &path,
+                    format!("{ip} is the gateway's own address on port {}", p.name),
+                );
+            } else if let Some(p) = pool {
+                sink.error(
+                    &a.span,
+                    &path,
+                    format!("{ip} is a local address of pool {}", p.name),
+                );
+            } else {
+                match (port, port_for(ports, ip)) {
+                    (Err(()), _) => {}
+                    (Ok(Some(p)), _) if p.addresses.iter().any(|n| n.contains(ip)) => {
+                        port_name.clone_from(&p.name)
+                    }
+                    (Ok(Some(p)), _) => sink.error(
+                        &a.span,
+                        &path,
+                        format!(
+                            "neighbour {ip} is not on port {}'s networks ({})",
+                            p.name,
+                            networks(p)
+                        ),
+                    ),
+                    (Ok(None), Some(p)) => port_name.clone_from(&p.name),
+                    (Ok(None), None) => sink.error(
+                        &a.span,
+                        &path,
+                        format!("neighbour {ip} is not on any port's connected networks"),
+                    ),
+                }
+            }
+        }
+        t.finish(sink);
+        if let (Some(address), Some(mac)) = (address, mac) {
+            out.push(Neighbour {
+                address,
+                mac,
+                port: port_name,
+            });
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, service, timeouts, control"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control"],
     );
 }
 
@@ -226,6 +226,56 @@ exception_path = "yes"
             "ferrovs.toml:15:7: port[2].mac: 01:00:5e:00:00:01 is a multicast MAC; a port needs a unicast MAC",
             "ferrovs.toml:16:11: port[2].rx_desc: 1000 is not a power of two",
             "ferrovs.toml:17:18: port[2].exception_path: expected a boolean or a table like { tap = \"fv-wan0\" }, found a string",
+        ],
+    );
+}
+
+#[test]
+fn neighbours() {
+    check(
+        r#"[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.200"]
+[[neighbour]]
+address = "198.19.0.21"
+mac = "02:00:00:00:01:21"
+port = "wan9"
+[[neighbour]]
+address = "198.19.0.22"
+mac = "01:00:5e:00:00:01"
+[[neighbour]]
+address = "198.19.0.23"
+mac = "00:00:00:00:00:00"
+port = "wan0"
+[[neighbour]]
+address = "203.0.113.1"
+mac = "02-00-00-00-01-24"
+[[neighbour]]
+address = "198.18.0.2"
+mac = "02:00:00:00:01:25"
+[[neighbour]]
+address = "198.19.0.200"
+mac = "02:00:00:00:01:26"
+[[neighbour]]
+address = "2001:db8::21"
+mac = "02:00:00:00:01:2"
+[[neighbour]]
+address = "2001:db8::21"
+[[neighbour]]
+mac = "02:00:00:00:01:27"
+"#,
+        &[
+            "ferrovs.toml:16:8: neighbour[0].port: unknown port \"wan9\"; ports are: wan0, lan0",
+            "ferrovs.toml:19:7: neighbour[1].mac: 01:00:5e:00:00:01 is a multicast MAC; a neighbour needs a unicast MAC",
+            "ferrovs.toml:21:11: neighbour[2].address: neighbour 198.19.0.23 is not on port wan0's networks (198.18.0.0/24, 2001:db8::/64)",
+            "ferrovs.toml:22:7: neighbour[2].mac: the all-zero MAC is not allowed",
+            "ferrovs.toml:25:11: neighbour[3].address: neighbour 203.0.113.1 is not on any port's connected networks",
+            "ferrovs.toml:28:11: neighbour[4].address: 198.18.0.2 is the gateway's own address on port wan0",
+            "ferrovs.toml:31:11: neighbour[5].address: 198.19.0.200 is a local address of pool snat",
+            "ferrovs.toml:35:7: neighbour[6].mac: \"02:00:00:00:01:2\" is not a MAC address like 02:00:00:00:00:01",
+            "ferrovs.toml:36:1: neighbour[7].mac: missing required key",
+            "ferrovs.toml:37:11: neighbour[7].address: duplicate neighbour 2001:db8::21 (first in neighbour[6])",
+            "ferrovs.toml:38:1: neighbour[8].address: missing required key",
         ],
     );
 }

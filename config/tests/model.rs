@@ -117,6 +117,15 @@ prefix = "10.0.0.0/8"
 via = "198.19.0.254"
 port = "lan0"
 
+[[neighbour]]
+address = "198.19.0.254"
+mac = "02:00:00:00:01:FE"
+
+[[neighbour]]
+address = "2001:db8:1::1"
+mac = "02:00:00:00:00:fe"
+port = "wan0"
+
 [[local_address_pool]]
 name = "snat"
 addresses = ["198.19.0.200", "2001:db8:2::200"]
@@ -210,6 +219,15 @@ fn full_config_is_normalised() {
     assert_eq!(c.ports[1].exception_path.as_deref(), Some("fv-lan0"));
     assert_eq!(c.routes[0].port, "wan0", "port found from the next hop");
     assert_eq!(
+        (
+            c.neighbours[0].port.as_str(),
+            c.neighbours[0].mac.to_string()
+        ),
+        ("lan0", "02:00:00:00:01:fe".to_owned()),
+        "port found from the address, MAC normalised"
+    );
+    assert_eq!(c.neighbours[1].address, ip("2001:db8:1::1"));
+    assert_eq!(
         c.local_address_pools[0].port, "lan0",
         "port found from the addresses"
     );
@@ -277,10 +295,11 @@ fn boot_only_diff_lists_dpdk_port_and_control_changes() {
     let mut new = old.clone();
     new.services.clear();
     new.routes.clear();
+    new.neighbours.clear();
     new.timeouts.udp_s = 10;
     assert!(
         old.boot_only_diff(&new).is_empty(),
-        "services, routes and timeouts reload"
+        "services, routes, neighbours and timeouts reload"
     );
 
     new.dpdk.lcores = vec![0, 1, 2];

@@ -277,6 +277,10 @@ pub fn build(
     for (ip, e) in neighbours.iter() {
         b.neighbour(*ip, e.mac);
     }
+    // Static entries last: they win over anything ARP/ND taught.
+    for n in &cfg.neighbours {
+        b.neighbour(n.address, n.mac.0);
+    }
     for (si, s) in cfg.services.iter().enumerate() {
         let kind = scheduler(s.scheduler);
         let mut spec = ServiceSpec::new(s.vip, s.port, proto(s.protocol));
@@ -325,12 +329,16 @@ pub fn build(
 }
 
 /// The addresses control should resolve proactively: every backend, sorry server and route
-/// gateway, with the port it lives on and a source address of ours on that port.
+/// gateway, with the port it lives on and a source address of ours on that port; static
+/// neighbours (`[[neighbour]]`) are known already and left out.
 pub fn wanted_neighbours(cfg: &Config, snap: &Snapshot) -> Vec<(IpAddr, u8, IpAddr)> {
     let mut out = Vec::new();
     let mut want = |dst: IpAddr| {
         let Some(route) = snap.route(dst) else { return };
         let hop = route.via.unwrap_or(dst);
+        if cfg.neighbours.iter().any(|n| n.address == hop) {
+            return;
+        }
         let Some(port) = cfg.ports.get(usize::from(route.port)) else {
             return;
         };
@@ -445,6 +453,36 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    #[test]
+    fn test_static_neighbours_win_and_are_not_resolved() {
+        let text = format!(
+            "{CFG}\n[[neighbour]]\naddress = \"198.18.1.12\"\nmac = \"02:00:00:00:01:12\"\n"
+        );
+        let cfg = config::parse(&text, "t.toml").expect("valid");
+        let mut n = Neighbours::default();
+        let now = std::time::Instant::now();
+        // ARP said otherwise: the static entry still wins.
+        n.learn("198.18.1.12".parse().unwrap(), [2, 0, 0, 0, 9, 9], 1, now);
+        n.learn("198.18.1.11".parse().unwrap(), [2, 0, 0, 0, 1, 11], 1, now);
+        let mut ids = Ids::new(16, 16);
+        ids.assign(&cfg).unwrap();
+        let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 1, &ids);
+        assert_eq!(
+            snap.next_hop("198.18.1.12".parse().unwrap()),
+            Ok((1, [2, 0, 0, 0, 1, 0x12]))
+        );
+        assert_eq!(
+            snap.next_hop("198.18.1.11".parse().unwrap()),
+            Ok((1, [2, 0, 0, 0, 1, 11])),
+            "learned entries stay"
+        );
+        let want: Vec<IpAddr> = wanted_neighbours(&cfg, &snap)
+            .into_iter()
+            .map(|(h, _, _)| h)
+            .collect();
+        assert_eq!(want, ["198.18.1.11".parse::<IpAddr>().unwrap()]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Everything here is fixed data: one test topology ([`snapshot`]), the worker settings the table
 //! assumes ([`worker_config`], [`redirect_worker_config`]) and the cases ([`cases`],
 //! [`redirect_cases`]). The in-process runner is `dataplane/tests/golden.rs`; the gateway binary
-//! replays the same table through DPDK's `net_pcap` (see [`write_pcap`]).
+//! replays the same table through DPDK's `net_pcap` in `tests/gateway_pcap.rs` (see
+//! [`write_pcap`]).
 //!
 //! Contract:
 //! - **The table is a sequence.** A SYN creates a session and a later case (the SYN-ACK, the
@@ -24,11 +25,12 @@
 //!
 //! Replaying through the gateway (`net_pcap`): [`inputs`] and [`outputs`] give the frames in
 //! table order ([`outputs`] can keep one egress port's), [`write_pcap`] / [`read_pcap`] the
-//! files. The cases arrive on two ports and later ones depend on earlier ones, so a replay must
-//! keep the table order across ports (for example one case at a time, or the cases of one
-//! `in_port` only where they do not depend on the other's); `Drop` and `Redirect` cases
-//! transmit nothing, `Punt` cases go to control. The gateway must run one worker with
-//! `lport_min` 1024 for the FullNAT ports to match.
+//! files, and [`diff`] the report of a frame that differs. The cases arrive on two ports and
+//! later ones depend on earlier ones, so a replay must keep the table order across ports (for
+//! example one case at a time, or the cases of one `in_port` only where they do not depend on
+//! the other's); `Drop` and `Redirect` cases transmit nothing, `Punt` cases go to control. The
+//! gateway must run one worker with `lport_min` 1024 for the FullNAT ports to match (two for
+//! [`redirect_cases`]), and know [`neighbours`] from the start (static neighbours).
 //!
 //! Topology (DESIGN §9 addresses, 198.18.0.0/15 and 2001:db8::/32):
 //!
@@ -56,6 +58,7 @@
 //! 2001:db8:1::201 (TOA on SYN). MTU 1500 on both ports.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -232,16 +235,6 @@ pub fn snapshot() -> Snapshot {
                 via: None,
             });
         }
-        for (rs, mac) in [
-            (f.rs_dr, RS_DR_MAC),
-            (f.rs_tun, RS_TUN_MAC),
-            (f.rs_nat, RS_NAT_MAC),
-            (f.rs_fnat, RS_FNAT_MAC),
-            (f.rs_fnat_syn, RS_FNAT_SYN_MAC),
-            (f.router1, ROUTER1_MAC),
-        ] {
-            b.neighbour(rs, mac);
-        }
         let svc = |vip, port, proto, rs, rport, method| {
             let mut s = ServiceSpec::new(vip, port, proto);
             s.backends = vec![BackendSpec::new(rs, rport, method)];
@@ -284,7 +277,27 @@ pub fn snapshot() -> Snapshot {
         ));
         b.service(ServiceSpec::new(f.empty, 80, L4Proto::Tcp));
     }
+    for (ip, mac) in neighbours() {
+        b.neighbour(ip, mac);
+    }
     b.build()
+}
+
+/// The neighbours [`snapshot`] knows, both families: every backend but the unresolved one, and
+/// the server-side router. A replay through the gateway configures them as static neighbours.
+pub fn neighbours() -> Vec<(IpAddr, Mac)> {
+    let mut out = Vec::new();
+    for f in [fam(false), fam(true)] {
+        out.extend([
+            (f.rs_dr, RS_DR_MAC),
+            (f.rs_tun, RS_TUN_MAC),
+            (f.rs_nat, RS_NAT_MAC),
+            (f.rs_fnat, RS_FNAT_MAC),
+            (f.rs_fnat_syn, RS_FNAT_SYN_MAC),
+            (f.router1, ROUTER1_MAC),
+        ]);
+    }
+    out
 }
 
 /// The worker [`cases`] assume: `WorkerConfig::default()` (worker 0 of 1, local ports from
@@ -1723,6 +1736,146 @@ pub const NAT_PORT_OWNED_BY_0: u16 = 42000;
 /// assumption of [`redirect_cases`]).
 pub fn clients() -> [IpAddr; 2] {
     [fam(false).client, fam(true).client]
+}
+
+// ---- Diagnostics ----
+
+/// Describe how `got` differs from the expected frame `want`: the lengths, the first differing
+/// offset and the header field it falls in (Ethernet, IPv4/IPv6, TCP/UDP/ICMP, quoted and
+/// tunnelled packets), and a hex dump of the differing 16-byte rows. Runners print it per case.
+pub fn diff(want: &[u8], got: &[u8]) -> String {
+    let mut s = String::new();
+    if want.len() != got.len() {
+        let _ = writeln!(s, "length: expected {}, got {}", want.len(), got.len());
+    }
+    if let Some(off) = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i)) {
+        let _ = writeln!(
+            s,
+            "first difference at offset {off} (0x{off:x}): {}",
+            field(want, off)
+        );
+    }
+    let rows = want.len().max(got.len()).div_ceil(16);
+    for r in 0..rows {
+        let range = r * 16..(r + 1) * 16;
+        let row = |b: &[u8]| {
+            range
+                .clone()
+                .map(|i| b.get(i).map_or("  ".to_string(), |x| format!("{x:02x}")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        if range.clone().any(|i| want.get(i) != got.get(i)) {
+            let marks: Vec<&str> = range
+                .clone()
+                .map(|i| {
+                    if want.get(i) != got.get(i) {
+                        "^^"
+                    } else {
+                        "  "
+                    }
+                })
+                .collect();
+            let _ = writeln!(s, "{:04x} want {}", r * 16, row(want));
+            let _ = writeln!(s, "     got  {}", row(got));
+            let _ = writeln!(s, "          {}", marks.join(" "));
+        }
+    }
+    s
+}
+
+/// Name the header field at `off` of an Ethernet frame laid out like `frame`.
+fn field(frame: &[u8], off: usize) -> String {
+    match off {
+        0..=5 => "ethernet destination".into(),
+        6..=11 => "ethernet source".into(),
+        12..=13 => "ethertype".into(),
+        _ if frame.len() < 14 => "past the end".into(),
+        _ => match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 => ip_field(&frame[14..], off - 14, "ipv4"),
+            0x86dd => ip_field(&frame[14..], off - 14, "ipv6"),
+            _ => format!("payload byte {}", off - 14),
+        },
+    }
+}
+
+fn ip_field(ip: &[u8], off: usize, prefix: &str) -> String {
+    let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
+    let (hl, proto) = if v6 {
+        (40, ip.get(6).copied().unwrap_or(0))
+    } else {
+        (
+            usize::from(ip.first().copied().unwrap_or(0x45) & 0x0f) * 4,
+            ip.get(9).copied().unwrap_or(0),
+        )
+    };
+    if off < hl {
+        let name = if v6 {
+            match off {
+                0..=3 => "version/class/flow",
+                4..=5 => "payload length",
+                6 => "next header",
+                7 => "hop limit",
+                8..=23 => "source address",
+                _ => "destination address",
+            }
+        } else {
+            match off {
+                0 => "version/ihl",
+                1 => "tos",
+                2..=3 => "total length",
+                4..=5 => "identification",
+                6..=7 => "flags/fragment offset",
+                8 => "ttl",
+                9 => "protocol",
+                10..=11 => "header checksum",
+                12..=15 => "source address",
+                16..=19 => "destination address",
+                _ => "options",
+            }
+        };
+        return format!("{prefix} {name}");
+    }
+    let l4 = &ip[hl.min(ip.len())..];
+    let o = off - hl;
+    match proto {
+        6 => {
+            let thl = l4.get(12).map_or(20, |b| usize::from(b >> 4) * 4);
+            let name = match o {
+                0..=1 => "source port",
+                2..=3 => "destination port",
+                4..=7 => "sequence",
+                8..=11 => "acknowledgment",
+                12 => "data offset",
+                13 => "flags",
+                14..=15 => "window",
+                16..=17 => "checksum",
+                18..=19 => "urgent pointer",
+                _ if o < thl => "options",
+                _ => "payload",
+            };
+            format!("{prefix} tcp {name}")
+        }
+        17 => {
+            let name = match o {
+                0..=1 => "source port",
+                2..=3 => "destination port",
+                4..=5 => "length",
+                6..=7 => "checksum",
+                _ => "payload",
+            };
+            format!("{prefix} udp {name}")
+        }
+        1 | 58 => match o {
+            0 => format!("{prefix} icmp type"),
+            1 => format!("{prefix} icmp code"),
+            2..=3 => format!("{prefix} icmp checksum"),
+            4..=7 => format!("{prefix} icmp rest of header"),
+            _ => ip_field(&l4[8.min(l4.len())..], o - 8, &format!("{prefix} quoted")),
+        },
+        4 => ip_field(l4, o, &format!("{prefix} inner")),
+        _ => format!("{prefix} payload"),
+    }
 }
 
 // ---- pcap ----

@@ -31,8 +31,10 @@ use dpdk::mbuf::Mbuf;
 use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
 use dpdk::{lcore, ring};
 
-/// RX burst size (l3fwd's).
-const BURST: usize = 32;
+/// RX burst size (l3fwd's): the most frames a worker takes from one queue per loop iteration.
+/// Public because the `net_pcap` replay test (`tests/gateway_pcap.rs`) schedules its input by
+/// it: a worker polls its queue of port 0, then of port 1, one burst each per iteration.
+pub const BURST: usize = 32;
 /// Slots in each punt and redirect ring.
 const RING_SIZE: u32 = 1024;
 /// How often control re-sends resolution requests for unresolved neighbours.
