@@ -468,7 +468,14 @@ local_address_pool = "snat"
         n.learn("198.18.1.11".parse().unwrap(), [2, 0, 0, 0, 1, 11], 1, now);
         let mut ids = Ids::new(16, 16);
         ids.assign(&cfg).unwrap();
-        let snap = build(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 1, &ids);
+        let snap = build(
+            &cfg,
+            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+            &n,
+            1,
+            &ids,
+            &|_, _| BackendHealth::Unchecked,
+        );
         assert_eq!(
             snap.next_hop("198.18.1.12".parse().unwrap()),
             Ok((1, [2, 0, 0, 0, 1, 0x12]))
