@@ -314,6 +314,12 @@ fn lab_reload_sighup_valid_invalid_boot_only() {
         ["RS1", "RS2", "RS3", "RS1", "RS2", "RS3"]
     );
 
+    // The same through the admin socket, and the running configuration exported as TOML.
+    lab.adm(&["--reload"]);
+    let exported = lab.run("gw", &["ferrovs", "config", "export"]);
+    let back = config::parse(&exported, "export.toml").expect("export is a valid config");
+    assert_eq!(back.services[0].real_servers.len(), 3, "{exported}");
+
     std::fs::write(&cfg_path, format!("{with_rs3}bogus = 1\n")).expect("write");
     let line = lab.sighup();
     assert!(
@@ -365,42 +371,26 @@ fn count(names: &[String], who: &str) -> usize {
     names.iter().filter(|n| *n == who).count()
 }
 
-/// The seeds' ipvsadm session on NAT, through ferrovsadm: wrr 2:1 splits 30 requests 20:10,
-/// the listing and --stats show the service, the servers and counts matching the requests, and
+/// The seeds' ipvsadm session through ferrovsadm, in `mode` (`flag`: the real servers'
+/// forwarding option, `fwd`: its name in the listing): wrr 2:1 splits 30 requests 20:10, the
+/// listing and --stats show the service, the servers and counts matching the requests, and
 /// persistence (-p) keeps a client on one server while another client lands elsewhere.
-#[test]
-fn lab_nat_ferrovsadm_seeds_wrr_stats_persistence() {
-    let lab = Lab::up("nat", 1);
+fn seeds_session(mode: &str, flag: &str, fwd: &str) {
+    let lab = Lab::up(mode, 1);
     let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
     let svc = format!("{vip}:80");
     lab.adm(&["-D", "-t", &svc]);
-    lab.adm(&["-A", "-t", &svc, "-s", "wrr"]);
-    lab.adm(&[
-        "-a",
-        "-t",
-        &svc,
-        "-r",
-        &format!("{rs1}:80"),
-        "-m",
-        "-w",
-        "2",
-    ]);
-    lab.adm(&[
-        "-a",
-        "-t",
-        &svc,
-        "-r",
-        &format!("{rs2}:80"),
-        "-m",
-        "-w",
-        "1",
-    ]);
+    let mut a = vec!["-A", "-t", &svc];
+    a.extend_from_slice(svc_opts(mode));
+    a[4] = "wrr";
+    lab.adm(&a);
+    let (r1, r2) = (format!("{rs1}:80"), format!("{rs2}:80"));
+    lab.adm(&["-a", "-t", &svc, "-r", &r1, flag, "-w", "2"]);
+    lab.adm(&["-a", "-t", &svc, "-r", &r2, flag, "-w", "1"]);
     let listing = lab.adm(&["-L", "-n"]);
+    let rs1_line = format!("  -> {r1:<28} {fwd:<7} 2      0          0         \n");
     assert!(
-        listing.contains(&format!("TCP  {svc} wrr\n"))
-            && listing.contains(&format!(
-                "  -> {rs1}:80               Masq    2      0          0         \n"
-            )),
+        listing.contains(&format!("TCP  {svc} wrr\n")) && listing.contains(&rs1_line),
         "{listing}"
     );
     let names = lab.curl_names(&format!("http://{vip}/"), 30);
@@ -423,7 +413,10 @@ fn lab_nat_ferrovsadm_seeds_wrr_stats_persistence() {
     assert_eq!(conns(&format!("-> {rs2}:80")), n2 as u64, "{stats}");
 
     // Persistence, as seed 000: -E ... -p 20.
-    lab.adm(&["-E", "-t", &svc, "-s", "rr", "-p", "20"]);
+    let mut e = vec!["-E", "-t", &svc];
+    e.extend_from_slice(svc_opts(mode));
+    e.extend_from_slice(&["-p", "20"]);
+    lab.adm(&e);
     let sticky = lab.curl_names(&format!("http://{vip}/"), 6);
     assert!(sticky.iter().all(|n| *n == sticky[0]), "{sticky:?}");
     // A second client address on the client host lands on the other server and sticks there.
@@ -449,6 +442,26 @@ fn lab_nat_ferrovsadm_seeds_wrr_stats_persistence() {
         .collect();
     assert!(other.iter().all(|n| *n == other[0]), "{other:?}");
     assert_ne!(other[0].trim(), format!("<h1>Backend {}</h1>", sticky[0]));
+}
+
+#[test]
+fn lab_dr_ferrovsadm_seeds_wrr_stats_persistence() {
+    seeds_session("dr", "-g", "Route");
+}
+
+#[test]
+fn lab_nat_ferrovsadm_seeds_wrr_stats_persistence() {
+    seeds_session("nat", "-m", "Masq");
+}
+
+#[test]
+fn lab_tun_ferrovsadm_seeds_wrr_stats_persistence() {
+    seeds_session("tun", "-i", "Tunnel");
+}
+
+#[test]
+fn lab_fullnat_ferrovsadm_seeds_wrr_stats_persistence() {
+    seeds_session("fullnat", "--fullnat", "FullNat");
 }
 
 /// `-A` options for a service of `mode` in the lab (FullNAT: the lab's local address pool).
