@@ -663,9 +663,8 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
 /// Health checks against real servers: stopping rs1's nginx takes it out within
 /// fall x interval + timeout, and no request fails after that; starting it brings it back
 /// after `rise` checks.
-#[test]
-fn lab_health_check_takes_dead_server_out_and_back() {
-    let lab = Lab::up("nat", 1);
+fn health_mode(mode: &str) {
+    let lab = Lab::up(mode, 1);
     let vip = lab.var("VIP");
     let url = format!("http://{vip}/");
     let cfg_path = lab.var("CONFIG").to_owned();
@@ -779,6 +778,36 @@ fn live_changes(mode: &str, rs_flag: &str) {
         "failed requests under live changes:\n{text}\n{}",
         lab.log()
     );
+}
+
+#[test]
+fn lab_nat_health_check_takes_dead_server_out_and_back() {
+    health_mode("nat");
+}
+
+#[test]
+fn lab_dr_health_check_takes_dead_server_out_and_back() {
+    health_mode("dr");
+}
+
+#[test]
+fn lab_tun_health_check_takes_dead_server_out_and_back() {
+    health_mode("tun");
+}
+
+#[test]
+fn lab_fullnat_health_check_takes_dead_server_out_and_back() {
+    health_mode("fullnat");
+}
+
+#[test]
+fn lab_dr_live_changes_under_load() {
+    live_changes("dr", "-g");
+}
+
+#[test]
+fn lab_tun_live_changes_under_load() {
+    live_changes("tun", "-i");
 }
 
 #[test]
