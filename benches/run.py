@@ -14,7 +14,9 @@ Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,memif,external
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
 FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
-short windows: a smoke run in about two minutes).
+short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
+skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
+JSON records which steps were reused).
 """
 
 import datetime
@@ -552,6 +554,9 @@ def summary(results, stem, files):
              f" kernel {mach['kernel']}, DPDK {mach.get('dpdk', '?')}, {mach.get('rustc', '')},"
              f" commit {mach.get('git', '?')}; load average at start {' '.join(mach['loadavg_at_start'])}.\n")
     L.append("Method and caveats: `benches/README.md`.\n")
+    if results.get("reused"):
+        r = results["reused"]
+        L.append(f"Steps {', '.join(r['steps'])} are taken from the earlier run {r['from']}.\n")
     t = results.get("targets", [])
     if t:
         L.append("## Targets (issue 8)\n")
@@ -633,14 +638,18 @@ def main():
     results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
                "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
                             "ring_lcores": lcore_map(2)}}
-    if "criterion" not in SKIP:
-        results["criterion"] = run_criterion()
-    if "ring" not in SKIP:
-        results["ring"] = run_ring()
-    if "memif" not in SKIP:
-        results["memif"] = run_memif()
-    if "external" not in SKIP:
-        results["external"] = run_external()
+    reuse = {}
+    if os.environ.get("FERROVS_BENCH_REUSE"):
+        with open(os.environ["FERROVS_BENCH_REUSE"]) as f:
+            reuse = json.load(f)
+        results["reused"] = {"from": os.path.basename(os.environ["FERROVS_BENCH_REUSE"]),
+                             "steps": sorted(k for k in SKIP if k in reuse)}
+    for step, fn in (("criterion", run_criterion), ("ring", run_ring), ("memif", run_memif),
+                     ("external", run_external)):
+        if step not in SKIP:
+            results[step] = fn()
+        elif step in reuse:
+            results[step] = reuse[step]
     results["targets"] = targets(results)
     results["elapsed_s"] = round(time.time() - t0, 1)
     files = plots(results, stem)

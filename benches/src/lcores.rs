@@ -36,6 +36,12 @@ pub struct Counters {
     pub dropped: AtomicU64,
     /// Generator only: 1 once every prefill frame is sent and the steady phase runs.
     pub steady: AtomicU64,
+    /// DUT: loop iterations in which no RX queue had a frame (the generator fell behind).
+    /// Generator: iterations in which the DUT's queue took fewer frames than offered (the
+    /// DUT fell behind).
+    pub stalls: AtomicU64,
+    /// Loop iterations.
+    pub iters: AtomicU64,
 }
 
 impl Counters {
@@ -43,6 +49,19 @@ impl Counters {
         self.rx.store(rx, Ordering::Relaxed);
         self.tx.store(tx, Ordering::Relaxed);
         self.dropped.store(dropped, Ordering::Relaxed);
+    }
+
+    fn publish_loop(&self, iters: u64, stalls: u64) {
+        self.iters.store(iters, Ordering::Relaxed);
+        self.stalls.store(stalls, Ordering::Relaxed);
+    }
+
+    /// Return (iterations, stalls).
+    pub fn loop_sample(&self) -> (u64, u64) {
+        (
+            self.iters.load(Ordering::Relaxed),
+            self.stalls.load(Ordering::Relaxed),
+        )
     }
 
     /// Return (rx, tx, dropped).
@@ -72,7 +91,9 @@ pub fn reference_loop(mut q: DutQueues, swap: bool, stop: &AtomicBool, c: &Count
     let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
     let (mut rx, mut tx, mut dropped) = (0u64, 0u64, 0u64);
     let ports = q.rx.len();
+    let (mut iters, mut idle) = (0u64, 0u64);
     while !stop.load(Ordering::Relaxed) {
+        let before = rx;
         for p in 0..ports {
             let n = q.rx[p].rx_burst(&mut buf);
             if n == 0 {
@@ -103,7 +124,10 @@ pub fn reference_loop(mut q: DutQueues, swap: bool, stop: &AtomicBool, c: &Count
                 Mbuf::free_bulk(&mut buf);
             }
         }
+        iters += 1;
+        idle += u64::from(rx == before);
         c.publish(rx, tx, dropped);
+        c.publish_loop(iters, idle);
     }
     drain(&mut q.rx);
     0
@@ -146,7 +170,9 @@ pub fn ferrovs_loop(
     let (mut rx, mut tx, mut dropped) = (0u64, 0u64, 0u64);
     let start = rdtsc();
     let mut iter: u32 = 0;
+    let (mut iters, mut idle) = (0u64, 0u64);
     while !stop.load(Ordering::Relaxed) {
+        let before = rx;
         let snap = shared.load();
         worker.sync(&snap);
         let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
@@ -181,7 +207,10 @@ pub fn ferrovs_loop(
                 }
             }
         }
+        iters += 1;
+        idle += u64::from(rx == before);
         c.publish(rx, tx, dropped);
+        c.publish_loop(iters, idle);
         iter = iter.wrapping_add(1);
         if iter.is_multiple_of(64) {
             worker.tick(now);
@@ -250,6 +279,7 @@ pub fn generator(
     // Steady: all flows, strided.
     let stride = flows.stride();
     let mut cur = 0usize;
+    let (mut iters, mut full) = (0u64, 0u64);
     while !stop.load(Ordering::Relaxed) {
         if pending.is_empty() && pool.alloc_bulk(&mut pending, BURST) {
             for m in &mut pending {
@@ -261,8 +291,11 @@ pub fn generator(
             }
         }
         tx += out.tx_burst(&mut pending) as u64;
+        iters += 1;
+        full += u64::from(!pending.is_empty());
         drain(&mut back, &mut rx);
         c.publish(rx, tx, 0);
+        c.publish_loop(iters, full);
     }
     Mbuf::free_bulk(&mut pending);
     // Take back what the DUT still sends until it has stopped, then the rest.

@@ -221,6 +221,8 @@ fn plan(dut: Dut, proto: L4Proto, flows: usize) -> Plan {
 struct Measured {
     prefill_s: f64,
     samples: Vec<(Instant, Sample, Sample)>,
+    /// (iterations, stalls) of the generator and the DUT at the window's edges.
+    loops: [((u64, u64), (u64, u64)); 2],
 }
 
 /// (rx, tx, dropped) of one loop.
@@ -243,13 +245,19 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     }
     let prefill_s = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs_f64(t.warmup));
+    let l0 = (st.gen.loop_sample(), st.dut.loop_sample());
     let mut samples = vec![(Instant::now(), st.gen.sample(), st.dut.sample())];
     for _ in 0..WINDOWS {
         std::thread::sleep(Duration::from_secs_f64(t.secs / f64::from(WINDOWS)));
         samples.push((Instant::now(), st.gen.sample(), st.dut.sample()));
     }
+    let l1 = (st.gen.loop_sample(), st.dut.loop_sample());
     shutdown(st);
-    Ok(Measured { prefill_s, samples })
+    Ok(Measured {
+        prefill_s,
+        samples,
+        loops: [(l0.0, l1.0), (l0.1, l1.1)],
+    })
 }
 
 /// Stop the generator, then (after its last bursts went through) the DUT.
@@ -277,6 +285,14 @@ impl Measured {
         let d = pick(b).saturating_sub(pick(a));
         (d as f64 / secs / 1e6, d)
     }
+}
+
+fn share(((i0, s0), (i1, s1)): ((u64, u64), (u64, u64))) -> f64 {
+    let iters = i1.saturating_sub(i0);
+    if iters == 0 {
+        return 0.0;
+    }
+    s1.saturating_sub(s0) as f64 / iters as f64
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -322,6 +338,11 @@ fn result_json(
         "prefill_s": m.prefill_s,
         "window_s": (last.0 - first.0).as_secs_f64(),
         "loadavg_1m": loadavg(),
+        // Share of generator iterations in which the DUT's queue was full (the DUT is the
+        // bottleneck: want near 1), and of DUT iterations that found no frame (the generator
+        // is: want near 0). The DUT share is 0 for a DUT in another process (not seen here).
+        "gen_queue_full_share": share(m.loops[0]),
+        "dut_empty_poll_share": share(m.loops[1]),
     })
 }
 
@@ -416,13 +437,15 @@ fn ring_case(
     let mut r = result_json("ring", dut, "in-process", proto, flows, &m);
     r["table_build_s"] = json!(build_s);
     eprintln!(
-        "ring {:>8} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s)",
+        "ring {:>8} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%)",
         dut.name(),
         traffic::proto_name(proto),
         flows,
         r["mpps"].as_f64().unwrap_or(0.0),
         r["offered_mpps"].as_f64().unwrap_or(0.0),
-        m.prefill_s
+        m.prefill_s,
+        r["gen_queue_full_share"].as_f64().unwrap_or(0.0) * 100.0,
+        r["dut_empty_poll_share"].as_f64().unwrap_or(0.0) * 100.0,
     );
     // Queues first (the others went with the lcore closures), then the ports.
     drop(g1tx);
