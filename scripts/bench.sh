@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# `make bench`: run the benchmarks that exist and say where results go.
+# `make bench`: build the benchmark binaries, then run every benchmark and write
+# benches/results/<timestamp>.{json,md} and plots (benches/run.py; method in benches/README.md).
+# FERROVS_BENCH_QUICK=1 runs a short smoke version; FERROVS_BENCH_SKIP=criterion,ring,memif,external
+# leaves steps out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ls dataplane/benches/*.rs >/dev/null 2>&1; then
-  cargo bench -p dataplane "$@"
-else
-  echo "bench: no benchmarks are built yet (dataplane criterion benches come with the dataplane issue)."
-fi
+command -v dpdk-testpmd >/dev/null \
+  || echo "bench: dpdk-testpmd not found (make deps): the testpmd steps are skipped" >&2
+# The Debian python3 has python3-matplotlib; a python3 earlier on PATH (pyenv, venv) may not.
+PY=python3
+for p in python3 /usr/bin/python3; do
+  if command -v "$p" >/dev/null && "$p" -c 'import matplotlib' 2>/dev/null; then PY=$p; break; fi
+done
+"$PY" -c 'import matplotlib' 2>/dev/null \
+  || echo "bench: python3-matplotlib missing (make deps): no plots" >&2
+cargo build --release -p ferrovs-bench -p ferrovs --bins
+cargo bench -p dataplane --no-run
+exec "$PY" benches/run.py

@@ -12,6 +12,7 @@ PACKAGES=(
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
+  python3-matplotlib          # make bench: the plots
 )
 # Strip the comments out of the list above.
 pkgs=()

@@ -66,6 +66,33 @@ impl Mempool {
         NonNull::new(m).map(|m| unsafe { Mbuf::from_raw(m) })
     }
 
+    /// Allocate `n` empty mbufs in one call and append them to `out`: all or none. Return
+    /// `false` (leaving `out` as it was) when the pool has fewer than `n` free.
+    #[doc(alias = "rte_pktmbuf_alloc_bulk")]
+    pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, n: usize) -> bool {
+        let Ok(count) = u32::try_from(n) else {
+            return false;
+        };
+        out.reserve(n);
+        let len = out.len();
+        // Mbuf is repr(transparent) over NonNull<rte_mbuf>: the spare capacity is an array of
+        // at least `n` mbuf pointer slots.
+        let slots = out
+            .spare_capacity_mut()
+            .as_mut_ptr()
+            .cast::<*mut dpdk_sys::rte_mbuf>();
+        // SAFETY: the pool pointer is valid for self's life; slots has room for `count`
+        // pointers; on success DPDK writes `count` freshly allocated (owned, non-null, reset)
+        // mbufs, on failure none.
+        let ret = unsafe { dpdk_sys::rte_pktmbuf_alloc_bulk(self.ptr.as_ptr(), slots, count) };
+        if ret != 0 {
+            return false;
+        }
+        // SAFETY: the call succeeded, so the first `n` spare slots hold owned mbufs.
+        unsafe { out.set_len(len + n) };
+        true
+    }
+
     /// Allocate an mbuf holding a copy of `data`; `None` if the pool is empty or `data` too long.
     pub fn alloc_from(&self, data: &[u8]) -> Option<Mbuf> {
         let mut m = self.alloc()?;

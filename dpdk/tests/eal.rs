@@ -123,6 +123,25 @@ fn test_port_refuses_stop_while_queue_alive() {
 }
 
 #[test]
+fn test_alloc_bulk_is_all_or_nothing() {
+    let pool = pool();
+    let mut v = Vec::new();
+    assert!(pool.alloc_bulk(&mut v, 1000));
+    assert_eq!(v.len(), 1000);
+    assert!(v.iter().all(|m| m.data_len() == 0 && m.headroom() == 128));
+    assert!(!pool.alloc_bulk(&mut v, 24), "only 23 left");
+    assert_eq!(
+        v.len(),
+        1000,
+        "a failed bulk allocation leaves the vector alone"
+    );
+    assert!(pool.alloc_bulk(&mut v, 23));
+    assert_eq!(pool.in_use(), 1023);
+    Mbuf::free_bulk(&mut v);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
 fn test_mbuf_prepend_trim_headroom_invariants() {
     let pool = pool();
     let mut m = pool.alloc().expect("alloc");

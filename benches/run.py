@@ -1,0 +1,666 @@
+#!/usr/bin/env python3
+"""`make bench`: run every ferrovs benchmark, then write the results JSON, plots and summary.
+
+Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,memif,external):
+  1. criterion: dataplane benches (no DPDK) at 1K/100K/1M/10M sessions, new sessions/s,
+     bytes per session;
+  2. ring: the ferrovs worker loop on a DPDK lcore fed by a generator lcore over net_ring,
+     next to testpmd's io and macswap loops on the same path (ferrovs-bench ring);
+  3. memif: the same generator over net_memif into dpdk-testpmd (io, macswap) and into the
+     ferrovs worker loop in another process (ferrovs-bench memif-dut);
+  4. external: dpdk-testpmd txonly -> memif -> `ferrovs run` -> memif -> dpdk-testpmd
+     (icmpecho, which also answers ferrovs's ARP for the real server).
+
+Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
+Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
+FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
+short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
+skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
+JSON records which steps were reused).
+"""
+
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benches", "results")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BENCH_BIN = os.path.join(TARGET, "release", "ferrovs-bench")
+FERROVS_BIN = os.path.join(TARGET, "release", "ferrovs")
+QUICK = os.environ.get("FERROVS_BENCH_QUICK") == "1"
+SKIP = set(filter(None, os.environ.get("FERROVS_BENCH_SKIP", "").split(",")))
+SECS = os.environ.get("FERROVS_BENCH_SECS", "1" if QUICK else "2")
+FLOWS = os.environ.get(
+    "FERROVS_BENCH_FLOWS", "1000,100000" if QUICK else "1000,100000,1000000,10000000"
+)
+MODES = ["dr", "nat", "tun", "fullnat"]
+# Targets from issue 8 (reported, never asserted).
+TARGET_FULLNAT_VS_MACSWAP = 0.50
+TARGET_10M_VS_1K = 0.70
+TARGET_NEW_SESSIONS = 2.0e6
+TARGET_BYTES_PER_SESSION = 96
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def cpus():
+    return os.cpu_count() or 1
+
+
+def lcore_map(n_loops):
+    """EAL --lcores for main lcore 0 plus n_loops polling lcores, spread over the CPUs.
+
+    With fewer CPUs than lcores, the main lcore (which only sleeps) shares CPU 0 with the
+    first loop; polling loops get their own CPU while there are CPUs left."""
+    n = cpus()
+    parts = ["0@0"]
+    for i in range(n_loops):
+        cpu = (i + 1) if n > n_loops else (i % n)
+        parts.append(f"{i + 1}@{cpu}")
+    return ",".join(parts)
+
+
+def machine():
+    info = {"cpus": cpus(), "kernel": platform.release(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            info["cpu_model"] = m.group(1) if m else "?"
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for key in ("Hypervisor vendor", "L2 cache", "L3 cache", "CPU max MHz", "BogoMIPS"):
+            m = re.search(rf"{key}:\s*(.*)", out)
+            if m:
+                info[key.lower().replace(" ", "_")] = m.group(1).strip()
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        info["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    for cmd, key in (
+        (["dpkg-query", "-W", "-f=${Version}", "dpdk"], "dpdk"),
+        (["rustc", "--version"], "rustc"),
+    ):
+        try:
+            info[key] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            info[key] = "?"
+    try:
+        info["git"] = subprocess.run(
+            ["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        pass
+    with open("/proc/loadavg") as f:
+        info["loadavg_at_start"] = f.read().split()[:3]
+    return info
+
+
+# ---------------------------------------------------------------- 1. criterion
+
+
+def run_criterion():
+    env = dict(os.environ)
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / 2**20
+    sizes = "1000,100000" if QUICK else "1000,100000,1000000"
+    if not QUICK and mem_gib >= 8:
+        sizes += ",10000000"
+    env["FERROVS_BENCH_SIZES"] = sizes
+    shutil.rmtree(os.path.join(TARGET, "criterion"), ignore_errors=True)
+    log(f"criterion: dataplane benches at {sizes} sessions")
+    cmd = ["cargo", "bench", "-p", "dataplane", "--bench", "pipeline", "--"]
+    if QUICK:
+        cmd += ["--warm-up-time", "0.5", "--measurement-time", "1"]
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    sys.stderr.write(p.stderr[-4000:])
+    if p.returncode != 0:
+        raise SystemExit(f"criterion failed:\n{p.stdout[-3000:]}")
+    out = {"sizes": [int(s) for s in sizes.split(",")], "benches": [], "memory": []}
+    for line in p.stdout.splitlines() + p.stderr.splitlines():
+        m = re.match(
+            r"memory: (IPv[46]) session table, (\d+) sessions: (\d+) bytes = ([\d.]+) bytes/session",
+            line,
+        )
+        if m:
+            out["memory"].append(
+                {
+                    "family": m.group(1),
+                    "capacity": int(m.group(2)),
+                    "bytes": int(m.group(3)),
+                    "bytes_per_session": float(m.group(4)),
+                }
+            )
+        m = re.match(r"loaded (\d+) (\w+) sessions in .* \((\d+) bytes of table\)", line)
+        if m:
+            out.setdefault("tables", []).append(
+                {"sessions": int(m.group(1)), "mode": m.group(2), "bytes": int(m.group(3))}
+            )
+    for path in glob.glob(os.path.join(TARGET, "criterion", "**", "new", "benchmark.json"), recursive=True):
+        with open(path) as f:
+            b = json.load(f)
+        with open(os.path.join(os.path.dirname(path), "estimates.json")) as f:
+            est = json.load(f)
+        per_iter_ns = est["mean"]["point_estimate"]
+        elems = (b.get("throughput") or {}).get("Elements", 1)
+        out["benches"].append(
+            {
+                "group": b["group_id"],
+                "function": b["function_id"],
+                "param": b.get("value_str"),
+                "ns_per_packet": per_iter_ns / elems,
+                "mpps": elems / per_iter_ns * 1e3,
+                "ci_ns_per_packet": [
+                    est["mean"]["confidence_interval"]["lower_bound"] / elems,
+                    est["mean"]["confidence_interval"]["upper_bound"] / elems,
+                ],
+            }
+        )
+    out["benches"].sort(key=lambda b: (b["group"], b["function"], b["param"] or ""))
+    return out
+
+
+# ---------------------------------------------------------------- 2. ring
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def run_ring():
+    log(f"ring: generator lcore + DUT lcore over net_ring, flows {FLOWS}, lcores {lcore_map(2)}")
+    cmd = [
+        BENCH_BIN, "ring", "--flows", FLOWS, "--protos", "udp,tcp", "--secs", SECS,
+        "--lcores", lcore_map(2), "--prefix", f"fvring{os.getpid()}",
+    ]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    for line in p.stderr.splitlines():
+        if line.startswith("ring "):
+            log(line)
+    if p.returncode != 0:
+        raise SystemExit(f"ferrovs-bench ring failed:\n{p.stderr[-3000:]}")
+    return json_lines(p.stdout)
+
+
+# ---------------------------------------------------------------- 3. memif
+
+
+def stop(proc, timeout=15):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def testpmd_cmd(prefix, lcores, vdevs, args):
+    cmd = ["dpdk-testpmd", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "-m", "512",
+           "--file-prefix", prefix, "--lcores", lcores]
+    for v in vdevs:
+        cmd += ["--vdev", v]
+    return cmd + ["--", "--total-num-mbufs=8192", "--nb-cores=1", "--stats-period", "1"] + args
+
+
+def memif_case(peer, dut, flows, tmp):
+    d = tempfile.mkdtemp(dir=tmp)
+    # Generator: main lcore + generator lcore on CPU 0; the peer's on the last CPU.
+    last = cpus() - 1
+    gen = subprocess.Popen(
+        [BENCH_BIN, "memif-gen", "--dir", d, "--dut", dut, "--proto", "udp", "--flows", str(flows),
+         "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for _ in range(200):
+        if os.path.exists(os.path.join(d, "m1.sock")) or gen.poll() is not None:
+            break
+        time.sleep(0.05)
+    vdevs = [f"net_memif{i},role=client,id=0,socket={d}/m{i}.sock,socket-abstract=no" for i in (0, 1)]
+    if peer == "testpmd":
+        dut_p = subprocess.Popen(
+            testpmd_cmd(f"fvmt{os.getpid()}", f"0@{last},1@{last}", vdevs, [f"--forward-mode={dut}"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    else:
+        dut_p = subprocess.Popen(
+            [BENCH_BIN, "memif-dut", "--dir", d, "--sessions", str(flows),
+             "--lcores", f"0@{last},1@{last}", "--prefix", f"fvmd{os.getpid()}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+    try:
+        out, err = gen.communicate(timeout=300)
+    finally:
+        stop(dut_p)
+    if gen.returncode != 0:
+        log(f"memif {peer} {dut}: generator failed: {err[-1500:]}")
+        return None
+    for line in err.splitlines():
+        if line.startswith("memif "):
+            log(line)
+    r = json_lines(out)
+    return r[0] if r else None
+
+
+def run_memif():
+    if not shutil.which("dpdk-testpmd"):
+        log("memif: dpdk-testpmd not found (apt-get install dpdk): skipped")
+        return []
+    flows = 100000 if QUICK else 1000000
+    log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {flows} UDP flows")
+    out = []
+    with tempfile.TemporaryDirectory(prefix="fvmemif") as tmp:
+        for peer, dut in [("testpmd", "io"), ("testpmd", "macswap")] + [("ferrovs", m) for m in MODES]:
+            r = memif_case(peer, dut, flows, tmp)
+            if r:
+                out.append(r)
+    return out
+
+
+# ---------------------------------------------------------------- 4. external
+
+
+GW_CONFIG = """
+[dpdk]
+lcores = "0-1"
+lcore_cpus = [0, {worker_cpu}]
+hugepages = false
+file_prefix = "fvext{pid}"
+mbufs_per_port = 8192
+session_capacity = 1048576
+persist_capacity = 1024
+
+[[port]]
+name = "wan0"
+device = "net_memif0,role=server,id=0,socket={d}/wan.sock,socket-abstract=no"
+addresses = ["198.18.0.1/24"]
+mac = "02:00:00:00:00:10"
+
+[[port]]
+name = "lan0"
+device = "net_memif1,role=server,id=0,socket={d}/lan.sock,socket-abstract=no"
+addresses = ["198.18.1.1/24"]
+mac = "02:00:00:00:00:11"
+
+[[local_address_pool]]
+name = "snat"
+addresses = ["198.18.1.200"]
+
+[[service]]
+vip = "198.18.0.100"
+port = 80
+protocol = "udp"
+scheduler = "rr"
+forward = "{mode}"
+{pool}
+  [[service.real_server]]
+  address = "198.18.1.11"
+"""
+
+
+def testpmd_totals(text):
+    """Sum of the per-port RX/TX packet totals from testpmd's exit statistics."""
+    m = re.search(r"Accumulated forward statistics for all ports\+*\s*\n\s*RX-packets:\s*(\d+)\s+RX-dropped:\s*(\d+).*\n\s*TX-packets:\s*(\d+)\s+TX-dropped:\s*(\d+)", text)
+    if not m:
+        return None
+    return {"rx": int(m.group(1)), "rx_dropped": int(m.group(2)), "tx": int(m.group(3)),
+            "tx_dropped": int(m.group(4))}
+
+
+def pps_samples(text, key):
+    """Per-second `Rx-pps:` / `Tx-pps:` samples of port 0 from testpmd's --stats-period output."""
+    vals = []
+    for block in text.split("NIC statistics for port 0")[1:]:
+        m = re.search(rf"{key}:\s*(\d+)", block)
+        if m:
+            vals.append(int(m.group(1)))
+    return vals
+
+
+def run_external(mode="fullnat"):
+    if not shutil.which("dpdk-testpmd") or not os.path.exists(FERROVS_BIN):
+        log("external: dpdk-testpmd or the ferrovs binary missing: skipped")
+        return None
+    secs = 4 if QUICK else 8
+    last = cpus() - 1
+    log(f"external: testpmd txonly -> memif -> ferrovs run ({mode}, UDP) -> memif -> testpmd, {secs}s")
+    with tempfile.TemporaryDirectory(prefix="fvext") as d:
+        pool = 'local_address_pool = "snat"' if mode == "fullnat" else ""
+        with open(os.path.join(d, "gw.toml"), "w") as f:
+            f.write(GW_CONFIG.format(worker_cpu=last, pid=os.getpid(), d=d, mode=mode, pool=pool))
+        gw = subprocess.Popen([FERROVS_BIN, "run", "--config", os.path.join(d, "gw.toml")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(400):
+            if os.path.exists(os.path.join(d, "lan.sock")) or gw.poll() is not None:
+                break
+            time.sleep(0.05)
+        # ferrovs has a worker queue and control's queue per port; memif pairs queues.
+        q = ["--rxq=2", "--txq=2"]
+        rx = subprocess.Popen(
+            testpmd_cmd(f"fvexr{os.getpid()}", "0@0,1@0",
+                        [f"net_memif0,role=client,id=0,socket={d}/lan.sock,socket-abstract=no,mac=02:00:00:00:01:0b"],
+                        q + ["--forward-mode=icmpecho"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(3)  # EAL start, memif connect, ferrovs resolves the real server (ARP)
+        tx = subprocess.Popen(
+            testpmd_cmd(f"fvext{os.getpid()}", "0@0,1@0",
+                        [f"net_memif0,role=client,id=0,socket={d}/wan.sock,socket-abstract=no"],
+                        q + ["--forward-mode=txonly", "--txpkts=60", "--txonly-multi-flow",
+                             "--tx-ip=198.18.0.50,198.18.0.100", "--tx-udp=1024,80",
+                             "--eth-peer=0,02:00:00:00:00:10"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(secs)
+        stop(tx)
+        time.sleep(1)
+        stop(rx)
+        stop(gw)
+        tx_out, rx_out, gw_out = tx.stdout.read(), rx.stdout.read(), gw.stdout.read()
+    t, r = testpmd_totals(tx_out), testpmd_totals(rx_out)
+    tx_pps, rx_pps = pps_samples(tx_out, "Tx-pps"), pps_samples(rx_out, "Rx-pps")
+    res = {"mode": mode, "proto": "udp", "secs": secs, "txonly": t, "receiver": r,
+           "tx_pps_samples": tx_pps, "rx_pps_samples": rx_pps,
+           "gateway_log_tail": gw_out.splitlines()[-12:]}
+    busy = lambda v: sorted(x for x in v if x > 0)
+    if busy(tx_pps):
+        res["sent_mpps_median"] = busy(tx_pps)[len(busy(tx_pps)) // 2] / 1e6
+    if busy(rx_pps):
+        res["received_mpps_median"] = busy(rx_pps)[len(busy(rx_pps)) // 2] / 1e6
+    if t and r and t["tx"] > 0:
+        res["loss"] = max(0.0, 1 - r["rx"] / t["tx"])
+        res["sent_mpps_mean"] = t["tx"] / secs / 1e6
+        res["received_mpps_mean"] = r["rx"] / secs / 1e6
+    log(f"external: sent {t and t['tx']} received {r and r['rx']} "
+        f"(mean {res.get('sent_mpps_mean', 0):.2f} -> {res.get('received_mpps_mean', 0):.2f} Mpps)")
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+
+def crit(results, group, function, param):
+    for b in results.get("criterion", {}).get("benches", []):
+        if b["group"] == group and b["function"] == function and b["param"] == param:
+            return b
+    return None
+
+
+def label(n):
+    return f"{n // 1000000}M" if n >= 1000000 else f"{n // 1000}K" if n >= 1000 else str(n)
+
+
+def ring_get(results, dut, proto, flows=None):
+    for r in results.get("ring", []):
+        if r["dut"] == dut and r["proto"] == proto and (flows is None or r["flows"] == flows):
+            return r
+    return None
+
+
+def targets(results):
+    """Each issue-8 target: measured value, target, met or by how much it is missed."""
+    out = []
+    ring_flows = sorted({r["flows"] for r in results.get("ring", []) if r["dut"] in MODES})
+    for proto in ("udp", "tcp"):
+        ms = ring_get(results, "macswap", proto)
+        fn = ring_get(results, "fullnat", proto, 1000000)
+        if ms and fn:
+            ratio = fn["mpps"] / ms["mpps"]
+            out.append({"target": f"FullNAT {proto.upper()} at 1M sessions >= 50% of macswap (DPDK, net_ring)",
+                        "measured": f"{fn['mpps']:.2f} / {ms['mpps']:.2f} Mpps = {ratio:.0%}",
+                        "met": ratio >= TARGET_FULLNAT_VS_MACSWAP, "ratio": ratio})
+    mem = [m for m in results.get("memif", []) if m["dut"] in ("macswap", "fullnat")]
+    ms = next((m for m in mem if m["dut"] == "macswap"), None)
+    fn = next((m for m in mem if m["dut"] == "fullnat"), None)
+    if ms and fn:
+        ratio = fn["mpps"] / ms["mpps"]
+        out.append({"target": f"FullNAT UDP at {label(fn['flows'])} sessions >= 50% of dpdk-testpmd macswap (net_memif)",
+                    "measured": f"{fn['mpps']:.2f} / {ms['mpps']:.2f} Mpps = {ratio:.0%}",
+                    "met": ratio >= TARGET_FULLNAT_VS_MACSWAP, "ratio": ratio})
+    if ring_flows and ring_flows[-1] >= 10000000:
+        for proto in ("udp", "tcp"):
+            for mode in MODES:
+                a, b = ring_get(results, mode, proto, 1000), ring_get(results, mode, proto, 10000000)
+                if a and b:
+                    ratio = b["mpps"] / a["mpps"]
+                    out.append({"target": f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_ring)",
+                                "measured": f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
+                                "met": ratio >= TARGET_10M_VS_1K, "ratio": ratio})
+    for mode in MODES:
+        a, b = crit(results, "established", mode, "1K"), crit(results, "established", mode, "10M")
+        if a and b:
+            ratio = b["mpps"] / a["mpps"]
+            out.append({"target": f"{mode} Mpps at 10M >= 70% of 1K (criterion, pipeline only)",
+                        "measured": f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
+                        "met": ratio >= TARGET_10M_VS_1K, "ratio": ratio})
+    for mode in ("dr", "fullnat"):
+        b = crit(results, "new_sessions", mode, "1M_table")
+        if b:
+            rate = b["mpps"] * 1e6
+            out.append({"target": f"{mode} new sessions/s per worker >= 2M (criterion)",
+                        "measured": f"{rate / 1e6:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN)",
+                        "met": rate >= TARGET_NEW_SESSIONS, "ratio": rate / TARGET_NEW_SESSIONS})
+    for m in results.get("criterion", {}).get("memory", []):
+        if m["family"] == "IPv4":
+            out.append({"target": "IPv4 table memory <= 96 bytes/session, both directions indexed",
+                        "measured": f"{m['bytes_per_session']:.1f} bytes/session at {m['capacity']} capacity",
+                        "met": m["bytes_per_session"] <= TARGET_BYTES_PER_SESSION,
+                        "ratio": TARGET_BYTES_PER_SESSION / m["bytes_per_session"]})
+    return out
+
+
+def plots(results, stem):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("plots: python3-matplotlib missing (make deps): skipped")
+        return []
+    files = []
+    ring = results.get("ring", [])
+    if ring:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+        for ax, proto in zip(axes, ("udp", "tcp")):
+            for mode in MODES:
+                pts = sorted((r["flows"], r["mpps"]) for r in ring if r["dut"] == mode and r["proto"] == proto)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"ferrovs {mode}")
+            for ref, style in (("macswap", "--"), ("io", ":")):
+                r = ring_get(results, ref, proto)
+                if r:
+                    ax.axhline(r["mpps"], linestyle=style, color="black",
+                               label=f"testpmd {ref} loop ({r['mpps']:.1f})")
+            ax.set_xscale("log")
+            ax.set_xlabel("live sessions (= concurrent flows)")
+            ax.set_title(f"{proto.upper()}, 64-byte frames, 1 worker lcore, net_ring")
+            ax.grid(True, alpha=0.3)
+        axes[0].set_ylabel("Mpps forwarded")
+        axes[1].legend(fontsize=8)
+        fig.tight_layout()
+        files.append(f"{stem}-ring-mpps.png")
+        fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
+        plt.close(fig)
+    cb = results.get("criterion", {}).get("benches", [])
+    if cb:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        sizes = results["criterion"]["sizes"]
+        for mode in MODES + ["nat_reply", "fullnat_reply"]:
+            pts = [(n, crit(results, "established", mode, label(n))) for n in sizes]
+            pts = [(n, b["mpps"]) for n, b in pts if b]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=mode)
+        ax.set_xscale("log")
+        ax.set_xlabel("live sessions")
+        ax.set_ylabel("Mpps (pipeline only, no DPDK)")
+        ax.set_title("criterion: Worker::process on established flows")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        files.append(f"{stem}-criterion-mpps.png")
+        fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
+        plt.close(fig)
+        ns = [(m, crit(results, "new_sessions", m, "1M_table")) for m in ("dr", "fullnat")]
+        ns = [(m, b["mpps"]) for m, b in ns if b]
+        if ns:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            ax.bar([m for m, _ in ns], [v for _, v in ns], color="tab:blue")
+            ax.axhline(TARGET_NEW_SESSIONS / 1e6, color="red", linestyle="--", label="target 2 M/s")
+            ax.axhline(0.2, color="gray", linestyle=":", label="DPVS 200 k/s per worker")
+            ax.set_ylabel("million new sessions per second")
+            ax.set_title("new sessions per second, one worker (criterion)")
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            files.append(f"{stem}-new-sessions.png")
+            fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
+            plt.close(fig)
+    mem = results.get("memif", [])
+    if mem:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        names = [f"{m['peer']}\n{m['dut']}" for m in mem]
+        ax.bar(names, [m["mpps"] for m in mem],
+               color=["gray" if m["peer"] == "testpmd" else "tab:blue" for m in mem])
+        ax.set_ylabel("Mpps forwarded")
+        ax.set_title(f"net_memif, UDP, {label(mem[0]['flows'])} flows, 64-byte frames")
+        fig.tight_layout()
+        files.append(f"{stem}-memif-mpps.png")
+        fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
+        plt.close(fig)
+    return files
+
+
+def summary(results, stem, files):
+    L = []
+    mach = results["machine"]
+    L.append(f"# ferrovs benchmark results, {results['timestamp']}\n")
+    L.append(f"Machine: {mach.get('cpu_model', '?')}, {mach['cpus']} CPUs"
+             f" ({mach.get('hypervisor_vendor', 'bare metal')}), {mach['mem_gib']} GiB,"
+             f" kernel {mach['kernel']}, DPDK {mach.get('dpdk', '?')}, {mach.get('rustc', '')},"
+             f" commit {mach.get('git', '?')}; load average at start {' '.join(mach['loadavg_at_start'])}.\n")
+    L.append("Method and caveats: `benches/README.md`.\n")
+    if results.get("reused"):
+        r = results["reused"]
+        L.append(f"Steps {', '.join(r['steps'])} are taken from the earlier run {r['from']}.\n")
+    t = results.get("targets", [])
+    if t:
+        L.append("## Targets (issue 8)\n")
+        L.append("| target | measured | met |\n|---|---|---|")
+        for x in t:
+            L.append(f"| {x['target']} | {x['measured']} | {'yes' if x['met'] else 'no'} |")
+        L.append("")
+    ring = results.get("ring", [])
+    if ring:
+        L.append("## DPDK worker loop, net_ring (Mpps received back by the generator; median of 5 windows)\n")
+        flows = sorted({r["flows"] for r in ring if r["dut"] in MODES})
+        L.append("| DUT | proto | " + " | ".join(label(f) for f in flows) + " |")
+        L.append("|---|---|" + "---|" * len(flows))
+        for dut in ["io", "macswap"] + MODES:
+            for proto in ("udp", "tcp"):
+                cells = []
+                for f in flows:
+                    r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f)
+                    cells.append(f"{r['mpps']:.2f}" if r else "")
+                if any(cells):
+                    name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
+                    if dut in ("io", "macswap"):
+                        cells = [cells[0]] + ["″"] * (len(cells) - 1)
+                    L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+        L.append("")
+    mem = results.get("memif", [])
+    if mem:
+        L.append("## net_memif, generator process to DUT process (UDP)\n")
+        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap |\n|---|---|---|---|---|")
+        ms = next((m for m in mem if m["dut"] == "macswap"), None)
+        for m in mem:
+            rel = f"{m['mpps'] / ms['mpps']:.0%}" if ms else ""
+            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f} | {m['offered_mpps']:.2f} | {rel} |")
+        L.append("")
+    ext = results.get("external")
+    if ext:
+        L.append("## External generator: testpmd txonly -> `ferrovs run` -> testpmd\n")
+        L.append(f"Mode {ext['mode']} UDP, {ext['secs']} s: sent {ext.get('txonly', {}) and ext['txonly']['tx']},"
+                 f" received {ext.get('receiver', {}) and ext['receiver']['rx']},"
+                 f" loss {ext.get('loss', float('nan')):.1%}; mean rates over the sending time"
+                 f" {ext.get('sent_mpps_mean', 0):.2f} Mpps sent, {ext.get('received_mpps_mean', 0):.2f} Mpps received.\n")
+        L.append("The gateway's own counters at exit:\n\n```\n" + "\n".join(
+            x for x in ext.get("gateway_log_tail", []) if "worker 0" in x or "control:" in x) + "\n```\n")
+    cb = results.get("criterion", {}).get("benches", [])
+    if cb:
+        L.append("## criterion (pipeline only, no DPDK): ns/packet (Mpps)\n")
+        sizes = results["criterion"]["sizes"]
+        L.append("| mode | " + " | ".join(label(n) for n in sizes) + " |")
+        L.append("|---|" + "---|" * len(sizes))
+        for mode in ["dr", "nat", "nat_reply", "tun", "fullnat", "fullnat_reply"]:
+            cells = []
+            for n in sizes:
+                b = crit(results, "established", mode, label(n))
+                cells.append(f"{b['ns_per_packet']:.1f} ({b['mpps']:.1f})" if b else "")
+            L.append(f"| {mode} | " + " | ".join(cells) + " |")
+        h = crit(results, "harness", "reset_only", None)
+        if h:
+            L.append(f"\nHarness (copying the templates into the frames) alone: {h['ns_per_packet']:.1f} ns/packet, included above.")
+        for mode in ("dr", "fullnat"):
+            b = crit(results, "new_sessions", mode, "1M_table")
+            if b:
+                L.append(f"\nNew sessions ({mode}): {b['mpps']:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN).")
+        for m in results["criterion"].get("memory", []):
+            L.append(f"\nMemory: {m['family']} table at {m['capacity']} capacity: {m['bytes']} bytes = {m['bytes_per_session']:.1f} bytes/session.")
+        L.append("")
+    if files:
+        L.append("## Plots\n")
+        for f in files:
+            L.append(f"![{f}]({f})")
+    with open(os.path.join(RESULTS, f"{stem}.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    t0 = time.time()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stem = now.strftime("%Y%m%dT%H%M%SZ")
+    results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
+               "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
+                            "ring_lcores": lcore_map(2)}}
+    reuse = {}
+    if os.environ.get("FERROVS_BENCH_REUSE"):
+        with open(os.environ["FERROVS_BENCH_REUSE"]) as f:
+            reuse = json.load(f)
+        results["reused"] = {"from": os.path.basename(os.environ["FERROVS_BENCH_REUSE"]),
+                             "steps": sorted(k for k in SKIP if k in reuse)}
+    for step, fn in (("criterion", run_criterion), ("ring", run_ring), ("memif", run_memif),
+                     ("external", run_external)):
+        if step not in SKIP:
+            results[step] = fn()
+        elif step in reuse:
+            results[step] = reuse[step]
+    results["targets"] = targets(results)
+    results["elapsed_s"] = round(time.time() - t0, 1)
+    files = plots(results, stem)
+    results["plots"] = files
+    with open(os.path.join(RESULTS, f"{stem}.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    summary(results, stem, files)
+    log(f"done in {results['elapsed_s']:.0f}s: benches/results/{stem}.json, {stem}.md, {len(files)} plots")
+    for x in results["targets"]:
+        log(f"target {'met   ' if x['met'] else 'MISSED'} {x['target']}: {x['measured']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,605 @@
+//! `ferrovs-bench`: the ferrovs worker loop on DPDK, fed by a generator lcore, next to
+//! testpmd's `io` and `macswap` loops on the same path. `benches/run.py` (`make bench`)
+//! drives it; `benches/README.md` explains the method.
+//!
+//! - `ring`: one process, one EAL; the generator lcore and the DUT lcore are joined by two
+//!   `net_ring` port pairs (port 0: clients to the DUT, port 1: the DUT to the backends, which
+//!   the generator also plays). Runs a list of cases and prints one JSON object per case.
+//! - `memif-gen`: the generator alone, on two `net_memif` server ports; the DUT is another
+//!   process (`dpdk-testpmd`, or `memif-dut`) connected as memif client. Prints one JSON object.
+//! - `memif-dut`: the ferrovs worker loop on two `net_memif` client ports, until SIGINT/SIGTERM.
+//!
+//! Each case measures frames received back by the generator over a fixed window after a
+//! warm-up: that is the DUT's forwarding rate whenever the generator is not the bottleneck
+//! (the `offered_mpps` field says how fast the generator managed to send).
+#![forbid(unsafe_code)]
+
+mod lcores;
+mod traffic;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use clap::{Parser, Subcommand};
+use dataplane::pipeline::{Worker, WorkerConfig};
+use dataplane::types::L4Proto;
+use dpdk::eal::Eal;
+use dpdk::ethdev::{Port, PortConfig, RxQueue, TxQueue};
+use dpdk::lcore::{self, LcoreId};
+use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
+use dpdk::ring;
+use serde_json::json;
+
+use lcores::{DutQueues, Plan, RunState};
+use traffic::{Dut, Flows, Kind};
+
+/// Descriptors per queue (ring slots for `net_ring`).
+const DESC: u16 = 1024;
+/// Mbufs in the pool: both directions' rings full plus bursts and per-lcore caches.
+const MBUFS: u32 = 16383;
+
+#[derive(Parser, Debug)]
+#[command(about = "ferrovs benchmarks on DPDK (see benches/README.md)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct Timing {
+    /// Seconds of traffic before the measured window.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
+    /// Seconds in the measured window.
+    #[arg(long, default_value_t = 2.0)]
+    secs: f64,
+    /// EAL `--lcores` map: main lcore 0, then the generator and/or DUT lcores.
+    #[arg(long)]
+    lcores: String,
+    /// EAL `--file-prefix`.
+    #[arg(long, default_value = "fvbench")]
+    prefix: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Generator and DUT in this process, joined by `net_ring` port pairs.
+    Ring {
+        /// DUT kinds (comma-separated): io, macswap, dr, nat, tun, fullnat.
+        #[arg(long, default_value = "io,macswap,dr,nat,tun,fullnat")]
+        duts: String,
+        /// Protocols (comma-separated): udp, tcp.
+        #[arg(long, default_value = "udp,tcp")]
+        protos: String,
+        /// Concurrent flows (comma-separated); the references run the first only.
+        #[arg(long, default_value = "1000,100000,1000000")]
+        flows: String,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// The generator on two `net_memif` server ports (sockets `DIR/m0.sock`, `DIR/m1.sock`).
+    MemifGen {
+        /// Directory of the memif sockets.
+        #[arg(long)]
+        dir: PathBuf,
+        /// What the peer runs (for the frames' VIP and the prefill; and the label).
+        #[arg(long)]
+        dut: String,
+        /// Protocol: udp or tcp.
+        #[arg(long, default_value = "udp")]
+        proto: String,
+        /// Concurrent flows.
+        #[arg(long, default_value_t = 1_000_000)]
+        flows: usize,
+        /// Label for the results (e.g. `testpmd` or `ferrovs`).
+        #[arg(long)]
+        peer: String,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// The ferrovs worker loop on two `net_memif` client ports, until SIGINT or SIGTERM.
+    MemifDut {
+        /// Directory of the memif sockets.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Session table capacity.
+        #[arg(long, default_value_t = 1_000_000)]
+        sessions: usize,
+        /// EAL `--lcores` map: main lcore 0, the worker lcore 1.
+        #[arg(long)]
+        lcores: String,
+        /// EAL `--file-prefix`.
+        #[arg(long, default_value = "fvdut")]
+        prefix: String,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Ring {
+            duts,
+            protos,
+            flows,
+            timing,
+        } => ring_cmd(&duts, &protos, &flows, &timing),
+        Cmd::MemifGen {
+            dir,
+            dut,
+            proto,
+            flows,
+            peer,
+            timing,
+        } => memif_gen(&dir, &dut, &proto, flows, &peer, &timing),
+        Cmd::MemifDut {
+            dir,
+            sessions,
+            lcores,
+            prefix,
+        } => memif_dut(&dir, sessions, &lcores, &prefix),
+    };
+    if let Err(e) = r {
+        eprintln!("ferrovs-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn eal(lcores: &str, prefix: &str) -> Result<Eal, String> {
+    let args = [
+        "ferrovs-bench",
+        "--no-huge",
+        "--no-pci",
+        "--no-shconf",
+        "--no-telemetry",
+        "-m",
+        "512",
+        "--lcores",
+        lcores,
+        "--main-lcore",
+        "0",
+        "--file-prefix",
+        prefix,
+        "--log-level",
+        "*:warning",
+    ];
+    Eal::init(args).map_err(|e| format!("EAL ({}): {e}", args.join(" ")))
+}
+
+fn list<T>(s: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    s.split(',')
+        .map(|x| f(x.trim()).ok_or_else(|| format!("cannot parse {x:?}")))
+        .collect()
+}
+
+/// Configure a started one-queue port.
+fn start_port(p: &mut Port, pool: &Mempool) -> Result<(RxQueue, TxQueue), String> {
+    p.configure(&PortConfig {
+        rx_queues: 1,
+        tx_queues: 1,
+        ..Default::default()
+    })
+    .map_err(|e| format!("{}: configure: {e}", p.name()))?;
+    let rx = p
+        .rx_queue_setup(0, DESC, pool)
+        .map_err(|e| format!("{}: rx queue: {e}", p.name()))?;
+    let tx = p
+        .tx_queue_setup(0, DESC)
+        .map_err(|e| format!("{}: tx queue: {e}", p.name()))?;
+    p.start().map_err(|e| format!("{}: start: {e}", p.name()))?;
+    Ok((rx, tx))
+}
+
+fn worker_for(flows: usize) -> Worker {
+    Worker::new(WorkerConfig {
+        // The table rounds up to a power of two; one more flow than needed keeps it below
+        // its fill limit at exactly 2^k flows.
+        sessions4: flows + flows / 8,
+        sessions6: 1024,
+        templates: 1024,
+        max_services: 16,
+        max_backends: 64,
+        ..WorkerConfig::default()
+    })
+}
+
+fn plan(dut: Dut, proto: L4Proto, flows: usize) -> Plan {
+    let prefill = match (dut.is_ferrovs(), proto) {
+        (false, _) => vec![],
+        (true, L4Proto::Tcp) => vec![Kind::Open, Kind::Data],
+        (true, _) => vec![Kind::Open],
+    };
+    Plan {
+        flows: Flows::new(dut, proto, flows),
+        prefill,
+    }
+}
+
+/// What the main lcore measured: counter samples at the edges of equal sub-windows.
+struct Measured {
+    prefill_s: f64,
+    samples: Vec<(Instant, Sample, Sample)>,
+    /// (iterations, stalls) of the generator and the DUT at the window's edges.
+    loops: [((u64, u64), (u64, u64)); 2],
+}
+
+/// (rx, tx, dropped) of one loop.
+type Sample = (u64, u64, u64);
+
+/// Sub-windows per measurement: the figure is their median, so a burst of load from another
+/// process on a shared machine moves it less than it moves a single long window.
+const WINDOWS: u32 = 5;
+
+/// Wait for the generator's steady phase, warm up, and sample both loops' counters at the
+/// edges of [`WINDOWS`] sub-windows; then stop both loops.
+fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, String> {
+    let t0 = Instant::now();
+    while st.gen.steady.load(Ordering::Acquire) == 0 {
+        if t0.elapsed() > limit {
+            shutdown(st);
+            return Err(format!("prefill did not finish in {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let prefill_s = t0.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs_f64(t.warmup));
+    let l0 = (st.gen.loop_sample(), st.dut.loop_sample());
+    let mut samples = vec![(Instant::now(), st.gen.sample(), st.dut.sample())];
+    for _ in 0..WINDOWS {
+        std::thread::sleep(Duration::from_secs_f64(t.secs / f64::from(WINDOWS)));
+        samples.push((Instant::now(), st.gen.sample(), st.dut.sample()));
+    }
+    let l1 = (st.gen.loop_sample(), st.dut.loop_sample());
+    shutdown(st);
+    Ok(Measured {
+        prefill_s,
+        samples,
+        loops: [(l0.0, l1.0), (l0.1, l1.1)],
+    })
+}
+
+/// Stop the generator, then (after its last bursts went through) the DUT.
+fn shutdown(st: &RunState) {
+    st.stop_gen.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(20));
+    st.stop_dut.store(true, Ordering::Relaxed);
+}
+
+impl Measured {
+    /// Rates (Mpps) per sub-window of the counter `pick` selects.
+    fn rates(&self, pick: impl Fn(&(Instant, Sample, Sample)) -> u64) -> Vec<f64> {
+        self.samples
+            .windows(2)
+            .map(|w| {
+                let secs = (w[1].0 - w[0].0).as_secs_f64();
+                pick(&w[1]).saturating_sub(pick(&w[0])) as f64 / secs / 1e6
+            })
+            .collect()
+    }
+
+    fn whole(&self, pick: impl Fn(&(Instant, Sample, Sample)) -> u64) -> (f64, u64) {
+        let (a, b) = (&self.samples[0], &self.samples[self.samples.len() - 1]);
+        let secs = (b.0 - a.0).as_secs_f64();
+        let d = pick(b).saturating_sub(pick(a));
+        (d as f64 / secs / 1e6, d)
+    }
+}
+
+fn share(((i0, s0), (i1, s1)): ((u64, u64), (u64, u64))) -> f64 {
+    let iters = i1.saturating_sub(i0);
+    if iters == 0 {
+        return 0.0;
+    }
+    s1.saturating_sub(s0) as f64 / iters as f64
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The 1-minute load average, to show how busy the machine was.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(-1.0)
+}
+
+fn result_json(
+    bench: &str,
+    dut: Dut,
+    peer: &str,
+    proto: L4Proto,
+    flows: usize,
+    m: &Measured,
+) -> serde_json::Value {
+    let windows = m.rates(|s| s.1 .0);
+    let first = &m.samples[0];
+    let last = &m.samples[m.samples.len() - 1];
+    json!({
+        "bench": bench,
+        "dut": dut.name(),
+        "peer": peer,
+        "proto": traffic::proto_name(proto),
+        "flows": flows,
+        "frame_bytes": traffic::FRAME + 4,
+        "mpps": median(&windows),
+        "mpps_max": windows.iter().copied().fold(0.0, f64::max),
+        "mpps_windows": windows,
+        "mpps_mean": m.whole(|s| s.1 .0).0,
+        "offered_mpps": m.whole(|s| s.1 .1).0,
+        "dut_rx_mpps": m.whole(|s| s.2 .0).0,
+        "dut_tx_mpps": m.whole(|s| s.2 .1).0,
+        "dut_dropped_in_window": last.2 .2.saturating_sub(first.2 .2),
+        "prefill_s": m.prefill_s,
+        "window_s": (last.0 - first.0).as_secs_f64(),
+        "loadavg_1m": loadavg(),
+        // Share of generator iterations in which the DUT's queue was full (the DUT is the
+        // bottleneck: want near 1), and of DUT iterations that found no frame (the generator
+        // is: want near 0). The DUT share is 0 for a DUT in another process (not seen here).
+        "gen_queue_full_share": share(m.loops[0]),
+        "dut_empty_poll_share": share(m.loops[1]),
+    })
+}
+
+/// The lcore ids after the main one, in order.
+fn lcores_after_main(eal: &Eal, need: usize) -> Result<Vec<LcoreId>, String> {
+    let w = lcore::workers(eal);
+    if w.len() < need {
+        return Err(format!("need {need} worker lcores, have {}", w.len()));
+    }
+    Ok(w)
+}
+
+fn ring_cmd(duts: &str, protos: &str, flows: &str, t: &Timing) -> Result<(), String> {
+    let duts = list(duts, Dut::parse)?;
+    let protos = list(protos, traffic::parse_proto)?;
+    let flows = list(flows, |s| s.parse::<usize>().ok())?;
+    let eal = eal(&t.lcores, &t.prefix)?;
+    let lc = lcores_after_main(&eal, 2)?;
+    let (gen_lc, dut_lc) = (lc[0], lc[1]);
+    let pool = Arc::new(
+        Mempool::new(&eal, "bench_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
+            .map_err(|e| format!("mempool: {e}"))?,
+    );
+    let snap = Arc::new(ArcSwap::from_pointee(traffic::snapshot()));
+    let mut case = 0;
+    for &dut in &duts {
+        for &proto in &protos {
+            let sizes = if dut.is_ferrovs() {
+                &flows[..]
+            } else {
+                &flows[..1]
+            };
+            for &n in sizes {
+                case += 1;
+                let r = ring_case(&eal, &pool, &snap, (gen_lc, dut_lc), case, dut, proto, n, t)?;
+                println!("{r}");
+            }
+        }
+    }
+    drop(pool);
+    eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ring_case(
+    eal: &Eal,
+    pool: &Arc<Mempool>,
+    snap: &Arc<ArcSwap<dataplane::snapshot::Snapshot>>,
+    (gen_lc, dut_lc): (LcoreId, LcoreId),
+    case: usize,
+    dut: Dut,
+    proto: L4Proto,
+    flows: usize,
+    t: &Timing,
+) -> Result<serde_json::Value, String> {
+    let e = |x: dpdk::Error| x.to_string();
+    // Port pair 0: generator (client side) -> DUT port 0; pair 1: DUT port 1 -> generator.
+    let (mut g0, mut d0) =
+        Port::ring_pair(eal, &format!("c{case}"), 1, u32::from(DESC)).map_err(e)?;
+    let (mut g1, mut d1) =
+        Port::ring_pair(eal, &format!("b{case}"), 1, u32::from(DESC)).map_err(e)?;
+    let (g0rx, g0tx) = start_port(&mut g0, pool)?;
+    let (g1rx, g1tx) = start_port(&mut g1, pool)?;
+    let (d0rx, d0tx) = start_port(&mut d0, pool)?;
+    let (d1rx, d1tx) = start_port(&mut d1, pool)?;
+    let q = DutQueues {
+        rx: vec![d0rx, d1rx],
+        tx: vec![d0tx, d1tx],
+    };
+    let st = lcores::run_state();
+    let t_build = Instant::now();
+    let dut_job = launch_dut(eal, dut_lc, dut, flows, q, snap, &st, &format!("inj{case}"))?;
+    let build_s = t_build.elapsed().as_secs_f64();
+    let p = plan(dut, proto, flows);
+    let (st2, pool2) = (st.clone(), pool.clone());
+    let gen_job = lcore::launch(eal, gen_lc, move || {
+        lcores::generator(
+            &p,
+            g0tx,
+            vec![g1rx, g0rx],
+            &pool2,
+            &st2.stop_gen,
+            &st2.dut_done,
+            &st2.gen,
+        )
+    })
+    .map_err(e)?;
+    let m = measure(&st, t, Duration::from_secs(300));
+    gen_job.join();
+    dut_job.join();
+    let m = m?;
+    let mut r = result_json("ring", dut, "in-process", proto, flows, &m);
+    r["table_build_s"] = json!(build_s);
+    eprintln!(
+        "ring {:>8} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%)",
+        dut.name(),
+        traffic::proto_name(proto),
+        flows,
+        r["mpps"].as_f64().unwrap_or(0.0),
+        r["offered_mpps"].as_f64().unwrap_or(0.0),
+        m.prefill_s,
+        r["gen_queue_full_share"].as_f64().unwrap_or(0.0) * 100.0,
+        r["dut_empty_poll_share"].as_f64().unwrap_or(0.0) * 100.0,
+    );
+    // Queues first (the others went with the lcore closures), then the ports.
+    drop(g1tx);
+    drop((g0, g1, d0, d1));
+    Ok(r)
+}
+
+/// Launch the DUT loop of kind `dut` on `lc`.
+#[allow(clippy::too_many_arguments)]
+fn launch_dut(
+    eal: &Eal,
+    lc: LcoreId,
+    dut: Dut,
+    flows: usize,
+    q: DutQueues,
+    snap: &Arc<ArcSwap<dataplane::snapshot::Snapshot>>,
+    st: &Arc<RunState>,
+    inject_name: &str,
+) -> Result<lcore::LcoreJoin, String> {
+    let e = |x: dpdk::Error| x.to_string();
+    let st = st.clone();
+    match dut {
+        Dut::Io | Dut::Macswap => {
+            let swap = dut == Dut::Macswap;
+            lcore::launch(eal, lc, move || {
+                let r = lcores::reference_loop(q, swap, &st.stop_dut, &st.dut);
+                st.dut_done.store(true, Ordering::Release);
+                r
+            })
+            .map_err(e)
+        }
+        _ => {
+            let worker = worker_for(flows);
+            let (_inject_tx, inject_rx) = ring::mbuf_ring(eal, inject_name, 1024).map_err(e)?;
+            let snap = snap.clone();
+            let hz = eal.tsc_hz();
+            lcore::launch(eal, lc, move || {
+                let _keep = _inject_tx;
+                let r =
+                    lcores::ferrovs_loop(worker, q, inject_rx, &snap, &st.stop_dut, hz, &st.dut);
+                st.dut_done.store(true, Ordering::Release);
+                r
+            })
+            .map_err(e)
+        }
+    }
+}
+
+fn memif_port(eal: &Eal, dir: &Path, i: u8, role: &str) -> Result<Port, String> {
+    let spec = format!(
+        "net_memif{i},role={role},id=0,socket={}/m{i}.sock,socket-abstract=no",
+        dir.display()
+    );
+    Port::probe(eal, &spec).map_err(|e| format!("{spec}: {e}"))
+}
+
+fn wait_link(ports: &[&Port], limit: Duration) -> Result<(), String> {
+    let t0 = Instant::now();
+    while !ports.iter().all(|p| p.link().is_ok_and(|l| l.up)) {
+        if t0.elapsed() > limit {
+            return Err("memif link did not come up (is the peer running?)".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn memif_gen(
+    dir: &Path,
+    dut: &str,
+    proto: &str,
+    flows: usize,
+    peer: &str,
+    t: &Timing,
+) -> Result<(), String> {
+    let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
+    let proto = traffic::parse_proto(proto).ok_or("proto: udp or tcp")?;
+    let eal = eal(&t.lcores, &t.prefix)?;
+    let lc = lcores_after_main(&eal, 1)?;
+    let pool = Arc::new(
+        Mempool::new(&eal, "gen_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
+            .map_err(|e| format!("mempool: {e}"))?,
+    );
+    let mut p0 = memif_port(&eal, dir, 0, "server")?;
+    let mut p1 = memif_port(&eal, dir, 1, "server")?;
+    let (p0rx, p0tx) = start_port(&mut p0, &pool)?;
+    let (p1rx, p1tx) = start_port(&mut p1, &pool)?;
+    // The peer starts after the sockets exist; give it time to start its EAL.
+    wait_link(&[&p0, &p1], Duration::from_secs(60))?;
+    let st = lcores::run_state();
+    let p = plan(dut, proto, flows);
+    let (st2, pool2) = (st.clone(), pool.clone());
+    let job = lcore::launch(&eal, lc[0], move || {
+        lcores::generator(
+            &p,
+            p0tx,
+            vec![p1rx, p0rx],
+            &pool2,
+            &st2.stop_gen,
+            &st2.dut_done,
+            &st2.gen,
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    let m = measure(&st, t, Duration::from_secs(300));
+    // The DUT is another process: give its last frames a moment to come back.
+    std::thread::sleep(Duration::from_millis(100));
+    st.dut_done.store(true, Ordering::Release);
+    job.join();
+    let m = m?;
+    let r = result_json("memif", dut, peer, proto, flows, &m);
+    eprintln!(
+        "memif {peer} {:>8} {} {flows} flows: {:.2} Mpps (offered {:.2})",
+        dut.name(),
+        traffic::proto_name(proto),
+        r["mpps"].as_f64().unwrap_or(0.0),
+        r["offered_mpps"].as_f64().unwrap_or(0.0)
+    );
+    println!("{r}");
+    drop(p1tx);
+    drop((p0, p1));
+    Ok(())
+}
+
+fn memif_dut(dir: &Path, sessions: usize, lcores: &str, prefix: &str) -> Result<(), String> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
+    }
+    let eal = eal(lcores, prefix)?;
+    let lc = lcores_after_main(&eal, 1)?;
+    let pool = Mempool::new(&eal, "dut_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
+        .map_err(|e| format!("mempool: {e}"))?;
+    let mut p0 = memif_port(&eal, dir, 0, "client")?;
+    let mut p1 = memif_port(&eal, dir, 1, "client")?;
+    let (r0, t0) = start_port(&mut p0, &pool)?;
+    let (r1, t1) = start_port(&mut p1, &pool)?;
+    let q = DutQueues {
+        rx: vec![r0, r1],
+        tx: vec![t0, t1],
+    };
+    let snap = Arc::new(ArcSwap::from_pointee(traffic::snapshot()));
+    let st = lcores::run_state();
+    // The DUT kind only matters for the reference loops; the frames pick the mode by VIP.
+    let job = launch_dut(&eal, lc[0], Dut::Dr, sessions, q, &snap, &st, "dut_inj")?;
+    eprintln!("memif-dut: ferrovs worker loop running ({sessions} sessions)");
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    st.stop_dut.store(true, Ordering::Relaxed);
+    job.join();
+    let (rx, tx, dropped) = st.dut.sample();
+    eprintln!("memif-dut: rx {rx} tx {tx} dropped {dropped}");
+    drop((p0, p1));
+    drop(pool);
+    eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
+}
