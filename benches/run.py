@@ -91,7 +91,7 @@ def machine():
     with open("/proc/meminfo") as f:
         info["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
     for cmd, key in (
-        (["dpkg-query", "-W", "-f=${Version}", "dpdk"], "dpdk"),
+        (["dpkg-query", "-W", "-f=${Version}", "libdpdk-dev"], "dpdk"),
         (["rustc", "--version"], "rustc"),
     ):
         try:
@@ -185,11 +185,26 @@ def json_lines(text):
     return out
 
 
-def run_ring():
-    log(f"ring: generator lcore + DUT lcore over net_ring, flows {FLOWS}, lcores {lcore_map(2)}")
+def aggregate_refs(runs):
+    """One entry per (dut, proto) of the references, from their repeated runs: the median
+    rate, with every repetition kept (`mpps_reps`), since a generator-bound reference moves
+    with where the host puts the two vCPUs more than a DUT-bound one does."""
+    out, seen = [], {}
+    for r in runs:
+        seen.setdefault((r["dut"], r["proto"], r["peer"]), []).append(r)
+    for reps in seen.values():
+        reps_sorted = sorted(reps, key=lambda r: r["mpps"])
+        mid = dict(reps_sorted[len(reps_sorted) // 2])
+        mid["mpps_reps"] = [r["mpps"] for r in reps]
+        mid["gen_queue_full_share_reps"] = [r.get("gen_queue_full_share", 0) for r in reps]
+        out.append(mid)
+    return out
+
+
+def ring_run(duts, flows, tag):
     cmd = [
-        BENCH_BIN, "ring", "--flows", FLOWS, "--protos", "udp,tcp", "--secs", SECS,
-        "--lcores", lcore_map(2), "--prefix", f"fvring{os.getpid()}",
+        BENCH_BIN, "ring", "--duts", duts, "--flows", flows, "--protos", "udp,tcp", "--secs", SECS,
+        "--lcores", lcore_map(2), "--prefix", f"fvring{os.getpid()}{tag}",
     ]
     p = subprocess.run(cmd, capture_output=True, text=True)
     for line in p.stderr.splitlines():
@@ -198,6 +213,18 @@ def run_ring():
     if p.returncode != 0:
         raise SystemExit(f"ferrovs-bench ring failed:\n{p.stderr[-3000:]}")
     return json_lines(p.stdout)
+
+
+def run_ring():
+    log(f"ring: generator lcore + DUT lcore over net_ring, flows {FLOWS}, lcores {lcore_map(2)};"
+        " references before, between and after the ferrovs modes")
+    refs, modes = [], []
+    refs += ring_run("io,macswap", FLOWS, "r1")
+    modes += ring_run("dr,nat", FLOWS, "m1")
+    refs += ring_run("io,macswap", FLOWS, "r2")
+    modes += ring_run("tun,fullnat", FLOWS, "m2")
+    refs += ring_run("io,macswap", FLOWS, "r3")
+    return aggregate_refs(refs) + modes
 
 
 # ---------------------------------------------------------------- 3. memif
@@ -266,13 +293,16 @@ def run_memif():
         return []
     flows = 100000 if QUICK else 1000000
     log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {flows} UDP flows")
-    out = []
+    refs, modes = [], []
+    refs_order = [("testpmd", "io"), ("testpmd", "macswap")]
+    order = refs_order + [("ferrovs", "dr"), ("ferrovs", "nat")] + refs_order + \
+        [("ferrovs", "tun"), ("ferrovs", "fullnat")] + refs_order
     with tempfile.TemporaryDirectory(prefix="fvmemif") as tmp:
-        for peer, dut in [("testpmd", "io"), ("testpmd", "macswap")] + [("ferrovs", m) for m in MODES]:
+        for peer, dut in order:
             r = memif_case(peer, dut, flows, tmp)
             if r:
-                out.append(r)
-    return out
+                (refs if peer == "testpmd" else modes).append(r)
+    return aggregate_refs(refs) + modes
 
 
 # ---------------------------------------------------------------- 4. external
@@ -417,22 +447,33 @@ def targets(results):
     """Each issue-8 target: measured value, target, met or by how much it is missed."""
     out = []
     ring_flows = sorted({r["flows"] for r in results.get("ring", []) if r["dut"] in MODES})
+
+    def vs_reference(name, fn, ms):
+        # Against the best of the reference's repetitions: what testpmd showed it can do on
+        # this machine (its spread comes from where the host runs the two vCPUs).
+        ref = max(ms.get("mpps_reps") or [ms["mpps"]])
+        ratio = fn["mpps"] / ref
+        # A reference whose generator rarely found the DUT's queue full was limited by the
+        # generator: its true capacity is higher, so the true ratio is lower than this one.
+        shares = ms.get("gen_queue_full_share_reps") or [ms.get("gen_queue_full_share", 1.0)]
+        capped = max(shares) < 0.5 or ref > 1.3 * ms["mpps"]
+        measured = f"{fn['mpps']:.2f} / {ref:.2f} Mpps (best of {len(ms.get('mpps_reps') or [1])}) = {ratio:.0%}"
+        met = ratio >= TARGET_FULLNAT_VS_MACSWAP
+        if capped:
+            measured += " (reference generator-bound or spread: an upper bound on the ratio)"
+            met = None if met else False
+        out.append({"target": name, "measured": measured, "met": met, "ratio": ratio})
+
     for proto in ("udp", "tcp"):
         ms = ring_get(results, "macswap", proto)
         fn = ring_get(results, "fullnat", proto, 1000000)
         if ms and fn:
-            ratio = fn["mpps"] / ms["mpps"]
-            out.append({"target": f"FullNAT {proto.upper()} at 1M sessions >= 50% of macswap (DPDK, net_ring)",
-                        "measured": f"{fn['mpps']:.2f} / {ms['mpps']:.2f} Mpps = {ratio:.0%}",
-                        "met": ratio >= TARGET_FULLNAT_VS_MACSWAP, "ratio": ratio})
+            vs_reference(f"FullNAT {proto.upper()} at 1M sessions >= 50% of the macswap loop (DPDK, net_ring)", fn, ms)
     mem = [m for m in results.get("memif", []) if m["dut"] in ("macswap", "fullnat")]
     ms = next((m for m in mem if m["dut"] == "macswap"), None)
     fn = next((m for m in mem if m["dut"] == "fullnat"), None)
     if ms and fn:
-        ratio = fn["mpps"] / ms["mpps"]
-        out.append({"target": f"FullNAT UDP at {label(fn['flows'])} sessions >= 50% of dpdk-testpmd macswap (net_memif)",
-                    "measured": f"{fn['mpps']:.2f} / {ms['mpps']:.2f} Mpps = {ratio:.0%}",
-                    "met": ratio >= TARGET_FULLNAT_VS_MACSWAP, "ratio": ratio})
+        vs_reference(f"FullNAT UDP at {label(fn['flows'])} sessions >= 50% of dpdk-testpmd macswap (net_memif)", fn, ms)
     if ring_flows and ring_flows[-1] >= 10000000:
         for proto in ("udp", "tcp"):
             for mode in MODES:
@@ -562,11 +603,13 @@ def summary(results, stem, files):
         L.append("## Targets (issue 8)\n")
         L.append("| target | measured | met |\n|---|---|---|")
         for x in t:
-            L.append(f"| {x['target']} | {x['measured']} | {'yes' if x['met'] else 'no'} |")
+            met = {True: "yes", False: "**no**", None: "not measurable here"}[x["met"]]
+            L.append(f"| {x['target']} | {x['measured']} | {met} |")
         L.append("")
     ring = results.get("ring", [])
     if ring:
         L.append("## DPDK worker loop, net_ring (Mpps received back by the generator; median of 5 windows)\n")
+        L.append("References ran three times (before, between and after the ferrovs modes): median, (min–max).\n")
         flows = sorted({r["flows"] for r in ring if r["dut"] in MODES})
         L.append("| DUT | proto | " + " | ".join(label(f) for f in flows) + " |")
         L.append("|---|---|" + "---|" * len(flows))
@@ -579,17 +622,27 @@ def summary(results, stem, files):
                 if any(cells):
                     name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
                     if dut in ("io", "macswap"):
+                        reps = (r or {}).get("mpps_reps", [])
+                        if len(reps) > 1:
+                            cells[0] += f" ({min(reps):.1f}–{max(reps):.1f})"
                         cells = [cells[0]] + ["″"] * (len(cells) - 1)
                     L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
-        L.append("")
+        L.append("\nShare of generator iterations that found the DUT's queue full (near 100%: the DUT set the"
+                 " rate; low: the generator did, and the DUT can do more): " + ", ".join(
+                     f"{r['dut']} {r['proto']} {label(r['flows'])} {r.get('gen_queue_full_share', 0):.0%}"
+                     for r in ring if r["dut"] in ("io", "macswap") or r["flows"] in (1000, 1000000)) + ".\n")
     mem = results.get("memif", [])
     if mem:
         L.append("## net_memif, generator process to DUT process (UDP)\n")
-        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap |\n|---|---|---|---|---|")
+        L.append("testpmd ran three times (before, between and after the ferrovs modes): median, (min–max).\n")
+        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap | generator found the DUT queue full |\n|---|---|---|---|---|---|")
         ms = next((m for m in mem if m["dut"] == "macswap"), None)
         for m in mem:
             rel = f"{m['mpps'] / ms['mpps']:.0%}" if ms else ""
-            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f} | {m['offered_mpps']:.2f} | {rel} |")
+            reps = m.get("mpps_reps", [])
+            spread = f" ({min(reps):.1f}–{max(reps):.1f})" if len(reps) > 1 else ""
+            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f}{spread} | {m['offered_mpps']:.2f} | {rel} | {m.get('gen_queue_full_share', 0):.0%} |")
+        L.append("\nBelow ~50% in the last column the generator, not the DUT, set the rate: the DUT can do more.\n")
         L.append("")
     ext = results.get("external")
     if ext:
@@ -630,7 +683,22 @@ def summary(results, stem, files):
         f.write("\n".join(L) + "\n")
 
 
+def report_only(path):
+    """Re-derive targets, plots and the summary from a results JSON (after changing the report)."""
+    with open(path) as f:
+        results = json.load(f)
+    stem = os.path.basename(path)[: -len(".json")]
+    results["targets"] = targets(results)
+    results["plots"] = plots(results, stem)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1)
+    summary(results, stem, results["plots"])
+    log(f"rewrote {stem}.md and {len(results['plots'])} plots from {path}")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--report":
+        return report_only(sys.argv[2])
     os.makedirs(RESULTS, exist_ok=True)
     t0 = time.time()
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -659,7 +727,8 @@ def main():
     summary(results, stem, files)
     log(f"done in {results['elapsed_s']:.0f}s: benches/results/{stem}.json, {stem}.md, {len(files)} plots")
     for x in results["targets"]:
-        log(f"target {'met   ' if x['met'] else 'MISSED'} {x['target']}: {x['measured']}")
+        met = {True: "met    ", False: "MISSED ", None: "unknown"}[x["met"]]
+        log(f"target {met} {x['target']}: {x['measured']}")
 
 
 if __name__ == "__main__":
