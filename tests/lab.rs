@@ -46,9 +46,10 @@ impl Lab {
         lab
     }
 
-    fn lab(&self, args: &[&str]) -> Output {
-        Command::new(root().join("lab/lab"))
-            .args(args)
+    /// `lab/lab ARGS` for this lab, with the binaries under test.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(root().join("lab/lab"));
+        c.args(args)
             .env("FERROVS_LAB_ID", &self.id)
             .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
             .env(
@@ -56,9 +57,30 @@ impl Lab {
                 Path::new(env!("CARGO_BIN_EXE_ferrovs"))
                     .parent()
                     .expect("bin dir"),
-            )
-            .output()
-            .expect("run lab/lab")
+            );
+        c
+    }
+
+    fn lab(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run lab/lab")
+    }
+
+    /// Start `CMD` on `host` in the background, its output discarded unless `capture`.
+    fn spawn(&self, host: &str, cmd: &[&str], capture: bool) -> std::process::Child {
+        let mut args = vec!["exec", host, "--"];
+        args.extend_from_slice(cmd);
+        let out = || {
+            if capture {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            }
+        };
+        self.command(&args)
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{host}: {cmd:?}: {e}"))
     }
 
     fn var(&self, k: &str) -> &str {
@@ -149,7 +171,6 @@ fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
     let url = format!("http://{}/", lab.var("VIP"));
     // Capture on rs1 while two requests go through (one lands on rs1).
     let pcap = format!("/run/ferrovs-lab/{}/rs1.pcap", lab.id);
-    let mut args = vec!["exec", "rs1", "--"];
     let cap = [
         "timeout",
         "10",
@@ -164,12 +185,7 @@ fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
         "-w",
         pcap.as_str(),
     ];
-    args.extend_from_slice(&cap);
-    let mut capture = Command::new(root().join("lab/lab"))
-        .args(&args)
-        .env("FERROVS_LAB_ID", &lab.id)
-        .spawn()
-        .expect("tshark");
+    let mut capture = lab.spawn("rs1", &cap, false);
     // tshark needs a moment before it sees packets.
     let start = Instant::now();
     while !Path::new(&pcap).exists() && start.elapsed() < Duration::from_secs(5) {
@@ -625,21 +641,16 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ferrovs\n    static_configs:\n      - targets: ['127.0.0.1:9173']\n",
     )
     .expect("config");
-    let mut prom = Command::new(root().join("lab/lab"))
-        .args([
-            "exec",
-            "gw",
-            "--",
+    let mut prom = lab.spawn(
+        "gw",
+        &[
             "prometheus",
             &format!("--config.file={dir}/prometheus.yml"),
             &format!("--storage.tsdb.path={dir}/data"),
             "--web.listen-address=127.0.0.1:9090",
-        ])
-        .env("FERROVS_LAB_ID", &lab.id)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("prometheus");
+        ],
+        false,
+    );
     let query = "http://127.0.0.1:9090/api/v1/query?query=ferrovs_service_connections_total";
     let start = Instant::now();
     let answer = loop {
@@ -700,13 +711,7 @@ fn health_mode(mode: &str) {
 
     // Start nginx again in rs1; it comes back after rise (2) successful checks.
     let conf = format!("/run/ferrovs-lab/{}/rs1/nginx.conf", lab.id);
-    let mut nginx = Command::new(root().join("lab/lab"))
-        .args(["exec", "rs1", "--", "nginx", "-c", &conf])
-        .env("FERROVS_LAB_ID", &lab.id)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nginx");
+    let mut nginx = lab.spawn("rs1", &["nginx", "-c", &conf], false);
     std::thread::sleep(Duration::from_secs(4));
     let names = lab.curl_names(&url, 4);
     let _ = nginx.kill();
@@ -725,26 +730,12 @@ fn live_changes(mode: &str, rs_flag: &str) {
         lab.var("RS3"),
     );
     let svc = format!("{vip}:80");
-    let wrk = Command::new(root().join("lab/lab"))
-        .args([
-            "exec",
-            "client",
-            "--",
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            "4",
-            "-d",
-            "6s",
-            "--latency",
-        ])
-        .arg(format!("http://{vip}/"))
-        .env("FERROVS_LAB_ID", &lab.id)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("wrk");
+    let url = format!("http://{vip}/");
+    let wrk = lab.spawn(
+        "client",
+        &["wrk", "-t", "1", "-c", "4", "-d", "6s", "--latency", &url],
+        true,
+    );
     let step = Duration::from_millis(1000);
     std::thread::sleep(step);
     lab.adm(&["-a", "-t", &svc, "-r", &format!("{rs3}:80"), rs_flag]);

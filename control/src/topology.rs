@@ -328,6 +328,21 @@ pub fn build(
     b.build()
 }
 
+/// [`build`] with fresh ids for `cfg` and no health verdicts (tests).
+#[cfg(test)]
+pub(crate) fn build_for_test(
+    cfg: &Config,
+    macs: &[Mac],
+    neighbours: &Neighbours,
+    generation: u64,
+) -> Snapshot {
+    let mut ids = Ids::new(64, 64);
+    ids.assign(cfg).expect("room for the test config");
+    build(cfg, macs, neighbours, generation, &ids, &|_, _| {
+        BackendHealth::Unchecked
+    })
+}
+
 /// The addresses control should resolve proactively: every backend, sorry server and route
 /// gateway, with the port it lives on and a source address of ours on that port; static
 /// neighbours (`[[neighbour]]`) are known already and left out.
@@ -412,16 +427,7 @@ local_address_pool = "snat"
             1,
             std::time::Instant::now(),
         );
-        let mut ids = Ids::new(16, 16);
-        ids.assign(&cfg).unwrap();
-        let snap = build(
-            &cfg,
-            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
-            &n,
-            7,
-            &ids,
-            &|_, _| BackendHealth::Unchecked,
-        );
+        let snap = build_for_test(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 7);
         assert_eq!(snap.generation, 7);
         assert_eq!(snap.ports.len(), 2);
         assert_eq!(snap.ports[1].mac, [2, 0, 0, 0, 0, 2]);
@@ -466,16 +472,7 @@ local_address_pool = "snat"
         // ARP said otherwise: the static entry still wins.
         n.learn("198.18.1.12".parse().unwrap(), [2, 0, 0, 0, 9, 9], 1, now);
         n.learn("198.18.1.11".parse().unwrap(), [2, 0, 0, 0, 1, 11], 1, now);
-        let mut ids = Ids::new(16, 16);
-        ids.assign(&cfg).unwrap();
-        let snap = build(
-            &cfg,
-            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
-            &n,
-            1,
-            &ids,
-            &|_, _| BackendHealth::Unchecked,
-        );
+        let snap = build_for_test(&cfg, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &n, 1);
         assert_eq!(
             snap.next_hop("198.18.1.12".parse().unwrap()),
             Ok((1, [2, 0, 0, 0, 1, 0x12]))

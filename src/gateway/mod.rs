@@ -404,6 +404,9 @@ fn run_with_eal(
         pool: &pool,
         tx: control_tx,
         map: &map,
+        inject_bufs: (0..inject.len())
+            .map(|_| Vec::with_capacity(BURST))
+            .collect(),
         inject,
         held: VecDeque::new(),
         taps,
@@ -864,8 +867,9 @@ struct Control<'a> {
     pool: &'a Mempool,
     tx: Vec<TxQueue>,
     map: &'a PortMap,
-    /// One ring into each worker.
+    /// One ring into each worker, and a reused batch per ring.
     inject: Vec<ring::Producer>,
+    inject_bufs: Vec<Vec<Mbuf>>,
     /// Frames waiting for a neighbour, oldest first.
     held: VecDeque<(Instant, Mbuf)>,
     /// Per gateway port, its exception path (kernel TAP), if configured.
@@ -890,20 +894,24 @@ impl Control<'_> {
     fn inject(&mut self, frames: &mut Vec<Mbuf>) {
         let n = self.inject.len();
         if n == 1 {
-            let before = frames.len();
-            self.inject[0].enqueue_burst(frames);
-            self.stats.injected += (before - frames.len()) as u64;
+            // One worker: the whole burst goes as is.
+            std::mem::swap(&mut self.inject_bufs[0], frames);
         } else {
             for m in frames.drain(..) {
                 let w = m.rss_hash() as usize % n;
-                let mut one = vec![m];
-                self.inject[w].enqueue_burst(&mut one);
-                self.stats.injected += u64::from(one.is_empty());
-                self.stats.inject_dropped += one.len() as u64;
+                self.inject_bufs[w].push(m);
             }
         }
-        self.stats.inject_dropped += frames.len() as u64;
-        frames.clear();
+        for (ring, buf) in self.inject.iter_mut().zip(&mut self.inject_bufs) {
+            if buf.is_empty() {
+                continue;
+            }
+            let before = buf.len();
+            ring.enqueue_burst(buf);
+            self.stats.injected += (before - buf.len()) as u64;
+            self.stats.inject_dropped += buf.len() as u64;
+            buf.clear();
+        }
     }
 
     /// Handle a punted frame; return true when the neighbour table changed.
@@ -919,8 +927,11 @@ impl Control<'_> {
         if let Some(reply) = &out.reply {
             self.send(port, reply);
         }
-        let neighbour_frame = out.reply.is_some() || is_neighbour_frame(m.data());
-        if neighbour_frame && neighbour_frame_for_kernel(m.data(), snap) {
+        let Ok(p) = dataplane::wire::parse_frame(m.data()) else {
+            return false;
+        };
+        let neighbour_frame = out.reply.is_some() || is_neighbour_frame(&p);
+        if neighbour_frame && neighbour_frame_for_kernel(m.data(), &p, snap) {
             // The kernel behind the exception path keeps its own neighbour table (it answers
             // nothing: its ARP replies are dropped on the way out, control already answered).
             self.copy_to_kernel(port, &m);
@@ -931,23 +942,19 @@ impl Control<'_> {
         if neighbour_frame {
             return false;
         }
-        match dataplane::wire::parse_frame(m.data()) {
-            Ok(p) if is_for_box(&p.l3, snap) => {
-                // The box's own traffic (ping, SSH, BGP, probe replies): the kernel's.
-                if !self.copy_to_kernel(port, &m) {
-                    self.stats.local_dropped += 1;
-                }
+        if is_for_box(&p.l3, snap) {
+            // The box's own traffic (ping, SSH, BGP, probe replies): the kernel's.
+            if !self.copy_to_kernel(port, &m) {
+                self.stats.local_dropped += 1;
             }
-            Ok(_) => {
-                // A frame whose next hop is unresolved: hold it (bounded) until resolution.
-                if self.held.len() >= HELD_MAX {
-                    self.held.pop_front();
-                    self.stats.held_overflow += 1;
-                }
-                self.held.push_back((now, m));
-                self.stats.held += 1;
+        } else {
+            // A frame whose next hop is unresolved: hold it (bounded) until resolution.
+            if self.held.len() >= HELD_MAX {
+                self.held.pop_front();
+                self.stats.held_overflow += 1;
             }
-            Err(_) => {}
+            self.held.push_back((now, m));
+            self.stats.held += 1;
         }
         false
     }
@@ -1143,15 +1150,12 @@ impl Control<'_> {
 }
 
 /// ARP, or an ICMPv6 neighbour discovery message.
-fn is_neighbour_frame(frame: &[u8]) -> bool {
+fn is_neighbour_frame(p: &dataplane::wire::ParsedFrame) -> bool {
     use dataplane::wire::{L3, L4};
-    match dataplane::wire::parse_frame(frame) {
-        Ok(p) => match (p.l3, p.l4) {
-            (L3::Arp, _) => true,
-            (L3::Ipv6 { .. }, L4::Icmpv6 { msg_type, .. }) => (133..=137).contains(&msg_type),
-            _ => false,
-        },
-        Err(_) => false,
+    match (p.l3, p.l4) {
+        (L3::Arp, _) => true,
+        (L3::Ipv6 { .. }, L4::Icmpv6 { msg_type, .. }) => (133..=137).contains(&msg_type),
+        _ => false,
     }
 }
 
@@ -1162,11 +1166,12 @@ fn is_arp_reply(frame: &[u8]) -> bool {
 
 /// Whether a neighbour frame concerns the box's own addresses (ARP target, or an ND message to
 /// one of them or to a multicast group), so the kernel behind the exception path should see it.
-fn neighbour_frame_for_kernel(frame: &[u8], snap: &Snapshot) -> bool {
+fn neighbour_frame_for_kernel(
+    frame: &[u8],
+    p: &dataplane::wire::ParsedFrame,
+    snap: &Snapshot,
+) -> bool {
     use dataplane::wire::{ArpPacket, L3};
-    let Ok(p) = dataplane::wire::parse_frame(frame) else {
-        return false;
-    };
     match p.l3 {
         L3::Arp => ArpPacket::new_checked(&frame[p.l3_off..])
             .is_ok_and(|a| snap.is_own(IpAddr::V4(a.tpa()))),

@@ -132,16 +132,7 @@ fn check_status(up: bool) -> CheckStatus {
 
 /// The snapshot of `cfg` with fresh ids and no health verdicts.
 fn build(cfg: &config::Config, macs: &[[u8; 6]], generation: u64) -> dataplane::snapshot::Snapshot {
-    let mut ids = crate::topology::Ids::new(64, 64);
-    ids.assign(cfg).expect("ids");
-    crate::topology::build(
-        cfg,
-        macs,
-        &Neighbours::default(),
-        generation,
-        &ids,
-        &|_, _| crate::health::BackendHealth::Unchecked,
-    )
+    crate::topology::build_for_test(cfg, macs, &Neighbours::default(), generation)
 }
 
 /// A view like a gateway's with three services, two workers, two ports and a failing check.
