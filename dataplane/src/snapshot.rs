@@ -182,6 +182,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Carry shared scheduler state (the `rr`/`wrr` cursor) over from `prev`, the generation
+    /// this one replaces, for every service whose id and scheduler signature are unchanged: the
+    /// rotation goes on across reloads and neighbour or health changes elsewhere.
+    pub fn carry_scheduler_state(&mut self, prev: &Snapshot) {
+        for (new, old) in self.services.iter_mut().zip(&prev.services) {
+            if let (Some(new), Some(old)) = (new, old) {
+                new.scheduler.carry_cursor(&old.scheduler);
+            }
+        }
+    }
+
     /// Return the service with stable id `id`.
     #[inline]
     pub fn service(&self, id: ServiceIdx) -> Option<&Service> {

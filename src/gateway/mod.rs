@@ -1058,14 +1058,16 @@ impl Control<'_> {
     fn publish(&mut self) {
         self.generation += 1;
         let health = &self.health;
-        self.shared.store(Arc::new(topology::build(
+        let mut next = topology::build(
             &self.cfg,
             self.macs,
             &self.neighbours,
             self.generation,
             &self.ids,
             &|s, r| health.backend_health(s, r),
-        )));
+        );
+        next.carry_scheduler_state(&self.shared.load());
+        self.shared.store(Arc::new(next));
     }
 
     /// Wait until every worker runs generation `generation` (workers sync each loop).

@@ -7,7 +7,8 @@
 //!   backend list (it may allocate; Maglev costs a few milliseconds) and publishes the immutable
 //!   [`Scheduler`] in the snapshot. Each worker owns one [`SchedState`] per scheduler, made by
 //!   [`Scheduler::new_state`] when it adopts the snapshot; rebuilding a scheduler means making a
-//!   new state too (rr cursors and lblc caches start afresh).
+//!   new state too (lblc caches start afresh; the shared rr cursor is carried over when the
+//!   signature is unchanged).
 //! - A worker calls [`Scheduler::pick`] once per **new** flow. `pick` never allocates, never
 //!   panics and runs in time bounded by the backend count (Maglev with `mh-fallback`: by the
 //!   table size in the pathological case, expected a handful of probes). Established flows never
@@ -41,9 +42,13 @@
 //!
 //! Loads are **per worker**: `lc`-family algorithms and thresholds see the connection counts the
 //! calling worker passes in [`PickCtx::loads`] (normally its own sessions; the control thread may
-//! instead publish summed counts). Likewise `rr`/`wrr` cursors and the `lblc` caches are per
-//! worker, so each worker is an exact IPVS scheduler for its share of the flows and the whole
-//! gateway is an approximation of one (as in DPVS).
+//! instead publish summed counts), and the `lblc` caches are per worker. The `rr`/`wrr` cursor
+//! is **shared** by all workers (one atomic word in the [`Scheduler`], advanced by
+//! compare-and-swap), so the gateway as a whole is the kernel's exact rotation whatever worker
+//! a flow lands on: `ipvsadm`'s users see rs1, rs2, rs1, ... with any number of workers. The
+//! cost is one contended atomic per new flow of an `rr`/`wrr` service, never per packet.
+//! [`Snapshot::carry_scheduler_state`](crate::snapshot::Snapshot::carry_scheduler_state) hands
+//! the cursor on to the next generation when the scheduler's signature is unchanged.
 //!
 //! Thresholds (`ipvsadm -x/-y`): a backend with `u_threshold > 0` becomes overloaded when its
 //! connection count (active + inactive, as the kernel's `ip_vs_dest_totalconns`) reaches
@@ -64,11 +69,26 @@ mod maglev;
 mod weighted;
 
 use core::fmt;
+use core::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use crate::types::BackendIdx;
 
 pub use locality::{LBLCR_SET_MAX, LOCALITY_CACHE_SLOTS};
 pub use maglev::{changed_slots, maglev_table_size, DEFAULT_MAGLEV_TABLE_SIZE};
+
+/// Cursor position meaning "no pick yet": the next `rr`/`wrr` pick starts at position 0.
+pub(crate) const NO_PICK: u32 = u32::MAX;
+
+/// Pack an `rr`/`wrr` cursor (last position, current weight) into the shared atomic word.
+pub(crate) const fn pack_cursor(pos: u32, cw: u32) -> u64 {
+    ((cw as u64) << 32) | pos as u64
+}
+
+/// Unpack [`pack_cursor`].
+pub(crate) const fn unpack_cursor(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
+}
 
 /// Number of buckets in the `sh` and `dh` tables (the kernel's default `1 << 8`).
 pub const HASH_BUCKETS: usize = 256;
@@ -397,6 +417,9 @@ impl<'a> PickCtx<'a> {
 /// An immutable scheduler for one service, built by the control thread.
 pub struct Scheduler {
     kind: SchedulerKind,
+    /// `rr`/`wrr` cursor shared by the workers: [`pack_cursor`] of the position of the last
+    /// pick ([`NO_PICK`] before the first) and `wrr`'s current weight.
+    cursor: Arc<AtomicU64>,
     flags: SchedFlags,
     backends: Box<[SchedBackend]>,
     /// Whether any backend has a threshold (else overload checks are skipped).
@@ -426,10 +449,6 @@ impl fmt::Debug for Scheduler {
 /// Per-worker mutable state of one [`Scheduler`], sized when the scheduler is built.
 #[derive(Clone, Debug)]
 pub struct SchedState {
-    /// `rr`/`wrr`: position of the last pick (`usize::MAX` = before the first).
-    cursor: usize,
-    /// `wrr`: current weight.
-    cw: u32,
     /// Threshold hysteresis: whether each backend (by position) is overloaded.
     overloaded: Box<[bool]>,
     /// `lblc`/`lblcr`: destination cache.
@@ -470,6 +489,7 @@ impl Scheduler {
         };
         Self {
             kind,
+            cursor: Arc::new(AtomicU64::new(pack_cursor(NO_PICK, wrr_max))),
             flags,
             backends: backends.into(),
             has_thresholds: backends.iter().any(|b| b.u_threshold > 0),
@@ -514,6 +534,14 @@ impl Scheduler {
         h.finish()
     }
 
+    /// Share `prev`'s `rr`/`wrr` cursor when both have the same [`Scheduler::signature`], so
+    /// the rotation goes on across a new snapshot generation instead of starting over.
+    pub fn carry_cursor(&mut self, prev: &Scheduler) {
+        if self.signature() == prev.signature() {
+            self.cursor = Arc::clone(&prev.cursor);
+        }
+    }
+
     /// Make a fresh per-worker state for this scheduler.
     pub fn new_state(&self) -> SchedState {
         let cache_slots = match self.kind {
@@ -521,8 +549,6 @@ impl Scheduler {
             _ => 0,
         };
         SchedState {
-            cursor: usize::MAX,
-            cw: self.wrr_max,
             overloaded: vec![false; self.backends.len()].into(),
             cache: vec![locality::CacheEntry::EMPTY; cache_slots].into(),
         }

@@ -1,9 +1,11 @@
 //! Weight-driven schedulers without tables: `rr`, `wrr`, `fo`, `ovf`.
 //!
-//! `rr` and `wrr` keep their cursor in the per-worker [`SchedState`]; `fo` and `ovf` are
+//! `rr` and `wrr` keep their cursor in the [`Scheduler`], shared by the workers; `fo` and `ovf` are
 //! stateless apart from the threshold flags. All follow the kernel's `ip_vs_{rr,wrr,fo,ovf}.c`.
 
-use super::{PickCtx, SchedBackend, SchedState, Scheduler};
+use core::sync::atomic::Ordering;
+
+use super::{pack_cursor, unpack_cursor, PickCtx, SchedBackend, SchedState, Scheduler, NO_PICK};
 
 /// Greatest common divisor.
 pub(super) const fn gcd(mut a: u32, mut b: u32) -> u32 {
@@ -26,18 +28,20 @@ pub(super) fn max_and_gcd(backends: &[SchedBackend]) -> (u32, u32) {
 }
 
 impl Scheduler {
-    /// `rr`: the next eligible backend after the last one this worker picked.
+    /// `rr`: the next eligible backend after the last one picked by any worker.
     pub(super) fn pick_rr(&self, st: &mut SchedState, ctx: &PickCtx<'_>) -> Option<usize> {
         let n = self.backends.len();
-        let start = st.cursor.wrapping_add(1);
-        for step in 0..n {
-            let pos = (start.wrapping_add(step)) % n;
-            if self.eligible(st, ctx, pos) {
-                st.cursor = pos;
-                return Some(pos);
-            }
-        }
-        None
+        self.advance_cursor(|last, cw| {
+            let start = if last == NO_PICK {
+                0
+            } else {
+                last as usize + 1
+            };
+            (0..n)
+                .map(|step| (start + step) % n)
+                .find(|&pos| self.eligible(st, ctx, pos))
+                .map(|pos| (pos, cw))
+        })
     }
 
     /// `wrr`: the kernel's interleaved weighted round robin.
@@ -60,23 +64,50 @@ impl Scheduler {
             return None;
         }
         let step = self.wrr_gcd;
-        for _ in 0..=2 * n {
-            let mut pos = st.cursor.wrapping_add(1);
-            if pos >= n {
-                pos = 0;
-                st.cw = if st.cw <= step {
-                    self.wrr_max
-                } else {
-                    st.cw - step
-                };
-                st.cw = st.cw.min(heaviest);
+        self.advance_cursor(|last, mut cw| {
+            let mut cursor = if last == NO_PICK {
+                usize::MAX
+            } else {
+                last as usize
+            };
+            for _ in 0..=2 * n {
+                let mut pos = cursor.wrapping_add(1);
+                if pos >= n {
+                    pos = 0;
+                    cw = if cw <= step { self.wrr_max } else { cw - step };
+                    cw = cw.min(heaviest);
+                }
+                cursor = pos;
+                if self.weight(pos) >= cw && self.eligible(st, ctx, pos) {
+                    return Some((pos, cw));
+                }
             }
-            st.cursor = pos;
-            if self.weight(pos) >= st.cw && self.eligible(st, ctx, pos) {
-                return Some(pos);
+            None
+        })
+    }
+
+    /// Move the shared cursor: `step(last position, current weight)` returns the pick and the
+    /// new current weight, published by compare-and-swap (and recomputed if another worker
+    /// moved the cursor first), so concurrent picks are serialised like the kernel's lock.
+    fn advance_cursor(
+        &self,
+        mut step: impl FnMut(u32, u32) -> Option<(usize, u32)>,
+    ) -> Option<usize> {
+        let mut word = self.cursor.load(Ordering::Relaxed);
+        loop {
+            let (last, cw) = unpack_cursor(word);
+            let (pos, cw) = step(last, cw)?;
+            let next = pack_cursor(u32::try_from(pos).unwrap_or(NO_PICK), cw);
+            match self.cursor.compare_exchange_weak(
+                word,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(pos),
+                Err(now) => word = now,
             }
         }
-        None
     }
 
     /// `fo`: the eligible backend with the highest weight (the first one listed on ties).
@@ -215,5 +246,90 @@ mod tests {
             ..ctx(0)
         };
         assert_eq!(s.pick(&mut st, &c), None);
+    }
+}
+
+#[cfg(test)]
+mod shared_cursor_tests {
+    use super::super::testutil::*;
+    use super::super::*;
+
+    /// Two workers' states on one scheduler: their interleaved picks are one kernel rotation.
+    #[test]
+    fn rr_and_wrr_rotate_across_workers() {
+        let rr = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(3, 1));
+        let (mut w0, mut w1) = (rr.new_state(), rr.new_state());
+        let picks: Vec<u16> = (0..6)
+            .map(|i| {
+                let st = if i % 3 == 0 { &mut w0 } else { &mut w1 };
+                rr.pick(st, &ctx(i)).unwrap()
+            })
+            .collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+
+        let b = [backend(0, 2), backend(1, 1)];
+        let wrr = Scheduler::build(SchedulerKind::Wrr, SchedFlags::NONE, &b);
+        let (mut w0, mut w1) = (wrr.new_state(), wrr.new_state());
+        let picks: Vec<u16> = (0..6)
+            .map(|i| {
+                let st = if i % 2 == 0 { &mut w0 } else { &mut w1 };
+                wrr.pick(st, &ctx(i)).unwrap()
+            })
+            .collect();
+        assert_eq!(picks, [0, 0, 1, 0, 0, 1]);
+    }
+
+    /// Concurrent workers never lose or duplicate a step of the rotation: every backend gets
+    /// exactly its share (a lost compare-and-swap would skew the counts).
+    #[test]
+    fn concurrent_picks_share_exactly() {
+        let b = [backend(0, 3), backend(1, 2), backend(2, 1)];
+        for kind in [SchedulerKind::Rr, SchedulerKind::Wrr] {
+            let s = Scheduler::build(kind, SchedFlags::NONE, &b);
+            let per_thread = 6_000;
+            let counts = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..4)
+                    .map(|t| {
+                        let s = &s;
+                        scope.spawn(move || {
+                            let mut st = s.new_state();
+                            let mut c = [0usize; 3];
+                            for i in 0..per_thread {
+                                let id = s.pick(&mut st, &ctx(t * per_thread + i)).unwrap();
+                                c[usize::from(id)] += 1;
+                            }
+                            c
+                        })
+                    })
+                    .collect();
+                handles.into_iter().fold([0usize; 3], |mut acc, h| {
+                    let c = h.join().unwrap();
+                    (0..3).for_each(|i| acc[i] += c[i]);
+                    acc
+                })
+            });
+            let want = match kind {
+                SchedulerKind::Rr => [8_000, 8_000, 8_000],
+                _ => [12_000, 8_000, 4_000],
+            };
+            assert_eq!(counts, want, "{kind}");
+        }
+    }
+
+    /// A rebuilt scheduler with the same signature goes on from the old cursor; a changed one
+    /// starts over.
+    #[test]
+    fn carry_cursor_keeps_rotation_only_for_same_signature() {
+        let old = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(3, 1));
+        let mut st = old.new_state();
+        assert_eq!(old.pick(&mut st, &ctx(0)), Some(0));
+        let mut same = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(3, 1));
+        same.carry_cursor(&old);
+        let mut st = same.new_state();
+        assert_eq!(same.pick(&mut st, &ctx(1)), Some(1));
+        let mut other = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(4, 1));
+        other.carry_cursor(&same);
+        let mut st = other.new_state();
+        assert_eq!(other.pick(&mut st, &ctx(2)), Some(0));
     }
 }
