@@ -1588,9 +1588,9 @@ fn malformed(t: &mut Table) {
 /// The multi-worker sequence, for a fresh worker built with [`redirect_worker_config`]
 /// (worker 0 of 2): flows owned by worker 1 are redirected to it, its own are forwarded.
 ///
-/// NAT ownership is a hash of the client endpoint (`pipeline::nat_owner`); the client ports used
-/// here were chosen so that [`NAT_PORT_OWNED_BY_1`] and [`NAT_PORT_OWNED_BY_0`] hold for both
-/// families (the runner checks it).
+/// NAT ownership is a hash of the client address (`pipeline::nat_owner`): the table's client is
+/// owned by worker 1 and [`nat_client_owned_by_0`] by worker 0, in both families (the runner
+/// checks it).
 pub fn redirect_cases() -> Vec<Case> {
     let workers = redirect_worker_config().workers;
     // Worker 0 of 2: ports 1024, 1026, ...
@@ -1627,7 +1627,8 @@ pub fn redirect_cases() -> Vec<Case> {
             reply.frame(),
             DropReason::NoSession,
         );
-        let (mine, theirs) = (NAT_PORT_OWNED_BY_0, NAT_PORT_OWNED_BY_1);
+        let (mine, theirs) = (42000, 42001);
+        let mine_client = nat_client_owned_by_0(f.v6);
         let syn = Pkt::tcp(f.client, theirs, f.nat, 80, SYN);
         t.push(
             name!(f, "nat syn from a client endpoint of worker 1 goes to it"),
@@ -1649,7 +1650,7 @@ pub fn redirect_cases() -> Vec<Case> {
             reply.frame(),
             Expect::Redirect(1),
         );
-        let syn = Pkt::tcp(f.client, mine, f.nat, 80, SYN);
+        let syn = Pkt::tcp(mine_client, mine, f.nat, 80, SYN);
         let out = syn
             .clone()
             .dst(f.rs_nat, 8080)
@@ -1714,7 +1715,7 @@ pub fn redirect_cases() -> Vec<Case> {
             Expect::Redirect(1),
         );
         // (Worker 0 has a TCP session for `mine` from the case above, none for UDP.)
-        let sent = Pkt::udp(f.nat, 53, f.client, mine).ttl(63);
+        let sent = Pkt::udp(f.nat, 53, mine_client, mine).ttl(63);
         let err = Pkt::icmp_err(f.router0, f.nat, ty, code, rest, &sent.quote())
             .macs(GW0_MAC, ROUTER0_MAC);
         t.drop(
@@ -1727,12 +1728,12 @@ pub fn redirect_cases() -> Vec<Case> {
     t.cases
 }
 
-/// A client port whose NAT flows (from the table's client, either family) worker 1 of 2 owns.
-pub const NAT_PORT_OWNED_BY_1: u16 = 42001;
-/// A client port whose NAT flows worker 0 of 2 owns.
-pub const NAT_PORT_OWNED_BY_0: u16 = 42000;
+/// A client on the table's client LAN whose NAT flows worker 0 of 2 owns.
+pub fn nat_client_owned_by_0(v6: bool) -> IpAddr {
+    addr(v6, 0, 58)
+}
 
-/// The client and port every NAT redirect case uses, per family (for checking the ownership
+/// The client every NAT redirect case of worker 1 uses, per family (for checking the ownership
 /// assumption of [`redirect_cases`]).
 pub fn clients() -> [IpAddr; 2] {
     [fam(false).client, fam(true).client]

@@ -18,8 +18,10 @@
 //! - NAT and FullNAT decrement the TTL (the gateway routes); DR leaves the IP header alone; TUN's
 //!   outer header starts at TTL 64.
 //! - FullNAT's local port encodes the owning worker (`lport % workers == id`); NAT sessions live
-//!   on the worker chosen by a hash of the client endpoint. Packets that reach another worker
-//!   get [`Verdict::Redirect`].
+//!   on the worker chosen by a hash of the client address, and so do the sessions of persistent
+//!   services (by the client network, the template's key), so that one client's connections
+//!   meet the template on one worker. Packets that reach another worker get
+//!   [`Verdict::Redirect`].
 
 use core::net::IpAddr;
 use std::sync::Arc;
@@ -463,7 +465,7 @@ impl Worker {
             let owner = if laddr {
                 Some(dport % self.cfg.workers)
             } else if nat_reply {
-                Some(nat_owner(dst_ip, dport, self.cfg.workers))
+                Some(nat_owner(dst_ip, self.cfg.workers))
             } else {
                 None
             };
@@ -496,12 +498,17 @@ impl Worker {
         let Some(svc) = snap.service(sid) else {
             return Verdict::Drop(DropReason::NoService);
         };
-        // Redirect before the SYN check: a NAT connection's session lives on the owner, so its
-        // non-SYN packets miss here on every other worker and must follow, not be dropped.
-        if self.cfg.workers > 1 && has_nat(snap, svc) {
-            let owner = nat_owner(client.ip(), cport, self.cfg.workers);
-            if owner != self.cfg.id {
-                return Verdict::Redirect(owner);
+        // Redirect before the SYN check: a NAT or persistent connection's session lives on the
+        // owner, so its non-SYN packets miss here on every other worker and must follow.
+        if self.cfg.workers > 1 {
+            let owner = if has_nat(snap, svc) {
+                Some(nat_owner(client.ip(), self.cfg.workers))
+            } else {
+                svc.persistence
+                    .map(|ps| persist_owner(client.ip(), ps.prefix_len, self.cfg.workers))
+            };
+            if let Some(o) = owner.filter(|&o| o != self.cfg.id) {
+                return Verdict::Redirect(o);
             }
         }
         let flags = TcpFlags::from_bits(tcp_flags);
@@ -1207,13 +1214,38 @@ fn frag_needed<F: Frame>(
     Verdict::Tx(in_port)
 }
 
-/// The worker that owns a NAT flow: a function of the client endpoint, which NAT leaves
-/// unchanged in both directions.
+/// The worker that owns a NAT flow: a function of the client address, which NAT leaves
+/// unchanged in both directions. The address, not the endpoint: a persistent NAT service's
+/// template must be on the worker where all of that client's connections are.
 #[inline]
-pub fn nat_owner(client: IpAddr, cport: u16, workers: u16) -> u16 {
-    let h = hash::mix(hash::addr(client), u64::from(cport));
-    (h % u64::from(workers)) as u16
+pub fn nat_owner(client: IpAddr, workers: u16) -> u16 {
+    (hash::mix(hash::addr(client), OWNER_SALT) % u64::from(workers)) as u16
 }
+
+/// The worker that owns the flows of a persistent (`-p`) DR, TUN or FullNAT service from
+/// `client`: a function of the client network the template is keyed by (`-M`), so every
+/// connection of that network is scheduled where its template lives.
+#[inline]
+pub fn persist_owner(client: IpAddr, prefix_len: u8, workers: u16) -> u16 {
+    let net = match client {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix_len.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4((a.to_bits() & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix_len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((a.to_bits() & mask).into())
+        }
+    };
+    (hash::mix(hash::addr(net), OWNER_SALT) % u64::from(workers)) as u16
+}
+
+/// Separates the ownership hash from the schedulers' uses of the same address hash.
+const OWNER_SALT: u64 = 0x6f77_6e65_7273;
 
 /// The worker that owns a FullNAT flow, from its local port.
 #[inline]
@@ -1241,14 +1273,14 @@ fn icmp_owner<A: Family>(
     }
     if snap.is_nat_backend(dst, inner.dst_port, proto) {
         // client:cport -> backend.
-        return Some(nat_owner(src, inner.src_port, workers));
+        return Some(nat_owner(src, workers));
     }
     let nat_vip = snap
         .service_for(src, inner.src_port, proto)
         .and_then(|sid| snap.service(sid))
         .is_some_and(|svc| has_nat(snap, svc));
     // VIP:vport -> client:cport, a NAT reply.
-    nat_vip.then(|| nat_owner(dst, inner.dst_port, workers))
+    nat_vip.then(|| nat_owner(dst, workers))
 }
 
 fn has_nat(snap: &Snapshot, svc: &Service) -> bool {

@@ -70,15 +70,9 @@ fn golden_cases_single_worker() {
 fn golden_cases_redirect_to_owner() {
     let cfg = golden::redirect_worker_config();
     // The NAT ports the table uses must be owned as it says (the owner is a hash).
-    for client in golden::clients() {
-        assert_eq!(
-            nat_owner(client, golden::NAT_PORT_OWNED_BY_1, cfg.workers),
-            1
-        );
-        assert_eq!(
-            nat_owner(client, golden::NAT_PORT_OWNED_BY_0, cfg.workers),
-            0
-        );
+    for (v6, client) in [false, true].into_iter().zip(golden::clients()) {
+        assert_eq!(nat_owner(client, cfg.workers), 1);
+        assert_eq!(nat_owner(golden::nat_client_owned_by_0(v6), cfg.workers), 0);
     }
     let (w, failures) = run(cfg, &golden::redirect_cases());
     report(&failures);
