@@ -141,33 +141,77 @@ fn alternates(names: &[String]) {
     let want: Vec<&str> = (0..names.len())
         .map(|i| if i % 2 == 0 { "RS1" } else { "RS2" })
         .collect();
-    assert_eq!(names, want, "rr with one worker alternates as in the seeds");
+    assert_eq!(names, want, "rr alternates as in the seeds");
 }
 
-fn rr_mode(mode: &str) {
-    let lab = Lab::up(mode, 1);
+/// Each case runs with one worker and with two: with two, AF_PACKET's fanout spreads flows over
+/// both and replies that land on the other worker are redirected to the owner, and the results
+/// must be the same (rr/wrr share one cursor, persistence owns a client on one worker).
+macro_rules! one_and_two_workers {
+    ($one:ident, $two:ident, $run:expr) => {
+        #[test]
+        fn $one() {
+            ($run)(1)
+        }
+
+        #[test]
+        fn $two() {
+            ($run)(2)
+        }
+    };
+}
+
+fn rr_mode(mode: &str, workers: u32) {
+    let lab = Lab::up(mode, workers);
     let url = format!("http://{}/", lab.var("VIP"));
     alternates(&lab.curl_names(&url, 6));
+    if workers > 1 {
+        lab.every_worker_received();
+    }
 }
 
-#[test]
-fn lab_dr_rr_alternates() {
-    rr_mode("dr");
+impl Lab {
+    /// Assert from a `/metrics` scrape that every worker received frames: the multi-worker
+    /// cases really ran on several workers.
+    fn every_worker_received(&self) {
+        let scrape = self.run("gw", &["curl", "-sS", "-m", "5", self.var("METRICS")]);
+        let rx: Vec<f64> = scrape
+            .lines()
+            .filter(|l| l.starts_with("ferrovs_worker_rx_packets_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert!(
+            rx.len() > 1 && rx.iter().all(|&n| n > 0.0),
+            "every worker should see traffic: {rx:?}"
+        );
+    }
 }
 
-#[test]
-fn lab_nat_rr_alternates() {
-    rr_mode("nat");
-}
+one_and_two_workers!(
+    lab_dr_rr_alternates,
+    lab_dr_rr_alternates_two_workers,
+    |w| { rr_mode("dr", w) }
+);
+one_and_two_workers!(
+    lab_nat_rr_alternates,
+    lab_nat_rr_alternates_two_workers,
+    |w| rr_mode("nat", w)
+);
+one_and_two_workers!(
+    lab_tun_rr_alternates,
+    lab_tun_rr_alternates_two_workers,
+    |w| rr_mode("tun", w)
+);
+one_and_two_workers!(
+    lab_fullnat_rr_source_is_local_address_and_toa_carries_client,
+    lab_fullnat_rr_source_is_local_address_and_toa_carries_client_two_workers,
+    fullnat_source_and_toa
+);
 
-#[test]
-fn lab_tun_rr_alternates() {
-    rr_mode("tun");
-}
-
-#[test]
-fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
-    let lab = Lab::up("fullnat", 1);
+/// FullNAT: the backend sees the local address as source and TOA (option 254) on the SYN
+/// carries the client address, checked in a capture on rs1 with tshark.
+fn fullnat_source_and_toa(workers: u32) {
+    let lab = Lab::up("fullnat", workers);
     let url = format!("http://{}/", lab.var("VIP"));
     // Capture on rs1 while two requests go through (one lands on rs1).
     let pcap = format!("/run/ferrovs-lab/{}/rs1.pcap", lab.id);
@@ -232,39 +276,17 @@ fn lab_fullnat_rr_source_is_local_address_and_toa_carries_client() {
     );
 }
 
-/// Two workers: flows spread over both (AF_PACKET fanout), NAT and FullNAT replies that land on
-/// the other worker are redirected to the session's owner; every request must succeed. rr state
-/// is per worker (as DPVS's per-lcore schedulers), so the order is not asserted, only that both
-/// real servers serve.
-fn two_workers(mode: &str) {
-    let lab = Lab::up(mode, 2);
-    let url = format!("http://{}/", lab.var("VIP"));
-    let names = lab.curl_names(&url, 12);
-    for rs in ["RS1", "RS2"] {
-        assert!(
-            names.iter().any(|n| n == rs),
-            "{rs} never served: {names:?}"
-        );
-    }
-    assert!(names.iter().all(|n| n == "RS1" || n == "RS2"), "{names:?}");
-}
-
-#[test]
-fn lab_nat_two_workers() {
-    two_workers("nat");
-}
-
-#[test]
-fn lab_fullnat_two_workers() {
-    two_workers("fullnat");
-}
+one_and_two_workers!(
+    lab_exception_path_ping_and_own_traffic,
+    lab_exception_path_ping_and_own_traffic_two_workers,
+    exception_path
+);
 
 /// The exception path: the gateway's own addresses answer ping (IPv4 and IPv6) through the
 /// kernel TAP, exactly once per request, and the box's own stack reaches the real servers (the
 /// path health probes take).
-#[test]
-fn lab_exception_path_ping_and_own_traffic() {
-    let lab = Lab::up("nat", 1);
+fn exception_path(workers: u32) {
+    let lab = Lab::up("nat", workers);
     for (gw, flag) in [(lab.var("GW"), "-4"), (lab.var("GW6"), "-6")] {
         let out = lab.run(
             "client",
@@ -391,8 +413,8 @@ fn count(names: &[String], who: &str) -> usize {
 /// forwarding option, `fwd`: its name in the listing): wrr 2:1 splits 30 requests 20:10, the
 /// listing and --stats show the service, the servers and counts matching the requests, and
 /// persistence (-p) keeps a client on one server while another client lands elsewhere.
-fn seeds_session(mode: &str, flag: &str, fwd: &str) {
-    let lab = Lab::up(mode, 1);
+fn seeds_session(mode: &str, flag: &str, fwd: &str, workers: u32) {
+    let lab = Lab::up(mode, workers);
     let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
     let svc = format!("{vip}:80");
     lab.adm(&["-D", "-t", &svc]);
@@ -460,25 +482,29 @@ fn seeds_session(mode: &str, flag: &str, fwd: &str) {
     assert_ne!(other[0].trim(), format!("<h1>Backend {}</h1>", sticky[0]));
 }
 
-#[test]
-fn lab_dr_ferrovsadm_seeds_wrr_stats_persistence() {
-    seeds_session("dr", "-g", "Route");
-}
+one_and_two_workers!(
+    lab_dr_ferrovsadm_seeds_wrr_stats_persistence,
+    lab_dr_ferrovsadm_seeds_wrr_stats_persistence_two_workers,
+    |w| seeds_session("dr", "-g", "Route", w)
+);
 
-#[test]
-fn lab_nat_ferrovsadm_seeds_wrr_stats_persistence() {
-    seeds_session("nat", "-m", "Masq");
-}
+one_and_two_workers!(
+    lab_nat_ferrovsadm_seeds_wrr_stats_persistence,
+    lab_nat_ferrovsadm_seeds_wrr_stats_persistence_two_workers,
+    |w| seeds_session("nat", "-m", "Masq", w)
+);
 
-#[test]
-fn lab_tun_ferrovsadm_seeds_wrr_stats_persistence() {
-    seeds_session("tun", "-i", "Tunnel");
-}
+one_and_two_workers!(
+    lab_tun_ferrovsadm_seeds_wrr_stats_persistence,
+    lab_tun_ferrovsadm_seeds_wrr_stats_persistence_two_workers,
+    |w| seeds_session("tun", "-i", "Tunnel", w)
+);
 
-#[test]
-fn lab_fullnat_ferrovsadm_seeds_wrr_stats_persistence() {
-    seeds_session("fullnat", "--fullnat", "FullNat");
-}
+one_and_two_workers!(
+    lab_fullnat_ferrovsadm_seeds_wrr_stats_persistence,
+    lab_fullnat_ferrovsadm_seeds_wrr_stats_persistence_two_workers,
+    |w| seeds_session("fullnat", "--fullnat", "FullNat", w)
+);
 
 /// `-A` options for a service of `mode` in the lab (FullNAT: the lab's local address pool).
 fn svc_opts(mode: &str) -> &'static [&'static str] {
@@ -490,8 +516,8 @@ fn svc_opts(mode: &str) -> &'static [&'static str] {
 }
 
 /// UDP through NAT and FullNAT: a service added with ferrovsadm answers from both servers.
-fn udp_mode(mode: &str, extra: &[&str]) {
-    let lab = Lab::up(mode, 1);
+fn udp_mode(mode: &str, extra: &[&str], workers: u32) {
+    let lab = Lab::up(mode, workers);
     let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
     let svc = format!("{vip}:7");
     let mut a = vec!["-A", "-u", &svc];
@@ -511,19 +537,21 @@ fn udp_mode(mode: &str, extra: &[&str]) {
     );
 }
 
-#[test]
-fn lab_nat_udp() {
-    udp_mode("nat", &["-m"]);
-}
+one_and_two_workers!(lab_nat_udp, lab_nat_udp_two_workers, |w| udp_mode(
+    "nat",
+    &["-m"],
+    w
+));
 
-#[test]
-fn lab_fullnat_udp() {
-    udp_mode("fullnat", &["--fullnat"]);
-}
+one_and_two_workers!(lab_fullnat_udp, lab_fullnat_udp_two_workers, |w| udp_mode(
+    "fullnat",
+    &["--fullnat"],
+    w
+));
 
 /// IPv6 through FullNAT (IPv6 local address) and DR (VIP6 on the real servers' lo).
-fn ipv6_mode(mode: &str, extra: &[&str]) {
-    let lab = Lab::up(mode, 1);
+fn ipv6_mode(mode: &str, extra: &[&str], workers: u32) {
+    let lab = Lab::up(mode, workers);
     let (vip6, rs1, rs2) = (lab.var("VIP6"), lab.var("RS1_6"), lab.var("RS2_6"));
     let svc = format!("[{vip6}]:80");
     let mut a = vec!["-A", "-t", &svc];
@@ -536,17 +564,20 @@ fn ipv6_mode(mode: &str, extra: &[&str]) {
         lab.adm(&a);
     }
     alternates(&lab.curl_names(&format!("http://[{vip6}]/"), 4));
+    if workers > 1 {
+        lab.every_worker_received();
+    }
 }
 
-#[test]
-fn lab_fullnat_ipv6() {
-    ipv6_mode("fullnat", &["--fullnat"]);
-}
+one_and_two_workers!(lab_fullnat_ipv6, lab_fullnat_ipv6_two_workers, |w| {
+    ipv6_mode("fullnat", &["--fullnat"], w)
+});
 
-#[test]
-fn lab_dr_ipv6() {
-    ipv6_mode("dr", &["-g"]);
-}
+one_and_two_workers!(lab_dr_ipv6, lab_dr_ipv6_two_workers, |w| ipv6_mode(
+    "dr",
+    &["-g"],
+    w
+));
 
 /// Every `ferrovs_*` metric name used by the Grafana dashboard's queries.
 fn dashboard_metric_names() -> Vec<String> {
@@ -674,8 +705,8 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
 /// Health checks against real servers: stopping rs1's nginx takes it out within
 /// fall x interval + timeout, and no request fails after that; starting it brings it back
 /// after `rise` checks.
-fn health_mode(mode: &str) {
-    let lab = Lab::up(mode, 1);
+fn health_mode(mode: &str, workers: u32) {
+    let lab = Lab::up(mode, workers);
     let vip = lab.var("VIP");
     let url = format!("http://{vip}/");
     let cfg_path = lab.var("CONFIG").to_owned();
@@ -721,8 +752,8 @@ fn health_mode(mode: &str) {
 
 /// Live changes under load: a bounded wrk run while a real server is added, one is set to
 /// weight 0, one is removed, and the configuration is reloaded: zero failed requests.
-fn live_changes(mode: &str, rs_flag: &str) {
-    let lab = Lab::up(mode, 1);
+fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
+    let lab = Lab::up(mode, workers);
     let (vip, rs1, rs2, rs3) = (
         lab.var("VIP"),
         lab.var("RS1"),
@@ -771,42 +802,50 @@ fn live_changes(mode: &str, rs_flag: &str) {
     );
 }
 
-#[test]
-fn lab_nat_health_check_takes_dead_server_out_and_back() {
-    health_mode("nat");
-}
+one_and_two_workers!(
+    lab_nat_health_check_takes_dead_server_out_and_back,
+    lab_nat_health_check_takes_dead_server_out_and_back_two_workers,
+    |w| health_mode("nat", w)
+);
 
-#[test]
-fn lab_dr_health_check_takes_dead_server_out_and_back() {
-    health_mode("dr");
-}
+one_and_two_workers!(
+    lab_dr_health_check_takes_dead_server_out_and_back,
+    lab_dr_health_check_takes_dead_server_out_and_back_two_workers,
+    |w| health_mode("dr", w)
+);
 
-#[test]
-fn lab_tun_health_check_takes_dead_server_out_and_back() {
-    health_mode("tun");
-}
+one_and_two_workers!(
+    lab_tun_health_check_takes_dead_server_out_and_back,
+    lab_tun_health_check_takes_dead_server_out_and_back_two_workers,
+    |w| health_mode("tun", w)
+);
 
-#[test]
-fn lab_fullnat_health_check_takes_dead_server_out_and_back() {
-    health_mode("fullnat");
-}
+one_and_two_workers!(
+    lab_fullnat_health_check_takes_dead_server_out_and_back,
+    lab_fullnat_health_check_takes_dead_server_out_and_back_two_workers,
+    |w| health_mode("fullnat", w)
+);
 
-#[test]
-fn lab_dr_live_changes_under_load() {
-    live_changes("dr", "-g");
-}
+one_and_two_workers!(
+    lab_dr_live_changes_under_load,
+    lab_dr_live_changes_under_load_two_workers,
+    |w| live_changes("dr", "-g", w)
+);
 
-#[test]
-fn lab_tun_live_changes_under_load() {
-    live_changes("tun", "-i");
-}
+one_and_two_workers!(
+    lab_tun_live_changes_under_load,
+    lab_tun_live_changes_under_load_two_workers,
+    |w| live_changes("tun", "-i", w)
+);
 
-#[test]
-fn lab_nat_live_changes_under_load() {
-    live_changes("nat", "-m");
-}
+one_and_two_workers!(
+    lab_nat_live_changes_under_load,
+    lab_nat_live_changes_under_load_two_workers,
+    |w| live_changes("nat", "-m", w)
+);
 
-#[test]
-fn lab_fullnat_live_changes_under_load() {
-    live_changes("fullnat", "--fullnat");
-}
+one_and_two_workers!(
+    lab_fullnat_live_changes_under_load,
+    lab_fullnat_live_changes_under_load_two_workers,
+    |w| live_changes("fullnat", "--fullnat", w)
+);
