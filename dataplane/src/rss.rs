@@ -218,6 +218,16 @@ impl RssSteer {
         (0..size).map(|i| i % workers.max(1)).collect()
     }
 
+    /// Return the highest worker id the redirection table names.
+    pub fn max_worker(&self) -> u16 {
+        self.reta.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Return the redirection table (hash bucket -> worker id).
+    pub fn reta(&self) -> &[u16] {
+        &self.reta
+    }
+
     /// Return the hash.
     pub fn toeplitz(&self) -> &Toeplitz {
         &self.hash
