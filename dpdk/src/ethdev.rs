@@ -17,6 +17,14 @@ pub const RSS_IP: u64 = dpdk_sys::RTE_ETH_RSS_IP;
 pub const RSS_TCP: u64 = dpdk_sys::RTE_ETH_RSS_TCP;
 /// RSS over UDP ports (`RTE_ETH_RSS_UDP`).
 pub const RSS_UDP: u64 = dpdk_sys::RTE_ETH_RSS_UDP;
+/// RSS over IPv4 TCP ports (`RTE_ETH_RSS_NONFRAG_IPV4_TCP`).
+pub const RSS_IPV4_TCP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+/// RSS over IPv4 UDP ports (`RTE_ETH_RSS_NONFRAG_IPV4_UDP`).
+pub const RSS_IPV4_UDP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+/// RSS over IPv6 TCP ports (`RTE_ETH_RSS_NONFRAG_IPV6_TCP`).
+pub const RSS_IPV6_TCP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+/// RSS over IPv6 UDP ports (`RTE_ETH_RSS_NONFRAG_IPV6_UDP`).
+pub const RSS_IPV6_UDP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV6_UDP;
 
 /// A DPDK port id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
