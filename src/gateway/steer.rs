@@ -89,6 +89,11 @@ fn probe_flow(port: &Port, laddrs: &[IpAddr], workers: u16) -> Result<Vec<SteerR
                 if w == 0 {
                     flow::validate(port, &rule).map_err(|e| e.to_string())?;
                 }
+                // Some PMDs validate in software and refuse at creation (net_tap without the
+                // kernel's tc classifiers): create the first rule once and remove it again.
+                if rules.is_empty() {
+                    drop(flow::create(port, &rule).map_err(|e| e.to_string())?);
+                }
                 rules.push(rule);
             }
         }
@@ -158,15 +163,25 @@ pub(super) struct Plan {
     rules: Vec<Vec<SteerRule>>,
     /// Per port: mode and the reason line.
     modes: Vec<(&'static str, String)>,
+    /// Per port: why RSS-aware steering is not used (for a late fall-back line).
+    rss_why: Vec<String>,
 }
 
 /// Decide from every port's probe (in port order); `names` are the configured port names and
 /// `carries` whether a local address pool lives on the port.
 pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
     let n = probes.len();
+    let rss_why: Vec<String> = probes
+        .iter()
+        .map(|p| match &p.rss {
+            Ok(_) => "not every port has it".to_owned(),
+            Err(e) => e.clone(),
+        })
+        .collect();
     if workers <= 1 {
         return Plan {
             steering: ReplySteering::Modulo,
+            rss_why,
             rules: vec![Vec::new(); n],
             modes: (0..n)
                 .map(|_| ("single", "one worker, nothing to steer".to_owned()))
@@ -177,7 +192,7 @@ pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
         Ok(_) => String::new(),
         Err(e) => e.clone(),
     };
-    let rss_why = |p: &Probe| match &p.rss {
+    let rss_unused = |p: &Probe| match &p.rss {
         Ok(_) => "not used: flow rules cover the ports that carry replies".to_owned(),
         Err(e) => e.clone(),
     };
@@ -201,6 +216,7 @@ pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
             if let Ok(rs) = RssSteer::new(&RSS_KEY, reta) {
                 return Plan {
                     steering: ReplySteering::Rss(Arc::new(rs)),
+                    rss_why,
                     rules: vec![Vec::new(); n],
                     modes: probes
                         .iter()
@@ -237,7 +253,7 @@ pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
                         "{} rte_flow rules: local address, local port & {} -> queue; RSS-aware: {}",
                         r.len(),
                         workers - 1,
-                        rss_why(p)
+                        rss_unused(p)
                     ),
                 ));
             }
@@ -265,6 +281,7 @@ pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
         steering: ReplySteering::Modulo,
         rules,
         modes,
+        rss_why,
     }
 }
 
@@ -283,8 +300,8 @@ impl Plan {
                         self.modes[i] = (
                             "redirect",
                             format!(
-                                "rte_flow rule for {} refused at creation ({e}); replies reaching another worker go through redirect rings",
-                                rule.dst
+                                "replies reaching another worker go through redirect rings; rte_flow: rule for {} refused at creation ({e}); RSS-aware: {}",
+                                rule.dst, self.rss_why[i]
                             ),
                         );
                         break;
