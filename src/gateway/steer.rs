@@ -167,8 +167,8 @@ pub(super) struct Plan {
     rss_why: Vec<String>,
 }
 
-/// Decide from every port's probe (in port order); `names` are the configured port names and
-/// `carries` whether a local address pool lives on the port.
+/// Decide from every port's probe (in port order); `carries[i]` says whether a local address
+/// pool lives on port i (its replies arrive there).
 pub(super) fn decide(probes: &[Probe], carries: &[bool], workers: u16) -> Plan {
     let n = probes.len();
     let rss_why: Vec<String> = probes
