@@ -240,6 +240,31 @@ struct Outcome {
     stdout: String,
     /// How many filler frames the input had.
     fillers: usize,
+    /// A scrape of `/metrics` taken while the gateway ran (empty if it could not be taken).
+    metrics: String,
+}
+
+/// Scrape `/metrics` from the gateway whose standard output is in `stdout` (it logs the
+/// endpoint's address: `metrics_listen` is port 0 here).
+fn scrape(stdout: &Path) -> String {
+    use std::io::{Read, Write};
+    let text = std::fs::read_to_string(stdout).unwrap_or_default();
+    let Some(addr) = text
+        .lines()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .and_then(|r| r.split('/').next())
+    else {
+        return String::new();
+    };
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ =
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    let _ = conn.read_to_string(&mut body);
+    body
 }
 
 impl Replay {
@@ -351,6 +376,7 @@ fn replay(tag: &str, cases: &[Case], workers: usize) -> Outcome {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let metrics = scrape(&stdout);
     let status = stop(run.child.as_mut().expect("child"));
     run.child = None;
     assert!(
@@ -371,6 +397,7 @@ fn replay(tag: &str, cases: &[Case], workers: usize) -> Outcome {
         sent,
         stdout,
         fillers,
+        metrics,
     }
 }
 
@@ -620,6 +647,12 @@ fn golden_cases_through_the_binary() {
         "fillers dropped\n{s}"
     );
     assert!(s.contains("steering: single worker"), "{s}");
+    for p in 0..PORTS {
+        assert!(
+            s.contains(&format!("port p{p} reply steering: single")),
+            "{s}"
+        );
+    }
 }
 
 #[test]
@@ -659,5 +692,30 @@ fn golden_redirect_cases_through_the_binary_on_two_workers() {
     assert_eq!(
         drops(s, 0, DropReason::UnsupportedEthertype),
         run.fillers as u64
+    );
+    // FullNAT reply steering on net_pcap (no rte_flow, no RSS): redirect rings, said per port
+    // with the reasons, and exported.
+    for p in 0..PORTS {
+        let line = s
+            .lines()
+            .find(|l| l.contains(&format!("port p{p} reply steering: ")))
+            .unwrap_or_else(|| panic!("no reply steering line for p{p}\n{s}"));
+        assert!(line.contains("reply steering: redirect ("), "{line}");
+        assert!(line.contains("rte_flow: "), "{line}");
+        assert!(line.contains("RSS-aware: no RSS on this device"), "{line}");
+        let sample =
+            format!("ferrovs_port_reply_steering_info{{port=\"p{p}\",mode=\"redirect\"}} 1");
+        assert!(
+            run.metrics.contains(&sample),
+            "{sample} not in\n{}",
+            run.metrics
+        );
+    }
+    // The port the pools live on was probed for rules and refused them.
+    assert!(
+        s.lines()
+            .any(|l| l.contains("reply steering: redirect")
+                && l.contains("rte_flow: rte_flow_validate")),
+        "{s}"
     );
 }

@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod golden;
 pub mod pipeline;
 mod rewrite;
+pub mod rss;
 pub mod sched;
 pub mod session;
 pub mod snapshot;

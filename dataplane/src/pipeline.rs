@@ -17,10 +17,13 @@
 //!   on a shared LAN), out of the port it arrived on, so replies need no route lookup.
 //! - NAT and FullNAT decrement the TTL (the gateway routes); DR leaves the IP header alone; TUN's
 //!   outer header starts at TTL 64.
-//! - FullNAT's local port encodes the owning worker (`lport % workers == id`); NAT sessions live
-//!   on the worker chosen by a hash of the client address, and so do the sessions of persistent
-//!   services (by the client network, the template's key), so that one client's connections
-//!   meet the template on one worker. Packets that reach another worker get
+//! - FullNAT's local port encodes the owning worker. With [`ReplySteering::Modulo`] the owner is
+//!   `lport % workers` (NIC flow rules on the port's low bits, or redirect rings, get replies
+//!   there); with [`ReplySteering::Rss`] the worker picks a port whose reply tuple the NIC's RSS
+//!   (our key and redirection table) delivers to itself. NAT sessions live on the worker chosen
+//!   by a hash of the client address, and so do the sessions of persistent services (by the
+//!   client network, the template's key), so that one client's connections meet the template
+//!   on one worker. Packets that reach another worker get
 //!   [`Verdict::Redirect`].
 
 use core::net::IpAddr;
@@ -29,6 +32,7 @@ use std::sync::Arc;
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
 use crate::rewrite::{self, rd16, set_macs, src_mac, wr16, Family, Tables};
+use crate::rss::RssSteer;
 use crate::sched::{hash, BackendLoad, PickCtx, SchedState, SchedulerKind};
 
 use crate::session::{
@@ -71,6 +75,42 @@ pub enum Punt {
     },
 }
 
+/// How FullNAT replies reach the worker that owns their session (DESIGN §5), which decides how
+/// a worker picks local ports and which worker owns a reply it does not have a session for.
+#[derive(Clone, Debug, Default)]
+pub enum ReplySteering {
+    /// The owner is [`fullnat_owner`]: `lport % workers`. NIC flow rules matching the local
+    /// port's low bits implement it in hardware (workers a power of two); otherwise replies
+    /// that land on another worker are redirected in software.
+    #[default]
+    Modulo,
+    /// The owner is the worker the NIC's RSS delivers the reply to, with the key and
+    /// redirection table ferrovs programmed on every port: each worker picks local ports whose
+    /// reply tuple hashes to its own queue, so replies need no redirect.
+    Rss(Arc<RssSteer>),
+}
+
+impl ReplySteering {
+    /// Return the worker that owns the FullNAT session a reply `backend:bport -> laddr:lport`
+    /// belongs to.
+    #[inline]
+    pub fn owner(
+        &self,
+        backend: IpAddr,
+        bport: u16,
+        laddr: IpAddr,
+        lport: u16,
+        workers: u16,
+    ) -> u16 {
+        match self {
+            ReplySteering::Modulo => fullnat_owner(lport, workers),
+            ReplySteering::Rss(rs) => rs
+                .worker_of(backend, laddr, bport, lport)
+                .unwrap_or_else(|| fullnat_owner(lport, workers)),
+        }
+    }
+}
+
 /// Fixed settings of one worker.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -96,6 +136,8 @@ pub struct WorkerConfig {
     pub expire_budget: usize,
     /// Connection timeouts.
     pub timeouts: Timeouts,
+    /// How FullNAT replies are steered to their owner (the same on every worker).
+    pub reply_steering: ReplySteering,
 }
 
 impl Default for WorkerConfig {
@@ -112,12 +154,17 @@ impl Default for WorkerConfig {
             lport_min: 1024,
             expire_budget: 256,
             timeouts: Timeouts::default(),
+            reply_steering: ReplySteering::Modulo,
         }
     }
 }
 
 /// How many local ports a new FullNAT flow tries before giving up.
 const LPORT_TRIES: u32 = 16;
+/// RSS-aware choice: candidate ports hashed per try to find one whose reply lands on this
+/// worker (about `workers` are needed on average with a round-robin redirection table; each
+/// costs two table reads).
+const RSS_SCAN: u32 = 1024;
 /// TTL of headers the gateway originates (TUN outer header, ICMP errors, echo replies).
 const ORIGIN_TTL: u8 = 64;
 
@@ -131,6 +178,8 @@ pub struct Worker {
     generation: Option<u64>,
     loads: Vec<BackendLoad>,
     lport_cursor: u32,
+    /// RSS-aware choice: where the next scan for a port starts.
+    rss_port_cursor: u32,
     counters: Arc<WorkerCounters>,
 }
 
@@ -144,12 +193,18 @@ impl Worker {
     /// Create a worker; all tables are allocated now.
     ///
     /// # Panics
-    /// If `workers` is 0 or `id >= workers`.
+    /// If `workers` is 0 or `id >= workers`, or RSS steering names a worker `>= workers`.
     pub fn new(cfg: WorkerConfig) -> Worker {
         assert!(
             cfg.workers > 0 && cfg.id < cfg.workers,
             "worker id out of range"
         );
+        if let ReplySteering::Rss(rs) = &cfg.reply_steering {
+            assert!(
+                rs.max_worker() < cfg.workers,
+                "RSS redirection table names a worker out of range"
+            );
+        }
         let seed = HashSeed::new(cfg.seed);
         let mut s4 = SessionTable::with_capacity(cfg.sessions4, seed);
         let mut s6 = SessionTable::with_capacity(cfg.sessions6, seed);
@@ -166,6 +221,7 @@ impl Worker {
             loads: Vec::with_capacity(cfg.max_backends),
             sched: Vec::with_capacity(cfg.max_services),
             lport_cursor: u32::from(cfg.id).wrapping_mul(0x9e37),
+            rss_port_cursor: u32::from(cfg.id).wrapping_mul(0x9e37_79b9),
             cfg,
             tables,
             generation: None,
@@ -463,7 +519,13 @@ impl Worker {
         let nat_reply = snap.is_nat_backend(src_ip, sport, proto);
         if self.cfg.workers > 1 {
             let owner = if laddr {
-                Some(dport % self.cfg.workers)
+                // A reply backend:bport -> laddr:lport.
+                let w = self.cfg.workers;
+                Some(
+                    self.cfg
+                        .reply_steering
+                        .owner(src_ip, sport, dst_ip, dport, w),
+                )
             } else if nat_reply {
                 Some(nat_owner(dst_ip, self.cfg.workers))
             } else {
@@ -678,6 +740,18 @@ impl Worker {
     ) -> Option<(A, u16)> {
         let laddrs = &svc.laddrs;
         let n = u32::try_from(laddrs.len()).ok().filter(|&n| n > 0)?;
+        if let ReplySteering::Rss(rs) = &self.cfg.reply_steering {
+            return pick_lport_rss(
+                rs,
+                A::sessions(&mut self.tables),
+                laddrs,
+                (&mut self.lport_cursor, &mut self.rss_port_cursor),
+                (self.cfg.id, self.cfg.lport_min),
+                backend,
+                bport,
+                proto,
+            );
+        }
         let workers = u32::from(self.cfg.workers);
         let id = u32::from(self.cfg.id);
         // Ports base + k*workers + id, k in 0..span, all owned by this worker.
@@ -925,7 +999,8 @@ impl Worker {
         let Some((slot, dir)) = t.lookup(&rev) else {
             // ICMP carries no ports for RSS, so an error about another worker's flow lands
             // anywhere: send it to the owner when the quote names one (DESIGN §5).
-            return match icmp_owner(snap, &inner, proto, self.cfg.workers) {
+            let steer = &self.cfg.reply_steering;
+            return match icmp_owner(snap, &inner, proto, self.cfg.workers, steer) {
                 Some(o) if o != self.cfg.id => Verdict::Redirect(o),
                 _ => Verdict::Drop(DropReason::IcmpNoSession),
             };
@@ -996,6 +1071,52 @@ impl Worker {
             }
         }
     }
+}
+
+/// [`Worker::pick_lport`] under [`ReplySteering::Rss`]: a local address in turn, then the next
+/// port from the scan cursor whose reply tuple (`backend:bport -> laddr:lport`) RSS delivers to
+/// worker `id`, if its reply key is free. The hash of the fixed part of the tuple is computed
+/// once per address; each candidate port costs two table reads (see [`crate::rss`]).
+#[allow(clippy::too_many_arguments)]
+fn pick_lport_rss<A: Family>(
+    rs: &RssSteer,
+    t: &mut SessionTable<A>,
+    laddrs: &[IpAddr],
+    (laddr_cursor, port_cursor): (&mut u32, &mut u32),
+    (id, lport_min): (u16, u16),
+    backend: A,
+    bport: u16,
+    proto: L4Proto,
+) -> Option<(A, u16)> {
+    let n = u32::try_from(laddrs.len()).ok().filter(|&n| n > 0)?;
+    let span = 65536 - u32::from(lport_min);
+    for _ in 0..LPORT_TRIES {
+        let c = *laddr_cursor;
+        *laddr_cursor = c.wrapping_add(1);
+        let Some(laddr) = A::from_ip(laddrs[(c % n) as usize]) else {
+            continue;
+        };
+        let Some(partial) = rs.toeplitz().partial(backend.ip(), laddr.ip(), bport) else {
+            continue;
+        };
+        for _ in 0..RSS_SCAN {
+            let k = *port_cursor;
+            *port_cursor = k.wrapping_add(1);
+            let Ok(lport) = u16::try_from(u32::from(lport_min) + k % span) else {
+                continue;
+            };
+            if rs.worker(rs.lport_hash(partial, A::V6, lport)) != id {
+                continue;
+            }
+            let reply = A::flow_key(backend, bport, laddr, lport, proto);
+            if t.lookup(&reply).is_none() {
+                return Some((laddr, lport));
+            }
+            // Taken: the next try moves to the next address.
+            break;
+        }
+    }
+    None
 }
 
 /// Rewrite a reply for the client (NAT: source; FullNAT: source and destination).
@@ -1247,7 +1368,8 @@ pub fn persist_owner(client: IpAddr, prefix_len: u8, workers: u16) -> u16 {
 /// Separates the ownership hash from the schedulers' uses of the same address hash.
 const OWNER_SALT: u64 = 0x6f77_6e65_7273;
 
-/// The worker that owns a FullNAT flow, from its local port.
+/// The worker that owns a FullNAT flow, from its local port, under [`ReplySteering::Modulo`]
+/// (under [`ReplySteering::Rss`] see [`ReplySteering::owner`]).
 #[inline]
 pub const fn fullnat_owner(lport: u16, workers: u16) -> u16 {
     lport % workers
@@ -1262,14 +1384,15 @@ fn icmp_owner<A: Family>(
     inner: &IcmpInner<A>,
     proto: L4Proto,
     workers: u16,
+    steer: &ReplySteering,
 ) -> Option<u16> {
     if workers <= 1 {
         return None;
     }
     let (src, dst) = (inner.src.ip(), inner.dst.ip());
     if snap.is_laddr(src) {
-        // laddr:lport -> backend.
-        return Some(fullnat_owner(inner.src_port, workers));
+        // laddr:lport -> backend: its replies are backend:bport -> laddr:lport.
+        return Some(steer.owner(dst, inner.dst_port, src, inner.src_port, workers));
     }
     if snap.is_nat_backend(dst, inner.dst_port, proto) {
         // client:cport -> backend.

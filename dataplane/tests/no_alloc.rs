@@ -378,3 +378,66 @@ fn hot_path_does_not_allocate() {
     assert_eq!(c.sessions_expired.get(), c.sessions_created.get());
     assert!(w.sessions4().is_empty() && w.sessions6().is_empty());
 }
+
+/// The RSS-aware local-port choice (a hashed scan per new FullNAT flow) and its ownership
+/// checks allocate nothing either: worker 1 of 4 opens FullNAT flows of both families and
+/// protocols, takes their replies, and redirects replies and ICMP errors of other workers.
+#[test]
+fn rss_aware_fullnat_does_not_allocate() {
+    use dataplane::pipeline::ReplySteering;
+    use dataplane::rss::{RssSteer, DEFAULT_KEY};
+    let snap = snapshot();
+    let rs = RssSteer::new(&DEFAULT_KEY, &RssSteer::round_robin_reta(128, 4)).unwrap();
+    let mut w = Worker::new(WorkerConfig {
+        id: 1,
+        workers: 4,
+        reply_steering: ReplySteering::Rss(std::sync::Arc::new(rs)),
+        ..WorkerConfig::default()
+    });
+    let mut d = Driver::new();
+    let fullnat = [&TARGETS[5], &TARGETS[6], &TARGETS[14], &TARGETS[15]];
+    let flows = |base: u16| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for (k, tg) in fullnat.iter().enumerate() {
+            for i in 0..200u32 {
+                let c = client(tg.vip.contains(':'), i);
+                v.push(first(tg, c, base + (k as u16) * 1000 + i as u16));
+            }
+        }
+        v
+    };
+    let warm = flows(20000);
+    let sent = d.run_collect(&mut w, &snap, 1, 0, &warm);
+    let mut replies = Vec::new();
+    for (v, out) in &sent {
+        assert_eq!(*v, Verdict::Tx(1));
+        let v4 = out[12..14] == [0x08, 0x00];
+        let tcp_proto = if v4 { out[23] == 6 } else { out[20] == 6 };
+        replies.push(reply_to(
+            out,
+            if tcp_proto { SYN | ACK } else { 0 },
+            tcp_proto,
+        ));
+        // The same reply to a local port of another worker, and an ICMP error about it.
+        let mut stray = reply_to(out, ACK, tcp_proto);
+        let l4 = if v4 { 34 } else { 54 };
+        stray[l4 + 2] ^= 0x01;
+        replies.push(stray);
+        let (gw, _) = addrs(out);
+        let router = if gw.is_ipv4() {
+            ip("198.18.1.1")
+        } else {
+            ip("2001:db8:1::fe")
+        };
+        replies.push(icmp_error_quoting(from_backend(1), router, gw, out, 8));
+    }
+    let new_flows = flows(40000);
+    let info = allocation_counter::measure(|| {
+        d.run(&mut w, &snap, 2, 0, &new_flows);
+        d.run(&mut w, &snap, 2, 1, &replies);
+    });
+    assert_eq!(info.count_total, 0, "RSS-aware FullNAT allocated");
+    assert!(d.seen[0] > 1000, "tx {:?}", d.seen);
+    assert!(d.seen[2] > 100, "redirects {:?}", d.seen);
+    assert_eq!(w.counters().insert_failures.get(), 0);
+}

@@ -17,6 +17,14 @@ pub const RSS_IP: u64 = dpdk_sys::RTE_ETH_RSS_IP;
 pub const RSS_TCP: u64 = dpdk_sys::RTE_ETH_RSS_TCP;
 /// RSS over UDP ports (`RTE_ETH_RSS_UDP`).
 pub const RSS_UDP: u64 = dpdk_sys::RTE_ETH_RSS_UDP;
+/// RSS over IPv4 TCP ports (`RTE_ETH_RSS_NONFRAG_IPV4_TCP`).
+pub const RSS_IPV4_TCP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+/// RSS over IPv4 UDP ports (`RTE_ETH_RSS_NONFRAG_IPV4_UDP`).
+pub const RSS_IPV4_UDP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+/// RSS over IPv6 TCP ports (`RTE_ETH_RSS_NONFRAG_IPV6_TCP`).
+pub const RSS_IPV6_TCP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+/// RSS over IPv6 UDP ports (`RTE_ETH_RSS_NONFRAG_IPV6_UDP`).
+pub const RSS_IPV6_UDP: u64 = dpdk_sys::RTE_ETH_RSS_NONFRAG_IPV6_UDP;
 
 /// A DPDK port id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -452,6 +460,44 @@ impl Port {
     #[doc(alias = "rte_eth_xstats_get")]
     pub fn xstats(&self) -> Result<Vec<(String, u64)>> {
         self.id.xstats()
+    }
+
+    /// Return the RSS key and hash functions the port uses now (`key` empty if the driver
+    /// does not report it).
+    #[doc(alias = "rte_eth_dev_rss_hash_conf_get")]
+    pub fn rss_hash_conf(&self, key_len: u8) -> Result<(Vec<u8>, u64)> {
+        let mut key = vec![0u8; usize::from(key_len)];
+        let mut conf = dpdk_sys::rte_eth_rss_conf {
+            rss_key: if key.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                key.as_mut_ptr()
+            },
+            rss_key_len: key_len,
+            rss_hf: 0,
+        };
+        // SAFETY: conf points to a key buffer of rss_key_len bytes (or NULL), which outlives
+        // the call; DPDK writes at most that many bytes.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_rss_hash_conf_get(self.id.0, &mut conf) };
+        cvt("rte_eth_dev_rss_hash_conf_get", ret)?;
+        Ok((key, conf.rss_hf))
+    }
+
+    /// Read back the RSS redirection table (`size` entries, the device's `reta_size`).
+    #[doc(alias = "rte_eth_dev_rss_reta_query")]
+    pub fn reta(&self, size: u16) -> Result<Vec<u16>> {
+        let group = dpdk_sys::RTE_ETH_RETA_GROUP_SIZE as usize;
+        let n = usize::from(size);
+        let mut conf: Vec<dpdk_sys::rte_eth_rss_reta_entry64> =
+            vec![Default::default(); n.div_ceil(group)];
+        for i in 0..n {
+            conf[i / group].mask |= 1 << (i % group);
+        }
+        // SAFETY: conf holds size entries across ceil(size/64) groups, as DPDK expects.
+        let ret =
+            unsafe { dpdk_sys::rte_eth_dev_rss_reta_query(self.id.0, conf.as_mut_ptr(), size) };
+        cvt("rte_eth_dev_rss_reta_query", ret)?;
+        Ok((0..n).map(|i| conf[i / group].reta[i % group]).collect())
     }
 
     /// Program the RSS redirection table: entry i sends hash bucket i to queue `reta[i]`.

@@ -1,20 +1,24 @@
 //! `rte_flow`: probe whether a port can steer by destination address and port bits, and install
 //! such rules (used for FullNAT reply steering, DESIGN §5).
+//!
+//! One rule shape only: `eth / ipv4 or ipv6 dst is ADDR / tcp or udp dst port spec PORT mask
+//! MASK -> queue Q`. The gateway validates one per local address at start; most virtual devices
+//! refuse (`ENOTSUP`), which is how a port without flow support is found.
 
 use std::ffi::CStr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::raw::c_void;
 use std::ptr::NonNull;
 
 use crate::error::{Error, Result};
 use crate::ethdev::Port;
 
-/// A steering rule: IPv4 TCP or UDP packets to `dst` whose destination port matches
+/// A steering rule: IPv4 or IPv6 TCP or UDP packets to `dst` whose destination port matches
 /// `port_spec` under `port_mask` go to RX queue `queue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SteerRule {
     /// Destination address (a FullNAT local address).
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// Destination port value after masking.
     pub port_spec: u16,
     /// Which destination-port bits are compared.
@@ -69,10 +73,30 @@ fn apply(port: &Port, rule: &SteerRule, create: bool) -> Result<Option<FlowRule>
         _bitfield_align_1: [],
         _bitfield_1: dpdk_sys::rte_flow_attr::new_bitfield_1(1, 0, 0, 0),
     };
-    let mut ip_spec = dpdk_sys::rte_flow_item_ipv4::default();
-    let mut ip_mask = dpdk_sys::rte_flow_item_ipv4::default();
-    ip_spec.hdr.dst_addr = u32::from(rule.dst).to_be();
-    ip_mask.hdr.dst_addr = u32::MAX;
+    let mut ip4_spec = dpdk_sys::rte_flow_item_ipv4::default();
+    let mut ip4_mask = dpdk_sys::rte_flow_item_ipv4::default();
+    let mut ip6_spec = dpdk_sys::rte_flow_item_ipv6::default();
+    let mut ip6_mask = dpdk_sys::rte_flow_item_ipv6::default();
+    let (ip_type, ip_spec, ip_mask) = match rule.dst {
+        IpAddr::V4(a) => {
+            ip4_spec.hdr.dst_addr = u32::from(a).to_be();
+            ip4_mask.hdr.dst_addr = u32::MAX;
+            (
+                dpdk_sys::RTE_FLOW_ITEM_TYPE_IPV4,
+                std::ptr::from_ref(&ip4_spec).cast::<c_void>(),
+                std::ptr::from_ref(&ip4_mask).cast::<c_void>(),
+            )
+        }
+        IpAddr::V6(a) => {
+            ip6_spec.hdr.dst_addr = a.octets();
+            ip6_mask.hdr.dst_addr = [0xff; 16];
+            (
+                dpdk_sys::RTE_FLOW_ITEM_TYPE_IPV6,
+                std::ptr::from_ref(&ip6_spec).cast::<c_void>(),
+                std::ptr::from_ref(&ip6_mask).cast::<c_void>(),
+            )
+        }
+    };
     let mut tcp_spec = dpdk_sys::rte_flow_item_tcp::default();
     let mut tcp_mask = dpdk_sys::rte_flow_item_tcp::default();
     let mut udp_spec = dpdk_sys::rte_flow_item_udp::default();
@@ -103,10 +127,10 @@ fn apply(port: &Port, rule: &SteerRule, create: bool) -> Result<Option<FlowRule>
             mask: null,
         },
         dpdk_sys::rte_flow_item {
-            type_: dpdk_sys::RTE_FLOW_ITEM_TYPE_IPV4,
-            spec: std::ptr::from_ref(&ip_spec).cast(),
+            type_: ip_type,
+            spec: ip_spec,
             last: null,
-            mask: std::ptr::from_ref(&ip_mask).cast(),
+            mask: ip_mask,
         },
         dpdk_sys::rte_flow_item {
             type_: l4_type,
@@ -170,8 +194,39 @@ pub fn validate(port: &Port, rule: &SteerRule) -> Result<()> {
     apply(port, rule, false).map(|_| ())
 }
 
-/// Install `rule` on the port.
+/// Install `rule` on the port; the rule is destroyed when the returned handle drops.
+///
+/// # Errors
+/// The PMD's reason when it refuses the rule.
 #[doc(alias = "rte_flow_create")]
 pub fn create(port: &Port, rule: &SteerRule) -> Result<FlowRule> {
-    apply(port, rule, true).map(|r| r.expect("create returns a rule on success"))
+    apply(port, rule, true)?.ok_or_else(|| Error::Dpdk {
+        op: "rte_flow_create",
+        errno: 0,
+        msg: "no rule returned".into(),
+    })
+}
+
+/// Destroy every flow rule on the port (handles of rules it had become stale: forget them
+/// with [`FlowRule::forget`] rather than dropping them after this).
+///
+/// # Errors
+/// The PMD's reason when it cannot.
+#[doc(alias = "rte_flow_flush")]
+pub fn flush(port: &Port) -> Result<()> {
+    let mut err = dpdk_sys::rte_flow_error::default();
+    // SAFETY: port.id() is a valid port (Port exists); err is a valid out-parameter.
+    let ret = unsafe { dpdk_sys::rte_flow_flush(port.id().0, &mut err) };
+    if ret < 0 {
+        Err(flow_error("rte_flow_flush", ret, &err))
+    } else {
+        Ok(())
+    }
+}
+
+impl FlowRule {
+    /// Drop the handle without destroying the rule (after [`flush`] destroyed it).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
 }

@@ -374,6 +374,16 @@ fn test_rte_flow_probe_reports_unsupported_on_ring_port() {
     };
     let err = dpdk::flow::validate(&a, &rule).unwrap_err();
     assert!(err.to_string().contains("rte_flow_validate"), "{err}");
+    // The IPv6 / UDP shape is refused the same way, and nothing can be created.
+    let v6 = dpdk::flow::SteerRule {
+        dst: "2001:db8::10".parse().unwrap(),
+        tcp: false,
+        ..rule
+    };
+    let err = dpdk::flow::validate(&a, &v6).unwrap_err();
+    assert!(err.to_string().contains("rte_flow_validate"), "{err}");
+    let err = dpdk::flow::create(&a, &v6).unwrap_err();
+    assert!(err.to_string().contains("rte_flow_create"), "{err}");
 }
 
 #[test]

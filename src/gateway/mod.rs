@@ -8,6 +8,7 @@
 //! owns one extra TX queue per port for the frames it originates.
 
 mod admin;
+mod steer;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -18,7 +19,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use config::Config;
 use control::health::{BackendHealth, HealthChecker};
-use control::metrics::{self, collect, server::MetricsServer, MetricsView, PortRow, ReloadStats};
+use control::metrics::{
+    self, collect, server::MetricsServer, MetricsView, PortRow, PortSteeringRow, ReloadStats,
+};
 use control::neigh::{self, Neighbours};
 use control::topology;
 use dataplane::counters::WorkerCounters;
@@ -42,11 +45,7 @@ const RESOLVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The RSS key ferrovs programs (Microsoft's verification key, the common default): known, so
 /// the RSS-aware local-port choice can predict where replies land.
-pub const RSS_KEY: [u8; 40] = [
-    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-    0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-    0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-];
+pub const RSS_KEY: [u8; 40] = dataplane::rss::DEFAULT_KEY;
 
 /// Build the EAL argument list for `cfg`.
 pub fn eal_args(cfg: &Config) -> Vec<String> {
@@ -188,6 +187,7 @@ fn run_with_eal(
     let mut control_tx = Vec::new();
     let mut control_rx: Vec<RxQueue> = Vec::new();
     let mut map = Vec::new();
+    let (mut probes, mut carries) = (Vec::new(), Vec::new());
     for (pi, pc) in cfg.ports.iter().enumerate() {
         let mut port = Port::probe(eal, &pc.device)
             .map_err(|e| format!("port {} ({}): {e}", pc.name, pc.device))?;
@@ -215,10 +215,9 @@ fn run_with_eal(
         let steering = if nw == 1 {
             "single worker: no steering needed".to_owned()
         } else if rss.is_some() {
-            "RSS spreads new flows; replies to another worker's session go through redirect rings"
-                .to_owned()
+            "RSS spreads new flows; FullNAT replies as chosen below".to_owned()
         } else {
-            "no RSS on this device: queue 0 gets all traffic; redirect rings steer to owners"
+            "no RSS on this device: queue 0 gets all traffic; FullNAT replies as chosen below"
                 .to_owned()
         };
         // Control owns queue `nw` in both directions: peers that pair queues (memif) need equal
@@ -231,10 +230,12 @@ fn run_with_eal(
             ..Default::default()
         })
         .map_err(|e| format!("port {}: configure: {e}", pc.name))?;
+        let mut reta_set = None;
         if has_rss && info.reta_size > 0 {
             let reta: Vec<u16> = (0..info.reta_size).map(|i| i % nw).collect();
             port.set_reta(&reta)
                 .map_err(|e| format!("port {}: RSS redirection table: {e}", pc.name))?;
+            reta_set = Some(reta);
         }
         for w in 0..nw {
             let rx = port
@@ -271,11 +272,19 @@ fn run_with_eal(
             nw,
             steering
         );
+        let laddrs = steer::laddrs_on(cfg, &pc.name);
+        carries.push(!laddrs.is_empty());
+        probes.push(steer::probe(&port, &info, &laddrs, nw, reta_set.as_deref()));
         map.push((port.id().0, u8::try_from(pi).unwrap_or(u8::MAX)));
         macs.push(mac);
         ports.push(port);
     }
     let map = PortMap(map);
+    // FullNAT reply steering: one choice for all ports, one line per port (DESIGN §5).
+    let port_names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
+    let mut plan = steer::decide(&probes, &carries, nw);
+    let flow_rules = plan.install(&ports, &port_names);
+    let steering_rows = plan.rows(&port_names);
     let taps = exception_paths(eal, cfg, &macs, &pool)?;
 
     // Rings.
@@ -354,6 +363,7 @@ fn run_with_eal(
             max_backends,
             seed: rdtsc() ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             timeouts,
+            reply_steering: plan.steering.clone(),
             ..WorkerConfig::default()
         };
         let worker = Worker::new(wcfg);
@@ -385,7 +395,15 @@ fn run_with_eal(
     let health = HealthChecker::start(cfg);
     let reload_stats = Arc::new(ReloadStats::new());
     let xstats: Arc<std::sync::Mutex<Vec<PortRow>>> = Arc::default();
-    let metrics_server = start_metrics(cfg, &shared, &counters, &health, &reload_stats, &xstats)?;
+    let metrics_server = start_metrics(
+        cfg,
+        &shared,
+        &counters,
+        &health,
+        &reload_stats,
+        &xstats,
+        steering_rows,
+    )?;
 
     // Control loop.
     let mut ctl = Control {
@@ -506,6 +524,7 @@ fn run_with_eal(
     health.stop();
     drop(punt_rx);
     drop(control_rx);
+    steer::remove(&ports, flow_rules);
     for mut p in ports {
         if let Err(e) = p.stop() {
             eprintln!("ferrovs: port {}: {e}", p.name());
@@ -524,6 +543,7 @@ fn start_metrics(
     health: &HealthChecker,
     reloads: &Arc<ReloadStats>,
     xstats: &Arc<std::sync::Mutex<Vec<PortRow>>>,
+    reply_steering: Vec<PortSteeringRow>,
 ) -> Result<MetricsServer, String> {
     let shared = shared.clone();
     let workers = counters.to_vec();
@@ -544,6 +564,7 @@ fn start_metrics(
             real_servers,
             workers: collect::worker_rows(&workers, cap4, cap6),
             ports: xstats.lock().map(|x| x.clone()).unwrap_or_default(),
+            reply_steering: reply_steering.clone(),
             health: checks,
             ..MetricsView::default()
         };

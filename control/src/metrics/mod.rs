@@ -97,6 +97,8 @@ pub struct MetricsView {
     pub workers: Vec<WorkerRow>,
     /// Per DPDK port extended statistics.
     pub ports: Vec<PortRow>,
+    /// Per DPDK port: how FullNAT replies are steered to their owning worker (fixed at start).
+    pub reply_steering: Vec<PortSteeringRow>,
     /// Per health check (deduplicated per address, port and definition).
     pub health: Vec<CheckStatus>,
 }
@@ -371,6 +373,17 @@ pub struct PortRow {
     pub xstats: Vec<(String, u64)>,
 }
 
+/// How one port steers FullNAT replies to the worker that owns their session (DESIGN §5),
+/// chosen at start from the port's capabilities.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortSteeringRow {
+    /// The configured port name (`wan0`).
+    pub port: String,
+    /// `flow` (NIC `rte_flow` rules), `rss` (RSS-aware local ports), `redirect` (software
+    /// redirect rings) or `single` (one worker: nothing to steer).
+    pub mode: String,
+}
+
 /// The generic ethdev xstats every DPDK driver reports (`eth_dev_stats_strings` in
 /// `lib/ethdev/rte_ethdev.c`), mapped to stable metric names. Everything else passes through as
 /// `ferrovs_port_xstat{name=...}`.
@@ -435,6 +448,7 @@ pub fn render(v: &MetricsView) -> String {
     render_real_servers(&mut e, &v.real_servers);
     render_workers(&mut e, &v.workers);
     render_ports(&mut e, &v.ports);
+    render_reply_steering(&mut e, &v.reply_steering);
     render_health(&mut e, &v.health);
     e.finish()
 }
@@ -789,6 +803,17 @@ fn render_ports(e: &mut Encoder, rows: &[PortRow]) {
             }
             e.sample(&[("port", &p.name), ("name", &text::sanitize(n))], *v);
         }
+    }
+}
+
+fn render_reply_steering(e: &mut Encoder, rows: &[PortSteeringRow]) {
+    e.begin(
+        "ferrovs_port_reply_steering_info",
+        "How the port steers FullNAT replies to their worker (mode: flow, rss, redirect or single); the value is always 1.",
+        Kind::Gauge,
+    );
+    for r in rows {
+        e.sample(&[("port", &r.port), ("mode", &r.mode)], 1u64);
     }
 }
 

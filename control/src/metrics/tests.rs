@@ -158,6 +158,16 @@ pub(crate) fn representative_view() -> MetricsView {
         services,
         real_servers,
         workers: worker_rows(&w, 1 << 20, 1 << 18),
+        reply_steering: vec![
+            PortSteeringRow {
+                port: "wan0".into(),
+                mode: "redirect".into(),
+            },
+            PortSteeringRow {
+                port: "lan0".into(),
+                mode: "flow".into(),
+            },
+        ],
         ports: vec![
             PortRow {
                 name: "wan0".into(),
@@ -257,6 +267,14 @@ fn test_representative_exposition_is_well_formed_and_complete() {
         1_700_000_100.5
     );
     assert_eq!(get("ferrovs_config_generation"), 3.0);
+    assert_eq!(
+        get("ferrovs_port_reply_steering_info{port=\"wan0\",mode=\"redirect\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("ferrovs_port_reply_steering_info{port=\"lan0\",mode=\"flow\"}"),
+        1.0
+    );
 
     let svc = "vip=\"198.18.0.100\",port=\"80\",protocol=\"tcp\"";
     // Service 0 is the first service counter slot: conns 1 on each of the two workers.
