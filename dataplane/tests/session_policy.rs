@@ -328,3 +328,35 @@ fn removed_backends_follow_the_services_policy() {
         assert_eq!(v, want, "expire_nodest={expire_nodest}");
     }
 }
+
+#[test]
+fn the_drop_path_does_not_allocate() {
+    let mut w = Worker::new(WorkerConfig::default());
+    let s1 = snapshot(1, up(), true, false);
+    let ports: Vec<u16> = (41000..41032).collect();
+    let mut dead = None;
+    for &p in &ports {
+        let b = connect(&mut w, &s1, 1, p);
+        dead.get_or_insert(b);
+    }
+    let dead = dead.expect("connections");
+    let s2 = snapshot(2, with(dead, Health::Down { drop: true }), true, false);
+    // The generation sync (scheduler state) is the one allocation per snapshot: before arming.
+    w.sync(&s2);
+    let mut frames: Vec<VecFrame> = ports
+        .iter()
+        .map(|&p| VecFrame::new(&from_client(p, ACK)))
+        .collect();
+    let mut verdicts = [Verdict::Drop(DropReason::NotForUs); 32];
+    let info = allocation_counter::measure(|| {
+        w.process(&s2, 2, 0, &mut frames, &mut verdicts);
+    });
+    assert_eq!(info.count_total, 0, "the drop path allocated");
+    let dropped = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Drop(DropReason::BackendDown))
+        .count();
+    assert_eq!(dropped, ports.len() / 2, "rr put half on the dead one");
+    assert_eq!(backend_down_drops(&w), dropped as u64);
+    assert_eq!(w.sessions4().len(), ports.len() / 2);
+}
