@@ -849,3 +849,189 @@ one_and_two_workers!(
     lab_fullnat_live_changes_under_load_two_workers,
     |w| live_changes("fullnat", "--fullnat", w)
 );
+
+/// A TCP server for the session-policy test: greets each connection with its name, then echoes
+/// every line prefixed with it. Not nginx, so stopping rs1's nginx (which fails rs1's health
+/// check) leaves its established connections alive at the TCP level.
+const NAMED_ECHO: &str = r#"
+import socket, sys, threading
+name = sys.argv[1].encode()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9000))
+s.listen(16)
+def serve(c):
+    c.sendall(name + b"\n")
+    for line in c.makefile("rb"):
+        c.sendall(name + b" " + line)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// The long-lived client: connects to VIP:9000 until a connection lands on RS1 and keeps it;
+/// then for every line on stdin sends it and prints the echo, `timeout` (3 s without one) or
+/// `closed`.
+const IDLE_CLIENT: &str = r#"
+import socket, sys
+vip = sys.argv[1]
+for _ in range(6):
+    c = socket.create_connection((vip, 9000), timeout=3)
+    f = c.makefile("rb")
+    if f.readline().strip() == b"RS1":
+        break
+    c.close()
+else:
+    sys.exit("no connection reached RS1")
+print("connected", flush=True)
+for cmd in sys.stdin:
+    try:
+        c.sendall(cmd.encode())
+        print(f.readline().decode().strip() or "closed", flush=True)
+    except OSError:
+        print("timeout", flush=True)
+"#;
+
+/// Processes a test started, killed when it ends (also on failure).
+struct Killed(Vec<std::process::Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `ferrovsadm -L -n --health` with health checks, and the session policy on a real connection
+/// (NAT, one worker). rs1's nginx is stopped: the listing shows rs1 down within the detection
+/// time. An established connection to rs1 (to a second service, VIP:9000, whose check probes
+/// nginx on port 80, so the connection's own server stays up) keeps working under `keep`, the
+/// default; after a reload to `drop` its next packet is dropped (`backend_down`) and nothing
+/// gets through any more.
+#[test]
+fn lab_nat_health_listing_and_dead_server_session_policy() {
+    let lab = Lab::up("nat", 1);
+    let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let base = std::fs::read_to_string(&cfg_path).expect("config");
+    let check =
+        "type = \"tcp\"\nport = 80\ninterval = 1\ntimeout = 1\nretries = 0\nfall = 2\nrise = 2\n";
+    let config = |policy: &str| {
+        format!(
+            "{base}\n[service.health_check]\n{check}\n\
+             [[service]]\nvip = \"{vip}\"\nport = 9000\nscheduler = \"rr\"\nforward = \"nat\"\n\
+             [service.health_check]\n{check}on_failure_sessions = \"{policy}\"\n\
+             [[service.real_server]]\naddress = \"{rs1}\"\nport = 9000\n\
+             [[service.real_server]]\naddress = \"{rs2}\"\nport = 9000\n"
+        )
+    };
+    std::fs::write(&cfg_path, config("keep")).expect("write");
+    assert!(lab.sighup().contains("ok"), "{}", lab.log());
+
+    // Servers start up, as keepalived's do; the column is there only on request.
+    let row = |listing: &str, rs: &str, port: u16| -> String {
+        listing
+            .lines()
+            .find(|l| l.starts_with(&format!("  -> {rs}:{port} ")))
+            .unwrap_or_else(|| panic!("no {rs}:{port} in\n{listing}"))
+            .to_owned()
+    };
+    let listing = lab.adm(&["-L", "-n", "--health"]);
+    assert!(listing.contains("InActConn  Health\n"), "{listing}");
+    for (rs, port) in [(rs1, 80), (rs2, 80), (rs1, 9000), (rs2, 9000)] {
+        let r = row(&listing, rs, port);
+        assert!(r.contains("  up "), "{r}");
+    }
+    assert!(!lab.adm(&["-L", "-n"]).contains("Health"));
+
+    // The echo servers and the long-lived client connection to rs1.
+    let mut procs = Killed(Vec::new());
+    for (host, name) in [("rs1", "RS1"), ("rs2", "RS2")] {
+        procs
+            .0
+            .push(lab.spawn(host, &["python3", "-c", NAMED_ECHO, name], false));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut client = lab
+        .command(&["exec", "client", "--", "python3", "-c", IDLE_CLIENT, vip])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("client");
+    let mut to_client = client.stdin.take().expect("stdin");
+    let mut from_client = std::io::BufReader::new(client.stdout.take().expect("stdout"));
+    procs.0.push(client);
+    use std::io::{BufRead as _, Write as _};
+    let mut line = String::new();
+    from_client.read_line(&mut line).expect("from client");
+    assert_eq!(line.trim(), "connected", "{}", lab.log());
+    let mut say = |what: &str| -> String {
+        writeln!(to_client, "{what}").expect("to client");
+        to_client.flush().expect("flush");
+        let mut line = String::new();
+        from_client.read_line(&mut line).expect("from client");
+        line.trim().to_owned()
+    };
+    assert_eq!(say("one"), "RS1 one");
+
+    // Stop rs1's nginx: its check fails, rs1 is listed down within fall x interval + timeout
+    // (3 s) plus an interval of phase; the listing names the failure.
+    let nginx_pid =
+        std::fs::read_to_string(format!("/run/ferrovs-lab/{}/rs1-nginx.pid", lab.id)).expect("pid");
+    let stopped = Instant::now();
+    let st = Command::new("kill")
+        .arg(nginx_pid.trim())
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let listing = loop {
+        let l = lab.adm(&["-L", "-n", "--health"]);
+        if row(&l, rs1, 80).contains(" down ") && row(&l, rs1, 9000).contains(" down ") {
+            break l;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(8),
+            "rs1 not listed down after {:?}:\n{l}",
+            stopped.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        row(&listing, rs1, 80).contains("(connect: "),
+        "the last failure is shown: {listing}"
+    );
+    assert!(row(&listing, rs2, 80).contains("  up "), "{listing}");
+
+    // keep (the default): the established connection to the dead server goes on.
+    assert_eq!(say("two"), "RS1 two", "{}", lab.log());
+
+    // drop: after the reload (rs1's check keeps its state: still down), the connection's next
+    // packet is dropped and its session removed; nothing gets through any more.
+    std::fs::write(&cfg_path, config("drop")).expect("write");
+    assert!(lab.sighup().contains("ok"), "{}", lab.log());
+    let listing = lab.adm(&["-L", "-n", "--health"]);
+    assert!(row(&listing, rs1, 9000).contains(" down "), "{listing}");
+    assert_eq!(say("three"), "timeout", "{}", lab.log());
+    let scrape = lab.run("gw", &["curl", "-sS", "-m", "5", lab.var("METRICS")]);
+    let dropped: u64 = scrape
+        .lines()
+        .filter(|l| {
+            l.starts_with("ferrovs_worker_drops_total{") && l.contains("reason=\"backend_down\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(dropped >= 1, "backend_down drops counted:\n{scrape}");
+    // New connections go to the live server.
+    let fresh = lab.run(
+        "client",
+        &[
+            "sh",
+            "-c",
+            &format!("echo x | socat -t 1 - TCP:{vip}:9000,connect-timeout=3"),
+        ],
+    );
+    assert!(fresh.starts_with("RS2\n"), "{fresh:?}");
+}

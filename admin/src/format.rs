@@ -11,14 +11,19 @@
 //!
 //! ferrovs additions: the Forward column says `FullNat` for FullNAT real servers (as DPVS's
 //! ipvsadm does), `-S` writes `--fullnat` for them and `--laddr-pool NAME` on the `-A` line of a
-//! service with a local address pool.
+//! service with a local address pool. With `--health` (never by default, so ipvsadm's formats
+//! stay byte for byte what scripts parse) every real-server row ends with a `Health` column:
+//! `up 3m07s`, `down 12s (connect: Connection refused)` or `unchecked`, after the row's usual
+//! columns, and the title names it after its last column.
 
 use core::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::ipvsadm::Format;
 use crate::names::Names;
-use crate::proto::{ConnEntry, DestEntry, Fwd, Listing, Proto, ServiceEntry, IPVS_VERSION};
+use crate::proto::{
+    ConnEntry, DestEntry, Fwd, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+};
 
 /// Format `addr:port` numerically, IPv6 in brackets.
 pub fn addr_port_numeric(addr: IpAddr, port: u16) -> String {
@@ -79,8 +84,63 @@ fn largenum(out: &mut String, i: u64, exact: bool) {
     };
 }
 
-/// ipvsadm's `print_title` (nothing for `-S`).
+/// ipvsadm's `print_title` (nothing for `-S`), plus the ferrovs `Health` column name with
+/// `--health`: after the last column of the title line that names the real-server columns.
 fn title(out: &mut String, f: &Format) {
+    let start = out.len();
+    title_ipvsadm(out, f);
+    if f.health {
+        let mut lines: Vec<String> = out[start..].lines().map(str::to_owned).collect();
+        out.truncate(start);
+        // --stats, --rate, --thresholds and --persistent-conn name every column on their first
+        // line; the others on their second, whose InActConn heads a 10-wide column.
+        let (i, sep) = if f.stats || f.rate || f.thresholds || f.persistent_conn {
+            (0, " ")
+        } else {
+            (1, "  ")
+        };
+        if let Some(l) = lines.get_mut(i) {
+            l.push_str(sep);
+            l.push_str("Health");
+        }
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+}
+
+/// `ferrovsadm --health`: the Health column of one real server, with its leading space: the
+/// state, how long it has held, and for a down server the last failure.
+fn health_column(out: &mut String, d: &DestEntry) {
+    let Some(h) = &d.health else {
+        out.push_str(" n/a");
+        return;
+    };
+    let _ = write!(out, " {}", h.state.name());
+    if h.state == HealthState::Unchecked {
+        return;
+    }
+    let _ = write!(out, " {}", duration(h.for_s));
+    if h.state == HealthState::Down {
+        if let Some(r) = &h.last_failure {
+            let _ = write!(out, " ({r})");
+        }
+    }
+}
+
+/// A compact duration: `42s`, `3m07s`, `2h05m`, `3d04h`.
+pub fn duration(s: u64) -> String {
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// `print_title` proper.
+fn title_ipvsadm(out: &mut String, f: &Format) {
     let first = format!("{:<33}", "Prot LocalAddress:Port");
     if f.stats {
         let _ = writeln!(
@@ -217,7 +277,6 @@ fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Nam
             for n in [c.conns, c.inpkts, c.outpkts, c.inbytes, c.outbytes] {
                 largenum(out, n, f.exact);
             }
-            out.push('\n');
         } else if f.rate {
             let _ = write!(
                 out,
@@ -226,15 +285,14 @@ fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Nam
             );
             largenum(out, c.inbps, f.exact);
             largenum(out, c.outbps, f.exact);
-            out.push('\n');
         } else if f.thresholds {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
                 d.u_threshold, d.l_threshold, st.active_conns, st.inactive_conns
             );
         } else if f.persistent_conn {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
                 d.weight, st.persist_conns, st.active_conns, st.inactive_conns
@@ -242,7 +300,7 @@ fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Nam
         } else if f.tun_info {
             // ferrovs tunnels are IPIP only.
             let info = if d.forward == Fwd::Tun { "ipip" } else { "n/a" };
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  -> {dname:<28} {:<7} {info:<13} {:<6} {:<10} {:<10}",
                 d.forward.column(),
@@ -251,7 +309,7 @@ fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Nam
                 st.inactive_conns
             );
         } else {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  -> {dname:<28} {:<7} {:<6} {:<10} {:<10}",
                 d.forward.column(),
@@ -260,6 +318,10 @@ fn service_entry(out: &mut String, s: &ServiceEntry, f: &Format, names: &dyn Nam
                 st.inactive_conns
             );
         }
+        if f.health {
+            health_column(out, d);
+        }
+        out.push('\n');
     }
 }
 

@@ -22,7 +22,8 @@ use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::proto::{
-    ConnEntry, Counters, DestState, ListQuery, Listing, Request, Response, ServiceKey, TimeoutsView,
+    ConnEntry, Counters, DestHealth, DestState, ListQuery, Listing, Request, Response, ServiceKey,
+    TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -61,6 +62,13 @@ pub trait AdminState {
     /// The `size=` shown in listing headers; ipvsadm shows the kernel connection hash size.
     /// ferrovs suggests the per-worker session table capacity.
     fn conn_table_size(&self) -> u32;
+
+    /// The health-check state of one real server of `svc` (`-L --health`); `None` when the
+    /// gateway cannot tell (the listing then prints `n/a`).
+    fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
+        let _ = (svc, rs);
+        None
+    }
 }
 
 fn find<'a>(cfg: &'a Config, key: &ServiceKey) -> Option<&'a Service> {
@@ -84,9 +92,13 @@ pub fn listing(state: &dyn AdminState, q: &ListQuery) -> Result<Listing, String>
         services: services
             .into_iter()
             .map(|s| {
-                crate::proto::service_entry(s, state.service_counters(s), |rs| {
+                let mut e = crate::proto::service_entry(s, state.service_counters(s), |rs| {
                     state.dest_state(s, rs)
-                })
+                });
+                for (d, rs) in e.real_servers.iter_mut().zip(&s.real_servers) {
+                    d.health = state.dest_health(s, rs);
+                }
+                e
             })
             .collect(),
         connections: if q.connections {

@@ -20,7 +20,8 @@
 //!
 //! ferrovs additions, spelled so they cannot collide with upstream options (`-b` stays
 //! `--sched-flags`, unlike DPVS): `--fullnat` (a forwarding method, like `-g/-m/-i`),
-//! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`) and the command `--reload`.
+//! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the command `--reload` and
+//! the listing option `--health` (a health-check column, with `-L` only).
 //! `--socket PATH` is taken out of argv before parsing ([`take_socket_option`]).
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
@@ -98,6 +99,8 @@ pub struct Format {
     pub exact: bool,
     /// `--tun-info`.
     pub tun_info: bool,
+    /// `--health` (ferrovs): a health-check column on real-server rows.
+    pub health: bool,
 }
 
 /// What `-L` lists.
@@ -216,6 +219,7 @@ Options:
   --thresholds                  list thresholds
   --persistent-conn             list persistence templates
   --tun-info                    list tunnel information
+  --health                      add each real server's health-check state (ferrovs)
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
@@ -334,6 +338,7 @@ enum Tag {
     FullNat,
     LaddrPool,
     Reload,
+    Health,
 }
 
 /// (long name, short name, value, tag): ipvsadm 1.31's popt table plus the ferrovs additions.
@@ -400,6 +405,7 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("fullnat", None, Arg::None, Tag::FullNat),
     ("laddr-pool", None, Arg::Required, Tag::LaddrPool),
     ("reload", None, Arg::None, Tag::Reload),
+    ("health", None, Arg::None, Tag::Health),
 ];
 
 /// popt's errors, with `poptStrerror`'s text.
@@ -577,8 +583,8 @@ const CMD_NAMES: [&str; 15] = [
     "reload",
 ];
 
-/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`.
-const OPT_NAMES: [&str; 35] = [
+/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool` and `health`.
+const OPT_NAMES: [&str; 36] = [
     "numeric",
     "connection",
     "service-address",
@@ -614,6 +620,7 @@ const OPT_NAMES: [&str; 35] = [
     "tun-csum",
     "tun-remcsum",
     "laddr-pool",
+    "health",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -651,26 +658,27 @@ const OPTC_TUN_NOCSUM: usize = 31;
 const OPTC_TUN_CSUM: usize = 32;
 const OPTC_TUN_REMCSUM: usize = 33;
 const OPTC_LADDR_POOL: usize = 34;
+const OPTC_HEALTH: usize = 35;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
 /// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th
-/// column (`laddr-pool`) and the `reload` row are ferrovs's.
-const LEGAL: [&[u8; 35]; 15] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// and 36th columns (`laddr-pool`, `health`) and the `reload` row are ferrovs's.
+const LEGAL: [&[u8; 36]; 15] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx x",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx x",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx ",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -1339,6 +1347,10 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 set_option(&mut e.options, OPTC_LADDR_POOL)?;
                 e.laddr_pool = Some(val().to_owned());
             }
+            Tag::Health => {
+                set_option(&mut e.options, OPTC_HEALTH)?;
+                e.format.health = true;
+            }
             // A command or -h/-v after the first option: popt builds of ipvsadm report the
             // word as an invalid option.
             _ => {
@@ -1416,8 +1428,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
     }
     if cmd == Cmd::List {
         let has = |o: usize| e.options & (1u64 << o) != 0;
+        // `--health` (ferrovs) adds a column to the service listings only.
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
-            && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS)))
+            && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))
         {
             return Err(CliError::fail("options conflicts in the list command"));

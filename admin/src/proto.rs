@@ -366,6 +366,58 @@ pub struct DestState {
     pub counters: Counters,
 }
 
+/// A real server's health-check state (`ferrovsadm -L --health`, a ferrovs addition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// No health check: always schedulable.
+    Unchecked,
+    /// The check passes.
+    Up,
+    /// The check fails: out of scheduling (or weight 0 with `inhibit_on_failure`).
+    Down,
+}
+
+impl HealthState {
+    /// Return the word the listing prints: `up`, `down` or `unchecked`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unchecked => "unchecked",
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// The health of one real server as the gateway's checker sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestHealth {
+    /// The verdict.
+    pub state: HealthState,
+    /// Seconds the verdict has held (since the last transition, or since the check started);
+    /// 0 for an unchecked server.
+    #[serde(default)]
+    pub for_s: u64,
+    /// The check (`tcp`, `http GET /health`, `command ...`); `None` when unchecked.
+    #[serde(default)]
+    pub check: Option<String>,
+    /// The last failed probe's reason, if any probe failed yet.
+    #[serde(default)]
+    pub last_failure: Option<String>,
+}
+
+impl DestHealth {
+    /// The state of a server without a health check.
+    pub const fn unchecked() -> Self {
+        Self {
+            state: HealthState::Unchecked,
+            for_s: 0,
+            check: None,
+            last_failure: None,
+        }
+    }
+}
+
 /// One real server in a listing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestEntry {
@@ -384,6 +436,10 @@ pub struct DestEntry {
     /// Live state.
     #[serde(default)]
     pub state: DestState,
+    /// Health-check state; `None` from a gateway that does not report it. Added without a
+    /// protocol version change: older clients ignore the field, newer ones read its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<DestHealth>,
 }
 
 /// One virtual service in a listing.
@@ -497,6 +553,7 @@ pub fn service_entry(
                 u_threshold: rs.u_threshold,
                 l_threshold: rs.l_threshold,
                 state: dest_state(rs),
+                health: None,
             })
             .collect(),
     }
@@ -548,6 +605,38 @@ mod tests {
             assert_eq!(back.body, r);
             assert_eq!(back.version, PROTOCOL_VERSION);
         }
+    }
+
+    #[test]
+    fn health_is_optional_on_the_wire() {
+        let mut d = DestEntry {
+            address: "10.0.0.11".parse().expect("ip"),
+            port: 80,
+            forward: Fwd::Nat,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+            state: DestState::default(),
+            health: None,
+        };
+        // A gateway without health sends no field; a client reading it gets None.
+        let line = serde_json::to_string(&d).expect("encode");
+        assert!(!line.contains("health"), "{line}");
+        let back: DestEntry = serde_json::from_str(&line).expect("decode");
+        assert_eq!(back.health, None);
+        d.health = Some(DestHealth {
+            state: HealthState::Down,
+            for_s: 7,
+            check: Some("tcp".into()),
+            last_failure: Some("connect: Connection refused".into()),
+        });
+        let line = serde_json::to_string(&d).expect("encode");
+        assert!(
+            line.contains(r#""health":{"state":"down","for_s":7"#),
+            "{line}"
+        );
+        let back: DestEntry = serde_json::from_str(&line).expect("decode");
+        assert_eq!(back, d);
     }
 
     #[test]

@@ -340,6 +340,82 @@ fn list_forms() {
 }
 
 #[test]
+fn health_is_a_listing_option() {
+    let h = |f: Format| Format { health: true, ..f };
+    let n = Format {
+        numeric: true,
+        ..Format::default()
+    };
+    assert_eq!(
+        cmd("-L --health"),
+        Command::List(ListWhat::All, h(Format::default()))
+    );
+    assert_eq!(cmd("-Ln --health"), Command::List(ListWhat::All, h(n)));
+    assert_eq!(cmd("-l --health -n"), Command::List(ListWhat::All, h(n)));
+    let stats = Format {
+        numeric: true,
+        stats: true,
+        ..Format::default()
+    };
+    assert_eq!(
+        cmd("-L -n --stats --health"),
+        Command::List(ListWhat::All, h(stats))
+    );
+    let rate = Format {
+        rate: true,
+        ..Format::default()
+    };
+    assert_eq!(
+        cmd("-L --rate --health"),
+        Command::List(ListWhat::All, h(rate))
+    );
+    assert_eq!(
+        cmd("-L -t 10.0.0.1:80 --health"),
+        Command::List(
+            ListWhat::Service(key(Proto::Tcp, "10.0.0.1", 80)),
+            h(Format::default())
+        )
+    );
+    // Only with -L, once, and not with the listings that have no real-server rows.
+    for (line, want) in [
+        (
+            "-S --health",
+            "Illegal 'health' option with the 'save' command",
+        ),
+        (
+            "-A -t 10.0.0.1:80 --health",
+            "Illegal 'health' option with the 'add-service' command",
+        ),
+        (
+            "-Z --health",
+            "Illegal 'health' option with the 'zero' command",
+        ),
+        (
+            "-L --health --health",
+            "multiple 'health' options specified",
+        ),
+        ("-L -c --health", "options conflicts in the list command"),
+        (
+            "-L --timeout --health",
+            "options conflicts in the list command",
+        ),
+        (
+            "-L --daemon --health",
+            "options conflicts in the list command",
+        ),
+    ] {
+        assert_eq!(err(line), (2, want.to_owned()), "{line}");
+    }
+    assert_eq!(
+        err("-L --health=1"),
+        (
+            255,
+            "--health=1: option does not take an argument".to_owned()
+        )
+    );
+}
+
+#[test]
 fn delete_forms() {
     assert_eq!(
         cmd("-D -t 10.10.10.140:80"),

@@ -303,6 +303,40 @@ fn keepalived_errors_are_reported_not_panicked() {
     assert!(imp.warnings.iter().any(|d| d
         .message
         .contains("unknown keyword 'nb_sock_retry' in TCP_CHECK")));
+    assert_eq!(
+        s.effective_health_check(&s.real_servers[0])
+            .on_failure_sessions,
+        config::SessionsOnFailure::Keep,
+        "keepalived keeps a dead server's connections by default"
+    );
+}
+
+/// DPVS's `expire_quiescent_conn` on a virtual server makes its checks drop a dead server's
+/// sessions, with a warning naming the difference.
+#[test]
+fn dpvs_expire_quiescent_conn_imports_as_drop() {
+    let text = "virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind NAT\n expire_quiescent_conn\n real_server 10.0.0.2 80 {\n inhibit_on_failure\n TCP_CHECK {\n connect_timeout 3\n }\n }\n real_server 10.0.0.3 80 {\n TCP_CHECK {\n connect_timeout 3\n }\n }\n}\n";
+    let imp = keepalived::import(text, &common::base()).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = &imp.config.services[0];
+    for rs in &s.real_servers {
+        let hc = s.effective_health_check(rs);
+        assert_eq!(
+            hc.on_failure_sessions,
+            config::SessionsOnFailure::Drop,
+            "{rs:?}"
+        );
+    }
+    assert!(
+        imp.warnings
+            .iter()
+            .any(|d| d.line == 4 && d.message.contains("on_failure_sessions = \"drop\"")),
+        "{:?}",
+        imp.warnings
+    );
+    // The exported TOML carries it and reads back equal.
+    let toml = imp.config.to_toml();
+    assert!(toml.contains("on_failure_sessions = \"drop\""), "{toml}");
+    assert_eq!(config::parse(&toml, "x.toml").expect("valid"), imp.config);
 }
 
 /// keepalived's own samples, when the Debian package is installed: every file imports leniently

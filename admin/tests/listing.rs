@@ -11,7 +11,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use admin::proto::{ConnEntry, Counters, DestState, Proto};
+use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HealthState, Proto};
 use common::{ok, run, MemState};
 
 fn data(name: &str) -> String {
@@ -520,4 +520,128 @@ fn fullnat_is_listed_as_dpvs_does() {
         r.stdout,
         "-A -t 10.0.0.100:80 -s rr --laddr-pool lan-snat\n-a -t 10.0.0.100:80 -r 10.1.0.2:80 --fullnat -w 1\n"
     );
+}
+
+/// The reference table with health: .11 up for 3 hours, .12 down for 12 s, .21 unchecked, .31
+/// not reported (an older gateway).
+fn with_health(mut s: MemState) -> MemState {
+    s.health.insert(
+        (ip("10.0.0.1"), 80, ip("192.168.1.11"), 80),
+        DestHealth {
+            state: HealthState::Up,
+            for_s: 3 * 3600 + 59,
+            check: Some("tcp".into()),
+            last_failure: Some("connect: timed out".into()),
+        },
+    );
+    s.health.insert(
+        (ip("10.0.0.1"), 80, ip("192.168.1.12"), 80),
+        DestHealth {
+            state: HealthState::Down,
+            for_s: 12,
+            check: Some("http GET /health".into()),
+            last_failure: Some("connect: Connection refused (os error 111)".into()),
+        },
+    );
+    s.health.insert(
+        (ip("10.0.0.1"), 53, ip("192.168.1.21"), 53),
+        DestHealth::unchecked(),
+    );
+    s
+}
+
+#[test]
+fn health_column_is_added_only_on_request() {
+    let mut s = with_health(reference_state());
+    let r = run(&mut s, &["-L", "-n", "--nosort", "--health"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn  Health
+TCP  10.0.0.1:80 wlc
+  -> 192.168.1.11:80              Route   1      12         340        up 3h00m
+  -> 192.168.1.12:80              Route   2      25         610        down 12s (connect: Connection refused (os error 111))
+UDP  10.0.0.1:53 rr
+  -> 192.168.1.21:53              Masq    1      0          2          unchecked
+TCP  10.0.0.2:443 sh (sh-port) persistent 360
+  -> 192.168.1.31:443             Tunnel  1      0          0          n/a
+"
+    );
+    // Without --health the listing stays ipvsadm's, byte for byte, whatever the gateway knows.
+    let plain = run(&mut s, &["-L", "-n", "--nosort"], "");
+    assert_eq!(plain.stdout, data("ref_list_n.txt"));
+}
+
+/// Every listing format with `--health` is the same listing with one column appended: the title
+/// line naming the real-server columns gets `Health`, each real-server row its state; nothing
+/// else moves.
+#[test]
+fn health_appends_one_column_to_every_listing_format() {
+    let mut s = with_health(with_counters(reference_state()));
+    // Real servers by address, numeric or with the service name (-L without -n).
+    let suffix = |rs: &str| match rs.split(':').next().unwrap_or_default() {
+        "192.168.1.11" => " up 3h00m",
+        "192.168.1.12" => " down 12s (connect: Connection refused (os error 111))",
+        "192.168.1.21" => " unchecked",
+        _ => " n/a",
+    };
+    for opts in [
+        &[][..],
+        &["-n"],
+        &["-n", "--stats"],
+        &["-n", "--rate"],
+        &["-n", "--stats", "--exact"],
+        &["-n", "--thresholds"],
+        &["-n", "--persistent-conn"],
+        &["-n", "--tun-info"],
+        &["-n", "-t", "10.0.0.1:80"],
+        &["--stats", "-t", "10.0.0.1:80"],
+    ] {
+        let mut args = vec!["-L"];
+        args.extend_from_slice(opts);
+        let plain = run(&mut s, &args, "");
+        args.push("--health");
+        let health = run(&mut s, &args, "");
+        assert_eq!(
+            (plain.code, health.code),
+            (0, 0),
+            "{args:?}: {}",
+            health.stderr
+        );
+        let (p, h): (Vec<&str>, Vec<&str>) = (
+            plain.stdout.lines().collect(),
+            health.stdout.lines().collect(),
+        );
+        assert_eq!(p.len(), h.len(), "{args:?}");
+        let title_line = p
+            .iter()
+            .position(|l| l.starts_with("Prot "))
+            .expect("title");
+        let titled = if opts
+            .iter()
+            .any(|o| ["--stats", "--rate", "--thresholds", "--persistent-conn"].contains(o))
+        {
+            title_line
+        } else {
+            title_line + 1
+        };
+        for (i, (p, h)) in p.iter().zip(&h).enumerate() {
+            let want = if i == titled {
+                let sep = if i == title_line { " " } else { "  " };
+                format!("{p}{sep}Health")
+            } else if let Some(rest) = p.strip_prefix("  -> ") {
+                if i == title_line + 1 {
+                    (*p).to_owned()
+                } else {
+                    let rs = rest.split(' ').next().unwrap_or_default();
+                    format!("{p}{}", suffix(rs))
+                }
+            } else {
+                (*p).to_owned()
+            };
+            assert_eq!(*h, want, "{args:?} line {i}");
+        }
+    }
 }

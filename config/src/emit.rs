@@ -64,6 +64,13 @@ fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {
         let _ = writeln!(out, "port = {p}");
     }
     let _ = writeln!(out, "inhibit_on_failure = {}", hc.inhibit_on_failure);
+    if hc.on_failure_sessions != SessionsOnFailure::Keep {
+        let _ = writeln!(
+            out,
+            "on_failure_sessions = {}",
+            q(hc.on_failure_sessions.name())
+        );
+    }
     match &hc.kind {
         CheckKind::Http(h) => {
             let _ = writeln!(out, "path = {}", q(&h.path));

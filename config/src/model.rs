@@ -507,6 +507,9 @@ pub struct HealthCheck {
     pub port: Option<u16>,
     /// On failure set the weight to 0 instead of removing the server (keepalived).
     pub inhibit_on_failure: bool,
+    /// What happens to the established sessions of a server this check marks down (and, for
+    /// the service's own check, of a server removed from the service).
+    pub on_failure_sessions: SessionsOnFailure,
 }
 
 impl HealthCheck {
@@ -533,7 +536,39 @@ impl HealthCheck {
             fall: 1,
             port: None,
             inhibit_on_failure: false,
+            on_failure_sessions: SessionsOnFailure::Keep,
         }
+    }
+}
+
+/// `health_check.on_failure_sessions`: the fate of a dead server's established sessions.
+///
+/// LVS users know the two behaviours from the kernel's sysctls: `keep` is IPVS's default
+/// (`expire_nodest_conn = 0`: connections of a removed destination go on until they time
+/// out), `drop` is `expire_nodest_conn = 1` plus `expire_quiescent_template = 1` (packets of
+/// such connections are dropped and the connections expired, so clients reconnect to a live
+/// server, and persistence templates pointing at it are no longer used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum SessionsOnFailure {
+    /// Established sessions go on (they end on their own or time out).
+    #[default]
+    Keep,
+    /// Packets of established sessions are dropped and their sessions expired.
+    Drop,
+}
+
+impl SessionsOnFailure {
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::Drop => "drop",
+        }
+    }
+
+    /// Parse a config name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::Keep, Self::Drop].into_iter().find(|t| t.name() == s)
     }
 }
 

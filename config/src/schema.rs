@@ -1424,13 +1424,14 @@ fn read_real_server(
 }
 
 /// Keys of a health check table and the check types they apply to.
-const CHECK_KEYS: [(&str, &[&str]); 12] = [
+const CHECK_KEYS: [(&str, &[&str]); 13] = [
     ("interval", &["tcp", "http", "command"]),
     ("timeout", &["tcp", "http", "command"]),
     ("retries", &["tcp", "http", "command"]),
     ("rise", &["tcp", "http", "command"]),
     ("fall", &["tcp", "http", "command"]),
     ("inhibit_on_failure", &["tcp", "http", "command"]),
+    ("on_failure_sessions", &["tcp", "http", "command"]),
     ("port", &["tcp", "http"]),
     ("path", &["http"]),
     ("status", &["http"]),
@@ -1478,6 +1479,19 @@ fn read_health_check(mut t: Tab<'_, '_>, sink: &mut Sink<'_>) -> HealthCheck {
     }
     if let Some(a) = t.bool(sink, "inhibit_on_failure") {
         hc.inhibit_on_failure = a.v;
+    }
+    if let Some(a) = t.str(sink, "on_failure_sessions") {
+        match SessionsOnFailure::from_name(a.v) {
+            Some(p) => hc.on_failure_sessions = p,
+            None => sink.error(
+                &a.span,
+                &t.key_path("on_failure_sessions"),
+                format!(
+                    "unknown session policy \"{}\"; expected one of: keep, drop",
+                    a.v
+                ),
+            ),
+        }
     }
     let mut http = HttpCheck {
         path: "/".to_owned(),

@@ -735,3 +735,25 @@ fn lcore_cpus_must_match_lcores() {
     let back = config::parse(&c.to_toml(), "again.toml").expect("round trip");
     assert_eq!(back.dpdk.lcore_cpus, [0, 1, 1]);
 }
+
+#[test]
+fn on_failure_sessions_is_keep_or_drop_and_needs_a_check() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+[service.health_check]
+type = "tcp"
+on_failure_sessions = "expire"
+[[service.real_server]]
+address = "198.19.0.11"
+[service.real_server.health_check]
+type = "none"
+on_failure_sessions = "drop"
+"#,
+        &[
+            "ferrovs.toml:15:23: service[0].health_check.on_failure_sessions: unknown session policy \"expire\"; expected one of: keep, drop",
+            "ferrovs.toml:20:23: service[0].real_server[0].health_check.on_failure_sessions: on_failure_sessions does not apply to type \"none\" (only to type \"tcp\" or \"http\" or \"command\")",
+        ],
+    );
+}

@@ -163,6 +163,7 @@ retries = 0
 rise = 3
 fall = 2
 inhibit_on_failure = true
+on_failure_sessions = "drop"
 
 [[service.real_server]]
 address = "2001:db8:2::11"
@@ -272,6 +273,15 @@ fn full_config_is_normalised() {
         Some("0123456789abcdef0123456789abcdef")
     );
     assert_eq!(v6.real_servers[1].health_check, Some(HealthCheck::none()));
+    assert_eq!(v6.health_check.on_failure_sessions, SessionsOnFailure::Drop);
+    assert_eq!(
+        udp.real_servers[0]
+            .health_check
+            .as_ref()
+            .map(|h| h.on_failure_sessions),
+        Some(SessionsOnFailure::Keep),
+        "keep is the default"
+    );
     assert_eq!(v6.real_servers[1].forward, Forward::FullNat);
     assert_eq!(v6.real_servers[0].forward, Forward::Nat);
 }

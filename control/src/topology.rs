@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use config::{Config, Forward, Protocol, Scheduler, Toa};
+use config::{Config, Forward, Protocol, Scheduler, SessionsOnFailure, Toa};
 use dataplane::sched::{SchedFlag, SchedFlags, SchedulerKind};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{
@@ -302,11 +302,14 @@ pub fn build(
             .iter()
             .enumerate()
             .map(|(ri, rs)| {
-                let (weight, available) = match health(si, ri) {
+                let verdict = health(si, ri);
+                let (weight, available) = match verdict {
                     BackendHealth::Unchecked | BackendHealth::Up => (rs.weight, true),
                     BackendHealth::Down { inhibit: true } => (0, true),
                     BackendHealth::Down { inhibit: false } => (rs.weight, false),
                 };
+                let drop_sessions = matches!(verdict, BackendHealth::Down { .. })
+                    && s.effective_health_check(rs).on_failure_sessions == SessionsOnFailure::Drop;
                 BackendSpec {
                     id: ids.backend(s, rs.address, rs.port, false),
                     addr: rs.address,
@@ -316,9 +319,11 @@ pub fn build(
                     u_threshold: rs.u_threshold,
                     l_threshold: rs.l_threshold,
                     available,
+                    drop_sessions,
                 }
             })
             .collect();
+        spec.expire_nodest = s.health_check.on_failure_sessions == SessionsOnFailure::Drop;
         spec.sorry = s.sorry_server.map(|sa| BackendSpec {
             id: ids.backend(s, sa.ip(), sa.port(), true),
             ..BackendSpec::new(sa.ip(), sa.port(), method(s.forward))
@@ -459,6 +464,55 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    #[test]
+    fn test_session_policy_reaches_the_snapshot() {
+        // rs1 and rs2 use the service's check (drop), rs3 overrides it (keep, inhibit).
+        let text = CFG.replace(
+            "  [[service.real_server]]\n  address = \"198.18.1.11\"\n",
+            "  [service.health_check]\n  type = \"tcp\"\n  on_failure_sessions = \"drop\"\n  \
+             [[service.real_server]]\n  address = \"198.18.1.11\"\n",
+        ) + "  [[service.real_server]]\n  address = \"198.18.1.13\"\n  \
+             [service.real_server.health_check]\n  type = \"tcp\"\n  inhibit_on_failure = true\n";
+        let cfg = config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let mut ids = Ids::new(8, 8);
+        ids.assign(&cfg).expect("room");
+        let verdicts = [
+            BackendHealth::Down { inhibit: false },
+            BackendHealth::Up,
+            BackendHealth::Down { inhibit: true },
+        ];
+        let snap = build(&cfg, &[], &Neighbours::default(), 1, &ids, &|_, r| {
+            verdicts[r]
+        });
+        assert!(snap.drops_sessions());
+        let svc = snap
+            .service(ids.service(&cfg.services[0]).unwrap())
+            .unwrap();
+        assert!(
+            svc.expire_nodest,
+            "the service's own check decides for removed servers"
+        );
+        let b: Vec<_> = svc
+            .backends
+            .iter()
+            .map(|&i| *snap.backend(i).unwrap())
+            .collect();
+        assert_eq!(
+            b.iter()
+                .map(|b| (b.available, b.weight, b.drop_sessions))
+                .collect::<Vec<_>>(),
+            [(false, 1, true), (true, 1, false), (true, 0, false)]
+        );
+        // Keep (the default) everywhere: the forward path never looks.
+        let plain = build_for_test(
+            &config::parse(CFG, "t.toml").unwrap(),
+            &[],
+            &Neighbours::default(),
+            1,
+        );
+        assert!(!plain.drops_sessions());
     }
 
     #[test]

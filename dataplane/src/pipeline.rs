@@ -687,10 +687,12 @@ impl Worker {
             let pt = A::persist(&mut self.tables);
             if let Some(bid) = pt.lookup(now, sid, client, mask, ps.timeout_s) {
                 // A template keeps pointing at a quiescent (weight 0) server, as IPVS does, but
-                // not at one that is gone or failed its health check.
+                // not at one that is gone or failed its health check, nor at an inhibited
+                // (weight 0) one that is down under the `drop` policy (the kernel's
+                // `expire_quiescent_template`). The pick below replaces such a template.
                 if snap
                     .backend(bid)
-                    .is_some_and(|b| b.service == sid && b.available)
+                    .is_some_and(|b| b.service == sid && b.available && !b.drop_sessions)
                 {
                     return Some(bid);
                 }
@@ -787,6 +789,15 @@ impl Worker {
         fresh: bool,
     ) -> Verdict {
         let t = A::sessions(&mut self.tables);
+        // The `drop` session policy: one flag load unless some backend or service uses it.
+        if !fresh && snap.drops_sessions() {
+            if let Some(s) = t.get(slot).filter(|s| backend_dead(snap, s)) {
+                let (sid, bid, active) = (s.service(), s.backend_idx(), s.is_active());
+                t.remove(slot);
+                gone(&self.counters, sid, bid, active);
+                return Verdict::Drop(DropReason::BackendDown);
+            }
+        }
         let change = if p.l4_proto == 6 && !fresh {
             t.update_tcp_state(slot, now, dir, TcpFlags::from_bits(tcp_flags))
         } else {
@@ -1438,6 +1449,25 @@ fn moved(c: &WorkerCounters, sid: u16, bid: u16, ch: StateChange) {
             tc.active.dec();
             tc.inactive.inc();
         }
+    }
+}
+
+/// Whether session `s` belongs to a backend whose sessions the `drop` policy ends: one marked
+/// down by its health check, or one no longer in the session's service (its id free, or reused
+/// by another server) when the service expires such sessions.
+#[inline]
+fn backend_dead<A: Family>(snap: &Snapshot, s: &Session<A>) -> bool {
+    match snap.backend(s.backend_idx()) {
+        Some(b)
+            if b.service == s.service()
+                && (b.port == 0 || b.port == s.bport())
+                && A::from_ip(b.addr) == Some(s.backend()) =>
+        {
+            b.drop_sessions
+        }
+        _ => snap
+            .service(s.service())
+            .is_some_and(|svc| svc.expire_nodest),
     }
 }
 

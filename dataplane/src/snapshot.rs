@@ -100,6 +100,9 @@ pub struct Service {
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
     pub needs_loads: bool,
+    /// Drop (and expire) the sessions of backends no longer in this service (the kernel's
+    /// `expire_nodest_conn`); otherwise they run until they time out.
+    pub expire_nodest: bool,
 }
 
 /// A real server of one service.
@@ -117,6 +120,9 @@ pub struct Backend {
     pub weight: u32,
     /// Healthy (takes new flows when its weight is above 0).
     pub available: bool,
+    /// Down under the `drop` session policy: packets of its established sessions are dropped
+    /// and the sessions removed, and persistence templates pointing at it are not used.
+    pub drop_sessions: bool,
 }
 
 /// What a worker needs to know about one of the gateway's ports.
@@ -179,6 +185,7 @@ pub struct Snapshot {
     own: FastSet<IpAddr>,
     laddrs: FastSet<IpAddr>,
     nat_backends: FastSet<(IpAddr, u16, L4Proto)>,
+    drops_sessions: bool,
 }
 
 impl Snapshot {
@@ -203,6 +210,13 @@ impl Snapshot {
     #[inline]
     pub fn backend(&self, id: BackendIdx) -> Option<&Backend> {
         self.backends.get(usize::from(id)).and_then(Option::as_ref)
+    }
+
+    /// Return whether some backend or service uses the `drop` session policy (so the forward
+    /// path of established sessions needs to look at their backend at all).
+    #[inline]
+    pub fn drops_sessions(&self) -> bool {
+        self.drops_sessions
     }
 
     /// Return whether `addr:port` is a NAT real server (its replies come through us).
@@ -322,6 +336,8 @@ pub struct ServiceSpec {
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
     pub sorry: Option<BackendSpec>,
+    /// Drop the sessions of backends removed from the service (`expire_nodest_conn`).
+    pub expire_nodest: bool,
 }
 
 /// How a real server is described to the builder.
@@ -343,6 +359,9 @@ pub struct BackendSpec {
     pub l_threshold: u32,
     /// Healthy (schedulable).
     pub available: bool,
+    /// Drop its established sessions and ignore templates pointing at it (down under the
+    /// `drop` session policy).
+    pub drop_sessions: bool,
 }
 
 impl BackendSpec {
@@ -357,6 +376,7 @@ impl BackendSpec {
             u_threshold: 0,
             l_threshold: 0,
             available: true,
+            drop_sessions: false,
         }
     }
 
@@ -382,6 +402,7 @@ impl ServiceSpec {
             toa: ToaMode::default(),
             backends: Vec::new(),
             sorry: None,
+            expire_nodest: false,
         }
     }
 }
@@ -474,6 +495,7 @@ impl SnapshotBuilder {
                     service: sidx,
                     weight,
                     available: b.available,
+                    drop_sessions: b.drop_sessions,
                 });
                 if b.method == FwdMethod::Nat {
                     nat_backends.insert((b.addr, b.port, spec.proto));
@@ -515,6 +537,7 @@ impl SnapshotBuilder {
                 toa: spec.toa,
                 sorry,
                 needs_loads,
+                expire_nodest: spec.expire_nodest,
             });
         }
         let mut own = FastSet::default();
@@ -525,7 +548,10 @@ impl SnapshotBuilder {
         let mut routes = self.routes;
         // Longest prefix first; IPv6 and IPv4 never match each other.
         routes.sort_by_key(|r| core::cmp::Reverse(r.len));
+        let drops_sessions = services.iter().flatten().any(|s| s.expire_nodest)
+            || backends.iter().flatten().any(|b| b.drop_sessions);
         Snapshot {
+            drops_sessions,
             generation: self.generation,
             timeouts: self.timeouts,
             services,

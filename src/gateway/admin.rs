@@ -1,16 +1,16 @@
 //! The running gateway behind the admin API (`ferrovsadm`): listings from the workers'
 //! counters, `-Z` as baselines (workers' counters have one writer each, so control never writes
 //! them), `--rate` from a 2-second estimator, and `-L -c` from a session dump the workers fill
-//! on request.
+//! on request, and `-L --health` from the health checker's state.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use admin::handler::AdminState;
-use admin::proto::{ConnEntry, Counters, DestState, Proto};
+use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HealthState, Proto};
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::pipeline::Worker;
@@ -265,5 +265,32 @@ impl AdminState for Control<'_> {
 
     fn conn_table_size(&self) -> u32 {
         self.cfg.dpdk.session_capacity
+    }
+
+    fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
+        // The checker knows servers by their indices in the running configuration.
+        let si =
+            self.cfg.services.iter().position(|s| {
+                s.vip == svc.vip && s.port == svc.port && s.protocol == svc.protocol
+            })?;
+        let ri = self.cfg.services[si]
+            .real_servers
+            .iter()
+            .position(|r| r.address == rs.address && r.port == rs.port)?;
+        let Some(h) = self.health.server_health(si, ri) else {
+            return Some(DestHealth::unchecked());
+        };
+        Some(DestHealth {
+            state: if h.up {
+                HealthState::Up
+            } else {
+                HealthState::Down
+            },
+            for_s: SystemTime::now()
+                .duration_since(h.since)
+                .map_or(0, |d| d.as_secs()),
+            check: Some(h.check),
+            last_failure: h.last_failure,
+        })
     }
 }

@@ -202,6 +202,8 @@ struct Inherit {
     forward: Option<Forward>,
     weight: Option<u32>,
     virtualhost: Option<String>,
+    /// DPVS `expire_quiescent_conn` on the virtual server.
+    sessions: Option<config::SessionsOnFailure>,
 }
 
 struct Ctx<'a> {
@@ -498,6 +500,7 @@ fn checker(cx: &mut Ctx<'_>, st: &Stmt, inherited: &Inherit) -> Option<HealthChe
         fall: 1,
         port,
         inhibit_on_failure: own.inhibit.unwrap_or(false),
+        on_failure_sessions: own.sessions.unwrap_or_default(),
     })
 }
 
@@ -681,6 +684,15 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
             },
             "real_server" => vs.real_servers.push(s.clone()),
             "laddr_group_name" => vs.pool = s.arg(1).map(str::to_owned),
+            "expire_quiescent_conn" => {
+                vs.inherit.sessions = Some(config::SessionsOnFailure::Drop);
+                cx.w(
+                    s.line,
+                    "expire_quiescent_conn imported as health_check.on_failure_sessions = \"drop\": \
+                     ferrovs expires the sessions of servers their health check marks down, not of \
+                     servers given weight 0 by hand",
+                );
+            }
             "ops"
             | "flag-1"
             | "flag-2"
@@ -702,7 +714,6 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
             | "waddr_group_name"
             | "proxy_protocol"
             | "hash_target"
-            | "expire_quiescent_conn"
             | "quic"
             | "vip_bind_dev"
             | "bps"

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use admin::handler::AdminState;
 use admin::names::NameTables;
-use admin::proto::{ConnEntry, Counters, DestState, Request, Response};
+use admin::proto::{ConnEntry, Counters, DestHealth, DestState, Request, Response};
 use config::{Config, RealServer, Service};
 
 /// A base configuration: one port on 10.0.0.0/8 and 2001:db8::/32, and a FullNAT pool.
@@ -33,6 +33,8 @@ pub struct MemState {
     pub config: Config,
     pub svc_counters: HashMap<(IpAddr, u16), Counters>,
     pub dest_states: HashMap<(IpAddr, u16, IpAddr, u16), DestState>,
+    /// Health per (vip, vport, rs, rs port); absent = the gateway does not say (`n/a`).
+    pub health: HashMap<(IpAddr, u16, IpAddr, u16), DestHealth>,
     pub conns: Vec<ConnEntry>,
     pub commits: usize,
     pub zeroed: Vec<Option<(IpAddr, u16)>>,
@@ -47,6 +49,7 @@ impl MemState {
             config,
             svc_counters: HashMap::new(),
             dest_states: HashMap::new(),
+            health: HashMap::new(),
             conns: Vec::new(),
             commits: 0,
             zeroed: Vec::new(),
@@ -99,6 +102,12 @@ impl AdminState for MemState {
 
     fn conn_table_size(&self) -> u32 {
         self.table_size
+    }
+
+    fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
+        self.health
+            .get(&(svc.vip, svc.port, rs.address, rs.port))
+            .cloned()
     }
 }
 

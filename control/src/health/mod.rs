@@ -210,6 +210,19 @@ pub enum BackendHealth {
     },
 }
 
+/// One real server's check, as `ferrovsadm -L --health` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerHealth {
+    /// Current verdict.
+    pub up: bool,
+    /// When the verdict last changed (or the check was created).
+    pub since: SystemTime,
+    /// The check's description (`tcp`, `http GET /`).
+    pub check: String,
+    /// The last failed probe's reason, if any.
+    pub last_failure: Option<String>,
+}
+
 /// The state of one deduplicated check, for metrics and `ferrovsadm`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckStatus {
@@ -510,6 +523,20 @@ impl HealthChecker {
             .find(|u| u.service == service && u.real_server == real_server)
             .is_some_and(|u| u.inhibit_on_failure);
         BackendHealth::Down { inhibit }
+    }
+
+    /// Return the check of real server `real_server` of service `service` (indices as for
+    /// [`backend_health`](Self::backend_health)) for listings: `None` when it has none.
+    pub fn server_health(&self, service: usize, real_server: usize) -> Option<ServerHealth> {
+        let s = lock(&self.shared);
+        let id = s.users.get(service)?.get(real_server).copied().flatten()?;
+        let c = s.checks.get(&id)?;
+        Some(ServerHealth {
+            up: c.up,
+            since: c.since,
+            check: c.check.clone(),
+            last_failure: c.last_failure.clone(),
+        })
     }
 
     /// Return a copy of every check's status.

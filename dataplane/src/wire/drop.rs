@@ -141,6 +141,9 @@ drop_reasons! {
     UnsupportedMode => "unsupported_mode",
     /// TUN needs an IPv4 address on the egress port for the outer header, and there is none.
     TunNoSource => "tun_no_source",
+    /// A packet of an established session whose backend is down (health check) or gone from
+    /// its service, under the `drop` session policy; the session is removed with it.
+    BackendDown => "backend_down",
 }
 
 impl DropReason {
