@@ -159,6 +159,9 @@ impl Default for WorkerConfig {
     }
 }
 
+/// Frames per prefetch stage in [`Worker::process`] (a burst is at most this in practice).
+const STAGE: usize = 64;
+
 /// How many local ports a new FullNAT flow tries before giving up.
 const LPORT_TRIES: u32 = 16;
 /// RSS-aware choice: candidate ports hashed per try to find one whose reply lands on this
@@ -319,55 +322,57 @@ impl Worker {
     ) {
         assert!(verdicts.len() >= frames.len(), "one verdict per frame");
         self.sync(snap);
-        // Start loading the session-index buckets of the whole burst before the first lookup,
-        // so their cache misses overlap instead of stalling each packet in turn (what
-        // `SessionTable::prefetch` is for). A frame the cheap peek cannot read is skipped.
-        for f in frames.iter() {
-            self.prefetch_session(f.data());
-        }
-        for (f, v) in frames.iter_mut().zip(verdicts.iter_mut()) {
-            *v = self.process_synced(snap, now, in_port, f);
+        // Two prefetch stages over the burst before the first lookup, so the cache misses of a
+        // large table overlap instead of stalling each packet in turn: first the index buckets,
+        // then (once those lines are on their way) the session records they point at. A frame
+        // the cheap peek cannot read is skipped; both stages are only hints.
+        for (fs, vs) in frames.chunks_mut(STAGE).zip(verdicts.chunks_mut(STAGE)) {
+            let mut hashes = [None; STAGE];
+            for (h, f) in hashes.iter_mut().zip(fs.iter()) {
+                *h = self.session_hash(f.data());
+                match *h {
+                    Some((false, h)) => self.tables.s4.prefetch(h),
+                    Some((true, h)) => self.tables.s6.prefetch(h),
+                    None => {}
+                }
+            }
+            for h in hashes.iter().take(fs.len()).flatten() {
+                match *h {
+                    (false, h) => self.tables.s4.prefetch_record(h),
+                    (true, h) => self.tables.s6.prefetch_record(h),
+                }
+            }
+            for (f, v) in fs.iter_mut().zip(vs.iter_mut()) {
+                *v = self.process_synced(snap, now, in_port, f);
+            }
         }
     }
 
-    /// Touch the session-index bucket of a TCP/UDP frame (at most one VLAN tag; IPv4, or IPv6
-    /// without extension headers). Only a hint: nothing is validated, nothing changes.
+    /// The session-table hash of a TCP/UDP frame (at most one VLAN tag; IPv4, or IPv6 without
+    /// extension headers) and whether it is IPv6, for prefetching. Nothing is validated.
     #[inline]
-    fn prefetch_session(&self, d: &[u8]) {
-        let Some(et) = d.get(12..14) else {
-            return;
-        };
+    fn session_hash(&self, d: &[u8]) -> Option<(bool, u64)> {
+        let et = d.get(12..14)?;
         let (et, l3) = match (et[0], et[1]) {
             (0x81, 0x00) if d.len() >= 18 => ((d[16], d[17]), 18),
             (a, b) => ((a, b), 14),
         };
         match et {
             (0x08, 0x00) => {
-                let Some(h) = d.get(l3..l3 + 20) else {
-                    return;
-                };
-                let Some(proto) = L4Proto::from_number(h[9]) else {
-                    return;
-                };
+                let h = d.get(l3..l3 + 20)?;
+                let proto = L4Proto::from_number(h[9])?;
                 let l4 = l3 + usize::from(h[0] & 0xf) * 4;
-                let Some(p) = d.get(l4..l4 + 4) else {
-                    return;
-                };
+                let p = d.get(l4..l4 + 4)?;
                 let src = core::net::Ipv4Addr::new(h[12], h[13], h[14], h[15]);
                 let dst = core::net::Ipv4Addr::new(h[16], h[17], h[18], h[19]);
                 let (sport, dport) = (rd16(p, 0), rd16(p, 2));
                 let key =
                     <core::net::Ipv4Addr as SessionAddr>::flow_key(src, sport, dst, dport, proto);
-                let t = &self.tables.s4;
-                t.prefetch(t.hash(&key));
+                Some((false, self.tables.s4.hash(&key)))
             }
             (0x86, 0xdd) => {
-                let Some(h) = d.get(l3..l3 + 44) else {
-                    return;
-                };
-                let Some(proto) = L4Proto::from_number(h[6]) else {
-                    return;
-                };
+                let h = d.get(l3..l3 + 44)?;
+                let proto = L4Proto::from_number(h[6])?;
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&h[8..24]);
                 let src = core::net::Ipv6Addr::from(a);
@@ -376,10 +381,9 @@ impl Worker {
                 let (sport, dport) = (rd16(h, 40), rd16(h, 42));
                 let key =
                     <core::net::Ipv6Addr as SessionAddr>::flow_key(src, sport, dst, dport, proto);
-                let t = &self.tables.s6;
-                t.prefetch(t.hash(&key));
+                Some((true, self.tables.s6.hash(&key)))
             }
-            _ => {}
+            _ => None,
         }
     }
 

@@ -124,6 +124,17 @@ impl Index {
         core::hint::black_box(self.buckets[b as usize].val[0]);
     }
 
+    /// The first value in `hash`'s home bucket whose signature matches (a likely hit, not
+    /// confirmed: for prefetching).
+    #[inline]
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        let (b, sig) = self.home(hash);
+        let bucket = &self.buckets[b as usize];
+        (0..WAYS)
+            .find(|&w| bucket.sig[w] == sig && bucket.val[w] != EMPTY)
+            .map(|w| bucket.val[w])
+    }
+
     /// The first value under `hash` for which `matches` is true.
     #[inline]
     pub(crate) fn find(&self, hash: u64, mut matches: impl FnMut(u32) -> bool) -> Option<u32> {

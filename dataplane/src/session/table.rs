@@ -459,6 +459,18 @@ impl<A: SessionAddr> SessionTable<A> {
         self.index.prefetch(hash);
     }
 
+    /// Start loading the session record the index bucket for `hash` points at (its first
+    /// signature match): call after [`Self::prefetch`] for the burst, when the bucket's line is
+    /// on its way, so the record's miss overlaps with the others too.
+    #[inline]
+    pub fn prefetch_record(&self, hash: u64) {
+        if let Some(v) = self.index.candidate(hash) {
+            if let Some(s) = self.slab.get((v & !DIR_BIT) as usize) {
+                core::hint::black_box(s.expires);
+            }
+        }
+    }
+
     /// Find the session a packet with `key` belongs to, and which way it travels.
     #[inline]
     pub fn lookup(&self, key: &A::Key) -> Option<(SlotId, Direction)> {
