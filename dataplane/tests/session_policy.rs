@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{two_port_lan, CLIENT_MAC, GW0, GW1};
+
 use std::net::IpAddr;
 
 use common::{addrs, ip, tcp, ACK, SYN};
@@ -14,15 +16,10 @@ use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{
-    BackendSpec, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
-};
+use dataplane::snapshot::{BackendSpec, Persistence, Route, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 
-const GW0: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
-const GW1: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
 const FROM_CLIENT: ([u8; 6], [u8; 6]) = (CLIENT_MAC, GW0);
 const FROM_RS: ([u8; 6], [u8; 6]) = (RS_MAC, GW1);
@@ -56,25 +53,7 @@ fn snapshot(
     expire_nodest: bool,
     persistent: bool,
 ) -> Snapshot {
-    let mut b = SnapshotBuilder::new(generation);
-    b.port(PortInfo {
-        mac: GW0,
-        addrs4: vec!["198.18.0.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.port(PortInfo {
-        mac: GW1,
-        addrs4: vec!["198.18.1.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.route(Route {
-        prefix: ip("198.18.1.0"),
-        len: 24,
-        port: 1,
-        via: None,
-    });
+    let mut b = two_port_lan(generation);
     b.route(Route {
         prefix: ip("198.18.0.0"),
         len: 24,

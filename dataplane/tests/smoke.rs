@@ -1,16 +1,17 @@
 //! A first end-to-end check of the pipeline: FullNAT TCP both ways on IPv4.
+
+mod common;
+
+use common::{two_port_lan, CLIENT_MAC, GW0, GW1};
 use std::net::{IpAddr, Ipv4Addr};
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, SnapshotBuilder};
+use dataplane::snapshot::{BackendSpec, ServiceSpec};
 use dataplane::types::L4Proto;
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
-const GW0: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
-const GW1: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
 
 fn ip(s: &str) -> IpAddr {
@@ -19,25 +20,7 @@ fn ip(s: &str) -> IpAddr {
 
 #[test]
 fn fullnat_tcp_round_trip() {
-    let mut b = SnapshotBuilder::new(1);
-    b.port(PortInfo {
-        mac: GW0,
-        addrs4: vec!["198.18.0.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.port(PortInfo {
-        mac: GW1,
-        addrs4: vec!["198.18.1.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.route(Route {
-        prefix: ip("198.18.1.0"),
-        len: 24,
-        port: 1,
-        via: None,
-    });
+    let mut b = two_port_lan(1);
     b.neighbour(ip("198.18.1.11"), RS_MAC);
     let mut s = ServiceSpec::new(ip("198.18.0.100"), 80, L4Proto::Tcp);
     s.laddrs = vec![ip("198.18.1.200")];

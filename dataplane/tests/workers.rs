@@ -1,22 +1,21 @@
 //! Several workers sharing one snapshot, with frames delivered to whatever worker "RSS" picks
 //! and redirected as the pipeline says: the gateway as a whole must schedule like one IPVS
 //! (exact `rr`/`wrr` rotation, `-p` stickiness) whichever worker a packet lands on.
+
+mod common;
+
+use common::{two_port_lan, CLIENT_MAC, GW0};
 use std::net::IpAddr;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{
-    BackendSpec, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
-};
+use dataplane::snapshot::{BackendSpec, Persistence, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 use etherparse::PacketBuilder;
 
-const GW0: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
-const GW1: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
 const VIP: [u8; 4] = [198, 18, 0, 100];
 
 fn ip(s: &str) -> IpAddr {
@@ -34,25 +33,7 @@ fn snapshot(
     weights: &[u32],
     persist: Option<u8>,
 ) -> Snapshot {
-    let mut b = SnapshotBuilder::new(1);
-    b.port(PortInfo {
-        mac: GW0,
-        addrs4: vec!["198.18.0.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.port(PortInfo {
-        mac: GW1,
-        addrs4: vec!["198.18.1.1".parse().unwrap()],
-        addrs6: vec![],
-        mtu: 1500,
-    });
-    b.route(Route {
-        prefix: ip("198.18.1.0"),
-        len: 24,
-        port: 1,
-        via: None,
-    });
+    let mut b = two_port_lan(1);
     let mut s = ServiceSpec::new(IpAddr::from(VIP), 80, L4Proto::Tcp);
     s.scheduler = kind;
     s.persistence = persist.map(|prefix_len| Persistence {
