@@ -237,6 +237,8 @@ pub fn worker(config: u8) -> Worker {
         max_backends: 32,
         // Enough to catch the timer wheel up over a 1000 s jump in one tick.
         expire_budget: 8192,
+        // Fuzz the burst prefetch stages too.
+        prefetch_from: 0,
         ..WorkerConfig::default()
     })
 }

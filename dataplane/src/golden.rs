@@ -303,7 +303,11 @@ pub fn neighbours() -> Vec<(IpAddr, Mac)> {
 /// The worker [`cases`] assume: `WorkerConfig::default()` (worker 0 of 1, local ports from
 /// [`LPORT_MIN`]).
 pub fn worker_config() -> WorkerConfig {
-    let cfg = WorkerConfig::default();
+    // Prefetch stages on at any table size, so the table runs through them too.
+    let cfg = WorkerConfig {
+        prefetch_from: 0,
+        ..WorkerConfig::default()
+    };
     debug_assert_eq!((cfg.id, cfg.workers, cfg.lport_min), (0, 1, LPORT_MIN));
     cfg
 }
@@ -313,7 +317,7 @@ pub fn redirect_worker_config() -> WorkerConfig {
     WorkerConfig {
         id: 0,
         workers: 2,
-        ..WorkerConfig::default()
+        ..worker_config()
     }
 }
 

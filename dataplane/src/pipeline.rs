@@ -138,6 +138,9 @@ pub struct WorkerConfig {
     pub timeouts: Timeouts,
     /// How FullNAT replies are steered to their owner (the same on every worker).
     pub reply_steering: ReplySteering,
+    /// Live sessions from which [`Worker::process`] prefetches session state for the burst
+    /// ([`PREFETCH_FROM`]; 0: always, as the golden and fuzz tests run it).
+    pub prefetch_from: usize,
 }
 
 impl Default for WorkerConfig {
@@ -155,12 +158,16 @@ impl Default for WorkerConfig {
             expire_budget: 256,
             timeouts: Timeouts::default(),
             reply_steering: ReplySteering::Modulo,
+            prefetch_from: PREFETCH_FROM,
         }
     }
 }
 
 /// Frames per prefetch stage in [`Worker::process`] (a burst is at most this in practice).
 const STAGE: usize = 64;
+/// Default [`WorkerConfig::prefetch_from`]: about 1.5 MiB of slab and index, more than a core's
+/// L2.
+pub const PREFETCH_FROM: usize = 16 * 1024;
 
 /// How many local ports a new FullNAT flow tries before giving up.
 const LPORT_TRIES: u32 = 16;
@@ -326,7 +333,16 @@ impl Worker {
         // large table overlap instead of stalling each packet in turn: first the index buckets,
         // then (once those lines are on their way) the session records they point at. A frame
         // the cheap peek cannot read is skipped; both stages are only hints.
+        // A table that fits in L2 gains nothing from the stages and pays their second hash per
+        // frame: skip them below `prefetch_from` live sessions.
+        let big = self.tables.s4.len() + self.tables.s6.len() >= self.cfg.prefetch_from;
         for (fs, vs) in frames.chunks_mut(STAGE).zip(verdicts.chunks_mut(STAGE)) {
+            if !big {
+                for (f, v) in fs.iter_mut().zip(vs.iter_mut()) {
+                    *v = self.process_synced(snap, now, in_port, f);
+                }
+                continue;
+            }
             let mut hashes = [None; STAGE];
             for (h, f) in hashes.iter_mut().zip(fs.iter()) {
                 *h = self.session_hash(f.data());
