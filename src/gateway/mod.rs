@@ -520,7 +520,13 @@ fn run_with_eal(
         j.join();
     }
     log_stats(&counters, &ctl.stats);
-    let Control { health, .. } = ctl;
+    // Take the checker out and drop the rest of control here, so its TX queues, inject rings
+    // and held frames are gone before the ports close and the mempool is freed.
+    let health = {
+        let c = ctl;
+        let Control { health, .. } = c;
+        health
+    };
     health.stop();
     drop(punt_rx);
     drop(control_rx);
