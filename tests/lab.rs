@@ -301,6 +301,28 @@ fn exception_path(workers: u32) {
     let rs1 = lab.var("RS1");
     let out = lab.run("gw", &["curl", "-sS", "-m", "5", &format!("http://{rs1}/")]);
     assert_eq!(out.trim(), "<h1>Backend RS1</h1>");
+
+    // SIGTERM: a clean stop (workers joined, ports and TAPs closed, every mbuf back), exit 0.
+    let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/ferrovs.pid", lab.id))
+        .expect("pid file");
+    let st = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let start = Instant::now();
+    while !lab.log().contains("ferrovs: stopped") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no clean stop:\n{}",
+            lab.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = lab.log();
+    for bad in ["live queue handles", "leaking", "panicked"] {
+        assert!(!log.contains(bad), "shutdown: {bad}:\n{log}");
+    }
 }
 
 impl Lab {
