@@ -583,7 +583,7 @@ impl Worker {
         // Redirect before the SYN check: a NAT or persistent connection's session lives on the
         // owner, so its non-SYN packets miss here on every other worker and must follow.
         if self.cfg.workers > 1 {
-            let owner = if has_nat(snap, svc) {
+            let owner = if svc.has_nat {
                 Some(nat_owner(client.ip(), self.cfg.workers))
             } else {
                 svc.persistence
@@ -1432,15 +1432,9 @@ fn icmp_owner<A: Family>(
     let nat_vip = snap
         .service_for(src, inner.src_port, proto)
         .and_then(|sid| snap.service(sid))
-        .is_some_and(|svc| has_nat(snap, svc));
+        .is_some_and(|svc| svc.has_nat);
     // VIP:vport -> client:cport, a NAT reply.
     nat_vip.then(|| nat_owner(dst, workers))
-}
-
-fn has_nat(snap: &Snapshot, svc: &Service) -> bool {
-    svc.backends
-        .iter()
-        .any(|&b| snap.backend(b).is_some_and(|b| b.method == FwdMethod::Nat))
 }
 
 pub(crate) fn uses_loads(kind: SchedulerKind) -> bool {

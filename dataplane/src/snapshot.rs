@@ -100,6 +100,8 @@ pub struct Service {
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
     pub needs_loads: bool,
+    /// Whether any backend forwards by NAT (its flows are owned by the client address).
+    pub has_nat: bool,
     /// Drop (and expire) the sessions of backends no longer in this service (the kernel's
     /// `expire_nodest_conn`); otherwise they run until they time out.
     pub expire_nodest: bool,
@@ -520,6 +522,7 @@ impl SnapshotBuilder {
             vips.insert((spec.vip, spec.port, spec.proto), sidx);
             vip_addrs.insert(spec.vip);
             laddrs.extend(spec.laddrs.iter().copied());
+            let has_nat = spec.backends.iter().any(|b| b.method == FwdMethod::Nat);
             let needs_loads = crate::pipeline::uses_loads(spec.scheduler)
                 || spec.backends.iter().any(|b| b.u_threshold > 0);
             let slot = usize::from(sidx);
@@ -537,6 +540,7 @@ impl SnapshotBuilder {
                 toa: spec.toa,
                 sorry,
                 needs_loads,
+                has_nat,
                 expire_nodest: spec.expire_nodest,
             });
         }
