@@ -329,37 +329,38 @@ impl Worker {
     ) {
         assert!(verdicts.len() >= frames.len(), "one verdict per frame");
         self.sync(snap);
-        // Two prefetch stages over the burst before the first lookup, so the cache misses of a
-        // large table overlap instead of stalling each packet in turn: first the index buckets,
-        // then (once those lines are on their way) the session records they point at. A frame
-        // the cheap peek cannot read is skipped; both stages are only hints.
-        // A table that fits in L2 gains nothing from the stages and pays their second hash per
-        // frame: skip them below `prefetch_from` live sessions.
+        // A table that fits in L2 gains nothing from prefetching and would pay a second hash
+        // per frame: skip it below `prefetch_from` live sessions.
         let big = self.tables.s4.len() + self.tables.s6.len() >= self.cfg.prefetch_from;
         for (fs, vs) in frames.chunks_mut(STAGE).zip(verdicts.chunks_mut(STAGE)) {
-            if !big {
-                for (f, v) in fs.iter_mut().zip(vs.iter_mut()) {
-                    *v = self.process_synced(snap, now, in_port, f);
-                }
-                continue;
-            }
-            let mut hashes = [None; STAGE];
-            for (h, f) in hashes.iter_mut().zip(fs.iter()) {
-                *h = self.session_hash(f.data());
-                match *h {
-                    Some((false, h)) => self.tables.s4.prefetch(h),
-                    Some((true, h)) => self.tables.s6.prefetch(h),
-                    None => {}
-                }
-            }
-            for h in hashes.iter().take(fs.len()).flatten() {
-                match *h {
-                    (false, h) => self.tables.s4.prefetch_record(h),
-                    (true, h) => self.tables.s6.prefetch_record(h),
-                }
+            if big {
+                self.prefetch_burst(fs);
             }
             for (f, v) in fs.iter_mut().zip(vs.iter_mut()) {
                 *v = self.process_synced(snap, now, in_port, f);
+            }
+        }
+    }
+
+    /// Two prefetch stages over (at most [`STAGE`] frames of) a burst before its first lookup,
+    /// so a large table's cache misses overlap instead of stalling each packet in turn: first
+    /// the index buckets, then (once those lines are on their way) the session records they
+    /// point at. A frame the cheap peek cannot read is skipped; both stages are only hints.
+    fn prefetch_burst<F: Frame>(&self, fs: &[F]) {
+        let mut hashes = [None; STAGE];
+        for (h, f) in hashes.iter_mut().zip(fs) {
+            *h = self.session_hash(f.data());
+            match *h {
+                Some((false, h)) => self.tables.s4.prefetch(h),
+                Some((true, h)) => self.tables.s6.prefetch(h),
+                None => {}
+            }
+        }
+        for &(v6, h) in hashes.iter().take(fs.len()).flatten() {
+            if v6 {
+                self.tables.s6.prefetch_record(h);
+            } else {
+                self.tables.s4.prefetch_record(h);
             }
         }
     }
