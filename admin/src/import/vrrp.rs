@@ -382,7 +382,7 @@ impl Planner<'_> {
 
     /// Map an interface named in a `dev` or `track_interface`: by name, else the instance's own
     /// interface; warn when nothing maps it.
-    fn map_other(&mut self, st: &Stmt, word: usize, own: Option<(&str, &str, &str)>) {
+    fn map_other(&mut self, what: &str, st: &Stmt, word: usize, own: Option<(&str, &str, &str)>) {
         let (Some(iface), Some(span)) = (st.arg(word), st.word_spans.get(word)) else {
             return;
         };
@@ -404,9 +404,8 @@ impl Planner<'_> {
             None => self.warning(
                 st.line,
                 format!(
-                    "{} {iface}: no ferrovs port maps to it; left as is (name a port {iface} or \
-                     pass --interface {iface}=PORT)",
-                    st.key()
+                    "{what} {iface}: no ferrovs port maps to it; left as is (name a port {iface} \
+                     or pass --interface {iface}=PORT)"
                 ),
             ),
         }
@@ -419,7 +418,7 @@ impl Planner<'_> {
             .filter(|c| c.key() == "track_interface")
         {
             for e in t.children() {
-                self.map_other(e, 0, own);
+                self.map_other("track_interface", e, 0, own);
             }
         }
     }
@@ -526,13 +525,13 @@ impl Planner<'_> {
         let own_map = Some((iface, port.as_str(), tap.as_str()));
         for e in &entries {
             if let Some(i) = e.words.iter().position(|w| w == "dev") {
-                self.map_other(e, i + 1, own_map);
+                self.map_other("dev", e, i + 1, own_map);
             }
         }
         for r in block.iter().filter(|c| c.key() == "virtual_routes") {
             for e in r.children() {
                 if let Some(i) = e.words.iter().position(|w| w == "dev") {
-                    self.map_other(e, i + 1, own_map);
+                    self.map_other("dev", e, i + 1, own_map);
                 }
             }
         }
@@ -938,8 +937,13 @@ impl Planner<'_> {
         for (g, members) in new_groups {
             let _ = write!(
                 out,
-                "\n# Added by ferrovs import: these instances move together.\nvrrp_sync_group {g} {{\n    group {{\n{}    }}\n}}\n",
-                members.iter().map(|m| format!("        {m}\n")).collect::<String>()
+                "\n# Added by ferrovs import: these instances move together (tracking weights \
+                 apply to both).\nvrrp_sync_group {g} {{\n    group {{\n{}    }}\n    \
+                 sync_group_tracking_weight\n}}\n",
+                members
+                    .iter()
+                    .map(|m| format!("        {m}\n"))
+                    .collect::<String>()
             );
         }
         out
@@ -954,13 +958,22 @@ impl Planner<'_> {
         );
         let _ = writeln!(s, "    interface {}", n.tap);
         let _ = writeln!(s, "    virtual_router_id {}", n.vrid);
-        for c in partner
-            .st
-            .children()
-            .iter()
-            .filter(|c| COPIED.contains(&c.key()))
-        {
-            let _ = writeln!(s, "    {}", &self.text[c.span.clone()]);
+        for c in partner.st.children() {
+            let key = c.key();
+            if COPIED.contains(&key) || (key.starts_with("track_") && key != "track_interface") {
+                let _ = writeln!(s, "    {}", apply_edits(self.text, &c.span, &self.edits));
+            } else if key == "track_interface" {
+                // keepalived refuses to track an instance's own interface.
+                let entries: Vec<String> = c
+                    .children()
+                    .iter()
+                    .filter(|e| self.mapped.get(e.key()).map(|(_, t)| t) != Some(&n.tap))
+                    .map(|e| format!("        {}\n", apply_edits(self.text, &e.span, &self.edits)))
+                    .collect();
+                if !entries.is_empty() {
+                    let _ = write!(s, "    track_interface {{\n{}    }}\n", entries.concat());
+                }
+            }
         }
         let v6 = n.addrs[0].0.is_ipv6();
         for (kw, same) in [
@@ -1004,7 +1017,6 @@ impl Planner<'_> {
     fn render(&mut self, file: &str, tree: &[Stmt], generated: &str) -> String {
         let mut edits = std::mem::take(&mut self.edits);
         edits.extend(self.inserts.iter().map(|(at, s)| (*at..*at, s.clone())));
-        edits.sort_by_key(|(r, _)| (r.start, r.end));
         let mut out = format!(
             "! VRRP-only keepalived.conf for this ferrovs gateway, from {file}\n\
              ! (written by `ferrovs import keepalived --keepalived-out`).\n\
@@ -1022,20 +1034,7 @@ impl Planner<'_> {
             }
             out.push('\n');
             out.push_str(&comments_above(self.text, st.span.start));
-            let mut at = st.span.start;
-            for (r, s) in edits
-                .iter()
-                .filter(|(r, _)| r.start >= st.span.start && r.end <= st.span.end)
-            {
-                if r.start < at {
-                    // Inside a statement already commented out.
-                    continue;
-                }
-                out.push_str(&self.text[at..r.start]);
-                out.push_str(s);
-                at = r.end;
-            }
-            out.push_str(&self.text[at..st.span.end]);
+            out.push_str(&apply_edits(self.text, &st.span, &edits));
             // Text after the block on its last line: up to the next kept statement there.
             let mut rest = rest_of_line(self.text, st.span.end);
             if let Some(next) = tree.get(i + 1).filter(|n| kept(n)) {
@@ -1061,6 +1060,28 @@ impl Planner<'_> {
 /// blocks that use them).
 fn kept(st: &Stmt) -> bool {
     KEPT.contains(&st.key()) || st.key().starts_with('$')
+}
+
+/// The source text of `span` with the edits inside it applied; an edit inside one already
+/// applied (in a statement commented out) is skipped.
+fn apply_edits(text: &str, span: &Range<usize>, edits: &[(Range<usize>, String)]) -> String {
+    let mut inside: Vec<&(Range<usize>, String)> = edits
+        .iter()
+        .filter(|(r, _)| r.start >= span.start && r.end <= span.end)
+        .collect();
+    inside.sort_by_key(|(r, _)| (r.start, r.end));
+    let mut out = String::new();
+    let mut at = span.start;
+    for (r, s) in inside {
+        if r.start < at {
+            continue;
+        }
+        out.push_str(&text[at..r.start]);
+        out.push_str(s);
+        at = r.end;
+    }
+    out.push_str(&text[at..span.end]);
+    out
 }
 
 fn push_unique(v: &mut Vec<IpAddr>, a: IpAddr) {
