@@ -13,7 +13,10 @@
 //! - the virtual-server VIPs that no instance carries and the FullNAT local addresses are added
 //!   to the `virtual_ipaddress` of the instance on their port (`virtual_ipaddress_excluded`
 //!   for the other address family), or to a new instance on that port put in a
-//!   `vrrp_sync_group` with the instance it must move with;
+//!   `vrrp_sync_group` with the instance it must move with (its partner: the new instance
+//!   copies the partner's VRRP settings and tracking, and a group the import creates keeps
+//!   tracking weights with `sync_group_tracking_weight`, which keepalived otherwise ignores in
+//!   a sync group);
 //! - what keepalived would refuse or ferrovs owns is commented out, not deleted: statements that
 //!   are prose rather than keywords (the guides' annotated configs), LVS keywords inside a VRRP
 //!   block, `lvs_*` in `global_defs`, DPVS's `dpdk_interface`.
