@@ -1,7 +1,7 @@
 //! Importers: keepalived.conf and ipvsadm-save text -> a ferrovs configuration.
 //!
 //! Both produce a `config::Config` built on a *base* configuration that supplies what the source
-//! cannot ([dpdk], ports, routes, pools): `--base FILE`, or without it [`placeholder_base`], a
+//! cannot (`[dpdk]`, ports, routes, pools): `--base FILE`, or without it [`placeholder_base`], a
 //! minimal valid base whose single port is a placeholder the operator must edit. The result is
 //! validated like any configuration file and written with `Config::to_toml`.
 //!
