@@ -5,7 +5,8 @@
 //! to control through its punt ring, and packets whose session lives on another worker go there
 //! through a redirect ring (one SP/SC ring per ordered pair of workers). Control, on the main
 //! lcore, answers ARP/ND, learns and resolves neighbours, publishes snapshots (arc-swap) and
-//! owns one extra TX queue per port for the frames it originates.
+//! owns one extra TX queue per port for the frames it originates. Control itself is
+//! `control::plane`; this module only wires it to DPDK (`control_io`) and runs its loop.
 
 mod admin;
 mod control_io;

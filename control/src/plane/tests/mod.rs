@@ -216,13 +216,17 @@ struct Fixture {
 impl Fixture {
     /// Control over `dataplane` with `limits`, running [`CONFIG`] from a file.
     fn new(dataplane: Dataplane, limits: Limits) -> Self {
-        Self::with_ids(dataplane, limits, Ids::new(64, 256))
+        Self::build(CONFIG, dataplane, limits, Ids::new(64, 256))
     }
 
-    fn with_ids(dataplane: Dataplane, limits: Limits, mut ids: Ids) -> Self {
+    fn with_ids(dataplane: Dataplane, limits: Limits, ids: Ids) -> Self {
+        Self::build(CONFIG, dataplane, limits, ids)
+    }
+
+    fn build(text: &str, dataplane: Dataplane, limits: Limits, mut ids: Ids) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ferrovs.toml");
-        std::fs::write(&path, CONFIG).expect("write config");
+        std::fs::write(&path, text).expect("write config");
         let cfg = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         ids.assign(&cfg).expect("room for the fixture");
         let macs = vec![MAC0, MAC1];

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use admin::proto::{Request, Response};
 use admin::server::AdminServer;
 
-use super::{arp, lock, tcp_syn, with_rs2, Dataplane, Fixture, MemFrame, Wire};
+use super::{arp, lock, tcp_syn, with_rs2, Dataplane, Fixture, MemFrame, Wire, CONFIG};
 use super::{LAN_ADDR, MAC1, RS1, RS_MAC, VIP};
 use crate::plane::{run, Limits, Sources};
+use crate::topology::Ids;
 
 /// Wait (bounded) until `cond` holds on the wire.
 fn wait_for(wire: &Mutex<Wire>, what: &str, cond: impl Fn(&Wire) -> bool) {
@@ -123,4 +124,56 @@ fn test_loop_stops_on_the_flag_while_idle() {
     run(&mut f.ctl, &sources);
     t.join().unwrap();
     assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn test_loop_publishes_a_health_verdict_as_it_arrives() {
+    // The check passes until the test creates `down`, then fails once: down. The verdict comes
+    // while the loop runs, so only the health arm can publish it.
+    let dir = tempfile::tempdir().unwrap();
+    let down = dir.path().join("down");
+    let text = format!(
+        "{CONFIG}[service.real_server.health_check]\ntype = \"command\"\n\
+         command = \"test ! -e {}\"\nfall = 1\nretries = 0\ninterval = 1\ntimeout = 5\n",
+        down.display()
+    );
+    let mut f = Fixture::build(
+        &text,
+        Dataplane::Running(1),
+        Limits::default(),
+        Ids::new(64, 256),
+    );
+    let available = |shared: &arc_swap::ArcSwap<dataplane::snapshot::Snapshot>| {
+        shared
+            .load()
+            .backends
+            .iter()
+            .flatten()
+            .map(|b| b.available)
+            .collect::<Vec<_>>()
+    };
+    let sources = Sources::idle();
+    let stop = sources.stop.clone();
+    let (shared, wire) = (f.shared.clone(), f.wire.clone());
+    let driver = std::thread::spawn(move || {
+        // The loop runs once it announced the VIP; let a check pass first.
+        wait_for(&wire, "the loop did not start", |w| !w.sent.is_empty());
+        std::thread::sleep(Duration::from_millis(100));
+        let before = available(&shared);
+        std::fs::write(&down, "").unwrap();
+        let start = Instant::now();
+        while available(&shared) != [false] && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.store(true, Ordering::Relaxed);
+        (before, available(&shared))
+    });
+    run(&mut f.ctl, &sources);
+    let (before, after) = driver.join().unwrap();
+    assert_eq!(before, [true], "up while the check passes");
+    assert_eq!(after, [false], "the down verdict was published");
+    let svc = &f.ctl.config().services[0];
+    let h = admin::handler::AdminState::dest_health(&f.ctl, svc, &svc.real_servers[0])
+        .expect("checked");
+    assert_eq!(h.state, admin::proto::HealthState::Down);
 }
