@@ -8,4 +8,5 @@ pub mod doctor;
 pub mod health;
 pub mod metrics;
 pub mod neigh;
+pub mod plane;
 pub mod topology;
