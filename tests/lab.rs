@@ -168,6 +168,7 @@ fn rr_mode(mode: &str, workers: u32) {
     if workers > 1 {
         lab.every_worker_received();
     }
+    lab.idle_workers_sleep();
 }
 
 impl Lab {
@@ -183,6 +184,21 @@ impl Lab {
         assert!(
             rx.len() > 1 && rx.iter().all(|&n| n > 0.0),
             "every worker should see traffic: {rx:?}"
+        );
+    }
+
+    /// Assert from a `/metrics` scrape that the lab's workers (`[dpdk] idle = "sleep"`) slept
+    /// between polls while traffic was quiet, every one of them.
+    fn idle_workers_sleep(&self) {
+        let scrape = self.run("gw", &["curl", "-sS", "-m", "5", self.var("METRICS")]);
+        let sleeps: Vec<f64> = scrape
+            .lines()
+            .filter(|l| l.starts_with("ferrovs_worker_idle_sleeps_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert!(
+            !sleeps.is_empty() && sleeps.iter().all(|&n| n > 0.0),
+            "idle lab workers should sleep: {sleeps:?}"
         );
     }
 }

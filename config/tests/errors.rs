@@ -757,3 +757,18 @@ on_failure_sessions = "drop"
         ],
     );
 }
+
+#[test]
+fn idle_mode_is_busy_or_sleep() {
+    check(
+        "[dpdk]\nidle = \"nap\"\n",
+        &["ferrovs.toml:11:8: dpdk.idle: unknown idle mode \"nap\"; expected one of: busy, sleep"],
+    );
+    check(
+        "[dpdk]\nidle = true\n",
+        &["ferrovs.toml:11:8: dpdk.idle: expected a string, found a boolean"],
+    );
+    let c =
+        config::parse(&format!("{BASE}[dpdk]\nidle = \"sleep\"\n"), "ferrovs.toml").expect("valid");
+    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
+}

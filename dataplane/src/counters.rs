@@ -126,6 +126,10 @@ pub struct WorkerCounters {
     pub busy_polls: Counter,
     /// Polls that returned nothing (set by the worker loop).
     pub idle_polls: Counter,
+    /// Pauses an idle worker slept (`[dpdk] idle = "sleep"`).
+    pub idle_sleeps: Counter,
+    /// Microseconds those pauses took.
+    pub idle_sleep_us: Counter,
     /// Live IPv4 sessions (gauge).
     pub sessions4: Counter,
     /// Live IPv6 sessions (gauge).
@@ -157,6 +161,8 @@ impl WorkerCounters {
             icmp_echo_answered: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
+            idle_sleeps: Counter::default(),
+            idle_sleep_us: Counter::default(),
             sessions4: Counter::default(),
             sessions6: Counter::default(),
             generation: Counter::default(),
