@@ -16,7 +16,7 @@ mod tap;
 use control_io::DpdkControlIo;
 use tap::exception_paths;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -32,11 +32,9 @@ use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
 use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
-use dataplane::wire::DropReason;
 use dataplane::worker_loop::{self, IdleMode, LoopEnv};
 use dpdk::eal::{rdtsc, Eal};
 use dpdk::ethdev::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
-use dpdk::mbuf::Mbuf;
 use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
 use dpdk::{lcore, ring};
 
