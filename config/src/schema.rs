@@ -1650,61 +1650,6 @@ fn read_control(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> Control {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn device_keys() {
-        assert_eq!(device_key("0000:03:00.0").as_deref(), Some("0000:03:00.0"));
-        assert_eq!(device_key("03:00.1").as_deref(), Some("0000:03:00.1"));
-        assert_eq!(device_key("0000:AF:00.7").as_deref(), Some("0000:af:00.7"));
-        assert_eq!(
-            device_key("net_pcap0,rx_pcap=a.pcap").as_deref(),
-            Some("net_pcap0")
-        );
-        assert_eq!(
-            device_key("eth_af_packet0,iface=eth1").as_deref(),
-            Some("eth_af_packet0")
-        );
-        for bad in ["eth1", "03:00.8", "0000:03:00", "net_", "NET_PCAP0", ""] {
-            assert_eq!(device_key(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn netmasks() {
-        assert_eq!(netmask_len("255.255.255.0"), Some(24));
-        assert_eq!(netmask_len("255.255.255.255"), Some(32));
-        assert_eq!(netmask_len("0.0.0.0"), Some(0));
-        assert_eq!(netmask_len("255.0.255.0"), None);
-        assert_eq!(netmask_len("24"), None);
-    }
-
-    #[test]
-    fn addr_ports() {
-        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        assert_eq!(parse_addr_port("10.0.0.1"), Some((ip("10.0.0.1"), None)));
-        assert_eq!(
-            parse_addr_port("10.0.0.1:80"),
-            Some((ip("10.0.0.1"), Some(80)))
-        );
-        assert_eq!(
-            parse_addr_port("[2001:db8::1]:80"),
-            Some((ip("2001:db8::1"), Some(80)))
-        );
-        assert_eq!(
-            parse_addr_port("[2001:db8::1]"),
-            Some((ip("2001:db8::1"), None))
-        );
-        assert_eq!(
-            parse_addr_port("2001:db8::1"),
-            Some((ip("2001:db8::1"), None))
-        );
-        assert_eq!(parse_addr_port("10.0.0.1:99999"), None);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // [ha]
 
@@ -1803,4 +1748,59 @@ fn read_ha(
     }
     t.finish(sink);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_keys() {
+        assert_eq!(device_key("0000:03:00.0").as_deref(), Some("0000:03:00.0"));
+        assert_eq!(device_key("03:00.1").as_deref(), Some("0000:03:00.1"));
+        assert_eq!(device_key("0000:AF:00.7").as_deref(), Some("0000:af:00.7"));
+        assert_eq!(
+            device_key("net_pcap0,rx_pcap=a.pcap").as_deref(),
+            Some("net_pcap0")
+        );
+        assert_eq!(
+            device_key("eth_af_packet0,iface=eth1").as_deref(),
+            Some("eth_af_packet0")
+        );
+        for bad in ["eth1", "03:00.8", "0000:03:00", "net_", "NET_PCAP0", ""] {
+            assert_eq!(device_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn netmasks() {
+        assert_eq!(netmask_len("255.255.255.0"), Some(24));
+        assert_eq!(netmask_len("255.255.255.255"), Some(32));
+        assert_eq!(netmask_len("0.0.0.0"), Some(0));
+        assert_eq!(netmask_len("255.0.255.0"), None);
+        assert_eq!(netmask_len("24"), None);
+    }
+
+    #[test]
+    fn addr_ports() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(parse_addr_port("10.0.0.1"), Some((ip("10.0.0.1"), None)));
+        assert_eq!(
+            parse_addr_port("10.0.0.1:80"),
+            Some((ip("10.0.0.1"), Some(80)))
+        );
+        assert_eq!(
+            parse_addr_port("[2001:db8::1]:80"),
+            Some((ip("2001:db8::1"), Some(80)))
+        );
+        assert_eq!(
+            parse_addr_port("[2001:db8::1]"),
+            Some((ip("2001:db8::1"), None))
+        );
+        assert_eq!(
+            parse_addr_port("2001:db8::1"),
+            Some((ip("2001:db8::1"), None))
+        );
+        assert_eq!(parse_addr_port("10.0.0.1:99999"), None);
+    }
 }
