@@ -51,6 +51,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// `[control]`: metrics and admin endpoints.
     pub control: Control,
+    /// `[sync]`: the session-sync channel between directors (reloadable; a change restarts the
+    /// channel, see [`crate::SessionSync::restart_needed`]).
+    pub sync: crate::SessionSync,
 }
 
 /// `[dpdk]`: settings that need a restart to change.

@@ -53,6 +53,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let services = read_services(&mut root, sink, &pools);
     let timeouts = read_timeouts(root.table(sink, "timeouts"), sink);
     let control = read_control(root.table(sink, "control"), sink);
+    let sync = crate::sync::read_sync(root.table(sink, "sync"), sink);
     root.finish(sink);
     Config {
         dpdk,
@@ -63,6 +64,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         services,
         timeouts,
         control,
+        sync,
     }
 }
 
