@@ -142,7 +142,7 @@ impl fmt::Debug for SyncKey {
 
 /// Decode an even-length hex string; `None` when it is not one.
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.is_empty() || !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -363,8 +363,14 @@ mod tests {
         let nopad = SyncKey::parse("AAECAwQFBgcICQoLDA0ODxAREhM").expect("base64 without =");
         assert_eq!(nopad, b64);
         assert!(SyncKey::parse("0011").unwrap_err().contains("2 bytes"));
-        assert!(SyncKey::parse("not a key!").unwrap_err().contains("neither"));
-        assert_eq!(format!("{k:?}"), "SyncKey(<32 bytes>)", "Debug hides the key");
+        assert!(SyncKey::parse("not a key!")
+            .unwrap_err()
+            .contains("neither"));
+        assert_eq!(
+            format!("{k:?}"),
+            "SyncKey(<32 bytes>)",
+            "Debug hides the key"
+        );
     }
 
     #[test]
@@ -373,7 +379,10 @@ mod tests {
             enabled: true,
             ..SessionSync::default()
         };
-        let b = SessionSync { rate: 5, ..a.clone() };
+        let b = SessionSync {
+            rate: 5,
+            ..a.clone()
+        };
         assert!(!a.restart_needed(&b));
         assert!(!a.restart_needed(&a.clone()));
         let c = SessionSync {

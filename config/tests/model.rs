@@ -322,10 +322,16 @@ fn sync_defaults_and_reload_comparison() {
     let mut other = full.clone();
     other.sync.rate = 10;
     assert!(full.boot_only_diff(&other).is_empty());
-    assert!(!full.sync.restart_needed(&other.sync), "rate is applied live");
+    assert!(
+        !full.sync.restart_needed(&other.sync),
+        "rate is applied live"
+    );
     other.sync.peers.pop();
     assert!(full.boot_only_diff(&other).is_empty());
-    assert!(full.sync.restart_needed(&other.sync), "a peer change restarts");
+    assert!(
+        full.sync.restart_needed(&other.sync),
+        "a peer change restarts"
+    );
 }
 
 #[test]
