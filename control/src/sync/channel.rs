@@ -387,9 +387,9 @@ impl Channel {
         let p = &mut self.peers[idx];
 
         if p.epoch != h.epoch {
-            // A newer epoch is a restart; so is any other epoch of a peer that went silent
-            // (its clock may have gone back). An older epoch of a live peer is a replay.
-            if p.epoch == 0 || h.epoch > p.epoch || !p.alive(now, t.dead) {
+            // A newer epoch is a restart; so is an unseen one of a peer that went silent (its
+            // clock may have gone back). Anything else is a replay of an older life.
+            if p.is_restart(h.epoch, now, t.dead) {
                 p.adopt(h.epoch, t.window);
                 if receives {
                     p.want = Some(Want::new(self.next_req, now));

@@ -2,8 +2,9 @@
 //! the resyncs in both directions, and its counters.
 //!
 //! Epochs: a peer's first authenticated message sets its epoch. A message from another epoch is
-//! a restart if that epoch is newer, or if the peer was down (its clock may have gone back);
-//! otherwise it is a replay of an older life and is dropped. A new epoch resets both streams
+//! a restart if that epoch is newer, or if the peer was down and the epoch was never seen (its
+//! clock may have gone back); otherwise it is a replay of an older life and is dropped. The
+//! last [`EPOCH_HISTORY`] epochs of each peer are remembered for that. A new epoch resets both streams
 //! with the peer (a restarted peer has lost its table, and its new stream starts at 1), drops
 //! what was queued for it (the full resync it asks for carries it), and starts a request for
 //! its table.
@@ -21,6 +22,9 @@ use super::resync::{Dump, Want};
 use super::stats::PeerCounters;
 use super::window::{RecvWindow, SendWindow};
 use super::wire::{Body, MsgType};
+
+/// Epochs remembered per peer, to refuse replays of its earlier lives.
+pub const EPOCH_HISTORY: usize = 16;
 
 /// A peer's state, as the HA ready check and the metrics see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +84,8 @@ pub(crate) struct Peer {
     // The peer's life.
     /// Its epoch; 0 until heard from.
     pub(crate) epoch: u64,
+    /// Its earlier epochs, newest last.
+    pub(crate) old_epochs: VecDeque<u64>,
     /// When its last fresh message came.
     pub(crate) last_heard: Option<Instant>,
     /// Its newest timestamp taken.
@@ -129,6 +135,7 @@ impl Peer {
             addr,
             reported: PeerState::Down,
             epoch: 0,
+            old_epochs: VecDeque::new(),
             last_heard: None,
             last_ts: 0,
             recv: RecvWindow::new(window),
@@ -173,6 +180,10 @@ impl Peer {
     pub(crate) fn adopt(&mut self, epoch: u64, window: usize) {
         if self.epoch != 0 {
             self.counters.restarts += 1;
+            if self.old_epochs.len() == EPOCH_HISTORY {
+                self.old_epochs.pop_front();
+            }
+            self.old_epochs.push_back(self.epoch);
         }
         self.epoch = epoch;
         self.last_ts = 0;
@@ -189,6 +200,14 @@ impl Peer {
         self.served_req = 0;
         self.want = None;
         self.synced = false;
+    }
+
+    /// Whether a message of `epoch` (not the current one) starts a new life of the peer: the
+    /// first epoch, a newer one, or an unseen one after a silence (a clock gone back).
+    pub(crate) fn is_restart(&self, epoch: u64, now: Instant, dead: Duration) -> bool {
+        self.epoch == 0
+            || epoch > self.epoch
+            || (!self.alive(now, dead) && !self.old_epochs.contains(&epoch))
     }
 
     /// Whether live sessions should be queued for it: its epoch is known and no full resync

@@ -315,6 +315,22 @@ fn sync_replays_within_and_across_epochs_install_nothing() {
         to_1.len() as u64,
         "every datagram of the older epoch is refused"
     );
+    // Even while node 0 is down (when a restart may bring an older clock), an epoch already
+    // seen is not taken again.
+    net.nodes[0].up = false;
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.nodes[1].ch.peer_state(addr(0)), Some(PeerState::Down));
+    let before = net.nodes[1].ch.stats().rejected.get(Reject::Stale);
+    let table = net.nodes[1].table.clone();
+    for d in &to_1 {
+        net.inject(1, addr(0), d);
+    }
+    assert_eq!(
+        net.nodes[1].ch.stats().rejected.get(Reject::Stale) - before,
+        to_1.len() as u64
+    );
+    assert_eq!(net.nodes[1].table, table);
+    assert_eq!(net.nodes[1].ch.peer_state(addr(0)), Some(PeerState::Down));
 }
 
 #[test]
