@@ -20,7 +20,7 @@ use super::rate::Bucket;
 use super::record::{RecordError, SyncSession};
 use super::resync::{Dump, Snapshot, Want};
 use super::settings::Settings;
-use super::stats::{ChannelStats, PeerStats, Reject, Rejects, LAG_BUCKETS};
+use super::stats::{ChannelStats, PeerStats, Reject, Rejects, TransportTotals, LAG_BUCKETS};
 use super::window::Accept;
 use super::wire::{
     body_of, data_prefix, parse_body, parse_header, put_body, put_record, record_len, seal, Body,
@@ -695,6 +695,7 @@ impl Channel {
                 })
                 .collect(),
             lag: self.lag.clone(),
+            transport: TransportTotals::default(),
         }
     }
 

@@ -91,6 +91,7 @@
 
 pub mod auth;
 mod channel;
+pub mod export;
 pub mod fuzzing;
 pub mod peer;
 pub mod rate;
@@ -107,7 +108,7 @@ pub use peer::PeerState;
 pub use record::{RecordError, SyncOp, SyncSession};
 pub use resync::Snapshot;
 pub use settings::{Settings, SettingsError, Timing};
-pub use stats::{ChannelStats, PeerCounters, PeerStats, Reject, Rejects};
+pub use stats::{ChannelStats, PeerCounters, PeerStats, Reject, Rejects, TransportTotals};
 pub use transport::{Datagram, UdpTransport};
 
 #[cfg(test)]

@@ -159,6 +159,20 @@ pub struct ChannelStats {
     /// Sync lag of live sessions: from queueing on the sender to delivery here, in seconds
     /// (wall clocks of two gateways: as good as their time sync).
     pub lag: Histogram,
+    /// The socket's counters: zero from [`super::Channel::stats`]; the caller copies them in
+    /// from [`super::UdpTransport::totals`].
+    pub transport: TransportTotals,
+}
+
+/// The sync socket's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportTotals {
+    /// Datagrams dropped on arrival because the control loop was behind.
+    pub dropped: u64,
+    /// Datagrams the kernel refused to send.
+    pub send_errors: u64,
+    /// Errors reading the socket.
+    pub recv_errors: u64,
 }
 
 /// Buckets of the lag histogram, in seconds: 100 µs to 10 s.

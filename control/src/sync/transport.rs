@@ -16,6 +16,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use super::channel::Transmit;
+use super::stats::TransportTotals;
 
 /// Datagrams waiting for the control loop, at most.
 pub const QUEUE: usize = 4096;
@@ -109,6 +110,16 @@ impl UdpTransport {
     /// The socket's counters.
     pub fn counters(&self) -> &TransportCounters {
         &self.counters
+    }
+
+    /// The socket's counters as plain numbers, for [`super::ChannelStats::transport`].
+    pub fn totals(&self) -> TransportTotals {
+        let c = &self.counters;
+        TransportTotals {
+            dropped: c.dropped.load(Ordering::Relaxed),
+            send_errors: c.send_errors.load(Ordering::Relaxed),
+            recv_errors: c.recv_errors.load(Ordering::Relaxed),
+        }
     }
 }
 
