@@ -15,7 +15,7 @@ use config::SyncMode;
 use crate::metrics::Histogram;
 
 use super::auth::Auth;
-use super::peer::{Inbound, Outgoing, Peer, PeerState, Queued};
+use super::peer::{Inbound, Item, OpenDump, Outgoing, Peer, PeerState, Queued};
 use super::rate::Bucket;
 use super::record::{RecordError, SyncSession};
 use super::resync::{Dump, Snapshot, Want};
@@ -88,6 +88,9 @@ pub enum ResyncError {
     /// The mode does not send (`backup`) or does not receive (`master`) sessions.
     #[error("sync mode {0} does not do that")]
     Mode(&'static str),
+    /// No resync is open for the peer.
+    #[error("no resync is open for sync peer {0}")]
+    NotOpen(SocketAddr),
 }
 
 /// The sync channel of one gateway with all its peers.
@@ -221,21 +224,84 @@ impl Channel {
                 }
                 continue;
             }
-            if p.pending.len() >= max {
-                // Something is lost for this peer: replace the queue by a full resync (which
-                // also supersedes a dump in progress, keeping the request it answers).
-                p.pending.clear();
-                p.counters.queue_overflows += 1;
-                p.dump_wanted = Some(p.dump.take().map_or(0, |d| d.req_id));
-                self.events.push(Event::ResyncRequested { peer: p.addr });
-                continue;
-            }
-            p.pending.push_back(Queued {
-                rec: rec.clone(),
-                at: now,
-            });
+            enqueue(p, Item::Live(rec.clone()), now, max, &mut self.events);
         }
         Ok(())
+    }
+
+    /// Queue a record of a full resync the caller pushes (see [`Self::open_resync`]) for every
+    /// peer with one open, in order with the live updates queued around it.
+    ///
+    /// # Errors
+    ///
+    /// The record breaks an invariant of [`SyncSession::validate`]; it is counted and dropped.
+    pub fn queue_dump(&mut self, rec: SyncSession, now: Instant) -> Result<(), RecordError> {
+        self.note(now);
+        if let Err(e) = rec.validate() {
+            self.invalid_records += 1;
+            return Err(e);
+        }
+        let max = self.settings.timing.max_pending;
+        for p in &mut self.peers {
+            if let Some(o) = &mut p.open {
+                o.records += 1;
+                enqueue(p, Item::Dump(rec.clone()), now, max, &mut self.events);
+            }
+        }
+        Ok(())
+    }
+
+    /// Answer `peer`'s request for a full resync (or start one) with records the caller
+    /// pushes through [`Self::queue_dump`] (the workers' table walks arrive through their
+    /// event rings, interleaved with live events), then closes with [`Self::close_resync`].
+    /// The alternative to [`Self::begin_resync`] for tables that cannot be iterated here.
+    ///
+    /// # Errors
+    ///
+    /// Unknown peer, a peer not heard from yet, or `backup` mode.
+    pub fn open_resync(&mut self, peer: SocketAddr, now: Instant) -> Result<(), ResyncError> {
+        self.note(now);
+        if !self.settings.mode.sends() {
+            return Err(ResyncError::Mode(self.settings.mode.name()));
+        }
+        let p = self.peer_mut(peer)?;
+        if p.epoch == 0 {
+            return Err(ResyncError::NotConnected(peer));
+        }
+        let req = take_request(p);
+        p.open = Some(OpenDump {
+            req_id: req,
+            records: 0,
+        });
+        Ok(())
+    }
+
+    /// End the resync opened for `peer`: its "resync done" follows everything queued so far.
+    ///
+    /// # Errors
+    ///
+    /// Unknown peer, or no resync open for it (a new request or a queue overflow closed it:
+    /// [`Event::ResyncRequested`] came again).
+    pub fn close_resync(&mut self, peer: SocketAddr, now: Instant) -> Result<(), ResyncError> {
+        self.note(now);
+        let p = self.peer_mut(peer)?;
+        let o = p.open.take().ok_or(ResyncError::NotOpen(peer))?;
+        p.pending.push_back(Queued {
+            item: Item::Done(o.req_id, o.records),
+            at: now,
+        });
+        Ok(())
+    }
+
+    /// The longest queue of a peer, in sessions: a caller that pushes a resync from its
+    /// workers' rings drains them while this is well under `max_pending`, so the rings (and the
+    /// workers' table walks) wait instead of the queue overflowing.
+    pub fn backlog(&self) -> usize {
+        self.peers
+            .iter()
+            .map(|p| p.pending.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Start streaming `snapshot` (this gateway's table) to `peer`, answering its request if
@@ -259,11 +325,7 @@ impl Channel {
         if p.epoch == 0 {
             return Err(ResyncError::NotConnected(peer));
         }
-        let req = p
-            .dump_wanted
-            .take()
-            .or_else(|| p.dump.as_ref().map(|d| d.req_id))
-            .unwrap_or(0);
+        let req = take_request(p);
         p.dump = Some(Dump::new(req, snapshot));
         Ok(())
     }
@@ -303,6 +365,11 @@ impl Channel {
             .iter_mut()
             .find(|p| p.addr == addr)
             .ok_or(ResyncError::UnknownPeer(addr))
+    }
+
+    /// Every peer with its state (as last reported), in `peers` order.
+    pub fn peers(&self) -> Vec<(SocketAddr, PeerState)> {
+        self.peers.iter().map(|p| (p.addr, p.reported)).collect()
     }
 
     /// The state of `peer` (as last reported in an event).
@@ -416,7 +483,11 @@ impl Channel {
         let to_us = h.peer_epoch == self.epoch;
         if to_us {
             p.send.on_ack(h.ack);
-            let next = if h.kind.reliable() { h.seq + 1 } else { h.seq };
+            let next = if h.kind.reliable() {
+                h.seq.saturating_add(1)
+            } else {
+                h.seq
+            };
             p.peer_next = p.peer_next.max(next);
         }
         let mut delivered = Vec::new();
@@ -437,6 +508,7 @@ impl Channel {
                     p.served_req = req_id;
                     if self.settings.mode.sends() {
                         p.dump = None;
+                        p.open = None;
                         p.dump_wanted = Some(req_id);
                         ev.push(Event::ResyncRequested { peer: p.addr });
                     } else {
@@ -705,8 +777,44 @@ impl Channel {
     }
 }
 
-/// Pack the next data message for `p`: queued live sessions first, then the dump; a finished
-/// dump gives its `ResyncDone`. `None` when there is nothing to send or no token left.
+/// Queue `item` for `p`; on overflow, replace the queue by a full resync (which supersedes a
+/// dump in progress, keeping the request it answers) and ask the caller for it.
+fn enqueue(p: &mut Peer, item: Item, now: Instant, max: usize, events: &mut Vec<Event>) {
+    if p.pending.len() >= max {
+        p.pending.clear();
+        p.counters.queue_overflows += 1;
+        p.dump_wanted = Some(take_request(p));
+        events.push(Event::ResyncRequested { peer: p.addr });
+        return;
+    }
+    p.pending.push_back(Queued { item, at: now });
+}
+
+/// Take the request a new dump answers: the one waiting for a snapshot, else the one a dump in
+/// progress answers (it is superseded), else 0 (this gateway's own initiative).
+fn take_request(p: &mut Peer) -> u32 {
+    p.dump_wanted
+        .take()
+        .or_else(|| p.dump.take().map(|d| d.req_id))
+        .or_else(|| p.open.take().map(|o| o.req_id))
+        .unwrap_or(0)
+}
+
+/// A `ResyncDone` body.
+fn done(req_id: u32, records: u64) -> Outgoing {
+    let mut body = Vec::new();
+    let _ = put_body(&mut body, &Body::ResyncDone { req_id, records });
+    Outgoing {
+        kind: MsgType::ResyncDone,
+        flags: 0,
+        body,
+        records: 0,
+    }
+}
+
+/// Pack the next numbered message for `p`: the queue first (live updates and pushed resync
+/// records, each message of one kind, and a pushed resync's end), then an iterator dump, whose
+/// end gives its `ResyncDone`. `None` when there is nothing to send or no token left.
 fn pack(
     p: &mut Peer,
     now: Instant,
@@ -717,6 +825,15 @@ fn pack(
     if p.pending.is_empty() && p.dump.is_none() {
         return None;
     }
+    if let Some(Queued {
+        item: Item::Done(req, n),
+        ..
+    }) = p.pending.front()
+    {
+        let out = done(*req, *n);
+        p.pending.pop_front();
+        return Some(out);
+    }
     let budget = p.bucket.available(now).min(u32::from(u16::MAX));
     let clock = |at: Instant| {
         u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
@@ -725,21 +842,25 @@ fn pack(
     let mut used = 0;
     let mut count: u32 = 0;
     let (flags, first) = if let Some(q) = p.pending.front() {
-        let first = clock(q.at);
+        let (first, resync) = (clock(q.at), matches!(q.item, Item::Dump(_)));
         while count < budget {
-            let Some(q) = p.pending.front() else { break };
-            let len = record_len(&q.rec);
+            let rec = match p.pending.front().map(|q| &q.item) {
+                Some(Item::Live(r)) if !resync => r,
+                Some(Item::Dump(r)) if resync => r,
+                _ => break,
+            };
+            let len = record_len(rec);
             if used + len > space {
                 break;
             }
             // Records were checked when queued, so this cannot fail.
-            if put_record(&mut body, &q.rec).is_ok() {
+            if put_record(&mut body, rec).is_ok() {
                 used += len;
                 count += 1;
             }
             p.pending.pop_front();
         }
-        (0, first)
+        (if resync { FLAG_RESYNC } else { 0 }, first)
     } else {
         let d = p.dump.as_mut()?;
         let mut exhausted = false;
@@ -764,20 +885,7 @@ fn pack(
         d.sent += u64::from(count);
         if count == 0 && exhausted {
             let d = p.dump.take()?;
-            let mut done = Vec::new();
-            let _ = put_body(
-                &mut done,
-                &Body::ResyncDone {
-                    req_id: d.req_id,
-                    records: d.sent,
-                },
-            );
-            return Some(Outgoing {
-                kind: MsgType::ResyncDone,
-                flags: 0,
-                body: done,
-                records: 0,
-            });
+            return Some(done(d.req_id, d.sent));
         }
         (FLAG_RESYNC, clock(now))
     };

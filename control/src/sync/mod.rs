@@ -105,7 +105,7 @@ pub mod wire;
 
 pub use channel::{unix_epoch_now, Channel, Event, ResyncError, Transmit};
 pub use peer::PeerState;
-pub use record::{RecordError, SyncOp, SyncSession};
+pub use record::{ClientHop, RecordError, SyncOp, SyncSession};
 pub use resync::Snapshot;
 pub use settings::{Settings, SettingsError, Timing};
 pub use stats::{ChannelStats, PeerCounters, PeerStats, Reject, Rejects, TransportTotals};

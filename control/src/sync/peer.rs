@@ -67,11 +67,29 @@ pub(crate) struct Inbound {
     pub(crate) body: Body,
 }
 
-/// A session waiting to be sent, with when it was queued.
+/// What waits in a peer's queue.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A live update.
+    Live(SyncSession),
+    /// A record of a full resync pushed by the caller ([`super::Channel::queue_dump`]).
+    Dump(SyncSession),
+    /// The end of a pushed resync: request id and records it carried.
+    Done(u32, u64),
+}
+
+/// An item waiting to be sent, with when it was queued.
 #[derive(Debug)]
 pub(crate) struct Queued {
-    pub(crate) rec: SyncSession,
+    pub(crate) item: Item,
     pub(crate) at: Instant,
+}
+
+/// A resync the caller pushes record by record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenDump {
+    pub(crate) req_id: u32,
+    pub(crate) records: u64,
 }
 
 /// Everything this gateway keeps about one peer.
@@ -108,8 +126,10 @@ pub(crate) struct Peer {
     pub(crate) send: SendWindow<Outgoing>,
     pub(crate) pending: VecDeque<Queued>,
     pub(crate) bucket: Bucket,
-    /// A dump being streamed.
+    /// A dump being streamed from a snapshot iterator.
     pub(crate) dump: Option<Dump>,
+    /// A dump the caller pushes ([`super::Channel::open_resync`]).
+    pub(crate) open: Option<OpenDump>,
     /// A dump to begin when the caller hands over a snapshot: the request id (0: ours).
     pub(crate) dump_wanted: Option<u32>,
     /// The highest request id of the peer's epoch served.
@@ -148,6 +168,7 @@ impl Peer {
             pending: VecDeque::new(),
             bucket,
             dump: None,
+            open: None,
             dump_wanted: None,
             served_req: 0,
             hello_due: now,
@@ -196,6 +217,7 @@ impl Peer {
         self.send = SendWindow::new(window);
         self.pending.clear();
         self.dump = None;
+        self.open = None;
         self.dump_wanted = None;
         self.served_req = 0;
         self.want = None;

@@ -29,8 +29,22 @@ use dataplane::types::L4Proto;
 pub enum SyncOp {
     /// Create the session, or update it if it exists.
     Update,
-    /// Remove the session (it closed or expired on the sender).
+    /// Remove the session: the sender removed it (backend gone, `drop` policy).
     Delete,
+    /// The session timed out on the sender: the receiver removes its copy unless that copy
+    /// is kept alive by traffic there (the installer's grace rule).
+    Expire,
+}
+
+/// The client side's next hop as the sender saw it: the gateway port towards the client and
+/// the MAC replies go to (the upstream router, which an HA pair shares). The receiver uses it
+/// for NAT and FullNAT replies until the client's own packets show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientHop {
+    /// The gateway port index towards the client (HA peers number their ports alike).
+    pub port: u16,
+    /// The destination MAC towards the client.
+    pub mac: [u8; 6],
 }
 
 /// A session or persistence template as the sync channel carries it.
@@ -63,6 +77,8 @@ pub struct SyncSession {
     /// The pipeline's per-session flag bits (`dataplane::session::Session::flags`: TOA already
     /// inserted, reply seen), carried opaquely so a FullNAT rewrite continues as it was.
     pub flags: u8,
+    /// The client side's next hop, when the sender knows it.
+    pub client_hop: Option<ClientHop>,
 }
 
 impl SyncSession {
@@ -173,6 +189,7 @@ pub(crate) mod tests {
             timeout_s: 899,
             template: None,
             flags: 3,
+            client_hop: None,
         }
     }
 

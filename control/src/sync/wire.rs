@@ -36,14 +36,14 @@
 //! | 6 `Hello` | empty (keepalive, carries `seq` and `ack`) |
 //!
 //! A record (12 bytes, then the addresses: 4 bytes each for IPv4, 16 for IPv6, each followed by
-//! its port):
+//! its port, then the client hop if present):
 //!
 //! ```text
-//! 0 op (1 update, 2 delete)  1 protocol (6, 17)  2 method (0 DR, 1 NAT, 2 TUN, 3 FullNAT)
-//! 3 TCP state (IPVS numbering)  4 address flags (bit 0 client side IPv6, bit 1 backend side
-//! IPv6, bit 2 local address present, bit 3 template)  5 template prefix length (0 otherwise)
-//! 6 pipeline flags  7 reserved (0)  8 timeout_s u32
-//! 12 client, VIP, [local], backend: address + port each
+//! 0 op (1 update, 2 delete, 3 expire)  1 protocol (6, 17)  2 method (0 DR, 1 NAT, 2 TUN,
+//! 3 FullNAT)  3 TCP state (IPVS numbering)  4 flags (bit 0 client side IPv6, bit 1 backend
+//! side IPv6, bit 2 local address present, bit 3 template, bit 4 client hop present)
+//! 5 template prefix length (0 otherwise)  6 pipeline flags  7 reserved (0)  8 timeout_s u32
+//! 12 client, VIP, [local], backend: address + port each; [client hop: port u16, MAC 6 bytes]
 //! ```
 //!
 //! Parsing is total: every input either parses into a message whose records satisfy
@@ -56,7 +56,7 @@ use dataplane::types::L4Proto;
 
 use super::auth::{Auth, MAC_LEN};
 use super::record::{
-    method_code, method_from_code, tcp_state_from_code, RecordError, SyncOp, SyncSession,
+    method_code, method_from_code, tcp_state_from_code, ClientHop, RecordError, SyncOp, SyncSession,
 };
 
 /// The first two bytes of every message.
@@ -426,6 +426,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     let op = match r.u8()? {
         1 => SyncOp::Update,
         2 => SyncOp::Delete,
+        3 => SyncOp::Expire,
         v => return Err(bad("op", v)),
     };
     let p = r.u8()?;
@@ -435,7 +436,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     let s = r.u8()?;
     let tcp_state = tcp_state_from_code(s).ok_or_else(|| bad("TCP state", s))?;
     let af = r.u8()?;
-    if af & !0x0f != 0 {
+    if af & !0x1f != 0 {
         return Err(bad("address flags", af));
     }
     let prefix = r.u8()?;
@@ -461,6 +462,14 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
         None
     };
     let backend = r.socket_addr(back_v6)?;
+    let client_hop = if af & 0x10 != 0 {
+        Some(ClientHop {
+            port: r.u16()?,
+            mac: r.take()?,
+        })
+    } else {
+        None
+    };
     Ok(SyncSession {
         op,
         proto,
@@ -473,13 +482,18 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
         timeout_s,
         template,
         flags,
+        client_hop,
     })
 }
 
 /// Return the encoded length of a record.
 pub fn record_len(rec: &SyncSession) -> usize {
     let a = |v6: bool| if v6 { 18 } else { 6 };
-    RECORD_FIXED + 2 * a(rec.front_v6()) + a(rec.back_v6()) * (1 + usize::from(rec.local.is_some()))
+    let hop = if rec.client_hop.is_some() { 8 } else { 0 };
+    RECORD_FIXED
+        + 2 * a(rec.front_v6())
+        + a(rec.back_v6()) * (1 + usize::from(rec.local.is_some()))
+        + hop
 }
 
 fn put_addr(out: &mut Vec<u8>, sa: SocketAddr) {
@@ -500,11 +514,13 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
     let af = u8::from(rec.front_v6())
         | (u8::from(rec.back_v6()) << 1)
         | (u8::from(rec.local.is_some()) << 2)
-        | (u8::from(rec.template.is_some()) << 3);
+        | (u8::from(rec.template.is_some()) << 3)
+        | (u8::from(rec.client_hop.is_some()) << 4);
     out.extend_from_slice(&[
         match rec.op {
             SyncOp::Update => 1,
             SyncOp::Delete => 2,
+            SyncOp::Expire => 3,
         },
         rec.proto.number(),
         method_code(rec.method),
@@ -521,6 +537,10 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
         put_addr(out, l);
     }
     put_addr(out, rec.backend);
+    if let Some(h) = rec.client_hop {
+        out.extend_from_slice(&h.port.to_be_bytes());
+        out.extend_from_slice(&h.mac);
+    }
     Ok(())
 }
 

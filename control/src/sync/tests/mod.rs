@@ -528,3 +528,57 @@ fn sync_far_ahead_and_flooding_peers_cannot_grow_memory() {
         "nothing delivered past the gap"
     );
 }
+
+#[test]
+fn sync_pushed_resync_interleaves_with_live_updates_in_order() {
+    let mut net = Net::new(2, timing(), 15);
+    net.nodes[0].push = true;
+    for n in 0..300 {
+        let s = session(0, n);
+        net.nodes[0].table.insert(key(&s), s);
+    }
+    let asked = net.run_while_not(Duration::from_secs(2), |n| {
+        n.nodes[0].requested.contains(&addr(1))
+    });
+    assert!(asked);
+    assert!(!net.nodes[1].ch.ready());
+    let now = net.now;
+    net.nodes[0].ch.open_resync(addr(1), now).expect("open");
+    // The table walk arrives in chunks, with live changes between (as from the workers'
+    // rings): a change after a session's dump record wins, as the ring order says.
+    let table: Vec<_> = net.nodes[0].table.values().cloned().collect();
+    for (i, chunk) in table.chunks(100).enumerate() {
+        let now = net.now;
+        for s in chunk {
+            net.nodes[0].ch.queue_dump(s.clone(), now).expect("valid");
+        }
+        let mut changed = chunk[0].clone();
+        changed.timeout_s = 7;
+        changed.tcp_state = dataplane::session::TcpState::FinWait;
+        net.queue(0, changed);
+        let mut gone = chunk[1].clone();
+        gone.op = SyncOp::Delete;
+        net.queue(0, gone);
+        net.queue(0, session(0, 10_000 + i as u32));
+        net.run_for(Duration::from_millis(5));
+    }
+    assert!(!net.nodes[1].ch.ready(), "not before the resync is closed");
+    let now = net.now;
+    net.nodes[0].ch.close_resync(addr(1), now).expect("close");
+    assert_eq!(
+        net.nodes[0].ch.close_resync(addr(1), now),
+        Err(super::ResyncError::NotOpen(addr(1)))
+    );
+    until_ready(&mut net, Duration::from_secs(5));
+    assert_eq!(net.nodes[1].table, net.nodes[0].table);
+    assert_eq!(net.nodes[1].table.len(), 300 - 3 + 3);
+    let rx = &net.nodes[1].received[&addr(0)];
+    assert_eq!(
+        rx.iter().filter(|(_, r)| *r).count(),
+        300,
+        "dump records flagged resync"
+    );
+    assert_eq!(rx.iter().filter(|(_, r)| !*r).count(), 9, "live ones not");
+    assert_eq!(net.nodes[1].ch.stats().peers[0].last_resync_sessions, 300);
+    assert_eq!(net.nodes[0].ch.backlog(), 0);
+}

@@ -65,6 +65,7 @@ pub fn session(node: usize, n: u32) -> SyncSession {
         timeout_s: n,
         template: None,
         flags: 0,
+        client_hop: None,
     }
 }
 
@@ -102,6 +103,9 @@ pub struct Node {
     pub states: Vec<(SocketAddr, PeerState)>,
     /// Whether it is running (a stopped node neither sends nor receives).
     pub up: bool,
+    /// Whether the test answers resync requests itself (pushing records), instead of the
+    /// node handing its table over as an iterator.
+    pub push: bool,
 }
 
 /// A datagram on the wire.
@@ -150,6 +154,7 @@ impl Net {
                 requested: Vec::new(),
                 states: Vec::new(),
                 up: true,
+                push: false,
             })
             .collect();
         Self {
@@ -194,7 +199,7 @@ impl Net {
         let n = &mut self.nodes[i];
         match rec.op {
             SyncOp::Update => n.table.insert(key(&rec), rec.clone()),
-            SyncOp::Delete => n.table.remove(&key(&rec)),
+            SyncOp::Delete | SyncOp::Expire => n.table.remove(&key(&rec)),
         };
         n.ch.queue(rec, self.now).expect("valid record");
     }
@@ -214,13 +219,16 @@ impl Net {
                     for s in sessions {
                         match s.op {
                             SyncOp::Update => n.table.insert(key(&s), s.clone()),
-                            SyncOp::Delete => n.table.remove(&key(&s)),
+                            SyncOp::Delete | SyncOp::Expire => n.table.remove(&key(&s)),
                         };
                         n.received.entry(peer).or_default().push((s, resync));
                     }
                 }
                 Event::ResyncRequested { peer } => {
                     n.requested.push(peer);
+                    if n.push {
+                        continue;
+                    }
                     let snap: Vec<SyncSession> = n.table.values().cloned().collect();
                     n.ch.begin_resync(peer, Box::new(snap.into_iter()), now)
                         .expect("peer is known");

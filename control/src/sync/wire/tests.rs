@@ -43,6 +43,7 @@ fn v6_template() -> SyncSession {
         timeout_s: 360,
         template: Some(64),
         flags: 0,
+        client_hop: None,
     }
 }
 
@@ -62,12 +63,18 @@ fn every_message() -> Vec<Message> {
     udp.proto = L4Proto::Udp;
     udp.tcp_state = TcpState::None;
     udp.op = SyncOp::Delete;
+    udp.client_hop = Some(crate::sync::record::ClientHop {
+        port: 2,
+        mac: [2, 0, 0, 0, 0, 0xfe],
+    });
+    let mut expired = fnat4();
+    expired.op = SyncOp::Expire;
     vec![
         Message {
             header: data,
             body: Body::Data {
                 first_queued_us: 99,
-                records: vec![fnat4(), v6_template(), udp],
+                records: vec![fnat4(), v6_template(), udp, expired],
             },
         },
         Message {
@@ -130,6 +137,16 @@ fn golden_record_v4_fullnat() {
     assert_eq!(b, expect);
     assert_eq!(record_len(&fnat4()), expect.len());
     assert_eq!(record_len(&v6_template()), 12 + 3 * 18);
+    let mut hop = fnat4();
+    hop.client_hop = Some(crate::sync::record::ClientHop {
+        port: 0x0102,
+        mac: [2, 0, 0, 0, 0, 0xfe],
+    });
+    let mut b = Vec::new();
+    put_record(&mut b, &hop).expect("valid");
+    assert_eq!(b[4], 0b1_0100, "local and client hop present");
+    assert_eq!(&b[expect.len()..], &[1, 2, 2, 0, 0, 0, 0, 0xfe]);
+    assert_eq!(record_len(&hop), expect.len() + 8);
 }
 
 #[test]
@@ -245,11 +262,11 @@ fn bad_values_in_records_and_nacks() {
     put_record(&mut b, &fnat4()).expect("valid");
     let at = DATA_PREFIX_LEN;
     for (off, val, field) in [
-        (0, 3, "op"),
+        (0, 4, "op"),
         (1, 1, "protocol"),
         (2, 4, "method"),
         (3, 11, "TCP state"),
-        (4, 0x10, "address flags"),
+        (4, 0x20, "address flags"),
         (5, 8, "prefix length of a connection"),
         (7, 1, "reserved byte"),
     ] {
@@ -306,7 +323,7 @@ prop_compose! {
         (client in sa(front), vip in sa(front), local in sa(back), backend in sa(back),
          method in 0u8..4, tcp in any::<bool>(), state in 0u8..11, template in any::<bool>(),
          prefix in any::<u8>(), timeout_s in any::<u32>(), flags in any::<u8>(),
-         delete in any::<bool>(), front in Just(front))
+         op in 0u8..3, hop in any::<Option<(u16, [u8; 6])>>(), front in Just(front))
         -> SyncSession
     {
         let method = crate::sync::record::method_from_code(method).unwrap_or(FwdMethod::Dr);
@@ -317,7 +334,7 @@ prop_compose! {
             TcpState::None
         };
         SyncSession {
-            op: if delete { SyncOp::Delete } else { SyncOp::Update },
+            op: [SyncOp::Update, SyncOp::Delete, SyncOp::Expire][usize::from(op)],
             proto: if tcp { L4Proto::Tcp } else { L4Proto::Udp },
             client,
             vip,
@@ -328,6 +345,7 @@ prop_compose! {
             timeout_s,
             template,
             flags,
+            client_hop: hop.map(|(port, mac)| crate::sync::record::ClientHop { port, mac }),
         }
     }
 }
@@ -337,6 +355,9 @@ proptest! {
     fn sync_records_round_trip(recs in prop::collection::vec(record(), 0..20), q in any::<u64>()) {
         for r in &recs {
             prop_assert_eq!(r.validate(), Ok(()));
+            let mut one = Vec::new();
+            put_record(&mut one, r).expect("valid");
+            prop_assert_eq!(one.len(), record_len(r), "record_len is the encoded length");
         }
         let h = Header { flags: FLAG_RESYNC, ..header(MsgType::Data) };
         let body = Body::Data { first_queued_us: q, records: recs };
