@@ -101,6 +101,8 @@ pub struct MetricsView {
     pub reply_steering: Vec<PortSteeringRow>,
     /// Per health check (deduplicated per address, port and definition).
     pub health: Vec<CheckStatus>,
+    /// The session-sync channel (`ferrovs_sync_*`), when `[sync]` is enabled.
+    pub sync: Option<crate::sync::ChannelStats>,
 }
 
 /// Build metadata for `ferrovs_build_info`.
@@ -456,6 +458,9 @@ pub fn render(v: &MetricsView) -> String {
     render_ports(&mut e, &v.ports);
     render_reply_steering(&mut e, &v.reply_steering);
     render_health(&mut e, &v.health);
+    if let Some(s) = &v.sync {
+        crate::sync::export::render(&mut e, s);
+    }
     e.finish()
 }
 

@@ -193,6 +193,7 @@ pub(crate) fn representative_view() -> MetricsView {
             },
         ],
         health,
+        sync: Some(crate::sync::export::representative()),
     }
 }
 
