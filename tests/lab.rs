@@ -19,6 +19,15 @@ struct Lab {
 
 impl Lab {
     fn up(mode: &str, workers: u32) -> Lab {
+        Lab::create(mode, workers, true)
+    }
+
+    /// The lab without its gateway: the test starts ferrovs itself ([`Lab::start_gateway`]).
+    fn up_without_gateway(mode: &str, workers: u32) -> Lab {
+        Lab::create(mode, workers, false)
+    }
+
+    fn create(mode: &str, workers: u32, gateway: bool) -> Lab {
         assert!(
             unsafe_free_is_root(),
             "the lab tests need root (network namespaces); run make test as root"
@@ -31,7 +40,12 @@ impl Lab {
             id,
             env: HashMap::new(),
         };
-        let out = lab.lab(&["up", mode, "--workers", &workers.to_string()]);
+        let workers = workers.to_string();
+        let mut args = vec!["up", mode, "--workers", &workers];
+        if !gateway {
+            args.push("--no-gateway");
+        }
+        let out = lab.lab(&args);
         assert!(
             out.status.success(),
             "lab up {mode}: {}{}",
@@ -106,6 +120,47 @@ impl Lab {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.var("LOG")).unwrap_or_default()
+    }
+
+    /// Start ferrovs on the lab's configuration as this test's own child (after
+    /// [`Lab::up_without_gateway`]), as `lab up` would: output to LOG, pid to ferrovs.pid; wait
+    /// for "ferrovs: running". Being its parent, the test can wait for its exit status.
+    fn start_gateway(&self) -> Killed {
+        let log = std::fs::File::create(self.var("LOG")).expect("log file");
+        let child = self
+            .command(&[
+                "exec",
+                "gw",
+                "--",
+                env!("CARGO_BIN_EXE_ferrovs"),
+                "run",
+                "--config",
+                self.var("CONFIG"),
+            ])
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start ferrovs");
+        // `lab exec` execs `ip netns exec`, which execs ferrovs: the child is the gateway.
+        std::fs::write(self.pid_file(), child.id().to_string()).expect("pid file");
+        let mut gw = Killed(vec![child]);
+        let start = Instant::now();
+        while !self.log().contains("ferrovs: running") {
+            if let Some(st) = gw.0[0].try_wait().expect("wait") {
+                panic!("ferrovs exited with {st} at start:\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "ferrovs did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        gw
+    }
+
+    fn pid_file(&self) -> String {
+        format!("/run/ferrovs-lab/{}/ferrovs.pid", self.id)
     }
 
     /// The seeds' client test, bounded: `curl VIP` n times; return the real servers' names.
@@ -286,7 +341,8 @@ one_and_two_workers!(
 /// kernel TAP, exactly once per request, and the box's own stack reaches the real servers (the
 /// path health probes take).
 fn exception_path(workers: u32) {
-    let lab = Lab::up("nat", workers);
+    let lab = Lab::up_without_gateway("nat", workers);
+    let mut gw = lab.start_gateway();
     for (gw, flag) in [(lab.var("GW"), "-4"), (lab.var("GW6"), "-6")] {
         let out = lab.run(
             "client",
@@ -303,23 +359,32 @@ fn exception_path(workers: u32) {
     assert_eq!(out.trim(), "<h1>Backend RS1</h1>");
 
     // SIGTERM: a clean stop (workers joined, ports and TAPs closed, every mbuf back), exit 0.
-    let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/ferrovs.pid", lab.id))
-        .expect("pid file");
+    // The mempools are freed (or reported as leaking) after "ferrovs: stopped" is printed, so
+    // the log is read only once the process has exited.
+    let child = &mut gw.0[0];
     let st = Command::new("kill")
-        .args(["-TERM", pid.trim()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(st.success());
     let start = Instant::now();
-    while !lab.log().contains("ferrovs: stopped") {
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "no clean stop:\n{}",
+            "no stop within 10 s of SIGTERM:\n{}",
             lab.log()
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
     let log = lab.log();
+    assert!(
+        status.success(),
+        "exit status {status} after SIGTERM:\n{log}"
+    );
+    assert!(log.contains("ferrovs: stopped"), "{log}");
     for bad in ["live queue handles", "leaking", "panicked"] {
         assert!(!log.contains(bad), "shutdown: {bad}:\n{log}");
     }
@@ -329,8 +394,7 @@ impl Lab {
     /// SIGHUP the gateway and wait for its log to report the outcome of that reload.
     fn sighup(&self) -> String {
         let log_before = self.log().lines().count();
-        let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/ferrovs.pid", self.id))
-            .expect("pid file");
+        let pid = std::fs::read_to_string(self.pid_file()).expect("pid file");
         let st = Command::new("kill")
             .args(["-HUP", pid.trim()])
             .status()
