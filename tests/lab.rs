@@ -221,24 +221,102 @@ fn rr_mode(mode: &str, workers: u32) {
     let url = format!("http://{}/", lab.var("VIP"));
     alternates(&lab.curl_names(&url, 6));
     if workers > 1 {
-        lab.every_worker_received();
+        lab.assert_both_workers_forward(&Flows::Http(&url));
     }
 }
 
+/// New flows for [`Lab::assert_both_workers_forward`], one per client address.
+enum Flows<'a> {
+    /// `curl` this URL.
+    Http(&'a str),
+    /// One UDP datagram to this address and port, which must be answered.
+    Udp(&'a str, u16),
+}
+
+/// How many client addresses the two-worker check sends from.
+const SPREAD: u8 = 16;
+
 impl Lab {
-    /// Assert from a `/metrics` scrape that every worker received frames: the multi-worker
-    /// cases really ran on several workers.
-    fn every_worker_received(&self) {
-        let scrape = self.run("gw", &["curl", "-sS", "-m", "5", self.var("METRICS")]);
-        let rx: Vec<f64> = scrape
+    /// The per-worker samples of `ferrovs_worker_*` counter `name` in `scrape`, by worker id.
+    fn per_worker(scrape: &str, name: &str) -> Vec<u64> {
+        let mut v: Vec<(usize, u64)> = scrape
             .lines()
-            .filter(|l| l.starts_with("ferrovs_worker_rx_packets_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?.strip_prefix("{worker=\"")?;
+                let (w, value) = rest.split_once("\"} ")?;
+                Some((w.parse().ok()?, value.parse().ok()?))
+            })
             .collect();
+        v.sort_unstable();
         assert!(
-            rx.len() > 1 && rx.iter().all(|&n| n > 0.0),
-            "every worker should see traffic: {rx:?}"
+            v.iter().enumerate().all(|(i, (w, _))| i == *w),
+            "{name}: {v:?}"
         );
+        v.into_iter().map(|(_, n)| n).collect()
+    }
+
+    fn scrape(&self) -> String {
+        self.run("gw", &["curl", "-sS", "-m", "5", self.var("METRICS")])
+    }
+
+    /// Two workers: both must forward load-balanced flows. Send [`SPREAD`] new flows, each from
+    /// its own client address (AF_PACKET's fanout hashes flows over the workers, and NAT and
+    /// persistence own a client on the worker its address hashes to), every one answered; then
+    /// from the per-worker counters: every worker created sessions and transmitted frames, and
+    /// where replies come back through the gateway (NAT, FullNAT: their tuple hashes apart from
+    /// the client's) some reached the worker that does not own them and were redirected.
+    fn assert_both_workers_forward(&self, flows: &Flows) {
+        let v6 = match flows {
+            Flows::Http(url) => url.contains('['),
+            Flows::Udp(addr, _) => addr.contains(':'),
+        };
+        // Addresses first, then the flows side by side (each waits up to a second for UDP).
+        let mut adds = String::new();
+        let mut flows_sh = String::new();
+        for i in 0..SPREAD {
+            let a = if v6 {
+                format!("2001:2:0:1::{}", 30 + u32::from(i))
+            } else {
+                format!("198.18.1.{}", 30 + i)
+            };
+            adds.push_str(&if v6 {
+                format!("ip -6 addr replace {a}/64 dev eth0 nodad\n")
+            } else {
+                format!("ip addr replace {a}/24 dev eth0\n")
+            });
+            let flow = match flows {
+                Flows::Http(url) => format!("curl -sSf -o /dev/null -m 5 --interface {a} {url}"),
+                Flows::Udp(addr, port) => {
+                    let target = if v6 {
+                        format!("UDP6:[{addr}]:{port},bind=[{a}]")
+                    } else {
+                        format!("UDP:{addr}:{port},bind={a}")
+                    };
+                    format!("test -n \"$(echo ping | socat -t 1 - {target})\"")
+                }
+            };
+            flows_sh.push_str(&format!("({flow} || echo \"no answer from {a}\") &\n"));
+        }
+        let out = self.run("client", &["sh", "-c", &format!("{adds}{flows_sh}wait\n")]);
+        assert!(!out.contains("no answer"), "{out}\n{}", self.log());
+        let scrape = self.scrape();
+        let sessions = Lab::per_worker(&scrape, "ferrovs_worker_sessions_created_total");
+        let tx = Lab::per_worker(&scrape, "ferrovs_worker_tx_packets_total");
+        let redirected = Lab::per_worker(&scrape, "ferrovs_worker_redirected_packets_total");
+        assert!(
+            sessions.len() == 2 && sessions.iter().all(|&n| n > 0),
+            "every worker creates sessions: {sessions:?}\n{scrape}"
+        );
+        assert!(
+            tx.len() == 2 && tx.iter().all(|&n| n > 0),
+            "every worker transmits: {tx:?}\n{scrape}"
+        );
+        if matches!(self.var("MODE"), "nat" | "fullnat") {
+            assert!(
+                redirected.iter().sum::<u64>() > 0,
+                "replies that land on the other worker are redirected: {redirected:?}\n{scrape}"
+            );
+        }
     }
 }
 
@@ -329,6 +407,9 @@ fn fullnat_source_and_toa(workers: u32) {
         cols[2].contains("fe08") && cols[2].contains("c612010a"),
         "TOA carries the client address: {syn}"
     );
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&url));
+    }
 }
 
 one_and_two_workers!(
@@ -357,6 +438,9 @@ fn exception_path(workers: u32) {
     let rs1 = lab.var("RS1");
     let out = lab.run("gw", &["curl", "-sS", "-m", "5", &format!("http://{rs1}/")]);
     assert_eq!(out.trim(), "<h1>Backend RS1</h1>");
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&format!("http://{}/", lab.var("VIP"))));
+    }
 
     // SIGTERM: a clean stop (workers joined, ports and TAPs closed, every mbuf back), exit 0.
     // The mempools are freed (or reported as leaking) after "ferrovs: stopped" is printed, so
@@ -566,6 +650,9 @@ fn seeds_session(mode: &str, flag: &str, fwd: &str, workers: u32) {
         .collect();
     assert!(other.iter().all(|n| *n == other[0]), "{other:?}");
     assert_ne!(other[0].trim(), format!("<h1>Backend {}</h1>", sticky[0]));
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&format!("http://{vip}/")));
+    }
 }
 
 one_and_two_workers!(
@@ -621,6 +708,9 @@ fn udp_mode(mode: &str, extra: &[&str], workers: u32) {
         replies,
         ["rs1: ping", "rs2: ping", "rs1: ping", "rs2: ping"]
     );
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Udp(vip, 7));
+    }
 }
 
 one_and_two_workers!(lab_nat_udp, lab_nat_udp_two_workers, |w| udp_mode(
@@ -649,9 +739,10 @@ fn ipv6_mode(mode: &str, extra: &[&str], workers: u32) {
         a.extend_from_slice(extra);
         lab.adm(&a);
     }
-    alternates(&lab.curl_names(&format!("http://[{vip6}]/"), 4));
+    let url = format!("http://[{vip6}]/");
+    alternates(&lab.curl_names(&url, 4));
     if workers > 1 {
-        lab.every_worker_received();
+        lab.assert_both_workers_forward(&Flows::Http(&url));
     }
 }
 
@@ -831,9 +922,12 @@ fn health_mode(mode: &str, workers: u32) {
     let mut nginx = lab.spawn("rs1", &["nginx", "-c", &conf], false);
     std::thread::sleep(Duration::from_secs(4));
     let names = lab.curl_names(&url, 4);
+    assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&url));
+    }
     let _ = nginx.kill();
     let _ = nginx.wait();
-    assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
 }
 
 /// Live changes under load: a bounded wrk run while a real server is added, one is set to
@@ -886,6 +980,9 @@ fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
         "failed requests under live changes:\n{text}\n{}",
         lab.log()
     );
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&url));
+    }
 }
 
 one_and_two_workers!(
