@@ -503,6 +503,29 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// The configuration generation the gateway runs (`ferrovs_config_generation`).
+    fn generation(&self) -> u64 {
+        let scrape = self.scrape();
+        scrape
+            .lines()
+            .find_map(|l| l.strip_prefix("ferrovs_config_generation ")?.parse().ok())
+            .unwrap_or_else(|| panic!("no ferrovs_config_generation in\n{scrape}"))
+    }
+
+    /// SIGHUP the gateway and assert the file was committed: its reload line names the file,
+    /// the next generation and the `services` it now runs, every worker confirmed.
+    fn sighup_ok(&self, services: usize) {
+        let next = self.generation() + 1;
+        let line = self.sighup();
+        let want = format!(
+            "ferrovs: reload: {} ok: generation {next}, {services} services, every worker confirmed",
+            self.var("CONFIG")
+        );
+        assert_eq!(line, want, "{}", self.log());
+    }
+}
+
 /// Live reload on SIGHUP: a real server added to the file takes flows at once (rr over three);
 /// a broken file and a boot-only change are refused with the reason, and the running
 /// configuration keeps serving.
@@ -515,8 +538,7 @@ fn lab_reload_sighup_valid_invalid_boot_only() {
     let rs3 = lab.var("RS3");
     let with_rs3 = format!("{original}\n[[service.real_server]]\naddress = \"{rs3}\"\nport = 80\n");
     std::fs::write(&cfg_path, &with_rs3).expect("write");
-    let line = lab.sighup();
-    assert!(line.contains("ok: generation"), "{line}");
+    lab.sighup_ok(1);
     assert_eq!(
         lab.curl_names(&url, 6),
         ["RS1", "RS2", "RS3", "RS1", "RS2", "RS3"]
@@ -801,7 +823,7 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
         format!("{cfg}\n[service.health_check]\ntype = \"http\"\ninterval = 1\n"),
     )
     .expect("write");
-    assert!(lab.sighup().contains("ok"));
+    lab.sighup_ok(1);
     std::thread::sleep(Duration::from_millis(1500));
     lab.curl_names(&format!("http://{vip}/"), 4);
     let scrape = lab.run("gw", &["curl", "-sS", "-m", "5", lab.var("METRICS")]);
@@ -894,7 +916,7 @@ fn health_mode(mode: &str, workers: u32) {
         format!("{cfg}\n[service.health_check]\ntype = \"tcp\"\ninterval = 1\ntimeout = 1\nretries = 0\nfall = 2\nrise = 2\n"),
     )
     .expect("write");
-    assert!(lab.sighup().contains("ok"));
+    lab.sighup_ok(1);
     let nginx_pid =
         std::fs::read_to_string(format!("/run/ferrovs-lab/{}/rs1-nginx.pid", lab.id)).expect("pid");
     let st = Command::new("kill")
@@ -964,7 +986,7 @@ fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
     std::thread::sleep(step);
     lab.adm(&["-d", "-t", &svc, "-r", &format!("{rs2}:80")]);
     std::thread::sleep(step);
-    assert!(lab.sighup().contains("ok"));
+    lab.sighup_ok(1);
     let out = wrk.wait_with_output().expect("wrk");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "wrk: {text}");
@@ -1111,7 +1133,7 @@ fn lab_nat_health_listing_and_dead_server_session_policy() {
         )
     };
     std::fs::write(&cfg_path, config("keep")).expect("write");
-    assert!(lab.sighup().contains("ok"), "{}", lab.log());
+    lab.sighup_ok(2);
 
     // Servers start up, as keepalived's do; the column is there only on request.
     let row = |listing: &str, rs: &str, port: u16| -> String {
@@ -1194,7 +1216,7 @@ fn lab_nat_health_listing_and_dead_server_session_policy() {
     // drop: after the reload (rs1's check keeps its state: still down), the connection's next
     // packet is dropped and its session removed; nothing gets through any more.
     std::fs::write(&cfg_path, config("drop")).expect("write");
-    assert!(lab.sighup().contains("ok"), "{}", lab.log());
+    lab.sighup_ok(2);
     let listing = lab.adm(&["-L", "-n", "--health"]);
     assert!(row(&listing, rs1, 9000).contains(" down "), "{listing}");
     assert_eq!(say("three"), "timeout", "{}", lab.log());
