@@ -223,6 +223,7 @@ fn rr_mode(mode: &str, workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
+    lab.assert_drops_only(&[]);
 }
 
 /// New flows for [`Lab::assert_both_workers_forward`], one per client address.
@@ -320,6 +321,50 @@ impl Lab {
     }
 }
 
+/// Drops every lab run may see, from the LAN's multicast background: the hosts' MLD reports to
+/// ff02::16 (sent when a link comes up and for every IPv6 address added) are for groups the
+/// gateway does not join (`not_for_us`), and the lab switch's IGMP reports are a protocol it does
+/// not handle (`unsupported_l4_proto`).
+const LAN_BACKGROUND: [&str; 2] = ["not_for_us", "unsupported_l4_proto"];
+
+impl Lab {
+    /// A clean run drops nothing it cannot explain: every per-reason drop counter
+    /// (`ferrovs_worker_drops_total`, all workers) is zero except the `expected` reasons and the
+    /// [`LAN_BACKGROUND`].
+    fn assert_drops_only(&self, expected: &[&str]) {
+        let scrape = self.scrape();
+        let mut drops: Vec<(String, u64)> = Vec::new();
+        for l in scrape.lines() {
+            let Some(rest) = l.strip_prefix("ferrovs_worker_drops_total{") else {
+                continue;
+            };
+            let (labels, value) = rest.split_once("} ").expect("a sample");
+            let reason = labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("reason=\""))
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("no reason label: {l}"));
+            let n: u64 = value.parse().unwrap_or_else(|_| panic!("{l}"));
+            match drops.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, total)) => *total += n,
+                None => drops.push((reason.to_owned(), n)),
+            }
+        }
+        assert!(!drops.is_empty(), "no drop counters in\n{scrape}");
+        let unexplained: Vec<&(String, u64)> = drops
+            .iter()
+            .filter(|(r, n)| {
+                *n > 0 && !expected.contains(&r.as_str()) && !LAN_BACKGROUND.contains(&r.as_str())
+            })
+            .collect();
+        assert!(
+            unexplained.is_empty(),
+            "unexplained drops {unexplained:?} (expected only {expected:?})\n{}",
+            self.log()
+        );
+    }
+}
+
 one_and_two_workers!(
     lab_dr_rr_alternates,
     lab_dr_rr_alternates_two_workers,
@@ -410,6 +455,7 @@ fn fullnat_source_and_toa(workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
+    lab.assert_drops_only(&[]);
 }
 
 one_and_two_workers!(
@@ -441,6 +487,7 @@ fn exception_path(workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&format!("http://{}/", lab.var("VIP"))));
     }
+    lab.assert_drops_only(&[]);
 
     // SIGTERM: a clean stop (workers joined, ports and TAPs closed, every mbuf back), exit 0.
     // The mempools are freed (or reported as leaking) after "ferrovs: stopped" is printed, so
@@ -571,6 +618,7 @@ fn lab_reload_sighup_valid_invalid_boot_only() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(sorted, ["RS1", "RS2", "RS3"], "{names:?}");
+    lab.assert_drops_only(&[]);
 }
 
 impl Lab {
@@ -673,6 +721,7 @@ fn seeds_session(mode: &str, flag: &str, fwd: &str, workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&format!("http://{vip}/")));
     }
+    lab.assert_drops_only(&[]);
 }
 
 one_and_two_workers!(
@@ -731,6 +780,7 @@ fn udp_mode(mode: &str, extra: &[&str], workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Udp(vip, 7));
     }
+    lab.assert_drops_only(&[]);
 }
 
 one_and_two_workers!(lab_nat_udp, lab_nat_udp_two_workers, |w| udp_mode(
@@ -764,6 +814,7 @@ fn ipv6_mode(mode: &str, extra: &[&str], workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
+    lab.assert_drops_only(&[]);
 }
 
 one_and_two_workers!(lab_fullnat_ipv6, lab_fullnat_ipv6_two_workers, |w| {
@@ -897,6 +948,7 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
     let _ = prom.wait();
     assert!(answer.contains("\"status\":\"success\""), "{answer}");
     assert!(answer.contains("\"4\"]"), "value 4 expected: {answer}");
+    lab.assert_drops_only(&[]);
 }
 
 /// Health checks against real servers: stopping rs1's nginx takes it out within
@@ -946,6 +998,7 @@ fn health_mode(mode: &str, workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
+    lab.assert_drops_only(&[]);
     let _ = nginx.kill();
     let _ = nginx.wait();
 }
@@ -1003,6 +1056,7 @@ fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
     if workers > 1 {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
+    lab.assert_drops_only(&[]);
 }
 
 one_and_two_workers!(
@@ -1237,4 +1291,6 @@ fn lab_nat_health_listing_and_dead_server_session_policy() {
         ],
     );
     assert!(fresh.starts_with("RS2\n"), "{fresh:?}");
+    // The connection's session is gone: its retransmitted segments are not SYNs.
+    lab.assert_drops_only(&["backend_down", "not_syn_for_new_tcp"]);
 }
