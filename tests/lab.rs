@@ -757,18 +757,30 @@ fn svc_opts(mode: &str) -> &'static [&'static str] {
     }
 }
 
-/// UDP through NAT and FullNAT: a service added with ferrovsadm answers from both servers.
-fn udp_mode(mode: &str, extra: &[&str], workers: u32) {
+/// UDP in every mode (IPv4), and over IPv6 through FullNAT and DR: a service added with
+/// ferrovsadm answers from both servers in turn (the servers answer from the address the datagram
+/// was sent to, as DR and TUN need).
+fn udp_mode(mode: &str, extra: &[&str], v6: bool, workers: u32) {
     let lab = Lab::up(mode, workers);
-    let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
-    let svc = format!("{vip}:7");
+    let (vip, rs1, rs2) = if v6 {
+        (lab.var("VIP6"), lab.var("RS1_6"), lab.var("RS2_6"))
+    } else {
+        (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"))
+    };
+    let endpoint = |a: &str| {
+        if v6 {
+            format!("[{a}]:7")
+        } else {
+            format!("{a}:7")
+        }
+    };
+    let svc = endpoint(vip);
     let mut a = vec!["-A", "-u", &svc];
     a.extend_from_slice(svc_opts(mode));
     lab.adm(&a);
     for rs in [rs1, rs2] {
-        let mut a = vec!["-a", "-u", &svc, "-r"];
-        let r = format!("{rs}:7");
-        a.push(&r);
+        let r = endpoint(rs);
+        let mut a = vec!["-a", "-u", &svc, "-r", &r];
         a.extend_from_slice(extra);
         lab.adm(&a);
     }
@@ -786,12 +798,41 @@ fn udp_mode(mode: &str, extra: &[&str], workers: u32) {
 one_and_two_workers!(lab_nat_udp, lab_nat_udp_two_workers, |w| udp_mode(
     "nat",
     &["-m"],
+    false,
     w
 ));
 
 one_and_two_workers!(lab_fullnat_udp, lab_fullnat_udp_two_workers, |w| udp_mode(
     "fullnat",
     &["--fullnat"],
+    false,
+    w
+));
+
+one_and_two_workers!(lab_dr_udp, lab_dr_udp_two_workers, |w| udp_mode(
+    "dr",
+    &["-g"],
+    false,
+    w
+));
+
+one_and_two_workers!(lab_tun_udp, lab_tun_udp_two_workers, |w| udp_mode(
+    "tun",
+    &["-i"],
+    false,
+    w
+));
+
+one_and_two_workers!(
+    lab_fullnat_udp_ipv6,
+    lab_fullnat_udp_ipv6_two_workers,
+    |w| { udp_mode("fullnat", &["--fullnat"], true, w) }
+);
+
+one_and_two_workers!(lab_dr_udp_ipv6, lab_dr_udp_ipv6_two_workers, |w| udp_mode(
+    "dr",
+    &["-g"],
+    true,
     w
 ));
 
