@@ -459,6 +459,87 @@ fn fullnat_source_and_toa(workers: u32) {
 }
 
 one_and_two_workers!(
+    lab_fullnat_toa_on_first_ack,
+    lab_fullnat_toa_on_first_ack_two_workers,
+    fullnat_toa_on_ack
+);
+
+/// FullNAT with `toa = "ack"` (the default; the lab's file says "syn", changed by a reload): in
+/// a capture on rs1, the SYN from the local address carries no TOA, the first ACK after it
+/// carries the client's address and port in option 254, and later segments carry none.
+fn fullnat_toa_on_ack(workers: u32) {
+    let lab = Lab::up("fullnat", workers);
+    let url = format!("http://{}/", lab.var("VIP"));
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    assert!(cfg.contains("toa = \"syn\""), "{cfg}");
+    std::fs::write(&cfg_path, cfg.replace("toa = \"syn\"", "toa = \"ack\"")).expect("write");
+    lab.sighup_ok(1);
+    let pcap = format!("/run/ferrovs-lab/{}/rs1-ack.pcap", lab.id);
+    let laddr = lab.var("LADDR");
+    let filter = format!("tcp port 80 and src host {laddr}");
+    let cap = [
+        "timeout", "10", "tshark", "-q", "-i", "eth0", "-f", &filter, "-c", "4", "-w", &pcap,
+    ];
+    let mut capture = lab.spawn("rs1", &cap, false);
+    let start = Instant::now();
+    while !Path::new(&pcap).exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The first request goes to rs1 (rr), the second to rs2: only the first is captured.
+    alternates(&lab.curl_names(&url, 2));
+    let _ = capture.wait();
+    let fields = lab.run(
+        "rs1",
+        &[
+            "tshark",
+            "-r",
+            &pcap,
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+            "-e",
+            "tcp.flags.syn",
+            "-e",
+            "tcp.flags.ack",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.options",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split(';').collect()).collect();
+    assert!(
+        rows.len() >= 3,
+        "SYN, ACK and the request expected:\n{fields}"
+    );
+    // TOA: kind 254, length 8, client port, client address (198.18.1.10 = c6 12 01 0a).
+    let toa = |opts: &str| opts.contains("fe08") && opts.contains("c612010a");
+    assert_eq!(&rows[0][..2], ["1", "0"], "the SYN first:\n{fields}");
+    assert!(!rows[0][3].contains("fe08"), "no TOA on the SYN:\n{fields}");
+    assert_eq!(
+        &rows[1][..3],
+        ["0", "1", "0"],
+        "then the handshake's ACK:\n{fields}"
+    );
+    assert!(toa(rows[1][3]), "TOA on the first ACK:\n{fields}");
+    for r in &rows[2..] {
+        assert!(!r[3].contains("fe08"), "TOA only once:\n{fields}");
+    }
+    let scrape = lab.scrape();
+    let inserted: u64 = Lab::per_worker(&scrape, "ferrovs_worker_toa_inserted_total")
+        .iter()
+        .sum();
+    assert_eq!(inserted, 2, "one TOA per connection:\n{scrape}");
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&url));
+    }
+    lab.assert_drops_only(&[]);
+}
+
+one_and_two_workers!(
     lab_exception_path_ping_and_own_traffic,
     lab_exception_path_ping_and_own_traffic_two_workers,
     exception_path
