@@ -1125,6 +1125,102 @@ fn health_mode(mode: &str, workers: u32) {
     let _ = nginx.wait();
 }
 
+/// A check that is not a connect: what takes rs1 out while its nginx keeps serving.
+#[derive(Clone, Copy)]
+enum Check {
+    /// HTTP GET /health.html, which is removed from rs1 and put back.
+    Http,
+    /// A command (keepalived's MISC_CHECK) failing while a flag file names rs1.
+    Command,
+}
+
+/// HTTP and command health checks (NAT): rs1's nginx keeps running (the box reaches it), yet
+/// its check failing takes it out within fall x interval + timeout, with the reason logged; the
+/// check passing again brings it back after `rise` checks.
+fn health_kind(check: Check, workers: u32) {
+    let lab = Lab::up("nat", workers);
+    let (vip, rs1) = (lab.var("VIP"), lab.var("RS1"));
+    let url = format!("http://{vip}/");
+    let state = format!("/run/ferrovs-lab/{}", lab.id);
+    let page = |rs: &str| format!("{state}/{rs}/www/health.html");
+    let flag = format!("{state}/down-{rs1}");
+    for rs in ["rs1", "rs2", "rs3"] {
+        std::fs::write(page(rs), "ok\n").expect("health page");
+    }
+    let table = match check {
+        Check::Http => "type = \"http\"\npath = \"/health.html\"\nstatus = [200]\n".to_owned(),
+        Check::Command => format!(
+            "type = \"command\"\ncommand = \"test ! -e {state}/down-$FERROVS_RS_ADDRESS\"\n"
+        ),
+    };
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    std::fs::write(
+        &cfg_path,
+        format!("{cfg}\n[service.health_check]\n{table}interval = 1\ntimeout = 1\nretries = 0\nfall = 2\nrise = 2\n"),
+    )
+    .expect("write");
+    lab.sighup_ok(1);
+    std::thread::sleep(Duration::from_millis(1500));
+    alternates(&lab.curl_names(&url, 4));
+
+    // Fail rs1's check only.
+    match check {
+        Check::Http => std::fs::remove_file(page("rs1")).expect("remove page"),
+        Check::Command => std::fs::write(&flag, "").expect("flag"),
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let names = lab.curl_names(&url, 6);
+    assert!(
+        names.iter().all(|n| n == "RS2"),
+        "rs1 still scheduled: {names:?}"
+    );
+    let direct = lab.run("gw", &["curl", "-sS", "-m", "5", &format!("http://{rs1}/")]);
+    assert_eq!(
+        direct.trim(),
+        "<h1>Backend RS1</h1>",
+        "rs1 itself still serves"
+    );
+    let log = lab.log();
+    let down = log
+        .lines()
+        .find(|l| l.starts_with(&format!("ferrovs: health: {rs1}:80")) && l.contains("DOWN"))
+        .unwrap_or_else(|| panic!("no DOWN transition for rs1:\n{log}"));
+    let reason = match check {
+        Check::Http => "status 404",
+        Check::Command => "exit status 1",
+    };
+    assert!(
+        down.contains(reason),
+        "the reason ({reason}) is logged: {down}"
+    );
+
+    // Pass it again: rs1 is back after rise (2) checks.
+    match check {
+        Check::Http => std::fs::write(page("rs1"), "ok\n").expect("health page"),
+        Check::Command => std::fs::remove_file(&flag).expect("remove flag"),
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let names = lab.curl_names(&url, 4);
+    assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
+    if workers > 1 {
+        lab.assert_both_workers_forward(&Flows::Http(&url));
+    }
+    lab.assert_drops_only(&[]);
+}
+
+one_and_two_workers!(
+    lab_nat_http_check_takes_server_out_and_back,
+    lab_nat_http_check_takes_server_out_and_back_two_workers,
+    |w| health_kind(Check::Http, w)
+);
+
+one_and_two_workers!(
+    lab_nat_command_check_takes_server_out_and_back,
+    lab_nat_command_check_takes_server_out_and_back_two_workers,
+    |w| health_kind(Check::Command, w)
+);
+
 /// Live changes under load: a bounded wrk run while a real server is added, one is set to
 /// weight 0, one is removed, and the configuration is reloaded: zero failed requests.
 fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
