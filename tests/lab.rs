@@ -224,6 +224,7 @@ fn rr_mode(mode: &str, workers: u32) {
         lab.assert_both_workers_forward(&Flows::Http(&url));
     }
     lab.assert_drops_only(&[]);
+    lab.idle_workers_sleep();
 }
 
 /// New flows for [`Lab::assert_both_workers_forward`], one per client address.
@@ -319,7 +320,6 @@ impl Lab {
             );
         }
     }
-    lab.idle_workers_sleep();
 }
 
 /// Drops every lab run may see, from the LAN's multicast background: the hosts' MLD reports to
