@@ -20,5 +20,6 @@ pub mod rss;
 pub mod sched;
 pub mod session;
 pub mod snapshot;
+pub mod sync;
 pub mod types;
 pub mod wire;

@@ -29,6 +29,9 @@
 use core::net::IpAddr;
 use std::sync::Arc;
 
+mod sync;
+pub use sync::InstallOutcome;
+
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
 use crate::rewrite::{self, rd16, set_macs, src_mac, wr16, Family, Tables};
@@ -40,6 +43,7 @@ use crate::session::{
     SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
 };
 use crate::snapshot::{NextHopError, Service, Snapshot, ToaMode};
+use crate::sync::{DeleteReason, SyncKind, WorkerSync};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::checksum;
 use crate::wire::{parse_frame, DropReason, IcmpInner, ParsedFrame, L3, L4};
@@ -191,6 +195,8 @@ pub struct Worker {
     /// RSS-aware choice: where the next scan for a port starts.
     rss_port_cursor: u32,
     counters: Arc<WorkerCounters>,
+    /// Session sync, when on ([`crate::sync`]).
+    sync: Option<WorkerSync>,
 }
 
 /// What the forwarding step needs from a session (copied out of the table).
@@ -236,6 +242,7 @@ impl Worker {
             tables,
             generation: None,
             counters,
+            sync: None,
         }
     }
 
@@ -300,12 +307,19 @@ impl Worker {
     pub fn tick(&mut self, now: u32) {
         let budget = self.cfg.expire_budget;
         let c = &self.counters;
+        let link = &mut self.sync;
         let on_expire4 = |_: SlotId, s: &Session<core::net::Ipv4Addr>| {
-            gone(c, s.service(), s.backend_idx(), s.is_active())
+            if !s.is_sync_stub() {
+                gone(c, s.service(), s.backend_idx(), s.is_active());
+                sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+            }
         };
         self.tables.s4.expire(now, budget, on_expire4);
         let on_expire6 = |_: SlotId, s: &Session<core::net::Ipv6Addr>| {
-            gone(c, s.service(), s.backend_idx(), s.is_active())
+            if !s.is_sync_stub() {
+                gone(c, s.service(), s.backend_idx(), s.is_active());
+                sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+            }
         };
         self.tables.s6.expire(now, budget, on_expire6);
         self.tables.p4.expire(now, budget);
@@ -518,6 +532,9 @@ impl Worker {
         let t = A::sessions(&mut self.tables);
         let h = t.hash(&key);
         if let Some((slot, dir)) = t.lookup_hashed(h, &key) {
+            if let Some(home) = sync::stub_home(t, slot, now) {
+                return Verdict::Redirect(home);
+            }
             return self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
         }
         let (src_ip, dst_ip) = (src.ip(), dst.ip());
@@ -670,6 +687,9 @@ impl Worker {
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
+        if let Some(s) = t.get(slot) {
+            sync::publish(&mut self.sync, c, SyncKind::Created, s, now);
+        }
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             tc.conns.inc();
             if active {
@@ -747,8 +767,14 @@ impl Worker {
         if let Some(ps) = persist {
             let mask = A::prefix_mask(ps.prefix_len);
             // A full template table only costs stickiness for this client; the flow goes on.
-            let _ =
-                A::persist(&mut self.tables).insert(now, sid, client, mask, picked, ps.timeout_s);
+            let pt = A::persist(&mut self.tables);
+            if pt
+                .insert(now, sid, client, mask, picked, ps.timeout_s)
+                .is_ok()
+            {
+                let c = &self.counters;
+                sync::publish_template(&mut self.sync, c, snap, svc, client, picked, ps.timeout_s);
+            }
         }
         Some(picked)
     }
@@ -814,7 +840,10 @@ impl Worker {
         if !fresh && snap.drops_sessions() {
             if let Some(s) = t.get(slot).filter(|s| backend_dead(snap, s)) {
                 let (sid, bid, active) = (s.service(), s.backend_idx(), s.is_active());
-                t.remove(slot);
+                if let Some(s) = t.remove(slot) {
+                    let why = SyncKind::Deleted(DeleteReason::Removed);
+                    sync::publish(&mut self.sync, &self.counters, why, &s, now);
+                }
                 gone(&self.counters, sid, bid, active);
                 return Verdict::Drop(DropReason::BackendDown);
             }
@@ -832,6 +861,9 @@ impl Worker {
         };
         if let Some(ch) = change {
             moved(&self.counters, s.service(), s.backend_idx(), ch);
+            if ch.old != ch.new {
+                sync::publish(&mut self.sync, &self.counters, SyncKind::State, &s, now);
+            }
         }
         let flow = Flow { s, slot };
         let bytes = (p.l3_end - p.l3_off) as u64;
@@ -1037,6 +1069,9 @@ impl Worker {
                 _ => Verdict::Drop(DropReason::IcmpNoSession),
             };
         };
+        if let Some(home) = sync::stub_home(t, slot, now) {
+            return Verdict::Redirect(home);
+        }
         t.touch(slot, now);
         let Some(&s) = t.get(slot) else {
             return Verdict::Drop(DropReason::IcmpNoSession);
