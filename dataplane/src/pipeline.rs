@@ -687,9 +687,6 @@ impl Worker {
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
-        if let Some(s) = t.get(slot) {
-            sync::publish(&mut self.sync, c, SyncKind::Created, s, now);
-        }
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             tc.conns.inc();
             if active {
@@ -698,7 +695,7 @@ impl Worker {
                 tc.inactive.inc();
             }
         }
-        self.forward::<A, F>(
+        let v = self.forward::<A, F>(
             snap,
             now,
             frame,
@@ -707,7 +704,12 @@ impl Worker {
             Direction::Inbound,
             tcp_flags,
             true,
-        )
+        );
+        // Published after the rewrite, which may have set flags (TOA on the SYN).
+        if let Some(s) = A::sessions(&mut self.tables).get(slot) {
+            sync::publish(&mut self.sync, &self.counters, SyncKind::Created, s, now);
+        }
+        v
     }
 
     /// Persistence template, else the scheduler, else the sorry server.
@@ -861,9 +863,6 @@ impl Worker {
         };
         if let Some(ch) = change {
             moved(&self.counters, s.service(), s.backend_idx(), ch);
-            if ch.old != ch.new {
-                sync::publish(&mut self.sync, &self.counters, SyncKind::State, &s, now);
-            }
         }
         let flow = Flow { s, slot };
         let bytes = (p.l3_end - p.l3_off) as u64;
@@ -880,10 +879,17 @@ impl Worker {
                 tc.out_bytes.add(bytes);
             }
         }
-        match dir {
+        let v = match dir {
             Direction::Inbound => self.towards_backend(snap, frame, p, &flow, tcp_flags),
             Direction::Reply => to_client(snap, frame, p, &flow.s),
+        };
+        // Published after the rewrite, which may have set flags (TOA on the first ACK).
+        if change.is_some_and(|ch| ch.old != ch.new) {
+            if let Some(s) = A::sessions(&mut self.tables).get(slot) {
+                sync::publish(&mut self.sync, &self.counters, SyncKind::State, s, now);
+            }
         }
+        v
     }
 
     /// Rewrite a client packet for its backend.
