@@ -14,6 +14,11 @@
 //! `new_sessions/*` opens fresh flows (SYNs) into a 2^20-session table until it is 90% full,
 //! then replaces the worker outside the timed region.
 //!
+//! Session sync: every `*_events` benchmark is its plain twin with a sync link attached
+//! (`dataplane::sync`), so the worker publishes an event per new session (and state change) into
+//! its ring; control's drain (another core in the gateway) runs outside the timed region every
+//! 512 bursts, before the ring can fill. The established twins run on the same loaded worker.
+//!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
 //! `FERROVS_BENCH_SIZES=1000,1000000` picks others.
 //! Run: `cargo bench -p dataplane --bench pipeline` (add a filter such as `fullnat` after `--`).
@@ -28,6 +33,7 @@ use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder};
+use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 
@@ -388,16 +394,42 @@ fn established(c: &mut Criterion, snap: &Snapshot) {
     for &n in &sizes {
         for mode in Mode::ALL {
             let Loaded { mut w, fwd, rev } = load(snap, mode, n);
-            let id = BenchmarkId::new(mode.name(), label(n));
-            bench_cycle(&mut g, id, &mut w, snap, &fwd, 0);
-            if mode.replies() {
-                let id = BenchmarkId::new(format!("{}_reply", mode.name()), label(n));
-                bench_cycle(&mut g, id, &mut w, snap, &rev, 1);
+            for events in [false, true] {
+                // Control's end stays alive while the worker publishes.
+                let _ctl = events.then(|| attach(&mut w));
+                let sfx = if events { "_events" } else { "" };
+                let id = BenchmarkId::new(format!("{}{sfx}", mode.name()), label(n));
+                bench_cycle(&mut g, id, &mut w, snap, &fwd, 0);
+                if mode.replies() {
+                    let id = BenchmarkId::new(format!("{}_reply{sfx}", mode.name()), label(n));
+                    bench_cycle(&mut g, id, &mut w, snap, &rev, 1);
+                }
+                w.detach_sync();
             }
         }
     }
     g.finish();
 }
+
+/// Attach a session-sync link to `w`; return control's end.
+fn attach(w: &mut Worker) -> ControlSync {
+    let (ws, cs) = link(SyncConfig::default());
+    w.attach_sync(ws);
+    cs
+}
+
+/// Control's drain of the event ring (untimed): release every queued event.
+fn drain(ctl: &mut Option<ControlSync>) {
+    if let Some(c) = ctl {
+        let n = c.events.slots();
+        if let Ok(chunk) = c.events.read_chunk(n) {
+            chunk.commit_all();
+        }
+    }
+}
+
+/// Bursts between two drains of the event ring (its default 2^15 events hold 1024 bursts).
+const DRAIN_EVERY: usize = 512;
 
 /// The cost of the harness alone: copying 32 templates into the frames.
 fn harness(c: &mut Criterion) {
@@ -439,46 +471,59 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
         }
         let syns = syns.shuffled();
         let bursts = FILL / BURST;
-        let fresh = || {
-            let mut w = worker(CAPACITY);
-            // The generation sync (the one allocation per configuration) happens here.
-            w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
-            w
-        };
-        let mut w = fresh();
-        let mut cur = 0;
-        let mut b = Burst::new();
-        // One untimed pass checks every SYN opens a session.
-        for i in 0..bursts {
-            b.load(&syns, i);
-            b.run(&mut w, snap, 1, 0, BURST);
-            assert!(b.verdicts.iter().all(|v| *v == Verdict::Tx(1)));
-        }
-        assert_eq!(w.sessions4().len(), FILL);
-        w = fresh();
-        g.bench_function(BenchmarkId::new(mode.name(), "1M_table"), |bench| {
-            bench.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    if cur == bursts {
-                        w = fresh();
-                        cur = 0;
-                    }
-                    let run = left.min((bursts - cur) as u64);
-                    let t0 = Instant::now();
-                    for _ in 0..run {
-                        b.load(&syns, cur);
-                        b.run(&mut w, snap, 1, 0, BURST);
-                        black_box(&b.verdicts);
-                        cur += 1;
-                    }
-                    total += t0.elapsed();
-                    left -= run;
+        for events in [false, true] {
+            let fresh = || {
+                let mut w = worker(CAPACITY);
+                // The generation sync (the one allocation per configuration) happens here.
+                w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+                let ctl = events.then(|| attach(&mut w));
+                (w, ctl)
+            };
+            let (mut w, mut ctl) = fresh();
+            let mut cur = 0;
+            let mut b = Burst::new();
+            // One untimed pass checks every SYN opens a session (and, with events on, is
+            // published).
+            for i in 0..bursts {
+                b.load(&syns, i);
+                b.run(&mut w, snap, 1, 0, BURST);
+                assert!(b.verdicts.iter().all(|v| *v == Verdict::Tx(1)));
+                if i % DRAIN_EVERY == 0 {
+                    drain(&mut ctl);
                 }
-                total
+            }
+            assert_eq!(w.sessions4().len(), FILL);
+            let published = w.counters().sync_events.get();
+            assert_eq!(published, if events { FILL as u64 } else { 0 });
+            assert_eq!(w.counters().sync_overflows.get(), 0);
+            (w, ctl) = fresh();
+            let sfx = if events { "_events" } else { "" };
+            let id = BenchmarkId::new(format!("{}{sfx}", mode.name()), "1M_table");
+            g.bench_function(id, |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        if cur == bursts {
+                            (w, ctl) = fresh();
+                            cur = 0;
+                        }
+                        let run = left.min((bursts - cur).min(DRAIN_EVERY) as u64);
+                        let t0 = Instant::now();
+                        for _ in 0..run {
+                            b.load(&syns, cur);
+                            b.run(&mut w, snap, 1, 0, BURST);
+                            black_box(&b.verdicts);
+                            cur += 1;
+                        }
+                        total += t0.elapsed();
+                        drain(&mut ctl);
+                        left -= run;
+                    }
+                    total
+                });
             });
-        });
+        }
     }
     g.finish();
 }

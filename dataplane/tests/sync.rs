@@ -192,7 +192,7 @@ fn flows(per_service: u16, base_port: u16) -> Vec<Flow> {
 }
 
 impl Flow {
-    fn from_client(&self, flags: u8, payload: &[u8]) -> Vec<u8> {
+    fn packet(&self, flags: u8, payload: &[u8]) -> Vec<u8> {
         if self.tcp {
             tcp(
                 FROM_CLIENT,
@@ -380,14 +380,14 @@ fn rows<'a, A: SessionAddr>(
 /// Open `f` on gateway `g` at `now`: SYN (or first datagram), the backend's answer where it
 /// comes through the gateway, and the client's ACK. Returns the first frame as sent.
 fn open(g: &mut Gateway, snap: &Snapshot, now: u32, f: &Flow) -> Vec<u8> {
-    let (v, out, _) = g.deliver(snap, now, 0, &f.from_client(SYN, &[]));
+    let (v, out, _) = g.deliver(snap, now, 0, &f.packet(SYN, &[]));
     assert!(matches!(v, Verdict::Tx(1)), "{f:?}: {v:?}");
     if f.replies {
         let (v, _, _) = g.deliver(snap, now, 1, &reply_to(&out, SYN | ACK, f.tcp));
         assert_eq!(v, Verdict::Tx(0), "{f:?}");
     }
     if f.tcp {
-        let (v, _, _) = g.deliver(snap, now, 0, &f.from_client(ACK, &[]));
+        let (v, _, _) = g.deliver(snap, now, 0, &f.packet(ACK, &[]));
         assert!(matches!(v, Verdict::Tx(1)), "{f:?}: {v:?}");
     }
     out
@@ -454,7 +454,7 @@ fn flows_move_to_a_gateway_with_other_workers_and_forward_alike() {
 
     // Mid-flow packets and replies: B sends what A sends, from the worker owning the session.
     for (f, out) in fl.iter().zip(&first) {
-        let data = f.from_client(PSH | ACK, &[0x5a; 100]);
+        let data = f.packet(PSH | ACK, &[0x5a; 100]);
         let (va, fa, _) = a.deliver(&snap_a, 11, 0, &data);
         let (vb, fb, wb) = b.deliver(&snap_b, 21, 0, &data);
         assert!(matches!(va, Verdict::Tx(1)), "{f:?}: {va:?}");
@@ -504,7 +504,7 @@ fn deletions_propagate() {
     assert_eq!(live, fl.len());
     // A client resets its TCP flows: CLOSE (10 s) on A, published, and so on B.
     for f in fl.iter().filter(|f| f.tcp) {
-        let (v, _, _) = a.deliver(&snap, 12, 0, &f.from_client(RST, &[]));
+        let (v, _, _) = a.deliver(&snap, 12, 0, &f.packet(RST, &[]));
         assert!(matches!(v, Verdict::Tx(_)), "{f:?}: {v:?}");
     }
     let ev = a.drain();
