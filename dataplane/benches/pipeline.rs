@@ -528,6 +528,85 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
     g.finish();
 }
 
+/// New sessions with sync events off and on, measured as interleaved pairs: two workers take
+/// the same SYNs slice by slice (16 bursts), in alternating order, so both see the same table
+/// fill and the same neighbours on a shared machine; the figure is the median of the per-slice
+/// ratios (on/off) and each side's 10th percentile and median ns per SYN. Criterion's
+/// back-to-back runs cannot resolve 5% on a loaded host; pairs can. Set
+/// `FERROVS_BENCH_SYNC_AB=ROUNDS` (table fills per mode) to run it.
+fn sync_ab(snap: &Snapshot) {
+    let Some(rounds) = std::env::var("FERROVS_BENCH_SYNC_AB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    const CAPACITY: usize = 1 << 20;
+    const FILL: usize = CAPACITY / 10 * 9 / BURST * BURST;
+    const SLICE: usize = 16;
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q) as usize]
+    };
+    for mode in [Mode::Dr, Mode::FullNat] {
+        let mut syns = Templates::with_capacity(FILL);
+        for i in 0..FILL {
+            syns.push(&client_frame(mode, i, SYN));
+        }
+        let syns = syns.shuffled();
+        let bursts = FILL / BURST;
+        let mut per_syn: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        let mut b = Burst::new();
+        for round in 0..rounds {
+            let mut ws: Vec<(Worker, Option<ControlSync>)> = [false, true]
+                .into_iter()
+                .map(|events| {
+                    let mut w = worker(CAPACITY);
+                    w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+                    let ctl = events.then(|| attach(&mut w));
+                    (w, ctl)
+                })
+                .collect();
+            let mut cur = 0;
+            let mut slice = 0;
+            while cur + SLICE <= bursts {
+                let mut t = [0.0; 2];
+                for k in 0..2 {
+                    let k = if (slice + round) % 2 == 0 { k } else { 1 - k };
+                    let (w, ctl) = &mut ws[k];
+                    let t0 = Instant::now();
+                    for j in 0..SLICE {
+                        b.load(&syns, cur + j);
+                        b.run(w, snap, 1, 0, BURST);
+                        black_box(&b.verdicts);
+                    }
+                    t[k] = t0.elapsed().as_nanos() as f64 / (SLICE * BURST) as f64;
+                    drain(ctl);
+                }
+                per_syn[0].push(t[0]);
+                per_syn[1].push(t[1]);
+                ratios.push(t[1] / t[0]);
+                cur += SLICE;
+                slice += 1;
+            }
+            assert_eq!(ws[1].0.counters().sync_events.get(), (cur * BURST) as u64);
+            assert_eq!(ws[1].0.counters().sync_overflows.get(), 0);
+        }
+        let (off10, off50) = (pct(&mut per_syn[0], 0.1), pct(&mut per_syn[0], 0.5));
+        let (on10, on50) = (pct(&mut per_syn[1], 0.1), pct(&mut per_syn[1], 0.5));
+        let r50 = pct(&mut ratios, 0.5);
+        println!(
+            "sync_ab/{}: {} slice pairs; ns per new session: events off p10 {off10:.0} median \
+             {off50:.0}, on p10 {on10:.0} median {on50:.0}; median on/off ratio {r50:.3} \
+             ({:+.1}%)",
+            mode.name(),
+            ratios.len(),
+            (r50 - 1.0) * 100.0
+        );
+    }
+}
+
 /// Session memory per slot at 1M capacity (slab + index + timer wheel).
 fn memory() {
     let w = Worker::new(WorkerConfig {
@@ -557,6 +636,7 @@ fn memory() {
 fn main() {
     memory();
     let snap = bench_snapshot();
+    sync_ab(&snap);
     let mut c = Criterion::default().configure_from_args();
     harness(&mut c);
     established(&mut c, &snap);

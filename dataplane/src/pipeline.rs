@@ -532,7 +532,7 @@ impl Worker {
         let t = A::sessions(&mut self.tables);
         let h = t.hash(&key);
         if let Some((slot, dir)) = t.lookup_hashed(h, &key) {
-            if let Some(home) = sync::stub_home(t, slot, now) {
+            if let Some(home) = sync::on_hit(t, slot, dir, now, in_port, frame.data()) {
                 return Verdict::Redirect(home);
             }
             return self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
@@ -1203,6 +1203,10 @@ fn to_client<A: Family, F: Frame>(
     let Some(port) = snap.ports.get(usize::from(out)) else {
         return Verdict::Drop(DropReason::NoRoute);
     };
+    if s.flags & Session::<A>::FLAG_CLIENT_UNKNOWN != 0 {
+        // A synced session that has not seen its client here yet: no next hop to send to.
+        return Verdict::Drop(DropReason::NoRoute);
+    }
     let proto = s.proto();
     let d = frame.data_mut();
     if !A::dec_ttl(d, p.l3_off) {

@@ -813,3 +813,53 @@ fn synced_session_without_route_is_refused() {
     assert_eq!(out, InstallOutcome::Refused(Refusal::NoRoute));
     assert!(w.sessions4().is_empty());
 }
+
+/// A peer that sends no client-side hint (as the wire record may leave it out) nor NAT's
+/// reply endpoint: the session learns where its client is from the client's first packet
+/// here, and drops replies until then rather than send them nowhere.
+#[test]
+fn client_side_is_learnt_when_the_peer_gives_none() {
+    let snap = snapshot(false);
+    let mut a = Gateway::new(1, 11, sync_cfg());
+    let mut b = Gateway::new(1, 12, sync_cfg());
+    let f = Flow {
+        client: ip("203.0.113.50"),
+        cport: 42000,
+        vip: ip("198.18.0.101"),
+        vport: 80,
+        tcp: true,
+        replies: true,
+    };
+    let out = open(&mut a, &snap, 10, &f);
+    let mut ev: Vec<SyncEvent> = a.drain();
+    for e in &mut ev {
+        e.client_mac = [0; 6];
+        e.client_port = 0;
+        e.laddr = ip("0.0.0.0");
+        e.lport = 0;
+    }
+    b.receive(&snap, 10, &ev);
+    assert_eq!(b.counter(|c| c.sync_refused.get()), 0);
+    let reply = reply_to(&out, ACK, true);
+    let (v, _, _) = b.deliver(&snap, 11, 1, &reply);
+    assert_eq!(
+        v,
+        Verdict::Drop(DropReason::NoRoute),
+        "no next hop to the client yet"
+    );
+    // The client's next packet, from another router MAC on port 0, teaches the session.
+    let mut data = f.packet(PSH | ACK, &[1; 10]);
+    let router = [2, 0, 0, 0, 0, 0xc9];
+    data[6..12].copy_from_slice(&router);
+    let (v, _, _) = b.deliver(&snap, 11, 0, &data);
+    assert_eq!(v, Verdict::Tx(1));
+    let (v, sent, _) = b.deliver(&snap, 11, 1, &reply);
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(
+        sent[..6],
+        router,
+        "replies go to where the client's packets came from"
+    );
+    let (_, fa, _) = a.deliver(&snap, 11, 1, &reply);
+    assert_eq!(sent[6..], fa[6..], "and are rewritten as on A");
+}

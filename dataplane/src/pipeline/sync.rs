@@ -5,15 +5,16 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{moved, nat_owner, persist_owner, Family, Worker};
 use crate::counters::WorkerCounters;
+use crate::rewrite::src_mac;
 use crate::session::{
     Direction, FwdMethod, NewSession, Session, SessionAddr, SessionTable, SlotId, TcpState,
     Template,
 };
-use crate::snapshot::{Service, Snapshot};
+use crate::snapshot::{Mac, Service, Snapshot};
 use crate::sync::{
     DeleteReason, Install, Refusal, Role, SyncEvent, SyncKind, WorkerSync, EXPIRY_GRACE_S,
 };
-use crate::types::{BackendIdx, ServiceIdx};
+use crate::types::{BackendIdx, PortIdx, ServiceIdx};
 
 /// What [`Worker::install`] did with one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +108,46 @@ fn template_event(
     })
 }
 
+/// The synced-session cases of a lookup hit, one flag test on the common path: a redirect stub
+/// is refreshed and names the worker that holds the flow's session; a synced session learns its
+/// client side from its first client packet here.
+#[inline(always)]
+pub(super) fn on_hit<A: SessionAddr>(
+    t: &mut SessionTable<A>,
+    slot: SlotId,
+    dir: Direction,
+    now: u32,
+    in_port: PortIdx,
+    frame: &[u8],
+) -> Option<u16> {
+    let special = Session::<A>::FLAG_SYNC_STUB | Session::<A>::FLAG_CLIENT_UNKNOWN;
+    if t.get(slot)?.flags & special == 0 {
+        return None;
+    }
+    synced_hit(t, slot, dir, now, in_port, frame)
+}
+
+#[cold]
+fn synced_hit<A: SessionAddr>(
+    t: &mut SessionTable<A>,
+    slot: SlotId,
+    dir: Direction,
+    now: u32,
+    in_port: PortIdx,
+    frame: &[u8],
+) -> Option<u16> {
+    if let Some(home) = stub_home(t, slot, now) {
+        return Some(home);
+    }
+    if dir == Direction::Inbound {
+        let s = t.get_mut(slot)?;
+        s.client_mac = src_mac(frame);
+        s.client_port = in_port;
+        s.flags &= !Session::<A>::FLAG_CLIENT_UNKNOWN;
+    }
+    None
+}
+
 /// If the session in `slot` is a redirect stub, refresh it and return the worker that holds
 /// the flow's session.
 #[inline(always)]
@@ -146,23 +187,43 @@ fn resolve(snap: &Snapshot, ev: &SyncEvent) -> Result<(ServiceIdx, BackendIdx), 
     Ok((sid, bid))
 }
 
-/// The four addresses of `ev` in family `A`; `None` if any is of the other family.
-fn addrs<A: Family>(ev: &SyncEvent) -> Option<(A, A, A, A)> {
-    Some((
-        A::from_ip(ev.client)?,
-        A::from_ip(ev.vip)?,
-        A::from_ip(ev.laddr)?,
-        A::from_ip(ev.backend)?,
-    ))
+/// The addresses of `ev` in family `A` (client, VIP, backend) and the endpoint replies come
+/// back to: the local address and port for FullNAT, the client for NAT (whatever the event
+/// says: a peer may leave them out), none for DR and TUN. `None` if an address is of the
+/// other family.
+fn addrs<A: Family>(ev: &SyncEvent) -> Option<Addrs<A>> {
+    let client = A::from_ip(ev.client)?;
+    let (laddr, lport) = match ev.method {
+        FwdMethod::FullNat => (A::from_ip(ev.laddr)?, ev.lport),
+        FwdMethod::Nat => (client, ev.cport),
+        FwdMethod::Dr | FwdMethod::Tun => (A::UNSPECIFIED, 0),
+    };
+    Some(Addrs {
+        client,
+        vip: A::from_ip(ev.vip)?,
+        backend: A::from_ip(ev.backend)?,
+        laddr,
+        lport,
+    })
+}
+
+/// A synced flow's addresses in one family (see [`addrs`]).
+#[derive(Clone, Copy)]
+struct Addrs<A> {
+    client: A,
+    vip: A,
+    backend: A,
+    laddr: A,
+    lport: u16,
 }
 
 /// Whether local session `s` is the flow `ev` describes (same backend, method, local
 /// endpoint).
-fn same_flow<A: Family>(s: &Session<A>, ev: &SyncEvent, backend: A, laddr: A) -> bool {
-    s.backend() == backend
+fn same_flow<A: Family>(s: &Session<A>, ev: &SyncEvent, a: &Addrs<A>) -> bool {
+    s.backend() == a.backend
         && s.bport() == ev.bport
         && s.method() == ev.method
-        && (!ev.method.sees_replies() || (s.laddr() == laddr && s.lport() == ev.lport))
+        && (!ev.method.sees_replies() || (s.laddr() == a.laddr && s.lport() == a.lport))
 }
 
 impl Worker {
@@ -260,12 +321,14 @@ impl Worker {
         let r = match (ev.kind, role, ev.template) {
             (SyncKind::DumpBegin | SyncKind::DumpEnd, ..) => Ok(InstallOutcome::Ignored),
             (SyncKind::Deleted(_), _, true) => Ok(InstallOutcome::Ignored),
-            (SyncKind::Deleted(why), Role::Home, false) => Ok(self.delete_session(now, ev, a, why)),
-            (SyncKind::Deleted(_), Role::Stub { .. }, false) => Ok(self.delete_stub(ev, a)),
-            (_, Role::Home, true) => self.install_template(snap, now, ev, a.0),
+            (SyncKind::Deleted(why), Role::Home, false) => {
+                Ok(self.delete_session(now, ev, &a, why))
+            }
+            (SyncKind::Deleted(_), Role::Stub { .. }, false) => Ok(self.delete_stub(ev, &a)),
+            (_, Role::Home, true) => self.install_template(snap, now, ev, a.client),
             (_, Role::Stub { .. }, true) => Err(Refusal::Misplaced),
-            (_, Role::Home, false) => self.install_session(snap, now, ev, a),
-            (_, Role::Stub { home }, false) => self.install_stub(snap, now, ev, a, home),
+            (_, Role::Home, false) => self.install_session(snap, now, ev, &a),
+            (_, Role::Stub { home }, false) => self.install_stub(snap, now, ev, &a, home),
         };
         r.unwrap_or_else(InstallOutcome::Refused)
     }
@@ -290,7 +353,7 @@ impl Worker {
         snap: &Snapshot,
         now: u32,
         ev: &SyncEvent,
-        (client, vip, laddr, backend): (A, A, A, A),
+        a: &Addrs<A>,
     ) -> Result<InstallOutcome, Refusal> {
         let (sid, bid) = resolve(snap, ev)?;
         let svc = snap.service(sid).ok_or(Refusal::NoService)?;
@@ -310,8 +373,9 @@ impl Worker {
             return Err(Refusal::Misplaced);
         }
         let (out_port, mac) = snap.next_hop(ev.backend).map_err(|_| Refusal::NoRoute)?;
+        let (client_port, client_mac, learn) = client_side(snap, ev);
         let t = A::sessions(&mut self.tables);
-        let in_key = A::flow_key(client, ev.cport, vip, ev.vport, ev.proto);
+        let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         match t.lookup(&in_key) {
             Some((slot, Direction::Inbound)) => {
                 let Some(&s) = t.get(slot) else {
@@ -320,7 +384,7 @@ impl Worker {
                 if s.is_sync_stub() {
                     // The flow's session moved here (a different steering): the stub goes.
                     t.remove(slot);
-                } else if same_flow(&s, ev, backend, laddr) {
+                } else if same_flow(&s, ev, a) {
                     let ch = t.set_state(slot, ev.state);
                     t.set_expiry(slot, now.saturating_add(ev.timeout));
                     if let Some(rec) = t.get_mut(slot) {
@@ -329,7 +393,7 @@ impl Worker {
                     if let Some(ch) = ch {
                         moved(&self.counters, s.service(), s.backend_idx(), ch);
                     }
-                    self.refresh_template(svc, sid, now, ev, client);
+                    self.refresh_template(svc, sid, now, ev, a.client);
                     return Ok(InstallOutcome::Updated);
                 } else {
                     return Ok(InstallOutcome::Conflict);
@@ -339,20 +403,25 @@ impl Worker {
             None => {}
         }
         if ev.method.sees_replies() {
-            let reply = A::flow_key(backend, ev.bport, laddr, ev.lport, ev.proto);
+            let reply = A::flow_key(a.backend, ev.bport, a.laddr, a.lport, ev.proto);
             if t.lookup(&reply).is_some() {
                 return Ok(InstallOutcome::Conflict);
             }
         }
+        let unknown = if learn {
+            Session::<A>::FLAG_CLIENT_UNKNOWN
+        } else {
+            0
+        };
         let new = NewSession {
-            client,
+            client: a.client,
             cport: ev.cport,
-            vip,
+            vip: a.vip,
             vport: ev.vport,
-            backend,
+            backend: a.backend,
             bport: ev.bport,
-            laddr,
-            lport: ev.lport,
+            laddr: a.laddr,
+            lport: a.lport,
             proto: ev.proto,
             method: ev.method,
             state: ev.state,
@@ -360,9 +429,9 @@ impl Worker {
             backend_idx: bid,
             next_hop_mac: mac,
             backend_port: out_port,
-            client_port: ev.client_port,
-            client_mac: ev.client_mac,
-            flags: ev.flags & SYNCED_FLAGS,
+            client_port,
+            client_mac,
+            flags: (ev.flags & SYNCED_FLAGS) | unknown,
         };
         let slot = t.insert(now, &new).map_err(|_| Refusal::TableFull)?;
         t.set_expiry(slot, now.saturating_add(ev.timeout));
@@ -375,7 +444,7 @@ impl Worker {
                 tc.inactive.inc();
             }
         }
-        self.refresh_template(svc, sid, now, ev, client);
+        self.refresh_template(svc, sid, now, ev, a.client);
         Ok(InstallOutcome::Installed)
     }
 
@@ -408,7 +477,7 @@ impl Worker {
         snap: &Snapshot,
         now: u32,
         ev: &SyncEvent,
-        (client, vip, _, backend): (A, A, A, A),
+        a: &Addrs<A>,
         home: u16,
     ) -> Result<InstallOutcome, Refusal> {
         if home == self.cfg.id || home >= self.cfg.workers {
@@ -417,7 +486,7 @@ impl Worker {
         let (sid, _) = resolve(snap, ev)?;
         let svc = snap.service(sid).ok_or(Refusal::NoService)?;
         let t = A::sessions(&mut self.tables);
-        let in_key = A::flow_key(client, ev.cport, vip, ev.vport, ev.proto);
+        let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         let mut outcome = InstallOutcome::Installed;
         match t.lookup(&in_key) {
             Some((slot, Direction::Inbound)) if t.get(slot).is_some_and(|s| s.is_sync_stub()) => {
@@ -429,11 +498,11 @@ impl Worker {
             None => {}
         }
         let new = NewSession {
-            client,
+            client: a.client,
             cport: ev.cport,
-            vip,
+            vip: a.vip,
             vport: ev.vport,
-            backend,
+            backend: a.backend,
             bport: ev.bport,
             laddr: A::UNSPECIFIED,
             lport: 0,
@@ -451,7 +520,7 @@ impl Worker {
         };
         let slot = t.insert(now, &new).map_err(|_| Refusal::TableFull)?;
         t.set_expiry(slot, now.saturating_add(ev.timeout));
-        self.refresh_template(svc, sid, now, ev, client);
+        self.refresh_template(svc, sid, now, ev, a.client);
         Ok(outcome)
     }
 
@@ -459,18 +528,18 @@ impl Worker {
         &mut self,
         now: u32,
         ev: &SyncEvent,
-        (client, vip, laddr, backend): (A, A, A, A),
+        a: &Addrs<A>,
         why: DeleteReason,
     ) -> InstallOutcome {
         let t = A::sessions(&mut self.tables);
-        let in_key = A::flow_key(client, ev.cport, vip, ev.vport, ev.proto);
+        let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         let Some((slot, Direction::Inbound)) = t.lookup(&in_key) else {
             return InstallOutcome::Ignored;
         };
         let Some(&s) = t.get(slot) else {
             return InstallOutcome::Ignored;
         };
-        if s.is_sync_stub() || !same_flow(&s, ev, backend, laddr) {
+        if s.is_sync_stub() || !same_flow(&s, ev, a) {
             return InstallOutcome::Ignored;
         }
         if why == DeleteReason::Expired && s.expires() > now.saturating_add(EXPIRY_GRACE_S) {
@@ -491,13 +560,9 @@ impl Worker {
         InstallOutcome::Removed
     }
 
-    fn delete_stub<A: Family>(
-        &mut self,
-        ev: &SyncEvent,
-        (client, vip, _, _): (A, A, A, A),
-    ) -> InstallOutcome {
+    fn delete_stub<A: Family>(&mut self, ev: &SyncEvent, a: &Addrs<A>) -> InstallOutcome {
         let t = A::sessions(&mut self.tables);
-        let in_key = A::flow_key(client, ev.cport, vip, ev.vport, ev.proto);
+        let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         match t.lookup(&in_key) {
             Some((slot, Direction::Inbound)) if t.get(slot).is_some_and(|s| s.is_sync_stub()) => {
                 t.remove(slot);
@@ -586,6 +651,17 @@ impl Worker {
             pos += 1;
         }
         l.cursor = Some(pos);
+    }
+}
+
+/// Where this gateway sends a synced flow's replies: its own route to the client when it has
+/// one resolved, else the peer's (an HA pair shares its upstream router and numbers its ports
+/// alike), else unknown until the client's first packet here (the third value).
+fn client_side(snap: &Snapshot, ev: &SyncEvent) -> (PortIdx, Mac, bool) {
+    match snap.next_hop(ev.client) {
+        Ok((port, mac)) => (port, mac, false),
+        Err(_) if ev.client_mac != [0; 6] => (ev.client_port, ev.client_mac, false),
+        Err(_) => (0, [0; 6], true),
     }
 }
 

@@ -118,6 +118,9 @@ impl<A: SessionAddr> Session<A> {
     /// of a synced flow whose session lives on another worker, whose id is in
     /// [`Session::backend_idx`] (see `crate::sync`).
     pub const FLAG_SYNC_STUB: u8 = 1 << 2;
+    /// Pipeline flag: a synced session whose client side ([`Session::client_port`],
+    /// [`Session::client_mac`]) is not known yet: learnt from its first client packet here.
+    pub const FLAG_CLIENT_UNKNOWN: u8 = 1 << 3;
 
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
