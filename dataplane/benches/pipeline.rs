@@ -14,6 +14,11 @@
 //! `new_sessions/*` opens fresh flows (SYNs) into a 2^20-session table until it is 90% full,
 //! then replaces the worker outside the timed region.
 //!
+//! Session sync: every `*_events` benchmark is its plain twin with a sync link attached
+//! (`dataplane::sync`), so the worker publishes an event per new session (and state change) into
+//! its ring; control's drain (another core in the gateway) runs outside the timed region every
+//! 512 bursts, before the ring can fill. The established twins run on the same loaded worker.
+//!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
 //! `FERROVS_BENCH_SIZES=1000,1000000` picks others.
 //! Run: `cargo bench -p dataplane --bench pipeline` (add a filter such as `fullnat` after `--`).
@@ -28,6 +33,7 @@ use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder};
+use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 
@@ -388,16 +394,42 @@ fn established(c: &mut Criterion, snap: &Snapshot) {
     for &n in &sizes {
         for mode in Mode::ALL {
             let Loaded { mut w, fwd, rev } = load(snap, mode, n);
-            let id = BenchmarkId::new(mode.name(), label(n));
-            bench_cycle(&mut g, id, &mut w, snap, &fwd, 0);
-            if mode.replies() {
-                let id = BenchmarkId::new(format!("{}_reply", mode.name()), label(n));
-                bench_cycle(&mut g, id, &mut w, snap, &rev, 1);
+            for events in [false, true] {
+                // Control's end stays alive while the worker publishes.
+                let _ctl = events.then(|| attach(&mut w));
+                let sfx = if events { "_events" } else { "" };
+                let id = BenchmarkId::new(format!("{}{sfx}", mode.name()), label(n));
+                bench_cycle(&mut g, id, &mut w, snap, &fwd, 0);
+                if mode.replies() {
+                    let id = BenchmarkId::new(format!("{}_reply{sfx}", mode.name()), label(n));
+                    bench_cycle(&mut g, id, &mut w, snap, &rev, 1);
+                }
+                w.detach_sync();
             }
         }
     }
     g.finish();
 }
+
+/// Attach a session-sync link to `w`; return control's end.
+fn attach(w: &mut Worker) -> ControlSync {
+    let (ws, cs) = link(SyncConfig::default());
+    w.attach_sync(ws);
+    cs
+}
+
+/// Control's drain of the event ring (untimed): release every queued event.
+fn drain(ctl: &mut Option<ControlSync>) {
+    if let Some(c) = ctl {
+        let n = c.events.slots();
+        if let Ok(chunk) = c.events.read_chunk(n) {
+            chunk.commit_all();
+        }
+    }
+}
+
+/// Bursts between two drains of the event ring (its default 2^15 events hold 1024 bursts).
+const DRAIN_EVERY: usize = 512;
 
 /// The cost of the harness alone: copying 32 templates into the frames.
 fn harness(c: &mut Criterion) {
@@ -439,48 +471,140 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
         }
         let syns = syns.shuffled();
         let bursts = FILL / BURST;
-        let fresh = || {
-            let mut w = worker(CAPACITY);
-            // The generation sync (the one allocation per configuration) happens here.
-            w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
-            w
-        };
-        let mut w = fresh();
-        let mut cur = 0;
-        let mut b = Burst::new();
-        // One untimed pass checks every SYN opens a session.
-        for i in 0..bursts {
-            b.load(&syns, i);
-            b.run(&mut w, snap, 1, 0, BURST);
-            assert!(b.verdicts.iter().all(|v| *v == Verdict::Tx(1)));
-        }
-        assert_eq!(w.sessions4().len(), FILL);
-        w = fresh();
-        g.bench_function(BenchmarkId::new(mode.name(), "1M_table"), |bench| {
-            bench.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    if cur == bursts {
-                        w = fresh();
-                        cur = 0;
-                    }
-                    let run = left.min((bursts - cur) as u64);
-                    let t0 = Instant::now();
-                    for _ in 0..run {
-                        b.load(&syns, cur);
-                        b.run(&mut w, snap, 1, 0, BURST);
-                        black_box(&b.verdicts);
-                        cur += 1;
-                    }
-                    total += t0.elapsed();
-                    left -= run;
+        for events in [false, true] {
+            let fresh = || {
+                let mut w = worker(CAPACITY);
+                // The generation sync (the one allocation per configuration) happens here.
+                w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+                let ctl = events.then(|| attach(&mut w));
+                (w, ctl)
+            };
+            let (mut w, mut ctl) = fresh();
+            let mut cur = 0;
+            let mut b = Burst::new();
+            // One untimed pass checks every SYN opens a session (and, with events on, is
+            // published).
+            for i in 0..bursts {
+                b.load(&syns, i);
+                b.run(&mut w, snap, 1, 0, BURST);
+                assert!(b.verdicts.iter().all(|v| *v == Verdict::Tx(1)));
+                if i % DRAIN_EVERY == 0 {
+                    drain(&mut ctl);
                 }
-                total
+            }
+            assert_eq!(w.sessions4().len(), FILL);
+            let published = w.counters().sync_events.get();
+            assert_eq!(published, if events { FILL as u64 } else { 0 });
+            assert_eq!(w.counters().sync_overflows.get(), 0);
+            (w, ctl) = fresh();
+            let sfx = if events { "_events" } else { "" };
+            let id = BenchmarkId::new(format!("{}{sfx}", mode.name()), "1M_table");
+            g.bench_function(id, |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        if cur == bursts {
+                            (w, ctl) = fresh();
+                            cur = 0;
+                        }
+                        let run = left.min((bursts - cur).min(DRAIN_EVERY) as u64);
+                        let t0 = Instant::now();
+                        for _ in 0..run {
+                            b.load(&syns, cur);
+                            b.run(&mut w, snap, 1, 0, BURST);
+                            black_box(&b.verdicts);
+                            cur += 1;
+                        }
+                        total += t0.elapsed();
+                        drain(&mut ctl);
+                        left -= run;
+                    }
+                    total
+                });
             });
-        });
+        }
     }
     g.finish();
+}
+
+/// New sessions with sync events off and on, measured as interleaved pairs: two workers take
+/// the same SYNs slice by slice (16 bursts), in alternating order, so both see the same table
+/// fill and the same neighbours on a shared machine; the figure is the median of the per-slice
+/// ratios (on/off) and each side's 10th percentile and median ns per SYN. Criterion's
+/// back-to-back runs cannot resolve 5% on a loaded host; pairs can. Set
+/// `FERROVS_BENCH_SYNC_AB=ROUNDS` (table fills per mode) to run it.
+fn sync_ab(snap: &Snapshot) {
+    let Some(rounds) = std::env::var("FERROVS_BENCH_SYNC_AB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    const CAPACITY: usize = 1 << 20;
+    const FILL: usize = CAPACITY / 10 * 9 / BURST * BURST;
+    const SLICE: usize = 16;
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q) as usize]
+    };
+    for mode in [Mode::Dr, Mode::FullNat] {
+        let mut syns = Templates::with_capacity(FILL);
+        for i in 0..FILL {
+            syns.push(&client_frame(mode, i, SYN));
+        }
+        let syns = syns.shuffled();
+        let bursts = FILL / BURST;
+        let mut per_syn: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        let mut b = Burst::new();
+        for round in 0..rounds {
+            let mut ws: Vec<(Worker, Option<ControlSync>)> = [false, true]
+                .into_iter()
+                .map(|events| {
+                    let mut w = worker(CAPACITY);
+                    w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+                    let ctl = events.then(|| attach(&mut w));
+                    (w, ctl)
+                })
+                .collect();
+            let mut cur = 0;
+            let mut slice = 0;
+            while cur + SLICE <= bursts {
+                let mut t = [0.0; 2];
+                for k in 0..2 {
+                    let k = if (slice + round) % 2 == 0 { k } else { 1 - k };
+                    let (w, ctl) = &mut ws[k];
+                    let t0 = Instant::now();
+                    for j in 0..SLICE {
+                        b.load(&syns, cur + j);
+                        b.run(w, snap, 1, 0, BURST);
+                        black_box(&b.verdicts);
+                    }
+                    t[k] = t0.elapsed().as_nanos() as f64 / (SLICE * BURST) as f64;
+                    drain(ctl);
+                }
+                per_syn[0].push(t[0]);
+                per_syn[1].push(t[1]);
+                ratios.push(t[1] / t[0]);
+                cur += SLICE;
+                slice += 1;
+            }
+            assert_eq!(ws[1].0.counters().sync_events.get(), (cur * BURST) as u64);
+            assert_eq!(ws[1].0.counters().sync_overflows.get(), 0);
+        }
+        let (off10, off50) = (pct(&mut per_syn[0], 0.1), pct(&mut per_syn[0], 0.5));
+        let (on10, on50) = (pct(&mut per_syn[1], 0.1), pct(&mut per_syn[1], 0.5));
+        let r50 = pct(&mut ratios, 0.5);
+        println!(
+            "sync_ab/{}: {} slice pairs; ns per new session: events off p10 {off10:.0} median \
+             {off50:.0}, on p10 {on10:.0} median {on50:.0}; median on/off ratio {r50:.3} \
+             ({:+.1}%)",
+            mode.name(),
+            ratios.len(),
+            (r50 - 1.0) * 100.0
+        );
+    }
 }
 
 /// Session memory per slot at 1M capacity (slab + index + timer wheel).
@@ -512,6 +636,7 @@ fn memory() {
 fn main() {
     memory();
     let snap = bench_snapshot();
+    sync_ab(&snap);
     let mut c = Criterion::default().configure_from_args();
     harness(&mut c);
     established(&mut c, &snap);

@@ -139,6 +139,22 @@ pub struct WorkerCounters {
     pub sessions6: Counter,
     /// Configuration generation this worker runs.
     pub generation: Counter,
+    /// Session-sync events published to control.
+    pub sync_events: Counter,
+    /// Session-sync events lost to a full ring (repaired by the next full dump).
+    pub sync_overflows: Counter,
+    /// Synced sessions, templates and redirect stubs installed.
+    pub sync_installed: Counter,
+    /// Synced sessions and templates that updated an existing one.
+    pub sync_updated: Counter,
+    /// Synced deletions applied.
+    pub sync_removed: Counter,
+    /// Synced sessions refused because a local one with the same key differs (the local one
+    /// wins).
+    pub sync_conflicts: Counter,
+    /// Synced sessions refused for another reason (no such service, backend, route or local
+    /// address here; not this worker's; table full).
+    pub sync_refused: Counter,
     /// Per service, by stable id.
     pub services: Box<[TrafficCounters]>,
     /// Per backend, by stable id.
@@ -170,6 +186,13 @@ impl WorkerCounters {
             sessions4: Counter::default(),
             sessions6: Counter::default(),
             generation: Counter::default(),
+            sync_events: Counter::default(),
+            sync_overflows: Counter::default(),
+            sync_installed: Counter::default(),
+            sync_updated: Counter::default(),
+            sync_removed: Counter::default(),
+            sync_conflicts: Counter::default(),
+            sync_refused: Counter::default(),
             services: (0..max_services)
                 .map(|_| TrafficCounters::default())
                 .collect(),

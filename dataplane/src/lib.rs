@@ -22,6 +22,7 @@ pub mod rss;
 pub mod sched;
 pub mod session;
 pub mod snapshot;
+pub mod sync;
 pub mod types;
 pub mod wire;
 pub mod worker_loop;

@@ -29,6 +29,9 @@
 use core::net::IpAddr;
 use std::sync::Arc;
 
+mod sync;
+pub use sync::InstallOutcome;
+
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
 use crate::rewrite::{self, rd16, set_macs, src_mac, wr16, Family, Tables};
@@ -40,6 +43,7 @@ use crate::session::{
     SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
 };
 use crate::snapshot::{NextHopError, Service, Snapshot, ToaMode};
+use crate::sync::{DeleteReason, SyncKind, WorkerSync};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::checksum;
 use crate::wire::{parse_frame, peek_ip, DropReason, IcmpInner, ParsedFrame, L3, L4};
@@ -204,6 +208,8 @@ pub struct Worker {
     /// RSS-aware choice: where the next scan for a port starts.
     rss_port_cursor: u32,
     counters: Arc<WorkerCounters>,
+    /// Session sync, when on ([`crate::sync`]).
+    sync: Option<WorkerSync>,
 }
 
 /// What the forwarding step needs from a session (copied out of the table).
@@ -249,6 +255,7 @@ impl Worker {
             tables,
             generation: None,
             counters,
+            sync: None,
         }
     }
 
@@ -313,12 +320,19 @@ impl Worker {
     pub fn tick(&mut self, now: u32) {
         let budget = self.cfg.expire_budget;
         let c = &self.counters;
+        let link = &mut self.sync;
         let on_expire4 = |_: SlotId, s: &Session<core::net::Ipv4Addr>| {
-            gone(c, s.service(), s.backend_idx(), s.is_active())
+            if !s.is_sync_stub() {
+                gone(c, s.service(), s.backend_idx(), s.is_active());
+                sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+            }
         };
         self.tables.s4.expire(now, budget, on_expire4);
         let on_expire6 = |_: SlotId, s: &Session<core::net::Ipv6Addr>| {
-            gone(c, s.service(), s.backend_idx(), s.is_active())
+            if !s.is_sync_stub() {
+                gone(c, s.service(), s.backend_idx(), s.is_active());
+                sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+            }
         };
         self.tables.s6.expire(now, budget, on_expire6);
         self.tables.p4.expire(now, budget);
@@ -537,6 +551,9 @@ impl Worker {
         let t = A::sessions(&mut self.tables);
         let h = t.hash(&key);
         if let Some((slot, dir)) = t.lookup_hashed(h, &key) {
+            if let Some(home) = sync::on_hit(t, slot, dir, now, in_port, frame.data()) {
+                return Verdict::Redirect(home);
+            }
             return self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
         }
         let (src_ip, dst_ip) = (src.ip(), dst.ip());
@@ -697,7 +714,7 @@ impl Worker {
                 tc.inactive.inc();
             }
         }
-        self.forward::<A, F>(
+        let v = self.forward::<A, F>(
             snap,
             now,
             frame,
@@ -706,7 +723,12 @@ impl Worker {
             Direction::Inbound,
             tcp_flags,
             true,
-        )
+        );
+        // Published after the rewrite, which may have set flags (TOA on the SYN).
+        if let Some(s) = A::sessions(&mut self.tables).get(slot) {
+            sync::publish(&mut self.sync, &self.counters, SyncKind::Created, s, now);
+        }
+        v
     }
 
     /// Persistence template, else the scheduler, else the sorry server.
@@ -766,8 +788,14 @@ impl Worker {
         if let Some(ps) = persist {
             let mask = A::prefix_mask(ps.prefix_len);
             // A full template table only costs stickiness for this client; the flow goes on.
-            let _ =
-                A::persist(&mut self.tables).insert(now, sid, client, mask, picked, ps.timeout_s);
+            let pt = A::persist(&mut self.tables);
+            if pt
+                .insert(now, sid, client, mask, picked, ps.timeout_s)
+                .is_ok()
+            {
+                let c = &self.counters;
+                sync::publish_template(&mut self.sync, c, snap, svc, client, picked, ps.timeout_s);
+            }
         }
         Some(picked)
     }
@@ -833,7 +861,10 @@ impl Worker {
         if !fresh && snap.drops_sessions() {
             if let Some(s) = t.get(slot).filter(|s| backend_dead(snap, s)) {
                 let (sid, bid, active) = (s.service(), s.backend_idx(), s.is_active());
-                t.remove(slot);
+                if let Some(s) = t.remove(slot) {
+                    let why = SyncKind::Deleted(DeleteReason::Removed);
+                    sync::publish(&mut self.sync, &self.counters, why, &s, now);
+                }
                 gone(&self.counters, sid, bid, active);
                 return Verdict::Drop(DropReason::BackendDown);
             }
@@ -867,10 +898,17 @@ impl Worker {
                 tc.out_bytes.add(bytes);
             }
         }
-        match dir {
+        let v = match dir {
             Direction::Inbound => self.towards_backend(snap, frame, p, &flow, tcp_flags),
             Direction::Reply => to_client(snap, frame, p, &flow.s),
+        };
+        // Published after the rewrite, which may have set flags (TOA on the first ACK).
+        if change.is_some_and(|ch| ch.old != ch.new) {
+            if let Some(s) = A::sessions(&mut self.tables).get(slot) {
+                sync::publish(&mut self.sync, &self.counters, SyncKind::State, s, now);
+            }
         }
+        v
     }
 
     /// Rewrite a client packet for its backend.
@@ -1056,6 +1094,9 @@ impl Worker {
                 _ => Verdict::Drop(DropReason::IcmpNoSession),
             };
         };
+        if let Some(home) = sync::stub_home(t, slot, now) {
+            return Verdict::Redirect(home);
+        }
         t.touch(slot, now);
         let Some(&s) = t.get(slot) else {
             return Verdict::Drop(DropReason::IcmpNoSession);
@@ -1181,6 +1222,10 @@ fn to_client<A: Family, F: Frame>(
     let Some(port) = snap.ports.get(usize::from(out)) else {
         return Verdict::Drop(DropReason::NoRoute);
     };
+    if s.flags & Session::<A>::FLAG_CLIENT_UNKNOWN != 0 {
+        // A synced session that has not seen its client here yet: no next hop to send to.
+        return Verdict::Drop(DropReason::NoRoute);
+    }
     let proto = s.proto();
     let d = frame.data_mut();
     if !A::dec_ttl(d, p.l3_off) {

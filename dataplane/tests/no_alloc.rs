@@ -7,6 +7,9 @@
 //! local traffic, unresolved next hops, every kind of drop, redirects to another worker, and
 //! expiry of every session. What runs before arming: the worker's construction, and one burst
 //! so the worker syncs to the snapshot generation (its one allocation per configuration).
+//! Session sync is on: every event goes through the workers' rings, a third worker installs
+//! what the first publishes (sessions, templates, state changes, deletions), and a full dump
+//! runs, all armed.
 //!
 //! The counting allocator is the `allocation-counter` crate's (it counts this thread only),
 //! so this test needs no hand-written global allocator.
@@ -20,6 +23,7 @@ use dataplane::frame::VecFrame;
 use dataplane::fuzzing::snapshot;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
+use dataplane::sync::{link, ControlSync, Install, Role, SyncConfig};
 use dataplane::wire::DropReason;
 
 const BURST: usize = 32;
@@ -154,6 +158,31 @@ fn first(t: &Target, c: IpAddr, port: u16) -> Vec<u8> {
     }
 }
 
+/// Control's part of sync between two workers as if on two gateways: move `from`'s events to
+/// `to`'s install ring (what the ring cannot take is dropped, as a lossy channel would), and
+/// let `receiver` apply them. Returns the events moved.
+fn relay(
+    from: &mut ControlSync,
+    to: &mut ControlSync,
+    receiver: &mut Worker,
+    snap: &Snapshot,
+    now: u32,
+) -> usize {
+    let mut n = 0;
+    while let Ok(event) = from.events.pop() {
+        n += 1;
+        let _ = to.installs.push(Install {
+            event,
+            role: Role::Home,
+        });
+        if to.installs.is_full() {
+            while receiver.serve_sync(snap, now) > 0 {}
+        }
+    }
+    while receiver.serve_sync(snap, now) > 0 {}
+    n
+}
+
 #[test]
 fn hot_path_does_not_allocate() {
     let snap = snapshot();
@@ -163,6 +192,19 @@ fn hot_path_does_not_allocate() {
         workers: 2,
         ..WorkerConfig::default()
     });
+    // A worker of another gateway that installs what `w` publishes.
+    let mut w3 = Worker::new(WorkerConfig::default());
+    let cfg = SyncConfig {
+        events: 1 << 12,
+        installs: 1 << 10,
+        ..SyncConfig::default()
+    };
+    let (l1, mut c1) = link(cfg);
+    let (l2, mut c2) = link(cfg);
+    let (l3, mut c3) = link(cfg);
+    w.attach_sync(l1);
+    w2.attach_sync(l2);
+    w3.attach_sync(l3);
     let mut d = Driver::new();
 
     // ---- Unarmed: open flows, learn what the gateway sent, build every template. ----
@@ -315,6 +357,8 @@ fn hot_path_does_not_allocate() {
 
     // One burst per worker before arming: the generation sync builds scheduler state.
     d.run(&mut w2, &snap, 1, 0, &others[..1]);
+    w3.sync(&snap);
+    let warm_events = relay(&mut c1, &mut c3, &mut w3, &snap, 1);
 
     // The counter sees allocations made while measuring (and only then).
     let probe = allocation_counter::measure(|| {
@@ -325,27 +369,49 @@ fn hot_path_does_not_allocate() {
     // ---- Measured: everything below must not allocate. ----
     let mut peak4 = 0;
     let mut peak6 = 0;
+    let mut relayed = warm_events;
+    let mut dump_steps = 0;
     let info = allocation_counter::measure(|| {
         let mut now = 2;
         for _ in 0..3 {
             d.run(&mut w, &snap, now, 0, &new_flows);
+            relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
             d.run(&mut w, &snap, now, 0, &established);
+            relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
             d.run(&mut w, &snap, now, 1, &replies);
             d.run(&mut w, &snap, now, 1, &icmp_from_backends);
             d.run(&mut w, &snap, now, 0, &icmp_from_clients);
             d.run(&mut w, &snap, now, 0, &others);
+            relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
             d.run(&mut w2, &snap, now, 0, &new_flows);
             d.run(&mut w2, &snap, now, 1, &replies);
+            while c2.events.pop().is_ok() {}
             now += 1;
+        }
+        // A full dump of `w`, paced, installed on `w3` as it comes.
+        c1.request_dump();
+        while c1.dumps_done() == 0 && dump_steps < 100_000 {
+            w.serve_sync(&snap, now);
+            relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
+            dump_steps += 1;
         }
         peak4 = w.sessions4().len();
         peak6 = w.sessions6().len();
-        // Let every session and template expire.
+        // Let every session and template expire; the deletions reach `w3`.
         now += 100_000;
         for _ in 0..10_000 {
             w.tick(now);
             w2.tick(now);
-            if w.sessions4().is_empty() && w.sessions6().is_empty() && w2.sessions4().is_empty() {
+            // The deletions first, so they find `w3`'s copies before its own expiry does.
+            relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
+            w3.tick(now);
+            while c2.events.pop().is_ok() {}
+            if w.sessions4().is_empty()
+                && w.sessions6().is_empty()
+                && w2.sessions4().is_empty()
+                && w3.sessions4().is_empty()
+                && w3.sessions6().is_empty()
+            {
                 break;
             }
         }
@@ -377,6 +443,26 @@ fn hot_path_does_not_allocate() {
     assert!(c.toa_inserted.get() > 0);
     assert_eq!(c.sessions_expired.get(), c.sessions_created.get());
     assert!(w.sessions4().is_empty() && w.sessions6().is_empty());
+    // Sync ran armed: events, installs, updates, deletions and one full dump.
+    assert!(c.sync_events.get() > 2000, "{}", c.sync_events.get());
+    assert_eq!(relayed as u64, c.sync_events.get());
+    assert_eq!(c1.dumps_done(), 1, "{dump_steps} dump steps");
+    let r = w3.counters();
+    println!(
+        "sync: {} events, {} overflows; installed {}, updated {}, removed {}, conflicts {}, \
+         refused {}",
+        c.sync_events.get(),
+        c.sync_overflows.get(),
+        r.sync_installed.get(),
+        r.sync_updated.get(),
+        r.sync_removed.get(),
+        r.sync_conflicts.get(),
+        r.sync_refused.get()
+    );
+    assert!(r.sync_installed.get() > 1000);
+    assert!(r.sync_updated.get() > 1000);
+    assert!(r.sync_removed.get() > 0);
+    assert!(w3.sessions4().is_empty() && w3.sessions6().is_empty());
 }
 
 /// The RSS-aware local-port choice (a hashed scan per new FullNAT flow) and its ownership

@@ -282,6 +282,41 @@ impl<A: SessionAddr> PersistTable<A> {
         reclaimed
     }
 
+    /// The live template of `client`'s network (masked by `netmask`) for `service`, without
+    /// refreshing it.
+    pub fn peek(
+        &self,
+        now: u32,
+        service: ServiceIdx,
+        client: A,
+        netmask: A,
+    ) -> Option<Template<A>> {
+        let e = &self.slots[self.find(service, client.masked(netmask))?];
+        (e.expires > now).then_some(Template {
+            service: e.service,
+            net: e.net,
+            backend: e.backend,
+            expires: e.expires,
+        })
+    }
+
+    /// Array positions, for a walk in bounded steps with [`Self::template_at`].
+    pub fn positions(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The live template at array position `index`, if any (a resumable walk; a deletion may
+    /// shift a template to an earlier position, so a walk can miss one that moves meanwhile).
+    pub fn template_at(&self, index: usize, now: u32) -> Option<Template<A>> {
+        let e = self.slots.get(index)?;
+        (e.used && e.expires > now).then_some(Template {
+            service: e.service,
+            net: e.net,
+            backend: e.backend,
+            expires: e.expires,
+        })
+    }
+
     /// Iterate over the live templates at `now` (walks the whole array).
     pub fn iter(&self, now: u32) -> impl Iterator<Item = Template<A>> + '_ {
         self.slots

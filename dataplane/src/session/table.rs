@@ -114,6 +114,13 @@ impl<A: SessionAddr> Session<A> {
     pub const FLAG_TOA_SENT: u8 = 1 << 0;
     /// Pipeline flag: a reply from the backend has been seen.
     pub const FLAG_REPLY_SEEN: u8 = 1 << 1;
+    /// Pipeline flag: a session-sync redirect stub, not a connection: it holds the inbound key
+    /// of a synced flow whose session lives on another worker, whose id is in
+    /// [`Session::backend_idx`] (see `crate::sync`).
+    pub const FLAG_SYNC_STUB: u8 = 1 << 2;
+    /// Pipeline flag: a synced session whose client side ([`Session::client_port`],
+    /// [`Session::client_mac`]) is not known yet: learnt from its first client packet here.
+    pub const FLAG_CLIENT_UNKNOWN: u8 = 1 << 3;
 
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
@@ -200,6 +207,11 @@ impl<A: SessionAddr> Session<A> {
     /// Whether it has expired at `now` (it may still be in the table until `expire` runs).
     pub const fn is_expired(&self, now: u32) -> bool {
         self.expires <= now
+    }
+    /// Whether it is a session-sync redirect stub ([`Session::FLAG_SYNC_STUB`]).
+    #[inline(always)]
+    pub const fn is_sync_stub(&self) -> bool {
+        self.flags & Self::FLAG_SYNC_STUB != 0
     }
     /// Whether IPVS counts it as ActiveConn (an ESTABLISHED TCP connection).
     pub const fn is_active(&self) -> bool {
@@ -500,6 +512,13 @@ impl<A: SessionAddr> SessionTable<A> {
         self.slab.get_mut(slot.index()).filter(|s| s.is_live())
     }
 
+    /// The session in slab position `index`, if live: a resumable walk over the table in
+    /// bounded steps (positions `0..capacity`), as the session-sync dump does.
+    #[inline]
+    pub fn get_at(&self, index: usize) -> Option<&Session<A>> {
+        self.slab.get(index).filter(|s| s.is_live())
+    }
+
     /// Iterate over the live sessions (for `ipvsadm -L -c`; walks the whole slab).
     pub fn iter(&self) -> impl Iterator<Item = (SlotId, &Session<A>)> + '_ {
         self.slab
@@ -633,6 +652,28 @@ impl<A: SessionAddr> SessionTable<A> {
         let new = s.state;
         self.touch(slot, now);
         Some(StateChange { old, new })
+    }
+
+    /// Set a live session's TCP state directly (a session learned from a peer gateway), without
+    /// touching its expiry; `None` if the slot is not live. UDP sessions keep `None`.
+    pub fn set_state(&mut self, slot: SlotId, state: TcpState) -> Option<StateChange> {
+        let s = self.slab.get_mut(slot.index()).filter(|s| s.is_live())?;
+        let old = s.state;
+        if s.proto == L4Proto::Tcp {
+            s.state = state;
+        }
+        Some(StateChange { old, new: s.state })
+    }
+
+    /// Set a live session's expiry to the second `expires` (a synced session's remaining
+    /// time), re-arming its timer when that is earlier than it is armed for; false if not live.
+    pub fn set_expiry(&mut self, slot: SlotId, expires: u32) -> bool {
+        let Some(s) = self.slab.get_mut(slot.index()).filter(|s| s.is_live()) else {
+            return false;
+        };
+        s.expires = expires;
+        self.wheel.rearm_if_earlier(&mut self.slab, slot.0);
+        true
     }
 
     /// Remove a session now, returning its last contents; `None` if the slot is not live.
