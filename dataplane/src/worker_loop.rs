@@ -2,7 +2,8 @@
 //! that `ferrovs run` runs on every worker lcore and `ferrovs-bench` measures.
 //!
 //! Per iteration: take the published snapshot and sync to it (cheap when unchanged; it also
-//! confirms a reload with no traffic), run the per-iteration service (session dumps), receive
+//! confirms a reload with no traffic), run the per-iteration service (session dumps) and the
+//! session-sync work ([`Worker::serve_sync`]: installs from a peer, a step of a dump), receive
 //! a burst per port and run it through [`Worker::process`], then the frames other workers
 //! redirected here and those control injects, one by one through [`Worker::process_one`]
 //! (they come from any port); sort every frame by verdict into per-port TX buffers, the punt
@@ -186,6 +187,8 @@ impl<F: RxFrame> WorkerLoop<F> {
             worker.sync(&snap);
             let now = u32::try_from(env.clock.ticks().wrapping_sub(start) / hz).unwrap_or(u32::MAX);
             service.serve(worker, now);
+            // Session sync: a peer's installs and a step of a full dump (one branch when off).
+            worker.serve_sync(&snap, now);
             let mut got = 0;
             for (pi, q) in io.rx.iter_mut().enumerate() {
                 let n = q.rx_burst(&mut self.rx);

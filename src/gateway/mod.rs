@@ -30,7 +30,7 @@ use control::plane::{self, Control};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
-use dataplane::pipeline::{Worker, WorkerConfig};
+use dataplane::pipeline::{ReplySteering, Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::worker_loop::{self, IdleMode, LoopEnv};
 use dpdk::eal::{rdtsc, Eal};
@@ -97,6 +97,9 @@ fn looks_pci(device: &str) -> bool {
     let name = device.split(',').next().unwrap_or(device);
     name.contains(':') && name.contains('.')
 }
+
+/// The session-sync channel's statistics, published by control for the metrics endpoint.
+type SyncStats = Arc<std::sync::Mutex<Option<control::sync::ChannelStats>>>;
 
 /// The queues and rings one worker owns, on DPDK.
 type WorkerIo = worker_loop::WorkerIo<RxQueue, TxQueue, ring::Producer, ring::Consumer>;
@@ -167,6 +170,9 @@ fn run_with_eal(
 
     // Ports: one RX and one TX queue per worker, plus control's TX queue.
     let mut ports = Vec::new();
+    // The RSS redirection table of the first port that has one: where client packets land,
+    // for placing synced sessions.
+    let mut first_reta: Option<Vec<u16>> = None;
     let mut macs: Vec<Mac> = Vec::new();
     let mut io: Vec<(Vec<RxQueue>, Vec<TxQueue>)> =
         (0..nw).map(|_| (Vec::new(), Vec::new())).collect();
@@ -221,6 +227,9 @@ fn run_with_eal(
             let reta: Vec<u16> = (0..info.reta_size).map(|i| i % nw).collect();
             port.set_reta(&reta)
                 .map_err(|e| format!("port {}: RSS redirection table: {e}", pc.name))?;
+            if first_reta.is_none() {
+                first_reta = Some(reta.clone());
+            }
             reta_set = Some(reta);
         }
         for w in 0..nw {
@@ -341,6 +350,9 @@ fn run_with_eal(
     let mut dumps: Vec<Arc<admin::ConnDump>> = Vec::new();
     let mut redirect_out = redirect_out.into_iter();
     let mut redirect_in = redirect_in.into_iter();
+    // Session sync: one event ring and one install ring per worker, when `[sync]` is enabled
+    // at start (a reload can change its settings, not add rings to running workers).
+    let mut sync_links = Vec::new();
     for (w, ((rx, tx), lc)) in io.into_iter().zip(&worker_lcores).enumerate() {
         let wcfg = WorkerConfig {
             id: u16::try_from(w).unwrap_or(0),
@@ -355,7 +367,12 @@ fn run_with_eal(
             reply_steering: plan.steering.clone(),
             ..WorkerConfig::default()
         };
-        let worker = Worker::new(wcfg);
+        let mut worker = Worker::new(wcfg);
+        if cfg.sync.enabled {
+            let (ws, cs) = dataplane::sync::link(dataplane::sync::SyncConfig::default());
+            worker.attach_sync(ws);
+            sync_links.push(cs);
+        }
         counters.push(worker.counters().clone());
         let mut wio = WorkerIo {
             rx,
@@ -395,14 +412,18 @@ fn run_with_eal(
     let health = HealthChecker::start(cfg);
     let reload_stats = Arc::new(ReloadStats::new());
     let xstats: Arc<std::sync::Mutex<Vec<PortRow>>> = Arc::default();
+    let sync_stats: SyncStats = Arc::default();
     let metrics_server = start_metrics(
         cfg,
         &shared,
         &counters,
         &health,
         &reload_stats,
-        &xstats,
-        steering_rows,
+        MetricsFeeds {
+            xstats: xstats.clone(),
+            sync: sync_stats.clone(),
+            reply_steering: steering_rows,
+        },
     )?;
 
     let mut ctl = Control::new(plane::Setup {
@@ -427,6 +448,21 @@ fn run_with_eal(
         reload_stats,
         dumps: Box::new(admin::Dumps(dumps)),
         limits: plane::Limits::default(),
+        sync: (!sync_links.is_empty()).then(|| plane::SyncLinks {
+            links: sync_links,
+            steering: dataplane::sync::Steering {
+                workers: nw,
+                replies: plan.steering.clone(),
+                inbound: match &plan.steering {
+                    ReplySteering::Rss(rs) => Some(rs.clone()),
+                    ReplySteering::Modulo => first_reta
+                        .as_deref()
+                        .and_then(|r| dataplane::rss::RssSteer::new(&RSS_KEY, r).ok())
+                        .map(Arc::new),
+                },
+            },
+            stats: sync_stats.clone(),
+        }),
     });
     let sources = plane::Sources {
         admin: admin_server.requests().clone(),
@@ -459,6 +495,16 @@ fn run_with_eal(
     Ok(())
 }
 
+/// What control publishes for the metrics endpoint, and the fixed steering rows.
+struct MetricsFeeds {
+    /// The ports' extended statistics, sampled by control.
+    xstats: Arc<std::sync::Mutex<Vec<PortRow>>>,
+    /// The sync channel's statistics, published by control.
+    sync: SyncStats,
+    /// How FullNAT replies are steered, per port.
+    reply_steering: Vec<PortSteeringRow>,
+}
+
 /// Start the Prometheus endpoint; its scrapes read the workers' counters (no locks on their
 /// side), the published snapshot, the health status and the xstats control caches.
 fn start_metrics(
@@ -467,14 +513,17 @@ fn start_metrics(
     counters: &[Arc<WorkerCounters>],
     health: &HealthChecker,
     reloads: &Arc<ReloadStats>,
-    xstats: &Arc<std::sync::Mutex<Vec<PortRow>>>,
-    reply_steering: Vec<PortSteeringRow>,
+    feeds: MetricsFeeds,
 ) -> Result<MetricsServer, String> {
+    let MetricsFeeds {
+        xstats,
+        sync: sync_stats,
+        reply_steering,
+    } = feeds;
     let shared = shared.clone();
     let workers = counters.to_vec();
     let health_status = health.status_handle();
     let reloads = reloads.clone();
-    let xstats = xstats.clone();
     let start = std::time::SystemTime::now();
     let cap4 = u64::from(cfg.dpdk.session_capacity);
     let cap6 = u64::from(cfg.dpdk.session_capacity / 4).max(1024);
@@ -491,6 +540,7 @@ fn start_metrics(
             ports: xstats.lock().map(|x| x.clone()).unwrap_or_default(),
             reply_steering: reply_steering.clone(),
             health: checks,
+            sync: sync_stats.lock().ok().and_then(|s| s.clone()),
             ..MetricsView::default()
         };
         view.build.dpdk_version = dpdk::version().to_owned();

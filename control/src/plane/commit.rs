@@ -80,6 +80,9 @@ impl<Io: FrameIo> Control<Io> {
             .filter(|v| !self.cfg.services.iter().any(|s| s.vip == *v))
             .collect();
         self.health.update(&new);
+        if let Some(s) = &mut self.sync {
+            s.reconfigure(&new.sync, Instant::now());
+        }
         self.cfg = new;
         self.publish();
         self.confirm(self.generation)?;

@@ -10,6 +10,7 @@
 //! - [`exception`]: bridging the kernel's TAP interfaces and the wire;
 //! - [`resolve`]: punted frames, neighbour resolution, gratuitous ARP;
 //! - [`admin`]: the admin API (`ferrovsadm`) on the running state;
+//! - [`sync`]: session sync between directors (the channel and the workers' sync rings);
 //! - [`run`]: the loop that waits on every event source.
 
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod held;
 pub mod io;
 pub mod resolve;
 pub mod run;
+pub mod sync;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,7 @@ pub use admin::SessionDumps;
 pub use error::{CommitError, ReloadError};
 pub use io::FrameIo;
 pub use run::{run, Sources};
+pub use sync::{SyncLinks, SyncPlane, SyncPlaneStats};
 
 /// Bounds and waits of the control plane; the defaults are the gateway's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,8 @@ pub struct Setup<Io> {
     pub dumps: Box<dyn SessionDumps>,
     /// Bounds and waits.
     pub limits: Limits,
+    /// The workers' sync links, when `[sync]` was enabled at start.
+    pub sync: Option<SyncLinks>,
 }
 
 /// Control's state: the running configuration and everything built from it, and its view of
@@ -141,6 +146,8 @@ pub struct Control<Io: FrameIo> {
     held: VecDeque<(Instant, Io::Frame)>,
     limits: Limits,
     stats: ControlStats,
+    /// Session sync, when the workers have sync links.
+    sync: Option<SyncPlane>,
 }
 
 impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
@@ -159,6 +166,7 @@ impl<Io: FrameIo> Control<Io> {
     /// Take over from the gateway's set-up; the published generation is the first snapshot's.
     pub fn new(s: Setup<Io>) -> Self {
         let generation = s.shared.load().generation;
+        let sync = s.sync.map(|l| SyncPlane::new(l, &s.cfg.sync));
         Self {
             inject_bufs: (0..s.io.workers()).map(|_| Vec::new()).collect(),
             cfg: s.cfg,
@@ -177,6 +185,7 @@ impl<Io: FrameIo> Control<Io> {
             held: VecDeque::new(),
             limits: s.limits,
             stats: ControlStats::default(),
+            sync,
         }
     }
 
@@ -208,6 +217,11 @@ impl<Io: FrameIo> Control<Io> {
     /// The frame I/O, to change.
     pub fn io_mut(&mut self) -> &mut Io {
         &mut self.io
+    }
+
+    /// Session sync, when the workers have sync links.
+    pub fn sync(&self) -> Option<&SyncPlane> {
+        self.sync.as_ref()
     }
 
     /// Frames waiting for a neighbour now.

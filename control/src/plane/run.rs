@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use admin::server::Pending;
-use crossbeam_channel::{never, select, tick, Receiver};
+use crossbeam_channel::{at, never, select, tick, Receiver};
 
 use super::admin::RATE_EVERY;
 use super::{Control, FrameIo};
@@ -69,6 +69,7 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             let _ = ctl.reload_file();
         }
         let wait = if busy { Duration::ZERO } else { POLL_EVERY };
+        let (sync_rx, sync_timer) = ctl.sync_sources();
         select! {
             recv(admin) -> p => match p {
                 Ok(p) => {
@@ -90,8 +91,15 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             recv(resolve) -> _ => changed |= ctl.neighbour_pass(Instant::now()),
             recv(rates) -> _ => ctl.sample_rates(sources),
             recv(stats) -> _ => ctl.log_stats(),
+            recv(sync_rx) -> d => {
+                if let Ok(d) = d {
+                    ctl.sync_datagram(&d, Instant::now());
+                }
+            },
+            recv(sync_timer) -> _ => ctl.sync_timer(Instant::now()),
             default(wait) => {}
         }
+        ctl.sync_poll(Instant::now());
         let (frames, learned) = ctl.poll_frames(&mut buf, Instant::now());
         busy = frames;
         if changed || learned {
@@ -105,10 +113,42 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
 }
 
 impl<Io: FrameIo> Control<Io> {
+    /// The session-sync sources to wait on: the socket's datagrams and the channel's next
+    /// timer (`never()` without sync).
+    fn sync_sources(&self) -> (Receiver<crate::sync::Datagram>, Receiver<Instant>) {
+        match &self.sync {
+            Some(s) => (s.datagrams(), s.next_timeout().map_or_else(never, at)),
+            None => (never(), never()),
+        }
+    }
+
+    fn sync_datagram(&mut self, d: &crate::sync::Datagram, now: Instant) {
+        if let Some(s) = &mut self.sync {
+            s.on_datagram(d, &self.shared.load(), now);
+        }
+    }
+
+    fn sync_timer(&mut self, now: Instant) {
+        if let Some(s) = &mut self.sync {
+            s.on_timer(&self.shared.load(), now);
+        }
+    }
+
+    /// Session sync's work of every iteration (see [`super::SyncPlane::poll`]).
+    fn sync_poll(&mut self, now: Instant) {
+        if let Some(s) = &mut self.sync {
+            let overflows = self.counters.iter().map(|c| c.sync_overflows.get()).sum();
+            s.poll(&self.shared.load(), overflows, now);
+        }
+    }
+
     /// Update the admin API's rates and hand the ports' statistics to the metrics endpoint
     /// (read here, on control, which owns the ports' control queues).
     fn sample_rates(&mut self, sources: &Sources) {
         self.estimate_rates();
+        if let Some(s) = &self.sync {
+            s.publish_stats();
+        }
         let rows = self.io.port_stats();
         if let Ok(mut x) = sources.port_stats.lock() {
             *x = rows;

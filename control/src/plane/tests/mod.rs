@@ -272,6 +272,7 @@ impl Fixture {
             reload_stats: reload_stats.clone(),
             dumps: Box::new(NoSessions),
             limits,
+            sync: None,
         });
         Self {
             ctl,
