@@ -81,6 +81,8 @@ fn workers() -> Vec<Arc<WorkerCounters>> {
             c.sessions4.set(10 + w);
             c.insert_failures.add(w);
             c.generation.set(3);
+            c.sync_overflows.add(2 + w);
+            c.sync_installed.add(40);
             for (i, t) in c.services.iter().chain(c.backends.iter()).enumerate() {
                 let i = i as u64;
                 t.conns.add(i + 1);
@@ -325,6 +327,14 @@ fn test_representative_exposition_is_well_formed_and_complete() {
     assert_eq!(get("ferrovs_worker_busy_polls_total{worker=\"0\"}"), 50.0);
     assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
     assert_eq!(get("ferrovs_worker_idle_sleeps_total{worker=\"1\"}"), 31.0);
+    assert_eq!(
+        get("ferrovs_worker_sync_overflows_total{worker=\"1\"}"),
+        3.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_sync_installed_total{worker=\"0\"}"),
+        40.0
+    );
     assert_eq!(
         get("ferrovs_worker_idle_sleep_seconds_total{worker=\"0\"}"),
         0.004
