@@ -1,0 +1,566 @@
+//! Session sync end to end through the binary (issue 15), in the netns lab without VRRP: two
+//! ferrovs gateways A (namespace `gw`) and B (namespace `gw2`, added here) on the same LANs,
+//! `[sync]` between them over their exception-path TAPs (each has its own address on the
+//! server LAN for it). The "VIP move" is done by hand, as keepalived would: the client's and
+//! the real servers' neighbour entries for the VIP and the gateway (NAT) or the local address
+//! (FullNAT) point at A, then at B after A is SIGKILLed. A long-lived keep-alive HTTP stream
+//! through the VIP, opened via A, must keep working through B on the same TCP connection, to
+//! the same real server (FullNAT: from the same local port).
+//!
+//! Needs root (namespaces); nextest runs it in the serial lab group.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared HMAC key of the pair.
+const KEY: &str = "5a1f0c9e3b7d24e8a6c1f09b3d5e7a2c4b6d8f0a1c3e5b7d9f1a2c4e6b8d0f13";
+/// Each gateway's MACs (client port, server port), so the neighbours can be pointed at one.
+const MACS: [[&str; 2]; 2] = [
+    ["02:00:5e:0a:00:01", "02:00:5e:0a:00:02"],
+    ["02:00:5e:0b:00:01", "02:00:5e:0b:00:02"],
+];
+/// Each gateway's own server-LAN address: the sync socket binds there.
+const SYNC_ADDR: [&str; 2] = ["198.18.2.2", "198.18.2.3"];
+const SYNC_PORT: u16 = 8848;
+
+/// The client's long-lived stream: one TCP connection, a keep-alive GET every 200 ms; one line
+/// per answer (`ok N RSx`), `port P` first (its local port), `error ...` and exit 1 on any
+/// failure; it stops cleanly when the stop file appears.
+const STREAM: &str = r#"
+import socket, sys, time, os
+vip, log, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+out = open(log, "w", buffering=1)
+s = socket.create_connection((vip, 80), timeout=5)
+s.settimeout(20)
+out.write("port %d\n" % s.getsockname()[1])
+n = 0
+try:
+    while not os.path.exists(stop):
+        s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(4096)
+            if not d:
+                raise Exception("connection closed by peer")
+            buf += d
+        head, body = buf.split(b"\r\n\r\n", 1)
+        length = 0
+        for l in head.split(b"\r\n"):
+            if l.lower().startswith(b"content-length:"):
+                length = int(l.split(b":")[1])
+        while len(body) < length:
+            d = s.recv(4096)
+            if not d:
+                raise Exception("connection closed in a body")
+            body += d
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise Exception("status " + head.split(b"\r\n")[0].decode())
+        name = body.decode().strip().replace("<h1>Backend ", "").replace("</h1>", "")
+        n += 1
+        out.write("ok %d %s\n" % (n, name))
+        time.sleep(0.2)
+except Exception as e:
+    out.write("error %r\n" % (e,))
+    sys.exit(1)
+s.close()
+out.write("done\n")
+"#;
+
+/// The lab with a second gateway namespace; everything goes when dropped.
+struct Pair {
+    id: String,
+    env: HashMap<String, String>,
+    gateways: Vec<Option<Child>>,
+    extra: Vec<Child>,
+}
+
+impl Pair {
+    fn up(mode: &str) -> Pair {
+        assert!(is_root(), "the lab tests need root (network namespaces)");
+        let id = format!("fvs{}{}", std::process::id() % 100_000, &mode[..1]);
+        let mut p = Pair {
+            id,
+            env: HashMap::new(),
+            gateways: Vec::new(),
+            extra: Vec::new(),
+        };
+        let out = p.lab(&["up", mode, "--workers", "1", "--no-gateway"]);
+        assert!(out.status.success(), "lab up {mode}: {}", text(&out));
+        p.env = String::from_utf8_lossy(&p.lab(&["env"]).stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        p.add_gw2();
+        p
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("{}-{host}", self.id)
+    }
+
+    fn state(&self) -> PathBuf {
+        PathBuf::from(format!("/run/ferrovs-lab/{}", self.id))
+    }
+
+    fn var(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .unwrap_or_else(|| panic!("lab env has no {k}"))
+    }
+
+    fn lab(&self, args: &[&str]) -> Output {
+        Command::new(root().join("lab/lab"))
+            .args(args)
+            .env("FERROVS_LAB_ID", &self.id)
+            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
+            .output()
+            .expect("run lab/lab")
+    }
+
+    /// Run `sh -c script` on the host (root namespace); panic with its output on failure.
+    fn sh(&self, script: &str) -> String {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "{script}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a command in a lab namespace.
+    fn run(&self, host: &str, cmd: &str) -> String {
+        self.sh(&format!("ip netns exec {} sh -c '{cmd}'", self.ns(host)))
+    }
+
+    /// Namespace `gw2`, wired to the lab's bridges like `gw` (its veths quiet: DPDK owns them).
+    fn add_gw2(&self) {
+        let (gw2, sw) = (self.ns("gw2"), self.ns("sw"));
+        let mut s = format!("set -e\nip netns add {gw2}\nip -n {gw2} link set lo up\n");
+        for (dev, br) in [("eth0", "br0"), ("eth1", "br1")] {
+            s.push_str(&format!(
+                "ip -n {gw2} link add {dev} type veth peer name gw2-{dev} netns {sw}\n\
+                 ip -n {sw} link set gw2-{dev} master {br} up\n\
+                 ip netns exec {gw2} ethtool -K {dev} tx off rx off tso off gso off gro off >/dev/null 2>&1 || true\n\
+                 ip netns exec {sw} ethtool -K gw2-{dev} tx off rx off tso off gso off gro off >/dev/null 2>&1 || true\n\
+                 ip -n {gw2} link set {dev} up\n\
+                 ip netns exec {gw2} sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1\n\
+                 ip netns exec {gw2} sysctl -qw net.ipv4.conf.{dev}.arp_ignore=8\n\
+                 ip netns exec {gw2} sysctl -qw net.ipv4.conf.{dev}.rp_filter=1\n"
+            ));
+        }
+        s.push_str(&format!(
+            "ip netns exec {gw2} sysctl -qw net.ipv6.conf.all.accept_dad=0\n\
+             ip netns exec {gw2} sysctl -qw net.ipv6.conf.default.accept_dad=0\n"
+        ));
+        self.sh(&s);
+    }
+
+    /// Gateway `i`'s configuration: the lab's, with its own MACs, its own server-LAN address
+    /// first (so its kernel's probes and sync leave from it), its own DPDK prefix and admin
+    /// socket, and `[sync]` towards the other.
+    fn config(&self, i: usize) -> PathBuf {
+        let base = std::fs::read_to_string(self.var("CONFIG")).expect("lab config");
+        let mut out = String::new();
+        let mut port = 0;
+        for line in base.lines() {
+            if line.starts_with("addresses = [\"198.18.2.1/24\"") {
+                out.push_str(&line.replacen('[', &format!("[\"{}/24\", ", SYNC_ADDR[i]), 1));
+            } else if line.starts_with("file_prefix") && i == 1 {
+                out.push_str(&format!("file_prefix = \"{}-b\"", self.id));
+            } else if line.starts_with("admin_socket") {
+                out.push_str(&format!("admin_socket = \"{}\"", self.admin(i)));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+            if line.starts_with("device = ") {
+                out.push_str(&format!("mac = \"{}\"\n", MACS[i][port]));
+                port += 1;
+            }
+        }
+        out.push_str(&format!(
+            "\n[sync]\nenabled = true\nlisten = \"{}:{SYNC_PORT}\"\npeers = [\"{}:{SYNC_PORT}\"]\n\
+             key = \"{KEY}\"\nsyncid = 7\n",
+            SYNC_ADDR[i],
+            SYNC_ADDR[1 - i]
+        ));
+        let path = self.state().join(format!("gw{i}.toml"));
+        std::fs::write(&path, out).expect("write config");
+        let check = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .expect("ferrovs check");
+        assert!(check.status.success(), "config {i}: {}", text(&check));
+        path
+    }
+
+    fn admin(&self, i: usize) -> String {
+        format!("{}/admin{i}.sock", self.state().display())
+    }
+
+    fn gw_ns(&self, i: usize) -> String {
+        self.ns(["gw", "gw2"][i])
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.state().join(format!("gw{i}.log"))
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- gateway A ---\n{}\n--- gateway B ---\n{}",
+            self.log(0),
+            self.log(1)
+        )
+    }
+
+    /// Start gateway `i` and wait for "ferrovs: running".
+    fn start(&mut self, i: usize) {
+        let cfg = self.config(i);
+        let log = std::fs::File::create(self.log_path(i)).expect("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.gw_ns(i)])
+            .arg(env!("CARGO_BIN_EXE_ferrovs"))
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start ferrovs");
+        // lab down stops what it finds here too.
+        std::fs::write(
+            self.state().join(format!("gw{i}.pid")),
+            child.id().to_string(),
+        )
+        .expect("pid file");
+        while self.gateways.len() <= i {
+            self.gateways.push(None);
+        }
+        self.gateways[i] = Some(child);
+        let start = Instant::now();
+        while !self.log(i).contains("ferrovs: running") {
+            if let Some(Some(c)) = self.gateways.get_mut(i) {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("gateway {i} exited with {st}:\n{}", self.log(i));
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "gateway {i} did not start:\n{}",
+                self.log(i)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL gateway `i`.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.gateways[i].take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reap");
+        }
+    }
+
+    /// Gateway `i`'s metrics.
+    fn scrape(&self, i: usize) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.gw_ns(i)])
+            .args(["curl", "-sS", "-m", "5", "http://127.0.0.1:9173/metrics"])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Gateway `i`'s `ferrovsadm -L -c -n`.
+    fn conns(&self, i: usize) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.gw_ns(i)])
+            .arg(env!("CARGO_BIN_EXE_ferrovsadm"))
+            .args(["-L", "-c", "-n"])
+            .env("FERROVS_SOCKET", self.admin(i))
+            .output()
+            .expect("ferrovsadm");
+        assert!(out.status.success(), "ferrovsadm -L -c -n: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Point the client's and the real servers' neighbours at gateway `i` (what a VRRP
+    /// failover does with gratuitous ARP), permanently, so the other's answers change nothing.
+    fn steer_to(&self, i: usize, mode: &str) {
+        let vip = self.var("VIP").to_owned();
+        let gw = self.var("GW").to_owned();
+        self.run(
+            "client",
+            &format!(
+                "ip neigh replace {vip} lladdr {m} dev eth0 nud permanent && \
+                 ip neigh replace {gw} lladdr {m} dev eth0 nud permanent",
+                m = MACS[i][0]
+            ),
+        );
+        let back = if mode == "fullnat" {
+            self.var("LADDR").to_owned()
+        } else {
+            "198.18.2.1".to_owned()
+        };
+        for rs in ["rs1", "rs2"] {
+            self.run(
+                rs,
+                &format!(
+                    "ip neigh replace {back} lladdr {} dev eth0 nud permanent",
+                    MACS[i][1]
+                ),
+            );
+        }
+    }
+
+    /// The value of an unlabelled sample in a scrape.
+    fn metric(scrape: &str, name: &str) -> Option<f64> {
+        scrape.lines().find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = rest.strip_prefix(' ').or_else(|| {
+                rest.strip_prefix('{')
+                    .and_then(|r| r.split_once("} ").map(|x| x.1))
+            })?;
+            rest.trim().parse().ok()
+        })
+    }
+
+    fn wait_for(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !ok() {
+            assert!(
+                start.elapsed() < within,
+                "timed out waiting for {what}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for c in self
+            .gateways
+            .iter_mut()
+            .flatten()
+            .chain(self.extra.iter_mut())
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let gw2 = self.ns("gw2");
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "p=$(ip netns pids {gw2} 2>/dev/null); [ -n \"$p\" ] && kill -9 $p; \
+                     ip netns del {gw2} 2>/dev/null; rm -rf /var/run/dpdk/{}-b",
+                    self.id
+                ),
+            ])
+            .status();
+        let _ = self.lab(&["down"]);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The stream's log lines.
+fn stream_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn answers(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("ok "))
+        .filter_map(|l| l.split_once(' ').map(|(_, n)| n.to_owned()))
+        .collect()
+}
+
+/// The established connections to port 80 on real server `rs`, as `PEER:PORT`.
+fn rs_peers(p: &Pair, rs: &str) -> Vec<String> {
+    p.run(rs, "ss -tnH state established \"( sport = :80 )\"")
+        .lines()
+        .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
+        .collect()
+}
+
+fn failover(mode: &str) {
+    let mut p = Pair::up(mode);
+    p.start(0);
+    p.start(1);
+    p.steer_to(0, mode);
+    // Both channels up: each has the other's (empty) table.
+    for i in 0..2 {
+        p.wait_for(
+            &format!("gateway {i}'s sync channel to be ready"),
+            Duration::from_secs(40),
+            || Pair::metric(&p.scrape(i), "ferrovs_sync_ready") == Some(1.0),
+        );
+    }
+
+    let vip = p.var("VIP").to_owned();
+    let state = p.state();
+    let (log, stop) = (state.join("stream.log"), state.join("stream.stop"));
+    let script = state.join("stream.py");
+    std::fs::write(&script, STREAM).expect("stream script");
+    let stream = Command::new("ip")
+        .args(["netns", "exec", &p.ns("client"), "python3"])
+        .arg(&script)
+        .arg(&vip)
+        .arg(&log)
+        .arg(&stop)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the stream");
+    p.extra.push(stream);
+    p.wait_for("5 answers through A", Duration::from_secs(30), || {
+        answers(&stream_lines(&log)).len() >= 5
+    });
+    let lines = stream_lines(&log);
+    assert!(
+        !lines.iter().any(|l| l.starts_with("error")),
+        "{lines:?}\n{}",
+        p.logs()
+    );
+    let cport: u16 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("port "))
+        .and_then(|s| s.parse().ok())
+        .expect("the stream's port");
+    let before = answers(&lines);
+    let server = before[0].clone();
+    assert!(
+        before.iter().all(|n| *n == server),
+        "one connection, one real server: {before:?}"
+    );
+    let rs = server.to_lowercase();
+    let rs_addr = p.var(&server).to_owned();
+
+    // B learnt the connection by sync: the same client, VIP and real server as on A.
+    let want = |listing: &str| {
+        listing.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 6
+                && f[0] == "TCP"
+                && f[3] == format!("{}:{cport}", p.var("CLIENT"))
+                && f[4] == format!("{vip}:80")
+                && f[5] == format!("{rs_addr}:80")
+        })
+    };
+    let on_a = p.conns(0);
+    assert!(want(&on_a), "A lists the connection:\n{on_a}");
+    p.wait_for(
+        "B to list the synced session",
+        Duration::from_secs(10),
+        || want(&p.conns(1)),
+    );
+    let peers_before = rs_peers(&p, &rs);
+    assert_eq!(
+        peers_before.len(),
+        1,
+        "one connection on {rs}: {peers_before:?}"
+    );
+    let installed = Pair::metric(&p.scrape(1), "ferrovs_worker_sync_installed_total");
+    assert!(
+        installed.is_some_and(|n| n >= 1.0),
+        "B installed it: {installed:?}"
+    );
+
+    // A dies; the neighbours move to B (keepalived's job in the HA lab).
+    p.kill(0);
+    p.steer_to(1, mode);
+    let served = answers(&stream_lines(&log)).len();
+    p.wait_for("5 more answers through B", Duration::from_secs(30), || {
+        answers(&stream_lines(&log)).len() >= served + 5
+    });
+    let peers_after = rs_peers(&p, &rs);
+    assert_eq!(
+        peers_after, peers_before,
+        "{rs} still has the same one connection, from the same address and port"
+    );
+    std::fs::write(&stop, "").expect("stop file");
+    let mut stream = p.extra.pop().expect("the stream");
+    let st = stream.wait().expect("the stream ends");
+    let lines = stream_lines(&log);
+    assert!(
+        st.success() && lines.last().map(String::as_str) == Some("done"),
+        "the connection survived the failover: {st} {lines:?}\n{}",
+        p.logs()
+    );
+    let all = answers(&lines);
+    assert!(
+        all.iter().all(|n| *n == server),
+        "every answer from {server}: {all:?}"
+    );
+    // The real server saw one connection throughout: same peer (the client for NAT, the
+    // local address and port for FullNAT), so the same local port was kept.
+    let scrape_b = p.scrape(1);
+    assert!(
+        Pair::metric(&scrape_b, "ferrovs_sync_sessions_received_total").is_some_and(|n| n >= 1.0),
+        "B counts what it received:\n{scrape_b}"
+    );
+    if mode == "fullnat" {
+        assert!(
+            peers_before[0].starts_with(&format!("{}:", p.var("LADDR"))),
+            "FullNAT: {rs} sees the local address: {peers_before:?}"
+        );
+    } else {
+        assert_eq!(peers_before[0], format!("{}:{cport}", p.var("CLIENT")));
+    }
+    // Closed by the client at the end; what the server saw while it ran was one peer.
+    let log_rs = std::fs::read_to_string(state.join(&rs).join("access.log")).unwrap_or_default();
+    let peers: std::collections::BTreeSet<&str> = log_rs
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        peers.len(),
+        1,
+        "{rs} served every request to one peer address: {peers:?}"
+    );
+}
+
+#[test]
+fn lab_sync_nat_failover_keeps_tcp_connection() {
+    failover("nat");
+}
+
+#[test]
+fn lab_sync_fullnat_failover_keeps_tcp_connection_and_local_port() {
+    failover("fullnat");
+}
