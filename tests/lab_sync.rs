@@ -83,7 +83,10 @@ struct Pair {
 impl Pair {
     fn up(mode: &str) -> Pair {
         assert!(is_root(), "the lab tests need root (network namespaces)");
-        let id = format!("fvs{}{}", std::process::id() % 100_000, &mode[..1]);
+        // Unique per process and per lab, so tests in one process (cargo test) never collide.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("fvs{}{}{n}", std::process::id() % 100_000, &mode[..1]);
         let mut p = Pair {
             id,
             env: HashMap::new(),
@@ -418,18 +421,30 @@ fn rs_peers(p: &Pair, rs: &str) -> Vec<String> {
         .collect()
 }
 
-fn failover(mode: &str) {
-    let mut p = Pair::up(mode);
-    p.start(0);
-    p.start(1);
-    p.steer_to(0, mode);
-    // Both channels up: each has the other's (empty) table.
+/// Wait until both gateways' channels have each other's table.
+fn both_ready(p: &Pair) {
     for i in 0..2 {
         p.wait_for(
             &format!("gateway {i}'s sync channel to be ready"),
             Duration::from_secs(40),
             || Pair::metric(&p.scrape(i), "ferrovs_sync_ready") == Some(1.0),
         );
+    }
+}
+
+/// The failover case in `mode`. With `late_backup`, B starts only once the connection is
+/// established through A, so it learns the session from A's full resync (A's worker walks its
+/// table for it) instead of from live events.
+fn failover(mode: &str, late_backup: bool) {
+    let mut p = Pair::up(mode);
+    p.start(0);
+    if !late_backup {
+        p.start(1);
+    }
+    p.steer_to(0, mode);
+    if !late_backup {
+        // Both channels up: each has the other's (empty) table.
+        both_ready(&p);
     }
 
     let vip = p.var("VIP").to_owned();
@@ -470,6 +485,16 @@ fn failover(mode: &str) {
     );
     let rs = server.to_lowercase();
     let rs_addr = p.var(&server).to_owned();
+    if late_backup {
+        p.start(1);
+        both_ready(&p);
+        let b = p.scrape(1);
+        assert!(
+            Pair::metric(&b, "ferrovs_sync_resyncs_completed_total").is_some_and(|n| n >= 1.0)
+                && Pair::metric(&b, "ferrovs_sync_last_resync_sessions").is_some_and(|n| n >= 1.0),
+            "B's table came by a full resync carrying the session:\n{b}"
+        );
+    }
 
     // B learnt the connection by sync: the same client, VIP and real server as on A.
     let want = |listing: &str| {
@@ -557,10 +582,20 @@ fn failover(mode: &str) {
 
 #[test]
 fn lab_sync_nat_failover_keeps_tcp_connection() {
-    failover("nat");
+    failover("nat", false);
 }
 
 #[test]
 fn lab_sync_fullnat_failover_keeps_tcp_connection_and_local_port() {
-    failover("fullnat");
+    failover("fullnat", false);
+}
+
+#[test]
+fn lab_sync_nat_backup_started_later_learns_by_resync() {
+    failover("nat", true);
+}
+
+#[test]
+fn lab_sync_fullnat_backup_started_later_learns_by_resync() {
+    failover("fullnat", true);
 }
