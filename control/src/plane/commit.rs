@@ -80,8 +80,13 @@ impl<Io: FrameIo> Control<Io> {
             .filter(|v| !self.cfg.services.iter().any(|s| s.vip == *v))
             .collect();
         self.health.update(&new);
-        if let Some(s) = &mut self.sync {
-            s.reconfigure(&new.sync, Instant::now());
+        match &mut self.sync {
+            Some(s) => s.reconfigure(&new.sync, Instant::now()),
+            None if new.sync.enabled => eprintln!(
+                "ferrovs: sync: [sync] enabled by a reload takes effect at the next start (the \
+                 workers' sync rings are made at start)"
+            ),
+            None => {}
         }
         self.cfg = new;
         self.publish();

@@ -224,6 +224,12 @@ impl<Io: FrameIo> Control<Io> {
         self.sync.as_ref()
     }
 
+    /// The HA ready check's session-sync part: `None` without sync (nothing to wait for),
+    /// else whether the channel runs and has every peer's table ([`SyncPlane::ready`]).
+    pub fn sync_ready(&self) -> Option<bool> {
+        self.sync.as_ref().map(SyncPlane::ready)
+    }
+
     /// Frames waiting for a neighbour now.
     pub fn held_len(&self) -> usize {
         self.held.len()
