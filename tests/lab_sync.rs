@@ -81,7 +81,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn up(mode: &str) -> Pair {
+    fn up(mode: &str, workers: u32) -> Pair {
         assert!(is_root(), "the lab tests need root (network namespaces)");
         // Unique per process and per lab, so tests in one process (cargo test) never collide.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -93,7 +93,8 @@ impl Pair {
             gateways: Vec::new(),
             extra: Vec::new(),
         };
-        let out = p.lab(&["up", mode, "--workers", "1", "--no-gateway"]);
+        let w = workers.to_string();
+        let out = p.lab(&["up", mode, "--workers", &w, "--no-gateway"]);
         assert!(out.status.success(), "lab up {mode}: {}", text(&out));
         p.env = String::from_utf8_lossy(&p.lab(&["env"]).stdout)
             .lines()
@@ -432,11 +433,12 @@ fn both_ready(p: &Pair) {
     }
 }
 
-/// The failover case in `mode`. With `late_backup`, B starts only once the connection is
+/// The failover case in `mode`, `workers` per gateway (two: the synced session goes to the
+/// worker that owns the flow on B, as live traffic would put it). With `late_backup`, B starts only once the connection is
 /// established through A, so it learns the session from A's full resync (A's worker walks its
 /// table for it) instead of from live events.
-fn failover(mode: &str, late_backup: bool) {
-    let mut p = Pair::up(mode);
+fn failover(mode: &str, late_backup: bool, workers: u32) {
+    let mut p = Pair::up(mode, workers);
     p.start(0);
     if !late_backup {
         p.start(1);
@@ -582,20 +584,30 @@ fn failover(mode: &str, late_backup: bool) {
 
 #[test]
 fn lab_sync_nat_failover_keeps_tcp_connection() {
-    failover("nat", false);
+    failover("nat", false, 1);
 }
 
 #[test]
 fn lab_sync_fullnat_failover_keeps_tcp_connection_and_local_port() {
-    failover("fullnat", false);
+    failover("fullnat", false, 1);
 }
 
 #[test]
 fn lab_sync_nat_backup_started_later_learns_by_resync() {
-    failover("nat", true);
+    failover("nat", true, 1);
 }
 
 #[test]
 fn lab_sync_fullnat_backup_started_later_learns_by_resync() {
-    failover("fullnat", true);
+    failover("fullnat", true, 1);
+}
+
+#[test]
+fn lab_sync_nat_failover_keeps_tcp_connection_two_workers() {
+    failover("nat", false, 2);
+}
+
+#[test]
+fn lab_sync_fullnat_failover_keeps_tcp_connection_and_local_port_two_workers() {
+    failover("fullnat", false, 2);
 }
