@@ -49,10 +49,8 @@ fn opts(map: &[(&str, &str)]) -> HaOptions {
     }
 }
 
-/// The `[ha]` table of the imported TOML, and the configuration without it.
-// FOLLOW-UP(coordinator, after merging `hacore`): the config crate then reads `[ha]`: parse
-// the whole output with `config::parse` and compare its `ha` (mode Vrrp, the addresses, the
-// garp settings) instead of reading the table with the `toml` crate here.
+/// The `[ha]` table of the imported TOML, and the configuration without it. The whole output
+/// must also load as a ferrovs configuration whose `[ha]` is exactly that table.
 fn split_ha(stdout: &str) -> (toml::Table, config::Config) {
     let mut doc: toml::Table = stdout
         .parse()
@@ -63,6 +61,12 @@ fn split_ha(stdout: &str) -> (toml::Table, config::Config) {
     };
     let rest = toml::to_string(&doc).expect("serialise");
     let cfg = config::parse(&rest, "out.toml").unwrap_or_else(|e| panic!("{e}\n{rest}"));
+    let whole = config::parse(stdout, "out.toml").unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(whole.ha.mode, config::HaMode::Vrrp, "{stdout}");
+    assert_eq!(whole.ha.addresses.as_deref(), Some(&ha_addresses(&ha)[..]));
+    assert_eq!(i64::from(whole.ha.garp_repeat), int(&ha, "garp_repeat"));
+    assert_eq!(i64::from(whole.ha.garp_delay_s), int(&ha, "garp_delay"));
+    assert_eq!(i64::from(whole.ha.garp_refresh_s), int(&ha, "garp_refresh"));
     (ha, cfg)
 }
 

@@ -122,10 +122,17 @@ pub struct WorkerCounters {
     pub icmp_frag_needed_sent: Counter,
     /// ICMP echo requests to a VIP answered.
     pub icmp_echo_answered: Counter,
+    /// Frames to an address this gateway does not own under director HA (the peer does; a
+    /// switch still sends here): forwarded anyway, and counted.
+    pub ha_not_owned: Counter,
     /// Polls that returned packets (set by the worker loop).
     pub busy_polls: Counter,
     /// Polls that returned nothing (set by the worker loop).
     pub idle_polls: Counter,
+    /// Pauses an idle worker slept (`[dpdk] idle = "sleep"`).
+    pub idle_sleeps: Counter,
+    /// Microseconds those pauses took.
+    pub idle_sleep_us: Counter,
     /// Live IPv4 sessions (gauge).
     pub sessions4: Counter,
     /// Live IPv6 sessions (gauge).
@@ -171,8 +178,11 @@ impl WorkerCounters {
             icmp_translated: Counter::default(),
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),
+            ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
+            idle_sleeps: Counter::default(),
+            idle_sleep_us: Counter::default(),
             sessions4: Counter::default(),
             sessions6: Counter::default(),
             generation: Counter::default(),

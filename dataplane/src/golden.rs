@@ -12,7 +12,8 @@
 //!   ACK carrying TOA, an ICMP error quoting the flow) uses it, so cases must be run in order,
 //!   through ONE worker built with [`worker_config`], with [`NOW`] as the time, on [`snapshot`].
 //!   [`redirect_cases`] are a separate sequence for a fresh worker built with
-//!   [`redirect_worker_config`] (worker 0 of 2).
+//!   [`redirect_worker_config`] (worker 0 of 2), and [`redirect_owner_cases`] (the frames it
+//!   redirects) one for a fresh worker built with [`redirect_owner_worker_config`] (worker 1).
 //! - **Expected frames are built independently of the code under test**: with etherparse's
 //!   header types (which compute every checksum in full) or by hand, never by running the
 //!   pipeline. An expectation is written as "the input packet, with these fields changed".
@@ -350,6 +351,10 @@ enum L4b {
         code: u8,
         rest: [u8; 4],
     },
+    /// Any other IP protocol; the payload is the whole L4 segment, written as given.
+    Raw {
+        proto: u8,
+    },
 }
 
 /// A packet described by its fields; [`Pkt::frame`] serialises it with valid checksums.
@@ -406,6 +411,11 @@ impl Pkt {
         Pkt::new(src, dst, L4b::Icmp { typ, code, rest })
     }
 
+    /// A packet of IP protocol `proto` carrying `segment` as is.
+    fn raw(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> Pkt {
+        Pkt::new(src, dst, L4b::Raw { proto }).payload(segment)
+    }
+
     /// An ICMP error (no DF, as hosts send them) quoting `quote`.
     fn icmp_err(src: IpAddr, dst: IpAddr, typ: u8, code: u8, rest: [u8; 4], quote: &[u8]) -> Pkt {
         Pkt::icmp(src, dst, typ, code, rest)
@@ -459,7 +469,7 @@ impl Pkt {
         self.src = a;
         match &mut self.l4 {
             L4b::Tcp { sport, .. } | L4b::Udp { sport, .. } => *sport = port,
-            L4b::Icmp { .. } => {}
+            L4b::Icmp { .. } | L4b::Raw { .. } => {}
         }
         self
     }
@@ -469,7 +479,7 @@ impl Pkt {
         self.dst = a;
         match &mut self.l4 {
             L4b::Tcp { dport, .. } | L4b::Udp { dport, .. } => *dport = port,
-            L4b::Icmp { .. } => {}
+            L4b::Icmp { .. } | L4b::Raw { .. } => {}
         }
         self
     }
@@ -493,7 +503,7 @@ impl Pkt {
                 opts.clear();
             }
             L4b::Udp { sport, dport } => core::mem::swap(sport, dport),
-            L4b::Icmp { .. } => {}
+            L4b::Icmp { .. } | L4b::Raw { .. } => {}
         }
         self
     }
@@ -558,6 +568,7 @@ impl Pkt {
                 }
                 _ => unreachable!(),
             },
+            L4b::Raw { .. } => {}
         }
         out
     }
@@ -567,6 +578,7 @@ impl Pkt {
             + match &self.l4 {
                 L4b::Tcp { opts, .. } => 20 + opts.len(),
                 L4b::Udp { .. } | L4b::Icmp { .. } => 8,
+                L4b::Raw { .. } => 0,
             }
     }
 
@@ -576,6 +588,7 @@ impl Pkt {
             (L4b::Udp { .. }, _) => IpNumber::UDP,
             (L4b::Icmp { .. }, IpAddr::V4(_)) => IpNumber::ICMP,
             (L4b::Icmp { .. }, IpAddr::V6(_)) => IpNumber::IPV6_ICMP,
+            (L4b::Raw { proto }, _) => IpNumber(*proto),
         }
     }
 
@@ -805,6 +818,7 @@ pub fn cases() -> Vec<Case> {
         misc(&mut t, &f);
     }
     malformed(&mut t);
+    exception_path(&mut t);
     t.cases
 }
 
@@ -1589,6 +1603,280 @@ fn malformed(t: &mut Table) {
     t.drop("lldp frame", 0, f, DropReason::UnsupportedEthertype);
 }
 
+/// The RFC 1071 sum of `data` (for the VRRP and IGMP bodies below; the pipeline never reads
+/// them, so this only makes the good cases good).
+fn rfc1071(data: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for w in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !u16::try_from(sum).expect("folded")
+}
+
+/// A VRRPv2 advertisement (RFC 3768 §5.1): VRID 51, priority 150, one address, simple-text
+/// authentication with `password`, advertisement interval 1 s, valid checksum.
+fn vrrp2(vip: IpAddr, password: &[u8; 8]) -> Vec<u8> {
+    let IpAddr::V4(a) = vip else {
+        panic!("VRRPv2 carries IPv4 addresses")
+    };
+    let mut v = vec![0x21, 51, 150, 1, 1, 1, 0, 0];
+    v.extend_from_slice(&a.octets());
+    v.extend_from_slice(password);
+    let c = rfc1071(&v);
+    v[6..8].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// A VRRPv3 advertisement for IPv6 (RFC 5798 §5.1): VRID 51, priority 150, interval 100 cs,
+/// checksum over the IPv6 pseudo-header.
+fn vrrp3(src: IpAddr, dst: IpAddr, vip: IpAddr) -> Vec<u8> {
+    let (IpAddr::V6(s), IpAddr::V6(d), IpAddr::V6(a)) = (src, dst, vip) else {
+        panic!("IPv6 VRRPv3")
+    };
+    let mut v = vec![0x31, 51, 150, 1, 0, 100, 0, 0];
+    v.extend_from_slice(&a.octets());
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&s.octets());
+    pseudo.extend_from_slice(&d.octets());
+    pseudo.extend_from_slice(&u32::try_from(v.len()).expect("len").to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 112]);
+    pseudo.extend_from_slice(&v);
+    let c = rfc1071(&pseudo);
+    v[6..8].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// The Ethernet multicast MAC of an IP multicast group (RFC 1112 §6.4, RFC 2464 §7).
+fn mcast_mac(group: IpAddr) -> Mac {
+    match group {
+        IpAddr::V4(g) => {
+            let o = g.octets();
+            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+        }
+        IpAddr::V6(g) => {
+            let o = g.octets();
+            [0x33, 0x33, o[12], o[13], o[14], o[15]]
+        }
+    }
+}
+
+/// The exception path for routing and HA protocols (issue 14): whatever their IP protocol,
+/// frames for the box (its own addresses, link-local multicast) are punted for the kernel
+/// behind the TAP, malformed or not (VRRP is keepalived's to judge); the same protocols to
+/// anyone else are dropped as before. Punts change no state, so these cases can run anywhere
+/// in the sequence; they run last so the earlier cases keep their positions.
+fn exception_path(t: &mut Table) {
+    const PEER_MAC: Mac = [2, 0, 0, 0, 0, 0xfd];
+    let v4 = fam(false);
+    let v6 = fam(true);
+    let peer4 = addr(false, 0, 2);
+    let peer6: IpAddr = "fe80::2".parse().expect("v6");
+    let ip = |s: &str| -> IpAddr { s.parse().expect("address") };
+
+    // VRRP (112) from the peer gateway: multicast adverts, TTL 255 as RFC 3768 requires.
+    let g = ip("224.0.0.18");
+    let advert = Pkt::raw(peer4, g, 112, &vrrp2(v4.dr, b"secret\0\0"))
+        .ttl(255)
+        .df(false)
+        .macs(mcast_mac(g), PEER_MAC);
+    t.push(
+        "vrrp v2 advertisement to 224.0.0.18 is punted",
+        0,
+        advert.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let wrong = Pkt::raw(peer4, g, 112, &vrrp2(v4.dr, b"wrong\0\0\0"))
+        .ttl(255)
+        .macs(mcast_mac(g), PEER_MAC);
+    t.push(
+        "vrrp v2 advertisement with a wrong password is punted unchanged",
+        0,
+        wrong.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let mut bad = vrrp2(v4.dr, b"secret\0\0");
+    bad[6] ^= 0xff;
+    let bad = Pkt::raw(peer4, g, 112, &bad)
+        .ttl(1)
+        .macs(mcast_mac(g), PEER_MAC);
+    t.push(
+        "vrrp v2 advertisement with ttl 1 and a bad checksum is punted unchanged",
+        0,
+        bad.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let short = Pkt::raw(peer4, g, 112, &[0x21, 51])
+        .ttl(255)
+        .macs(mcast_mac(g), PEER_MAC);
+    t.push(
+        "truncated vrrp advertisement is punted unchanged",
+        0,
+        short.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let g6 = ip("ff02::12");
+    let advert6 = Pkt::raw(peer6, g6, 112, &vrrp3(peer6, g6, v6.dr))
+        .ttl(255)
+        .macs(mcast_mac(g6), PEER_MAC);
+    t.push(
+        "vrrp v3 advertisement to ff02::12 is punted",
+        0,
+        advert6.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    // Unicast VRRP (keepalived's unicast_peer) to the box's own address.
+    for f in [&v4, &v6] {
+        let body = if f.v6 {
+            vrrp3(f.client, f.gw0, f.dr)
+        } else {
+            vrrp2(f.dr, b"secret\0\0")
+        };
+        let p = Pkt::raw(f.client, f.gw0, 112, &body).ttl(255);
+        t.push(
+            name!(f, "unicast vrrp to the gateway's own address is punted"),
+            0,
+            p.frame(),
+            Expect::Punt(Punt::Local),
+        );
+    }
+    // Not for the box: a VIP is not an address the box's kernel speaks VRRP on, and routed
+    // multicast is not ours to receive.
+    let p = Pkt::raw(peer4, v4.dr, 112, &vrrp2(v4.dr, b"secret\0\0")).ttl(255);
+    t.drop(
+        "vrrp to a vip is dropped",
+        0,
+        p.frame(),
+        DropReason::UnsupportedL4Proto,
+    );
+    let routed = ip("239.1.2.3");
+    let p = Pkt::raw(peer4, routed, 112, &vrrp2(v4.dr, b"secret\0\0"))
+        .ttl(255)
+        .macs(mcast_mac(routed), PEER_MAC);
+    t.drop(
+        "vrrp to a routed multicast group is dropped",
+        0,
+        p.frame(),
+        DropReason::UnsupportedL4Proto,
+    );
+    let p = Pkt::udp(v4.client, 5000, routed, 5000).macs(mcast_mac(routed), CLIENT_MAC);
+    t.drop(
+        "udp to a routed multicast group is dropped",
+        0,
+        p.frame(),
+        DropReason::NotForUs,
+    );
+
+    // OSPF (89) hellos to AllSPFRouters, TTL 1.
+    let spf = ip("224.0.0.5");
+    let hello = [2, 1, 0, 44, 198, 18, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+    let p = Pkt::raw(peer4, spf, 89, &hello)
+        .ttl(1)
+        .macs(mcast_mac(spf), PEER_MAC);
+    t.push(
+        "ospf hello to 224.0.0.5 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let spf6 = ip("ff02::5");
+    let p = Pkt::raw(peer6, spf6, 89, &[3, 1, 0, 36, 198, 18, 0, 2, 0, 0, 0, 0])
+        .ttl(1)
+        .macs(mcast_mac(spf6), PEER_MAC);
+    t.push(
+        "ospfv3 hello to ff02::5 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+
+    // IGMP (2) and MLD (ICMPv6 130-143): group management on the link.
+    let all = ip("224.0.0.1");
+    let mut query = vec![0x11, 100, 0, 0, 0, 0, 0, 0];
+    let c = rfc1071(&query);
+    query[2..4].copy_from_slice(&c.to_be_bytes());
+    let p = Pkt::raw(peer4, all, 2, &query)
+        .ttl(1)
+        .macs(mcast_mac(all), PEER_MAC);
+    t.push(
+        "igmp membership query to 224.0.0.1 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let v3r = ip("224.0.0.22");
+    let mut report = vec![0x22, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 224, 0, 0, 18];
+    let c = rfc1071(&report);
+    report[2..4].copy_from_slice(&c.to_be_bytes());
+    let p = Pkt::raw(v4.gw0, v3r, 2, &report)
+        .ttl(1)
+        .macs(mcast_mac(v3r), PEER_MAC);
+    t.push(
+        "igmpv3 report to 224.0.0.22 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let mld = ip("ff02::16");
+    let p = Pkt::icmp(peer6, mld, 143, 0, [0, 0, 0, 0])
+        .ttl(1)
+        .macs(mcast_mac(mld), PEER_MAC);
+    t.push(
+        "mldv2 report to ff02::16 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let nodes = ip("ff02::1");
+    let p = Pkt::icmp(peer6, nodes, 128, 0, [0x12, 0x34, 0, 1])
+        .payload(b"ping")
+        .macs(mcast_mac(nodes), PEER_MAC);
+    t.push(
+        "echo to ff02::1 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+    let rip = ip("224.0.0.9");
+    let p = Pkt::udp(peer4, 520, rip, 520)
+        .ttl(1)
+        .macs(mcast_mac(rip), PEER_MAC);
+    t.push(
+        "rip response to 224.0.0.9 is punted",
+        0,
+        p.frame(),
+        Expect::Punt(Punt::Local),
+    );
+
+    // What the scale-out work runs next: BGP (TCP 179) and BFD (UDP 3784 single hop, 4784
+    // multihop) with the box's own addresses.
+    for f in [&v4, &v6] {
+        let p = Pkt::tcp(f.client, 40179, f.gw0, 179, SYN);
+        t.push(
+            name!(f, "bgp syn to the gateway's own address is punted"),
+            0,
+            p.frame(),
+            Expect::Punt(Punt::Local),
+        );
+        let p = Pkt::udp(f.client, 49152, f.gw0, 3784).ttl(255);
+        t.push(
+            name!(f, "bfd control to the gateway's own address is punted"),
+            0,
+            p.frame(),
+            Expect::Punt(Punt::Local),
+        );
+        let p = Pkt::udp(f.client, 49153, f.gw1, 4784).macs(GW1_MAC, ROUTER1_MAC);
+        t.push(
+            name!(f, "multihop bfd to the gateway's own address is punted"),
+            1,
+            p.frame(),
+            Expect::Punt(Punt::Local),
+        );
+    }
+}
+
 /// The multi-worker sequence, for a fresh worker built with [`redirect_worker_config`]
 /// (worker 0 of 2): flows owned by worker 1 are redirected to it, its own are forwarded.
 ///
@@ -1727,6 +2015,131 @@ pub fn redirect_cases() -> Vec<Case> {
             0,
             err.frame(),
             DropReason::IcmpNoSession,
+        );
+    }
+    t.cases
+}
+
+/// The worker [`redirect_owner_cases`] assume: worker 1 of 2.
+pub fn redirect_owner_worker_config() -> WorkerConfig {
+    WorkerConfig {
+        id: 1,
+        ..redirect_worker_config()
+    }
+}
+
+/// What the owner does with the frames [`redirect_cases`] redirect: the `Redirect(1)` cases'
+/// input frames, in table order, each with what a fresh worker 1 of 2
+/// ([`redirect_owner_worker_config`]) must do with it. Its NAT flows are forwarded (the SYN makes
+/// the session its reply, ACK and ICMP errors use); the FullNAT reply and ICMP error name a local
+/// port of worker 1 that no flow of its has, so they are dropped.
+pub fn redirect_owner_cases() -> Vec<Case> {
+    let mut t = Table::new(LPORT_MIN + 1, redirect_worker_config().workers);
+    for f in [fam(false), fam(true)] {
+        let to_rs = |p: &Pkt, port: u16| {
+            p.clone()
+                .dst(f.rs_nat, port)
+                .ttl(p.ttl - 1)
+                .macs(RS_NAT_MAC, GW1_MAC)
+        };
+        let theirs = 42001;
+        let reply =
+            Pkt::tcp(f.rs_fnat, 8080, f.laddr, LPORT_MIN + 1, SYN | ACK).macs(GW1_MAC, RS_FNAT_MAC);
+        t.drop(
+            name!(
+                f,
+                "owner: fullnat reply to its local port without a session"
+            ),
+            1,
+            reply.frame(),
+            DropReason::NoSession,
+        );
+        let syn = Pkt::tcp(f.client, theirs, f.nat, 80, SYN);
+        t.tx(
+            name!(f, "owner: nat syn redirected to it is forwarded"),
+            0,
+            &syn,
+            1,
+            &to_rs(&syn, 8080),
+        );
+        let udp = Pkt::udp(f.client, theirs, f.nat, 53);
+        t.tx(
+            name!(f, "owner: nat udp redirected to it is forwarded"),
+            0,
+            &udp,
+            1,
+            &to_rs(&udp, 5353),
+        );
+        let reply = Pkt::tcp(f.rs_nat, 8080, f.client, theirs, SYN | ACK).macs(GW1_MAC, RS_NAT_MAC);
+        let out = reply
+            .clone()
+            .src(f.nat, 80)
+            .ttl(63)
+            .macs(CLIENT_MAC, GW0_MAC);
+        t.tx(
+            name!(f, "owner: nat reply redirected to it goes to the client"),
+            1,
+            &reply,
+            0,
+            &out,
+        );
+        let ack = Pkt::tcp(f.client, theirs, f.nat, 80, ACK).seq(1001, 5001);
+        t.tx(
+            name!(f, "owner: nat tcp ack redirected to it is forwarded"),
+            0,
+            &ack,
+            1,
+            &to_rs(&ack, 8080),
+        );
+
+        let (ty, code, rest) = too_big(f.v6, 1400);
+        let sent = Pkt::tcp(f.laddr, LPORT_MIN + 1, f.rs_fnat, 8080, SYN).ttl(63);
+        let err = Pkt::icmp_err(f.router1, f.laddr, ty, code, rest, &sent.quote())
+            .macs(GW1_MAC, ROUTER1_MAC);
+        t.drop(
+            name!(
+                f,
+                "owner: fullnat icmp error quoting its local port without a session"
+            ),
+            1,
+            err.frame(),
+            DropReason::IcmpNoSession,
+        );
+        // The backend's port unreachable about the UDP flow: the client gets it from the VIP,
+        // quoting its own datagram.
+        let (pty, pcode, prest) = port_unreachable(f.v6);
+        let sent = Pkt::udp(f.client, theirs, f.rs_nat, 5353).ttl(63);
+        let err = Pkt::icmp_err(f.rs_nat, f.client, pty, pcode, prest, &sent.ip())
+            .macs(GW1_MAC, RS_NAT_MAC);
+        let quoted = Pkt::udp(f.client, theirs, f.nat, 53).ttl(63);
+        let out = Pkt::icmp_err(f.nat, f.client, pty, pcode, prest, &quoted.ip())
+            .ttl(63)
+            .macs(CLIENT_MAC, GW0_MAC);
+        t.tx(
+            name!(
+                f,
+                "owner: nat icmp error from the backend goes to the client"
+            ),
+            1,
+            &err,
+            0,
+            &out,
+        );
+        // A router cannot deliver the reply (VIP:80 -> client): the backend gets it in terms of
+        // its own packet.
+        let sent = Pkt::tcp(f.nat, 80, f.client, theirs, SYN | ACK).ttl(63);
+        let err = Pkt::icmp_err(f.router0, f.nat, ty, code, rest, &sent.quote())
+            .macs(GW0_MAC, ROUTER0_MAC);
+        let quoted = sent.clone().src(f.rs_nat, 8080);
+        let out = Pkt::icmp_err(f.router0, f.rs_nat, ty, code, rest, &quoted.quote())
+            .ttl(63)
+            .macs(RS_NAT_MAC, GW1_MAC);
+        t.tx(
+            name!(f, "owner: nat icmp error about a reply goes to the backend"),
+            0,
+            &err,
+            1,
+            &out,
         );
     }
     t.cases
