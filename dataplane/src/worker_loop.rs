@@ -2,7 +2,8 @@
 //! that `ferrovs run` runs on every worker lcore and `ferrovs-bench` measures.
 //!
 //! Per iteration: take the published snapshot and sync to it (cheap when unchanged; it also
-//! confirms a reload with no traffic), run the per-iteration service (session dumps), receive
+//! confirms a reload with no traffic), run the per-iteration service (session dumps) and the
+//! session-sync work ([`Worker::serve_sync`]: installs from control, a step of a full dump), receive
 //! a burst per port and run it through [`Worker::process`], then the frames other workers
 //! redirected here and those control injects, one by one through [`Worker::process_one`]
 //! (they come from any port); sort every frame by verdict into per-port TX buffers, the punt
@@ -186,7 +187,8 @@ impl<F: RxFrame> WorkerLoop<F> {
             worker.sync(&snap);
             let now = u32::try_from(env.clock.ticks().wrapping_sub(start) / hz).unwrap_or(u32::MAX);
             service.serve(worker, now);
-            let mut got = 0;
+            // Session sync: a peer's sessions to install, a dump step (nothing when sync is off).
+            let mut got = worker.serve_sync(&snap, now);
             for (pi, q) in io.rx.iter_mut().enumerate() {
                 let n = q.rx_burst(&mut self.rx);
                 if n == 0 {

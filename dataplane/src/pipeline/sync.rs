@@ -331,7 +331,8 @@ impl Worker {
     /// - A deletion removes the matching session, except that an expiry leaves a copy that is
     ///   not due here within [`EXPIRY_GRACE_S`] (traffic on this gateway keeps it alive).
     /// - A session of a persistent service refreshes this worker's template for the client, as
-    ///   its connection refreshed the template on the peer.
+    ///   its connection refreshed the template on the peer (the wire record does not say
+    ///   whether it is new, so every synced session does).
     /// - The worker checks what it can of the placement (FullNAT: it owns the local port; NAT
     ///   and persistent services: it is their owner) and refuses a misplaced session.
     pub fn install(&mut self, snap: &Snapshot, now: u32, req: &Install) -> InstallOutcome {
@@ -495,8 +496,9 @@ impl Worker {
         Ok(InstallOutcome::Installed)
     }
 
-    /// A new connection of a persistent service refreshes its client's template (as the
-    /// connection's scheduling did on the peer), where this worker holds that template.
+    /// A synced connection of a persistent service refreshes its client's template, where this
+    /// worker holds it: the peer refreshed it when it scheduled the connection, and IPVS keeps
+    /// a template while connections it controls live (a full dump refreshes it so).
     fn refresh_template<A: Family>(
         &mut self,
         svc: &Service,
@@ -508,10 +510,9 @@ impl Worker {
         let Some(ps) = svc.persistence else {
             return;
         };
-        if ev.kind != SyncKind::Created
-            || self
-                .decided_owner(svc, ev.client)
-                .is_some_and(|o| o != self.cfg.id)
+        if self
+            .decided_owner(svc, ev.client)
+            .is_some_and(|o| o != self.cfg.id)
         {
             return;
         }
