@@ -338,6 +338,21 @@ pub struct WorkerRow {
     pub icmp_echo_answered: u64,
     /// Configuration generation the worker runs.
     pub generation: u64,
+    /// Session-sync events published to control.
+    pub sync_events: u64,
+    /// Session-sync events lost to a full ring (a full dump repairs them).
+    pub sync_overflows: u64,
+    /// Synced sessions, templates and redirect stubs installed.
+    pub sync_installed: u64,
+    /// Synced sessions and templates that updated an existing one.
+    pub sync_updated: u64,
+    /// Synced deletions applied.
+    pub sync_removed: u64,
+    /// Synced sessions refused: a local one with the same key differs (the local one wins).
+    pub sync_conflicts: u64,
+    /// Synced sessions refused for another reason (no such service, backend, route or local
+    /// address; misplaced; table full).
+    pub sync_refused: u64,
 }
 
 impl WorkerRow {
@@ -368,6 +383,13 @@ impl WorkerRow {
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
             generation: c.generation.get(),
+            sync_events: c.sync_events.get(),
+            sync_overflows: c.sync_overflows.get(),
+            sync_installed: c.sync_installed.get(),
+            sync_updated: c.sync_updated.get(),
+            sync_removed: c.sync_removed.get(),
+            sync_conflicts: c.sync_conflicts.get(),
+            sync_refused: c.sync_refused.get(),
         }
     }
 }
@@ -659,7 +681,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 16] = [
+const WORKER: [WorkerField; 23] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -749,6 +771,49 @@ const WORKER: [WorkerField; 16] = [
         "ICMP echo requests to a VIP answered.",
         Kind::Counter,
         |w| w.icmp_echo_answered,
+    ),
+    (
+        "ferrovs_worker_sync_events_total",
+        "Session-sync events (created, state, template, deleted, dumped) published to control.",
+        Kind::Counter,
+        |w| w.sync_events,
+    ),
+    (
+        "ferrovs_worker_sync_ring_overflows_total",
+        "Session-sync events lost to a full ring (repaired by the next full dump).",
+        Kind::Counter,
+        |w| w.sync_overflows,
+    ),
+    (
+        "ferrovs_worker_sync_installed_total",
+        "Sessions, templates and redirect stubs from a peer installed.",
+        Kind::Counter,
+        |w| w.sync_installed,
+    ),
+    (
+        "ferrovs_worker_sync_updated_total",
+        "Sessions and templates from a peer that updated an existing one.",
+        Kind::Counter,
+        |w| w.sync_updated,
+    ),
+    (
+        "ferrovs_worker_sync_removed_total",
+        "Deletions from a peer applied.",
+        Kind::Counter,
+        |w| w.sync_removed,
+    ),
+    (
+        "ferrovs_worker_sync_conflicts_total",
+        "Sessions from a peer refused: a local session with the same key differs (it wins).",
+        Kind::Counter,
+        |w| w.sync_conflicts,
+    ),
+    (
+        "ferrovs_worker_sync_refused_total",
+        "Sessions from a peer refused: no such service, backend, route or local address here, \
+         misplaced, or table full.",
+        Kind::Counter,
+        |w| w.sync_refused,
     ),
     (
         "ferrovs_worker_config_generation",

@@ -81,6 +81,10 @@ fn workers() -> Vec<Arc<WorkerCounters>> {
             c.sessions4.set(10 + w);
             c.insert_failures.add(w);
             c.generation.set(3);
+            c.sync_events.add(200 + w);
+            c.sync_overflows.add(w);
+            c.sync_installed.add(40);
+            c.sync_conflicts.add(2);
             for (i, t) in c.services.iter().chain(c.backends.iter()).enumerate() {
                 let i = i as u64;
                 t.conns.add(i + 1);
@@ -325,6 +329,20 @@ fn test_representative_exposition_is_well_formed_and_complete() {
     assert_eq!(get("ferrovs_worker_busy_polls_total{worker=\"0\"}"), 50.0);
     assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
     assert_eq!(get("ferrovs_worker_idle_sleeps_total{worker=\"1\"}"), 31.0);
+    assert_eq!(get("ferrovs_worker_sync_events_total{worker=\"1\"}"), 201.0);
+    assert_eq!(
+        get("ferrovs_worker_sync_ring_overflows_total{worker=\"1\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_sync_installed_total{worker=\"0\"}"),
+        40.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_sync_conflicts_total{worker=\"0\"}"),
+        2.0
+    );
+    assert_eq!(get("ferrovs_worker_sync_refused_total{worker=\"0\"}"), 0.0);
     assert_eq!(
         get("ferrovs_worker_idle_sleep_seconds_total{worker=\"0\"}"),
         0.004
