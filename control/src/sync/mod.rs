@@ -91,6 +91,7 @@
 
 pub mod auth;
 mod channel;
+pub mod convert;
 pub mod export;
 pub mod fuzzing;
 pub mod peer;
@@ -104,6 +105,7 @@ pub mod window;
 pub mod wire;
 
 pub use channel::{unix_epoch_now, Channel, Event, ResyncError, Transmit};
+pub use convert::{event_of, record_of, ConvertError};
 pub use peer::PeerState;
 pub use record::{ClientHop, RecordError, SyncOp, SyncSession};
 pub use resync::Snapshot;
