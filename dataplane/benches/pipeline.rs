@@ -533,7 +533,8 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
 /// fill and the same neighbours on a shared machine; the figure is the median of the per-slice
 /// ratios (on/off) and each side's 10th percentile and median ns per SYN. Criterion's
 /// back-to-back runs cannot resolve 5% on a loaded host; pairs can. Set
-/// `FERROVS_BENCH_SYNC_AB=ROUNDS` (table fills per mode) to run it.
+/// `FERROVS_BENCH_SYNC_AB=ROUNDS` (table fills per mode) to run it, and
+/// `FERROVS_BENCH_SYNC_AA=1` as well for the A/A control (both sides off).
 fn sync_ab(snap: &Snapshot) {
     let Some(rounds) = std::env::var("FERROVS_BENCH_SYNC_AB")
         .ok()
@@ -541,6 +542,8 @@ fn sync_ab(snap: &Snapshot) {
     else {
         return;
     };
+    // The A/A control: both sides off, to show the method's own bias and noise.
+    let aa = std::env::var_os("FERROVS_BENCH_SYNC_AA").is_some_and(|v| v == "1");
     const CAPACITY: usize = 1 << 20;
     const FILL: usize = CAPACITY / 10 * 9 / BURST * BURST;
     const SLICE: usize = 16;
@@ -559,15 +562,17 @@ fn sync_ab(snap: &Snapshot) {
         let mut ratios = Vec::new();
         let mut b = Burst::new();
         for round in 0..rounds {
-            let mut ws: Vec<(Worker, Option<ControlSync>)> = [false, true]
-                .into_iter()
-                .map(|events| {
-                    let mut w = worker(CAPACITY);
-                    w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
-                    let ctl = events.then(|| attach(&mut w));
-                    (w, ctl)
-                })
-                .collect();
+            // Which side is allocated first alternates by round, so where the allocator put
+            // each table does not favour one side. `ws[k]` has events on iff `k == 1` (both
+            // off in the A/A control run).
+            let mut ws: Vec<Option<(Worker, Option<ControlSync>)>> = vec![None, None];
+            for k in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                let mut w = worker(CAPACITY);
+                w.process::<VecFrame>(snap, 1, 0, &mut [], &mut []);
+                let ctl = (k == 1 && !aa).then(|| attach(&mut w));
+                ws[k] = Some((w, ctl));
+            }
+            let mut ws: Vec<(Worker, Option<ControlSync>)> = ws.into_iter().flatten().collect();
             let mut cur = 0;
             let mut slice = 0;
             while cur + SLICE <= bursts {
@@ -590,17 +595,19 @@ fn sync_ab(snap: &Snapshot) {
                 cur += SLICE;
                 slice += 1;
             }
-            assert_eq!(ws[1].0.counters().sync_events.get(), (cur * BURST) as u64);
+            let want = if aa { 0 } else { cur * BURST };
+            assert_eq!(ws[1].0.counters().sync_events.get(), want as u64);
             assert_eq!(ws[1].0.counters().sync_overflows.get(), 0);
         }
         let (off10, off50) = (pct(&mut per_syn[0], 0.1), pct(&mut per_syn[0], 0.5));
         let (on10, on50) = (pct(&mut per_syn[1], 0.1), pct(&mut per_syn[1], 0.5));
         let r50 = pct(&mut ratios, 0.5);
         println!(
-            "sync_ab/{}: {} slice pairs; ns per new session: events off p10 {off10:.0} median \
+            "sync_ab/{}{}: {} slice pairs; ns per new session: events off p10 {off10:.0} median \
              {off50:.0}, on p10 {on10:.0} median {on50:.0}; median on/off ratio {r50:.3} \
              ({:+.1}%)",
             mode.name(),
+            if aa { " (A/A: both off)" } else { "" },
             ratios.len(),
             (r50 - 1.0) * 100.0
         );

@@ -551,8 +551,11 @@ impl Worker {
         let t = A::sessions(&mut self.tables);
         let h = t.hash(&key);
         if let Some((slot, dir)) = t.lookup_hashed(h, &key) {
-            if let Some(home) = sync::on_hit(t, slot, dir, now, in_port, frame.data()) {
+            if let Some(home) = sync::on_hit(t, slot, dir, now, in_port, frame) {
                 return Verdict::Redirect(home);
+            }
+            if self.sync.is_some() {
+                return self.forward_synced::<A, F>(snap, now, frame, p, slot, dir, tcp_flags);
             }
             return self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
         }
@@ -725,8 +728,8 @@ impl Worker {
             true,
         );
         // Published after the rewrite, which may have set flags (TOA on the SYN).
-        if let Some(s) = A::sessions(&mut self.tables).get(slot) {
-            sync::publish(&mut self.sync, &self.counters, SyncKind::Created, s, now);
+        if self.sync.is_some() {
+            self.publish_slot::<A>(SyncKind::Created, slot, now);
         }
         v
     }
@@ -863,7 +866,7 @@ impl Worker {
                 let (sid, bid, active) = (s.service(), s.backend_idx(), s.is_active());
                 if let Some(s) = t.remove(slot) {
                     let why = SyncKind::Deleted(DeleteReason::Removed);
-                    sync::publish(&mut self.sync, &self.counters, why, &s, now);
+                    sync::publish_cold(&mut self.sync, &self.counters, why, &s, now);
                 }
                 gone(&self.counters, sid, bid, active);
                 return Verdict::Drop(DropReason::BackendDown);
@@ -898,17 +901,10 @@ impl Worker {
                 tc.out_bytes.add(bytes);
             }
         }
-        let v = match dir {
+        match dir {
             Direction::Inbound => self.towards_backend(snap, frame, p, &flow, tcp_flags),
             Direction::Reply => to_client(snap, frame, p, &flow.s),
-        };
-        // Published after the rewrite, which may have set flags (TOA on the first ACK).
-        if change.is_some_and(|ch| ch.old != ch.new) {
-            if let Some(s) = A::sessions(&mut self.tables).get(slot) {
-                sync::publish(&mut self.sync, &self.counters, SyncKind::State, s, now);
-            }
         }
-        v
     }
 
     /// Rewrite a client packet for its backend.

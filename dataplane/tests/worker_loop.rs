@@ -606,3 +606,61 @@ fn test_loop_does_not_allocate() {
     assert!(c.rx.get() >= 200, "the frames went through");
     assert_eq!(info.count_total, 0, "the running loop allocated");
 }
+
+/// Session sync through the running loop: a new flow's event reaches control's end, a peer's
+/// session handed to the install ring is installed between bursts, and a full dump asked for
+/// lists both, framed by its markers.
+#[test]
+fn test_loop_publishes_installs_and_dumps_synced_sessions() {
+    use dataplane::frame::VecFrame;
+    use dataplane::pipeline::Verdict;
+    use dataplane::sync::{link, Install, Role, SyncConfig, SyncKind};
+    // The peer: another gateway's worker opens a flow; its creation event is what arrives.
+    let snap = snapshot();
+    let mut peer = worker(0, 1);
+    let (pl, mut pc) = link(SyncConfig::default());
+    peer.attach_sync(pl);
+    let mut f = [VecFrame::new(&dr_syn(2000))];
+    let mut v = [Verdict::Drop(DropReason::NotForUs)];
+    peer.process(&snap, 1, 0, &mut f, &mut v);
+    assert_eq!(v[0], Verdict::Tx(1));
+    let from_peer = pc.events.pop().expect("the peer's creation event");
+
+    let (io, wires) = io(1024, 1024);
+    let shared = shared();
+    let mut w = worker(0, 1);
+    let (wl, mut ctl) = link(SyncConfig::default());
+    w.attach_sync(wl);
+    let w = running(w, io, &shared, StdClock::default(), IdleMode::Busy, |c| {
+        wires.rx[0].push(frame(&dr_syn(1000), 0));
+        wait_for("the creation published", || c.sync_events.get() == 1);
+        ctl.installs
+            .push(Install {
+                event: from_peer,
+                role: Role::Home,
+            })
+            .unwrap();
+        wait_for("the peer's session installed", || {
+            c.sync_installed.get() == 1
+        });
+        ctl.request_dump();
+        wait_for("a full dump", || ctl.dumps_done() == 1);
+    });
+    assert_eq!(w.sessions4().len(), 2);
+    let evs: Vec<_> = std::iter::from_fn(|| ctl.events.pop().ok()).collect();
+    let kinds: Vec<SyncKind> = evs.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            SyncKind::Created,
+            SyncKind::DumpBegin,
+            SyncKind::Dump,
+            SyncKind::Dump,
+            SyncKind::DumpEnd
+        ]
+    );
+    assert_eq!(evs[0].cport, 1000);
+    let mut dumped: Vec<u16> = evs[2..4].iter().map(|e| e.cport).collect();
+    dumped.sort_unstable();
+    assert_eq!(dumped, [1000, 2000], "the local and the installed session");
+}

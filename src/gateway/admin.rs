@@ -50,7 +50,8 @@ fn dump<'a, A: SessionAddr + Into<std::net::IpAddr> + 'a>(
     out: &mut Vec<ConnEntry>,
 ) {
     for s in sessions.take(DUMP_MAX) {
-        if s.is_expired(now) {
+        // A session-sync redirect stub is not a connection (its session is on another worker).
+        if s.is_expired(now) || s.is_sync_stub() {
             continue;
         }
         out.push(ConnEntry {

@@ -772,51 +772,53 @@ const WORKER: [WorkerField; 23] = [
         |w| w.icmp_echo_answered,
     ),
     (
-        "ferrovs_worker_config_generation",
-        "Configuration generation the worker runs.",
-        Kind::Gauge,
-        |w| w.generation,
-    ),    (
         "ferrovs_worker_sync_events_total",
-        "Session-sync events published to control.",
+        "Session-sync events (created, state, template, deleted, dumped) published to control.",
         Kind::Counter,
         |w| w.sync_events,
     ),
     (
-        "ferrovs_worker_sync_overflows_total",
-        "Session-sync events lost to a full ring (a full resync repairs them).",
+        "ferrovs_worker_sync_ring_overflows_total",
+        "Session-sync events lost to a full ring (repaired by the next full dump).",
         Kind::Counter,
         |w| w.sync_overflows,
     ),
     (
         "ferrovs_worker_sync_installed_total",
-        "Synced sessions, templates and redirect stubs installed.",
+        "Sessions, templates and redirect stubs from a peer installed.",
         Kind::Counter,
         |w| w.sync_installed,
     ),
     (
         "ferrovs_worker_sync_updated_total",
-        "Synced sessions and templates that updated an existing one.",
+        "Sessions and templates from a peer that updated an existing one.",
         Kind::Counter,
         |w| w.sync_updated,
     ),
     (
         "ferrovs_worker_sync_removed_total",
-        "Synced deletions applied.",
+        "Deletions from a peer applied.",
         Kind::Counter,
         |w| w.sync_removed,
     ),
     (
         "ferrovs_worker_sync_conflicts_total",
-        "Synced sessions refused because a local one with the same key differs (the local one wins).",
+        "Sessions from a peer refused: a local session with the same key differs (it wins).",
         Kind::Counter,
         |w| w.sync_conflicts,
     ),
     (
         "ferrovs_worker_sync_refused_total",
-        "Synced sessions refused for another reason (no service, backend, route or local address here; misplaced; table full).",
+        "Sessions from a peer refused: no such service, backend, route or local address here, \
+         misplaced, or table full.",
         Kind::Counter,
         |w| w.sync_refused,
+    ),
+    (
+        "ferrovs_worker_config_generation",
+        "Configuration generation the worker runs.",
+        Kind::Gauge,
+        |w| w.generation,
     ),
 ];
 

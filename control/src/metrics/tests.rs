@@ -328,7 +328,7 @@ fn test_representative_exposition_is_well_formed_and_complete() {
     assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
     assert_eq!(get("ferrovs_worker_idle_sleeps_total{worker=\"1\"}"), 31.0);
     assert_eq!(
-        get("ferrovs_worker_sync_overflows_total{worker=\"1\"}"),
+        get("ferrovs_worker_sync_ring_overflows_total{worker=\"1\"}"),
         3.0
     );
     assert_eq!(

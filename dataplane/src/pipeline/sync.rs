@@ -5,6 +5,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{moved, nat_owner, persist_owner, Family, Worker};
 use crate::counters::WorkerCounters;
+use crate::frame::Frame;
 use crate::rewrite::src_mac;
 use crate::session::{
     Direction, FwdMethod, NewSession, Session, SessionAddr, SessionTable, SlotId, TcpState,
@@ -50,6 +51,19 @@ pub(super) fn publish<A: Family>(
     if let Some(l) = sync {
         l.publish(SyncEvent::session_with(kind, s, now, A::ip), c);
     }
+}
+
+/// [`publish`] on a rare path (a removal), kept out of line.
+#[cold]
+#[inline(never)]
+pub(super) fn publish_cold<A: Family>(
+    sync: &mut Option<WorkerSync>,
+    c: &WorkerCounters,
+    kind: SyncKind,
+    s: &Session<A>,
+    now: u32,
+) {
+    publish(sync, c, kind, s, now);
 }
 
 /// Publish the creation of a persistence template of service `svc` for `client` to backend
@@ -112,22 +126,23 @@ fn template_event(
 /// is refreshed and names the worker that holds the flow's session; a synced session learns its
 /// client side from its first client packet here.
 #[inline(always)]
-pub(super) fn on_hit<A: SessionAddr>(
+pub(super) fn on_hit<A: SessionAddr, F: Frame>(
     t: &mut SessionTable<A>,
     slot: SlotId,
     dir: Direction,
     now: u32,
     in_port: PortIdx,
-    frame: &[u8],
+    frame: &F,
 ) -> Option<u16> {
     let special = Session::<A>::FLAG_SYNC_STUB | Session::<A>::FLAG_CLIENT_UNKNOWN;
-    if t.get(slot)?.flags & special == 0 {
+    if t.flags(slot) & special == 0 {
         return None;
     }
-    synced_hit(t, slot, dir, now, in_port, frame)
+    synced_hit(t, slot, dir, now, in_port, frame.data())
 }
 
 #[cold]
+#[inline(never)]
 fn synced_hit<A: SessionAddr>(
     t: &mut SessionTable<A>,
     slot: SlotId,
@@ -227,6 +242,38 @@ fn same_flow<A: Family>(s: &Session<A>, ev: &SyncEvent, a: &Addrs<A>) -> bool {
 }
 
 impl Worker {
+    /// [`Worker::forward`] of an established flow's packet with sync on: a TCP state change is
+    /// published after the rewrite (which may have set flags: TOA on the first ACK). Kept apart
+    /// so the forwarding path with sync off pays one branch for it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_synced<A: Family, F: Frame>(
+        &mut self,
+        snap: &Snapshot,
+        now: u32,
+        frame: &mut F,
+        p: &crate::wire::ParsedFrame,
+        slot: SlotId,
+        dir: Direction,
+        tcp_flags: u8,
+    ) -> super::Verdict {
+        let old = A::sessions(&mut self.tables).get(slot).map(Session::state);
+        let v = self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
+        let new = A::sessions(&mut self.tables).get(slot).map(Session::state);
+        if new.is_some() && new != old {
+            self.publish_slot::<A>(SyncKind::State, slot, now);
+        }
+        v
+    }
+
+    /// Publish `kind` for the session in `slot` (sync is on; off the common path).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn publish_slot<A: Family>(&mut self, kind: SyncKind, slot: SlotId, now: u32) {
+        if let Some(s) = A::sessions(&mut self.tables).get(slot) {
+            publish(&mut self.sync, &self.counters, kind, s, now);
+        }
+    }
+
     /// Attach a sync link ([`crate::sync::link`]): from now on this worker publishes session
     /// events to it and takes installs from it. Returns the link it replaces.
     pub fn attach_sync(&mut self, link: WorkerSync) -> Option<WorkerSync> {
@@ -284,7 +331,8 @@ impl Worker {
     /// - A deletion removes the matching session, except that an expiry leaves a copy that is
     ///   not due here within [`EXPIRY_GRACE_S`] (traffic on this gateway keeps it alive).
     /// - A session of a persistent service refreshes this worker's template for the client, as
-    ///   its connection refreshed the template on the peer.
+    ///   its connection refreshed the template on the peer (the wire record does not say
+    ///   whether it is new, so every synced session does).
     /// - The worker checks what it can of the placement (FullNAT: it owns the local port; NAT
     ///   and persistent services: it is their owner) and refuses a misplaced session.
     pub fn install(&mut self, snap: &Snapshot, now: u32, req: &Install) -> InstallOutcome {
@@ -448,8 +496,9 @@ impl Worker {
         Ok(InstallOutcome::Installed)
     }
 
-    /// A new connection of a persistent service refreshes its client's template (as the
-    /// connection's scheduling did on the peer), where this worker holds that template.
+    /// A synced connection of a persistent service refreshes its client's template, where this
+    /// worker holds it: the peer refreshed it when it scheduled the connection, and IPVS keeps
+    /// a template while connections it controls live (a full dump refreshes it so).
     fn refresh_template<A: Family>(
         &mut self,
         svc: &Service,
@@ -461,10 +510,9 @@ impl Worker {
         let Some(ps) = svc.persistence else {
             return;
         };
-        if ev.kind != SyncKind::Created
-            || self
-                .decided_owner(svc, ev.client)
-                .is_some_and(|o| o != self.cfg.id)
+        if self
+            .decided_owner(svc, ev.client)
+            .is_some_and(|o| o != self.cfg.id)
         {
             return;
         }

@@ -512,6 +512,12 @@ impl<A: SessionAddr> SessionTable<A> {
         self.slab.get_mut(slot.index()).filter(|s| s.is_live())
     }
 
+    /// The pipeline flags of the session in `slot` (a slot a lookup just returned: one load).
+    #[inline(always)]
+    pub fn flags(&self, slot: SlotId) -> u8 {
+        self.slab.get(slot.index()).map_or(0, |s| s.flags)
+    }
+
     /// The session in slab position `index`, if live: a resumable walk over the table in
     /// bounded steps (positions `0..capacity`), as the session-sync dump does.
     #[inline]

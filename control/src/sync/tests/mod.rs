@@ -3,6 +3,7 @@
 
 mod fuzz;
 mod sim;
+mod workers;
 
 use std::time::Duration;
 

@@ -1,0 +1,132 @@
+//! Instructions per packet on the worker's hot path, for A/B comparisons that a loaded host
+//! cannot disturb: run under cachegrind, counting only inside `measured`:
+//!
+//! ```text
+//! cargo build --release -p dataplane --example hot_ir
+//! valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+//!     --toggle-collect='*measured*' target/release/examples/hot_ir fullnat reply off
+//! ```
+//!
+//! Arguments: the flows (`dr`, `nat`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
+//! services), what is measured (`syn`: new flows; `ack`: established client packets; `reply`:
+//! backend replies, NAT and FullNAT), and `on`/`off` for session-sync events. 1024 flows, each
+//! packet 16 times over (new flows: 16 batches of 1024 fresh ones), bursts of 32; I refs divided by
+//! the packets measured gives instructions per packet.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+
+use common::{reply_to, tcp, ACK, FROM_CLIENT, PSH, SYN};
+use dataplane::frame::{Frame, VecFrame};
+use dataplane::fuzzing::snapshot;
+use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+use dataplane::snapshot::Snapshot;
+use dataplane::sync::{link, SyncConfig};
+use dataplane::wire::DropReason;
+
+const FLOWS: usize = 1024;
+const ROUNDS: usize = 16;
+const BURST: usize = 32;
+
+fn client(i: usize) -> std::net::IpAddr {
+    std::net::IpAddr::from([203, 0, 113, (i % 250) as u8 + 1])
+}
+
+/// The measured region: `frames` through `w` in bursts, `ROUNDS` times.
+#[inline(never)]
+fn measured(w: &mut Worker, snap: &Snapshot, port: u8, frames: &[Vec<u8>], fs: &mut [VecFrame]) {
+    let mut v = [Verdict::Drop(DropReason::NotForUs); BURST];
+    for _ in 0..ROUNDS {
+        for chunk in frames.chunks(BURST) {
+            for (f, t) in fs.iter_mut().zip(chunk) {
+                f.reset(t);
+            }
+            w.process(snap, 2, port, &mut fs[..chunk.len()], &mut v[..chunk.len()]);
+            black_box(&v);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [mode, what, events] = [0, 1, 2].map(|i| args.get(i).map_or("", String::as_str));
+    let vip = match mode {
+        "dr" => "198.18.0.100",
+        "nat" => "198.18.0.101",
+        "fullnat" => "198.18.0.103",
+        _ => panic!("mode: dr, nat or fullnat"),
+    };
+    let vip: std::net::IpAddr = vip.parse().unwrap();
+    let replies = mode != "dr";
+    let snap = snapshot();
+    let mut w = Worker::new(WorkerConfig::default());
+    let _ctl = (events == "on").then(|| {
+        let (ws, cs) = link(SyncConfig::default());
+        w.attach_sync(ws);
+        cs
+    });
+    let mut fs: Vec<VecFrame> = (0..BURST)
+        .map(|_| VecFrame::with_room(&[], 128, 256))
+        .collect();
+    let syn = |i: usize, base: u16| tcp(FROM_CLIENT, client(i), vip, base + i as u16, 80, SYN, &[]);
+    if what == "syn" {
+        // Fresh flows each round: ROUNDS x FLOWS new sessions.
+        let all: Vec<Vec<u8>> = (0..ROUNDS * FLOWS).map(|i| syn(i, 1024)).collect();
+        w.process::<VecFrame>(&snap, 1, 0, &mut [], &mut []);
+        measured_syn(&mut w, &snap, &all, &mut fs);
+        assert_eq!(w.sessions4().len(), all.len());
+        println!("{} packets", all.len());
+        return;
+    }
+    // Open FLOWS flows (SYN, the backend's SYN-ACK, the client's ACK), unmeasured.
+    let mut acks = Vec::new();
+    let mut back = Vec::new();
+    let mut v = [Verdict::Drop(DropReason::NotForUs)];
+    for i in 0..FLOWS {
+        let mut f = [VecFrame::new(&syn(i, 1024))];
+        w.process(&snap, 1, 0, &mut f, &mut v);
+        assert_eq!(v[0], Verdict::Tx(1));
+        let out = f[0].data().to_vec();
+        if replies {
+            let mut r = [VecFrame::new(&reply_to(&out, SYN | ACK, true))];
+            w.process(&snap, 1, 1, &mut r, &mut v);
+            assert_eq!(v[0], Verdict::Tx(0));
+            back.push(reply_to(&out, ACK | PSH, true));
+        }
+        let ack = tcp(FROM_CLIENT, client(i), vip, 1024 + i as u16, 80, ACK, &[]);
+        let mut a = [VecFrame::new(&ack)];
+        w.process(&snap, 1, 0, &mut a, &mut v);
+        assert_eq!(v[0], Verdict::Tx(1));
+        acks.push(tcp(
+            FROM_CLIENT,
+            client(i),
+            vip,
+            1024 + i as u16,
+            80,
+            PSH | ACK,
+            &[],
+        ));
+    }
+    let (port, frames) = match what {
+        "ack" => (0, &acks),
+        "reply" if replies => (1, &back),
+        _ => panic!("what: syn, ack or reply (NAT and FullNAT)"),
+    };
+    measured(&mut w, &snap, port, frames, &mut fs);
+    println!("{} packets", frames.len() * ROUNDS);
+}
+
+/// The measured region for new flows: every SYN once.
+#[inline(never)]
+fn measured_syn(w: &mut Worker, snap: &Snapshot, frames: &[Vec<u8>], fs: &mut [VecFrame]) {
+    let mut v = [Verdict::Drop(DropReason::NotForUs); BURST];
+    for chunk in frames.chunks(BURST) {
+        for (f, t) in fs.iter_mut().zip(chunk) {
+            f.reset(t);
+        }
+        w.process(snap, 2, 0, &mut fs[..chunk.len()], &mut v[..chunk.len()]);
+        black_box(&v);
+    }
+}
