@@ -829,6 +829,219 @@ one_and_two_workers!(
     |w| seeds_session("fullnat", "--fullnat", "FullNat", w)
 );
 
+impl Lab {
+    /// A TCP connection from the client's port `sport` to `vip:80`, held open (idle) until
+    /// dropped.
+    fn hold(&self, vip: &str, sport: u16) -> Killed {
+        let child = self
+            .command(&[
+                "exec",
+                "client",
+                "--",
+                "socat",
+                "-",
+                &format!("TCP:{vip}:80,sourceport={sport}"),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("socat");
+        Killed(vec![child])
+    }
+
+    /// The `ferrovsadm -L -n -c` entries as (state, source, virtual, destination), waiting (5 s
+    /// at most) until there are at least `n` ESTABLISHED ones.
+    fn connections(&self, n: usize) -> Vec<[String; 4]> {
+        let start = Instant::now();
+        loop {
+            let listing = self.adm(&["-L", "-n", "-c"]);
+            let rows: Vec<[String; 4]> = listing
+                .lines()
+                .skip(2)
+                .map(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    assert_eq!(w.len(), 6, "{listing}");
+                    [w[2], w[3], w[4], w[5]].map(str::to_owned)
+                })
+                .collect();
+            if rows.iter().filter(|r| r[0] == "ESTABLISHED").count() >= n {
+                return rows;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "fewer than {n} established entries:\n{listing}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The five numbers on the `--stats` / `--rate` line of the service or server `needle`.
+    fn numbers(listing: &str, needle: &str) -> Vec<u64> {
+        listing
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{listing}"))
+            .split_whitespace()
+            .skip(2)
+            .map(|n| n.parse().unwrap_or_else(|_| panic!("{n} in\n{listing}")))
+            .collect()
+    }
+}
+
+/// ferrovsadm against the running gateway beyond -A/-a/-E/-e/-L (NAT): `-c` lists exactly the
+/// live connections (client, VIP, the server rr gave each); `--thresholds` and an upper
+/// threshold (`-x 1`) that keeps new flows off a server at its limit; `-Z` zeroes a service's
+/// counters and `--stats` counts again from there; `--rate` shows traffic while wrk runs;
+/// `-S` then `-C` then `-R` restores the same table, which serves; a sorry server takes the
+/// flows while no real server may (all at weight 0).
+#[test]
+fn lab_nat_ferrovsadm_connections_thresholds_zero_rate_save_restore_sorry() {
+    let lab = Lab::up("nat", 1);
+    let (vip, client) = (lab.var("VIP"), lab.var("CLIENT"));
+    let (rs1, rs2, rs3) = (lab.var("RS1"), lab.var("RS2"), lab.var("RS3"));
+    let svc = format!("{vip}:80");
+    let url = format!("http://{vip}/");
+
+    // -c: two held connections, rr'd to rs1 and rs2, and nothing else.
+    let first = lab.hold(vip, 40001);
+    lab.connections(1);
+    let held = [first, lab.hold(vip, 40002)];
+    let mut rows = lab.connections(2);
+    rows.sort();
+    let want: Vec<[String; 4]> = [(40001, rs1), (40002, rs2)]
+        .map(|(p, rs)| {
+            [
+                "ESTABLISHED".to_owned(),
+                format!("{client}:{p}"),
+                svc.clone(),
+                format!("{rs}:80"),
+            ]
+        })
+        .to_vec();
+    assert_eq!(rows, want);
+    drop(held);
+
+    // --thresholds and -x: a server at its upper threshold gets no new flow.
+    let held = lab.hold(vip, 40003);
+    let busy = lab
+        .connections(1)
+        .into_iter()
+        .find(|r| r[0] == "ESTABLISHED" && r[1].ends_with(":40003"))
+        .expect("the held connection")[3]
+        .clone();
+    let (busy_name, other) = if busy.starts_with(&format!("{rs1}:")) {
+        ("RS1", "RS2")
+    } else {
+        ("RS2", "RS1")
+    };
+    lab.adm(&["-e", "-t", &svc, "-r", &busy, "-m", "-w", "1", "-x", "1"]);
+    let t = lab.adm(&["-L", "-n", "--thresholds"]);
+    let row = t
+        .lines()
+        .find(|l| l.starts_with(&format!("  -> {busy} ")))
+        .unwrap_or_else(|| panic!("no {busy} in\n{t}"));
+    assert_eq!(
+        row.split_whitespace().skip(2).take(3).collect::<Vec<_>>(),
+        ["1", "0", "1"],
+        "Uthreshold 1, Lthreshold 0, one active connection:\n{t}"
+    );
+    let names = lab.curl_names(&url, 4);
+    assert!(
+        names.iter().all(|n| n == other),
+        "{busy_name} is at its threshold: {names:?}"
+    );
+    drop(held);
+    lab.adm(&["-e", "-t", &svc, "-r", &busy, "-m", "-w", "1"]);
+
+    // -Z, then --stats counts from zero.
+    lab.adm(&["-Z", "-t", &svc]);
+    let stats = lab.adm(&["-L", "-n", "--stats"]);
+    assert_eq!(
+        Lab::numbers(&stats, &format!("TCP  {svc}")),
+        [0; 5],
+        "{stats}"
+    );
+    for rs in [rs1, rs2] {
+        assert_eq!(
+            Lab::numbers(&stats, &format!("-> {rs}:80")),
+            [0; 5],
+            "{stats}"
+        );
+    }
+    lab.curl_names(&url, 2);
+    let stats = lab.adm(&["-L", "-n", "--stats"]);
+    let n = Lab::numbers(&stats, &format!("TCP  {svc}"));
+    assert_eq!(n[0], 2, "two connections since -Z:\n{stats}");
+    assert!(n[1..].iter().all(|&x| x > 0), "{stats}");
+
+    // --rate while wrk runs.
+    let wrk = Killed(vec![lab.spawn(
+        "client",
+        &["wrk", "-t", "1", "-c", "2", "-d", "5s", &url],
+        false,
+    )]);
+    std::thread::sleep(Duration::from_secs(3));
+    let rate = lab.adm(&["-L", "-n", "--rate"]);
+    drop(wrk);
+    let r = Lab::numbers(&rate, &format!("TCP  {svc}"));
+    assert!(
+        r[1] > 0 && r[2] > 0 && r[3] > 0 && r[4] > 0,
+        "packet and byte rates both ways under load:\n{rate}"
+    );
+
+    // -S, -C, -R: the same table back, serving.
+    let saved = lab.adm(&["-S", "-n"]);
+    assert_eq!(saved.lines().count(), 3, "{saved}");
+    lab.adm(&["-C"]);
+    assert!(!lab.adm(&["-L", "-n"]).contains("TCP  "), "cleared");
+    let mut restore = lab
+        .command(&["exec", "gw", "--", "ferrovsadm", "-R"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ferrovsadm -R");
+    use std::io::Write as _;
+    restore
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(saved.as_bytes())
+        .expect("write");
+    let out = restore.wait_with_output().expect("ferrovsadm -R");
+    assert!(out.status.success(), "-R: {out:?}");
+    assert_eq!(lab.adm(&["-S", "-n"]), saved, "restored");
+    let names = lab.curl_names(&url, 4);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["RS1", "RS1", "RS2", "RS2"], "{names:?}");
+
+    // A sorry server (the file: reload) while every real server is at weight 0.
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    let mut sorry = cfg.replace(
+        "forward = \"nat\"\n",
+        &format!("forward = \"nat\"\nsorry_server = \"{rs3}:80\"\n"),
+    );
+    for rs in [rs1, rs2] {
+        let entry = format!("address = \"{rs}\"\nport = 80\n");
+        assert!(sorry.contains(&entry), "{sorry}");
+        sorry = sorry.replace(&entry, &format!("{entry}weight = 0\n"));
+    }
+    std::fs::write(&cfg_path, sorry).expect("write");
+    lab.sighup_ok(1);
+    assert_eq!(lab.curl_names(&url, 3), ["RS3", "RS3", "RS3"]);
+    let r = format!("{rs1}:80");
+    lab.adm(&["-e", "-t", &svc, "-r", &r, "-m", "-w", "1"]);
+    assert_eq!(
+        lab.curl_names(&url, 3),
+        ["RS1", "RS1", "RS1"],
+        "a real server back: the sorry server no more"
+    );
+    lab.assert_drops_only(&[]);
+}
+
 /// `-A` options for a service of `mode` in the lab (FullNAT: the lab's local address pool).
 fn svc_opts(mode: &str) -> &'static [&'static str] {
     if mode == "fullnat" {
