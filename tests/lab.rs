@@ -1042,6 +1042,184 @@ fn lab_nat_ferrovsadm_connections_thresholds_zero_rate_save_restore_sorry() {
     lab.assert_drops_only(&[]);
 }
 
+/// Client addresses 198.18.1.60-71, for the hashing schedulers.
+fn hash_clients() -> Vec<String> {
+    (60..72).map(|h| format!("198.18.1.{h}")).collect()
+}
+
+impl Lab {
+    /// `n` requests to `url` from each client address in `addrs` (added to the client), in one
+    /// shell on the client: the real server's name per request, by address.
+    fn names_by_client(&self, url: &str, addrs: &[String], n: usize) -> Vec<(String, String)> {
+        let mut sh = String::new();
+        for a in addrs {
+            sh.push_str(&format!("ip addr replace {a}/24 dev eth0\n"));
+        }
+        for a in addrs {
+            for _ in 0..n {
+                sh.push_str(&format!(
+                    "echo \"{a} $(curl -sSf -m 5 --interface {a} {url})\"\n"
+                ));
+            }
+        }
+        self.run("client", &["sh", "-c", &sh])
+            .lines()
+            .map(|l| {
+                let (a, body) = l.split_once(' ').expect("address and body");
+                let name = body
+                    .strip_prefix("<h1>Backend ")
+                    .and_then(|b| b.strip_suffix("</h1>"))
+                    .unwrap_or_else(|| panic!("unexpected body {l:?}"));
+                (a.to_owned(), name.to_owned())
+            })
+            .collect()
+    }
+}
+
+/// Each client keeps one server (`sh`, `mh`): return the server of each client.
+fn per_client(names: &[(String, String)]) -> Vec<(String, String)> {
+    let mut map: Vec<(String, String)> = Vec::new();
+    for (a, n) in names {
+        match map.iter().find(|(b, _)| b == a) {
+            Some((_, m)) => assert_eq!(m, n, "client {a} moved: {names:?}"),
+            None => map.push((a.clone(), n.clone())),
+        }
+    }
+    map
+}
+
+/// Every scheduler observed end to end (NAT, one worker: loads are per worker), switched with
+/// `ferrovsadm -E`. Long connections are held open and placed by weights (a server at weight 0
+/// takes none), then: `lc` sends new flows to the server with the fewest (rs1 holds 2, rs2 1:
+/// rs2), `wlc` weighs them (rs1 weight 4: rs1), `sed` counts the new flow too (rs1), `nq` takes
+/// an idle server first (rs3) where `sed` still says rs1; `fo` the highest weight, the next
+/// when it is out; `sh` keeps each client on one server and spreads clients, `dh`, `lblc` and
+/// `lblcr` keep one destination on one server; `mh` keeps each client on one server across a
+/// reload (from the file); `ovf` fills the highest weight up to its weight, then the next.
+#[test]
+fn lab_nat_every_scheduler_end_to_end() {
+    let lab = Lab::up("nat", 1);
+    let (vip, rs1, rs2, rs3) = (
+        lab.var("VIP"),
+        lab.var("RS1"),
+        lab.var("RS2"),
+        lab.var("RS3"),
+    );
+    let svc = format!("{vip}:80");
+    let url = format!("http://{vip}/");
+    let (r1, r2, r3) = (
+        format!("{rs1}:80"),
+        format!("{rs2}:80"),
+        format!("{rs3}:80"),
+    );
+    let sched = |s: &str| lab.adm(&["-E", "-t", &svc, "-s", s]);
+    let weight =
+        |r: &str, w: u32| lab.adm(&["-e", "-t", &svc, "-r", r, "-m", "-w", &w.to_string()]);
+    let next = |n: usize| lab.curl_names(&url, n);
+    let all = |n: usize, who: &str, why: &str| {
+        let names = next(n);
+        assert!(names.iter().all(|x| x == who), "{why}: {names:?}");
+    };
+
+    // Held connections: two on rs1, one on rs2.
+    sched("lc");
+    weight(&r2, 0);
+    let mut held = vec![lab.hold(vip, 40011)];
+    lab.connections(1);
+    held.push(lab.hold(vip, 40012));
+    lab.connections(2);
+    weight(&r1, 0);
+    weight(&r2, 1);
+    held.push(lab.hold(vip, 40013));
+    let rows = lab.connections(3);
+    let on = |r: &str| {
+        rows.iter()
+            .filter(|x| x[0] == "ESTABLISHED" && x[3] == r)
+            .count()
+    };
+    assert_eq!((on(&r1), on(&r2)), (2, 1), "{rows:?}");
+
+    weight(&r1, 4);
+    all(3, "RS2", "lc: rs2 has fewer connections");
+    sched("wlc");
+    all(
+        3,
+        "RS1",
+        "wlc: 2 connections over weight 4 < 1 over weight 1",
+    );
+    sched("sed");
+    all(3, "RS1", "sed: (2+1)/4 < (1+1)/1");
+    lab.adm(&["-a", "-t", &svc, "-r", &r3, "-m", "-w", "1"]);
+    all(3, "RS1", "sed: (2+1)/4 < (0+1)/1 for the idle rs3");
+    sched("nq");
+    all(3, "RS3", "nq: the idle server first");
+    lab.adm(&["-d", "-t", &svc, "-r", &r3]);
+
+    sched("fo");
+    weight(&r1, 1);
+    weight(&r2, 3);
+    all(3, "RS2", "fo: the highest weight");
+    weight(&r2, 0);
+    all(3, "RS1", "fo: the next when it is out");
+    weight(&r2, 1);
+
+    let clients = hash_clients();
+    sched("sh");
+    let map = per_client(&lab.names_by_client(&url, &clients, 3));
+    assert!(
+        map.iter().any(|(_, n)| n == "RS1") && map.iter().any(|(_, n)| n == "RS2"),
+        "sh spreads clients: {map:?}"
+    );
+    for s in ["dh", "lblc", "lblcr"] {
+        sched(s);
+        let names = lab.names_by_client(&url, &clients[..4], 2);
+        assert!(
+            names.iter().all(|(_, n)| *n == names[0].1),
+            "{s}: one destination, one server: {names:?}"
+        );
+    }
+    drop(held);
+
+    // mh from the file, across a reload that rebuilds the snapshot (a second service).
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    let mh = cfg.replace("scheduler = \"rr\"", "scheduler = \"mh\"");
+    assert_ne!(mh, cfg);
+    std::fs::write(&cfg_path, &mh).expect("write");
+    lab.sighup_ok(1);
+    let before = per_client(&lab.names_by_client(&url, &clients, 2));
+    std::fs::write(
+        &cfg_path,
+        format!("{mh}\n[[service]]\nvip = \"{vip}\"\nport = 8080\nscheduler = \"rr\"\nforward = \"nat\"\n[[service.real_server]]\naddress = \"{rs1}\"\nport = 80\n"),
+    )
+    .expect("write");
+    lab.sighup_ok(2);
+    let after = per_client(&lab.names_by_client(&url, &clients, 2));
+    assert_eq!(before, after, "mh is stable across a reload");
+    assert!(
+        before.iter().any(|(_, n)| n == "RS1") && before.iter().any(|(_, n)| n == "RS2"),
+        "mh spreads clients: {before:?}"
+    );
+
+    // ovf: rs2 (weight 2) takes connections while it has at most 2 active, then rs1.
+    sched("ovf");
+    weight(&r1, 1);
+    weight(&r2, 2);
+    let mut held = Vec::new();
+    for (i, sport) in [40021u16, 40022, 40023].into_iter().enumerate() {
+        held.push(lab.hold(vip, sport));
+        let rows = lab.connections(i + 1);
+        let r = rows
+            .iter()
+            .find(|x| x[1].ends_with(&format!(":{sport}")))
+            .expect("held");
+        assert_eq!(r[3], r2, "ovf fills rs2 first: {rows:?}");
+    }
+    all(2, "RS1", "ovf: rs2 is over its weight");
+    drop(held);
+    lab.assert_drops_only(&[]);
+}
+
 /// `-A` options for a service of `mode` in the lab (FullNAT: the lab's local address pool).
 fn svc_opts(mode: &str) -> &'static [&'static str] {
     if mode == "fullnat" {
