@@ -1220,6 +1220,74 @@ fn lab_nat_every_scheduler_end_to_end() {
     lab.assert_drops_only(&[]);
 }
 
+/// The importer feeding a running gateway: seed 001's keepalived.conf (as printed in the guide,
+/// `admin/tests/data/keepalived_seed001.conf`) with its addresses mapped onto the DR lab and a
+/// second real server like the first, imported with `ferrovs import keepalived --base`, is what
+/// the gateway starts on; the seeds' curl loop then gets every answer from one server
+/// (`persistence_timeout 3`), and the listing shows the imported service, its DR servers and
+/// their TCP_CHECKs up.
+#[test]
+fn lab_dr_seed_keepalived_conf_imported_and_served() {
+    let lab = Lab::up_without_gateway("dr", 1);
+    let (vip, rs1, rs2) = (lab.var("VIP"), lab.var("RS1"), lab.var("RS2"));
+    let seed = std::fs::read_to_string(root().join("admin/tests/data/keepalived_seed001.conf"))
+        .expect("seed 001's keepalived.conf");
+    // The guide's `virtual_server 10.0.0.114 3 80` has a stray word that keepalived (and the
+    // importer) would take as the port: the lab's nginx listens on 80.
+    let vs = "virtual_server 10.0.0.114 3 80 {";
+    let (start, end) = (
+        seed.find("real_server 10.0.0.2 80{").expect("real_server"),
+        seed.find("} 配置realserver\n").expect("end of real_server") + "} 配置realserver\n".len(),
+    );
+    let block = &seed[start..end];
+    let text = format!(
+        "{}{}{}{}",
+        &seed[..start],
+        block.replace("10.0.0.2", rs1),
+        block.replace("10.0.0.2", rs2),
+        &seed[end..]
+    );
+    assert!(text.contains(vs), "{seed}");
+    let text = text.replace(vs, &format!("virtual_server {vip} 80 {{"));
+    let conf = format!("/run/ferrovs-lab/{}/seed-keepalived.conf", lab.id);
+    std::fs::write(&conf, &text).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
+        .args(["import", "keepalived", "--base", lab.var("CONFIG"), &conf])
+        .output()
+        .expect("ferrovs import");
+    let (toml, warnings) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{warnings}");
+    assert!(
+        warnings.contains("vrrp_instance"),
+        "VRRP is not imported: {warnings}"
+    );
+    std::fs::write(lab.var("CONFIG"), &toml).expect("write");
+    let _gw = lab.start_gateway();
+
+    // The seeds' loop, `while true; do curl VIP; done`, bounded.
+    let names = lab.curl_names(&format!("http://{vip}/"), 6);
+    assert!(
+        names.iter().all(|n| *n == names[0]),
+        "persistence_timeout 3 keeps the client on one server: {names:?}"
+    );
+    let listing = lab.adm(&["-L", "-n", "--health"]);
+    assert!(
+        listing.contains(&format!("TCP  {vip}:80 rr persistent 3\n")),
+        "{listing}\n{toml}"
+    );
+    for rs in [rs1, rs2] {
+        let row = listing
+            .lines()
+            .find(|l| l.starts_with(&format!("  -> {rs}:80 ")))
+            .unwrap_or_else(|| panic!("no {rs}:80 in\n{listing}"));
+        assert!(row.contains(" Route ") && row.contains(" up"), "{row}");
+    }
+    lab.assert_drops_only(&[]);
+}
+
 /// `-A` options for a service of `mode` in the lab (FullNAT: the lab's local address pool).
 fn svc_opts(mode: &str) -> &'static [&'static str] {
     if mode == "fullnat" {
