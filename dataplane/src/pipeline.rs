@@ -935,6 +935,7 @@ impl Worker {
                 &s.next_hop_mac,
                 out,
                 s.client_port,
+                &self.counters,
             ),
             FwdMethod::Nat => {
                 let d = frame.data_mut();
@@ -1139,6 +1140,7 @@ impl Worker {
                         &s.next_hop_mac,
                         out,
                         s.client_port,
+                        &self.counters,
                     ),
                     FwdMethod::Nat | FwdMethod::FullNat => {
                         let d = frame.data_mut();
@@ -1324,6 +1326,7 @@ fn fill_ipv4_header_checksum(d: &mut [u8], l3: usize, l4: usize) {
 
 /// IP-in-IP: put an outer IPv4 header (gateway -> backend) in front of the client's packet.
 /// Too big with DF set: ICMP "fragmentation needed" back to the client instead.
+#[allow(clippy::too_many_arguments)]
 fn encap_ipip<A: Family, F: Frame>(
     snap: &Snapshot,
     frame: &mut F,
@@ -1332,6 +1335,7 @@ fn encap_ipip<A: Family, F: Frame>(
     mac: &[u8; 6],
     out: PortIdx,
     client_port: PortIdx,
+    c: &WorkerCounters,
 ) -> Verdict {
     let IpAddr::V4(backend) = backend.ip() else {
         return Verdict::Drop(DropReason::UnsupportedMode);
@@ -1345,7 +1349,11 @@ fn encap_ipip<A: Family, F: Frame>(
     let inner_len = p.l3_end - p.l3_off;
     if inner_len + 20 > usize::from(port.mtu) {
         if p.dont_frag {
-            return frag_needed(snap, frame, p, port.mtu.saturating_sub(20), client_port);
+            let v = frag_needed(snap, frame, p, port.mtu.saturating_sub(20), client_port);
+            if let Verdict::Tx(_) = v {
+                c.icmp_frag_needed_sent.inc();
+            }
+            return v;
         }
         return Verdict::Drop(DropReason::MtuExceeded);
     }

@@ -64,6 +64,17 @@ fn golden_cases_single_worker() {
     let c = w.counters();
     assert_eq!(c.toa_inserted.get(), golden::TOA_INSERTED, "toa_inserted");
     assert_eq!(c.toa_skipped.get(), golden::TOA_SKIPPED, "toa_skipped");
+    // Every fragmentation-needed the table expects is counted.
+    let frag_needed = cases
+        .iter()
+        .filter(|c| c.name.contains("frag-needed") && matches!(c.expect, Expect::Tx { .. }))
+        .count() as u64;
+    assert!(frag_needed > 0);
+    assert_eq!(
+        c.icmp_frag_needed_sent.get(),
+        frag_needed,
+        "icmp_frag_needed_sent"
+    );
     assert_eq!(c.rx.get(), cases.len() as u64);
 }
 
