@@ -191,16 +191,18 @@ impl Ids {
 }
 
 /// Every address control answers ARP/ND for on port `port`: the port's own addresses, and
-/// (on any port) VIPs and FullNAT local addresses.
-pub fn answers_for(cfg: &Config, port: usize, ip: IpAddr) -> bool {
+/// (on any port) VIPs and FullNAT local addresses this gateway owns in `snap` (director HA:
+/// while the peer owns one, answering would be a split brain).
+pub fn answers_for(cfg: &Config, snap: &Snapshot, port: usize, ip: IpAddr) -> bool {
     cfg.ports
         .get(port)
         .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
-        || cfg.services.iter().any(|s| s.vip == ip)
-        || cfg
-            .local_address_pools
-            .iter()
-            .any(|p| p.addresses.contains(&ip))
+        || (snap.is_owned(ip)
+            && (cfg.services.iter().any(|s| s.vip == ip)
+                || cfg
+                    .local_address_pools
+                    .iter()
+                    .any(|p| p.addresses.contains(&ip))))
 }
 
 /// The dataplane's session timeouts for `cfg` (`ipvsadm --set`; 0 keeps a default).
@@ -222,6 +224,8 @@ pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, String> {
 /// [`Ids::assign`] first; anything without an id gets a free one from the builder).
 /// `health(service, real_server)` (indices in `cfg`) gives each real server's health-check
 /// verdict: down takes it out of scheduling, or to weight 0 with `inhibit_on_failure`.
+/// `not_owned` lists the addresses director HA does not own now (`ha::Ownership::not_owned`;
+/// empty without HA).
 pub fn build(
     cfg: &Config,
     macs: &[Mac],
@@ -229,8 +233,12 @@ pub fn build(
     generation: u64,
     ids: &Ids,
     health: &dyn Fn(usize, usize) -> BackendHealth,
+    not_owned: &[IpAddr],
 ) -> Snapshot {
     let mut b = SnapshotBuilder::new(generation);
+    for &a in not_owned {
+        b.not_owned(a);
+    }
     if let Ok(t) = timeouts(cfg) {
         b.timeouts(t);
     }
@@ -343,9 +351,15 @@ pub(crate) fn build_for_test(
 ) -> Snapshot {
     let mut ids = Ids::new(64, 64);
     ids.assign(cfg).expect("room for the test config");
-    build(cfg, macs, neighbours, generation, &ids, &|_, _| {
-        BackendHealth::Unchecked
-    })
+    build(
+        cfg,
+        macs,
+        neighbours,
+        generation,
+        &ids,
+        &|_, _| BackendHealth::Unchecked,
+        &[],
+    )
 }
 
 /// The addresses control should resolve proactively: every backend, sorry server and route
@@ -451,9 +465,9 @@ local_address_pool = "snat"
             Ok((1, [2, 0, 0, 0, 1, 11]))
         );
         assert!(snap.is_own("198.18.0.1".parse().unwrap()));
-        assert!(answers_for(&cfg, 1, "198.18.1.200".parse().unwrap()));
-        assert!(answers_for(&cfg, 0, "198.18.0.100".parse().unwrap()));
-        assert!(!answers_for(&cfg, 0, "198.18.1.1".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 1, "198.18.1.200".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 0, "198.18.0.100".parse().unwrap()));
+        assert!(!answers_for(&cfg, &snap, 0, "198.18.1.1".parse().unwrap()));
         let want = wanted_neighbours(&cfg, &snap);
         assert_eq!(want.len(), 2);
         assert_eq!(
@@ -464,6 +478,34 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    #[test]
+    fn test_addresses_not_owned_get_no_answers() {
+        let cfg = config::parse(CFG, "t.toml").expect("valid");
+        let mut ids = Ids::new(64, 64);
+        ids.assign(&cfg).expect("room");
+        let vip: IpAddr = "198.18.0.100".parse().unwrap();
+        let laddr: IpAddr = "198.18.1.200".parse().unwrap();
+        let own: IpAddr = "198.18.1.1".parse().unwrap();
+        let snap = build(
+            &cfg,
+            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+            &Neighbours::default(),
+            2,
+            &ids,
+            &|_, _| BackendHealth::Unchecked,
+            &[vip, laddr],
+        );
+        assert!(!snap.is_owned(vip) && !snap.is_owned(laddr));
+        assert!(!answers_for(&cfg, &snap, 0, vip), "the peer owns the VIP");
+        assert!(!answers_for(&cfg, &snap, 1, laddr));
+        assert!(
+            answers_for(&cfg, &snap, 1, own),
+            "own addresses never follow HA"
+        );
+        // The service itself stays: frames that still arrive are forwarded.
+        assert!(snap.service_for(vip, 80, L4Proto::Tcp).is_some());
     }
 
     #[test]
@@ -483,9 +525,15 @@ local_address_pool = "snat"
             BackendHealth::Up,
             BackendHealth::Down { inhibit: true },
         ];
-        let snap = build(&cfg, &[], &Neighbours::default(), 1, &ids, &|_, r| {
-            verdicts[r]
-        });
+        let snap = build(
+            &cfg,
+            &[],
+            &Neighbours::default(),
+            1,
+            &ids,
+            &|_, r| verdicts[r],
+            &[],
+        );
         assert!(snap.drops_sessions());
         let svc = snap
             .service(ids.service(&cfg.services[0]).unwrap())

@@ -21,11 +21,12 @@ pub mod state;
 pub mod watcher;
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use config::{Config, HaMode};
 
 pub use state::{Announce, At, Ownership, Row, Transition};
+pub use watcher::WatchCounts;
 
 /// An exception-path TAP and the gateway port it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,4 +113,36 @@ pub enum Event {
     Removed(KernelAddr),
     /// An interface was deleted (its addresses with it).
     LinkGone(String),
+}
+
+/// HA as it is now, for listings (`ferrovsadm -L --ha`) and metrics: control builds it after
+/// every change and hands copies to the threads that show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Every followed address, in address order.
+    pub rows: Vec<Row>,
+    /// Ownership changes so far.
+    pub transitions: u64,
+    /// When ownership last changed.
+    pub last_change: Option<SystemTime>,
+    /// Whether the kernel's addresses have been read (nothing is owned before).
+    pub synced: bool,
+    /// What the watcher counted.
+    pub watch: WatchCounts,
+    /// Why the watcher cannot follow the kernel now, if it cannot.
+    pub problem: Option<String>,
+}
+
+impl Ownership {
+    /// Return the report of this state, with the watcher's counts and problem.
+    pub fn report(&self, watch: WatchCounts, problem: Option<String>) -> Report {
+        Report {
+            rows: self.rows(),
+            transitions: self.transitions(),
+            last_change: self.last_change(),
+            synced: self.synced(),
+            watch,
+            problem,
+        }
+    }
 }
