@@ -1,19 +1,23 @@
 //! The seam between the admin protocol and the running gateway.
 //!
-//! The gateway implements [`AdminState`] (what it runs, how to swap in a new configuration,
-//! its counters) and calls [`handle`] for every request its control loop takes from
-//! [`crate::server::AdminServer::poll`]. `handle` does all of ipvsadm's semantics: it applies a
-//! batch of operations to a copy of the running configuration, validates the result, and only
-//! then calls [`AdminState::commit`], so a refused command changes nothing.
+//! The gateway's control plane (`control::plane::Control`) implements [`AdminState`] (what it
+//! runs, how to swap in a new configuration, its counters) and calls [`handle`] for every request
+//! its control loop takes from [`crate::server::AdminServer::requests`]. `handle` does all of
+//! ipvsadm's semantics: it applies a batch of operations to a copy of the running configuration,
+//! validates the result, and only then calls [`AdminState::commit`], so a refused command changes
+//! nothing.
 //!
 //! Wiring, in the gateway's control loop:
 //!
 //! ```ignore
 //! let admin = admin::server::AdminServer::bind(&cfg.control.admin_socket)?; // at start
-//! // ... every control-loop iteration:
-//! while let Some(p) = admin.poll() {
-//!     let response = admin::handler::handle(&mut gateway_state, p.request);
-//!     p.responder.respond(response);
+//! // ... the control loop waits on the requests with its other sources:
+//! crossbeam_channel::select! {
+//!     recv(admin.requests()) -> p => if let Ok(p) = p {
+//!         let response = admin::handler::handle(&mut gateway_state, p.request);
+//!         p.responder.respond(response);
+//!     },
+//!     // ... health verdicts, timers
 //! }
 //! // dropping `admin` at shutdown removes the socket
 //! ```

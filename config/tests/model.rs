@@ -32,6 +32,11 @@ fn minimal_config_gets_ipvsadm_defaults() {
     assert_eq!(c.dpdk.memory_mb, None);
     assert_eq!(c.dpdk.file_prefix, "ferrovs");
     assert_eq!(c.dpdk.session_capacity, 1_048_576);
+    assert_eq!(
+        c.dpdk.idle,
+        config::Idle::Busy,
+        "workers busy-poll unless told"
+    );
     let p = &c.ports[0];
     assert_eq!(
         (
@@ -91,6 +96,7 @@ extra_eal_args = ["--log-level=8", "--in-memory"]
 mbufs_per_port = 131071
 session_capacity = 4096
 persist_capacity = 2048
+idle = "sleep"
 
 [[port]]
 name = "wan0"
@@ -138,6 +144,16 @@ udp = 60
 [control]
 metrics_listen = "[::1]:9999"
 admin_socket = "/run/fv1/admin.sock"
+
+[sync]
+enabled = true
+listen = "198.18.0.2:8848"
+peers = ["198.18.0.3:8848", "198.18.0.4:9000"]
+key = "q83vEgABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+syncid = 7
+max_datagram = 9000
+rate = 50000
+mode = "master"
 
 [[service]]
 vip = "2001:db8:1::10"
@@ -212,6 +228,7 @@ fn full_config_is_normalised() {
     let c = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.dpdk.lcores, [0, 2, 3, 4, 8]);
     assert_eq!(c.dpdk.worker_lcores, [3, 4, 8]);
+    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
     assert_eq!(
         c.ports[0].mac.map(|m| m.to_string()).as_deref(),
         Some("02:ab:cd:00:00:01")
@@ -284,6 +301,44 @@ fn full_config_is_normalised() {
     );
     assert_eq!(v6.real_servers[1].forward, Forward::FullNat);
     assert_eq!(v6.real_servers[0].forward, Forward::Nat);
+    let s = &c.sync;
+    assert!(s.enabled);
+    assert_eq!(s.listen, Some("198.18.0.2:8848".parse().expect("sa")));
+    assert_eq!(s.peers.len(), 2);
+    assert_eq!(s.peers[1], "198.18.0.4:9000".parse().expect("sa"));
+    let key = s.key.as_ref().expect("key");
+    assert_eq!(key.as_bytes().len(), 32, "base64 of 32 bytes");
+    assert_eq!(&key.as_bytes()[..4], &[0xab, 0xcd, 0xef, 0x12]);
+    assert_eq!(
+        (s.syncid, s.max_datagram, s.rate, s.mode),
+        (7, 9000, 50000, SyncMode::Master)
+    );
+}
+
+#[test]
+fn sync_defaults_and_reload_comparison() {
+    let c = parse(MINIMAL, "min.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.sync, SessionSync::default());
+    assert!(!c.sync.enabled);
+    assert_eq!(
+        (c.sync.syncid, c.sync.max_datagram, c.sync.rate, c.sync.mode),
+        (0, 1400, 1_000_000, SyncMode::Both)
+    );
+    let full = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
+    // [sync] is reloadable: not in the boot-only diff; the channel compares it itself.
+    let mut other = full.clone();
+    other.sync.rate = 10;
+    assert!(full.boot_only_diff(&other).is_empty());
+    assert!(
+        !full.sync.restart_needed(&other.sync),
+        "rate is applied live"
+    );
+    other.sync.peers.pop();
+    assert!(full.boot_only_diff(&other).is_empty());
+    assert!(
+        full.sync.restart_needed(&other.sync),
+        "a peer change restarts"
+    );
 }
 
 #[test]
@@ -314,6 +369,7 @@ fn boot_only_diff_lists_dpdk_port_and_control_changes() {
 
     new.dpdk.lcores = vec![0, 1, 2];
     new.dpdk.session_capacity = 8192;
+    new.dpdk.idle = config::Idle::Busy;
     new.ports[0].mtu = 1500;
     new.ports[0].addresses.push(Prefix {
         addr: ip("198.18.1.2"),
@@ -331,6 +387,7 @@ fn boot_only_diff_lists_dpdk_port_and_control_changes() {
         [
             "dpdk.lcores: \"0,2-4,8\" -> \"0-2\"",
             "dpdk.session_capacity: 4096 -> 8192",
+            "dpdk.idle: \"sleep\" -> \"busy\"",
             "control.admin_socket: \"/run/fv1/admin.sock\" -> \"/run/x.sock\"",
             "port[wan0].mtu: 9000 -> 1500",
             "port[wan0].addresses: [\"198.18.0.2/24\", \"2001:db8:1::2/64\"] -> [\"198.18.0.2/24\", \"2001:db8:1::2/64\", \"198.18.1.2/24\"]",

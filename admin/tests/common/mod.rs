@@ -171,3 +171,20 @@ pub fn ok(state: &mut MemState, args: &[&str]) {
     let r = run(state, args, "");
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{args:?}");
 }
+
+/// Whether a missing test prerequisite is a failure: under CI (`CI=true`) or with
+/// `FERROVS_REQUIRE_ALL=1` (`.ci/run` sets it, after `make deps` installed everything).
+pub fn require_all() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("FERROVS_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// A test cannot run without `what`: fail under [`require_all`], else say so (the caller
+/// returns, skipping).
+pub fn missing(what: &str) {
+    assert!(
+        !require_all(),
+        "{what}: required under CI=true or FERROVS_REQUIRE_ALL=1"
+    );
+    eprintln!("{what}; skipped (FERROVS_REQUIRE_ALL=1 makes this a failure)");
+}

@@ -105,6 +105,8 @@ pub struct MetricsView {
     pub exception_path: Vec<ExceptionPathRow>,
     /// Director HA; `None` without it (`ha.mode = "none"`).
     pub ha: Option<crate::ha::Report>,
+    /// The session-sync channel (`ferrovs_sync_*`), when `[sync]` is enabled.
+    pub sync: Option<crate::sync::ChannelStats>,
 }
 
 /// One port's exception path, as [`ExceptionPathCounters::row`] reads it.
@@ -376,6 +378,10 @@ pub struct WorkerRow {
     pub busy_polls: u64,
     /// Polls that returned nothing.
     pub idle_polls: u64,
+    /// Pauses slept by an idle worker (`[dpdk] idle = "sleep"`).
+    pub idle_sleeps: u64,
+    /// Microseconds those pauses took.
+    pub idle_sleep_us: u64,
     /// FullNAT TOA options inserted.
     pub toa_inserted: u64,
     /// FullNAT TOA options skipped for lack of room.
@@ -412,6 +418,8 @@ impl WorkerRow {
             capacity_ipv6,
             busy_polls: c.busy_polls.get(),
             idle_polls: c.idle_polls.get(),
+            idle_sleeps: c.idle_sleeps.get(),
+            idle_sleep_us: c.idle_sleep_us.get(),
             toa_inserted: c.toa_inserted.get(),
             toa_skipped: c.toa_skipped.get(),
             icmp_translated: c.icmp_translated.get(),
@@ -512,6 +520,9 @@ pub fn render(v: &MetricsView) -> String {
     render_exception_path(&mut e, &v.exception_path);
     if let Some(ha) = &v.ha {
         render_ha(&mut e, ha);
+    }
+    if let Some(s) = &v.sync {
+        crate::sync::export::render(&mut e, s);
     }
     e.finish()
 }
@@ -801,7 +812,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 16] = [
+const WORKER: [WorkerField; 17] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -857,6 +868,12 @@ const WORKER: [WorkerField; 16] = [
         |w| w.idle_polls,
     ),
     (
+        "ferrovs_worker_idle_sleeps_total",
+        "Pauses an idle worker slept between polls ([dpdk] idle = \"sleep\").",
+        Kind::Counter,
+        |w| w.idle_sleeps,
+    ),
+    (
         "ferrovs_worker_toa_inserted_total",
         "FullNAT TOA options (client address) inserted.",
         Kind::Counter,
@@ -907,6 +924,14 @@ fn render_workers(e: &mut Encoder, rows: &[WorkerRow]) {
         for (w, id) in rows.iter().zip(&ids) {
             e.sample(&[("worker", id)], f(w));
         }
+    }
+    e.begin(
+        "ferrovs_worker_idle_sleep_seconds_total",
+        "Time an idle worker slept between polls.",
+        Kind::Counter,
+    );
+    for (w, id) in rows.iter().zip(&ids) {
+        e.sample(&[("worker", id)], Value::F(w.idle_sleep_us as f64 / 1e6));
     }
     e.begin(
         "ferrovs_worker_drops_total",
