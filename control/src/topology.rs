@@ -209,18 +209,19 @@ impl Ids {
 }
 
 /// Every address control answers ARP/ND for on port `port`: the port's own addresses, and
-/// (on any port) VIPs and FullNAT local addresses this gateway owns in `snap` (director HA:
-/// while the peer owns one, answering would be a split brain).
+/// (on any port) VIPs and FullNAT local addresses; of those, only what this gateway owns in
+/// `snap` (director HA: while the peer owns one, answering would be a split brain).
 pub fn answers_for(cfg: &Config, snap: &Snapshot, port: usize, ip: IpAddr) -> bool {
-    cfg.ports
-        .get(port)
-        .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
-        || (snap.is_owned(ip)
-            && (cfg.services.iter().any(|s| s.vip == ip)
-                || cfg
-                    .local_address_pools
-                    .iter()
-                    .any(|p| p.addresses.contains(&ip))))
+    snap.is_owned(ip)
+        && (cfg
+            .ports
+            .get(port)
+            .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
+            || cfg.services.iter().any(|s| s.vip == ip)
+            || cfg
+                .local_address_pools
+                .iter()
+                .any(|p| p.addresses.contains(&ip)))
 }
 
 /// The dataplane's session timeouts for `cfg` (`ipvsadm --set`; 0 keeps a default).
@@ -428,11 +429,12 @@ pub fn wanted_neighbours(cfg: &Config, snap: &Snapshot) -> Vec<(IpAddr, u8, IpAd
         let Some(port) = cfg.ports.get(usize::from(route.port)) else {
             return;
         };
+        // A port address that follows HA is no source while the peer owns it.
         let src = port
             .addresses
             .iter()
             .map(|a| a.addr)
-            .find(|a| a.is_ipv4() == hop.is_ipv4());
+            .find(|a| a.is_ipv4() == hop.is_ipv4() && snap.is_owned(*a));
         if let Some(src) = src {
             if !out.iter().any(|(h, _, _)| *h == hop) {
                 out.push((hop, route.port, src));
@@ -560,6 +562,24 @@ local_address_pool = "snat"
         );
         // The service itself stays: frames that still arrive are forwarded.
         assert!(snap.service_for(vip, 80, L4Proto::Tcp).is_some());
+        // A floating port address (NAT real servers' gateway) is neither answered nor used as
+        // a source for resolution while the peer owns it.
+        let snap = build(
+            &Inputs {
+                cfg: &cfg,
+                macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+                neighbours: &Neighbours::default(),
+                ids: &ids,
+                health: &unchecked,
+                not_owned: &[own],
+            },
+            3,
+        );
+        assert!(!answers_for(&cfg, &snap, 1, own));
+        assert!(
+            wanted_neighbours(&cfg, &snap).is_empty(),
+            "lan0's only address is not ours now: nothing to ask from"
+        );
     }
 
     #[test]
