@@ -492,7 +492,8 @@ fn follow_ha(cfg: &Config) -> Result<Option<HaFollow>, String> {
     );
     let f = HaFollow::start(settings).map_err(|e| format!("director HA: {e}"))?;
     println!(
-        "ferrovs: ha: mode {}: {n} addresses follow keepalived on the exception paths ({taps});          none owned until the kernel says so",
+        "ferrovs: ha: mode {}: {n} addresses follow keepalived on the exception paths ({taps}); \
+         none owned until the kernel says so",
         cfg.ha.mode.name()
     );
     Ok(Some(f))
