@@ -26,8 +26,8 @@ use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::proto::{
-    ConnEntry, Counters, DestHealth, DestState, ListQuery, Listing, Request, Response, ServiceKey,
-    TimeoutsView,
+    ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
+    ServiceKey, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -72,6 +72,21 @@ pub trait AdminState {
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
         let _ = (svc, rs);
         None
+    }
+
+    /// Director HA's state (`-L --ha`); `None` when the gateway cannot tell.
+    fn ha(&self) -> Option<HaListing> {
+        None
+    }
+
+    /// Whether the gateway is healthy and ready to own addresses (`--ready`, for keepalived's
+    /// `vrrp_script`): `Ok` with what was checked, or `Err` with the first thing wrong.
+    ///
+    /// # Errors
+    ///
+    /// The reason, one line.
+    fn ready(&self) -> Result<String, String> {
+        Err("this gateway does not report readiness".into())
     }
 }
 
@@ -161,6 +176,20 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
         },
         Request::GetConfig => Response::Config {
             toml: state.config().to_toml(),
+        },
+        Request::Ha => match state.ha() {
+            Some(l) => Response::Ha(l),
+            None => Response::error("director HA state not available from this gateway"),
+        },
+        Request::Ready => match state.ready() {
+            Ok(reason) => Response::Ready {
+                ready: true,
+                reason,
+            },
+            Err(reason) => Response::Ready {
+                ready: false,
+                reason,
+            },
         },
     }
 }

@@ -106,6 +106,23 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &old.ha.mode.name(),
         &new.ha.mode.name(),
     );
+    // Port addresses go on the TAPs at start unless they follow HA (then keepalived puts them
+    // there): which ones follow is fixed with the TAPs.
+    let floating = |c: &Config| -> Vec<String> {
+        let followed = c.ha_followed();
+        c.ports
+            .iter()
+            .flat_map(|p| p.addresses.iter().map(|a| a.addr))
+            .filter(|a| followed.contains(a))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    cmp(
+        &mut out,
+        "ha.addresses (port addresses)",
+        &floating(old),
+        &floating(new),
+    );
     for p in &old.ports {
         match new.ports.iter().find(|n| n.name == p.name) {
             Some(n) => port_diff(&mut out, p, n),

@@ -723,8 +723,10 @@ impl HaMode {
 pub struct Ha {
     /// The mode (boot-only: the watcher of the TAPs starts with the gateway).
     pub mode: HaMode,
-    /// The VIPs and local addresses that follow HA; `None` = every VIP and every local
-    /// address (with `vrrp`). Each is a service VIP or in a local address pool.
+    /// The addresses that follow HA; `None` = every VIP and every local address (with
+    /// `vrrp`). Each is a service VIP, in a local address pool, or a port address (a floating
+    /// address such as NAT real servers' default gateway: ferrovs then leaves it off the TAP at
+    /// start, keepalived puts it there).
     pub addresses: Option<Vec<IpAddr>>,
     /// Gratuitous ARPs / unsolicited NAs sent at once when an address becomes owned.
     pub garp_repeat: u32,

@@ -1738,13 +1738,16 @@ fn read_ha(
             }
             let vip = services.iter().any(|s| s.vip == ip);
             let laddr = pools.iter().any(|p| p.addresses.contains(&ip));
-            if !vip && !laddr {
+            let own = ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|a| a.addr == ip));
+            if !vip && !laddr && !own {
                 sink.error(
                     &a.span,
                     &path,
                     format!(
-                        "{ip} is neither a service VIP nor a local address: [ha] follows only \
-                         the addresses of [[service]] vip and [[local_address_pool]] addresses"
+                        "{ip} is no service VIP, local address or port address: [ha] follows \
+                         only addresses this gateway answers for"
                     ),
                 );
                 continue;

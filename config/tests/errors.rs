@@ -790,7 +790,7 @@ garp_delay = -1
 "#,
         &[
             "ferrovs.toml:17:8: ha.mode: mode \"vrrp\" follows the addresses keepalived puts on the exception-path TAPs, but no [[port]] has exception_path",
-            "ferrovs.toml:18:45: ha.addresses[2]: 198.18.0.99 is neither a service VIP nor a local address: [ha] follows only the addresses of [[service]] vip and [[local_address_pool]] addresses",
+            "ferrovs.toml:18:45: ha.addresses[2]: 198.18.0.99 is no service VIP, local address or port address: [ha] follows only addresses this gateway answers for",
             "ferrovs.toml:18:60: ha.addresses[3]: duplicate address 198.18.0.10",
             "ferrovs.toml:18:75: ha.addresses[4]: \"nope\" is not an IPv4 or IPv6 address",
             "ferrovs.toml:19:15: ha.garp_repeat: 500 is out of range 0..=100",
@@ -809,7 +809,7 @@ fn ha_mode_and_address_list() {
         "[ha]\naddresses = [\"198.18.0.10\"]\n",
         &[
             "ferrovs.toml:11:13: ha.addresses: addresses needs mode = \"vrrp\" (without HA every address is always owned)",
-            "ferrovs.toml:11:14: ha.addresses[0]: 198.18.0.10 is neither a service VIP nor a local address: [ha] follows only the addresses of [[service]] vip and [[local_address_pool]] addresses",
+            "ferrovs.toml:11:14: ha.addresses[0]: 198.18.0.10 is no service VIP, local address or port address: [ha] follows only addresses this gateway answers for",
         ],
     );
     let tap = "[[port]]\nname = \"p3\"\ndevice = \"net_null3\"\nexception_path = true\n";

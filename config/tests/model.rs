@@ -514,3 +514,20 @@ fn ha_vrrp_follows_every_vip_and_local_address_unless_told() {
     let none = parse(HA, "ha.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(none.boot_only_diff(&all), ["ha.mode: \"none\" -> \"vrrp\""]);
 }
+
+#[test]
+fn ha_may_follow_a_port_address_and_that_choice_is_boot_only() {
+    let text = |list: &str| format!("{HA}\n[ha]\nmode = \"vrrp\"\naddresses = [{list}]\n");
+    // NAT real servers' default gateway floats between the directors: a port address.
+    let with = parse(&text("\"198.18.1.100\", \"198.18.2.1\""), "ha.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(with.ha_followed(), [ip("198.18.1.100"), ip("198.18.2.1")]);
+    let without = parse(&text("\"198.18.1.100\""), "ha.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        without.boot_only_diff(&with),
+        ["ha.addresses (port addresses): [] -> [\"198.18.2.1\"]"]
+    );
+    let other_vip = parse(&text("\"198.18.1.101\", \"198.18.2.1\""), "ha.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(with.boot_only_diff(&other_vip).is_empty(), "VIPs reload");
+}

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod doctor;
+pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod neigh;

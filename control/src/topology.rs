@@ -209,16 +209,19 @@ impl Ids {
 }
 
 /// Every address control answers ARP/ND for on port `port`: the port's own addresses, and
-/// (on any port) VIPs and FullNAT local addresses.
-pub fn answers_for(cfg: &Config, port: usize, ip: IpAddr) -> bool {
-    cfg.ports
-        .get(port)
-        .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
-        || cfg.services.iter().any(|s| s.vip == ip)
-        || cfg
-            .local_address_pools
-            .iter()
-            .any(|p| p.addresses.contains(&ip))
+/// (on any port) VIPs and FullNAT local addresses; of those, only what this gateway owns in
+/// `snap` (director HA: while the peer owns one, answering would be a split brain).
+pub fn answers_for(cfg: &Config, snap: &Snapshot, port: usize, ip: IpAddr) -> bool {
+    snap.is_owned(ip)
+        && (cfg
+            .ports
+            .get(port)
+            .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
+            || cfg.services.iter().any(|s| s.vip == ip)
+            || cfg
+                .local_address_pools
+                .iter()
+                .any(|p| p.addresses.contains(&ip)))
 }
 
 /// The dataplane's session timeouts for `cfg` (`ipvsadm --set`; 0 keeps a default).
@@ -253,6 +256,9 @@ pub struct Inputs<'a> {
     /// `health(service, real_server)` (indices in `cfg`): each real server's health-check
     /// verdict; down takes it out of scheduling, or to weight 0 with `inhibit_on_failure`.
     pub health: &'a dyn Fn(usize, usize) -> BackendHealth,
+    /// The addresses director HA does not own now (`ha::Ownership::not_owned`; empty without
+    /// HA): no ARP/ND answers for them, no announcements.
+    pub not_owned: &'a [IpAddr],
 }
 
 impl std::fmt::Debug for Inputs<'_> {
@@ -278,8 +284,12 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         neighbours,
         ids,
         health,
+        not_owned,
     } = *inputs;
     let mut b = SnapshotBuilder::new(generation);
+    for &a in not_owned {
+        b.not_owned(a);
+    }
     if let Ok(t) = timeouts(cfg) {
         b.timeouts(t);
     }
@@ -399,6 +409,7 @@ pub(crate) fn build_for_test(
             neighbours,
             ids: &ids,
             health: &unchecked,
+            not_owned: &[],
         },
         generation,
     )
@@ -418,11 +429,12 @@ pub fn wanted_neighbours(cfg: &Config, snap: &Snapshot) -> Vec<(IpAddr, u8, IpAd
         let Some(port) = cfg.ports.get(usize::from(route.port)) else {
             return;
         };
+        // A port address that follows HA is no source while the peer owns it.
         let src = port
             .addresses
             .iter()
             .map(|a| a.addr)
-            .find(|a| a.is_ipv4() == hop.is_ipv4());
+            .find(|a| a.is_ipv4() == hop.is_ipv4() && snap.is_owned(*a));
         if let Some(src) = src {
             if !out.iter().any(|(h, _, _)| *h == hop) {
                 out.push((hop, route.port, src));
@@ -507,9 +519,9 @@ local_address_pool = "snat"
             Ok((1, [2, 0, 0, 0, 1, 11]))
         );
         assert!(snap.is_own("198.18.0.1".parse().unwrap()));
-        assert!(answers_for(&cfg, 1, "198.18.1.200".parse().unwrap()));
-        assert!(answers_for(&cfg, 0, "198.18.0.100".parse().unwrap()));
-        assert!(!answers_for(&cfg, 0, "198.18.1.1".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 1, "198.18.1.200".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 0, "198.18.0.100".parse().unwrap()));
+        assert!(!answers_for(&cfg, &snap, 0, "198.18.1.1".parse().unwrap()));
         let want = wanted_neighbours(&cfg, &snap);
         assert_eq!(want.len(), 2);
         assert_eq!(
@@ -519,6 +531,54 @@ local_address_pool = "snat"
                 1,
                 "198.18.1.1".parse().unwrap()
             )
+        );
+    }
+
+    #[test]
+    fn test_addresses_not_owned_get_no_answers() {
+        let cfg = config::parse(CFG, "t.toml").expect("valid");
+        let mut ids = Ids::new(64, 64);
+        ids.assign(&cfg).expect("room");
+        let vip: IpAddr = "198.18.0.100".parse().unwrap();
+        let laddr: IpAddr = "198.18.1.200".parse().unwrap();
+        let own: IpAddr = "198.18.1.1".parse().unwrap();
+        let snap = build(
+            &Inputs {
+                cfg: &cfg,
+                macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+                neighbours: &Neighbours::default(),
+                ids: &ids,
+                health: &unchecked,
+                not_owned: &[vip, laddr],
+            },
+            2,
+        );
+        assert!(!snap.is_owned(vip) && !snap.is_owned(laddr));
+        assert!(!answers_for(&cfg, &snap, 0, vip), "the peer owns the VIP");
+        assert!(!answers_for(&cfg, &snap, 1, laddr));
+        assert!(
+            answers_for(&cfg, &snap, 1, own),
+            "own addresses never follow HA"
+        );
+        // The service itself stays: frames that still arrive are forwarded.
+        assert!(snap.service_for(vip, 80, L4Proto::Tcp).is_some());
+        // A floating port address (NAT real servers' gateway) is neither answered nor used as
+        // a source for resolution while the peer owns it.
+        let snap = build(
+            &Inputs {
+                cfg: &cfg,
+                macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+                neighbours: &Neighbours::default(),
+                ids: &ids,
+                health: &unchecked,
+                not_owned: &[own],
+            },
+            3,
+        );
+        assert!(!answers_for(&cfg, &snap, 1, own));
+        assert!(
+            wanted_neighbours(&cfg, &snap).is_empty(),
+            "lan0's only address is not ours now: nothing to ask from"
         );
     }
 
@@ -546,6 +606,7 @@ local_address_pool = "snat"
                 neighbours: &Neighbours::default(),
                 ids: &ids,
                 health: &|_, r| verdicts[r],
+                not_owned: &[],
             },
             1,
         );

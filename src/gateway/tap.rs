@@ -50,12 +50,14 @@ pub(super) fn exception_paths(
             .map_err(|e| format!("exception path {name}: {e}"))?;
         port.start()
             .map_err(|e| format!("exception path {name}: start: {e}"))?;
-        // The kernel side: up, with the port's addresses, so its stack answers for them.
+        // The kernel side: up, with the port's addresses, so its stack answers for them; not
+        // those director HA follows (keepalived puts them there on the master).
         let mut cmds = vec![vec!["link", "set", "dev", name.as_str(), "up"]
             .into_iter()
             .map(str::to_owned)
             .collect::<Vec<_>>()];
-        for a in &pc.addresses {
+        let followed = cfg.ha_followed();
+        for a in pc.addresses.iter().filter(|a| !followed.contains(&a.addr)) {
             let mut c: Vec<String> = vec!["addr".into(), "replace".into(), a.to_string()];
             c.extend(["dev".into(), name.clone()]);
             if a.addr.is_ipv6() {

@@ -41,6 +41,10 @@ pub struct MemState {
     pub reload_result: Result<u64, String>,
     pub refuse_commit: Option<String>,
     pub table_size: u32,
+    /// What `-L --ha` gets; `None`: the gateway does not say.
+    pub ha: Option<admin::proto::HaListing>,
+    /// What `--ready` gets.
+    pub ready: Result<String, String>,
 }
 
 impl MemState {
@@ -56,6 +60,8 @@ impl MemState {
             reload_result: Ok(7),
             refuse_commit: None,
             table_size: 4096,
+            ha: None,
+            ready: Ok("2 ports up, 1 worker running, generation 1".into()),
         }
     }
 }
@@ -108,6 +114,14 @@ impl AdminState for MemState {
         self.health
             .get(&(svc.vip, svc.port, rs.address, rs.port))
             .cloned()
+    }
+
+    fn ha(&self) -> Option<admin::proto::HaListing> {
+        self.ha.clone()
+    }
+
+    fn ready(&self) -> Result<String, String> {
+        self.ready.clone()
     }
 }
 

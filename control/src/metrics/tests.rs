@@ -195,6 +195,41 @@ pub(crate) fn representative_view() -> MetricsView {
             },
         ],
         health,
+        exception_path: vec![ExceptionPathRow {
+            port: "wan0".into(),
+            to_kernel: 12,
+            from_kernel: 34,
+            dropped_no_tap: 0,
+            dropped_tap_full: 1,
+            dropped_duplicate_arp_reply: 2,
+        }],
+        ha: Some(crate::ha::Report {
+            rows: vec![
+                crate::ha::Row {
+                    addr: "198.18.0.100".parse().unwrap(),
+                    owned: true,
+                    since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_200),
+                    tap: Some("wan0".into()),
+                },
+                crate::ha::Row {
+                    addr: "2001:db8::100".parse().unwrap(),
+                    owned: false,
+                    since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                    tap: None,
+                },
+            ],
+            transitions: 3,
+            last_change: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_200)),
+            synced: true,
+            watch: crate::ha::WatchCounts {
+                events: 9,
+                unexpected: 2,
+                undecodable: 0,
+                resyncs: 1,
+                errors: 0,
+            },
+            problem: None,
+        }),
         sync: Some(crate::sync::export::representative()),
     }
 }
@@ -375,6 +410,40 @@ fn test_representative_exposition_is_well_formed_and_complete() {
     assert!(
         !s.contains_key("ferrovs_port_xstat{port=\"wan0\",name=\"rx_good_packets\"}"),
         "mapped xstats are not repeated"
+    );
+
+    // Director HA and the exception path.
+    assert_eq!(
+        get("ferrovs_ha_address_owned{address=\"198.18.0.100\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("ferrovs_ha_address_owned{address=\"2001:db8::100\"}"),
+        0.0
+    );
+    assert_eq!(get("ferrovs_ha_transitions_total"), 3.0);
+    assert_eq!(
+        get("ferrovs_ha_last_change_timestamp_seconds"),
+        1_700_000_200.0
+    );
+    assert_eq!(get("ferrovs_ha_watcher_up"), 1.0);
+    assert_eq!(get("ferrovs_ha_netlink_unexpected_messages_total"), 2.0);
+    assert_eq!(get("ferrovs_ha_netlink_resyncs_total"), 1.0);
+    assert_eq!(
+        get("ferrovs_exception_path_to_kernel_packets_total{port=\"wan0\"}"),
+        12.0
+    );
+    assert_eq!(
+        get("ferrovs_exception_path_from_kernel_packets_total{port=\"wan0\"}"),
+        34.0
+    );
+    assert_eq!(
+        get("ferrovs_exception_path_dropped_packets_total{port=\"wan0\",reason=\"duplicate_arp_reply\"}"),
+        2.0
+    );
+    assert_eq!(
+        get("ferrovs_worker_ha_not_owned_packets_total{worker=\"0\"}"),
+        0.0
     );
 
     let chk = "address=\"198.18.1.12\",port=\"8080\",check=\"http GET /healthz\"";

@@ -9,7 +9,8 @@
 //! - [`held`]: frames waiting for a neighbour, and injecting frames into the workers;
 //! - [`exception`]: bridging the kernel's TAP interfaces and the wire;
 //! - [`resolve`]: punted frames, neighbour resolution, gratuitous ARP;
-//! - [`admin`]: the admin API (`ferrovsadm`) on the running state;
+//! - [`admin`]: the admin API (`ferrovsadm`) on the running state, readiness included;
+//! - [`ha`]: director HA, addresses owned as keepalived puts them on the TAPs;
 //! - [`sync`]: session sync between directors (the channel and the workers' sync rings);
 //! - [`run`]: the loop that waits on every event source.
 
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod commit;
 pub mod error;
 pub mod exception;
+pub mod ha;
 pub mod held;
 pub mod io;
 pub mod resolve;
@@ -38,12 +40,13 @@ use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::wire::DropReason;
 
 use crate::health::HealthChecker;
-use crate::metrics::ReloadStats;
+use crate::metrics::{ExceptionPathCounters, ReloadStats};
 use crate::neigh::Neighbours;
 use crate::topology::Ids;
 
 pub use admin::SessionDumps;
 pub use error::{CommitError, ReloadError};
+pub use ha::HaFollow;
 pub use io::FrameIo;
 pub use run::{run, Sources};
 pub use sync::{SyncLinks, SyncPlane, SyncPlaneStats};
@@ -148,6 +151,12 @@ pub struct Control<Io: FrameIo> {
     stats: ControlStats,
     /// Session sync, when the workers have sync links.
     sync: Option<SyncPlane>,
+    /// Per port: the exception path's counts, shared with the metrics endpoint.
+    exception: Arc<Vec<ExceptionPathCounters>>,
+    /// Director HA, when `[ha]` follows addresses.
+    ha: Option<HaFollow>,
+    /// Per worker: its poll count at the last sample and when it last moved (readiness).
+    liveness: Vec<(u64, Instant)>,
 }
 
 impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
@@ -167,6 +176,7 @@ impl<Io: FrameIo> Control<Io> {
     pub fn new(s: Setup<Io>) -> Self {
         let generation = s.shared.load().generation;
         let sync = s.sync.map(|l| SyncPlane::new(l, &s.cfg.sync));
+        let ports = s.macs.len();
         Self {
             inject_bufs: (0..s.io.workers()).map(|_| Vec::new()).collect(),
             cfg: s.cfg,
@@ -186,7 +196,19 @@ impl<Io: FrameIo> Control<Io> {
             limits: s.limits,
             stats: ControlStats::default(),
             sync,
+            exception: Arc::new(
+                (0..ports)
+                    .map(|_| ExceptionPathCounters::default())
+                    .collect(),
+            ),
+            ha: None,
+            liveness: Vec::new(),
         }
+    }
+
+    /// The exception path's per-port counts, for the metrics endpoint.
+    pub fn exception_counters(&self) -> Arc<Vec<ExceptionPathCounters>> {
+        self.exception.clone()
     }
 
     /// The running configuration.

@@ -2,6 +2,7 @@
 
 mod commit;
 mod exception;
+mod ha;
 mod held;
 mod neighbours;
 mod run;
@@ -238,6 +239,7 @@ impl Fixture {
                 neighbours: &neighbours,
                 ids: &ids,
                 health: &topology::unchecked,
+                not_owned: &[],
             },
             1,
         )));
