@@ -122,6 +122,9 @@ pub struct WorkerCounters {
     pub icmp_frag_needed_sent: Counter,
     /// ICMP echo requests to a VIP answered.
     pub icmp_echo_answered: Counter,
+    /// Frames to an address this gateway does not own under director HA (the peer does; a
+    /// switch still sends here): forwarded anyway, and counted.
+    pub ha_not_owned: Counter,
     /// Polls that returned packets (set by the worker loop).
     pub busy_polls: Counter,
     /// Polls that returned nothing (set by the worker loop).
@@ -155,6 +158,7 @@ impl WorkerCounters {
             icmp_translated: Counter::default(),
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),
+            ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
             sessions4: Counter::default(),

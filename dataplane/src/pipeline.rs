@@ -42,7 +42,7 @@ use crate::session::{
 use crate::snapshot::{NextHopError, Service, Snapshot, ToaMode};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::checksum;
-use crate::wire::{parse_frame, DropReason, IcmpInner, ParsedFrame, L3, L4};
+use crate::wire::{parse_frame, peek_ip, DropReason, IcmpInner, ParsedFrame, L3, L4};
 
 /// What to do with a frame after the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,8 @@ pub enum Punt {
     Arp,
     /// IPv6 neighbour discovery.
     Nd,
-    /// For the box itself (exception path to the kernel).
+    /// For the box itself (exception path to the kernel): its own addresses and link-local
+    /// multicast, whatever the IP protocol (SSH, BGP, BFD, VRRP, OSPF, IGMP/MLD, ...).
     Local,
     /// A new flow whose next hop is not resolved: control resolves it and re-injects the frame.
     Resolve {
@@ -73,6 +74,18 @@ pub enum Punt {
         /// The port it is on.
         port: PortIdx,
     },
+}
+
+/// A frame [`parse_frame`] refused for its IP protocol: the box's own when it is addressed to
+/// the box (VRRP, OSPF, IGMP, PIM, ... to one of its addresses or a link-local group), for the
+/// kernel behind the exception path to judge, malformed or not; dropped otherwise. Only
+/// refused frames come here, so the forwarding path pays nothing for it.
+#[cold]
+fn other_proto(snap: &Snapshot, data: &[u8]) -> Verdict {
+    match peek_ip(data) {
+        Some(k) if snap.is_for_box(k.dst) => Verdict::Punt(Punt::Local),
+        _ => Verdict::Drop(DropReason::UnsupportedL4Proto),
+    }
 }
 
 /// How FullNAT replies reach the worker that owns their session (DESIGN §5), which decides how
@@ -427,6 +440,7 @@ impl Worker {
         let c = &self.counters;
         c.rx.inc();
         let v = match parse_frame(frame.data()) {
+            Err(DropReason::UnsupportedL4Proto) => other_proto(snap, frame.data()),
             Err(r) => Verdict::Drop(r),
             Ok(p) => match p.l3 {
                 L3::Arp => Verdict::Punt(Punt::Arp),
@@ -458,6 +472,11 @@ impl Worker {
     where
         L4: IcmpOf<A>,
     {
+        // Director HA: a switch may still send traffic for an address the peer now owns;
+        // forward it (sessions must not break on a late switch) and count it.
+        if snap.any_not_owned() && !snap.is_owned(dst.ip()) {
+            self.counters.ha_not_owned.inc();
+        }
         match p.l4 {
             L4::Tcp {
                 src_port,
@@ -494,7 +513,7 @@ impl Worker {
                 self.icmp(snap, now, in_port, frame, p, src, dst, msg_type, inner)
             }
             L4::None => {
-                if snap.is_own(dst.ip()) {
+                if snap.is_for_box(dst.ip()) {
                     Verdict::Punt(Punt::Local)
                 } else {
                     Verdict::Drop(DropReason::UnsupportedL4Proto)
@@ -533,7 +552,7 @@ impl Worker {
                 tcp_flags,
             );
         }
-        if snap.is_own(dst_ip) {
+        if snap.is_for_box(dst_ip) {
             return Verdict::Punt(Punt::Local);
         }
         let laddr = snap.is_laddr(dst_ip);
@@ -983,7 +1002,7 @@ impl Worker {
         msg_type: u8,
         inner: Option<IcmpInner<A>>,
     ) -> Verdict {
-        let own = snap.is_own(dst.ip());
+        let own = snap.is_for_box(dst.ip());
         let (echo_req, nd) = if A::V6 {
             (128, (133..=137).contains(&msg_type))
         } else {

@@ -188,6 +188,9 @@ pub struct Snapshot {
     laddrs: FastSet<IpAddr>,
     nat_backends: FastSet<(IpAddr, u16, L4Proto)>,
     drops_sessions: bool,
+    /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
+    any_not_owned: bool,
+    not_owned: FastSet<IpAddr>,
 }
 
 impl Snapshot {
@@ -257,6 +260,33 @@ impl Snapshot {
         self.own.contains(&a)
     }
 
+    /// Return whether `a` is for the box itself: one of its own addresses, or a link-local
+    /// multicast group (224.0.0.0/24, ff02::/16) where VRRP, OSPF, IGMP/MLD and their kind
+    /// speak. Such traffic goes to the exception path, whatever its IP protocol.
+    #[inline]
+    pub fn is_for_box(&self, a: IpAddr) -> bool {
+        is_link_local_multicast(a) || self.own.contains(&a)
+    }
+
+    /// Return whether this gateway owns `a` (director HA): true for every address unless HA
+    /// follows it and it is not on the exception path now. A VIP or local address that is not
+    /// owned gets no ARP/ND answers and no announcements; its traffic is still forwarded.
+    #[inline]
+    pub fn is_owned(&self, a: IpAddr) -> bool {
+        !self.any_not_owned || !self.not_owned.contains(&a)
+    }
+
+    /// Return whether some address is not owned (so a packet's destination is worth checking).
+    #[inline]
+    pub fn any_not_owned(&self) -> bool {
+        self.any_not_owned
+    }
+
+    /// Return the addresses this gateway does not own, in no particular order.
+    pub fn not_owned(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.not_owned.iter().copied()
+    }
+
     /// Return whether `a` is a FullNAT local address.
     #[inline]
     pub fn is_laddr(&self, a: IpAddr) -> bool {
@@ -293,6 +323,21 @@ impl Snapshot {
     /// Return the routes, longest prefix first.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+}
+
+/// Return whether `a` is a link-local multicast group: 224.0.0.0/24 (RFC 5771's Local Network
+/// Control Block, never forwarded) or ff02::/16 (link-scope). Every routing and HA protocol
+/// the box may speak uses one (VRRP 224.0.0.18 / ff02::12, OSPF 224.0.0.5-6 / ff02::5-6,
+/// IGMP 224.0.0.1 / .22, MLD ff02::1 / ::16, RIP 224.0.0.9).
+#[inline]
+pub fn is_link_local_multicast(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 224 && o[1] == 0 && o[2] == 0
+        }
+        IpAddr::V6(v6) => v6.segments()[0] == 0xff02,
     }
 }
 
@@ -418,6 +463,7 @@ pub struct SnapshotBuilder {
     ports: Vec<PortInfo>,
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
+    not_owned: FastSet<IpAddr>,
 }
 
 impl SnapshotBuilder {
@@ -430,6 +476,7 @@ impl SnapshotBuilder {
             ports: Vec::new(),
             routes: Vec::new(),
             neighbours: FastMap::default(),
+            not_owned: FastSet::default(),
         }
     }
 
@@ -455,6 +502,13 @@ impl SnapshotBuilder {
     /// Add a service.
     pub fn service(&mut self, spec: ServiceSpec) -> &mut Self {
         self.services.push(spec);
+        self
+    }
+
+    /// Mark `addr` (a VIP or local address director HA follows) as not owned by this gateway
+    /// now (see [`Snapshot::is_owned`]).
+    pub fn not_owned(&mut self, addr: IpAddr) -> &mut Self {
+        self.not_owned.insert(addr);
         self
     }
 
@@ -556,6 +610,8 @@ impl SnapshotBuilder {
             || backends.iter().flatten().any(|b| b.drop_sessions);
         Snapshot {
             drops_sessions,
+            any_not_owned: !self.not_owned.is_empty(),
+            not_owned: self.not_owned,
             generation: self.generation,
             timeouts: self.timeouts,
             services,

@@ -89,7 +89,7 @@ pub use self::icmpv6::{Message as Icmpv6Message, Packet as Icmpv6Packet};
 pub use self::ip::IpProtocol;
 pub use self::ipv4::{Packet as Ipv4Packet, Repr as Ipv4Repr};
 pub use self::ipv6::{Packet as Ipv6Packet, Repr as Ipv6Repr, UpperLayer as Ipv6UpperLayer};
-pub use self::parse::{parse_frame, IcmpInner, ParsedFrame, L3, L4};
+pub use self::parse::{parse_frame, peek_ip, IcmpInner, IpPeek, ParsedFrame, L3, L4};
 pub use self::tcp::{
     Packet as TcpPacket, Repr as TcpRepr, SackBlocks as TcpSackBlocks, TcpOption, TcpOptions,
 };

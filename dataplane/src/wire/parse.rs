@@ -13,7 +13,8 @@
 //! - ICMP/ICMPv6: the 8-byte header, and for error messages the quoted inner IP header plus
 //!   8 bytes of its L4 (`BadIcmpInner`), so the pipeline can find the session it refers to;
 //! - any other EtherType or IP protocol is rejected (`UnsupportedEthertype`,
-//!   `UnsupportedL4Proto`).
+//!   `UnsupportedL4Proto`). A frame refused only for its IP protocol may still be the box's
+//!   own (VRRP, OSPF, IGMP, ... for the exception path): [`peek_ip`] reads its addresses.
 //!
 //! TTL / hop limit is exposed, not judged (the pipeline decides `TtlExceeded`), and L4
 //! checksums are not verified (NICs offload that; the views offer `verify_checksum_*`).
@@ -24,7 +25,7 @@ use super::icmpv6::{self, Packet as Icmpv6Packet};
 use super::ip::IpProtocol;
 use super::{arp, be16, ipv4, ipv6, tcp, udp, DropReason};
 use crate::types::{FlowKey4, FlowKey6, L4Proto};
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Network-layer summary of a parsed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +260,54 @@ pub fn parse_frame(data: &[u8]) -> Result<ParsedFrame, DropReason> {
             })
         }
         _ => Err(DropReason::UnsupportedEthertype),
+    }
+}
+
+/// The network layer of an IP frame whatever its protocol: what the pipeline needs to decide
+/// whether a frame [`parse_frame`] refused as `UnsupportedL4Proto` is for the box itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpPeek {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IP protocol (IPv6: the upper-layer header after the extension headers).
+    pub proto: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+}
+
+/// Read the addresses and protocol of an IPv4 or IPv6 frame (at most one VLAN tag), with the
+/// same header checks as [`parse_frame`] up to the L4 header, which it does not look at.
+/// `None` for anything else or anything malformed. The slow path: it runs only on frames
+/// [`parse_frame`] refused for their IP protocol.
+pub fn peek_ip(data: &[u8]) -> Option<IpPeek> {
+    let eth = ethernet::Frame::new_checked(data).ok()?;
+    let l3 = data.get(eth.header_len()..)?;
+    match eth.ethertype() {
+        EtherType::Ipv4 => {
+            let ip = ipv4::Packet::new_checked(l3).ok()?;
+            if !ip.verify_checksum() || ip.is_fragment() {
+                return None;
+            }
+            Some(IpPeek {
+                src: IpAddr::V4(ip.src_addr()),
+                dst: IpAddr::V4(ip.dst_addr()),
+                proto: ip.protocol(),
+                ttl: ip.ttl(),
+            })
+        }
+        EtherType::Ipv6 => {
+            let ip = ipv6::Packet::new_checked(l3).ok()?;
+            let ul = ip.upper_layer().ok()?;
+            Some(IpPeek {
+                src: IpAddr::V6(ip.src_addr()),
+                dst: IpAddr::V6(ip.dst_addr()),
+                proto: ul.proto,
+                ttl: ip.hop_limit(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -638,6 +687,37 @@ mod tests {
         crate::wire::Ipv4Packet::new_unchecked(&mut g[18..]).set_ttl(1);
         crate::wire::Ipv4Packet::new_unchecked(&mut g[18..]).fill_checksum();
         assert_eq!(parse_frame(&g).unwrap().ttl, 1);
+    }
+
+    #[test]
+    fn test_peek_ip_reads_what_parse_refuses_for_its_protocol() {
+        // VRRP (112) to 224.0.0.18, TTL 255: refused by the parser, read by the peek.
+        let mut g = golden_tcp4();
+        g[27] = 112;
+        g[26] = 255;
+        g[34..38].copy_from_slice(&[224, 0, 0, 18]);
+        crate::wire::Ipv4Packet::new_unchecked(&mut g[18..]).fill_checksum();
+        assert_eq!(parse_frame(&g), Err(DropReason::UnsupportedL4Proto));
+        let k = peek_ip(&g).expect("an IPv4 frame");
+        assert_eq!(k.dst, IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)));
+        assert_eq!((k.proto, k.ttl), (112, 255));
+        // The same header checks as the parser: a bad header checksum reads nothing.
+        let mut h = g.clone();
+        h[28] ^= 0xff;
+        assert_eq!(peek_ip(&h), None);
+        // Every truncation of the IP header reads nothing, and never panics.
+        for len in 0..38 {
+            assert_eq!(peek_ip(&g[..len]), None, "{len} bytes");
+        }
+        // IPv6 "no next header" after the extension-header walk.
+        let mut h = build_udp6(b"x");
+        h[20] = 59;
+        assert_eq!(parse_frame(&h), Err(DropReason::UnsupportedL4Proto));
+        assert_eq!(peek_ip(&h).map(|k| k.proto), Some(59));
+        // Not IP.
+        let mut a = golden_tcp4();
+        a[16..18].copy_from_slice(&[0x88, 0xcc]);
+        assert_eq!(peek_ip(&a), None);
     }
 
     #[test]
@@ -1036,6 +1116,21 @@ mod tests {
     /// `parse_frame` must not panic, and on success every offset is in bounds and the views
     /// it vouches for are constructible.
     fn check_invariants(data: &[u8]) -> Result<(), TestCaseError> {
+        // `peek_ip` never panics either, and agrees with a successful parse.
+        let peek = peek_ip(data);
+        if let Ok(p) = parse_frame(data) {
+            match p.l3 {
+                L3::Ipv4 { src, dst } => prop_assert_eq!(
+                    peek.map(|k| (k.src, k.dst, k.proto)),
+                    Some((IpAddr::V4(src), IpAddr::V4(dst), p.l4_proto))
+                ),
+                L3::Ipv6 { src, dst } => prop_assert_eq!(
+                    peek.map(|k| (k.src, k.dst, k.proto)),
+                    Some((IpAddr::V6(src), IpAddr::V6(dst), p.l4_proto))
+                ),
+                L3::Arp => prop_assert_eq!(peek, None),
+            }
+        }
         if let Ok(p) = parse_frame(data) {
             prop_assert!(p.l3_off <= p.l4_off);
             prop_assert!(p.l4_off <= p.l3_end);
