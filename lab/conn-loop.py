@@ -10,12 +10,16 @@ for --duration seconds (or until --stop-file exists), and prints one line per at
 
 Every attempt has --timeout seconds in all (connect and answer): an attempt whose SYN went to a
 dead director's MAC fails after it, and the next one starts at once on a new source port.
+--every S starts an attempt every S seconds instead, each in its own thread, so that the time of
+the first success after an outage is known to S whatever the timeout (lines then come in the
+order attempts end).
 """
 import argparse
 import os
 import re
 import socket
 import sys
+import threading
 import time
 
 BACKEND = re.compile(rb"<h1>Backend ([A-Za-z0-9]+)</h1>")
@@ -50,20 +54,36 @@ def main():
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--pause", type=float, default=0.05, help="seconds between attempts")
+    ap.add_argument("--every", type=float, help="start an attempt every EVERY seconds, in parallel")
     ap.add_argument("--stop-file", help="stop early once this file exists")
     args = ap.parse_args()
 
-    end = time.monotonic() + args.duration
-    while time.monotonic() < end:
-        if args.stop_file and os.path.exists(args.stop_file):
-            break
+    lock = threading.Lock()
+
+    def one():
         start = time.time()
         try:
             result = "ok " + attempt(args.addr, args.port, args.timeout)
         except (OSError, ValueError) as e:
             result = "fail " + (type(e).__name__ if not str(e) else str(e).replace(" ", "_"))
-        print(f"{start:.3f} {time.time():.3f} {result}", flush=True)
-        time.sleep(args.pause)
+        with lock:
+            print(f"{start:.3f} {time.time():.3f} {result}", flush=True)
+
+    end = time.monotonic() + args.duration
+    threads = []
+    while time.monotonic() < end:
+        if args.stop_file and os.path.exists(args.stop_file):
+            break
+        if args.every:
+            t = threading.Thread(target=one)
+            t.start()
+            threads.append(t)
+            time.sleep(args.every)
+        else:
+            one()
+            time.sleep(args.pause)
+    for t in threads:
+        t.join()
     return 0
 
 
