@@ -1,9 +1,9 @@
 //! Boot-only differences between two configurations, for refusing a live reload.
 //!
-//! `[dpdk]`, every `[[port]]` key and `[control]` are boot-only: EAL arguments, lcores, mempools,
-//! table sizes, the ports' devices, queues and addresses, and the control listeners are fixed when
-//! the gateway starts. A reload whose
-//! new file changes any of them is refused as a whole ("restart required") and the running
+//! `[dpdk]`, every `[[port]]` key, `[control]` and `ha.mode` are boot-only: EAL arguments,
+//! lcores, mempools, table sizes, the ports' devices, queues and addresses, the control
+//! listeners and the watcher of the exception-path TAPs are fixed when the gateway starts. A
+//! reload whose new file changes any of them is refused as a whole ("restart required") and the running
 //! configuration stays, as DPVS does for its `<init>` keys. Ports are matched by name, so
 //! reordering `[[port]]` blocks is not a change.
 
@@ -96,6 +96,14 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         "control.admin_socket",
         &old.control.admin_socket,
         &new.control.admin_socket,
+    );
+    // The watcher of the exception-path TAPs starts with the gateway; the followed addresses
+    // and the announcement timers are reloadable.
+    cmp(
+        &mut out,
+        "ha.mode",
+        &old.ha.mode.name(),
+        &new.ha.mode.name(),
     );
     for p in &old.ports {
         match new.ports.iter().find(|n| n.name == p.name) {

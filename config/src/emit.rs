@@ -128,6 +128,18 @@ pub(crate) fn to_toml(c: &Config) -> String {
         q(&c.control.metrics_listen.to_string()),
         q(&c.control.admin_socket)
     );
+    if c.ha != Ha::default() {
+        let h = &c.ha;
+        let _ = writeln!(o, "\n[ha]\nmode = {}", q(h.mode.name()));
+        if let Some(a) = &h.addresses {
+            let _ = writeln!(o, "addresses = {}", str_list(a));
+        }
+        let _ = writeln!(
+            o,
+            "garp_repeat = {}\ngarp_delay = {}\ngarp_refresh = {}",
+            h.garp_repeat, h.garp_delay_s, h.garp_refresh_s
+        );
+    }
 
     for p in &c.ports {
         let _ = writeln!(

@@ -51,6 +51,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// `[control]`: metrics and admin endpoints.
     pub control: Control,
+    /// `[ha]`: director HA, which addresses follow keepalived's VRRP decisions (reloadable,
+    /// except `mode`).
+    pub ha: Ha,
 }
 
 /// `[dpdk]`: settings that need a restart to change.
@@ -645,6 +648,93 @@ pub struct Control {
     pub metrics_listen: SocketAddr,
     /// The admin Unix socket path.
     pub admin_socket: String,
+}
+
+/// keepalived's `vrrp_garp_master_repeat` default: gratuitous ARPs per burst.
+pub const DEFAULT_GARP_REPEAT: u32 = 5;
+/// keepalived's `vrrp_garp_master_delay` default: seconds until the second burst.
+pub const DEFAULT_GARP_DELAY_S: u32 = 5;
+
+/// How the gateway decides which addresses it owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum HaMode {
+    /// No director HA: every VIP and local address is always owned (a single gateway).
+    #[default]
+    None,
+    /// keepalived's VRRP decides: an address is owned while it is on an exception-path TAP.
+    Vrrp,
+}
+
+impl HaMode {
+    /// Every mode, for messages.
+    pub const ALL: [Self; 2] = [Self::None, Self::Vrrp];
+
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Vrrp => "vrrp",
+        }
+    }
+
+    /// Parse a config name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// `[ha]`: director HA. With `mode = "vrrp"`, keepalived (VRRP only) runs on the box and puts
+/// its `virtual_ipaddress` entries on the exception-path TAPs; a followed address is owned
+/// (ARP/ND answers, gratuitous ARP / unsolicited NA) only while one is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ha {
+    /// The mode (boot-only: the watcher of the TAPs starts with the gateway).
+    pub mode: HaMode,
+    /// The VIPs and local addresses that follow HA; `None` = every VIP and every local
+    /// address (with `vrrp`). Each is a service VIP or in a local address pool.
+    pub addresses: Option<Vec<IpAddr>>,
+    /// Gratuitous ARPs / unsolicited NAs sent at once when an address becomes owned.
+    pub garp_repeat: u32,
+    /// Seconds until a second burst (0 = none), like keepalived's `vrrp_garp_master_delay`.
+    pub garp_delay_s: u32,
+    /// Seconds between refreshes while owned (0 = off), like `vrrp_garp_master_refresh`.
+    pub garp_refresh_s: u32,
+}
+
+impl Default for Ha {
+    fn default() -> Self {
+        Self {
+            mode: HaMode::None,
+            addresses: None,
+            garp_repeat: DEFAULT_GARP_REPEAT,
+            garp_delay_s: DEFAULT_GARP_DELAY_S,
+            garp_refresh_s: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Return the addresses director HA follows, sorted and unique: none without HA, else
+    /// `ha.addresses`, or every VIP and every local address when that is not set.
+    pub fn ha_followed(&self) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = match (&self.ha.mode, &self.ha.addresses) {
+            (HaMode::None, _) => Vec::new(),
+            (HaMode::Vrrp, Some(list)) => list.clone(),
+            (HaMode::Vrrp, None) => self
+                .services
+                .iter()
+                .map(|s| s.vip)
+                .chain(
+                    self.local_address_pools
+                        .iter()
+                        .flat_map(|p| p.addresses.iter().copied()),
+                )
+                .collect(),
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let services = read_services(&mut root, sink, &pools);
     let timeouts = read_timeouts(root.table(sink, "timeouts"), sink);
     let control = read_control(root.table(sink, "control"), sink);
+    let ha = read_ha(root.table(sink, "ha"), sink, &ports, &pools, &services);
     root.finish(sink);
     Config {
         dpdk,
@@ -63,6 +64,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         services,
         timeouts,
         control,
+        ha,
     }
 }
 
@@ -1643,6 +1645,106 @@ fn read_control(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> Control {
                 ),
             );
         }
+    }
+    t.finish(sink);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// [ha]
+
+/// The most gratuitous ARPs one burst may send.
+const MAX_GARP_REPEAT: u32 = 100;
+/// The longest delay before the second burst (keepalived takes any; an hour is plenty).
+const MAX_GARP_DELAY_S: u32 = 3600;
+/// The longest refresh interval: a day.
+const MAX_GARP_REFRESH_S: u32 = 86400;
+
+fn read_ha(
+    t: Option<Tab<'_, '_>>,
+    sink: &mut Sink<'_>,
+    ports: &[Port],
+    pools: &[LocalAddressPool],
+    services: &[Service],
+) -> Ha {
+    let mut out = Ha::default();
+    let Some(mut t) = t else {
+        return out;
+    };
+    let mode_at = t.str(sink, "mode");
+    if let Some(m) = &mode_at {
+        match HaMode::from_name(m.v) {
+            Some(mode) => out.mode = mode,
+            None => sink.error(
+                &m.span,
+                &t.key_path("mode"),
+                format!(
+                    "\"{}\" is not an HA mode: expected \"none\" or \"vrrp\"",
+                    m.v
+                ),
+            ),
+        }
+    }
+    if let (Some(m), HaMode::Vrrp) = (&mode_at, out.mode) {
+        if !ports.iter().any(|p| p.exception_path.is_some()) {
+            sink.error(
+                &m.span,
+                &t.key_path("mode"),
+                "mode \"vrrp\" follows the addresses keepalived puts on the exception-path TAPs, \
+                 but no [[port]] has exception_path",
+            );
+        }
+    }
+    if let Some(list) = t.strings(sink, "addresses") {
+        let base = t.key_path("addresses");
+        if out.mode == HaMode::None {
+            sink.error(
+                &t.raw_span("addresses"),
+                &base,
+                "addresses needs mode = \"vrrp\" (without HA every address is always owned)",
+            );
+        } else if list.is_empty() {
+            sink.error(
+                &t.raw_span("addresses"),
+                &base,
+                "the list is empty: leave the key out to follow every VIP and local address",
+            );
+        }
+        let mut addrs = Vec::new();
+        for (j, a) in list.iter().enumerate() {
+            let path = format!("{base}[{j}]");
+            let Some(ip) = parse_ip(sink, a, &path) else {
+                continue;
+            };
+            if addrs.contains(&ip) {
+                sink.error(&a.span, &path, format!("duplicate address {ip}"));
+                continue;
+            }
+            let vip = services.iter().any(|s| s.vip == ip);
+            let laddr = pools.iter().any(|p| p.addresses.contains(&ip));
+            if !vip && !laddr {
+                sink.error(
+                    &a.span,
+                    &path,
+                    format!(
+                        "{ip} is neither a service VIP nor a local address: [ha] follows only \
+                         the addresses of [[service]] vip and [[local_address_pool]] addresses"
+                    ),
+                );
+                continue;
+            }
+            addrs.push(ip);
+        }
+        out.addresses = Some(addrs);
+    }
+    if let Some(n) = t.u32(sink, "garp_repeat", 0, MAX_GARP_REPEAT) {
+        out.garp_repeat = n.v;
+    }
+    if let Some(n) = t.u32(sink, "garp_delay", 0, MAX_GARP_DELAY_S) {
+        out.garp_delay_s = n.v;
+    }
+    if let Some(n) = t.u32(sink, "garp_refresh", 0, MAX_GARP_REFRESH_S) {
+        out.garp_refresh_s = n.v;
     }
     t.finish(sink);
     out

@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha"],
     );
 }
 
@@ -754,6 +754,55 @@ on_failure_sessions = "drop"
         &[
             "ferrovs.toml:15:23: service[0].health_check.on_failure_sessions: unknown session policy \"expire\"; expected one of: keep, drop",
             "ferrovs.toml:20:23: service[0].real_server[0].health_check.on_failure_sessions: on_failure_sessions does not apply to type \"none\" (only to type \"tcp\" or \"http\" or \"command\")",
+        ],
+    );
+}
+
+#[test]
+fn ha_addresses_must_be_vips_or_local_addresses() {
+    check(
+        r#"[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.100"]
+[[service]]
+vip = "198.18.0.10"
+port = 80
+[ha]
+mode = "vrrp"
+addresses = ["198.18.0.10", "198.19.0.100", "198.18.0.99", "198.18.0.10", "nope"]
+garp_repeat = 500
+garp_delay = -1
+"#,
+        &[
+            "ferrovs.toml:17:8: ha.mode: mode \"vrrp\" follows the addresses keepalived puts on the exception-path TAPs, but no [[port]] has exception_path",
+            "ferrovs.toml:18:45: ha.addresses[2]: 198.18.0.99 is neither a service VIP nor a local address: [ha] follows only the addresses of [[service]] vip and [[local_address_pool]] addresses",
+            "ferrovs.toml:18:60: ha.addresses[3]: duplicate address 198.18.0.10",
+            "ferrovs.toml:18:75: ha.addresses[4]: \"nope\" is not an IPv4 or IPv6 address",
+            "ferrovs.toml:19:15: ha.garp_repeat: 500 is out of range 0..=100",
+            "ferrovs.toml:20:14: ha.garp_delay: -1 is out of range 0..=3600",
+        ],
+    );
+}
+
+#[test]
+fn ha_mode_and_address_list() {
+    check(
+        "[ha]\nmode = \"carp\"\n",
+        &["ferrovs.toml:11:8: ha.mode: \"carp\" is not an HA mode: expected \"none\" or \"vrrp\""],
+    );
+    check(
+        "[ha]\naddresses = [\"198.18.0.10\"]\n",
+        &[
+            "ferrovs.toml:11:13: ha.addresses: addresses needs mode = \"vrrp\" (without HA every address is always owned)",
+            "ferrovs.toml:11:14: ha.addresses[0]: 198.18.0.10 is neither a service VIP nor a local address: [ha] follows only the addresses of [[service]] vip and [[local_address_pool]] addresses",
+        ],
+    );
+    let tap = "[[port]]\nname = \"p3\"\ndevice = \"net_null3\"\nexception_path = true\n";
+    check(
+        &format!("{tap}[ha]\nmode = \"vrrp\"\naddresses = []\nzz = 1\n"),
+        &[
+            "ferrovs.toml:16:13: ha.addresses: the list is empty: leave the key out to follow every VIP and local address",
+            "ferrovs.toml:17:1: ha.zz: unknown key; expected one of: mode, addresses, garp_repeat, garp_delay, garp_refresh",
         ],
     );
 }

@@ -357,3 +357,103 @@ fn lcore_lists_parse_and_format() {
     assert_eq!(format_lcore_list(&[0, 1, 2, 4, 8, 9]), "0-2,4,8-9");
     assert_eq!(format_lcore_list(&[]), "");
 }
+
+/// Two ports with exception paths, a VIP on each side and a FullNAT pool.
+const HA: &str = r#"
+[[port]]
+name = "eth0"
+device = "net_null0"
+addresses = ["198.18.1.1/24"]
+exception_path = true
+
+[[port]]
+name = "eth1"
+device = "net_null1"
+addresses = ["198.18.2.1/24"]
+exception_path = { tap = "eth1tap" }
+
+[[local_address_pool]]
+name = "snat"
+addresses = ["198.18.2.100", "198.18.2.101"]
+
+[[service]]
+vip = "198.18.1.100"
+port = 80
+forward = "fullnat"
+local_address_pool = "snat"
+
+[[service]]
+vip = "198.18.1.100"
+port = 53
+protocol = "udp"
+
+[[service]]
+vip = "198.18.1.101"
+port = 80
+"#;
+
+#[test]
+fn ha_defaults_to_none_and_follows_nothing() {
+    let c = parse(HA, "ha.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.ha, Ha::default());
+    assert_eq!(c.ha.mode, HaMode::None);
+    assert_eq!(
+        (c.ha.garp_repeat, c.ha.garp_delay_s, c.ha.garp_refresh_s),
+        (5, 5, 0),
+        "keepalived's vrrp_garp_master_* defaults"
+    );
+    assert!(c.ha_followed().is_empty());
+    assert!(
+        !c.to_toml().contains("[ha]"),
+        "the default is not written out"
+    );
+}
+
+#[test]
+fn ha_vrrp_follows_every_vip_and_local_address_unless_told() {
+    let all = parse(&format!("{HA}\n[ha]\nmode = \"vrrp\"\n"), "ha.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.ha.addresses, None);
+    assert_eq!(
+        all.ha_followed(),
+        [
+            ip("198.18.1.100"),
+            ip("198.18.1.101"),
+            ip("198.18.2.100"),
+            ip("198.18.2.101")
+        ],
+        "sorted, each VIP once"
+    );
+    let some = parse(
+        &format!(
+            "{HA}\n[ha]\nmode = \"vrrp\"\naddresses = [\"198.18.2.100\", \"198.18.1.100\"]\n\
+             garp_repeat = 1\ngarp_delay = 1\ngarp_refresh = 600\n"
+        ),
+        "ha.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        some.ha.addresses,
+        Some(vec![ip("198.18.2.100"), ip("198.18.1.100")])
+    );
+    assert_eq!(some.ha_followed(), [ip("198.18.1.100"), ip("198.18.2.100")]);
+    assert_eq!(
+        (
+            some.ha.garp_repeat,
+            some.ha.garp_delay_s,
+            some.ha.garp_refresh_s
+        ),
+        (1, 1, 600)
+    );
+    // Round trip, and only the mode is boot-only.
+    for c in [&all, &some] {
+        let out = c.to_toml();
+        assert!(out.contains("\n[ha]\nmode = \"vrrp\"\n"), "{out}");
+        let back = parse(&out, "export.toml").unwrap_or_else(|e| panic!("{e}\n---\n{out}"));
+        assert_eq!(&back, c, "round trip\n{out}");
+        assert_eq!(back.to_toml(), out);
+    }
+    assert!(all.boot_only_diff(&some).is_empty(), "addresses reload");
+    let none = parse(HA, "ha.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none.boot_only_diff(&all), ["ha.mode: \"none\" -> \"vrrp\""]);
+}
