@@ -1,19 +1,22 @@
 //! The two loops a benchmark runs, each on its own lcore: the generator and the device under
-//! test (the ferrovs worker loop, or testpmd's `io` / `macswap` loops rewritten on the same
-//! queue handles).
+//! test (the ferrovs worker loop itself, `dataplane::worker_loop`, or testpmd's `io` /
+//! `macswap` loops rewritten on the same queue handles).
 //!
 //! Counters are plain totals kept in locals and published with one relaxed store per loop
 //! iteration, in a cache line of their own, so the main lcore can sample them without
 //! slowing the loops.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
-use dataplane::pipeline::{Verdict, Worker};
+use dataplane::counters::WorkerCounters;
+use dataplane::io::PortMap;
+use dataplane::pipeline::Worker;
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
-use dpdk::eal::rdtsc;
+use dataplane::worker_loop::{self, IdleMode, LoopEnv, WorkerIo};
+use dpdk::eal::{rdtsc, TscClock};
 use dpdk::ethdev::{RxQueue, TxQueue};
 use dpdk::mbuf::Mbuf;
 use dpdk::mempool::Mempool;
@@ -148,75 +151,52 @@ pub fn drain(rx: &mut [RxQueue]) {
     }
 }
 
-/// The ferrovs worker loop, as `worker_loop` in `src/gateway.rs` runs it with one worker:
-/// per iteration load the snapshot and sync, read the clock, RX a burst per port, run
-/// `Worker::process`, sort the frames into per-port TX buffers by verdict, poll the (empty)
-/// inject ring control would feed, flush every TX buffer (dropping what does not fit), and
-/// run the timer wheel every 64 iterations. The punt and redirect rings are left out: with
-/// one worker and established flows nothing goes there.
-pub fn ferrovs_loop(
+/// The rings a ferrovs DUT owns besides its queues: the punt ring to control and the inject
+/// ring from it (nobody is on the other side in a benchmark; with one worker and established
+/// flows nothing is punted).
+#[derive(Debug)]
+pub struct DutRings {
+    /// Frames for control.
+    pub punt: ring::Producer,
+    /// Frames from control.
+    pub inject: ring::Consumer,
+}
+
+/// The ferrovs DUT: the gateway's own worker loop (`dataplane::worker_loop::run`, the loop
+/// `ferrovs run` runs on every worker lcore) with one worker, on the DUT's queues. Its counters
+/// are the worker's ([`RunState::dut_worker`]).
+pub fn ferrovs_dut(
     mut worker: Worker,
-    mut q: DutQueues,
-    mut inject: ring::Consumer,
+    q: DutQueues,
+    rings: DutRings,
     shared: &ArcSwap<Snapshot>,
     stop: &AtomicBool,
-    tsc_hz: u64,
-    c: &Counters,
+    clock: TscClock,
+    idle: IdleMode,
 ) -> i32 {
-    let nports = q.tx.len();
-    let mut rxb: Vec<Mbuf> = Vec::with_capacity(BURST);
-    let mut txb: Vec<Vec<Mbuf>> = (0..nports).map(|_| Vec::with_capacity(BURST * 4)).collect();
-    let mut verdicts = [Verdict::Drop(DropReason::NotForUs); BURST];
-    let (mut rx, mut tx, mut dropped) = (0u64, 0u64, 0u64);
-    let start = rdtsc();
-    let mut iter: u32 = 0;
-    let (mut iters, mut idle) = (0u64, 0u64);
-    while !stop.load(Ordering::Relaxed) {
-        let before = rx;
-        let snap = shared.load();
-        worker.sync(&snap);
-        let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
-        for (pi, rq) in q.rx.iter_mut().enumerate() {
-            let n = rq.rx_burst(&mut rxb);
-            if n == 0 {
-                continue;
-            }
-            rx += n as u64;
-            let in_port = u8::try_from(pi).unwrap_or(0);
-            worker.process(&snap, now, in_port, &mut rxb, &mut verdicts[..n]);
-            for (m, v) in rxb.drain(..).zip(&verdicts[..n]) {
-                match *v {
-                    Verdict::Tx(p) if usize::from(p) < nports => txb[usize::from(p)].push(m),
-                    _ => {
-                        dropped += 1;
-                        drop(m);
-                    }
-                }
-            }
-        }
-        if inject.dequeue_burst(&mut rxb) > 0 {
-            dropped += rxb.len() as u64;
-            Mbuf::free_bulk(&mut rxb);
-        }
-        for (tq, buf) in q.tx.iter_mut().zip(txb.iter_mut()) {
-            if !buf.is_empty() {
-                tx += tq.tx_burst(buf) as u64;
-                if !buf.is_empty() {
-                    dropped += buf.len() as u64;
-                    Mbuf::free_bulk(buf);
-                }
-            }
-        }
-        iters += 1;
-        idle += u64::from(rx == before);
-        c.publish(rx, tx, dropped);
-        c.publish_loop(iters, idle);
-        iter = iter.wrapping_add(1);
-        if iter.is_multiple_of(64) {
-            worker.tick(now);
-        }
-    }
-    drain(&mut q.rx);
+    let ports = PortMap::new(
+        q.rx.iter()
+            .zip(0u8..)
+            .map(|(r, i)| (r.ids().0 .0, i))
+            .collect(),
+    );
+    let mut io = WorkerIo {
+        rx: q.rx,
+        tx: q.tx,
+        punt: rings.punt,
+        redirect_out: vec![None],
+        redirect_in: Vec::new(),
+        inject_in: rings.inject,
+    };
+    let env = LoopEnv {
+        shared,
+        stop,
+        ports: &ports,
+        clock,
+        idle,
+    };
+    worker_loop::run(&mut worker, &mut io, &env, &mut ());
+    drain(&mut io.rx);
     0
 }
 
@@ -307,6 +287,91 @@ pub fn generator(
     0
 }
 
+/// What [`latency_generator`] measured.
+#[derive(Debug, Default)]
+pub struct Latency {
+    /// Round-trip times of the frames stamped after the warm-up, in TSC ticks.
+    pub rtt: Vec<u64>,
+    /// Frames stamped after the warm-up and sent.
+    pub sent: u64,
+}
+
+/// Where the generator's TSC stamp sits in a frame: the first payload bytes of the UDP
+/// datagram (behind the outer IPv4 header of an IPIP frame from TUN).
+fn stamp_at(frame: &[u8]) -> usize {
+    if frame.get(23) == Some(&4) {
+        62
+    } else {
+        42
+    }
+}
+
+/// The low-load generator: one UDP frame every `gap` TSC ticks, visiting the flows in turn,
+/// with the TSC written into its payload when it is sent; each frame that comes back on
+/// `back` gives a round-trip time. Frames sent in the first `warmup` ticks (they open the
+/// sessions) are not measured. Runs until `stop`, then takes back what the DUT still sends
+/// until `done`.
+#[allow(clippy::too_many_arguments)]
+pub fn latency_generator(
+    flows: &Flows,
+    mut out: TxQueue,
+    mut back: Vec<RxQueue>,
+    pool: &Mempool,
+    (gap, warmup): (u64, u64),
+    stop: &AtomicBool,
+    done: &AtomicBool,
+    result: &Mutex<Latency>,
+) -> i32 {
+    let mut lat = Latency {
+        rtt: Vec::with_capacity(1 << 20),
+        sent: 0,
+    };
+    let t0 = rdtsc();
+    let measured_from = t0 + warmup;
+    let mut next = t0;
+    let mut i = 0usize;
+    let mut one: Vec<Mbuf> = Vec::with_capacity(1);
+    let mut rxb: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut take_back = |back: &mut Vec<RxQueue>, lat: &mut Latency| {
+        for q in back.iter_mut() {
+            q.rx_burst(&mut rxb);
+            let now = rdtsc();
+            for m in rxb.drain(..) {
+                let d = m.data();
+                let at = stamp_at(d);
+                let Some(b) = d.get(at..at + 8) else { continue };
+                let stamp = u64::from_le_bytes(b.try_into().unwrap_or_default());
+                if stamp >= measured_from && lat.rtt.len() < lat.rtt.capacity() {
+                    lat.rtt.push(now.saturating_sub(stamp));
+                }
+            }
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        if rdtsc() >= next && pool.alloc_bulk(&mut one, 1) {
+            let d = one[0].append(FRAME).expect("room for a frame");
+            flows.write(i % flows.len(), Kind::Data, d);
+            let stamp = rdtsc();
+            d[42..50].copy_from_slice(&stamp.to_le_bytes());
+            if out.tx_burst(&mut one) == 1 && stamp >= measured_from {
+                lat.sent += 1;
+            }
+            Mbuf::free_bulk(&mut one);
+            next += gap;
+            i += 1;
+        }
+        take_back(&mut back, &mut lat);
+    }
+    while !done.load(Ordering::Acquire) {
+        take_back(&mut back, &mut lat);
+    }
+    take_back(&mut back, &mut lat);
+    if let Ok(mut r) = result.lock() {
+        *r = lat;
+    }
+    0
+}
+
 /// Shared state of one run, handed to the lcores.
 ///
 /// Shutdown order: stop the generator, then the DUT (which frees what is left on its RX
@@ -322,8 +387,39 @@ pub struct RunState {
     pub dut_done: AtomicBool,
     /// The generator's counters.
     pub gen: Counters,
-    /// The DUT's counters.
+    /// The reference DUTs' counters.
     pub dut: Counters,
+    /// The ferrovs DUT's counters: its worker's own.
+    pub dut_worker: OnceLock<Arc<WorkerCounters>>,
+}
+
+impl RunState {
+    /// Return the DUT's (rx, tx, dropped): for ferrovs, frames received, frames the TX
+    /// queues took, and drops of every reason.
+    pub fn dut_sample(&self) -> (u64, u64, u64) {
+        let Some(c) = self.dut_worker.get() else {
+            return self.dut.sample();
+        };
+        let dropped = c.drops.iter().map(dataplane::counters::Counter::get).sum();
+        let tx =
+            c.tx.get()
+                .saturating_sub(c.drops_of(DropReason::TxRingFull));
+        (c.rx.get(), tx, dropped)
+    }
+
+    /// Return the DUT's (iterations, iterations that found no frame).
+    pub fn dut_loop_sample(&self) -> (u64, u64) {
+        let Some(c) = self.dut_worker.get() else {
+            return self.dut.loop_sample();
+        };
+        let idle = c.idle_polls.get();
+        (c.busy_polls.get() + idle, idle)
+    }
+
+    /// Return the ferrovs DUT's idle sleeps so far (0 for the references).
+    pub fn dut_sleeps(&self) -> u64 {
+        self.dut_worker.get().map_or(0, |c| c.idle_sleeps.get())
+    }
 }
 
 /// A new shared run state.

@@ -26,6 +26,7 @@ use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::types::L4Proto;
+use dataplane::worker_loop::IdleMode;
 use dpdk::eal::Eal;
 use dpdk::ethdev::{Port, PortConfig, RxQueue, TxQueue};
 use dpdk::lcore::{self, LcoreId};
@@ -77,6 +78,27 @@ enum Cmd {
         /// Concurrent flows (comma-separated); the references run the first only.
         #[arg(long, default_value = "1000,100000,1000000")]
         flows: String,
+        /// Idle modes of the ferrovs worker loop (comma-separated): busy, sleep.
+        #[arg(long, default_value = "busy")]
+        idle: String,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// Round-trip latency at low load through the ferrovs worker loop (`net_ring`, as `ring`):
+    /// one stamped UDP frame at a time, per idle mode.
+    Latency {
+        /// DUT kind: dr, nat, tun, fullnat.
+        #[arg(long, default_value = "dr")]
+        dut: String,
+        /// Idle modes (comma-separated): busy, sleep.
+        #[arg(long, default_value = "busy,sleep")]
+        idle: String,
+        /// Frames per second.
+        #[arg(long, default_value_t = 1000.0)]
+        pps: f64,
+        /// Flows the frames visit in turn.
+        #[arg(long, default_value_t = 1000)]
+        flows: usize,
         #[command(flatten)]
         timing: Timing,
     },
@@ -114,6 +136,9 @@ enum Cmd {
         /// EAL `--file-prefix`.
         #[arg(long, default_value = "fvdut")]
         prefix: String,
+        /// Idle mode of the worker loop: busy or sleep.
+        #[arg(long, default_value = "busy")]
+        idle: String,
     },
 }
 
@@ -124,8 +149,16 @@ fn main() {
             duts,
             protos,
             flows,
+            idle,
             timing,
-        } => ring_cmd(&duts, &protos, &flows, &timing),
+        } => ring_cmd(&duts, &protos, &flows, &idle, &timing),
+        Cmd::Latency {
+            dut,
+            idle,
+            pps,
+            flows,
+            timing,
+        } => latency_cmd(&dut, &idle, pps, flows, &timing),
         Cmd::MemifGen {
             dir,
             dut,
@@ -139,7 +172,10 @@ fn main() {
             sessions,
             lcores,
             prefix,
-        } => memif_dut(&dir, sessions, &lcores, &prefix),
+            idle,
+        } => parse_idle(&idle)
+            .ok_or_else(|| format!("idle: busy or sleep, not {idle:?}"))
+            .and_then(|idle| memif_dut(&dir, sessions, &lcores, &prefix, idle)),
     };
     if let Err(e) = r {
         eprintln!("ferrovs-bench: {e}");
@@ -223,6 +259,8 @@ struct Measured {
     samples: Vec<(Instant, Sample, Sample)>,
     /// (iterations, stalls) of the generator and the DUT at the window's edges.
     loops: [((u64, u64), (u64, u64)); 2],
+    /// Pauses the DUT slept in the window (ferrovs with `--idle sleep`).
+    sleeps: u64,
 }
 
 /// (rx, tx, dropped) of one loop.
@@ -245,18 +283,21 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     }
     let prefill_s = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs_f64(t.warmup));
-    let l0 = (st.gen.loop_sample(), st.dut.loop_sample());
-    let mut samples = vec![(Instant::now(), st.gen.sample(), st.dut.sample())];
+    let l0 = (st.gen.loop_sample(), st.dut_loop_sample());
+    let s0 = st.dut_sleeps();
+    let mut samples = vec![(Instant::now(), st.gen.sample(), st.dut_sample())];
     for _ in 0..WINDOWS {
         std::thread::sleep(Duration::from_secs_f64(t.secs / f64::from(WINDOWS)));
-        samples.push((Instant::now(), st.gen.sample(), st.dut.sample()));
+        samples.push((Instant::now(), st.gen.sample(), st.dut_sample()));
     }
-    let l1 = (st.gen.loop_sample(), st.dut.loop_sample());
+    let l1 = (st.gen.loop_sample(), st.dut_loop_sample());
+    let sleeps = st.dut_sleeps() - s0;
     shutdown(st);
     Ok(Measured {
         prefill_s,
         samples,
         loops: [(l0.0, l1.0), (l0.1, l1.1)],
+        sleeps,
     })
 }
 
@@ -343,6 +384,7 @@ fn result_json(
         // is: want near 0). The DUT share is 0 for a DUT in another process (not seen here).
         "gen_queue_full_share": share(m.loops[0]),
         "dut_empty_poll_share": share(m.loops[1]),
+        "dut_idle_sleeps_in_window": m.sleeps,
     })
 }
 
@@ -355,10 +397,37 @@ fn lcores_after_main(eal: &Eal, need: usize) -> Result<Vec<LcoreId>, String> {
     Ok(w)
 }
 
-fn ring_cmd(duts: &str, protos: &str, flows: &str, t: &Timing) -> Result<(), String> {
+fn parse_idle(s: &str) -> Option<IdleMode> {
+    match s {
+        "busy" => Some(IdleMode::Busy),
+        "sleep" => Some(IdleMode::Sleep),
+        _ => None,
+    }
+}
+
+fn idle_name(i: IdleMode) -> &'static str {
+    match i {
+        IdleMode::Busy => "busy",
+        IdleMode::Sleep => "sleep",
+    }
+}
+
+/// One ring case: what runs on the DUT lcore and what the generator sends.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    /// Case number (unique port and ring names).
+    n: usize,
+    dut: Dut,
+    idle: IdleMode,
+    proto: L4Proto,
+    flows: usize,
+}
+
+fn ring_cmd(duts: &str, protos: &str, flows: &str, idle: &str, t: &Timing) -> Result<(), String> {
     let duts = list(duts, Dut::parse)?;
     let protos = list(protos, traffic::parse_proto)?;
     let flows = list(flows, |s| s.parse::<usize>().ok())?;
+    let idles = list(idle, parse_idle)?;
     let eal = eal(&t.lcores, &t.prefix)?;
     let lc = lcores_after_main(&eal, 2)?;
     let (gen_lc, dut_lc) = (lc[0], lc[1]);
@@ -369,6 +438,12 @@ fn ring_cmd(duts: &str, protos: &str, flows: &str, t: &Timing) -> Result<(), Str
     let snap = Arc::new(ArcSwap::from_pointee(traffic::snapshot()));
     let mut case = 0;
     for &dut in &duts {
+        // The references have no idle mode: they run once.
+        let modes = if dut.is_ferrovs() {
+            &idles[..]
+        } else {
+            &[IdleMode::Busy][..]
+        };
         for &proto in &protos {
             let sizes = if dut.is_ferrovs() {
                 &flows[..]
@@ -376,9 +451,18 @@ fn ring_cmd(duts: &str, protos: &str, flows: &str, t: &Timing) -> Result<(), Str
                 &flows[..1]
             };
             for &n in sizes {
-                case += 1;
-                let r = ring_case(&eal, &pool, &snap, (gen_lc, dut_lc), case, dut, proto, n, t)?;
-                println!("{r}");
+                for &idle in modes {
+                    case += 1;
+                    let c = Case {
+                        n: case,
+                        dut,
+                        idle,
+                        proto,
+                        flows: n,
+                    };
+                    let r = ring_case(&eal, &pool, &snap, (gen_lc, dut_lc), c, t)?;
+                    println!("{r}");
+                }
             }
         }
     }
@@ -386,18 +470,21 @@ fn ring_cmd(duts: &str, protos: &str, flows: &str, t: &Timing) -> Result<(), Str
     eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn ring_case(
     eal: &Eal,
     pool: &Arc<Mempool>,
     snap: &Arc<ArcSwap<dataplane::snapshot::Snapshot>>,
     (gen_lc, dut_lc): (LcoreId, LcoreId),
-    case: usize,
-    dut: Dut,
-    proto: L4Proto,
-    flows: usize,
+    c: Case,
     t: &Timing,
 ) -> Result<serde_json::Value, String> {
+    let Case {
+        n: case,
+        dut,
+        idle,
+        proto,
+        flows,
+    } = c;
     let e = |x: dpdk::Error| x.to_string();
     // Port pair 0: generator (client side) -> DUT port 0; pair 1: DUT port 1 -> generator.
     let (mut g0, mut d0) =
@@ -414,7 +501,16 @@ fn ring_case(
     };
     let st = lcores::run_state();
     let t_build = Instant::now();
-    let dut_job = launch_dut(eal, dut_lc, dut, flows, q, snap, &st, &format!("inj{case}"))?;
+    let dut_job = launch_dut(
+        eal,
+        dut_lc,
+        (dut, idle),
+        flows,
+        q,
+        snap,
+        &st,
+        &format!("r{case}"),
+    )?;
     let build_s = t_build.elapsed().as_secs_f64();
     let p = plan(dut, proto, flows);
     let (st2, pool2) = (st.clone(), pool.clone());
@@ -436,9 +532,11 @@ fn ring_case(
     let m = m?;
     let mut r = result_json("ring", dut, "in-process", proto, flows, &m);
     r["table_build_s"] = json!(build_s);
+    r["idle"] = json!(idle_name(idle));
     eprintln!(
-        "ring {:>8} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%)",
+        "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
         dut.name(),
+        idle_name(idle),
         traffic::proto_name(proto),
         flows,
         r["mpps"].as_f64().unwrap_or(0.0),
@@ -446,6 +544,7 @@ fn ring_case(
         m.prefill_s,
         r["gen_queue_full_share"].as_f64().unwrap_or(0.0) * 100.0,
         r["dut_empty_poll_share"].as_f64().unwrap_or(0.0) * 100.0,
+        m.sleeps,
     );
     // Queues first (the others went with the lcore closures), then the ports.
     drop(g1tx);
@@ -453,17 +552,157 @@ fn ring_case(
     Ok(r)
 }
 
-/// Launch the DUT loop of kind `dut` on `lc`.
+fn latency_cmd(dut: &str, idle: &str, pps: f64, flows: usize, t: &Timing) -> Result<(), String> {
+    let dut = Dut::parse(dut)
+        .filter(|d| d.is_ferrovs())
+        .ok_or_else(|| format!("DUT {dut:?}: one of dr, nat, tun, fullnat"))?;
+    let idles = list(idle, parse_idle)?;
+    if !(1.0..=1e6).contains(&pps) {
+        return Err(format!("pps {pps}: 1 to 1000000"));
+    }
+    let eal = eal(&t.lcores, &t.prefix)?;
+    let lc = lcores_after_main(&eal, 2)?;
+    let pool = Arc::new(
+        Mempool::new(&eal, "lat_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
+            .map_err(|e| format!("mempool: {e}"))?,
+    );
+    let snap = Arc::new(ArcSwap::from_pointee(traffic::snapshot()));
+    for (case, &idle) in idles.iter().enumerate() {
+        let r = latency_case(
+            &eal,
+            &pool,
+            &snap,
+            (lc[0], lc[1]),
+            case,
+            (dut, idle),
+            pps,
+            flows,
+            t,
+        )?;
+        println!("{r}");
+    }
+    drop(pool);
+    eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
+}
+
+/// The value at quantile `q` of sorted `v`, in microseconds.
+fn quantile_us(v: &[u64], q: f64, hz: u64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i] as f64 * 1e6 / hz as f64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn latency_case(
+    eal: &Eal,
+    pool: &Arc<Mempool>,
+    snap: &Arc<ArcSwap<dataplane::snapshot::Snapshot>>,
+    (gen_lc, dut_lc): (LcoreId, LcoreId),
+    case: usize,
+    (dut, idle): (Dut, IdleMode),
+    pps: f64,
+    flows: usize,
+    t: &Timing,
+) -> Result<serde_json::Value, String> {
+    let e = |x: dpdk::Error| x.to_string();
+    let (mut g0, mut d0) =
+        Port::ring_pair(eal, &format!("lc{case}"), 1, u32::from(DESC)).map_err(e)?;
+    let (mut g1, mut d1) =
+        Port::ring_pair(eal, &format!("lb{case}"), 1, u32::from(DESC)).map_err(e)?;
+    let (g0rx, g0tx) = start_port(&mut g0, pool)?;
+    let (g1rx, g1tx) = start_port(&mut g1, pool)?;
+    let (d0rx, d0tx) = start_port(&mut d0, pool)?;
+    let (d1rx, d1tx) = start_port(&mut d1, pool)?;
+    let q = DutQueues {
+        rx: vec![d0rx, d1rx],
+        tx: vec![d0tx, d1tx],
+    };
+    let st = lcores::run_state();
+    let dut_job = launch_dut(
+        eal,
+        dut_lc,
+        (dut, idle),
+        flows,
+        q,
+        snap,
+        &st,
+        &format!("l{case}"),
+    )?;
+    let hz = eal.tsc_hz();
+    let gap = (hz as f64 / pps) as u64;
+    let warmup = (hz as f64 * t.warmup) as u64;
+    let f = Flows::new(dut, L4Proto::Udp, flows);
+    let result = Arc::new(std::sync::Mutex::new(lcores::Latency::default()));
+    let (st2, pool2, result2) = (st.clone(), pool.clone(), result.clone());
+    let gen_job = lcore::launch(eal, gen_lc, move || {
+        lcores::latency_generator(
+            &f,
+            g0tx,
+            vec![g1rx, g0rx],
+            &pool2,
+            (gap, warmup),
+            &st2.stop_gen,
+            &st2.dut_done,
+            &result2,
+        )
+    })
+    .map_err(e)?;
+    std::thread::sleep(Duration::from_secs_f64(t.warmup));
+    let s0 = st.dut_sleeps();
+    std::thread::sleep(Duration::from_secs_f64(t.secs));
+    let sleeps = st.dut_sleeps() - s0;
+    shutdown(&st);
+    gen_job.join();
+    dut_job.join();
+    let mut lat = std::mem::take(&mut *result.lock().map_err(|_| "latency result lock")?);
+    lat.rtt.sort_unstable();
+    let got = lat.rtt.len() as u64;
+    let r = json!({
+        "bench": "latency",
+        "dut": dut.name(),
+        "idle": idle_name(idle),
+        "proto": "udp",
+        "flows": flows,
+        "pps": pps,
+        "sent": lat.sent,
+        "received": got,
+        "rtt_us_p50": quantile_us(&lat.rtt, 0.5, hz),
+        "rtt_us_p90": quantile_us(&lat.rtt, 0.9, hz),
+        "rtt_us_p99": quantile_us(&lat.rtt, 0.99, hz),
+        "rtt_us_max": quantile_us(&lat.rtt, 1.0, hz),
+        "rtt_us_min": quantile_us(&lat.rtt, 0.0, hz),
+        "dut_idle_sleeps_in_window": sleeps,
+        "window_s": t.secs,
+        "loadavg_1m": loadavg(),
+    });
+    eprintln!(
+        "latency {:>8} {:>5} {pps} pps: rtt p50 {:.1} us, p99 {:.1} us, max {:.1} us ({got} of {} back, {sleeps} DUT sleeps)",
+        dut.name(),
+        idle_name(idle),
+        r["rtt_us_p50"].as_f64().unwrap_or(0.0),
+        r["rtt_us_p99"].as_f64().unwrap_or(0.0),
+        r["rtt_us_max"].as_f64().unwrap_or(0.0),
+        lat.sent,
+    );
+    drop(g1tx);
+    drop((g0, g1, d0, d1));
+    Ok(r)
+}
+
+/// Launch the DUT loop of kind `dut` on `lc` (ferrovs in idle mode `idle`); `tag` names its
+/// rings.
 #[allow(clippy::too_many_arguments)]
 fn launch_dut(
     eal: &Eal,
     lc: LcoreId,
-    dut: Dut,
+    (dut, idle): (Dut, IdleMode),
     flows: usize,
     q: DutQueues,
     snap: &Arc<ArcSwap<dataplane::snapshot::Snapshot>>,
     st: &Arc<RunState>,
-    inject_name: &str,
+    tag: &str,
 ) -> Result<lcore::LcoreJoin, String> {
     let e = |x: dpdk::Error| x.to_string();
     let st = st.clone();
@@ -479,13 +718,19 @@ fn launch_dut(
         }
         _ => {
             let worker = worker_for(flows);
-            let (_inject_tx, inject_rx) = ring::mbuf_ring(eal, inject_name, 1024).map_err(e)?;
+            // The worker's own counters are the DUT's.
+            let _ = st.dut_worker.set(worker.counters().clone());
+            // Control's ends of the rings: nobody feeds the inject ring or drains the punt
+            // ring in a benchmark.
+            let (inject_tx, inject) =
+                ring::mbuf_ring(eal, &format!("{tag}_inj"), 1024).map_err(e)?;
+            let (punt, punt_rx) = ring::mbuf_ring(eal, &format!("{tag}_punt"), 1024).map_err(e)?;
+            let rings = lcores::DutRings { punt, inject };
             let snap = snap.clone();
-            let hz = eal.tsc_hz();
+            let clock = eal.tsc_clock();
             lcore::launch(eal, lc, move || {
-                let _keep = _inject_tx;
-                let r =
-                    lcores::ferrovs_loop(worker, q, inject_rx, &snap, &st.stop_dut, hz, &st.dut);
+                let _control_ends = (inject_tx, punt_rx);
+                let r = lcores::ferrovs_dut(worker, q, rings, &snap, &st.stop_dut, clock, idle);
                 st.dut_done.store(true, Ordering::Release);
                 r
             })
@@ -570,7 +815,13 @@ fn memif_gen(
     Ok(())
 }
 
-fn memif_dut(dir: &Path, sessions: usize, lcores: &str, prefix: &str) -> Result<(), String> {
+fn memif_dut(
+    dir: &Path,
+    sessions: usize,
+    lcores: &str,
+    prefix: &str,
+    idle: IdleMode,
+) -> Result<(), String> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
@@ -590,14 +841,14 @@ fn memif_dut(dir: &Path, sessions: usize, lcores: &str, prefix: &str) -> Result<
     let snap = Arc::new(ArcSwap::from_pointee(traffic::snapshot()));
     let st = lcores::run_state();
     // The DUT kind only matters for the reference loops; the frames pick the mode by VIP.
-    let job = launch_dut(&eal, lc[0], Dut::Dr, sessions, q, &snap, &st, "dut_inj")?;
+    let job = launch_dut(&eal, lc[0], (Dut::Dr, idle), sessions, q, &snap, &st, "dut")?;
     eprintln!("memif-dut: ferrovs worker loop running ({sessions} sessions)");
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
     }
     st.stop_dut.store(true, Ordering::Relaxed);
     job.join();
-    let (rx, tx, dropped) = st.dut.sample();
+    let (rx, tx, dropped) = st.dut_sample();
     eprintln!("memif-dut: rx {rx} tx {tx} dropped {dropped}");
     drop((p0, p1));
     drop(pool);

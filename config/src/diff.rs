@@ -85,6 +85,7 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &a.persist_capacity,
         &b.persist_capacity,
     );
+    cmp(&mut out, "dpdk.idle", &a.idle.name(), &b.idle.name());
     cmp(
         &mut out,
         "control.metrics_listen",

@@ -115,6 +115,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
     let _ = writeln!(o, "mbufs_per_port = {}", d.mbufs_per_port);
     let _ = writeln!(o, "session_capacity = {}", d.session_capacity);
     let _ = writeln!(o, "persist_capacity = {}", d.persist_capacity);
+    if d.idle != Idle::Busy {
+        let _ = writeln!(o, "idle = {}", q(d.idle.name()));
+    }
 
     let t = &c.timeouts;
     let _ = writeln!(

@@ -82,6 +82,36 @@ pub struct Dpdk {
     pub session_capacity: u32,
     /// Persistence template capacity per worker.
     pub persist_capacity: u32,
+    /// What a worker does when its queues are empty.
+    pub idle: Idle,
+}
+
+/// `[dpdk] idle`: what a poll-mode worker does when its queues are empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Idle {
+    /// Poll without pause: lowest latency, the worker's CPU stays at 100%.
+    #[default]
+    Busy,
+    /// After a run of empty polls, sleep between polls with a growing, bounded pause; back to
+    /// busy polling on the first frame. Gives an idle worker's CPU back (labs, small boxes).
+    Sleep,
+}
+
+impl Idle {
+    /// Return the config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Busy => "busy",
+            Self::Sleep => "sleep",
+        }
+    }
+
+    /// Parse a config name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::Busy, Self::Sleep]
+            .into_iter()
+            .find(|t| t.name() == s)
+    }
 }
 
 /// An IP address with a prefix length; the address may have host bits (a port's own address).

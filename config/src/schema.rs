@@ -174,6 +174,7 @@ fn read_dpdk(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> (Dpdk, Option<Range
         mbufs_per_port: DEFAULT_MBUFS_PER_PORT,
         session_capacity: DEFAULT_SESSION_CAPACITY,
         persist_capacity: DEFAULT_PERSIST_CAPACITY,
+        idle: Idle::Busy,
     };
     let Some(mut t) = t else {
         return (d, None);
@@ -328,6 +329,19 @@ fn read_dpdk(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> (Dpdk, Option<Range
     }
     if let Some(m) = t.u32(sink, "persist_capacity", 1024, 1 << 26) {
         d.persist_capacity = m.v;
+    }
+    if let Some(a) = t.str(sink, "idle") {
+        match Idle::from_name(a.v) {
+            Some(i) => d.idle = i,
+            None => sink.error(
+                &a.span,
+                &t.key_path("idle"),
+                format!(
+                    "unknown idle mode \"{}\"; expected one of: busy, sleep",
+                    a.v
+                ),
+            ),
+        }
     }
     let span = mbufs_span.unwrap_or_else(|| t.span());
     t.finish(sink);

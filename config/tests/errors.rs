@@ -806,3 +806,18 @@ fn ha_mode_and_address_list() {
         ],
     );
 }
+
+#[test]
+fn idle_mode_is_busy_or_sleep() {
+    check(
+        "[dpdk]\nidle = \"nap\"\n",
+        &["ferrovs.toml:11:8: dpdk.idle: unknown idle mode \"nap\"; expected one of: busy, sleep"],
+    );
+    check(
+        "[dpdk]\nidle = true\n",
+        &["ferrovs.toml:11:8: dpdk.idle: expected a string, found a boolean"],
+    );
+    let c =
+        config::parse(&format!("{BASE}[dpdk]\nidle = \"sleep\"\n"), "ferrovs.toml").expect("valid");
+    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
+}

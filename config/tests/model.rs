@@ -32,6 +32,11 @@ fn minimal_config_gets_ipvsadm_defaults() {
     assert_eq!(c.dpdk.memory_mb, None);
     assert_eq!(c.dpdk.file_prefix, "ferrovs");
     assert_eq!(c.dpdk.session_capacity, 1_048_576);
+    assert_eq!(
+        c.dpdk.idle,
+        config::Idle::Busy,
+        "workers busy-poll unless told"
+    );
     let p = &c.ports[0];
     assert_eq!(
         (
@@ -91,6 +96,7 @@ extra_eal_args = ["--log-level=8", "--in-memory"]
 mbufs_per_port = 131071
 session_capacity = 4096
 persist_capacity = 2048
+idle = "sleep"
 
 [[port]]
 name = "wan0"
@@ -212,6 +218,7 @@ fn full_config_is_normalised() {
     let c = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.dpdk.lcores, [0, 2, 3, 4, 8]);
     assert_eq!(c.dpdk.worker_lcores, [3, 4, 8]);
+    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
     assert_eq!(
         c.ports[0].mac.map(|m| m.to_string()).as_deref(),
         Some("02:ab:cd:00:00:01")
@@ -314,6 +321,7 @@ fn boot_only_diff_lists_dpdk_port_and_control_changes() {
 
     new.dpdk.lcores = vec![0, 1, 2];
     new.dpdk.session_capacity = 8192;
+    new.dpdk.idle = config::Idle::Busy;
     new.ports[0].mtu = 1500;
     new.ports[0].addresses.push(Prefix {
         addr: ip("198.18.1.2"),
@@ -331,6 +339,7 @@ fn boot_only_diff_lists_dpdk_port_and_control_changes() {
         [
             "dpdk.lcores: \"0,2-4,8\" -> \"0-2\"",
             "dpdk.session_capacity: 4096 -> 8192",
+            "dpdk.idle: \"sleep\" -> \"busy\"",
             "control.admin_socket: \"/run/fv1/admin.sock\" -> \"/run/x.sock\"",
             "port[wan0].mtu: 9000 -> 1500",
             "port[wan0].addresses: [\"198.18.0.2/24\", \"2001:db8:1::2/64\"] -> [\"198.18.0.2/24\", \"2001:db8:1::2/64\", \"198.18.1.2/24\"]",

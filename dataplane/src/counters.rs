@@ -129,6 +129,10 @@ pub struct WorkerCounters {
     pub busy_polls: Counter,
     /// Polls that returned nothing (set by the worker loop).
     pub idle_polls: Counter,
+    /// Pauses an idle worker slept (`[dpdk] idle = "sleep"`).
+    pub idle_sleeps: Counter,
+    /// Microseconds those pauses took.
+    pub idle_sleep_us: Counter,
     /// Live IPv4 sessions (gauge).
     pub sessions4: Counter,
     /// Live IPv6 sessions (gauge).
@@ -161,6 +165,8 @@ impl WorkerCounters {
             ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
+            idle_sleeps: Counter::default(),
+            idle_sleep_us: Counter::default(),
             sessions4: Counter::default(),
             sessions6: Counter::default(),
             generation: Counter::default(),

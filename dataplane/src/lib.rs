@@ -6,7 +6,8 @@
 //!
 //! Layout: [`wire`] (typed views over headers, checksums), [`session`] (per-worker connection
 //! table, TCP states, timers, persistence), [`sched`] (the ipvsadm schedulers and Maglev),
-//! [`types`] (flow keys and ids shared by all of them).
+//! [`types`] (flow keys and ids shared by all of them); [`worker_loop`] the loop every worker
+//! runs, over the queue and ring traits of [`io`].
 #![forbid(unsafe_code)]
 
 pub mod counters;
@@ -14,6 +15,7 @@ pub mod frame;
 pub mod fuzzing;
 #[cfg(feature = "golden")]
 pub mod golden;
+pub mod io;
 pub mod pipeline;
 mod rewrite;
 pub mod rss;
@@ -22,3 +24,4 @@ pub mod session;
 pub mod snapshot;
 pub mod types;
 pub mod wire;
+pub mod worker_loop;

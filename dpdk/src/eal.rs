@@ -92,6 +92,28 @@ impl Eal {
         // SAFETY: the EAL is initialised (we hold the token).
         unsafe { dpdk_sys::rte_get_tsc_hz() }
     }
+
+    /// Return the TSC as a [`dataplane::io::Clock`] for the worker loop.
+    pub fn tsc_clock(&self) -> TscClock {
+        TscClock { hz: self.tsc_hz() }
+    }
+}
+
+/// The time-stamp counter as the worker loop's clock (its frequency read once from the EAL).
+#[derive(Clone, Copy, Debug)]
+pub struct TscClock {
+    hz: u64,
+}
+
+impl dataplane::io::Clock for TscClock {
+    #[inline]
+    fn ticks(&self) -> u64 {
+        rdtsc()
+    }
+    #[inline]
+    fn hz(&self) -> u64 {
+        self.hz
+    }
 }
 
 /// Read the time-stamp counter.

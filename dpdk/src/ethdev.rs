@@ -709,6 +709,20 @@ impl TxQueue {
     }
 }
 
+impl dataplane::io::RxQueue<Mbuf> for RxQueue {
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        RxQueue::rx_burst(self, out)
+    }
+}
+
+impl dataplane::io::TxQueue<Mbuf> for TxQueue {
+    #[inline]
+    fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
+        TxQueue::tx_burst(self, pkts)
+    }
+}
+
 /// Return the number of ports DPDK knows.
 #[doc(alias = "rte_eth_dev_count_avail")]
 pub fn count_avail(_eal: &Eal) -> u16 {

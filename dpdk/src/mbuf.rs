@@ -256,3 +256,16 @@ impl dataplane::frame::Frame for Mbuf {
         Mbuf::append(self, n)
     }
 }
+
+impl dataplane::io::RxFrame for Mbuf {
+    #[inline]
+    fn port_id(&self) -> u16 {
+        Mbuf::port(self)
+    }
+
+    /// One `rte_pktmbuf_free_bulk` call instead of one free per frame.
+    #[inline]
+    fn free_bulk(frames: &mut Vec<Mbuf>) {
+        Mbuf::free_bulk(frames);
+    }
+}

@@ -129,3 +129,17 @@ impl Consumer {
         unsafe { dpdk_sys::rte_ring_count(self.inner.0) }
     }
 }
+
+impl dataplane::io::RingProducer<Mbuf> for Producer {
+    #[inline]
+    fn enqueue_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
+        Producer::enqueue_burst(self, pkts)
+    }
+}
+
+impl dataplane::io::RingConsumer<Mbuf> for Consumer {
+    #[inline]
+    fn dequeue_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        Consumer::dequeue_burst(self, out)
+    }
+}

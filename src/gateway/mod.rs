@@ -25,9 +25,11 @@ use control::metrics::{
 use control::neigh::{self, Neighbours};
 use control::topology;
 use dataplane::counters::WorkerCounters;
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+use dataplane::io::PortMap;
+use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::wire::DropReason;
+use dataplane::worker_loop::{self, IdleMode, LoopEnv};
 use dpdk::eal::{rdtsc, Eal};
 use dpdk::ethdev::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
 use dpdk::mbuf::Mbuf;
@@ -37,7 +39,7 @@ use dpdk::{lcore, ring};
 /// RX burst size (l3fwd's): the most frames a worker takes from one queue per loop iteration.
 /// Public because the `net_pcap` replay test (`tests/gateway_pcap.rs`) schedules its input by
 /// it: a worker polls its queue of port 0, then of port 1, one burst each per iteration.
-pub const BURST: usize = 32;
+pub const BURST: usize = worker_loop::BURST;
 /// Slots in each punt and redirect ring.
 const RING_SIZE: u32 = 1024;
 /// How often control re-sends resolution requests for unresolved neighbours.
@@ -96,30 +98,14 @@ fn looks_pci(device: &str) -> bool {
     name.contains(':') && name.contains('.')
 }
 
-/// The queues and rings one worker owns.
-struct WorkerIo {
-    rx: Vec<RxQueue>,
-    tx: Vec<TxQueue>,
-    punt: ring::Producer,
-    redirect_out: Vec<Option<ring::Producer>>,
-    redirect_in: Vec<ring::Consumer>,
-    /// Frames control hands over: what arrived on control's own RX queue, and punted frames
-    /// held until their neighbour resolved.
-    inject_in: ring::Consumer,
-    /// Session dumps for `ferrovsadm -L -c`.
-    dump: Arc<admin::ConnDump>,
-}
+/// The queues and rings one worker owns, on DPDK.
+type WorkerIo = worker_loop::WorkerIo<RxQueue, TxQueue, ring::Producer, ring::Consumer>;
 
-/// Map DPDK port ids to gateway port indices.
-#[derive(Clone, Debug)]
-struct PortMap(Vec<(u16, u8)>);
-
-impl PortMap {
-    fn index(&self, dpdk_port: u16) -> u8 {
-        self.0
-            .iter()
-            .find(|(p, _)| *p == dpdk_port)
-            .map_or(0, |(_, i)| *i)
+/// The worker loop's idle behaviour for `[dpdk] idle`.
+fn idle_mode(idle: config::Idle) -> IdleMode {
+    match idle {
+        config::Idle::Busy => IdleMode::Busy,
+        config::Idle::Sleep => IdleMode::Sleep,
     }
 }
 
@@ -279,7 +265,7 @@ fn run_with_eal(
         macs.push(mac);
         ports.push(port);
     }
-    let map = PortMap(map);
+    let map = PortMap::new(map);
     // FullNAT reply steering: one choice for all ports, one line per port (DESIGN §5).
     let port_names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
     let mut plan = steer::decide(&probes, &carries, nw);
@@ -346,7 +332,8 @@ fn run_with_eal(
         .map_err(|e| format!("admin socket {}: {e}", cfg.control.admin_socket))?;
 
     // Launch workers.
-    let tsc_hz = eal.tsc_hz();
+    let clock = eal.tsc_clock();
+    let idle = idle_mode(cfg.dpdk.idle);
     let mut jobs = Vec::new();
     let mut counters: Vec<Arc<WorkerCounters>> = Vec::new();
     let mut dumps: Vec<Arc<admin::ConnDump>> = Vec::new();
@@ -368,19 +355,30 @@ fn run_with_eal(
         };
         let worker = Worker::new(wcfg);
         counters.push(worker.counters().clone());
-        let wio = WorkerIo {
+        let mut wio = WorkerIo {
             rx,
             tx,
             punt: punts[w].take().ok_or("punt ring")?,
             redirect_out: redirect_out.next().unwrap_or_default(),
             redirect_in: redirect_in.next().unwrap_or_default(),
             inject_in: inject_in[w].take().ok_or("inject ring")?,
-            dump: Arc::new(admin::ConnDump::default()),
         };
-        dumps.push(wio.dump.clone());
+        // Session dumps for `ferrovsadm -L -c`, served from the loop between bursts.
+        let dump = Arc::new(admin::ConnDump::default());
+        dumps.push(dump.clone());
         let (shared, stop, map) = (shared.clone(), stop.clone(), map.clone());
         let job = lcore::launch(eal, *lc, move || {
-            worker_loop(worker, wio, &shared, &stop, &map, tsc_hz)
+            let mut worker = worker;
+            let env = LoopEnv {
+                shared: &shared,
+                stop: &stop,
+                ports: &map,
+                clock,
+                idle,
+            };
+            let mut serve_dump = |w: &Worker, now: u32| dump.serve(w, now);
+            worker_loop::run(&mut worker, &mut wio, &env, &mut serve_dump);
+            0
         })
         .map_err(|e| format!("launch worker on lcore {}: {e}", lc.0))?;
         jobs.push(job);
@@ -723,131 +721,6 @@ fn notify_systemd(state: &str) {
         return;
     };
     let _ = sock.send_to(state.as_bytes(), path);
-}
-
-/// The worker loop (l3fwd's shape): RX bursts, pipeline, per-port TX buffers flushed every
-/// iteration, punt and redirect rings, bounded expiry work.
-fn worker_loop(
-    mut worker: Worker,
-    mut io: WorkerIo,
-    shared: &ArcSwap<Snapshot>,
-    stop: &AtomicBool,
-    map: &PortMap,
-    tsc_hz: u64,
-) -> i32 {
-    let nports = io.tx.len();
-    let c = worker.counters().clone();
-    let mut rx: Vec<Mbuf> = Vec::with_capacity(BURST);
-    let mut tx: Vec<Vec<Mbuf>> = (0..nports).map(|_| Vec::with_capacity(BURST * 4)).collect();
-    let mut punt: Vec<Mbuf> = Vec::with_capacity(BURST * 4);
-    let mut redirect: Vec<Vec<Mbuf>> = (0..io.redirect_out.len())
-        .map(|_| Vec::with_capacity(BURST * 4))
-        .collect();
-    let mut verdicts = [Verdict::Drop(DropReason::NotForUs); BURST];
-    let start = rdtsc();
-    let mut iter: u32 = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let snap = shared.load();
-        // Cheap when nothing changed; confirms a reload even with no traffic.
-        worker.sync(&snap);
-        let now = u32::try_from((rdtsc() - start) / tsc_hz.max(1)).unwrap_or(u32::MAX);
-        io.dump.serve(&worker, now);
-        let mut got = 0;
-        for (pi, q) in io.rx.iter_mut().enumerate() {
-            let n = q.rx_burst(&mut rx);
-            if n == 0 {
-                continue;
-            }
-            got += n;
-            let in_port = u8::try_from(pi).unwrap_or(0);
-            worker.process(&snap, now, in_port, &mut rx, &mut verdicts[..n]);
-            dispatch(
-                &mut rx,
-                &verdicts[..n],
-                &mut tx,
-                &mut punt,
-                &mut redirect,
-                &c,
-            );
-        }
-        for q in io.redirect_in.iter_mut().chain([&mut io.inject_in]) {
-            if q.dequeue_burst(&mut rx) == 0 {
-                continue;
-            }
-            got += rx.len();
-            let n = rx.len();
-            for (m, v) in rx.iter_mut().zip(verdicts.iter_mut()) {
-                let in_port = map.index(m.port());
-                *v = worker.process_one(&snap, now, in_port, m);
-            }
-            dispatch(
-                &mut rx,
-                &verdicts[..n],
-                &mut tx,
-                &mut punt,
-                &mut redirect,
-                &c,
-            );
-        }
-        for (q, buf) in io.tx.iter_mut().zip(tx.iter_mut()) {
-            if !buf.is_empty() {
-                q.tx_burst(buf);
-                if !buf.is_empty() {
-                    c.drops[DropReason::TxRingFull.index()].add(buf.len() as u64);
-                    buf.clear();
-                }
-            }
-        }
-        if !punt.is_empty() {
-            io.punt.enqueue_burst(&mut punt);
-            c.drops[DropReason::PuntRingFull.index()].add(punt.len() as u64);
-            punt.clear();
-        }
-        for (q, buf) in io.redirect_out.iter_mut().zip(redirect.iter_mut()) {
-            if let Some(q) = q {
-                if !buf.is_empty() {
-                    q.enqueue_burst(buf);
-                }
-            }
-            c.drops[DropReason::RedirectRingFull.index()].add(buf.len() as u64);
-            buf.clear();
-        }
-        if got > 0 {
-            c.busy_polls.inc();
-        } else {
-            c.idle_polls.inc();
-        }
-        iter = iter.wrapping_add(1);
-        if iter.is_multiple_of(64) {
-            worker.tick(now);
-        }
-    }
-    0
-}
-
-/// Move each frame to where its verdict sends it.
-fn dispatch(
-    rx: &mut Vec<Mbuf>,
-    verdicts: &[Verdict],
-    tx: &mut [Vec<Mbuf>],
-    punt: &mut Vec<Mbuf>,
-    redirect: &mut [Vec<Mbuf>],
-    c: &WorkerCounters,
-) {
-    for (m, v) in rx.drain(..).zip(verdicts) {
-        match *v {
-            Verdict::Tx(p) => match tx.get_mut(usize::from(p)) {
-                Some(b) => b.push(m),
-                None => c.drop_reason(DropReason::NoRoute),
-            },
-            Verdict::Punt(_) => punt.push(m),
-            Verdict::Redirect(w) => match redirect.get_mut(usize::from(w)) {
-                Some(b) => b.push(m),
-                None => c.drop_reason(DropReason::RedirectRingFull),
-            },
-            Verdict::Drop(_) => drop(m),
-        }
-    }
 }
 
 /// Services and real servers the id tables hold at least (runtime additions).

@@ -320,6 +320,10 @@ pub struct WorkerRow {
     pub busy_polls: u64,
     /// Polls that returned nothing.
     pub idle_polls: u64,
+    /// Pauses slept by an idle worker (`[dpdk] idle = "sleep"`).
+    pub idle_sleeps: u64,
+    /// Microseconds those pauses took.
+    pub idle_sleep_us: u64,
     /// FullNAT TOA options inserted.
     pub toa_inserted: u64,
     /// FullNAT TOA options skipped for lack of room.
@@ -354,6 +358,8 @@ impl WorkerRow {
             capacity_ipv6,
             busy_polls: c.busy_polls.get(),
             idle_polls: c.idle_polls.get(),
+            idle_sleeps: c.idle_sleeps.get(),
+            idle_sleep_us: c.idle_sleep_us.get(),
             toa_inserted: c.toa_inserted.get(),
             toa_skipped: c.toa_skipped.get(),
             icmp_translated: c.icmp_translated.get(),
@@ -648,7 +654,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 15] = [
+const WORKER: [WorkerField; 16] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -704,6 +710,12 @@ const WORKER: [WorkerField; 15] = [
         |w| w.idle_polls,
     ),
     (
+        "ferrovs_worker_idle_sleeps_total",
+        "Pauses an idle worker slept between polls ([dpdk] idle = \"sleep\").",
+        Kind::Counter,
+        |w| w.idle_sleeps,
+    ),
+    (
         "ferrovs_worker_toa_inserted_total",
         "FullNAT TOA options (client address) inserted.",
         Kind::Counter,
@@ -748,6 +760,14 @@ fn render_workers(e: &mut Encoder, rows: &[WorkerRow]) {
         for (w, id) in rows.iter().zip(&ids) {
             e.sample(&[("worker", id)], f(w));
         }
+    }
+    e.begin(
+        "ferrovs_worker_idle_sleep_seconds_total",
+        "Time an idle worker slept between polls.",
+        Kind::Counter,
+    );
+    for (w, id) in rows.iter().zip(&ids) {
+        e.sample(&[("worker", id)], Value::F(w.idle_sleep_us as f64 / 1e6));
     }
     e.begin(
         "ferrovs_worker_drops_total",

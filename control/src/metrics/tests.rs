@@ -74,6 +74,8 @@ fn workers() -> Vec<Arc<WorkerCounters>> {
             c.redirected.add(7);
             c.busy_polls.add(50);
             c.idle_polls.add(950);
+            c.idle_sleeps.add(30 + w);
+            c.idle_sleep_us.add(4000);
             c.drop_reason(DropReason::NoBackend);
             c.drops[DropReason::NotForUs.index()].add(5 + w);
             c.sessions4.set(10 + w);
@@ -321,6 +323,11 @@ fn test_representative_exposition_is_well_formed_and_complete() {
     assert_eq!(get("ferrovs_worker_rx_packets_total{worker=\"1\"}"), 1001.0);
     assert_eq!(get("ferrovs_worker_busy_polls_total{worker=\"0\"}"), 50.0);
     assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
+    assert_eq!(get("ferrovs_worker_idle_sleeps_total{worker=\"1\"}"), 31.0);
+    assert_eq!(
+        get("ferrovs_worker_idle_sleep_seconds_total{worker=\"0\"}"),
+        0.004
+    );
     assert_eq!(
         get("ferrovs_worker_drops_total{worker=\"1\",reason=\"not_for_us\"}"),
         6.0

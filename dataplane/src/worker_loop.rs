@@ -1,0 +1,329 @@
+//! The worker loop (l3fwd's shape), generic over the I/O seam ([`crate::io`]): the one loop
+//! that `ferrovs run` runs on every worker lcore and `ferrovs-bench` measures.
+//!
+//! Per iteration: take the published snapshot and sync to it (cheap when unchanged; it also
+//! confirms a reload with no traffic), run the per-iteration service (session dumps), receive
+//! a burst per port and run it through [`Worker::process`], then the frames other workers
+//! redirected here and those control injects, one by one through [`Worker::process_one`]
+//! (they come from any port); sort every frame by verdict into per-port TX buffers, the punt
+//! buffer and per-worker redirect buffers; flush each, counting what did not fit
+//! ([`DropReason::TxRingFull`], [`DropReason::PuntRingFull`],
+//! [`DropReason::RedirectRingFull`]); count the poll as busy or idle; run the timer wheel
+//! every [`TICK_EVERY`] iterations. In [`IdleMode::Sleep`] a worker that keeps finding nothing
+//! sleeps between polls ([`Backoff`]).
+//!
+//! Every buffer is allocated before the first iteration: the loop itself never allocates.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::counters::WorkerCounters;
+use crate::io::{Clock, PortMap, RingConsumer, RingProducer, RxFrame, RxQueue, Service, TxQueue};
+use crate::pipeline::{Verdict, Worker};
+use crate::snapshot::Snapshot;
+use crate::wire::DropReason;
+
+/// RX burst size (l3fwd's): the most frames the loop takes from one queue or ring per
+/// iteration.
+pub const BURST: usize = 32;
+/// Iterations between two runs of the timer wheel ([`Worker::tick`]).
+pub const TICK_EVERY: u32 = 64;
+
+/// What a worker does when its queues are empty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdleMode {
+    /// Poll without pause (lowest latency; the core stays at 100%).
+    #[default]
+    Busy,
+    /// After a run of empty polls, sleep between polls with a growing, bounded pause
+    /// ([`Backoff`]); back to busy polling on the first frame.
+    Sleep,
+}
+
+/// Empty polls in a row before an idle worker starts sleeping.
+pub const SLEEP_AFTER: u32 = 64;
+/// The first pause.
+pub const PAUSE_MIN: Duration = Duration::from_micros(1);
+/// The longest pause: bounds the latency a sleeping worker adds to the first frame of a burst
+/// (and the time control waits for it to confirm a reload).
+pub const PAUSE_MAX: Duration = Duration::from_micros(512);
+
+/// The sleep policy of [`IdleMode::Sleep`]: after [`SLEEP_AFTER`] empty polls in a row, every
+/// further empty poll is followed by a pause that starts at [`PAUSE_MIN`] and doubles up to
+/// [`PAUSE_MAX`]; a poll that finds a frame resets it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backoff {
+    empty: u32,
+    pause: Duration,
+}
+
+impl Backoff {
+    /// Record a poll that found `got` frames; return how long to sleep now, if at all.
+    #[inline]
+    pub fn after_poll(&mut self, got: usize) -> Option<Duration> {
+        if got > 0 {
+            *self = Backoff::default();
+            return None;
+        }
+        if self.empty < SLEEP_AFTER {
+            self.empty += 1;
+            return None;
+        }
+        self.pause = if self.pause.is_zero() {
+            PAUSE_MIN
+        } else {
+            (self.pause * 2).min(PAUSE_MAX)
+        };
+        Some(self.pause)
+    }
+}
+
+/// The queues and rings one worker owns, indexed by gateway port (`rx`, `tx`) and by worker id
+/// (`redirect_out`: `None` at the worker's own id).
+#[derive(Debug)]
+pub struct WorkerIo<R, T, P, C> {
+    /// One RX queue per gateway port.
+    pub rx: Vec<R>,
+    /// One TX queue per gateway port.
+    pub tx: Vec<T>,
+    /// Frames for control (ARP, ND, the box's own traffic, unresolved next hops).
+    pub punt: P,
+    /// One ring to each other worker, for frames whose session lives there.
+    pub redirect_out: Vec<Option<P>>,
+    /// Frames the other workers redirect here.
+    pub redirect_in: Vec<C>,
+    /// Frames control hands over: what arrived on control's own RX queue, and punted frames
+    /// held until their neighbour resolved.
+    pub inject_in: C,
+}
+
+/// What the loop shares with the rest of the process.
+#[derive(Debug)]
+pub struct LoopEnv<'a, K> {
+    /// The published snapshot.
+    pub shared: &'a ArcSwap<Snapshot>,
+    /// Set to stop the loop (checked once per iteration).
+    pub stop: &'a AtomicBool,
+    /// Device port ids to gateway port indices, for frames that come through a ring.
+    pub ports: &'a PortMap,
+    /// The clock the session timers run on.
+    pub clock: K,
+    /// What to do when idle.
+    pub idle: IdleMode,
+}
+
+/// The loop's buffers, allocated once by [`WorkerLoop::new`].
+#[derive(Debug)]
+pub struct WorkerLoop<F> {
+    rx: Vec<F>,
+    verdicts: Vec<Verdict>,
+    tx: Vec<Vec<F>>,
+    punt: Vec<F>,
+    redirect: Vec<Vec<F>>,
+}
+
+/// Run `worker` on `io` until `env.stop` is set; `service` runs once per iteration.
+pub fn run<F, R, T, P, C, K, S>(
+    worker: &mut Worker,
+    io: &mut WorkerIo<R, T, P, C>,
+    env: &LoopEnv<'_, K>,
+    service: &mut S,
+) where
+    F: RxFrame,
+    R: RxQueue<F>,
+    T: TxQueue<F>,
+    P: RingProducer<F>,
+    C: RingConsumer<F>,
+    K: Clock,
+    S: Service,
+{
+    WorkerLoop::new(io).run(worker, io, env, service);
+}
+
+impl<F: RxFrame> WorkerLoop<F> {
+    /// Buffers for `io`, sized for the worst iteration: a burst from every RX queue and every
+    /// ring all going to the same place.
+    pub fn new<R, T, P, C>(io: &WorkerIo<R, T, P, C>) -> Self {
+        let most = BURST * (io.rx.len() + io.redirect_in.len() + 1);
+        let buf = || Vec::with_capacity(most);
+        let rx = Vec::with_capacity(BURST);
+        // One verdict per frame a burst can bring, even if the Vec got more room than asked.
+        let verdicts = vec![Verdict::Drop(DropReason::NotForUs); rx.capacity()];
+        WorkerLoop {
+            rx,
+            verdicts,
+            tx: (0..io.tx.len()).map(|_| buf()).collect(),
+            punt: buf(),
+            redirect: (0..io.redirect_out.len()).map(|_| buf()).collect(),
+        }
+    }
+
+    /// Run `worker` on `io` (the queues this loop was sized for) until `env.stop` is set;
+    /// `service` runs once per iteration. Allocates nothing.
+    pub fn run<R, T, P, C, K, S>(
+        &mut self,
+        worker: &mut Worker,
+        io: &mut WorkerIo<R, T, P, C>,
+        env: &LoopEnv<'_, K>,
+        service: &mut S,
+    ) where
+        R: RxQueue<F>,
+        T: TxQueue<F>,
+        P: RingProducer<F>,
+        C: RingConsumer<F>,
+        K: Clock,
+        S: Service,
+    {
+        let c = worker.counters().clone();
+        let hz = env.clock.hz().max(1);
+        let start = env.clock.ticks();
+        let mut backoff = Backoff::default();
+        let mut iter: u32 = 0;
+        while !env.stop.load(Ordering::Relaxed) {
+            let snap = env.shared.load();
+            worker.sync(&snap);
+            let now = u32::try_from(env.clock.ticks().wrapping_sub(start) / hz).unwrap_or(u32::MAX);
+            service.serve(worker, now);
+            let mut got = 0;
+            for (pi, q) in io.rx.iter_mut().enumerate() {
+                let n = q.rx_burst(&mut self.rx);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                let in_port = u8::try_from(pi).unwrap_or(0);
+                worker.process(&snap, now, in_port, &mut self.rx, &mut self.verdicts[..n]);
+                self.dispatch(n, &c);
+            }
+            for q in io.redirect_in.iter_mut().chain([&mut io.inject_in]) {
+                let n = q.dequeue_burst(&mut self.rx);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                for (m, v) in self.rx.iter_mut().zip(self.verdicts.iter_mut()) {
+                    let in_port = env.ports.index(m.port_id());
+                    *v = worker.process_one(&snap, now, in_port, m);
+                }
+                self.dispatch(n, &c);
+            }
+            self.flush(io, &c);
+            if got > 0 {
+                c.busy_polls.inc();
+            } else {
+                c.idle_polls.inc();
+            }
+            iter = iter.wrapping_add(1);
+            if iter.is_multiple_of(TICK_EVERY) {
+                worker.tick(now);
+            }
+            if env.idle == IdleMode::Sleep {
+                if let Some(pause) = backoff.after_poll(got) {
+                    sleep(pause, &env.clock, hz, &c);
+                }
+            }
+        }
+    }
+
+    /// Move the `n` frames in `self.rx` to where their verdicts send them.
+    #[inline]
+    fn dispatch(&mut self, n: usize, c: &WorkerCounters) {
+        for (m, v) in self.rx.drain(..).zip(&self.verdicts[..n]) {
+            match *v {
+                Verdict::Tx(p) => match self.tx.get_mut(usize::from(p)) {
+                    Some(t) => t.push(m),
+                    None => c.drop_reason(DropReason::NoRoute),
+                },
+                Verdict::Punt(_) => self.punt.push(m),
+                Verdict::Redirect(w) => match self.redirect.get_mut(usize::from(w)) {
+                    Some(r) => r.push(m),
+                    None => c.drop_reason(DropReason::RedirectRingFull),
+                },
+                Verdict::Drop(_) => drop(m),
+            }
+        }
+    }
+
+    /// Send every TX buffer, then the punt and redirect buffers; count and free what did not
+    /// fit.
+    #[inline]
+    fn flush<R, T, P, C>(&mut self, io: &mut WorkerIo<R, T, P, C>, c: &WorkerCounters)
+    where
+        T: TxQueue<F>,
+        P: RingProducer<F>,
+    {
+        for (q, buf) in io.tx.iter_mut().zip(self.tx.iter_mut()) {
+            if !buf.is_empty() {
+                q.tx_burst(buf);
+                if !buf.is_empty() {
+                    c.drops[DropReason::TxRingFull.index()].add(buf.len() as u64);
+                    F::free_bulk(buf);
+                }
+            }
+        }
+        if !self.punt.is_empty() {
+            io.punt.enqueue_burst(&mut self.punt);
+            if !self.punt.is_empty() {
+                c.drops[DropReason::PuntRingFull.index()].add(self.punt.len() as u64);
+                F::free_bulk(&mut self.punt);
+            }
+        }
+        for (q, buf) in io.redirect_out.iter_mut().zip(self.redirect.iter_mut()) {
+            if buf.is_empty() {
+                continue;
+            }
+            if let Some(q) = q {
+                q.enqueue_burst(buf);
+            }
+            if !buf.is_empty() {
+                c.drops[DropReason::RedirectRingFull.index()].add(buf.len() as u64);
+                F::free_bulk(buf);
+            }
+        }
+    }
+}
+
+/// Sleep for `pause` and count it (sleeps, and microseconds actually slept).
+#[cold]
+fn sleep<K: Clock>(pause: Duration, clock: &K, hz: u64, c: &WorkerCounters) {
+    let t0 = clock.ticks();
+    std::thread::sleep(pause);
+    let slept = clock.ticks().wrapping_sub(t0);
+    c.idle_sleeps.inc();
+    c.idle_sleep_us
+        .add(u64::try_from(u128::from(slept) * 1_000_000 / u128::from(hz)).unwrap_or(u64::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_backoff_waits_then_doubles_to_the_cap_and_resets_on_a_frame() {
+        let mut b = Backoff::default();
+        for _ in 0..SLEEP_AFTER {
+            assert_eq!(b.after_poll(0), None, "busy polling before the threshold");
+        }
+        let mut pauses = Vec::new();
+        for _ in 0..14 {
+            pauses.push(b.after_poll(0).expect("sleeps past the threshold"));
+        }
+        assert_eq!(pauses[0], PAUSE_MIN);
+        assert_eq!(pauses[1], PAUSE_MIN * 2);
+        assert!(pauses.windows(2).all(|w| w[1] >= w[0]), "never shrinks");
+        assert_eq!(*pauses.last().unwrap(), PAUSE_MAX, "bounded");
+        assert!(pauses.iter().all(|p| *p <= PAUSE_MAX));
+        assert_eq!(b.after_poll(3), None);
+        assert_eq!(b, Backoff::default(), "a frame resets it");
+        for _ in 0..SLEEP_AFTER {
+            assert_eq!(b.after_poll(0), None, "a full run of empty polls again");
+        }
+        assert_eq!(
+            b.after_poll(0),
+            Some(PAUSE_MIN),
+            "from the shortest pause again"
+        );
+    }
+}
