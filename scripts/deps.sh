@@ -11,7 +11,7 @@ PACKAGES=(
   nginx curl wrk python3      # the lab's real servers, client and load
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
-  keepalived                  # the HA lab's VRRP (keepalived --vrrp on each director)
+  keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
 )

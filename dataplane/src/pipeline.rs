@@ -39,7 +39,7 @@ use crate::session::{
     tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession, PersistTable, Session,
     SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
 };
-use crate::snapshot::{NextHopError, Service, Snapshot, ToaMode};
+use crate::snapshot::{is_link_local_multicast, NextHopError, Service, Snapshot, ToaMode};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::checksum;
 use crate::wire::{parse_frame, peek_ip, DropReason, IcmpInner, ParsedFrame, L3, L4};
@@ -76,15 +76,33 @@ pub enum Punt {
     },
 }
 
-/// A frame [`parse_frame`] refused for its IP protocol: the box's own when it is addressed to
+/// A frame [`parse_frame`] refused. One refused for its IP protocol is the box's own when it is addressed to
 /// the box (VRRP, OSPF, IGMP, PIM, ... to one of its addresses or a link-local group), for the
 /// kernel behind the exception path to judge, malformed or not; dropped otherwise. Only
 /// refused frames come here, so the forwarding path pays nothing for it.
 #[cold]
-fn other_proto(snap: &Snapshot, data: &[u8]) -> Verdict {
-    match peek_ip(data) {
-        Some(k) if snap.is_for_box(k.dst) => Verdict::Punt(Punt::Local),
-        _ => Verdict::Drop(DropReason::UnsupportedL4Proto),
+#[inline(never)]
+fn refused(snap: &Snapshot, data: &[u8], r: DropReason) -> Verdict {
+    match (r, peek_ip(data)) {
+        (DropReason::UnsupportedL4Proto, Some(k)) if snap.is_for_box(k.dst) => {
+            Verdict::Punt(Punt::Local)
+        }
+        _ => Verdict::Drop(r),
+    }
+}
+
+/// Count a frame to an address this gateway does not own (director HA). Out of line: the
+/// set lookup stays off the forwarding path, which only tests the snapshot's flag.
+#[cold]
+#[inline(never)]
+fn count_not_owned(c: &WorkerCounters, snap: &Snapshot, l3: &L3) {
+    let dst = match *l3 {
+        L3::Ipv4 { dst, .. } => IpAddr::V4(dst),
+        L3::Ipv6 { dst, .. } => IpAddr::V6(dst),
+        L3::Arp => return,
+    };
+    if !snap.is_owned(dst) {
+        c.ha_not_owned.inc();
     }
 }
 
@@ -440,13 +458,19 @@ impl Worker {
         let c = &self.counters;
         c.rx.inc();
         let v = match parse_frame(frame.data()) {
-            Err(DropReason::UnsupportedL4Proto) => other_proto(snap, frame.data()),
-            Err(r) => Verdict::Drop(r),
-            Ok(p) => match p.l3 {
-                L3::Arp => Verdict::Punt(Punt::Arp),
-                L3::Ipv4 { src, dst } => self.ip(snap, now, in_port, frame, &p, src, dst),
-                L3::Ipv6 { src, dst } => self.ip(snap, now, in_port, frame, &p, src, dst),
-            },
+            Err(r) => refused(snap, frame.data(), r),
+            Ok(p) => {
+                // Director HA: a switch may still send traffic for an address the peer now
+                // owns; forward it (sessions must not break on a late switch) and count it.
+                if snap.any_not_owned() {
+                    count_not_owned(&self.counters, snap, &p.l3);
+                }
+                match p.l3 {
+                    L3::Arp => Verdict::Punt(Punt::Arp),
+                    L3::Ipv4 { src, dst } => self.ip(snap, now, in_port, frame, &p, src, dst),
+                    L3::Ipv6 { src, dst } => self.ip(snap, now, in_port, frame, &p, src, dst),
+                }
+            }
         };
         let c = &self.counters;
         match v {
@@ -472,11 +496,6 @@ impl Worker {
     where
         L4: IcmpOf<A>,
     {
-        // Director HA: a switch may still send traffic for an address the peer now owns;
-        // forward it (sessions must not break on a late switch) and count it.
-        if snap.any_not_owned() && !snap.is_owned(dst.ip()) {
-            self.counters.ha_not_owned.inc();
-        }
         match p.l4 {
             L4::Tcp {
                 src_port,
@@ -552,7 +571,7 @@ impl Worker {
                 tcp_flags,
             );
         }
-        if snap.is_for_box(dst_ip) {
+        if snap.is_own(dst_ip) {
             return Verdict::Punt(Punt::Local);
         }
         let laddr = snap.is_laddr(dst_ip);
@@ -579,6 +598,10 @@ impl Worker {
             Verdict::Drop(DropReason::NoSession)
         } else if snap.is_vip(dst_ip) {
             Verdict::Drop(DropReason::NoService)
+        } else if is_link_local_multicast(dst_ip) {
+            // RIP, mDNS, DHCPv6, ... on the link: the kernel's (checked last, off the path of
+            // every packet that is ours to forward).
+            Verdict::Punt(Punt::Local)
         } else {
             Verdict::Drop(DropReason::NotForUs)
         }
@@ -1002,7 +1025,7 @@ impl Worker {
         msg_type: u8,
         inner: Option<IcmpInner<A>>,
     ) -> Verdict {
-        let own = snap.is_for_box(dst.ip());
+        let own = snap.is_own(dst.ip());
         let (echo_req, nd) = if A::V6 {
             (128, (133..=137).contains(&msg_type))
         } else {
@@ -1026,6 +1049,9 @@ impl Worker {
         }
         if snap.is_vip(dst.ip()) {
             Verdict::Drop(DropReason::UnsupportedIcmpType)
+        } else if is_link_local_multicast(dst.ip()) {
+            // MLD, echo to all-nodes, router solicitations: the kernel's.
+            Verdict::Punt(Punt::Local)
         } else {
             Verdict::Drop(DropReason::NotForUs)
         }
