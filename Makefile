@@ -21,13 +21,21 @@ clippy:
 
 lint: fmt-check clippy
 
-# nextest runs each test in its own process (the EAL starts once per process); plain cargo test
-# works too because the DPDK tests share one EAL per test binary.
+# nextest runs each test in its own process (the EAL starts once per process) and the lab tests
+# one at a time with a timeout each (.config/nextest.toml). Without it, plain cargo test (the DPDK
+# tests share one EAL per test binary) runs everything but the lab side by side, then the lab
+# binaries (tests/lab*.rs, every test named lab_*) one test at a time under one overall timeout.
+LAB_TIMEOUT ?= 1500
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --all-features --no-fail-fast --final-status-level slow; \
 	else \
-		$(CARGO) test --workspace --all-features --no-fail-fast; \
+		echo "cargo-nextest not found: cargo test, then the lab serially (timeout $(LAB_TIMEOUT) s)"; \
+		rc=0; \
+		$(CARGO) test --workspace --all-features --no-fail-fast -- --skip lab_ || rc=1; \
+		timeout --kill-after=30 $(LAB_TIMEOUT) $(CARGO) test -p ferrovs --all-features \
+			--no-fail-fast --test 'lab*' -- --test-threads=1 || rc=1; \
+		exit $$rc; \
 	fi
 	$(CARGO) test --workspace --doc
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """`make bench`: run every ferrovs benchmark, then write the results JSON, plots and summary.
 
-Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,memif,external):
+Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,idle,memif,external):
   1. criterion: dataplane benches (no DPDK) at 1K/100K/1M/10M sessions, new sessions/s,
      bytes per session;
   2. ring: the ferrovs worker loop on a DPDK lcore fed by a generator lcore over net_ring,
      next to testpmd's io and macswap loops on the same path (ferrovs-bench ring);
+  2b. idle: the worker loop with `[dpdk] idle = "busy"` and `"sleep"`: full-load Mpps (ring, DR and
+     FullNAT UDP) and the round trip at low load (ferrovs-bench latency, 1000 frames/s);
   3. memif: the same generator over net_memif into dpdk-testpmd (io, macswap) and into the
      ferrovs worker loop in another process (ferrovs-bench memif-dut);
   4. external: dpdk-testpmd txonly -> memif -> `ferrovs run` -> memif -> dpdk-testpmd
@@ -225,6 +227,37 @@ def run_ring():
     modes += ring_run("tun,fullnat", FLOWS, "m2")
     refs += ring_run("io,macswap", FLOWS, "r3")
     return aggregate_refs(refs) + modes
+
+
+# ---------------------------------------------------------------- 2b. idle
+
+
+def run_idle():
+    """Busy polling against sleep mode on the same path, the modes alternating within each
+    case: full-load Mpps (must not change: a loaded worker never sleeps) and the round-trip
+    time of one frame at a time at 1000 frames/s (what sleeping adds when traffic is light)."""
+    log(f"idle: ring DR and FullNAT UDP 1K flows, busy vs sleep, twice; latency DR 1000 pps, lcores {lcore_map(2)}")
+    full = []
+    for tag in ("i1", "i2"):
+        cmd = [BENCH_BIN, "ring", "--duts", "dr,fullnat", "--flows", "1000", "--protos", "udp",
+               "--idle", "busy,sleep", "--secs", SECS, "--lcores", lcore_map(2),
+               "--prefix", f"fvidle{os.getpid()}{tag}"]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        for line in p.stderr.splitlines():
+            if line.startswith("ring "):
+                log(line)
+        if p.returncode != 0:
+            raise SystemExit(f"ferrovs-bench ring --idle failed:\n{p.stderr[-3000:]}")
+        full += json_lines(p.stdout)
+    cmd = [BENCH_BIN, "latency", "--dut", "dr", "--idle", "busy,sleep,busy,sleep", "--pps", "1000",
+           "--secs", "2" if QUICK else "5", "--lcores", lcore_map(2), "--prefix", f"fvlat{os.getpid()}"]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    for line in p.stderr.splitlines():
+        if line.startswith("latency "):
+            log(line)
+    if p.returncode != 0:
+        raise SystemExit(f"ferrovs-bench latency failed:\n{p.stderr[-3000:]}")
+    return {"full_load": full, "latency": json_lines(p.stdout)}
 
 
 # ---------------------------------------------------------------- 3. memif
@@ -631,6 +664,27 @@ def summary(results, stem, files):
                  " rate; low: the generator did, and the DUT can do more): " + ", ".join(
                      f"{r['dut']} {r['proto']} {label(r['flows'])} {r.get('gen_queue_full_share', 0):.0%}"
                      for r in ring if r["dut"] in ("io", "macswap") or r["flows"] in (1000, 1000000)) + ".\n")
+    idle = results.get("idle")
+    if idle:
+        L.append("## Idle mode: busy polling against sleep (`[dpdk] idle`)\n")
+        L.append("Full load, net_ring, UDP, 1K flows (Mpps; each pair measured back to back, twice):\n")
+        L.append("| DUT | busy | sleep | DUT sleeps in the window (sleep) |\n|---|---|---|---|")
+        for dut in ("dr", "fullnat"):
+            b = [r for r in idle["full_load"] if r["dut"] == dut and r.get("idle") == "busy"]
+            s = [r for r in idle["full_load"] if r["dut"] == dut and r.get("idle") == "sleep"]
+            if b and s:
+                bm = ", ".join("%.2f" % r["mpps"] for r in b)
+                sm = ", ".join("%.2f" % r["mpps"] for r in s)
+                sl = ", ".join(str(r.get("dut_idle_sleeps_in_window", 0)) for r in s)
+                L.append(f"| {dut} | {bm} | {sm} | {sl} |")
+        lat = idle.get("latency", [])
+        if lat:
+            L.append("\nRound trip at 1000 frames/s, DR, one frame at a time (microseconds):\n")
+            L.append("| idle | p50 | p90 | p99 | max | received / sent | DUT sleeps |\n|---|---|---|---|---|---|---|")
+            for r in lat:
+                L.append(f"| {r['idle']} | {r['rtt_us_p50']:.1f} | {r['rtt_us_p90']:.1f} | {r['rtt_us_p99']:.1f} |"
+                         f" {r['rtt_us_max']:.1f} | {r['received']} / {r['sent']} | {r['dut_idle_sleeps_in_window']} |")
+        L.append("")
     mem = results.get("memif", [])
     if mem:
         L.append("## net_memif, generator process to DUT process (UDP)\n")
@@ -712,8 +766,8 @@ def main():
             reuse = json.load(f)
         results["reused"] = {"from": os.path.basename(os.environ["FERROVS_BENCH_REUSE"]),
                              "steps": sorted(k for k in SKIP if k in reuse)}
-    for step, fn in (("criterion", run_criterion), ("ring", run_ring), ("memif", run_memif),
-                     ("external", run_external)):
+    for step, fn in (("criterion", run_criterion), ("ring", run_ring), ("idle", run_idle),
+                     ("memif", run_memif), ("external", run_external)):
         if step not in SKIP:
             results[step] = fn()
         elif step in reuse:

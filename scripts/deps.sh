@@ -69,3 +69,24 @@ if ! mount | grep -q ' type hugetlbfs '; then
 else
   say "hugetlbfs already mounted"
 fi
+
+# keepalived: its sample configurations feed the importer test (admin/tests/import.rs), which
+# fails without them under CI. An image whose dpkg excludes /usr/share/doc drops them even with
+# the package installed: take them out of the package then.
+samples=/usr/share/doc/keepalived/samples
+if ! dpkg-query -W -f='${Status}' keepalived 2>/dev/null | grep -q "install ok installed"; then
+  say "installing: keepalived"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends keepalived >/dev/null
+fi
+if ! ls "$samples"/keepalived.conf.* >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt-get download runs as _apt
+  (cd "$tmp" && apt-get download -q keepalived >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/keepalived_*.deb | tar -x -C / ./usr/share/doc/keepalived/samples
+  rm -rf "$tmp"
+  say "keepalived samples extracted to $samples"
+else
+  say "keepalived and its samples present"
+fi

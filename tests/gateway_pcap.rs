@@ -2,7 +2,8 @@
 //! is written to pcap files, replayed by `ferrovs run` on DPDK `net_pcap` ports (`rx_pcap` in,
 //! `tx_pcap` out), and every frame the workers transmit is compared byte for byte, per case,
 //! with the table's expectation. `golden::cases()` runs on one worker, `golden::redirect_cases()`
-//! on two (the table's worker 0 of 2 is the gateway's worker 0).
+//! on two (the table's worker 0 of 2 is the gateway's worker 0; what worker 1 sends for the
+//! flows redirected to it is compared with `golden::redirect_owner_cases()`).
 //!
 //! **Order.** The table is a sequence across both ports (a SYN on port 0 makes the session its
 //! SYN-ACK on port 1 uses). `net_pcap` hands out an `rx_pcap` file as fast as it is polled, and
@@ -684,11 +685,28 @@ fn golden_redirect_cases_through_the_binary_on_two_workers() {
         "worker 0\n{s}"
     );
     // Worker 1 received exactly the redirected frames (its own queues read empty files), and
-    // what it forwarded went out on its own TX queues.
+    // what it forwarded went out on its own TX queues, each frame as the owner's table says.
     assert_eq!(counter(s, 1, "rx"), redirects, "worker 1\n{s}");
     let sent1: usize = run.sent.iter().map(|p| p[1].len()).sum();
     assert_eq!(counter(s, 1, "tx"), sent1 as u64, "worker 1\n{s}");
     assert!(sent1 > 0, "worker 1 forwarded none of the redirected flows");
+    let owner = golden::redirect_owner_cases();
+    let mut failures = Vec::new();
+    for p in 0..PORTS {
+        failures.extend(compare(&owner, p, &run.sent[p][1]));
+    }
+    report(
+        "redirected frames through ferrovs on net_pcap (worker 1 of 2, the owner)",
+        &failures,
+    );
+    assert_eq!(sent1, golden::outputs(&owner, None).len(), "worker 1");
+    for reason in [DropReason::NoSession, DropReason::IcmpNoSession] {
+        let want = owner
+            .iter()
+            .filter(|c| c.expect == Expect::Drop(reason))
+            .count() as u64;
+        assert_eq!(drops(s, 1, reason), want, "worker 1 {reason:?}\n{s}");
+    }
     assert_eq!(
         drops(s, 0, DropReason::UnsupportedEthertype),
         run.fillers as u64

@@ -5,7 +5,10 @@
 //! 2 for a refused command line (`fail(2, ...)`) or when the daemon cannot be reached (ipvsadm's
 //! "Can't initialize ipvs"), 255 for popt errors and for changes the daemon refuses (ipvsadm
 //! returns -1 after printing `ipvs_strerror`), 1 for listing errors ("No such service" from
-//! `-L -t`, as ipvsadm's `exit(1)`). `--reload` failures exit 1.
+//! `-L -t`, as ipvsadm's `exit(1)`). `--reload` failures exit 1. `--ready` exits 0 while the
+//! gateway is ready to own addresses, 1 with a one-line reason on stderr when it is not, and 2
+//! when the daemon cannot be reached (keepalived's `vrrp_script` takes any non-zero as a
+//! failure).
 //!
 //! `-R` differs from ipvsadm on purpose: the whole input is parsed first and sent as one batch
 //! that is applied atomically, so a bad line changes nothing (ipvsadm applies the lines before
@@ -117,6 +120,26 @@ pub fn run(
         Err(e) => return cx.fail(&e.message, e.exit_code),
     };
     match cmd {
+        // Addresses are always numeric here: -n is accepted and changes nothing.
+        Command::List(ListWhat::Ha, _) => match cx.call(&Request::Ha) {
+            Err(code) => code,
+            Ok(Response::Ha(l)) => cx.print(&format::ha(&l)),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
+        Command::Ready => match cx.call(&Request::Ready) {
+            Err(code) => code,
+            Ok(Response::Ready {
+                ready: true,
+                reason,
+            }) => cx.print(&format!("ready: {reason}\n")),
+            Ok(Response::Ready {
+                ready: false,
+                reason,
+            }) => cx.fail(&format!("not ready: {reason}"), EXIT_LIST),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
         Command::Apply(op) => cx.apply(vec![op]),
         Command::Zero(service) => match cx.call(&Request::Zero { service }) {
             Err(code) => code,
@@ -146,6 +169,7 @@ pub fn run(
                 ListWhat::Timeout => format::timeouts(&l),
                 // ferrovs runs no sync daemon: nothing to list, as ipvsadm with none running.
                 ListWhat::Daemon => String::new(),
+                ListWhat::Ha => unreachable!("answered above"),
             };
             cx.print(&text)
         }

@@ -14,7 +14,9 @@
 //! service with a local address pool. With `--health` (never by default, so ipvsadm's formats
 //! stay byte for byte what scripts parse) every real-server row ends with a `Health` column:
 //! `up 3m07s`, `down 12s (connect: Connection refused)` or `unchecked`, after the row's usual
-//! columns, and the title names it after its last column.
+//! columns, and the title names it after its last column. `-L --ha` ([`ha`]) lists the
+//! addresses director HA follows: one row each, state `owned` or `not-owned` (one word, for
+//! awk), how long, since when (UTC) and through which TAP.
 
 use core::fmt::Write as _;
 use std::net::IpAddr;
@@ -22,7 +24,7 @@ use std::net::IpAddr;
 use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
-    ConnEntry, DestEntry, Fwd, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+    ConnEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
 };
 
 /// Format `addr:port` numerically, IPv6 in brackets.
@@ -137,6 +139,67 @@ pub fn duration(s: u64) -> String {
         3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
     }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of `s` seconds since the Unix epoch (proleptic Gregorian,
+/// Howard Hinnant's `civil_from_days`).
+pub fn utc(s: u64) -> String {
+    let days = i64::try_from(s / 86400).unwrap_or(i64::MAX);
+    let secs = s % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// `ferrovsadm -L --ha`: the addresses director HA follows.
+pub fn ha(l: &HaListing) -> String {
+    let mut out = String::new();
+    if l.mode == "none" {
+        out.push_str("Director HA: mode none (every address is always owned)\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Director HA: mode {}, {} address{} followed",
+        l.mode,
+        l.addresses.len(),
+        if l.addresses.len() == 1 { "" } else { "es" }
+    );
+    if !l.synced {
+        out.push_str("Waiting for the kernel's addresses: nothing is owned before\n");
+    }
+    if let Some(p) = &l.problem {
+        let _ = writeln!(out, "Watcher: {p}");
+    }
+    let _ = writeln!(
+        out,
+        "{:<40} {:<10} {:<7} {:<20} TAP",
+        "Address", "State", "For", "Since (UTC)"
+    );
+    for a in &l.addresses {
+        let _ = writeln!(
+            out,
+            "{:<40} {:<10} {:<7} {:<20} {}",
+            a.address.to_string(),
+            if a.owned { "owned" } else { "not-owned" },
+            duration(l.now_s.saturating_sub(a.since_s)),
+            utc(a.since_s),
+            a.tap.as_deref().unwrap_or("-")
+        );
+    }
+    out
 }
 
 /// `print_title` proper.
@@ -458,6 +521,65 @@ mod tests {
         assert_eq!(num(100_000_000_000_000, false), "     100T");
         assert_eq!(num(12, true), "       12");
         assert_eq!(num(123_456_789_012, true), " 123456789012");
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00", "a leap day");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(
+            utc(4_107_542_399),
+            "2100-02-28 23:59:59",
+            "2100 is no leap year"
+        );
+        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00:00");
+    }
+
+    #[test]
+    fn ha_listing() {
+        use crate::proto::HaAddress;
+        let mut l = HaListing {
+            mode: "vrrp".into(),
+            synced: true,
+            problem: None,
+            addresses: vec![
+                HaAddress {
+                    address: "198.18.1.100".parse().unwrap(),
+                    owned: true,
+                    since_s: 1_700_000_000,
+                    tap: Some("eth0".into()),
+                },
+                HaAddress {
+                    address: "2001:2:0:1::100".parse().unwrap(),
+                    owned: false,
+                    since_s: 1_699_999_817,
+                    tap: None,
+                },
+            ],
+            now_s: 1_700_000_012,
+        };
+        assert_eq!(
+            ha(&l),
+            "Director HA: mode vrrp, 2 addresses followed\n\
+             Address                                  State      For     Since (UTC)          TAP\n\
+             198.18.1.100                             owned      12s     2023-11-14 22:13:20  eth0\n\
+             2001:2:0:1::100                          not-owned  3m15s   2023-11-14 22:10:17  -\n"
+        );
+        l.synced = false;
+        l.problem = Some("rtnetlink receive: No buffer space available".into());
+        l.addresses.truncate(1);
+        let text = ha(&l);
+        assert!(text.starts_with(
+            "Director HA: mode vrrp, 1 address followed\n\
+             Waiting for the kernel's addresses: nothing is owned before\n\
+             Watcher: rtnetlink receive: No buffer space available\n"
+        ));
+        l.mode = "none".into();
+        assert_eq!(
+            ha(&l),
+            "Director HA: mode none (every address is always owned)\n"
+        );
     }
 
     #[test]

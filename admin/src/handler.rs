@@ -1,19 +1,23 @@
 //! The seam between the admin protocol and the running gateway.
 //!
-//! The gateway implements [`AdminState`] (what it runs, how to swap in a new configuration,
-//! its counters) and calls [`handle`] for every request its control loop takes from
-//! [`crate::server::AdminServer::poll`]. `handle` does all of ipvsadm's semantics: it applies a
-//! batch of operations to a copy of the running configuration, validates the result, and only
-//! then calls [`AdminState::commit`], so a refused command changes nothing.
+//! The gateway's control plane (`control::plane::Control`) implements [`AdminState`] (what it
+//! runs, how to swap in a new configuration, its counters) and calls [`handle`] for every request
+//! its control loop takes from [`crate::server::AdminServer::requests`]. `handle` does all of
+//! ipvsadm's semantics: it applies a batch of operations to a copy of the running configuration,
+//! validates the result, and only then calls [`AdminState::commit`], so a refused command changes
+//! nothing.
 //!
 //! Wiring, in the gateway's control loop:
 //!
 //! ```ignore
 //! let admin = admin::server::AdminServer::bind(&cfg.control.admin_socket)?; // at start
-//! // ... every control-loop iteration:
-//! while let Some(p) = admin.poll() {
-//!     let response = admin::handler::handle(&mut gateway_state, p.request);
-//!     p.responder.respond(response);
+//! // ... the control loop waits on the requests with its other sources:
+//! crossbeam_channel::select! {
+//!     recv(admin.requests()) -> p => if let Ok(p) = p {
+//!         let response = admin::handler::handle(&mut gateway_state, p.request);
+//!         p.responder.respond(response);
+//!     },
+//!     // ... health verdicts, timers
 //! }
 //! // dropping `admin` at shutdown removes the socket
 //! ```
@@ -22,8 +26,8 @@ use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::proto::{
-    ConnEntry, Counters, DestHealth, DestState, ListQuery, Listing, Request, Response, ServiceKey,
-    TimeoutsView,
+    ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
+    ServiceKey, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -68,6 +72,21 @@ pub trait AdminState {
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
         let _ = (svc, rs);
         None
+    }
+
+    /// Director HA's state (`-L --ha`); `None` when the gateway cannot tell.
+    fn ha(&self) -> Option<HaListing> {
+        None
+    }
+
+    /// Whether the gateway is healthy and ready to own addresses (`--ready`, for keepalived's
+    /// `vrrp_script`): `Ok` with what was checked, or `Err` with the first thing wrong.
+    ///
+    /// # Errors
+    ///
+    /// The reason, one line.
+    fn ready(&self) -> Result<String, String> {
+        Err("this gateway does not report readiness".into())
     }
 }
 
@@ -157,6 +176,20 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
         },
         Request::GetConfig => Response::Config {
             toml: state.config().to_toml(),
+        },
+        Request::Ha => match state.ha() {
+            Some(l) => Response::Ha(l),
+            None => Response::error("director HA state not available from this gateway"),
+        },
+        Request::Ready => match state.ready() {
+            Ok(reason) => Response::Ready {
+                ready: true,
+                reason,
+            },
+            Err(reason) => Response::Ready {
+                ready: false,
+                reason,
+            },
         },
     }
 }

@@ -20,8 +20,10 @@
 //!
 //! ferrovs additions, spelled so they cannot collide with upstream options (`-b` stays
 //! `--sched-flags`, unlike DPVS): `--fullnat` (a forwarding method, like `-g/-m/-i`),
-//! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the command `--reload` and
-//! the listing option `--health` (a health-check column, with `-L` only).
+//! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the commands `--reload` and
+//! `--ready` (director HA: the check keepalived's `track_script` runs), the listing option
+//! `--health` (a health-check column, with `-L` only) and `-L --ha` (the addresses director HA
+//! follows, instead of the services).
 //! `--socket PATH` is taken out of argv before parsing ([`take_socket_option`]).
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
@@ -117,6 +119,8 @@ pub enum ListWhat {
     /// Sync daemons (`--daemon`): ferrovs runs none, so this prints nothing, as ipvsadm does
     /// when no daemon runs.
     Daemon,
+    /// The addresses director HA follows (`--ha`, ferrovs).
+    Ha,
 }
 
 /// A parsed command.
@@ -134,6 +138,9 @@ pub enum Command {
     Restore,
     /// `--reload` (ferrovs addition).
     Reload,
+    /// `--ready` (ferrovs addition): exit 0 while the gateway is healthy and ready to own
+    /// addresses, for keepalived's `vrrp_script`.
+    Ready,
 }
 
 /// The outcome of a successful parse.
@@ -173,6 +180,8 @@ Usage:
   {p} -Z [virtual-service]
   {p} --set tcp tcpfin udp
   {p} --reload
+  {p} --ready
+  {p} -L --ha
   {p} -h
 
 Commands (long or short options):
@@ -189,6 +198,8 @@ Commands (long or short options):
   --zero            -Z   zero the counters of one service or all
   --set tcp tcpfin udp   set session timeouts in seconds (0 = unchanged)
   --reload               re-read the configuration file (ferrovs)
+  --ready                exit 0 while the gateway is ready to own addresses, else say why
+                         and exit 1 (ferrovs; for keepalived's vrrp_script)
   --help            -h   this text
   --version         -v   version
 
@@ -220,6 +231,7 @@ Options:
   --persistent-conn             list persistence templates
   --tun-info                    list tunnel information
   --health                      add each real server's health-check state (ferrovs)
+  --ha                          list the addresses director HA follows, owned or not (ferrovs)
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
@@ -339,6 +351,8 @@ enum Tag {
     LaddrPool,
     Reload,
     Health,
+    Ha,
+    Ready,
 }
 
 /// (long name, short name, value, tag): ipvsadm 1.31's popt table plus the ferrovs additions.
@@ -406,6 +420,8 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("laddr-pool", None, Arg::Required, Tag::LaddrPool),
     ("reload", None, Arg::None, Tag::Reload),
     ("health", None, Arg::None, Tag::Health),
+    ("ha", None, Arg::None, Tag::Ha),
+    ("ready", None, Arg::None, Tag::Ready),
 ];
 
 /// popt's errors, with `poptStrerror`'s text.
@@ -544,7 +560,7 @@ impl<'a> Popt<'a> {
 // ---------------------------------------------------------------------------------------------
 // Commands, options and the legality table.
 
-/// Commands, in ipvsadm's `CMD_*` order plus `reload`.
+/// Commands, in ipvsadm's `CMD_*` order plus `reload` and `ready`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
     Add,
@@ -562,10 +578,11 @@ enum Cmd {
     Save,
     Zero,
     Reload,
+    Ready,
 }
 
 /// `cmdnames[]`.
-const CMD_NAMES: [&str; 15] = [
+const CMD_NAMES: [&str; 16] = [
     "add-service",
     "edit-service",
     "delete-service",
@@ -581,10 +598,11 @@ const CMD_NAMES: [&str; 15] = [
     "save",
     "zero",
     "reload",
+    "ready",
 ];
 
-/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool` and `health`.
-const OPT_NAMES: [&str; 36] = [
+/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health` and `ha`.
+const OPT_NAMES: [&str; 37] = [
     "numeric",
     "connection",
     "service-address",
@@ -621,6 +639,7 @@ const OPT_NAMES: [&str; 36] = [
     "tun-remcsum",
     "laddr-pool",
     "health",
+    "ha",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -659,26 +678,28 @@ const OPTC_TUN_CSUM: usize = 32;
 const OPTC_TUN_REMCSUM: usize = 33;
 const OPTC_LADDR_POOL: usize = 34;
 const OPTC_HEALTH: usize = 35;
+const OPTC_HA: usize = 36;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
-/// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th
-/// and 36th columns (`laddr-pool`, `health`) and the `reload` row are ferrovs's.
-const LEGAL: [&[u8; 36]; 15] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx x",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx x",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx ",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th to
+/// 37th columns (`laddr-pool`, `health`, `ha`) and the `reload` and `ready` rows are ferrovs's.
+const LEGAL: [&[u8; 37]; 16] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx  ",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -1096,6 +1117,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Restore => set_command(&mut e.cmd, Cmd::Restore)?,
         Tag::Save => set_command(&mut e.cmd, Cmd::Save)?,
         Tag::Reload => set_command(&mut e.cmd, Cmd::Reload)?,
+        Tag::Ready => set_command(&mut e.cmd, Cmd::Ready)?,
         Tag::StartDaemon | Tag::StopDaemon => {
             let start = first.tag == Tag::StartDaemon;
             set_command(
@@ -1351,6 +1373,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 set_option(&mut e.options, OPTC_HEALTH)?;
                 e.format.health = true;
             }
+            Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
             // A command or -h/-v after the first option: popt builds of ipvsadm report the
             // word as an invalid option.
             _ => {
@@ -1428,10 +1451,14 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
     }
     if cmd == Cmd::List {
         let has = |o: usize| e.options & (1u64 << o) != 0;
-        // `--health` (ferrovs) adds a column to the service listings only.
+        // `--health` (ferrovs) adds a column to the service listings only; `--ha` (ferrovs)
+        // lists something else entirely, so only -n goes with it.
+        let ha_conflict =
+            has(OPTC_HA) && e.options & !(1u64 << OPTC_HA | 1u64 << OPTC_NUMERIC) != 0;
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
             && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))
+            || ha_conflict
         {
             return Err(CliError::fail("options conflicts in the list command"));
         }
@@ -1524,7 +1551,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         }),
         Cmd::List => {
             let has = |o: usize| e.options & (1u64 << o) != 0;
-            let what = if has(OPTC_CONNECTION) {
+            let what = if has(OPTC_HA) {
+                ListWhat::Ha
+            } else if has(OPTC_CONNECTION) {
                 ListWhat::Connections
             } else if has_service {
                 ListWhat::Service(key())
@@ -1541,6 +1570,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Cmd::Zero => Command::Zero(has_service.then(key)),
         Cmd::Restore => Command::Restore,
         Cmd::Reload => Command::Reload,
+        Cmd::Ready => Command::Ready,
         Cmd::StartDaemon | Cmd::StopDaemon => unreachable!("refused above"),
     };
     Ok(Parsed::Command(command))

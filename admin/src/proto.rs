@@ -290,6 +290,10 @@ pub enum Request {
     Reload,
     /// The running configuration as TOML (`ferrovs config export`).
     GetConfig,
+    /// The addresses director HA follows (`-L --ha`).
+    Ha,
+    /// Whether the gateway is ready to own addresses (`--ready`).
+    Ready,
 }
 
 /// The daemon's answer.
@@ -314,6 +318,15 @@ pub enum Response {
     Reloaded {
         /// The configuration generation now running.
         generation: u64,
+    },
+    /// Director HA's state.
+    Ha(HaListing),
+    /// The readiness verdict.
+    Ready {
+        /// Healthy and ready to own addresses.
+        ready: bool,
+        /// One line: what is wrong, or what was checked.
+        reason: String,
     },
 }
 
@@ -520,6 +533,36 @@ pub struct Listing {
     pub connections: Vec<ConnEntry>,
 }
 
+/// One address director HA follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaAddress {
+    /// The VIP or local address.
+    pub address: IpAddr,
+    /// Owned now (keepalived has it on an exception-path TAP).
+    pub owned: bool,
+    /// Since when, in seconds since the Unix epoch.
+    pub since_s: u64,
+    /// The TAP it is on, when owned.
+    #[serde(default)]
+    pub tap: Option<String>,
+}
+
+/// Director HA's state (`ferrovsadm -L --ha`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaListing {
+    /// `[ha] mode`: `none` or `vrrp`.
+    pub mode: String,
+    /// Whether the kernel's addresses have been read (nothing is owned before).
+    pub synced: bool,
+    /// Why the gateway cannot follow the kernel now, if it cannot.
+    #[serde(default)]
+    pub problem: Option<String>,
+    /// The followed addresses, in address order.
+    pub addresses: Vec<HaAddress>,
+    /// The daemon's clock, seconds since the Unix epoch, for "how long ago".
+    pub now_s: u64,
+}
+
 /// Build the listing entry of one configured service, with the live state from `dest_state`.
 pub fn service_entry(
     svc: &config::Service,
@@ -597,6 +640,8 @@ mod tests {
             }),
             Request::Reload,
             Request::GetConfig,
+            Request::Ha,
+            Request::Ready,
         ];
         for r in reqs {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -637,6 +682,35 @@ mod tests {
         );
         let back: DestEntry = serde_json::from_str(&line).expect("decode");
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn ha_answers_round_trip_through_json() {
+        let r = [
+            Response::Ha(HaListing {
+                mode: "vrrp".into(),
+                synced: true,
+                problem: None,
+                addresses: vec![HaAddress {
+                    address: "198.18.1.100".parse().expect("ip"),
+                    owned: true,
+                    since_s: 1_700_000_000,
+                    tap: Some("eth0".into()),
+                }],
+                now_s: 1_700_000_012,
+            }),
+            Response::Ready {
+                ready: false,
+                reason: "port eth0: link down".into(),
+            },
+        ];
+        for r in r {
+            let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
+            let back: Envelope<Response> = serde_json::from_str(&line).expect("decode");
+            assert_eq!(back.body, r);
+        }
+        let line = serde_json::to_string(&Request::Ready).expect("encode");
+        assert_eq!(line, r#"{"type":"ready"}"#);
     }
 
     #[test]

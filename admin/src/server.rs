@@ -2,8 +2,9 @@
 //!
 //! [`AdminServer::bind`] owns the socket file and an accept thread; each connection gets a
 //! short-lived thread that reads one request line, checks the protocol version, and passes the
-//! decoded [`Request`] with a [`Responder`] through a channel. The control loop calls
-//! [`AdminServer::poll`] (never blocks) whenever it has time, serves the request with
+//! decoded [`Request`] with a [`Responder`] through a `crossbeam-channel`. The control loop waits
+//! on [`AdminServer::requests`] with its other event sources (`select!`), or calls
+//! [`AdminServer::poll`] (never blocks), serves the request with
 //! [`crate::handler::handle`] and answers through the responder; the connection thread writes
 //! the answer and closes. Requests are thus served on the control thread, in order, with no lock
 //! on the gateway state, and a slow or silent client only ever holds its own thread.
@@ -17,10 +18,11 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::proto::{Envelope, Request, Response, MAX_LINE_BYTES, PROTOCOL_VERSION};
 
@@ -68,7 +70,7 @@ pub struct Pending {
 /// Answers one request; dropping it unanswered sends the client an error.
 #[derive(Debug)]
 pub struct Responder {
-    tx: SyncSender<Response>,
+    tx: Sender<Response>,
 }
 
 impl Responder {
@@ -129,7 +131,7 @@ impl AdminServer {
         let listener = UnixListener::bind(&path).map_err(bind_err)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(bind_err)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let accept = std::thread::Builder::new()
@@ -147,6 +149,12 @@ impl AdminServer {
     /// The socket path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The channel requests arrive on, for a control loop that waits on several sources
+    /// (`crossbeam_channel::select!`). It disconnects when the server is dropped.
+    pub fn requests(&self) -> &Receiver<Pending> {
+        &self.rx
     }
 
     /// Return the next waiting request, if any; never blocks.
@@ -222,7 +230,7 @@ fn serve_connection(stream: UnixStream, tx: &Sender<Pending>) {
     let response = match decode(line.trim_end()) {
         Err(m) => Response::error(m),
         Ok(request) => {
-            let (rtx, rrx) = mpsc::sync_channel(1);
+            let (rtx, rrx) = crossbeam_channel::bounded(1);
             let pending = Pending {
                 request,
                 responder: Responder { tx: rtx },
@@ -232,10 +240,10 @@ fn serve_connection(stream: UnixStream, tx: &Sender<Pending>) {
             } else {
                 match rrx.recv_timeout(ANSWER_TIMEOUT) {
                     Ok(r) => r,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                    Err(RecvTimeoutError::Timeout) => {
                         Response::error("ferrovs did not answer in time")
                     }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    Err(RecvTimeoutError::Disconnected) => {
                         Response::error("ferrovs dropped the request without an answer")
                     }
                 }

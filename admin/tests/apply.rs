@@ -307,3 +307,50 @@ fn reload_and_version_and_help() {
     let r = run(&mut s, &["-L", "--daemon"], "");
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
 }
+
+#[test]
+fn ready_answers_keepalived_with_the_exit_status() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["--ready"], "");
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "ready: 2 ports up, 1 worker running, generation 1\n", "")
+    );
+    s.ready = Err("port lan0: link down".into());
+    let r = run(&mut s, &["--ready"], "");
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "not ready: port lan0: link down\n"),
+        "one line, non-zero: keepalived's track_script counts a failure"
+    );
+}
+
+#[test]
+fn ha_listing_shows_each_followed_address() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["-L", "--ha"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "director HA state not available from this gateway\n")
+    );
+    s.ha = Some(admin::proto::HaListing {
+        mode: "vrrp".into(),
+        synced: true,
+        problem: None,
+        addresses: vec![admin::proto::HaAddress {
+            address: "198.18.1.100".parse().expect("ip"),
+            owned: false,
+            since_s: 1_700_000_000,
+            tap: None,
+        }],
+        now_s: 1_700_000_065,
+    });
+    let r = run(&mut s, &["-L", "--ha", "-n"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Director HA: mode vrrp, 1 address followed\n\
+         Address                                  State      For     Since (UTC)          TAP\n\
+         198.18.1.100                             not-owned  1m05s   2023-11-14 22:13:20  -\n"
+    );
+}

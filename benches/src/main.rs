@@ -69,7 +69,8 @@ struct Timing {
 enum Cmd {
     /// Generator and DUT in this process, joined by `net_ring` port pairs.
     Ring {
-        /// DUT kinds (comma-separated): io, macswap, dr, nat, tun, fullnat.
+        /// DUT kinds (comma-separated): io, macswap, dr, nat, tun, fullnat, drop (frames to an
+        /// address ferrovs does not serve: the drop path, measured by the DUT's RX rate).
         #[arg(long, default_value = "io,macswap,dr,nat,tun,fullnat")]
         duts: String,
         /// Protocols (comma-separated): udp, tcp.
@@ -122,6 +123,19 @@ enum Cmd {
         #[command(flatten)]
         timing: Timing,
     },
+    /// What freeing a burst of mbufs costs: one `rte_pktmbuf_free` per mbuf (what dropping an
+    /// `Mbuf` does) against one `rte_pktmbuf_free_bulk` per burst, on the main lcore.
+    FreeBulk {
+        /// Bursts per method and round.
+        #[arg(long, default_value_t = 200_000)]
+        bursts: usize,
+        /// Rounds (the methods alternate; the figure is the median round).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// EAL `--file-prefix`.
+        #[arg(long, default_value = "fvfree")]
+        prefix: String,
+    },
     /// The ferrovs worker loop on two `net_memif` client ports, until SIGINT or SIGTERM.
     MemifDut {
         /// Directory of the memif sockets.
@@ -167,6 +181,11 @@ fn main() {
             peer,
             timing,
         } => memif_gen(&dir, &dut, &proto, flows, &peer, &timing),
+        Cmd::FreeBulk {
+            bursts,
+            rounds,
+            prefix,
+        } => free_bulk_cmd(bursts, rounds, &prefix),
         Cmd::MemifDut {
             dir,
             sessions,
@@ -439,7 +458,7 @@ fn ring_cmd(duts: &str, protos: &str, flows: &str, idle: &str, t: &Timing) -> Re
     let mut case = 0;
     for &dut in &duts {
         // The references have no idle mode: they run once.
-        let modes = if dut.is_ferrovs() {
+        let modes = if dut.runs_ferrovs() {
             &idles[..]
         } else {
             &[IdleMode::Busy][..]
@@ -534,12 +553,13 @@ fn ring_case(
     r["table_build_s"] = json!(build_s);
     r["idle"] = json!(idle_name(idle));
     eprintln!(
-        "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps (offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
+        "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps (DUT rx {:.2}, offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
         dut.name(),
         idle_name(idle),
         traffic::proto_name(proto),
         flows,
         r["mpps"].as_f64().unwrap_or(0.0),
+        r["dut_rx_mpps"].as_f64().unwrap_or(0.0),
         r["offered_mpps"].as_f64().unwrap_or(0.0),
         m.prefill_s,
         r["gen_queue_full_share"].as_f64().unwrap_or(0.0) * 100.0,
@@ -737,6 +757,48 @@ fn launch_dut(
             .map_err(e)
         }
     }
+}
+
+/// Time `bursts` rounds of allocating a burst of [`lcores::BURST`] mbufs and releasing it
+/// with `free`; return nanoseconds per mbuf.
+fn time_free(pool: &Mempool, bursts: usize, free: impl Fn(&mut Vec<dpdk::mbuf::Mbuf>)) -> f64 {
+    let mut v = Vec::with_capacity(lcores::BURST);
+    let t0 = Instant::now();
+    for _ in 0..bursts {
+        assert!(pool.alloc_bulk(&mut v, lcores::BURST), "pool exhausted");
+        free(&mut v);
+    }
+    t0.elapsed().as_nanos() as f64 / (bursts * lcores::BURST) as f64
+}
+
+fn free_bulk_cmd(bursts: usize, rounds: usize, prefix: &str) -> Result<(), String> {
+    let eal = eal("0@0", prefix)?;
+    let pool = Mempool::new(&eal, "free_pool", 4095, 256, DEFAULT_DATA_ROOM, None)
+        .map_err(|e| format!("mempool: {e}"))?;
+    let (mut one, mut bulk) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        one.push(time_free(&pool, bursts, Vec::clear));
+        bulk.push(time_free(&pool, bursts, dpdk::mbuf::Mbuf::free_bulk));
+    }
+    let (m1, mb) = (median(&one), median(&bulk));
+    eprintln!(
+        "free-bulk: alloc_bulk + free of {} mbufs: {m1:.2} ns/mbuf one by one, {mb:.2} ns/mbuf bulk",
+        lcores::BURST
+    );
+    println!(
+        "{}",
+        json!({
+            "bench": "free_bulk",
+            "burst": lcores::BURST,
+            "ns_per_mbuf_one_by_one": m1,
+            "ns_per_mbuf_bulk": mb,
+            "one_by_one_rounds": one,
+            "bulk_rounds": bulk,
+            "loadavg_1m": loadavg(),
+        })
+    );
+    drop(pool);
+    eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
 }
 
 fn memif_port(eal: &Eal, dir: &Path, i: u8, role: &str) -> Result<Port, String> {

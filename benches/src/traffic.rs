@@ -39,17 +39,21 @@ pub enum Dut {
     Tun,
     /// The ferrovs worker loop, FullNAT.
     FullNat,
+    /// The ferrovs worker loop, frames to an address it does not serve: every one is dropped
+    /// (`not_for_us`). Measures the drop path (the DUT's RX rate; nothing comes back).
+    Drop,
 }
 
 impl Dut {
     /// Every kind, references first.
-    pub const ALL: [Dut; 6] = [
+    pub const ALL: [Dut; 7] = [
         Dut::Io,
         Dut::Macswap,
         Dut::Dr,
         Dut::Nat,
         Dut::Tun,
         Dut::FullNat,
+        Dut::Drop,
     ];
     const MODES: [Dut; 4] = [Dut::Dr, Dut::Nat, Dut::Tun, Dut::FullNat];
 
@@ -62,6 +66,7 @@ impl Dut {
             Dut::Nat => "nat",
             Dut::Tun => "tun",
             Dut::FullNat => "fullnat",
+            Dut::Drop => "drop",
         }
     }
 
@@ -75,6 +80,11 @@ impl Dut {
         Dut::MODES.contains(&self)
     }
 
+    /// Return true for what runs the ferrovs worker loop: the modes and the drop case.
+    pub fn runs_ferrovs(self) -> bool {
+        self.is_ferrovs() || self == Dut::Drop
+    }
+
     /// Return the VIP the frames go to (references use DR's; they do not look).
     pub fn vip(self) -> Ipv4Addr {
         let k = match self {
@@ -82,6 +92,8 @@ impl Dut {
             Dut::Nat => 1,
             Dut::Tun => 2,
             Dut::FullNat => 3,
+            // No service there.
+            Dut::Drop => 99,
         };
         Ipv4Addr::new(198, 18, 0, 100 + k)
     }
@@ -91,7 +103,7 @@ impl Dut {
             Dut::Nat => FwdMethod::Nat,
             Dut::Tun => FwdMethod::Tun,
             Dut::FullNat => FwdMethod::FullNat,
-            Dut::Io | Dut::Macswap | Dut::Dr => FwdMethod::Dr,
+            Dut::Io | Dut::Macswap | Dut::Dr | Dut::Drop => FwdMethod::Dr,
         }
     }
 }

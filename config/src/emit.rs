@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::model::*;
 use crate::schema::format_lcore_list;
+use crate::SessionSync;
 
 /// Quote a TOML basic string.
 fn q(s: &str) -> String {
@@ -47,6 +48,29 @@ fn addr_port(sa: SocketAddr) -> String {
 fn netmask(len: u8) -> String {
     let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
     std::net::Ipv4Addr::from(m).to_string()
+}
+
+/// Write `[sync]` unless it has every default.
+fn sync(o: &mut String, s: &SessionSync) {
+    if *s == SessionSync::default() {
+        return;
+    }
+    let _ = writeln!(o, "\n[sync]\nenabled = {}", s.enabled);
+    if let Some(l) = s.listen {
+        let _ = writeln!(o, "listen = {}", q(&l.to_string()));
+    }
+    let _ = writeln!(o, "peers = {}", str_list(&s.peers));
+    if let Some(k) = &s.key {
+        let _ = writeln!(o, "key = {}", q(&k.to_hex()));
+    }
+    let _ = writeln!(
+        o,
+        "syncid = {}\nmax_datagram = {}\nrate = {}\nmode = {}",
+        s.syncid,
+        s.max_datagram,
+        s.rate,
+        q(s.mode.name())
+    );
 }
 
 fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {
@@ -143,6 +167,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
             h.garp_repeat, h.garp_delay_s, h.garp_refresh_s
         );
     }
+    sync(&mut o, &c.sync);
 
     for p in &c.ports {
         let _ = writeln!(

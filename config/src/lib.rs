@@ -19,6 +19,7 @@ mod emit;
 mod error;
 mod model;
 mod schema;
+mod sync;
 mod walk;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use std::path::Path;
 pub use error::{ConfigError, Errors};
 pub use model::*;
 pub use schema::{format_lcore_list, parse_lcore_list};
+pub use sync::*;
 
 use error::Sink;
 

@@ -54,6 +54,9 @@ pub struct Config {
     /// `[ha]`: director HA, which addresses follow keepalived's VRRP decisions (reloadable,
     /// except `mode`).
     pub ha: Ha,
+    /// `[sync]`: the session-sync channel between directors (reloadable; a change restarts the
+    /// channel, see [`crate::SessionSync::restart_needed`]).
+    pub sync: crate::SessionSync,
 }
 
 /// `[dpdk]`: settings that need a restart to change.

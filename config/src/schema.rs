@@ -54,6 +54,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let timeouts = read_timeouts(root.table(sink, "timeouts"), sink);
     let control = read_control(root.table(sink, "control"), sink);
     let ha = read_ha(root.table(sink, "ha"), sink, &ports, &pools, &services);
+    let sync = crate::sync::read_sync(root.table(sink, "sync"), sink);
     root.finish(sink);
     Config {
         dpdk,
@@ -65,6 +66,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         timeouts,
         control,
         ha,
+        sync,
     }
 }
 

@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync"],
     );
 }
 
@@ -759,6 +759,21 @@ on_failure_sessions = "drop"
 }
 
 #[test]
+fn idle_mode_is_busy_or_sleep() {
+    check(
+        "[dpdk]\nidle = \"nap\"\n",
+        &["ferrovs.toml:11:8: dpdk.idle: unknown idle mode \"nap\"; expected one of: busy, sleep"],
+    );
+    check(
+        "[dpdk]\nidle = true\n",
+        &["ferrovs.toml:11:8: dpdk.idle: expected a string, found a boolean"],
+    );
+    let c =
+        config::parse(&format!("{BASE}[dpdk]\nidle = \"sleep\"\n"), "ferrovs.toml").expect("valid");
+    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
+}
+
+#[test]
 fn ha_addresses_must_be_vips_or_local_addresses() {
     check(
         r#"[[local_address_pool]]
@@ -808,16 +823,57 @@ fn ha_mode_and_address_list() {
 }
 
 #[test]
-fn idle_mode_is_busy_or_sleep() {
+fn sync_refuses_a_short_key_with_its_position() {
     check(
-        "[dpdk]\nidle = \"nap\"\n",
-        &["ferrovs.toml:11:8: dpdk.idle: unknown idle mode \"nap\"; expected one of: busy, sleep"],
+        "[sync]\nenabled = true\nlisten = \"198.18.0.2:8848\"\npeers = [\"198.18.0.3:8848\"]\nkey = \"00112233\"\n",
+        &["ferrovs.toml:14:7: sync.key: the key is 4 bytes; at least 16 are required (32 random bytes are recommended: openssl rand -hex 32)"],
     );
     check(
-        "[dpdk]\nidle = true\n",
-        &["ferrovs.toml:11:8: dpdk.idle: expected a string, found a boolean"],
+        "[sync]\nkey = \"not hex, not base64!\"\n",
+        &["ferrovs.toml:11:7: sync.key: the key is neither hex (an even number of 0-9 a-f) nor base64"],
     );
-    let c =
-        config::parse(&format!("{BASE}[dpdk]\nidle = \"sleep\"\n"), "ferrovs.toml").expect("valid");
-    assert_eq!(c.dpdk.idle, config::Idle::Sleep);
+}
+
+#[test]
+fn sync_enabled_needs_listen_peers_and_key() {
+    check(
+        "[sync]\nenabled = true\n",
+        &[
+            "ferrovs.toml:11:11: sync.listen: missing: required when enabled = true",
+            "ferrovs.toml:11:11: sync.peers: missing: required when enabled = true",
+            "ferrovs.toml:11:11: sync.key: missing: required when enabled = true",
+        ],
+    );
+    check(
+        "[sync]\nenabled = true\nlisten = \"198.18.0.2:8848\"\npeers = []\nkey = \"000102030405060708090a0b0c0d0e0f\"\n",
+        &["ferrovs.toml:13:9: sync.peers: at least one peer is required when enabled = true"],
+    );
+}
+
+#[test]
+fn sync_addresses_ranges_and_mode() {
+    check(
+        r#"[sync]
+listen = "198.18.0.2:8848"
+peers = ["198.18.0.3", "224.0.0.81:8848", "198.18.0.2:8848", "[2001:db8::3]:8848", "198.18.0.4:8848", "198.18.0.4:8848", "0.0.0.0:1"]
+syncid = 256
+max_datagram = 100
+rate = -1
+mode = "primary"
+zz = 1
+"#,
+        &[
+            "ferrovs.toml:12:10: sync.peers[0]: \"198.18.0.3\" is not ADDR:PORT like \"198.18.0.2:8848\" or \"[2001:db8::2]:8848\"",
+            "ferrovs.toml:12:24: sync.peers[1]: 224.0.0.81 is multicast: the channel is unicast (list every peer; see docs/config.md)",
+            "ferrovs.toml:12:43: sync.peers[2]: 198.18.0.2:8848 is this gateway's own listen address",
+            "ferrovs.toml:12:62: sync.peers[3]: [2001:db8::3]:8848 is not of the listen address's family: one socket sends to every peer",
+            "ferrovs.toml:12:103: sync.peers[5]: duplicate peer 198.18.0.4:8848",
+            "ferrovs.toml:12:122: sync.peers[6]: 0.0.0.0 is unspecified: give the gateway's own address, which the peers list",
+            "ferrovs.toml:13:10: sync.syncid: 256 is out of range 0..=255",
+            "ferrovs.toml:14:16: sync.max_datagram: 100 is out of range 512..=65507",
+            "ferrovs.toml:15:8: sync.rate: -1 is out of range 0..=100000000",
+            "ferrovs.toml:16:8: sync.mode: \"primary\" is not a sync mode: expected \"master\", \"backup\" or \"both\"",
+            "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, key, syncid, max_datagram, rate, mode",
+        ],
+    );
 }

@@ -145,6 +145,16 @@ udp = 60
 metrics_listen = "[::1]:9999"
 admin_socket = "/run/fv1/admin.sock"
 
+[sync]
+enabled = true
+listen = "198.18.0.2:8848"
+peers = ["198.18.0.3:8848", "198.18.0.4:9000"]
+key = "q83vEgABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+syncid = 7
+max_datagram = 9000
+rate = 50000
+mode = "master"
+
 [[service]]
 vip = "2001:db8:1::10"
 port = 443
@@ -291,6 +301,44 @@ fn full_config_is_normalised() {
     );
     assert_eq!(v6.real_servers[1].forward, Forward::FullNat);
     assert_eq!(v6.real_servers[0].forward, Forward::Nat);
+    let s = &c.sync;
+    assert!(s.enabled);
+    assert_eq!(s.listen, Some("198.18.0.2:8848".parse().expect("sa")));
+    assert_eq!(s.peers.len(), 2);
+    assert_eq!(s.peers[1], "198.18.0.4:9000".parse().expect("sa"));
+    let key = s.key.as_ref().expect("key");
+    assert_eq!(key.as_bytes().len(), 32, "base64 of 32 bytes");
+    assert_eq!(&key.as_bytes()[..4], &[0xab, 0xcd, 0xef, 0x12]);
+    assert_eq!(
+        (s.syncid, s.max_datagram, s.rate, s.mode),
+        (7, 9000, 50000, SyncMode::Master)
+    );
+}
+
+#[test]
+fn sync_defaults_and_reload_comparison() {
+    let c = parse(MINIMAL, "min.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.sync, SessionSync::default());
+    assert!(!c.sync.enabled);
+    assert_eq!(
+        (c.sync.syncid, c.sync.max_datagram, c.sync.rate, c.sync.mode),
+        (0, 1400, 1_000_000, SyncMode::Both)
+    );
+    let full = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
+    // [sync] is reloadable: not in the boot-only diff; the channel compares it itself.
+    let mut other = full.clone();
+    other.sync.rate = 10;
+    assert!(full.boot_only_diff(&other).is_empty());
+    assert!(
+        !full.sync.restart_needed(&other.sync),
+        "rate is applied live"
+    );
+    other.sync.peers.pop();
+    assert!(full.boot_only_diff(&other).is_empty());
+    assert!(
+        full.sync.restart_needed(&other.sync),
+        "a peer change restarts"
+    );
 }
 
 #[test]

@@ -216,6 +216,27 @@ fn icmpv6_frame(eth_dst: Mac, eth_src: Mac, src: Ipv6Addr, dst: Ipv6Addr, body: 
     f
 }
 
+/// An unsolicited neighbour advertisement announcing `ip` at `mac` (RFC 4861 §7.2.6): to all
+/// nodes, override set, solicited clear, with the target link-layer address option; IPv6's
+/// gratuitous ARP.
+pub fn unsolicited_na(mac: Mac, ip: Ipv6Addr) -> Vec<u8> {
+    let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    let mut body = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+    body.extend_from_slice(&ip.octets());
+    body.extend_from_slice(&[2, 1]);
+    body.extend_from_slice(&mac);
+    icmpv6_frame(multicast_mac(all_nodes), mac, ip, all_nodes, &body)
+}
+
+/// An announcement of `ip` at `mac`: a gratuitous ARP for IPv4, an unsolicited neighbour
+/// advertisement for IPv6.
+pub fn announcement(mac: Mac, ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => gratuitous_arp(mac, v4),
+        IpAddr::V6(v6) => unsolicited_na(mac, v6),
+    }
+}
+
 /// A neighbour solicitation for `target` from `src` (one of our addresses) at `mac`.
 pub fn neighbour_solicitation(mac: Mac, src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
     let group = solicited_node(target);
@@ -381,6 +402,38 @@ mod tests {
             na_learn(&na, p.l4_off, p.l3_end),
             Some((IpAddr::V6(vip), US))
         );
+    }
+
+    #[test]
+    fn test_unsolicited_advertisement_teaches_our_mac_to_all_nodes() {
+        let vip: Ipv6Addr = "2001:2:0:1::100".parse().unwrap();
+        let na = announcement(US, IpAddr::V6(vip));
+        assert_eq!(&na[0..6], &[0x33, 0x33, 0, 0, 0, 1], "all-nodes multicast");
+        let p = parse_frame(&na).expect("parses");
+        let L3::Ipv6 { src, dst } = p.l3 else {
+            panic!("not IPv6")
+        };
+        assert_eq!((src, dst.segments()[0]), (vip, 0xff02));
+        assert_eq!(p.ttl, 255, "ND needs hop limit 255");
+        let L4::Icmpv6 { msg_type, .. } = p.l4 else {
+            panic!("not ICMPv6")
+        };
+        assert_eq!(msg_type, 136);
+        assert_eq!(na[p.l4_off + 4], 0x20, "override, not solicited");
+        assert!(dataplane::wire::checksum::l4_verify_v6(
+            &vip,
+            &dst,
+            58,
+            &na[p.l4_off..p.l3_end]
+        ));
+        assert_eq!(
+            na_learn(&na, p.l4_off, p.l3_end),
+            Some((IpAddr::V6(vip), US))
+        );
+        // IPv4: a gratuitous ARP, sender = target = the address.
+        let g = announcement(US, IpAddr::V4(v4("198.18.1.100")));
+        let a = ArpPacket::new_checked(&g[14..]).unwrap();
+        assert_eq!((a.spa(), a.tpa()), (v4("198.18.1.100"), v4("198.18.1.100")));
     }
 
     #[test]

@@ -62,6 +62,24 @@ type ServiceKey = (IpAddr, u16, Protocol);
 /// (service, address, port, is the sorry server).
 type BackendKey = (ServiceKey, IpAddr, u16, bool);
 
+/// A configuration needs more service or real-server ids than the workers' counter arrays hold
+/// (they are sized at start).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("too many {what}: {wanted} wanted, room for {max} (restart with a larger table)")]
+pub struct IdsExhausted {
+    /// "services" or "real servers".
+    pub what: &'static str,
+    /// How many the configuration needs.
+    pub wanted: usize,
+    /// How many the table holds.
+    pub max: usize,
+}
+
+/// A session timeout the dataplane cannot represent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("timeouts: {0}")]
+pub struct TimeoutsError(pub String);
+
 fn service_key(s: &config::Service) -> ServiceKey {
     (s.vip, s.port, s.protocol)
 }
@@ -92,7 +110,7 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
     }
 
     /// Give every key in `wanted` an id (existing ones keep theirs); release the others.
-    fn assign(&mut self, wanted: &[K], what: &str) -> Result<(), String> {
+    fn assign(&mut self, wanted: &[K], what: &'static str) -> Result<(), IdsExhausted> {
         let keep: std::collections::HashSet<&K> = wanted.iter().collect();
         let gone: Vec<K> = self
             .ids
@@ -103,11 +121,11 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
         let needed = wanted.iter().filter(|k| !self.ids.contains_key(*k)).count();
         let available = (self.max - self.next) + self.free.len() + gone.len();
         if needed > available {
-            return Err(format!(
-                "too many {what}: {} wanted, room for {} (restart with a larger table)",
-                self.ids.len() - gone.len() + needed,
-                self.max
-            ));
+            return Err(IdsExhausted {
+                what,
+                wanted: self.ids.len() - gone.len() + needed,
+                max: self.max,
+            });
         }
         for k in gone {
             if let Some(id) = self.ids.remove(&k) {
@@ -145,7 +163,7 @@ impl Ids {
     ///
     /// # Errors
     /// When `cfg` needs more ids than the tables hold.
-    pub fn assign(&mut self, cfg: &Config) -> Result<(), String> {
+    pub fn assign(&mut self, cfg: &Config) -> Result<(), IdsExhausted> {
         let services: Vec<ServiceKey> = cfg.services.iter().map(service_key).collect();
         let mut backends: Vec<BackendKey> = Vec::new();
         for s in &cfg.services {
@@ -191,46 +209,86 @@ impl Ids {
 }
 
 /// Every address control answers ARP/ND for on port `port`: the port's own addresses, and
-/// (on any port) VIPs and FullNAT local addresses.
-pub fn answers_for(cfg: &Config, port: usize, ip: IpAddr) -> bool {
+/// (on any port) VIPs and FullNAT local addresses this gateway owns in `snap` (director HA:
+/// while the peer owns one, answering would be a split brain).
+pub fn answers_for(cfg: &Config, snap: &Snapshot, port: usize, ip: IpAddr) -> bool {
     cfg.ports
         .get(port)
         .is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
-        || cfg.services.iter().any(|s| s.vip == ip)
-        || cfg
-            .local_address_pools
-            .iter()
-            .any(|p| p.addresses.contains(&ip))
+        || (snap.is_owned(ip)
+            && (cfg.services.iter().any(|s| s.vip == ip)
+                || cfg
+                    .local_address_pools
+                    .iter()
+                    .any(|p| p.addresses.contains(&ip))))
 }
 
 /// The dataplane's session timeouts for `cfg` (`ipvsadm --set`; 0 keeps a default).
 ///
 /// # Errors
 /// A timeout the session tables cannot represent.
-pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, String> {
+pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, TimeoutsError> {
     let mut t = dataplane::session::Timeouts::default();
     t.set(
         u64::from(cfg.timeouts.tcp_s),
         u64::from(cfg.timeouts.tcpfin_s),
         u64::from(cfg.timeouts.udp_s),
     )
-    .map_err(|e| format!("timeouts: {e:?}"))?;
+    .map_err(|e| TimeoutsError(format!("{e:?}")))?;
     Ok(t)
 }
 
-/// Build generation `generation` of the snapshot, with the ids `ids` assigned to `cfg` (call
-/// [`Ids::assign`] first; anything without an id gets a free one from the builder).
-/// `health(service, real_server)` (indices in `cfg`) gives each real server's health-check
-/// verdict: down takes it out of scheduling, or to weight 0 with `inhibit_on_failure`.
-pub fn build(
-    cfg: &Config,
-    macs: &[Mac],
-    neighbours: &Neighbours,
-    generation: u64,
-    ids: &Ids,
-    health: &dyn Fn(usize, usize) -> BackendHealth,
-) -> Snapshot {
+/// Everything a snapshot is built from. A new per-snapshot input (say, which VIPs this node owns
+/// under HA) is one more field here and one more use in [`build`], with no signature to change
+/// at the callers that do not set it.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The running configuration.
+    pub cfg: &'a Config,
+    /// Each port's MAC (a configured `mac` wins).
+    pub macs: &'a [Mac],
+    /// What ARP/ND taught.
+    pub neighbours: &'a Neighbours,
+    /// Stable ids (call [`Ids::assign`] with `cfg` first; anything without an id gets a free one
+    /// from the builder).
+    pub ids: &'a Ids,
+    /// `health(service, real_server)` (indices in `cfg`): each real server's health-check
+    /// verdict; down takes it out of scheduling, or to weight 0 with `inhibit_on_failure`.
+    pub health: &'a dyn Fn(usize, usize) -> BackendHealth,
+    /// The addresses director HA does not own now (`ha::Ownership::not_owned`; empty without
+    /// HA): no ARP/ND answers for them, no announcements.
+    pub not_owned: &'a [IpAddr],
+}
+
+impl std::fmt::Debug for Inputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("services", &self.cfg.services.len())
+            .field("ports", &self.macs.len())
+            .field("neighbours", &self.neighbours.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A health function for [`Inputs::health`] with no checks: every server schedulable.
+pub fn unchecked(_service: usize, _real_server: usize) -> BackendHealth {
+    BackendHealth::Unchecked
+}
+
+/// Build generation `generation` of the snapshot from `inputs`.
+pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
+    let Inputs {
+        cfg,
+        macs,
+        neighbours,
+        ids,
+        health,
+        not_owned,
+    } = *inputs;
     let mut b = SnapshotBuilder::new(generation);
+    for &a in not_owned {
+        b.not_owned(a);
+    }
     if let Ok(t) = timeouts(cfg) {
         b.timeouts(t);
     }
@@ -343,9 +401,17 @@ pub(crate) fn build_for_test(
 ) -> Snapshot {
     let mut ids = Ids::new(64, 64);
     ids.assign(cfg).expect("room for the test config");
-    build(cfg, macs, neighbours, generation, &ids, &|_, _| {
-        BackendHealth::Unchecked
-    })
+    build(
+        &Inputs {
+            cfg,
+            macs,
+            neighbours,
+            ids: &ids,
+            health: &unchecked,
+            not_owned: &[],
+        },
+        generation,
+    )
 }
 
 /// The addresses control should resolve proactively: every backend, sorry server and route
@@ -451,9 +517,9 @@ local_address_pool = "snat"
             Ok((1, [2, 0, 0, 0, 1, 11]))
         );
         assert!(snap.is_own("198.18.0.1".parse().unwrap()));
-        assert!(answers_for(&cfg, 1, "198.18.1.200".parse().unwrap()));
-        assert!(answers_for(&cfg, 0, "198.18.0.100".parse().unwrap()));
-        assert!(!answers_for(&cfg, 0, "198.18.1.1".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 1, "198.18.1.200".parse().unwrap()));
+        assert!(answers_for(&cfg, &snap, 0, "198.18.0.100".parse().unwrap()));
+        assert!(!answers_for(&cfg, &snap, 0, "198.18.1.1".parse().unwrap()));
         let want = wanted_neighbours(&cfg, &snap);
         assert_eq!(want.len(), 2);
         assert_eq!(
@@ -464,6 +530,36 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    #[test]
+    fn test_addresses_not_owned_get_no_answers() {
+        let cfg = config::parse(CFG, "t.toml").expect("valid");
+        let mut ids = Ids::new(64, 64);
+        ids.assign(&cfg).expect("room");
+        let vip: IpAddr = "198.18.0.100".parse().unwrap();
+        let laddr: IpAddr = "198.18.1.200".parse().unwrap();
+        let own: IpAddr = "198.18.1.1".parse().unwrap();
+        let snap = build(
+            &Inputs {
+                cfg: &cfg,
+                macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+                neighbours: &Neighbours::default(),
+                ids: &ids,
+                health: &unchecked,
+                not_owned: &[vip, laddr],
+            },
+            2,
+        );
+        assert!(!snap.is_owned(vip) && !snap.is_owned(laddr));
+        assert!(!answers_for(&cfg, &snap, 0, vip), "the peer owns the VIP");
+        assert!(!answers_for(&cfg, &snap, 1, laddr));
+        assert!(
+            answers_for(&cfg, &snap, 1, own),
+            "own addresses never follow HA"
+        );
+        // The service itself stays: frames that still arrive are forwarded.
+        assert!(snap.service_for(vip, 80, L4Proto::Tcp).is_some());
     }
 
     #[test]
@@ -483,9 +579,17 @@ local_address_pool = "snat"
             BackendHealth::Up,
             BackendHealth::Down { inhibit: true },
         ];
-        let snap = build(&cfg, &[], &Neighbours::default(), 1, &ids, &|_, r| {
-            verdicts[r]
-        });
+        let snap = build(
+            &Inputs {
+                cfg: &cfg,
+                macs: &[],
+                neighbours: &Neighbours::default(),
+                ids: &ids,
+                health: &|_, r| verdicts[r],
+                not_owned: &[],
+            },
+            1,
+        );
         assert!(snap.drops_sessions());
         let svc = snap
             .service(ids.service(&cfg.services[0]).unwrap())
@@ -584,7 +688,11 @@ local_address_pool = "snat"
             s.vip = format!("198.18.0.{}", 120 + i).parse().unwrap();
             big.services.push(s);
         }
-        assert!(ids.assign(&big).unwrap_err().contains("too many services"));
+        assert!(ids
+            .assign(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("too many services"));
         assert_eq!(ids.service(&c4.services[0]), before);
         assert_eq!(ids.service(&big.services[3]), None);
     }

@@ -12,7 +12,8 @@
 //!   ACK carrying TOA, an ICMP error quoting the flow) uses it, so cases must be run in order,
 //!   through ONE worker built with [`worker_config`], with [`NOW`] as the time, on [`snapshot`].
 //!   [`redirect_cases`] are a separate sequence for a fresh worker built with
-//!   [`redirect_worker_config`] (worker 0 of 2).
+//!   [`redirect_worker_config`] (worker 0 of 2), and [`redirect_owner_cases`] (the frames it
+//!   redirects) one for a fresh worker built with [`redirect_owner_worker_config`] (worker 1).
 //! - **Expected frames are built independently of the code under test**: with etherparse's
 //!   header types (which compute every checksum in full) or by hand, never by running the
 //!   pipeline. An expectation is written as "the input packet, with these fields changed".
@@ -2014,6 +2015,131 @@ pub fn redirect_cases() -> Vec<Case> {
             0,
             err.frame(),
             DropReason::IcmpNoSession,
+        );
+    }
+    t.cases
+}
+
+/// The worker [`redirect_owner_cases`] assume: worker 1 of 2.
+pub fn redirect_owner_worker_config() -> WorkerConfig {
+    WorkerConfig {
+        id: 1,
+        ..redirect_worker_config()
+    }
+}
+
+/// What the owner does with the frames [`redirect_cases`] redirect: the `Redirect(1)` cases'
+/// input frames, in table order, each with what a fresh worker 1 of 2
+/// ([`redirect_owner_worker_config`]) must do with it. Its NAT flows are forwarded (the SYN makes
+/// the session its reply, ACK and ICMP errors use); the FullNAT reply and ICMP error name a local
+/// port of worker 1 that no flow of its has, so they are dropped.
+pub fn redirect_owner_cases() -> Vec<Case> {
+    let mut t = Table::new(LPORT_MIN + 1, redirect_worker_config().workers);
+    for f in [fam(false), fam(true)] {
+        let to_rs = |p: &Pkt, port: u16| {
+            p.clone()
+                .dst(f.rs_nat, port)
+                .ttl(p.ttl - 1)
+                .macs(RS_NAT_MAC, GW1_MAC)
+        };
+        let theirs = 42001;
+        let reply =
+            Pkt::tcp(f.rs_fnat, 8080, f.laddr, LPORT_MIN + 1, SYN | ACK).macs(GW1_MAC, RS_FNAT_MAC);
+        t.drop(
+            name!(
+                f,
+                "owner: fullnat reply to its local port without a session"
+            ),
+            1,
+            reply.frame(),
+            DropReason::NoSession,
+        );
+        let syn = Pkt::tcp(f.client, theirs, f.nat, 80, SYN);
+        t.tx(
+            name!(f, "owner: nat syn redirected to it is forwarded"),
+            0,
+            &syn,
+            1,
+            &to_rs(&syn, 8080),
+        );
+        let udp = Pkt::udp(f.client, theirs, f.nat, 53);
+        t.tx(
+            name!(f, "owner: nat udp redirected to it is forwarded"),
+            0,
+            &udp,
+            1,
+            &to_rs(&udp, 5353),
+        );
+        let reply = Pkt::tcp(f.rs_nat, 8080, f.client, theirs, SYN | ACK).macs(GW1_MAC, RS_NAT_MAC);
+        let out = reply
+            .clone()
+            .src(f.nat, 80)
+            .ttl(63)
+            .macs(CLIENT_MAC, GW0_MAC);
+        t.tx(
+            name!(f, "owner: nat reply redirected to it goes to the client"),
+            1,
+            &reply,
+            0,
+            &out,
+        );
+        let ack = Pkt::tcp(f.client, theirs, f.nat, 80, ACK).seq(1001, 5001);
+        t.tx(
+            name!(f, "owner: nat tcp ack redirected to it is forwarded"),
+            0,
+            &ack,
+            1,
+            &to_rs(&ack, 8080),
+        );
+
+        let (ty, code, rest) = too_big(f.v6, 1400);
+        let sent = Pkt::tcp(f.laddr, LPORT_MIN + 1, f.rs_fnat, 8080, SYN).ttl(63);
+        let err = Pkt::icmp_err(f.router1, f.laddr, ty, code, rest, &sent.quote())
+            .macs(GW1_MAC, ROUTER1_MAC);
+        t.drop(
+            name!(
+                f,
+                "owner: fullnat icmp error quoting its local port without a session"
+            ),
+            1,
+            err.frame(),
+            DropReason::IcmpNoSession,
+        );
+        // The backend's port unreachable about the UDP flow: the client gets it from the VIP,
+        // quoting its own datagram.
+        let (pty, pcode, prest) = port_unreachable(f.v6);
+        let sent = Pkt::udp(f.client, theirs, f.rs_nat, 5353).ttl(63);
+        let err = Pkt::icmp_err(f.rs_nat, f.client, pty, pcode, prest, &sent.ip())
+            .macs(GW1_MAC, RS_NAT_MAC);
+        let quoted = Pkt::udp(f.client, theirs, f.nat, 53).ttl(63);
+        let out = Pkt::icmp_err(f.nat, f.client, pty, pcode, prest, &quoted.ip())
+            .ttl(63)
+            .macs(CLIENT_MAC, GW0_MAC);
+        t.tx(
+            name!(
+                f,
+                "owner: nat icmp error from the backend goes to the client"
+            ),
+            1,
+            &err,
+            0,
+            &out,
+        );
+        // A router cannot deliver the reply (VIP:80 -> client): the backend gets it in terms of
+        // its own packet.
+        let sent = Pkt::tcp(f.nat, 80, f.client, theirs, SYN | ACK).ttl(63);
+        let err = Pkt::icmp_err(f.router0, f.nat, ty, code, rest, &sent.quote())
+            .macs(GW0_MAC, ROUTER0_MAC);
+        let quoted = sent.clone().src(f.rs_nat, 8080);
+        let out = Pkt::icmp_err(f.router0, f.rs_nat, ty, code, rest, &quoted.quote())
+            .ttl(63)
+            .macs(RS_NAT_MAC, GW1_MAC);
+        t.tx(
+            name!(f, "owner: nat icmp error about a reply goes to the backend"),
+            0,
+            &err,
+            1,
+            &out,
         );
     }
     t.cases

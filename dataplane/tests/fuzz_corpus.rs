@@ -1,6 +1,6 @@
-//! Replays the committed fuzz seed corpus (`fuzz/corpus/pipeline/`) and any crash reproducers
-//! a local fuzzing run left (`fuzz/artifacts/pipeline/`) through the fuzz harness, so stable CI
-//! exercises what the fuzzer does.
+//! Replays the committed fuzz seed corpus (`fuzz/corpus/pipeline/`) through the fuzz harness, so
+//! stable CI exercises what the fuzzer does; an ignored test replays the crash reproducers a
+//! local fuzzing run left (`fuzz/artifacts/pipeline/`).
 //!
 //! The seeds are written by the ignored test `write_seed_corpus`:
 //! `cargo test -p dataplane --test fuzz_corpus -- --ignored write_seed_corpus`.
@@ -49,10 +49,19 @@ fn replay_seed_corpus() {
     }
 }
 
+/// Crash reproducers a local `cargo fuzz run` left in `fuzz/artifacts/` (never committed, so a
+/// clone has none): after fuzzing, `cargo test -p dataplane --test fuzz_corpus -- --ignored
+/// replay_fuzz_artifacts`. Fixed ones belong in the seed corpus, which every run replays.
 #[test]
+#[ignore = "needs fuzz/artifacts/ from a local cargo fuzz run"]
 fn replay_fuzz_artifacts() {
-    // Present only after a local `cargo fuzz run` found something (not committed).
-    for f in files_under(&fuzz_dir().join("artifacts")) {
+    let files = files_under(&fuzz_dir().join("artifacts"));
+    assert!(
+        !files.is_empty(),
+        "no reproducers under {}: run cargo fuzz first",
+        fuzz_dir().join("artifacts").display()
+    );
+    for f in files {
         let data = std::fs::read(&f).unwrap();
         let r = std::panic::catch_unwind(|| fuzz_one(&data));
         assert!(r.is_ok(), "{} panicked", f.display());

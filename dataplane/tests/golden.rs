@@ -2,7 +2,8 @@
 //!
 //! The table is a sequence: every case of `golden::cases()` goes, in order, through ONE worker
 //! (`golden::worker_config()`), so a SYN's session serves the reply, the ACK and the ICMP errors
-//! after it; `golden::redirect_cases()` run the same way through a fresh worker 0 of 2. Each
+//! after it; `golden::redirect_cases()` run the same way through a fresh worker 0 of 2, and
+//! `golden::redirect_owner_cases()` (the frames it redirects) through a fresh worker 1. Each
 //! verdict is compared, and each transmitted frame byte for byte; a mismatch prints the first
 //! differing offset with the header field it falls in and a hex dump of the differing rows.
 //! The expectations are checked on their own too: every checksum of every expected frame
@@ -79,12 +80,33 @@ fn golden_cases_redirect_to_owner() {
     assert!(w.counters().redirected.get() > 0);
 }
 
+/// The frames worker 0 of 2 redirects, through a fresh worker 1 of 2 in the same order: the
+/// owner forwards its NAT flows and drops what no flow of its matches.
+#[test]
+fn golden_redirected_frames_on_their_owner() {
+    let redirected: Vec<(u8, Vec<u8>)> = golden::redirect_cases()
+        .into_iter()
+        .filter(|c| c.expect == Expect::Redirect(1))
+        .map(|c| (c.in_port, c.input))
+        .collect();
+    let owner = golden::redirect_owner_cases();
+    let inputs: Vec<(u8, Vec<u8>)> = owner.iter().map(|c| (c.in_port, c.input.clone())).collect();
+    assert_eq!(
+        inputs, redirected,
+        "the owner cases are the redirected frames, in order"
+    );
+    let (w, failures) = run(golden::redirect_owner_worker_config(), &owner);
+    report(&failures);
+    assert_eq!(w.counters().redirected.get(), 0);
+}
+
 #[test]
 fn golden_table_is_well_formed() {
     let mut names = HashSet::new();
     let mut errors = Vec::new();
     let cases = golden::cases();
-    let redirect = golden::redirect_cases();
+    let mut redirect = golden::redirect_cases();
+    redirect.extend(golden::redirect_owner_cases());
     for c in cases.iter().chain(&redirect) {
         assert!(names.insert(c.name), "duplicate case name {:?}", c.name);
         if let Expect::Tx { frame, .. } = &c.expect {

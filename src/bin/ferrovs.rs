@@ -66,7 +66,7 @@ enum Command {
         remove: bool,
     },
     /// Convert a keepalived.conf or ipvsadm-save rules to a ferrovs configuration (TOML on
-    /// stdout, warnings on stderr).
+    /// stdout, warnings on stderr); with --keepalived-out, also keepalived.conf's VRRP half.
     Import {
         #[command(subcommand)]
         from: ImportFrom,
@@ -80,7 +80,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ImportFrom {
-    /// Import the LVS part of a keepalived.conf (virtual_server, real_server, checkers).
+    /// Import the LVS part of a keepalived.conf (virtual_server, real_server, checkers), and
+    /// with --keepalived-out its VRRP part.
     Keepalived {
         /// The keepalived.conf file.
         file: std::path::PathBuf,
@@ -91,6 +92,21 @@ enum ImportFrom {
         /// output has a placeholder port to edit.
         #[arg(long)]
         base: Option<std::path::PathBuf>,
+        /// Also write a VRRP-only keepalived.conf for this box to OUT (run it with `keepalived
+        /// --vrrp -f OUT`: interfaces mapped to the ports' TAPs, virtual servers left out, VIPs
+        /// and FullNAT local addresses added) and add an [ha] section to the TOML.
+        #[arg(long, value_name = "OUT")]
+        keepalived_out: Option<std::path::PathBuf>,
+        /// Map a keepalived interface to a ferrovs port (repeatable); without it an interface
+        /// maps to the port or TAP of that name, else the port whose network holds the
+        /// instance's addresses, else the only port.
+        #[arg(
+            long = "interface",
+            value_name = "IF=PORT",
+            requires = "keepalived_out",
+            value_parser = interface_mapping
+        )]
+        interfaces: Vec<(String, String)>,
     },
     /// Import ipvsadm-save / `ipvsadm -S` output ("-" reads stdin).
     Ipvsadm {
@@ -124,11 +140,29 @@ fn load_base(path: Option<&std::path::Path>) -> Result<Option<config::Config>, E
     }
 }
 
+/// Parse `--interface IF=PORT`.
+fn interface_mapping(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((i, p)) if !i.is_empty() && !p.is_empty() => Ok((i.to_owned(), p.to_owned())),
+        _ => Err(format!(
+            "{s}: expected IF=PORT (keepalived interface = ferrovs port)"
+        )),
+    }
+}
+
 /// Print an import outcome and return its exit status.
 fn emit(o: &admin::import::Outcome) -> ExitCode {
     eprint!("{}", o.stderr);
     print!("{}", o.stdout);
     ExitCode::from(o.code)
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -229,23 +263,57 @@ fn main() -> ExitCode {
             }
         }
         Command::Import { from } => match from {
-            ImportFrom::Keepalived { file, strict, base } => {
+            ImportFrom::Keepalived {
+                file,
+                strict,
+                base,
+                keepalived_out,
+                interfaces,
+            } => {
                 let base = match load_base(base.as_deref()) {
                     Ok(b) => b,
                     Err(code) => return code,
                 };
-                match std::fs::read_to_string(&file) {
-                    Ok(text) => emit(&admin::import::keepalived_command(
-                        &file.display().to_string(),
+                let text = match std::fs::read_to_string(&file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("ferrovs: cannot read {}: {e}", file.display());
+                        return ExitCode::from(1);
+                    }
+                };
+                let name = file.display().to_string();
+                let Some(out) = keepalived_out else {
+                    return emit(&admin::import::keepalived_command(
+                        &name,
                         &text,
                         base.as_ref(),
                         strict,
-                    )),
-                    Err(e) => {
-                        eprintln!("ferrovs: cannot read {}: {e}", file.display());
-                        ExitCode::from(1)
+                    ));
+                };
+                if same_file(&out, &file) {
+                    eprintln!(
+                        "ferrovs: --keepalived-out {} is the input file; write the VRRP-only \
+                         keepalived.conf elsewhere",
+                        out.display()
+                    );
+                    return ExitCode::from(2);
+                }
+                let opts = admin::import::vrrp::HaOptions { interfaces };
+                let r = admin::import::keepalived_ha_command(
+                    &name,
+                    &text,
+                    base.as_ref(),
+                    strict,
+                    &opts,
+                );
+                if let Some(conf) = &r.keepalived_conf {
+                    if let Err(e) = std::fs::write(&out, conf) {
+                        eprint!("{}", r.outcome.stderr);
+                        eprintln!("ferrovs: cannot write {}: {e}", out.display());
+                        return ExitCode::from(1);
                     }
                 }
+                emit(&r.outcome)
             }
             ImportFrom::Ipvsadm { file, base } => {
                 let base = match load_base(base.as_deref()) {

@@ -5,34 +5,36 @@
 //! to control through its punt ring, and packets whose session lives on another worker go there
 //! through a redirect ring (one SP/SC ring per ordered pair of workers). Control, on the main
 //! lcore, answers ARP/ND, learns and resolves neighbours, publishes snapshots (arc-swap) and
-//! owns one extra TX queue per port for the frames it originates.
+//! owns one extra TX queue per port for the frames it originates. Control itself is
+//! `control::plane`; this module only wires it to DPDK (`control_io`) and runs its loop.
 
 mod admin;
+mod control_io;
 mod steer;
+mod tap;
 
-use std::collections::VecDeque;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use control_io::DpdkControlIo;
+use tap::exception_paths;
+
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use config::Config;
-use control::health::{BackendHealth, HealthChecker};
+use control::health::HealthChecker;
 use control::metrics::{
     self, collect, server::MetricsServer, MetricsView, PortRow, PortSteeringRow, ReloadStats,
 };
-use control::neigh::{self, Neighbours};
+use control::neigh::Neighbours;
+use control::plane::{self, Control};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
 use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
-use dataplane::wire::DropReason;
 use dataplane::worker_loop::{self, IdleMode, LoopEnv};
 use dpdk::eal::{rdtsc, Eal};
 use dpdk::ethdev::{Port, PortConfig, RssConfig, RxQueue, TxQueue};
-use dpdk::mbuf::Mbuf;
 use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
 use dpdk::{lcore, ring};
 
@@ -42,8 +44,6 @@ use dpdk::{lcore, ring};
 pub const BURST: usize = worker_loop::BURST;
 /// Slots in each punt and redirect ring.
 const RING_SIZE: u32 = 1024;
-/// How often control re-sends resolution requests for unresolved neighbours.
-const RESOLVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The RSS key ferrovs programs (Microsoft's verification key, the common default): known, so
 /// the RSS-aware local-port choice can predict where replies land.
@@ -315,17 +315,20 @@ fn run_with_eal(
         * 2)
     .max(MIN_BACKEND_IDS);
     let mut ids = topology::Ids::new(max_services, max_backends);
-    ids.assign(cfg)?;
+    ids.assign(cfg).map_err(|e| e.to_string())?;
     let neighbours = Neighbours::default();
     let shared = Arc::new(ArcSwap::from_pointee(topology::build(
-        cfg,
-        &macs,
-        &neighbours,
+        &topology::Inputs {
+            cfg,
+            macs: &macs,
+            neighbours: &neighbours,
+            ids: &ids,
+            health: &topology::unchecked,
+            not_owned: &[],
+        },
         1,
-        &ids,
-        &|_, _| BackendHealth::Unchecked,
     )));
-    let timeouts = topology::timeouts(cfg)?;
+    let timeouts = topology::timeouts(cfg).map_err(|e| e.to_string())?;
     // The admin socket and the metrics endpoint come up before any worker: a path or address
     // that cannot be bound stops the start with the reason, nothing half-running.
     let admin_server = ::admin::server::AdminServer::bind(&cfg.control.admin_socket)
@@ -403,131 +406,50 @@ fn run_with_eal(
         steering_rows,
     )?;
 
-    // Control loop.
-    let mut ctl = Control {
+    let mut ctl = Control::new(plane::Setup {
         cfg: cfg_owned.clone(),
         path,
         ids,
-        health,
-        reload_stats,
-        admin_stats: admin::Stats::default(),
-        dumps,
         neighbours,
-        generation: 1,
+        health,
         shared,
         counters: counters.clone(),
-        macs: &macs,
-        pool: &pool,
-        tx: control_tx,
-        map: &map,
-        inject_bufs: (0..inject.len())
-            .map(|_| Vec::with_capacity(BURST))
-            .collect(),
-        inject,
-        held: VecDeque::new(),
-        taps,
-        stats: ControlStats::default(),
+        macs: macs.clone(),
+        io: DpdkControlIo {
+            tx: control_tx,
+            rx: control_rx,
+            punt: punt_rx,
+            inject,
+            taps,
+            ports: &ports,
+            names: port_names,
+            pool: &pool,
+        },
+        reload_stats,
+        dumps: Box::new(admin::Dumps(dumps)),
+        limits: plane::Limits::default(),
+    });
+    let sources = plane::Sources {
+        admin: admin_server.requests().clone(),
+        stop: stop.clone(),
+        reload: signals.reload.clone(),
+        port_stats: xstats,
     };
-    let vips = ctl.cfg.services.iter().map(|s| s.vip).collect::<Vec<_>>();
-    ctl.announce(&vips);
-    let mut last_resolve: Option<Instant> = None;
-    let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
-    let mut last_stats = Instant::now();
-    let mut last_rates: Option<Instant> = None;
-    // Health verdicts count from the start (servers start up, as keepalived's do).
-    ctl.publish();
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        let mut changed = false;
-        let mut busy = false;
-        if signals.reload.swap(false, Ordering::Relaxed) {
-            // The outcome is logged by reload_file.
-            let _ = ctl.reload_file();
-        }
-        while let Some(p) = admin_server.poll() {
-            busy = true;
-            let response = ::admin::handler::handle(&mut ctl, p.request);
-            p.responder.respond(response);
-        }
-        if !ctl.health.poll().is_empty() {
-            // The checker logged each transition; the snapshot takes the new verdicts.
-            changed = true;
-        }
-        for c in &mut punt_rx {
-            c.dequeue_burst(&mut buf);
-        }
-        let snap = ctl.shared.load_full();
-        for m in buf.drain(..) {
-            busy = true;
-            changed |= ctl.punted(m, &snap, now);
-        }
-        // Control's own RX queues: peers that spread flows over every queue (AF_PACKET fanout,
-        // memif queue pairs) deliver data here too; a worker runs it through the pipeline and
-        // punts back what is control's.
-        for q in &mut control_rx {
-            q.rx_burst(&mut buf);
-        }
-        if !buf.is_empty() {
-            busy = true;
-            ctl.inject(&mut buf);
-        }
-        busy |= ctl.forward_from_kernel(&mut buf);
-        if last_resolve.is_none_or(|t| now.duration_since(t) >= RESOLVE_EVERY) {
-            last_resolve = Some(now);
-            changed |= ctl.neighbours.expire(now);
-            ctl.resolve(&snap, now);
-            ctl.expire_held(now);
-        }
-        if changed {
-            ctl.publish();
-            // Frames that waited for a neighbour go back through the pipeline on the new
-            // snapshot; those still unresolved come back and wait again, until they time out.
-            ctl.release_held();
-        }
-        if last_rates.is_none_or(|t| now.duration_since(t) >= admin::RATE_EVERY) {
-            last_rates = Some(now);
-            let blocks = ctl.blocks();
-            ctl.admin_stats.estimate(&counters, &blocks);
-            // xstats are read here, on control, and handed to the metrics thread.
-            let rows: Vec<PortRow> = ports
-                .iter()
-                .zip(&cfg.ports)
-                .map(|(p, pc)| PortRow {
-                    name: pc.name.clone(),
-                    xstats: p.xstats().unwrap_or_default(),
-                })
-                .collect();
-            if let Ok(mut x) = xstats.lock() {
-                *x = rows;
-            }
-        }
-        if now.duration_since(last_stats) >= Duration::from_secs(10) {
-            last_stats = now;
-            log_stats(&counters, &ctl.stats);
-        }
-        if !busy {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
+    plane::run(&mut ctl, &sources);
 
+    // Shutdown, outside in: no new requests or scrapes, then the workers stop, then control
+    // (its queues, rings, TAPs and held frames, and the health checker) goes before the ports
+    // close and the mempool is freed; control borrows both, so it cannot outlive them.
     println!("ferrovs: stopping");
     notify_systemd("STOPPING=1");
     metrics_server.stop();
+    drop(sources);
     drop(admin_server);
     for j in jobs {
         j.join();
     }
-    log_stats(&counters, &ctl.stats);
-    // Take the checker out and drop the rest of control here, so its TX queues, inject rings
-    // and held frames are gone before the ports close and the mempool is freed.
-    let health = {
-        let c = ctl;
-        let Control { health, .. } = c;
-        health
-    };
-    health.stop();
-    drop(punt_rx);
-    drop(control_rx);
+    ctl.log_stats();
+    drop(ctl);
     steer::remove(&ports, flow_rules);
     for mut p in ports {
         if let Err(e) = p.stop() {
@@ -585,85 +507,6 @@ fn start_metrics(
     Ok(server)
 }
 
-/// A port's exception path: a kernel TAP interface (DPDK `net_tap`) with the port's MAC and
-/// addresses, which control bridges to the wire.
-struct Tap {
-    rx: RxQueue,
-    tx: TxQueue,
-    /// Declared last: queues drop first, then the port closes and the kernel interface goes.
-    _port: Port,
-}
-
-/// Create the exception-path TAP of every port that has one.
-fn exception_paths(
-    eal: &Eal,
-    cfg: &Config,
-    macs: &[Mac],
-    pool: &Arc<Mempool>,
-) -> Result<Vec<Option<Tap>>, String> {
-    let mut out = Vec::new();
-    for (i, pc) in cfg.ports.iter().enumerate() {
-        let Some(name) = &pc.exception_path else {
-            out.push(None);
-            continue;
-        };
-        let mac = fmt_mac(macs.get(i).unwrap_or(&[0; 6]));
-        let spec = format!("net_tap{i},iface={name},mac={mac}");
-        let mut port = Port::probe(eal, &spec)
-            .map_err(|e| format!("port {}: exception path TAP {name}: {e}", pc.name))?;
-        port.configure(&PortConfig {
-            rx_queues: 1,
-            tx_queues: 1,
-            ..Default::default()
-        })
-        .map_err(|e| format!("port {}: exception path {name}: configure: {e}", pc.name))?;
-        let rx = port
-            .rx_queue_setup(0, 512, pool)
-            .map_err(|e| format!("exception path {name}: {e}"))?;
-        let tx = port
-            .tx_queue_setup(0, 512)
-            .map_err(|e| format!("exception path {name}: {e}"))?;
-        port.start()
-            .map_err(|e| format!("exception path {name}: start: {e}"))?;
-        // The kernel side: up, with the port's addresses, so its stack answers for them.
-        let mut cmds = vec![vec!["link", "set", "dev", name.as_str(), "up"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()];
-        for a in &pc.addresses {
-            let mut c: Vec<String> = vec!["addr".into(), "replace".into(), a.to_string()];
-            c.extend(["dev".into(), name.clone()]);
-            if a.addr.is_ipv6() {
-                c.push("nodad".into());
-            }
-            cmds.push(c);
-        }
-        for c in cmds {
-            let st = std::process::Command::new("ip")
-                .args(&c)
-                .output()
-                .map_err(|e| format!("exception path {name}: ip {}: {e}", c.join(" ")))?;
-            if !st.status.success() {
-                return Err(format!(
-                    "exception path {name}: ip {}: {}",
-                    c.join(" "),
-                    String::from_utf8_lossy(&st.stderr).trim()
-                ));
-            }
-        }
-        println!(
-            "ferrovs: port {}: exception path {name} (kernel TAP, mac {mac})",
-            pc.name
-        );
-        out.push(Some(Tap {
-            rx,
-            tx,
-            _port: port,
-        }));
-    }
-    Ok(out)
-}
-
 fn dpdk_sys_rss_ip_tcp_udp() -> u64 {
     dpdk::ethdev::RSS_IP | dpdk::ethdev::RSS_TCP | dpdk::ethdev::RSS_UDP
 }
@@ -673,43 +516,6 @@ fn fmt_mac(m: &Mac) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-fn log_stats(counters: &[Arc<WorkerCounters>], ctl: &ControlStats) {
-    for (w, c) in counters.iter().enumerate() {
-        let drops: u64 = c.drops.iter().map(dataplane::counters::Counter::get).sum();
-        println!(
-            "ferrovs: worker {w}: rx {} tx {} punted {} redirected {} dropped {} sessions {}",
-            c.rx.get(),
-            c.tx.get(),
-            c.punted.get(),
-            c.redirected.get(),
-            drops,
-            c.sessions_created.get() - c.sessions_expired.get()
-        );
-        let by_reason: Vec<String> = DropReason::ALL
-            .iter()
-            .filter_map(|r| {
-                let n = c.drops[r.index()].get();
-                (n > 0).then(|| format!("{} {n}", r.as_str()))
-            })
-            .collect();
-        if !by_reason.is_empty() {
-            println!("ferrovs: worker {w}: drops: {}", by_reason.join(", "));
-        }
-    }
-    println!(
-        "ferrovs: control: injected {} (dropped {}), held for a neighbour {} (timed out {}, \
-         overflow {}), exception path: to kernel {} from kernel {}, dropped without one {}",
-        ctl.injected,
-        ctl.inject_dropped,
-        ctl.held,
-        ctl.held_timeout,
-        ctl.held_overflow,
-        ctl.to_kernel,
-        ctl.from_kernel,
-        ctl.local_dropped
-    );
 }
 
 /// Tell systemd (Type=notify) about our state, if it started us.
@@ -726,373 +532,6 @@ fn notify_systemd(state: &str) {
 /// Services and real servers the id tables hold at least (runtime additions).
 const MIN_SERVICE_IDS: usize = 256;
 const MIN_BACKEND_IDS: usize = 4096;
-/// How long a reload waits for every worker to take the new snapshot.
-const CONFIRM_WITHIN: Duration = Duration::from_secs(2);
-
-/// Frames held while their next hop resolves, at most (DESIGN §7: bounded; beyond it, drop).
-const HELD_MAX: usize = 256;
-/// How long a held frame waits for its neighbour.
-const HELD_FOR: Duration = Duration::from_secs(3);
-
-/// Control's own counts (single thread: plain integers; exported with the workers' counters).
-#[derive(Debug, Default)]
-struct ControlStats {
-    injected: u64,
-    inject_dropped: u64,
-    held: u64,
-    held_timeout: u64,
-    held_overflow: u64,
-    local_dropped: u64,
-    to_kernel: u64,
-    from_kernel: u64,
-}
-
-/// Control's state: the running configuration and everything built from it, and its view of
-/// the ports, for the frames it answers and originates.
-struct Control<'a> {
-    /// The running configuration (reloads and admin changes replace it).
-    cfg: Config,
-    /// The file `cfg` is re-read from on reload.
-    path: std::path::PathBuf,
-    ids: topology::Ids,
-    health: HealthChecker,
-    reload_stats: Arc<ReloadStats>,
-    admin_stats: admin::Stats,
-    dumps: Vec<Arc<admin::ConnDump>>,
-    neighbours: Neighbours,
-    generation: u64,
-    shared: Arc<ArcSwap<Snapshot>>,
-    counters: Vec<Arc<WorkerCounters>>,
-    macs: &'a [Mac],
-    pool: &'a Mempool,
-    tx: Vec<TxQueue>,
-    map: &'a PortMap,
-    /// One ring into each worker, and a reused batch per ring.
-    inject: Vec<ring::Producer>,
-    inject_bufs: Vec<Vec<Mbuf>>,
-    /// Frames waiting for a neighbour, oldest first.
-    held: VecDeque<(Instant, Mbuf)>,
-    /// Per gateway port, its exception path (kernel TAP), if configured.
-    taps: Vec<Option<Tap>>,
-    stats: ControlStats,
-}
-
-impl Control<'_> {
-    fn send(&mut self, port: u8, frame: &[u8]) {
-        let Some(q) = self.tx.get_mut(usize::from(port)) else {
-            return;
-        };
-        let Some(m) = self.pool.alloc_from(frame) else {
-            return;
-        };
-        let mut v = vec![m];
-        q.tx_burst(&mut v);
-    }
-
-    /// Hand frames to workers: by RSS hash where the port computed one, else to worker 0, so
-    /// that one flow always meets the same worker.
-    fn inject(&mut self, frames: &mut Vec<Mbuf>) {
-        let n = self.inject.len();
-        if n == 1 {
-            // One worker: the whole burst goes as is.
-            std::mem::swap(&mut self.inject_bufs[0], frames);
-        } else {
-            for m in frames.drain(..) {
-                let w = m.rss_hash() as usize % n;
-                self.inject_bufs[w].push(m);
-            }
-        }
-        for (ring, buf) in self.inject.iter_mut().zip(&mut self.inject_bufs) {
-            if buf.is_empty() {
-                continue;
-            }
-            let before = buf.len();
-            ring.enqueue_burst(buf);
-            self.stats.injected += (before - buf.len()) as u64;
-            self.stats.inject_dropped += buf.len() as u64;
-            buf.clear();
-        }
-    }
-
-    /// Handle a punted frame; return true when the neighbour table changed.
-    fn punted(&mut self, m: Mbuf, snap: &Snapshot, now: Instant) -> bool {
-        let port = self.map.index(m.port());
-        let Some(&mac) = self.macs.get(usize::from(port)) else {
-            return false;
-        };
-        let cfg = &self.cfg;
-        let out = neigh::handle(m.data(), mac, |ip| {
-            topology::answers_for(cfg, usize::from(port), ip)
-        });
-        if let Some(reply) = &out.reply {
-            self.send(port, reply);
-        }
-        let Ok(p) = dataplane::wire::parse_frame(m.data()) else {
-            return false;
-        };
-        let neighbour_frame = out.reply.is_some() || is_neighbour_frame(&p);
-        if neighbour_frame && neighbour_frame_for_kernel(m.data(), &p, snap) {
-            // The kernel behind the exception path keeps its own neighbour table (it answers
-            // nothing: its ARP replies are dropped on the way out, control already answered).
-            self.copy_to_kernel(port, &m);
-        }
-        if let Some((ip, mac)) = out.learned {
-            return self.neighbours.learn(ip, mac, port, now);
-        }
-        if neighbour_frame {
-            return false;
-        }
-        if is_for_box(&p.l3, snap) {
-            // The box's own traffic (ping, SSH, BGP, probe replies): the kernel's.
-            if !self.copy_to_kernel(port, &m) {
-                self.stats.local_dropped += 1;
-            }
-        } else {
-            // A frame whose next hop is unresolved: hold it (bounded) until resolution.
-            if self.held.len() >= HELD_MAX {
-                self.held.pop_front();
-                self.stats.held_overflow += 1;
-            }
-            self.held.push_back((now, m));
-            self.stats.held += 1;
-        }
-        false
-    }
-
-    /// Copy a frame to port `port`'s exception path; false when it has none.
-    fn copy_to_kernel(&mut self, port: u8, m: &Mbuf) -> bool {
-        let Some(Some(tap)) = self.taps.get_mut(usize::from(port)) else {
-            return false;
-        };
-        if let Some(c) = self.pool.alloc_from(m.data()) {
-            let mut v = vec![c];
-            tap.tx.tx_burst(&mut v);
-            self.stats.to_kernel += u64::from(v.is_empty());
-        }
-        true
-    }
-
-    /// Forward what the kernel sends on its TAP interfaces to the wire; return true if any.
-    fn forward_from_kernel(&mut self, buf: &mut Vec<Mbuf>) -> bool {
-        let mut any = false;
-        for port in 0..self.taps.len() {
-            let Some(Some(tap)) = self.taps.get_mut(port) else {
-                continue;
-            };
-            tap.rx.rx_burst(buf);
-            if buf.is_empty() {
-                continue;
-            }
-            any = true;
-            // Control answers ARP for the box's addresses itself; the kernel's answers would be
-            // duplicates.
-            buf.retain(|m| !is_arp_reply(m.data()));
-            self.stats.from_kernel += buf.len() as u64;
-            if let Some(q) = self.tx.get_mut(port) {
-                q.tx_burst(buf);
-            }
-            buf.clear();
-        }
-        any
-    }
-
-    /// Drop held frames that waited too long.
-    fn expire_held(&mut self, now: Instant) {
-        while let Some((t, _)) = self.held.front() {
-            if now.duration_since(*t) < HELD_FOR {
-                break;
-            }
-            self.held.pop_front();
-            self.stats.held_timeout += 1;
-        }
-    }
-
-    /// Send every held frame back through the pipeline.
-    fn release_held(&mut self) {
-        if self.held.is_empty() {
-            return;
-        }
-        let mut frames: Vec<Mbuf> = self.held.drain(..).map(|(_, m)| m).collect();
-        self.inject(&mut frames);
-    }
-
-    /// Ask for every wanted neighbour that is missing or stale.
-    fn resolve(&mut self, snap: &Snapshot, now: Instant) {
-        let stale = self.neighbours.stale(now);
-        for (hop, port, src) in topology::wanted_neighbours(&self.cfg, snap) {
-            if self.neighbours.get(&hop).is_some() && !stale.iter().any(|(ip, _)| *ip == hop) {
-                continue;
-            }
-            let Some(&mac) = self.macs.get(usize::from(port)) else {
-                continue;
-            };
-            let frame = match (hop, src) {
-                (IpAddr::V4(t), IpAddr::V4(s)) => neigh::arp_request(mac, s, t),
-                (IpAddr::V6(t), IpAddr::V6(s)) => neigh::neighbour_solicitation(mac, s, t),
-                _ => continue,
-            };
-            self.send(port, &frame);
-        }
-    }
-
-    /// Gratuitous ARP for `ips` (VIPs) and every local address, on every port.
-    fn announce(&mut self, ips: &[IpAddr]) {
-        let mut ips = ips.to_vec();
-        for p in &self.cfg.local_address_pools {
-            ips.extend(p.addresses.iter().copied());
-        }
-        ips.sort();
-        ips.dedup();
-        for port in 0..self.macs.len() {
-            let mac = self.macs[port];
-            for ip in &ips {
-                if let IpAddr::V4(v4) = ip {
-                    let f = neigh::gratuitous_arp(mac, *v4);
-                    self.send(u8::try_from(port).unwrap_or(0), &f);
-                }
-            }
-        }
-    }
-
-    /// Build and publish the next snapshot generation from the running configuration.
-    fn publish(&mut self) {
-        self.generation += 1;
-        let health = &self.health;
-        let mut next = topology::build(
-            &self.cfg,
-            self.macs,
-            &self.neighbours,
-            self.generation,
-            &self.ids,
-            &|s, r| health.backend_health(s, r),
-        );
-        next.carry_scheduler_state(&self.shared.load());
-        self.shared.store(Arc::new(next));
-    }
-
-    /// Wait until every worker runs generation `generation` (workers sync each loop).
-    fn confirm(&self, generation: u64) -> Result<(), String> {
-        let deadline = Instant::now() + CONFIRM_WITHIN;
-        loop {
-            let behind: Vec<usize> = self
-                .counters
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.generation.get() < generation)
-                .map(|(w, _)| w)
-                .collect();
-            if behind.is_empty() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "workers {behind:?} did not take generation {generation} within {CONFIRM_WITHIN:?}"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Replace the running configuration with `new` (validated): refuse boot-only changes and
-    /// id exhaustion, publish, wait for every worker, announce new VIPs. On error nothing
-    /// changed. Returns the new generation.
-    fn commit(&mut self, new: Config) -> Result<u64, String> {
-        let boot = self.cfg.boot_only_diff(&new);
-        if !boot.is_empty() {
-            return Err(format!(
-                "boot-only settings changed (they need a restart): {}",
-                boot.join("; ")
-            ));
-        }
-        topology::timeouts(&new)?;
-        self.ids.assign(&new)?;
-        let added: Vec<IpAddr> = new
-            .services
-            .iter()
-            .map(|s| s.vip)
-            .filter(|v| !self.cfg.services.iter().any(|s| s.vip == *v))
-            .collect();
-        self.health.update(&new);
-        self.cfg = new;
-        self.publish();
-        self.confirm(self.generation)?;
-        self.announce(&added);
-        // Resolve new real servers now, not at the next periodic pass: until a backend's
-        // neighbour is known its new flows wait in control.
-        let snap = self.shared.load_full();
-        self.resolve(&snap, Instant::now());
-        Ok(self.generation)
-    }
-
-    /// Re-read the configuration file and commit it (SIGHUP, `ferrovsadm --reload`); log and
-    /// count the outcome. Returns the new generation.
-    fn reload_file(&mut self) -> Result<u64, String> {
-        let result = config::load(&self.path)
-            .map_err(|e| e.to_string().trim_end().to_owned())
-            .and_then(|new| {
-                let n = new.services.len();
-                self.commit(new).map(|g| (g, n))
-            });
-        match result {
-            Ok((g, n)) => {
-                self.reload_stats.record_success();
-                println!(
-                    "ferrovs: reload: {} ok: generation {g}, {n} services, every worker confirmed",
-                    self.path.display()
-                );
-                Ok(g)
-            }
-            Err(e) => {
-                self.reload_stats.record_failure();
-                eprintln!("ferrovs: reload refused, running configuration kept: {e}");
-                Err(e)
-            }
-        }
-    }
-}
-
-/// ARP, or an ICMPv6 neighbour discovery message.
-fn is_neighbour_frame(p: &dataplane::wire::ParsedFrame) -> bool {
-    use dataplane::wire::{L3, L4};
-    match (p.l3, p.l4) {
-        (L3::Arp, _) => true,
-        (L3::Ipv6 { .. }, L4::Icmpv6 { msg_type, .. }) => (133..=137).contains(&msg_type),
-        _ => false,
-    }
-}
-
-/// An ARP reply (EtherType 0x0806, operation 2).
-fn is_arp_reply(frame: &[u8]) -> bool {
-    frame.len() >= 22 && frame[12..14] == [0x08, 0x06] && frame[20..22] == [0, 2]
-}
-
-/// Whether a neighbour frame concerns the box's own addresses (ARP target, or an ND message to
-/// one of them or to a multicast group), so the kernel behind the exception path should see it.
-fn neighbour_frame_for_kernel(
-    frame: &[u8],
-    p: &dataplane::wire::ParsedFrame,
-    snap: &Snapshot,
-) -> bool {
-    use dataplane::wire::{ArpPacket, L3};
-    match p.l3 {
-        L3::Arp => ArpPacket::new_checked(&frame[p.l3_off..])
-            .is_ok_and(|a| snap.is_own(IpAddr::V4(a.tpa()))),
-        L3::Ipv6 { dst, .. } => dst.is_multicast() || snap.is_own(IpAddr::V6(dst)),
-        L3::Ipv4 { .. } => false,
-    }
-}
-
-/// Whether a frame is addressed to the box itself (its own addresses, not VIPs or local
-/// addresses, whose traffic the pipeline handles).
-fn is_for_box(l3: &dataplane::wire::L3, snap: &Snapshot) -> bool {
-    use dataplane::wire::L3;
-    match *l3 {
-        L3::Ipv4 { dst, .. } => snap.is_own(IpAddr::V4(dst)),
-        L3::Ipv6 { dst, .. } => snap.is_own(IpAddr::V6(dst)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,8 @@ pub fn import(text: &str, base: &Config, names: &dyn Names) -> Result<Imported, 
         Ok(config) => Ok(Imported {
             config,
             warnings: Vec::new(),
+            notes: Vec::new(),
+            ha: None,
         }),
         Err(e) => Err(e
             .message

@@ -17,11 +17,14 @@
 //! checker, as keepalived does. keepalived declares a server down after one failed check (whose
 //! attempts are `retry` + 1) and up after one success, so `rise` and `fall` are 1.
 //!
-//! Everything else produces one warning: VRRP (`vrrp_instance`, `vrrp_sync_group`,
-//! `vrrp_script`: high availability stays keepalived's job and is not imported), fwmark and
-//! SCTP services, checkers ferrovs does not have, timers it has no equivalent for
-//! (`delay_before_retry`, `warmup`, `quorum`, ...), unknown keywords. Import is lenient by
-//! default; the caller turns warnings into errors for `--strict`.
+//! VRRP (`vrrp_instance`, `vrrp_sync_group`, `vrrp_script`, `global_defs` VRRP keywords) is
+//! keepalived's job: [`import`] warns that it is not imported, [`import_ha`] (`--keepalived-out`)
+//! turns it into an `[ha]` section and a VRRP-only keepalived.conf for the box (module
+//! [`super::vrrp`]).
+//!
+//! Everything else produces one warning: fwmark and SCTP services, checkers ferrovs does not
+//! have, timers it has no equivalent for (`delay_before_retry`, `warmup`, `quorum`, ...), unknown
+//! keywords. Import is lenient by default; the caller turns warnings into errors for `--strict`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -31,154 +34,9 @@ use config::{
     RealServer, SchedFlag, Scheduler, Service, Toa, MAX_TIMEOUT_S,
 };
 
+use super::kconf::{self, Stmt};
+use super::vrrp::{self, HaOptions};
 use super::{Diagnostic, Imported};
-
-// ---------------------------------------------------------------------------------------------
-// Lexing and block structure.
-
-/// One statement: its words and, if it opens one, its block.
-#[derive(Clone, Debug)]
-struct Stmt {
-    line: usize,
-    words: Vec<String>,
-    block: Option<Vec<Stmt>>,
-}
-
-impl Stmt {
-    fn key(&self) -> &str {
-        self.words.first().map_or("", String::as_str)
-    }
-
-    fn arg(&self, i: usize) -> Option<&str> {
-        self.words.get(i).map(String::as_str)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
-    Word(String),
-    Open,
-    Close,
-    Eol,
-}
-
-/// Split the text into words, braces and ends of line. Comments start at `#` or `!` outside
-/// double quotes; a quoted string is one word without its quotes; braces are tokens of their
-/// own even when attached to a word (`80{`).
-fn lex(text: &str, warn: &mut Vec<Diagnostic>) -> Vec<(usize, Tok)> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix('@') {
-            let id = rest.split_whitespace().next().unwrap_or("");
-            warn.push(Diagnostic {
-                line: n,
-                message: format!("conditional line (@{id}) skipped: no configuration id applies"),
-            });
-            continue;
-        }
-        let mut word = String::new();
-        let mut quoted = false;
-        let flush = |w: &mut String, out: &mut Vec<(usize, Tok)>| {
-            if !w.is_empty() {
-                out.push((n, Tok::Word(std::mem::take(w))));
-            }
-        };
-        for c in line.chars() {
-            if quoted {
-                if c == '"' {
-                    quoted = false;
-                    out.push((n, Tok::Word(std::mem::take(&mut word))));
-                } else {
-                    word.push(c);
-                }
-                continue;
-            }
-            match c {
-                '"' => {
-                    flush(&mut word, &mut out);
-                    quoted = true;
-                }
-                '#' | '!' => break,
-                '{' => {
-                    flush(&mut word, &mut out);
-                    out.push((n, Tok::Open));
-                }
-                '}' => {
-                    flush(&mut word, &mut out);
-                    out.push((n, Tok::Close));
-                }
-                c if c.is_whitespace() => flush(&mut word, &mut out),
-                c => word.push(c),
-            }
-        }
-        flush(&mut word, &mut out);
-        out.push((n, Tok::Eol));
-    }
-    out
-}
-
-/// Build the statement tree. A `{` on the line after a statement opens that statement's block.
-fn parse_block(
-    toks: &[(usize, Tok)],
-    pos: &mut usize,
-    depth: usize,
-    warn: &mut Vec<Diagnostic>,
-) -> Vec<Stmt> {
-    let mut out: Vec<Stmt> = Vec::new();
-    while *pos < toks.len() {
-        let (line, tok) = &toks[*pos];
-        match tok {
-            Tok::Eol => *pos += 1,
-            Tok::Close => {
-                *pos += 1;
-                if depth > 0 {
-                    return out;
-                }
-                warn.push(Diagnostic {
-                    line: *line,
-                    message: "unmatched '}' ignored".into(),
-                });
-            }
-            Tok::Open => {
-                *pos += 1;
-                let block = parse_block(toks, pos, depth + 1, warn);
-                match out.last_mut() {
-                    Some(prev) if prev.block.is_none() => prev.block = Some(block),
-                    _ => warn.push(Diagnostic {
-                        line: *line,
-                        message: "block without a keyword ignored".into(),
-                    }),
-                }
-            }
-            Tok::Word(_) => {
-                let mut words = Vec::new();
-                while let Some((_, Tok::Word(w))) = toks.get(*pos) {
-                    words.push(w.clone());
-                    *pos += 1;
-                }
-                let mut block = None;
-                if toks.get(*pos).map(|t| &t.1) == Some(&Tok::Open) {
-                    *pos += 1;
-                    block = Some(parse_block(toks, pos, depth + 1, warn));
-                }
-                out.push(Stmt {
-                    line: *line,
-                    words,
-                    block,
-                });
-            }
-        }
-    }
-    if depth > 0 {
-        warn.push(Diagnostic {
-            line: toks.last().map_or(0, |t| t.0),
-            message: "unclosed '{' at the end of the file".into(),
-        });
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------------------------
 // Settings with keepalived's inheritance.
@@ -900,17 +758,41 @@ fn real_servers(
 }
 
 /// Import keepalived.conf `text` onto `base` (whose services, timeouts and pools it replaces or
-/// extends). Warnings name everything not imported.
+/// extends). Warnings name everything not imported, VRRP included (see [`import_ha`]).
 ///
 /// # Errors
 ///
 /// The validation errors of the result (for example a FullNAT service whose local addresses are
 /// on none of the base's ports).
 pub fn import(text: &str, base: &Config) -> Result<Imported, Vec<Diagnostic>> {
+    import_with(text, base, None)
+}
+
+/// Import keepalived.conf `text` onto `base` as [`import`] does, and its VRRP half as well: the
+/// result's `ha` has the `[ha]` section and the VRRP-only keepalived.conf (see
+/// [`super::vrrp`]); the ports VRRP runs on get an exception path. `file` names the source in
+/// that file's header.
+///
+/// # Errors
+///
+/// As [`import`], and the VRRP errors: a `vrrp_instance` without a name or `interface`, an
+/// interface no port maps to, no `vrrp_instance` at all.
+pub fn import_ha(
+    file: &str,
+    text: &str,
+    base: &Config,
+    opts: &HaOptions,
+) -> Result<Imported, Vec<Diagnostic>> {
+    import_with(text, base, Some((file, opts)))
+}
+
+fn import_with(
+    text: &str,
+    base: &Config,
+    ha: Option<(&str, &HaOptions)>,
+) -> Result<Imported, Vec<Diagnostic>> {
     let mut warnings = Vec::new();
-    let toks = lex(text, &mut warnings);
-    let mut pos = 0;
-    let tree = parse_block(&toks, &mut pos, 0, &mut warnings);
+    let tree = kconf::parse(text, &mut warnings);
     let mut cx = Ctx {
         warn: &mut warnings,
     };
@@ -932,27 +814,66 @@ pub fn import(text: &str, base: &Config) -> Result<Imported, Vec<Diagnostic>> {
                 for g in st.block.as_deref().unwrap_or_default() {
                     if g.key() == "lvs_timeouts" {
                         lvs_timeouts(&mut cx, g, &mut cfg);
-                    } else {
+                    } else if ha.is_none() || g.key().starts_with("lvs_") {
                         cx.w(g.line, format!("global_defs {} is not imported", g.key()));
                     }
+                    // With --keepalived-out the other keywords stay in the VRRP-only file.
                 }
             }
             "local_address_group" => local_address_group(&mut cx, st, &mut cfg),
+            "static_ipaddress" | "static_routes" | "static_rules" if ha.is_some() => cx.w(
+                st.line,
+                format!(
+                    "{}: not imported and not kept: the box's own addresses and routes are the \
+                     ferrovs ports' addresses and [[route]]",
+                    st.key()
+                ),
+            ),
+            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process"
+            | "track_file" | "vrrp_track_file" | "bfd_instance" | "garp_group"
+                if ha.is_some() => {}
             "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process"
             | "static_ipaddress" | "static_routes" | "static_rules" => cx.w(
                 st.line,
                 format!(
-                    "{} {}: VRRP and addresses are for high availability and are not imported; keep keepalived for VRRP beside ferrovs",
+                    "{} {}: VRRP and addresses are for high availability and are not imported; \
+                     import with --keepalived-out FILE for an [ha] section and a VRRP-only \
+                     keepalived.conf",
                     st.key(),
                     st.arg(1).unwrap_or("")
                 ),
             ),
-            "include" => cx.w(st.line, format!("include {}: not followed; import that file separately", st.arg(1).unwrap_or(""))),
+            k if k.starts_with('$') && ha.is_some() => {}
+            "include" => cx.w(
+                st.line,
+                format!(
+                    "include {}: not followed; import that file separately",
+                    st.arg(1).unwrap_or("")
+                ),
+            ),
             _ => cx.w(st.line, format!("{} is not imported", st.key())),
         }
     }
+    let mut notes = Vec::new();
+    let ha = match ha {
+        Some((file, opts)) => Some(vrrp::plan(
+            file,
+            text,
+            &tree,
+            &mut cfg,
+            opts,
+            &mut warnings,
+            &mut notes,
+        )?),
+        None => None,
+    };
     match crate::apply::validate(&cfg) {
-        Ok(config) => Ok(Imported { config, warnings }),
+        Ok(config) => Ok(Imported {
+            config,
+            warnings,
+            notes,
+            ha,
+        }),
         Err(e) => Err(e
             .message
             .lines()
@@ -1196,32 +1117,6 @@ fn import_vs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lexing_splits_braces_and_drops_comments() {
-        let mut w = Vec::new();
-        let toks = lex(
-            "real_server 10.0.0.2 80{ # c\n misc_path \"/bin/x a b\" ! c\n}",
-            &mut w,
-        );
-        let words: Vec<&Tok> = toks.iter().map(|t| &t.1).collect();
-        assert_eq!(
-            words,
-            [
-                &Tok::Word("real_server".into()),
-                &Tok::Word("10.0.0.2".into()),
-                &Tok::Word("80".into()),
-                &Tok::Open,
-                &Tok::Eol,
-                &Tok::Word("misc_path".into()),
-                &Tok::Word("/bin/x a b".into()),
-                &Tok::Eol,
-                &Tok::Close,
-                &Tok::Eol,
-            ]
-        );
-        assert!(w.is_empty());
-    }
 
     #[test]
     fn group_ranges_expand() {

@@ -1,12 +1,17 @@
 //! Importers: keepalived.conf and ipvsadm-save text -> a ferrovs configuration.
 //!
 //! Both produce a `config::Config` built on a *base* configuration that supplies what the source
-//! cannot ([dpdk], ports, routes, pools): `--base FILE`, or without it [`placeholder_base`], a
+//! cannot (`[dpdk]`, ports, routes, pools): `--base FILE`, or without it [`placeholder_base`], a
 //! minimal valid base whose single port is a placeholder the operator must edit. The result is
 //! validated like any configuration file and written with `Config::to_toml`.
+//!
+//! keepalived.conf's VRRP half becomes, on request (`--keepalived-out`), an `[ha]` section and a
+//! VRRP-only keepalived.conf for the box ([`vrrp`]).
 
 pub mod ipvsadm_save;
+mod kconf;
 pub mod keepalived;
+pub mod vrrp;
 
 use config::Config;
 
@@ -49,16 +54,26 @@ pub struct Imported {
     pub config: Config,
     /// Everything that could not be mapped (printed as warnings; errors with `--strict`).
     pub warnings: Vec<Diagnostic>,
+    /// What the import decided for the operator to know (interface mappings, addresses added
+    /// to VRRP); printed as notes, never errors.
+    pub notes: Vec<Diagnostic>,
+    /// The `[ha]` section and the VRRP-only keepalived.conf, when asked for.
+    pub ha: Option<vrrp::HaOutput>,
 }
 
 /// Format diagnostics as `FILE:LINE: warning: message` (or `error:`), one per line.
 /// Diagnostics come out in line order (those without a line last), so the output reads like the
 /// file.
 pub fn render(file: &str, diags: &[Diagnostic], level: &str) -> String {
-    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
-    sorted.sort_by_key(|d| if d.line == 0 { usize::MAX } else { d.line });
+    let tagged: Vec<(&Diagnostic, &str)> = diags.iter().map(|d| (d, level)).collect();
+    render_tagged(file, tagged)
+}
+
+/// Format diagnostics of several levels together, in line order.
+fn render_tagged(file: &str, mut diags: Vec<(&Diagnostic, &str)>) -> String {
+    diags.sort_by_key(|(d, _)| if d.line == 0 { usize::MAX } else { d.line });
     let mut s = String::new();
-    for d in sorted {
+    for (d, level) in diags {
         if d.line == 0 {
             s.push_str(&format!("{file}: {level}: {}\n", d.message));
         } else {
@@ -85,17 +100,28 @@ fn finish(
     placeholder: bool,
     strict: bool,
 ) -> Outcome {
+    finish_ha(file, result, placeholder, strict).outcome
+}
+
+fn finish_ha(
+    file: &str,
+    result: Result<Imported, Vec<Diagnostic>>,
+    placeholder: bool,
+    strict: bool,
+) -> HaOutcome {
+    let failed = |stderr| HaOutcome {
+        outcome: Outcome {
+            stdout: String::new(),
+            stderr,
+            code: 1,
+        },
+        keepalived_conf: None,
+    };
     match result {
-        Err(errors) => Outcome {
-            stdout: String::new(),
-            stderr: render(file, &errors, "error"),
-            code: 1,
-        },
-        Ok(imp) if strict && !imp.warnings.is_empty() => Outcome {
-            stdout: String::new(),
-            stderr: render(file, &imp.warnings, "error"),
-            code: 1,
-        },
+        Err(errors) => failed(render(file, &errors, "error")),
+        Ok(imp) if strict && !imp.warnings.is_empty() => {
+            failed(render(file, &imp.warnings, "error"))
+        }
         Ok(imp) => {
             let mut stdout = String::new();
             if placeholder {
@@ -103,13 +129,34 @@ fn finish(
                 stdout.push('\n');
             }
             stdout.push_str(&imp.config.to_toml());
-            Outcome {
-                stdout,
-                stderr: render(file, &imp.warnings, "warning"),
-                code: 0,
+            if let Some(ha) = &imp.ha {
+                stdout.push_str(&ha.section.to_toml());
+            }
+            let tagged = imp
+                .warnings
+                .iter()
+                .map(|d| (d, "warning"))
+                .chain(imp.notes.iter().map(|d| (d, "note")))
+                .collect();
+            HaOutcome {
+                outcome: Outcome {
+                    stdout,
+                    stderr: render_tagged(file, tagged),
+                    code: 0,
+                },
+                keepalived_conf: imp.ha.map(|h| h.keepalived_conf),
             }
         }
     }
+}
+
+/// What `ferrovs import keepalived --keepalived-out` prints and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HaOutcome {
+    /// The TOML (with `[ha]`), warnings and notes, exit status.
+    pub outcome: Outcome,
+    /// The VRRP-only keepalived.conf (`None` on failure).
+    pub keepalived_conf: Option<String>,
 }
 
 /// `ferrovs import keepalived FILE [--strict] [--base BASE]`: `text` is FILE's content.
@@ -117,6 +164,25 @@ pub fn keepalived_command(file: &str, text: &str, base: Option<&Config>, strict:
     let placeholder = base.is_none();
     let base = base.cloned().unwrap_or_else(placeholder_base);
     finish(file, keepalived::import(text, &base), placeholder, strict)
+}
+
+/// `ferrovs import keepalived FILE --keepalived-out OUT [--interface IF=PORT]... [--strict]
+/// [--base BASE]`: the TOML with `[ha]`, and the VRRP-only keepalived.conf for OUT.
+pub fn keepalived_ha_command(
+    file: &str,
+    text: &str,
+    base: Option<&Config>,
+    strict: bool,
+    opts: &vrrp::HaOptions,
+) -> HaOutcome {
+    let placeholder = base.is_none();
+    let base = base.cloned().unwrap_or_else(placeholder_base);
+    finish_ha(
+        file,
+        keepalived::import_ha(file, text, &base, opts),
+        placeholder,
+        strict,
+    )
 }
 
 /// `ferrovs import ipvsadm FILE|- [--base BASE]`: `text` is the ipvsadm-save output.

@@ -41,6 +41,10 @@ pub struct MemState {
     pub reload_result: Result<u64, String>,
     pub refuse_commit: Option<String>,
     pub table_size: u32,
+    /// What `-L --ha` gets; `None`: the gateway does not say.
+    pub ha: Option<admin::proto::HaListing>,
+    /// What `--ready` gets.
+    pub ready: Result<String, String>,
 }
 
 impl MemState {
@@ -56,6 +60,8 @@ impl MemState {
             reload_result: Ok(7),
             refuse_commit: None,
             table_size: 4096,
+            ha: None,
+            ready: Ok("2 ports up, 1 worker running, generation 1".into()),
         }
     }
 }
@@ -109,6 +115,14 @@ impl AdminState for MemState {
             .get(&(svc.vip, svc.port, rs.address, rs.port))
             .cloned()
     }
+
+    fn ha(&self) -> Option<admin::proto::HaListing> {
+        self.ha.clone()
+    }
+
+    fn ready(&self) -> Result<String, String> {
+        self.ready.clone()
+    }
 }
 
 /// Name tables for tests: a couple of hosts and services, independent of the machine.
@@ -156,4 +170,21 @@ pub fn run(state: &mut MemState, args: &[&str], stdin: &str) -> Run {
 pub fn ok(state: &mut MemState, args: &[&str]) {
     let r = run(state, args, "");
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{args:?}");
+}
+
+/// Whether a missing test prerequisite is a failure: under CI (`CI=true`) or with
+/// `FERROVS_REQUIRE_ALL=1` (`.ci/run` sets it, after `make deps` installed everything).
+pub fn require_all() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("FERROVS_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// A test cannot run without `what`: fail under [`require_all`], else say so (the caller
+/// returns, skipping).
+pub fn missing(what: &str) {
+    assert!(
+        !require_all(),
+        "{what}: required under CI=true or FERROVS_REQUIRE_ALL=1"
+    );
+    eprintln!("{what}; skipped (FERROVS_REQUIRE_ALL=1 makes this a failure)");
 }

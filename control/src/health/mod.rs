@@ -19,7 +19,8 @@
 //!   consecutive successful checks bring a down one back.
 //! - **Events.** Each transition is logged once (with its reason) on stderr, counted in the
 //!   check's status, and delivered as one [`HealthEvent`] per (service, real server) that uses
-//!   the check, through [`HealthChecker::poll`].
+//!   the check, on the channel [`HealthChecker::events`] (the control loop waits on it with its
+//!   other sources), or drained with [`HealthChecker::poll`].
 //! - **Reload.** [`HealthChecker::update`] keeps the state of every check whose definition did
 //!   not change, starts new ones (up) and stops removed ones.
 //!
@@ -31,12 +32,12 @@ pub mod probe;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use config::{CheckKind, Config};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::metrics::{Histogram, ServiceKey, PROBE_BUCKETS};
 pub use probe::{Failure, FailureKind, HttpSpec};
@@ -401,10 +402,10 @@ struct Entry {
 pub struct HealthChecker {
     tx: Sender<Msg>,
     events: Receiver<HealthEvent>,
+    /// `update` puts the events it drained back, mapped to the new configuration.
+    requeue: Sender<HealthEvent>,
     shared: Arc<Mutex<Shared>>,
     thread: Option<JoinHandle<()>>,
-    /// Events drained during `update`, already mapped to the new configuration.
-    pending: Vec<HealthEvent>,
 }
 
 /// A cheap, shareable reader of the checks' status (for the metrics thread and the admin API).
@@ -430,13 +431,13 @@ impl HealthChecker {
     /// # Panics
     /// If the OS cannot spawn the scheduler thread.
     pub fn start(cfg: &Config) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let (ev_tx, events) = mpsc::channel();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (ev_tx, events) = crossbeam_channel::unbounded();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let mut sched = Scheduler {
             rx,
             tx: tx.clone(),
-            events: ev_tx,
+            events: ev_tx.clone(),
             shared: shared.clone(),
             entries: HashMap::new(),
             ids: HashMap::new(),
@@ -451,9 +452,9 @@ impl HealthChecker {
         Self {
             tx,
             events,
+            requeue: ev_tx,
             shared,
             thread: Some(thread),
-            pending: Vec::new(),
         }
     }
 
@@ -461,18 +462,16 @@ impl HealthChecker {
     /// removed ones stop. Events returned by later [`poll`](Self::poll)s use `cfg`'s indices.
     pub fn update(&mut self, cfg: &Config) {
         let plan = plan(cfg);
-        let (ack_tx, ack_rx) = mpsc::channel();
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         if self.tx.send(Msg::Update(plan, ack_tx)).is_err() {
             return;
         }
         let _ = ack_rx.recv();
         // Events queued before the update carry the old indices: map them to the new
         // configuration by identity, and drop those whose server is gone.
-        let old: Vec<HealthEvent> = self
-            .pending
-            .drain(..)
-            .chain(self.events.try_iter())
-            .collect();
+        // (Events the scheduler sends meanwhile already use the new indices; mapping them again
+        // by identity leaves them as they are.)
+        let old: Vec<HealthEvent> = self.events.try_iter().collect();
         for mut ev in old {
             let found = cfg.services.iter().enumerate().find_map(|(si, s)| {
                 (s.vip == ev.key.vip
@@ -489,16 +488,21 @@ impl HealthChecker {
             if let Some((si, ri)) = found {
                 ev.service = si;
                 ev.real_server = ri;
-                self.pending.push(ev);
+                let _ = self.requeue.send(ev);
             }
         }
     }
 
     /// Return the transitions since the last call (never blocks).
     pub fn poll(&mut self) -> Vec<HealthEvent> {
-        let mut v: Vec<HealthEvent> = self.pending.drain(..).collect();
-        v.extend(self.events.try_iter());
-        v
+        self.events.try_iter().collect()
+    }
+
+    /// The channel transitions arrive on, for a control loop that waits on several sources
+    /// (`crossbeam_channel::select!`). Indices are those of the configuration last given to
+    /// `start`/`update`.
+    pub fn events(&self) -> &Receiver<HealthEvent> {
+        &self.events
     }
 
     /// Return what the gateway should do with real server `real_server` of service `service`

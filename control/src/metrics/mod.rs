@@ -101,6 +101,64 @@ pub struct MetricsView {
     pub reply_steering: Vec<PortSteeringRow>,
     /// Per health check (deduplicated per address, port and definition).
     pub health: Vec<CheckStatus>,
+    /// Per port with an exception path: frames each way and drops.
+    pub exception_path: Vec<ExceptionPathRow>,
+    /// Director HA; `None` without it (`ha.mode = "none"`).
+    pub ha: Option<crate::ha::Report>,
+    /// The session-sync channel (`ferrovs_sync_*`), when `[sync]` is enabled.
+    pub sync: Option<crate::sync::ChannelStats>,
+}
+
+/// One port's exception path, as [`ExceptionPathCounters::row`] reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExceptionPathRow {
+    /// The configured port name.
+    pub port: String,
+    /// Frames for the box copied to the kernel through the TAP.
+    pub to_kernel: u64,
+    /// Frames the kernel sent through the TAP and the port transmitted.
+    pub from_kernel: u64,
+    /// Frames for the box on a port without an exception path.
+    pub dropped_no_tap: u64,
+    /// Frames the TAP did not take (its queue full).
+    pub dropped_tap_full: u64,
+    /// The kernel's ARP replies not sent: control answers ARP itself.
+    pub dropped_duplicate_arp_reply: u64,
+}
+
+/// The exception path's counts of one port: control writes them, the metrics thread reads
+/// them (relaxed atomics, one writer).
+#[derive(Debug, Default)]
+pub struct ExceptionPathCounters {
+    /// See [`ExceptionPathRow::to_kernel`].
+    pub to_kernel: AtomicU64,
+    /// See [`ExceptionPathRow::from_kernel`].
+    pub from_kernel: AtomicU64,
+    /// See [`ExceptionPathRow::dropped_no_tap`].
+    pub dropped_no_tap: AtomicU64,
+    /// See [`ExceptionPathRow::dropped_tap_full`].
+    pub dropped_tap_full: AtomicU64,
+    /// See [`ExceptionPathRow::dropped_duplicate_arp_reply`].
+    pub dropped_duplicate_arp_reply: AtomicU64,
+}
+
+impl ExceptionPathCounters {
+    /// Add `n` to `c` (the single writer's increment).
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Read the counts for port `port`.
+    pub fn row(&self, port: &str) -> ExceptionPathRow {
+        ExceptionPathRow {
+            port: port.to_owned(),
+            to_kernel: self.to_kernel.load(Ordering::Relaxed),
+            from_kernel: self.from_kernel.load(Ordering::Relaxed),
+            dropped_no_tap: self.dropped_no_tap.load(Ordering::Relaxed),
+            dropped_tap_full: self.dropped_tap_full.load(Ordering::Relaxed),
+            dropped_duplicate_arp_reply: self.dropped_duplicate_arp_reply.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Build metadata for `ferrovs_build_info`.
@@ -334,6 +392,8 @@ pub struct WorkerRow {
     pub icmp_frag_needed_sent: u64,
     /// ICMP echo requests to a VIP answered.
     pub icmp_echo_answered: u64,
+    /// Frames to an address director HA does not own (forwarded anyway).
+    pub ha_not_owned: u64,
     /// Configuration generation the worker runs.
     pub generation: u64,
 }
@@ -365,6 +425,7 @@ impl WorkerRow {
             icmp_translated: c.icmp_translated.get(),
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
+            ha_not_owned: c.ha_not_owned.get(),
             generation: c.generation.get(),
         }
     }
@@ -456,7 +517,104 @@ pub fn render(v: &MetricsView) -> String {
     render_ports(&mut e, &v.ports);
     render_reply_steering(&mut e, &v.reply_steering);
     render_health(&mut e, &v.health);
+    render_exception_path(&mut e, &v.exception_path);
+    if let Some(ha) = &v.ha {
+        render_ha(&mut e, ha);
+    }
+    if let Some(s) = &v.sync {
+        crate::sync::export::render(&mut e, s);
+    }
     e.finish()
+}
+
+fn render_exception_path(e: &mut Encoder, rows: &[ExceptionPathRow]) {
+    e.begin(
+        "ferrovs_exception_path_to_kernel_packets_total",
+        "Frames for the box itself (its addresses, link-local multicast, neighbour discovery) copied to the kernel through the port's exception-path TAP.",
+        Kind::Counter,
+    );
+    for r in rows {
+        e.sample(&[("port", &r.port)], r.to_kernel);
+    }
+    e.begin(
+        "ferrovs_exception_path_from_kernel_packets_total",
+        "Frames the kernel sent through the port's exception-path TAP and the port transmitted.",
+        Kind::Counter,
+    );
+    for r in rows {
+        e.sample(&[("port", &r.port)], r.from_kernel);
+    }
+    e.begin(
+        "ferrovs_exception_path_dropped_packets_total",
+        "Exception-path frames not delivered, by reason (no_tap: the port has no exception path; tap_full: the TAP's queue was full; duplicate_arp_reply: the kernel's ARP reply, control answers ARP itself).",
+        Kind::Counter,
+    );
+    for r in rows {
+        for (reason, n) in [
+            ("no_tap", r.dropped_no_tap),
+            ("tap_full", r.dropped_tap_full),
+            ("duplicate_arp_reply", r.dropped_duplicate_arp_reply),
+        ] {
+            e.sample(&[("port", &r.port), ("reason", reason)], n);
+        }
+    }
+}
+
+fn render_ha(e: &mut Encoder, ha: &crate::ha::Report) {
+    e.begin(
+        "ferrovs_ha_address_owned",
+        "Whether this gateway owns the address now (1: keepalived has it on an exception-path TAP; 0: the peer owns it, no ARP/ND answers).",
+        Kind::Gauge,
+    );
+    for r in &ha.rows {
+        sample_owned(e, &[("address", ip_text(r.addr))], Value::from(r.owned));
+    }
+    e.begin(
+        "ferrovs_ha_transitions_total",
+        "Ownership changes of the addresses director HA follows.",
+        Kind::Counter,
+    );
+    e.sample(&[], ha.transitions);
+    e.begin(
+        "ferrovs_ha_last_change_timestamp_seconds",
+        "When ownership last changed, in seconds since the Unix epoch (no sample before the first change).",
+        Kind::Gauge,
+    );
+    if let Some(t) = ha.last_change {
+        e.sample(&[], unix_seconds(t));
+    }
+    e.begin(
+        "ferrovs_ha_watcher_up",
+        "Whether the rtnetlink watcher follows the kernel's addresses (1) or is reopening its sockets after an error (0).",
+        Kind::Gauge,
+    );
+    e.sample(&[], ha.problem.is_none() && ha.synced);
+    let w = &ha.watch;
+    for (name, help, v) in [
+        (
+            "ferrovs_ha_netlink_unexpected_messages_total",
+            "rtnetlink messages the watcher did not expect, ignored.",
+            w.unexpected,
+        ),
+        (
+            "ferrovs_ha_netlink_undecodable_messages_total",
+            "rtnetlink messages that did not decode, ignored.",
+            w.undecodable,
+        ),
+        (
+            "ferrovs_ha_netlink_resyncs_total",
+            "Address dumps after the first (lost notifications, unknown interfaces, socket errors).",
+            w.resyncs,
+        ),
+        (
+            "ferrovs_ha_netlink_errors_total",
+            "rtnetlink socket errors (the watcher reopens its sockets a second later).",
+            w.errors,
+        ),
+    ] {
+        e.begin(name, help, Kind::Counter);
+        e.sample(&[], v);
+    }
 }
 
 fn render_process(e: &mut Encoder, v: &MetricsView) {
@@ -654,7 +812,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 16] = [
+const WORKER: [WorkerField; 17] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -744,6 +902,12 @@ const WORKER: [WorkerField; 16] = [
         "ICMP echo requests to a VIP answered.",
         Kind::Counter,
         |w| w.icmp_echo_answered,
+    ),
+    (
+        "ferrovs_worker_ha_not_owned_packets_total",
+        "Frames to an address director HA does not own now (the peer does), forwarded anyway because a switch may lag behind a failover.",
+        Kind::Counter,
+        |w| w.ha_not_owned,
     ),
     (
         "ferrovs_worker_config_generation",

@@ -1,0 +1,239 @@
+//! [`SyncSession`]: one session (or persistence template) as it travels between gateways.
+//!
+//! A record holds everything another gateway needs to rebuild the session in its own tables,
+//! and nothing that only makes sense on the sender: no service or backend index (the receiver
+//! finds its service by VIP, virtual port and protocol, its backend by address and port), no
+//! worker id, no MAC or egress port (the receiver resolves its own next hops), no absolute
+//! expiry time (the *remaining* timeout instead, since the gateways' clocks differ).
+//!
+//! The dataplane's own types are used where they fit ([`L4Proto`], [`FwdMethod`], [`TcpState`]);
+//! the conversion from and to the workers' session events lives in control, next to the code
+//! that drains the workers' event rings (dataplane does not depend on control).
+//!
+//! # Order and conflicts
+//!
+//! The channel hands a peer's records to the caller in the order the peer queued them, each
+//! once, whatever the network lost, reordered or duplicated. A record for a session the
+//! receiver already has (same client, VIP, virtual port and protocol) is an update. What the
+//! installer does when an update contradicts an entry this gateway created itself (same key,
+//! another backend) is the installer's one documented rule (issue 15, "Bad input"); the
+//! channel only guarantees the order it relies on.
+
+use core::net::SocketAddr;
+
+use dataplane::session::{FwdMethod, TcpState};
+use dataplane::types::L4Proto;
+
+/// What a record asks the receiver to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SyncOp {
+    /// Create the session, or update it if it exists.
+    Update,
+    /// Remove the session: the sender removed it (backend gone, `drop` policy).
+    Delete,
+    /// The session timed out on the sender: the receiver removes its copy unless that copy
+    /// is kept alive by traffic there (the installer's grace rule).
+    Expire,
+}
+
+/// The client side's next hop as the sender saw it: the gateway port towards the client and
+/// the MAC replies go to (the upstream router, which an HA pair shares). The receiver uses it
+/// for NAT and FullNAT replies until the client's own packets show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientHop {
+    /// The gateway port index towards the client (HA peers number their ports alike).
+    pub port: u16,
+    /// The destination MAC towards the client.
+    pub mac: [u8; 6],
+}
+
+/// A session or persistence template as the sync channel carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SyncSession {
+    /// Create/update or delete.
+    pub op: SyncOp,
+    /// The transport protocol (part of the service key).
+    pub proto: L4Proto,
+    /// The client's address and port. For a persistence template: the client *network* (the
+    /// client address masked with the service's netmask) and port 0.
+    pub client: SocketAddr,
+    /// The virtual service's address and port (with `proto`, the service key). Port 0 for a
+    /// persistent all-ports service's template.
+    pub vip: SocketAddr,
+    /// FullNAT: the local address and port the session's packets leave from towards the
+    /// backend. `None` for DR, NAT and TUN.
+    pub local: Option<SocketAddr>,
+    /// The real server's address and port.
+    pub backend: SocketAddr,
+    /// The forwarding method.
+    pub method: FwdMethod,
+    /// The IPVS TCP state (`None` for UDP and for templates).
+    pub tcp_state: TcpState,
+    /// Seconds left before the session expires on the sender, at the time it was sent.
+    pub timeout_s: u32,
+    /// `Some(prefix length)` for a persistence template (`ipvsadm -p -M netmask`); `None` for
+    /// a connection.
+    pub template: Option<u8>,
+    /// The pipeline's per-session flag bits (`dataplane::session::Session::flags`: TOA already
+    /// inserted, reply seen), carried opaquely so a FullNAT rewrite continues as it was.
+    pub flags: u8,
+    /// The client side's next hop, when the sender knows it.
+    pub client_hop: Option<ClientHop>,
+}
+
+impl SyncSession {
+    /// Whether the client side (client and VIP) is IPv6.
+    pub fn front_v6(&self) -> bool {
+        self.client.is_ipv6()
+    }
+
+    /// Whether the backend side (local address and backend) is IPv6.
+    pub fn back_v6(&self) -> bool {
+        self.backend.is_ipv6()
+    }
+
+    /// Check the invariants the codec relies on: the client and the VIP are of one family,
+    /// the local address and the backend of one family, `local` is set exactly for FullNAT, a
+    /// template's prefix length fits its family and a template has no TCP state.
+    ///
+    /// # Errors
+    ///
+    /// The first broken invariant.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if self.client.is_ipv6() != self.vip.is_ipv6() {
+            return Err(RecordError::MixedFront);
+        }
+        if let Some(l) = self.local {
+            if l.is_ipv6() != self.backend.is_ipv6() {
+                return Err(RecordError::MixedBack);
+            }
+        }
+        if (self.method == FwdMethod::FullNat) != self.local.is_some() {
+            return Err(RecordError::LocalAddress);
+        }
+        if let Some(len) = self.template {
+            let max = if self.front_v6() { 128 } else { 32 };
+            if len > max {
+                return Err(RecordError::PrefixLen(len));
+            }
+            if self.tcp_state != TcpState::None {
+                return Err(RecordError::TemplateState);
+            }
+        }
+        if self.proto == L4Proto::Udp && self.tcp_state != TcpState::None {
+            return Err(RecordError::UdpState);
+        }
+        Ok(())
+    }
+}
+
+/// A record that breaks an invariant of [`SyncSession::validate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The client and the VIP are of different families.
+    #[error("client and VIP are of different address families")]
+    MixedFront,
+    /// The local address and the backend are of different families.
+    #[error("local address and backend are of different address families")]
+    MixedBack,
+    /// A FullNAT session without a local address, or another method with one.
+    #[error("a local address goes with FullNAT, and only with it")]
+    LocalAddress,
+    /// A template prefix length longer than the family's address.
+    #[error("template prefix length {0} is longer than the address")]
+    PrefixLen(u8),
+    /// A template with a TCP state.
+    #[error("a persistence template has no TCP state")]
+    TemplateState,
+    /// A UDP session with a TCP state.
+    #[error("a UDP session has no TCP state")]
+    UdpState,
+}
+
+/// Map a forwarding method to its wire code (the dataplane's discriminant).
+pub(crate) const fn method_code(m: FwdMethod) -> u8 {
+    m as u8
+}
+
+/// Map a wire code back to a forwarding method.
+pub(crate) const fn method_from_code(c: u8) -> Option<FwdMethod> {
+    match c {
+        0 => Some(FwdMethod::Dr),
+        1 => Some(FwdMethod::Nat),
+        2 => Some(FwdMethod::Tun),
+        3 => Some(FwdMethod::FullNat),
+        _ => None,
+    }
+}
+
+/// Map a wire code (IPVS's `IP_VS_TCP_S_*` numbering) back to a TCP state.
+pub(crate) fn tcp_state_from_code(c: u8) -> Option<TcpState> {
+    TcpState::ALL.get(usize::from(c)).copied()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid FullNAT IPv4 TCP session.
+    pub(crate) fn fnat4() -> SyncSession {
+        SyncSession {
+            op: SyncOp::Update,
+            proto: L4Proto::Tcp,
+            client: "203.0.113.7:40000".parse().expect("literal"),
+            vip: "198.18.0.103:80".parse().expect("literal"),
+            local: Some("198.18.1.200:5001".parse().expect("literal")),
+            backend: "198.18.1.14:8080".parse().expect("literal"),
+            method: FwdMethod::FullNat,
+            tcp_state: TcpState::Established,
+            timeout_s: 899,
+            template: None,
+            flags: 3,
+            client_hop: None,
+        }
+    }
+
+    #[test]
+    fn validate_checks_families_local_and_templates() {
+        assert_eq!(fnat4().validate(), Ok(()));
+        let mut r = fnat4();
+        r.vip = "[2001:db8::103]:80".parse().expect("literal");
+        assert_eq!(r.validate(), Err(RecordError::MixedFront));
+        let mut r = fnat4();
+        r.local = Some("[2001:db8:1::200]:5001".parse().expect("literal"));
+        assert_eq!(r.validate(), Err(RecordError::MixedBack));
+        let mut r = fnat4();
+        r.method = FwdMethod::Nat;
+        assert_eq!(r.validate(), Err(RecordError::LocalAddress));
+        let mut r = fnat4();
+        r.local = None;
+        assert_eq!(r.validate(), Err(RecordError::LocalAddress));
+        let mut r = fnat4();
+        r.template = Some(33);
+        assert_eq!(r.validate(), Err(RecordError::PrefixLen(33)));
+        r.template = Some(24);
+        assert_eq!(r.validate(), Err(RecordError::TemplateState));
+        r.tcp_state = TcpState::None;
+        assert_eq!(r.validate(), Ok(()));
+        let mut r = fnat4();
+        r.proto = L4Proto::Udp;
+        assert_eq!(r.validate(), Err(RecordError::UdpState));
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for m in [
+            FwdMethod::Dr,
+            FwdMethod::Nat,
+            FwdMethod::Tun,
+            FwdMethod::FullNat,
+        ] {
+            assert_eq!(method_from_code(method_code(m)), Some(m));
+        }
+        assert_eq!(method_from_code(4), None);
+        for s in TcpState::ALL {
+            assert_eq!(tcp_state_from_code(s as u8), Some(s));
+        }
+        assert_eq!(tcp_state_from_code(11), None);
+    }
+}

@@ -1,0 +1,387 @@
+//! Codec tests: golden bytes, round trips of every type, every truncation and every bit flip
+//! rejected cleanly, and property tests over arbitrary records.
+
+use core::net::{IpAddr, SocketAddr};
+
+use dataplane::session::{FwdMethod, TcpState};
+use dataplane::types::L4Proto;
+use proptest::prelude::*;
+
+use super::*;
+use crate::sync::record::tests::fnat4;
+
+const KEY: [u8; 32] = [0x42; 32];
+
+fn auth() -> Auth {
+    Auth::new(&KEY)
+}
+
+fn header(kind: MsgType) -> Header {
+    Header {
+        kind,
+        syncid: 9,
+        flags: 0,
+        sender: 0xdead_beef,
+        epoch: 1_700_000_000_000_000,
+        peer_epoch: 1_700_000_000_000_001,
+        seq: 77,
+        ack: 66,
+        ts_us: 123_456,
+    }
+}
+
+fn v6_template() -> SyncSession {
+    SyncSession {
+        op: SyncOp::Update,
+        proto: L4Proto::Tcp,
+        client: "[2001:db8:ff::]:0".parse().expect("literal"),
+        vip: "[2001:db8::104]:0".parse().expect("literal"),
+        local: None,
+        backend: "[2001:db8:1::10]:0".parse().expect("literal"),
+        method: FwdMethod::Dr,
+        tcp_state: TcpState::None,
+        timeout_s: 360,
+        template: Some(64),
+        flags: 0,
+        client_hop: None,
+    }
+}
+
+fn seal_msg(h: &Header, body: &Body) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_body(&mut b, body).expect("valid body");
+    let mut d = Vec::new();
+    seal(&mut d, h, &b, &auth()).expect("fits");
+    d
+}
+
+/// One message of every type, with bodies that use every field.
+fn every_message() -> Vec<Message> {
+    let mut data = header(MsgType::Data);
+    data.flags = FLAG_RESYNC;
+    let mut udp = fnat4();
+    udp.proto = L4Proto::Udp;
+    udp.tcp_state = TcpState::None;
+    udp.op = SyncOp::Delete;
+    udp.client_hop = Some(crate::sync::record::ClientHop {
+        port: 2,
+        mac: [2, 0, 0, 0, 0, 0xfe],
+    });
+    let mut expired = fnat4();
+    expired.op = SyncOp::Expire;
+    vec![
+        Message {
+            header: data,
+            body: Body::Data {
+                first_queued_us: 99,
+                records: vec![fnat4(), v6_template(), udp, expired],
+            },
+        },
+        Message {
+            header: header(MsgType::Ack),
+            body: Body::Ack,
+        },
+        Message {
+            header: header(MsgType::Nack),
+            body: Body::Nack {
+                ranges: vec![(3, 3), (5, 9)],
+            },
+        },
+        Message {
+            header: header(MsgType::ResyncRequest),
+            body: Body::ResyncRequest { req_id: 4 },
+        },
+        Message {
+            header: header(MsgType::ResyncDone),
+            body: Body::ResyncDone {
+                req_id: 4,
+                records: 1_000_000,
+            },
+        },
+        Message {
+            header: header(MsgType::Hello),
+            body: Body::Hello,
+        },
+    ]
+}
+
+#[test]
+fn golden_hello() {
+    let d = seal_msg(&header(MsgType::Hello), &Body::Hello);
+    let expect_head: [u8; HEADER_LEN] = [
+        b'F', b'S', 1, 6, 9, 0, 0, 84, // magic, version, type, syncid, flags, length 84
+        0xde, 0xad, 0xbe, 0xef, // sender
+        0x00, 0x06, 0x0a, 0x24, 0x18, 0x1e, 0x40, 0x00, // epoch 1_700_000_000_000_000
+        0x00, 0x06, 0x0a, 0x24, 0x18, 0x1e, 0x40, 0x01, // peer epoch
+        0, 0, 0, 0, 0, 0, 0, 77, // seq
+        0, 0, 0, 0, 0, 0, 0, 66, // ack
+        0, 0, 0, 0, 0, 0x01, 0xe2, 0x40, // ts 123456
+    ];
+    assert_eq!(d.len(), OVERHEAD);
+    assert_eq!(&d[..HEADER_LEN], &expect_head);
+    assert_eq!(&d[HEADER_LEN..], &auth().sign(&d[..HEADER_LEN]));
+}
+
+#[test]
+fn golden_record_v4_fullnat() {
+    let mut b = Vec::new();
+    put_record(&mut b, &fnat4()).expect("valid");
+    let expect: &[u8] = &[
+        1, 6, 3, 1, 0b0100, 0, 3, 0, // update, tcp, fullnat, established, local, -, flags 3
+        0, 0, 0x03, 0x83, // timeout 899
+        203, 0, 113, 7, 0x9c, 0x40, // client:40000
+        198, 18, 0, 103, 0, 80, // vip:80
+        198, 18, 1, 200, 0x13, 0x89, // local:5001
+        198, 18, 1, 14, 0x1f, 0x90, // backend:8080
+    ];
+    assert_eq!(b, expect);
+    assert_eq!(record_len(&fnat4()), expect.len());
+    assert_eq!(record_len(&v6_template()), 12 + 3 * 18);
+    let mut hop = fnat4();
+    hop.client_hop = Some(crate::sync::record::ClientHop {
+        port: 0x0102,
+        mac: [2, 0, 0, 0, 0, 0xfe],
+    });
+    let mut b = Vec::new();
+    put_record(&mut b, &hop).expect("valid");
+    assert_eq!(b[4], 0b1_0100, "local and client hop present");
+    assert_eq!(&b[expect.len()..], &[1, 2, 2, 0, 0, 0, 0, 0xfe]);
+    assert_eq!(record_len(&hop), expect.len() + 8);
+}
+
+#[test]
+fn every_type_round_trips() {
+    for m in every_message() {
+        let d = seal_msg(&m.header, &m.body);
+        assert_eq!(
+            decode(&d, Some(&auth())),
+            Ok(m.clone()),
+            "{:?}",
+            m.header.kind
+        );
+        assert_eq!(parse_header(&d), Ok(m.header));
+    }
+}
+
+#[test]
+fn every_truncation_and_extension_is_rejected_cleanly() {
+    for m in every_message() {
+        let d = seal_msg(&m.header, &m.body);
+        for len in 0..d.len() {
+            let r = decode(&d[..len], Some(&auth()));
+            assert!(r.is_err(), "{:?} cut to {len} accepted", m.header.kind);
+            // Without the MAC check, the length field still catches it.
+            let r = decode(&d[..len], None);
+            let expect = if len < OVERHEAD {
+                WireError::TooShort { len }
+            } else {
+                WireError::Length {
+                    declared: d.len(),
+                    actual: len,
+                }
+            };
+            assert_eq!(r, Err(expect));
+        }
+        let mut longer = d.clone();
+        longer.push(0);
+        assert!(decode(&longer, None).is_err());
+    }
+}
+
+#[test]
+fn a_consistent_but_short_body_is_truncated_not_a_panic() {
+    // Re-seal every prefix of the body with a fixed-up length: the body parser sees it cut.
+    for m in every_message() {
+        let mut body = Vec::new();
+        put_body(&mut body, &m.body).expect("valid");
+        for cut in 0..body.len() {
+            let mut d = Vec::new();
+            seal(&mut d, &m.header, &body[..cut], &auth()).expect("fits");
+            let r = decode(&d, Some(&auth()));
+            assert!(
+                matches!(
+                    r,
+                    Err(WireError::Truncated | WireError::BadValue { .. } | WireError::Trailing(_))
+                ),
+                "{:?} body cut to {cut}: {r:?}",
+                m.header.kind
+            );
+        }
+    }
+}
+
+#[test]
+fn every_bit_flip_fails_the_mac() {
+    let m = &every_message()[0];
+    let d = seal_msg(&m.header, &m.body);
+    for i in 0..d.len() {
+        for bit in 0..8 {
+            let mut x = d.clone();
+            x[i] ^= 1 << bit;
+            assert!(
+                decode(&x, Some(&auth())).is_err(),
+                "flip {i}:{bit} accepted"
+            );
+        }
+    }
+    let other = Auth::new(&[0x43; 32]);
+    assert_eq!(
+        decode(&d, Some(&other)),
+        Err(WireError::Hmac),
+        "another key"
+    );
+}
+
+#[test]
+fn header_checks_in_order() {
+    let d = seal_msg(&header(MsgType::Hello), &Body::Hello);
+    let mut x = d.clone();
+    x[0] = b'X';
+    assert_eq!(parse_header(&x), Err(WireError::BadMagic));
+    let mut x = d.clone();
+    x[2] = 2;
+    assert_eq!(parse_header(&x), Err(WireError::Version(2)));
+    let mut x = d.clone();
+    x[3] = 7;
+    assert_eq!(parse_header(&x), Err(WireError::UnknownType(7)));
+    let mut x = d.clone();
+    x[5] = FLAG_RESYNC;
+    assert_eq!(
+        parse_header(&x),
+        Err(WireError::BadFlags {
+            kind: MsgType::Hello,
+            flags: 1
+        })
+    );
+}
+
+#[test]
+fn bad_values_in_records_and_nacks() {
+    let mut b = Vec::new();
+    data_prefix(&mut b, 0, 1);
+    put_record(&mut b, &fnat4()).expect("valid");
+    let at = DATA_PREFIX_LEN;
+    for (off, val, field) in [
+        (0, 4, "op"),
+        (1, 1, "protocol"),
+        (2, 4, "method"),
+        (3, 11, "TCP state"),
+        (4, 0x20, "address flags"),
+        (5, 8, "prefix length of a connection"),
+        (7, 1, "reserved byte"),
+    ] {
+        let mut x = b.clone();
+        x[at + off] = val;
+        match parse_body(MsgType::Data, &x) {
+            Err(WireError::BadValue { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    // A FullNAT record whose local address flag is cleared: the lengths no longer add up or
+    // the invariant (FullNAT has a local address) fails; either way it is refused.
+    let mut x = b.clone();
+    x[at + 4] = 0;
+    assert!(parse_body(MsgType::Data, &x).is_err());
+    // A count the body cannot hold is refused before anything is reserved.
+    let mut x = b.clone();
+    x[8..10].copy_from_slice(&u16::MAX.to_be_bytes());
+    assert_eq!(parse_body(MsgType::Data, &x), Err(WireError::Truncated));
+    assert!(matches!(
+        parse_body(MsgType::Nack, &[0]),
+        Err(WireError::BadValue { .. })
+    ));
+    let mut n = vec![1];
+    n.extend_from_slice(&5u64.to_be_bytes());
+    n.extend_from_slice(&4u64.to_be_bytes());
+    assert!(matches!(
+        parse_body(MsgType::Nack, &n),
+        Err(WireError::BadValue { .. })
+    ));
+    assert_eq!(
+        parse_body(MsgType::Hello, &[0]),
+        Err(WireError::Trailing(1))
+    );
+}
+
+// ---- Property tests ----
+
+fn ip(v6: bool) -> impl Strategy<Value = IpAddr> {
+    if v6 {
+        any::<[u8; 16]>().prop_map(IpAddr::from).boxed()
+    } else {
+        any::<[u8; 4]>().prop_map(IpAddr::from).boxed()
+    }
+}
+
+fn sa(v6: bool) -> impl Strategy<Value = SocketAddr> {
+    (ip(v6), any::<u16>()).prop_map(|(i, p)| SocketAddr::new(i, p))
+}
+
+prop_compose! {
+    /// Any record that satisfies the invariants.
+    fn record()(front in any::<bool>(), back in any::<bool>())
+        (client in sa(front), vip in sa(front), local in sa(back), backend in sa(back),
+         method in 0u8..4, tcp in any::<bool>(), state in 0u8..11, template in any::<bool>(),
+         prefix in any::<u8>(), timeout_s in any::<u32>(), flags in any::<u8>(),
+         op in 0u8..3, hop in any::<Option<(u16, [u8; 6])>>(), front in Just(front))
+        -> SyncSession
+    {
+        let method = crate::sync::record::method_from_code(method).unwrap_or(FwdMethod::Dr);
+        let template = template.then_some(prefix % if front { 129 } else { 33 });
+        let tcp_state = if tcp && template.is_none() {
+            crate::sync::record::tcp_state_from_code(state).unwrap_or(TcpState::None)
+        } else {
+            TcpState::None
+        };
+        SyncSession {
+            op: [SyncOp::Update, SyncOp::Delete, SyncOp::Expire][usize::from(op)],
+            proto: if tcp { L4Proto::Tcp } else { L4Proto::Udp },
+            client,
+            vip,
+            local: (method == FwdMethod::FullNat).then_some(local),
+            backend,
+            method,
+            tcp_state,
+            timeout_s,
+            template,
+            flags,
+            client_hop: hop.map(|(port, mac)| crate::sync::record::ClientHop { port, mac }),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn sync_records_round_trip(recs in prop::collection::vec(record(), 0..20), q in any::<u64>()) {
+        for r in &recs {
+            prop_assert_eq!(r.validate(), Ok(()));
+            let mut one = Vec::new();
+            put_record(&mut one, r).expect("valid");
+            prop_assert_eq!(one.len(), record_len(r), "record_len is the encoded length");
+        }
+        let h = Header { flags: FLAG_RESYNC, ..header(MsgType::Data) };
+        let body = Body::Data { first_queued_us: q, records: recs };
+        let d = seal_msg(&h, &body);
+        prop_assert_eq!(decode(&d, Some(&auth())), Ok(Message { header: h, body }));
+    }
+
+    #[test]
+    fn sync_decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = decode(&bytes, None);
+        let _ = decode(&bytes, Some(&auth()));
+        for kind in [MsgType::Data, MsgType::Nack, MsgType::ResyncDone, MsgType::ResyncRequest] {
+            let _ = parse_body(kind, &bytes);
+        }
+    }
+
+    #[test]
+    fn sync_every_cut_of_a_random_message_is_rejected(
+        recs in prop::collection::vec(record(), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let body = Body::Data { first_queued_us: 1, records: recs };
+        let d = seal_msg(&header(MsgType::Data), &body);
+        let len = cut.index(d.len());
+        prop_assert!(decode(&d[..len], Some(&auth())).is_err());
+    }
+}
