@@ -117,6 +117,11 @@ impl FrameIo for DpdkControlIo<'_> {
         }
     }
 
+    fn link_up(&self, port: u8) -> Option<bool> {
+        let p = self.ports.get(usize::from(port))?;
+        p.link().ok().map(|l| l.up)
+    }
+
     fn port_stats(&mut self) -> Vec<PortRow> {
         self.ports
             .iter()

@@ -21,12 +21,14 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use config::Config;
+use control::ha::Report as HaReport;
 use control::health::HealthChecker;
+use control::metrics::ExceptionPathCounters;
 use control::metrics::{
     self, collect, server::MetricsServer, MetricsView, PortRow, PortSteeringRow, ReloadStats,
 };
 use control::neigh::Neighbours;
-use control::plane::{self, Control};
+use control::plane::{self, Control, HaFollow};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
@@ -317,6 +319,11 @@ fn run_with_eal(
     let mut ids = topology::Ids::new(max_services, max_backends);
     ids.assign(cfg).map_err(|e| e.to_string())?;
     let neighbours = Neighbours::default();
+    // Director HA: follow the TAPs' addresses from before the first snapshot, in which every
+    // followed address is not owned until the kernel says otherwise (no ARP answers from a
+    // backup that just started).
+    let ha = follow_ha(cfg)?;
+    let not_owned = ha.as_ref().map(HaFollow::not_owned).unwrap_or_default();
     let shared = Arc::new(ArcSwap::from_pointee(topology::build(
         &topology::Inputs {
             cfg,
@@ -324,7 +331,7 @@ fn run_with_eal(
             neighbours: &neighbours,
             ids: &ids,
             health: &topology::unchecked,
-            not_owned: &[],
+            not_owned: &not_owned,
         },
         1,
     )));
@@ -394,17 +401,9 @@ fn run_with_eal(
 
     // Health checks run on their own threads; control applies their verdicts.
     let health = HealthChecker::start(cfg);
+    let health_status = health.status_handle();
     let reload_stats = Arc::new(ReloadStats::new());
     let xstats: Arc<std::sync::Mutex<Vec<PortRow>>> = Arc::default();
-    let metrics_server = start_metrics(
-        cfg,
-        &shared,
-        &counters,
-        &health,
-        &reload_stats,
-        &xstats,
-        steering_rows,
-    )?;
 
     let mut ctl = Control::new(plane::Setup {
         cfg: cfg_owned.clone(),
@@ -412,7 +411,7 @@ fn run_with_eal(
         ids,
         neighbours,
         health,
-        shared,
+        shared: shared.clone(),
         counters: counters.clone(),
         macs: macs.clone(),
         io: DpdkControlIo {
@@ -425,10 +424,27 @@ fn run_with_eal(
             names: port_names,
             pool: &pool,
         },
-        reload_stats,
+        reload_stats: reload_stats.clone(),
         dumps: Box::new(admin::Dumps(dumps)),
         limits: plane::Limits::default(),
     });
+    let ha_report = ha.as_ref().map(HaFollow::report_handle);
+    if let Some(ha) = ha {
+        ctl.follow_ha(ha);
+    }
+    let metrics_server = start_metrics(
+        cfg,
+        &shared,
+        &counters,
+        &MetricsSources {
+            health: health_status,
+            reloads: reload_stats,
+            xstats: xstats.clone(),
+            reply_steering: steering_rows,
+            exception: ctl.exception_counters(),
+            ha: ha_report,
+        },
+    )?;
     let sources = plane::Sources {
         admin: admin_server.requests().clone(),
         stop: stop.clone(),
@@ -460,22 +476,57 @@ fn run_with_eal(
     Ok(())
 }
 
+/// Start director HA's address watcher when `[ha]` follows addresses.
+fn follow_ha(cfg: &Config) -> Result<Option<HaFollow>, String> {
+    let Some(settings) = control::ha::Settings::from_config(cfg) else {
+        return Ok(None);
+    };
+    let (n, taps) = (
+        settings.followed.len(),
+        settings
+            .taps
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let f = HaFollow::start(settings).map_err(|e| format!("director HA: {e}"))?;
+    println!(
+        "ferrovs: ha: mode {}: {n} addresses follow keepalived on the exception paths ({taps});          none owned until the kernel says so",
+        cfg.ha.mode.name()
+    );
+    Ok(Some(f))
+}
+
+/// What the metrics endpoint reads besides the snapshot and the workers' counters: all shared
+/// with control, which writes them.
+struct MetricsSources {
+    health: control::health::StatusHandle,
+    reloads: Arc<ReloadStats>,
+    xstats: Arc<std::sync::Mutex<Vec<PortRow>>>,
+    reply_steering: Vec<PortSteeringRow>,
+    exception: Arc<Vec<ExceptionPathCounters>>,
+    ha: Option<Arc<std::sync::Mutex<HaReport>>>,
+}
+
 /// Start the Prometheus endpoint; its scrapes read the workers' counters (no locks on their
-/// side), the published snapshot, the health status and the xstats control caches.
+/// side), the published snapshot, the health status, the xstats control caches, the exception
+/// path's counts and director HA's report.
 fn start_metrics(
     cfg: &Config,
     shared: &Arc<ArcSwap<Snapshot>>,
     counters: &[Arc<WorkerCounters>],
-    health: &HealthChecker,
-    reloads: &Arc<ReloadStats>,
-    xstats: &Arc<std::sync::Mutex<Vec<PortRow>>>,
-    reply_steering: Vec<PortSteeringRow>,
+    src: &MetricsSources,
 ) -> Result<MetricsServer, String> {
     let shared = shared.clone();
     let workers = counters.to_vec();
-    let health_status = health.status_handle();
-    let reloads = reloads.clone();
-    let xstats = xstats.clone();
+    let health_status = src.health.clone();
+    let reloads = src.reloads.clone();
+    let xstats = src.xstats.clone();
+    let reply_steering = src.reply_steering.clone();
+    let exception = src.exception.clone();
+    let ha = src.ha.clone();
+    let port_names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
     let start = std::time::SystemTime::now();
     let cap4 = u64::from(cfg.dpdk.session_capacity);
     let cap6 = u64::from(cfg.dpdk.session_capacity / 4).max(1024);
@@ -492,6 +543,8 @@ fn start_metrics(
             ports: xstats.lock().map(|x| x.clone()).unwrap_or_default(),
             reply_steering: reply_steering.clone(),
             health: checks,
+            exception_path: cfg_ports_with_taps(&port_names, &exception),
+            ha: ha.as_ref().and_then(|r| r.lock().ok().map(|g| g.clone())),
             ..MetricsView::default()
         };
         view.build.dpdk_version = dpdk::version().to_owned();
@@ -505,6 +558,14 @@ fn start_metrics(
         cfg.control.admin_socket
     );
     Ok(server)
+}
+
+/// The exception path's rows, one per port.
+fn cfg_ports_with_taps(
+    names: &[String],
+    c: &[ExceptionPathCounters],
+) -> Vec<metrics::ExceptionPathRow> {
+    names.iter().zip(c).map(|(n, c)| c.row(n)).collect()
 }
 
 fn dpdk_sys_rss_ip_tcp_udp() -> u64 {

@@ -1,7 +1,9 @@
 //! The running gateway behind the admin API (`ferrovsadm`): listings from the workers'
 //! counters, `-Z` as baselines (workers' counters have one writer each, so control never writes
-//! them), `--rate` from a 2-second estimator, `-L -c` from the workers' session dumps, and
-//! `-L --health` from the health checker's state.
+//! them), `--rate` from a 2-second estimator, `-L -c` from the workers' session dumps,
+//! `-L --health` from the health checker's state, `-L --ha` from director HA's, and `--ready`
+//! (keepalived's `vrrp_script`) from the ports' links, the workers' progress and the snapshot
+//! they run.
 //!
 //! The impl of [`AdminState`] lives here, with the state it serves: `admin` defines the trait
 //! and depends only on `config`, so `control` depending on `admin` makes no circle, and the
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use admin::handler::AdminState;
-use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HealthState};
+use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState};
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 
@@ -20,6 +22,12 @@ use super::{Control, FrameIo};
 
 /// How often rates are estimated (IPVS's estimator runs every 2 s too).
 pub const RATE_EVERY: Duration = Duration::from_secs(2);
+/// A worker whose poll count has not moved for this long is not running (readiness). Workers
+/// poll without pause when busy and sleep at most milliseconds when idle.
+pub const STALLED_AFTER: Duration = Duration::from_secs(5);
+/// How long the readiness check waits for workers to take the snapshot published last (they
+/// take it within one loop iteration; a commit waits seconds, a check must not).
+const READY_CONFIRM_WITHIN: Duration = Duration::from_millis(50);
 
 /// The workers' session tables as connection entries (`ipvsadm -L -c`): the gateway asks each
 /// worker for a dump and waits (bounded) for the answers.
@@ -144,6 +152,78 @@ impl<Io: FrameIo> Control<Io> {
         let blocks = self.blocks();
         self.rates.estimate(&self.counters, &blocks);
     }
+
+    /// Note which workers' poll counts moved since the last sample (every [`RATE_EVERY`]).
+    pub fn sample_liveness(&mut self, now: Instant) {
+        let polls = |c: &WorkerCounters| c.busy_polls.get().wrapping_add(c.idle_polls.get());
+        if self.liveness.len() != self.counters.len() {
+            self.liveness = self.counters.iter().map(|c| (polls(c), now)).collect();
+            return;
+        }
+        for (c, (seen, moved)) in self.counters.iter().zip(&mut self.liveness) {
+            let p = polls(c);
+            if p != *seen {
+                *seen = p;
+                *moved = now;
+            }
+        }
+    }
+
+    /// Whether the gateway is healthy and ready to own addresses: every port's link up, every
+    /// worker polling and running the snapshot published last, and director HA following the
+    /// kernel. `Ok` says what was checked; `Err` names the first problem.
+    ///
+    /// # Errors
+    /// The first problem, one line.
+    pub fn readiness(&self, now: Instant) -> Result<String, String> {
+        for (i, p) in self.cfg.ports.iter().enumerate() {
+            let port = u8::try_from(i).unwrap_or(u8::MAX);
+            if self.io.link_up(port) == Some(false) {
+                return Err(format!("port {}: link down", p.name));
+            }
+        }
+        for (w, (_, moved)) in self.liveness.iter().enumerate() {
+            let still = now.saturating_duration_since(*moved);
+            if still >= STALLED_AFTER {
+                return Err(format!(
+                    "worker {w} is not polling (no progress for {} s)",
+                    still.as_secs()
+                ));
+            }
+        }
+        let deadline = now + READY_CONFIRM_WITHIN;
+        loop {
+            let behind = self
+                .counters
+                .iter()
+                .position(|c| c.generation.get() < self.generation);
+            match behind {
+                None => break,
+                Some(w) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "worker {w} runs configuration generation {}, control published {}",
+                        self.counters[w].generation.get(),
+                        self.generation
+                    ));
+                }
+                Some(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        if let Some(why) = self.ha_unready() {
+            return Err(why);
+        }
+        let ha = self
+            .ha
+            .as_ref()
+            .map(|h| format!(", following {} HA addresses", h.own_len()))
+            .unwrap_or_default();
+        Ok(format!(
+            "{} ports up, {} workers polling, generation {} everywhere{ha}",
+            self.cfg.ports.len(),
+            self.counters.len(),
+            self.generation
+        ))
+    }
 }
 
 impl<Io: FrameIo> AdminState for Control<Io> {
@@ -218,6 +298,14 @@ impl<Io: FrameIo> AdminState for Control<Io> {
 
     fn conn_table_size(&self) -> u32 {
         self.cfg.dpdk.session_capacity
+    }
+
+    fn ha(&self) -> Option<HaListing> {
+        Some(self.ha_listing())
+    }
+
+    fn ready(&self) -> Result<String, String> {
+        self.readiness(Instant::now())
     }
 
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {

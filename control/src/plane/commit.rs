@@ -17,6 +17,7 @@ impl<Io: FrameIo> Control<Io> {
     pub fn publish(&mut self) {
         self.generation += 1;
         let health = &self.health;
+        let not_owned = self.not_owned();
         let mut next = topology::build(
             &topology::Inputs {
                 cfg: &self.cfg,
@@ -24,7 +25,7 @@ impl<Io: FrameIo> Control<Io> {
                 neighbours: &self.neighbours,
                 ids: &self.ids,
                 health: &|s, r| health.backend_health(s, r),
-                not_owned: &[],
+                not_owned: &not_owned,
             },
             self.generation,
         );
@@ -63,7 +64,8 @@ impl<Io: FrameIo> Control<Io> {
 
     /// Replace the running configuration with `new` (validated): refuse boot-only changes, bad
     /// timeouts and id exhaustion with nothing changed; else publish, wait for every worker,
-    /// announce new VIPs and ask for new real servers' neighbours. Returns the new generation.
+    /// announce new VIPs (those this gateway owns) and ask for new real servers' neighbours.
+    /// Returns the new generation.
     ///
     /// # Errors
     /// See [`CommitError`].
@@ -82,6 +84,8 @@ impl<Io: FrameIo> Control<Io> {
             .collect();
         self.health.update(&new);
         self.cfg = new;
+        // Director HA follows the new address list (the mode is boot-only).
+        self.ha_reconfigure();
         self.publish();
         self.confirm(self.generation)?;
         self.announce(&added);

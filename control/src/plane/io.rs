@@ -54,4 +54,11 @@ pub trait FrameIo {
     fn port_stats(&mut self) -> Vec<PortRow> {
         Vec::new()
     }
+
+    /// Whether `port`'s link is up; `None` when the I/O cannot tell (the readiness check then
+    /// takes it as up).
+    fn link_up(&self, port: u8) -> Option<bool> {
+        let _ = port;
+        None
+    }
 }

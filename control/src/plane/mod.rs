@@ -9,13 +9,15 @@
 //! - [`held`]: frames waiting for a neighbour, and injecting frames into the workers;
 //! - [`exception`]: bridging the kernel's TAP interfaces and the wire;
 //! - [`resolve`]: punted frames, neighbour resolution, gratuitous ARP;
-//! - [`admin`]: the admin API (`ferrovsadm`) on the running state;
+//! - [`admin`]: the admin API (`ferrovsadm`) on the running state, readiness included;
+//! - [`ha`]: director HA, addresses owned as keepalived puts them on the TAPs;
 //! - [`run`]: the loop that waits on every event source.
 
 pub mod admin;
 pub mod commit;
 pub mod error;
 pub mod exception;
+pub mod ha;
 pub mod held;
 pub mod io;
 pub mod resolve;
@@ -36,12 +38,13 @@ use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::wire::DropReason;
 
 use crate::health::HealthChecker;
-use crate::metrics::ReloadStats;
+use crate::metrics::{ExceptionPathCounters, ReloadStats};
 use crate::neigh::Neighbours;
 use crate::topology::Ids;
 
 pub use admin::SessionDumps;
 pub use error::{CommitError, ReloadError};
+pub use ha::HaFollow;
 pub use io::FrameIo;
 pub use run::{run, Sources};
 
@@ -141,6 +144,12 @@ pub struct Control<Io: FrameIo> {
     held: VecDeque<(Instant, Io::Frame)>,
     limits: Limits,
     stats: ControlStats,
+    /// Per port: the exception path's counts, shared with the metrics endpoint.
+    exception: Arc<Vec<ExceptionPathCounters>>,
+    /// Director HA, when `[ha]` follows addresses.
+    ha: Option<HaFollow>,
+    /// Per worker: its poll count at the last sample and when it last moved (readiness).
+    liveness: Vec<(u64, Instant)>,
 }
 
 impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
@@ -159,6 +168,7 @@ impl<Io: FrameIo> Control<Io> {
     /// Take over from the gateway's set-up; the published generation is the first snapshot's.
     pub fn new(s: Setup<Io>) -> Self {
         let generation = s.shared.load().generation;
+        let ports = s.macs.len();
         Self {
             inject_bufs: (0..s.io.workers()).map(|_| Vec::new()).collect(),
             cfg: s.cfg,
@@ -177,7 +187,19 @@ impl<Io: FrameIo> Control<Io> {
             held: VecDeque::new(),
             limits: s.limits,
             stats: ControlStats::default(),
+            exception: Arc::new(
+                (0..ports)
+                    .map(|_| ExceptionPathCounters::default())
+                    .collect(),
+            ),
+            ha: None,
+            liveness: Vec::new(),
         }
+    }
+
+    /// The exception path's per-port counts, for the metrics endpoint.
+    pub fn exception_counters(&self) -> Arc<Vec<ExceptionPathCounters>> {
+        self.exception.clone()
     }
 
     /// The running configuration.

@@ -1,12 +1,13 @@
 //! Neighbours: what the workers punt (ARP/ND answered and learned from, the box's own traffic
 //! to the exception path, frames whose next hop is unknown held), asking for the neighbours the
-//! snapshot needs, and announcing VIPs and local addresses with gratuitous ARP.
+//! snapshot needs, and announcing VIPs and local addresses with gratuitous ARP. Addresses
+//! director HA does not own now get no answers and no announcements.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
 use dataplane::snapshot::Snapshot;
-use dataplane::wire::{parse_frame, ParsedFrame, L3, L4};
+use dataplane::wire::{parse_frame, peek_ip, ParsedFrame, L3, L4};
 
 use super::exception::{is_for_box, neighbour_frame_for_kernel};
 use super::{Control, FrameIo};
@@ -27,6 +28,11 @@ impl<Io: FrameIo> Control<Io> {
             self.send(port, reply);
         }
         let Ok(p) = parse_frame(Io::data(&m)) else {
+            // A protocol the pipeline does not parse (VRRP, OSPF, IGMP, PIM ...): the workers
+            // punt it when it is for the box, and it is the kernel's to judge, malformed or not.
+            if peek_ip(Io::data(&m)).is_some_and(|k| snap.is_for_box(k.dst)) {
+                self.give_kernel(port, &m);
+            }
             return false;
         };
         let neighbour_frame = out.reply.is_some() || is_neighbour_frame(&p);
@@ -42,10 +48,9 @@ impl<Io: FrameIo> Control<Io> {
             return false;
         }
         if is_for_box(&p.l3, snap) {
-            // The box's own traffic (ping, SSH, BGP, probe replies): the kernel's.
-            if !self.copy_to_kernel(port, &m) {
-                self.stats.local_dropped += 1;
-            }
+            // The box's own traffic (ping, SSH, BGP, BFD, probe replies, link-local multicast):
+            // the kernel's.
+            self.give_kernel(port, &m);
         } else {
             self.hold(m, now);
         }
@@ -106,7 +111,8 @@ impl<Io: FrameIo> Control<Io> {
         changed
     }
 
-    /// Gratuitous ARP for `ips` (VIPs) and every local address, on every port.
+    /// Gratuitous ARP for `ips` (VIPs) and every local address, on every port; not for those
+    /// director HA does not own now (they are announced when they become owned).
     pub fn announce(&mut self, ips: &[IpAddr]) {
         let mut ips = ips.to_vec();
         for p in &self.cfg.local_address_pools {
@@ -114,6 +120,7 @@ impl<Io: FrameIo> Control<Io> {
         }
         ips.sort();
         ips.dedup();
+        ips.retain(|ip| !self.is_not_owned(*ip));
         for port in 0..self.macs.len() {
             let mac = self.macs[port];
             for ip in &ips {

@@ -1,6 +1,7 @@
 //! The control loop: it waits on its event sources with `crossbeam_channel::select!` (admin
-//! requests, health verdicts, timers) and polls the frame I/O, which has no channel (DPDK rings
-//! and queues), on a short tick while idle and at once while frames flow.
+//! requests, health verdicts, director HA's address events, timers) and polls the frame I/O,
+//! which has no channel (DPDK rings and queues), on a short tick while idle and at once while
+//! frames flow.
 //!
 //! A new event source (netlink address events, session-sync messages) is one more field in
 //! [`Sources`] and one more arm in [`run`]'s `select!`.
@@ -57,6 +58,7 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
     ctl.publish();
     let mut admin = sources.admin.clone();
     let mut health = ctl.health.events().clone();
+    let mut ha = ctl.ha_events();
     let (resolve, rates, stats) = (tick(RESOLVE_EVERY), tick(RATE_EVERY), tick(STATS_EVERY));
     // The periodic passes also run once at start, not one period later.
     let mut changed = ctl.neighbour_pass(Instant::now());
@@ -68,7 +70,10 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             // The outcome is logged by reload_file.
             let _ = ctl.reload_file();
         }
-        let wait = if busy { Duration::ZERO } else { POLL_EVERY };
+        let mut wait = if busy { Duration::ZERO } else { POLL_EVERY };
+        if let Some(t) = ctl.ha_next_due() {
+            wait = wait.min(t.saturating_duration_since(Instant::now()));
+        }
         select! {
             recv(admin) -> p => match p {
                 Ok(p) => {
@@ -87,6 +92,11 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
                 }
                 Err(_) => health = never(),
             },
+            recv(ha) -> ev => match ev {
+                // An address came or went on a TAP: ownership may change (logged there).
+                Ok(ev) => changed |= ctl.ha_event(ev),
+                Err(_) => ha = never(),
+            },
             recv(resolve) -> _ => changed |= ctl.neighbour_pass(Instant::now()),
             recv(rates) -> _ => ctl.sample_rates(sources),
             recv(stats) -> _ => ctl.log_stats(),
@@ -101,6 +111,11 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             // snapshot; those still unresolved come back and wait again, until they time out.
             ctl.release_held();
         }
+        // Announcements of newly owned addresses go after the snapshot that answers for them.
+        let now = Instant::now();
+        if ctl.ha_next_due().is_some_and(|t| t <= now) {
+            ctl.ha_announce(now);
+        }
     }
 }
 
@@ -109,6 +124,8 @@ impl<Io: FrameIo> Control<Io> {
     /// (read here, on control, which owns the ports' control queues).
     fn sample_rates(&mut self, sources: &Sources) {
         self.estimate_rates();
+        self.sample_liveness(Instant::now());
+        self.ha_refresh();
         let rows = self.io.port_stats();
         if let Ok(mut x) = sources.port_stats.lock() {
             *x = rows;

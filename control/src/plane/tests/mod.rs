@@ -2,6 +2,7 @@
 
 mod commit;
 mod exception;
+mod ha;
 mod held;
 mod neighbours;
 mod run;
