@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Failover figures for the HA lab (issue 14 item 8): crash the master's ferrovs N times and time,
+# from each crash to the client's first successful new connection through the backup.
+#
+#   lab/ha-failover.sh [--mode MODE] [--crashes N] [--advert-int S] [--every S]
+#
+# Method: `lab/lab up MODE --ha --advert-int S` (S below 1 s means VRRPv3). Each round: the
+# client (lab/conn-loop.py --every) starts a new TCP connection to the VIP every --every seconds
+# (default 0.02), each with a 0.5 s budget; the master's ferrovs gets SIGKILL (`lab/lab stop gw`,
+# a crash: its TAPs go, so its keepalived stops advertising); the failover time is from just
+# before the kill to the end of the first connection that started after it and succeeded (through
+# gw2). Then gw's ferrovs starts again, gw takes the VIP back (preempt) and the client reaches it
+# again before the next round. Prints one line per crash, then min, p50, p99 (nearest rank) and
+# max. Needs root and the built binaries; uses FERROVS_LAB_ID (default fvha).
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export FERROVS_LAB_ID=${FERROVS_LAB_ID:-fvha}
+STATE=/run/ferrovs-lab/$FERROVS_LAB_ID
+LAB=$LAB_DIR/lab
+
+mode=dr crashes=20 advert=1 every=0.02
+while [ $# -gt 0 ]; do
+  case $1 in
+    --mode) mode=${2:?}; shift ;;
+    --crashes) crashes=${2:?}; shift ;;
+    --advert-int) advert=${2:?}; shift ;;
+    --every) every=${2:?}; shift ;;
+    *) echo "ha-failover: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+say() { echo "ha-failover: $*" >&2; }
+trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
+
+"$LAB" up "$mode" --ha --advert-int "$advert" >&2
+eval "$("$LAB" env)"
+
+# holds HOST: keepalived has put the VIP on HOST's eth0.
+holds() { [[ $(ip -n "$FERROVS_LAB_ID-$1" -4 addr show dev eth0 2>/dev/null) == *"inet $VIP/"* ]]; }
+
+# until_ok SECONDS CMD...: poll CMD every 0.1 s.
+until_ok() {
+  local limit=$1 i
+  shift
+  for i in $(seq 1 $((limit * 10))); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+# gw_serves: gw alone holds the VIP and a new connection from the client gets through.
+gw_serves() {
+  holds gw && ! holds gw2 &&
+    "$LAB" exec client -- curl -sf -m 1 -o /dev/null "http://$VIP/"
+}
+
+results=()
+for round in $(seq 1 "$crashes"); do
+  until_ok 30 gw_serves || { say "round $round: gw does not serve"; exit 1; }
+  out=$STATE/failover-$round.txt stop=$STATE/failover-stop
+  rm -f "$stop"
+  "$LAB" exec client -- python3 "$LAB_DIR/conn-loop.py" --addr "$VIP" --timeout 0.5 \
+    --every "$every" --duration 60 --stop-file "$stop" >"$out" &
+  loop=$!
+  sleep 0.5
+  t0=$(date +%s.%N)
+  "$LAB" stop gw >/dev/null
+  # Until a connection that started after the crash has succeeded (60 s at most).
+  found=""
+  for _ in $(seq 1 600); do
+    found=$(awk -v t0="$t0" '$1 >= t0 && $3 == "ok" { print $2 }' "$out" | sort -n | head -1)
+    [ -n "$found" ] && break
+    sleep 0.1
+  done
+  touch "$stop"
+  wait "$loop" || true
+  [ -n "$found" ] || { say "round $round: no connection through gw2 within 60 s"; exit 1; }
+  secs=$(awk -v a="$found" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+  failed=$(awk -v t0="$t0" -v f="$found" '$2 >= t0 && $2 <= f && $3 == "fail"' "$out" | wc -l)
+  results+=("$secs")
+  echo "crash $round: first new connection through gw2 after $secs s ($failed attempts failed)"
+  "$LAB" start gw >/dev/null
+done
+
+printf '%s\n' "${results[@]}" | sort -n | awk -v adv="$advert" -v n="$crashes" -v mode="$mode" '
+  { v[NR] = $1 }
+  END {
+    p50 = v[int((NR * 50 + 99) / 100)]; p99 = v[int((NR * 99 + 99) / 100)]
+    printf "%s, advert_int %s (VRRPv%s), %d crashes: min %.3f s, p50 %.3f s, p99 %.3f s, max %.3f s\n",
+      mode, adv, (adv ~ /\./ ? 3 : 2), n, v[1], p50, p99, v[NR]
+  }'
