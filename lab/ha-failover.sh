@@ -6,12 +6,13 @@
 #
 # Method: `lab/lab up MODE --ha --advert-int S` (S below 1 s means VRRPv3). Each round: the
 # client (lab/conn-loop.py --every) starts a new TCP connection to the VIP every --every seconds
-# (default 0.02), each with a 0.5 s budget; the master's ferrovs gets SIGKILL (`lab/lab stop gw`,
-# a crash: its TAPs go, so its keepalived stops advertising); the failover time is from the kill
-# to the end of the first connection that started after it and succeeded (through gw2). Then
-# gw's ferrovs (and keepalived, see lab/lab start) starts again, gw takes the VIP back (preempt)
-# and the client reaches it again before the next round. Prints one line per crash, then min, p50, p99 (nearest rank) and
-# max. Needs root and the built binaries; uses FERROVS_LAB_ID (default fvha).
+# (default 0.02), each with a 0.5 s budget; at a random point between two adverts the master's
+# ferrovs gets SIGKILL (`lab/lab stop gw`, a crash: its TAPs go, so its keepalived stops
+# advertising); the failover time is from the kill to the end of the first connection that
+# started after it and succeeded (through gw2). Then gw's ferrovs (and keepalived, see lab/lab
+# start) starts again, gw takes the VIP back (preempt) and the client reaches it again before the
+# next round. Prints one line per crash, then min, p50, p99 (nearest rank) and max. Needs root
+# and the built binaries; uses FERROVS_LAB_ID (default fvha).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,7 +63,10 @@ for round in $(seq 1 "$crashes"); do
   "$LAB" exec client -- python3 "$LAB_DIR/conn-loop.py" --addr "$VIP" --timeout 0.5 \
     --every "$every" --duration 60 --stop-file "$stop" >"$out" &
   loop=$!
-  sleep 0.5
+  # Half a second of connections first, then a random fraction of an advert interval: each
+  # round starts a fixed time after gw took over, so without it every crash would fall at the
+  # same point between two adverts.
+  sleep "$(awk -v a="$advert" -v r="$RANDOM" 'BEGIN { printf "%.3f", 0.5 + a * r / 32768 }')"
   # The moment of the SIGKILL, as lab/lab reports it.
   t0=$("$LAB" stop gw | sed -n 's/.* at \([0-9.]*\)$/\1/p')
   [ -n "$t0" ] || { say "round $round: lab stop gw did not say when"; exit 1; }
