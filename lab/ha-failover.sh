@@ -6,12 +6,13 @@
 #
 # Method: `lab/lab up MODE --ha --advert-int S` (S below 1 s means VRRPv3). Each round: the
 # client (lab/conn-loop.py --every) starts a new TCP connection to the VIP every --every seconds
-# (default 0.02), each with a 0.5 s budget; the master's ferrovs gets SIGKILL (`lab/lab stop gw`,
-# a crash: its TAPs go, so its keepalived stops advertising); the failover time is from just
-# before the kill to the end of the first connection that started after it and succeeded (through
-# gw2). Then gw's ferrovs starts again, gw takes the VIP back (preempt) and the client reaches it
-# again before the next round. Prints one line per crash, then min, p50, p99 (nearest rank) and
-# max. Needs root and the built binaries; uses FERROVS_LAB_ID (default fvha).
+# (default 0.02), each with a 0.5 s budget; at a random point between two adverts the master's
+# ferrovs gets SIGKILL (`lab/lab stop gw`, a crash: its TAPs go, so its keepalived stops
+# advertising); the failover time is from the kill to the end of the first connection that
+# started after it and succeeded (through gw2). Then gw's ferrovs (and keepalived, see lab/lab
+# start) starts again, gw takes the VIP back (preempt) and the client reaches it again before the
+# next round. Prints one line per crash, then min, p50, p99 (nearest rank) and max. Needs root
+# and the built binaries; uses FERROVS_LAB_ID (default fvha).
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,9 +63,13 @@ for round in $(seq 1 "$crashes"); do
   "$LAB" exec client -- python3 "$LAB_DIR/conn-loop.py" --addr "$VIP" --timeout 0.5 \
     --every "$every" --duration 60 --stop-file "$stop" >"$out" &
   loop=$!
-  sleep 0.5
-  t0=$(date +%s.%N)
-  "$LAB" stop gw >/dev/null
+  # Half a second of connections first, then a random fraction of an advert interval: each
+  # round starts a fixed time after gw took over, so without it every crash would fall at the
+  # same point between two adverts.
+  sleep "$(awk -v a="$advert" -v r="$RANDOM" 'BEGIN { printf "%.3f", 0.5 + a * r / 32768 }')"
+  # The moment of the SIGKILL, as lab/lab reports it.
+  t0=$("$LAB" stop gw | sed -n 's/.* at \([0-9.]*\)$/\1/p')
+  [ -n "$t0" ] || { say "round $round: lab stop gw did not say when"; exit 1; }
   # Until a connection that started after the crash has succeeded (60 s at most).
   found=""
   for _ in $(seq 1 600); do
@@ -76,9 +81,9 @@ for round in $(seq 1 "$crashes"); do
   wait "$loop" || true
   [ -n "$found" ] || { say "round $round: no connection through gw2 within 60 s"; exit 1; }
   secs=$(awk -v a="$found" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-  failed=$(awk -v t0="$t0" -v f="$found" '$2 >= t0 && $2 <= f && $3 == "fail"' "$out" | wc -l)
+  failed=$(awk -v t0="$t0" -v f="$found" '$1 >= t0 && $1 < f && $3 == "fail"' "$out" | wc -l)
   results+=("$secs")
-  echo "crash $round: first new connection through gw2 after $secs s ($failed attempts failed)"
+  echo "crash $round: first new connection through gw2 after $secs s ($failed attempts started meanwhile failed)"
   "$LAB" start gw >/dev/null
 done
 
