@@ -6,10 +6,12 @@
 #![forbid(unsafe_code)]
 
 pub mod doctor;
+pub mod exposition;
 pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod neigh;
 pub mod plane;
+pub mod stats;
 pub mod sync;
 pub mod topology;

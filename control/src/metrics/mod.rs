@@ -63,7 +63,6 @@
 
 pub mod collect;
 pub mod server;
-pub mod text;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -73,9 +72,10 @@ use std::time::SystemTime;
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::wire::DropReason;
 
+use crate::exposition::{self as text, Encoder, Kind, Value};
+pub use crate::health::PROBE_BUCKETS;
 use crate::health::{CheckStatus, FailureKind};
-pub use text::Histogram;
-use text::{Encoder, Kind, Value};
+pub use crate::stats::{Histogram, ServiceKey};
 
 /// The crate version, for `ferrovs_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -255,17 +255,6 @@ impl ReloadStats {
 pub fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// Identity of a virtual service in labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ServiceKey {
-    /// Virtual address.
-    pub vip: IpAddr,
-    /// Virtual port (0 = every port).
-    pub port: u16,
-    /// `"tcp"` or `"udp"`.
-    pub protocol: &'static str,
 }
 
 /// Traffic counters of a service or real server, summed over the workers.
@@ -516,12 +505,6 @@ pub const PORT_XSTATS: [(&str, &str, &str); 8] = [
         "ferrovs_port_rx_nombuf_total",
         "RX mbuf allocation failures (DPDK rx_nombuf).",
     ),
-];
-
-/// Buckets of `ferrovs_healthcheck_probe_duration_seconds`: 0.5 ms (a LAN connect) to 10 s
-/// (beyond the longest sensible check timeout, which then lands in `+Inf`).
-pub const PROBE_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 fn ip_text(a: IpAddr) -> String {
