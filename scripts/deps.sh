@@ -14,6 +14,7 @@ PACKAGES=(
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
+  dpkg-dev go-md2man systemd  # make deb: dpkg-shlibdeps, ferrovs.toml(5); systemd-analyze verify
 )
 # Strip the comments out of the list above.
 pkgs=()

@@ -424,6 +424,30 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("ready", None, Arg::None, Tag::Ready),
 ];
 
+/// How an option takes its value, as [`options`] tells [`crate::manual`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionArg {
+    /// No value.
+    None,
+    /// A value, always.
+    Required,
+    /// A value when the next word does not start with `-` (`-p`).
+    Optional,
+}
+
+/// Every option of the grammar: (long name, short name, value). `list` appears twice (`-L`,
+/// `-l`).
+pub fn options() -> impl Iterator<Item = (&'static str, Option<char>, OptionArg)> {
+    OPTIONS.iter().map(|&(long, short, arg, _)| {
+        let arg = match arg {
+            Arg::None => OptionArg::None,
+            Arg::Required => OptionArg::Required,
+            Arg::Optional => OptionArg::Optional,
+        };
+        (long, short, arg)
+    })
+}
+
 /// popt's errors, with `poptStrerror`'s text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PoptError {

@@ -21,6 +21,7 @@ pub mod format;
 pub mod handler;
 pub mod import;
 pub mod ipvsadm;
+pub mod manual;
 pub mod names;
 pub mod proto;
 pub mod server;
