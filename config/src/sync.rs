@@ -189,6 +189,12 @@ impl Default for SessionSync {
 }
 
 impl SessionSync {
+    /// Return true when the section has what a channel needs from the file (`listen`, at
+    /// least one peer, `key`), enabled or not: `ferrovsadm --start-daemon` can then run it.
+    pub fn can_run(&self) -> bool {
+        self.listen.is_some() && !self.peers.is_empty() && self.key.is_some()
+    }
+
     /// Return true when going from `self` to `new` needs the channel restarted: any change but
     /// `rate` (which the running channel takes as it is). A restart starts a new epoch, so the
     /// peers resync with this gateway.
