@@ -209,7 +209,11 @@ fn check_interface(cfg: &Config, iface: &str) -> Result<(), DaemonError> {
     if holder.is_some_and(|h| h.name == port.name) {
         return Ok(());
     }
-    let listen = cfg.sync.listen.map(|l| l.ip().to_string()).unwrap_or_default();
+    let listen = cfg
+        .sync
+        .listen
+        .map(|l| l.ip().to_string())
+        .unwrap_or_default();
     Err(DaemonError::WrongInterface {
         iface: iface.to_owned(),
         listen,
@@ -272,13 +276,13 @@ mod tests {
 name = "wan0"
 device = "net_null0"
 addresses = ["198.18.0.2/24"]
-exception_path = "tap-wan0"
+exception_path = { tap = "tap-wan0" }
 
 [[port]]
 name = "lan0"
 device = "net_null1"
 addresses = ["198.18.2.2/24"]
-exception_path = "tap-lan0"
+exception_path = { tap = "tap-lan0" }
 "#;
 
     const SYNC: &str = r#"
@@ -310,7 +314,9 @@ syncid = 7
         assert!(m.sync.enabled);
         assert_eq!(m.sync.mode, SyncMode::Master);
         assert_eq!(
-            start(&m, &spec(DaemonState::Master)).unwrap_err().to_string(),
+            start(&m, &spec(DaemonState::Master))
+                .unwrap_err()
+                .to_string(),
             "Daemon has already run\nferrovs: session sync already runs the master direction \
              ([sync] mode = \"master\")"
         );
@@ -358,7 +364,10 @@ syncid = 7
             mcast_interface: Some(iface.into()),
             ..spec(DaemonState::Master)
         };
-        assert!(start(&c, &with("lan0")).is_ok(), "the port's name works too");
+        assert!(
+            start(&c, &with("lan0")).is_ok(),
+            "the port's name works too"
+        );
         assert_eq!(
             start(&c, &with("eth0")).unwrap_err().to_string(),
             "No such device\nferrovs: eth0 is neither a ferrovs port nor a port's exception-path \
@@ -401,7 +410,9 @@ syncid = 7
     #[test]
     fn start_without_peers_or_key_says_why() {
         let c = cfg(BASE);
-        let e = start(&c, &spec(DaemonState::Master)).unwrap_err().to_string();
+        let e = start(&c, &spec(DaemonState::Master))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with(
                 "cannot start the master sync daemon: [sync] has no listen, peers, key. \
@@ -410,7 +421,9 @@ syncid = 7
             "{e}"
         );
         let c = cfg(&format!("{BASE}{}", SYNC.replace("key = ", "# key = ")));
-        let e = start(&c, &spec(DaemonState::Backup)).unwrap_err().to_string();
+        let e = start(&c, &spec(DaemonState::Backup))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[sync] has no key."), "{e}");
     }
 }

@@ -24,7 +24,8 @@ use std::net::IpAddr;
 use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
-    ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+    ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry,
+    IPVS_VERSION,
 };
 
 /// Format `addr:port` numerically, IPv6 in brackets.
