@@ -60,7 +60,7 @@ pub enum DaemonError {
     NoSuchInterface(String, String),
     /// `--mcast-interface` names a port that does not hold `[sync] listen`.
     #[error(
-        "--mcast-interface {iface}: [sync] listen {listen} is {where_}; ferrovs binds the sync \
+        "--mcast-interface {iface}: [sync] listen {listen} is {location}; ferrovs binds the sync \
          socket to [sync] listen, so start it without --mcast-interface or change listen in the \
          configuration file"
     )]
@@ -70,7 +70,7 @@ pub enum DaemonError {
         /// The listen address.
         listen: String,
         /// Where the listen address is.
-        where_: String,
+        location: String,
     },
     /// The other direction runs with another value of a shared setting.
     #[error(
@@ -217,7 +217,7 @@ fn check_interface(cfg: &Config, iface: &str) -> Result<(), DaemonError> {
     Err(DaemonError::WrongInterface {
         iface: iface.to_owned(),
         listen,
-        where_: match holder {
+        location: match holder {
             Some(h) => format!("an address of port {}, not of port {}", h.name, port.name),
             None => "on no ferrovs port (a management interface?)".to_owned(),
         },
