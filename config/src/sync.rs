@@ -380,6 +380,19 @@ mod tests {
     }
 
     #[test]
+    fn can_run_needs_listen_peers_and_key_not_enabled() {
+        let mut s = SessionSync::default();
+        assert!(!s.can_run());
+        s.listen = Some("198.18.2.2:8848".parse().expect("addr"));
+        s.peers = vec!["198.18.2.3:8848".parse().expect("addr")];
+        assert!(!s.can_run(), "no key");
+        s.key = Some(SyncKey::from_bytes(vec![7; 32]).expect("key"));
+        assert!(s.can_run(), "disabled but complete");
+        s.peers.clear();
+        assert!(!s.can_run(), "no peer");
+    }
+
+    #[test]
     fn only_rate_is_live() {
         let a = SessionSync {
             enabled: true,
