@@ -24,7 +24,8 @@ use std::net::IpAddr;
 use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
-    ConnEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+    ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry,
+    IPVS_VERSION,
 };
 
 /// Format `addr:port` numerically, IPv6 in brackets.
@@ -466,6 +467,30 @@ pub fn timeouts(l: &Listing) -> String {
         "Timeout (tcp tcpfin udp): {} {} {}\n",
         t.tcp_s, t.tcpfin_s, t.udp_s
     )
+}
+
+/// `ipvsadm -L --daemon` (`list_daemon`): one line per running daemon,
+/// `"%s sync daemon (mcast=%s, syncid=%d[, maxlen=%u][, group=%s][, port=%u][, ttl=%u])"`.
+/// ferrovs's channel is unicast: no `group`, no `ttl`; `port` is `[sync] listen`'s.
+pub fn daemons(d: &[DaemonEntry]) -> String {
+    let mut out = String::new();
+    for e in d {
+        let _ = write!(
+            out,
+            "{} sync daemon (mcast={}, syncid={}",
+            e.state.name(),
+            e.mcast_interface,
+            e.syncid
+        );
+        if e.maxlen != 0 {
+            let _ = write!(out, ", maxlen={}", e.maxlen);
+        }
+        if e.port != 0 {
+            let _ = write!(out, ", port={}", e.port);
+        }
+        out.push_str(")\n");
+    }
+    out
 }
 
 /// `ipvsadm -L -c [-n] [--persistent-conn]` (`list_conn`).

@@ -25,6 +25,7 @@
 use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
+use crate::daemon::{self, DaemonError};
 use crate::proto::{
     ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
     ServiceKey, TimeoutsView,
@@ -88,6 +89,16 @@ pub trait AdminState {
     fn ready(&self) -> Result<String, String> {
         Err("this gateway does not report readiness".into())
     }
+
+    /// Whether session sync can run here, so the sync-daemon commands can change `[sync]`
+    /// (`Ok`), or why not. A gateway without it lists no daemon and refuses to start one.
+    ///
+    /// # Errors
+    ///
+    /// Why session sync cannot run on this gateway, one line.
+    fn sync_available(&self) -> Result<(), String> {
+        Err("session sync is not available from this gateway".into())
+    }
 }
 
 fn find<'a>(cfg: &'a Config, key: &ServiceKey) -> Option<&'a Service> {
@@ -126,6 +137,24 @@ pub fn listing(state: &dyn AdminState, q: &ListQuery) -> Result<Listing, String>
             Vec::new()
         },
     })
+}
+
+/// Apply a sync-daemon command to the running `[sync]` and commit the result.
+fn change_sync(
+    state: &mut dyn AdminState,
+    f: impl FnOnce(&Config) -> Result<Config, DaemonError>,
+) -> Response {
+    if let Err(why) = state.sync_available() {
+        return Response::error(why);
+    }
+    let new = match f(state.config()).map_err(|e| e.to_string()) {
+        Ok(c) => apply::validate(&c).map_err(|e| e.message),
+        Err(e) => Err(e),
+    };
+    match new.and_then(|c| state.commit(c)) {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::error(e),
+    }
 }
 
 /// Serve one request against the running gateway.
@@ -180,6 +209,15 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
         Request::Ha => match state.ha() {
             Some(l) => Response::Ha(l),
             None => Response::error("director HA state not available from this gateway"),
+        },
+        Request::StartDaemon(spec) => change_sync(state, |cfg| daemon::start(cfg, &spec)),
+        Request::StopDaemon { state: s } => change_sync(state, |cfg| daemon::stop(cfg, s)),
+        Request::Daemons => Response::Daemons {
+            daemons: if state.sync_available().is_ok() {
+                daemon::running(state.config())
+            } else {
+                Vec::new()
+            },
         },
         Request::Ready => match state.ready() {
             Ok(reason) => Response::Ready {

@@ -29,12 +29,13 @@
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
 //! "... is not supported by ferrovs" and exit status 2: fwmark (`-f`) and SCTP services,
 //! one-packet scheduling (`-o`), the scheduler flags `flag-1..3`, GUE/GRE tunnels and the sync
-//! daemon.
+//! daemon's multicast options (`--mcast-group`, `--mcast-port`, `--mcast-ttl`: ferrovs's session
+//! sync is unicast, see [`crate::daemon`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::names::Names;
-use crate::proto::{Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
+use crate::proto::{DaemonSpec, DaemonState, Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
 
 /// The longest persistence or session timeout: 31 days (`MAX_TIMEOUT`).
 const MAX_TIMEOUT: i64 = 86400 * 31;
@@ -116,8 +117,8 @@ pub enum ListWhat {
     Connections,
     /// Timeouts (`--timeout`).
     Timeout,
-    /// Sync daemons (`--daemon`): ferrovs runs none, so this prints nothing, as ipvsadm does
-    /// when no daemon runs.
+    /// Sync daemons (`--daemon`): the directions of session sync that run, in ipvsadm's
+    /// format; nothing when none does, as ipvsadm prints.
     Daemon,
     /// The addresses director HA follows (`--ha`, ferrovs).
     Ha,
@@ -141,6 +142,10 @@ pub enum Command {
     /// `--ready` (ferrovs addition): exit 0 while the gateway is healthy and ready to own
     /// addresses, for keepalived's `vrrp_script`.
     Ready,
+    /// `--start-daemon master|backup [--mcast-interface IF] [--syncid N] [--sync-maxlen N]`.
+    StartDaemon(DaemonSpec),
+    /// `--stop-daemon master|backup` (`--syncid` is accepted and ignored, as by the kernel).
+    StopDaemon(DaemonState),
 }
 
 /// The outcome of a successful parse.
@@ -179,6 +184,8 @@ Usage:
   {p} -L|l [virtual-service] [options]
   {p} -Z [virtual-service]
   {p} --set tcp tcpfin udp
+  {p} --start-daemon {{master|backup}} [daemon-options]
+  {p} --stop-daemon {{master|backup}}
   {p} --reload
   {p} --ready
   {p} -L --ha
@@ -197,6 +204,8 @@ Commands (long or short options):
   --list            -L|-l  list the table
   --zero            -Z   zero the counters of one service or all
   --set tcp tcpfin udp   set session timeouts in seconds (0 = unchanged)
+  --start-daemon         start a direction of session sync ([sync]; master sends, backup installs)
+  --stop-daemon          stop a direction of session sync
   --reload               re-read the configuration file (ferrovs)
   --ready                exit 0 while the gateway is ready to own addresses, else say why
                          and exit 1 (ferrovs; for keepalived's vrrp_script)
@@ -232,12 +241,19 @@ Options:
   --tun-info                    list tunnel information
   --health                      add each real server's health-check state (ferrovs)
   --ha                          list the addresses director HA follows, owned or not (ferrovs)
+  --daemon                      list the sync daemons (directions of session sync) that run
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
 
+Daemon Options:
+  --syncid sid                  sync group ([sync] syncid; default: the configured one)
+  --sync-maxlen length          largest sync datagram, at least 512 ([sync] max_datagram)
+  --mcast-interface interface   the ferrovs port (or its TAP) holding [sync] listen
+  listen, peers and key come from [sync]: the channel is unicast with an HMAC key.
+
 Not supported by ferrovs: -f/--fwmark-service, --sctp-service, -o/--ops, --pe,
-flag-1..3, --tun-type gue|gre, --start-daemon/--stop-daemon.
+flag-1..3, --tun-type gue|gre, --mcast-group/--mcast-port/--mcast-ttl.
 ",
         v = version()
     )
@@ -806,6 +822,11 @@ struct Entry {
     timeouts: [u32; 3],
     sched_flags_arg: String,
     laddr_pool: Option<String>,
+    /// `--start-daemon`/`--stop-daemon`'s state and the daemon options.
+    daemon: Option<DaemonState>,
+    mcast_ifn: Option<String>,
+    syncid: Option<u8>,
+    sync_maxlen: Option<u16>,
 }
 
 fn set_command(cmd: &mut Option<Cmd>, new: Cmd) -> Result<(), CliError> {
@@ -1118,6 +1139,10 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         timeouts: [0; 3],
         sched_flags_arg: String::new(),
         laddr_pool: None,
+        daemon: None,
+        mcast_ifn: None,
+        syncid: None,
+        sync_maxlen: None,
     };
     let mut popt = Popt::new(argv);
     let mut daemon = false;
@@ -1153,7 +1178,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 },
             )?;
             match first.value.as_deref() {
-                Some("master" | "backup") => {}
+                Some("master") => e.daemon = Some(DaemonState::Master),
+                Some("backup") => e.daemon = Some(DaemonState::Backup),
                 _ if start => {
                     return Err(CliError::fail("illegal start-daemon parameter specified"))
                 }
@@ -1282,12 +1308,15 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 set_option(&mut e.options, OPTC_NUMERIC)?;
                 e.format.numeric = true;
             }
-            Tag::McastInterface => set_option(&mut e.options, OPTC_MCAST)?,
+            Tag::McastInterface => {
+                set_option(&mut e.options, OPTC_MCAST)?;
+                e.mcast_ifn = Some(val().to_owned());
+            }
             Tag::SyncId => {
                 set_option(&mut e.options, OPTC_SYNCID)?;
-                if string_to_number(val(), 0, 255).is_none() {
-                    return Err(CliError::fail("illegal syncid specified"));
-                }
+                let n = string_to_number(val(), 0, 255)
+                    .ok_or_else(|| CliError::fail("illegal syncid specified"))?;
+                e.syncid = u8::try_from(n).ok();
             }
             Tag::Timeout => set_option(&mut e.options, OPTC_TIMEOUT)?,
             Tag::Daemon => {
@@ -1365,9 +1394,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             }
             Tag::SyncMaxlen => {
                 set_option(&mut e.options, OPTC_SYNC_MAXLEN)?;
-                if string_to_number(val(), 1, 65535 - 20 - 8).is_none() {
-                    return Err(CliError::fail("illegal sync-maxlen specified"));
-                }
+                let n = string_to_number(val(), 1, 65535 - 20 - 8)
+                    .ok_or_else(|| CliError::fail("illegal sync-maxlen specified"))?;
+                e.sync_maxlen = u16::try_from(n).ok();
             }
             Tag::TunInfo => {
                 set_option(&mut e.options, OPTC_TUN_INFO)?;
@@ -1510,9 +1539,14 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             TUN_NAMES[e.dest.tun_type]
         )));
     }
-    if matches!(cmd, Cmd::StartDaemon | Cmd::StopDaemon) {
-        return Err(CliError::unsupported(
-            "the connection sync daemon (--start-daemon/--stop-daemon) is",
+    let mcast_bits = [OPTC_MCAST_GROUP, OPTC_MCAST_PORT, OPTC_MCAST_TTL]
+        .iter()
+        .fold(0u64, |m, &o| m | 1 << o);
+    if cmd == Cmd::StartDaemon && e.options & mcast_bits != 0 {
+        return Err(CliError::fail(
+            "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its \
+             session-sync channel is unicast between [sync] listen and peers (set them in the \
+             configuration file)",
         ));
     }
 
@@ -1595,7 +1629,15 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Cmd::Restore => Command::Restore,
         Cmd::Reload => Command::Reload,
         Cmd::Ready => Command::Ready,
-        Cmd::StartDaemon | Cmd::StopDaemon => unreachable!("refused above"),
+        Cmd::StartDaemon => Command::StartDaemon(DaemonSpec {
+            state: e.daemon.ok_or_else(|| CliError::try_help(program))?,
+            mcast_interface: e.mcast_ifn.clone(),
+            syncid: e.syncid,
+            maxlen: e.sync_maxlen,
+        }),
+        Cmd::StopDaemon => {
+            Command::StopDaemon(e.daemon.ok_or_else(|| CliError::try_help(program))?)
+        }
     };
     Ok(Parsed::Command(command))
 }

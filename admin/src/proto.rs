@@ -294,6 +294,15 @@ pub enum Request {
     Ha,
     /// Whether the gateway is ready to own addresses (`--ready`).
     Ready,
+    /// `--start-daemon master|backup`: run that direction of session sync.
+    StartDaemon(DaemonSpec),
+    /// `--stop-daemon master|backup`: stop that direction of session sync.
+    StopDaemon {
+        /// The direction.
+        state: DaemonState,
+    },
+    /// `-L --daemon`: the directions of session sync that run.
+    Daemons,
 }
 
 /// The daemon's answer.
@@ -327,6 +336,11 @@ pub enum Response {
         ready: bool,
         /// One line: what is wrong, or what was checked.
         reason: String,
+    },
+    /// The sync daemons that run (`-L --daemon`), master first; empty when none does.
+    Daemons {
+        /// One entry per running direction.
+        daemons: Vec<DaemonEntry>,
     },
 }
 
@@ -563,6 +577,59 @@ pub struct HaListing {
     pub now_s: u64,
 }
 
+/// A direction of session sync, as ipvsadm names the kernel's two sync daemons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonState {
+    /// Sends this gateway's sessions (`--start-daemon master`).
+    Master,
+    /// Installs the peers' sessions (`--start-daemon backup`).
+    Backup,
+}
+
+impl DaemonState {
+    /// Return ipvsadm's word: `master` or `backup`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Master => "master",
+            Self::Backup => "backup",
+        }
+    }
+}
+
+/// What `--start-daemon` asks for. Unset options keep what `[sync]` (or the direction already
+/// running) has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonSpec {
+    /// The direction to start.
+    pub state: DaemonState,
+    /// `--mcast-interface IF`: the ferrovs port (or its exception-path TAP) that carries sync;
+    /// it must hold `[sync] listen`'s address. `None`: that port, whichever it is.
+    #[serde(default)]
+    pub mcast_interface: Option<String>,
+    /// `--syncid N` -> `[sync] syncid`.
+    #[serde(default)]
+    pub syncid: Option<u8>,
+    /// `--sync-maxlen N` -> `[sync] max_datagram`.
+    #[serde(default)]
+    pub maxlen: Option<u16>,
+}
+
+/// One running sync daemon (`-L --daemon`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonEntry {
+    /// The direction.
+    pub state: DaemonState,
+    /// The ferrovs port that holds `[sync] listen`'s address, else that address.
+    pub mcast_interface: String,
+    /// `[sync] syncid`.
+    pub syncid: u8,
+    /// `[sync] max_datagram`.
+    pub maxlen: u16,
+    /// `[sync] listen`'s UDP port.
+    pub port: u16,
+}
+
 /// Build the listing entry of one configured service, with the live state from `dest_state`.
 pub fn service_entry(
     svc: &config::Service,
@@ -642,6 +709,16 @@ mod tests {
             Request::GetConfig,
             Request::Ha,
             Request::Ready,
+            Request::StartDaemon(DaemonSpec {
+                state: DaemonState::Master,
+                mcast_interface: Some("wan0".into()),
+                syncid: Some(7),
+                maxlen: Some(1400),
+            }),
+            Request::StopDaemon {
+                state: DaemonState::Backup,
+            },
+            Request::Daemons,
         ];
         for r in reqs {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -703,6 +780,15 @@ mod tests {
                 ready: false,
                 reason: "port eth0: link down".into(),
             },
+            Response::Daemons {
+                daemons: vec![DaemonEntry {
+                    state: DaemonState::Backup,
+                    mcast_interface: "lan0".into(),
+                    syncid: 7,
+                    maxlen: 1400,
+                    port: 8848,
+                }],
+            },
         ];
         for r in r {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -711,6 +797,11 @@ mod tests {
         }
         let line = serde_json::to_string(&Request::Ready).expect("encode");
         assert_eq!(line, r#"{"type":"ready"}"#);
+        let line = serde_json::to_string(&Request::StopDaemon {
+            state: DaemonState::Master,
+        })
+        .expect("encode");
+        assert_eq!(line, r#"{"type":"stop_daemon","state":"master"}"#);
     }
 
     #[test]

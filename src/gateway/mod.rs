@@ -359,7 +359,9 @@ fn run_with_eal(
     let mut redirect_out = redirect_out.into_iter();
     let mut redirect_in = redirect_in.into_iter();
     // Session sync: one event ring and one install ring per worker, when `[sync]` is enabled
-    // at start (a reload can change its settings, not add rings to running workers).
+    // at start or has what it needs to be (`ferrovsadm --start-daemon` may enable it later): a
+    // reload can change its settings, not add rings to running workers. With the channel off,
+    // control empties the rings.
     let mut sync_links = Vec::new();
     for (w, ((rx, tx), lc)) in io.into_iter().zip(&worker_lcores).enumerate() {
         let wcfg = WorkerConfig {
@@ -376,7 +378,7 @@ fn run_with_eal(
             ..WorkerConfig::default()
         };
         let mut worker = Worker::new(wcfg);
-        if cfg.sync.enabled {
+        if cfg.sync.enabled || cfg.sync.can_run() {
             let (ws, cs) = dataplane::sync::link(dataplane::sync::SyncConfig::default());
             worker.attach_sync(ws);
             sync_links.push(cs);

@@ -45,6 +45,8 @@ pub struct MemState {
     pub ha: Option<admin::proto::HaListing>,
     /// What `--ready` gets.
     pub ready: Result<String, String>,
+    /// Whether session sync can run (the sync-daemon commands).
+    pub sync_available: Result<(), String>,
 }
 
 impl MemState {
@@ -62,6 +64,7 @@ impl MemState {
             table_size: 4096,
             ha: None,
             ready: Ok("2 ports up, 1 worker running, generation 1".into()),
+            sync_available: Ok(()),
         }
     }
 }
@@ -122,6 +125,10 @@ impl AdminState for MemState {
 
     fn ready(&self) -> Result<String, String> {
         self.ready.clone()
+    }
+
+    fn sync_available(&self) -> Result<(), String> {
+        self.sync_available.clone()
     }
 }
 

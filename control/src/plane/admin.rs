@@ -313,6 +313,16 @@ impl<Io: FrameIo> AdminState for Control<Io> {
         self.readiness(Instant::now())
     }
 
+    fn sync_available(&self) -> Result<(), String> {
+        // The workers' sync rings are made at start; without them no channel can run.
+        self.sync.as_ref().map(|_| ()).ok_or_else(|| {
+            "session sync cannot run: the workers have no sync rings, because [sync] had no \
+             listen, peers and key when ferrovs started; add them to the configuration file \
+             and restart"
+                .to_owned()
+        })
+    }
+
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
         // The checker knows servers by their indices in the running configuration.
         let si =
