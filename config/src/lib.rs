@@ -14,6 +14,7 @@
 //! The importers (keepalived.conf, ipvsadm-save) and reload machinery live elsewhere.
 #![forbid(unsafe_code)]
 
+mod announce;
 mod diff;
 mod emit;
 mod error;
@@ -24,6 +25,7 @@ mod walk;
 
 use std::path::Path;
 
+pub use announce::*;
 pub use error::{ConfigError, Errors};
 pub use model::*;
 pub use schema::{format_lcore_list, parse_lcore_list};
