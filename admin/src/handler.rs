@@ -26,7 +26,7 @@ use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::proto::{
-    ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
     ServiceKey, TimeoutsView,
 };
 
@@ -87,6 +87,22 @@ pub trait AdminState {
     /// The reason, one line.
     fn ready(&self) -> Result<String, String> {
         Err("this gateway does not report readiness".into())
+    }
+
+    /// The ECMP announcements (`-L --announce`); `None` without `[announce]`.
+    fn announce(&self) -> Option<AnnounceListing> {
+        None
+    }
+
+    /// Withdraw every VIP and keep forwarding (`--drain`), or announce again (`--undrain`);
+    /// return the announcements after it.
+    ///
+    /// # Errors
+    ///
+    /// Why not (no `[announce]`, a stop under way), one line.
+    fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
+        let _ = drained;
+        Err("this gateway does not announce VIPs".into())
     }
 }
 
@@ -180,6 +196,16 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
         Request::Ha => match state.ha() {
             Some(l) => Response::Ha(l),
             None => Response::error("director HA state not available from this gateway"),
+        },
+        Request::Announce => match state.announce() {
+            Some(l) => Response::Announce(l),
+            None => Response::error(
+                "nothing is announced: the configuration has no [announce] (docs/ecmp.md)",
+            ),
+        },
+        Request::Drain { drained } => match state.drain(drained) {
+            Ok(l) => Response::Announce(l),
+            Err(e) => Response::error(e),
         },
         Request::Ready => match state.ready() {
             Ok(reason) => Response::Ready {

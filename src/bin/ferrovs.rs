@@ -18,7 +18,8 @@ struct Cli {
 enum Command {
     /// Print the version and the DPDK it runs with.
     Version,
-    /// Run the gateway: own the configured DPDK ports and forward until SIGINT/SIGTERM.
+    /// Run the gateway: own the configured DPDK ports and forward until SIGINT/SIGTERM
+    /// (SIGTERM with [announce]: withdraw every VIP, forward for `drain` seconds, then stop).
     Run {
         /// The TOML configuration file.
         #[arg(long, short)]
@@ -196,7 +197,7 @@ fn main() -> ExitCode {
             let signals = ferrovs::gateway::Signals::default();
             for (sig, flag) in [
                 (signal_hook::consts::SIGINT, &signals.stop),
-                (signal_hook::consts::SIGTERM, &signals.stop),
+                (signal_hook::consts::SIGTERM, &signals.drain),
                 (signal_hook::consts::SIGHUP, &signals.reload),
             ] {
                 if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
