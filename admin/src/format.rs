@@ -27,7 +27,8 @@ use std::net::IpAddr;
 use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
-    AnnounceListing, ConnEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+    AnnounceListing, ConnEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto,
+    ServiceEntry, IPVS_VERSION,
 };
 
 /// Format `addr:port` numerically, IPv6 in brackets.

@@ -26,8 +26,8 @@ use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::proto::{
-    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
-    ServiceKey, TimeoutsView,
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing,
+    Request, Response, ServiceKey, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.

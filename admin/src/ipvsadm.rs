@@ -1512,8 +1512,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         // lists something else entirely, so only -n goes with it.
         let ha_conflict =
             has(OPTC_HA) && e.options & !(1u64 << OPTC_HA | 1u64 << OPTC_NUMERIC) != 0;
-        let announce_conflict = has(OPTC_ANNOUNCE)
-            && e.options & !(1u64 << OPTC_ANNOUNCE | 1u64 << OPTC_NUMERIC) != 0;
+        let announce_conflict =
+            has(OPTC_ANNOUNCE) && e.options & !(1u64 << OPTC_ANNOUNCE | 1u64 << OPTC_NUMERIC) != 0;
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
             && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))

@@ -191,3 +191,20 @@ fn without_an_exception_path_a_device_is_required() {
     let c = config::parse(&ok, "f.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.announce_device(ip("198.18.1.100")), Some("dummy0"));
 }
+
+#[test]
+fn live_checks_point_at_the_key() {
+    let text = format!("{BASE}\n[announce]\ntable = 100\n");
+    let e = config::error_at(
+        &text,
+        "ferrovs.toml",
+        &["announce", "table"],
+        "table 100 is used".into(),
+    );
+    assert_eq!(
+        e.to_string(),
+        "ferrovs.toml:26:9: announce.table: table 100 is used"
+    );
+    let e = config::error_at(&text, "f.toml", &["announce", "vips"], "x".into());
+    assert_eq!(e.to_string(), "f.toml: announce.vips: x");
+}

@@ -28,7 +28,8 @@ enum Command {
     /// Validate a configuration file without starting anything.
     ///
     /// Exit 0 when valid; otherwise print every error as FILE:LINE:COL: key.path: message and
-    /// exit 1.
+    /// exit 1. With [announce], also refuse a routing table that holds routes that are not
+    /// ferrovs's on this box (run it on the gateway).
     Check {
         /// The TOML configuration file.
         file: std::path::PathBuf,
@@ -44,6 +45,13 @@ enum Command {
         /// Worker lcore the gateway will poll on (repeatable), for the isolation check.
         #[arg(long = "worker-lcore")]
         worker_lcores: Vec<u32>,
+        /// ECMP: check that a BIRD answers on this control socket.
+        #[arg(long)]
+        bird_socket: Option<std::path::PathBuf>,
+        /// The gateway's configuration: with [announce], check BIRD on its bird_socket and
+        /// that its routing table holds no route that is not ferrovs's.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Print (or apply, or undo) what a Linux real server needs for a forwarding mode.
     Realserver {
@@ -127,6 +135,45 @@ enum ConfigAction {
         #[arg(long)]
         socket: Option<String>,
     },
+}
+
+/// `ferrovs check`'s live rule for `[announce]`: the routing table must hold no route that is
+/// not ferrovs's (proto 247) on this box. Print the refusal, located at `announce.table`, and
+/// return true when it is used by something else; a table that cannot be read (not root, no
+/// netlink) is only a warning, since the file itself is valid.
+fn table_in_use(file: &std::path::Path, cfg: &config::Config) -> bool {
+    let Some(a) = &cfg.announce else {
+        return false;
+    };
+    let foreign = control::announce::table::RouteTable::open(a.table).and_then(|mut t| t.foreign());
+    match foreign {
+        Ok(f) if f.is_empty() => false,
+        Ok(f) => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let e = config::error_at(
+                &text,
+                &file.display().to_string(),
+                &["announce", "table"],
+                format!(
+                    "table {} is used by something else on this box: {} route(s) not \
+                     ferrovs's (proto {}), such as {}; give [announce] a table of its own",
+                    a.table,
+                    f.len(),
+                    config::ANNOUNCE_PROTOCOL,
+                    f[0]
+                ),
+            );
+            eprintln!("{e}");
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "ferrovs check: warning: cannot read routing table {} to check it is free: {e}",
+                a.table
+            );
+            false
+        }
+    }
 }
 
 /// Load `--base`, printing its errors.
@@ -214,6 +261,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { file } => match config::load(&file) {
+            Ok(cfg) if table_in_use(&file, &cfg) => ExitCode::from(1),
             Ok(cfg) => {
                 println!(
                     "{}: ok ({} ports, {} services, {} real servers)",
@@ -244,12 +292,25 @@ fn main() -> ExitCode {
             memory_mb,
             pci,
             worker_lcores,
+            bird_socket,
+            config: cfg_path,
         } => {
+            let announce = match cfg_path.as_deref().map(config::load) {
+                None => None,
+                Some(Ok(c)) => c.announce,
+                Some(Err(errors)) => {
+                    eprintln!("{errors}");
+                    return ExitCode::from(1);
+                }
+            };
             let expect = doctor::Expect {
                 hugepage_mb: memory_mb,
                 pci_devices: pci,
                 worker_lcores,
                 dpdk_version: dpdk::version().to_owned(),
+                bird_socket: bird_socket
+                    .or_else(|| announce.as_ref().map(|a| a.bird_socket.clone().into())),
+                announce_table: announce.as_ref().map(|a| a.table),
             };
             let findings = doctor::run(&doctor::system_root(), &expect);
             for f in &findings {

@@ -88,7 +88,10 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             break;
         }
         let mut wait = if busy { Duration::ZERO } else { POLL_EVERY };
-        for t in [ctl.ha_next_due(), ctl.announce_next_due()].into_iter().flatten() {
+        for t in [ctl.ha_next_due(), ctl.announce_next_due()]
+            .into_iter()
+            .flatten()
+        {
             wait = wait.min(t.saturating_duration_since(Instant::now()));
         }
         let (sync_rx, sync_timer) = ctl.sync_sources();
