@@ -100,13 +100,35 @@ fn bird_learns_exactly_ferrovs_routes() {
     .expect("setns");
     for args in [
         &["link", "set", "lo", "up"][..],
-        &["link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"],
+        &[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+        ],
         &["link", "set", "eth0p", "up"],
         &["link", "set", "eth0", "up"],
         &["addr", "add", "198.18.1.1/24", "dev", "eth0"],
         // Not ferrovs's: another protocol in its table, and proto 247 in another table.
-        &["route", "add", "10.9.0.0/16", "dev", "eth0", "table", "100", "proto", "static"],
-        &["route", "add", "198.18.1.200", "dev", "eth0", "table", "101", "proto", "247"],
+        &[
+            "route",
+            "add",
+            "10.9.0.0/16",
+            "dev",
+            "eth0",
+            "table",
+            "100",
+            "proto",
+            "static",
+        ],
+        &[
+            "route",
+            "add",
+            "198.18.1.200",
+            "dev",
+            "eth0",
+            "table",
+            "101",
+            "proto",
+            "247",
+        ],
     ] {
         let mut a = vec!["-n", gw.ns.as_str()];
         a.extend_from_slice(args);
@@ -138,8 +160,14 @@ fn bird_learns_exactly_ferrovs_routes() {
     let routes = wait_for(&sock, "ferrovs4", "the VIP learned", |s| {
         s.contains("198.18.1.100/32")
     });
-    assert!(!routes.contains("10.9.0.0"), "another protocol's route: {routes}");
-    assert!(!routes.contains("198.18.1.200"), "another table's route: {routes}");
+    assert!(
+        !routes.contains("10.9.0.0"),
+        "another protocol's route: {routes}"
+    );
+    assert!(
+        !routes.contains("198.18.1.200"),
+        "another table's route: {routes}"
+    );
     assert!(routes.contains("eth0"), "{routes}");
 
     // ferrovs announces a second VIP and withdraws the first: BIRD follows.
