@@ -207,6 +207,13 @@ impl<Io: FrameIo> Control<Io> {
         if let Some(s) = Settings::from_config(&self.cfg) {
             if s != a.settings {
                 let timing = s.timing;
+                if s.bird_socket != a.settings.bird_socket && a.bird.is_some() {
+                    // Probe the new socket; the old thread ends when dropped.
+                    match BirdWatch::start(s.bird_socket.clone().into()) {
+                        Ok(w) => a.bird = Some(w),
+                        Err(e) => eprintln!("ferrovs: announce: BIRD probe thread: {e}"),
+                    }
+                }
                 a.settings = s;
                 let changes = a.state.set_timing(timing, At::now());
                 a.apply(&changes);
