@@ -121,6 +121,10 @@ impl RouteTable {
         sock.bind_auto().map_err(err("bind"))?;
         sock.connect(&SocketAddr::new(0, 0))
             .map_err(err("connect"))?;
+        // Let the kernel filter route dumps by table (Linux 4.20+): a box with a large main
+        // table is not dumped whole every second. Older kernels dump everything; the table is
+        // then filtered here, as it always is.
+        let _ = sock.set_netlink_get_strict_chk(true);
         Ok(Self { sock, seq: 0, id })
     }
 
@@ -135,7 +139,10 @@ impl RouteTable {
     /// The dump failed.
     pub fn routes(&mut self) -> Result<Vec<KernelRoute>, TableError> {
         let mut out = Vec::new();
-        let req = RouteNetlinkMessage::GetRoute(RouteMessage::default());
+        let mut filter = RouteMessage::default();
+        filter.header.table = self.header_table();
+        filter.attributes.push(RouteAttribute::Table(self.id));
+        let req = RouteNetlinkMessage::GetRoute(filter);
         for m in self.request("route dump", req, NLM_F_DUMP)? {
             let RouteNetlinkMessage::NewRoute(r) = m else {
                 continue;
@@ -271,6 +278,11 @@ impl RouteTable {
         Ok(out)
     }
 
+    /// The header's table field: the id, or `RT_TABLE_COMPAT` above 255 (`RTA_TABLE` has it).
+    fn header_table(&self) -> u8 {
+        u8::try_from(self.id).unwrap_or(RT_TABLE_COMPAT)
+    }
+
     fn host_route(&self, vip: IpAddr) -> RouteMessage {
         let mut r = RouteMessage::default();
         r.header.address_family = if vip.is_ipv4() {
@@ -279,10 +291,7 @@ impl RouteTable {
             AddressFamily::Inet6
         };
         r.header.destination_prefix_length = if vip.is_ipv4() { 32 } else { 128 };
-        r.header.table = u8::try_from(self.id)
-            .ok()
-            .filter(|_| self.id < 256)
-            .unwrap_or(RT_TABLE_COMPAT);
+        r.header.table = self.header_table();
         r.header.protocol = RouteProtocol::from(PROTOCOL);
         r.header.scope = RouteScope::Link;
         r.header.kind = RouteType::Unicast;
