@@ -97,19 +97,15 @@ impl AnnounceFollow {
     /// Bring the table in line with the announced VIPs; remember what went wrong.
     fn sync_table(&mut self) {
         let Some(t) = self.table.as_mut() else { return };
-        let want: Vec<_> = self
-            .state
-            .announced()
-            .into_iter()
-            .filter_map(|v| Some((v, self.settings.device(v)?.to_owned())))
-            .collect();
-        let missing_dev: Vec<String> = self
-            .state
-            .announced()
-            .into_iter()
-            .filter(|v| self.settings.device(*v).is_none())
-            .map(|v| format!("{v}: no interface for its route ([announce] device)"))
-            .collect();
+        let (mut want, mut missing_dev) = (Vec::new(), Vec::new());
+        for v in self.state.announced() {
+            match self.settings.device(v) {
+                Some(d) => want.push((v, d.to_owned())),
+                None => missing_dev.push(format!(
+                    "{v}: no interface for its route ([announce] device)"
+                )),
+            }
+        }
         match t.sync(&want) {
             Ok(o) => {
                 let changed = !o.added.is_empty() || !o.removed.is_empty();
