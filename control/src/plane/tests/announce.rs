@@ -100,3 +100,18 @@ fn test_sigterm_without_announce_stops_at_once() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(sources.stop.load(Ordering::Relaxed));
 }
+
+#[test]
+fn test_a_second_sigterm_stops_at_once() {
+    let mut f = Fixture::new(Dataplane::Running(1), Limits::default());
+    f.ctl
+        .follow_announce(AnnounceFollow::without_kernel(settings(
+            Duration::from_secs(60),
+        )));
+    let now = Instant::now();
+    assert_eq!(f.ctl.begin_stop(now), now + Duration::from_secs(60));
+    let l = f.ctl.announce_listing().expect("listing");
+    assert!(l.stopping_in_s.is_some_and(|s| s > 50), "{l:?}");
+    let later = now + Duration::from_secs(1);
+    assert_eq!(f.ctl.begin_stop(later), later, "the second one: now");
+}
