@@ -16,7 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and the DPDK it runs with.
     Version,
-    /// Run the gateway: own the configured DPDK ports and forward until SIGINT/SIGTERM.
+    /// Run the gateway: own the configured DPDK ports and forward until SIGINT/SIGTERM
+    /// (SIGTERM with [announce]: withdraw every VIP, forward for `drain` seconds, then stop).
     Run {
         /// The TOML configuration file.
         #[arg(long, short)]
@@ -25,7 +26,8 @@ pub enum Command {
     /// Validate a configuration file without starting anything.
     ///
     /// Exit 0 when valid; otherwise print every error as FILE:LINE:COL: key.path: message and
-    /// exit 1.
+    /// exit 1. With [announce], also refuse a routing table that holds routes that are not
+    /// ferrovs's on this box (run it on the gateway).
     Check {
         /// The TOML configuration file.
         file: std::path::PathBuf,
@@ -41,6 +43,13 @@ pub enum Command {
         /// Worker lcore the gateway will poll on (repeatable), for the isolation check.
         #[arg(long = "worker-lcore")]
         worker_lcores: Vec<u32>,
+        /// ECMP: check that a BIRD answers on this control socket.
+        #[arg(long)]
+        bird_socket: Option<std::path::PathBuf>,
+        /// The gateway's configuration: with [announce], check BIRD on its bird_socket and
+        /// that its routing table holds no route that is not ferrovs's.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Print (or apply, or undo) what a Linux real server needs for a forwarding mode.
     Realserver {

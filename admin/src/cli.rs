@@ -142,6 +142,13 @@ pub fn run(
         },
         Command::StartDaemon(spec) => cx.change(&Request::StartDaemon(spec)),
         Command::StopDaemon(state) => cx.change(&Request::StopDaemon { state }),
+        Command::List(ListWhat::Announce, _) => match cx.call(&Request::Announce) {
+            Err(code) => code,
+            Ok(Response::Announce(l)) => cx.print(&format::announce(&l)),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
+        Command::Drain { drained, wait_s } => drain(&mut cx, drained, wait_s),
         Command::Ready => match cx.call(&Request::Ready) {
             Err(code) => code,
             Ok(Response::Ready {
@@ -177,7 +184,9 @@ pub fn run(
                 },
                 ListWhat::Connections => format::connections(&l.connections, &f, names),
                 ListWhat::Timeout => format::timeouts(&l),
-                ListWhat::Daemon | ListWhat::Ha => unreachable!("answered above"),
+                ListWhat::Daemon | ListWhat::Ha | ListWhat::Announce => {
+                    unreachable!("answered above")
+                }
             };
             cx.print(&text)
         }
@@ -204,6 +213,36 @@ pub fn run(
             Ok(other) => cx.unexpected(&other),
         },
     }
+}
+
+/// `--drain [--wait S]` / `--undrain`: ask, print the announcements after it; with `--wait`,
+/// poll once a second until the workers hold no session or `S` seconds passed, printing the
+/// count left (exit 0 either way: the VIPs are withdrawn; the count says what a stop cuts).
+fn drain(cx: &mut Ctx<'_, '_>, drained: bool, wait_s: Option<u32>) -> u8 {
+    let mut l = match cx.call(&Request::Drain { drained }) {
+        Err(code) => return code,
+        Ok(Response::Announce(l)) => l,
+        Ok(Response::Error { message }) => return cx.fail(&message, EXIT_REFUSED),
+        Ok(other) => return cx.unexpected(&other),
+    };
+    let code = cx.print(&format::announce(&l));
+    let Some(wait) = wait_s else { return code };
+    let mut waited = 0;
+    while l.sessions > 0 && waited < wait {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        waited += 1;
+        l = match cx.call(&Request::Announce) {
+            Err(code) => return code,
+            Ok(Response::Announce(l)) => l,
+            Ok(Response::Error { message }) => return cx.fail(&message, EXIT_LIST),
+            Ok(other) => return cx.unexpected(&other),
+        };
+    }
+    cx.print(&format!(
+        "drain: {} session{} left after {waited}s\n",
+        l.sessions,
+        if l.sessions == 1 { "" } else { "s" }
+    ))
 }
 
 /// Parse restore input into the changes it asks for.

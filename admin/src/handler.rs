@@ -27,8 +27,8 @@ use config::{Config, RealServer, Service};
 use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::daemon::{self, DaemonError};
 use crate::proto::{
-    ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
-    ServiceKey, TimeoutsView,
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing,
+    Request, Response, ServiceKey, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -98,6 +98,22 @@ pub trait AdminState {
     /// Why session sync cannot run on this gateway, one line.
     fn sync_available(&self) -> Result<(), String> {
         Err("session sync is not available from this gateway".into())
+    }
+
+    /// The ECMP announcements (`-L --announce`); `None` without `[announce]`.
+    fn announce(&self) -> Option<AnnounceListing> {
+        None
+    }
+
+    /// Withdraw every VIP and keep forwarding (`--drain`), or announce again (`--undrain`);
+    /// return the announcements after it.
+    ///
+    /// # Errors
+    ///
+    /// Why not (no `[announce]`, a stop under way), one line.
+    fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
+        let _ = drained;
+        Err("this gateway does not announce VIPs".into())
     }
 }
 
@@ -218,6 +234,16 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
             } else {
                 Vec::new()
             },
+        },
+        Request::Announce => match state.announce() {
+            Some(l) => Response::Announce(l),
+            None => Response::error(
+                "nothing is announced: the configuration has no [announce] (docs/ecmp.md)",
+            ),
+        },
+        Request::Drain { drained } => match state.drain(drained) {
+            Ok(l) => Response::Announce(l),
+            Err(e) => Response::error(e),
         },
         Request::Ready => match state.ready() {
             Ok(reason) => Response::Ready {

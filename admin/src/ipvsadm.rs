@@ -23,7 +23,9 @@
 //! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the commands `--reload` and
 //! `--ready` (director HA: the check keepalived's `track_script` runs), the listing option
 //! `--health` (a health-check column, with `-L` only) and `-L --ha` (the addresses director HA
-//! follows, instead of the services).
+//! follows, instead of the services), the commands `--drain [--wait SECONDS]` and `--undrain`
+//! (ECMP: withdraw every VIP route and keep forwarding, or announce again) and `-L --announce`
+//! (the VIP routes and their state).
 //! `--socket PATH` is taken out of argv before parsing ([`take_socket_option`]).
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
@@ -39,6 +41,8 @@ use crate::proto::{DaemonSpec, DaemonState, Fwd, Op, Proto, ServerSpec, ServiceK
 
 /// The longest persistence or session timeout: 31 days (`MAX_TIMEOUT`).
 const MAX_TIMEOUT: i64 = 86400 * 31;
+/// The longest `--drain --wait`: a day.
+const MAX_WAIT: i64 = 86400;
 /// ipvsadm's default persistence timeout (`IPVS_SVC_PERSISTENT_TIMEOUT`).
 const DEF_PERSISTENT_TIMEOUT: u32 = 360;
 /// The schedulers ipvsadm 1.31 lists in its help.
@@ -122,6 +126,8 @@ pub enum ListWhat {
     Daemon,
     /// The addresses director HA follows (`--ha`, ferrovs).
     Ha,
+    /// The VIP routes announced for ECMP (`--announce`, ferrovs).
+    Announce,
 }
 
 /// A parsed command.
@@ -146,6 +152,15 @@ pub enum Command {
     StartDaemon(DaemonSpec),
     /// `--stop-daemon master|backup` (`--syncid` is accepted and ignored, as by the kernel).
     StopDaemon(DaemonState),
+    /// `--drain [--wait SECONDS]` / `--undrain` (ferrovs additions): withdraw every VIP and
+    /// keep forwarding, or announce again; with `wait_s`, wait up to that long for the
+    /// sessions to end.
+    Drain {
+        /// Drain (true) or undrain.
+        drained: bool,
+        /// Seconds to wait for the sessions to end (`--drain --wait`).
+        wait_s: Option<u32>,
+    },
 }
 
 /// The outcome of a successful parse.
@@ -189,6 +204,9 @@ Usage:
   {p} --reload
   {p} --ready
   {p} -L --ha
+  {p} --drain [--wait seconds]
+  {p} --undrain
+  {p} -L --announce
   {p} -h
 
 Commands (long or short options):
@@ -209,6 +227,8 @@ Commands (long or short options):
   --reload               re-read the configuration file (ferrovs)
   --ready                exit 0 while the gateway is ready to own addresses, else say why
                          and exit 1 (ferrovs; for keepalived's vrrp_script)
+  --drain                withdraw every announced VIP, keep forwarding (ferrovs; ECMP)
+  --undrain              announce the healthy VIPs again (ferrovs; ECMP)
   --help            -h   this text
   --version         -v   version
 
@@ -242,6 +262,8 @@ Options:
   --health                      add each real server's health-check state (ferrovs)
   --ha                          list the addresses director HA follows, owned or not (ferrovs)
   --daemon                      list the sync daemons (directions of session sync) that run
+  --announce                    list the VIP routes announced for ECMP (ferrovs)
+  --wait         seconds        with --drain: wait up to this long for the sessions to end
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
@@ -369,6 +391,10 @@ enum Tag {
     Health,
     Ha,
     Ready,
+    Announce,
+    Drain,
+    Undrain,
+    Wait,
 }
 
 /// (long name, short name, value, tag): ipvsadm 1.31's popt table plus the ferrovs additions.
@@ -438,6 +464,10 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("health", None, Arg::None, Tag::Health),
     ("ha", None, Arg::None, Tag::Ha),
     ("ready", None, Arg::None, Tag::Ready),
+    ("announce", None, Arg::None, Tag::Announce),
+    ("drain", None, Arg::None, Tag::Drain),
+    ("undrain", None, Arg::None, Tag::Undrain),
+    ("wait", None, Arg::Required, Tag::Wait),
 ];
 
 /// How an option takes its value, as [`options`] tells [`crate::manual`].
@@ -600,7 +630,7 @@ impl<'a> Popt<'a> {
 // ---------------------------------------------------------------------------------------------
 // Commands, options and the legality table.
 
-/// Commands, in ipvsadm's `CMD_*` order plus `reload` and `ready`.
+/// Commands, in ipvsadm's `CMD_*` order plus `reload`, `ready`, `drain` and `undrain`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
     Add,
@@ -619,10 +649,12 @@ enum Cmd {
     Zero,
     Reload,
     Ready,
+    Drain,
+    Undrain,
 }
 
 /// `cmdnames[]`.
-const CMD_NAMES: [&str; 16] = [
+const CMD_NAMES: [&str; 18] = [
     "add-service",
     "edit-service",
     "delete-service",
@@ -639,10 +671,13 @@ const CMD_NAMES: [&str; 16] = [
     "zero",
     "reload",
     "ready",
+    "drain",
+    "undrain",
 ];
 
-/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health` and `ha`.
-const OPT_NAMES: [&str; 37] = [
+/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health`, `ha`,
+/// `announce` and `wait`.
+const OPT_NAMES: [&str; 39] = [
     "numeric",
     "connection",
     "service-address",
@@ -680,6 +715,8 @@ const OPT_NAMES: [&str; 37] = [
     "laddr-pool",
     "health",
     "ha",
+    "announce",
+    "wait",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -719,27 +756,32 @@ const OPTC_TUN_REMCSUM: usize = 33;
 const OPTC_LADDR_POOL: usize = 34;
 const OPTC_HEALTH: usize = 35;
 const OPTC_HA: usize = 36;
+const OPTC_ANNOUNCE: usize = 37;
+const OPTC_WAIT: usize = 38;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
 /// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th to
-/// 37th columns (`laddr-pool`, `health`, `ha`) and the `reload` and `ready` rows are ferrovs's.
-const LEGAL: [&[u8; 37]; 16] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx  ",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// 39th columns (`laddr-pool`, `health`, `ha`, `announce`, `wait`) and the `reload`, `ready`,
+/// `drain` and `undrain` rows are ferrovs's.
+const LEGAL: [&[u8; 39]; 18] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   x",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -827,6 +869,7 @@ struct Entry {
     mcast_ifn: Option<String>,
     syncid: Option<u8>,
     sync_maxlen: Option<u16>,
+    wait_s: Option<u32>,
 }
 
 fn set_command(cmd: &mut Option<Cmd>, new: Cmd) -> Result<(), CliError> {
@@ -1143,6 +1186,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         mcast_ifn: None,
         syncid: None,
         sync_maxlen: None,
+        wait_s: None,
     };
     let mut popt = Popt::new(argv);
     let mut daemon = false;
@@ -1167,6 +1211,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Save => set_command(&mut e.cmd, Cmd::Save)?,
         Tag::Reload => set_command(&mut e.cmd, Cmd::Reload)?,
         Tag::Ready => set_command(&mut e.cmd, Cmd::Ready)?,
+        Tag::Drain => set_command(&mut e.cmd, Cmd::Drain)?,
+        Tag::Undrain => set_command(&mut e.cmd, Cmd::Undrain)?,
         Tag::StartDaemon | Tag::StopDaemon => {
             let start = first.tag == Tag::StartDaemon;
             set_command(
@@ -1427,6 +1473,17 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 e.format.health = true;
             }
             Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
+            Tag::Announce => set_option(&mut e.options, OPTC_ANNOUNCE)?,
+            Tag::Wait => {
+                set_option(&mut e.options, OPTC_WAIT)?;
+                e.wait_s = Some(
+                    string_to_number(val(), 0, MAX_WAIT)
+                        .map(to_u32)
+                        .ok_or_else(|| {
+                            CliError::fail(format!("invalid wait value `{}' specified", val()))
+                        })?,
+                );
+            }
             // A command or -h/-v after the first option: popt builds of ipvsadm report the
             // word as an invalid option.
             _ => {
@@ -1508,10 +1565,13 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         // lists something else entirely, so only -n goes with it.
         let ha_conflict =
             has(OPTC_HA) && e.options & !(1u64 << OPTC_HA | 1u64 << OPTC_NUMERIC) != 0;
+        let announce_conflict =
+            has(OPTC_ANNOUNCE) && e.options & !(1u64 << OPTC_ANNOUNCE | 1u64 << OPTC_NUMERIC) != 0;
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
             && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))
             || ha_conflict
+            || announce_conflict
         {
             return Err(CliError::fail("options conflicts in the list command"));
         }
@@ -1611,6 +1671,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             let has = |o: usize| e.options & (1u64 << o) != 0;
             let what = if has(OPTC_HA) {
                 ListWhat::Ha
+            } else if has(OPTC_ANNOUNCE) {
+                ListWhat::Announce
             } else if has(OPTC_CONNECTION) {
                 ListWhat::Connections
             } else if has_service {
@@ -1638,6 +1700,14 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Cmd::StopDaemon => {
             Command::StopDaemon(e.daemon.ok_or_else(|| CliError::try_help(program))?)
         }
+        Cmd::Drain => Command::Drain {
+            drained: true,
+            wait_s: e.wait_s,
+        },
+        Cmd::Undrain => Command::Drain {
+            drained: false,
+            wait_s: None,
+        },
     };
     Ok(Parsed::Command(command))
 }

@@ -135,6 +135,16 @@ fn describe(long: &str) -> Option<(&'static str, &'static str)> {
             "Exit 0 while the gateway is ready to own addresses, else say why and exit 1 \
              (ferrovs; for keepalived's vrrp_script).",
         ),
+        "announce" => ("", "List the VIP routes announced for ECMP (ferrovs)."),
+        "drain" => (
+            "",
+            "Withdraw every announced VIP and keep forwarding established flows (ferrovs).",
+        ),
+        "undrain" => ("", "Announce the VIPs again after --drain (ferrovs)."),
+        "wait" => (
+            "SECONDS",
+            "With --drain: wait up to this long for the sessions to end (ferrovs).",
+        ),
         _ => return None,
     })
 }

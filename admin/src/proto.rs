@@ -303,6 +303,13 @@ pub enum Request {
     },
     /// `-L --daemon`: the directions of session sync that run.
     Daemons,
+    /// The VIP routes announced for ECMP (`-L --announce`).
+    Announce,
+    /// Withdraw every VIP and keep forwarding (`--drain`), or announce again (`--undrain`).
+    Drain {
+        /// Drained from now on.
+        drained: bool,
+    },
 }
 
 /// The daemon's answer.
@@ -330,6 +337,8 @@ pub enum Response {
     },
     /// Director HA's state.
     Ha(HaListing),
+    /// The ECMP announcements (`-L --announce`, and the answer to a drain).
+    Announce(AnnounceListing),
     /// The readiness verdict.
     Ready {
         /// Healthy and ready to own addresses.
@@ -630,6 +639,56 @@ pub struct DaemonEntry {
     pub port: u16,
 }
 
+/// One VIP `[announce]` offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceVip {
+    /// The VIP.
+    pub vip: IpAddr,
+    /// Its host route is in the table now.
+    pub announced: bool,
+    /// At least one real server is up with weight > 0 (announced, or waiting for rise /
+    /// hold-down, unless drained).
+    pub worthy: bool,
+    /// Since when announced or withdrawn, in seconds since the Unix epoch.
+    pub since_s: u64,
+    /// The interface its route points at.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Announcements and withdrawals so far.
+    pub transitions: u64,
+    /// Why it is worthy or not.
+    pub why: String,
+}
+
+/// The ECMP announcements (`ferrovsadm -L --announce`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceListing {
+    /// The kernel routing table.
+    pub table: u32,
+    /// Every VIP withdrawn by `--drain` or a stop.
+    pub drained: bool,
+    /// Seconds until a stopping gateway (SIGTERM) stops.
+    #[serde(default)]
+    pub stopping_in_s: Option<u64>,
+    /// Why the table is not as wanted, if it is not.
+    #[serde(default)]
+    pub problem: Option<String>,
+    /// Routes in the table that are not ferrovs's.
+    #[serde(default)]
+    pub foreign: Vec<String>,
+    /// Whether BIRD answers on its control socket.
+    pub bird_up: bool,
+    /// Why it does not, if it does not.
+    #[serde(default)]
+    pub bird_problem: Option<String>,
+    /// Sessions the workers hold now (a drain waits for them).
+    pub sessions: u64,
+    /// The VIPs, in address order.
+    pub vips: Vec<AnnounceVip>,
+    /// The daemon's clock, seconds since the Unix epoch.
+    pub now_s: u64,
+}
+
 /// Build the listing entry of one configured service, with the live state from `dest_state`.
 pub fn service_entry(
     svc: &config::Service,
@@ -719,6 +778,8 @@ mod tests {
                 state: DaemonState::Backup,
             },
             Request::Daemons,
+            Request::Announce,
+            Request::Drain { drained: true },
         ];
         for r in reqs {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -789,6 +850,26 @@ mod tests {
                     port: 8848,
                 }],
             },
+            Response::Announce(AnnounceListing {
+                table: 100,
+                drained: false,
+                stopping_in_s: Some(4),
+                problem: None,
+                foreign: vec!["10.9.0.0/16 proto 4".into()],
+                bird_up: true,
+                bird_problem: None,
+                sessions: 12,
+                vips: vec![AnnounceVip {
+                    vip: "198.18.1.100".parse().expect("ip"),
+                    announced: true,
+                    worthy: true,
+                    since_s: 1_700_000_000,
+                    device: Some("eth0".into()),
+                    transitions: 1,
+                    why: "1 of 2 real servers up with weight > 0".into(),
+                }],
+                now_s: 1_700_000_012,
+            }),
         ];
         for r in r {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -802,6 +883,8 @@ mod tests {
         })
         .expect("encode");
         assert_eq!(line, r#"{"type":"stop_daemon","state":"master"}"#);
+        let line = serde_json::to_string(&Request::Drain { drained: false }).expect("encode");
+        assert_eq!(line, r#"{"type":"drain","drained":false}"#);
     }
 
     #[test]

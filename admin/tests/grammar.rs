@@ -117,6 +117,15 @@ fn every_error_class_has_ipvsadm_message_and_status() {
         ("-L --ha -c", 2, "options conflicts in the list command"),
         ("-L --ha -t 10.0.0.1:80", 2, "options conflicts in the list command"),
         ("-L --ha --ha", 2, "multiple 'ha' options specified"),
+        ("-L --announce --stats", 2, "options conflicts in the list command"),
+        ("-L --announce --ha", 2, "options conflicts in the list command"),
+        ("--drain -n", 2, "Illegal 'numeric' option with the 'drain' command"),
+        ("--undrain --wait 5", 2, "Illegal 'wait' option with the 'undrain' command"),
+        ("-L --wait 5", 2, "Illegal 'wait' option with the 'list' command"),
+        ("--ready --announce", 2, "Illegal 'announce' option with the 'ready' command"),
+        ("--drain --wait soon", 2, "invalid wait value `soon' specified"),
+        ("--drain --wait 86401", 2, "invalid wait value `86401' specified"),
+        ("--drain --undrain", 2, "invalid option `--undrain'"),
         // Service and server checks.
         ("-A -t 10.0.0.1:0", 2, "Zero port specified for non-persistent service"),
         ("-A -t 10.0.0.1", 2, "Zero port specified for non-persistent service"),
@@ -342,6 +351,31 @@ fn list_forms() {
         Command::List(ListWhat::Ha, Format::default())
     );
     assert!(matches!(cmd("-Ln --ha"), Command::List(ListWhat::Ha, _)));
+    assert_eq!(
+        cmd("-L --announce"),
+        Command::List(ListWhat::Announce, Format::default())
+    );
+    assert_eq!(
+        cmd("--drain"),
+        Command::Drain {
+            drained: true,
+            wait_s: None
+        }
+    );
+    assert_eq!(
+        cmd("--drain --wait 30"),
+        Command::Drain {
+            drained: true,
+            wait_s: Some(30)
+        }
+    );
+    assert_eq!(
+        cmd("--undrain"),
+        Command::Drain {
+            drained: false,
+            wait_s: None
+        }
+    );
     assert_eq!(
         cmd("--set 900 0 300"),
         Command::Apply(Op::SetTimeouts {

@@ -5,6 +5,7 @@
 //! worker's state otherwise (see `DESIGN.md` §2 and §7).
 #![forbid(unsafe_code)]
 
+pub mod announce;
 pub mod doctor;
 pub mod exposition;
 pub mod ha;

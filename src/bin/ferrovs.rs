@@ -7,6 +7,45 @@ use clap::Parser;
 use control::doctor;
 use ferrovs::cli::{Cli, Command, ConfigAction, ImportFrom, RsMode};
 
+/// `ferrovs check`'s live rule for `[announce]`: the routing table must hold no route that is
+/// not ferrovs's (proto 247) on this box. Print the refusal, located at `announce.table`, and
+/// return true when it is used by something else; a table that cannot be read (not root, no
+/// netlink) is only a warning, since the file itself is valid.
+fn table_in_use(file: &std::path::Path, cfg: &config::Config) -> bool {
+    let Some(a) = &cfg.announce else {
+        return false;
+    };
+    let foreign = control::announce::table::RouteTable::open(a.table).and_then(|mut t| t.foreign());
+    match foreign {
+        Ok(f) if f.is_empty() => false,
+        Ok(f) => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let e = config::error_at(
+                &text,
+                &file.display().to_string(),
+                &["announce", "table"],
+                format!(
+                    "table {} is used by something else on this box: {} route(s) not \
+                     ferrovs's (proto {}), such as {}; give [announce] a table of its own",
+                    a.table,
+                    f.len(),
+                    config::ANNOUNCE_PROTOCOL,
+                    f[0]
+                ),
+            );
+            eprintln!("{e}");
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "ferrovs check: warning: cannot read routing table {} to check it is free: {e}",
+                a.table
+            );
+            false
+        }
+    }
+}
+
 /// Load `--base`, printing its errors.
 fn load_base(path: Option<&std::path::Path>) -> Result<Option<config::Config>, ExitCode> {
     match path.map(config::load) {
@@ -57,7 +96,7 @@ fn main() -> ExitCode {
             let signals = ferrovs::gateway::Signals::default();
             for (sig, flag) in [
                 (signal_hook::consts::SIGINT, &signals.stop),
-                (signal_hook::consts::SIGTERM, &signals.stop),
+                (signal_hook::consts::SIGTERM, &signals.drain),
                 (signal_hook::consts::SIGHUP, &signals.reload),
             ] {
                 if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
@@ -74,6 +113,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { file } => match config::load(&file) {
+            Ok(cfg) if table_in_use(&file, &cfg) => ExitCode::from(1),
             Ok(cfg) => {
                 println!(
                     "{}: ok ({} ports, {} services, {} real servers)",
@@ -104,12 +144,25 @@ fn main() -> ExitCode {
             memory_mb,
             pci,
             worker_lcores,
+            bird_socket,
+            config: cfg_path,
         } => {
+            let announce = match cfg_path.as_deref().map(config::load) {
+                None => None,
+                Some(Ok(c)) => c.announce,
+                Some(Err(errors)) => {
+                    eprintln!("{errors}");
+                    return ExitCode::from(1);
+                }
+            };
             let expect = doctor::Expect {
                 hugepage_mb: memory_mb,
                 pci_devices: pci,
                 worker_lcores,
                 dpdk_version: dpdk::version().to_owned(),
+                bird_socket: bird_socket
+                    .or_else(|| announce.as_ref().map(|a| a.bird_socket.clone().into())),
+                announce_table: announce.as_ref().map(|a| a.table),
             };
             let findings = doctor::run(&doctor::system_root(), &expect);
             for f in &findings {

@@ -105,6 +105,8 @@ pub struct MetricsView {
     pub exception_path: Vec<ExceptionPathRow>,
     /// Director HA; `None` without it (`ha.mode = "none"`).
     pub ha: Option<crate::ha::Report>,
+    /// ECMP announcements; `None` without `[announce]`.
+    pub announce: Option<crate::announce::Report>,
     /// The session-sync channel (`ferrovs_sync_*`), when `[sync]` is enabled.
     pub sync: Option<crate::sync::ChannelStats>,
 }
@@ -525,6 +527,9 @@ pub fn render(v: &MetricsView) -> String {
     if let Some(ha) = &v.ha {
         render_ha(&mut e, ha);
     }
+    if let Some(a) = &v.announce {
+        render_announce(&mut e, a);
+    }
     if let Some(s) = &v.sync {
         crate::sync::export::render(&mut e, s);
     }
@@ -562,6 +567,57 @@ fn render_exception_path(e: &mut Encoder, rows: &[ExceptionPathRow]) {
             e.sample(&[("port", &r.port), ("reason", reason)], n);
         }
     }
+}
+
+fn render_announce(e: &mut Encoder, a: &crate::announce::Report) {
+    e.begin(
+        "ferrovs_vip_announced",
+        "Whether the VIP's host route is in ferrovs's routing table now, for BIRD to announce (1), or withdrawn (0: no real server up with weight > 0, held by rise / hold_down, or drained).",
+        Kind::Gauge,
+    );
+    for r in &a.rows {
+        sample_owned(e, &[("vip", ip_text(r.vip))], Value::from(r.announced));
+    }
+    e.begin(
+        "ferrovs_vip_announce_transitions_total",
+        "Announcements and withdrawals of the VIP's route.",
+        Kind::Counter,
+    );
+    for r in &a.rows {
+        sample_owned(e, &[("vip", ip_text(r.vip))], Value::from(r.transitions));
+    }
+    for (name, help, v) in [
+        (
+            "ferrovs_announce_drained",
+            "Whether every VIP is withdrawn by ferrovsadm --drain or a stop (1) or announced while healthy (0).",
+            a.drained,
+        ),
+        (
+            "ferrovs_announce_table_ok",
+            "Whether ferrovs's routing table holds exactly the announced VIPs' routes (0: see the log and ferrovsadm -L --announce).",
+            a.problem.is_none(),
+        ),
+        (
+            "ferrovs_bird_up",
+            "Whether BIRD answers on its control socket ([announce] bird_socket). A BIRD that is down changes nothing in forwarding; the routers withdraw the VIPs when its BGP sessions drop.",
+            a.bird_up,
+        ),
+    ] {
+        e.begin(name, help, Kind::Gauge);
+        e.sample(&[], Value::from(v));
+    }
+    e.begin(
+        "ferrovs_announce_table_foreign_routes",
+        "Routes in ferrovs's routing table that are not ferrovs's (left alone; ferrovs check refuses such a table).",
+        Kind::Gauge,
+    );
+    e.sample(&[], a.foreign.len() as u64);
+    e.begin(
+        "ferrovs_announce_table_errors_total",
+        "Syncs of the routing table that failed (rtnetlink errors).",
+        Kind::Counter,
+    );
+    e.sample(&[], a.errors);
 }
 
 fn render_ha(e: &mut Encoder, ha: &crate::ha::Report) {

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use admin::handler::AdminState;
-use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState};
+use admin::proto::{
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState,
+};
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 
@@ -321,6 +323,14 @@ impl<Io: FrameIo> AdminState for Control<Io> {
              and restart"
                 .to_owned()
         })
+    }
+
+    fn announce(&self) -> Option<AnnounceListing> {
+        self.announce_listing()
+    }
+
+    fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
+        self.set_drained(drained)
     }
 
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {

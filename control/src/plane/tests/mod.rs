@@ -1,5 +1,6 @@
 //! The control plane on an in-memory frame I/O: no DPDK, no lab.
 
+mod announce;
 mod commit;
 mod exception;
 mod ha;
