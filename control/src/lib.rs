@@ -7,7 +7,6 @@
 
 pub mod announce;
 pub mod doctor;
-pub mod exposition;
 pub mod ha;
 pub mod health;
 pub mod metrics;

@@ -598,7 +598,8 @@ fn start_metrics(
     let start = std::time::SystemTime::now();
     let cap4 = u64::from(cfg.dpdk.session_capacity);
     let cap6 = u64::from(cfg.dpdk.session_capacity / 4).max(1024);
-    let source = Arc::new(move || {
+    // The registry's collector builds the view at each scrape (nothing is kept between two).
+    let view = Arc::new(move || {
         let snap = shared.load();
         let checks = health_status.status();
         let (services, real_servers) = collect::traffic_rows(&snap, &workers, Some(&checks));
@@ -620,8 +621,10 @@ fn start_metrics(
             ..MetricsView::default()
         };
         view.build.dpdk_version = dpdk::version().to_owned();
-        metrics::render(&view)
+        view
     });
+    let registry = metrics::expose::registry(view).map_err(|e| format!("metrics registry: {e}"))?;
+    let source = Arc::new(move || metrics::expose::encode(&registry));
     let server = MetricsServer::start(cfg.control.metrics_listen, source)
         .map_err(|e| format!("metrics endpoint {}: {e}", cfg.control.metrics_listen))?;
     println!(

@@ -1,13 +1,16 @@
-//! Prometheus metrics: a plain data view the gateway fills at each scrape, rendered as the text
-//! exposition format, and the HTTP endpoint that serves it.
+//! Prometheus metrics: a plain data view the gateway fills at each scrape, exposed through the
+//! `prometheus` crate, and the HTTP endpoint that serves it.
 //!
 //! Design: the gateway's scrape callback (run on the endpoint's own thread, see
-//! [`server::MetricsServer`]) builds a [`MetricsView`] from what already exists: the workers'
+//! [`server::MetricsServer`]) gathers a [`prometheus::Registry`] whose custom collector
+//! ([`expose::ViewCollector`]) builds a [`MetricsView`] from what already exists: the workers'
 //! [`WorkerCounters`](dataplane::counters::WorkerCounters) (single-writer atomics, read without
 //! locks, so a scrape costs the workers nothing), the published snapshot (labels and weights),
-//! the ports' DPDK xstats, the health checker's status and the reload bookkeeping. [`render`]
-//! turns the view into text. Keeping the view plain data makes the renderer testable without a
-//! gateway, and lets `promtool` and the dashboard test check a representative exposition.
+//! the ports' DPDK xstats, the health checker's status and the reload bookkeeping.
+//! [`families`] turns the view into the crate's metric families; the crate's `TextEncoder`
+//! writes them ([`expose::encode`], which also drops repeated series). Keeping the view plain
+//! data makes the exposition testable without a gateway, and lets `promtool` and the dashboard
+//! test check a representative exposition ([`render`]).
 //!
 //! Conventions (`reference/metrics.md`): the `ferrovs_` prefix, base units (bytes, seconds),
 //! `_total` on counters, `_info` metrics with value 1 for metadata, addresses only in labels,
@@ -18,7 +21,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use arc_swap::ArcSwap;
-//! use control::metrics::{self, collect, server::MetricsServer, MetricsView, PortRow, ReloadStats};
+//! use control::metrics::{self, collect, expose, server::MetricsServer, MetricsView, PortRow, ReloadStats};
 //! use dataplane::counters::WorkerCounters;
 //! use dataplane::snapshot::Snapshot;
 //!
@@ -29,7 +32,8 @@
 //! let health = control::health::HealthChecker::start(&cfg);
 //! let health_status = health.status_handle();
 //! let start = std::time::SystemTime::now();
-//! let source = Arc::new(move || {
+//! // The registry's collector calls this at each scrape.
+//! let view = Arc::new(move || {
 //!     let snap = shared.load();
 //!     let checks = health_status.status();
 //!     let (services, real_servers) = collect::traffic_rows(&snap, &workers, Some(&checks));
@@ -45,8 +49,10 @@
 //!         ..MetricsView::default()
 //!     };
 //!     view.build.dpdk_version = "DPDK 22.11".into(); // dpdk::version()
-//!     metrics::render(&view)
+//!     view
 //! });
+//! let registry = expose::registry(view).unwrap();
+//! let source = Arc::new(move || expose::encode(&registry));
 //! let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), source).unwrap();
 //! // ... control loop ...
 //! server.stop();
@@ -62,20 +68,23 @@
 //!   `tcp` or `http GET /health`).
 
 pub mod collect;
+pub mod expose;
+pub mod families;
 pub mod server;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::wire::DropReason;
 
-use crate::exposition::{self as text, Encoder, Kind, Value};
 pub use crate::health::PROBE_BUCKETS;
 use crate::health::{CheckStatus, FailureKind};
 pub use crate::stats::{Histogram, ServiceKey};
+use families::{Families, Kind, Value};
 
 /// The crate version, for `ferrovs_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -513,9 +522,22 @@ fn ip_text(a: IpAddr) -> String {
     a.to_string()
 }
 
-/// Render the view as Prometheus text exposition format 0.0.4.
+/// Render the view as Prometheus text exposition format 0.0.4: through a registry holding a
+/// [`expose::ViewCollector`] over (a copy of) `v`, as the gateway's endpoint does.
 pub fn render(v: &MetricsView) -> String {
-    let mut e = Encoder::new();
+    let view = v.clone();
+    match expose::registry(Arc::new(move || view.clone())) {
+        Ok(r) => expose::encode(&r),
+        // A fresh registry always takes its first collector; were it to refuse, the same
+        // families still go out (in the order written rather than by name).
+        Err(_) => expose::encode_families(families(v)),
+    }
+}
+
+/// Return the metric families of the view, in the crate's data model (what the collector
+/// returns at each scrape).
+pub fn families(v: &MetricsView) -> Vec<prometheus::proto::MetricFamily> {
+    let mut e = Families::new();
     render_process(&mut e, v);
     render_services(&mut e, &v.services);
     render_real_servers(&mut e, &v.real_servers);
@@ -536,7 +558,7 @@ pub fn render(v: &MetricsView) -> String {
     e.finish()
 }
 
-fn render_exception_path(e: &mut Encoder, rows: &[ExceptionPathRow]) {
+fn render_exception_path(e: &mut Families, rows: &[ExceptionPathRow]) {
     e.begin(
         "ferrovs_exception_path_to_kernel_packets_total",
         "Frames for the box itself (its addresses, link-local multicast, neighbour discovery) copied to the kernel through the port's exception-path TAP.",
@@ -569,7 +591,7 @@ fn render_exception_path(e: &mut Encoder, rows: &[ExceptionPathRow]) {
     }
 }
 
-fn render_announce(e: &mut Encoder, a: &crate::announce::Report) {
+fn render_announce(e: &mut Families, a: &crate::announce::Report) {
     e.begin(
         "ferrovs_vip_announced",
         "Whether the VIP's host route is in ferrovs's routing table now, for BIRD to announce (1), or withdrawn (0: no real server up with weight > 0, held by rise / hold_down, or drained).",
@@ -620,7 +642,7 @@ fn render_announce(e: &mut Encoder, a: &crate::announce::Report) {
     e.sample(&[], a.errors);
 }
 
-fn render_ha(e: &mut Encoder, ha: &crate::ha::Report) {
+fn render_ha(e: &mut Families, ha: &crate::ha::Report) {
     e.begin(
         "ferrovs_ha_address_owned",
         "Whether this gateway owns the address now (1: keepalived has it on an exception-path TAP; 0: the peer owns it, no ARP/ND answers).",
@@ -677,7 +699,7 @@ fn render_ha(e: &mut Encoder, ha: &crate::ha::Report) {
     }
 }
 
-fn render_process(e: &mut Encoder, v: &MetricsView) {
+fn render_process(e: &mut Families, v: &MetricsView) {
     e.begin(
         "ferrovs_build_info",
         "Build information; the value is always 1.",
@@ -777,7 +799,7 @@ const TRAFFIC: [TrafficField; 7] = [
     ),
 ];
 
-fn render_services(e: &mut Encoder, rows: &[ServiceRow]) {
+fn render_services(e: &mut Families, rows: &[ServiceRow]) {
     let labels: Vec<[String; 3]> = rows
         .iter()
         .map(|r| {
@@ -817,7 +839,7 @@ fn render_services(e: &mut Encoder, rows: &[ServiceRow]) {
     }
 }
 
-fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
+fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
     let labels: Vec<Vec<(&'static str, String)>> = rows
         .iter()
         .map(|r| {
@@ -1020,7 +1042,7 @@ const WORKER: [WorkerField; 24] = [
     ),
 ];
 
-fn render_workers(e: &mut Encoder, rows: &[WorkerRow]) {
+fn render_workers(e: &mut Families, rows: &[WorkerRow]) {
     let ids: Vec<String> = rows.iter().map(|w| w.worker.to_string()).collect();
     for (name, help, kind, f) in WORKER {
         e.begin(name, help, kind);
@@ -1069,7 +1091,7 @@ fn render_workers(e: &mut Encoder, rows: &[WorkerRow]) {
     }
 }
 
-fn render_ports(e: &mut Encoder, rows: &[PortRow]) {
+fn render_ports(e: &mut Families, rows: &[PortRow]) {
     for (xstat, name, help) in PORT_XSTATS {
         e.begin(name, help, Kind::Counter);
         for p in rows {
@@ -1088,12 +1110,12 @@ fn render_ports(e: &mut Encoder, rows: &[PortRow]) {
             if PORT_XSTATS.iter().any(|(x, _, _)| x == n) {
                 continue;
             }
-            e.sample(&[("port", &p.name), ("name", &text::sanitize(n))], *v);
+            e.sample(&[("port", &p.name), ("name", &families::sanitize(n))], *v);
         }
     }
 }
 
-fn render_reply_steering(e: &mut Encoder, rows: &[PortSteeringRow]) {
+fn render_reply_steering(e: &mut Families, rows: &[PortSteeringRow]) {
     e.begin(
         "ferrovs_port_reply_steering_info",
         "How the port steers FullNAT replies to their worker (mode: flow, rss, redirect or single); the value is always 1.",
@@ -1104,7 +1126,7 @@ fn render_reply_steering(e: &mut Encoder, rows: &[PortSteeringRow]) {
     }
 }
 
-fn render_health(e: &mut Encoder, checks: &[CheckStatus]) {
+fn render_health(e: &mut Families, checks: &[CheckStatus]) {
     let labels: Vec<[String; 3]> = checks
         .iter()
         .map(|c| [ip_text(c.address), c.port.to_string(), c.check.clone()])
@@ -1214,7 +1236,7 @@ pub fn promql_metric_names(expr: &str) -> BTreeSet<String> {
     out
 }
 
-fn sample_owned(e: &mut Encoder, labels: &[(&'static str, String)], v: Value) {
+fn sample_owned(e: &mut Families, labels: &[(&'static str, String)], v: Value) {
     let ls: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
     e.sample(&ls, v);
 }

@@ -20,8 +20,8 @@ use tiny_http::{Header, Method, Response, Server};
 /// The content type of the Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What the endpoint calls to produce an exposition (usually: fill a
-/// [`MetricsView`](super::MetricsView) and [`render`](super::render) it).
+/// What the endpoint calls to produce an exposition (usually: gather the registry of
+/// [`expose::registry`](super::expose::registry) and [`encode`](super::expose::encode) it).
 pub type Source = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Errors of the metrics endpoint.

@@ -6,7 +6,7 @@
 //! current one), as HAProxy exports server states. Counters end in `_total`, durations are in
 //! seconds.
 
-use crate::exposition::{Encoder, Kind};
+use crate::metrics::families::{Families, Kind};
 
 use super::peer::PeerState;
 use super::stats::{ChannelStats, PeerCounters, PeerStats, Reject};
@@ -119,7 +119,7 @@ const PEER_GAUGES: [PeerGauge; 4] = [
 ];
 
 /// Write every `ferrovs_sync_*` family of `s`.
-pub fn render(e: &mut Encoder, s: &ChannelStats) {
+pub fn render(e: &mut Families, s: &ChannelStats) {
     e.begin(
         "ferrovs_sync_ready",
         "Whether every sync peer completed a full resync towards this gateway (the HA ready check).",
@@ -256,9 +256,9 @@ mod tests {
 
     #[test]
     fn sync_families_render() {
-        let mut e = Encoder::new();
+        let mut e = Families::new();
         render(&mut e, &representative());
-        let text = e.finish();
+        let text = crate::metrics::expose::encode_families(e.finish());
         for line in [
             "ferrovs_sync_ready 1",
             "ferrovs_sync_peer_state{peer=\"198.18.0.3:8848\",state=\"up\"} 1",
