@@ -566,6 +566,25 @@ fn test_promql_metric_names() {
     );
 }
 
+/// A view that repeats a label set (two rows for one port) still renders a scrape Prometheus
+/// accepts: the first row's series, once.
+#[test]
+fn test_repeated_rows_give_one_series() {
+    let mut v = representative_view();
+    let first = v.exception_path[0].clone();
+    v.exception_path.push(ExceptionPathRow {
+        to_kernel: 999,
+        ..first
+    });
+    let text = render(&v);
+    let s = parse_exposition(&text);
+    assert_eq!(
+        s.get("ferrovs_exception_path_to_kernel_packets_total{port=\"wan0\"}"),
+        Some(&12.0),
+        "{text}"
+    );
+}
+
 /// Group an exposition by family: its `# HELP` and `# TYPE` lines and its sample lines, sorted
 /// (a sample belongs to the family whose TYPE came last).
 fn by_family(text: &str) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
