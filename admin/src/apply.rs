@@ -200,6 +200,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 sorry_server: None,
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),
+                sloppy_tcp: None,
             };
             set_service_attrs(cfg, &mut svc, spec)?;
             cfg.services.push(svc);

@@ -657,7 +657,10 @@ impl Worker {
             }
         }
         let flags = TcpFlags::from_bits(tcp_flags);
-        if proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst) {
+        let mid_flow = proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
+        // IPVS's `sloppy_tcp`: any packet but a RST may start the flow, where every gateway
+        // would pick the same backend (ECMP moved the flow here, or its session expired).
+        if mid_flow && (flags.rst || !svc.sloppy_tcp) {
             return Verdict::Drop(DropReason::NotSynForNewTcp);
         }
         let Some(bid) = self.choose_backend(snap, now, sid, svc, client, vip, cport) else {
@@ -732,6 +735,9 @@ impl Worker {
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
+        if mid_flow {
+            c.sessions_mid_flow.inc();
+        }
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             tc.conns.inc();
             if active {
