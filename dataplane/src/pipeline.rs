@@ -39,8 +39,9 @@ use crate::rss::RssSteer;
 use crate::sched::{hash, BackendLoad, PickCtx, SchedState, SchedulerKind};
 
 use crate::session::{
-    tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession, PersistTable, Session,
-    SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
+    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession,
+    PersistTable, Session, SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags,
+    TcpState, Timeouts,
 };
 use crate::snapshot::{is_link_local_multicast, NextHopError, Service, Snapshot, ToaMode};
 use crate::sync::{DeleteReason, SyncKind, WorkerSync};
@@ -712,7 +713,11 @@ impl Worker {
             lport,
             proto,
             method: b.method,
-            state: tcp_transition(TcpState::None, dir, flags),
+            state: if mid_flow {
+                sloppy_tcp_state(dir, flags)
+            } else {
+                tcp_transition(TcpState::None, dir, flags)
+            },
             service: sid,
             backend_idx: bid,
             next_hop_mac: mac,
