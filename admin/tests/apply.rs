@@ -354,3 +354,40 @@ fn ha_listing_shows_each_followed_address() {
          198.18.1.100                             not-owned  1m05s   2023-11-14 22:13:20  -\n"
     );
 }
+
+/// `sloppy_tcp` has no ipvsadm flag: an edit keeps what the file says, and an edit that would
+/// make the file's `sloppy_tcp = true` impossible (a non-consistent scheduler, a NAT server) is
+/// refused by the validation, configuration unchanged.
+#[test]
+fn edits_keep_sloppy_tcp_and_refuse_what_contradicts_it() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s mh"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.2"));
+    assert_eq!(s.config.services[0].sloppy_tcp, None);
+    assert!(
+        s.config.services[0].sloppy_tcp(),
+        "on by default for mh and DR"
+    );
+    s.config.services[0].sloppy_tcp = Some(true);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s sh -b sh-port"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(true));
+    refused(
+        &mut s,
+        "-E -t 10.0.0.1:80 -s rr",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), \
+         not \"rr\": another gateway's choice for the flow cannot be known",
+    );
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.3:8080 -m",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs dr or tun forwarding for every real \
+         server and the sorry server (nat and fullnat replies must return through the gateway \
+         that owns the flow)",
+    );
+    s.config.services[0].sloppy_tcp = Some(false);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s rr"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(false));
+    assert!(!s.config.services[0].sloppy_tcp());
+}
