@@ -95,10 +95,9 @@ fn run(w: &mut Worker, snap: &Snapshot, frame: &[u8]) -> (Verdict, Vec<u8>) {
 /// MAC is the gateway's server side.
 fn backend_of(out: &[u8]) -> u8 {
     assert_eq!(out[6..12], GW1, "sent from the server-side port");
-    let k = (0..BACKENDS)
+    (0..BACKENDS)
         .find(|&k| out[..6] == backend_mac(k))
-        .expect("a backend's MAC");
-    k
+        .expect("a backend's MAC")
 }
 
 fn worker() -> Worker {

@@ -836,7 +836,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 24] = [
+const WORKER: [WorkerField; 25] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
