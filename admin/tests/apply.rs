@@ -391,3 +391,112 @@ fn edits_keep_sloppy_tcp_and_refuse_what_contradicts_it() {
     assert_eq!(s.config.services[0].sloppy_tcp, Some(false));
     assert!(!s.config.services[0].sloppy_tcp());
 }
+
+fn announce_listing() -> admin::proto::AnnounceListing {
+    let vip = |v: &str, announced: bool, why: &str| admin::proto::AnnounceVip {
+        vip: v.parse().expect("ip"),
+        announced,
+        worthy: announced,
+        since_s: 1_700_000_000,
+        device: Some("eth0".into()),
+        transitions: 1,
+        why: why.into(),
+    };
+    admin::proto::AnnounceListing {
+        table: 100,
+        drained: false,
+        stopping_in_s: None,
+        problem: None,
+        foreign: Vec::new(),
+        bird_up: true,
+        bird_problem: None,
+        sessions: 0,
+        vips: vec![
+            vip(
+                "198.18.1.100",
+                true,
+                "2 of 2 real servers up with weight > 0",
+            ),
+            vip(
+                "198.18.1.101",
+                false,
+                "none of 1 real servers up with weight > 0",
+            ),
+        ],
+        now_s: 1_700_000_065,
+    }
+}
+
+#[test]
+fn announce_listing_has_a_status_line_and_a_row_per_vip() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["-L", "--announce"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "nothing is announced: the configuration has no [announce] (docs/ecmp.md)\n"
+        )
+    );
+    s.announce = Some(announce_listing());
+    s.sessions_left.set(3);
+    let r = run(&mut s, &["-L", "--announce"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "ECMP announce: table 100, active, 1 of 2 VIPs announced, 3 sessions\n\
+         BIRD: up\n\
+         VIP                                      State      For     Dev             Why\n\
+         198.18.1.100                             announced  1m05s   eth0            2 of 2 real servers up with weight > 0\n\
+         198.18.1.101                             withdrawn  1m05s   eth0            none of 1 real servers up with weight > 0\n"
+    );
+}
+
+#[test]
+fn drain_withdraws_waits_for_the_sessions_and_undrain_announces() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["--drain"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            255,
+            "nothing is announced: the configuration has no [announce]\n"
+        )
+    );
+    let mut l = announce_listing();
+    l.bird_up = false;
+    l.bird_problem = Some("no BIRD on /run/bird/bird.ctl: No such file or directory".into());
+    s.announce = Some(l);
+    s.sessions_left.set(2);
+    // 2 sessions, then 1, then 0: the wait ends before its 30 s.
+    let r = run(&mut s, &["--drain", "--wait", "30"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "ECMP announce: table 100, drained, 0 of 2 VIPs announced, 2 sessions\n\
+             BIRD: down (no BIRD on /run/bird/bird.ctl: No such file or directory); forwarding \
+             is not affected\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("198.18.1.100                             drained "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with("drain: 0 sessions left after 2s\n"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&mut s, &["--undrain"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("active, 1 of 2 VIPs announced"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.drains, [true, true, false]);
+}

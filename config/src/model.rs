@@ -57,6 +57,9 @@ pub struct Config {
     /// `[sync]`: the session-sync channel between directors (reloadable; a change restarts the
     /// channel, see [`crate::SessionSync::restart_needed`]).
     pub sync: crate::SessionSync,
+    /// `[announce]`: the VIP routes BIRD exports (ECMP scale-out); `None` without the section
+    /// (reloadable, except `table`).
+    pub announce: Option<crate::Announce>,
 }
 
 /// `[dpdk]`: settings that need a restart to change.

@@ -55,6 +55,8 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let control = read_control(root.table(sink, "control"), sink);
     let ha = read_ha(root.table(sink, "ha"), sink, &ports, &pools, &services);
     let sync = crate::sync::read_sync(root.table(sink, "sync"), sink);
+    let announce =
+        crate::announce::read_announce(root.table(sink, "announce"), sink, &ports, &services);
     root.finish(sink);
     Config {
         dpdk,
@@ -67,6 +69,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         control,
         ha,
         sync,
+        announce,
     }
 }
 
@@ -360,6 +363,11 @@ fn valid_name(s: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A port name that is also a valid Linux interface name (at most IFNAMSIZ - 1 characters).
+pub(crate) fn valid_ifname(s: &str) -> bool {
+    valid_name(s) && s.len() <= IFNAME_MAX
+}
+
 /// Return the identity of a device string (for duplicate detection), or `None` if malformed.
 pub(crate) fn device_key(s: &str) -> Option<String> {
     let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
@@ -402,7 +410,7 @@ fn bad_unicast(ip: IpAddr) -> Option<&'static str> {
 }
 
 /// Parse an address at `span`, recording an error; also refuses non-unicast addresses.
-fn parse_ip(sink: &mut Sink<'_>, a: &At<&str>, path: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(sink: &mut Sink<'_>, a: &At<&str>, path: &str) -> Option<IpAddr> {
     match a.v.parse::<IpAddr>() {
         Ok(ip) => {
             if let Some(m) = bad_unicast(ip) {

@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce"],
     );
 }
 

@@ -17,8 +17,7 @@ use crate::sched::{hash, SchedBackend, SchedFlags, Scheduler, SchedulerKind};
 use crate::session::{FwdMethod, Timeouts};
 use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
 
-/// An Ethernet address.
-pub type Mac = [u8; 6];
+pub use crate::types::Mac;
 
 /// A small, fast, non-keyed hasher for the snapshot's lookup maps (keys come from the config,
 /// not from packets an attacker chooses freely... except the lookup key itself, which only
@@ -599,8 +598,8 @@ impl SnapshotBuilder {
                     .iter()
                     .chain(spec.sorry.iter())
                     .all(|b| matches!(b.method, FwdMethod::Dr | FwdMethod::Tun));
-            let needs_loads = crate::pipeline::uses_loads(spec.scheduler)
-                || spec.backends.iter().any(|b| b.u_threshold > 0);
+            let needs_loads =
+                spec.scheduler.uses_loads() || spec.backends.iter().any(|b| b.u_threshold > 0);
             let slot = usize::from(sidx);
             if services.len() <= slot {
                 services.resize_with(slot + 1, || None);

@@ -126,6 +126,15 @@ pub enum SchedulerKind {
 }
 
 impl SchedulerKind {
+    /// Whether this scheduler reads the backends' connection counts, which the workers then
+    /// publish for it.
+    pub const fn uses_loads(self) -> bool {
+        matches!(
+            self,
+            Self::Lc | Self::Wlc | Self::Sed | Self::Nq | Self::Lblc | Self::Lblcr | Self::Ovf
+        )
+    }
+
     /// Every scheduler, in ipvsadm's documentation order.
     pub const ALL: [Self; 13] = [
         Self::Rr,
