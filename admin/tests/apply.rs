@@ -90,17 +90,49 @@ fn kernel_errors_have_ipvs_strerror_text_and_exit_255() {
     );
     refused(
         &mut s,
-        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
-        255,
-        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME",
-    );
-    refused(
-        &mut s,
         "-A -t 10.0.0.1:81 --laddr-pool nosuch",
         255,
         "No such local address pool `nosuch' (pools are: lan-snat)",
     );
     assert_eq!(s.commits, 2);
+}
+
+/// DPVS's habit: a FullNAT real server (`-b`) on a service without a pool takes the only pool
+/// there is; with several (or none) the refusal names them.
+#[test]
+fn fullnat_real_server_takes_the_only_pool_or_the_error_names_the_pools() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.5:8080 -b"));
+    let svc = &s.config.services[0];
+    assert_eq!(svc.local_address_pool.as_deref(), Some("lan-snat"));
+    assert_eq!(svc.real_servers[0].forward, config::Forward::FullNat);
+
+    let mut cfg = common::base();
+    let mut second = cfg.local_address_pools[0].clone();
+    second.name = "lan-snat-2".into();
+    second.addresses = vec!["10.255.0.2".parse().expect("ip")];
+    cfg.local_address_pools.push(second);
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 -b",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (pools are: lan-snat, lan-snat-2)",
+    );
+    let mut cfg = common::base();
+    cfg.local_address_pools.clear();
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (none is configured: add a [[local_address_pool]] to the configuration)",
+    );
 }
 
 #[test]
