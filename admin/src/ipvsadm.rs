@@ -18,8 +18,9 @@
 //!   the list conflicts, each with ipvsadm's message, exit status 2. popt errors ("--foo: unknown
 //!   option") exit 255 like ipvsadm's `return -1`.
 //!
-//! ferrovs additions, spelled so they cannot collide with upstream options (`-b` stays
-//! `--sched-flags`, unlike DPVS): `--fullnat` (a forwarding method, like `-g/-m/-i`),
+//! ferrovs additions, spelled so they cannot collide with upstream options: `--fullnat` (a
+//! forwarding method, like `-g/-m/-i`; `-b` too on `-a`/`-e`, as DPVS spells it, where
+//! ipvsadm has no `-b`: on `-A`/`-E` it stays `--sched-flags`),
 //! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the commands `--reload` and
 //! `--ready` (director HA: the check keepalived's `track_script` runs), the listing option
 //! `--health` (a health-check column, with `-L` only) and `-L --ha` (the addresses director HA
@@ -245,7 +246,8 @@ Options:
   --gatewaying   -g             direct routing (default)
   --ipip         -i             IPIP tunnelling
   --masquerading -m             NAT
-  --fullnat                     FullNAT (ferrovs; needs --laddr-pool on the service)
+  --fullnat      -b             FullNAT, with -a/-e (DPVS's -b; the service's pool, or the
+                                only pool there is)
   --laddr-pool   name           FullNAT local address pool, with -A/-E (ferrovs)
   --weight       -w weight      0..65535; default 1
   --u-threshold  -x uthreshold  upper connection threshold
@@ -528,6 +530,9 @@ struct Popt<'a> {
     leftovers: Vec<String>,
     /// The last word consumed (`poptBadOption(ctx, POPT_BADOPTION_NOALIAS)`).
     last_word: String,
+    /// `-b` is DPVS's `--fullnat` (no value) rather than ipvsadm's `--sched-flags FLAGS`: set
+    /// for the real-server commands, where ipvsadm has no `-b`.
+    b_is_fullnat: bool,
 }
 
 impl<'a> Popt<'a> {
@@ -539,6 +544,7 @@ impl<'a> Popt<'a> {
             rest_leftover: false,
             leftovers: Vec::new(),
             last_word: String::new(),
+            b_is_fullnat: false,
         }
     }
 
@@ -564,8 +570,15 @@ impl<'a> Popt<'a> {
                 let mut it = cluster.chars();
                 let Some(c) = it.next() else { continue };
                 let rest: String = it.collect();
-                let Some(&(_, _, arg, tag)) = OPTIONS.iter().find(|(_, s, _, _)| *s == Some(c))
-                else {
+                let found = if c == 'b' && self.b_is_fullnat {
+                    Some((Arg::None, Tag::FullNat))
+                } else {
+                    OPTIONS
+                        .iter()
+                        .find(|(_, s, _, _)| *s == Some(c))
+                        .map(|&(_, _, arg, tag)| (arg, tag))
+                };
+                let Some((arg, tag)) = found else {
                     return Err((PoptError::BadOpt, word));
                 };
                 if arg == Arg::None {
@@ -1236,6 +1249,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Version => return Ok(Parsed::Version),
         _ => return Err(CliError::try_help(program)),
     }
+    popt.b_is_fullnat = matches!(e.cmd, Some(Cmd::AddDest | Cmd::EditDest));
 
     loop {
         let got = match popt.next_opt() {

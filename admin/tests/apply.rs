@@ -90,17 +90,49 @@ fn kernel_errors_have_ipvs_strerror_text_and_exit_255() {
     );
     refused(
         &mut s,
-        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
-        255,
-        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME",
-    );
-    refused(
-        &mut s,
         "-A -t 10.0.0.1:81 --laddr-pool nosuch",
         255,
         "No such local address pool `nosuch' (pools are: lan-snat)",
     );
     assert_eq!(s.commits, 2);
+}
+
+/// DPVS's habit: a FullNAT real server (`-b`) on a service without a pool takes the only pool
+/// there is; with several (or none) the refusal names them.
+#[test]
+fn fullnat_real_server_takes_the_only_pool_or_the_error_names_the_pools() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.5:8080 -b"));
+    let svc = &s.config.services[0];
+    assert_eq!(svc.local_address_pool.as_deref(), Some("lan-snat"));
+    assert_eq!(svc.real_servers[0].forward, config::Forward::FullNat);
+
+    let mut cfg = common::base();
+    let mut second = cfg.local_address_pools[0].clone();
+    second.name = "lan-snat-2".into();
+    second.addresses = vec!["10.255.0.2".parse().expect("ip")];
+    cfg.local_address_pools.push(second);
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 -b",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (pools are: lan-snat, lan-snat-2)",
+    );
+    let mut cfg = common::base();
+    cfg.local_address_pools.clear();
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (none is configured: add a [[local_address_pool]] to the configuration)",
+    );
 }
 
 #[test]
@@ -353,6 +385,43 @@ fn ha_listing_shows_each_followed_address() {
          Address                                  State      For     Since (UTC)          TAP\n\
          198.18.1.100                             not-owned  1m05s   2023-11-14 22:13:20  -\n"
     );
+}
+
+/// `sloppy_tcp` has no ipvsadm flag: an edit keeps what the file says, and an edit that would
+/// make the file's `sloppy_tcp = true` impossible (a non-consistent scheduler, a NAT server) is
+/// refused by the validation, configuration unchanged.
+#[test]
+fn edits_keep_sloppy_tcp_and_refuse_what_contradicts_it() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s mh"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.2"));
+    assert_eq!(s.config.services[0].sloppy_tcp, None);
+    assert!(
+        s.config.services[0].sloppy_tcp(),
+        "on by default for mh and DR"
+    );
+    s.config.services[0].sloppy_tcp = Some(true);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s sh -b sh-port"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(true));
+    refused(
+        &mut s,
+        "-E -t 10.0.0.1:80 -s rr",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), \
+         not \"rr\": another gateway's choice for the flow cannot be known",
+    );
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.3:8080 -m",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs dr or tun forwarding for every real \
+         server and the sorry server (nat and fullnat replies must return through the gateway \
+         that owns the flow)",
+    );
+    s.config.services[0].sloppy_tcp = Some(false);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s rr"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(false));
+    assert!(!s.config.services[0].sloppy_tcp());
 }
 
 fn announce_listing() -> admin::proto::AnnounceListing {

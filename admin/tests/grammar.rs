@@ -277,6 +277,27 @@ fn real_server_port_and_forwarding_rules() {
         server("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 --fullnat").forward,
         Fwd::Fullnat
     );
+    // DPVS's -b on a real server is --fullnat (no value), also in a cluster; on a service -b
+    // stays ipvsadm's --sched-flags.
+    for form in [
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -b",
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -b -w 3",
+        "-e -t 10.0.0.1:80 -br 10.0.0.2:8080",
+    ] {
+        let s = server(form);
+        assert_eq!((s.forward, s.port), (Fwd::Fullnat, 8080), "{form}");
+    }
+    assert_eq!(
+        err("-a -t 10.0.0.1:80 -r 10.0.0.2 -b -m"),
+        (
+            2,
+            "multiple 'forwarding-method' options specified".to_owned()
+        )
+    );
+    match cmd("-A -t 10.0.0.1:80 -s sh -b sh-port") {
+        Command::Apply(Op::AddService(spec)) => assert_eq!(spec.sched_flags, ["sh-port"]),
+        other => panic!("{other:?}"),
+    }
     // -r before -t takes the virtual port known at that point (none) for NAT.
     assert_eq!(server("-a -r 10.0.0.2 -t 10.0.0.1:80 -m").port, 0);
     // Seed 002: -m before -r, doubled spaces.

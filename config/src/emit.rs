@@ -280,6 +280,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
         }
+        if let Some(b) = s.sloppy_tcp {
+            let _ = writeln!(o, "sloppy_tcp = {b}");
+        }
         if s.health_check.kind != CheckKind::None {
             health_check(&mut o, "service.health_check", &s.health_check);
         }

@@ -1177,6 +1177,7 @@ fn read_services(
         let pool_at = t.str(sink, "local_address_pool");
         let toa_at = t.str(sink, "toa");
         let sorry_at = t.str(sink, "sorry_server");
+        let sloppy_at = t.bool(sink, "sloppy_tcp");
         let health_check = t
             .table(sink, "health_check")
             .map_or_else(HealthCheck::none, |h| read_health_check(h, sink));
@@ -1293,8 +1294,7 @@ fn read_services(
             }
             Some(SocketAddr::new(ip, sp))
         });
-        t.finish(sink);
-        services.push(Service {
+        let svc = Service {
             vip: vip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             port: port.unwrap_or(0),
             protocol,
@@ -1308,9 +1308,44 @@ fn read_services(
             sorry_server,
             health_check,
             real_servers,
-        });
+            sloppy_tcp: sloppy_at.as_ref().map(|a| a.v),
+        };
+        if let Some(a) = &sloppy_at {
+            check_sloppy_tcp(&svc, a, &t.key_path("sloppy_tcp"), sink);
+        }
+        t.finish(sink);
+        services.push(svc);
     }
     services
+}
+
+/// Refuse a `sloppy_tcp` that cannot do what it says: on a UDP service (every datagram starts
+/// a flow anyway), or `true` where gateways would not agree on the real server.
+fn check_sloppy_tcp(svc: &Service, a: &At<bool>, path: &str, sink: &mut Sink<'_>) {
+    if svc.protocol != Protocol::Tcp {
+        sink.error(
+            &a.span,
+            path,
+            "sloppy_tcp applies only to TCP services (every UDP datagram may start a flow)",
+        );
+    } else if a.v && !svc.scheduler.is_consistent() {
+        sink.error(
+            &a.span,
+            path,
+            format!(
+                "sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), not \"{}\": \
+                 another gateway's choice for the flow cannot be known",
+                svc.scheduler.name()
+            ),
+        );
+    } else if a.v && !svc.sloppy_tcp_possible() {
+        sink.error(
+            &a.span,
+            path,
+            "sloppy_tcp = true needs dr or tun forwarding for every real server and the sorry \
+             server (nat and fullnat replies must return through the gateway that owns the flow)",
+        );
+    }
 }
 
 /// Read `persistence`: `true` = 360 s, `false` = off, or seconds in 1..=31 days.

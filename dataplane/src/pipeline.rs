@@ -40,8 +40,9 @@ use crate::rss::RssSteer;
 use crate::sched::{hash, BackendLoad, PickCtx, SchedState};
 
 use crate::session::{
-    tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession, PersistTable, Session,
-    SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
+    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession,
+    PersistTable, Session, SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags,
+    TcpState, Timeouts,
 };
 use crate::snapshot::{is_link_local_multicast, NextHopError, Service, Snapshot, ToaMode};
 use crate::sync::{DeleteReason, SyncKind, WorkerSync};
@@ -622,7 +623,10 @@ impl Worker {
             }
         }
         let flags = TcpFlags::from_bits(tcp_flags);
-        if proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst) {
+        let mid_flow = proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
+        // IPVS's `sloppy_tcp`: any packet but a RST may start the flow, where every gateway
+        // would pick the same backend (ECMP moved the flow here, or its session expired).
+        if mid_flow && (flags.rst || !svc.sloppy_tcp) {
             return Verdict::Drop(DropReason::NotSynForNewTcp);
         }
         let Some(bid) = self.choose_backend(snap, now, sid, svc, client, vip, cport) else {
@@ -674,7 +678,11 @@ impl Worker {
             lport,
             proto,
             method: b.method,
-            state: tcp_transition(TcpState::None, dir, flags),
+            state: if mid_flow {
+                sloppy_tcp_state(dir, flags)
+            } else {
+                tcp_transition(TcpState::None, dir, flags)
+            },
             service: sid,
             backend_idx: bid,
             next_hop_mac: mac,
@@ -697,6 +705,9 @@ impl Worker {
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
+        if mid_flow {
+            c.sessions_mid_flow.inc();
+        }
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             tc.conns.inc();
             if active {

@@ -1116,6 +1116,7 @@ fn import_vs(
             sorry_server,
             health_check,
             real_servers: rs,
+            sloppy_tcp: None,
         });
     }
 }

@@ -362,6 +362,8 @@ pub struct WorkerRow {
     pub drops: [u64; DropReason::COUNT],
     /// Sessions created.
     pub sessions_created: u64,
+    /// Sessions created from a TCP segment other than a SYN (`sloppy_tcp`).
+    pub sessions_mid_flow: u64,
     /// Sessions expired.
     pub sessions_expired: u64,
     /// Session inserts refused.
@@ -424,6 +426,7 @@ impl WorkerRow {
             redirected_packets: c.redirected.get(),
             drops: core::array::from_fn(|i| c.drops[i].get()),
             sessions_created: c.sessions_created.get(),
+            sessions_mid_flow: c.sessions_mid_flow.get(),
             sessions_expired: c.sessions_expired.get(),
             insert_failures: c.insert_failures.get(),
             sessions_ipv4: c.sessions4.get(),
@@ -894,7 +897,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 24] = [
+const WORKER: [WorkerField; 25] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -924,6 +927,12 @@ const WORKER: [WorkerField; 24] = [
         "Sessions created.",
         Kind::Counter,
         |w| w.sessions_created,
+    ),
+    (
+        "ferrovs_worker_sessions_mid_flow_total",
+        "Sessions created from a TCP segment other than a SYN (sloppy_tcp: a flow another gateway started).",
+        Kind::Counter,
+        |w| w.sessions_mid_flow,
     ),
     (
         "ferrovs_worker_sessions_expired_total",

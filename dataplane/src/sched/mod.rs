@@ -157,6 +157,17 @@ impl SchedulerKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Whether the choice is a pure function of the packet's addresses (and port) and the
+    /// configured backends: `sh`, `dh` and `mh`. Every gateway with the same configuration then
+    /// picks the same backend for a flow, so any of them can schedule a packet from the middle
+    /// of a flow that another one started (`ServiceSpec::sloppy_tcp`). The others depend on a
+    /// cursor, on connection counts or on a cache, all local to one gateway (and worker).
+    /// Thresholds (`-x`/`-y`) and health make `sh`/`dh`/`mh` local too while they refuse a
+    /// backend; `docs/consistent-scheduling.md` has the details.
+    pub const fn is_consistent(self) -> bool {
+        matches!(self, Self::Sh | Self::Dh | Self::Mh)
+    }
+
     /// Return ipvsadm's name for this scheduler.
     pub const fn name(self) -> &'static str {
         match self {
