@@ -127,15 +127,15 @@ mod tests {
     fn text(f: Families) -> String {
         let families = f.finish();
         let r = Registry::new();
-        r.register(Box::new(ViewCollectorOf(families)))
+        r.register(Box::new(Fixed(families)))
             .expect("fresh registry");
         encode(&r)
     }
 
     /// A collector over fixed families, to feed the registry what a test builds.
-    struct ViewCollectorOf(Vec<MetricFamily>);
+    struct Fixed(Vec<MetricFamily>);
 
-    impl Collector for ViewCollectorOf {
+    impl Collector for Fixed {
         fn desc(&self) -> Vec<&Desc> {
             Vec::new()
         }
