@@ -12,6 +12,8 @@ PACKAGES=(
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
+  bird2                       # BGP and BFD on the exception path: the ECMP lab (issue 16)
+  nftables                    # the ECMP lab in NAT: replies back to the gateway they came from
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
 )
