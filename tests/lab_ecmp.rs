@@ -35,11 +35,7 @@ struct Ecmp {
 impl Ecmp {
     fn up(mode: &str, n: u32) -> Ecmp {
         let lab = Lab::up(TAG, mode, &["--ecmp", &n.to_string()]);
-        let gateways: Vec<String> = lab
-            .var("GATEWAYS")
-            .split(',')
-            .map(str::to_owned)
-            .collect();
+        let gateways: Vec<String> = lab.var("GATEWAYS").split(',').map(str::to_owned).collect();
         assert_eq!(gateways.len(), n as usize, "lab env GATEWAYS");
         let e = Ecmp { lab, gateways };
         // lab/lab up returns once the router has every path; check it from here too.
@@ -75,7 +71,10 @@ impl Ecmp {
     fn paths(&self) -> Vec<String> {
         let out = self
             .lab
-            .try_run("router", &["ip", "-4", "route", "show", self.lab.var("VIP")])
+            .try_run(
+                "router",
+                &["ip", "-4", "route", "show", self.lab.var("VIP")],
+            )
             .unwrap_or_default();
         let mut hops: Vec<String> = out
             .split_whitespace()
@@ -133,7 +132,14 @@ impl Ecmp {
         let count = count.to_string();
         self.lab
             .conn_loop(&[
-                "--count", &count, "--duration", "120", "--pause", "0", "--timeout", "3",
+                "--count",
+                &count,
+                "--duration",
+                "120",
+                "--pause",
+                "0",
+                "--timeout",
+                "3",
             ])
             .attempts()
     }
@@ -161,7 +167,10 @@ impl Ecmp {
         );
         let after = self.connections();
         let per_gw: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-        eprintln!("{count} new connections per gateway {:?}: {per_gw:?}", self.gateways);
+        eprintln!(
+            "{count} new connections per gateway {:?}: {per_gw:?}",
+            self.gateways
+        );
         // A new connection on a recently used source port may join that one's session, so
         // the gateways may count fewer than `count`; never more (each is scheduled once).
         let total: f64 = per_gw.iter().sum();
@@ -273,6 +282,30 @@ impl Ecmp {
         self.wait_paths(&self.gateways, Duration::from_secs(10));
     }
 
+    /// Watch the router's kernel route to the VIP (every 10 ms, straight through `ip -n`: no
+    /// lab/lab start-up in the way) from now until `gw` has left it and another gateway is
+    /// still in it: when that was seen (None after 10 s).
+    fn watch_removal(&self, gw: &str) -> std::thread::JoinHandle<Option<f64>> {
+        let netns = format!("{}-router", self.lab.id);
+        let vip = self.lab.var("VIP").to_owned();
+        let hop = format!("via {} ", self.var(gw, "ADDR"));
+        std::thread::spawn(move || {
+            let end = now() + 10.0;
+            while now() < end {
+                let out = std::process::Command::new("ip")
+                    .args(["-n", &netns, "-4", "route", "show", &vip])
+                    .output()
+                    .ok()?;
+                let route = String::from_utf8_lossy(&out.stdout);
+                if route.contains("via ") && !route.contains(&hop) {
+                    return Some(now());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            None
+        })
+    }
+
     /// (d) SIGKILL `victim` while new connections start every 50 ms: BFD takes it out of the
     /// router's route within BFD_BOUND_S of the kill, and every connection started after that
     /// succeeds; then it starts again and rejoins.
@@ -287,23 +320,23 @@ impl Ecmp {
             .lab
             .conn_loop(&["--every", "0.05", "--timeout", "3", "--duration", "5"]);
         std::thread::sleep(Duration::from_millis(1500));
+        let watch = self.watch_removal(victim);
         let said = self.lab.lab_ok(&["stop", victim], &[]);
         let killed: f64 = said
             .rsplit(' ')
             .next()
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or_else(|| panic!("lab stop said {said:?}"));
-        let want = self.addrs(&others);
-        poll(Duration::from_secs(5), || self.paths() == want).unwrap_or_else(|| {
+        let gone = watch.join().expect("route watcher").unwrap_or_else(|| {
             panic!(
-                "{victim} killed: the router still routes {:?}\n{}",
+                "{victim} killed: the router still routes {:?} 10 s later\n{}",
                 self.paths(),
                 self.logs()
             )
         });
-        let gone = now();
+        assert_eq!(self.paths(), self.addrs(&others), "the router's paths");
         let removal = gone - killed;
-        eprintln!("{victim} SIGKILLed: out of the router's route {removal:.3} s later (polled)");
+        eprintln!("{victim} SIGKILLed: out of the router's route {removal:.3} s later");
         assert!(
             removal <= BFD_BOUND_S,
             "BFD took {removal:.3} s to remove {victim} (bound {BFD_BOUND_S} s)\n{}",
@@ -324,7 +357,8 @@ impl Ecmp {
         let failed: Vec<&&Attempt> = after.iter().filter(|a| !a.ok).collect();
         assert!(
             failed.is_empty(),
-            "{} of {} new connections after {victim}'s removal failed: {failed:?}\n{}",
+            "{} of {} new connections after {victim}'s removal failed (killed at {killed:.3}, \
+             out of the route at {gone:.3}): {failed:?}\n{}",
             failed.len(),
             after.len(),
             self.logs()
