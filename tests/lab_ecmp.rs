@@ -26,6 +26,11 @@ const TAG: &str = "fve";
 /// about 0.3 s; polling through `lab/lab exec` and a loaded 2-CPU machine get the rest.
 const BFD_BOUND_S: f64 = 1.0;
 
+/// Each new connection's budget (connect and answer), as curl's in tests/lab_ha.rs: a SYN or
+/// an answer lost once (the machine is small and shared) is retransmitted within it; the
+/// router's removal of a dead gateway is timed on its own.
+const BUDGET_S: &str = "5";
+
 /// A lab with N gateways behind the router.
 struct Ecmp {
     lab: Lab,
@@ -53,7 +58,25 @@ impl Ecmp {
             keys.push(format!("{g}_BIRD_LOG"));
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.lab.tails(&keys)
+        let mut out = self.lab.tails(&keys);
+        // Where a lost packet went, if a gateway dropped it.
+        for g in &self.gateways {
+            let url = self.var(g, "METRICS");
+            let scrape = self
+                .lab
+                .try_run(g, &["curl", "-sS", "-m", "3", url])
+                .unwrap_or_default();
+            out += &format!("--- {g}'s nonzero drop counters\n");
+            for l in scrape.lines().filter(|l| {
+                (l.starts_with("ferrovs_worker_drops_total")
+                    || l.starts_with("ferrovs_port_rx_missed_total"))
+                    && !l.ends_with(" 0")
+            }) {
+                out += l;
+                out.push('\n');
+            }
+        }
+        out
     }
 
     fn var(&self, gw: &str, what: &str) -> &str {
@@ -139,7 +162,7 @@ impl Ecmp {
                 "--pause",
                 "0",
                 "--timeout",
-                "3",
+                BUDGET_S,
             ])
             .attempts()
     }
@@ -316,9 +339,9 @@ impl Ecmp {
             .filter(|g| *g != victim)
             .cloned()
             .collect();
-        let load = self
-            .lab
-            .conn_loop(&["--every", "0.05", "--timeout", "3", "--duration", "5"]);
+        let load =
+            self.lab
+                .conn_loop(&["--every", "0.05", "--timeout", BUDGET_S, "--duration", "5"]);
         std::thread::sleep(Duration::from_millis(1500));
         let watch = self.watch_removal(victim);
         let said = self.lab.lab_ok(&["stop", victim], &[]);
