@@ -3,7 +3,8 @@
 failover probe.
 
 Opens a NEW TCP connection to ADDR:PORT per attempt, sends one HTTP GET and reads the answer,
-for --duration seconds (or until --stop-file exists), and prints one line per attempt:
+for --duration seconds (or until --stop-file exists, or --count attempts), and prints one line
+per attempt:
 
     <start unix time> <end unix time> ok <backend>     e.g. "... ok RS1" from <h1>Backend RS1</h1>
     <start unix time> <end unix time> fail <reason>
@@ -56,6 +57,7 @@ def main():
     ap.add_argument("--pause", type=float, default=0.05, help="seconds between attempts")
     ap.add_argument("--every", type=float, help="start an attempt every EVERY seconds, in parallel")
     ap.add_argument("--stop-file", help="stop early once this file exists")
+    ap.add_argument("--count", type=int, help="stop after COUNT attempts")
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -71,9 +73,13 @@ def main():
 
     end = time.monotonic() + args.duration
     threads = []
+    started = 0
     while time.monotonic() < end:
         if args.stop_file and os.path.exists(args.stop_file):
             break
+        if args.count is not None and started >= args.count:
+            break
+        started += 1
         if args.every:
             t = threading.Thread(target=one)
             t.start()
