@@ -799,9 +799,6 @@ fn no_split_brain(lab: &Lab, secs: f64) {
 /// ferrovs and, separately, a stop of its keepalived hand the VIP and the real servers' gateway
 /// address to gw2 within the bound; each time the master comes back it takes them back.
 #[test]
-#[ignore = "flaky on a loaded 2-CPU machine (a FullNAT takeover case failed once in 2 runs with \
-            connection attempts timing out after the takeover); not yet five clean runs in a row: \
-            run with --ignored"]
 fn lab_ha_nat_crash_keepalived_stop_preempt_no_split_brain() {
     let lab = Lab::up("nat", &[]);
     master_serves(&lab);
@@ -821,9 +818,6 @@ fn lab_ha_nat_crash_keepalived_stop_preempt_no_split_brain() {
 
 /// DR, items (a) and (b).
 #[test]
-#[ignore = "flaky on a loaded 2-CPU machine (a FullNAT takeover case failed once in 2 runs with \
-            connection attempts timing out after the takeover); not yet five clean runs in a row: \
-            run with --ignored"]
 fn lab_ha_dr_master_serves_and_crash_fails_over() {
     let lab = Lab::up("dr", &[]);
     master_serves(&lab);
@@ -832,9 +826,6 @@ fn lab_ha_dr_master_serves_and_crash_fails_over() {
 
 /// TUN, items (a) and (b).
 #[test]
-#[ignore = "flaky on a loaded 2-CPU machine (a FullNAT takeover case failed once in 2 runs with \
-            connection attempts timing out after the takeover); not yet five clean runs in a row: \
-            run with --ignored"]
 fn lab_ha_tun_master_serves_and_crash_fails_over() {
     let lab = Lab::up("tun", &[]);
     master_serves(&lab);
@@ -844,9 +835,6 @@ fn lab_ha_tun_master_serves_and_crash_fails_over() {
 /// FullNAT with `nopreempt`, items (a), (b) and (d): the local address moves with the VIP (new
 /// connections through gw2 get their replies), and the master that returns stays backup.
 #[test]
-#[ignore = "flaky on a loaded 2-CPU machine (a FullNAT takeover case failed once in 2 runs with \
-            connection attempts timing out after the takeover); not yet five clean runs in a row: \
-            run with --ignored"]
 fn lab_ha_fullnat_crash_fails_over_and_nopreempt_master_stays_backup() {
     let lab = Lab::up("fullnat", &["--nopreempt"]);
     master_serves(&lab);
@@ -859,9 +847,6 @@ fn lab_ha_fullnat_crash_fails_over_and_nopreempt_master_stays_backup() {
 /// hands the VIP to the peer; gw returns and stays backup (it hears the peer's adverts through
 /// ferrovs); the peer's keepalived stops and gw takes the VIP.
 #[test]
-#[ignore = "known defect, open: after gw's ferrovs restarts (its TAP recreated), ferrovs did not \
-            follow the VIP keepalived set on the new TAP when the peer stopped (failed once in \
-            the full suite at 15:19 on 2026-12-02); run with --ignored while it is fixed"]
 fn lab_ha_dr_plain_keepalived_peer_takeover_both_ways() {
     let lab = Lab::up("dr", &["--peer", "--nopreempt"]);
     master_serves(&lab);
