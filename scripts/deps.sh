@@ -12,8 +12,10 @@ PACKAGES=(
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
+  bird2                       # BGP/BFD on the exception path: ECMP scale-out (issue 16), examples/bird.conf
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
+  dpkg-dev go-md2man systemd  # make deb: dpkg-shlibdeps, ferrovs.toml(5); systemd-analyze verify
 )
 # Strip the comments out of the list above.
 pkgs=()

@@ -3,5 +3,6 @@
 //! The binaries (`ferrovs`, `ferrovsadm`) are thin front ends over this and the workspace crates.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod gateway;
 pub mod realserver;

@@ -215,3 +215,44 @@ fn ferrovs_import_commands() {
     assert_eq!(cfg.services[0].real_servers.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A socket that exists but refuses this user is a permission problem, not a stopped gateway:
+/// ferrovsadm run as `nobody` against root's 0600 socket says so and what to do; a socket left
+/// by a gateway that stopped is told apart from a missing one.
+#[test]
+fn ferrovsadm_tells_permission_denied_from_not_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("admin.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    // The directory must let nobody reach the socket for the socket's own mode to decide.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod dir");
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_ferrovsadm"))
+        .arg("--socket")
+        .arg(&path)
+        .arg("-Ln")
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("permission denied") && err.contains("run ferrovsadm as root"),
+        "{err}"
+    );
+    assert!(!err.contains("not running"), "{err}");
+
+    drop(listener);
+    let (code, _, err) = adm(&path, &["-Ln"], "");
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("ferrovs is not running?") && err.contains("nothing listens on it"),
+        "{err}"
+    );
+}

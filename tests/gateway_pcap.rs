@@ -160,9 +160,15 @@ fn config(snap: &Snapshot, devices: &[String], dir: &Path, prefix: &str, workers
         };
         let _ = writeln!(
             services,
-            "\n[[service]]\nvip = \"{}\"\nport = {}\nprotocol = \"{proto}\"",
-            s.vip, s.port
+            "\n[[service]]\nvip = \"{}\"\nport = {}\nprotocol = \"{proto}\"\nscheduler = \"{}\"",
+            s.vip,
+            s.port,
+            s.scheduler.kind()
         );
+        // On by default where it can be (consistent scheduler, DR/TUN): only "off" is said.
+        if s.proto == L4Proto::Tcp && s.scheduler.kind().is_consistent() && !s.sloppy_tcp {
+            let _ = writeln!(services, "sloppy_tcp = false");
+        }
         if !s.laddrs.is_empty() {
             let n = pools
                 .iter()

@@ -866,6 +866,54 @@ impl Lab {
         Killed(vec![child])
     }
 
+    /// A connection like [`Lab::hold`] that ends with a reset (SO_LINGER 0) when dropped, so
+    /// that its session closes at once and expires after CLOSE's 10 s.
+    fn hold_rst(&self, vip: &str, sport: u16) -> Killed {
+        let child = self
+            .command(&[
+                "exec",
+                "client",
+                "--",
+                "socat",
+                "-",
+                &format!("TCP:{vip}:80,sourceport={sport},so-linger=0"),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("socat");
+        Killed(vec![child])
+    }
+
+    /// Wait (20 s at most) until `-L -n --thresholds` shows `want` (Uthreshold, Lthreshold,
+    /// ActiveConn, InActConn) for the real server `rs`.
+    fn wait_thresholds(&self, rs: &str, want: [&str; 4]) {
+        let start = Instant::now();
+        loop {
+            let t = self.adm(&["-L", "-n", "--thresholds"]);
+            let row: Vec<String> = t
+                .lines()
+                .find(|l| l.starts_with(&format!("  -> {rs} ")))
+                .map(|l| {
+                    l.split_whitespace()
+                        .skip(2)
+                        .take(4)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if row == want {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{rs}: want {want:?}, have {row:?}:\n{t}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The `ferrovsadm -L -n -c` entries as (state, source, virtual, destination), waiting (5 s
     /// at most) until there are at least `n` ESTABLISHED ones.
     fn connections(&self, n: usize) -> Vec<[String; 4]> {
@@ -907,7 +955,8 @@ impl Lab {
 
 /// ferrovsadm against the running gateway beyond -A/-a/-E/-e/-L (NAT): `-c` lists exactly the
 /// live connections (client, VIP, the server rr gave each); `--thresholds` and an upper
-/// threshold (`-x 1`) that keeps new flows off a server at its limit; `-Z` zeroes a service's
+/// threshold (`-x 1`) that keeps new flows off a server at its limit, and a lower one (`-y`) that
+/// keeps them off until the count falls below it; `-Z` zeroes a service's
 /// counters and `--stats` counts again from there; `--rate` shows traffic while wrk runs;
 /// `-S` then `-C` then `-R` restores the same table, which serves; a sorry server takes the
 /// flows while no real server may (all at weight 0).
@@ -969,6 +1018,41 @@ fn lab_nat_ferrovsadm_connections_thresholds_zero_rate_save_restore_sorry() {
     );
     drop(held);
     lab.adm(&["-e", "-t", &svc, "-r", &busy, "-m", "-w", "1"]);
+
+    // -y: a server that reached its upper threshold takes no new flow until its connection
+    // count (active + inactive, as the kernel counts) falls below the lower one. Without -y it
+    // would come back below 3/4 of -x: at one connection of -x 2 here. rs3 joins for this step
+    // with no closed connections behind it; the held ones end with a reset (linger 0), so they
+    // leave the count after CLOSE's 10 s.
+    let third = format!("{rs3}:80");
+    for rs in [rs1, rs2] {
+        lab.adm(&["-e", "-t", &svc, "-r", &format!("{rs}:80"), "-m", "-w", "0"]);
+    }
+    lab.adm(&[
+        "-a", "-t", &svc, "-r", &third, "-m", "-w", "1", "-x", "2", "-y", "1",
+    ]);
+    let mut held = vec![lab.hold_rst(vip, 40004), lab.hold_rst(vip, 40005)];
+    lab.wait_thresholds(&third, ["2", "1", "2", "0"]);
+    for rs in [rs1, rs2] {
+        lab.adm(&["-e", "-t", &svc, "-r", &format!("{rs}:80"), "-m", "-w", "1"]);
+    }
+    let names = lab.curl_names(&url, 3);
+    assert!(names.iter().all(|n| n != "RS3"), "RS3 at -x 2: {names:?}");
+    held.pop();
+    lab.wait_thresholds(&third, ["2", "1", "1", "0"]);
+    let names = lab.curl_names(&url, 3);
+    assert!(
+        names.iter().all(|n| n != "RS3"),
+        "RS3 with one connection is not below -y 1: {names:?}"
+    );
+    held.clear();
+    lab.wait_thresholds(&third, ["2", "1", "0", "0"]);
+    let names = lab.curl_names(&url, 4);
+    assert!(
+        names.iter().any(|n| n == "RS3"),
+        "RS3 below -y 1 takes flows again: {names:?}"
+    );
+    lab.adm(&["-d", "-t", &svc, "-r", &third]);
 
     // -Z, then --stats counts from zero.
     lab.adm(&["-Z", "-t", &svc]);

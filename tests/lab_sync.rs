@@ -78,6 +78,8 @@ struct Pair {
     env: HashMap<String, String>,
     gateways: Vec<Option<Child>>,
     extra: Vec<Child>,
+    /// `[sync] enabled` in the gateways' files (false: `ferrovsadm --start-daemon` enables it).
+    sync_enabled: bool,
 }
 
 impl Pair {
@@ -92,6 +94,7 @@ impl Pair {
             env: HashMap::new(),
             gateways: Vec::new(),
             extra: Vec::new(),
+            sync_enabled: true,
         };
         let w = workers.to_string();
         let out = p.lab(&["up", mode, "--workers", &w, "--no-gateway"]);
@@ -190,8 +193,9 @@ impl Pair {
             }
         }
         out.push_str(&format!(
-            "\n[sync]\nenabled = true\nlisten = \"{}:{SYNC_PORT}\"\npeers = [\"{}:{SYNC_PORT}\"]\n\
+            "\n[sync]\nenabled = {}\nlisten = \"{}:{SYNC_PORT}\"\npeers = [\"{}:{SYNC_PORT}\"]\n\
              key = \"{KEY}\"\nsyncid = 7\n",
+            self.sync_enabled,
             SYNC_ADDR[i],
             SYNC_ADDR[1 - i]
         ));
@@ -299,6 +303,20 @@ impl Pair {
             .expect("ferrovsadm");
         assert!(out.status.success(), "ferrovsadm -L -c -n: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run `ferrovsadm ARGS` against gateway `i`: (exit status, stdout, stderr).
+    fn adm(&self, i: usize, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferrovsadm"))
+            .args(args)
+            .env("FERROVS_SOCKET", self.admin(i))
+            .output()
+            .expect("ferrovsadm");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Point the client's and the real servers' neighbours at gateway `i` (what a VRRP
@@ -438,10 +456,73 @@ fn both_ready(p: &Pair) {
 /// established through A, so it learns the session from A's full resync (A's worker walks its
 /// table for it) instead of from live events.
 fn failover(mode: &str, late_backup: bool, workers: u32) {
+    failover_with(mode, late_backup, workers, false);
+}
+
+/// The two gateways' sync daemons started with ipvsadm's commands: `[sync]` is in their files
+/// but disabled; both directions are started on each with `ferrovsadm --start-daemon` and
+/// listed with `-L --daemon` in ipvsadm's format.
+fn start_daemons(p: &Pair) {
+    for i in 0..2 {
+        assert_eq!(
+            p.adm(i, &["-L", "--daemon"]),
+            (0, String::new(), String::new()),
+            "gateway {i}: no daemon before"
+        );
+        assert_eq!(
+            p.adm(i, &["--start-daemon", "master"]),
+            (0, String::new(), String::new())
+        );
+        assert_eq!(
+            p.adm(
+                i,
+                &[
+                    "--start-daemon",
+                    "backup",
+                    "--mcast-interface",
+                    "server",
+                    "--syncid",
+                    "7"
+                ]
+            ),
+            (0, String::new(), String::new())
+        );
+        let (code, _, err) = p.adm(i, &["--start-daemon", "backup"]);
+        assert_eq!(
+            (code, err.lines().next()),
+            (255, Some("Daemon has already run"))
+        );
+        assert_eq!(
+            p.adm(i, &["-Ln", "--daemon"]).1,
+            format!(
+                "master sync daemon (mcast=server, syncid=7, maxlen=1400, port={SYNC_PORT})\n\
+                 backup sync daemon (mcast=server, syncid=7, maxlen=1400, port={SYNC_PORT})\n"
+            )
+        );
+    }
+}
+
+fn failover_with(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: bool) {
     let mut p = Pair::up(mode, workers);
+    p.sync_enabled = !by_ferrovsadm;
     p.start(0);
-    if !late_backup {
+    if late_backup {
+        // Alone, A has no peer's table: the ready check (keepalived's track_script) fails.
+        let (code, _, err) = p.adm(0, &["--ready"]);
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                1,
+                "not ready: session sync: the initial resync from the peers is not complete\n"
+            ),
+            "{}",
+            p.logs()
+        );
+    } else {
         p.start(1);
+    }
+    if by_ferrovsadm {
+        start_daemons(&p);
     }
     p.steer_to(0, mode);
     if !late_backup {
@@ -490,6 +571,11 @@ fn failover(mode: &str, late_backup: bool, workers: u32) {
     if late_backup {
         p.start(1);
         both_ready(&p);
+        // Each has the other's table now: ready to own.
+        for i in 0..2 {
+            let (code, out, err) = p.adm(i, &["--ready"]);
+            assert_eq!(code, 0, "gateway {i}: {out}{err}\n{}", p.logs());
+        }
         let b = p.scrape(1);
         assert!(
             Pair::metric(&b, "ferrovs_sync_resyncs_completed_total").is_some_and(|n| n >= 1.0)
@@ -600,6 +686,11 @@ fn lab_sync_nat_backup_started_later_learns_by_resync() {
 #[test]
 fn lab_sync_fullnat_backup_started_later_learns_by_resync() {
     failover("fullnat", true, 1);
+}
+
+#[test]
+fn lab_sync_nat_daemons_started_by_ferrovsadm_keep_tcp_connection() {
+    failover_with("nat", false, 1, true);
 }
 
 #[test]

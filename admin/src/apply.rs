@@ -21,7 +21,9 @@
 use core::fmt;
 use std::net::IpAddr;
 
-use config::{Config, Forward, Protocol, RealServer, SchedFlag, Scheduler, Service, Toa};
+use config::{
+    Config, Forward, LocalAddressPool, Protocol, RealServer, SchedFlag, Scheduler, Service, Toa,
+};
 
 use crate::proto::{Op, ServerSpec, ServiceKey, ServiceSpec};
 
@@ -159,19 +161,40 @@ fn check_thresholds(server: &ServerSpec) -> Result<(), ApplyError> {
     Ok(())
 }
 
-fn check_fullnat(svc: &Service, server: &ServerSpec) -> Result<(), ApplyError> {
-    if Forward::from(server.forward) == Forward::FullNat && svc.local_address_pool.is_none() {
-        return Err(ApplyError::new(format!(
-            "FullNAT needs a local address pool on the service: {} {} --laddr-pool NAME",
-            if svc.protocol == Protocol::Tcp {
-                "-E -t"
-            } else {
-                "-E -u"
-            },
-            crate::format::addr_port_numeric(svc.vip, svc.port)
-        )));
+/// A FullNAT real server needs a local address pool on its service. Without one, the only pool
+/// there is serves (as DPVS users expect of `-b`); with none or several, the error says which
+/// exist.
+fn check_fullnat(
+    pools: &[LocalAddressPool],
+    svc: &mut Service,
+    server: &ServerSpec,
+) -> Result<(), ApplyError> {
+    if Forward::from(server.forward) != Forward::FullNat || svc.local_address_pool.is_some() {
+        return Ok(());
     }
-    Ok(())
+    if let [only] = pools {
+        svc.local_address_pool = Some(only.name.clone());
+        if svc.protocol == Protocol::Tcp && svc.toa == Toa::Off {
+            // The schema's default for a TCP FullNAT service, as -E --laddr-pool sets it.
+            svc.toa = Toa::Ack;
+        }
+        return Ok(());
+    }
+    let names: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+    let known = if names.is_empty() {
+        "none is configured: add a [[local_address_pool]] to the configuration".to_owned()
+    } else {
+        format!("pools are: {}", names.join(", "))
+    };
+    Err(ApplyError::new(format!(
+        "FullNAT needs a local address pool on the service: {} {} --laddr-pool NAME ({known})",
+        if svc.protocol == Protocol::Tcp {
+            "-E -t"
+        } else {
+            "-E -u"
+        },
+        crate::format::addr_port_numeric(svc.vip, svc.port)
+    )))
 }
 
 /// Apply one operation to `cfg` in place. The result is not validated as a whole; use
@@ -200,6 +223,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 sorry_server: None,
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),
+                sloppy_tcp: None,
             };
             set_service_attrs(cfg, &mut svc, spec)?;
             cfg.services.push(svc);
@@ -226,7 +250,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
             {
                 return Err(ApplyError::new(E_DEST_EXISTS));
             }
-            check_fullnat(svc, server)?;
+            check_fullnat(&cfg.local_address_pools, svc, server)?;
             svc.real_servers.push(RealServer {
                 address: server.address,
                 port: server.port,
@@ -246,7 +270,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 .iter()
                 .position(|r| r.address == server.address && r.port == server.port)
                 .ok_or_else(|| ApplyError::new(E_NO_SUCH_DEST))?;
-            check_fullnat(svc, server)?;
+            check_fullnat(&cfg.local_address_pools, svc, server)?;
             let rs = &mut svc.real_servers[j];
             rs.weight = server.weight;
             rs.u_threshold = server.u_threshold;

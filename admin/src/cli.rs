@@ -5,7 +5,8 @@
 //! 2 for a refused command line (`fail(2, ...)`) or when the daemon cannot be reached (ipvsadm's
 //! "Can't initialize ipvs"), 255 for popt errors and for changes the daemon refuses (ipvsadm
 //! returns -1 after printing `ipvs_strerror`), 1 for listing errors ("No such service" from
-//! `-L -t`, as ipvsadm's `exit(1)`). `--reload` failures exit 1. `--ready` exits 0 while the
+//! `-L -t`, as ipvsadm's `exit(1)`); `--start-daemon` and `--stop-daemon` refused by the
+//! daemon exit 255 too. `--reload` failures exit 1. `--ready` exits 0 while the
 //! gateway is ready to own addresses, 1 with a one-line reason on stderr when it is not, and 2
 //! when the daemon cannot be reached (keepalived's `vrrp_script` takes any non-zero as a
 //! failure).
@@ -70,7 +71,12 @@ impl Ctx<'_, '_> {
     }
 
     fn apply(&mut self, ops: Vec<Op>) -> u8 {
-        match self.call(&Request::Apply { ops }) {
+        self.change(&Request::Apply { ops })
+    }
+
+    /// Send a change that answers `Ok` or an error (ipvsadm's `return -1` on failure).
+    fn change(&mut self, req: &Request) -> u8 {
+        match self.call(req) {
             Err(code) => code,
             Ok(Response::Ok) => 0,
             Ok(Response::Error { message }) => self.fail(&message, EXIT_REFUSED),
@@ -127,6 +133,22 @@ pub fn run(
             Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
             Ok(other) => cx.unexpected(&other),
         },
+        // ipvsadm prints nothing when no daemon runs; -n changes nothing here either.
+        Command::List(ListWhat::Daemon, _) => match cx.call(&Request::Daemons) {
+            Err(code) => code,
+            Ok(Response::Daemons { daemons }) => cx.print(&format::daemons(&daemons)),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
+        Command::StartDaemon(spec) => cx.change(&Request::StartDaemon(spec)),
+        Command::StopDaemon(state) => cx.change(&Request::StopDaemon { state }),
+        Command::List(ListWhat::Announce, _) => match cx.call(&Request::Announce) {
+            Err(code) => code,
+            Ok(Response::Announce(l)) => cx.print(&format::announce(&l)),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
+        Command::Drain { drained, wait_s } => drain(&mut cx, drained, wait_s),
         Command::Ready => match cx.call(&Request::Ready) {
             Err(code) => code,
             Ok(Response::Ready {
@@ -141,12 +163,7 @@ pub fn run(
             Ok(other) => cx.unexpected(&other),
         },
         Command::Apply(op) => cx.apply(vec![op]),
-        Command::Zero(service) => match cx.call(&Request::Zero { service }) {
-            Err(code) => code,
-            Ok(Response::Ok) => 0,
-            Ok(Response::Error { message }) => cx.fail(&message, EXIT_REFUSED),
-            Ok(other) => cx.unexpected(&other),
-        },
+        Command::Zero(service) => cx.change(&Request::Zero { service }),
         Command::List(what, f) => {
             let q = ListQuery {
                 service: match what {
@@ -167,9 +184,9 @@ pub fn run(
                 },
                 ListWhat::Connections => format::connections(&l.connections, &f, names),
                 ListWhat::Timeout => format::timeouts(&l),
-                // ferrovs runs no sync daemon: nothing to list, as ipvsadm with none running.
-                ListWhat::Daemon => String::new(),
-                ListWhat::Ha => unreachable!("answered above"),
+                ListWhat::Daemon | ListWhat::Ha | ListWhat::Announce => {
+                    unreachable!("answered above")
+                }
             };
             cx.print(&text)
         }
@@ -196,6 +213,36 @@ pub fn run(
             Ok(other) => cx.unexpected(&other),
         },
     }
+}
+
+/// `--drain [--wait S]` / `--undrain`: ask, print the announcements after it; with `--wait`,
+/// poll once a second until the workers hold no session or `S` seconds passed, printing the
+/// count left (exit 0 either way: the VIPs are withdrawn; the count says what a stop cuts).
+fn drain(cx: &mut Ctx<'_, '_>, drained: bool, wait_s: Option<u32>) -> u8 {
+    let mut l = match cx.call(&Request::Drain { drained }) {
+        Err(code) => return code,
+        Ok(Response::Announce(l)) => l,
+        Ok(Response::Error { message }) => return cx.fail(&message, EXIT_REFUSED),
+        Ok(other) => return cx.unexpected(&other),
+    };
+    let code = cx.print(&format::announce(&l));
+    let Some(wait) = wait_s else { return code };
+    let mut waited = 0;
+    while l.sessions > 0 && waited < wait {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        waited += 1;
+        l = match cx.call(&Request::Announce) {
+            Err(code) => return code,
+            Ok(Response::Announce(l)) => l,
+            Ok(Response::Error { message }) => return cx.fail(&message, EXIT_LIST),
+            Ok(other) => return cx.unexpected(&other),
+        };
+    }
+    cx.print(&format!(
+        "drain: {} session{} left after {waited}s\n",
+        l.sessions,
+        if l.sessions == 1 { "" } else { "s" }
+    ))
 }
 
 /// Parse restore input into the changes it asks for.

@@ -16,8 +16,8 @@ const TIMEOUT: Duration = Duration::from_secs(130);
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Nothing listens on the socket.
-    #[error("ferrovs is not running? cannot connect to {}: {source}", path.display())]
+    /// Nothing listens on the socket, or this user may not use it.
+    #[error("{}", connect_message(path, source))]
     Connect {
         /// The socket path.
         path: PathBuf,
@@ -40,6 +40,26 @@ pub enum ClientError {
         /// What was wrong.
         message: String,
     },
+}
+
+/// What a failed connect means for the user: a socket that exists but refuses this user is a
+/// permission problem, not a stopped gateway.
+fn connect_message(path: &Path, e: &io::Error) -> String {
+    let p = path.display();
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => format!(
+            "cannot connect to {p}: permission denied: the admin socket is for root only (mode \
+             0600, as ipvsadm needs root); run ferrovsadm as root (sudo ferrovsadm ...)"
+        ),
+        io::ErrorKind::NotFound => {
+            format!("ferrovs is not running? cannot connect to {p}: no such socket")
+        }
+        io::ErrorKind::ConnectionRefused => format!(
+            "ferrovs is not running? cannot connect to {p}: nothing listens on it (a socket \
+             left by a gateway that stopped)"
+        ),
+        _ => format!("ferrovs is not running? cannot connect to {p}: {e}"),
+    }
 }
 
 /// The socket to use: `--socket`, else `$FERROVS_SOCKET`, else the configuration default

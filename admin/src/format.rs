@@ -16,7 +16,10 @@
 //! `up 3m07s`, `down 12s (connect: Connection refused)` or `unchecked`, after the row's usual
 //! columns, and the title names it after its last column. `-L --ha` ([`ha`]) lists the
 //! addresses director HA follows: one row each, state `owned` or `not-owned` (one word, for
-//! awk), how long, since when (UTC) and through which TAP.
+//! awk), how long, since when (UTC) and through which TAP. `-L --announce` ([`announce`]) lists
+//! the VIP routes kept for BIRD (ECMP): a status line (table, drained or not, BIRD up or not,
+//! sessions) and one row per VIP, state `announced`, `withdrawn`, `waiting` (worthy, held by
+//! `rise` / `hold_down`) or `drained`, how long, the route's device and why.
 
 use core::fmt::Write as _;
 use std::net::IpAddr;
@@ -24,7 +27,8 @@ use std::net::IpAddr;
 use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
-    ConnEntry, DestEntry, Fwd, HaListing, HealthState, Listing, Proto, ServiceEntry, IPVS_VERSION,
+    AnnounceListing, ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing,
+    Proto, ServiceEntry, IPVS_VERSION,
 };
 
 /// Format `addr:port` numerically, IPv6 in brackets.
@@ -197,6 +201,69 @@ pub fn ha(l: &HaListing) -> String {
             duration(l.now_s.saturating_sub(a.since_s)),
             utc(a.since_s),
             a.tap.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+/// `ferrovsadm -L --announce` (and the answer to `--drain` / `--undrain`): the VIP routes.
+pub fn announce(l: &AnnounceListing) -> String {
+    let mut out = String::new();
+    let n = l.vips.iter().filter(|v| v.announced).count();
+    let state = match (l.drained, l.stopping_in_s) {
+        (_, Some(s)) => format!("stopping in {s}s (drained)"),
+        (true, None) => "drained".to_owned(),
+        (false, None) => "active".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "ECMP announce: table {}, {state}, {n} of {} VIP{} announced, {} session{}",
+        l.table,
+        l.vips.len(),
+        if l.vips.len() == 1 { "" } else { "s" },
+        l.sessions,
+        if l.sessions == 1 { "" } else { "s" }
+    );
+    match (&l.bird_problem, l.bird_up) {
+        (_, true) => out.push_str("BIRD: up\n"),
+        (Some(p), false) => {
+            let _ = writeln!(out, "BIRD: down ({p}); forwarding is not affected");
+        }
+        (None, false) => out.push_str("BIRD: not probed yet\n"),
+    }
+    if let Some(p) = &l.problem {
+        let _ = writeln!(out, "Table: {p}");
+    }
+    if !l.foreign.is_empty() {
+        let _ = writeln!(
+            out,
+            "Table: routes not ferrovs's (left alone): {}",
+            l.foreign.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<40} {:<10} {:<7} {:<15} Why",
+        "VIP", "State", "For", "Dev"
+    );
+    for v in &l.vips {
+        let st = if v.announced {
+            "announced"
+        } else if l.drained {
+            "drained"
+        } else if v.worthy {
+            "waiting"
+        } else {
+            "withdrawn"
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:<10} {:<7} {:<15} {}",
+            v.vip.to_string(),
+            st,
+            duration(l.now_s.saturating_sub(v.since_s)),
+            v.device.as_deref().unwrap_or("-"),
+            v.why
         );
     }
     out
@@ -466,6 +533,30 @@ pub fn timeouts(l: &Listing) -> String {
         "Timeout (tcp tcpfin udp): {} {} {}\n",
         t.tcp_s, t.tcpfin_s, t.udp_s
     )
+}
+
+/// `ipvsadm -L --daemon` (`list_daemon`): one line per running daemon,
+/// `"%s sync daemon (mcast=%s, syncid=%d[, maxlen=%u][, group=%s][, port=%u][, ttl=%u])"`.
+/// ferrovs's channel is unicast: no `group`, no `ttl`; `port` is `[sync] listen`'s.
+pub fn daemons(d: &[DaemonEntry]) -> String {
+    let mut out = String::new();
+    for e in d {
+        let _ = write!(
+            out,
+            "{} sync daemon (mcast={}, syncid={}",
+            e.state.name(),
+            e.mcast_interface,
+            e.syncid
+        );
+        if e.maxlen != 0 {
+            let _ = write!(out, ", maxlen={}", e.maxlen);
+        }
+        if e.port != 0 {
+            let _ = write!(out, ", port={}", e.port);
+        }
+        out.push_str(")\n");
+    }
+    out
 }
 
 /// `ipvsadm -L -c [-n] [--persistent-conn]` (`list_conn`).

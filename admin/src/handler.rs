@@ -25,9 +25,10 @@
 use config::{Config, RealServer, Service};
 
 use crate::apply::{self, E_NO_SUCH_SERVICE};
+use crate::daemon::{self, DaemonError};
 use crate::proto::{
-    ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing, Request, Response,
-    ServiceKey, TimeoutsView,
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing,
+    Request, Response, ServiceKey, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -88,6 +89,32 @@ pub trait AdminState {
     fn ready(&self) -> Result<String, String> {
         Err("this gateway does not report readiness".into())
     }
+
+    /// Whether session sync can run here, so the sync-daemon commands can change `[sync]`
+    /// (`Ok`), or why not. A gateway without it lists no daemon and refuses to start one.
+    ///
+    /// # Errors
+    ///
+    /// Why session sync cannot run on this gateway, one line.
+    fn sync_available(&self) -> Result<(), String> {
+        Err("session sync is not available from this gateway".into())
+    }
+
+    /// The ECMP announcements (`-L --announce`); `None` without `[announce]`.
+    fn announce(&self) -> Option<AnnounceListing> {
+        None
+    }
+
+    /// Withdraw every VIP and keep forwarding (`--drain`), or announce again (`--undrain`);
+    /// return the announcements after it.
+    ///
+    /// # Errors
+    ///
+    /// Why not (no `[announce]`, a stop under way), one line.
+    fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
+        let _ = drained;
+        Err("this gateway does not announce VIPs".into())
+    }
 }
 
 fn find<'a>(cfg: &'a Config, key: &ServiceKey) -> Option<&'a Service> {
@@ -126,6 +153,24 @@ pub fn listing(state: &dyn AdminState, q: &ListQuery) -> Result<Listing, String>
             Vec::new()
         },
     })
+}
+
+/// Apply a sync-daemon command to the running `[sync]` and commit the result.
+fn change_sync(
+    state: &mut dyn AdminState,
+    f: impl FnOnce(&Config) -> Result<Config, DaemonError>,
+) -> Response {
+    if let Err(why) = state.sync_available() {
+        return Response::error(why);
+    }
+    let new = match f(state.config()).map_err(|e| e.to_string()) {
+        Ok(c) => apply::validate(&c).map_err(|e| e.message),
+        Err(e) => Err(e),
+    };
+    match new.and_then(|c| state.commit(c)) {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::error(e),
+    }
 }
 
 /// Serve one request against the running gateway.
@@ -180,6 +225,25 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
         Request::Ha => match state.ha() {
             Some(l) => Response::Ha(l),
             None => Response::error("director HA state not available from this gateway"),
+        },
+        Request::StartDaemon(spec) => change_sync(state, |cfg| daemon::start(cfg, &spec)),
+        Request::StopDaemon { state: s } => change_sync(state, |cfg| daemon::stop(cfg, s)),
+        Request::Daemons => Response::Daemons {
+            daemons: if state.sync_available().is_ok() {
+                daemon::running(state.config())
+            } else {
+                Vec::new()
+            },
+        },
+        Request::Announce => match state.announce() {
+            Some(l) => Response::Announce(l),
+            None => Response::error(
+                "nothing is announced: the configuration has no [announce] (docs/ecmp.md)",
+            ),
+        },
+        Request::Drain { drained } => match state.drain(drained) {
+            Ok(l) => Response::Announce(l),
+            Err(e) => Response::error(e),
         },
         Request::Ready => match state.ready() {
             Ok(reason) => Response::Ready {

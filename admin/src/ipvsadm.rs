@@ -18,26 +18,32 @@
 //!   the list conflicts, each with ipvsadm's message, exit status 2. popt errors ("--foo: unknown
 //!   option") exit 255 like ipvsadm's `return -1`.
 //!
-//! ferrovs additions, spelled so they cannot collide with upstream options (`-b` stays
-//! `--sched-flags`, unlike DPVS): `--fullnat` (a forwarding method, like `-g/-m/-i`),
+//! ferrovs additions, spelled so they cannot collide with upstream options: `--fullnat` (a
+//! forwarding method, like `-g/-m/-i`; `-b` too on `-a`/`-e`, as DPVS spells it, where
+//! ipvsadm has no `-b`: on `-A`/`-E` it stays `--sched-flags`),
 //! `--laddr-pool NAME` (FullNAT local address pool, on `-A`/`-E`), the commands `--reload` and
 //! `--ready` (director HA: the check keepalived's `track_script` runs), the listing option
 //! `--health` (a health-check column, with `-L` only) and `-L --ha` (the addresses director HA
-//! follows, instead of the services).
+//! follows, instead of the services), the commands `--drain [--wait SECONDS]` and `--undrain`
+//! (ECMP: withdraw every VIP route and keep forwarding, or announce again) and `-L --announce`
+//! (the VIP routes and their state).
 //! `--socket PATH` is taken out of argv before parsing ([`take_socket_option`]).
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
 //! "... is not supported by ferrovs" and exit status 2: fwmark (`-f`) and SCTP services,
 //! one-packet scheduling (`-o`), the scheduler flags `flag-1..3`, GUE/GRE tunnels and the sync
-//! daemon.
+//! daemon's multicast options (`--mcast-group`, `--mcast-port`, `--mcast-ttl`: ferrovs's session
+//! sync is unicast, see [`crate::daemon`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::names::Names;
-use crate::proto::{Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
+use crate::proto::{DaemonSpec, DaemonState, Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
 
 /// The longest persistence or session timeout: 31 days (`MAX_TIMEOUT`).
 const MAX_TIMEOUT: i64 = 86400 * 31;
+/// The longest `--drain --wait`: a day.
+const MAX_WAIT: i64 = 86400;
 /// ipvsadm's default persistence timeout (`IPVS_SVC_PERSISTENT_TIMEOUT`).
 const DEF_PERSISTENT_TIMEOUT: u32 = 360;
 /// The schedulers ipvsadm 1.31 lists in its help.
@@ -116,11 +122,13 @@ pub enum ListWhat {
     Connections,
     /// Timeouts (`--timeout`).
     Timeout,
-    /// Sync daemons (`--daemon`): ferrovs runs none, so this prints nothing, as ipvsadm does
-    /// when no daemon runs.
+    /// Sync daemons (`--daemon`): the directions of session sync that run, in ipvsadm's
+    /// format; nothing when none does, as ipvsadm prints.
     Daemon,
     /// The addresses director HA follows (`--ha`, ferrovs).
     Ha,
+    /// The VIP routes announced for ECMP (`--announce`, ferrovs).
+    Announce,
 }
 
 /// A parsed command.
@@ -141,6 +149,19 @@ pub enum Command {
     /// `--ready` (ferrovs addition): exit 0 while the gateway is healthy and ready to own
     /// addresses, for keepalived's `vrrp_script`.
     Ready,
+    /// `--start-daemon master|backup [--mcast-interface IF] [--syncid N] [--sync-maxlen N]`.
+    StartDaemon(DaemonSpec),
+    /// `--stop-daemon master|backup` (`--syncid` is accepted and ignored, as by the kernel).
+    StopDaemon(DaemonState),
+    /// `--drain [--wait SECONDS]` / `--undrain` (ferrovs additions): withdraw every VIP and
+    /// keep forwarding, or announce again; with `wait_s`, wait up to that long for the
+    /// sessions to end.
+    Drain {
+        /// Drain (true) or undrain.
+        drained: bool,
+        /// Seconds to wait for the sessions to end (`--drain --wait`).
+        wait_s: Option<u32>,
+    },
 }
 
 /// The outcome of a successful parse.
@@ -179,9 +200,14 @@ Usage:
   {p} -L|l [virtual-service] [options]
   {p} -Z [virtual-service]
   {p} --set tcp tcpfin udp
+  {p} --start-daemon {{master|backup}} [daemon-options]
+  {p} --stop-daemon {{master|backup}}
   {p} --reload
   {p} --ready
   {p} -L --ha
+  {p} --drain [--wait seconds]
+  {p} --undrain
+  {p} -L --announce
   {p} -h
 
 Commands (long or short options):
@@ -197,9 +223,13 @@ Commands (long or short options):
   --list            -L|-l  list the table
   --zero            -Z   zero the counters of one service or all
   --set tcp tcpfin udp   set session timeouts in seconds (0 = unchanged)
+  --start-daemon         start a direction of session sync ([sync]; master sends, backup installs)
+  --stop-daemon          stop a direction of session sync
   --reload               re-read the configuration file (ferrovs)
   --ready                exit 0 while the gateway is ready to own addresses, else say why
                          and exit 1 (ferrovs; for keepalived's vrrp_script)
+  --drain                withdraw every announced VIP, keep forwarding (ferrovs; ECMP)
+  --undrain              announce the healthy VIPs again (ferrovs; ECMP)
   --help            -h   this text
   --version         -v   version
 
@@ -216,7 +246,8 @@ Options:
   --gatewaying   -g             direct routing (default)
   --ipip         -i             IPIP tunnelling
   --masquerading -m             NAT
-  --fullnat                     FullNAT (ferrovs; needs --laddr-pool on the service)
+  --fullnat      -b             FullNAT, with -a/-e (DPVS's -b; the service's pool, or the
+                                only pool there is)
   --laddr-pool   name           FullNAT local address pool, with -A/-E (ferrovs)
   --weight       -w weight      0..65535; default 1
   --u-threshold  -x uthreshold  upper connection threshold
@@ -232,12 +263,21 @@ Options:
   --tun-info                    list tunnel information
   --health                      add each real server's health-check state (ferrovs)
   --ha                          list the addresses director HA follows, owned or not (ferrovs)
+  --daemon                      list the sync daemons (directions of session sync) that run
+  --announce                    list the VIP routes announced for ECMP (ferrovs)
+  --wait         seconds        with --drain: wait up to this long for the sessions to end
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
 
+Daemon Options:
+  --syncid sid                  sync group ([sync] syncid; default: the configured one)
+  --sync-maxlen length          largest sync datagram, at least 512 ([sync] max_datagram)
+  --mcast-interface interface   the ferrovs port (or its TAP) holding [sync] listen
+  listen, peers and key come from [sync]: the channel is unicast with an HMAC key.
+
 Not supported by ferrovs: -f/--fwmark-service, --sctp-service, -o/--ops, --pe,
-flag-1..3, --tun-type gue|gre, --start-daemon/--stop-daemon.
+flag-1..3, --tun-type gue|gre, --mcast-group/--mcast-port/--mcast-ttl.
 ",
         v = version()
     )
@@ -353,6 +393,10 @@ enum Tag {
     Health,
     Ha,
     Ready,
+    Announce,
+    Drain,
+    Undrain,
+    Wait,
 }
 
 /// (long name, short name, value, tag): ipvsadm 1.31's popt table plus the ferrovs additions.
@@ -422,7 +466,35 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("health", None, Arg::None, Tag::Health),
     ("ha", None, Arg::None, Tag::Ha),
     ("ready", None, Arg::None, Tag::Ready),
+    ("announce", None, Arg::None, Tag::Announce),
+    ("drain", None, Arg::None, Tag::Drain),
+    ("undrain", None, Arg::None, Tag::Undrain),
+    ("wait", None, Arg::Required, Tag::Wait),
 ];
+
+/// How an option takes its value, as [`options`] tells [`crate::manual`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionArg {
+    /// No value.
+    None,
+    /// A value, always.
+    Required,
+    /// A value when the next word does not start with `-` (`-p`).
+    Optional,
+}
+
+/// Every option of the grammar: (long name, short name, value). `list` appears twice (`-L`,
+/// `-l`).
+pub fn options() -> impl Iterator<Item = (&'static str, Option<char>, OptionArg)> {
+    OPTIONS.iter().map(|&(long, short, arg, _)| {
+        let arg = match arg {
+            Arg::None => OptionArg::None,
+            Arg::Required => OptionArg::Required,
+            Arg::Optional => OptionArg::Optional,
+        };
+        (long, short, arg)
+    })
+}
 
 /// popt's errors, with `poptStrerror`'s text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -458,6 +530,9 @@ struct Popt<'a> {
     leftovers: Vec<String>,
     /// The last word consumed (`poptBadOption(ctx, POPT_BADOPTION_NOALIAS)`).
     last_word: String,
+    /// `-b` is DPVS's `--fullnat` (no value) rather than ipvsadm's `--sched-flags FLAGS`: set
+    /// for the real-server commands, where ipvsadm has no `-b`.
+    b_is_fullnat: bool,
 }
 
 impl<'a> Popt<'a> {
@@ -469,6 +544,7 @@ impl<'a> Popt<'a> {
             rest_leftover: false,
             leftovers: Vec::new(),
             last_word: String::new(),
+            b_is_fullnat: false,
         }
     }
 
@@ -494,8 +570,15 @@ impl<'a> Popt<'a> {
                 let mut it = cluster.chars();
                 let Some(c) = it.next() else { continue };
                 let rest: String = it.collect();
-                let Some(&(_, _, arg, tag)) = OPTIONS.iter().find(|(_, s, _, _)| *s == Some(c))
-                else {
+                let found = if c == 'b' && self.b_is_fullnat {
+                    Some((Arg::None, Tag::FullNat))
+                } else {
+                    OPTIONS
+                        .iter()
+                        .find(|(_, s, _, _)| *s == Some(c))
+                        .map(|&(_, _, arg, tag)| (arg, tag))
+                };
+                let Some((arg, tag)) = found else {
                     return Err((PoptError::BadOpt, word));
                 };
                 if arg == Arg::None {
@@ -560,7 +643,7 @@ impl<'a> Popt<'a> {
 // ---------------------------------------------------------------------------------------------
 // Commands, options and the legality table.
 
-/// Commands, in ipvsadm's `CMD_*` order plus `reload` and `ready`.
+/// Commands, in ipvsadm's `CMD_*` order plus `reload`, `ready`, `drain` and `undrain`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
     Add,
@@ -579,10 +662,12 @@ enum Cmd {
     Zero,
     Reload,
     Ready,
+    Drain,
+    Undrain,
 }
 
 /// `cmdnames[]`.
-const CMD_NAMES: [&str; 16] = [
+const CMD_NAMES: [&str; 18] = [
     "add-service",
     "edit-service",
     "delete-service",
@@ -599,10 +684,13 @@ const CMD_NAMES: [&str; 16] = [
     "zero",
     "reload",
     "ready",
+    "drain",
+    "undrain",
 ];
 
-/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health` and `ha`.
-const OPT_NAMES: [&str; 37] = [
+/// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health`, `ha`,
+/// `announce` and `wait`.
+const OPT_NAMES: [&str; 39] = [
     "numeric",
     "connection",
     "service-address",
@@ -640,6 +728,8 @@ const OPT_NAMES: [&str; 37] = [
     "laddr-pool",
     "health",
     "ha",
+    "announce",
+    "wait",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -679,27 +769,32 @@ const OPTC_TUN_REMCSUM: usize = 33;
 const OPTC_LADDR_POOL: usize = 34;
 const OPTC_HEALTH: usize = 35;
 const OPTC_HA: usize = 36;
+const OPTC_ANNOUNCE: usize = 37;
+const OPTC_WAIT: usize = 38;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
 /// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th to
-/// 37th columns (`laddr-pool`, `health`, `ha`) and the `reload` and `ready` rows are ferrovs's.
-const LEGAL: [&[u8; 37]; 16] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xx",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx  ",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// 39th columns (`laddr-pool`, `health`, `ha`, `announce`, `wait`) and the `reload`, `ready`,
+/// `drain` and `undrain` rows are ferrovs's.
+const LEGAL: [&[u8; 39]; 18] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   x",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -782,6 +877,12 @@ struct Entry {
     timeouts: [u32; 3],
     sched_flags_arg: String,
     laddr_pool: Option<String>,
+    /// `--start-daemon`/`--stop-daemon`'s state and the daemon options.
+    daemon: Option<DaemonState>,
+    mcast_ifn: Option<String>,
+    syncid: Option<u8>,
+    sync_maxlen: Option<u16>,
+    wait_s: Option<u32>,
 }
 
 fn set_command(cmd: &mut Option<Cmd>, new: Cmd) -> Result<(), CliError> {
@@ -1094,6 +1195,11 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         timeouts: [0; 3],
         sched_flags_arg: String::new(),
         laddr_pool: None,
+        daemon: None,
+        mcast_ifn: None,
+        syncid: None,
+        sync_maxlen: None,
+        wait_s: None,
     };
     let mut popt = Popt::new(argv);
     let mut daemon = false;
@@ -1118,6 +1224,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Save => set_command(&mut e.cmd, Cmd::Save)?,
         Tag::Reload => set_command(&mut e.cmd, Cmd::Reload)?,
         Tag::Ready => set_command(&mut e.cmd, Cmd::Ready)?,
+        Tag::Drain => set_command(&mut e.cmd, Cmd::Drain)?,
+        Tag::Undrain => set_command(&mut e.cmd, Cmd::Undrain)?,
         Tag::StartDaemon | Tag::StopDaemon => {
             let start = first.tag == Tag::StartDaemon;
             set_command(
@@ -1129,7 +1237,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 },
             )?;
             match first.value.as_deref() {
-                Some("master" | "backup") => {}
+                Some("master") => e.daemon = Some(DaemonState::Master),
+                Some("backup") => e.daemon = Some(DaemonState::Backup),
                 _ if start => {
                     return Err(CliError::fail("illegal start-daemon parameter specified"))
                 }
@@ -1140,6 +1249,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Version => return Ok(Parsed::Version),
         _ => return Err(CliError::try_help(program)),
     }
+    popt.b_is_fullnat = matches!(e.cmd, Some(Cmd::AddDest | Cmd::EditDest));
 
     loop {
         let got = match popt.next_opt() {
@@ -1258,12 +1368,15 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 set_option(&mut e.options, OPTC_NUMERIC)?;
                 e.format.numeric = true;
             }
-            Tag::McastInterface => set_option(&mut e.options, OPTC_MCAST)?,
+            Tag::McastInterface => {
+                set_option(&mut e.options, OPTC_MCAST)?;
+                e.mcast_ifn = Some(val().to_owned());
+            }
             Tag::SyncId => {
                 set_option(&mut e.options, OPTC_SYNCID)?;
-                if string_to_number(val(), 0, 255).is_none() {
-                    return Err(CliError::fail("illegal syncid specified"));
-                }
+                let n = string_to_number(val(), 0, 255)
+                    .ok_or_else(|| CliError::fail("illegal syncid specified"))?;
+                e.syncid = u8::try_from(n).ok();
             }
             Tag::Timeout => set_option(&mut e.options, OPTC_TIMEOUT)?,
             Tag::Daemon => {
@@ -1341,9 +1454,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             }
             Tag::SyncMaxlen => {
                 set_option(&mut e.options, OPTC_SYNC_MAXLEN)?;
-                if string_to_number(val(), 1, 65535 - 20 - 8).is_none() {
-                    return Err(CliError::fail("illegal sync-maxlen specified"));
-                }
+                let n = string_to_number(val(), 1, 65535 - 20 - 8)
+                    .ok_or_else(|| CliError::fail("illegal sync-maxlen specified"))?;
+                e.sync_maxlen = u16::try_from(n).ok();
             }
             Tag::TunInfo => {
                 set_option(&mut e.options, OPTC_TUN_INFO)?;
@@ -1374,6 +1487,17 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 e.format.health = true;
             }
             Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
+            Tag::Announce => set_option(&mut e.options, OPTC_ANNOUNCE)?,
+            Tag::Wait => {
+                set_option(&mut e.options, OPTC_WAIT)?;
+                e.wait_s = Some(
+                    string_to_number(val(), 0, MAX_WAIT)
+                        .map(to_u32)
+                        .ok_or_else(|| {
+                            CliError::fail(format!("invalid wait value `{}' specified", val()))
+                        })?,
+                );
+            }
             // A command or -h/-v after the first option: popt builds of ipvsadm report the
             // word as an invalid option.
             _ => {
@@ -1455,10 +1579,13 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         // lists something else entirely, so only -n goes with it.
         let ha_conflict =
             has(OPTC_HA) && e.options & !(1u64 << OPTC_HA | 1u64 << OPTC_NUMERIC) != 0;
+        let announce_conflict =
+            has(OPTC_ANNOUNCE) && e.options & !(1u64 << OPTC_ANNOUNCE | 1u64 << OPTC_NUMERIC) != 0;
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
             && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))
             || ha_conflict
+            || announce_conflict
         {
             return Err(CliError::fail("options conflicts in the list command"));
         }
@@ -1486,9 +1613,14 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             TUN_NAMES[e.dest.tun_type]
         )));
     }
-    if matches!(cmd, Cmd::StartDaemon | Cmd::StopDaemon) {
-        return Err(CliError::unsupported(
-            "the connection sync daemon (--start-daemon/--stop-daemon) is",
+    let mcast_bits = [OPTC_MCAST_GROUP, OPTC_MCAST_PORT, OPTC_MCAST_TTL]
+        .iter()
+        .fold(0u64, |m, &o| m | 1 << o);
+    if cmd == Cmd::StartDaemon && e.options & mcast_bits != 0 {
+        return Err(CliError::fail(
+            "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its \
+             session-sync channel is unicast between [sync] listen and peers (set them in the \
+             configuration file)",
         ));
     }
 
@@ -1553,6 +1685,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             let has = |o: usize| e.options & (1u64 << o) != 0;
             let what = if has(OPTC_HA) {
                 ListWhat::Ha
+            } else if has(OPTC_ANNOUNCE) {
+                ListWhat::Announce
             } else if has(OPTC_CONNECTION) {
                 ListWhat::Connections
             } else if has_service {
@@ -1571,7 +1705,23 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Cmd::Restore => Command::Restore,
         Cmd::Reload => Command::Reload,
         Cmd::Ready => Command::Ready,
-        Cmd::StartDaemon | Cmd::StopDaemon => unreachable!("refused above"),
+        Cmd::StartDaemon => Command::StartDaemon(DaemonSpec {
+            state: e.daemon.ok_or_else(|| CliError::try_help(program))?,
+            mcast_interface: e.mcast_ifn.clone(),
+            syncid: e.syncid,
+            maxlen: e.sync_maxlen,
+        }),
+        Cmd::StopDaemon => {
+            Command::StopDaemon(e.daemon.ok_or_else(|| CliError::try_help(program))?)
+        }
+        Cmd::Drain => Command::Drain {
+            drained: true,
+            wait_s: e.wait_s,
+        },
+        Cmd::Undrain => Command::Drain {
+            drained: false,
+            wait_s: None,
+        },
     };
     Ok(Parsed::Command(command))
 }

@@ -9,6 +9,8 @@
 //! - [`format`]: `-L`, `--stats`, `--rate`, `-c`, `--timeout`, `-S` byte for byte.
 //! - [`server`] / [`client`]: the socket; [`handler`]: the [`handler::AdminState`] seam the
 //!   gateway implements and [`handler::handle`] that serves a request against it.
+//! - [`daemon`]: ipvsadm's sync daemons (`--start-daemon`, `--stop-daemon`, `-L --daemon`) on
+//!   the running `[sync]`.
 //! - [`cli`]: the `ferrovsadm` program; [`import`]: keepalived.conf and ipvsadm-save -> TOML.
 //!
 //! The crate has no DPDK dependency: everything here runs and is tested without a NIC.
@@ -17,10 +19,12 @@
 pub mod apply;
 pub mod cli;
 pub mod client;
+pub mod daemon;
 pub mod format;
 pub mod handler;
 pub mod import;
 pub mod ipvsadm;
+pub mod manual;
 pub mod names;
 pub mod proto;
 pub mod server;

@@ -294,6 +294,22 @@ pub enum Request {
     Ha,
     /// Whether the gateway is ready to own addresses (`--ready`).
     Ready,
+    /// `--start-daemon master|backup`: run that direction of session sync.
+    StartDaemon(DaemonSpec),
+    /// `--stop-daemon master|backup`: stop that direction of session sync.
+    StopDaemon {
+        /// The direction.
+        state: DaemonState,
+    },
+    /// `-L --daemon`: the directions of session sync that run.
+    Daemons,
+    /// The VIP routes announced for ECMP (`-L --announce`).
+    Announce,
+    /// Withdraw every VIP and keep forwarding (`--drain`), or announce again (`--undrain`).
+    Drain {
+        /// Drained from now on.
+        drained: bool,
+    },
 }
 
 /// The daemon's answer.
@@ -321,12 +337,19 @@ pub enum Response {
     },
     /// Director HA's state.
     Ha(HaListing),
+    /// The ECMP announcements (`-L --announce`, and the answer to a drain).
+    Announce(AnnounceListing),
     /// The readiness verdict.
     Ready {
         /// Healthy and ready to own addresses.
         ready: bool,
         /// One line: what is wrong, or what was checked.
         reason: String,
+    },
+    /// The sync daemons that run (`-L --daemon`), master first; empty when none does.
+    Daemons {
+        /// One entry per running direction.
+        daemons: Vec<DaemonEntry>,
     },
 }
 
@@ -563,6 +586,109 @@ pub struct HaListing {
     pub now_s: u64,
 }
 
+/// A direction of session sync, as ipvsadm names the kernel's two sync daemons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonState {
+    /// Sends this gateway's sessions (`--start-daemon master`).
+    Master,
+    /// Installs the peers' sessions (`--start-daemon backup`).
+    Backup,
+}
+
+impl DaemonState {
+    /// Return ipvsadm's word: `master` or `backup`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Master => "master",
+            Self::Backup => "backup",
+        }
+    }
+}
+
+/// What `--start-daemon` asks for. Unset options keep what `[sync]` (or the direction already
+/// running) has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonSpec {
+    /// The direction to start.
+    pub state: DaemonState,
+    /// `--mcast-interface IF`: the ferrovs port (or its exception-path TAP) that carries sync;
+    /// it must hold `[sync] listen`'s address. `None`: that port, whichever it is.
+    #[serde(default)]
+    pub mcast_interface: Option<String>,
+    /// `--syncid N` -> `[sync] syncid`.
+    #[serde(default)]
+    pub syncid: Option<u8>,
+    /// `--sync-maxlen N` -> `[sync] max_datagram`.
+    #[serde(default)]
+    pub maxlen: Option<u16>,
+}
+
+/// One running sync daemon (`-L --daemon`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonEntry {
+    /// The direction.
+    pub state: DaemonState,
+    /// The ferrovs port that holds `[sync] listen`'s address, else that address.
+    pub mcast_interface: String,
+    /// `[sync] syncid`.
+    pub syncid: u8,
+    /// `[sync] max_datagram`.
+    pub maxlen: u16,
+    /// `[sync] listen`'s UDP port.
+    pub port: u16,
+}
+
+/// One VIP `[announce]` offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceVip {
+    /// The VIP.
+    pub vip: IpAddr,
+    /// Its host route is in the table now.
+    pub announced: bool,
+    /// At least one real server is up with weight > 0 (announced, or waiting for rise /
+    /// hold-down, unless drained).
+    pub worthy: bool,
+    /// Since when announced or withdrawn, in seconds since the Unix epoch.
+    pub since_s: u64,
+    /// The interface its route points at.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Announcements and withdrawals so far.
+    pub transitions: u64,
+    /// Why it is worthy or not.
+    pub why: String,
+}
+
+/// The ECMP announcements (`ferrovsadm -L --announce`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceListing {
+    /// The kernel routing table.
+    pub table: u32,
+    /// Every VIP withdrawn by `--drain` or a stop.
+    pub drained: bool,
+    /// Seconds until a stopping gateway (SIGTERM) stops.
+    #[serde(default)]
+    pub stopping_in_s: Option<u64>,
+    /// Why the table is not as wanted, if it is not.
+    #[serde(default)]
+    pub problem: Option<String>,
+    /// Routes in the table that are not ferrovs's.
+    #[serde(default)]
+    pub foreign: Vec<String>,
+    /// Whether BIRD answers on its control socket.
+    pub bird_up: bool,
+    /// Why it does not, if it does not.
+    #[serde(default)]
+    pub bird_problem: Option<String>,
+    /// Sessions the workers hold now (a drain waits for them).
+    pub sessions: u64,
+    /// The VIPs, in address order.
+    pub vips: Vec<AnnounceVip>,
+    /// The daemon's clock, seconds since the Unix epoch.
+    pub now_s: u64,
+}
+
 /// Build the listing entry of one configured service, with the live state from `dest_state`.
 pub fn service_entry(
     svc: &config::Service,
@@ -642,6 +768,18 @@ mod tests {
             Request::GetConfig,
             Request::Ha,
             Request::Ready,
+            Request::StartDaemon(DaemonSpec {
+                state: DaemonState::Master,
+                mcast_interface: Some("wan0".into()),
+                syncid: Some(7),
+                maxlen: Some(1400),
+            }),
+            Request::StopDaemon {
+                state: DaemonState::Backup,
+            },
+            Request::Daemons,
+            Request::Announce,
+            Request::Drain { drained: true },
         ];
         for r in reqs {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -703,6 +841,35 @@ mod tests {
                 ready: false,
                 reason: "port eth0: link down".into(),
             },
+            Response::Daemons {
+                daemons: vec![DaemonEntry {
+                    state: DaemonState::Backup,
+                    mcast_interface: "lan0".into(),
+                    syncid: 7,
+                    maxlen: 1400,
+                    port: 8848,
+                }],
+            },
+            Response::Announce(AnnounceListing {
+                table: 100,
+                drained: false,
+                stopping_in_s: Some(4),
+                problem: None,
+                foreign: vec!["10.9.0.0/16 proto 4".into()],
+                bird_up: true,
+                bird_problem: None,
+                sessions: 12,
+                vips: vec![AnnounceVip {
+                    vip: "198.18.1.100".parse().expect("ip"),
+                    announced: true,
+                    worthy: true,
+                    since_s: 1_700_000_000,
+                    device: Some("eth0".into()),
+                    transitions: 1,
+                    why: "1 of 2 real servers up with weight > 0".into(),
+                }],
+                now_s: 1_700_000_012,
+            }),
         ];
         for r in r {
             let line = serde_json::to_string(&Envelope::new(r.clone())).expect("encode");
@@ -711,6 +878,13 @@ mod tests {
         }
         let line = serde_json::to_string(&Request::Ready).expect("encode");
         assert_eq!(line, r#"{"type":"ready"}"#);
+        let line = serde_json::to_string(&Request::StopDaemon {
+            state: DaemonState::Master,
+        })
+        .expect("encode");
+        assert_eq!(line, r#"{"type":"stop_daemon","state":"master"}"#);
+        let line = serde_json::to_string(&Request::Drain { drained: false }).expect("encode");
+        assert_eq!(line, r#"{"type":"drain","drained":false}"#);
     }
 
     #[test]

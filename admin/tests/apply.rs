@@ -90,17 +90,49 @@ fn kernel_errors_have_ipvs_strerror_text_and_exit_255() {
     );
     refused(
         &mut s,
-        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
-        255,
-        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME",
-    );
-    refused(
-        &mut s,
         "-A -t 10.0.0.1:81 --laddr-pool nosuch",
         255,
         "No such local address pool `nosuch' (pools are: lan-snat)",
     );
     assert_eq!(s.commits, 2);
+}
+
+/// DPVS's habit: a FullNAT real server (`-b`) on a service without a pool takes the only pool
+/// there is; with several (or none) the refusal names them.
+#[test]
+fn fullnat_real_server_takes_the_only_pool_or_the_error_names_the_pools() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.5:8080 -b"));
+    let svc = &s.config.services[0];
+    assert_eq!(svc.local_address_pool.as_deref(), Some("lan-snat"));
+    assert_eq!(svc.real_servers[0].forward, config::Forward::FullNat);
+
+    let mut cfg = common::base();
+    let mut second = cfg.local_address_pools[0].clone();
+    second.name = "lan-snat-2".into();
+    second.addresses = vec!["10.255.0.2".parse().expect("ip")];
+    cfg.local_address_pools.push(second);
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 -b",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (pools are: lan-snat, lan-snat-2)",
+    );
+    let mut cfg = common::base();
+    cfg.local_address_pools.clear();
+    let mut s = MemState::new(cfg);
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s rr"));
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.5 --fullnat",
+        255,
+        "FullNAT needs a local address pool on the service: -E -t 10.0.0.1:80 --laddr-pool NAME \
+         (none is configured: add a [[local_address_pool]] to the configuration)",
+    );
 }
 
 #[test]
@@ -353,4 +385,150 @@ fn ha_listing_shows_each_followed_address() {
          Address                                  State      For     Since (UTC)          TAP\n\
          198.18.1.100                             not-owned  1m05s   2023-11-14 22:13:20  -\n"
     );
+}
+
+/// `sloppy_tcp` has no ipvsadm flag: an edit keeps what the file says, and an edit that would
+/// make the file's `sloppy_tcp = true` impossible (a non-consistent scheduler, a NAT server) is
+/// refused by the validation, configuration unchanged.
+#[test]
+fn edits_keep_sloppy_tcp_and_refuse_what_contradicts_it() {
+    let mut s = MemState::new(common::base());
+    ok(&mut s, &args("-A -t 10.0.0.1:80 -s mh"));
+    ok(&mut s, &args("-a -t 10.0.0.1:80 -r 10.0.0.2"));
+    assert_eq!(s.config.services[0].sloppy_tcp, None);
+    assert!(
+        s.config.services[0].sloppy_tcp(),
+        "on by default for mh and DR"
+    );
+    s.config.services[0].sloppy_tcp = Some(true);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s sh -b sh-port"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(true));
+    refused(
+        &mut s,
+        "-E -t 10.0.0.1:80 -s rr",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), \
+         not \"rr\": another gateway's choice for the flow cannot be known",
+    );
+    refused(
+        &mut s,
+        "-a -t 10.0.0.1:80 -r 10.0.0.3:8080 -m",
+        255,
+        "service[0].sloppy_tcp: sloppy_tcp = true needs dr or tun forwarding for every real \
+         server and the sorry server (nat and fullnat replies must return through the gateway \
+         that owns the flow)",
+    );
+    s.config.services[0].sloppy_tcp = Some(false);
+    ok(&mut s, &args("-E -t 10.0.0.1:80 -s rr"));
+    assert_eq!(s.config.services[0].sloppy_tcp, Some(false));
+    assert!(!s.config.services[0].sloppy_tcp());
+}
+
+fn announce_listing() -> admin::proto::AnnounceListing {
+    let vip = |v: &str, announced: bool, why: &str| admin::proto::AnnounceVip {
+        vip: v.parse().expect("ip"),
+        announced,
+        worthy: announced,
+        since_s: 1_700_000_000,
+        device: Some("eth0".into()),
+        transitions: 1,
+        why: why.into(),
+    };
+    admin::proto::AnnounceListing {
+        table: 100,
+        drained: false,
+        stopping_in_s: None,
+        problem: None,
+        foreign: Vec::new(),
+        bird_up: true,
+        bird_problem: None,
+        sessions: 0,
+        vips: vec![
+            vip(
+                "198.18.1.100",
+                true,
+                "2 of 2 real servers up with weight > 0",
+            ),
+            vip(
+                "198.18.1.101",
+                false,
+                "none of 1 real servers up with weight > 0",
+            ),
+        ],
+        now_s: 1_700_000_065,
+    }
+}
+
+#[test]
+fn announce_listing_has_a_status_line_and_a_row_per_vip() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["-L", "--announce"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "nothing is announced: the configuration has no [announce] (docs/ecmp.md)\n"
+        )
+    );
+    s.announce = Some(announce_listing());
+    s.sessions_left.set(3);
+    let r = run(&mut s, &["-L", "--announce"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "ECMP announce: table 100, active, 1 of 2 VIPs announced, 3 sessions\n\
+         BIRD: up\n\
+         VIP                                      State      For     Dev             Why\n\
+         198.18.1.100                             announced  1m05s   eth0            2 of 2 real servers up with weight > 0\n\
+         198.18.1.101                             withdrawn  1m05s   eth0            none of 1 real servers up with weight > 0\n"
+    );
+}
+
+#[test]
+fn drain_withdraws_waits_for_the_sessions_and_undrain_announces() {
+    let mut s = MemState::new(common::base());
+    let r = run(&mut s, &["--drain"], "");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            255,
+            "nothing is announced: the configuration has no [announce]\n"
+        )
+    );
+    let mut l = announce_listing();
+    l.bird_up = false;
+    l.bird_problem = Some("no BIRD on /run/bird/bird.ctl: No such file or directory".into());
+    s.announce = Some(l);
+    s.sessions_left.set(2);
+    // 2 sessions, then 1, then 0: the wait ends before its 30 s.
+    let r = run(&mut s, &["--drain", "--wait", "30"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "ECMP announce: table 100, drained, 0 of 2 VIPs announced, 2 sessions\n\
+             BIRD: down (no BIRD on /run/bird/bird.ctl: No such file or directory); forwarding \
+             is not affected\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("198.18.1.100                             drained "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with("drain: 0 sessions left after 2s\n"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&mut s, &["--undrain"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("active, 1 of 2 VIPs announced"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.drains, [true, true, false]);
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use admin::ipvsadm::{parse, CliError, Command, Format, ListWhat, Parsed};
-use admin::proto::{Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
+use admin::proto::{DaemonSpec, DaemonState, Fwd, Op, Proto, ServerSpec, ServiceKey, ServiceSpec};
 
 fn argv(s: &str) -> Vec<String> {
     std::iter::once("ipvsadm".to_owned())
@@ -117,6 +117,15 @@ fn every_error_class_has_ipvsadm_message_and_status() {
         ("-L --ha -c", 2, "options conflicts in the list command"),
         ("-L --ha -t 10.0.0.1:80", 2, "options conflicts in the list command"),
         ("-L --ha --ha", 2, "multiple 'ha' options specified"),
+        ("-L --announce --stats", 2, "options conflicts in the list command"),
+        ("-L --announce --ha", 2, "options conflicts in the list command"),
+        ("--drain -n", 2, "Illegal 'numeric' option with the 'drain' command"),
+        ("--undrain --wait 5", 2, "Illegal 'wait' option with the 'undrain' command"),
+        ("-L --wait 5", 2, "Illegal 'wait' option with the 'list' command"),
+        ("--ready --announce", 2, "Illegal 'announce' option with the 'ready' command"),
+        ("--drain --wait soon", 2, "invalid wait value `soon' specified"),
+        ("--drain --wait 86401", 2, "invalid wait value `86401' specified"),
+        ("--drain --undrain", 2, "invalid option `--undrain'"),
         // Service and server checks.
         ("-A -t 10.0.0.1:0", 2, "Zero port specified for non-persistent service"),
         ("-A -t 10.0.0.1", 2, "Zero port specified for non-persistent service"),
@@ -137,7 +146,9 @@ fn every_error_class_has_ipvsadm_message_and_status() {
         ("-A -u 10.0.0.1:53 -o", 2, "one-packet scheduling (-o) is not supported by ferrovs"),
         ("-A -t 10.0.0.1:80 -b flag-1", 2, "scheduler flag `flag-1' is not supported by ferrovs"),
         ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre", 2, "tunnel type `gre' is not supported by ferrovs"),
-        ("--start-daemon master", 2, "the connection sync daemon (--start-daemon/--stop-daemon) is not supported by ferrovs"),
+        ("--start-daemon master --mcast-group 224.0.0.81", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
+        ("--start-daemon backup --mcast-port 8848", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
+        ("--start-daemon master --mcast-ttl 2", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
     ];
     for (args, code, msg) in cases {
         assert_eq!(err(args), (*code, (*msg).to_owned()), "ipvsadm {args}");
@@ -266,6 +277,27 @@ fn real_server_port_and_forwarding_rules() {
         server("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 --fullnat").forward,
         Fwd::Fullnat
     );
+    // DPVS's -b on a real server is --fullnat (no value), also in a cluster; on a service -b
+    // stays ipvsadm's --sched-flags.
+    for form in [
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -b",
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -b -w 3",
+        "-e -t 10.0.0.1:80 -br 10.0.0.2:8080",
+    ] {
+        let s = server(form);
+        assert_eq!((s.forward, s.port), (Fwd::Fullnat, 8080), "{form}");
+    }
+    assert_eq!(
+        err("-a -t 10.0.0.1:80 -r 10.0.0.2 -b -m"),
+        (
+            2,
+            "multiple 'forwarding-method' options specified".to_owned()
+        )
+    );
+    match cmd("-A -t 10.0.0.1:80 -s sh -b sh-port") {
+        Command::Apply(Op::AddService(spec)) => assert_eq!(spec.sched_flags, ["sh-port"]),
+        other => panic!("{other:?}"),
+    }
     // -r before -t takes the virtual port known at that point (none) for NAT.
     assert_eq!(server("-a -r 10.0.0.2 -t 10.0.0.1:80 -m").port, 0);
     // Seed 002: -m before -r, doubled spaces.
@@ -340,6 +372,31 @@ fn list_forms() {
         Command::List(ListWhat::Ha, Format::default())
     );
     assert!(matches!(cmd("-Ln --ha"), Command::List(ListWhat::Ha, _)));
+    assert_eq!(
+        cmd("-L --announce"),
+        Command::List(ListWhat::Announce, Format::default())
+    );
+    assert_eq!(
+        cmd("--drain"),
+        Command::Drain {
+            drained: true,
+            wait_s: None
+        }
+    );
+    assert_eq!(
+        cmd("--drain --wait 30"),
+        Command::Drain {
+            drained: true,
+            wait_s: Some(30)
+        }
+    );
+    assert_eq!(
+        cmd("--undrain"),
+        Command::Drain {
+            drained: false,
+            wait_s: None
+        }
+    );
     assert_eq!(
         cmd("--set 900 0 300"),
         Command::Apply(Op::SetTimeouts {
@@ -575,4 +632,111 @@ fn every_ipvsadm_command_in_the_seed_files_parses() {
         "only {found} ipvsadm commands found in {}",
         dir.display()
     );
+}
+
+#[test]
+fn sync_daemon_commands_parse_with_ipvsadm_grammar() {
+    let spec = |state, iface: Option<&str>, syncid, maxlen| {
+        Command::StartDaemon(DaemonSpec {
+            state,
+            mcast_interface: iface.map(str::to_owned),
+            syncid,
+            maxlen,
+        })
+    };
+    assert_eq!(
+        cmd("--start-daemon master"),
+        spec(DaemonState::Master, None, None, None)
+    );
+    assert_eq!(
+        cmd("--start-daemon=backup --mcast-interface eth1 --syncid 7 --sync-maxlen 1472"),
+        spec(DaemonState::Backup, Some("eth1"), Some(7), Some(1472))
+    );
+    assert_eq!(
+        cmd("--start-daemon master --syncid=0"),
+        spec(DaemonState::Master, None, Some(0), None)
+    );
+    assert_eq!(
+        cmd("--stop-daemon backup"),
+        Command::StopDaemon(DaemonState::Backup)
+    );
+    // ipvsadm's table allows --syncid with --stop-daemon (the kernel ignores it).
+    assert_eq!(
+        cmd("--stop-daemon master --syncid 3"),
+        Command::StopDaemon(DaemonState::Master)
+    );
+    let n = Format {
+        numeric: true,
+        ..Format::default()
+    };
+    assert_eq!(cmd("-Ln --daemon"), Command::List(ListWhat::Daemon, n));
+    assert_eq!(cmd("-L -n --daemon"), Command::List(ListWhat::Daemon, n));
+    // ipvsadm's errors, in its order.
+    let cases: &[(&str, u8, &str)] = &[
+        // A popt error on the first option is ipvsadm's "Try" line.
+        (
+            "--start-daemon",
+            255,
+            "Try `ipvsadm -h' or 'ipvsadm --help' for more information.",
+        ),
+        (
+            "--start-daemon master --syncid 256",
+            2,
+            "illegal syncid specified",
+        ),
+        (
+            "--start-daemon master --syncid x",
+            2,
+            "illegal syncid specified",
+        ),
+        (
+            "--start-daemon master --sync-maxlen 0",
+            2,
+            "illegal sync-maxlen specified",
+        ),
+        (
+            "--start-daemon master --syncid 1 --syncid 2",
+            2,
+            "multiple 'syncid' options specified",
+        ),
+        (
+            "--start-daemon master -n",
+            2,
+            "Illegal 'numeric' option with the 'start-daemon' command",
+        ),
+        (
+            "--start-daemon master --daemon",
+            2,
+            "Illegal 'daemon' option with the 'start-daemon' command",
+        ),
+        (
+            "--stop-daemon master --mcast-interface eth0",
+            2,
+            "Illegal 'mcast-interface' option with the 'stop-daemon' command",
+        ),
+        (
+            "--stop-daemon master --sync-maxlen 1000",
+            2,
+            "Illegal 'sync-maxlen' option with the 'stop-daemon' command",
+        ),
+        (
+            "-L --daemon --stats",
+            2,
+            "options conflicts in the list command",
+        ),
+        (
+            "-L --daemon --persistent-conn",
+            2,
+            "options conflicts in the list command",
+        ),
+        (
+            "-L --daemon -c",
+            2,
+            "The option 'daemon' conflicts with the 'connection' option in the 'list' command",
+        ),
+        ("--start-daemon master -L", 2, "invalid option `-L'"),
+    ];
+    for (args, code, msg) in cases {
+        assert_eq!(err(args), (*code, (*msg).to_owned()), "ipvsadm {args}");
+    }
 }

@@ -518,6 +518,21 @@ fn ipvsadm_save_imports_and_reports_lines() {
         (e[0].line, e[0].message.as_str()),
         (2, "Service already exists")
     );
+    // ipvsadm's vaguest message gets the name that was wrong, and the known ones.
+    let e = import::ipvsadm_save::import(
+        "-A -t 10.0.0.1:80\n-A -t 10.0.0.2:80 -s wlcx\n",
+        &common::base(),
+        &common::names(),
+    )
+    .expect_err("unknown scheduler");
+    assert_eq!(
+        (e[0].line, e[0].message.as_str()),
+        (
+            2,
+            "Scheduler or persistence engine not found: unknown scheduler `wlcx` (known: rr, \
+             wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh)"
+        )
+    );
     let o = import::ipvsadm_command("rules", "-L -n\n", None, &common::names());
     assert_eq!(o.code, 1);
     assert!(

@@ -106,6 +106,14 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &old.ha.mode.name(),
         &new.ha.mode.name(),
     );
+    // The routes of `[announce]` live in one table for the process's life (a new table would
+    // leave the old one's routes behind): the section and its table are fixed at start.
+    cmp(
+        &mut out,
+        "announce.table",
+        &old.announce.as_ref().map(|a| a.table),
+        &new.announce.as_ref().map(|a| a.table),
+    );
     // Port addresses go on the TAPs at start unless they follow HA (then keepalived puts them
     // there): which ones follow is fixed with the TAPs.
     let floating = |c: &Config| -> Vec<String> {

@@ -50,6 +50,25 @@ fn netmask(len: u8) -> String {
     std::net::Ipv4Addr::from(m).to_string()
 }
 
+/// Write `[announce]`.
+fn announce(o: &mut String, a: &crate::Announce) {
+    let _ = writeln!(o, "\n[announce]\ntable = {}", a.table);
+    if let Some(v) = &a.vips {
+        let _ = writeln!(o, "vips = {}", str_list(v));
+    }
+    if let Some(d) = &a.device {
+        let _ = writeln!(o, "device = {}", q(d));
+    }
+    let _ = writeln!(
+        o,
+        "rise = {}\nhold_down = {}\ndrain = {}\nbird_socket = {}",
+        a.rise_s,
+        a.hold_down_s,
+        a.drain_s,
+        q(&a.bird_socket)
+    );
+}
+
 /// Write `[sync]` unless it has every default.
 fn sync(o: &mut String, s: &SessionSync) {
     if *s == SessionSync::default() {
@@ -168,6 +187,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         );
     }
     sync(&mut o, &c.sync);
+    if let Some(a) = &c.announce {
+        announce(&mut o, a);
+    }
 
     for p in &c.ports {
         let _ = writeln!(
@@ -257,6 +279,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         }
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
+        }
+        if let Some(b) = s.sloppy_tcp {
+            let _ = writeln!(o, "sloppy_tcp = {b}");
         }
         if s.health_check.kind != CheckKind::None {
             health_check(&mut o, "service.health_check", &s.health_check);

@@ -14,6 +14,7 @@
 //! The importers (keepalived.conf, ipvsadm-save) and reload machinery live elsewhere.
 #![forbid(unsafe_code)]
 
+mod announce;
 mod diff;
 mod emit;
 mod error;
@@ -24,6 +25,7 @@ mod walk;
 
 use std::path::Path;
 
+pub use announce::*;
 pub use error::{ConfigError, Errors};
 pub use model::*;
 pub use schema::{format_lcore_list, parse_lcore_list};
@@ -72,6 +74,40 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
             key_path: String::new(),
             message: format!("cannot read: {e}"),
         }])),
+    }
+}
+
+/// Build an error about the value of the key at `path` (tables only, such as
+/// `["announce", "table"]`) in configuration `text`, located like the loader's
+/// (`FILE:LINE:COL: key.path: message`): for checks only the live box can make (`ferrovs check`
+/// finding ferrovs's routing table used by something else). Without that key the error points
+/// at line 0.
+pub fn error_at(text: &str, file_name: &str, path: &[&str], message: String) -> ConfigError {
+    let mut sink = Sink::new(file_name, text);
+    let span = toml::de::DeTable::parse(text).ok().and_then(|root| {
+        let mut table = root.get_ref();
+        let (last, parents) = path.split_last()?;
+        for k in parents {
+            match table.get(*k)?.get_ref() {
+                toml::de::DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+        Some(table.get(*last)?.span())
+    });
+    let key_path = path.join(".");
+    match span {
+        Some(span) => {
+            sink.error(&span, &key_path, message);
+            sink.finish().0.remove(0)
+        }
+        None => ConfigError {
+            file: file_name.to_owned(),
+            line: 0,
+            col: 0,
+            key_path,
+            message,
+        },
     }
 }
 

@@ -57,6 +57,9 @@ pub struct Config {
     /// `[sync]`: the session-sync channel between directors (reloadable; a change restarts the
     /// channel, see [`crate::SessionSync::restart_needed`]).
     pub sync: crate::SessionSync,
+    /// `[announce]`: the VIP routes BIRD exports (ECMP scale-out); `None` without the section
+    /// (reloadable, except `table`).
+    pub announce: Option<crate::Announce>,
 }
 
 /// `[dpdk]`: settings that need a restart to change.
@@ -419,6 +422,13 @@ impl Scheduler {
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
+
+    /// Whether every gateway with the same configuration picks the same real server for a
+    /// flow (`sh`, `dh`, `mh`: a hash of the addresses over a table built from the set of real
+    /// servers), so that any of them can take a flow over (`service.sloppy_tcp`).
+    pub const fn is_consistent(self) -> bool {
+        matches!(self, Self::Sh | Self::Dh | Self::Mh)
+    }
 }
 
 /// A scheduler flag (`ipvsadm -b`).
@@ -496,9 +506,32 @@ pub struct Service {
     pub health_check: HealthCheck,
     /// The real servers, in file order.
     pub real_servers: Vec<RealServer>,
+    /// `sloppy_tcp`: whether a TCP packet other than a SYN that finds no session starts one
+    /// (IPVS's `net.ipv4.vs.sloppy_tcp`, per service); `None` when the file does not say
+    /// (see [`Service::sloppy_tcp`] for the default).
+    pub sloppy_tcp: Option<bool>,
 }
 
 impl Service {
+    /// Whether mid-flow TCP packets without a session are scheduled: the `sloppy_tcp` key,
+    /// by default on for a consistent scheduler (`sh`, `dh`, `mh`) with only DR and TUN real
+    /// servers, where every gateway of an ECMP group picks the same one; off otherwise.
+    pub fn sloppy_tcp(&self) -> bool {
+        self.sloppy_tcp
+            .unwrap_or_else(|| self.sloppy_tcp_possible())
+    }
+
+    /// Whether `sloppy_tcp` can take effect: TCP, a consistent scheduler, and DR or TUN for
+    /// every real server and the sorry server (NAT and FullNAT replies must come back through
+    /// the gateway that owns the flow).
+    pub fn sloppy_tcp_possible(&self) -> bool {
+        let dr_or_tun = |f: Forward| matches!(f, Forward::Dr | Forward::Tun);
+        self.protocol == Protocol::Tcp
+            && self.scheduler.is_consistent()
+            && (self.sorry_server.is_none() || dr_or_tun(self.forward))
+            && self.real_servers.iter().all(|r| dr_or_tun(r.forward))
+    }
+
     /// Return the health check that applies to `rs` (its override, else the service's).
     pub fn effective_health_check<'a>(&'a self, rs: &'a RealServer) -> &'a HealthCheck {
         rs.health_check.as_ref().unwrap_or(&self.health_check)

@@ -55,6 +55,8 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let control = read_control(root.table(sink, "control"), sink);
     let ha = read_ha(root.table(sink, "ha"), sink, &ports, &pools, &services);
     let sync = crate::sync::read_sync(root.table(sink, "sync"), sink);
+    let announce =
+        crate::announce::read_announce(root.table(sink, "announce"), sink, &ports, &services);
     root.finish(sink);
     Config {
         dpdk,
@@ -67,6 +69,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         control,
         ha,
         sync,
+        announce,
     }
 }
 
@@ -360,6 +363,11 @@ fn valid_name(s: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A port name that is also a valid Linux interface name (at most IFNAMSIZ - 1 characters).
+pub(crate) fn valid_ifname(s: &str) -> bool {
+    valid_name(s) && s.len() <= IFNAME_MAX
+}
+
 /// Return the identity of a device string (for duplicate detection), or `None` if malformed.
 pub(crate) fn device_key(s: &str) -> Option<String> {
     let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
@@ -402,7 +410,7 @@ fn bad_unicast(ip: IpAddr) -> Option<&'static str> {
 }
 
 /// Parse an address at `span`, recording an error; also refuses non-unicast addresses.
-fn parse_ip(sink: &mut Sink<'_>, a: &At<&str>, path: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(sink: &mut Sink<'_>, a: &At<&str>, path: &str) -> Option<IpAddr> {
     match a.v.parse::<IpAddr>() {
         Ok(ip) => {
             if let Some(m) = bad_unicast(ip) {
@@ -1169,6 +1177,7 @@ fn read_services(
         let pool_at = t.str(sink, "local_address_pool");
         let toa_at = t.str(sink, "toa");
         let sorry_at = t.str(sink, "sorry_server");
+        let sloppy_at = t.bool(sink, "sloppy_tcp");
         let health_check = t
             .table(sink, "health_check")
             .map_or_else(HealthCheck::none, |h| read_health_check(h, sink));
@@ -1285,8 +1294,7 @@ fn read_services(
             }
             Some(SocketAddr::new(ip, sp))
         });
-        t.finish(sink);
-        services.push(Service {
+        let svc = Service {
             vip: vip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             port: port.unwrap_or(0),
             protocol,
@@ -1300,9 +1308,44 @@ fn read_services(
             sorry_server,
             health_check,
             real_servers,
-        });
+            sloppy_tcp: sloppy_at.as_ref().map(|a| a.v),
+        };
+        if let Some(a) = &sloppy_at {
+            check_sloppy_tcp(&svc, a, &t.key_path("sloppy_tcp"), sink);
+        }
+        t.finish(sink);
+        services.push(svc);
     }
     services
+}
+
+/// Refuse a `sloppy_tcp` that cannot do what it says: on a UDP service (every datagram starts
+/// a flow anyway), or `true` where gateways would not agree on the real server.
+fn check_sloppy_tcp(svc: &Service, a: &At<bool>, path: &str, sink: &mut Sink<'_>) {
+    if svc.protocol != Protocol::Tcp {
+        sink.error(
+            &a.span,
+            path,
+            "sloppy_tcp applies only to TCP services (every UDP datagram may start a flow)",
+        );
+    } else if a.v && !svc.scheduler.is_consistent() {
+        sink.error(
+            &a.span,
+            path,
+            format!(
+                "sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), not \"{}\": \
+                 another gateway's choice for the flow cannot be known",
+                svc.scheduler.name()
+            ),
+        );
+    } else if a.v && !svc.sloppy_tcp_possible() {
+        sink.error(
+            &a.span,
+            path,
+            "sloppy_tcp = true needs dr or tun forwarding for every real server and the sorry \
+             server (nat and fullnat replies must return through the gateway that owns the flow)",
+        );
+    }
 }
 
 /// Read `persistence`: `true` = 360 s, `false` = off, or seconds in 1..=31 days.

@@ -189,6 +189,12 @@ impl Default for SessionSync {
 }
 
 impl SessionSync {
+    /// Return true when the section has what a channel needs from the file (`listen`, at
+    /// least one peer, `key`), enabled or not: `ferrovsadm --start-daemon` can then run it.
+    pub fn can_run(&self) -> bool {
+        self.listen.is_some() && !self.peers.is_empty() && self.key.is_some()
+    }
+
     /// Return true when going from `self` to `new` needs the channel restarted: any change but
     /// `rate` (which the running channel takes as it is). A restart starts a new epoch, so the
     /// peers resync with this gateway.
@@ -371,6 +377,19 @@ mod tests {
             "SyncKey(<32 bytes>)",
             "Debug hides the key"
         );
+    }
+
+    #[test]
+    fn can_run_needs_listen_peers_and_key_not_enabled() {
+        let mut s = SessionSync::default();
+        assert!(!s.can_run());
+        s.listen = Some("198.18.2.2:8848".parse().expect("addr"));
+        s.peers = vec!["198.18.2.3:8848".parse().expect("addr")];
+        assert!(!s.can_run(), "no key");
+        s.key = Some(SyncKey::from_bytes(vec![7; 32]).expect("key"));
+        assert!(s.can_run(), "disabled but complete");
+        s.peers.clear();
+        assert!(!s.can_run(), "no peer");
     }
 
     #[test]

@@ -63,7 +63,7 @@ address = "198.19.0.11"
 wieght = 2
 "#,
         &[
-            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, health_check, real_server",
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, sloppy_tcp, health_check, real_server",
             "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
         ],
     );
@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce"],
     );
 }
 
@@ -874,6 +874,43 @@ zz = 1
             "ferrovs.toml:15:8: sync.rate: -1 is out of range 0..=100000000",
             "ferrovs.toml:16:8: sync.mode: \"primary\" is not a sync mode: expected \"master\", \"backup\" or \"both\"",
             "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, key, syncid, max_datagram, rate, mode",
+        ],
+    );
+}
+
+#[test]
+fn sloppy_tcp_refusals() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+protocol = "udp"
+scheduler = "mh"
+sloppy_tcp = true
+[[service]]
+vip = "198.18.0.11"
+port = 80
+scheduler = "rr"
+sloppy_tcp = true
+[[service]]
+vip = "198.18.0.12"
+port = 80
+scheduler = "mh"
+sloppy_tcp = true
+[[service.real_server]]
+address = "198.19.0.12"
+forward = "nat"
+[[service]]
+vip = "198.18.0.13"
+port = 80
+scheduler = "sh"
+sloppy_tcp = "yes"
+"#,
+        &[
+            "ferrovs.toml:15:14: service[0].sloppy_tcp: sloppy_tcp applies only to TCP services (every UDP datagram may start a flow)",
+            "ferrovs.toml:20:14: service[1].sloppy_tcp: sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), not \"rr\": another gateway's choice for the flow cannot be known",
+            "ferrovs.toml:25:14: service[2].sloppy_tcp: sloppy_tcp = true needs dr or tun forwarding for every real server and the sorry server (nat and fullnat replies must return through the gateway that owns the flow)",
+            "ferrovs.toml:33:14: service[3].sloppy_tcp: expected a boolean, found a string",
         ],
     );
 }

@@ -531,3 +531,111 @@ fn ha_may_follow_a_port_address_and_that_choice_is_boot_only() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(with.boot_only_diff(&other_vip).is_empty(), "VIPs reload");
 }
+
+/// `sloppy_tcp` defaults to on where every gateway would pick the same real server (a
+/// consistent scheduler, DR or TUN, TCP), off elsewhere; the key overrides, and survives
+/// `to_toml` only when written.
+#[test]
+fn sloppy_tcp_defaults_to_consistent_dr_and_tun_services() {
+    let text = r#"
+[[port]]
+name = "wan0"
+device = "net_null0"
+addresses = ["198.18.0.2/24"]
+
+[[service]]
+vip = "198.18.0.10"
+port = 80
+scheduler = "mh"
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.11"
+port = 80
+scheduler = "sh"
+forward = "tun"
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.12"
+port = 80
+scheduler = "dh"
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.13"
+port = 80
+scheduler = "mh"
+sloppy_tcp = false
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.14"
+port = 80
+scheduler = "rr"
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.15"
+port = 80
+scheduler = "rr"
+sloppy_tcp = false
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.16"
+port = 80
+scheduler = "mh"
+[[service.real_server]]
+address = "198.18.0.11"
+port = 8080
+forward = "nat"
+
+[[service]]
+vip = "198.18.0.17"
+port = 53
+protocol = "udp"
+scheduler = "mh"
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "198.18.0.18"
+port = 80
+scheduler = "sh"
+sloppy_tcp = true
+[[service.real_server]]
+address = "198.18.0.11"
+"#;
+    let c = parse(text, "sloppy.toml").unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(Option<bool>, bool)> = c
+        .services
+        .iter()
+        .map(|s| (s.sloppy_tcp, s.sloppy_tcp()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (None, true),
+            (None, true),
+            (None, true),
+            (Some(false), false),
+            (None, false),
+            (Some(false), false),
+            (None, false),
+            (None, false),
+            (Some(true), true),
+        ]
+    );
+    let out = c.to_toml();
+    assert_eq!(out.matches("sloppy_tcp = false").count(), 2, "{out}");
+    assert_eq!(out.matches("sloppy_tcp = true").count(), 1, "{out}");
+    let back = parse(&out, "emitted.toml").unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(back.services, c.services);
+}

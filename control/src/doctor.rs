@@ -64,6 +64,10 @@ pub struct Expect {
     pub worker_lcores: Vec<u32>,
     /// The DPDK version the binary runs with (e.g. `DPDK 22.11.11`).
     pub dpdk_version: String,
+    /// ECMP: BIRD's control socket, checked for a BIRD that answers (`[announce]`).
+    pub bird_socket: Option<PathBuf>,
+    /// ECMP: ferrovs's routing table, checked for routes that are not ferrovs's.
+    pub announce_table: Option<u32>,
 }
 
 fn read(root: &Path, p: &str) -> Option<String> {
@@ -92,7 +96,62 @@ pub fn run(root: &Path, expect: &Expect) -> Vec<Finding> {
     ]
     .into_iter()
     .chain(check_nics(root, &expect.pci_devices))
+    .chain(expect.bird_socket.as_deref().map(check_bird))
+    .chain(expect.announce_table.map(check_announce_table))
     .collect()
+}
+
+/// ECMP: does a BIRD answer on its control socket? Forwarding does not depend on it, but no
+/// router learns this box's VIPs without it.
+pub fn check_bird(socket: &Path) -> Finding {
+    match crate::announce::bird::probe(socket, std::time::Duration::from_secs(2)) {
+        Ok(greeting) => finding("bird", Level::Ok, greeting, None),
+        Err(e) => finding(
+            "bird",
+            Level::Fail,
+            format!(
+                "{e}: forwarding is not affected, but no router learns this gateway's VIPs \
+                 (ferrovs_bird_up is 0)"
+            ),
+            Some(format!(
+                "apt-get install bird2; configure it like examples/bird.conf; systemctl start \
+                 bird (or bird -c FILE -s {})",
+                socket.display()
+            )),
+        ),
+    }
+}
+
+/// ECMP: ferrovs's routing table must hold only ferrovs's routes (the `ferrovs check` rule).
+pub fn check_announce_table(table: u32) -> Finding {
+    let r = crate::announce::table::RouteTable::open(table).and_then(|mut t| t.foreign());
+    match r {
+        Ok(f) if f.is_empty() => finding(
+            "route-table",
+            Level::Ok,
+            format!("table {table} holds no route that is not ferrovs's"),
+            None,
+        ),
+        Ok(f) => finding(
+            "route-table",
+            Level::Fail,
+            format!(
+                "table {table} is used by something else: {} route(s) not ferrovs's, such as {}",
+                f.len(),
+                f[0]
+            ),
+            Some(format!(
+                "give [announce] a table of its own (ip route show table {table} lists the \
+                 routes)"
+            )),
+        ),
+        Err(e) => finding(
+            "route-table",
+            Level::Fail,
+            format!("table {table}: {e}"),
+            Some("run as root, on the gateway".into()),
+        ),
+    }
 }
 
 /// Parse `DPDK 22.11.11` or `22.11.11` into (major, minor).
@@ -483,6 +542,7 @@ mod tests {
             pci_devices: vec!["0000:03:00.0".into()],
             worker_lcores: vec![2, 3],
             dpdk_version: "DPDK 22.11.11".into(),
+            ..Default::default()
         };
         let f = run(&t.0, &expect);
         assert_eq!(worst(&f), Level::Ok, "{f:#?}");
@@ -516,6 +576,7 @@ mod tests {
             pci_devices: vec!["0000:03:00.0".into(), "0000:09:00.0".into()],
             worker_lcores: vec![1],
             dpdk_version: "DPDK 21.11.2".into(),
+            ..Default::default()
         };
         let f = run(&t.0, &expect);
         let fail = |c: &str| {
@@ -562,6 +623,26 @@ mod tests {
         );
         assert_eq!(by_check(&f, "hugepages")[0].level, Level::Ok);
         assert_eq!(by_check(&f, "hugetlbfs")[0].level, Level::Ok);
+    }
+
+    #[test]
+    fn test_bird_absent_fails_with_its_fix_and_present_is_ok() {
+        let t = Tree::new("bird");
+        let sock = t.0.join("bird.ctl");
+        let f = check_bird(&sock);
+        assert_eq!(f.level, Level::Fail, "{f}");
+        assert!(f.message.contains("forwarding is not affected"), "{f}");
+        assert!(f.fix.as_ref().is_some_and(|x| x.contains("bird2")), "{f}");
+        let l = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut s, _) = l.accept().expect("accept");
+            s.write_all(b"0001 BIRD 2.0.12 ready.\n").expect("write");
+        });
+        let f = check_bird(&sock);
+        assert_eq!(f.level, Level::Ok, "{f}");
+        assert_eq!(f.message, "BIRD 2.0.12 ready.");
+        server.join().expect("server");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! worker's state otherwise (see `DESIGN.md` §2 and §7).
 #![forbid(unsafe_code)]
 
+pub mod announce;
 pub mod doctor;
+pub mod exposition;
 pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod neigh;
 pub mod plane;
+pub mod stats;
 pub mod sync;
 pub mod topology;

@@ -383,6 +383,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
             })
             .collect();
         spec.expire_nodest = s.health_check.on_failure_sessions == SessionsOnFailure::Drop;
+        spec.sloppy_tcp = s.sloppy_tcp();
         spec.sorry = s.sorry_server.map(|sa| BackendSpec {
             id: ids.backend(s, sa.ip(), sa.port(), true),
             ..BackendSpec::new(sa.ip(), sa.port(), method(s.forward))

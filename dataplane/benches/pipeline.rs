@@ -12,7 +12,9 @@
 //! during a measurement; `tick` is not called.
 //!
 //! `new_sessions/*` opens fresh flows (SYNs) into a 2^20-session table until it is 90% full,
-//! then replaces the worker outside the timed region.
+//! then replaces the worker outside the timed region. `new_sessions/dr_mh_ack` opens them with
+//! ACKs on a Maglev service (flows another gateway started, `sloppy_tcp`), beside
+//! `new_sessions/dr_mh_syn` on the same service.
 //!
 //! Session sync: every `*_events` benchmark is its plain twin with a sync link attached
 //! (`dataplane::sync`), so the worker publishes an event per new session (and state change) into
@@ -91,24 +93,7 @@ impl Mode {
 /// One service per mode on 198.18.0.100-103:80, each with 16 round-robin backends on
 /// 198.18.1.0/24 (port 1); FullNAT has 17 local addresses and inserts TOA on the first ACK.
 fn bench_snapshot() -> Snapshot {
-    let mut b = SnapshotBuilder::new(1);
-    for p in 0..2 {
-        b.port(PortInfo {
-            mac: port_mac(p),
-            addrs4: vec![Ipv4Addr::new(198, 18, p, 1)],
-            addrs6: vec![],
-            mtu: 1500,
-        });
-    }
-    b.route(Route {
-        prefix: IpAddr::V4(Ipv4Addr::new(198, 18, 1, 0)),
-        len: 24,
-        port: 1,
-        via: None,
-    });
-    for k in 0..BACKENDS {
-        b.neighbour(backend_addr(k), backend_mac(10 + k));
-    }
+    let mut b = topology();
     for mode in Mode::ALL {
         let mut s = ServiceSpec::new(IpAddr::V4(mode.vip()), 80, L4Proto::Tcp);
         s.scheduler = SchedulerKind::Rr;
@@ -128,6 +113,42 @@ fn bench_snapshot() -> Snapshot {
         b.service(s);
     }
     b.build()
+}
+
+/// The DR service of [`bench_snapshot`] alone, scheduled by Maglev (`mh`, `sloppy_tcp` on by
+/// default): a separate snapshot so that the others' figures are untouched.
+fn mh_snapshot() -> Snapshot {
+    let mut b = topology();
+    let mut s = ServiceSpec::new(IpAddr::V4(Mode::Dr.vip()), 80, L4Proto::Tcp);
+    s.scheduler = SchedulerKind::Mh;
+    s.backends = (0..BACKENDS)
+        .map(|k| BackendSpec::new(backend_addr(k), 80, FwdMethod::Dr))
+        .collect();
+    b.service(s);
+    b.build()
+}
+
+/// Ports, the server-side route and the backends' neighbours.
+fn topology() -> SnapshotBuilder {
+    let mut b = SnapshotBuilder::new(1);
+    for p in 0..2 {
+        b.port(PortInfo {
+            mac: port_mac(p),
+            addrs4: vec![Ipv4Addr::new(198, 18, p, 1)],
+            addrs6: vec![],
+            mtu: 1500,
+        });
+    }
+    b.route(Route {
+        prefix: IpAddr::V4(Ipv4Addr::new(198, 18, 1, 0)),
+        len: 24,
+        port: 1,
+        via: None,
+    });
+    for k in 0..BACKENDS {
+        b.neighbour(backend_addr(k), backend_mac(10 + k));
+    }
+    b
 }
 
 fn backend_addr(k: u8) -> IpAddr {
@@ -455,8 +476,17 @@ fn harness(c: &mut Criterion) {
 }
 
 /// New sessions per second: SYNs of fresh flows into a 2^20-session table, filled to 90%,
-/// then a new worker (outside the timed region).
+/// then a new worker (outside the timed region). `dr_mh_syn` and `dr_mh_ack` do the same on a
+/// Maglev DR service, the latter with ACKs (a flow another gateway started: `sloppy_tcp`), no
+/// events.
 fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
+    let mh = mh_snapshot();
+    let cases = [
+        ("dr", snap, Mode::Dr, SYN, true),
+        ("fullnat", snap, Mode::FullNat, SYN, true),
+        ("dr_mh_syn", &mh, Mode::Dr, SYN, false),
+        ("dr_mh_ack", &mh, Mode::Dr, ACK, false),
+    ];
     const CAPACITY: usize = 1 << 20;
     const FILL: usize = CAPACITY / 10 * 9 / BURST * BURST;
     let mut g = c.benchmark_group("new_sessions");
@@ -464,14 +494,17 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for mode in [Mode::Dr, Mode::FullNat] {
+    for (name, snap, mode, flags, with_events) in cases {
         let mut syns = Templates::with_capacity(FILL);
         for i in 0..FILL {
-            syns.push(&client_frame(mode, i, SYN));
+            syns.push(&client_frame(mode, i, flags));
         }
         let syns = syns.shuffled();
         let bursts = FILL / BURST;
         for events in [false, true] {
+            if events && !with_events {
+                continue;
+            }
             let fresh = || {
                 let mut w = worker(CAPACITY);
                 // The generation sync (the one allocation per configuration) happens here.
@@ -493,12 +526,14 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
                 }
             }
             assert_eq!(w.sessions4().len(), FILL);
+            let mid_flow = if flags == ACK { FILL as u64 } else { 0 };
+            assert_eq!(w.counters().sessions_mid_flow.get(), mid_flow);
             let published = w.counters().sync_events.get();
             assert_eq!(published, if events { FILL as u64 } else { 0 });
             assert_eq!(w.counters().sync_overflows.get(), 0);
             (w, ctl) = fresh();
             let sfx = if events { "_events" } else { "" };
-            let id = BenchmarkId::new(format!("{}{sfx}", mode.name()), "1M_table");
+            let id = BenchmarkId::new(format!("{name}{sfx}"), "1M_table");
             g.bench_function(id, |bench| {
                 bench.iter_custom(|iters| {
                     let mut total = Duration::ZERO;

@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Arguments: the flows (`dr`, `nat`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
-//! services), what is measured (`syn`: new flows; `ack`: established client packets; `reply`:
-//! backend replies, NAT and FullNAT), and `on`/`off` for session-sync events. 1024 flows, each
+//! services; `dr_mh` to a Maglev DR service of 16 real servers), what is measured (`syn`: new
+//! flows; `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
+//! client packets; `reply`: backend replies, NAT and FullNAT), and `on`/`off` for session-sync
+//! events. 1024 flows, each
 //! packet 16 times over (new flows: 16 batches of 1024 fresh ones), bursts of 32; I refs divided by
 //! the packets measured gives instructions per packet.
 
@@ -56,11 +58,16 @@ fn main() {
         "dr" => "198.18.0.100",
         "nat" => "198.18.0.101",
         "fullnat" => "198.18.0.103",
-        _ => panic!("mode: dr, nat or fullnat"),
+        "dr_mh" => "198.18.0.110",
+        _ => panic!("mode: dr, nat, fullnat or dr_mh"),
     };
     let vip: std::net::IpAddr = vip.parse().unwrap();
-    let replies = mode != "dr";
-    let snap = snapshot();
+    let replies = mode != "dr" && mode != "dr_mh";
+    let snap = if mode == "dr_mh" {
+        mh_snapshot(vip)
+    } else {
+        snapshot()
+    };
     let mut w = Worker::new(WorkerConfig::default());
     let _ctl = (events == "on").then(|| {
         let (ws, cs) = link(SyncConfig::default());
@@ -71,9 +78,12 @@ fn main() {
         .map(|_| VecFrame::with_room(&[], 128, 256))
         .collect();
     let syn = |i: usize, base: u16| tcp(FROM_CLIENT, client(i), vip, base + i as u16, 80, SYN, &[]);
-    if what == "syn" {
+    if what == "syn" || what == "midflow" {
         // Fresh flows each round: ROUNDS x FLOWS new sessions.
-        let all: Vec<Vec<u8>> = (0..ROUNDS * FLOWS).map(|i| syn(i, 1024)).collect();
+        let flags = if what == "syn" { SYN } else { ACK };
+        let all: Vec<Vec<u8>> = (0..ROUNDS * FLOWS)
+            .map(|i| tcp(FROM_CLIENT, client(i), vip, 1024 + i as u16, 80, flags, &[]))
+            .collect();
         w.process::<VecFrame>(&snap, 1, 0, &mut [], &mut []);
         measured_syn(&mut w, &snap, &all, &mut fs);
         assert_eq!(w.sessions4().len(), all.len());
@@ -116,6 +126,23 @@ fn main() {
     };
     measured(&mut w, &snap, port, frames, &mut fs);
     println!("{} packets", frames.len() * ROUNDS);
+}
+
+/// A Maglev DR service on `vip`:80 over 16 real servers, in `fuzzing::snapshot()`'s topology.
+fn mh_snapshot(vip: std::net::IpAddr) -> Snapshot {
+    use dataplane::sched::SchedulerKind;
+    use dataplane::session::FwdMethod;
+    use dataplane::snapshot::{BackendSpec, ServiceSpec};
+    let mut b = common::two_port_lan(1);
+    let mut s = ServiceSpec::new(vip, 80, dataplane::types::L4Proto::Tcp);
+    s.scheduler = SchedulerKind::Mh;
+    for k in 0..16u8 {
+        let addr = std::net::IpAddr::from([198, 18, 1, 10 + k]);
+        b.neighbour(addr, dataplane::fuzzing::backend_mac(10 + k));
+        s.backends.push(BackendSpec::new(addr, 80, FwdMethod::Dr));
+    }
+    b.service(s);
+    b.build()
 }
 
 /// The measured region for new flows: every SYN once.

@@ -108,6 +108,9 @@ pub struct WorkerCounters {
     pub drops: [Counter; DropReason::COUNT],
     /// Sessions created.
     pub sessions_created: Counter,
+    /// Sessions created from a TCP packet other than a SYN (`sloppy_tcp`): flows another
+    /// gateway started, or that outlived their session here. Included in `sessions_created`.
+    pub sessions_mid_flow: Counter,
     /// Sessions expired.
     pub sessions_expired: Counter,
     /// Session inserts refused (table full, no free local port, ...).
@@ -171,6 +174,7 @@ impl WorkerCounters {
             redirected: Counter::default(),
             drops: core::array::from_fn(|_| Counter::default()),
             sessions_created: Counter::default(),
+            sessions_mid_flow: Counter::default(),
             sessions_expired: Counter::default(),
             insert_failures: Counter::default(),
             toa_inserted: Counter::default(),

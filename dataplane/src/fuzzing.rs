@@ -39,6 +39,7 @@
 //! | \[2001:db8::101\]:80/53 | TCP/UDP | 2001:db8:1::11:8080 / :53 (NAT)                     |
 //! | \[2001:db8::102\]:80    | TCP   | 2001:db8:1::13 (TUN: unsupported for IPv6)            |
 //! | \[2001:db8::103\]:80/53 | TCP/UDP | 2001:db8:1::14:8080 / :53 (FullNAT, laddr 2001:db8:1::200) |
+//! | 198.18.0.110:80         | TCP   | 198.18.1.10, 198.18.1.15 (DR, mh: a mid-flow ACK opens a session, `sloppy_tcp`) |
 //!
 //! Ports: 0 = clients (198.18.0.1, 2001:db8::1), 1 = backends (198.18.1.1, 2001:db8:1::1),
 //! 2 = a small-MTU backend network (198.18.2.1, MTU 576). MACs are `02:00:00:00:00:1p` for port
@@ -198,6 +199,15 @@ pub fn snapshot() -> Snapshot {
         s.laddrs = vec![ip("2001:db8:1::200")];
         b.service(s);
     }
+    // Last, so that the services above keep their ids.
+    let mut mh_dr = svc(
+        "198.18.0.110",
+        80,
+        Tcp,
+        &[("198.18.1.10", 80, Dr), ("198.18.1.15", 80, Dr)],
+    );
+    mh_dr.scheduler = SchedulerKind::Mh;
+    b.service(mh_dr);
     b.build()
 }
 

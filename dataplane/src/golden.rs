@@ -54,6 +54,10 @@
 //! | FullNAT, TOA on SYN | .0.105 / ::105 | 80 | .1.25 / 1::25 | 8080 | 02:00:00:00:01:25 |
 //! | NAT, neighbour unresolved | .0.106 / ::106 | 80 | .1.26 / 1::26 | 80 | none |
 //! | NAT, no backends | .0.107 / ::107 | 80 | none | | |
+//! | DR, `mh` (`sloppy_tcp` on) | .0.108 / ::108 | 80 | .1.21 / 1::21 | 80 | 02:00:00:00:01:21 |
+//! | TUN, `mh` (`sloppy_tcp` on) | .0.109 (v4 only) | 80 | .1.22 | 80 | 02:00:00:00:01:22 |
+//! | DR, `rr` | .0.110 / ::110 | 80 | .1.21 / 1::21 | 80 | 02:00:00:00:01:21 |
+//! | DR, `mh`, `sloppy_tcp` off | .0.111 / ::111 | 80 | .1.21 / 1::21 | 80 | 02:00:00:00:01:21 |
 //!
 //! Local addresses: 198.18.1.200 / 2001:db8:1::200 (TOA on ACK), 198.18.1.201 /
 //! 2001:db8:1::201 (TOA on SYN). MTU 1500 on both ports.
@@ -69,6 +73,7 @@ use etherparse::{
 };
 
 use crate::pipeline::{Punt, WorkerConfig};
+use crate::sched::SchedulerKind;
 use crate::session::FwdMethod;
 use crate::snapshot::{
     BackendSpec, Mac, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder, ToaMode,
@@ -157,6 +162,10 @@ struct Fam {
     fnat_syn: IpAddr,
     unresolved: IpAddr,
     empty: IpAddr,
+    dr_mh: IpAddr,
+    tun_mh: IpAddr,
+    dr_rr: IpAddr,
+    dr_mh_strict: IpAddr,
     rs_unresolved: IpAddr,
     rs_dr: IpAddr,
     rs_tun: IpAddr,
@@ -198,6 +207,10 @@ fn fam(v6: bool) -> Fam {
         fnat_syn: a(0, 105),
         unresolved: a(0, 106),
         empty: a(0, 107),
+        dr_mh: a(0, 108),
+        tun_mh: a(0, 109),
+        dr_rr: a(0, 110),
+        dr_mh_strict: a(0, 111),
         rs_unresolved: a(1, 26),
         rs_dr: a(1, 21),
         rs_tun: a(1, 22),
@@ -277,6 +290,46 @@ pub fn snapshot() -> Snapshot {
             FwdMethod::Nat,
         ));
         b.service(ServiceSpec::new(f.empty, 80, L4Proto::Tcp));
+    }
+    // Added after the others so that their ids stay as they were.
+    for f in [fam(false), fam(true)] {
+        let svc = |vip, scheduler, rs, method, sloppy_tcp| {
+            let mut s = ServiceSpec::new(vip, 80, L4Proto::Tcp);
+            s.scheduler = scheduler;
+            s.sloppy_tcp = sloppy_tcp;
+            s.backends = vec![BackendSpec::new(rs, 80, method)];
+            s
+        };
+        b.service(svc(
+            f.dr_mh,
+            SchedulerKind::Mh,
+            f.rs_dr,
+            FwdMethod::Dr,
+            true,
+        ));
+        if !f.v6 {
+            b.service(svc(
+                f.tun_mh,
+                SchedulerKind::Mh,
+                f.rs_tun,
+                FwdMethod::Tun,
+                true,
+            ));
+        }
+        b.service(svc(
+            f.dr_rr,
+            SchedulerKind::Rr,
+            f.rs_dr,
+            FwdMethod::Dr,
+            true,
+        ));
+        b.service(svc(
+            f.dr_mh_strict,
+            SchedulerKind::Mh,
+            f.rs_dr,
+            FwdMethod::Dr,
+            false,
+        ));
     }
     for (ip, mac) in neighbours() {
         b.neighbour(ip, mac);
@@ -819,7 +872,83 @@ pub fn cases() -> Vec<Case> {
     }
     malformed(&mut t);
     exception_path(&mut t);
+    for f in [fam(false), fam(true)] {
+        mid_flow(&mut t, &f);
+    }
     t.cases
+}
+
+/// Sessions [`mid_flow`] starts from a packet other than a SYN (the `sessions_mid_flow`
+/// counter after the table): the DR ACK in both families and the TUN ACK in IPv4.
+pub const MID_FLOW_SESSIONS: u64 = 3;
+
+/// A flow another gateway started (ECMP moved it here) or whose session expired: its ACK finds
+/// no session. A consistent scheduler (`mh`) with DR or TUN schedules it (`sloppy_tcp`), and
+/// the session it opens carries the next packet; `rr`, or `mh` with `sloppy_tcp` off, drops
+/// it as IPVS does by default; a RST never starts a flow.
+fn mid_flow(t: &mut Table, f: &Fam) {
+    let ack =
+        Pkt::tcp(f.client, 40200, f.dr_mh, 80, ACK | PSH).payload(b"GET /mid HTTP/1.0\r\n\r\n");
+    let out = ack.clone().macs(RS_DR_MAC, GW1_MAC);
+    t.tx(
+        name!(
+            f,
+            "dr mh mid-flow ack without a session is scheduled (sloppy_tcp)"
+        ),
+        0,
+        &ack,
+        1,
+        &out,
+    );
+    let next = Pkt::tcp(f.client, 40200, f.dr_mh, 80, ACK);
+    let out = next.clone().macs(RS_DR_MAC, GW1_MAC);
+    t.tx(
+        name!(
+            f,
+            "dr mh: the next ack uses the session the mid-flow ack opened"
+        ),
+        0,
+        &next,
+        1,
+        &out,
+    );
+    let rst = Pkt::tcp(f.client, 40201, f.dr_mh, 80, RST | ACK);
+    t.drop(
+        name!(f, "dr mh: a rst without a session starts nothing"),
+        0,
+        rst.frame(),
+        DropReason::NotSynForNewTcp,
+    );
+    if !f.v6 {
+        let ack = Pkt::tcp(f.client, 40202, f.tun_mh, 80, ACK).payload(b"mid-flow");
+        let out = ipip(&ack, f.gw1, f.rs_tun, RS_TUN_MAC, GW1_MAC);
+        t.push(
+            "ipv4 tun mh mid-flow ack without a session is scheduled: ipip",
+            0,
+            ack.frame(),
+            Expect::Tx {
+                port: 1,
+                frame: out,
+            },
+        );
+    }
+    let ack = Pkt::tcp(f.client, 40203, f.dr_rr, 80, ACK);
+    t.drop(
+        name!(f, "dr rr mid-flow ack without a session is dropped"),
+        0,
+        ack.frame(),
+        DropReason::NotSynForNewTcp,
+    );
+    let ack = Pkt::tcp(f.client, 40204, f.dr_mh_strict, 80, ACK);
+    t.drop(
+        name!(
+            f,
+            "dr mh with sloppy_tcp off: mid-flow ack without a session is dropped"
+        ),
+        0,
+        ack.frame(),
+        DropReason::NotSynForNewTcp,
+    );
 }
 
 fn punts(t: &mut Table) {

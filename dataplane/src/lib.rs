@@ -16,6 +16,7 @@ pub mod fuzzing;
 #[cfg(feature = "golden")]
 pub mod golden;
 pub mod io;
+pub mod owner;
 pub mod pipeline;
 mod rewrite;
 pub mod rss;

@@ -34,13 +34,15 @@ pub use sync::InstallOutcome;
 
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
+pub use crate::owner::{fullnat_owner, nat_owner, persist_owner, ReplySteering};
 use crate::rewrite::{self, rd16, set_macs, src_mac, wr16, Family, Tables};
 use crate::rss::RssSteer;
-use crate::sched::{hash, BackendLoad, PickCtx, SchedState, SchedulerKind};
+use crate::sched::{hash, BackendLoad, PickCtx, SchedState};
 
 use crate::session::{
-    tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession, PersistTable, Session,
-    SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags, TcpState, Timeouts,
+    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, HashSeed, InsertError, NewSession,
+    PersistTable, Session, SessionAddr, SessionTable, SlotId, StateChange, TcpDir, TcpFlags,
+    TcpState, Timeouts,
 };
 use crate::snapshot::{is_link_local_multicast, NextHopError, Service, Snapshot, ToaMode};
 use crate::sync::{DeleteReason, SyncKind, WorkerSync};
@@ -107,42 +109,6 @@ fn count_not_owned(c: &WorkerCounters, snap: &Snapshot, l3: &L3) {
     };
     if !snap.is_owned(dst) {
         c.ha_not_owned.inc();
-    }
-}
-
-/// How FullNAT replies reach the worker that owns their session (DESIGN §5), which decides how
-/// a worker picks local ports and which worker owns a reply it does not have a session for.
-#[derive(Clone, Debug, Default)]
-pub enum ReplySteering {
-    /// The owner is [`fullnat_owner`]: `lport % workers`. NIC flow rules matching the local
-    /// port's low bits implement it in hardware (workers a power of two); otherwise replies
-    /// that land on another worker are redirected in software.
-    #[default]
-    Modulo,
-    /// The owner is the worker the NIC's RSS delivers the reply to, with the key and
-    /// redirection table ferrovs programmed on every port: each worker picks local ports whose
-    /// reply tuple hashes to its own queue, so replies need no redirect.
-    Rss(Arc<RssSteer>),
-}
-
-impl ReplySteering {
-    /// Return the worker that owns the FullNAT session a reply `backend:bport -> laddr:lport`
-    /// belongs to.
-    #[inline]
-    pub fn owner(
-        &self,
-        backend: IpAddr,
-        bport: u16,
-        laddr: IpAddr,
-        lport: u16,
-        workers: u16,
-    ) -> u16 {
-        match self {
-            ReplySteering::Modulo => fullnat_owner(lport, workers),
-            ReplySteering::Rss(rs) => rs
-                .worker_of(backend, laddr, bport, lport)
-                .unwrap_or_else(|| fullnat_owner(lport, workers)),
-        }
     }
 }
 
@@ -657,7 +623,10 @@ impl Worker {
             }
         }
         let flags = TcpFlags::from_bits(tcp_flags);
-        if proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst) {
+        let mid_flow = proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
+        // IPVS's `sloppy_tcp`: any packet but a RST may start the flow, where every gateway
+        // would pick the same backend (ECMP moved the flow here, or its session expired).
+        if mid_flow && (flags.rst || !svc.sloppy_tcp) {
             return Verdict::Drop(DropReason::NotSynForNewTcp);
         }
         let Some(bid) = self.choose_backend(snap, now, sid, svc, client, vip, cport) else {
@@ -709,7 +678,11 @@ impl Worker {
             lport,
             proto,
             method: b.method,
-            state: tcp_transition(TcpState::None, dir, flags),
+            state: if mid_flow {
+                sloppy_tcp_state(dir, flags)
+            } else {
+                tcp_transition(TcpState::None, dir, flags)
+            },
             service: sid,
             backend_idx: bid,
             next_hop_mac: mac,
@@ -732,6 +705,9 @@ impl Worker {
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
+        if mid_flow {
+            c.sessions_mid_flow.inc();
+        }
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             tc.conns.inc();
             if active {
@@ -1461,46 +1437,6 @@ fn frag_needed<F: Frame>(
     Verdict::Tx(in_port)
 }
 
-/// The worker that owns a NAT flow: a function of the client address, which NAT leaves
-/// unchanged in both directions. The address, not the endpoint: a persistent NAT service's
-/// template must be on the worker where all of that client's connections are.
-#[inline]
-pub fn nat_owner(client: IpAddr, workers: u16) -> u16 {
-    (hash::mix(hash::addr(client), OWNER_SALT) % u64::from(workers)) as u16
-}
-
-/// The worker that owns the flows of a persistent (`-p`) DR, TUN or FullNAT service from
-/// `client`: a function of the client network the template is keyed by (`-M`), so every
-/// connection of that network is scheduled where its template lives.
-#[inline]
-pub fn persist_owner(client: IpAddr, prefix_len: u8, workers: u16) -> u16 {
-    let net = match client {
-        IpAddr::V4(a) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(prefix_len.min(32)))
-                .unwrap_or(0);
-            IpAddr::V4((a.to_bits() & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(prefix_len.min(128)))
-                .unwrap_or(0);
-            IpAddr::V6((a.to_bits() & mask).into())
-        }
-    };
-    (hash::mix(hash::addr(net), OWNER_SALT) % u64::from(workers)) as u16
-}
-
-/// Separates the ownership hash from the schedulers' uses of the same address hash.
-const OWNER_SALT: u64 = 0x6f77_6e65_7273;
-
-/// The worker that owns a FullNAT flow, from its local port, under [`ReplySteering::Modulo`]
-/// (under [`ReplySteering::Rss`] see [`ReplySteering::owner`]).
-#[inline]
-pub const fn fullnat_owner(lport: u16, workers: u16) -> u16 {
-    lport % workers
-}
-
 /// The worker that owns the flow an ICMP error quotes, when the quote shows it: a FullNAT
 /// packet we sent to a backend (its local port), or a NAT packet either way (its client
 /// endpoint). `None` with one worker, and for FullNAT client-side errors (that session lives
@@ -1530,19 +1466,6 @@ fn icmp_owner<A: Family>(
         .is_some_and(|svc| svc.has_nat);
     // VIP:vport -> client:cport, a NAT reply.
     nat_vip.then(|| nat_owner(dst, workers))
-}
-
-pub(crate) fn uses_loads(kind: SchedulerKind) -> bool {
-    matches!(
-        kind,
-        SchedulerKind::Lc
-            | SchedulerKind::Wlc
-            | SchedulerKind::Sed
-            | SchedulerKind::Nq
-            | SchedulerKind::Lblc
-            | SchedulerKind::Lblcr
-            | SchedulerKind::Ovf
-    )
 }
 
 /// Move a connection between the ActiveConn and InActConn gauges.

@@ -9,8 +9,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::frame::Frame;
 use crate::session::{PersistTable, SessionAddr, SessionTable};
-use crate::snapshot::Mac;
 use crate::types::L4Proto;
+use crate::types::Mac;
 use crate::wire::checksum;
 
 /// IPv4 header fields (offsets from the start of the header).

@@ -17,8 +17,7 @@ use crate::sched::{hash, SchedBackend, SchedFlags, Scheduler, SchedulerKind};
 use crate::session::{FwdMethod, Timeouts};
 use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
 
-/// An Ethernet address.
-pub type Mac = [u8; 6];
+pub use crate::types::Mac;
 
 /// A small, fast, non-keyed hasher for the snapshot's lookup maps (keys come from the config,
 /// not from packets an attacker chooses freely... except the lookup key itself, which only
@@ -105,6 +104,13 @@ pub struct Service {
     /// Drop (and expire) the sessions of backends no longer in this service (the kernel's
     /// `expire_nodest_conn`); otherwise they run until they time out.
     pub expire_nodest: bool,
+    /// A TCP packet other than a SYN that finds no session starts one, as IPVS's
+    /// `net.ipv4.vs.sloppy_tcp` (any packet but a RST is scheduled; an ACK opens the session
+    /// ESTABLISHED). Set only where every gateway picks the same backend for the flow: the
+    /// scheduler is consistent ([`SchedulerKind::is_consistent`]) and every real server (and
+    /// the sorry server) forwards by DR or TUN, so a flow that ECMP moves to this gateway, or
+    /// that outlived its session here, goes on to the backend that has it.
+    pub sloppy_tcp: bool,
 }
 
 /// A real server of one service.
@@ -385,6 +391,11 @@ pub struct ServiceSpec {
     pub sorry: Option<BackendSpec>,
     /// Drop the sessions of backends removed from the service (`expire_nodest_conn`).
     pub expire_nodest: bool,
+    /// Schedule a TCP packet other than a SYN that finds no session (IPVS's `sloppy_tcp`) when
+    /// the scheduler is consistent and every real server forwards by DR or TUN; strict (only a
+    /// SYN starts a flow) otherwise. On by default: it only takes effect where the choice is
+    /// the same on every gateway ([`Service::sloppy_tcp`]).
+    pub sloppy_tcp: bool,
 }
 
 /// How a real server is described to the builder.
@@ -450,6 +461,7 @@ impl ServiceSpec {
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
+            sloppy_tcp: true,
         }
     }
 }
@@ -577,8 +589,17 @@ impl SnapshotBuilder {
             vip_addrs.insert(spec.vip);
             laddrs.extend(spec.laddrs.iter().copied());
             let has_nat = spec.backends.iter().any(|b| b.method == FwdMethod::Nat);
-            let needs_loads = crate::pipeline::uses_loads(spec.scheduler)
-                || spec.backends.iter().any(|b| b.u_threshold > 0);
+            // NAT and FullNAT replies must come back through the gateway that owns the flow:
+            // a mid-flow packet elsewhere has nothing to start.
+            let sloppy_tcp = spec.sloppy_tcp
+                && spec.scheduler.is_consistent()
+                && spec
+                    .backends
+                    .iter()
+                    .chain(spec.sorry.iter())
+                    .all(|b| matches!(b.method, FwdMethod::Dr | FwdMethod::Tun));
+            let needs_loads =
+                spec.scheduler.uses_loads() || spec.backends.iter().any(|b| b.u_threshold > 0);
             let slot = usize::from(sidx);
             if services.len() <= slot {
                 services.resize_with(slot + 1, || None);
@@ -596,6 +617,7 @@ impl SnapshotBuilder {
                 needs_loads,
                 has_nat,
                 expire_nodest: spec.expire_nodest,
+                sloppy_tcp,
             });
         }
         let mut own = FastSet::default();

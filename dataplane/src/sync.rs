@@ -40,7 +40,7 @@ use core::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::pipeline::{nat_owner, persist_owner, ReplySteering};
+use crate::owner::{nat_owner, persist_owner, ReplySteering};
 use crate::rss::RssSteer;
 use crate::session::{FwdMethod, Session, SessionAddr, TcpState};
 use crate::snapshot::{Mac, Snapshot};

@@ -92,3 +92,6 @@ pub type ServiceIdx = u16;
 pub type BackendIdx = u16;
 /// Index of a DPDK port as the gateway numbers them (0-based, dense).
 pub type PortIdx = u8;
+
+/// An Ethernet address.
+pub type Mac = [u8; 6];

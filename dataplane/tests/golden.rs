@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::golden::{self, Case, Expect};
 use dataplane::pipeline::{nat_owner, Verdict, Worker, WorkerConfig};
+use dataplane::wire::DropReason;
 
 /// Run `cases` in order through one worker; return it and a report per failed case.
 fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {
@@ -76,6 +77,16 @@ fn golden_cases_single_worker() {
         "icmp_frag_needed_sent"
     );
     assert_eq!(c.rx.get(), cases.len() as u64);
+    assert_eq!(
+        c.sessions_mid_flow.get(),
+        golden::MID_FLOW_SESSIONS,
+        "sessions_mid_flow"
+    );
+    // Every drop is counted under its reason, once.
+    for r in DropReason::ALL {
+        let want = cases.iter().filter(|c| c.expect == Expect::Drop(r)).count() as u64;
+        assert_eq!(c.drops[r.index()].get(), want, "drops {r}");
+    }
 }
 
 #[test]

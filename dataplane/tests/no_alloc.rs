@@ -1,7 +1,8 @@
 //! Proves the hot path never allocates: a counting global allocator is armed on this thread
 //! while thousands of frames of every kind go through `Worker::process` and `Worker::tick`.
 //!
-//! What runs armed: new flows (TCP SYNs and UDP) to every mode of both families, persistence,
+//! What runs armed: new flows (TCP SYNs and UDP) to every mode of both families, mid-flow ACKs
+//! that open sessions on a Maglev DR service (`sloppy_tcp`), persistence,
 //! the sorry server, established client packets (the first FullNAT ACK inserts TOA), NAT and
 //! FullNAT replies, ICMP errors both ways, echo to VIPs, TUN "fragmentation needed", ARP, ND,
 //! local traffic, unresolved next hops, every kind of drop, redirects to another worker, and
@@ -279,6 +280,22 @@ fn hot_path_does_not_allocate() {
             ));
         }
     }
+    // Mid-flow ACKs of flows this gateway never saw, to a Maglev DR service: each opens a
+    // session (`sloppy_tcp`); later rounds hit those sessions.
+    let mid_flow: Vec<Vec<u8>> = (0..160u16)
+        .map(|i| {
+            let c = client(false, u32::from(i));
+            tcp(
+                FROM_CLIENT,
+                c,
+                ip("198.18.0.110"),
+                30000 + i,
+                80,
+                PSH | ACK,
+                &[7; 20],
+            )
+        })
+        .collect();
     // Punts, echo and drops of every kind.
     let c4 = ip("203.0.113.50");
     let c6 = ip("2001:db8:ff::50");
@@ -378,6 +395,7 @@ fn hot_path_does_not_allocate() {
             relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
             d.run(&mut w, &snap, now, 0, &established);
             relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
+            d.run(&mut w, &snap, now, 0, &mid_flow);
             d.run(&mut w, &snap, now, 1, &replies);
             d.run(&mut w, &snap, now, 1, &icmp_from_backends);
             d.run(&mut w, &snap, now, 0, &icmp_from_clients);
@@ -441,6 +459,7 @@ fn hot_path_does_not_allocate() {
     assert!(c.icmp_translated.get() > 0);
     assert!(c.icmp_echo_answered.get() > 0);
     assert!(c.toa_inserted.get() > 0);
+    assert_eq!(c.sessions_mid_flow.get(), mid_flow.len() as u64);
     assert_eq!(c.sessions_expired.get(), c.sessions_created.get());
     assert!(w.sessions4().is_empty() && w.sessions6().is_empty());
     // Sync ran armed: events, installs, updates, deletions and one full dump.

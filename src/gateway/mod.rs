@@ -28,7 +28,7 @@ use control::metrics::{
     self, collect, server::MetricsServer, MetricsView, PortRow, PortSteeringRow, ReloadStats,
 };
 use control::neigh::Neighbours;
-use control::plane::{self, Control, HaFollow};
+use control::plane::{self, AnnounceFollow, Control, HaFollow};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
@@ -117,8 +117,11 @@ fn idle_mode(idle: config::Idle) -> IdleMode {
 /// What the process asks of the running gateway (set from signal handlers).
 #[derive(Clone, Debug, Default)]
 pub struct Signals {
-    /// SIGINT/SIGTERM: stop.
+    /// SIGINT (and the end of a drained stop): stop.
     pub stop: Arc<AtomicBool>,
+    /// SIGTERM: withdraw every announced VIP, forward for `[announce] drain` seconds, then
+    /// stop (at once without `[announce]`).
+    pub drain: Arc<AtomicBool>,
     /// SIGHUP: reload the configuration file.
     pub reload: Arc<AtomicBool>,
 }
@@ -332,6 +335,8 @@ fn run_with_eal(
     // followed address is not owned until the kernel says otherwise (no ARP answers from a
     // backup that just started).
     let ha = follow_ha(cfg)?;
+    // Before the workers start, so a refused table stops the start cleanly.
+    let announce = start_announce(cfg)?;
     let not_owned = ha.as_ref().map(HaFollow::not_owned).unwrap_or_default();
     let shared = Arc::new(ArcSwap::from_pointee(topology::build(
         &topology::Inputs {
@@ -359,7 +364,9 @@ fn run_with_eal(
     let mut redirect_out = redirect_out.into_iter();
     let mut redirect_in = redirect_in.into_iter();
     // Session sync: one event ring and one install ring per worker, when `[sync]` is enabled
-    // at start (a reload can change its settings, not add rings to running workers).
+    // at start or has what it needs to be (`ferrovsadm --start-daemon` may enable it later): a
+    // reload can change its settings, not add rings to running workers. With the channel off,
+    // control empties the rings.
     let mut sync_links = Vec::new();
     for (w, ((rx, tx), lc)) in io.into_iter().zip(&worker_lcores).enumerate() {
         let wcfg = WorkerConfig {
@@ -376,7 +383,7 @@ fn run_with_eal(
             ..WorkerConfig::default()
         };
         let mut worker = Worker::new(wcfg);
-        if cfg.sync.enabled {
+        if cfg.sync.enabled || cfg.sync.can_run() {
             let (ws, cs) = dataplane::sync::link(dataplane::sync::SyncConfig::default());
             worker.attach_sync(ws);
             sync_links.push(cs);
@@ -465,6 +472,10 @@ fn run_with_eal(
     if let Some(ha) = ha {
         ctl.follow_ha(ha);
     }
+    let announce_report = announce.as_ref().map(AnnounceFollow::report_handle);
+    if let Some(a) = announce {
+        ctl.follow_announce(a);
+    }
     let metrics_server = start_metrics(
         cfg,
         &shared,
@@ -476,12 +487,14 @@ fn run_with_eal(
             reply_steering: steering_rows,
             exception: ctl.exception_counters(),
             ha: ha_report,
+            announce: announce_report,
             sync: sync_stats,
         },
     )?;
     let sources = plane::Sources {
         admin: admin_server.requests().clone(),
         stop: stop.clone(),
+        drain: signals.drain.clone(),
         reload: signals.reload.clone(),
         port_stats: xstats,
     };
@@ -533,6 +546,22 @@ fn follow_ha(cfg: &Config) -> Result<Option<HaFollow>, String> {
     Ok(Some(f))
 }
 
+/// Start ECMP announcements when `[announce]` is configured: the route table must hold no
+/// route that is not ferrovs's.
+fn start_announce(cfg: &Config) -> Result<Option<AnnounceFollow>, String> {
+    let Some(settings) = control::announce::Settings::from_config(cfg) else {
+        return Ok(None);
+    };
+    let (table, n) = (settings.table, settings.vips.len());
+    let f = AnnounceFollow::start(settings).map_err(|e| format!("[announce]: {e}"))?;
+    println!(
+        "ferrovs: announce: {n} VIPs announced in table {table} (proto {}) while healthy; BIRD \
+         exports them",
+        config::ANNOUNCE_PROTOCOL
+    );
+    Ok(Some(f))
+}
+
 /// What the metrics endpoint reads besides the snapshot and the workers' counters: all shared
 /// with control, which writes them.
 struct MetricsSources {
@@ -542,6 +571,7 @@ struct MetricsSources {
     reply_steering: Vec<PortSteeringRow>,
     exception: Arc<Vec<ExceptionPathCounters>>,
     ha: Option<Arc<std::sync::Mutex<HaReport>>>,
+    announce: Option<Arc<std::sync::Mutex<control::announce::Report>>>,
     sync: SyncStats,
 }
 
@@ -562,6 +592,7 @@ fn start_metrics(
     let reply_steering = src.reply_steering.clone();
     let exception = src.exception.clone();
     let ha = src.ha.clone();
+    let announce = src.announce.clone();
     let port_names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
     let sync_stats = src.sync.clone();
     let start = std::time::SystemTime::now();
@@ -583,6 +614,9 @@ fn start_metrics(
             sync: sync_stats.lock().ok().and_then(|s| s.clone()),
             exception_path: cfg_ports_with_taps(&port_names, &exception),
             ha: ha.as_ref().and_then(|r| r.lock().ok().map(|g| g.clone())),
+            announce: announce
+                .as_ref()
+                .and_then(|r| r.lock().ok().map(|g| g.clone())),
             ..MetricsView::default()
         };
         view.build.dpdk_version = dpdk::version().to_owned();

@@ -11,6 +11,7 @@ use config::Config;
 use super::{Diagnostic, Imported};
 use crate::ipvsadm::{self, Command, Parsed};
 use crate::names::Names;
+use crate::proto::Op;
 
 /// Import ipvsadm-save `text` onto `base`.
 ///
@@ -45,7 +46,7 @@ pub fn import(text: &str, base: &Config, names: &dyn Names) -> Result<Imported, 
         if let Err(e) = crate::apply::apply(&mut cfg, op) {
             return Err(vec![Diagnostic {
                 line: *line,
-                message: e.message,
+                message: explain(e.message, op),
             }]);
         }
     }
@@ -65,4 +66,23 @@ pub fn import(text: &str, base: &Config, names: &dyn Names) -> Result<Imported, 
             })
             .collect()),
     }
+}
+
+/// The kernel's message, and for its vaguest one which name was wrong: ipvsadm says
+/// "Scheduler or persistence engine not found" for both, without the name.
+fn explain(message: String, op: &Op) -> String {
+    let (Op::AddService(spec) | Op::EditService(spec)) = op else {
+        return message;
+    };
+    if message != crate::apply::E_NO_SCHEDULER {
+        return message;
+    }
+    if let Some(pe) = &spec.pe {
+        return format!("{message}: persistence engine `{pe}` (ferrovs has none)");
+    }
+    format!(
+        "{message}: unknown scheduler `{}` (known: {})",
+        spec.scheduler,
+        ipvsadm::SCHEDULERS.replace('|', ", ")
+    )
 }

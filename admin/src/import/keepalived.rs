@@ -8,7 +8,8 @@
 //! `persistence_timeout`, `persistence_granularity`, `protocol`, the scheduler flag keywords,
 //! `weight`, `uthreshold`/`lthreshold`, `inhibit_on_failure`, `delay_loop`, `connect_timeout`,
 //! `connect_port`, `retry`/`nb_get_retry`, `sorry_server`, `virtualhost`,
-//! `global_defs { lvs_timeouts }` and DPVS's `local_address_group` / `laddr_group_name`.
+//! `global_defs { lvs_timeouts }`, `global_defs { lvs_sync_daemon }` (to `[sync]`, see
+//! [`super::sync_daemon`]) and DPVS's `local_address_group` / `laddr_group_name`.
 //!
 //! keepalived's own defaults apply, not ipvsadm's: NAT forwarding, `wlc` (both with
 //! keepalived's warning when unset), weight 1, `delay_loop` 60 s, `connect_timeout` 5 s,
@@ -793,6 +794,7 @@ fn import_with(
 ) -> Result<Imported, Vec<Diagnostic>> {
     let mut warnings = Vec::new();
     let tree = kconf::parse(text, &mut warnings);
+    let mut notes = Vec::new();
     let mut cx = Ctx {
         warn: &mut warnings,
     };
@@ -814,6 +816,11 @@ fn import_with(
                 for g in st.block.as_deref().unwrap_or_default() {
                     if g.key() == "lvs_timeouts" {
                         lvs_timeouts(&mut cx, g, &mut cfg);
+                    } else if g.key() == "lvs_sync_daemon" {
+                        let interfaces = ha.map_or(&[][..], |(_, o)| o.interfaces.as_slice());
+                        super::sync_daemon::import(
+                            g, &tree, &mut cfg, interfaces, cx.warn, &mut notes,
+                        );
                     } else if ha.is_none() || g.key().starts_with("lvs_") {
                         cx.w(g.line, format!("global_defs {} is not imported", g.key()));
                     }
@@ -854,7 +861,6 @@ fn import_with(
             _ => cx.w(st.line, format!("{} is not imported", st.key())),
         }
     }
-    let mut notes = Vec::new();
     let ha = match ha {
         Some((file, opts)) => Some(vrrp::plan(
             file,
@@ -1110,6 +1116,7 @@ fn import_vs(
             sorry_server,
             health_check,
             real_servers: rs,
+            sloppy_tcp: None,
         });
     }
 }

@@ -11,6 +11,7 @@
 pub mod ipvsadm_save;
 mod kconf;
 pub mod keepalived;
+pub mod sync_daemon;
 pub mod vrrp;
 
 use config::Config;

@@ -45,6 +45,14 @@ pub struct MemState {
     pub ha: Option<admin::proto::HaListing>,
     /// What `--ready` gets.
     pub ready: Result<String, String>,
+    /// Whether session sync can run (the sync-daemon commands).
+    pub sync_available: Result<(), String>,
+    /// What `-L --announce` gets; `None`: no `[announce]`.
+    pub announce: Option<admin::proto::AnnounceListing>,
+    /// Every `--drain` (true) / `--undrain` (false) asked.
+    pub drains: Vec<bool>,
+    /// Sessions each later `-L --announce` reports: one fewer per call (a drain draining).
+    pub sessions_left: std::cell::Cell<u64>,
 }
 
 impl MemState {
@@ -62,6 +70,10 @@ impl MemState {
             table_size: 4096,
             ha: None,
             ready: Ok("2 ports up, 1 worker running, generation 1".into()),
+            sync_available: Ok(()),
+            announce: None,
+            drains: Vec::new(),
+            sessions_left: std::cell::Cell::new(0),
         }
     }
 }
@@ -122,6 +134,29 @@ impl AdminState for MemState {
 
     fn ready(&self) -> Result<String, String> {
         self.ready.clone()
+    }
+
+    fn sync_available(&self) -> Result<(), String> {
+        self.sync_available.clone()
+    }
+
+    fn announce(&self) -> Option<admin::proto::AnnounceListing> {
+        let mut l = self.announce.clone()?;
+        l.sessions = self.sessions_left.get();
+        self.sessions_left.set(l.sessions.saturating_sub(1));
+        Some(l)
+    }
+
+    fn drain(&mut self, drained: bool) -> Result<admin::proto::AnnounceListing, String> {
+        self.drains.push(drained);
+        let l = self.announce.as_mut().ok_or_else(|| {
+            "nothing is announced: the configuration has no [announce]".to_owned()
+        })?;
+        l.drained = drained;
+        for v in &mut l.vips {
+            v.announced = !drained && v.worthy;
+        }
+        Ok(self.announce().expect("set above"))
     }
 }
 

@@ -289,7 +289,7 @@ impl Sockets {
 }
 
 /// Wait up to `timeout` for `sock` to be readable.
-fn readable(sock: &Socket, timeout: Duration) -> std::io::Result<bool> {
+pub(crate) fn readable(sock: &Socket, timeout: Duration) -> std::io::Result<bool> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let mut fds = [PollFd::new(sock, PollFlags::IN)];
     let ts = Timespec {

@@ -39,7 +39,13 @@ use std::time::{Duration, Instant, SystemTime};
 use config::{CheckKind, Config};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::metrics::{Histogram, ServiceKey, PROBE_BUCKETS};
+use crate::stats::{Histogram, ServiceKey};
+
+/// Buckets of `ferrovs_healthcheck_probe_duration_seconds`: 0.5 ms (a LAN connect) to 10 s
+/// (beyond the longest sensible check timeout, which then lands in `+Inf`).
+pub const PROBE_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 pub use probe::{Failure, FailureKind, HttpSpec};
 
 /// What a check does.

@@ -63,7 +63,6 @@
 
 pub mod collect;
 pub mod server;
-pub mod text;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -73,9 +72,10 @@ use std::time::SystemTime;
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::wire::DropReason;
 
+use crate::exposition::{self as text, Encoder, Kind, Value};
+pub use crate::health::PROBE_BUCKETS;
 use crate::health::{CheckStatus, FailureKind};
-pub use text::Histogram;
-use text::{Encoder, Kind, Value};
+pub use crate::stats::{Histogram, ServiceKey};
 
 /// The crate version, for `ferrovs_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -105,6 +105,8 @@ pub struct MetricsView {
     pub exception_path: Vec<ExceptionPathRow>,
     /// Director HA; `None` without it (`ha.mode = "none"`).
     pub ha: Option<crate::ha::Report>,
+    /// ECMP announcements; `None` without `[announce]`.
+    pub announce: Option<crate::announce::Report>,
     /// The session-sync channel (`ferrovs_sync_*`), when `[sync]` is enabled.
     pub sync: Option<crate::sync::ChannelStats>,
 }
@@ -257,17 +259,6 @@ pub fn unix_seconds(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Identity of a virtual service in labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ServiceKey {
-    /// Virtual address.
-    pub vip: IpAddr,
-    /// Virtual port (0 = every port).
-    pub port: u16,
-    /// `"tcp"` or `"udp"`.
-    pub protocol: &'static str,
-}
-
 /// Traffic counters of a service or real server, summed over the workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -362,6 +353,8 @@ pub struct WorkerRow {
     pub drops: [u64; DropReason::COUNT],
     /// Sessions created.
     pub sessions_created: u64,
+    /// Sessions created from a TCP segment other than a SYN (`sloppy_tcp`).
+    pub sessions_mid_flow: u64,
     /// Sessions expired.
     pub sessions_expired: u64,
     /// Session inserts refused.
@@ -424,6 +417,7 @@ impl WorkerRow {
             redirected_packets: c.redirected.get(),
             drops: core::array::from_fn(|i| c.drops[i].get()),
             sessions_created: c.sessions_created.get(),
+            sessions_mid_flow: c.sessions_mid_flow.get(),
             sessions_expired: c.sessions_expired.get(),
             insert_failures: c.insert_failures.get(),
             sessions_ipv4: c.sessions4.get(),
@@ -518,12 +512,6 @@ pub const PORT_XSTATS: [(&str, &str, &str); 8] = [
     ),
 ];
 
-/// Buckets of `ferrovs_healthcheck_probe_duration_seconds`: 0.5 ms (a LAN connect) to 10 s
-/// (beyond the longest sensible check timeout, which then lands in `+Inf`).
-pub const PROBE_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 fn ip_text(a: IpAddr) -> String {
     a.to_string()
 }
@@ -541,6 +529,9 @@ pub fn render(v: &MetricsView) -> String {
     render_exception_path(&mut e, &v.exception_path);
     if let Some(ha) = &v.ha {
         render_ha(&mut e, ha);
+    }
+    if let Some(a) = &v.announce {
+        render_announce(&mut e, a);
     }
     if let Some(s) = &v.sync {
         crate::sync::export::render(&mut e, s);
@@ -579,6 +570,57 @@ fn render_exception_path(e: &mut Encoder, rows: &[ExceptionPathRow]) {
             e.sample(&[("port", &r.port), ("reason", reason)], n);
         }
     }
+}
+
+fn render_announce(e: &mut Encoder, a: &crate::announce::Report) {
+    e.begin(
+        "ferrovs_vip_announced",
+        "Whether the VIP's host route is in ferrovs's routing table now, for BIRD to announce (1), or withdrawn (0: no real server up with weight > 0, held by rise / hold_down, or drained).",
+        Kind::Gauge,
+    );
+    for r in &a.rows {
+        sample_owned(e, &[("vip", ip_text(r.vip))], Value::from(r.announced));
+    }
+    e.begin(
+        "ferrovs_vip_announce_transitions_total",
+        "Announcements and withdrawals of the VIP's route.",
+        Kind::Counter,
+    );
+    for r in &a.rows {
+        sample_owned(e, &[("vip", ip_text(r.vip))], Value::from(r.transitions));
+    }
+    for (name, help, v) in [
+        (
+            "ferrovs_announce_drained",
+            "Whether every VIP is withdrawn by ferrovsadm --drain or a stop (1) or announced while healthy (0).",
+            a.drained,
+        ),
+        (
+            "ferrovs_announce_table_ok",
+            "Whether ferrovs's routing table holds exactly the announced VIPs' routes (0: see the log and ferrovsadm -L --announce).",
+            a.problem.is_none(),
+        ),
+        (
+            "ferrovs_bird_up",
+            "Whether BIRD answers on its control socket ([announce] bird_socket). A BIRD that is down changes nothing in forwarding; the routers withdraw the VIPs when its BGP sessions drop.",
+            a.bird_up,
+        ),
+    ] {
+        e.begin(name, help, Kind::Gauge);
+        e.sample(&[], Value::from(v));
+    }
+    e.begin(
+        "ferrovs_announce_table_foreign_routes",
+        "Routes in ferrovs's routing table that are not ferrovs's (left alone; ferrovs check refuses such a table).",
+        Kind::Gauge,
+    );
+    e.sample(&[], a.foreign.len() as u64);
+    e.begin(
+        "ferrovs_announce_table_errors_total",
+        "Syncs of the routing table that failed (rtnetlink errors).",
+        Kind::Counter,
+    );
+    e.sample(&[], a.errors);
 }
 
 fn render_ha(e: &mut Encoder, ha: &crate::ha::Report) {
@@ -833,7 +875,7 @@ fn render_real_servers(e: &mut Encoder, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 24] = [
+const WORKER: [WorkerField; 25] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -863,6 +905,12 @@ const WORKER: [WorkerField; 24] = [
         "Sessions created.",
         Kind::Counter,
         |w| w.sessions_created,
+    ),
+    (
+        "ferrovs_worker_sessions_mid_flow_total",
+        "Sessions created from a TCP segment other than a SYN (sloppy_tcp: a flow another gateway started).",
+        Kind::Counter,
+        |w| w.sessions_mid_flow,
     ),
     (
         "ferrovs_worker_sessions_expired_total",

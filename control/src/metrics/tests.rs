@@ -230,6 +230,34 @@ pub(crate) fn representative_view() -> MetricsView {
             },
             problem: None,
         }),
+        announce: Some(crate::announce::Report {
+            table: 100,
+            rows: vec![
+                crate::announce::Row {
+                    vip: "198.18.0.100".parse().unwrap(),
+                    announced: true,
+                    worthy: true,
+                    since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_200),
+                    transitions: 3,
+                    why: "1 of 1 real servers up with weight > 0".into(),
+                },
+                crate::announce::Row {
+                    vip: "2001:db8::100".parse().unwrap(),
+                    announced: false,
+                    worthy: false,
+                    since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                    transitions: 0,
+                    why: "none of 1 real servers up with weight > 0".into(),
+                },
+            ],
+            devices: vec![Some("wan0".into()), Some("wan0".into())],
+            foreign: vec!["10.9.0.0/16 proto 4".into()],
+            errors: 2,
+            bird_up: false,
+            bird_problem: Some("no BIRD on /run/bird/bird.ctl".into()),
+            bird_socket: "/run/bird/bird.ctl".into(),
+            ..Default::default()
+        }),
         sync: Some(crate::sync::export::representative()),
     }
 }
@@ -427,6 +455,18 @@ fn test_representative_exposition_is_well_formed_and_complete() {
         1_700_000_200.0
     );
     assert_eq!(get("ferrovs_ha_watcher_up"), 1.0);
+    // ECMP announcements.
+    assert_eq!(get("ferrovs_vip_announced{vip=\"198.18.0.100\"}"), 1.0);
+    assert_eq!(get("ferrovs_vip_announced{vip=\"2001:db8::100\"}"), 0.0);
+    assert_eq!(
+        get("ferrovs_vip_announce_transitions_total{vip=\"198.18.0.100\"}"),
+        3.0
+    );
+    assert_eq!(get("ferrovs_bird_up"), 0.0);
+    assert_eq!(get("ferrovs_announce_drained"), 0.0);
+    assert_eq!(get("ferrovs_announce_table_ok"), 1.0);
+    assert_eq!(get("ferrovs_announce_table_foreign_routes"), 1.0);
+    assert_eq!(get("ferrovs_announce_table_errors_total"), 2.0);
     assert_eq!(get("ferrovs_ha_netlink_unexpected_messages_total"), 2.0);
     assert_eq!(get("ferrovs_ha_netlink_resyncs_total"), 1.0);
     assert_eq!(

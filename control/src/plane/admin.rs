@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use admin::handler::AdminState;
-use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState};
+use admin::proto::{
+    AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState,
+};
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
 
@@ -311,6 +313,24 @@ impl<Io: FrameIo> AdminState for Control<Io> {
 
     fn ready(&self) -> Result<String, String> {
         self.readiness(Instant::now())
+    }
+
+    fn sync_available(&self) -> Result<(), String> {
+        // The workers' sync rings are made at start; without them no channel can run.
+        self.sync.as_ref().map(|_| ()).ok_or_else(|| {
+            "session sync cannot run: the workers have no sync rings, because [sync] had no \
+             listen, peers and key when ferrovs started; add them to the configuration file \
+             and restart"
+                .to_owned()
+        })
+    }
+
+    fn announce(&self) -> Option<AnnounceListing> {
+        self.announce_listing()
+    }
+
+    fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
+        self.set_drained(drained)
     }
 
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {

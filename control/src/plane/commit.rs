@@ -94,6 +94,8 @@ impl<Io: FrameIo> Control<Io> {
         self.cfg = new;
         // Director HA follows the new address list (the mode is boot-only).
         self.ha_reconfigure();
+        // Announcements follow the new VIPs, weights and [announce] settings.
+        self.announce_reconfigure();
         self.publish();
         self.confirm(self.generation)?;
         self.announce(&added);

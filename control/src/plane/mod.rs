@@ -11,10 +11,12 @@
 //! - [`resolve`]: punted frames, neighbour resolution, gratuitous ARP;
 //! - [`admin`]: the admin API (`ferrovsadm`) on the running state, readiness included;
 //! - [`ha`]: director HA, addresses owned as keepalived puts them on the TAPs;
+//! - [`announce`]: ECMP, the VIP routes BIRD announces, and drain;
 //! - [`sync`]: session sync between directors (the channel and the workers' sync rings);
 //! - [`run`]: the loop that waits on every event source.
 
 pub mod admin;
+pub mod announce;
 pub mod commit;
 pub mod error;
 pub mod exception;
@@ -45,6 +47,7 @@ use crate::neigh::Neighbours;
 use crate::topology::Ids;
 
 pub use admin::SessionDumps;
+pub use announce::AnnounceFollow;
 pub use error::{CommitError, ReloadError};
 pub use ha::HaFollow;
 pub use io::FrameIo;
@@ -155,6 +158,8 @@ pub struct Control<Io: FrameIo> {
     exception: Arc<Vec<ExceptionPathCounters>>,
     /// Director HA, when `[ha]` follows addresses.
     ha: Option<HaFollow>,
+    /// ECMP announcements, when `[announce]` is configured.
+    announce: Option<AnnounceFollow>,
     /// Per worker: its poll count at the last sample and when it last moved (readiness).
     liveness: Vec<(u64, Instant)>,
 }
@@ -202,6 +207,7 @@ impl<Io: FrameIo> Control<Io> {
                     .collect(),
             ),
             ha: None,
+            announce: None,
             liveness: Vec::new(),
         }
     }

@@ -22,6 +22,8 @@ use crate::metrics::PortRow;
 pub const POLL_EVERY: Duration = Duration::from_micros(200);
 /// How often control re-sends resolution requests for unresolved neighbours.
 pub const RESOLVE_EVERY: Duration = Duration::from_secs(1);
+/// How often the announce table is checked and repaired (and BIRD's state reported).
+pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 /// How often the counters are logged.
 pub const STATS_EVERY: Duration = Duration::from_secs(10);
 
@@ -30,8 +32,12 @@ pub const STATS_EVERY: Duration = Duration::from_secs(10);
 pub struct Sources {
     /// Admin socket requests (`AdminServer::requests`); `never()` without one.
     pub admin: Receiver<Pending>,
-    /// Set (by a signal handler) to stop: checked every iteration.
+    /// Set (by a signal handler) to stop: checked every iteration. Control sets it itself when
+    /// a drained stop ends (the workers watch the same flag).
     pub stop: Arc<AtomicBool>,
+    /// Set (by SIGTERM) to withdraw every VIP, forward for `[announce] drain` seconds, then
+    /// stop (at once without `[announce]`, or when set again): checked every iteration.
+    pub drain: Arc<AtomicBool>,
     /// Set (by a signal handler) to reload the configuration file: checked every iteration.
     pub reload: Arc<AtomicBool>,
     /// Where the ports' extended statistics go for the metrics endpoint, every [`RATE_EVERY`].
@@ -44,6 +50,7 @@ impl Sources {
         Self {
             admin: never(),
             stop: Arc::default(),
+            drain: Arc::default(),
             reload: Arc::default(),
             port_stats: Arc::default(),
         }
@@ -60,6 +67,9 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
     let mut health = ctl.health.events().clone();
     let mut ha = ctl.ha_events();
     let (resolve, rates, stats) = (tick(RESOLVE_EVERY), tick(RATE_EVERY), tick(STATS_EVERY));
+    let announce = tick(ANNOUNCE_EVERY);
+    // When a drained stop (SIGTERM) ends.
+    let mut stop_at: Option<Instant> = None;
     // The periodic passes also run once at start, not one period later.
     let mut changed = ctl.neighbour_pass(Instant::now());
     ctl.sample_rates(sources);
@@ -70,8 +80,18 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             // The outcome is logged by reload_file.
             let _ = ctl.reload_file();
         }
+        if sources.drain.swap(false, Ordering::Relaxed) {
+            stop_at = Some(ctl.begin_stop(Instant::now()));
+        }
+        if stop_at.is_some_and(|t| t <= Instant::now()) {
+            sources.stop.store(true, Ordering::Relaxed);
+            break;
+        }
         let mut wait = if busy { Duration::ZERO } else { POLL_EVERY };
-        if let Some(t) = ctl.ha_next_due() {
+        for t in [ctl.ha_next_due(), ctl.announce_next_due()]
+            .into_iter()
+            .flatten()
+        {
             wait = wait.min(t.saturating_duration_since(Instant::now()));
         }
         let (sync_rx, sync_timer) = ctl.sync_sources();
@@ -90,6 +110,8 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
                 Ok(_) => {
                     ctl.health.poll();
                     changed = true;
+                    // A VIP whose last server went down is withdrawn now, not at the tick.
+                    ctl.announce_evaluate();
                 }
                 Err(_) => health = never(),
             },
@@ -101,6 +123,7 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
             recv(resolve) -> _ => changed |= ctl.neighbour_pass(Instant::now()),
             recv(rates) -> _ => ctl.sample_rates(sources),
             recv(stats) -> _ => ctl.log_stats(),
+            recv(announce) -> _ => ctl.announce_tick(),
             recv(sync_rx) -> d => {
                 if let Ok(d) = d {
                     ctl.sync_datagram(&d, Instant::now());
@@ -124,7 +147,12 @@ pub fn run<Io: FrameIo>(ctl: &mut Control<Io>, sources: &Sources) {
         if ctl.ha_next_due().is_some_and(|t| t <= now) {
             ctl.ha_announce(now);
         }
+        if ctl.announce_next_due().is_some_and(|t| t <= now) {
+            ctl.announce_tick();
+        }
     }
+    // A stopped gateway leaves no VIP announced, drained or not.
+    ctl.withdraw_all();
 }
 
 impl<Io: FrameIo> Control<Io> {

@@ -142,10 +142,16 @@ impl SyncPlane {
         self.running.as_ref().map(|r| &r.channel)
     }
 
-    /// The HA ready check: the channel runs and has every peer's table
-    /// ([`Channel::ready`]). False while the socket is not bound.
+    /// The HA ready check: with sync enabled, the channel runs and has every peer's table
+    /// ([`Channel::ready`]), false while the socket is not bound; with sync disabled
+    /// (`[sync] enabled = false`, `--stop-daemon`) there is nothing to wait for.
     pub fn ready(&self) -> bool {
-        self.running.as_ref().is_some_and(|r| r.channel.ready())
+        !self.cfg.enabled || self.running.as_ref().is_some_and(|r| r.channel.ready())
+    }
+
+    /// The `[sync]` the plane runs with.
+    pub fn settings(&self) -> &SessionSync {
+        &self.cfg
     }
 
     /// The datagrams to wait on (`never()` while no socket is bound).
@@ -223,7 +229,14 @@ impl SyncPlane {
     /// rate change in place, stop it when disabled.
     pub fn reconfigure(&mut self, new: &SessionSync, now: Instant) {
         if self.cfg.restart_needed(new) {
-            println!("ferrovs: sync: settings changed: restarting the channel (new epoch)");
+            match (self.cfg.enabled, new.enabled) {
+                (false, false) => {}
+                (true, false) => println!("ferrovs: sync: disabled: stopping the channel"),
+                (false, true) => println!("ferrovs: sync: enabled: starting the channel"),
+                (true, true) => {
+                    println!("ferrovs: sync: settings changed: restarting the channel (new epoch)");
+                }
+            }
             self.running = None;
             self.collect = None;
             self.waiting.clear();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use config::SyncMode;
 
-use crate::metrics::Histogram;
+use crate::stats::Histogram;
 
 use super::auth::Auth;
 use super::peer::{Inbound, Item, OpenDump, Outgoing, Peer, PeerState, Queued};

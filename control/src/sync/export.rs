@@ -6,7 +6,7 @@
 //! current one), as HAProxy exports server states. Counters end in `_total`, durations are in
 //! seconds.
 
-use crate::metrics::text::{Encoder, Kind};
+use crate::exposition::{Encoder, Kind};
 
 use super::peer::PeerState;
 use super::stats::{ChannelStats, PeerCounters, PeerStats, Reject};
@@ -198,7 +198,7 @@ pub fn render(e: &mut Encoder, s: &ChannelStats) {
 #[cfg(test)]
 pub(crate) fn representative() -> ChannelStats {
     use super::stats::{Rejects, TransportTotals, LAG_BUCKETS};
-    use crate::metrics::Histogram;
+    use crate::stats::Histogram;
     let mut rejected = Rejects::default();
     rejected.add(Reject::Hmac);
     rejected.add(Reject::Hmac);

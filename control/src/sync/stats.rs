@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::metrics::Histogram;
+use crate::stats::Histogram;
 
 use super::peer::PeerState;
 

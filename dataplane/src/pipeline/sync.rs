@@ -11,10 +11,11 @@ use crate::session::{
     Direction, FwdMethod, NewSession, Session, SessionAddr, SessionTable, SlotId, TcpState,
     Template,
 };
-use crate::snapshot::{Mac, Service, Snapshot};
+use crate::snapshot::{Service, Snapshot};
 use crate::sync::{
     DeleteReason, Install, Refusal, Role, SyncEvent, SyncKind, WorkerSync, EXPIRY_GRACE_S,
 };
+use crate::types::Mac;
 use crate::types::{BackendIdx, PortIdx, ServiceIdx};
 
 /// What [`Worker::install`] did with one request.

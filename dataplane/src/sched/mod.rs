@@ -126,6 +126,15 @@ pub enum SchedulerKind {
 }
 
 impl SchedulerKind {
+    /// Whether this scheduler reads the backends' connection counts, which the workers then
+    /// publish for it.
+    pub const fn uses_loads(self) -> bool {
+        matches!(
+            self,
+            Self::Lc | Self::Wlc | Self::Sed | Self::Nq | Self::Lblc | Self::Lblcr | Self::Ovf
+        )
+    }
+
     /// Every scheduler, in ipvsadm's documentation order.
     pub const ALL: [Self; 13] = [
         Self::Rr,
@@ -146,6 +155,17 @@ impl SchedulerKind {
     /// Parse ipvsadm's scheduler name (`"wlc"`), case-sensitively as ipvsadm does.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the choice is a pure function of the packet's addresses (and port) and the
+    /// configured backends: `sh`, `dh` and `mh`. Every gateway with the same configuration then
+    /// picks the same backend for a flow, so any of them can schedule a packet from the middle
+    /// of a flow that another one started (`ServiceSpec::sloppy_tcp`). The others depend on a
+    /// cursor, on connection counts or on a cache, all local to one gateway (and worker).
+    /// Thresholds (`-x`/`-y`) and health make `sh`/`dh`/`mh` local too while they refuse a
+    /// backend; `docs/consistent-scheduling.md` has the details.
+    pub const fn is_consistent(self) -> bool {
+        matches!(self, Self::Sh | Self::Dh | Self::Mh)
     }
 
     /// Return ipvsadm's name for this scheduler.

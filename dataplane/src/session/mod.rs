@@ -44,7 +44,9 @@ pub use table::{
     InsertError, NewSession, Session, Session4, Session6, SessionTable, SessionTable4,
     SessionTable6, SlotId, StateChange, MAX_CAPACITY,
 };
-pub use tcp::{tcp_transition, TcpDir, TcpFlags, TcpState, TimeoutError, Timeouts};
+pub use tcp::{
+    sloppy_tcp_state, tcp_transition, TcpDir, TcpFlags, TcpState, TimeoutError, Timeouts,
+};
 
 /// Which way a packet travels relative to its session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

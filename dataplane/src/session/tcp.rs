@@ -201,6 +201,18 @@ pub const fn tcp_transition(state: TcpState, dir: TcpDir, flags: TcpFlags) -> Tc
     }
 }
 
+/// The state of a session that a segment other than a SYN opens (`sloppy_tcp`: a flow another
+/// gateway started): [`tcp_transition`] from NONE, except that an ACK (the usual mid-flow
+/// segment) opens it ESTABLISHED, as the kernel's tables do since `sloppy_tcp` exists (their
+/// `ack` rows say ESTABLISHED in the NONE column; the older table kept above says CLOSE, which
+/// without `sloppy_tcp` no segment reaches). A FIN, or a segment without flags, opens it CLOSE.
+pub const fn sloppy_tcp_state(dir: TcpDir, flags: TcpFlags) -> TcpState {
+    match flags.row() {
+        Some(2) => TcpState::Established,
+        _ => tcp_transition(TcpState::None, dir, flags),
+    }
+}
+
 /// ipvsadm's upper limit for `--set` values and `-p`: 31 days in seconds.
 pub const MAX_TIMEOUT_SECS: u32 = 86_400 * 31;
 
@@ -419,6 +431,20 @@ mod tests {
     fn ack_without_syn_on_a_new_connection_closes_it() {
         assert_eq!(tcp_transition(S::None, TcpDir::Input, ACK), S::Close);
         assert_eq!(tcp_transition(S::None, TcpDir::Output, ACK), S::Established);
+    }
+
+    #[test]
+    fn a_sloppy_ack_opens_an_established_session() {
+        for dir in [TcpDir::Input, TcpDir::InputOnly, TcpDir::Output] {
+            assert_eq!(sloppy_tcp_state(dir, ACK), S::Established);
+            let psh_ack = TcpFlags::from_bits(0x18);
+            assert_eq!(sloppy_tcp_state(dir, psh_ack), S::Established);
+        }
+        for dir in [TcpDir::Input, TcpDir::InputOnly] {
+            assert_eq!(sloppy_tcp_state(dir, FINACK), S::Close);
+            assert_eq!(sloppy_tcp_state(dir, TcpFlags::default()), S::Close);
+            assert_eq!(sloppy_tcp_state(dir, SYN), S::SynRecv);
+        }
     }
 
     #[test]

@@ -105,7 +105,9 @@ drop_reasons! {
     NoService => "no_service",
     /// The service has no available backend.
     NoBackend => "no_backend",
-    /// A TCP segment without SYN (or with ACK/RST) would create a new session.
+    /// A TCP segment without SYN (or with ACK/RST) would create a new session: the service is
+    /// strict (`sloppy_tcp` off, or its scheduler or forwarding is not the same on every
+    /// gateway), or the segment is a RST.
     NotSynForNewTcp => "not_syn_for_new_tcp",
     /// A reply or ICMP error arrived for a flow with no session.
     NoSession => "no_session",

@@ -1,11 +1,13 @@
 //! The control plane on an in-memory frame I/O: no DPDK, no lab.
 
+mod announce;
 mod commit;
 mod exception;
 mod ha;
 mod held;
 mod neighbours;
 mod run;
+mod sync;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -224,7 +226,19 @@ impl Fixture {
         Self::build(CONFIG, dataplane, limits, ids)
     }
 
-    fn build(text: &str, dataplane: Dataplane, limits: Limits, mut ids: Ids) -> Self {
+    fn build(text: &str, dataplane: Dataplane, limits: Limits, ids: Ids) -> Self {
+        Self::build_with(text, dataplane, limits, ids, false)
+    }
+
+    /// Control running `text`; with `sync`, every worker gets a sync link (as the gateway does
+    /// when `[sync]` can run) and serves it from its loop.
+    fn build_with(
+        text: &str,
+        dataplane: Dataplane,
+        limits: Limits,
+        mut ids: Ids,
+        sync: bool,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ferrovs.toml");
         std::fs::write(&path, text).expect("write config");
@@ -243,9 +257,15 @@ impl Fixture {
             },
             1,
         )));
-        let (n, workers) = match dataplane {
-            Dataplane::Running(n) => (n, Some(Workers::start(n, &shared))),
-            Dataplane::Stuck(n) => (n, None),
+        let n = match dataplane {
+            Dataplane::Running(n) | Dataplane::Stuck(n) => n,
+        };
+        let (worker_links, control_links): (Vec<_>, Vec<_>) = (0..if sync { n } else { 0 })
+            .map(|_| dataplane::sync::link(dataplane::sync::SyncConfig::default()))
+            .unzip();
+        let workers = match dataplane {
+            Dataplane::Running(n) => Some(Workers::start(n, &shared, worker_links)),
+            Dataplane::Stuck(_) => None,
         };
         let counters: Vec<Arc<WorkerCounters>> = workers.as_ref().map_or_else(
             || {
@@ -274,7 +294,15 @@ impl Fixture {
             reload_stats: reload_stats.clone(),
             dumps: Box::new(NoSessions),
             limits,
-            sync: None,
+            sync: sync.then(|| super::SyncLinks {
+                links: control_links,
+                steering: dataplane::sync::Steering {
+                    workers: u16::try_from(n).unwrap(),
+                    replies: dataplane::pipeline::ReplySteering::Modulo,
+                    inbound: None,
+                },
+                stats: Arc::default(),
+            }),
         });
         Self {
             ctl,
@@ -301,10 +329,16 @@ struct Workers {
 }
 
 impl Workers {
-    fn start(n: usize, shared: &Arc<ArcSwap<Snapshot>>) -> Self {
+    /// `n` workers; each of `links` (one per worker, or none) is attached and served.
+    fn start(
+        n: usize,
+        shared: &Arc<ArcSwap<Snapshot>>,
+        links: Vec<dataplane::sync::WorkerSync>,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let mut counters = Vec::new();
         let mut threads = Vec::new();
+        let mut links = links.into_iter();
         for id in 0..n {
             let mut w = Worker::new(WorkerConfig {
                 id: u16::try_from(id).unwrap(),
@@ -316,11 +350,18 @@ impl Workers {
                 max_backends: 256,
                 ..WorkerConfig::default()
             });
+            if let Some(l) = links.next() {
+                w.attach_sync(l);
+            }
             counters.push(w.counters().clone());
             let (shared, stop) = (shared.clone(), stop.clone());
             threads.push(std::thread::spawn(move || {
+                let started = std::time::Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    w.sync(&shared.load());
+                    let snap = shared.load();
+                    w.sync(&snap);
+                    let now = u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX);
+                    w.serve_sync(&snap, now);
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }));
