@@ -225,6 +225,11 @@ fn a_tap_that_disappears_takes_its_addresses_with_it() {
         !o.is_not_owned(ip(LADDR)),
         "the other TAP's address stays owned"
     );
+    // The TAP comes back and keepalived puts the VIP on it again: owned again.
+    let t = o.apply(added("eth0", VIP), t0);
+    assert_eq!(t.len(), 1);
+    assert!(t[0].owned && t[0].tap.as_deref() == Some("eth0"), "{t:?}");
+    assert!(!o.is_not_owned(ip(VIP)));
 }
 
 #[test]

@@ -136,3 +136,29 @@ fn unexpected_and_broken_messages_are_told_apart() {
         let _ = decode(&g, &mut links);
     }
 }
+
+#[test]
+fn a_tap_created_again_under_a_new_index_is_followed() {
+    // keepalived puts the VIP on a TAP that was deleted and created again (a new ifindex, the
+    // same name): the address is reported on it, and the old index is forgotten.
+    let mut links = HashMap::from([(5, "eth0".to_owned())]);
+    let mut d = bytes(RouteNetlinkMessage::DelLink(link(5, "eth0")));
+    d.extend(bytes(RouteNetlinkMessage::NewLink(link(11, "eth0"))));
+    d.extend(bytes(RouteNetlinkMessage::NewAddress(addr(
+        11,
+        "198.18.1.100",
+        None,
+    ))));
+    assert_eq!(
+        decode(&d, &mut links),
+        [
+            Ok(Note::Event(Event::LinkGone("eth0".into()))),
+            Ok(Note::Quiet),
+            Ok(Note::Event(Event::Added(KernelAddr {
+                ifname: "eth0".into(),
+                addr: ip("198.18.1.100"),
+            }))),
+        ]
+    );
+    assert_eq!(links, HashMap::from([(11, "eth0".to_owned())]));
+}
