@@ -5,11 +5,9 @@
 //! 5-tuple. The client sits behind the router. The service uses `mh` (Maglev), so every
 //! gateway picks the same real server for a client.
 //!
-//! The announced route is a host route in kernel table ANNOUNCE_TABLE of each gateway's
-//! namespace. Until ferrovs keeps that table itself (`[announce]`, issue 16 item 1), the lab
-//! adds the routes by hand (`lab/lab env`: ANNOUNCE=manual) and these tests withdraw one by
-//! deleting it; with ANNOUNCE=ferrovs they take the real servers' weights to 0 instead, and
-//! ferrovs must withdraw it.
+//! The announced route is a host route that ferrovs keeps (`[announce]`) in kernel table
+//! ANNOUNCE_TABLE of each gateway's namespace; these tests withdraw it through ferrovs (the real
+//! servers' weights to 0, or `ferrovsadm --drain`).
 //!
 //! Needs root; runs serially with the other lab tests (nextest test group `lab`).
 
@@ -95,6 +93,11 @@ impl Ecmp {
         let lab = Lab::up(TAG, mode, &["--ecmp", &n.to_string()]);
         let gateways: Vec<String> = lab.var("GATEWAYS").split(',').map(str::to_owned).collect();
         assert_eq!(gateways.len(), n as usize, "lab env GATEWAYS");
+        assert_eq!(
+            lab.var("ANNOUNCE"),
+            "ferrovs",
+            "this ferrovs must keep the announce table itself ([announce])"
+        );
         let e = Ecmp { lab, gateways };
         // lab/lab up returns once the router has every path; check it from here too.
         let paths = e.paths();
@@ -269,35 +272,14 @@ impl Ecmp {
         }
     }
 
-    /// Take `gw`'s VIP route away: by hand while the lab announces (ANNOUNCE=manual), else
-    /// through ferrovs: every real server's weight to 0 makes the VIP not worth announcing.
+    /// Take `gw`'s VIP route away through ferrovs: every real server's weight to 0 makes the
+    /// VIP not worth announcing, and ferrovs withdraws its host route.
     fn withdraw(&self, gw: &str, mode: &str) {
-        let vip = self.lab.var("VIP");
-        if self.lab.var("ANNOUNCE") == "manual" {
-            let host = format!("{vip}/32");
-            let table = self.lab.var("ANNOUNCE_TABLE");
-            self.lab
-                .run(gw, &["ip", "route", "del", &host, "table", table]);
-        } else {
-            // TODO(issue 16 item 1): first run once the announce branch lands.
-            self.set_weights(gw, mode, "0");
-        }
+        self.set_weights(gw, mode, "0");
     }
 
     fn announce_again(&self, gw: &str, mode: &str) {
-        let vip = self.lab.var("VIP");
-        if self.lab.var("ANNOUNCE") == "manual" {
-            let host = format!("{vip}/32");
-            let table = self.lab.var("ANNOUNCE_TABLE");
-            self.lab.run(
-                gw,
-                &[
-                    "ip", "route", "add", &host, "dev", "eth0", "table", table, "proto", "static",
-                ],
-            );
-        } else {
-            self.set_weights(gw, mode, "1");
-        }
+        self.set_weights(gw, mode, "1");
     }
 
     /// `ferrovsadm -e` on both of the service's real servers on `gw`.
@@ -355,6 +337,44 @@ impl Ecmp {
             }
         }
         self.announce_again(gw, mode);
+        self.wait_paths(&self.gateways, Duration::from_secs(10));
+    }
+
+    /// (c) `ferrovsadm --drain` on `gw` under wrk load (keep-alive, 8 connections, 8 s): the
+    /// router drops `gw` and wrk sees no error and no non-2xx answer: the flows the router
+    /// moves to the others go on there (mid-flow pickup with `mh`); `--undrain` brings it back.
+    fn drain_under_load(&self, gw: &str) {
+        let others: Vec<String> = self.gateways.iter().filter(|g| *g != gw).cloned().collect();
+        let url = format!("http://{}/", self.lab.var("VIP"));
+        let wrk = self.lab.spawn(
+            "client",
+            &["wrk", "-t", "1", "-c", "8", "-d", "8s", "--latency", &url],
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        let drained = self.lab.run(gw, &["ferrovsadm", "--drain"]);
+        let took = self.wait_paths(&others, Duration::from_secs(5));
+        eprintln!("{gw} drained: the router dropped it in {took:?}\n{drained}");
+        let out = wrk.wait_with_output().expect("wrk");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "wrk: {report}");
+        let requests: u64 = report
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no request count in wrk's report:\n{report}"));
+        assert!(requests > 100, "wrk made {requests} requests:\n{report}");
+        assert!(
+            !report.contains("Socket errors") && !report.contains("Non-2xx"),
+            "requests failed while {gw} drained:\n{report}\n{}",
+            self.logs()
+        );
+        eprintln!("{requests} requests through the drain, none failed");
+        let listing = self.lab.run(gw, &["ferrovsadm", "-L", "--announce"]);
+        assert!(
+            listing.contains(", drained, 0 of 1 VIP announced"),
+            "-L --announce on {gw}:\n{listing}"
+        );
+        self.lab.run(gw, &["ferrovsadm", "--undrain"]);
         self.wait_paths(&self.gateways, Duration::from_secs(10));
     }
 
@@ -463,10 +483,11 @@ impl Ecmp {
 }
 
 #[test]
-fn lab_ecmp_dr_three_gateways_spread_withdraw_crash() {
+fn lab_ecmp_dr_three_gateways_spread_withdraw_drain_crash() {
     let e = Ecmp::up("dr", 3);
     e.all_carry(60);
     e.withdraw_and_return("gw2", "dr");
+    e.drain_under_load("gw2");
     e.crash("gw3");
     // Back with all three, all three carry again.
     e.all_carry(60);
@@ -519,11 +540,6 @@ fn lab_ecmp_fullnat_two_gateways_own_local_addresses() {
     );
 }
 
-// TODO(issue 16 item 5c, needs `ferrovsadm --drain` from the announce branch): DR, 3 gateways,
-// wrk with keep-alive through the VIP for 10 s; `lab/lab exec gw2 -- ferrovsadm --drain --wait
-// 5` at 3 s: the router drops gw2 (paths), wrk reports 0 errors and 0 non-2xx, gw2's active
-// connections fall to 0 before it stops, and `--undrain` (or a restart) announces it again.
-
 /// (d), second half: established keep-alive connections through the surviving gateways keep
 /// working when one gateway crashes, including those the router's rehash moves from one
 /// survivor to another (Linux's multipath is hash-threshold: removing a next hop moves some
@@ -531,8 +547,6 @@ fn lab_ecmp_fullnat_two_gateways_own_local_addresses() {
 /// today DR drops them; with mid-flow scheduling by a consistent scheduler (`mh`) the new
 /// gateway picks the same real server and the connection goes on.
 #[test]
-#[ignore = "needs mid-flow scheduling of DR/TUN packets without a session (issue 16 item 3, the \
-            ecmpdp branch): until then the flows the router moves between survivors die"]
 fn lab_ecmp_dr_crash_keeps_established_flows() {
     let e = Ecmp::up("dr", 3);
     let state = std::path::PathBuf::from(format!("/run/ferrovs-lab/{}", e.lab.id));
