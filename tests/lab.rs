@@ -849,26 +849,16 @@ impl Lab {
     /// A TCP connection from the client's port `sport` to `vip:80`, held open (idle) until
     /// dropped.
     fn hold(&self, vip: &str, sport: u16) -> Killed {
-        let child = self
-            .command(&[
-                "exec",
-                "client",
-                "--",
-                "socat",
-                "-",
-                &format!("TCP:{vip}:80,sourceport={sport}"),
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("socat");
-        Killed(vec![child])
+        self.hold_with(vip, sport, "")
     }
 
     /// A connection like [`Lab::hold`] that ends with a reset (SO_LINGER 0) when dropped, so
     /// that its session closes at once and expires after CLOSE's 10 s.
     fn hold_rst(&self, vip: &str, sport: u16) -> Killed {
+        self.hold_with(vip, sport, ",so-linger=0")
+    }
+
+    fn hold_with(&self, vip: &str, sport: u16, options: &str) -> Killed {
         let child = self
             .command(&[
                 "exec",
@@ -876,7 +866,7 @@ impl Lab {
                 "--",
                 "socat",
                 "-",
-                &format!("TCP:{vip}:80,sourceport={sport},so-linger=0"),
+                &format!("TCP:{vip}:80,sourceport={sport}{options}"),
             ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())

@@ -3,70 +3,27 @@
 //! `ip route show table N`, as BIRD's kernel protocol would see it. Needs root (network
 //! namespaces), like the lab tests.
 
-use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::process::Command;
 
 use control::announce::table::RouteTable;
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("address")
-}
+mod common;
+use common::{ip, is_root, Netns};
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A named network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Self {
-        let name = format!("fvann{}", std::process::id());
-        ip_cmd(&["netns", "add", &name]);
-        Self(name)
+/// `ip -n NS [-6] route show table N`, one route a line, trimmed.
+fn table(ns: &Netns, v6: bool, n: u32) -> Vec<String> {
+    let n = n.to_string();
+    let mut a = vec!["-n", &ns.0];
+    if v6 {
+        a.push("-6");
     }
-
-    /// `ip -n NS ARGS`.
-    fn ip(&self, args: &[&str]) {
-        let mut a = vec!["-n", &self.0];
-        a.extend_from_slice(args);
-        ip_cmd(&a);
-    }
-
-    /// `ip -n NS [-6] route show table N`, one route a line, trimmed.
-    fn table(&self, v6: bool, n: u32) -> Vec<String> {
-        let n = n.to_string();
-        let mut a = vec!["-n", &self.0];
-        if v6 {
-            a.push("-6");
-        }
-        a.extend(["route", "show", "table", &n]);
-        let out = Command::new("ip").args(&a).output().expect("ip runs");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_owned())
-            .collect()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ip_cmd(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    a.extend(["route", "show", "table", &n]);
+    let out = Command::new("ip").args(&a).output().expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .collect()
 }
 
 #[test]
@@ -75,7 +32,7 @@ fn the_table_holds_exactly_the_wanted_vips_and_nothing_else_is_touched() {
         is_root(),
         "this test needs root (a network namespace of its own); run it as root"
     );
-    let ns = Netns::new();
+    let ns = Netns::new("fvann");
     // This test's thread moves into the namespace; the socket is opened here.
     let f = std::fs::File::open(format!("/run/netns/{}", ns.0)).expect("netns file");
     rustix::thread::move_into_link_name_space(
@@ -100,22 +57,22 @@ fn the_table_holds_exactly_the_wanted_vips_and_nothing_else_is_touched() {
     assert_eq!(o.added.len(), 3, "{o:?}");
     assert!(o.problems.is_empty() && o.foreign.is_empty(), "{o:?}");
     assert_eq!(
-        ns.table(false, 100),
+        table(&ns, false, 100),
         [
             "198.18.1.100 dev tap0 proto 247 scope link",
             "198.18.1.101 dev tap0 proto 247 scope link"
         ]
     );
     assert_eq!(
-        ns.table(true, 100),
+        table(&ns, true, 100),
         ["2001:2:0:1::100 dev tap0 proto 247 metric 1024 pref medium"]
     );
     assert!(
-        ns.table(false, 254)
+        table(&ns, false, 254)
             .iter()
             .all(|r| !r.contains("198.18.1.10")),
         "nothing in main: {:?}",
-        ns.table(false, 254)
+        table(&ns, false, 254)
     );
     // In sync: a second pass changes nothing.
     let o = t.sync(&want).expect("sync");
@@ -145,7 +102,7 @@ fn the_table_holds_exactly_the_wanted_vips_and_nothing_else_is_touched() {
     assert_eq!(o.foreign.len(), 1, "{o:?}");
     assert_eq!(o.foreign[0].to_string(), "10.9.0.0/16 proto 4");
     assert_eq!(
-        ns.table(false, 100),
+        table(&ns, false, 100),
         [
             "10.9.0.0/16 dev tap0 proto static scope link",
             "198.18.1.101 dev tap1 proto 247 scope link"
@@ -172,7 +129,7 @@ fn the_table_holds_exactly_the_wanted_vips_and_nothing_else_is_touched() {
     );
     assert_eq!(o.removed.len(), 2, "{o:?}");
     assert_eq!(
-        ns.table(false, 100),
+        table(&ns, false, 100),
         ["10.9.0.0/16 dev tap0 proto static scope link"]
     );
 
@@ -181,12 +138,12 @@ fn the_table_holds_exactly_the_wanted_vips_and_nothing_else_is_touched() {
     big.sync(&[(ip("198.18.1.100"), "tap0".to_owned())])
         .expect("sync");
     assert_eq!(
-        ns.table(false, 4242),
+        table(&ns, false, 4242),
         ["198.18.1.100 dev tap0 proto 247 scope link"]
     );
     assert!(big.foreign().expect("dump").is_empty());
     assert_eq!(
-        ns.table(false, 100),
+        table(&ns, false, 100),
         ["10.9.0.0/16 dev tap0 proto static scope link"],
         "table 100 untouched"
     );

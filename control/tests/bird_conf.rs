@@ -3,7 +3,6 @@
 //! proto 247, host routes) and nothing else, following additions and withdrawals. Needs root
 //! (a network namespace) and bird2 (`make deps`).
 
-use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use control::announce::table::RouteTable;
 
+mod common;
+use common::{ip, ip_cmd};
+
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bird.conf")
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("address")
 }
 
 #[test]
@@ -50,16 +48,6 @@ impl Drop for Gateway {
         }
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
-}
-
-fn ip_cmd(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `birdc -s SOCK show route table T` (empty until BIRD answers).

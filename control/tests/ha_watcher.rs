@@ -3,58 +3,14 @@
 //! keepalived would, and the ownership state machine fed with what the watcher reports.
 //! Needs root (network namespaces), like the lab tests.
 
-use std::net::IpAddr;
 use std::os::fd::AsFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use control::ha::watcher::Watcher;
 use control::ha::{At, Event, Garp, KernelAddr, Ownership, Settings, Tap};
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("address")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A named network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Self {
-        let name = format!("fvhaw{}", std::process::id());
-        run(&["netns", "add", &name]);
-        Self(name)
-    }
-
-    /// `ip -n NS ARGS`.
-    fn ip(&self, args: &[&str]) {
-        let mut a = vec!["-n", &self.0];
-        a.extend_from_slice(args);
-        run(&a);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::{ip, is_root, Netns};
 
 /// Wait for the first event `want` accepts, skipping the others (IPv6 link-local addresses
 /// come and go on their own); fail after 5 s.
@@ -83,7 +39,7 @@ fn the_watcher_follows_addresses_on_a_real_kernel() {
         is_root(),
         "this test needs root (a network namespace of its own); run it as root"
     );
-    let ns = Netns::new();
+    let ns = Netns::new("fvhaw");
     // This test's thread moves into the namespace; the watcher opens its sockets here.
     let f = std::fs::File::open(format!("/run/netns/{}", ns.0)).expect("netns file");
     rustix::thread::move_into_link_name_space(
