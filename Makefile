@@ -25,7 +25,7 @@ lint: fmt-check clippy
 # one at a time with a timeout each (.config/nextest.toml). Without it, plain cargo test (the DPDK
 # tests share one EAL per test binary) runs everything but the lab side by side, then the lab
 # binaries (tests/lab*.rs, every test named lab_*) one test at a time under one overall timeout.
-LAB_TIMEOUT ?= 1500
+LAB_TIMEOUT ?= 2700
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --all-features --no-fail-fast --final-status-level slow; \
