@@ -1262,251 +1262,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
                 })
             }
         };
-        let v = got.value.as_deref();
-        let val = || v.unwrap_or_default();
-        match got.tag {
-            Tag::Tcp | Tag::Udp | Tag::Sctp => {
-                set_option(&mut e.options, OPTC_SERVICE)?;
-                e.svc.protocol = Some(match got.tag {
-                    Tag::Tcp => Some(Proto::Tcp),
-                    Tag::Udp => Some(Proto::Udp),
-                    _ => None,
-                });
-                if parse_service(val(), &mut e.svc, names) == Parse::None {
-                    return Err(CliError::fail(
-                        "illegal virtual server address[:port] specified",
-                    ));
-                }
-            }
-            Tag::Fwmark => {
-                set_option(&mut e.options, OPTC_SERVICE)?;
-                e.svc.af = Af::V4;
-                e.svc.protocol = Some(Some(Proto::Tcp));
-                let b = val();
-                match strtol_full(b) {
-                    Some(n) if n > 0 && n <= i64::from(u32::MAX) => e.svc.fwmark = to_u32(n),
-                    _ => {
-                        return Err(CliError::fail(format!(
-                            "invalid fwmark value `{b}' specified"
-                        )))
-                    }
-                }
-            }
-            Tag::Scheduler => {
-                set_option(&mut e.options, OPTC_SCHEDULER)?;
-                val().clone_into(&mut e.svc.sched_name);
-            }
-            Tag::Persistent => {
-                set_option(&mut e.options, OPTC_PERSISTENT)?;
-                e.svc.persistent = true;
-                e.svc.timeout = parse_timeout(v, 1, MAX_TIMEOUT)?;
-            }
-            Tag::Netmask => {
-                set_option(&mut e.options, OPTC_NETMASK)?;
-                if e.svc.af == Af::V6 {
-                    let n = atoi(val());
-                    if !(1..=128).contains(&n) {
-                        return Err(CliError::fail("illegal ipv6 netmask specified"));
-                    }
-                    e.svc.netmask = to_u32(n);
-                } else {
-                    match inet_aton(val()).or_else(|| names.host_to_ipv4(val())) {
-                        Some(m) => e.svc.netmask = u32::from(m),
-                        None => {
-                            return Err(CliError::fail(
-                                "illegal virtual server persistent mask specified",
-                            ))
-                        }
-                    }
-                }
-            }
-            Tag::Real => {
-                set_option(&mut e.options, OPTC_SERVER)?;
-                let mut t = e.svc.clone();
-                let parse = parse_service(val(), &mut t, names);
-                e.dest.af = t.af;
-                e.dest.addr = t.addr;
-                e.dest.port = t.port;
-                if parse == Parse::None {
-                    return Err(CliError::fail(
-                        "illegal real server address[:port] specified",
-                    ));
-                }
-                if parse == Parse::Addr {
-                    e.dest.port = e.svc.port;
-                }
-            }
-            Tag::Ipip | Tag::Gate | Tag::Masq | Tag::FullNat => {
-                set_option(&mut e.options, OPTC_FORWARD)?;
-                e.dest.fwd = match got.tag {
-                    Tag::Ipip => Fwd::Tun,
-                    Tag::Gate => Fwd::Dr,
-                    Tag::Masq => Fwd::Nat,
-                    _ => Fwd::Fullnat,
-                };
-            }
-            Tag::Weight => {
-                set_option(&mut e.options, OPTC_WEIGHT)?;
-                e.dest.weight = string_to_number(val(), 0, 65535)
-                    .map(to_u32)
-                    .ok_or_else(|| CliError::fail("illegal weight specified"))?;
-            }
-            Tag::UThreshold => {
-                set_option(&mut e.options, OPTC_UTHRESHOLD)?;
-                e.dest.u_threshold = string_to_number(val(), 0, i64::from(i32::MAX))
-                    .map(to_u32)
-                    .ok_or_else(|| CliError::fail("illegal u_threshold specified"))?;
-            }
-            Tag::LThreshold => {
-                set_option(&mut e.options, OPTC_LTHRESHOLD)?;
-                e.dest.l_threshold = string_to_number(val(), 0, i64::from(i32::MAX))
-                    .map(to_u32)
-                    .ok_or_else(|| CliError::fail("illegal l_threshold specified"))?;
-            }
-            Tag::Connection => set_option(&mut e.options, OPTC_CONNECTION)?,
-            Tag::Numeric => {
-                set_option(&mut e.options, OPTC_NUMERIC)?;
-                e.format.numeric = true;
-            }
-            Tag::McastInterface => {
-                set_option(&mut e.options, OPTC_MCAST)?;
-                e.mcast_ifn = Some(val().to_owned());
-            }
-            Tag::SyncId => {
-                set_option(&mut e.options, OPTC_SYNCID)?;
-                let n = string_to_number(val(), 0, 255)
-                    .ok_or_else(|| CliError::fail("illegal syncid specified"))?;
-                e.syncid = u8::try_from(n).ok();
-            }
-            Tag::Timeout => set_option(&mut e.options, OPTC_TIMEOUT)?,
-            Tag::Daemon => {
-                set_option(&mut e.options, OPTC_DAEMON)?;
-                daemon = true;
-            }
-            Tag::Stats => {
-                set_option(&mut e.options, OPTC_STATS)?;
-                e.format.stats = true;
-            }
-            Tag::Rate => {
-                set_option(&mut e.options, OPTC_RATE)?;
-                e.format.rate = true;
-            }
-            Tag::Thresholds => {
-                set_option(&mut e.options, OPTC_THRESHOLDS)?;
-                e.format.thresholds = true;
-            }
-            Tag::PersistentConn => {
-                set_option(&mut e.options, OPTC_PERSISTENTCONN)?;
-                e.format.persistent_conn = true;
-            }
-            Tag::NoSort => {
-                set_option(&mut e.options, OPTC_NOSORT)?;
-                e.format.nosort = true;
-            }
-            Tag::Sort => {}
-            Tag::Exact => {
-                set_option(&mut e.options, OPTC_EXACT)?;
-                e.format.exact = true;
-            }
-            Tag::Ipv6 => {
-                if e.svc.fwmark != 0 {
-                    e.svc.af = Af::V6;
-                    e.svc.netmask = 128;
-                } else {
-                    // ipvsadm's message carries its own newline before fail() adds one.
-                    return Err(CliError::fail("-6 used before -f\n"));
-                }
-            }
-            Tag::Ops => {
-                set_option(&mut e.options, OPTC_ONEPACKET)?;
-                e.svc.ops = true;
-            }
-            Tag::Pe => {
-                set_option(&mut e.options, OPTC_PE)?;
-                e.svc.pe = Some(val().to_owned());
-            }
-            Tag::SchedFlags => {
-                set_option(&mut e.options, OPTC_SCHED_FLAGS)?;
-                val().clone_into(&mut e.sched_flags_arg);
-            }
-            Tag::McastGroup => {
-                set_option(&mut e.options, OPTC_MCAST_GROUP)?;
-                let b = val();
-                if b.contains(':') {
-                    if !b.parse::<Ipv6Addr>().is_ok_and(|a| a.is_multicast()) {
-                        return Err(CliError::fail(format!("invalid IPv6 mcast-group `{b}'")));
-                    }
-                } else if !b.parse::<Ipv4Addr>().is_ok_and(|a| a.is_multicast()) {
-                    return Err(CliError::fail(format!("invalid IPv4 mcast-group `{b}'")));
-                }
-            }
-            Tag::McastPort => {
-                set_option(&mut e.options, OPTC_MCAST_PORT)?;
-                if string_to_number(val(), 1, 65535).is_none() {
-                    return Err(CliError::fail("illegal mcast-port specified"));
-                }
-            }
-            Tag::McastTtl => {
-                set_option(&mut e.options, OPTC_MCAST_TTL)?;
-                if string_to_number(val(), 1, 255).is_none() {
-                    return Err(CliError::fail("illegal mcast-ttl specified"));
-                }
-            }
-            Tag::SyncMaxlen => {
-                set_option(&mut e.options, OPTC_SYNC_MAXLEN)?;
-                let n = string_to_number(val(), 1, 65535 - 20 - 8)
-                    .ok_or_else(|| CliError::fail("illegal sync-maxlen specified"))?;
-                e.sync_maxlen = u16::try_from(n).ok();
-            }
-            Tag::TunInfo => {
-                set_option(&mut e.options, OPTC_TUN_INFO)?;
-                e.format.tun_info = true;
-            }
-            Tag::TunType => {
-                set_option(&mut e.options, OPTC_TUN_TYPE)?;
-                e.dest.tun_type = TUN_NAMES
-                    .iter()
-                    .position(|n| *n == val())
-                    .ok_or_else(|| CliError::fail("illegal tunnel type specified"))?;
-            }
-            Tag::TunPort => {
-                set_option(&mut e.options, OPTC_TUN_PORT)?;
-                if string_to_number(val(), 1, 65535).is_none() {
-                    return Err(CliError::fail("illegal tunnel port specified"));
-                }
-            }
-            Tag::TunNocsum => set_option(&mut e.options, OPTC_TUN_NOCSUM)?,
-            Tag::TunCsum => set_option(&mut e.options, OPTC_TUN_CSUM)?,
-            Tag::TunRemcsum => set_option(&mut e.options, OPTC_TUN_REMCSUM)?,
-            Tag::LaddrPool => {
-                set_option(&mut e.options, OPTC_LADDR_POOL)?;
-                e.laddr_pool = Some(val().to_owned());
-            }
-            Tag::Health => {
-                set_option(&mut e.options, OPTC_HEALTH)?;
-                e.format.health = true;
-            }
-            Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
-            Tag::Announce => set_option(&mut e.options, OPTC_ANNOUNCE)?,
-            Tag::Wait => {
-                set_option(&mut e.options, OPTC_WAIT)?;
-                e.wait_s = Some(
-                    string_to_number(val(), 0, MAX_WAIT)
-                        .map(to_u32)
-                        .ok_or_else(|| {
-                            CliError::fail(format!("invalid wait value `{}' specified", val()))
-                        })?,
-                );
-            }
-            // A command or -h/-v after the first option: popt builds of ipvsadm report the
-            // word as an invalid option.
-            _ => {
-                return Err(CliError::fail(format!(
-                    "invalid option `{}'",
-                    popt.last_word
-                )))
-            }
-        }
+        take_option(&mut e, &got, names, &mut daemon, &popt.last_word)?;
     }
 
     let cmd = e.cmd.unwrap_or(Cmd::List);
@@ -1532,7 +1288,270 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
     };
 
     generic_opt_check(cmd, e.options)?;
+    check_command(cmd, &mut e, reading_stdin, program)?;
+    check_supported(cmd, &e, &sched_flags)?;
+    let command = build_command(cmd, &e, sched_flags, daemon, program)?;
+    Ok(Parsed::Command(command))
+}
 
+/// Record one option that follows the command in `e` (the body of ipvsadm's option loop).
+fn take_option(
+    e: &mut Entry,
+    got: &Got,
+    names: &dyn Names,
+    daemon: &mut bool,
+    last_word: &str,
+) -> Result<(), CliError> {
+    let v = got.value.as_deref();
+    let val = || v.unwrap_or_default();
+    match got.tag {
+        Tag::Tcp | Tag::Udp | Tag::Sctp => {
+            set_option(&mut e.options, OPTC_SERVICE)?;
+            e.svc.protocol = Some(match got.tag {
+                Tag::Tcp => Some(Proto::Tcp),
+                Tag::Udp => Some(Proto::Udp),
+                _ => None,
+            });
+            if parse_service(val(), &mut e.svc, names) == Parse::None {
+                return Err(CliError::fail(
+                    "illegal virtual server address[:port] specified",
+                ));
+            }
+        }
+        Tag::Fwmark => {
+            set_option(&mut e.options, OPTC_SERVICE)?;
+            e.svc.af = Af::V4;
+            e.svc.protocol = Some(Some(Proto::Tcp));
+            let b = val();
+            match strtol_full(b) {
+                Some(n) if n > 0 && n <= i64::from(u32::MAX) => e.svc.fwmark = to_u32(n),
+                _ => {
+                    return Err(CliError::fail(format!(
+                        "invalid fwmark value `{b}' specified"
+                    )))
+                }
+            }
+        }
+        Tag::Scheduler => {
+            set_option(&mut e.options, OPTC_SCHEDULER)?;
+            val().clone_into(&mut e.svc.sched_name);
+        }
+        Tag::Persistent => {
+            set_option(&mut e.options, OPTC_PERSISTENT)?;
+            e.svc.persistent = true;
+            e.svc.timeout = parse_timeout(v, 1, MAX_TIMEOUT)?;
+        }
+        Tag::Netmask => {
+            set_option(&mut e.options, OPTC_NETMASK)?;
+            if e.svc.af == Af::V6 {
+                let n = atoi(val());
+                if !(1..=128).contains(&n) {
+                    return Err(CliError::fail("illegal ipv6 netmask specified"));
+                }
+                e.svc.netmask = to_u32(n);
+            } else {
+                match inet_aton(val()).or_else(|| names.host_to_ipv4(val())) {
+                    Some(m) => e.svc.netmask = u32::from(m),
+                    None => {
+                        return Err(CliError::fail(
+                            "illegal virtual server persistent mask specified",
+                        ))
+                    }
+                }
+            }
+        }
+        Tag::Real => {
+            set_option(&mut e.options, OPTC_SERVER)?;
+            let mut t = e.svc.clone();
+            let parse = parse_service(val(), &mut t, names);
+            e.dest.af = t.af;
+            e.dest.addr = t.addr;
+            e.dest.port = t.port;
+            if parse == Parse::None {
+                return Err(CliError::fail(
+                    "illegal real server address[:port] specified",
+                ));
+            }
+            if parse == Parse::Addr {
+                e.dest.port = e.svc.port;
+            }
+        }
+        Tag::Ipip | Tag::Gate | Tag::Masq | Tag::FullNat => {
+            set_option(&mut e.options, OPTC_FORWARD)?;
+            e.dest.fwd = match got.tag {
+                Tag::Ipip => Fwd::Tun,
+                Tag::Gate => Fwd::Dr,
+                Tag::Masq => Fwd::Nat,
+                _ => Fwd::Fullnat,
+            };
+        }
+        Tag::Weight => {
+            set_option(&mut e.options, OPTC_WEIGHT)?;
+            e.dest.weight = string_to_number(val(), 0, 65535)
+                .map(to_u32)
+                .ok_or_else(|| CliError::fail("illegal weight specified"))?;
+        }
+        Tag::UThreshold => {
+            set_option(&mut e.options, OPTC_UTHRESHOLD)?;
+            e.dest.u_threshold = string_to_number(val(), 0, i64::from(i32::MAX))
+                .map(to_u32)
+                .ok_or_else(|| CliError::fail("illegal u_threshold specified"))?;
+        }
+        Tag::LThreshold => {
+            set_option(&mut e.options, OPTC_LTHRESHOLD)?;
+            e.dest.l_threshold = string_to_number(val(), 0, i64::from(i32::MAX))
+                .map(to_u32)
+                .ok_or_else(|| CliError::fail("illegal l_threshold specified"))?;
+        }
+        Tag::Connection => set_option(&mut e.options, OPTC_CONNECTION)?,
+        Tag::Numeric => {
+            set_option(&mut e.options, OPTC_NUMERIC)?;
+            e.format.numeric = true;
+        }
+        Tag::McastInterface => {
+            set_option(&mut e.options, OPTC_MCAST)?;
+            e.mcast_ifn = Some(val().to_owned());
+        }
+        Tag::SyncId => {
+            set_option(&mut e.options, OPTC_SYNCID)?;
+            let n = string_to_number(val(), 0, 255)
+                .ok_or_else(|| CliError::fail("illegal syncid specified"))?;
+            e.syncid = u8::try_from(n).ok();
+        }
+        Tag::Timeout => set_option(&mut e.options, OPTC_TIMEOUT)?,
+        Tag::Daemon => {
+            set_option(&mut e.options, OPTC_DAEMON)?;
+            *daemon = true;
+        }
+        Tag::Stats => {
+            set_option(&mut e.options, OPTC_STATS)?;
+            e.format.stats = true;
+        }
+        Tag::Rate => {
+            set_option(&mut e.options, OPTC_RATE)?;
+            e.format.rate = true;
+        }
+        Tag::Thresholds => {
+            set_option(&mut e.options, OPTC_THRESHOLDS)?;
+            e.format.thresholds = true;
+        }
+        Tag::PersistentConn => {
+            set_option(&mut e.options, OPTC_PERSISTENTCONN)?;
+            e.format.persistent_conn = true;
+        }
+        Tag::NoSort => {
+            set_option(&mut e.options, OPTC_NOSORT)?;
+            e.format.nosort = true;
+        }
+        Tag::Sort => {}
+        Tag::Exact => {
+            set_option(&mut e.options, OPTC_EXACT)?;
+            e.format.exact = true;
+        }
+        Tag::Ipv6 => {
+            if e.svc.fwmark != 0 {
+                e.svc.af = Af::V6;
+                e.svc.netmask = 128;
+            } else {
+                // ipvsadm's message carries its own newline before fail() adds one.
+                return Err(CliError::fail("-6 used before -f\n"));
+            }
+        }
+        Tag::Ops => {
+            set_option(&mut e.options, OPTC_ONEPACKET)?;
+            e.svc.ops = true;
+        }
+        Tag::Pe => {
+            set_option(&mut e.options, OPTC_PE)?;
+            e.svc.pe = Some(val().to_owned());
+        }
+        Tag::SchedFlags => {
+            set_option(&mut e.options, OPTC_SCHED_FLAGS)?;
+            val().clone_into(&mut e.sched_flags_arg);
+        }
+        Tag::McastGroup => {
+            set_option(&mut e.options, OPTC_MCAST_GROUP)?;
+            let b = val();
+            if b.contains(':') {
+                if !b.parse::<Ipv6Addr>().is_ok_and(|a| a.is_multicast()) {
+                    return Err(CliError::fail(format!("invalid IPv6 mcast-group `{b}'")));
+                }
+            } else if !b.parse::<Ipv4Addr>().is_ok_and(|a| a.is_multicast()) {
+                return Err(CliError::fail(format!("invalid IPv4 mcast-group `{b}'")));
+            }
+        }
+        Tag::McastPort => {
+            set_option(&mut e.options, OPTC_MCAST_PORT)?;
+            if string_to_number(val(), 1, 65535).is_none() {
+                return Err(CliError::fail("illegal mcast-port specified"));
+            }
+        }
+        Tag::McastTtl => {
+            set_option(&mut e.options, OPTC_MCAST_TTL)?;
+            if string_to_number(val(), 1, 255).is_none() {
+                return Err(CliError::fail("illegal mcast-ttl specified"));
+            }
+        }
+        Tag::SyncMaxlen => {
+            set_option(&mut e.options, OPTC_SYNC_MAXLEN)?;
+            let n = string_to_number(val(), 1, 65535 - 20 - 8)
+                .ok_or_else(|| CliError::fail("illegal sync-maxlen specified"))?;
+            e.sync_maxlen = u16::try_from(n).ok();
+        }
+        Tag::TunInfo => {
+            set_option(&mut e.options, OPTC_TUN_INFO)?;
+            e.format.tun_info = true;
+        }
+        Tag::TunType => {
+            set_option(&mut e.options, OPTC_TUN_TYPE)?;
+            e.dest.tun_type = TUN_NAMES
+                .iter()
+                .position(|n| *n == val())
+                .ok_or_else(|| CliError::fail("illegal tunnel type specified"))?;
+        }
+        Tag::TunPort => {
+            set_option(&mut e.options, OPTC_TUN_PORT)?;
+            if string_to_number(val(), 1, 65535).is_none() {
+                return Err(CliError::fail("illegal tunnel port specified"));
+            }
+        }
+        Tag::TunNocsum => set_option(&mut e.options, OPTC_TUN_NOCSUM)?,
+        Tag::TunCsum => set_option(&mut e.options, OPTC_TUN_CSUM)?,
+        Tag::TunRemcsum => set_option(&mut e.options, OPTC_TUN_REMCSUM)?,
+        Tag::LaddrPool => {
+            set_option(&mut e.options, OPTC_LADDR_POOL)?;
+            e.laddr_pool = Some(val().to_owned());
+        }
+        Tag::Health => {
+            set_option(&mut e.options, OPTC_HEALTH)?;
+            e.format.health = true;
+        }
+        Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
+        Tag::Announce => set_option(&mut e.options, OPTC_ANNOUNCE)?,
+        Tag::Wait => {
+            set_option(&mut e.options, OPTC_WAIT)?;
+            e.wait_s = Some(
+                string_to_number(val(), 0, MAX_WAIT)
+                    .map(to_u32)
+                    .ok_or_else(|| {
+                        CliError::fail(format!("invalid wait value `{}' specified", val()))
+                    })?,
+            );
+        }
+        // A command or -h/-v after the first option: popt builds of ipvsadm report the
+        // word as an invalid option.
+        _ => return Err(CliError::fail(format!("invalid option `{}'", last_word))),
+    }
+    Ok(())
+}
+
+/// ipvsadm's checks of a whole command line, after the legality table.
+fn check_command(
+    cmd: Cmd,
+    e: &mut Entry,
+    reading_stdin: bool,
+    program: &str,
+) -> Result<(), CliError> {
     if matches!(cmd, Cmd::Add | Cmd::Edit) {
         if e.svc.fwmark == 0 && e.svc.port == 0 && !e.svc.persistent {
             return Err(CliError::fail(
@@ -1593,8 +1612,11 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
     if cmd == Cmd::Restore && reading_stdin {
         return Err(CliError::try_help(program));
     }
+    Ok(())
+}
 
-    // Every ipvsadm check passed; now what ferrovs cannot do.
+/// What ferrovs cannot do, once every ipvsadm check has passed.
+fn check_supported(cmd: Cmd, e: &Entry, sched_flags: &[String]) -> Result<(), CliError> {
     if e.svc.fwmark != 0 {
         return Err(CliError::unsupported("fwmark services (-f) are"));
     }
@@ -1623,7 +1645,17 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
              configuration file)",
         ));
     }
+    Ok(())
+}
 
+/// The parsed command line as the command it asks for.
+fn build_command(
+    cmd: Cmd,
+    e: &Entry,
+    sched_flags: Vec<String>,
+    daemon: bool,
+    program: &str,
+) -> Result<Command, CliError> {
     let key = || ServiceKey {
         protocol: e.svc.protocol.flatten().unwrap_or(Proto::Tcp),
         vip: e.svc.addr,
@@ -1723,7 +1755,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
             wait_s: None,
         },
     };
-    Ok(Parsed::Command(command))
+    Ok(command)
 }
 
 /// Split restore input (`-R`, `ipvsadm-save` output) into command lines, each with its line
