@@ -1055,18 +1055,7 @@ fn read_services(
                 "port 0 is allowed only for a persistent service (ipvsadm: \"Zero port specified for non-persistent service\")",
             );
         }
-        let mut protocol = Protocol::Tcp;
-        if let Some(p) = t.str(sink, "protocol") {
-            match p.v {
-                "tcp" => protocol = Protocol::Tcp,
-                "udp" => protocol = Protocol::Udp,
-                other => sink.error(
-                    &p.span,
-                    &t.key_path("protocol"),
-                    format!("unknown protocol \"{other}\"; expected \"tcp\" or \"udp\""),
-                ),
-            }
-        }
+        let protocol = read_protocol(&mut t, sink);
         if let (Some(vip), Some(port), Some(va)) = (vip, port, &vip_at) {
             if let Some(first) = seen.get(&(vip, port, protocol)) {
                 let sa = SocketAddr::new(vip, port);
@@ -1082,98 +1071,11 @@ fn read_services(
                 seen.insert((vip, port, protocol), i);
             }
         }
-        let mut scheduler = Scheduler::Wlc;
-        if let Some(s) = t.str(sink, "scheduler") {
-            match Scheduler::from_name(s.v) {
-                Some(k) => scheduler = k,
-                None => {
-                    let names: Vec<&str> = Scheduler::ALL.iter().map(|k| k.name()).collect();
-                    sink.error(
-                        &s.span,
-                        &t.key_path("scheduler"),
-                        format!(
-                            "unknown scheduler \"{}\"; expected one of: {}",
-                            s.v,
-                            names.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
-        let mut sched_flags = Vec::new();
-        if let Some(list) = t.strings(sink, "sched_flags") {
-            let base = t.key_path("sched_flags");
-            for (j, f) in list.iter().enumerate() {
-                let path = format!("{base}[{j}]");
-                match SchedFlag::from_name(f.v) {
-                    None => {
-                        let names: Vec<&str> = SchedFlag::ALL.iter().map(|k| k.name()).collect();
-                        sink.error(&f.span, &path, format!("unknown scheduler flag \"{}\"; expected one of: {}", f.v, names.join(", ")));
-                    }
-                    Some(flag) if flag.scheduler() != scheduler => sink.error(
-                        &f.span,
-                        &path,
-                        format!(
-                            "{} is valid only with scheduler \"{}\", not \"{}\" (ipvsadm: \"incompatible scheduler flag\")",
-                            flag.name(),
-                            flag.scheduler().name(),
-                            scheduler.name()
-                        ),
-                    ),
-                    Some(flag) if sched_flags.contains(&flag) => sink.error(&f.span, &path, format!("duplicate flag {}", flag.name())),
-                    Some(flag) => sched_flags.push(flag),
-                }
-            }
-        }
+        let scheduler = read_scheduler(&mut t, sink);
+        let sched_flags = read_sched_flags(&mut t, sink, scheduler);
         let v6 = vip.is_some_and(|v| v.is_ipv6());
-        let mut persistence_prefix_len = if v6 { 128 } else { 32 };
-        if let Some(val) = t.raw("persistence_netmask") {
-            let path = t.key_path("persistence_netmask");
-            let len = match (val.get_ref(), v6) {
-                (DeValue::String(s), false) => netmask_len(s).or_else(|| {
-                    sink.error(
-                        &val.span(),
-                        &path,
-                        format!("\"{s}\" is not a contiguous IPv4 netmask like \"255.255.255.0\""),
-                    );
-                    None
-                }),
-                (DeValue::Integer(_), _) => as_int(sink, val, &path, 0, if v6 { 128 } else { 32 })
-                    .and_then(|n| u8::try_from(n).ok()),
-                (_, false) => {
-                    wrong_type(
-                        sink,
-                        val,
-                        &path,
-                        "an IPv4 netmask string or a prefix length",
-                    );
-                    None
-                }
-                (_, true) => {
-                    wrong_type(sink, val, &path, "an IPv6 prefix length (integer)");
-                    None
-                }
-            };
-            if persistence.is_none() {
-                sink.error(&val.span(), &path, "persistence_netmask needs persistence");
-            } else if let Some(len) = len {
-                persistence_prefix_len = len;
-            }
-        }
-        let mut forward = Forward::Dr;
-        if let Some(f) = t.str(sink, "forward") {
-            match Forward::from_name(f.v) {
-                Some(m) => forward = m,
-                None => sink.error(
-                    &f.span,
-                    &t.key_path("forward"),
-                    format!(
-                        "unknown forwarding method \"{}\"; expected one of: dr, nat, tun, fullnat",
-                        f.v
-                    ),
-                ),
-            }
-        }
+        let persistence_prefix_len = read_persistence_netmask(&mut t, sink, v6, persistence);
+        let forward = read_forward(&mut t, sink);
         let pool_at = t.str(sink, "local_address_pool");
         let toa_at = t.str(sink, "toa");
         let sorry_at = t.str(sink, "sorry_server");
@@ -1188,82 +1090,13 @@ fn read_services(
             forward,
             health_check: &health_check,
         };
-        let mut real_servers = Vec::new();
-        let mut rs_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
-        for (j, rt) in t.tables(sink, "real_server").into_iter().enumerate() {
-            if let Some((rs, addr_span)) = read_real_server(rt, sink, &ctx) {
-                if let Some(first) = rs_seen.get(&(rs.address, rs.port)) {
-                    sink.error(
-                        &addr_span,
-                        &format!("{}.real_server[{j}].address", t.path()),
-                        format!(
-                            "duplicate real server {} (first defined as real_server[{first}])",
-                            SocketAddr::new(rs.address, rs.port)
-                        ),
-                    );
-                } else {
-                    rs_seen.insert((rs.address, rs.port), j);
-                }
-                real_servers.push(rs);
-            }
-        }
+        let real_servers = read_real_servers(&mut t, sink, &ctx);
 
         let fullnat = forward == Forward::FullNat
             || real_servers.iter().any(|r| r.forward == Forward::FullNat);
-        let mut local_address_pool = None;
-        match (&pool_at, fullnat) {
-            (Some(p), true) => match pools.iter().find(|x| x.name == p.v) {
-                Some(pool) => {
-                    local_address_pool = Some(pool.name.clone());
-                    for rs in &real_servers {
-                        if rs.forward == Forward::FullNat && !pool.addresses.iter().any(|a| a.is_ipv4() == rs.address.is_ipv4()) {
-                            let fam = if rs.address.is_ipv4() { "IPv4" } else { "IPv6" };
-                            sink.error(
-                                &p.span,
-                                &t.key_path("local_address_pool"),
-                                format!("pool \"{}\" has no {fam} address to reach real server {}", pool.name, rs.address),
-                            );
-                        }
-                    }
-                }
-                None => {
-                    let names: Vec<&str> = pools.iter().map(|x| x.name.as_str()).collect();
-                    let known = if names.is_empty() { "none is defined".to_owned() } else { format!("pools are: {}", names.join(", ")) };
-                    sink.error(&p.span, &t.key_path("local_address_pool"), format!("unknown local address pool \"{}\"; {known}", p.v));
-                }
-            },
-            (Some(p), false) => sink.error(&p.span, &t.key_path("local_address_pool"), "local_address_pool applies only to fullnat forwarding"),
-            (None, true) => sink.error(
-                &t.span(),
-                &t.key_path("local_address_pool"),
-                "fullnat forwarding needs a local_address_pool (the source addresses towards the real servers)",
-            ),
-            (None, false) => {}
-        }
-        let mut toa = if fullnat && protocol == Protocol::Tcp {
-            Toa::Ack
-        } else {
-            Toa::Off
-        };
-        if let Some(a) = &toa_at {
-            let path = t.key_path("toa");
-            match Toa::from_name(a.v) {
-                None => sink.error(
-                    &a.span,
-                    &path,
-                    format!(
-                        "unknown toa mode \"{}\"; expected one of: off, syn, ack",
-                        a.v
-                    ),
-                ),
-                Some(m) if m != Toa::Off && !(fullnat && protocol == Protocol::Tcp) => sink.error(
-                    &a.span,
-                    &path,
-                    "toa applies only to TCP services with fullnat forwarding",
-                ),
-                Some(m) => toa = m,
-            }
-        }
+        let local_address_pool =
+            read_pool_choice(&t, sink, pools, pool_at.as_ref(), fullnat, &real_servers);
+        let toa = read_toa(&t, sink, toa_at.as_ref(), fullnat, protocol);
         let sorry_server = sorry_at.as_ref().and_then(|a| {
             let path = t.key_path("sorry_server");
             let Some((ip, p)) = parse_addr_port(a.v) else {
@@ -1317,6 +1150,250 @@ fn read_services(
         services.push(svc);
     }
     services
+}
+
+/// `local_address_pool`: required with FullNAT forwarding (and only there), naming a pool that
+/// has an address of each FullNAT real server's family.
+fn read_pool_choice(
+    t: &Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    pools: &[LocalAddressPool],
+    pool_at: Option<&At<&str>>,
+    fullnat: bool,
+    real_servers: &[RealServer],
+) -> Option<String> {
+    let mut local_address_pool = None;
+    match (pool_at, fullnat) {
+        (Some(p), true) => match pools.iter().find(|x| x.name == p.v) {
+            Some(pool) => {
+                local_address_pool = Some(pool.name.clone());
+                for rs in real_servers {
+                    if rs.forward == Forward::FullNat && !pool.addresses.iter().any(|a| a.is_ipv4() == rs.address.is_ipv4()) {
+                        let fam = if rs.address.is_ipv4() { "IPv4" } else { "IPv6" };
+                        sink.error(
+                            &p.span,
+                            &t.key_path("local_address_pool"),
+                            format!("pool \"{}\" has no {fam} address to reach real server {}", pool.name, rs.address),
+                        );
+                    }
+                }
+            }
+            None => {
+                let names: Vec<&str> = pools.iter().map(|x| x.name.as_str()).collect();
+                let known = if names.is_empty() { "none is defined".to_owned() } else { format!("pools are: {}", names.join(", ")) };
+                sink.error(&p.span, &t.key_path("local_address_pool"), format!("unknown local address pool \"{}\"; {known}", p.v));
+            }
+        },
+        (Some(p), false) => sink.error(&p.span, &t.key_path("local_address_pool"), "local_address_pool applies only to fullnat forwarding"),
+        (None, true) => sink.error(
+            &t.span(),
+            &t.key_path("local_address_pool"),
+            "fullnat forwarding needs a local_address_pool (the source addresses towards the real servers)",
+        ),
+        (None, false) => {}
+    }
+    local_address_pool
+}
+
+/// `toa`: ack by default for TCP FullNAT, off elsewhere (and refused there).
+fn read_toa(
+    t: &Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    toa_at: Option<&At<&str>>,
+    fullnat: bool,
+    protocol: Protocol,
+) -> Toa {
+    let mut toa = if fullnat && protocol == Protocol::Tcp {
+        Toa::Ack
+    } else {
+        Toa::Off
+    };
+    if let Some(a) = toa_at {
+        let path = t.key_path("toa");
+        match Toa::from_name(a.v) {
+            None => sink.error(
+                &a.span,
+                &path,
+                format!(
+                    "unknown toa mode \"{}\"; expected one of: off, syn, ack",
+                    a.v
+                ),
+            ),
+            Some(m) if m != Toa::Off && !(fullnat && protocol == Protocol::Tcp) => sink.error(
+                &a.span,
+                &path,
+                "toa applies only to TCP services with fullnat forwarding",
+            ),
+            Some(m) => toa = m,
+        }
+    }
+    toa
+}
+
+/// `protocol`: tcp (the default) or udp.
+fn read_protocol(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Protocol {
+    let mut protocol = Protocol::Tcp;
+    if let Some(p) = t.str(sink, "protocol") {
+        match p.v {
+            "tcp" => protocol = Protocol::Tcp,
+            "udp" => protocol = Protocol::Udp,
+            other => sink.error(
+                &p.span,
+                &t.key_path("protocol"),
+                format!("unknown protocol \"{other}\"; expected \"tcp\" or \"udp\""),
+            ),
+        }
+    }
+    protocol
+}
+
+/// `scheduler`: one of ipvsadm's (wlc by default).
+fn read_scheduler(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Scheduler {
+    let mut scheduler = Scheduler::Wlc;
+    if let Some(s) = t.str(sink, "scheduler") {
+        match Scheduler::from_name(s.v) {
+            Some(k) => scheduler = k,
+            None => {
+                let names: Vec<&str> = Scheduler::ALL.iter().map(|k| k.name()).collect();
+                sink.error(
+                    &s.span,
+                    &t.key_path("scheduler"),
+                    format!(
+                        "unknown scheduler \"{}\"; expected one of: {}",
+                        s.v,
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    scheduler
+}
+
+/// `sched_flags`: each known, for this scheduler, once.
+fn read_sched_flags(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    scheduler: Scheduler,
+) -> Vec<SchedFlag> {
+    let mut sched_flags = Vec::new();
+    if let Some(list) = t.strings(sink, "sched_flags") {
+        let base = t.key_path("sched_flags");
+        for (j, f) in list.iter().enumerate() {
+            let path = format!("{base}[{j}]");
+            match SchedFlag::from_name(f.v) {
+                None => {
+                    let names: Vec<&str> = SchedFlag::ALL.iter().map(|k| k.name()).collect();
+                    sink.error(&f.span, &path, format!("unknown scheduler flag \"{}\"; expected one of: {}", f.v, names.join(", ")));
+                }
+                Some(flag) if flag.scheduler() != scheduler => sink.error(
+                    &f.span,
+                    &path,
+                    format!(
+                        "{} is valid only with scheduler \"{}\", not \"{}\" (ipvsadm: \"incompatible scheduler flag\")",
+                        flag.name(),
+                        flag.scheduler().name(),
+                        scheduler.name()
+                    ),
+                ),
+                Some(flag) if sched_flags.contains(&flag) => sink.error(&f.span, &path, format!("duplicate flag {}", flag.name())),
+                Some(flag) => sched_flags.push(flag),
+            }
+        }
+    }
+    sched_flags
+}
+
+/// `persistence_netmask`: an IPv4 netmask or a prefix length (IPv6: a prefix length), only with
+/// persistence; the host's full length without it.
+fn read_persistence_netmask(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    v6: bool,
+    persistence: Option<u32>,
+) -> u8 {
+    let mut persistence_prefix_len = if v6 { 128 } else { 32 };
+    if let Some(val) = t.raw("persistence_netmask") {
+        let path = t.key_path("persistence_netmask");
+        let len = match (val.get_ref(), v6) {
+            (DeValue::String(s), false) => netmask_len(s).or_else(|| {
+                sink.error(
+                    &val.span(),
+                    &path,
+                    format!("\"{s}\" is not a contiguous IPv4 netmask like \"255.255.255.0\""),
+                );
+                None
+            }),
+            (DeValue::Integer(_), _) => as_int(sink, val, &path, 0, if v6 { 128 } else { 32 })
+                .and_then(|n| u8::try_from(n).ok()),
+            (_, false) => {
+                wrong_type(
+                    sink,
+                    val,
+                    &path,
+                    "an IPv4 netmask string or a prefix length",
+                );
+                None
+            }
+            (_, true) => {
+                wrong_type(sink, val, &path, "an IPv6 prefix length (integer)");
+                None
+            }
+        };
+        if persistence.is_none() {
+            sink.error(&val.span(), &path, "persistence_netmask needs persistence");
+        } else if let Some(len) = len {
+            persistence_prefix_len = len;
+        }
+    }
+    persistence_prefix_len
+}
+
+/// `forward`: the service's default forwarding method (dr).
+fn read_forward(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Forward {
+    let mut forward = Forward::Dr;
+    if let Some(f) = t.str(sink, "forward") {
+        match Forward::from_name(f.v) {
+            Some(m) => forward = m,
+            None => sink.error(
+                &f.span,
+                &t.key_path("forward"),
+                format!(
+                    "unknown forwarding method \"{}\"; expected one of: dr, nat, tun, fullnat",
+                    f.v
+                ),
+            ),
+        }
+    }
+    forward
+}
+
+/// Every `[[service.real_server]]`, each address:port once.
+fn read_real_servers(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    ctx: &SvcCtx<'_>,
+) -> Vec<RealServer> {
+    let mut real_servers = Vec::new();
+    let mut rs_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    for (j, rt) in t.tables(sink, "real_server").into_iter().enumerate() {
+        if let Some((rs, addr_span)) = read_real_server(rt, sink, ctx) {
+            if let Some(first) = rs_seen.get(&(rs.address, rs.port)) {
+                sink.error(
+                    &addr_span,
+                    &format!("{}.real_server[{j}].address", t.path()),
+                    format!(
+                        "duplicate real server {} (first defined as real_server[{first}])",
+                        SocketAddr::new(rs.address, rs.port)
+                    ),
+                );
+            } else {
+                rs_seen.insert((rs.address, rs.port), j);
+            }
+            real_servers.push(rs);
+        }
+    }
+    real_servers
 }
 
 /// Refuse a `sloppy_tcp` that cannot do what it says: on a UDP service (every datagram starts
