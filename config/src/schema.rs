@@ -490,10 +490,7 @@ fn read_ports(
         sink.error(&root.span(), "port", "at least one [[port]] is required");
     }
     let mut ports = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut devices: HashMap<String, usize> = HashMap::new();
-    let mut taps: HashMap<String, usize> = HashMap::new();
-    let mut addrs: HashMap<IpAddr, String> = HashMap::new();
+    let mut seen = PortsSeen::default();
     for (i, mut t) in tabs.into_iter().enumerate() {
         let mut p = Port {
             name: format!("port{i}"),
@@ -505,83 +502,13 @@ fn read_ports(
             rx_desc: DEFAULT_DESC,
             tx_desc: DEFAULT_DESC,
         };
-        if let Some(n) = t.req_str(sink, "name") {
-            let path = t.key_path("name");
-            if !valid_name(n.v) || n.v.len() > IFNAME_MAX {
-                sink.error(
-                    &n.span,
-                    &path,
-                    format!(
-                        "\"{}\" is not a valid port name: a letter, then letters, digits, _ or -, at most {IFNAME_MAX} characters",
-                        n.v
-                    ),
-                );
-            } else if let Some(first) = names.get(n.v) {
-                sink.error(
-                    &n.span,
-                    &path,
-                    format!(
-                        "duplicate port name \"{}\" (first used by port[{first}])",
-                        n.v
-                    ),
-                );
-            } else {
-                names.insert(n.v.to_owned(), i);
-                p.name = n.v.to_owned();
-            }
-        }
-        if let Some(d) = t.req_str(sink, "device") {
-            let path = t.key_path("device");
-            match device_key(d.v) {
-                None => sink.error(
-                    &d.span,
-                    &path,
-                    format!(
-                        "\"{}\" is neither a PCI address (0000:03:00.0) nor a DPDK vdev spec (net_pcap0,iface=eth1)",
-                        d.v
-                    ),
-                ),
-                Some(k) => {
-                    if let Some(first) = devices.get(&k) {
-                        sink.error(&d.span, &path, format!("device \"{}\" is already used by port[{first}]", d.v));
-                    } else {
-                        devices.insert(k, i);
-                    }
-                    p.device = d.v.to_owned();
-                }
-            }
-        }
+        read_port_name(&mut t, sink, &mut p, &mut seen, i);
+        read_port_device(&mut t, sink, &mut p, &mut seen, i);
         let mtu = t.int(sink, "mtu", 68, MAX_MTU);
         if let Some(m) = &mtu {
             p.mtu = u16::try_from(m.v).unwrap_or(1500);
         }
-        if let Some(list) = t.strings(sink, "addresses") {
-            let base = t.key_path("addresses");
-            for (j, a) in list.iter().enumerate() {
-                let path = format!("{base}[{j}]");
-                match Prefix::parse(a.v) {
-                    Err(m) => sink.error(&a.span, &path, m),
-                    Ok(pfx) => {
-                        if let Some(m) = bad_unicast(pfx.addr).or(pfx
-                            .addr
-                            .is_loopback()
-                            .then_some("a loopback address is not allowed here"))
-                        {
-                            sink.error(&a.span, &path, format!("{}: {m}", pfx.addr));
-                        } else if let Some(other) = addrs.get(&pfx.addr) {
-                            sink.error(
-                                &a.span,
-                                &path,
-                                format!("address {} is already on {other}", pfx.addr),
-                            );
-                        } else {
-                            addrs.insert(pfx.addr, format!("port[{i}]"));
-                            p.addresses.push(pfx);
-                        }
-                    }
-                }
-            }
-        }
+        read_port_addresses(&mut t, sink, &mut p, &mut seen, i);
         if let Some(m) = &mtu {
             if p.mtu < IPV6_MIN_MTU && p.addresses.iter().any(|a| a.addr.is_ipv6()) {
                 sink.error(
@@ -597,63 +524,7 @@ fn read_ports(
         if let Some(m) = t.str(sink, "mac") {
             p.mac = parse_unicast_mac(sink, &m, &t.key_path("mac"), "a port");
         }
-        if let Some(v) = t.raw("exception_path") {
-            let path = t.key_path("exception_path");
-            let tap = match v.get_ref() {
-                DeValue::Boolean(b) => b.then(|| At {
-                    v: p.name.as_str(),
-                    span: v.span(),
-                }),
-                DeValue::Table(_) => {
-                    Tab::value_as_table(sink, v, path.clone()).and_then(|mut et| {
-                        let tap = et.req_str(sink, "tap");
-                        et.finish(sink);
-                        tap
-                    })
-                }
-                _ => {
-                    wrong_type(
-                        sink,
-                        v,
-                        &path,
-                        "a boolean or a table like { tap = \"fv-wan0\" }",
-                    );
-                    None
-                }
-            };
-            if let Some(tap) = tap {
-                let tpath = if matches!(v.get_ref(), DeValue::Table(_)) {
-                    format!("{path}.tap")
-                } else {
-                    path
-                };
-                let ok = !tap.v.is_empty()
-                    && tap.v.len() <= IFNAME_MAX
-                    && tap
-                        .v
-                        .chars()
-                        .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
-                if !ok {
-                    sink.error(
-                        &tap.span,
-                        &tpath,
-                        format!("\"{}\" is not a valid interface name: 1 to {IFNAME_MAX} characters, no spaces, / or :", tap.v),
-                    );
-                } else if let Some(first) = taps.get(tap.v) {
-                    sink.error(
-                        &tap.span,
-                        &tpath,
-                        format!(
-                            "TAP interface \"{}\" is already used by port[{first}]",
-                            tap.v
-                        ),
-                    );
-                } else {
-                    taps.insert(tap.v.to_owned(), i);
-                    p.exception_path = Some(tap.v.to_owned());
-                }
-            }
-        }
+        read_exception_path(&mut t, sink, &mut p, &mut seen, i);
         for (key, slot) in [("rx_desc", &mut p.rx_desc), ("tx_desc", &mut p.tx_desc)] {
             if let Some(n) = t.int(sink, key, 64, 32768) {
                 match u16::try_from(n.v) {
@@ -683,6 +554,183 @@ fn read_ports(
         ports.push(p);
     }
     ports
+}
+
+/// What the ports read so far use, each only once: names, devices, TAPs, addresses.
+#[derive(Default)]
+struct PortsSeen {
+    names: HashMap<String, usize>,
+    devices: HashMap<String, usize>,
+    taps: HashMap<String, usize>,
+    addrs: HashMap<IpAddr, String>,
+}
+
+/// `name`: valid as an interface name, once among the ports.
+fn read_port_name(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    p: &mut Port,
+    seen: &mut PortsSeen,
+    i: usize,
+) {
+    if let Some(n) = t.req_str(sink, "name") {
+        let path = t.key_path("name");
+        if !valid_name(n.v) || n.v.len() > IFNAME_MAX {
+            sink.error(
+                &n.span,
+                &path,
+                format!(
+                    "\"{}\" is not a valid port name: a letter, then letters, digits, _ or -, at most {IFNAME_MAX} characters",
+                    n.v
+                ),
+            );
+        } else if let Some(first) = seen.names.get(n.v) {
+            sink.error(
+                &n.span,
+                &path,
+                format!(
+                    "duplicate port name \"{}\" (first used by port[{first}])",
+                    n.v
+                ),
+            );
+        } else {
+            seen.names.insert(n.v.to_owned(), i);
+            p.name = n.v.to_owned();
+        }
+    }
+}
+
+/// `device`: a PCI address or a vdev spec, each device on one port only.
+fn read_port_device(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    p: &mut Port,
+    seen: &mut PortsSeen,
+    i: usize,
+) {
+    if let Some(d) = t.req_str(sink, "device") {
+        let path = t.key_path("device");
+        match device_key(d.v) {
+            None => sink.error(
+                &d.span,
+                &path,
+                format!(
+                    "\"{}\" is neither a PCI address (0000:03:00.0) nor a DPDK vdev spec (net_pcap0,iface=eth1)",
+                    d.v
+                ),
+            ),
+            Some(k) => {
+                if let Some(first) = seen.devices.get(&k) {
+                    sink.error(&d.span, &path, format!("device \"{}\" is already used by port[{first}]", d.v));
+                } else {
+                    seen.devices.insert(k, i);
+                }
+                p.device = d.v.to_owned();
+            }
+        }
+    }
+}
+
+/// `addresses`: unicast prefixes, each address on one port only.
+fn read_port_addresses(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    p: &mut Port,
+    seen: &mut PortsSeen,
+    i: usize,
+) {
+    if let Some(list) = t.strings(sink, "addresses") {
+        let base = t.key_path("addresses");
+        for (j, a) in list.iter().enumerate() {
+            let path = format!("{base}[{j}]");
+            match Prefix::parse(a.v) {
+                Err(m) => sink.error(&a.span, &path, m),
+                Ok(pfx) => {
+                    if let Some(m) = bad_unicast(pfx.addr).or(pfx
+                        .addr
+                        .is_loopback()
+                        .then_some("a loopback address is not allowed here"))
+                    {
+                        sink.error(&a.span, &path, format!("{}: {m}", pfx.addr));
+                    } else if let Some(other) = seen.addrs.get(&pfx.addr) {
+                        sink.error(
+                            &a.span,
+                            &path,
+                            format!("address {} is already on {other}", pfx.addr),
+                        );
+                    } else {
+                        seen.addrs.insert(pfx.addr, format!("port[{i}]"));
+                        p.addresses.push(pfx);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `exception_path`: true (a TAP named like the port) or `{ tap = NAME }`, each TAP once.
+fn read_exception_path(
+    t: &mut Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    p: &mut Port,
+    seen: &mut PortsSeen,
+    i: usize,
+) {
+    if let Some(v) = t.raw("exception_path") {
+        let path = t.key_path("exception_path");
+        let tap = match v.get_ref() {
+            DeValue::Boolean(b) => b.then(|| At {
+                v: p.name.as_str(),
+                span: v.span(),
+            }),
+            DeValue::Table(_) => Tab::value_as_table(sink, v, path.clone()).and_then(|mut et| {
+                let tap = et.req_str(sink, "tap");
+                et.finish(sink);
+                tap
+            }),
+            _ => {
+                wrong_type(
+                    sink,
+                    v,
+                    &path,
+                    "a boolean or a table like { tap = \"fv-wan0\" }",
+                );
+                None
+            }
+        };
+        if let Some(tap) = tap {
+            let tpath = if matches!(v.get_ref(), DeValue::Table(_)) {
+                format!("{path}.tap")
+            } else {
+                path
+            };
+            let ok = !tap.v.is_empty()
+                && tap.v.len() <= IFNAME_MAX
+                && tap
+                    .v
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+            if !ok {
+                sink.error(
+                    &tap.span,
+                    &tpath,
+                    format!("\"{}\" is not a valid interface name: 1 to {IFNAME_MAX} characters, no spaces, / or :", tap.v),
+                );
+            } else if let Some(first) = seen.taps.get(tap.v) {
+                sink.error(
+                    &tap.span,
+                    &tpath,
+                    format!(
+                        "TAP interface \"{}\" is already used by port[{first}]",
+                        tap.v
+                    ),
+                );
+            } else {
+                seen.taps.insert(tap.v.to_owned(), i);
+                p.exception_path = Some(tap.v.to_owned());
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
