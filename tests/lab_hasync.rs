@@ -285,7 +285,14 @@ impl Lab {
             );
         }
         let mut nft = Command::new("ip")
-            .args(["netns", "exec", &format!("{}-sw", self.id), "nft", "-f", "-"])
+            .args([
+                "netns",
+                "exec",
+                &format!("{}-sw", self.id),
+                "nft",
+                "-f",
+                "-",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -366,7 +373,11 @@ impl Lab {
             for c in clients {
                 let s = c.seen();
                 s.assert_clean(&c.name);
-                late.extend(s.answered_fewer(t, n).into_iter().map(|k| format!("{}:{k}", c.name)));
+                late.extend(
+                    s.answered_fewer(t, n)
+                        .into_iter()
+                        .map(|k| format!("{}:{k}", c.name)),
+                );
             }
             if late.is_empty() {
                 break;
@@ -459,20 +470,28 @@ struct Client {
 impl Client {
     fn seen(&self) -> Seen {
         let mut s = Seen::default();
-        for l in std::fs::read_to_string(&self.log).unwrap_or_default().lines() {
+        for l in std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+        {
             let f: Vec<&str> = l.split_whitespace().collect();
             let num = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok());
             match f.first().copied() {
                 Some("open") => {
-                    s.conns.insert(num(1).expect("conn"), num(2).expect("port") as u16);
+                    s.conns
+                        .insert(num(1).expect("conn"), num(2).expect("port") as u16);
                 }
                 Some("uopen") => {
-                    s.flows.insert(num(1).expect("flow"), num(2).expect("port") as u16);
+                    s.flows
+                        .insert(num(1).expect("flow"), num(2).expect("port") as u16);
                 }
                 Some(kind @ ("ok" | "uok")) if f.len() == 4 => {
                     let key = format!("{} {}", if kind == "ok" { "tcp" } else { "udp" }, f[1]);
                     let t: f64 = f[2].parse().expect("time");
-                    s.answers.entry(key).or_default().push((t, f[3].to_uppercase()));
+                    s.answers
+                        .entry(key)
+                        .or_default()
+                        .push((t, f[3].to_uppercase()));
                 }
                 Some("ready") => s.ready = true,
                 Some("done") => s.done = true,
