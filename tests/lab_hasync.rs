@@ -5,7 +5,7 @@
 //! UDP flows through the VIP, each logging every answer; the directors fail over and back under
 //! it, and every failure is counted.
 //!
-//! Per mode (NAT, FullNAT), one lab walks through:
+//! Per mode (NAT, FullNAT, DR, TUN), one lab walks through:
 //! (a)/(b) SIGKILL of gw's ferrovs mid-run: gw2 takes the VIP by VRRP; every connection open
 //!     before the crash is served after it, by the same real server, and every UDP flow is
 //!     answered again by the same real server;
@@ -723,4 +723,14 @@ fn lab_hasync_nat_failover_peer_down_waits_resync_preempt_lossy_sync() {
 #[test]
 fn lab_hasync_fullnat_failover_resync_preempt_lossy_sync() {
     failovers("fullnat", false);
+}
+
+#[test]
+fn lab_hasync_dr_failover_resync_preempt_lossy_sync() {
+    failovers("dr", false);
+}
+
+#[test]
+fn lab_hasync_tun_failover_resync_preempt_lossy_sync() {
+    failovers("tun", false);
 }
