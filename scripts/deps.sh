@@ -12,6 +12,7 @@ PACKAGES=(
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
+  nftables                    # loss on the sync path in the HA sync lab (tests/lab_hasync.rs)
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
 )
