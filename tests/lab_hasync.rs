@@ -684,7 +684,8 @@ fn failovers(mode: &str, peer_down: bool) {
     lab.served_after(&[&a, &b], t_crash2, 3, "crash of gw under 10% sync loss");
 
     // gw2 ran throughout: its ready check never failed (so its priority never dropped), and
-    // its netlink watcher never lost its sockets (the TAPs' SIGIO interrupts its poll).
+    // its netlink watcher never lost its sockets (a signal interrupting its poll used to count
+    // as a socket error and fail the ready check for a second).
     let errors = lab.metric("gw2", "ferrovs_ha_netlink_errors_total");
     assert_eq!(errors, Some(0.0), "gw2's HA watcher errors\n{}", lab.logs());
     let k = lab.keepalived_log("gw2");

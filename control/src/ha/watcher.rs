@@ -297,8 +297,8 @@ fn readable(sock: &Socket, timeout: Duration) -> std::io::Result<bool> {
 }
 
 /// What a `poll` result means: readable or not. A signal that interrupts the wait is a wakeup
-/// with nothing to read, not a socket error: DPDK's TAP driver (the exception path) raises
-/// SIGIO for every frame the kernel sends through a TAP, and the kernel hands a process's
+/// with nothing to read, not a socket error: the gateway process handles signals (DPDK
+/// installs handlers of its own, ferrovs its SIGHUP reload), and the kernel hands a process's
 /// signal to whichever thread it picks, this one included.
 fn poll_outcome(r: rustix::io::Result<usize>) -> std::io::Result<bool> {
     match r {

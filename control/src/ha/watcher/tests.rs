@@ -137,7 +137,7 @@ fn unexpected_and_broken_messages_are_told_apart() {
     }
 }
 
-/// The TAP driver's SIGIO interrupts the watcher's poll and receives at random (it once showed
+/// A signal the gateway handles interrupts the watcher's poll and receives at random (it showed
 /// as `not ready: cannot follow the exception-path addresses: rtnetlink poll: Interrupted system
 /// call` in the HA lab): an interrupted wait is a wakeup without data and an interrupted call is
 /// made again; only real errors reach the watcher's reopen-and-report path.
