@@ -13,7 +13,7 @@ PACKAGES=(
   iputils-ping                # ping through the exception path
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
   bird2                       # BGP/BFD on the exception path: ECMP (issue 16), the lab, examples/bird.conf
-  nftables                    # the ECMP lab in NAT: replies back to the gateway they came from
+  nftables                    # the ECMP lab in NAT (replies to their gateway); sync-path loss in lab_hasync
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
   dpkg-dev go-md2man systemd  # make deb: dpkg-shlibdeps, ferrovs.toml(5); systemd-analyze verify

@@ -246,15 +246,12 @@ impl Sockets {
         msg.finalize();
         let mut buf = vec![0; msg.buffer_len()];
         msg.serialize(&mut buf);
-        self.request
-            .send(&buf, 0)
+        restart(|| self.request.send(&buf, 0))
             .map_err(|source| WatchError::Socket { op, source })?;
         let mut out = Vec::new();
         let mut rx = vec![0u8; RECV_BUF];
         loop {
-            let n = self
-                .request
-                .recv(&mut &mut rx[..], 0)
+            let n = restart(|| self.request.recv(&mut &mut rx[..], 0))
                 .map_err(|source| WatchError::Socket { op, source })?;
             for m in messages(&rx[..n.min(rx.len())]) {
                 let Ok(m) = m else { continue };
@@ -281,7 +278,7 @@ impl Sockets {
     /// Throw away notifications queued before a dump (the dump supersedes them).
     fn drain(&self, rx: &mut [u8]) {
         while let Ok(true) = readable(&self.events, Duration::ZERO) {
-            if self.events.recv(&mut &mut rx[..], 0).is_err() {
+            if restart(|| self.events.recv(&mut &mut rx[..], 0)).is_err() {
                 break;
             }
         }
@@ -296,7 +293,29 @@ pub(crate) fn readable(sock: &Socket, timeout: Duration) -> std::io::Result<bool
         tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
         tv_nsec: i64::from(timeout.subsec_nanos()),
     };
-    Ok(poll(&mut fds, Some(&ts)).map_err(std::io::Error::from)? > 0)
+    poll_outcome(poll(&mut fds, Some(&ts)))
+}
+
+/// What a `poll` result means: readable or not. A signal that interrupts the wait is a wakeup
+/// with nothing to read, not a socket error: the gateway process handles signals (DPDK
+/// installs handlers of its own, ferrovs its SIGHUP reload), and the kernel hands a process's
+/// signal to whichever thread it picks, this one included.
+fn poll_outcome(r: rustix::io::Result<usize>) -> std::io::Result<bool> {
+    match r {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Make a socket call again while a signal interrupts it (see [`poll_outcome`]).
+fn restart<T>(mut call: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
 }
 
 /// The thread: dump, then follow notifications; on errors report, wait, reopen, dump again.

@@ -1,0 +1,737 @@
+//! Session sync under VRRP (issue 15 item 7): `lab/lab up MODE --ha --sync`, two ferrovs
+//! directors with keepalived (gw MASTER 150, gw2 BACKUP 100, advert_int 1, a track_script on
+//! `ferrovsadm --ready` with weight -60 and init_fail) and `[sync]` between them over their
+//! server-LAN TAPs. The client (lab/hold-conns.py) holds 64 keep-alive HTTP connections and 8
+//! UDP flows through the VIP, each logging every answer; the directors fail over and back under
+//! it, and every failure is counted.
+//!
+//! Per mode (NAT, FullNAT, DR, TUN), one lab walks through:
+//! (a)/(b) SIGKILL of gw's ferrovs mid-run: gw2 takes the VIP by VRRP; every connection open
+//!     before the crash is served after it, by the same real server, and every UDP flow is
+//!     answered again by the same real server;
+//! (d) (NAT) gw restarts while the sync path to gw2 drops everything: its ready check fails, so
+//!     keepalived keeps it backup (it never takes the VIP) for as long as that lasts;
+//! (c) gw restarts (NAT: the sync path is open again): it resyncs from gw2, its ready check
+//!     passes, it preempts, and every connection and flow is served through it again;
+//! (e) 10% random loss on the sync path (nftables on the bridge, sync's UDP port only): a
+//!     second client's connections, created and synced under that loss, and the first's survive
+//!     another crash of gw.
+//!
+//! Over the whole run: no socket error, no timeout, no non-200 answer, no ICMP error on a flow.
+//! Needs root; runs serially with the other lab tests (nextest test group `lab`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// TCP connections and UDP flows each client holds.
+const CONNS: usize = 64;
+const FLOWS: usize = 8;
+
+/// An HA lab with session sync, torn down when dropped.
+struct Lab {
+    id: String,
+    env: HashMap<String, String>,
+}
+
+impl Lab {
+    /// `lab/lab up MODE --ha --sync`: both gateways ready (each has the other's table), gw
+    /// master, gw2 backup.
+    fn up(mode: &str) -> Lab {
+        assert!(
+            is_root(),
+            "the lab tests need root (network namespaces); run make test as root"
+        );
+        // Unique per process and per lab, apart from the other lab files' fvt/fvh/fvs ids.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("fvq{}{}{n}", std::process::id() % 100_000, &mode[..1]);
+        let mut lab = Lab {
+            id,
+            env: HashMap::new(),
+        };
+        let out = lab.lab(&["up", mode, "--ha", "--sync"]);
+        assert!(out.status.success(), "lab up {mode}: {}", text(&out));
+        lab.env = String::from_utf8_lossy(&lab.lab(&["env"]).stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        lab
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(root().join("lab/lab"));
+        c.args(args)
+            .env("FERROVS_LAB_ID", &self.id)
+            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
+            .env(
+                "FERROVS_TARGET_DIR",
+                Path::new(env!("CARGO_BIN_EXE_ferrovs"))
+                    .parent()
+                    .expect("bin dir"),
+            );
+        c
+    }
+
+    fn lab(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run lab/lab")
+    }
+
+    /// `lab/lab ARGS`, which must succeed: what it said.
+    fn lab_ok(&self, args: &[&str]) -> String {
+        let out = self.lab(args);
+        assert!(
+            out.status.success(),
+            "lab {args:?}: {}\n{}",
+            text(&out),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn var(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .unwrap_or_else(|| panic!("lab env has no {k}"))
+    }
+
+    /// A command on a lab host: its output, or None when it failed.
+    fn try_run(&self, host: &str, cmd: &[&str]) -> Option<String> {
+        let mut args = vec!["exec", host, "--"];
+        args.extend_from_slice(cmd);
+        let out = self.lab(&args);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn run(&self, host: &str, cmd: &[&str]) -> String {
+        self.try_run(host, cmd)
+            .unwrap_or_else(|| panic!("{host}: {cmd:?} failed\n{}", self.logs()))
+    }
+
+    /// The directors' logs (tails), for failure messages.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for f in ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"] {
+            let Some(path) = self.env.get(f) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            out += &format!("--- {path} (last 40 lines)\n");
+            for l in tail.iter().rev() {
+                out += l;
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !ok() {
+            assert!(
+                start.elapsed() < limit,
+                "{what}: not within {limit:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// keepalived's view: the VIP is on the director's eth0 (its ferrovs's TAP).
+    fn holds_vip(&self, gw: &str) -> bool {
+        let vip = format!("inet {}/", self.var("VIP"));
+        self.try_run(gw, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
+            .is_some_and(|out| out.contains(&vip))
+    }
+
+    /// A gateway's `/metrics`, or None while its ferrovs is down.
+    fn metrics(&self, gw: &str) -> Option<String> {
+        let url = if gw == "gw" {
+            self.var("METRICS")
+        } else {
+            self.var("GW2_METRICS")
+        };
+        self.try_run(gw, &["curl", "-sS", "-m", "3", url])
+    }
+
+    /// The first sample of `name` on `gw`, labelled or not (the sync families are per peer,
+    /// and a gateway has one peer here); None while it is down or has none.
+    fn metric(&self, gw: &str, name: &str) -> Option<f64> {
+        let scrape = self.metrics(gw)?;
+        scrape.lines().find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = rest.strip_prefix(' ').or_else(|| {
+                rest.strip_prefix('{')
+                    .and_then(|r| r.split_once("} ").map(|x| x.1))
+            })?;
+            rest.trim().parse().ok()
+        })
+    }
+
+    /// ferrovs's view: `ferrovs_ha_address_owned{address=VIP}` on `gw`.
+    fn ferrovs_owns_vip(&self, gw: &str) -> Option<bool> {
+        let scrape = self.metrics(gw)?;
+        let label = format!("address=\"{}\"", self.var("VIP"));
+        scrape
+            .lines()
+            .find(|l| l.starts_with("ferrovs_ha_address_owned{") && l.contains(&label))
+            .map(|l| l.trim_end().ends_with(" 1"))
+    }
+
+    /// Wait until `gw` alone holds the VIP (keepalived's view) and its ferrovs owns it.
+    fn wait_owner(&self, gw: &str, limit: Duration) {
+        let other = if gw == "gw" { "gw2" } else { "gw" };
+        self.wait_for(&format!("{gw} takes the VIP"), limit, || {
+            self.holds_vip(gw) && !self.holds_vip(other) && self.ferrovs_owns_vip(gw) == Some(true)
+        });
+    }
+
+    /// `ferrovsadm -L -c -n` on `gw`: (protocol, client endpoint) of every session it lists.
+    fn sessions(&self, gw: &str) -> BTreeSet<(String, String)> {
+        self.run(gw, &["ferrovsadm", "-L", "-c", "-n"])
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 6 && (f[0] == "TCP" || f[0] == "UDP"))
+                    .then(|| (f[0].to_owned(), f[3].to_owned()))
+            })
+            .collect()
+    }
+
+    /// Wait until `gw` lists every connection and flow of `client` (learnt by sync).
+    fn wait_lists(&self, gw: &str, client: &Client, limit: Duration) {
+        let want = client.endpoints(self.var("CLIENT"));
+        let mut missing = want.len();
+        self.wait_for(
+            &format!("{gw} to list {}'s {} sessions", client.name, want.len()),
+            limit,
+            || {
+                let have = self.sessions(gw);
+                missing = want.iter().filter(|e| !have.contains(e)).count();
+                missing == 0
+            },
+        );
+    }
+
+    /// `lab/lab stop gw`: SIGKILL of gw's ferrovs; the time of the kill.
+    fn crash_gw(&self) -> f64 {
+        let said = self.lab_ok(&["stop", "gw"]);
+        said.split_once(" at ")
+            .and_then(|(_, t)| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("lab stop did not say when: {said:?}"))
+    }
+
+    fn keepalived_log(&self, gw: &str) -> String {
+        let k = format!("{}_KEEPALIVED_LOG", gw.to_uppercase());
+        std::fs::read_to_string(self.var(&k)).unwrap_or_default()
+    }
+
+    /// `percent` random loss on the sync path, both ways, sync's UDP port only: an nftables
+    /// bridge table in the switch namespace drops that share of the sync datagrams the bridge
+    /// forwards between the gateways (`numgen random`; this kernel has no netem). VRRP, ARP and
+    /// the client's traffic never meet it. Named counters count what passed the rule and what it
+    /// dropped over the whole run.
+    fn sync_loss(&self, percent: u32) {
+        let port = self.var("SYNC_PORT");
+        let mut rules = format!(
+            "table bridge fvsync {{\n\
+               counter seen {{}}\n\
+               counter dropped {{}}\n\
+               chain forward {{ type filter hook forward priority 0; policy accept; }}\n\
+             }}\n\
+             flush chain bridge fvsync forward\n\
+             add rule bridge fvsync forward udp dport {port} counter name seen\n"
+        );
+        let pick = match percent {
+            0 => None,
+            100.. => Some(String::new()),
+            p => Some(format!("numgen random mod 100 < {p} ")),
+        };
+        if let Some(pick) = pick {
+            rules += &format!(
+                "add rule bridge fvsync forward udp dport {port} {pick}counter name dropped drop\n"
+            );
+        }
+        let mut nft = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &format!("{}-sw", self.id),
+                "nft",
+                "-f",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nft");
+        std::io::Write::write_all(&mut nft.stdin.take().expect("stdin"), rules.as_bytes())
+            .expect("write the rules");
+        let out = nft.wait_with_output().expect("nft");
+        assert!(out.status.success(), "nft -f:\n{rules}\n{}", text(&out));
+    }
+
+    /// Sync datagrams the bridge saw and dropped so far (both ways).
+    fn sync_path_counts(&self) -> (u64, u64) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &format!("{}-sw", self.id)])
+            .args(["nft", "list", "counters", "table", "bridge", "fvsync"])
+            .output()
+            .expect("nft");
+        assert!(out.status.success(), "nft list counters: {}", text(&out));
+        let t = String::from_utf8_lossy(&out.stdout).into_owned();
+        // "counter seen {\n packets N bytes B\n }"
+        let packets = |name: &str| {
+            t.split_once(&format!("counter {name} "))
+                .and_then(|(_, r)| r.split_once("packets "))
+                .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| panic!("no counter {name} in\n{t}"))
+        };
+        (packets("seen"), packets("dropped"))
+    }
+
+    /// Start lab/hold-conns.py on the client; it must have every connection and flow answered
+    /// within 30 s.
+    fn client(&self, name: &str) -> Client {
+        let state = PathBuf::from(format!("/run/ferrovs-lab/{}", self.id));
+        let log = state.join(format!("client-{name}.log"));
+        let stop = state.join(format!("client-{name}.stop"));
+        let script = root().join("lab/hold-conns.py");
+        let out = std::fs::File::create(&log).expect("client log");
+        let err = out.try_clone().expect("client log");
+        let child = self
+            .command(&["exec", "client", "--", "python3"])
+            .arg(&script)
+            .args(["--addr", self.var("VIP")])
+            .args(["--conns", &CONNS.to_string()])
+            .args(["--udp-flows", &FLOWS.to_string()])
+            .args(["--every", "0.25", "--timeout", "30"])
+            .arg("--stop-file")
+            .arg(&stop)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("start the client");
+        let c = Client {
+            name: name.to_owned(),
+            log,
+            stop,
+            child: Some(child),
+        };
+        self.wait_for(
+            &format!("client {name}: every connection and flow answered"),
+            Duration::from_secs(30),
+            || {
+                let s = c.seen();
+                s.assert_clean(&c.name);
+                s.ready
+            },
+        );
+        c
+    }
+
+    /// Wait until every connection and flow of each client has `n` answers after `t`, failing
+    /// at once on any error.
+    fn served_after(&self, clients: &[&Client], t: f64, n: usize, what: &str) {
+        let mut late = Vec::new();
+        let start = Instant::now();
+        loop {
+            late.clear();
+            for c in clients {
+                let s = c.seen();
+                s.assert_clean(&c.name);
+                late.extend(
+                    s.answered_fewer(t, n)
+                        .into_iter()
+                        .map(|k| format!("{}:{k}", c.name)),
+                );
+            }
+            if late.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "{what}: not served again within 40 s: {late:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!(
+            "{what}: every connection and flow served again within {:.1} s",
+            now() - t
+        );
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.lab(&["down"]);
+    }
+}
+
+/// What a client saw, from its log.
+#[derive(Default)]
+struct Seen {
+    /// TCP connection -> its local port.
+    conns: BTreeMap<u32, u16>,
+    /// UDP flow -> its local port.
+    flows: BTreeMap<u32, u16>,
+    /// "tcp C" / "udp F" -> every answer (time, backend).
+    answers: BTreeMap<String, Vec<(f64, String)>>,
+    /// Every error line.
+    errors: Vec<String>,
+    ready: bool,
+    done: bool,
+}
+
+impl Seen {
+    /// No error so far, and each connection and flow answered by one backend only.
+    fn assert_clean(&self, name: &str) {
+        assert!(
+            self.errors.is_empty(),
+            "client {name}: {} errors: {:?}",
+            self.errors.len(),
+            self.errors
+        );
+        for (k, a) in &self.answers {
+            let backends: BTreeSet<&str> = a.iter().map(|(_, b)| b.as_str()).collect();
+            assert!(
+                backends.len() == 1,
+                "client {name}: {k} was answered by {backends:?}: its session moved"
+            );
+        }
+    }
+
+    /// Connections and flows with fewer than `n` answers after `t`.
+    fn answered_fewer(&self, t: f64, n: usize) -> Vec<String> {
+        let keys = self
+            .conns
+            .keys()
+            .map(|c| format!("tcp {c}"))
+            .chain(self.flows.keys().map(|f| format!("udp {f}")));
+        keys.filter(|k| {
+            self.answers
+                .get(k)
+                .map_or(0, |a| a.iter().filter(|(at, _)| *at > t).count())
+                < n
+        })
+        .collect()
+    }
+
+    fn count(&self, proto: &str) -> usize {
+        self.answers
+            .iter()
+            .filter(|(k, _)| k.starts_with(proto))
+            .map(|(_, a)| a.len())
+            .sum()
+    }
+}
+
+struct Client {
+    name: String,
+    log: PathBuf,
+    stop: PathBuf,
+    child: Option<Child>,
+}
+
+impl Client {
+    fn seen(&self) -> Seen {
+        let mut s = Seen::default();
+        for l in std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+        {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok());
+            match f.first().copied() {
+                Some("open") => {
+                    s.conns
+                        .insert(num(1).expect("conn"), num(2).expect("port") as u16);
+                }
+                Some("uopen") => {
+                    s.flows
+                        .insert(num(1).expect("flow"), num(2).expect("port") as u16);
+                }
+                Some(kind @ ("ok" | "uok")) if f.len() == 4 => {
+                    let key = format!("{} {}", if kind == "ok" { "tcp" } else { "udp" }, f[1]);
+                    let t: f64 = f[2].parse().expect("time");
+                    s.answers
+                        .entry(key)
+                        .or_default()
+                        .push((t, f[3].to_uppercase()));
+                }
+                Some("ready") => s.ready = true,
+                Some("done") => s.done = true,
+                // err, uerr, a Python traceback: all failures.
+                _ => s.errors.push(l.to_owned()),
+            }
+        }
+        s
+    }
+
+    /// (protocol, client endpoint) of every connection and flow, as `ferrovsadm -L -c -n`
+    /// lists them.
+    fn endpoints(&self, client_addr: &str) -> BTreeSet<(String, String)> {
+        let s = self.seen();
+        s.conns
+            .values()
+            .map(|p| ("TCP".to_owned(), format!("{client_addr}:{p}")))
+            .chain(
+                s.flows
+                    .values()
+                    .map(|p| ("UDP".to_owned(), format!("{client_addr}:{p}"))),
+            )
+            .collect()
+    }
+
+    /// Stop the client; what it saw over its whole run, which must be clean.
+    fn finish(mut self) -> Seen {
+        std::fs::write(&self.stop, "").expect("stop file");
+        let mut child = self.child.take().expect("the client runs");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("client") {
+                break st;
+            }
+            if start.elapsed() > Duration::from_secs(40) {
+                let _ = child.kill();
+                panic!("client {} did not stop within 40 s", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let s = self.seen();
+        s.assert_clean(&self.name);
+        assert!(
+            status.success() && s.done,
+            "client {}: {status}, done: {}",
+            self.name,
+            s.done
+        );
+        assert_eq!(
+            (s.conns.len(), s.flows.len()),
+            (CONNS, FLOWS),
+            "client {}",
+            self.name
+        );
+        s
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The backends of a client's connections: both real servers (rr) and nothing else.
+fn assert_backends(s: &Seen, name: &str) {
+    let all: BTreeSet<&str> = s
+        .answers
+        .values()
+        .flat_map(|a| a.iter().map(|(_, b)| b.as_str()))
+        .collect();
+    assert_eq!(
+        all,
+        BTreeSet::from(["RS1", "RS2"]),
+        "client {name}: the answers came from"
+    );
+}
+
+/// (c) gw restarts (the sync path open): it must resync from gw2 before its ready check passes
+/// and before it takes the VIP back. Returns when gw owns the VIP: the moment it became master.
+fn gw_returns(lab: &Lab, from: usize) -> f64 {
+    lab.wait_for(
+        "gw's keepalived to preempt",
+        Duration::from_secs(40),
+        || lab.keepalived_log("gw")[from..].contains("(VI_1) Entering MASTER STATE"),
+    );
+    let t = now();
+    lab.wait_owner("gw", Duration::from_secs(10));
+    let k = lab.keepalived_log("gw");
+    let since = &k[from..];
+    let ok = since.find("VRRP_Script(chk_ferrovs) succeeded");
+    let master = since.find("(VI_1) Entering MASTER STATE");
+    assert!(
+        ok.is_some() && ok < master,
+        "gw's ready check passed before it became master:\n{since}"
+    );
+    // Its table came from gw2 by a full resync, the first client's sessions in it.
+    let done = lab.metric("gw", "ferrovs_sync_resyncs_completed_total");
+    let carried = lab.metric("gw", "ferrovs_sync_last_resync_sessions");
+    assert!(
+        done.is_some_and(|n| n >= 1.0) && carried.is_some_and(|n| n >= (CONNS + FLOWS) as f64),
+        "gw resynced from gw2 ({done:?} resyncs, the last with {carried:?} sessions)"
+    );
+    eprintln!("gw preempted after a resync of {carried:?} sessions");
+    t
+}
+
+/// (d) gw restarts while the sync path drops everything: it stays backup and unready for
+/// `hold`, while gw2 keeps the VIP.
+fn gw_waits_for_its_peer(lab: &Lab, from: usize, hold: Duration) {
+    let start = Instant::now();
+    let mut checks = 0;
+    while start.elapsed() < hold {
+        assert!(
+            !lab.holds_vip("gw") && lab.holds_vip("gw2"),
+            "gw took the VIP with no table (sync peer unreachable)\n{}",
+            lab.logs()
+        );
+        let since = lab.keepalived_log("gw")[from..].to_owned();
+        assert!(
+            !since.contains("Entering MASTER STATE"),
+            "gw's keepalived became master without its ready check:\n{since}"
+        );
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(checks >= 10, "only {checks} ownership checks");
+    let out = lab
+        .command(&["exec", "gw", "--", "ferrovsadm", "--ready"])
+        .output()
+        .expect("ferrovsadm --ready");
+    assert!(
+        out.status.code() == Some(1) && text(&out).contains("session sync"),
+        "gw is not ready because of sync: {:?} {}",
+        out.status,
+        text(&out)
+    );
+    let since = lab.keepalived_log("gw")[from..].to_owned();
+    assert!(
+        since.contains("VRRP_Script(chk_ferrovs) failed"),
+        "gw's keepalived ran the ready check and saw it fail:\n{since}"
+    );
+}
+
+/// The whole walk in `mode`; `peer_down`: gw's restart first meets an unreachable sync peer (d).
+fn failovers(mode: &str, peer_down: bool) {
+    let t0 = Instant::now();
+    let lab = Lab::up(mode);
+    lab.wait_owner("gw", Duration::from_secs(10));
+    lab.sync_loss(0);
+    let a = lab.client("a");
+    lab.wait_lists("gw2", &a, Duration::from_secs(15));
+
+    // (a), (b): gw's ferrovs dies mid-run.
+    std::thread::sleep(Duration::from_secs(1));
+    let t_crash = lab.crash_gw();
+    lab.wait_owner("gw2", Duration::from_secs(20));
+    lab.served_after(&[&a], t_crash, 3, "crash of gw, gw2 took over");
+
+    // (d), (c): gw comes back.
+    let from = lab.keepalived_log("gw").len();
+    if peer_down {
+        lab.sync_loss(100);
+        lab.lab_ok(&["start", "gw"]);
+        gw_waits_for_its_peer(&lab, from, Duration::from_secs(8));
+        lab.sync_loss(0);
+    } else {
+        lab.lab_ok(&["start", "gw"]);
+    }
+    let t_back = gw_returns(&lab, from);
+    lab.served_after(&[&a], t_back, 3, "gw resynced and preempted");
+    lab.wait_lists("gw", &a, Duration::from_secs(5));
+
+    // (e): 10% loss on the sync path; new connections are synced through it, then gw dies again.
+    let (seen0, dropped0) = lab.sync_path_counts();
+    lab.sync_loss(10);
+    let b = lab.client("b");
+    lab.wait_lists("gw2", &b, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(1));
+    let (seen1, dropped1) = lab.sync_path_counts();
+    let (gw_resent, gw_nacks) = (
+        lab.metric("gw", "ferrovs_sync_messages_resent_total"),
+        lab.metric("gw", "ferrovs_sync_nacks_received_total"),
+    );
+    let t_crash2 = lab.crash_gw();
+    lab.wait_owner("gw2", Duration::from_secs(20));
+    lab.served_after(&[&a, &b], t_crash2, 3, "crash of gw under 10% sync loss");
+
+    // gw2 ran throughout: its ready check never failed (so its priority never dropped), and
+    // its netlink watcher never lost its sockets (a signal interrupting its poll used to count
+    // as a socket error and fail the ready check for a second).
+    let errors = lab.metric("gw2", "ferrovs_ha_netlink_errors_total");
+    assert_eq!(errors, Some(0.0), "gw2's HA watcher errors\n{}", lab.logs());
+    let k = lab.keepalived_log("gw2");
+    assert!(
+        !k.contains("VRRP_Script(chk_ferrovs) failed"),
+        "gw2's ready check failed while it ran:\n{k}"
+    );
+
+    let (sa, sb) = (a.finish(), b.finish());
+    assert_backends(&sa, "a");
+    assert_backends(&sb, "b");
+    eprintln!(
+        "{mode}: client a {} HTTP answers and {} UDP answers, client b {} and {}, no error; \
+         10% loss: {} sync datagrams, {} dropped, gw resent {gw_resent:?} (NACKs {gw_nacks:?}); \
+         {:.0} s",
+        sa.count("tcp"),
+        sa.count("udp"),
+        sb.count("tcp"),
+        sb.count("udp"),
+        seen1 - seen0,
+        dropped1 - dropped0,
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(
+        dropped1 > dropped0,
+        "the loss hit the sync path: {} datagrams, none dropped",
+        seen1 - seen0
+    );
+}
+
+#[test]
+fn lab_hasync_nat_failover_peer_down_waits_resync_preempt_lossy_sync() {
+    failovers("nat", true);
+}
+
+#[test]
+fn lab_hasync_fullnat_failover_resync_preempt_lossy_sync() {
+    failovers("fullnat", false);
+}
+
+#[test]
+fn lab_hasync_dr_failover_resync_preempt_lossy_sync() {
+    failovers("dr", false);
+}
+
+#[test]
+fn lab_hasync_tun_failover_resync_preempt_lossy_sync() {
+    failovers("tun", false);
+}
