@@ -12,6 +12,7 @@
 
 pub mod counters;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 #[cfg(feature = "golden")]
 pub mod golden;
