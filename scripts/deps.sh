@@ -12,7 +12,7 @@ PACKAGES=(
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
-  bird2                       # BGP/BFD on the exception path: ECMP (issue 16), the lab, examples/bird.conf
+  bird2                       # bird and birdc: BGP/BFD on the exception path (ECMP, issue 16), the lab, examples/bird.conf
   nftables                    # the ECMP lab in NAT (replies to their gateway); sync-path loss in lab_hasync
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots

@@ -6,8 +6,8 @@
 //! - **No duplicate series.** The registry merges families of one name and sorts their samples,
 //!   but keeps repeats; Prometheus rejects a whole scrape with a duplicate series, so [`encode`]
 //!   keeps the first sample of each label set (one lost row is better than a lost scrape).
-//! - **Untyped families.** The crate's text encoder panics on `UNTYPED` (0.14,
-//!   `unimplemented!()` in `encoder/text.rs`); such a family (the drivers' xstats, whose kind
+//! - **Untyped families.** The crate's text encoder (0.14, `encoder/text.rs`) panics on
+//!   `UNTYPED`; such a family (the drivers' xstats, whose kind
 //!   ferrovs cannot know) is encoded as a gauge and its one `# TYPE` line written `untyped`, so
 //!   its samples keep the crate's escaping and number format.
 
