@@ -39,9 +39,7 @@ use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::{tcp, ACK, FROM_CLIENT, SYN};
+use testkit::packet::{tcp, ACK, FROM_CLIENT, SYN};
 
 /// Frame length: 64 bytes on the wire less the 4-byte FCS.
 const FRAME: usize = 60;
@@ -185,7 +183,7 @@ fn client_frame(mode: Mode, i: usize, flags: u8) -> Vec<u8> {
 
 /// The backend's packet answering `out` (what the gateway sent it), padded.
 fn reply_frame(out: &[u8], flags: u8) -> Vec<u8> {
-    padded(common::reply_to(out, flags, true))
+    padded(testkit::packet::reply_to(out, flags, true))
 }
 
 fn worker(sessions: usize) -> Worker {

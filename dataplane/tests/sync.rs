@@ -9,13 +9,10 @@
 //! round-robin redirection table) delivering to a worker, whose verdicts are followed through
 //! redirects, as the worker loop's rings do.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use common::*;
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac};
 use dataplane::pipeline::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
@@ -30,6 +27,7 @@ use dataplane::sync::{
 };
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use testkit::packet::*;
 
 /// The services both gateways run; `reverse` adds them in the other order (other indices).
 fn snapshot(reverse: bool) -> Snapshot {
