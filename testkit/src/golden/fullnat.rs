@@ -2,22 +2,52 @@
 
 use super::*;
 
-pub(super) fn fullnat(t: &mut Table, f: &Fam) {
-    let to_rs = |p: &Pkt, laddr: IpAddr, lport: u16, rs: IpAddr, rmac: Mac| {
-        p.clone()
-            .src(laddr, lport)
-            .dst(rs, 8080)
-            .ttl(p.ttl - 1)
-            .macs(rmac, GW1_MAC)
-    };
-    let to_client = |p: &Pkt, vip: IpAddr, cport: u16| {
-        p.clone()
-            .src(vip, 80)
-            .dst(f.client, cport)
-            .ttl(p.ttl - 1)
-            .macs(CLIENT_MAC, GW0_MAC)
-    };
+/// `p` as the gateway sends it on to the backend `rs` (MAC `rmac`) from `laddr:lport`.
+fn to_rs(p: &Pkt, laddr: IpAddr, lport: u16, rs: IpAddr, rmac: Mac) -> Pkt {
+    p.clone()
+        .src(laddr, lport)
+        .dst(rs, 8080)
+        .ttl(p.ttl - 1)
+        .macs(rmac, GW1_MAC)
+}
 
+/// The backend's `p` as the gateway sends it on to the client's port `cport` from `vip:80`.
+fn to_client(f: &Fam, p: &Pkt, vip: IpAddr, cport: u16) -> Pkt {
+    p.clone()
+        .src(vip, 80)
+        .dst(f.client, cport)
+        .ttl(p.ttl - 1)
+        .macs(CLIENT_MAC, GW0_MAC)
+}
+
+/// A new flow's handshake through the TOA-on-ACK service from client port `cport`: its SYN
+/// (with an MSS option) out to the backend and the backend's SYN-ACK back, as the cases named
+/// `names` (the SYN's, the SYN-ACK's). The local port the flow got; its first ACK is the
+/// caller's case.
+fn handshake(t: &mut Table, f: &Fam, cport: u16, names: [&'static str; 2]) -> u16 {
+    let lport = t.next_lport();
+    let syn = Pkt::tcp(f.client, cport, f.fnat, 80, SYN).opts(&MSS);
+    t.tx(
+        names[0],
+        0,
+        &syn,
+        1,
+        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
+    );
+    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
+        .seq(5000, 1001)
+        .macs(GW1_MAC, RS_FNAT_MAC);
+    t.tx(
+        names[1],
+        1,
+        &synack,
+        0,
+        &to_client(f, &synack, f.fnat, cport),
+    );
+    lport
+}
+
+pub(super) fn fullnat(t: &mut Table, f: &Fam) {
     // TOA on the first ACK.
     let lport = t.next_lport();
     let syn = Pkt::tcp(f.client, 40004, f.fnat, 80, SYN).opts(&MSS);
@@ -27,7 +57,7 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
         .seq(5000, 1001)
         .opts(&MSS)
         .macs(GW1_MAC, RS_FNAT_MAC);
-    let synack_out = to_client(&synack, f.fnat, 40004);
+    let synack_out = to_client(f, &synack, f.fnat, 40004);
     t.tx(
         name!(f, "fullnat tcp syn-ack reply"),
         1,
@@ -58,7 +88,7 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
         1,
         &rdata,
         0,
-        &to_client(&rdata, f.fnat, 40004),
+        &to_client(f, &rdata, f.fnat, 40004),
     );
 
     // A server-side router cannot forward our SYN (laddr -> backend): the client gets the
@@ -131,24 +161,14 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
 
     // A first ACK carrying data (and, over IPv4, Ethernet padding): TOA goes between the
     // header and the data, the padding is dropped.
-    let lport = t.next_lport();
-    let syn = Pkt::tcp(f.client, 40024, f.fnat, 80, SYN).opts(&MSS);
-    t.tx(
-        name!(f, "fullnat tcp syn (first ack with data)"),
-        0,
-        &syn,
-        1,
-        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
-    );
-    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
-        .seq(5000, 1001)
-        .macs(GW1_MAC, RS_FNAT_MAC);
-    t.tx(
-        name!(f, "fullnat tcp syn-ack reply (first ack with data)"),
-        1,
-        &synack,
-        0,
-        &to_client(&synack, f.fnat, 40024),
+    let lport = handshake(
+        t,
+        f,
+        40024,
+        [
+            name!(f, "fullnat tcp syn (first ack with data)"),
+            name!(f, "fullnat tcp syn-ack reply (first ack with data)"),
+        ],
     );
     let ack = Pkt::tcp(f.client, 40024, f.fnat, 80, ACK | PSH)
         .seq(1001, 5001)
@@ -168,24 +188,14 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
     );
 
     // A first ACK already at the MTU: TOA would exceed it, so it is skipped (counted).
-    let lport = t.next_lport();
-    let syn = Pkt::tcp(f.client, 40034, f.fnat, 80, SYN).opts(&MSS);
-    t.tx(
-        name!(f, "fullnat tcp syn (full-size first ack)"),
-        0,
-        &syn,
-        1,
-        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
-    );
-    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
-        .seq(5000, 1001)
-        .macs(GW1_MAC, RS_FNAT_MAC);
-    t.tx(
-        name!(f, "fullnat tcp syn-ack reply (full-size first ack)"),
-        1,
-        &synack,
-        0,
-        &to_client(&synack, f.fnat, 40034),
+    let lport = handshake(
+        t,
+        f,
+        40034,
+        [
+            name!(f, "fullnat tcp syn (full-size first ack)"),
+            name!(f, "fullnat tcp syn-ack reply (full-size first ack)"),
+        ],
     );
     let data = vec![0x5a; if f.v6 { 1440 } else { 1460 }];
     let ack = Pkt::tcp(f.client, 40034, f.fnat, 80, ACK)
@@ -201,24 +211,14 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
 
     // A first ACK whose header already has 40 bytes of options: no room, forwarded without
     // TOA (counted in toa_skipped), and no later packet gets it either.
-    let lport = t.next_lport();
-    let syn = Pkt::tcp(f.client, 40014, f.fnat, 80, SYN).opts(&MSS);
-    t.tx(
-        name!(f, "fullnat tcp syn (full-options flow)"),
-        0,
-        &syn,
-        1,
-        &to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC),
-    );
-    let synack = Pkt::tcp(f.rs_fnat, 8080, f.laddr, lport, SYN | ACK)
-        .seq(5000, 1001)
-        .macs(GW1_MAC, RS_FNAT_MAC);
-    t.tx(
-        name!(f, "fullnat tcp syn-ack reply (full-options flow)"),
-        1,
-        &synack,
-        0,
-        &to_client(&synack, f.fnat, 40014),
+    let lport = handshake(
+        t,
+        f,
+        40014,
+        [
+            name!(f, "fullnat tcp syn (full-options flow)"),
+            name!(f, "fullnat tcp syn-ack reply (full-options flow)"),
+        ],
     );
     let ack = Pkt::tcp(f.client, 40014, f.fnat, 80, ACK)
         .seq(1001, 5001)
@@ -263,7 +263,7 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
         1,
         &synack,
         0,
-        &to_client(&synack, f.fnat_syn, 40005),
+        &to_client(f, &synack, f.fnat_syn, 40005),
     );
     let ack = Pkt::tcp(f.client, 40005, f.fnat_syn, 80, ACK).seq(1001, 5001);
     t.tx(
