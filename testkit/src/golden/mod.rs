@@ -64,7 +64,7 @@
 
 // Everything the table's files take from the dataplane and etherparse, in one place (the files
 // say `use super::*`).
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr};
 
 use etherparse::{
     EtherType, Ethernet2Header, Icmpv4Header, Icmpv4Type, Icmpv6Header, Icmpv6Type, IpNumber,
@@ -75,10 +75,12 @@ use dataplane::pipeline::{Punt, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{
-    BackendSpec, Mac, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder, ToaMode,
+    BackendSpec, Mac, Route, ServiceSpec, Snapshot, SnapshotBuilder, ToaMode,
 };
 use dataplane::types::{L4Proto, PortIdx};
 use dataplane::wire::DropReason;
+
+use crate::topology::{self, two_ports};
 
 /// Prefix a case name with its family.
 macro_rules! name {
@@ -120,9 +122,9 @@ use tun::tun;
 pub const NOW: u32 = 1;
 
 /// MAC of port 0 (client side).
-pub const GW0_MAC: Mac = [2, 0, 0, 0, 0, 0x10];
+pub const GW0_MAC: Mac = topology::GW0;
 /// MAC of port 1 (server side).
-pub const GW1_MAC: Mac = [2, 0, 0, 0, 0, 0x11];
+pub const GW1_MAC: Mac = topology::GW1;
 /// MAC of the client.
 pub const CLIENT_MAC: Mac = [2, 0, 0, 0, 0, 0xc1];
 /// MAC of the client-side router.
@@ -141,7 +143,7 @@ pub const RS_FNAT_MAC: Mac = [2, 0, 0, 0, 1, 0x24];
 pub const RS_FNAT_SYN_MAC: Mac = [2, 0, 0, 0, 1, 0x25];
 
 /// Port MTU.
-pub const MTU: u16 = 1500;
+pub const MTU: u16 = topology::MTU;
 /// First FullNAT local port (`WorkerConfig::lport_min`).
 pub const LPORT_MIN: u16 = 1024;
 
@@ -259,21 +261,8 @@ fn fam(v6: bool) -> Fam {
 
 /// The test topology every case runs against (see the module docs).
 pub fn snapshot() -> Snapshot {
-    let v4 = |s: &str| -> Ipv4Addr { s.parse().expect("v4") };
-    let v6 = |s: &str| -> Ipv6Addr { s.parse().expect("v6") };
     let mut b = SnapshotBuilder::new(1);
-    b.port(PortInfo {
-        mac: GW0_MAC,
-        addrs4: vec![v4("198.18.0.1")],
-        addrs6: vec![v6("2001:db8:0::1")],
-        mtu: MTU,
-    });
-    b.port(PortInfo {
-        mac: GW1_MAC,
-        addrs4: vec![v4("198.18.1.1")],
-        addrs6: vec![v6("2001:db8:1::1")],
-        mtu: MTU,
-    });
+    two_ports(&mut b, true);
     for f in [fam(false), fam(true)] {
         let len = if f.v6 { 64 } else { 24 };
         for (port, net) in [(0, addr(f.v6, 0, 0)), (1, addr(f.v6, 1, 0))] {
