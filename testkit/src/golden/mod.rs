@@ -5,7 +5,7 @@
 //! assumes ([`worker_config`], [`redirect_worker_config`]) and the cases ([`cases`],
 //! [`redirect_cases`]). The in-process runner is `dataplane/tests/golden.rs`; the gateway binary
 //! replays the same table through DPDK's `net_pcap` in `tests/gateway_pcap.rs` (see
-//! [`write_pcap`]).
+//! [`write_pcap`](crate::pcap::write_pcap)).
 //!
 //! Contract:
 //! - **The table is a sequence.** A SYN creates a session and a later case (the SYN-ACK, the
@@ -25,9 +25,9 @@
 //!   table (either family, any service) gets port `1024 + n`.
 //!
 //! Replaying through the gateway (`net_pcap`): [`inputs`] and [`outputs`] give the frames in
-//! table order ([`outputs`] can keep one egress port's), [`write_pcap`] / [`read_pcap`] the
-//! files, and [`diff`] the report of a frame that differs. The cases arrive on two ports and
-//! later ones depend on earlier ones, so a replay must keep the table order across ports (for
+//! table order ([`outputs`] can keep one egress port's), [`crate::pcap`] writes and reads the
+//! files, and [`crate::diff::diff`] reports a frame that differs. The cases arrive on two ports
+//! and later ones depend on earlier ones, so a replay must keep the table order across ports (for
 //! example one case at a time, or the cases of one `in_port` only where they do not depend on
 //! the other's); `Drop` and `Redirect` cases transmit nothing, `Punt` cases go to control. The
 //! gateway must run one worker with `lport_min` 1024 for the FullNAT ports to match (two for
@@ -61,6 +61,13 @@
 //!
 //! Local addresses: 198.18.1.200 / 2001:db8:1::200 (TOA on ACK), 198.18.1.201 /
 //! 2001:db8:1::201 (TOA on SYN). MTU 1500 on both ports.
+//!
+//! Layout: this file holds the topology, the worker settings and the order of the table
+//! ([`cases`]); `pkt.rs` builds the frames (etherparse) and the table; one file per forwarding
+//! mode with its ICMP translation (`dr.rs` with the flows that start mid-way, `tun.rs`, `nat.rs`,
+//! `fullnat.rs` with its handshake helper), `icmp.rs` (echo, errors without a session), `misc.rs`
+//! (what no service takes), `malformed.rs`, `exception.rs` (punts, the exception path) and
+//! `redirect.rs` (the two-worker sequences). The imports from `dataplane` are all here.
 
 // Everything the table's files take from the dataplane and etherparse, in one place (the files
 // say `use super::*`).
@@ -410,7 +417,7 @@ pub fn cases() -> Vec<Case> {
     t.cases
 }
 
-/// Sessions [`mid_flow`] starts from a packet other than a SYN (the `sessions_mid_flow`
+/// Sessions the mid-flow cases (`golden/dr.rs`) start from a packet other than a SYN (the `sessions_mid_flow`
 /// counter after the table): the DR ACK in both families and the TUN ACK in IPv4.
 pub const MID_FLOW_SESSIONS: u64 = 3;
 
