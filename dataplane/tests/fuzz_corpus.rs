@@ -4,17 +4,16 @@
 //!
 //! The seeds are written by the ignored test `write_seed_corpus`:
 //! `cargo test -p dataplane --test fuzz_corpus -- --ignored write_seed_corpus`.
-mod common;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use common::*;
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
 use dataplane::pipeline::{Verdict, Worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
+use testkit::packet::*;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
