@@ -11,6 +11,7 @@ PACKAGES=(
   nginx curl wrk python3      # the lab's real servers, client and load
   tshark tcpdump socat        # captures and UDP clients in the lab tests
   iputils-ping                # ping through the exception path
+  hping3                      # bounded SYN floods in the lab (tests/lab_flood.rs)
   keepalived                  # VRRP on the exception path: the director HA lab (issue 14)
   bird2                       # bird and birdc: BGP/BFD on the exception path (ECMP, issue 16), the lab, examples/bird.conf
   nftables                    # the ECMP lab in NAT (replies to their gateway); sync-path loss in lab_hasync
