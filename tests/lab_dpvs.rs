@@ -63,7 +63,19 @@ fn set(v: &[String]) -> BTreeSet<&str> {
 
 #[test]
 fn lab_fullnat_add_laddr_is_used_by_new_connections_and_del_laddr_retires_it() {
-    let lab = Lab::up("fvd", "fullnat", &["--workers", "1"]);
+    add_and_del_laddr("1");
+}
+
+/// The same with two workers: replies to the added address must reach the worker that owns
+/// each session, though the address got no NIC steering rule at start (RSS-aware local ports
+/// or the software redirect carry them, whichever the lab's ports allow).
+#[test]
+fn lab_fullnat_add_laddr_two_workers() {
+    add_and_del_laddr("2");
+}
+
+fn add_and_del_laddr(workers: &str) {
+    let lab = Lab::up("fvd", "fullnat", &["--workers", workers]);
     let first = lab.var("LADDR").to_owned();
     let second = "198.18.2.101";
     let service = format!("{}:80", lab.var("VIP"));
