@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt-check clippy unit doc demo bench deb clean
+.PHONY: all deps build test lint fmt-check clippy unit doc demo bench deb fuzz clean
 
 all: build
 
@@ -49,6 +49,10 @@ demo:
 
 bench:
 	@bash scripts/bench.sh
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (default 60); `make test` replays the corpora.
+fuzz:
+	@bash scripts/fuzz.sh
 
 # The Debian package (release build) in target/deb; tests/package.rs builds and checks one.
 deb:

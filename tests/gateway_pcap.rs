@@ -1,4 +1,4 @@
-//! The dataplane's golden table (`dataplane::golden`) through the `ferrovs` binary: each table
+//! The dataplane's golden table (`testkit::golden`) through the `ferrovs` binary: each table
 //! is written to pcap files, replayed by `ferrovs run` on DPDK `net_pcap` ports (`rx_pcap` in,
 //! `tx_pcap` out), and every frame the workers transmit is compared byte for byte, per case,
 //! with the table's expectation. `golden::cases()` runs on one worker, `golden::redirect_cases()`
@@ -34,12 +34,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use dataplane::golden::{self, Case, Expect};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{prefix_contains, Mac, Snapshot, ToaMode};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 use ferrovs::gateway::BURST;
+use testkit::golden::{self, Case, Expect};
+use testkit::{diff::diff, pcap};
 
 /// Ports of the golden topology (client side, server side).
 const PORTS: usize = 2;
@@ -323,11 +324,11 @@ fn replay(tag: &str, cases: &[Case], workers: usize) -> Outcome {
     };
     let (inputs, fillers) = schedule(cases);
     let empty = dir.join("empty.pcap");
-    golden::write_pcap(&empty, &[]).expect("write pcap");
+    pcap::write_pcap(&empty, &[]).expect("write pcap");
     let mut devices = Vec::new();
     for (p, frames) in inputs.iter().enumerate() {
         let input = dir.join(format!("in-p{p}.pcap"));
-        golden::write_pcap(&input, frames).expect("write pcap");
+        pcap::write_pcap(&input, frames).expect("write pcap");
         let mut dev = format!("net_pcap{p},rx_pcap={}", input.display());
         for _ in 0..workers {
             let _ = write!(dev, ",rx_pcap={}", empty.display());
@@ -394,7 +395,7 @@ fn replay(tag: &str, cases: &[Case], workers: usize) -> Outcome {
     let sent = (0..PORTS)
         .map(|p| {
             (0..=workers)
-                .map(|q| golden::read_pcap(run.out(p, q)).expect("tx pcap"))
+                .map(|q| pcap::read_pcap(run.out(p, q)).expect("tx pcap"))
                 .collect()
         })
         .collect();
@@ -481,7 +482,7 @@ fn compare(cases: &[Case], port: usize, got: &[Vec<u8>]) -> Vec<String> {
             out.push(format!(
                 "#{i} {}: frame sent on port {port} differs\n{}",
                 c.name,
-                golden::diff(frame, f)
+                diff(frame, f)
             ));
             (w, g) = (w + 1, g + 1);
         }

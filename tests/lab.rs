@@ -2,122 +2,31 @@
 //! servers (nginx), ferrovs on DPDK `net_af_packet` ports as the director, as the seeds set LVS
 //! up. Needs root (namespaces); run serially (nextest test group `lab`).
 
-use std::collections::HashMap;
+mod common;
+
+use common::{root, Lab};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A lab that is torn down when dropped, even when the test fails.
-struct Lab {
-    id: String,
-    env: HashMap<String, String>,
-}
+/// This file's lab ids start so.
+const TAG: &str = "fvt";
 
 impl Lab {
     fn up(mode: &str, workers: u32) -> Lab {
-        Lab::create(mode, workers, true)
+        Lab::create(TAG, mode, &["--workers", &workers.to_string()])
     }
 
     /// The lab without its gateway: the test starts ferrovs itself ([`Lab::start_gateway`]).
     fn up_without_gateway(mode: &str, workers: u32) -> Lab {
-        Lab::create(mode, workers, false)
+        Lab::create(
+            TAG,
+            mode,
+            &["--workers", &workers.to_string(), "--no-gateway"],
+        )
     }
 
-    fn create(mode: &str, workers: u32, gateway: bool) -> Lab {
-        assert!(
-            unsafe_free_is_root(),
-            "the lab tests need root (network namespaces); run make test as root"
-        );
-        // Unique per process and per lab, so tests in one process (cargo test) never collide.
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("fvt{}{}{n}", std::process::id() % 100_000, &mode[..1]);
-        let mut lab = Lab {
-            id,
-            env: HashMap::new(),
-        };
-        let workers = workers.to_string();
-        let mut args = vec!["up", mode, "--workers", &workers];
-        if !gateway {
-            args.push("--no-gateway");
-        }
-        let out = lab.lab(&args);
-        assert!(
-            out.status.success(),
-            "lab up {mode}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab.env = String::from_utf8_lossy(&lab.lab(&["env"]).stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        lab
-    }
-
-    /// `lab/lab ARGS` for this lab, with the binaries under test.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(root().join("lab/lab"));
-        c.args(args)
-            .env("FERROVS_LAB_ID", &self.id)
-            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
-            .env(
-                "FERROVS_TARGET_DIR",
-                Path::new(env!("CARGO_BIN_EXE_ferrovs"))
-                    .parent()
-                    .expect("bin dir"),
-            );
-        c
-    }
-
-    fn lab(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run lab/lab")
-    }
-
-    /// Start `CMD` on `host` in the background, its output discarded unless `capture`.
-    fn spawn(&self, host: &str, cmd: &[&str], capture: bool) -> std::process::Child {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        let out = || {
-            if capture {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            }
-        };
-        self.command(&args)
-            .stdout(out())
-            .stderr(out())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{host}: {cmd:?}: {e}"))
-    }
-
-    fn var(&self, k: &str) -> &str {
-        self.env
-            .get(k)
-            .unwrap_or_else(|| panic!("lab env has no {k}"))
-    }
-
-    /// Run a command on a lab host; return its stdout, or panic with everything it said.
-    fn run(&self, host: &str, cmd: &[&str]) -> String {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        let out = self.lab(&args);
-        assert!(
-            out.status.success(),
-            "{host}: {cmd:?} failed: {}{}\n--- gateway log ---\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
+    /// The gateway's whole log.
     fn log(&self) -> String {
         std::fs::read_to_string(self.var("LOG")).unwrap_or_default()
     }
@@ -159,37 +68,9 @@ impl Lab {
         gw
     }
 
-    fn pid_file(&self) -> String {
-        format!("/run/ferrovs-lab/{}/ferrovs.pid", self.id)
+    fn pid_file(&self) -> PathBuf {
+        self.state().join("ferrovs.pid")
     }
-
-    /// The seeds' client test, bounded: `curl VIP` n times; return the real servers' names.
-    fn curl_names(&self, url: &str, n: usize) -> Vec<String> {
-        (0..n)
-            .map(|_| {
-                let body = self.run("client", &["curl", "-sS", "-m", "5", url]);
-                body.trim()
-                    .strip_prefix("<h1>Backend ")
-                    .and_then(|b| b.strip_suffix("</h1>"))
-                    .unwrap_or_else(|| panic!("unexpected body {body:?}"))
-                    .to_owned()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.lab(&["down"]);
-    }
-}
-
-fn unsafe_free_is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 fn alternates(names: &[String]) {
@@ -436,7 +317,7 @@ fn fullnat_source_and_toa(workers: u32) {
         "-w",
         pcap.as_str(),
     ];
-    let mut capture = lab.spawn("rs1", &cap, false);
+    let mut capture = lab.spawn_quiet("rs1", &cap);
     // tshark needs a moment before it sees packets.
     let start = Instant::now();
     while !Path::new(&pcap).exists() && start.elapsed() < Duration::from_secs(5) {
@@ -510,7 +391,7 @@ fn fullnat_toa_on_ack(workers: u32) {
     let cap = [
         "timeout", "10", "tshark", "-q", "-i", "eth0", "-f", &filter, "-c", "4", "-w", &pcap,
     ];
-    let mut capture = lab.spawn("rs1", &cap, false);
+    let mut capture = lab.spawn_quiet("rs1", &cap);
     let start = Instant::now();
     while !Path::new(&pcap).exists() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(100));
@@ -1079,11 +960,11 @@ fn lab_nat_ferrovsadm_connections_thresholds_zero_rate_save_restore_sorry() {
     assert!(n[1..].iter().all(|&x| x > 0), "{stats}");
 
     // --rate while wrk runs.
-    let wrk = Killed(vec![lab.spawn(
-        "client",
-        &["wrk", "-t", "1", "-c", "2", "-d", "5s", &url],
-        false,
-    )]);
+    let wrk =
+        Killed(vec![lab.spawn_quiet(
+            "client",
+            &["wrk", "-t", "1", "-c", "2", "-d", "5s", &url],
+        )]);
     std::thread::sleep(Duration::from_secs(3));
     let rate = lab.adm(&["-L", "-n", "--rate"]);
     drop(wrk);
@@ -1604,7 +1485,7 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ferrovs\n    static_configs:\n      - targets: ['127.0.0.1:9173']\n",
     )
     .expect("config");
-    let mut prom = lab.spawn(
+    let mut prom = lab.spawn_quiet(
         "gw",
         &[
             "prometheus",
@@ -1612,7 +1493,6 @@ fn lab_metrics_promtool_dashboard_and_prometheus() {
             &format!("--storage.tsdb.path={dir}/data"),
             "--web.listen-address=127.0.0.1:9090",
         ],
-        false,
     );
     let query = "http://127.0.0.1:9090/api/v1/query?query=ferrovs_service_connections_total";
     let start = Instant::now();
@@ -1675,7 +1555,7 @@ fn health_mode(mode: &str, workers: u32) {
 
     // Start nginx again in rs1; it comes back after rise (2) successful checks.
     let conf = format!("/run/ferrovs-lab/{}/rs1/nginx.conf", lab.id);
-    let mut nginx = lab.spawn("rs1", &["nginx", "-c", &conf], false);
+    let mut nginx = lab.spawn_quiet("rs1", &["nginx", "-c", &conf]);
     std::thread::sleep(Duration::from_secs(4));
     let names = lab.curl_names(&url, 4);
     assert_eq!(count(&names, "RS1"), 2, "rs1 back in rr: {names:?}");
@@ -1745,11 +1625,11 @@ fn bulk_mode(mode: &str, flag: &str, workers: u32) {
     lab.adm(&["-a", "-t", &svc, "-r", &r, flag]);
     let up = format!("{state}/up.bin");
     let sink = format!("OPEN:{up},creat,trunc");
-    let mut receiver = Killed(vec![lab.spawn(
-        "rs1",
-        &["socat", "-u", "TCP-LISTEN:9000,reuseaddr", &sink],
-        false,
-    )]);
+    let mut receiver =
+        Killed(vec![lab.spawn_quiet(
+            "rs1",
+            &["socat", "-u", "TCP-LISTEN:9000,reuseaddr", &sink],
+        )]);
     std::thread::sleep(Duration::from_millis(300));
     lab.run(
         "client",
@@ -1936,7 +1816,6 @@ fn live_changes(mode: &str, rs_flag: &str, workers: u32) {
     let wrk = lab.spawn(
         "client",
         &["wrk", "-t", "1", "-c", "4", "-d", "6s", "--latency", &url],
-        true,
     );
     let step = Duration::from_millis(1000);
     std::thread::sleep(step);
@@ -2126,7 +2005,7 @@ fn lab_nat_health_listing_and_dead_server_session_policy() {
     for (host, name) in [("rs1", "RS1"), ("rs2", "RS2")] {
         procs
             .0
-            .push(lab.spawn(host, &["python3", "-c", NAMED_ECHO, name], false));
+            .push(lab.spawn_quiet(host, &["python3", "-c", NAMED_ECHO, name]));
     }
     std::thread::sleep(Duration::from_millis(500));
     let mut client = lab

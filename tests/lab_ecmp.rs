@@ -90,7 +90,7 @@ struct Ecmp {
 
 impl Ecmp {
     fn up(mode: &str, n: u32) -> Ecmp {
-        let lab = Lab::up(TAG, mode, &["--ecmp", &n.to_string()]);
+        let lab = Lab::create(TAG, mode, &["--ecmp", &n.to_string()]);
         let gateways: Vec<String> = lab.var("GATEWAYS").split(',').map(str::to_owned).collect();
         assert_eq!(gateways.len(), n as usize, "lab env GATEWAYS");
         assert_eq!(
@@ -417,7 +417,7 @@ impl Ecmp {
                 .conn_loop(&["--every", "0.05", "--timeout", BUDGET_S, "--duration", "5"]);
         std::thread::sleep(Duration::from_millis(1500));
         let watch = self.watch_removal(victim);
-        let said = self.lab.lab_ok(&["stop", victim], &[]);
+        let said = self.lab.lab_ok(&["stop", victim]);
         let killed: f64 = said
             .rsplit(' ')
             .next()
@@ -476,7 +476,7 @@ impl Ecmp {
         let per_gw = self.spread(20);
         assert_eq!(per_gw[i], 0.0, "{victim} is dead: {per_gw:?}");
         // And it comes back.
-        self.lab.lab_ok(&["start", victim], &[]);
+        self.lab.lab_ok(&["start", victim]);
         self.wait_paths(&self.gateways, Duration::from_secs(15));
         removal
     }
@@ -581,7 +581,7 @@ fn lab_ecmp_dr_crash_keeps_established_flows() {
         }
     }
     let victim = "gw3";
-    e.lab.lab_ok(&["stop", victim], &[]);
+    e.lab.lab_ok(&["stop", victim]);
     // BFD, the router's rehash, and a few retransmissions of each moved stream.
     std::thread::sleep(Duration::from_secs(6));
     std::fs::write(&stop, "").expect("stop file");

@@ -9,156 +9,33 @@
 //! the VIP, counted by lab/arp-probe.py); and at the client's new connections (lab/conn-loop.py,
 //! a new TCP connection per attempt, timestamped) around crashes and keepalived stops.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{address_owned, now, root, Attempt, ConnLoop, Lab};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// An HA lab that is torn down when dropped, even when the test fails.
-struct Lab {
-    id: String,
-    env: HashMap<String, String>,
-}
+/// This file's lab ids start so.
+const TAG: &str = "fvh";
 
 impl Lab {
     /// `lab/lab up MODE --ha EXTRA...`: gw is master and the backup is in BACKUP when it returns.
     fn up(mode: &str, extra: &[&str]) -> Lab {
-        assert!(
-            is_root(),
-            "the lab tests need root (network namespaces); run make test as root"
-        );
-        // Unique per process and per lab, and apart from tests/lab.rs's "fvt" ids.
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("fvh{}{}{n}", std::process::id() % 100_000, &mode[..1]);
-        let mut lab = Lab {
-            id,
-            env: HashMap::new(),
-        };
-        let mut args = vec!["up", mode, "--ha"];
+        let mut args = vec!["--ha"];
         args.extend_from_slice(extra);
-        let out = lab.lab(&args);
-        assert!(
-            out.status.success(),
-            "lab up {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab.env = String::from_utf8_lossy(&lab.lab(&["env"]).stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        let mut lab = Lab::create(TAG, mode, &args);
+        // The directors' logs, for failure messages.
+        let backup = lab.backup().to_uppercase();
+        let mut files = vec!["LOG".to_owned(), "GW_KEEPALIVED_LOG".to_owned()];
+        if backup == "GW2" {
+            files.push("GW2_LOG".to_owned());
+        }
+        files.push(format!("{backup}_KEEPALIVED_LOG"));
+        lab.log_files = files
+            .iter()
+            .filter_map(|f| lab.env.get(f).map(PathBuf::from))
             .collect();
         lab
-    }
-
-    /// `lab/lab ARGS` for this lab, with the binaries under test.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(root().join("lab/lab"));
-        c.args(args)
-            .env("FERROVS_LAB_ID", &self.id)
-            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
-            .env(
-                "FERROVS_TARGET_DIR",
-                Path::new(env!("CARGO_BIN_EXE_ferrovs"))
-                    .parent()
-                    .expect("bin dir"),
-            );
-        c
-    }
-
-    fn lab(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run lab/lab")
-    }
-
-    /// `lab/lab ARGS`, which must succeed: what it said.
-    fn lab_ok(&self, args: &[&str]) -> String {
-        let out = self.lab(args);
-        assert!(
-            out.status.success(),
-            "lab {args:?}: {}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.logs()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> &str {
-        self.env
-            .get(k)
-            .unwrap_or_else(|| panic!("lab env has no {k}"))
-    }
-
-    /// Run a command on a lab host: its stdout, or None when it failed.
-    fn try_run(&self, host: &str, cmd: &[&str]) -> Option<String> {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        let out = self.lab(&args);
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// Run a command on a lab host; its stdout, or panic with the logs.
-    fn run(&self, host: &str, cmd: &[&str]) -> String {
-        self.try_run(host, cmd)
-            .unwrap_or_else(|| panic!("{host}: {cmd:?} failed\n{}", self.logs()))
-    }
-
-    /// Start a command on a lab host with its stdout captured.
-    fn spawn(&self, host: &str, cmd: &[&str]) -> Child {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        self.command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{host}: {cmd:?}: {e}"))
-    }
-
-    /// The directors' logs (tails), for failure messages.
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        let backup = self.backup();
-        let mut files = vec!["LOG", "GW_KEEPALIVED_LOG"];
-        let k = format!("{}_KEEPALIVED_LOG", backup.to_uppercase());
-        if backup == "gw2" {
-            files.push("GW2_LOG");
-        }
-        files.push(&k);
-        for f in files {
-            if let Some(path) = self.env.get(f) {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(30).collect();
-                out += &format!("--- {path} (last 30 lines)\n");
-                for l in tail.iter().rev() {
-                    out += l;
-                    out.push('\n');
-                }
-            }
-        }
-        out
     }
 
     /// The logs, and what the hosts know now: the client's and real servers' neighbour tables
@@ -205,32 +82,12 @@ impl Lab {
         self.var("ADVERT_INT").parse().expect("ADVERT_INT")
     }
 
-    /// keepalived's view: the VIP is on the director's eth0 (ferrovs's TAP, or the peer's veth).
-    fn holds_vip(&self, director: &str) -> bool {
-        let vip = format!("inet {}/", self.var("VIP"));
-        self.try_run(director, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
-            .is_some_and(|out| out.contains(&vip))
-    }
-
-    /// A gateway's `/metrics`, or None while its ferrovs is down.
-    fn metrics(&self, gw: &str) -> Option<String> {
-        let url = if gw == "gw" {
-            self.var("METRICS")
-        } else {
-            self.var("GW2_METRICS")
-        };
-        self.try_run(gw, &["curl", "-sS", "-m", "3", url])
-    }
-
     /// ferrovs's view: `ferrovs_ha_address_owned{address=ADDR}` on a gateway (None: ferrovs down).
     fn ferrovs_owns(&self, gw: &str, addr: &str) -> Option<bool> {
         let scrape = self.metrics(gw)?;
-        let label = format!("address=\"{addr}\"");
-        let line = scrape
-            .lines()
-            .find(|l| l.starts_with("ferrovs_ha_address_owned{") && l.contains(&label))
+        let owns = address_owned(&scrape, addr)
             .unwrap_or_else(|| panic!("{gw}: no ferrovs_ha_address_owned for {addr}:\n{scrape}"));
-        Some(line.trim_end().ends_with(" 1"))
+        Some(owns)
     }
 
     /// Packets a gateway's services have taken from clients (None while its ferrovs is down).
@@ -253,7 +110,7 @@ impl Lab {
     fn through(&self, owner: &str, backends: &[&str]) {
         let (_, gateways) = self.directors(owner);
         let before: Vec<Option<f64>> = gateways.iter().map(|g| self.service_packets(g)).collect();
-        let names = self.curl_names(4);
+        let names = self.curl_vip(4);
         assert!(
             names.iter().all(|n| backends.contains(&n.as_str())),
             "answers through {owner} come from {backends:?}: {names:?}"
@@ -306,19 +163,6 @@ impl Lab {
                 (t, f.map(str::to_owned).collect())
             })
             .collect()
-    }
-
-    /// Wait until `ok`, polling; panic with `what` and the logs after `limit`.
-    fn wait_for(&self, what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !ok() {
-            assert!(
-                start.elapsed() < limit,
-                "{what}: not within {limit:?}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// `director` alone owns the VIP, in keepalived's, ferrovs's and the wire's eyes; and on
@@ -388,49 +232,26 @@ impl Lab {
         });
     }
 
-    /// The seeds' client test through whoever owns the VIP: `curl VIP` n times, the backends.
-    fn curl_names(&self, n: usize) -> Vec<String> {
-        let url = format!("http://{}/", self.var("VIP"));
-        (0..n)
-            .map(|_| {
-                let body = self.run("client", &["curl", "-sS", "-m", "5", &url]);
-                body.trim()
-                    .strip_prefix("<h1>Backend ")
-                    .and_then(|b| b.strip_suffix("</h1>"))
-                    .unwrap_or_else(|| panic!("unexpected body {body:?}"))
-                    .to_owned()
-            })
-            .collect()
-    }
-
-    /// The client's connection loop for `secs` seconds in the background.
-    fn conn_loop(&self, secs: f64) -> ConnLoop {
-        let script = root().join("lab/conn-loop.py");
-        let child = self.spawn(
-            "client",
-            &[
-                "python3",
-                script.to_str().expect("utf-8 path"),
-                "--addr",
-                self.var("VIP"),
-                // A new connection every 0.1 s, each with curl -m 5's budget (as the other lab
-                // tests): the first success after an outage is known to 0.1 s, and a slow
-                // answer is not taken for a lost one.
-                "--every",
-                "0.1",
-                "--timeout",
-                "5",
-                "--duration",
-                &secs.to_string(),
-            ],
-        );
-        ConnLoop::started(child)
+    /// The client's connection loop for `secs` seconds in the background, once its first
+    /// attempt has ended.
+    fn conn_loop_for(&self, secs: f64) -> ConnLoop {
+        self.conn_loop(&[
+            // A new connection every 0.1 s, each with curl -m 5's budget (as the other lab
+            // tests): the first success after an outage is known to 0.1 s, and a slow
+            // answer is not taken for a lost one.
+            "--every",
+            "0.1",
+            "--timeout",
+            "5",
+            "--duration",
+            &secs.to_string(),
+        ])
+        .started()
     }
 
     /// keepalived's log length now, to look only at what it says from here on.
     fn keepalived_log_len(&self, director: &str) -> usize {
-        let k = format!("{}_KEEPALIVED_LOG", director.to_uppercase());
-        std::fs::read_to_string(self.var(&k)).map_or(0, |s| s.len())
+        self.keepalived_log(director).len()
     }
 
     /// Wait until `director`'s keepalived says `text` after log offset `from`.
@@ -453,82 +274,6 @@ impl Lab {
             (256.0 - 100.0) / 256.0
         };
         3.0 * adv + skew + 1.0
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.lab(&["down"]);
-    }
-}
-
-/// One attempt of lab/conn-loop.py.
-#[derive(Debug)]
-struct Attempt {
-    start: f64,
-    end: f64,
-    ok: bool,
-    what: String,
-}
-
-struct ConnLoop {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    /// The lines read while waiting for the first attempt's end.
-    first: String,
-}
-
-impl ConnLoop {
-    /// Wait until the loop's first attempt has ended: everything the test does from here on
-    /// happens while the client is connecting. (Starting python in the client's namespace can
-    /// take over a second on a loaded 2-CPU box; a fixed pause once let a crash come before the
-    /// first attempt.)
-    fn started(mut child: Child) -> ConnLoop {
-        let mut stdout = BufReader::new(child.stdout.take().expect("conn-loop stdout"));
-        let mut first = String::new();
-        let n = stdout.read_line(&mut first).expect("read conn-loop");
-        if n == 0 {
-            let out = child.wait_with_output().expect("conn-loop");
-            panic!(
-                "conn-loop ended without an attempt: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        ConnLoop {
-            child,
-            stdout,
-            first,
-        }
-    }
-
-    /// Wait for the loop's end; every attempt it made, in the order they started.
-    fn attempts(mut self) -> Vec<Attempt> {
-        let mut text = std::mem::take(&mut self.first);
-        self.stdout
-            .read_to_string(&mut text)
-            .expect("read conn-loop");
-        let out = self.child.wait_with_output().expect("conn-loop");
-        assert!(
-            out.status.success(),
-            "conn-loop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut attempts: Vec<Attempt> = text
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.splitn(4, ' ').collect();
-                assert_eq!(f.len(), 4, "conn-loop line {l:?}");
-                Attempt {
-                    start: f[0].parse().expect("start"),
-                    end: f[1].parse().expect("end"),
-                    ok: f[2] == "ok",
-                    what: f[3].to_owned(),
-                }
-            })
-            .collect();
-        // Parallel attempts print as they end.
-        attempts.sort_by(|a, b| a.start.total_cmp(&b.start));
-        attempts
     }
 }
 
@@ -596,7 +341,7 @@ fn outage(attempts: &[Attempt], t0: f64) -> Result<Outage, String> {
 fn master_serves(lab: &Lab) {
     lab.assert_sole_owner("gw");
     lab.through("gw", &["RS1", "RS2"]);
-    let names = lab.curl_names(4);
+    let names = lab.curl_vip(4);
     assert!(
         names == ["RS1", "RS2", "RS1", "RS2"] || names == ["RS2", "RS1", "RS2", "RS1"],
         "rr alternates as in the seeds: {names:?}"
@@ -608,7 +353,7 @@ fn master_serves(lab: &Lab) {
 fn takeover(lab: &Lab, args: &[&str], new_owner: &str, backends: &[&str]) -> Outage {
     let bound = lab.takeover_bound();
     // The loop runs through the event and long enough after it to show the takeover holds.
-    let conns = lab.conn_loop(bound + 6.0);
+    let conns = lab.conn_loop_for(bound + 6.0);
     std::thread::sleep(Duration::from_millis(500));
     // The moment of the kill (SIGKILL, SIGTERM), as lab/lab reports it.
     let said = lab.lab_ok(args);
@@ -663,7 +408,7 @@ fn master_returns_preempts(lab: &Lab, args: &[&str]) {
     lab.lab_ok(args);
     // From here keepalived on gw is back in BACKUP, hears a lower priority and becomes master
     // (within its Master_Down_Interval): the client's loop runs through that.
-    let conns = lab.conn_loop(lab.takeover_bound() + 6.0);
+    let conns = lab.conn_loop_for(lab.takeover_bound() + 6.0);
     lab.wait_keepalived(
         "gw",
         from,
@@ -703,7 +448,7 @@ fn master_returns_preempts(lab: &Lab, args: &[&str]) {
         attempts.len()
     );
     lab.assert_sole_owner("gw");
-    let names = lab.curl_names(2);
+    let names = lab.curl_vip(2);
     assert!(
         names.iter().all(|n| n == "RS1" || n == "RS2"),
         "through gw again: {names:?}"
@@ -755,7 +500,7 @@ fn no_split_brain(lab: &Lab, secs: f64) {
             "arp",
         ],
     );
-    let conns = lab.conn_loop(secs);
+    let conns = lab.conn_loop_for(secs);
     let start = Instant::now();
     let mut samples = 0;
     while start.elapsed().as_secs_f64() < secs - 1.5 {

@@ -20,194 +20,43 @@
 //! Over the whole run: no socket error, no timeout, no non-200 answer, no ICMP error on a flow.
 //! Needs root; runs serially with the other lab tests (nextest test group `lab`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{address_owned, now, root, text, Lab};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+/// This file's lab ids start so.
+const TAG: &str = "fvq";
 
 /// TCP connections and UDP flows each client holds.
 const CONNS: usize = 64;
 const FLOWS: usize = 8;
 
-/// An HA lab with session sync, torn down when dropped.
-struct Lab {
-    id: String,
-    env: HashMap<String, String>,
-}
-
 impl Lab {
     /// `lab/lab up MODE --ha --sync`: both gateways ready (each has the other's table), gw
     /// master, gw2 backup.
     fn up(mode: &str) -> Lab {
-        assert!(
-            is_root(),
-            "the lab tests need root (network namespaces); run make test as root"
-        );
-        // Unique per process and per lab, apart from the other lab files' fvt/fvh/fvs ids.
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("fvq{}{}{n}", std::process::id() % 100_000, &mode[..1]);
-        let mut lab = Lab {
-            id,
-            env: HashMap::new(),
-        };
-        let out = lab.lab(&["up", mode, "--ha", "--sync"]);
-        assert!(out.status.success(), "lab up {mode}: {}", text(&out));
-        lab.env = String::from_utf8_lossy(&lab.lab(&["env"]).stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        let mut lab = Lab::create(TAG, mode, &["--ha", "--sync"]);
+        lab.log_files = ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"]
+            .iter()
+            .filter_map(|f| lab.env.get(*f).map(PathBuf::from))
             .collect();
+        lab.poll = Duration::from_millis(200);
         lab
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(root().join("lab/lab"));
-        c.args(args)
-            .env("FERROVS_LAB_ID", &self.id)
-            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
-            .env(
-                "FERROVS_TARGET_DIR",
-                Path::new(env!("CARGO_BIN_EXE_ferrovs"))
-                    .parent()
-                    .expect("bin dir"),
-            );
-        c
-    }
-
-    fn lab(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run lab/lab")
-    }
-
-    /// `lab/lab ARGS`, which must succeed: what it said.
-    fn lab_ok(&self, args: &[&str]) -> String {
-        let out = self.lab(args);
-        assert!(
-            out.status.success(),
-            "lab {args:?}: {}\n{}",
-            text(&out),
-            self.logs()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn var(&self, k: &str) -> &str {
-        self.env
-            .get(k)
-            .unwrap_or_else(|| panic!("lab env has no {k}"))
-    }
-
-    /// A command on a lab host: its output, or None when it failed.
-    fn try_run(&self, host: &str, cmd: &[&str]) -> Option<String> {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        let out = self.lab(&args);
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    fn run(&self, host: &str, cmd: &[&str]) -> String {
-        self.try_run(host, cmd)
-            .unwrap_or_else(|| panic!("{host}: {cmd:?} failed\n{}", self.logs()))
-    }
-
-    /// The directors' logs (tails), for failure messages.
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for f in ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"] {
-            let Some(path) = self.env.get(f) else {
-                continue;
-            };
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            out += &format!("--- {path} (last 40 lines)\n");
-            for l in tail.iter().rev() {
-                out += l;
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !ok() {
-            assert!(
-                start.elapsed() < limit,
-                "{what}: not within {limit:?}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// keepalived's view: the VIP is on the director's eth0 (its ferrovs's TAP).
-    fn holds_vip(&self, gw: &str) -> bool {
-        let vip = format!("inet {}/", self.var("VIP"));
-        self.try_run(gw, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
-            .is_some_and(|out| out.contains(&vip))
-    }
-
-    /// A gateway's `/metrics`, or None while its ferrovs is down.
-    fn metrics(&self, gw: &str) -> Option<String> {
-        let url = if gw == "gw" {
-            self.var("METRICS")
-        } else {
-            self.var("GW2_METRICS")
-        };
-        self.try_run(gw, &["curl", "-sS", "-m", "3", url])
     }
 
     /// The first sample of `name` on `gw`, labelled or not (the sync families are per peer,
     /// and a gateway has one peer here); None while it is down or has none.
     fn metric(&self, gw: &str, name: &str) -> Option<f64> {
-        let scrape = self.metrics(gw)?;
-        scrape.lines().find_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            let rest = rest.strip_prefix(' ').or_else(|| {
-                rest.strip_prefix('{')
-                    .and_then(|r| r.split_once("} ").map(|x| x.1))
-            })?;
-            rest.trim().parse().ok()
-        })
+        common::metric(&self.metrics(gw)?, name)
     }
 
     /// ferrovs's view: `ferrovs_ha_address_owned{address=VIP}` on `gw`.
     fn ferrovs_owns_vip(&self, gw: &str) -> Option<bool> {
-        let scrape = self.metrics(gw)?;
-        let label = format!("address=\"{}\"", self.var("VIP"));
-        scrape
-            .lines()
-            .find(|l| l.starts_with("ferrovs_ha_address_owned{") && l.contains(&label))
-            .map(|l| l.trim_end().ends_with(" 1"))
+        address_owned(&self.metrics(gw)?, self.var("VIP"))
     }
 
     /// Wait until `gw` alone holds the VIP (keepalived's view) and its ferrovs owns it.
@@ -253,11 +102,6 @@ impl Lab {
             .unwrap_or_else(|| panic!("lab stop did not say when: {said:?}"))
     }
 
-    fn keepalived_log(&self, gw: &str) -> String {
-        let k = format!("{}_KEEPALIVED_LOG", gw.to_uppercase());
-        std::fs::read_to_string(self.var(&k)).unwrap_or_default()
-    }
-
     /// `percent` random loss on the sync path, both ways, sync's UDP port only: an nftables
     /// bridge table in the switch namespace drops that share of the sync datagrams the bridge
     /// forwards between the gateways (`numgen random`; this kernel has no netem). VRRP, ARP and
@@ -285,14 +129,7 @@ impl Lab {
             );
         }
         let mut nft = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &format!("{}-sw", self.id),
-                "nft",
-                "-f",
-                "-",
-            ])
+            .args(["netns", "exec", &self.ns("sw"), "nft", "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -307,7 +144,7 @@ impl Lab {
     /// Sync datagrams the bridge saw and dropped so far (both ways).
     fn sync_path_counts(&self) -> (u64, u64) {
         let out = Command::new("ip")
-            .args(["netns", "exec", &format!("{}-sw", self.id)])
+            .args(["netns", "exec", &self.ns("sw")])
             .args(["nft", "list", "counters", "table", "bridge", "fvsync"])
             .output()
             .expect("nft");
@@ -326,7 +163,7 @@ impl Lab {
     /// Start lab/hold-conns.py on the client; it must have every connection and flow answered
     /// within 30 s.
     fn client(&self, name: &str) -> Client {
-        let state = PathBuf::from(format!("/run/ferrovs-lab/{}", self.id));
+        let state = self.state();
         let log = state.join(format!("client-{name}.log"));
         let stop = state.join(format!("client-{name}.stop"));
         let script = root().join("lab/hold-conns.py");
@@ -393,12 +230,6 @@ impl Lab {
             "{what}: every connection and flow served again within {:.1} s",
             now() - t
         );
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.lab(&["down"]);
     }
 }
 

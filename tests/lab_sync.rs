@@ -9,14 +9,15 @@
 //!
 //! Needs root (namespaces); nextest runs it in the serial lab group.
 
-use std::collections::HashMap;
+mod common;
+
+use common::{metric, text, Lab};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// This file's lab ids start so.
+const TAG: &str = "fvs";
 
 /// The shared HMAC key of the pair.
 const KEY: &str = "5a1f0c9e3b7d24e8a6c1f09b3d5e7a2c4b6d8f0a1c3e5b7d9f1a2c4e6b8d0f13";
@@ -74,61 +75,37 @@ out.write("done\n")
 
 /// The lab with a second gateway namespace; everything goes when dropped.
 struct Pair {
-    id: String,
-    env: HashMap<String, String>,
+    lab: Lab,
     gateways: Vec<Option<Child>>,
     extra: Vec<Child>,
     /// `[sync] enabled` in the gateways' files (false: `ferrovsadm --start-daemon` enables it).
     sync_enabled: bool,
 }
 
+/// The lab's own methods (`var`, `ns`, `state`, `logs`, `wait_for`) on the pair.
+impl std::ops::Deref for Pair {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
 impl Pair {
     fn up(mode: &str, workers: u32) -> Pair {
-        assert!(is_root(), "the lab tests need root (network namespaces)");
-        // Unique per process and per lab, so tests in one process (cargo test) never collide.
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("fvs{}{}{n}", std::process::id() % 100_000, &mode[..1]);
+        let w = workers.to_string();
+        let mut lab = Lab::create(TAG, mode, &["--workers", &w, "--no-gateway"]);
+        lab.poll = Duration::from_millis(200);
         let mut p = Pair {
-            id,
-            env: HashMap::new(),
+            lab,
             gateways: Vec::new(),
             extra: Vec::new(),
             sync_enabled: true,
         };
-        let w = workers.to_string();
-        let out = p.lab(&["up", mode, "--workers", &w, "--no-gateway"]);
-        assert!(out.status.success(), "lab up {mode}: {}", text(&out));
-        p.env = String::from_utf8_lossy(&p.lab(&["env"]).stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        // Failure messages show both gateways' logs.
+        p.lab.log_files = (0..2).map(|i| p.log_path(i)).collect();
         p.add_gw2();
         p
-    }
-
-    fn ns(&self, host: &str) -> String {
-        format!("{}-{host}", self.id)
-    }
-
-    fn state(&self) -> PathBuf {
-        PathBuf::from(format!("/run/ferrovs-lab/{}", self.id))
-    }
-
-    fn var(&self, k: &str) -> &str {
-        self.env
-            .get(k)
-            .unwrap_or_else(|| panic!("lab env has no {k}"))
-    }
-
-    fn lab(&self, args: &[&str]) -> Output {
-        Command::new(root().join("lab/lab"))
-            .args(args)
-            .env("FERROVS_LAB_ID", &self.id)
-            .env("FERROVS_BIN", env!("CARGO_BIN_EXE_ferrovs"))
-            .output()
-            .expect("run lab/lab")
     }
 
     /// Run `sh -c script` on the host (root namespace); panic with its output on failure.
@@ -224,14 +201,6 @@ impl Pair {
 
     fn log(&self, i: usize) -> String {
         std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
-    }
-
-    fn logs(&self) -> String {
-        format!(
-            "--- gateway A ---\n{}\n--- gateway B ---\n{}",
-            self.log(0),
-            self.log(1)
-        )
     }
 
     /// Start gateway `i` and wait for "ferrovs: running".
@@ -347,30 +316,6 @@ impl Pair {
             );
         }
     }
-
-    /// The value of an unlabelled sample in a scrape.
-    fn metric(scrape: &str, name: &str) -> Option<f64> {
-        scrape.lines().find_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            let rest = rest.strip_prefix(' ').or_else(|| {
-                rest.strip_prefix('{')
-                    .and_then(|r| r.split_once("} ").map(|x| x.1))
-            })?;
-            rest.trim().parse().ok()
-        })
-    }
-
-    fn wait_for(&self, what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !ok() {
-            assert!(
-                start.elapsed() < within,
-                "timed out waiting for {what}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
 }
 
 impl Drop for Pair {
@@ -395,24 +340,8 @@ impl Drop for Pair {
                 ),
             ])
             .status();
-        let _ = self.lab(&["down"]);
+        // The lab itself goes when `self.lab` is dropped, after this.
     }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The stream's log lines.
@@ -446,7 +375,7 @@ fn both_ready(p: &Pair) {
         p.wait_for(
             &format!("gateway {i}'s sync channel to be ready"),
             Duration::from_secs(40),
-            || Pair::metric(&p.scrape(i), "ferrovs_sync_ready") == Some(1.0),
+            || metric(&p.scrape(i), "ferrovs_sync_ready") == Some(1.0),
         );
     }
 }
@@ -578,8 +507,8 @@ fn failover_with(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: boo
         }
         let b = p.scrape(1);
         assert!(
-            Pair::metric(&b, "ferrovs_sync_resyncs_completed_total").is_some_and(|n| n >= 1.0)
-                && Pair::metric(&b, "ferrovs_sync_last_resync_sessions").is_some_and(|n| n >= 1.0),
+            metric(&b, "ferrovs_sync_resyncs_completed_total").is_some_and(|n| n >= 1.0)
+                && metric(&b, "ferrovs_sync_last_resync_sessions").is_some_and(|n| n >= 1.0),
             "B's table came by a full resync carrying the session:\n{b}"
         );
     }
@@ -608,7 +537,7 @@ fn failover_with(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: boo
         1,
         "one connection on {rs}: {peers_before:?}"
     );
-    let installed = Pair::metric(&p.scrape(1), "ferrovs_worker_sync_installed_total");
+    let installed = metric(&p.scrape(1), "ferrovs_worker_sync_installed_total");
     assert!(
         installed.is_some_and(|n| n >= 1.0),
         "B installed it: {installed:?}"
@@ -644,7 +573,7 @@ fn failover_with(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: boo
     // local address and port for FullNAT), so the same local port was kept.
     let scrape_b = p.scrape(1);
     assert!(
-        Pair::metric(&scrape_b, "ferrovs_sync_sessions_received_total").is_some_and(|n| n >= 1.0),
+        metric(&scrape_b, "ferrovs_sync_sessions_received_total").is_some_and(|n| n >= 1.0),
         "B counts what it received:\n{scrape_b}"
     );
     if mode == "fullnat" {

@@ -22,6 +22,8 @@ pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod format;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handler;
 pub mod import;
 pub mod ipvsadm;

@@ -198,7 +198,7 @@ fn accept_loop(listener: &UnixListener, tx: &Sender<Pending>, stop: &AtomicBool)
 
 /// Decode one request line: the version first, so a mismatch is reported as such even when the
 /// body would not decode.
-fn decode(line: &str) -> Result<Request, String> {
+pub(crate) fn decode(line: &str) -> Result<Request, String> {
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("malformed request: {e}"))?;
     let version = v

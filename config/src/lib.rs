@@ -18,6 +18,8 @@ mod announce;
 mod diff;
 mod emit;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod model;
 mod schema;
 mod sync;

@@ -30,18 +30,17 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::fuzzing::{backend_mac, port_mac};
+use dataplane::fuzzing::backend_mac;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder};
+use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot, SnapshotBuilder};
 use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::{tcp, ACK, FROM_CLIENT, SYN};
+use testkit::packet::{tcp, ACK, FROM_CLIENT, SYN};
+use testkit::topology::two_port_lan;
 
 /// Frame length: 64 bytes on the wire less the 4-byte FCS.
 const FRAME: usize = 60;
@@ -128,23 +127,9 @@ fn mh_snapshot() -> Snapshot {
     b.build()
 }
 
-/// Ports, the server-side route and the backends' neighbours.
+/// The two-port LAN ([`two_port_lan`]) and the backends' neighbours.
 fn topology() -> SnapshotBuilder {
-    let mut b = SnapshotBuilder::new(1);
-    for p in 0..2 {
-        b.port(PortInfo {
-            mac: port_mac(p),
-            addrs4: vec![Ipv4Addr::new(198, 18, p, 1)],
-            addrs6: vec![],
-            mtu: 1500,
-        });
-    }
-    b.route(Route {
-        prefix: IpAddr::V4(Ipv4Addr::new(198, 18, 1, 0)),
-        len: 24,
-        port: 1,
-        via: None,
-    });
+    let mut b = two_port_lan(1);
     for k in 0..BACKENDS {
         b.neighbour(backend_addr(k), backend_mac(10 + k));
     }
@@ -185,7 +170,7 @@ fn client_frame(mode: Mode, i: usize, flags: u8) -> Vec<u8> {
 
 /// The backend's packet answering `out` (what the gateway sent it), padded.
 fn reply_frame(out: &[u8], flags: u8) -> Vec<u8> {
-    padded(common::reply_to(out, flags, true))
+    padded(testkit::packet::reply_to(out, flags, true))
 }
 
 fn worker(sessions: usize) -> Worker {

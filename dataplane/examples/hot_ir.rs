@@ -15,18 +15,15 @@
 //! packet 16 times over (new flows: 16 batches of 1024 fresh ones), bursts of 32; I refs divided by
 //! the packets measured gives instructions per packet.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::hint::black_box;
 
-use common::{reply_to, tcp, ACK, FROM_CLIENT, PSH, SYN};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::snapshot;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, SyncConfig};
 use dataplane::wire::DropReason;
+use testkit::packet::{reply_to, tcp, ACK, FROM_CLIENT, PSH, SYN};
 
 const FLOWS: usize = 1024;
 const ROUNDS: usize = 16;
@@ -133,7 +130,7 @@ fn mh_snapshot(vip: std::net::IpAddr) -> Snapshot {
     use dataplane::sched::SchedulerKind;
     use dataplane::session::FwdMethod;
     use dataplane::snapshot::{BackendSpec, ServiceSpec};
-    let mut b = common::two_port_lan(1);
+    let mut b = testkit::topology::two_port_lan(1);
     let mut s = ServiceSpec::new(vip, 80, dataplane::types::L4Proto::Tcp);
     s.scheduler = SchedulerKind::Mh;
     for k in 0..16u8 {

@@ -115,6 +115,9 @@ pub struct WorkerCounters {
     pub sessions_expired: Counter,
     /// Session inserts refused (table full, no free local port, ...).
     pub insert_failures: Counter,
+    /// Embryonic sessions (half-open TCP, unanswered UDP) removed to make room for a new flow
+    /// in a full table.
+    pub sessions_evicted: Counter,
     /// FullNAT TOA insertions.
     pub toa_inserted: Counter,
     /// TOA not inserted: no TCP option space or the MTU left no room.
@@ -177,6 +180,7 @@ impl WorkerCounters {
             sessions_mid_flow: Counter::default(),
             sessions_expired: Counter::default(),
             insert_failures: Counter::default(),
+            sessions_evicted: Counter::default(),
             toa_inserted: Counter::default(),
             toa_skipped: Counter::default(),
             icmp_translated: Counter::default(),

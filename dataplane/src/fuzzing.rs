@@ -3,8 +3,9 @@
 //! (`dataplane/tests/fuzz_corpus.rs`), so stable CI runs exactly what the fuzzer runs.
 //!
 //! Contract: [`fuzz_one`] accepts any bytes and never panics unless the pipeline breaks one of
-//! its promises: it panicked, it sent a frame to a port that does not exist, or it transmitted
-//! a frame that no longer parses. Every input starts from a fresh [`Worker`], so a reproducer
+//! its promises: it panicked, it sent a frame to a port that does not exist, it transmitted
+//! a frame that no longer parses, or a frame that arrived with correct IP and L4 checksums left
+//! with a wrong one ([`frame_checksums_ok`]). Every input starts from a fresh [`Worker`], so a reproducer
 //! is one file.
 //!
 //! Input format (so one input can open a flow and then send its replies and ICMP errors):
@@ -57,6 +58,9 @@ use crate::snapshot::{
 };
 use crate::types::L4Proto;
 use crate::wire::{parse_frame, DropReason};
+
+mod checksums;
+pub use checksums::frame_checksums_ok;
 
 /// The MAC of gateway port `p`.
 pub const fn port_mac(p: u8) -> [u8; 6] {
@@ -256,11 +260,12 @@ pub fn worker(config: u8) -> Worker {
 /// Run one fuzz input (see the module documentation for its format) through a fresh worker.
 ///
 /// # Panics
-/// When the pipeline panics, transmits on a port that does not exist, or transmits a frame
-/// that no longer parses: each is a bug.
-pub fn fuzz_one(data: &[u8]) {
+/// When the pipeline panics, transmits on a port that does not exist, transmits a frame that
+/// no longer parses, or breaks an IP or L4 checksum that was correct on arrival: each is a bug.
+pub fn fuzz_one(data: &[u8]) -> Judged {
+    let mut judged = Judged::default();
     let Some((&config, mut rest)) = data.split_first() else {
-        return;
+        return judged;
     };
     let snap = shared_snapshot();
     let mut w = worker(config);
@@ -278,16 +283,36 @@ pub fn fuzz_one(data: &[u8]) {
         }
         now = now.wrapping_add(u32::from(ctl >> 2 & 7));
         let in_port = ctl & 3;
+        let arrived_sound = frame_checksums_ok(bytes) == Some(true);
         let mut frame = [VecFrame::new(bytes)];
         w.process(snap, now, in_port, &mut frame, &mut verdict);
         if let Verdict::Tx(p) = verdict[0] {
             assert!(usize::from(p) < snap.ports.len(), "tx on missing port {p}");
             check_parses(frame[0].data());
+            judged.sent += 1;
+            if arrived_sound {
+                judged.checksums += 1;
+                assert_ne!(
+                    frame_checksums_ok(frame[0].data()),
+                    Some(false),
+                    "a frame that arrived with correct checksums left with a wrong one"
+                );
+            }
         }
         if ctl & 0x20 != 0 {
             w.tick(now);
         }
     }
+    judged
+}
+
+/// What [`fuzz_one`] checked, so the corpus replay can show that its oracles had work to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Judged {
+    /// Frames transmitted (each checked to parse, on an existing port).
+    pub sent: usize,
+    /// Of those, frames that arrived with correct checksums, so theirs were checked on the way out.
+    pub checksums: usize,
 }
 
 /// Assert that a transmitted frame parses; for IP-in-IP (which the parser does not take as a

@@ -14,8 +14,6 @@ pub mod counters;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-#[cfg(feature = "golden")]
-pub mod golden;
 pub mod io;
 pub mod owner;
 pub mod pipeline;

@@ -1,4 +1,4 @@
-//! Runs the golden-packet table (`dataplane::golden`) through the in-process pipeline.
+//! Runs the golden-packet table (`testkit::golden`) through the in-process pipeline.
 //!
 //! The table is a sequence: every case of `golden::cases()` goes, in order, through ONE worker
 //! (`golden::worker_config()`), so a SYN's session serves the reply, the ACK and the ICMP errors
@@ -13,9 +13,10 @@
 use std::collections::HashSet;
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::golden::{self, Case, Expect};
 use dataplane::pipeline::{nat_owner, Verdict, Worker, WorkerConfig};
 use dataplane::wire::DropReason;
+use testkit::golden::{self, Case, Expect};
+use testkit::{diff::diff, pcap};
 
 /// Run `cases` in order through one worker; return it and a report per failed case.
 fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {
@@ -40,7 +41,7 @@ fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {
                 failures.push(format!(
                     "#{i} {}: frame differs\n{}",
                     c.name,
-                    golden::diff(frame, f.data())
+                    diff(frame, f.data())
                 ));
             }
         }
@@ -154,10 +155,10 @@ fn golden_pcap_round_trip() {
     let input = golden::inputs(&cases);
     let expected = golden::outputs(&cases, None);
     let (ip, ep) = (dir.join("input.pcap"), dir.join("expected.pcap"));
-    golden::write_pcap(&ip, &input).unwrap();
-    golden::write_pcap(&ep, &expected).unwrap();
-    assert_eq!(golden::read_pcap(&ip).unwrap(), input);
-    assert_eq!(golden::read_pcap(&ep).unwrap(), expected);
+    pcap::write_pcap(&ip, &input).unwrap();
+    pcap::write_pcap(&ep, &expected).unwrap();
+    assert_eq!(pcap::read_pcap(&ip).unwrap(), input);
+    assert_eq!(pcap::read_pcap(&ep).unwrap(), expected);
     // Classic pcap, little-endian microsecond magic, version 2.4, link type 1 (Ethernet).
     let raw = std::fs::read(&ip).unwrap();
     assert_eq!(&raw[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);

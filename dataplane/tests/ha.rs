@@ -2,9 +2,8 @@
 //! switch may lag behind a failover) and every such frame is counted; owned addresses cost
 //! nothing and count nothing.
 
-mod common;
-
-use common::{ip, tcp, two_port_lan, CLIENT_MAC, GW0, SYN};
+use testkit::packet::{ip, tcp, CLIENT_MAC, SYN};
+use testkit::topology::{two_port_lan, GW0};
 
 use dataplane::frame::VecFrame;
 use dataplane::pipeline::{Punt, Verdict, Worker, WorkerConfig};
@@ -96,7 +95,7 @@ fn link_local_multicast_is_for_the_box() {
     assert!(is_link_local_multicast(ip("224.0.0.0")));
     assert!(!is_link_local_multicast(ip("223.255.255.255")));
     // A VRRP advertisement (IP protocol 112) goes to control whether it parses as VRRP or not.
-    let mut f = common::udp(
+    let mut f = testkit::packet::udp(
         ([2, 0, 0, 0, 0, 0xfd], [0x01, 0, 0x5e, 0, 0, 0x12]),
         ip("198.18.0.2"),
         ip("224.0.0.18"),

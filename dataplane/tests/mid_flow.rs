@@ -7,11 +7,8 @@
 //! rest of the flow; with any other scheduler, with `sloppy_tcp` off, or with NAT, B drops it
 //! (`not_syn_for_new_tcp`), as IPVS does by default.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::{tcp, udp, GW0, GW1};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
@@ -19,12 +16,14 @@ use dataplane::session::{FwdMethod, TcpState};
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use testkit::packet::{tcp, udp};
+use testkit::topology::{GW0, GW1};
 
-const SYN: u8 = common::SYN;
-const ACK: u8 = common::ACK;
-const PSH: u8 = common::PSH;
-const FIN: u8 = common::FIN;
-const RST: u8 = common::RST;
+const SYN: u8 = testkit::packet::SYN;
+const ACK: u8 = testkit::packet::ACK;
+const PSH: u8 = testkit::packet::PSH;
+const FIN: u8 = testkit::packet::FIN;
+const RST: u8 = testkit::packet::RST;
 
 const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
 const FROM_CLIENT: ([u8; 6], [u8; 6]) = (CLIENT_MAC, GW0);
@@ -51,7 +50,7 @@ fn gateway(
     sloppy_tcp: bool,
     reversed: bool,
 ) -> Snapshot {
-    let mut b = common::two_port_lan(1);
+    let mut b = testkit::topology::two_port_lan(1);
     for k in 0..BACKENDS {
         b.neighbour(backend(k), backend_mac(k));
     }

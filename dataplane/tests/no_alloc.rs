@@ -15,17 +15,15 @@
 //! The counting allocator is the `allocation-counter` crate's (it counts this thread only),
 //! so this test needs no hand-written global allocator.
 
-mod common;
-
 use std::net::IpAddr;
 
-use common::*;
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::snapshot;
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, ControlSync, Install, Role, SyncConfig};
 use dataplane::wire::DropReason;
+use testkit::packet::*;
 
 const BURST: usize = 32;
 

@@ -5,13 +5,11 @@
 //! scheduled to a live backend, and persistence templates pointing at the dead backend are not
 //! used.
 
-mod common;
-
-use common::{two_port_lan, CLIENT_MAC, GW0, GW1};
+use testkit::packet::CLIENT_MAC;
+use testkit::topology::{two_port_lan, GW0, GW1};
 
 use std::net::IpAddr;
 
-use common::{addrs, ip, tcp, ACK, SYN};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
@@ -19,6 +17,7 @@ use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Persistence, Route, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use testkit::packet::{addrs, ip, tcp, ACK, SYN};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
 const FROM_CLIENT: ([u8; 6], [u8; 6]) = (CLIENT_MAC, GW0);

@@ -1,9 +1,8 @@
 //! A first end-to-end check of the pipeline: FullNAT TCP both ways on IPv4.
 
-mod common;
-
-use common::{two_port_lan, CLIENT_MAC, GW0, GW1};
 use std::net::{IpAddr, Ipv4Addr};
+use testkit::packet::CLIENT_MAC;
+use testkit::topology::{two_port_lan, GW0, GW1};
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};

@@ -4,17 +4,17 @@
 //! need no redirect; a reply or ICMP error that lands on another worker is redirected to the
 //! worker RSS names. Run with 2 and 4 workers, IPv4 and IPv6, TCP and UDP.
 
-mod common;
-
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
-use common::{bytes, icmp_error_quoting, ip, ports, reply_to, tcp, udp, ACK, FROM_CLIENT, SYN};
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
 use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
+use testkit::packet::{
+    bytes, icmp_error_quoting, ip, ports, reply_to, tcp, udp, ACK, FROM_CLIENT, SYN,
+};
 
 fn workers(n: u16, steer: &ReplySteering) -> Vec<Worker> {
     (0..n)
@@ -40,7 +40,7 @@ fn run(w: &mut Worker, frame: &[u8], port: u8) -> (Verdict, Vec<u8>) {
 }
 
 fn src_dst(frame: &[u8]) -> (IpAddr, IpAddr) {
-    common::addrs(frame)
+    testkit::packet::addrs(frame)
 }
 
 /// The services of `dataplane::fuzzing::snapshot()` with FullNAT backends: (vip, vport, tcp).

@@ -9,13 +9,10 @@
 //! round-robin redirection table) delivering to a worker, whose verdicts are followed through
 //! redirects, as the worker loop's rings do.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use common::*;
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac};
 use dataplane::pipeline::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
@@ -30,21 +27,13 @@ use dataplane::sync::{
 };
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use testkit::packet::*;
+use testkit::topology::two_ports;
 
 /// The services both gateways run; `reverse` adds them in the other order (other indices).
 fn snapshot(reverse: bool) -> Snapshot {
     let mut b = SnapshotBuilder::new(1);
-    for (p, a4, a6) in [
-        (0, "198.18.0.1", "2001:db8::1"),
-        (1, "198.18.1.1", "2001:db8:1::1"),
-    ] {
-        b.port(PortInfo {
-            mac: port_mac(p),
-            addrs4: vec![a4.parse().unwrap()],
-            addrs6: vec![a6.parse().unwrap()],
-            mtu: 1500,
-        });
-    }
+    two_ports(&mut b, true);
     for (prefix, len) in [("198.18.1.0", 24), ("2001:db8:1::", 64)] {
         b.route(Route {
             prefix: ip(prefix),

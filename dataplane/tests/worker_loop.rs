@@ -3,14 +3,11 @@
 //! injected; every ring-full drop counted; the timer wheel run; the loop stops on its flag;
 //! an idle worker sleeps in sleep mode and not in busy mode; nothing allocates once running.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use common::{arp_request, from_backend, icmp, ip, tcp, udp, FROM_CLIENT, SYN};
 use dataplane::counters::WorkerCounters;
 use dataplane::frame::Frame;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
@@ -20,6 +17,7 @@ use dataplane::pipeline::{nat_owner, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker_loop::{self, IdleMode, LoopEnv, WorkerIo, WorkerLoop, SLEEP_AFTER};
+use testkit::packet::{arp_request, from_backend, icmp, ip, tcp, udp, FROM_CLIENT, SYN};
 
 /// Device port ids of the snapshot's three gateway ports (not 0, 1, 2, so a missing mapping
 /// shows).

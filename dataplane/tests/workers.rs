@@ -2,10 +2,9 @@
 //! and redirected as the pipeline says: the gateway as a whole must schedule like one IPVS
 //! (exact `rr`/`wrr` rotation, `-p` stickiness) whichever worker a packet lands on.
 
-mod common;
-
-use common::{two_port_lan, CLIENT_MAC, GW0};
 use std::net::IpAddr;
+use testkit::packet::CLIENT_MAC;
+use testkit::topology::{two_port_lan, GW0};
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{Verdict, Worker, WorkerConfig};

@@ -3,7 +3,7 @@
 //! The EAL can only start once per process, so every test here shares one (`eal()`); with
 //! nextest each test is its own process and starts its own, with its own file prefix.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
@@ -12,6 +12,7 @@ use dpdk::ethdev::{Port, PortConfig};
 use dpdk::mbuf::Mbuf;
 use dpdk::mempool::{Mempool, DEFAULT_DATA_ROOM};
 use dpdk::{lcore, ring, Error};
+use testkit::pcap;
 
 fn eal() -> &'static Eal {
     static EAL: OnceLock<Eal> = OnceLock::new();
@@ -205,53 +206,6 @@ fn test_bad_pci_address_is_a_clear_error() {
     );
 }
 
-/// Write a pcap file (microsecond, Ethernet link type) holding `frames`.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).expect("write pcap");
-}
-
-/// Read the frames of a pcap file (either byte order, micro- or nanosecond).
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let data = std::fs::read(path).expect("read pcap");
-    assert!(data.len() >= 24, "pcap header");
-    let le = matches!(
-        &data[..4],
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]
-    );
-    let rd = |b: &[u8]| {
-        let a = [b[0], b[1], b[2], b[3]];
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let mut off = 24;
-    let mut frames = Vec::new();
-    while off + 16 <= data.len() {
-        let caplen = rd(&data[off + 8..]) as usize;
-        off += 16;
-        frames.push(data[off..off + caplen].to_vec());
-        off += caplen;
-    }
-    frames
-}
-
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ferrovs-{}-{}", name, std::process::id()));
     std::fs::create_dir_all(&d).expect("tmpdir");
@@ -266,7 +220,7 @@ fn test_pcap_port_pair_copies_input_to_output_unchanged() {
     let frames: Vec<Vec<u8>> = (0..25u8)
         .map(|i| frame(i, 60 + usize::from(i) * 50))
         .collect();
-    write_pcap(&input, &frames);
+    pcap::write_pcap(&input, &frames).expect("write pcap");
 
     let pool = pool();
     let rx_name = unique("net_pcap_rx");
@@ -293,7 +247,7 @@ fn test_pcap_port_pair_copies_input_to_output_unchanged() {
     drop((rx, _itx, _orx, tx));
     drop(outp); // closing the port flushes the pcap dumper
     drop(inp);
-    assert_eq!(read_pcap(&output), frames);
+    assert_eq!(pcap::read_pcap(&output).expect("read pcap"), frames);
     assert_eq!(pool.in_use(), 0);
     std::fs::remove_dir_all(dir).ok();
 }

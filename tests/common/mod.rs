@@ -1,14 +1,17 @@
 //! What the lab tests share: a lab brought up by `lab/lab` under an id of its own and torn
-//! down when dropped (even when the test fails), commands on its hosts, its files' tails for
-//! failure messages, and lab/conn-loop.py's attempts. tests/lab_ecmp.rs uses it; the older
-//! lab*.rs files still carry copies of their own.
+//! down when dropped (even when the test fails), commands on its hosts, its logs' tails for
+//! failure messages, its gateways' metrics and keepalived's view, and lab/conn-loop.py's
+//! attempts. Every tests/lab*.rs file uses it; each adds what only it needs in an `impl Lab`
+//! block of its own (an inherent impl may sit anywhere in the crate, and each test binary is
+//! its own crate).
 
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn root() -> PathBuf {
@@ -40,17 +43,60 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// How many lines of each log a failure message shows.
+const TAIL_LINES: usize = 40;
+
+/// The last [`TAIL_LINES`] lines of the file at `path`, headed by its name.
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(TAIL_LINES).collect();
+    let mut out = format!("--- {} (last {TAIL_LINES} lines)\n", path.display());
+    for l in lines.iter().rev() {
+        out += l;
+        out.push('\n');
+    }
+    out
+}
+
+/// The value of the first sample of `name` in a Prometheus scrape, labelled or not.
+pub fn metric(scrape: &str, name: &str) -> Option<f64> {
+    scrape.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        let rest = rest.strip_prefix(' ').or_else(|| {
+            rest.strip_prefix('{')
+                .and_then(|r| r.split_once("} ").map(|x| x.1))
+        })?;
+        rest.trim().parse().ok()
+    })
+}
+
+/// `ferrovs_ha_address_owned{address=ADDR}` in a scrape: whether ferrovs owns `addr` (None:
+/// the scrape has no such sample).
+pub fn address_owned(scrape: &str, addr: &str) -> Option<bool> {
+    let label = format!("address=\"{addr}\"");
+    scrape
+        .lines()
+        .find(|l| l.starts_with("ferrovs_ha_address_owned{") && l.contains(&label))
+        .map(|l| l.trim_end().ends_with(" 1"))
+}
+
 /// A lab, torn down when dropped.
 pub struct Lab {
     pub id: String,
     pub env: HashMap<String, String>,
+    /// The files whose tails failure messages show ([`Lab::logs`]): the gateway's log unless
+    /// the test file says otherwise.
+    pub log_files: Vec<PathBuf>,
+    /// How often [`Lab::wait_for`] asks.
+    pub poll: Duration,
 }
 
 impl Lab {
-    /// `lab/lab up MODE EXTRA...` under an id made of `tag` (each test file its own, so files
-    /// never collide: tests/lab.rs uses "fvt", lab_ha "fvh", lab_sync "fvs"), the process id and
-    /// a counter (tests in one process never collide either).
-    pub fn up(tag: &str, mode: &str, extra: &[&str]) -> Lab {
+    /// `lab/lab up MODE ARGS...` under an id made of `tag` (each test file its own, so files
+    /// never collide: tests/lab.rs uses "fvt", lab_ha "fvh", lab_sync "fvs", lab_hasync "fvq",
+    /// lab_ecmp "fve"), the process id and a counter (tests in one process never collide
+    /// either).
+    pub fn create(tag: &str, mode: &str, extra: &[&str]) -> Lab {
         assert!(
             is_root(),
             "the lab tests need root (network namespaces); run make test as root"
@@ -61,6 +107,8 @@ impl Lab {
         let mut lab = Lab {
             id,
             env: HashMap::new(),
+            log_files: Vec::new(),
+            poll: Duration::from_millis(100),
         };
         let mut args = vec!["up", mode];
         args.extend_from_slice(extra);
@@ -71,7 +119,18 @@ impl Lab {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
+        lab.log_files = lab.env.get("LOG").map(PathBuf::from).into_iter().collect();
         lab
+    }
+
+    /// The lab's state directory (its configuration, logs and pid files).
+    pub fn state(&self) -> PathBuf {
+        PathBuf::from(format!("/run/ferrovs-lab/{}", self.id))
+    }
+
+    /// The network namespace of lab host `host`.
+    pub fn ns(&self, host: &str) -> String {
+        format!("{}-{host}", self.id)
     }
 
     /// `lab/lab ARGS` for this lab, with the binaries under test.
@@ -94,13 +153,13 @@ impl Lab {
     }
 
     /// `lab/lab ARGS`, which must succeed: what it said.
-    pub fn lab_ok(&self, args: &[&str], logs: &[&str]) -> String {
+    pub fn lab_ok(&self, args: &[&str]) -> String {
         let out = self.lab(args);
         assert!(
             out.status.success(),
             "lab {args:?}: {}\n{}",
             text(&out),
-            self.tails(logs)
+            self.logs()
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -111,52 +170,121 @@ impl Lab {
             .unwrap_or_else(|| panic!("lab env has no {k}"))
     }
 
-    /// Run a command on a lab host: its stdout, or None when it failed.
-    pub fn try_run(&self, host: &str, cmd: &[&str]) -> Option<String> {
+    /// `lab/lab exec HOST -- CMD...`: what it said.
+    pub fn exec(&self, host: &str, cmd: &[&str]) -> Output {
         let mut args = vec!["exec", host, "--"];
         args.extend_from_slice(cmd);
-        let out = self.lab(&args);
+        self.lab(&args)
+    }
+
+    /// Run a command on a lab host: its stdout, or None when it failed.
+    pub fn try_run(&self, host: &str, cmd: &[&str]) -> Option<String> {
+        let out = self.exec(host, cmd);
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Run a command on a lab host; its stdout, or panic with what it said.
+    /// Run a command on a lab host; its stdout, or panic with what it said and the logs.
     pub fn run(&self, host: &str, cmd: &[&str]) -> String {
-        let mut args = vec!["exec", host, "--"];
-        args.extend_from_slice(cmd);
-        let out = self.lab(&args);
-        assert!(out.status.success(), "{host}: {cmd:?}: {}", text(&out));
+        let out = self.exec(host, cmd);
+        assert!(
+            out.status.success(),
+            "{host}: {cmd:?} failed: {}\n{}",
+            text(&out),
+            self.logs()
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Start a command on a lab host with its stdout captured.
+    /// Start a command on a lab host with its stdout and stderr captured.
     pub fn spawn(&self, host: &str, cmd: &[&str]) -> Child {
+        self.spawn_with(host, cmd, Stdio::piped)
+    }
+
+    /// Start a command on a lab host with its output discarded (nothing fills a pipe that no
+    /// one reads).
+    pub fn spawn_quiet(&self, host: &str, cmd: &[&str]) -> Child {
+        self.spawn_with(host, cmd, Stdio::null)
+    }
+
+    fn spawn_with(&self, host: &str, cmd: &[&str], out: fn() -> Stdio) -> Child {
         let mut args = vec!["exec", host, "--"];
         args.extend_from_slice(cmd);
         self.command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(out())
+            .stderr(out())
             .spawn()
             .unwrap_or_else(|e| panic!("{host}: {cmd:?}: {e}"))
     }
 
-    /// The last 30 lines of each file the lab's env names under `keys` (those it has).
+    /// The tails of the files the lab's env names under `keys` (those it has).
     pub fn tails(&self, keys: &[&str]) -> String {
-        let mut out = String::new();
-        for k in keys {
-            let Some(path) = self.env.get(*k) else {
-                continue;
-            };
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            out += &format!("--- {path} (last 30 lines)\n");
-            for l in tail.iter().rev() {
-                out += l;
-                out.push('\n');
-            }
+        keys.iter()
+            .filter_map(|k| self.env.get(*k))
+            .map(|path| tail(Path::new(path)))
+            .collect()
+    }
+
+    /// The tails of [`Lab::log_files`], for failure messages.
+    pub fn logs(&self) -> String {
+        self.log_files.iter().map(|p| tail(p)).collect()
+    }
+
+    /// Wait until `ok`, asking every [`Lab::poll`]; panic with `what` and the logs after
+    /// `limit`.
+    pub fn wait_for(&self, what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !ok() {
+            assert!(
+                start.elapsed() < limit,
+                "{what}: not within {limit:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(self.poll);
         }
-        out
+    }
+
+    /// The seeds' client test, bounded: `curl URL` n times; the real servers' names.
+    pub fn curl_names(&self, url: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let body = self.run("client", &["curl", "-sS", "-m", "5", url]);
+                body.trim()
+                    .strip_prefix("<h1>Backend ")
+                    .and_then(|b| b.strip_suffix("</h1>"))
+                    .unwrap_or_else(|| panic!("unexpected body {body:?}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// [`Lab::curl_names`] on the VIP.
+    pub fn curl_vip(&self, n: usize) -> Vec<String> {
+        self.curl_names(&format!("http://{}/", self.var("VIP")), n)
+    }
+
+    /// A gateway's `/metrics` (gw's or gw2's), or None while its ferrovs is down.
+    pub fn metrics(&self, gw: &str) -> Option<String> {
+        let url = if gw == "gw" {
+            self.var("METRICS")
+        } else {
+            self.var("GW2_METRICS")
+        };
+        self.try_run(gw, &["curl", "-sS", "-m", "3", url])
+    }
+
+    /// keepalived's view: the VIP is on the director's eth0 (ferrovs's TAP, or a peer's veth).
+    pub fn holds_vip(&self, director: &str) -> bool {
+        let vip = format!("inet {}/", self.var("VIP"));
+        self.try_run(director, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
+            .is_some_and(|out| out.contains(&vip))
+    }
+
+    /// `director`'s keepalived log so far.
+    pub fn keepalived_log(&self, director: &str) -> String {
+        let k = format!("{}_KEEPALIVED_LOG", director.to_uppercase());
+        std::fs::read_to_string(self.var(&k)).unwrap_or_default()
     }
 
     /// Lines of lab/conn-loop.py run on the client with `args` (new connections to the VIP),
@@ -170,8 +298,12 @@ impl Lab {
             self.var("VIP"),
         ];
         cmd.extend_from_slice(args);
+        let mut child = self.spawn("client", &cmd);
+        let stdout = BufReader::new(child.stdout.take().expect("conn-loop stdout"));
         ConnLoop {
-            child: self.spawn("client", &cmd),
+            child,
+            stdout,
+            first: String::new(),
         }
     }
 }
@@ -209,17 +341,44 @@ pub struct Attempt {
 /// lab/conn-loop.py running on the client.
 pub struct ConnLoop {
     child: Child,
+    stdout: BufReader<ChildStdout>,
+    /// The lines read by [`ConnLoop::started`].
+    first: String,
 }
 
 impl ConnLoop {
+    /// Wait until the loop's first attempt has ended: everything the test does from here on
+    /// happens while the client is connecting. (Starting python in the client's namespace can
+    /// take over a second on a loaded 2-CPU box; a fixed pause once let a crash come before the
+    /// first attempt.)
+    pub fn started(mut self) -> ConnLoop {
+        let n = self
+            .stdout
+            .read_line(&mut self.first)
+            .expect("read conn-loop");
+        if n == 0 {
+            let out = self.child.wait_with_output().expect("conn-loop");
+            panic!(
+                "conn-loop ended without an attempt: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self
+    }
+
     /// Wait for the loop to end: its attempts in order of their start.
-    pub fn attempts(self) -> Vec<Attempt> {
+    pub fn attempts(mut self) -> Vec<Attempt> {
+        let mut lines = std::mem::take(&mut self.first);
+        self.stdout
+            .read_to_string(&mut lines)
+            .expect("read conn-loop");
         let out = self.child.wait_with_output().expect("conn-loop");
         assert!(out.status.success(), "conn-loop: {}", text(&out));
-        let mut attempts: Vec<Attempt> = String::from_utf8_lossy(&out.stdout)
+        let mut attempts: Vec<Attempt> = lines
             .lines()
             .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
+                // conn-loop.py writes a failure's reason without spaces.
+                let f: Vec<&str> = l.splitn(4, ' ').collect();
                 assert_eq!(f.len(), 4, "conn-loop line {l:?}");
                 Attempt {
                     start: f[0].parse().expect("start"),
@@ -229,6 +388,7 @@ impl ConnLoop {
                 }
             })
             .collect();
+        // Parallel attempts print as they end.
         attempts.sort_by(|a, b| a.start.total_cmp(&b.start));
         attempts
     }

@@ -368,6 +368,8 @@ pub struct WorkerRow {
     pub sessions_expired: u64,
     /// Session inserts refused.
     pub insert_failures: u64,
+    /// Embryonic sessions evicted to make room.
+    pub sessions_evicted: u64,
     /// Live IPv4 sessions.
     pub sessions_ipv4: u64,
     /// Live IPv6 sessions.
@@ -429,6 +431,7 @@ impl WorkerRow {
             sessions_mid_flow: c.sessions_mid_flow.get(),
             sessions_expired: c.sessions_expired.get(),
             insert_failures: c.insert_failures.get(),
+            sessions_evicted: c.sessions_evicted.get(),
             sessions_ipv4: c.sessions4.get(),
             sessions_ipv6: c.sessions6.get(),
             capacity_ipv4,
@@ -897,7 +900,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 25] = [
+const WORKER: [WorkerField; 26] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -945,6 +948,12 @@ const WORKER: [WorkerField; 25] = [
         "Session inserts refused (table full, no free local port, ...).",
         Kind::Counter,
         |w| w.insert_failures,
+    ),
+    (
+        "ferrovs_worker_sessions_evicted_total",
+        "Embryonic sessions (half-open TCP, unanswered UDP) evicted to make room in a full table.",
+        Kind::Counter,
+        |w| w.sessions_evicted,
     ),
     (
         "ferrovs_worker_busy_polls_total",

@@ -8,4 +8,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| dataplane::fuzzing::fuzz_one(data));
+fuzz_target!(|data: &[u8]| {
+    dataplane::fuzzing::fuzz_one(data);
+});

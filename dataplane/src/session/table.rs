@@ -44,6 +44,10 @@ const SYS_LIVE: u8 = 1 << 0;
 /// INPUT-ONLY table until a reply shows up.
 const SYS_NO_OUTPUT: u8 = 1 << 1;
 
+/// `sys` bit: a packet travelled the reply direction (NAT/FullNAT UDP: the flow is answered,
+/// so not embryonic; TCP tracks the same through its state).
+const SYS_REPLIED: u8 = 1 << 2;
+
 /// Index value bit for the reply direction.
 const DIR_BIT: u32 = 1 << 31;
 
@@ -241,6 +245,20 @@ impl<A: SessionAddr> Session<A> {
     const fn is_live(&self) -> bool {
         self.sys & SYS_LIVE != 0
     }
+
+    /// Whether the session is embryonic, the first to go when the table is full: a TCP
+    /// connection whose handshake has not completed (SYN_RECV, SYN_SENT), or a NAT/FullNAT UDP
+    /// flow that never got a reply. DR/TUN UDP never shows its replies, so it never counts;
+    /// session-sync stubs stand for a session elsewhere and never count either.
+    pub const fn is_embryonic(&self) -> bool {
+        if self.is_sync_stub() {
+            return false;
+        }
+        match self.proto {
+            L4Proto::Tcp => matches!(self.state, TcpState::SynRecv | TcpState::SynSent),
+            L4Proto::Udp => self.method.sees_replies() && self.sys & SYS_REPLIED == 0,
+        }
+    }
 }
 
 impl<A: SessionAddr> TimerNode for Session<A> {
@@ -381,6 +399,8 @@ pub struct SessionTable<A: SessionAddr> {
     timeouts: Timeouts,
     free: u32,
     len: usize,
+    /// Where the next eviction probe starts (a clock hand over the slab).
+    evict_hand: u32,
 }
 
 /// The IPv4 session table.
@@ -424,6 +444,7 @@ impl<A: SessionAddr> SessionTable<A> {
             timeouts: Timeouts::DEFAULT,
             free: if capacity > 0 { 0 } else { NIL },
             len: 0,
+            evict_hand: 0,
         }
     }
 
@@ -644,6 +665,9 @@ impl<A: SessionAddr> SessionTable<A> {
     ) -> Option<StateChange> {
         let s = self.slab.get_mut(slot.index()).filter(|s| s.is_live())?;
         let old = s.state;
+        if dir == Direction::Reply {
+            s.sys |= SYS_REPLIED;
+        }
         if s.proto == L4Proto::Tcp {
             let tcp_dir = match dir {
                 Direction::Reply => {
@@ -691,6 +715,28 @@ impl<A: SessionAddr> SessionTable<A> {
         let old = self.slab[slot.index()];
         self.release(slot.0);
         Some(old)
+    }
+
+    /// Make room under pressure: look at up to `probes` slots from where the last call stopped
+    /// and remove the first embryonic session found ([`Session::is_embryonic`]), returning its
+    /// last contents for the caller's bookkeeping (as [`Self::expire`]'s callback gets). An
+    /// established session is never taken. `None` when the probes found nothing to take: the
+    /// new flow is refused, as before. Bounded work; the hand moves on, so a flood of
+    /// half-open connections is evicted oldest-slot-first rather than by chance.
+    pub fn evict_embryonic(&mut self, probes: usize) -> Option<Session<A>> {
+        let cap = self.slab.len() as u32;
+        if cap == 0 {
+            return None;
+        }
+        for _ in 0..probes.min(cap as usize) {
+            let idx = self.evict_hand;
+            self.evict_hand = if idx + 1 >= cap { 0 } else { idx + 1 };
+            let s = &self.slab[idx as usize];
+            if s.is_live() && s.is_embryonic() {
+                return self.remove(SlotId(idx));
+            }
+        }
+        None
     }
 
     /// Expire sessions due at `now`, examining at most `budget` sessions and wheel slots;

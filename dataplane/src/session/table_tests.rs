@@ -586,3 +586,76 @@ fn throughput_report() {
         );
     }
 }
+
+#[test]
+fn a_full_table_gives_up_half_open_connections_never_established_ones() {
+    let cap = 64;
+    let mut t = table(cap);
+    // Half the table established, half SYN_RECV, interleaved.
+    let slots: Vec<SlotId> = (0..cap as u32)
+        .map(|i| t.insert(0, &fnat(i)).unwrap())
+        .collect();
+    for (i, &slot) in slots.iter().enumerate() {
+        if i % 2 == 0 {
+            t.update_tcp_state(slot, 0, Direction::Reply, SYNACK)
+                .unwrap();
+            t.update_tcp_state(slot, 0, Direction::Inbound, ACK)
+                .unwrap();
+            assert_eq!(t.get(slot).unwrap().state(), TcpState::Established);
+        }
+    }
+    assert_eq!(t.insert(0, &fnat(5000)), Err(InsertError::TableFull));
+    let mut evicted = 0;
+    while let Some(old) = t.evict_embryonic(8) {
+        assert_eq!(old.state(), TcpState::SynRecv, "{old:?}");
+        assert_eq!(old.cport() % 2, 1, "{old:?}");
+        assert!(t.lookup(&in_key(&fnat(u32::from(old.cport())))).is_none());
+        evicted += 1;
+    }
+    assert_eq!(evicted, cap / 2, "every half-open one, and only those");
+    for (i, &slot) in slots.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        assert_eq!(
+            t.lookup(&in_key(&fnat(i as u32))),
+            Some((slot, Direction::Inbound))
+        );
+    }
+    for i in 0..evicted as u32 {
+        t.insert(0, &fnat(5000 + i)).unwrap();
+    }
+    assert_eq!(t.len(), cap);
+}
+
+#[test]
+fn an_all_established_table_evicts_nothing_within_the_probe_budget() {
+    let mut t = table(32);
+    for i in 0..32 {
+        let slot = t.insert(0, &fnat(i)).unwrap();
+        t.update_tcp_state(slot, 0, Direction::Inbound, ACK)
+            .unwrap();
+        t.update_tcp_state(slot, 0, Direction::Reply, ACK).unwrap();
+    }
+    assert_eq!(t.evict_embryonic(1000), None);
+    assert_eq!(t.len(), 32);
+    assert_eq!(table(0).evict_embryonic(8), None);
+}
+
+#[test]
+fn udp_is_embryonic_until_its_first_reply_and_dr_udp_never() {
+    let mut t = table(8);
+    let answered = t.insert(0, &udp_nat(1)).unwrap();
+    let silent = t.insert(0, &udp_nat(2)).unwrap();
+    let mut dr = udp_nat(3);
+    dr.method = FwdMethod::Dr;
+    let dr = t.insert(0, &dr).unwrap();
+    t.update_tcp_state(answered, 1, Direction::Reply, ACK)
+        .unwrap();
+    t.update_tcp_state(silent, 1, Direction::Inbound, ACK)
+        .unwrap();
+    assert!(!t.get(answered).unwrap().is_embryonic());
+    assert!(t.get(silent).unwrap().is_embryonic());
+    assert!(!t.get(dr).unwrap().is_embryonic());
+    let old = t.evict_embryonic(8).unwrap();
+    assert_eq!(old.cport(), 2);
+    assert_eq!(t.evict_embryonic(8), None);
+    assert_eq!(t.len(), 2);
+}

@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 use dataplane::counters::WorkerCounters;
 use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
-use etherparse::PacketBuilder;
+use testkit::packet;
 
 use super::admin::NoSessions;
 use super::{Control, FrameIo, Limits, Setup};
@@ -385,25 +385,28 @@ impl Drop for Workers {
 
 /// A TCP SYN from the client to `dst:80`, as it arrives on wan0.
 fn tcp_syn(dst: Ipv4Addr) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ethernet2(CLIENT_MAC, MAC0)
-        .ipv4(CLIENT.octets(), dst.octets(), 64)
-        .tcp(40000, 80, 1, 64240)
-        .syn()
-        .write(&mut out, &[])
-        .expect("frame");
-    out
+    packet::tcp(
+        (CLIENT_MAC, MAC0),
+        CLIENT.into(),
+        dst.into(),
+        40000,
+        80,
+        packet::SYN,
+        &[],
+    )
 }
 
-/// An ICMP echo request from the client to `dst`.
+/// An ICMP echo request (id 7, sequence 1) from the client to `dst`.
 fn ping(dst: Ipv4Addr) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ethernet2(CLIENT_MAC, MAC0)
-        .ipv4(CLIENT.octets(), dst.octets(), 64)
-        .icmpv4_echo_request(7, 1)
-        .write(&mut out, b"ping")
-        .expect("frame");
-    out
+    packet::icmp(
+        (CLIENT_MAC, MAC0),
+        CLIENT.into(),
+        dst.into(),
+        8,
+        0,
+        [0, 7, 0, 1],
+        b"ping",
+    )
 }
 
 /// An ARP frame: `op` (1 request, 2 reply) from (`sha`, `spa`) to (`tha`, `tpa`).

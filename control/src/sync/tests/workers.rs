@@ -9,70 +9,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
+use dataplane::fuzzing::snapshot;
 use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, placement, ControlSync, Install, Role, Steering, SyncConfig};
 use dataplane::wire::DropReason;
-use etherparse::PacketBuilder;
+use testkit::packet::{addrs, from_backend, ports, tcp, ACK, FROM_CLIENT, PSH, SYN};
 
 use super::sim::Net;
 use super::{timing, until_ready};
 use crate::sync::{to_event, to_record};
 
-const SYN: u8 = 1;
-const ACK: u8 = 2;
-const PSH: u8 = 4;
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
-
-/// An IPv4 TCP frame.
-fn tcp(
-    macs: ([u8; 6], [u8; 6]),
-    src: IpAddr,
-    dst: IpAddr,
-    ports: (u16, u16),
-    flags: u8,
-) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
-        panic!("IPv4 flows only here");
-    };
-    let mut b = PacketBuilder::ethernet2(macs.0, macs.1)
-        .ipv4(s.octets(), d.octets(), 64)
-        .tcp(ports.0, ports.1, 1000, 65535);
-    if flags & SYN != 0 {
-        b = b.syn();
-    }
-    if flags & ACK != 0 {
-        b = b.ack(1);
-    }
+/// A few bytes of data on a PSH.
+fn data(flags: u8) -> &'static [u8] {
     if flags & PSH != 0 {
-        b = b.psh();
+        b"data"
+    } else {
+        b""
     }
-    let payload: &[u8] = if flags & PSH != 0 { b"data" } else { b"" };
-    let mut out = Vec::new();
-    b.write(&mut out, payload).expect("frame");
-    out
-}
-
-/// Addresses and ports of an IPv4 TCP frame.
-fn tuple(f: &[u8]) -> (IpAddr, IpAddr, u16, u16) {
-    let a = |o: usize| IpAddr::from([f[o], f[o + 1], f[o + 2], f[o + 3]]);
-    let l4 = 14 + usize::from(f[14] & 0xf) * 4;
-    let p = |o: usize| u16::from_be_bytes([f[o], f[o + 1]]);
-    (a(26), a(30), p(l4), p(l4 + 2))
 }
 
 /// The backend's answer to a frame the gateway sent it.
 fn reply_to(out: &[u8], flags: u8) -> Vec<u8> {
-    let (s, d, sp, dp) = tuple(out);
+    let ((s, d), (sp, dp)) = (addrs(out), ports(out));
     let IpAddr::V4(b) = d else { unreachable!() };
     tcp(
-        (backend_mac(b.octets()[3]), port_mac(1)),
+        from_backend(b.octets()[3]),
         d,
         s,
-        (dp, sp),
+        dp,
+        sp,
         flags,
+        data(flags),
     )
 }
 
@@ -123,7 +92,7 @@ impl Gateway {
         port: u8,
         frame: &[u8],
     ) -> (Verdict, Vec<u8>, usize) {
-        let (s, d, sp, dp) = tuple(frame);
+        let ((s, d), (sp, dp)) = (addrs(frame), ports(frame));
         let mut at = usize::from(self.rss.worker_of(s, d, sp, dp).expect("rss"));
         let mut f = [VecFrame::new(frame)];
         let mut v = [Verdict::Drop(DropReason::NotForUs)];
@@ -164,7 +133,7 @@ fn sync_worker_sessions_over_a_lossy_link_forward_alike_on_the_peer() {
         }
     }
     let from_client = |f: &(IpAddr, IpAddr, u16, bool), flags| {
-        tcp((CLIENT_MAC, port_mac(0)), f.0, f.1, (f.2, 80), flags)
+        tcp(FROM_CLIENT, f.0, f.1, f.2, 80, flags, data(flags))
     };
     let mut firsts = Vec::new();
     for f in &flows {

@@ -1,7 +1,6 @@
-//! Frame builders shared by the integration tests and the benches (built with etherparse, so
-//! they are independent of the parser under test). Aimed at the addresses of
-//! `dataplane::fuzzing::snapshot()`.
-#![allow(dead_code)]
+//! Frame builders for the integration tests and the benches, built with etherparse (so they are
+//! independent of the parser under test). Aimed at the addresses of
+//! `dataplane::fuzzing::snapshot()` and [`crate::topology::two_port_lan`].
 
 use std::net::IpAddr;
 
@@ -224,31 +223,4 @@ pub fn reply_to(out: &[u8], flags: u8, tcp_proto: bool) -> Vec<u8> {
 /// Copy of a frame's bytes.
 pub fn bytes<F: Frame>(f: &F) -> Vec<u8> {
     f.data().to_vec()
-}
-
-/// The gateway's MAC on the client side (port 0) of [`two_port_lan`].
-pub const GW0: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
-/// The gateway's MAC on the server side (port 1) of [`two_port_lan`].
-pub const GW1: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
-
-/// A snapshot builder for a two-armed gateway: port 0 198.18.0.1 (clients), port 1 198.18.1.1
-/// with the connected route 198.18.1.0/24 (servers).
-pub fn two_port_lan(generation: u64) -> dataplane::snapshot::SnapshotBuilder {
-    use dataplane::snapshot::{PortInfo, Route, SnapshotBuilder};
-    let mut b = SnapshotBuilder::new(generation);
-    for (mac, addr) in [(GW0, [198, 18, 0, 1]), (GW1, [198, 18, 1, 1])] {
-        b.port(PortInfo {
-            mac,
-            addrs4: vec![addr.into()],
-            addrs6: vec![],
-            mtu: 1500,
-        });
-    }
-    b.route(Route {
-        prefix: ip("198.18.1.0"),
-        len: 24,
-        port: 1,
-        via: None,
-    });
-    b
 }
