@@ -23,7 +23,7 @@ fn adm(lab: &Lab, args: &[&str]) -> String {
         out.status.success(),
         "{cmd:?}: {}\n{}",
         common::text(&out),
-        lab.tails(&["LOG"])
+        lab.logs()
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -75,7 +75,7 @@ fn lab_fullnat_add_laddr_two_workers() {
 }
 
 fn add_and_del_laddr(workers: &str) {
-    let lab = Lab::up("fvd", "fullnat", &["--workers", workers]);
+    let lab = Lab::create("fvd", "fullnat", &["--workers", workers]);
     let first = lab.var("LADDR").to_owned();
     let second = "198.18.2.101";
     let service = format!("{}:80", lab.var("VIP"));
