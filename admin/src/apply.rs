@@ -50,7 +50,7 @@ pub struct ApplyError {
 }
 
 impl ApplyError {
-    fn new(m: impl Into<String>) -> Self {
+    pub(crate) fn new(m: impl Into<String>) -> Self {
         Self { message: m.into() }
     }
 }
@@ -291,6 +291,16 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 .ok_or_else(|| ApplyError::new(E_NO_SUCH_DEST))?;
             svc.real_servers.remove(j);
         }
+        Op::AddLaddr {
+            service,
+            address,
+            port,
+        } => crate::laddr::add(cfg, service, *address, port)?,
+        Op::DelLaddr {
+            service,
+            address,
+            port,
+        } => crate::laddr::del(cfg, service, *address, port)?,
         Op::SetTimeouts {
             tcp_s,
             tcpfin_s,

@@ -163,6 +163,13 @@ pub fn run(
             Ok(other) => cx.unexpected(&other),
         },
         Command::Apply(op) => cx.apply(vec![op]),
+        // DPVS's ipvsadm exits 1 when the service is missing, as -L -t does.
+        Command::Laddrs(service) => match cx.call(&Request::Laddrs { service }) {
+            Err(code) => code,
+            Ok(Response::Laddrs { services }) => cx.print(&crate::laddr::format(&services)),
+            Ok(Response::Error { message }) => cx.fail(&message, EXIT_LIST),
+            Ok(other) => cx.unexpected(&other),
+        },
         Command::Zero(service) => cx.change(&Request::Zero { service }),
         Command::List(what, f) => {
             let q = ListQuery {

@@ -245,6 +245,13 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
             Ok(l) => Response::Announce(l),
             Err(e) => Response::error(e),
         },
+        Request::Laddrs { service } => {
+            let conns = state.connections();
+            match crate::laddr::listing(state.config(), service.as_ref(), &conns) {
+                Ok(services) => Response::Laddrs { services },
+                Err(e) => Response::error(e),
+            }
+        }
         Request::Ready => match state.ready() {
             Ok(reason) => Response::Ready {
                 ready: true,

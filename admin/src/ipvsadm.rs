@@ -27,6 +27,10 @@
 //! follows, instead of the services), the commands `--drain [--wait SECONDS]` and `--undrain`
 //! (ECMP: withdraw every VIP route and keep forwarding, or announce again) and `-L --announce`
 //! (the VIP routes and their state).
+//! DPVS's local-address commands, with DPVS's table rows and names: `--add-laddr`/`-P` and
+//! `--del-laddr`/`-Q` (`-z ADDRESS -t|-u VIP:PORT -F PORT`, both options compulsory; `-F`
+//! names a ferrovs port) and `--get-laddr`/`-G` (`[-t|-u VIP:PORT]`), mapped onto local
+//! address pools by [`crate::laddr`].
 //! `--socket PATH` is taken out of argv before parsing ([`take_socket_option`]).
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
@@ -162,6 +166,8 @@ pub enum Command {
         /// Seconds to wait for the sessions to end (`--drain --wait`).
         wait_s: Option<u32>,
     },
+    /// `--get-laddr [-t|-u VIP:PORT]` (DPVS): the local addresses of one service or of all.
+    Laddrs(Option<ServiceKey>),
 }
 
 /// The outcome of a successful parse.
@@ -208,6 +214,8 @@ Usage:
   {p} --drain [--wait seconds]
   {p} --undrain
   {p} -L --announce
+  {p} --add-laddr|--del-laddr -z local-address -t|u virtual-service -F port
+  {p} --get-laddr [-t|u virtual-service]
   {p} -h
 
 Commands (long or short options):
@@ -230,6 +238,9 @@ Commands (long or short options):
                          and exit 1 (ferrovs; for keepalived's vrrp_script)
   --drain                withdraw every announced VIP, keep forwarding (ferrovs; ECMP)
   --undrain              announce the healthy VIPs again (ferrovs; ECMP)
+  --add-laddr       -P   add a FullNAT local address to a service's pool (DPVS)
+  --del-laddr       -Q   delete a FullNAT local address (DPVS)
+  --get-laddr       -G   list the services' local addresses (DPVS)
   --help            -h   this text
   --version         -v   version
 
@@ -266,6 +277,8 @@ Options:
   --daemon                      list the sync daemons (directions of session sync) that run
   --announce                    list the VIP routes announced for ECMP (ferrovs)
   --wait         seconds        with --drain: wait up to this long for the sessions to end
+  --laddr        -z address     the local address of --add-laddr/--del-laddr (DPVS)
+  --ifname       -F port        the ferrovs port the local address lives on (DPVS's interface)
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
   --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
@@ -397,6 +410,11 @@ enum Tag {
     Drain,
     Undrain,
     Wait,
+    AddLaddr,
+    DelLaddr,
+    GetLaddr,
+    Laddr,
+    Ifname,
 }
 
 /// (long name, short name, value, tag): ipvsadm 1.31's popt table plus the ferrovs additions.
@@ -470,6 +488,12 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("drain", None, Arg::None, Tag::Drain),
     ("undrain", None, Arg::None, Tag::Undrain),
     ("wait", None, Arg::Required, Tag::Wait),
+    // DPVS's local-address commands and their options, with DPVS's short names.
+    ("add-laddr", Some('P'), Arg::None, Tag::AddLaddr),
+    ("del-laddr", Some('Q'), Arg::None, Tag::DelLaddr),
+    ("get-laddr", Some('G'), Arg::None, Tag::GetLaddr),
+    ("laddr", Some('z'), Arg::Required, Tag::Laddr),
+    ("ifname", Some('F'), Arg::Required, Tag::Ifname),
 ];
 
 /// How an option takes its value, as [`options`] tells [`crate::manual`].
@@ -643,7 +667,8 @@ impl<'a> Popt<'a> {
 // ---------------------------------------------------------------------------------------------
 // Commands, options and the legality table.
 
-/// Commands, in ipvsadm's `CMD_*` order plus `reload`, `ready`, `drain` and `undrain`.
+/// Commands, in ipvsadm's `CMD_*` order plus `reload`, `ready`, `drain`, `undrain` and DPVS's
+/// `add-laddr`, `del-laddr`, `get-laddr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
     Add,
@@ -664,10 +689,13 @@ enum Cmd {
     Ready,
     Drain,
     Undrain,
+    AddLaddr,
+    DelLaddr,
+    GetLaddr,
 }
 
 /// `cmdnames[]`.
-const CMD_NAMES: [&str; 18] = [
+const CMD_NAMES: [&str; 21] = [
     "add-service",
     "edit-service",
     "delete-service",
@@ -686,11 +714,14 @@ const CMD_NAMES: [&str; 18] = [
     "ready",
     "drain",
     "undrain",
+    "add-laddr",
+    "del-laddr",
+    "get-laddr",
 ];
 
 /// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health`, `ha`,
-/// `announce` and `wait`.
-const OPT_NAMES: [&str; 39] = [
+/// `announce`, `wait` and DPVS's `local-address` (`-z`) and `ifname` (`-F`).
+const OPT_NAMES: [&str; 41] = [
     "numeric",
     "connection",
     "service-address",
@@ -730,6 +761,8 @@ const OPT_NAMES: [&str; 39] = [
     "ha",
     "announce",
     "wait",
+    "local-address",
+    "ifname",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -771,30 +804,36 @@ const OPTC_HEALTH: usize = 35;
 const OPTC_HA: usize = 36;
 const OPTC_ANNOUNCE: usize = 37;
 const OPTC_WAIT: usize = 38;
+const OPTC_LADDR: usize = 39;
+const OPTC_IFNAME: usize = 40;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
 /// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th to
 /// 39th columns (`laddr-pool`, `health`, `ha`, `announce`, `wait`) and the `reload`, `ready`,
-/// `drain` and `undrain` rows are ferrovs's.
-const LEGAL: [&[u8; 39]; 18] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxx",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   x",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// `drain` and `undrain` rows are ferrovs's; the last two columns (`local-address`, `ifname`)
+/// and rows (`add-laddr`, `del-laddr`, `get-laddr`) are DPVS's, as its table has them.
+const LEGAL: [&[u8; 41]; 21] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxx",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   xxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx xx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -883,6 +922,10 @@ struct Entry {
     syncid: Option<u8>,
     sync_maxlen: Option<u16>,
     wait_s: Option<u32>,
+    /// `-z`: DPVS's local address.
+    laddr: Option<IpAddr>,
+    /// `-F`: DPVS's interface, a ferrovs port here.
+    ifname: Option<String>,
 }
 
 fn set_command(cmd: &mut Option<Cmd>, new: Cmd) -> Result<(), CliError> {
@@ -1200,6 +1243,8 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         syncid: None,
         sync_maxlen: None,
         wait_s: None,
+        laddr: None,
+        ifname: None,
     };
     let mut popt = Popt::new(argv);
     let mut daemon = false;
@@ -1226,6 +1271,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         Tag::Ready => set_command(&mut e.cmd, Cmd::Ready)?,
         Tag::Drain => set_command(&mut e.cmd, Cmd::Drain)?,
         Tag::Undrain => set_command(&mut e.cmd, Cmd::Undrain)?,
+        Tag::AddLaddr => set_command(&mut e.cmd, Cmd::AddLaddr)?,
+        Tag::DelLaddr => set_command(&mut e.cmd, Cmd::DelLaddr)?,
+        Tag::GetLaddr => set_command(&mut e.cmd, Cmd::GetLaddr)?,
         Tag::StartDaemon | Tag::StopDaemon => {
             let start = first.tag == Tag::StartDaemon;
             set_command(
@@ -1538,6 +1586,19 @@ fn take_option(
                     })?,
             );
         }
+        Tag::Laddr => {
+            set_option(&mut e.options, OPTC_LADDR)?;
+            // DPVS parses -z as a service address and keeps the address part.
+            let mut t = Svc::default();
+            if parse_service(val(), &mut t, names) == Parse::None {
+                return Err(CliError::fail("illegal local address"));
+            }
+            e.laddr = Some(t.addr);
+        }
+        Tag::Ifname => {
+            set_option(&mut e.options, OPTC_IFNAME)?;
+            e.ifname = Some(val().to_owned());
+        }
         // A command or -h/-v after the first option: popt builds of ipvsadm report the
         // word as an invalid option.
         _ => return Err(CliError::fail(format!("invalid option `{}'", last_word))),
@@ -1754,6 +1815,26 @@ fn build_command(
             drained: false,
             wait_s: None,
         },
+        Cmd::AddLaddr | Cmd::DelLaddr => {
+            let (address, port) = (
+                e.laddr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                e.ifname.clone().unwrap_or_default(),
+            );
+            Command::Apply(if cmd == Cmd::AddLaddr {
+                Op::AddLaddr {
+                    service: key(),
+                    address,
+                    port,
+                }
+            } else {
+                Op::DelLaddr {
+                    service: key(),
+                    address,
+                    port,
+                }
+            })
+        }
+        Cmd::GetLaddr => Command::Laddrs(has_service.then(key)),
     };
     Ok(command)
 }

@@ -6,6 +6,7 @@
 //!   messages and exit statuses.
 //! - [`apply`]: an [`proto::Op`] applied to a `config::Config` with the kernel's semantics and
 //!   `ipvs_strerror` messages; batches are validated as a whole.
+//! - [`laddr`]: DPVS's `--add-laddr`, `--del-laddr`, `--get-laddr` on local address pools.
 //! - [`format`]: `-L`, `--stats`, `--rate`, `-c`, `--timeout`, `-S` byte for byte.
 //! - [`server`] / [`client`]: the socket; [`handler`]: the [`handler::AdminState`] seam the
 //!   gateway implements and [`handler::handle`] that serves a request against it.
@@ -26,6 +27,7 @@ pub mod fuzzing;
 pub mod handler;
 pub mod import;
 pub mod ipvsadm;
+pub mod laddr;
 pub mod manual;
 pub mod names;
 pub mod proto;

@@ -118,7 +118,8 @@ fn describe(long: &str) -> Option<(&'static str, &'static str)> {
         ),
         "fullnat" => (
             "",
-            "Forward by FullNAT (ferrovs; the service needs --laddr-pool).",
+            "Forward by FullNAT (-b with -a/-e, as DPVS spells it): the service's local address \
+             pool, or the only pool there is.",
         ),
         "laddr-pool" => ("NAME", "FullNAT local address pool of a service (ferrovs)."),
         "reload" => ("", "Re-read the gateway's configuration file (ferrovs)."),
@@ -144,6 +145,28 @@ fn describe(long: &str) -> Option<(&'static str, &'static str)> {
         "wait" => (
             "SECONDS",
             "With --drain: wait up to this long for the sessions to end (ferrovs).",
+        ),
+        "add-laddr" => (
+            "",
+            "Add a FullNAT local address (-z) to a service's local address pool, on port -F; a \
+             service without a pool gets one (DPVS).",
+        ),
+        "del-laddr" => (
+            "",
+            "Delete a FullNAT local address (-z) from a service's pool (DPVS).",
+        ),
+        "get-laddr" => (
+            "",
+            "List each service's local addresses and connections from each, in DPVS's format \
+             (DPVS).",
+        ),
+        "laddr" => (
+            "ADDRESS",
+            "The local address of --add-laddr/--del-laddr (DPVS).",
+        ),
+        "ifname" => (
+            "PORT",
+            "The ferrovs port the local address lives on (DPVS's -F interface).",
         ),
         _ => return None,
     })

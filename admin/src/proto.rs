@@ -248,6 +248,26 @@ pub enum Op {
         /// Real server port.
         port: u16,
     },
+    /// `--add-laddr -z ADDRESS -t|-u VIP:PORT -F PORT` (DPVS): add a FullNAT local address to
+    /// the service's local address pool (a new pool on `port` when it has none).
+    AddLaddr {
+        /// The virtual service.
+        service: ServiceKey,
+        /// The local address.
+        address: IpAddr,
+        /// `-F`: the ferrovs port the address lives on.
+        port: String,
+    },
+    /// `--del-laddr -z ADDRESS -t|-u VIP:PORT -F PORT` (DPVS): remove a local address from the
+    /// service's pool.
+    DelLaddr {
+        /// The virtual service.
+        service: ServiceKey,
+        /// The local address.
+        address: IpAddr,
+        /// `-F`: the ferrovs port the address lives on.
+        port: String,
+    },
     /// `--set tcp tcpfin udp`: session timeouts in seconds; 0 leaves a value unchanged.
     SetTimeouts {
         /// Established TCP.
@@ -310,6 +330,11 @@ pub enum Request {
         /// Drained from now on.
         drained: bool,
     },
+    /// `--get-laddr [-t|-u VIP:PORT]` (DPVS): the local addresses of one service or of all.
+    Laddrs {
+        /// The service; `None` = every service.
+        service: Option<ServiceKey>,
+    },
 }
 
 /// The daemon's answer.
@@ -351,6 +376,31 @@ pub enum Response {
         /// One entry per running direction.
         daemons: Vec<DaemonEntry>,
     },
+    /// The local addresses of services (`--get-laddr`), in configuration order.
+    Laddrs {
+        /// One entry per service asked for.
+        services: Vec<LaddrService>,
+    },
+}
+
+/// One service's FullNAT local addresses (`--get-laddr`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaddrService {
+    /// The service.
+    pub key: ServiceKey,
+    /// Its local address pool, if any.
+    pub pool: Option<String>,
+    /// The pool's addresses, in pool order.
+    pub laddrs: Vec<LaddrEntry>,
+}
+
+/// One local address of a service (`--get-laddr`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaddrEntry {
+    /// The address.
+    pub address: IpAddr,
+    /// The service's connections from this address now (DPVS's CONNS).
+    pub conns: u64,
 }
 
 impl Response {
@@ -515,6 +565,10 @@ pub struct ConnEntry {
     pub state: String,
     /// Seconds until expiry.
     pub expire_s: u32,
+    /// FullNAT: the local address and port the real server sees as the source; `None` for
+    /// the other methods (and from gateways that do not report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<SocketAddr>,
 }
 
 /// Session timeouts (`--timeout`).

@@ -233,6 +233,7 @@ fn connections_match_the_reference() {
         destination: sa(d),
         state: st.into(),
         expire_s: e,
+        local: None,
     };
     s.conns = vec![
         c(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use admin::proto::{ConnEntry, Proto};
 use control::plane::SessionDumps;
 use dataplane::pipeline::Worker;
-use dataplane::session::{Session, SessionAddr};
+use dataplane::session::{FwdMethod, Session, SessionAddr};
 use dataplane::types::L4Proto;
 
 /// At most this many connection entries per worker in one `-L -c` dump.
@@ -68,6 +68,8 @@ fn dump<'a, A: SessionAddr + Into<std::net::IpAddr> + 'a>(
                 s.state_name().to_owned()
             },
             expire_s: s.expires().saturating_sub(now),
+            local: (s.method() == FwdMethod::FullNat)
+                .then(|| SocketAddr::new(s.laddr().into(), s.lport())),
         });
     }
 }

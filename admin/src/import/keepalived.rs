@@ -9,7 +9,8 @@
 //! `weight`, `uthreshold`/`lthreshold`, `inhibit_on_failure`, `delay_loop`, `connect_timeout`,
 //! `connect_port`, `retry`/`nb_get_retry`, `sorry_server`, `virtualhost`,
 //! `global_defs { lvs_timeouts }`, `global_defs { lvs_sync_daemon }` (to `[sync]`, see
-//! [`super::sync_daemon`]) and DPVS's `local_address_group` / `laddr_group_name`.
+//! [`super::sync_daemon`]) and DPVS's dialect (`local_address_group` / `laddr_group_name` and
+//! the warnings for what ferrovs does not have yet: [`super::dpvs`]).
 //!
 //! keepalived's own defaults apply, not ipvsadm's: NAT forwarding, `wlc` (both with
 //! keepalived's warning when unset), weight 1, `delay_loop` 60 s, `connect_timeout` 5 s,
@@ -31,8 +32,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use config::{
-    CheckKind, CommandCheck, Config, Forward, HealthCheck, HttpCheck, LocalAddressPool, Protocol,
-    RealServer, SchedFlag, Scheduler, Service, Toa, MAX_TIMEOUT_S,
+    CheckKind, CommandCheck, Config, Forward, HealthCheck, HttpCheck, Protocol, RealServer,
+    SchedFlag, Scheduler, Service, Toa, MAX_TIMEOUT_S,
 };
 
 use super::kconf::{self, Stmt};
@@ -499,6 +500,12 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
         if cx.inherit(s, &mut vs.inherit) {
             continue;
         }
+        if let Some(warning) = super::dpvs::vs_keyword(s) {
+            if let Some(w) = warning {
+                cx.w(s.line, w);
+            }
+            continue;
+        }
         match s.key() {
             "lb_algo" | "lvs_sched" => {
                 let name = s.arg(1).unwrap_or("");
@@ -567,11 +574,7 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
             | "ip_family"
             | "sorry_server_inhibit"
             | "sorry_server_lvs_method"
-            | "syn_proxy"
             | "establish_timeout"
-            | "daddr_group_name"
-            | "waddr_group_name"
-            | "proxy_protocol"
             | "hash_target"
             | "quic"
             | "vip_bind_dev"
@@ -766,7 +769,19 @@ fn real_servers(
 /// The validation errors of the result (for example a FullNAT service whose local addresses are
 /// on none of the base's ports).
 pub fn import(text: &str, base: &Config) -> Result<Imported, Vec<Diagnostic>> {
-    import_with(text, base, None)
+    import_with(text, base, None, false)
+}
+
+/// Import keepalived.conf `text` as [`import`] does, onto the placeholder base
+/// ([`super::placeholder_base`]): its port takes the local addresses no port holds, as host
+/// prefixes, so that a DPVS `local_address_group` imports without `--base` (each told in a
+/// note).
+///
+/// # Errors
+///
+/// As [`import`].
+pub fn import_without_base(text: &str) -> Result<Imported, Vec<Diagnostic>> {
+    import_with(text, &super::placeholder_base(), None, true)
 }
 
 /// Import keepalived.conf `text` onto `base` as [`import`] does, and its VRRP half as well: the
@@ -784,17 +799,32 @@ pub fn import_ha(
     base: &Config,
     opts: &HaOptions,
 ) -> Result<Imported, Vec<Diagnostic>> {
-    import_with(text, base, Some((file, opts)))
+    import_with(text, base, Some((file, opts)), false)
+}
+
+/// [`import_ha`] onto the placeholder base, as [`import_without_base`].
+///
+/// # Errors
+///
+/// As [`import_ha`].
+pub fn import_ha_without_base(
+    file: &str,
+    text: &str,
+    opts: &HaOptions,
+) -> Result<Imported, Vec<Diagnostic>> {
+    import_with(text, &super::placeholder_base(), Some((file, opts)), true)
 }
 
 fn import_with(
     text: &str,
     base: &Config,
     ha: Option<(&str, &HaOptions)>,
+    placeholder: bool,
 ) -> Result<Imported, Vec<Diagnostic>> {
     let mut warnings = Vec::new();
     let tree = kconf::parse(text, &mut warnings);
     let mut notes = Vec::new();
+    let mut errors = Vec::new();
     let mut cx = Ctx {
         warn: &mut warnings,
     };
@@ -827,7 +857,21 @@ fn import_with(
                     // With --keepalived-out the other keywords stay in the VRRP-only file.
                 }
             }
-            "local_address_group" => local_address_group(&mut cx, st, &mut cfg),
+            "local_address_group" => {
+                let placement = super::dpvs::Placement {
+                    interfaces: ha.map_or(&[][..], |(_, o)| o.interfaces.as_slice()),
+                    placeholder,
+                };
+                let mut d = super::dpvs::Diags {
+                    warn: &mut *cx.warn,
+                    notes: &mut notes,
+                    errors: &mut errors,
+                };
+                super::dpvs::local_address_group(st, &mut cfg, &placement, &mut d, expand);
+            }
+            "deny_address_group" | "allow_address_group" => {
+                super::dpvs::address_group(st, cx.warn);
+            }
             "static_ipaddress" | "static_routes" | "static_rules" if ha.is_some() => cx.w(
                 st.line,
                 format!(
@@ -874,20 +918,21 @@ fn import_with(
         None => None,
     };
     match crate::apply::validate(&cfg) {
-        Ok(config) => Ok(Imported {
+        Ok(config) if errors.is_empty() => Ok(Imported {
             config,
             warnings,
             notes,
             ha,
         }),
-        Err(e) => Err(e
-            .message
-            .lines()
-            .map(|l| Diagnostic {
+        Ok(_) => Err(errors),
+        Err(e) => {
+            // What the import found first (with lines), then the schema's verdict.
+            errors.extend(e.message.lines().map(|l| Diagnostic {
                 line: 0,
                 message: l.to_owned(),
-            })
-            .collect()),
+            }));
+            Err(errors)
+        }
     }
 }
 
@@ -909,33 +954,6 @@ fn lvs_timeouts(cx: &mut Ctx<'_>, st: &Stmt, cfg: &mut Config) {
         }
         i += 2;
     }
-}
-
-fn local_address_group(cx: &mut Ctx<'_>, st: &Stmt, cfg: &mut Config) {
-    let name = st.arg(1).unwrap_or("").to_owned();
-    let mut addresses = Vec::new();
-    for e in st.block.as_deref().unwrap_or_default() {
-        match expand(e.key()) {
-            Ok(a) => addresses.extend(a),
-            Err(m) => cx.w(e.line, format!("local_address_group entry skipped: {m}")),
-        }
-    }
-    let port = addresses
-        .first()
-        .and_then(|a| {
-            cfg.ports
-                .iter()
-                .find(|p| p.addresses.iter().any(|pf| pf.contains(*a)))
-        })
-        .or_else(|| cfg.ports.first())
-        .map(|p| p.name.clone())
-        .unwrap_or_default();
-    cfg.local_address_pools.retain(|p| p.name != name);
-    cfg.local_address_pools.push(LocalAddressPool {
-        name,
-        addresses,
-        port,
-    });
 }
 
 fn import_vs(

@@ -1,0 +1,275 @@
+//! DPVS's keepalived dialect (its fork of keepalived): what the LVS importer maps and what it
+//! warns about, each with its line.
+//!
+//! - `local_address_group NAME { ADDRESS[-LAST] INTERFACE ... }` becomes a
+//!   `[[local_address_pool]]` NAME; `laddr_group_name NAME` on a virtual server names it
+//!   (read in [`super::keepalived`]). The pool's port is the one the entries' DPVS interface
+//!   maps to: `--interface IF=PORT` (with `--keepalived-out`), a port named IF (or IF without
+//!   `.kni`), else the one port whose networks hold the address. Without `--base`, the
+//!   placeholder port takes each address that no port's networks hold as a host prefix
+//!   (`/32`, `/128`), with a note, so the import validates; with a base, the error says which
+//!   network to add to which port.
+//! - `syn_proxy`, `proxy_protocol`, `deny_address_group` / `daddr_group_name` (DPVS's
+//!   blacklist) and `allow_address_group` / `waddr_group_name` (its whitelist): features
+//!   ferrovs has not landed yet (the SYN proxy and admission lists of issue 17, the PROXY
+//!   protocol of issue 21), each a warning saying what the service does without it.
+//! - `dpdk_interface` (in a `vrrp_instance`) is noted and commented out by the VRRP import
+//!   ([`super::vrrp`]); its `.kni` interface maps to the port without the suffix.
+
+use std::net::IpAddr;
+
+use config::{Config, LocalAddressPool, Prefix};
+
+use super::kconf::Stmt;
+use super::Diagnostic;
+
+/// What a local address group is placed against.
+pub(super) struct Placement<'a> {
+    /// `--interface IF=PORT` mappings (with `--keepalived-out`; empty otherwise).
+    pub interfaces: &'a [(String, String)],
+    /// The base is the placeholder: its port takes addresses no port holds.
+    pub placeholder: bool,
+}
+
+/// Diagnostics of the DPVS part, by kind.
+pub(super) struct Diags<'a> {
+    pub warn: &'a mut Vec<Diagnostic>,
+    pub notes: &'a mut Vec<Diagnostic>,
+    pub errors: &'a mut Vec<Diagnostic>,
+}
+
+fn diag(to: &mut Vec<Diagnostic>, line: usize, message: String) {
+    to.push(Diagnostic { line, message });
+}
+
+/// The port a DPVS interface name maps to by name: `--interface`, a port of that name, or of
+/// that name without `.kni`.
+fn port_by_name(cfg: &Config, at: &Placement<'_>, iface: &str) -> Option<(String, &'static str)> {
+    if let Some((_, p)) = at.interfaces.iter().find(|(i, _)| i == iface) {
+        return Some((p.clone(), "--interface"));
+    }
+    let bare = iface.strip_suffix(".kni").unwrap_or(iface);
+    cfg.ports
+        .iter()
+        .find(|p| p.name == iface || p.name == bare)
+        .map(|p| (p.name.clone(), "a port of that name"))
+}
+
+fn port_by_address(cfg: &Config, a: IpAddr) -> Option<String> {
+    cfg.ports
+        .iter()
+        .find(|p| p.addresses.iter().any(|n| n.contains(a)))
+        .map(|p| p.name.clone())
+}
+
+fn host_prefix(a: IpAddr) -> Prefix {
+    Prefix {
+        addr: a,
+        len: if a.is_ipv4() { 32 } else { 128 },
+    }
+}
+
+/// Read `local_address_group NAME { ... }` into a pool of `cfg` (replacing one of that name).
+pub(super) fn local_address_group(
+    st: &Stmt,
+    cfg: &mut Config,
+    at: &Placement<'_>,
+    d: &mut Diags<'_>,
+    expand: impl Fn(&str) -> Result<Vec<IpAddr>, String>,
+) {
+    let name = st.arg(1).unwrap_or("").to_owned();
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut pool_port: Option<String> = None;
+    let mut told: Vec<String> = Vec::new();
+    for e in st.children() {
+        let addrs = match expand(e.key()) {
+            Ok(a) => a,
+            Err(m) => {
+                diag(
+                    d.warn,
+                    e.line,
+                    format!("local_address_group entry skipped: {m}"),
+                );
+                continue;
+            }
+        };
+        let iface = e.arg(1).unwrap_or("");
+        let Some(&first) = addrs.first() else {
+            continue;
+        };
+        let by_name = if iface.is_empty() {
+            None
+        } else {
+            port_by_name(cfg, at, iface)
+        };
+        let port = match (by_name, port_by_address(cfg, first)) {
+            (Some((p, how)), _) => {
+                if !told.contains(&iface.to_owned()) {
+                    told.push(iface.to_owned());
+                    diag(
+                        d.notes,
+                        e.line,
+                        format!("interface {iface} -> ferrovs port {p} ({how})"),
+                    );
+                }
+                p
+            }
+            (None, Some(p)) => {
+                if !iface.is_empty() && !told.contains(&iface.to_owned()) {
+                    told.push(iface.to_owned());
+                    diag(
+                        d.notes,
+                        e.line,
+                        format!(
+                            "interface {iface} -> ferrovs port {p} (its networks hold {first})"
+                        ),
+                    );
+                }
+                p
+            }
+            (None, None) if at.placeholder => cfg
+                .ports
+                .first()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            (None, None) => {
+                diag(
+                    d.errors,
+                    e.line,
+                    format!(
+                        "local_address_group {name}: {first}{} is on none of the base's ports' \
+                         networks; add an address on its network to the [[port]] facing the \
+                         real servers{}",
+                        if iface.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({iface})")
+                        },
+                        if iface.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", or name that port {iface} (or pass --interface {iface}=PORT with --keepalived-out)")
+                        }
+                    ),
+                );
+                continue;
+            }
+        };
+        match &pool_port {
+            Some(pp) if *pp != port => {
+                diag(
+                    d.warn,
+                    e.line,
+                    format!(
+                        "local_address_group {name}: {} skipped: it is on port {port}, the group's \
+                         first address on port {pp}, and a ferrovs pool lives on one port",
+                        e.key()
+                    ),
+                );
+                continue;
+            }
+            Some(_) => {}
+            None => pool_port = Some(port.clone()),
+        }
+        for a in addrs {
+            if addresses.contains(&a) {
+                continue;
+            }
+            let on_port = cfg
+                .ports
+                .iter()
+                .find(|p| p.name == port)
+                .is_some_and(|p| p.addresses.iter().any(|n| n.contains(a)));
+            if !on_port {
+                if at.placeholder {
+                    if let Some(p) = cfg.ports.iter_mut().find(|p| p.name == port) {
+                        p.addresses.push(host_prefix(a));
+                        diag(
+                            d.notes,
+                            e.line,
+                            format!(
+                                "local address {a}: placeholder port {port} takes it as {} so the \
+                                 pool validates; give {port} the real network instead (or import \
+                                 with --base)",
+                                host_prefix(a)
+                            ),
+                        );
+                    }
+                } else {
+                    let nets: Vec<String> = cfg
+                        .ports
+                        .iter()
+                        .find(|p| p.name == port)
+                        .map(|p| p.addresses.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default();
+                    diag(
+                        d.errors,
+                        e.line,
+                        format!(
+                            "local_address_group {name}: {a} is not on port {port}'s networks ({}); \
+                             add an address on its network to port {port}",
+                            if nets.is_empty() { "it has none".to_owned() } else { nets.join(", ") }
+                        ),
+                    );
+                    continue;
+                }
+            }
+            addresses.push(a);
+        }
+    }
+    cfg.local_address_pools.retain(|p| p.name != name);
+    cfg.local_address_pools.push(LocalAddressPool {
+        name,
+        addresses,
+        port: pool_port.unwrap_or_default(),
+    });
+}
+
+/// DPVS's address groups for admission (`deny_address_group`, `allow_address_group`): one
+/// warning naming the group and what the services do without it.
+pub(super) fn address_group(st: &Stmt, warn: &mut Vec<Diagnostic>) {
+    let (list, by) = if st.key() == "deny_address_group" {
+        ("blacklist", "clients it lists are not refused")
+    } else {
+        ("whitelist", "clients it does not list are not refused")
+    };
+    diag(
+        warn,
+        st.line,
+        format!(
+            "{} {} (DPVS's {list}, {} entries) is not imported: ferrovs has no admission lists \
+             yet (issue 17); {by}",
+            st.key(),
+            st.arg(1).unwrap_or(""),
+            st.children().len()
+        ),
+    );
+}
+
+/// A DPVS keyword of a `virtual_server` that ferrovs has no feature for yet: its warning, or
+/// `None` for another keyword (or for a setting that is ferrovs's behaviour already).
+pub(super) fn vs_keyword(st: &Stmt) -> Option<Option<String>> {
+    let arg = st.arg(1).unwrap_or("");
+    Some(match st.key() {
+        "syn_proxy" => Some(
+            "syn_proxy is not imported: ferrovs has no SYN proxy yet (issue 17); the service \
+             runs without one, SYNs reach the real servers"
+                .to_owned(),
+        ),
+        "proxy_protocol" if matches!(arg, "disable" | "") => None,
+        "proxy_protocol" => Some(format!(
+            "proxy_protocol {arg} is not imported: ferrovs does not insert PROXY protocol headers \
+             yet (issue 21); real servers that expect one will refuse the connections, so turn \
+             it off there or keep TOA"
+        )),
+        "daddr_group_name" => Some(format!(
+            "daddr_group_name {arg} (DPVS's blacklist) is not imported: ferrovs has no admission \
+             lists yet (issue 17); the clients it lists are not refused"
+        )),
+        "waddr_group_name" => Some(format!(
+            "waddr_group_name {arg} (DPVS's whitelist) is not imported: ferrovs has no admission \
+             lists yet (issue 17); clients it does not list are not refused"
+        )),
+        _ => return None,
+    })
+}
