@@ -86,6 +86,11 @@ pub enum Punt {
 /// the box (VRRP, OSPF, IGMP, PIM, ... to one of its addresses or a link-local group), for the
 /// kernel behind the exception path to judge, malformed or not; dropped otherwise. Only
 /// refused frames come here, so the forwarding path pays nothing for it.
+/// Slots a full table looks at for an embryonic session to give up before it refuses a new
+/// flow: under a SYN flood nearly every slot is one, so the first probes find it; a table of
+/// established flows costs this many record reads per refused flow, no more.
+const EVICT_PROBES: usize = 64;
+
 #[cold]
 #[inline(never)]
 fn refused(snap: &Snapshot, data: &[u8], r: DropReason) -> Verdict {
@@ -298,6 +303,32 @@ impl Worker {
         }));
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
+    }
+
+    /// Insert a new session; in a full table, first give up an embryonic one (half-open TCP,
+    /// unanswered UDP) to make room, never an established one (issue 17, table pressure).
+    #[inline]
+    fn insert_session<A: Family>(
+        &mut self,
+        now: u32,
+        new: &NewSession<A>,
+    ) -> Result<SlotId, InsertError> {
+        let t = A::sessions(&mut self.tables);
+        match t.insert(now, new) {
+            Err(InsertError::TableFull) => {}
+            done => return done,
+        }
+        let old = t
+            .evict_embryonic(EVICT_PROBES)
+            .ok_or(InsertError::TableFull)?;
+        let c = &self.counters;
+        c.sessions_evicted.inc();
+        if !old.is_sync_stub() {
+            gone(c, old.service(), old.backend_idx(), old.is_active());
+            let why = SyncKind::Deleted(DeleteReason::Removed);
+            sync::publish_cold(&mut self.sync, c, why, &old, now);
+        }
+        A::sessions(&mut self.tables).insert(now, new)
     }
 
     /// Run a bounded amount of session and template expiry (call once per loop iteration).
@@ -691,8 +722,7 @@ impl Worker {
             client_mac: src_mac(frame.data()),
             flags: 0,
         };
-        let t = A::sessions(&mut self.tables);
-        let slot = match t.insert(now, &new) {
+        let slot = match self.insert_session::<A>(now, &new) {
             Ok(slot) => slot,
             Err(e) => {
                 self.counters.insert_failures.inc();
@@ -702,6 +732,7 @@ impl Worker {
                 });
             }
         };
+        let t = A::sessions(&mut self.tables);
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         c.sessions_created.inc();
@@ -875,7 +906,7 @@ impl Worker {
             t.update_tcp_state(slot, now, dir, TcpFlags::from_bits(tcp_flags))
         } else {
             if !fresh {
-                t.touch(slot, now);
+                t.touch_from(slot, now, dir);
             }
             None
         };

@@ -651,6 +651,18 @@ impl<A: SessionAddr> SessionTable<A> {
         true
     }
 
+    /// [`Self::touch`] for a packet travelling `dir`: a reply marks the session answered (a UDP
+    /// flow with a reply is no longer embryonic, [`Session::is_embryonic`]).
+    #[inline]
+    pub fn touch_from(&mut self, slot: SlotId, now: u32, dir: Direction) -> bool {
+        if dir == Direction::Reply {
+            if let Some(s) = self.slab.get_mut(slot.index()) {
+                s.sys |= SYS_REPLIED;
+            }
+        }
+        self.touch(slot, now)
+    }
+
     /// Run a TCP segment through the state machine and refresh the expiry for the new state.
     ///
     /// `dir` is the packet's direction; DR and TUN sessions use the INPUT-ONLY table until a
