@@ -86,9 +86,9 @@ pub enum Punt {
 /// the box (VRRP, OSPF, IGMP, PIM, ... to one of its addresses or a link-local group), for the
 /// kernel behind the exception path to judge, malformed or not; dropped otherwise. Only
 /// refused frames come here, so the forwarding path pays nothing for it.
-/// Slots a full table looks at for an embryonic session to give up before it refuses a new
-/// flow: under a SYN flood nearly every slot is one, so the first probes find it; a table of
-/// established flows costs this many record reads per refused flow, no more.
+/// Slots a full table looks at for a session to give up before it refuses a new flow: under a
+/// SYN flood nearly every slot is one, so the first probes find it; a table of established
+/// flows costs this many record reads per refused flow, no more.
 const EVICT_PROBES: usize = 64;
 
 #[cold]
@@ -305,8 +305,9 @@ impl Worker {
         self.counters.generation.set(snap.generation);
     }
 
-    /// Insert a new session; in a full table, first give up an embryonic one (half-open TCP,
-    /// unanswered UDP) to make room, never an established one (issue 17, table pressure).
+    /// Insert a new session; in a full table, first give up one that carries no connection (a
+    /// half-open or closed TCP one, an unanswered UDP one) to make room, never an established
+    /// one (issue 17, table pressure).
     #[inline]
     fn insert_session<A: Family>(
         &mut self,
@@ -319,7 +320,7 @@ impl Worker {
             done => return done,
         }
         let old = t
-            .evict_embryonic(EVICT_PROBES)
+            .evict_for_room(EVICT_PROBES)
             .ok_or(InsertError::TableFull)?;
         let c = &self.counters;
         c.sessions_evicted.inc();

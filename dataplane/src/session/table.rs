@@ -259,6 +259,16 @@ impl<A: SessionAddr> Session<A> {
             L4Proto::Udp => self.method.sees_replies() && self.sys & SYS_REPLIED == 0,
         }
     }
+
+    /// Whether a full table may give it up for a new flow: an embryonic session, or a TCP one
+    /// whose connection has ended (TIME_WAIT, CLOSE: kept only to absorb stray segments).
+    /// Established and half-closed connections (FIN_WAIT, CLOSE_WAIT, LAST_ACK) never are.
+    pub const fn is_evictable(&self) -> bool {
+        self.is_embryonic()
+            || (matches!(self.proto, L4Proto::Tcp)
+                && !self.is_sync_stub()
+                && matches!(self.state, TcpState::TimeWait | TcpState::Close))
+    }
 }
 
 impl<A: SessionAddr> TimerNode for Session<A> {
@@ -730,12 +740,13 @@ impl<A: SessionAddr> SessionTable<A> {
     }
 
     /// Make room under pressure: look at up to `probes` slots from where the last call stopped
-    /// and remove the first embryonic session found ([`Session::is_embryonic`]), returning its
+    /// and remove the first evictable session found ([`Session::is_evictable`]: embryonic, or
+    /// a connection that has ended), returning its
     /// last contents for the caller's bookkeeping (as [`Self::expire`]'s callback gets). An
     /// established session is never taken. `None` when the probes found nothing to take: the
     /// new flow is refused, as before. Bounded work; the hand moves on, so a flood of
     /// half-open connections is evicted oldest-slot-first rather than by chance.
-    pub fn evict_embryonic(&mut self, probes: usize) -> Option<Session<A>> {
+    pub fn evict_for_room(&mut self, probes: usize) -> Option<Session<A>> {
         let cap = self.slab.len() as u32;
         if cap == 0 {
             return None;
@@ -744,7 +755,7 @@ impl<A: SessionAddr> SessionTable<A> {
             let idx = self.evict_hand;
             self.evict_hand = if idx + 1 >= cap { 0 } else { idx + 1 };
             let s = &self.slab[idx as usize];
-            if s.is_live() && s.is_embryonic() {
+            if s.is_live() && s.is_evictable() {
                 return self.remove(SlotId(idx));
             }
         }

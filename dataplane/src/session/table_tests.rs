@@ -606,7 +606,7 @@ fn a_full_table_gives_up_half_open_connections_never_established_ones() {
     }
     assert_eq!(t.insert(0, &fnat(5000)), Err(InsertError::TableFull));
     let mut evicted = 0;
-    while let Some(old) = t.evict_embryonic(8) {
+    while let Some(old) = t.evict_for_room(8) {
         assert_eq!(old.state(), TcpState::SynRecv, "{old:?}");
         assert_eq!(old.cport() % 2, 1, "{old:?}");
         assert!(t.lookup(&in_key(&fnat(u32::from(old.cport())))).is_none());
@@ -634,9 +634,9 @@ fn an_all_established_table_evicts_nothing_within_the_probe_budget() {
             .unwrap();
         t.update_tcp_state(slot, 0, Direction::Reply, ACK).unwrap();
     }
-    assert_eq!(t.evict_embryonic(1000), None);
+    assert_eq!(t.evict_for_room(1000), None);
     assert_eq!(t.len(), 32);
-    assert_eq!(table(0).evict_embryonic(8), None);
+    assert_eq!(table(0).evict_for_room(8), None);
 }
 
 #[test]
@@ -654,8 +654,34 @@ fn udp_is_embryonic_until_its_first_reply_and_dr_udp_never() {
     assert!(!t.get(answered).unwrap().is_embryonic());
     assert!(t.get(silent).unwrap().is_embryonic());
     assert!(!t.get(dr).unwrap().is_embryonic());
-    let old = t.evict_embryonic(8).unwrap();
+    let old = t.evict_for_room(8).unwrap();
     assert_eq!(old.cport(), 2);
-    assert_eq!(t.evict_embryonic(8), None);
+    assert_eq!(t.evict_for_room(8), None);
     assert_eq!(t.len(), 2);
+}
+
+#[test]
+fn ended_connections_make_room_half_closed_ones_do_not() {
+    let mut t = table(3);
+    let ended = t.insert(0, &fnat(1)).unwrap();
+    let half_closed = t.insert(0, &fnat(2)).unwrap();
+    let live = t.insert(0, &fnat(3)).unwrap();
+    for s in [ended, half_closed, live] {
+        t.update_tcp_state(s, 0, Direction::Reply, SYNACK).unwrap();
+        t.update_tcp_state(s, 0, Direction::Inbound, ACK).unwrap();
+    }
+    t.update_tcp_state(ended, 0, Direction::Inbound, RST)
+        .unwrap();
+    t.update_tcp_state(half_closed, 0, Direction::Inbound, FIN)
+        .unwrap();
+    assert_eq!(t.get(ended).unwrap().state(), TcpState::Close);
+    assert!(t.get(ended).unwrap().is_evictable());
+    assert!(
+        !t.get(half_closed).unwrap().is_evictable(),
+        "{:?}",
+        t.get(half_closed)
+    );
+    assert!(!t.get(live).unwrap().is_evictable());
+    assert_eq!(t.evict_for_room(10).map(|s| s.cport()), Some(1));
+    assert_eq!(t.evict_for_room(10), None);
 }
