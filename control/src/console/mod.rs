@@ -37,7 +37,7 @@ use http::{Request, Response};
 use status::{GatewaySource, Status};
 
 /// Threads serving requests.
-pub const HANDLERS: usize = 4;
+pub const HANDLERS: usize = 8;
 /// Connections waiting for a handler; more are answered 503.
 pub const QUEUE: usize = 32;
 /// How long writing a response may take.
