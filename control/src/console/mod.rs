@@ -238,7 +238,7 @@ fn handler_loop(rx: &Receiver<(TcpStream, SocketAddr)>, shared: &Shared) {
 
 /// Answer one request.
 fn route(shared: &Shared, req: &Request, peer: SocketAddr) -> Response {
-    let get = req.method == "GET" || req.method == "HEAD";
+    let get = req.method == "GET";
     let asset = |ct: &'static str, body: &'static str| Response::new(200, ct, body);
     match (req.path.as_str(), get) {
         ("/" | "/index.html", true) => asset("text/html; charset=utf-8", INDEX_HTML),
@@ -264,7 +264,7 @@ fn route(shared: &Shared, req: &Request, peer: SocketAddr) -> Response {
         (
             "/" | "/index.html" | "/console.js" | "/console.css" | "/api/status" | "/api/session",
             false,
-        ) => Response::text(405, "method not allowed").with("Allow", "GET, HEAD"),
+        ) => Response::text(405, "method not allowed").with("Allow", "GET"),
         ("/api/action", true) => Response::text(405, "method not allowed").with("Allow", "POST"),
         _ => Response::text(404, "not found"),
     }
