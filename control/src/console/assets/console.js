@@ -75,8 +75,8 @@ function rsAction(kind, svc, d, extra) {
 
 function health(d) {
   const h = d.health;
-  if (!h) return el("td", { class: "unchecked", text: "—" });
-  const td = el("td", { class: h.state, title: h.check || "" },
+  if (!h) return el("td", { class: "unchecked", "data-label": "Health", text: "—" });
+  const td = el("td", { class: h.state, "data-label": "Health", title: h.check || "" },
     h.state + (h.state === "unchecked" ? "" : " " + ago(h.for_s)));
   if (h.last_failure) td.append(el("div", { class: "muted", text: "last failure: " + h.last_failure }));
   return td;
@@ -88,15 +88,15 @@ function serverRow(svc, d) {
   const w = el("input", { class: "w", type: "number", min: 0, max: 65535, value: d.weight, "aria-label": "weight" });
   return el("tr", { class: "rs", "data-service": svc.key.protocol + " " + key, "data-server": hostPort(d.address, d.port) },
     el("td", { class: "server", text: hostPort(d.address, d.port) }),
-    el("td", { class: "fwd", text: FWD[d.forward] || d.forward }),
-    el("td", { class: "num weight", text: String(d.weight) }),
+    el("td", { class: "fwd", "data-label": "Forward", text: FWD[d.forward] || d.forward }),
+    el("td", { class: "num weight", "data-label": "Weight", text: String(d.weight) }),
     health(d),
-    el("td", { class: "num active", text: String(d.state.active_conns) }),
-    el("td", { class: "num inactive", text: String(d.state.inactive_conns) }),
-    el("td", { class: "num wide", text: human(c.conns) }),
-    el("td", { class: "num", text: human(c.inpkts) + " / " + human(c.outpkts) }),
-    el("td", { class: "num wide", text: human(c.inbytes) + " / " + human(c.outbytes) }),
-    el("td", { class: "num", text: c.cps + " / " + human(c.inpps) + " / " + human(c.inbps) + "B" }),
+    el("td", { class: "num active", "data-label": "Active", text: String(d.state.active_conns) }),
+    el("td", { class: "num inactive", "data-label": "Inactive", text: String(d.state.inactive_conns) }),
+    el("td", { class: "num wide", "data-label": "Conns", text: human(c.conns) }),
+    el("td", { class: "num", "data-label": "Pkts in/out", text: human(c.inpkts) + " / " + human(c.outpkts) }),
+    el("td", { class: "num wide", "data-label": "Bytes in/out", text: human(c.inbytes) + " / " + human(c.outbytes) }),
+    el("td", { class: "num", "data-label": "conn/s, pkt/s, B/s", text: c.cps + " / " + human(c.inpps) + " / " + human(c.inbps) + "B" }),
     el("td", { class: "act" },
       w,
       el("button", { class: "set", type: "button", text: "Set", onclick: () => rsAction("weight", svc, d, { weight: w.value }) }),
@@ -165,7 +165,7 @@ function renderServices(st) {
 function renderHa(st) {
   const box = document.getElementById("ha");
   const parts = [];
-  if (st.ha) {
+  if (st.ha && !(st.ha.mode === "none" && st.ha.addresses.length === 0)) {
     parts.push(el("p", {}, "mode " + st.ha.mode + ", " + (st.ha.synced ? "in sync with the kernel" : "not in sync"),
       st.ha.problem ? el("span", { class: "down", text: " — " + st.ha.problem }) : null));
     parts.push(el("div", { class: "table-wrap" }, el("table", {},
