@@ -51,8 +51,10 @@ fn lab_with_console() -> (Lab, Gateway) {
         .find("admin_socket = ")
         .expect("[control] admin_socket");
     let eol = at + toml[at..].find('\n').expect("line end") + 1;
+    // The service is the file's last table: its health check goes after it.
     let with = format!(
-        "{}console = \"{CONSOLE}\"\nconsole_users = [\"{ADMIN}\"]\n{}",
+        "{}console = \"{CONSOLE}\"\nconsole_users = [\"{ADMIN}\"]\n{}\n[service.health_check]\n\
+         type = \"tcp\"\ninterval = 1\ntimeout = 1\nretries = 0\nfall = 1\nrise = 1\n",
         &toml[..eol],
         &toml[eol..]
     );
@@ -607,6 +609,28 @@ fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
         Duration::from_secs(10),
     );
     assert_eq!(b.listing(), before);
+
+    // rs1's nginx stops: the page shows it down, with the failure.
+    let rs1 = format!("{}:80", lab.var("RS1"));
+    b.wait(
+        &format!(
+            "{}.querySelector('td[data-label=\"Health\"]').className === 'up'",
+            row(&rs1)
+        ),
+        Duration::from_secs(20),
+    );
+    let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/rs1-nginx.pid", lab.id))
+        .expect("rs1 nginx pid");
+    let st = Command::new("kill").arg(pid.trim()).status().expect("kill");
+    assert!(st.success());
+    b.wait(
+        &format!(
+            "(() => {{ const h = {}.querySelector('td[data-label=\"Health\"]'); \
+             return h.className === 'down' && h.textContent.includes('last failure: '); }})()",
+            row(&rs1)
+        ),
+        Duration::from_secs(20),
+    );
 
     // On a phone: nothing wider than the screen but the tables, which scroll in their box.
     b.call(
