@@ -180,6 +180,7 @@ impl Actions {
             switch.into(),
             a.service.clone(),
         ];
+        // The real-server commands are the lower-case ones (-a -e -d).
         if cmd.chars().nth(1).is_some_and(|c| c.is_ascii_lowercase()) {
             argv.push("-r".into());
             argv.push(a.server.clone());

@@ -115,11 +115,12 @@ impl Auth {
             .map_err(|_| AuthError::Malformed)?;
         let text = String::from_utf8(raw).map_err(|_| AuthError::Malformed)?;
         let (name, password) = text.split_once(':').ok_or(AuthError::Malformed)?;
-        let user = self
-            .users
-            .iter()
-            .find(|u| u.name == name)
-            .ok_or(AuthError::Wrong)?;
+        let Some(user) = self.users.iter().find(|u| u.name == name) else {
+            // As slow as a wrong password, so the time taken does not tell which names exist.
+            let _ = ShaCrypt::default()
+                .verify_password(password.as_bytes(), self.users[0].hash.as_str());
+            return Err(AuthError::Wrong);
+        };
         let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.get(name).is_some_and(|d| ct_eq(d, &digest)) {

@@ -260,12 +260,12 @@ fn route(shared: &Shared, req: &Request, peer: SocketAddr) -> Response {
             ),
             Err(e) => unauthorized(req, &e.to_string()),
         },
-        ("/api/action", false) if req.method == "POST" => action(shared, req, peer),
+        ("/api/action", _) if req.method == "POST" => action(shared, req, peer),
+        ("/api/action", _) => Response::text(405, "method not allowed").with("Allow", "POST"),
         (
             "/" | "/index.html" | "/console.js" | "/console.css" | "/api/status" | "/api/session",
             false,
         ) => Response::text(405, "method not allowed").with("Allow", "GET"),
-        ("/api/action", true) => Response::text(405, "method not allowed").with("Allow", "POST"),
         _ => Response::text(404, "not found"),
     }
 }
@@ -294,7 +294,11 @@ fn action(shared: &Shared, req: &Request, peer: SocketAddr) -> Response {
     let user = match shared.auth.user(req) {
         Ok(u) => u,
         Err(e) => {
-            eprintln!("ferrovs: console: {peer}: action refused: {e}");
+            // Failed logins are worth a line; requests without credentials are not (a
+            // read-only visitor's, or a flood's).
+            if matches!(e, auth::AuthError::Wrong | auth::AuthError::Malformed) {
+                eprintln!("ferrovs: console: {peer}: action refused: {e}");
+            }
             return unauthorized(req, &e.to_string());
         }
     };
@@ -508,6 +512,7 @@ mod tests {
 
         // Wrong methods, unknown paths, oversized and garbage requests.
         assert!(exchange(addr, b"GET /api/action HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+        assert!(exchange(addr, b"PUT /api/action HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
         assert!(exchange(addr, b"DELETE / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
         assert!(exchange(addr, b"GET /etc/passwd HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
         let mut big = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
