@@ -18,6 +18,7 @@ PACKAGES=(
   prometheus                  # promtool for the metrics test; a real Prometheus for scrape tests
   python3-matplotlib          # make bench: the plots
   dpkg-dev go-md2man systemd  # make deb: dpkg-shlibdeps, ferrovs.toml(5); systemd-analyze verify
+  chromium                    # headless browser driving the web console in tests/lab_console.rs (issue 20)
 )
 # Strip the comments out of the list above.
 pkgs=()

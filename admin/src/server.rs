@@ -85,6 +85,8 @@ impl Responder {
 pub struct AdminServer {
     path: PathBuf,
     rx: Receiver<Pending>,
+    /// For [`LocalClient`]s: in-process callers queue requests where the socket's go.
+    tx: Sender<Pending>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -134,13 +136,15 @@ impl AdminServer {
         let (tx, rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let tx2 = tx.clone();
         let accept = std::thread::Builder::new()
             .name("admin-accept".into())
-            .spawn(move || accept_loop(&listener, &tx, &stop2))
+            .spawn(move || accept_loop(&listener, &tx2, &stop2))
             .map_err(bind_err)?;
         Ok(Self {
             path,
             rx,
+            tx,
             stop,
             accept: Some(accept),
         })
@@ -155,6 +159,15 @@ impl AdminServer {
     /// (`crossbeam_channel::select!`). It disconnects when the server is dropped.
     pub fn requests(&self) -> &Receiver<Pending> {
         &self.rx
+    }
+
+    /// A client for callers in this process (the web console): its requests join the socket's
+    /// in the same queue and are served by the same [`crate::handler::handle`] on the control
+    /// loop, so they get exactly what `ferrovsadm` gets.
+    pub fn local_client(&self) -> LocalClient {
+        LocalClient {
+            tx: self.tx.clone(),
+        }
     }
 
     /// Return the next waiting request, if any; never blocks.
@@ -180,6 +193,34 @@ impl Drop for AdminServer {
             }
         }
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Sends requests to the control loop like a socket connection does, without the socket.
+#[derive(Clone, Debug)]
+pub struct LocalClient {
+    tx: Sender<Pending>,
+}
+
+impl LocalClient {
+    /// Queue `request` and wait up to `timeout` for the control loop's answer; the errors
+    /// are the ones a socket client would read.
+    pub fn request(&self, request: Request, timeout: Duration) -> Response {
+        let (rtx, rrx) = crossbeam_channel::bounded(1);
+        let pending = Pending {
+            request,
+            responder: Responder { tx: rtx },
+        };
+        if self.tx.send(pending).is_err() {
+            return Response::error("ferrovs is shutting down");
+        }
+        match rrx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Response::error("ferrovs did not answer in time"),
+            Err(RecvTimeoutError::Disconnected) => {
+                Response::error("ferrovs dropped the request without an answer")
+            }
+        }
     }
 }
 

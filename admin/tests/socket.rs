@@ -258,3 +258,34 @@ fn socket_path_precedence() {
         );
     }
 }
+
+#[test]
+fn local_client_requests_are_served_by_the_same_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = AdminServer::bind(sock(&dir)).unwrap_or_else(|e| panic!("{e}"));
+    let client = server.local_client();
+    let loop_ = std::thread::spawn(move || {
+        let mut state = MemState::new(common::base());
+        // Two requests: one from the local client, then the socket's (the same queue).
+        for _ in 0..2 {
+            let p = server
+                .poll_timeout(Duration::from_secs(10))
+                .expect("a request");
+            let resp = admin::handler::handle(&mut state, p.request);
+            p.responder.respond(resp);
+        }
+        // Gone: a local client's next request is told so, not left waiting.
+        drop(server);
+    });
+    match client.request(Request::List(ListQuery::default()), Duration::from_secs(10)) {
+        Response::Listing(l) => assert!(l.services.is_empty(), "{l:?}"),
+        other => panic!("{other:?}"),
+    }
+    let r = request(&sock(&dir), &Request::List(ListQuery::default())).expect("socket");
+    assert!(matches!(r, Response::Listing(_)), "{r:?}");
+    loop_.join().expect("loop");
+    assert_eq!(
+        client.request(Request::Ha, Duration::from_secs(1)),
+        Response::error("ferrovs is shutting down")
+    );
+}

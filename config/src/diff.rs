@@ -98,6 +98,10 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &old.control.admin_socket,
         &new.control.admin_socket,
     );
+    // Not `cmp`: its message would print the users' password hashes.
+    if old.control.console != new.control.console {
+        out.push("control.console: the web console's settings changed".to_owned());
+    }
     // The watcher of the exception-path TAPs starts with the gateway; the followed addresses
     // and the announcement timers are reloadable.
     cmp(

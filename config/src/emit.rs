@@ -174,6 +174,25 @@ pub(crate) fn to_toml(c: &Config) -> String {
         q(&c.control.metrics_listen.to_string()),
         q(&c.control.admin_socket)
     );
+    if let Some(k) = &c.control.console {
+        let allow: Vec<String> = k
+            .allow
+            .iter()
+            .map(|p| format!("{}/{}", p.addr, p.len))
+            .collect();
+        let users: Vec<String> = k
+            .users
+            .iter()
+            .map(|u| format!("{}:{}", u.name, u.hash))
+            .collect();
+        let _ = writeln!(
+            o,
+            "console = {}\nconsole_allow = {}\nconsole_users = {}",
+            q(&k.listen.to_string()),
+            str_list(&allow),
+            str_list(&users)
+        );
+    }
     if c.ha != Ha::default() {
         let h = &c.ha;
         let _ = writeln!(o, "\n[ha]\nmode = {}", q(h.mode.name()));

@@ -714,6 +714,108 @@ pub struct Control {
     pub metrics_listen: SocketAddr,
     /// The admin Unix socket path.
     pub admin_socket: String,
+    /// The web console (`control.console*`); `None` = off (the default).
+    pub console: Option<Console>,
+}
+
+/// The web console's listener, who may connect, and who may change things.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Console {
+    /// Where it listens (`control.console`).
+    pub listen: SocketAddr,
+    /// Client networks allowed to connect (`control.console_allow`); others are closed at once.
+    pub allow: Vec<Prefix>,
+    /// Users who may change things (`control.console_users`); none = a read-only console.
+    pub users: Vec<ConsoleUser>,
+}
+
+/// The client networks a console allows when `control.console_allow` is absent: loopback.
+pub fn default_console_allow() -> Vec<Prefix> {
+    vec![
+        Prefix {
+            addr: IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 0)),
+            len: 8,
+        },
+        Prefix {
+            addr: IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            len: 128,
+        },
+    ]
+}
+
+/// One console user: a name and a SHA-crypt password hash (`$5$...` or `$6$...`, as
+/// `mkpasswd -m sha-256` or `openssl passwd -5` write them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// The login name.
+    pub name: String,
+    /// The hash, in the crypt(3) format.
+    pub hash: String,
+}
+
+impl ConsoleUser {
+    /// Parse `NAME:HASH` (htpasswd style); the error is a message for the user.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let Some((name, hash)) = s.split_once(':') else {
+            return Err(
+                "expected \"NAME:HASH\" with a SHA-crypt hash (mkpasswd -m sha-256)".into(),
+            );
+        };
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+        {
+            return Err(format!(
+                "user name \"{name}\" must be 1 to 64 of A-Z a-z 0-9 . _ - @"
+            ));
+        }
+        check_sha_crypt(hash)?;
+        Ok(Self {
+            name: name.to_owned(),
+            hash: hash.to_owned(),
+        })
+    }
+}
+
+/// Check the shape of a SHA-crypt hash: `$5$` (SHA-256, 43 hash characters) or `$6$` (SHA-512,
+/// 86), an optional `rounds=N$` (1000..=999999999), a salt of at most 16 characters, all in
+/// crypt's base-64 alphabet. The console verifies passwords against it.
+fn check_sha_crypt(hash: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "password hash is not SHA-crypt ($5$ or $6$, as mkpasswd -m sha-256 writes): {why}"
+        ))
+    };
+    let b64 = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+    };
+    let (rest, want) = if let Some(r) = hash.strip_prefix("$5$") {
+        (r, 43)
+    } else if let Some(r) = hash.strip_prefix("$6$") {
+        (r, 86)
+    } else {
+        return bad("it starts with neither $5$ nor $6$");
+    };
+    let mut parts: Vec<&str> = rest.split('$').collect();
+    if let Some(r) = parts.first().and_then(|p| p.strip_prefix("rounds=")) {
+        match r.parse::<u32>() {
+            Ok(n) if (1000..=999_999_999).contains(&n) => {
+                parts.remove(0);
+            }
+            _ => return bad("rounds must be 1000..=999999999"),
+        }
+    }
+    match parts.as_slice() {
+        [salt, h] if salt.len() <= 16 && b64(salt) && h.len() == want && b64(h) => Ok(()),
+        [_, h] if h.len() != want => bad(&format!(
+            "the hash part has {} characters, not {want}",
+            h.len()
+        )),
+        _ => bad("expected $5$[rounds=N$]SALT$HASH"),
+    }
 }
 
 /// keepalived's `vrrp_garp_master_repeat` default: gratuitous ARPs per burst.

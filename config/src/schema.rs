@@ -1802,6 +1802,7 @@ fn read_control(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> Control {
     let mut out = Control {
         metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9173)),
         admin_socket: DEFAULT_ADMIN_SOCKET.to_owned(),
+        console: None,
     };
     let Some(mut t) = t else {
         return out;
@@ -1830,8 +1831,95 @@ fn read_control(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> Control {
             );
         }
     }
+    out.console = read_console(&mut t, sink, out.metrics_listen);
     t.finish(sink);
     out
+}
+
+/// `control.console`, `console_allow`, `console_users`: the web console (off without
+/// `console`; the other two then refer to nothing and are refused).
+fn read_console(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, metrics: SocketAddr) -> Option<Console> {
+    let listen = t.str(sink, "console");
+    let mut allow = Vec::new();
+    if let Some(list) = t.strings(sink, "console_allow") {
+        let base = t.key_path("console_allow");
+        for (j, a) in list.iter().enumerate() {
+            match Prefix::parse(a.v) {
+                Ok(p) => allow.push(p),
+                Err(m) => sink.error(&a.span, &format!("{base}[{j}]"), m),
+            }
+        }
+        if list.is_empty() {
+            sink.error(
+                &t.raw_span("console_allow"),
+                &base,
+                "empty: no client could connect; leave it out for loopback only",
+            );
+        }
+    } else {
+        allow = crate::model::default_console_allow();
+    }
+    let mut users: Vec<ConsoleUser> = Vec::new();
+    if let Some(list) = t.strings(sink, "console_users") {
+        let base = t.key_path("console_users");
+        for (j, u) in list.iter().enumerate() {
+            let path = format!("{base}[{j}]");
+            match ConsoleUser::parse(u.v) {
+                Ok(u2) if users.iter().any(|x| x.name == u2.name) => {
+                    sink.error(
+                        &u.span,
+                        &path,
+                        format!("user \"{}\" is listed twice", u2.name),
+                    );
+                }
+                Ok(u2) => users.push(u2),
+                Err(m) => sink.error(&u.span, &path, m),
+            }
+        }
+    }
+    let Some(listen) = listen else {
+        for key in ["console_allow", "console_users"] {
+            if t.has(key) {
+                sink.error(
+                    &t.raw_span(key),
+                    &t.key_path(key),
+                    "set without control.console (the console is off)",
+                );
+            }
+        }
+        return None;
+    };
+    let addr = match listen.v.parse::<SocketAddr>() {
+        Ok(a)
+            if a == metrics
+                || (a.port() == metrics.port()
+                    && (a.ip().is_unspecified() || metrics.ip().is_unspecified())) =>
+        {
+            sink.error(
+                &listen.span,
+                &t.key_path("console"),
+                format!("{a} is where control.metrics_listen listens; give the console a port of its own"),
+            );
+            return None;
+        }
+        Ok(a) => a,
+        Err(_) => {
+            sink.error(
+                &listen.span,
+                &t.key_path("console"),
+                format!(
+                    "\"{}\" is not ADDRESS:PORT like \"127.0.0.1:8081\"",
+                    listen.v
+                ),
+            );
+            return None;
+        }
+    };
+    Some(Console {
+        listen: addr,
+        allow,
+        users,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

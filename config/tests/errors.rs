@@ -914,3 +914,65 @@ sloppy_tcp = "yes"
         ],
     );
 }
+
+#[test]
+fn console_keys() {
+    check(
+        concat!(
+            "[control]\n",
+            "console = \"localhost:8081\"\n",
+            "console_allow = [\"10.0.0.0/33\", \"lan\"]\n",
+            "console_users = [\"admin\", \"root:$1$abc$def\", \"bad name:$5$s$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA\", \"ops:$5$s$short\"]\n",
+        ),
+        &[
+            "ferrovs.toml:11:11: control.console: \"localhost:8081\" is not ADDRESS:PORT like \"127.0.0.1:8081\"",
+            "ferrovs.toml:12:18: control.console_allow[0]: prefix length \"33\" is out of range 0..=32",
+            "ferrovs.toml:12:33: control.console_allow[1]: \"lan\" is not a prefix: expected ADDRESS/LENGTH, e.g. \"10.0.0.1/24\"",
+            "ferrovs.toml:13:18: control.console_users[0]: expected \"NAME:HASH\" with a SHA-crypt hash (mkpasswd -m sha-256)",
+            "ferrovs.toml:13:27: control.console_users[1]: password hash is not SHA-crypt ($5$ or $6$, as mkpasswd -m sha-256 writes): it starts with neither $5$ nor $6$",
+            "ferrovs.toml:13:46: control.console_users[2]: user name \"bad name\" must be 1 to 64 of A-Z a-z 0-9 . _ - @",
+            "ferrovs.toml:13:107: control.console_users[3]: password hash is not SHA-crypt ($5$ or $6$, as mkpasswd -m sha-256 writes): the hash part has 5 characters, not 43",
+        ],
+    );
+    check(
+        "[control]\nconsole = \"127.0.0.1:9173\"\n",
+        &["ferrovs.toml:11:11: control.console: 127.0.0.1:9173 is where control.metrics_listen listens; give the console a port of its own"],
+    );
+    check(
+        "[control]\nconsole_users = []\n",
+        &["ferrovs.toml:11:17: control.console_users: set without control.console (the console is off)"],
+    );
+    check(
+        "[control]\nconsole = \"127.0.0.1:8081\"\nconsole_allow = []\n",
+        &["ferrovs.toml:12:17: control.console_allow: empty: no client could connect; leave it out for loopback only"],
+    );
+}
+
+#[test]
+fn console_is_off_by_default_and_round_trips() {
+    let c = config::parse(BASE, "ferrovs.toml").expect("valid");
+    assert_eq!(c.control.console, None, "off by default");
+    let text = format!(
+        "{BASE}[control]\nconsole = \"127.0.0.1:8081\"\nconsole_users = [\"admin:$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA\", \"ops:$6$rounds=5000$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1\"]\n"
+    );
+    let c = config::parse(&text, "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    let k = c.control.console.as_ref().expect("console on");
+    assert_eq!(k.listen.to_string(), "127.0.0.1:8081");
+    assert_eq!(
+        k.allow,
+        config::default_console_allow(),
+        "loopback only by default"
+    );
+    assert_eq!(k.users.len(), 2);
+    assert_eq!(k.users[1].name, "ops");
+    let back = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, c);
+    let mut other = c.clone();
+    other.control.console = None;
+    let d = c.boot_only_diff(&other);
+    assert_eq!(
+        d,
+        ["control.console: the web console's settings changed"],
+        "boot-only, no hash printed"
+    );
+}

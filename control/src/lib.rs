@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod announce;
+pub mod console;
 pub mod doctor;
 pub mod ha;
 pub mod health;

@@ -476,7 +476,7 @@ fn run_with_eal(
     if let Some(a) = announce {
         ctl.follow_announce(a);
     }
-    let metrics_server = start_metrics(
+    let view = metrics_view(
         cfg,
         &shared,
         &counters,
@@ -490,7 +490,9 @@ fn run_with_eal(
             announce: announce_report,
             sync: sync_stats,
         },
-    )?;
+    );
+    let metrics_server = start_metrics(cfg, view.clone())?;
+    let console = start_console(cfg, &admin_server, view)?;
     let sources = plane::Sources {
         admin: admin_server.requests().clone(),
         stop: stop.clone(),
@@ -506,6 +508,9 @@ fn run_with_eal(
     println!("ferrovs: stopping");
     notify_systemd("STOPPING=1");
     metrics_server.stop();
+    if let Some(c) = console {
+        c.stop();
+    }
     drop(sources);
     drop(admin_server);
     for j in jobs {
@@ -575,15 +580,15 @@ struct MetricsSources {
     sync: SyncStats,
 }
 
-/// Start the Prometheus endpoint; its scrapes read the workers' counters (no locks on their
-/// side), the published snapshot, the health status, the xstats control caches, the exception
-/// path's counts and director HA's report.
-fn start_metrics(
+/// What a metrics scrape (and the console's status) reads: the workers' counters (no locks on
+/// their side), the published snapshot, the health status, the xstats control caches, the
+/// exception path's counts and director HA's report.
+fn metrics_view(
     cfg: &Config,
     shared: &Arc<ArcSwap<Snapshot>>,
     counters: &[Arc<WorkerCounters>],
     src: &MetricsSources,
-) -> Result<MetricsServer, String> {
+) -> metrics::expose::ViewSource {
     let shared = shared.clone();
     let workers = counters.to_vec();
     let health_status = src.health.clone();
@@ -599,7 +604,7 @@ fn start_metrics(
     let cap4 = u64::from(cfg.dpdk.session_capacity);
     let cap6 = u64::from(cfg.dpdk.session_capacity / 4).max(1024);
     // The registry's collector builds the view at each scrape (nothing is kept between two).
-    let view = Arc::new(move || {
+    Arc::new(move || {
         let snap = shared.load();
         let checks = health_status.status();
         let (services, real_servers) = collect::traffic_rows(&snap, &workers, Some(&checks));
@@ -622,7 +627,11 @@ fn start_metrics(
         };
         view.build.dpdk_version = dpdk::version().to_owned();
         view
-    });
+    })
+}
+
+/// Start the Prometheus endpoint on the view.
+fn start_metrics(cfg: &Config, view: metrics::expose::ViewSource) -> Result<MetricsServer, String> {
     let registry = metrics::expose::registry(view).map_err(|e| format!("metrics registry: {e}"))?;
     let source = Arc::new(move || metrics::expose::encode(&registry));
     let server = MetricsServer::start(cfg.control.metrics_listen, source)
@@ -633,6 +642,46 @@ fn start_metrics(
         cfg.control.admin_socket
     );
     Ok(server)
+}
+
+/// Start the web console when `[control] console` is set: its actions go through the admin
+/// queue (as `ferrovsadm`'s do), its status reads the metrics view.
+fn start_console(
+    cfg: &Config,
+    admin: &::admin::server::AdminServer,
+    view: metrics::expose::ViewSource,
+) -> Result<Option<control::console::Console>, String> {
+    let Some(k) = &cfg.control.console else {
+        return Ok(None);
+    };
+    let gateway: control::console::status::GatewaySource = Arc::new(move || {
+        control::console::status::Gateway::from_view(
+            &view(),
+            metrics::unix_seconds(std::time::SystemTime::now()),
+        )
+    });
+    let console = control::console::Console::start(
+        k,
+        admin.local_client(),
+        Box::new(::admin::names::SystemNames::load()),
+        gateway,
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "ferrovs: console on http://{} ({}; clients from {})",
+        console.local_addr(),
+        if k.users.is_empty() {
+            "read-only: no console_users".to_owned()
+        } else {
+            format!("{} user(s) may change things", k.users.len())
+        },
+        k.allow
+            .iter()
+            .map(|p| format!("{}/{}", p.addr, p.len))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Some(console))
 }
 
 /// The exception path's rows, one per port.

@@ -1,0 +1,731 @@
+//! The web console (issue 20 item 1) against a lab gateway (NAT, `lab/lab up nat`), driven by a
+//! real browser: Debian's headless Chromium, inside the gateway's namespace (the console listens
+//! on its loopback), steered over the Chrome DevTools protocol on a pipe
+//! (`--remote-debugging-pipe`: JSON messages ending in a NUL on fds 3 and 4, no WebSocket).
+//! The browser loads the page and the test reads what it rendered, types into its forms and
+//! clicks its buttons (DOM events, as the page's own handlers receive them); what changed is
+//! read back with `ferrovsadm -L -n` and in traffic through the VIP. curl, in the same
+//! namespace, sends what a browser page would not: a change without credentials, and one with
+//! credentials but no CSRF token. Screenshots (desktop and phone) go to
+//! `target/lab-console/`.
+//!
+//! A second test hammers the console (lab/console-hammer.py: status polls, pages, unauthorised
+//! actions, oversized and malformed requests, silent clients) while a client opens connections
+//! through the VIP: every connection is served, in time.
+//!
+//! Needs root, the release binaries and chromium; nextest group `lab`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{poll, root, text, Lab};
+use serde_json::{json, Value};
+
+const CONSOLE: &str = "127.0.0.1:8081";
+/// `openssl passwd -5 -salt saltsalt secret`: user "admin", password "secret".
+const ADMIN: &str = "admin:$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
+
+/// The gateway, killed (with `lab down` after it) when dropped.
+struct Gateway(Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `lab up nat` without its gateway; the configuration gets the console; the test starts
+/// ferrovs itself and waits for the console to answer.
+fn lab_with_console() -> (Lab, Gateway) {
+    let lab = Lab::up("fvc", "nat", &["--no-gateway"]);
+    let cfg = lab.var("CONFIG").to_owned();
+    let toml = std::fs::read_to_string(&cfg).expect("config");
+    let at = toml
+        .find("admin_socket = ")
+        .expect("[control] admin_socket");
+    let eol = at + toml[at..].find('\n').expect("line end") + 1;
+    // The service is the file's last table: its health check goes after it.
+    let with = format!(
+        "{}console = \"{CONSOLE}\"\nconsole_users = [\"{ADMIN}\"]\n{}\n[service.health_check]\n\
+         type = \"tcp\"\ninterval = 1\ntimeout = 1\nretries = 0\nfall = 1\nrise = 1\n",
+        &toml[..eol],
+        &toml[eol..]
+    );
+    std::fs::write(&cfg, with).expect("write config");
+    let check = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
+        .args(["check", &cfg])
+        .output()
+        .expect("ferrovs check");
+    assert!(check.status.success(), "ferrovs check: {}", text(&check));
+
+    let log = std::fs::File::create(lab.var("LOG")).expect("log");
+    let child = lab
+        .command(&[
+            "exec",
+            "gw",
+            "--",
+            env!("CARGO_BIN_EXE_ferrovs"),
+            "run",
+            "--config",
+            &cfg,
+        ])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start ferrovs");
+    // `lab down` kills what this names if the test dies before the drop.
+    std::fs::write(
+        format!("/run/ferrovs-lab/{}/ferrovs.pid", lab.id),
+        child.id().to_string(),
+    )
+    .expect("pid file");
+    let mut gw = Gateway(child);
+    let started = poll(Duration::from_secs(60), || {
+        if let Ok(Some(st)) = gw.0.try_wait() {
+            panic!("ferrovs exited with {st}:\n{}", lab.tails(&["LOG"]));
+        }
+        log_text(&lab).contains("ferrovs: console on http://127.0.0.1:8081")
+    });
+    assert!(started.is_some(), "no console:\n{}", lab.tails(&["LOG"]));
+    // Traffic flows once the real servers' neighbours are known.
+    let flowing = poll(Duration::from_secs(30), || {
+        lab.try_run("client", &["curl", "-sS", "-m", "2", &vip_url(&lab)])
+            .is_some()
+    });
+    assert!(flowing.is_some(), "no traffic:\n{}", lab.tails(&["LOG"]));
+    (lab, gw)
+}
+
+fn log_text(lab: &Lab) -> String {
+    std::fs::read_to_string(lab.var("LOG")).unwrap_or_default()
+}
+
+fn vip_url(lab: &Lab) -> String {
+    format!("http://{}/", lab.var("VIP"))
+}
+
+/// `ferrovsadm ARGS` on the lab gateway's socket: (exit status, stdout, stderr).
+fn ferrovsadm(lab: &Lab, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrovsadm"))
+        .args(args)
+        .env("FERROVS_SOCKET", lab.var("FERROVS_SOCKET"))
+        .output()
+        .expect("ferrovsadm");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// One service of a listing: "TCP 198.18.1.100:80", its scheduler, and its real servers as
+/// (address:port, forward, weight), sorted.
+type Row = (String, String, Vec<(String, String, String)>);
+
+/// `ferrovsadm -L -n`, parsed.
+fn listing(lab: &Lab) -> Vec<Row> {
+    let (code, out, err) = ferrovsadm(lab, &["-L", "-n"]);
+    assert_eq!(code, 0, "ferrovsadm -L -n: {err}");
+    let mut rows: Vec<Row> = Vec::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [p @ ("TCP" | "UDP"), addr, sched, ..] => {
+                rows.push((format!("{p} {addr}"), (*sched).to_owned(), Vec::new()));
+            }
+            ["->", addr, fwd, weight, ..] if *addr != "RemoteAddress:Port" => {
+                rows.last_mut().expect("a service first").2.push((
+                    (*addr).to_owned(),
+                    (*fwd).to_owned(),
+                    (*weight).to_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for r in &mut rows {
+        r.2.sort();
+    }
+    rows.sort();
+    rows
+}
+
+/// Real server names answering `n` new connections to the VIP.
+fn backends(lab: &Lab, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let body = lab.run("client", &["curl", "-sS", "-m", "5", &vip_url(lab)]);
+            body.trim()
+                .strip_prefix("<h1>Backend ")
+                .and_then(|b| b.strip_suffix("</h1>"))
+                .unwrap_or_else(|| panic!("unexpected body {body:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `curl` in the gateway's namespace: the HTTP status of a request to the console.
+fn curl_status(lab: &Lab, args: &[&str]) -> String {
+    let mut cmd = vec![
+        "curl",
+        "-sS",
+        "-m",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ];
+    cmd.extend_from_slice(args);
+    lab.run("gw", &cmd).trim().to_owned()
+}
+
+/// Headless Chromium in the gateway's namespace, driven over the DevTools protocol on a pipe.
+struct Browser {
+    child: Child,
+    to: ChildStdin,
+    from: Receiver<Value>,
+    id: u64,
+    session: Option<String>,
+    log: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn start(lab: &Lab, log: &Path) -> Browser {
+        let profile = tempfile::tempdir().expect("profile dir");
+        // fds 3 and 4 are the protocol's pipe: our stdin and stdout, moved there.
+        let script = format!(
+            "exec chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+             --no-first-run --no-default-browser-check --no-proxy-server \
+             --remote-debugging-pipe --user-data-dir={} --window-size=1280,1000 about:blank \
+             3<&0 4>&1 </dev/null >/dev/null 2>>{}",
+            profile.path().display(),
+            log.display()
+        );
+        let mut child = lab
+            .command(&["exec", "gw", "--", "bash", "-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromium (scripts/deps.sh installs it)");
+        let to = child.stdin.take().expect("stdin");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, from) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            loop {
+                let mut msg = Vec::new();
+                match r.read_until(0, &mut msg) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                msg.pop();
+                if let Ok(v) = serde_json::from_slice::<Value>(&msg) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let mut b = Browser {
+            child,
+            to,
+            from,
+            id: 0,
+            session: None,
+            log: log.to_owned(),
+            _profile: profile,
+        };
+        let target = b.call("Target.createTarget", json!({ "url": "about:blank" }));
+        let attached = b.call(
+            "Target.attachToTarget",
+            json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        b.session = Some(
+            attached["sessionId"]
+                .as_str()
+                .expect("sessionId")
+                .to_owned(),
+        );
+        b.call("Page.enable", json!({}));
+        b
+    }
+
+    /// Send a command (to the page once attached) and wait for its result.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        let mut msg = json!({ "id": self.id, "method": method, "params": params });
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        let mut bytes = serde_json::to_vec(&msg).expect("json");
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("write to chromium");
+        self.to.flush().expect("flush");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self.from.recv_timeout(left).unwrap_or_else(|e| {
+                panic!(
+                    "chromium: no answer to {method} ({e}); its log:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                )
+            });
+            if v["id"] == json!(self.id) {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluate `expr` in the page (promises awaited); its value.
+    fn eval(&mut self, expr: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// Wait until `expr` is true in the page.
+    fn wait(&mut self, expr: &str, limit: Duration) {
+        let start = Instant::now();
+        while self.eval(expr) != json!(true) {
+            assert!(start.elapsed() < limit, "never true in the page: {expr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The page's message line after an action: (class, text).
+    fn message(&mut self) -> (String, String) {
+        let v = self.eval(
+            "(() => { const m = document.getElementById('msg'); return [m.className, m.textContent]; })()",
+        );
+        (
+            v[0].as_str().unwrap_or("").to_owned(),
+            v[1].as_str().unwrap_or("").to_owned(),
+        )
+    }
+
+    /// Run one of the page's own actions and wait for its outcome: (ok, message text).
+    fn act(&mut self, js: &str) -> (bool, String) {
+        self.eval("document.getElementById('msg').className = ''; true");
+        self.eval(&format!("(() => {{ {js} }})(); true"));
+        self.wait(
+            "['ok', 'err'].includes(document.getElementById('msg').className)",
+            Duration::from_secs(30),
+        );
+        let (class, text) = self.message();
+        (class == "ok", text)
+    }
+
+    /// A PNG of the whole page.
+    fn screenshot(&mut self, path: &Path) {
+        let r = self.call(
+            "Page.captureScreenshot",
+            json!({ "format": "png", "captureBeyondViewport": true }),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().expect("data"))
+            .expect("base64");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+        assert!(
+            png.len() > 10_000,
+            "a page, not a blank: {} bytes",
+            png.len()
+        );
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    /// What the page lists, in [`listing`]'s shape.
+    fn listing(&mut self) -> Vec<Row> {
+        let v = self.eval(
+            "JSON.stringify([...document.querySelectorAll('div.service')].map((c) => [\
+               c.querySelector('.vip').textContent, c.querySelector('.sched').textContent,\
+               [...c.querySelectorAll('tr.rs')].map((r) => [r.querySelector('.server').textContent,\
+                 r.querySelector('.fwd').textContent, r.querySelector('.weight').textContent])]))",
+        );
+        let mut rows: Vec<Row> =
+            serde_json::from_str(v.as_str().expect("a JSON string")).expect("rows");
+        for r in &mut rows {
+            r.2.sort();
+        }
+        rows.sort();
+        rows
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let d = root().join("target/lab-console");
+    std::fs::create_dir_all(&d).expect("target/lab-console");
+    d
+}
+
+/// A real server row's selector in the page.
+fn row(server: &str) -> String {
+    format!("document.querySelector('tr.rs[data-server=\"{server}\"]')")
+}
+
+#[test]
+fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
+    let (lab, _gw) = lab_with_console();
+    let vip = format!("{}:80", lab.var("VIP"));
+    let rs2 = format!("{}:80", lab.var("RS2"));
+    let rs3 = format!("{}:80", lab.var("RS3"));
+    let before = listing(&lab);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0].2.len(), 2, "{before:?}");
+
+    let mut b = Browser::start(&lab, &artifacts().join("chromium.log"));
+    b.call(
+        "Page.navigate",
+        json!({ "url": format!("http://{CONSOLE}/") }),
+    );
+    b.wait(
+        "document.querySelectorAll('tr.rs').length === 2",
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        b.listing(),
+        before,
+        "the page lists what ferrovsadm -L -n lists"
+    );
+    let summary = b.eval("document.getElementById('summary').textContent");
+    assert!(
+        summary.as_str().is_some_and(|s| s.contains("generation")),
+        "{summary}"
+    );
+    let workers = b.eval("document.querySelectorAll('#workers tr').length");
+    assert_eq!(workers, json!(1), "one worker row");
+    // Without logging in, the action controls are hidden.
+    assert_eq!(
+        b.eval(&format!(
+            "getComputedStyle({}.querySelector('td.act')).display",
+            row(&rs2)
+        )),
+        json!("none")
+    );
+
+    // A request without credentials changes nothing, nor one without the CSRF token: curl
+    // sends them, and the browser's own fetch from the page without the token.
+    let body = format!(
+        r#"{{"action":"weight","protocol":"tcp","service":"{vip}","server":"{rs2}","weight":"0"}}"#
+    );
+    let url = format!("http://{CONSOLE}/api/action");
+    let json_ct = "Content-Type: application/json";
+    assert_eq!(
+        curl_status(&lab, &["-X", "POST", "-H", json_ct, "--data", &body, &url]),
+        "401"
+    );
+    assert_eq!(
+        curl_status(
+            &lab,
+            &[
+                "-u",
+                "admin:secret",
+                "-X",
+                "POST",
+                "-H",
+                json_ct,
+                "--data",
+                &body,
+                &url
+            ]
+        ),
+        "403",
+        "credentials without the CSRF token"
+    );
+    assert_eq!(
+        curl_status(
+            &lab,
+            &[
+                "-u",
+                "admin:wrong",
+                "-X",
+                "POST",
+                "-H",
+                json_ct,
+                "--data",
+                &body,
+                &url
+            ]
+        ),
+        "401"
+    );
+    let from_page = b.eval(&format!(
+        "fetch('/api/action', {{ method: 'POST', headers: {{ 'Content-Type': 'application/json', \
+           'Authorization': 'Basic ' + btoa('admin:secret') }}, body: JSON.stringify({body}) }})\
+           .then((r) => r.status)"
+    ));
+    assert_eq!(from_page, json!(403), "a CSRF-less POST from the browser");
+    assert_eq!(listing(&lab), before, "nothing changed");
+
+    // Log in through the page's form.
+    b.eval(
+        "document.getElementById('user').value = 'admin'; \
+         document.getElementById('password').value = 'secret'; \
+         document.getElementById('login-btn').click(); true",
+    );
+    b.wait(
+        "document.body.classList.contains('authed')",
+        Duration::from_secs(30),
+    );
+
+    // A bad weight: the grammar's message, as ferrovsadm prints it, and nothing changes.
+    let (ok, msg) = b.act(&format!(
+        "const r = {}; r.querySelector('input.w').value = '70000'; r.querySelector('button.set').click();",
+        row(&rs2)
+    ));
+    let (code, _, err) = ferrovsadm(&lab, &["-e", "-t", &vip, "-r", &rs2, "-w", "70000", "-m"]);
+    assert_ne!(code, 0);
+    assert!(!ok, "{msg}");
+    assert!(
+        msg.contains(err.trim()),
+        "page: {msg:?}, ferrovsadm: {err:?}"
+    );
+    assert_eq!(listing(&lab), before, "a refused change changes nothing");
+
+    // Weight 0 for rs2 from the page: ferrovsadm shows it, and new connections all go to rs1.
+    let (ok, msg) = b.act(&format!(
+        "const r = {}; r.querySelector('input.w').value = '0'; r.querySelector('button.set').click();",
+        row(&rs2)
+    ));
+    assert!(ok, "{msg}");
+    assert!(
+        msg.contains(&format!("ferrovsadm -e -t {vip} -r {rs2} -w 0 -m")),
+        "{msg}"
+    );
+    let now = listing(&lab);
+    let w: Vec<&str> = now[0].2.iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(w, ["1", "0"], "{now:?}");
+    let names = backends(&lab, 12);
+    assert!(names.iter().all(|n| n == "RS1"), "{names:?}");
+    b.wait(
+        &format!("{}.querySelector('.weight').textContent === '0'", row(&rs2)),
+        Duration::from_secs(10),
+    );
+    b.screenshot(&artifacts().join("console-desktop.png"));
+    assert!(
+        log_text(&lab).contains("ferrovs: console: admin@127.0.0.1:")
+            && log_text(&lab).contains(&format!("ferrovsadm -e -t {vip} -r {rs2} -w 0 -m: ok")),
+        "the action is logged with who did it:\n{}",
+        lab.tails(&["LOG"])
+    );
+
+    // Back to weight 1: both answer again.
+    let (ok, msg) = b.act(&format!(
+        "const r = {}; r.querySelector('input.w').value = '1'; r.querySelector('button.set').click();",
+        row(&rs2)
+    ));
+    assert!(ok, "{msg}");
+    assert_eq!(listing(&lab), before);
+    let names = backends(&lab, 12);
+    assert!(
+        names.iter().any(|n| n == "RS1") && names.iter().any(|n| n == "RS2"),
+        "{names:?}"
+    );
+
+    // Take rs2 out and put it back; add rs3, then a service, and remove both.
+    b.eval("window.confirm = () => true; true");
+    let (ok, msg) = b.act(&format!(
+        "{}.querySelector('button.out').click();",
+        row(&rs2)
+    ));
+    assert!(ok, "{msg}");
+    assert_eq!(listing(&lab)[0].2.len(), 1, "rs2 out");
+    b.wait(
+        "document.querySelectorAll('tr.taken-out').length === 1",
+        Duration::from_secs(10),
+    );
+    let (ok, msg) = b.act("document.querySelector('tr.taken-out button.back').click();");
+    assert!(ok, "{msg}");
+    assert_eq!(listing(&lab), before, "rs2 back with its settings");
+    let (ok, msg) = b.act(&format!(
+        "const f = document.querySelector('form.add-server'); f.server.value = '{rs3}'; \
+         f.weight.value = '2'; f.forward.value = 'nat'; f.requestSubmit();"
+    ));
+    assert!(ok, "{msg}");
+    let with_rs3 = listing(&lab);
+    assert!(
+        with_rs3[0]
+            .2
+            .contains(&(rs3.clone(), "Masq".into(), "2".into())),
+        "{with_rs3:?}"
+    );
+    let (ok, msg) = b.act(
+        "const f = document.getElementById('add-service-form'); f.protocol.value = 'udp'; \
+         f.service.value = '198.18.1.100:53'; f.scheduler.value = 'nosuch'; f.requestSubmit();",
+    );
+    assert!(!ok, "{msg}");
+    let (code, _, err) = ferrovsadm(&lab, &["-A", "-u", "198.18.1.100:53", "-s", "nosuch"]);
+    assert_ne!(code, 0);
+    assert!(
+        msg.contains(err.trim()),
+        "page: {msg:?}, ferrovsadm: {err:?}"
+    );
+    let (ok, msg) = b.act(
+        "const f = document.getElementById('add-service-form'); f.protocol.value = 'udp'; \
+         f.service.value = '198.18.1.100:53'; f.scheduler.value = 'sh'; f.requestSubmit();",
+    );
+    assert!(ok, "{msg}");
+    b.wait(
+        "document.querySelectorAll('div.service').length === 2",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.listing(),
+        listing(&lab),
+        "the page lists the new service too"
+    );
+    let (ok, msg) = b.act(
+        "document.querySelector('div.service[data-service=\"udp 198.18.1.100:53\"] button.remove-service').click();",
+    );
+    assert!(ok, "{msg}");
+    let (ok, msg) = b.act(&format!(
+        "{}.querySelector('button.remove').click();",
+        row(&rs3)
+    ));
+    assert!(ok, "{msg}");
+    assert_eq!(listing(&lab), before, "back where it started");
+    b.wait(
+        "document.querySelectorAll('div.service').length === 1",
+        Duration::from_secs(10),
+    );
+    assert_eq!(b.listing(), before);
+
+    // rs1's nginx stops: the page shows it down, with the failure.
+    let rs1 = format!("{}:80", lab.var("RS1"));
+    b.wait(
+        &format!(
+            "{}.querySelector('td[data-label=\"Health\"]').className === 'up'",
+            row(&rs1)
+        ),
+        Duration::from_secs(20),
+    );
+    let pid = std::fs::read_to_string(format!("/run/ferrovs-lab/{}/rs1-nginx.pid", lab.id))
+        .expect("rs1 nginx pid");
+    let st = Command::new("kill").arg(pid.trim()).status().expect("kill");
+    assert!(st.success());
+    b.wait(
+        &format!(
+            "(() => {{ const h = {}.querySelector('td[data-label=\"Health\"]'); \
+             return h.className === 'down' && h.textContent.includes('last failure: '); }})()",
+            row(&rs1)
+        ),
+        Duration::from_secs(20),
+    );
+
+    // On a phone: nothing wider than the screen but the tables, which scroll in their box.
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
+    );
+    b.wait(
+        "document.documentElement.scrollWidth <= window.innerWidth",
+        Duration::from_secs(10),
+    );
+    b.screenshot(&artifacts().join("console-phone.png"));
+}
+
+#[test]
+fn lab_console_hammered_while_forwarding() {
+    let (lab, mut gw) = lab_with_console();
+    let before = listing(&lab);
+    let baseline = lab
+        .conn_loop(&["--count", "50", "--pause", "0.02"])
+        .attempts();
+    assert!(baseline.iter().all(|a| a.ok), "{baseline:?}");
+
+    let stop = format!("/run/ferrovs-lab/{}/hammer.done", lab.id);
+    let during = lab.conn_loop(&["--duration", "300", "--pause", "0.02", "--stop-file", &stop]);
+    let script = root().join("lab/console-hammer.py");
+    let t = Instant::now();
+    let out = lab.run(
+        "gw",
+        &[
+            "python3",
+            script.to_str().expect("utf-8"),
+            "--requests",
+            "3000",
+            "--threads",
+            "16",
+            "--slow",
+            "4",
+        ],
+    );
+    let took = t.elapsed();
+    std::fs::write(&stop, "").expect("stop file");
+    let attempts = during.attempts();
+
+    let counts: std::collections::HashMap<String, u64> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.parse().expect("count")))
+        .collect();
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let total: u64 = counts.values().sum();
+    assert_eq!(total, 3004, "every request accounted for: {out}");
+    // 3000 requests in a rotation of 8 kinds: the 4 good GETs of 8 answer 200 unless the queue
+    // was full (503); the rest are refused with their own status.
+    assert!(n("200") >= 600, "{out}");
+    assert!(n("401") >= 200, "unauthorised actions: {out}");
+    assert!(n("413") >= 200 && n("400") >= 200, "{out}");
+    assert!(n("431") + n("closed") >= 300, "oversized heads: {out}");
+    assert_eq!(n("slow:408"), 4, "silent clients are timed out: {out}");
+    let errors: u64 = counts
+        .iter()
+        .filter(|(k, _)| k.starts_with("error:"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(errors <= 30, "connections failed: {out}");
+    eprintln!("hammer: {took:?}: {out}");
+
+    // Forwarding went on: every connection answered, none slowed to a stall.
+    assert!(attempts.len() >= 20, "{} attempts", attempts.len());
+    let failed: Vec<_> = attempts.iter().filter(|a| !a.ok).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let mut lat: Vec<f64> = attempts.iter().map(|a| a.end - a.start).collect();
+    lat.sort_by(f64::total_cmp);
+    let mut base: Vec<f64> = baseline.iter().map(|a| a.end - a.start).collect();
+    base.sort_by(f64::total_cmp);
+    let (p50, p50_base) = (lat[lat.len() / 2], base[base.len() / 2]);
+    eprintln!(
+        "connections: {} during, p50 {p50:.4}s (before {p50_base:.4}s), max {:.4}s",
+        attempts.len(),
+        lat[lat.len() - 1]
+    );
+    assert!(p50 < 0.25, "median connection time {p50}s under the hammer");
+
+    // Still up, still answering, nothing changed by the unauthorised actions.
+    assert!(
+        gw.0.try_wait().expect("wait").is_none(),
+        "ferrovs still runs"
+    );
+    assert_eq!(
+        curl_status(&lab, &[&format!("http://{CONSOLE}/api/status")]),
+        "200"
+    );
+    assert_eq!(listing(&lab), before);
+    assert!(
+        !log_text(&lab).contains("panicked"),
+        "{}",
+        lab.tails(&["LOG"])
+    );
+}
