@@ -44,7 +44,7 @@ impl Drop for Gateway {
 /// `lab up nat` without its gateway; the configuration gets the console; the test starts
 /// ferrovs itself and waits for the console to answer.
 fn lab_with_console() -> (Lab, Gateway) {
-    let lab = Lab::up("fvc", "nat", &["--no-gateway"]);
+    let lab = Lab::create("fvc", "nat", &["--no-gateway"]);
     let cfg = lab.var("CONFIG").to_owned();
     let toml = std::fs::read_to_string(&cfg).expect("config");
     let at = toml
