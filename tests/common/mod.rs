@@ -95,8 +95,7 @@ impl Lab {
     /// `lab/lab up MODE ARGS...` under an id made of `tag` (each test file its own, so files
     /// never collide: tests/lab.rs uses "fvt", lab_ha "fvh", lab_sync "fvs", lab_hasync "fvq",
     /// lab_ecmp "fve", lab_dpvs "fvd", lab_console "fvc", lab_flood "fvf"), the process id and a
-    /// counter (tests in one process
-    /// never collide either).
+    /// counter (tests in one process never collide either).
     pub fn create(tag: &str, mode: &str, extra: &[&str]) -> Lab {
         assert!(
             is_root(),
