@@ -9,7 +9,13 @@
 //! credentials but no CSRF token. Screenshots (desktop and phone) go to
 //! `target/lab-console/`.
 //!
-//! A second test hammers the console (lab/console-hammer.py: status polls, pages, unauthorised
+//! Another test brings up the HA pair with session sync (`lab/lab up nat --ha --sync
+//! --console`: gw MASTER, gw2 BACKUP, each with a read-only console) and reads, in the status
+//! JSON and in the page Chromium renders, each gateway's ownership of the VIP and its sync
+//! daemons and peer; after a crash of gw's ferrovs (`lab/lab stop gw`), gw2's page shows the VIP
+//! owned and its peer down.
+//!
+//! A third test hammers the console (lab/console-hammer.py: status polls, pages, unauthorised
 //! actions, oversized and malformed requests, silent clients) while a client opens connections
 //! through the VIP: every connection is served, in time.
 //!
@@ -206,7 +212,8 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    fn start(lab: &Lab, log: &Path) -> Browser {
+    /// Chromium in lab host `host`'s namespace (the console listens on its loopback).
+    fn start(lab: &Lab, host: &str, log: &Path) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         // fds 3 and 4 are the protocol's pipe: our stdin and stdout, moved there.
         let script = format!(
@@ -218,7 +225,7 @@ impl Browser {
             log.display()
         );
         let mut child = lab
-            .command(&["exec", "gw", "--", "bash", "-c", &script])
+            .command(&["exec", host, "--", "bash", "-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -393,7 +400,7 @@ fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
     assert_eq!(before.len(), 1, "{before:?}");
     assert_eq!(before[0].2.len(), 2, "{before:?}");
 
-    let mut b = Browser::start(&lab, &artifacts().join("chromium.log"));
+    let mut b = Browser::start(&lab, "gw", &artifacts().join("chromium.log"));
     b.call(
         "Page.navigate",
         json!({ "url": format!("http://{CONSOLE}/") }),
@@ -728,4 +735,237 @@ fn lab_console_hammered_while_forwarding() {
         "{}",
         lab.tails(&["LOG"])
     );
+}
+
+/// `GET /api/status` of the console at `console` (`ADDR:PORT`), from lab host `host`.
+fn status(lab: &Lab, host: &str, console: &str) -> Value {
+    let url = format!("http://{console}/api/status");
+    let body = lab.run(host, &["curl", "-sS", "-f", "-m", "10", &url]);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{host}: status JSON: {e}: {body}"))
+}
+
+/// Whether the status says its gateway owns `addr` (None: HA does not follow it).
+fn owns(st: &Value, addr: &str) -> Option<bool> {
+    st["ha"]["addresses"]
+        .as_array()?
+        .iter()
+        .find(|a| a["address"] == addr)?["owned"]
+        .as_bool()
+}
+
+/// The state of sync peer `peer` (`ADDR:PORT`) in the status.
+fn peer_state(st: &Value, peer: &str) -> Option<String> {
+    st["gateway"]["sync"]["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["address"] == peer)?["state"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// What the page's "Director HA and session sync" section says.
+#[derive(Debug)]
+struct HaView {
+    /// Per followed address, its row's cells (address, owner, since, via).
+    addresses: std::collections::BTreeMap<String, Vec<String>>,
+    /// The sync daemons' line.
+    daemons: Option<String>,
+    /// Per sync peer, its row's cells (peer, state, sent, received, in flight).
+    peers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The owner cell of a followed address the gateway owns, and of one it does not.
+const OWNED: &str = "this gateway (master)";
+const NOT_OWNED: &str = "not owned (backup)";
+
+impl Browser {
+    /// The page's HA and sync section, as rendered.
+    fn ha_view(&mut self) -> HaView {
+        let v = self.eval(
+            "(() => { const rows = (sel, key) => Object.fromEntries([...document.querySelectorAll(sel)]\
+               .map((r) => [r.dataset[key], [...r.cells].map((c) => c.textContent)]));\
+             const d = document.querySelector('#ha .sync-daemons');\
+             return JSON.stringify({ addresses: rows('#ha tr.ha-address', 'address'),\
+               daemons: d ? d.textContent : null, peers: rows('#ha tr.sync-peer', 'peer') }); })()",
+        );
+        let v: Value = serde_json::from_str(v.as_str().expect("a JSON string")).expect("JSON");
+        let rows = |k: &str| {
+            v[k].as_object()
+                .expect("rows")
+                .iter()
+                .map(|(key, cells)| {
+                    let cells = cells.as_array().expect("cells");
+                    let cells = cells.iter().map(|c| c.as_str().expect("text").to_owned());
+                    (key.clone(), cells.collect())
+                })
+                .collect()
+        };
+        HaView {
+            addresses: rows("addresses"),
+            daemons: v["daemons"].as_str().map(str::to_owned),
+            peers: rows("peers"),
+        }
+    }
+
+    /// Wait until the page shows `cell` as column `col` of the row `sel` (a row of `#ha`).
+    fn wait_cell(&mut self, sel: &str, col: usize, cell: &str, limit: Duration) -> Duration {
+        let t = Instant::now();
+        self.wait(
+            &format!(
+                "(() => {{ const r = document.querySelector('#ha {sel}'); \
+                 return !!r && r.cells[{col}].textContent === {}; }})()",
+                json!(cell)
+            ),
+            limit,
+        );
+        t.elapsed()
+    }
+}
+
+/// Issue 20 item 1's "HA ownership and peer/sync state": on the VRRP pair with session sync
+/// (`lab/lab up nat --ha --sync --console`), each gateway's console says who owns the VIP, which
+/// sync daemons run and how its peer is, in the status JSON and in the page a browser renders;
+/// when gw's ferrovs dies, gw2's open page follows keepalived's failover on its own.
+#[test]
+fn lab_console_shows_ha_ownership_and_sync_state() {
+    let mut lab = Lab::create("fvc", "nat", &["--ha", "--sync", "--console"]);
+    lab.log_files = ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"]
+        .iter()
+        .filter_map(|f| lab.env.get(*f).map(PathBuf::from))
+        .collect();
+    lab.poll = Duration::from_millis(250);
+    let vip = lab.var("VIP").to_owned();
+    let port = lab.var("SYNC_PORT").to_owned();
+    let gw_sync = format!("{}:{port}", lab.var("GW_SYNC"));
+    let gw2_sync = format!("{}:{port}", lab.var("GW2_SYNC"));
+    // (host, its console, its sync peer, whether it is the VRRP master)
+    let pair = [
+        ("gw", lab.var("CONSOLE").to_owned(), gw2_sync.clone(), true),
+        (
+            "gw2",
+            lab.var("GW2_CONSOLE").to_owned(),
+            gw_sync.clone(),
+            false,
+        ),
+    ];
+    assert!(
+        lab.holds_vip("gw") && !lab.holds_vip("gw2"),
+        "keepalived: gw master"
+    );
+
+    for (host, console, peer, master) in &pair {
+        // The JSON: ferrovs follows the TAP's addresses (read once HA is synced with the
+        // kernel); the peer is up once each side heard the other and has its table.
+        let mut st = Value::Null;
+        lab.wait_for(
+            &format!("{host}'s status: VIP owned {master}, peer {peer} up"),
+            Duration::from_secs(30),
+            || {
+                st = status(&lab, host, console);
+                st["ha"]["synced"] == json!(true)
+                    && owns(&st, &vip) == Some(*master)
+                    && peer_state(&st, peer).as_deref() == Some("up")
+            },
+        );
+        assert_eq!(st["ha"]["mode"], json!("vrrp"), "{host}: {st}");
+        assert_eq!(
+            st["gateway"]["sync"]["ready"],
+            json!(true),
+            "{host}: initial resync complete: {st}"
+        );
+        let peers = st["gateway"]["sync"]["peers"].as_array().expect("peers");
+        assert_eq!(peers.len(), 1, "{host}: one peer: {st}");
+        let daemons = st["daemons"].as_array().expect("daemons");
+        let mut states: Vec<&str> = daemons.iter().filter_map(|d| d["state"].as_str()).collect();
+        states.sort_unstable();
+        assert_eq!(
+            states,
+            ["backup", "master"],
+            "{host}: both directions: {st}"
+        );
+        for d in daemons {
+            assert_eq!(d["syncid"], json!(1), "{host}: {d}");
+            assert_eq!(d["port"].to_string(), port, "{host}: {d}");
+        }
+
+        // The page, rendered by Chromium in the gateway's namespace, says the same.
+        let log = artifacts().join(format!("chromium-{host}.log"));
+        let mut b = Browser::start(&lab, host, &log);
+        b.call(
+            "Page.navigate",
+            json!({ "url": format!("http://{console}/") }),
+        );
+        let want = if *master { OWNED } else { NOT_OWNED };
+        b.wait_cell(
+            &format!("tr.ha-address[data-address=\"{vip}\"]"),
+            1,
+            want,
+            Duration::from_secs(30),
+        );
+        b.wait_cell(
+            &format!("tr.sync-peer[data-peer=\"{peer}\"]"),
+            1,
+            "up",
+            Duration::from_secs(30),
+        );
+        let page = b.ha_view();
+        eprintln!("{host}: {page:?}");
+        assert_eq!(page.addresses[&vip][0], vip, "{page:?}");
+        assert_eq!(
+            page.peers.keys().collect::<Vec<_>>(),
+            [peer],
+            "{host}: {page:?}"
+        );
+        let line = page.daemons.as_deref().unwrap_or_default();
+        for d in daemons {
+            let shown = format!(
+                "{} (syncid {}, {}, port {})",
+                d["state"].as_str().expect("state"),
+                d["syncid"],
+                d["mcast_interface"].as_str().expect("mcast_interface"),
+                d["port"]
+            );
+            assert!(line.contains(&shown), "{host}: {shown:?} in {line:?}");
+        }
+        assert!(line.contains("initial resync complete"), "{host}: {line:?}");
+        if *master {
+            b.screenshot(&artifacts().join("console-ha-gw.png"));
+            continue;
+        }
+
+        // gw2's page stays open: gw's ferrovs crashes, keepalived on gw2 takes the VIP (about
+        // 3.6 s: three missed adverts and the skew), and the page, refreshing itself, shows it
+        // owned and gw gone from sync.
+        let killed = Instant::now();
+        lab.lab_ok(&["stop", "gw"]);
+        let took = b.wait_cell(
+            &format!("tr.ha-address[data-address=\"{vip}\"]"),
+            1,
+            OWNED,
+            Duration::from_secs(20),
+        );
+        eprintln!(
+            "gw2's page shows the VIP owned {:?} after the kill",
+            killed.elapsed()
+        );
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "failover shown after {took:?}"
+        );
+        assert!(lab.holds_vip("gw2"), "keepalived: gw2 master");
+        b.wait_cell(
+            &format!("tr.sync-peer[data-peer=\"{peer}\"]"),
+            1,
+            "down",
+            Duration::from_secs(20),
+        );
+        let st = status(&lab, host, console);
+        assert_eq!(owns(&st, &vip), Some(true), "gw2 owns the VIP: {st}");
+        assert_eq!(
+            peer_state(&st, peer).as_deref(),
+            Some("down"),
+            "gw is gone: {st}"
+        );
+        b.screenshot(&artifacts().join("console-ha-gw2.png"));
+    }
 }

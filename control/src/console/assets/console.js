@@ -170,7 +170,7 @@ function renderHa(st) {
       st.ha.problem ? el("span", { class: "down", text: " — " + st.ha.problem }) : null));
     parts.push(el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ...["Address", "Owner", "Since", "Via"].map((t) => el("th", { text: t })))),
-      el("tbody", {}, ...st.ha.addresses.map((a) => el("tr", {},
+      el("tbody", {}, ...st.ha.addresses.map((a) => el("tr", { class: "ha-address", "data-address": a.address },
         el("td", { text: a.address }), el("td", { class: a.owned ? "up" : "unchecked", text: a.owned ? "this gateway (master)" : "not owned (backup)" }),
         el("td", { text: ago(Math.max(0, st.ha.now_s - a.since_s)) }), el("td", { text: a.tap || "" })))))));
   } else {
@@ -179,11 +179,12 @@ function renderHa(st) {
   const sync = st.gateway.sync;
   const daemons = st.daemons || [];
   if (sync || daemons.length) {
-    parts.push(el("p", {}, "session sync: " + daemons.map((d) => d.state + " (syncid " + d.syncid + ")").join(", ") +
+    parts.push(el("p", { class: "sync-daemons" }, "session sync: " + daemons.map((d) => d.state + " (syncid " + d.syncid + ", " + d.mcast_interface +
+      (d.port ? ", port " + d.port : "") + ")").join(", ") +
       (sync ? ", " + (sync.ready ? "initial resync complete" : "resync pending") : "")));
     if (sync) parts.push(el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ...["Peer", "State", "Sent", "Received", "In flight"].map((t) => el("th", { text: t })))),
-      el("tbody", {}, ...sync.peers.map((p) => el("tr", {},
+      el("tbody", {}, ...sync.peers.map((p) => el("tr", { class: "sync-peer", "data-peer": p.address },
         el("td", { text: p.address }), el("td", { class: p.state === "up" ? "up" : "down", text: p.state }),
         el("td", { class: "num", text: human(p.sessions_sent) }), el("td", { class: "num", text: human(p.sessions_received) }),
         el("td", { class: "num", text: String(p.in_flight) })))))));
