@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arc_swap::ArcSwap;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
-use dataplane::pipeline::Worker;
+use dataplane::worker::Worker;
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker_loop::{self, IdleMode, LoopEnv, WorkerIo};

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use dataplane::pipeline::{Worker, WorkerConfig};
+use dataplane::worker::{Worker, WorkerConfig};
 use dataplane::types::L4Proto;
 use dataplane::worker_loop::IdleMode;
 use dpdk::eal::Eal;

@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::{backend_mac, port_mac};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder};
 use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -23,10 +23,10 @@ use std::hint::black_box;
 use common::{reply_to, tcp, ACK, FROM_CLIENT, PSH, SYN};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::snapshot;
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, SyncConfig};
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
 const FLOWS: usize = 1024;
 const ROUNDS: usize = 16;

@@ -49,7 +49,6 @@ use core::net::IpAddr;
 use std::sync::OnceLock;
 
 use crate::frame::{Frame, VecFrame};
-use crate::pipeline::{Verdict, Worker, WorkerConfig};
 use crate::sched::SchedulerKind;
 use crate::session::FwdMethod;
 use crate::snapshot::{
@@ -57,6 +56,7 @@ use crate::snapshot::{
 };
 use crate::types::L4Proto;
 use crate::wire::{parse_frame, DropReason};
+use crate::worker::{Verdict, Worker, WorkerConfig};
 
 /// The MAC of gateway port `p`.
 pub const fn port_mac(p: u8) -> [u8; 6] {

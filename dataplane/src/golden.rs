@@ -72,7 +72,6 @@ use etherparse::{
     Ipv4Header, Ipv6Header, TcpHeader, UdpHeader,
 };
 
-use crate::pipeline::{Punt, WorkerConfig};
 use crate::sched::SchedulerKind;
 use crate::session::FwdMethod;
 use crate::snapshot::{
@@ -80,6 +79,7 @@ use crate::snapshot::{
 };
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::DropReason;
+use crate::worker::{Punt, WorkerConfig};
 
 /// The time (seconds) every case is processed at.
 pub const NOW: u32 = 1;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use common::*;
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
-use dataplane::pipeline::{Verdict, Worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")

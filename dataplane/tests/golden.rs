@@ -14,8 +14,8 @@ use std::collections::HashSet;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::golden::{self, Case, Expect};
-use dataplane::pipeline::{nat_owner, Verdict, Worker, WorkerConfig};
 use dataplane::wire::DropReason;
+use dataplane::worker::{nat_owner, Verdict, Worker, WorkerConfig};
 
 /// Run `cases` in order through one worker; return it and a report per failed case.
 fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {

@@ -13,12 +13,12 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use common::{tcp, udp, GW0, GW1};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::{FwdMethod, TcpState};
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
 const SYN: u8 = common::SYN;
 const ACK: u8 = common::ACK;

@@ -13,12 +13,12 @@ use std::net::IpAddr;
 
 use common::{addrs, ip, tcp, ACK, SYN};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Persistence, Route, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
 const FROM_CLIENT: ([u8; 6], [u8; 6]) = (CLIENT_MAC, GW0);

@@ -6,10 +6,10 @@ use common::{two_port_lan, CLIENT_MAC, GW0, GW1};
 use std::net::{IpAddr, Ipv4Addr};
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec};
 use dataplane::types::L4Proto;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];

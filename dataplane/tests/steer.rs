@@ -12,9 +12,9 @@ use std::sync::{Arc, OnceLock};
 use common::{bytes, icmp_error_quoting, ip, ports, reply_to, tcp, udp, ACK, FROM_CLIENT, SYN};
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
-use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
+use dataplane::worker::{ReplySteering, Verdict, Worker, WorkerConfig};
 
 fn workers(n: u16, steer: &ReplySteering) -> Vec<Worker> {
     (0..n)

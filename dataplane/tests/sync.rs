@@ -18,7 +18,6 @@ use std::sync::Arc;
 use common::*;
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac};
-use dataplane::pipeline::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::session::{FwdMethod, Session, SessionAddr, TcpState};
 use dataplane::snapshot::{
@@ -30,6 +29,7 @@ use dataplane::sync::{
 };
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
 
 /// The services both gateways run; `reverse` adds them in the other order (other indices).
 fn snapshot(reverse: bool) -> Snapshot {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use arc_swap::ArcSwap;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
 use dataplane::io::PortMap;
-use dataplane::pipeline::{Worker, WorkerConfig};
+use dataplane::worker::{Worker, WorkerConfig};
 use dataplane::wire::DropReason;
 use dataplane::worker_loop::{self, IdleMode, LoopEnv, WorkerIo};
 use dpdk::eal::Eal;

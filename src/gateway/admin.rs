@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use admin::proto::{ConnEntry, Proto};
 use control::plane::SessionDumps;
-use dataplane::pipeline::Worker;
+use dataplane::worker::Worker;
 use dataplane::session::{Session, SessionAddr};
 use dataplane::types::L4Proto;
 

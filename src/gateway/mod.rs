@@ -32,7 +32,7 @@ use control::plane::{self, AnnounceFollow, Control, HaFollow};
 use control::topology;
 use dataplane::counters::WorkerCounters;
 use dataplane::io::PortMap;
-use dataplane::pipeline::{ReplySteering, Worker, WorkerConfig};
+use dataplane::worker::{ReplySteering, Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::worker_loop::{self, IdleMode, LoopEnv};
 use dpdk::eal::{rdtsc, Eal};

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use config::Config;
 use control::metrics::PortSteeringRow;
-use dataplane::pipeline::ReplySteering;
+use dataplane::worker::ReplySteering;
 use dataplane::rss::RssSteer;
 use dpdk::ethdev::{DevInfo, Port};
 use dpdk::flow::{self, FlowRule, SteerRule};

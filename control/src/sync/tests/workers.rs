@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
-use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
+use dataplane::worker::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, placement, ControlSync, Install, Role, Steering, SyncConfig};
