@@ -46,7 +46,7 @@ use crate::session::{
 };
 use crate::snapshot::{is_link_local_multicast, NextHopError, Service, Snapshot, ToaMode};
 use crate::sync::{DeleteReason, SyncKind, WorkerSync};
-use crate::types::{L4Proto, PortIdx};
+use crate::types::{FlowKey, L4Proto, PortIdx};
 use crate::wire::checksum;
 use crate::wire::{parse_frame, peek_ip, DropReason, IcmpInner, ParsedFrame, L3, L4};
 
@@ -529,7 +529,7 @@ impl Worker {
         in_port: PortIdx,
         frame: &mut F,
         p: &ParsedFrame,
-        key: A::Key,
+        key: FlowKey<A>,
         (src, dst, sport, dport, proto): (A, A, u16, u16, L4Proto),
         tcp_flags: u8,
     ) -> Verdict {
