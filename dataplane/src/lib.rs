@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod counters;
+mod forward;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
