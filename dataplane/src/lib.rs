@@ -6,8 +6,10 @@
 //!
 //! Layout: [`wire`] (typed views over headers, checksums), [`session`] (per-worker connection
 //! table, TCP states, timers, persistence), [`sched`] (the ipvsadm schedulers and Maglev),
-//! [`types`] (flow keys and ids shared by all of them); [`worker_loop`] the loop every worker
-//! runs, over the queue and ring traits of [`io`].
+//! [`types`] (flow keys and ids shared by all of them); [`worker`] (what a worker does to a
+//! frame: classify, new flows, ICMP, accounting, session sync) and `forward` (the four modes'
+//! rewrites, one module each); [`worker_loop`] the loop every worker runs, over the queue and
+//! ring traits of [`io`].
 #![forbid(unsafe_code)]
 
 pub mod counters;
