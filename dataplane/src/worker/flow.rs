@@ -43,17 +43,20 @@ impl Worker {
             }
             None
         };
-        let Some(&s) = t.get(slot) else {
-            return Err(DropReason::NoSession);
+        // One copy of the session: the rewrite may need `self` (TOA marks the record).
+        let f = match t.get(slot) {
+            Some(&s) => Flow { s, slot },
+            None => return Err(DropReason::NoSession),
         };
+        let (sid, bid) = (f.s.service(), f.s.backend_idx());
         if let Some(ch) = change {
-            account::moved(&self.counters, s.service(), s.backend_idx(), ch);
+            account::moved(&self.counters, sid, bid, ch);
         }
         let bytes = (pkt.p.l3_end - pkt.p.l3_off) as u64;
-        account::packet(&self.counters, s.service(), s.backend_idx(), dir, bytes);
+        account::packet(&self.counters, sid, bid, dir, bytes);
         match dir {
-            Direction::Inbound => self.towards_backend(pkt, &Flow { s, slot }),
-            Direction::Reply => forward::to_client(pkt, &s),
+            Direction::Inbound => self.towards_backend(pkt, &f),
+            Direction::Reply => forward::to_client(pkt, &f.s),
         }
     }
 
