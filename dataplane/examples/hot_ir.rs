@@ -7,7 +7,7 @@
 //!     --toggle-collect='*measured*' target/release/examples/hot_ir fullnat reply off
 //! ```
 //!
-//! Arguments: the flows (`dr`, `nat`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
+//! Arguments: the flows (`dr`, `nat`, `tun`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
 //! services; `dr_mh` to a Maglev DR service of 16 real servers), what is measured (`syn`: new
 //! flows; `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
 //! client packets; `reply`: backend replies, NAT and FullNAT), and `on`/`off` for session-sync
@@ -57,12 +57,13 @@ fn main() {
     let vip = match mode {
         "dr" => "198.18.0.100",
         "nat" => "198.18.0.101",
+        "tun" => "198.18.0.102",
         "fullnat" => "198.18.0.103",
         "dr_mh" => "198.18.0.110",
-        _ => panic!("mode: dr, nat, fullnat or dr_mh"),
+        _ => panic!("mode: dr, nat, tun, fullnat or dr_mh"),
     };
     let vip: std::net::IpAddr = vip.parse().unwrap();
-    let replies = mode != "dr" && mode != "dr_mh";
+    let replies = mode == "nat" || mode == "fullnat";
     let snap = if mode == "dr_mh" {
         mh_snapshot(vip)
     } else {
