@@ -45,16 +45,17 @@ pub(super) fn count_not_owned(c: &WorkerCounters, snap: &Snapshot, l3: &L3) {
 impl Worker {
     /// Sort a parsed frame by its network layer.
     #[inline]
-    pub(super) fn classify<F: Frame>(&mut self, pkt: &mut Pkt<'_, F>) -> Fwd {
+    pub(super) fn classify<F: Frame>(&mut self, pkt: &mut Pkt<'_, F>) -> Verdict {
         match pkt.p.l3 {
-            L3::Arp => Ok(Verdict::Punt(Punt::Arp)),
+            L3::Arp => Verdict::Punt(Punt::Arp),
             L3::Ipv4 { src, dst } => self.ip(pkt, src, dst),
             L3::Ipv6 { src, dst } => self.ip(pkt, src, dst),
         }
     }
 
-    /// Sort an IP packet by its transport layer.
-    fn ip<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, src: A, dst: A) -> Fwd
+    /// Sort an IP packet by its transport layer. Like [`Worker::forward`], the steps on the
+    /// path of every packet return a [`Verdict`]; the others a `Result`, turned into one here.
+    fn ip<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, src: A, dst: A) -> Verdict
     where
         L4: IcmpOf<A>,
     {
@@ -67,13 +68,13 @@ impl Worker {
             }
             L4::Icmpv4 { .. } | L4::Icmpv6 { .. } => {
                 let (msg_type, inner) = <L4 as IcmpOf<A>>::icmp(&pkt.p.l4);
-                self.icmp(pkt, src, dst, msg_type, inner)
+                verdict(self.icmp(pkt, src, dst, msg_type, inner))
             }
             L4::None => {
                 if pkt.snap.is_for_box(dst.ip()) {
-                    Ok(Verdict::Punt(Punt::Local))
+                    Verdict::Punt(Punt::Local)
                 } else {
-                    Err(DropReason::UnsupportedL4Proto)
+                    Verdict::Drop(DropReason::UnsupportedL4Proto)
                 }
             }
         }
@@ -81,12 +82,12 @@ impl Worker {
 
     /// A TCP or UDP packet: its session's, else a new flow to a service, else see
     /// [`Worker::no_session`].
-    fn l4<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, key: FlowKey<A>) -> Fwd {
+    fn l4<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, key: FlowKey<A>) -> Verdict {
         let t = A::sessions(&mut self.tables);
         let h = t.hash(&key);
         if let Some((slot, dir)) = t.lookup_hashed(h, &key) {
             if let Some(home) = sync::on_hit(t, slot, dir, pkt.now, pkt.in_port, &*pkt.frame) {
-                return Ok(Verdict::Redirect(home));
+                return Verdict::Redirect(home);
             }
             if self.sync.is_some() {
                 return self.forward_synced::<A, F>(pkt, slot, dir);
@@ -94,9 +95,9 @@ impl Worker {
             return self.forward::<A, F>(pkt, slot, dir, false);
         }
         if let Some(sid) = pkt.snap.service_for(key.dst.ip(), key.dport, key.proto) {
-            return self.new_flow(pkt, sid, &key);
+            return verdict(self.new_flow(pkt, sid, &key));
         }
-        self.no_session(pkt.snap, &key)
+        verdict(self.no_session(pkt.snap, &key))
     }
 
     /// A TCP or UDP packet with neither a session nor a service here: the box's own, a reply
@@ -123,6 +124,12 @@ impl Worker {
             Err(DropReason::NotForUs)
         }
     }
+}
+
+/// The verdict of a step: its own, or the drop it returned.
+#[inline(always)]
+fn verdict(r: Fwd) -> Verdict {
+    r.unwrap_or_else(Verdict::Drop)
 }
 
 /// Pull the ICMP fields of one family out of the parsed L4.

@@ -444,7 +444,7 @@ impl Worker {
                     p: &p,
                     flags,
                 };
-                self.classify(&mut pkt).unwrap_or_else(Verdict::Drop)
+                self.classify(&mut pkt)
             }
         };
         let c = &self.counters;

@@ -114,7 +114,7 @@ impl Worker {
         };
         let active = t.get(slot).is_some_and(Session::is_active);
         account::opened(&self.counters, sid, bid, active, mid_flow);
-        let v = self.forward::<A, F>(pkt, slot, Direction::Inbound, true);
+        let v = Ok(self.forward::<A, F>(pkt, slot, Direction::Inbound, true));
         // Published after the rewrite, which may have set flags (TOA on the SYN).
         if self.sync.is_some() {
             self.publish_slot::<A>(SyncKind::Created, slot, now);

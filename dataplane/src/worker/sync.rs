@@ -252,7 +252,7 @@ impl Worker {
         pkt: &mut Pkt<'_, F>,
         slot: SlotId,
         dir: Direction,
-    ) -> crate::forward::Fwd {
+    ) -> super::Verdict {
         let now = pkt.now;
         let old = A::sessions(&mut self.tables).get(slot).map(Session::state);
         let v = self.forward::<A, F>(pkt, slot, dir, false);
