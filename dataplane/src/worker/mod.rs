@@ -12,14 +12,15 @@
 //! persistence, then the scheduler, and gets a session -> rewrite for the mode -> verdict.
 //! ICMP errors quoting a session's packets are translated and sent to the flow's other end.
 //!
-//! Layout: this file holds the worker, its settings and the per-packet context ([`Pkt`]);
+//! Layout: this file holds the worker, its settings and the per-packet context (`Pkt`);
 //! `classify` sorts a parsed frame (session hit, new flow, the box's own, not ours), `new_flow`
 //! opens a session (persistence, scheduler, next hop), `lports` picks FullNAT local ports,
 //! `owner` says which worker owns a flow, `flow` forwards a packet of a session (drop policy,
-//! TCP state, then the mode's rewrite in [`crate::forward`]), `icmp` answers echo and translates
+//! TCP state, then the mode's rewrite in `crate::forward`), `icmp` answers echo and translates
 //! errors, `account` keeps the per-service and per-backend counters, `sync` is session sync's
-//! side of the worker. Internal steps return [`crate::forward::Fwd`]: a verdict, or the
-//! [`DropReason`] the frame is dropped for.
+//! side of the worker. The steps return `forward::Fwd`: a verdict, or the [`DropReason`] the
+//! frame is dropped for; the per-packet boundaries (`classify`, `l4`, `forward`) turn it into a
+//! [`Verdict`] before returning (see `flow`).
 //!
 //! Choices worth knowing:
 //! - Replies go back to the MAC the client's first packet came from (its router, or the client
