@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::types::L4Proto;
+use dataplane::worker::{Worker, WorkerConfig};
 use dataplane::worker_loop::IdleMode;
 use dpdk::eal::Eal;
 use dpdk::ethdev::{Port, PortConfig, RxQueue, TxQueue};

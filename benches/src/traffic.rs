@@ -272,7 +272,7 @@ fn gcd(a: usize, b: usize) -> usize {
 mod tests {
     use super::*;
     use dataplane::frame::VecFrame;
-    use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
+    use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
     /// Every mode forwards the generator's frames to the backend port, for both protocols.
     #[test]

@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::backend_mac;
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot, SnapshotBuilder};
 use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
 use testkit::packet::{tcp, ACK, FROM_CLIENT, SYN};
 use testkit::topology::two_port_lan;

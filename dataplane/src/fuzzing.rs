@@ -50,7 +50,6 @@ use core::net::IpAddr;
 use std::sync::OnceLock;
 
 use crate::frame::{Frame, VecFrame};
-use crate::pipeline::{Verdict, Worker, WorkerConfig};
 use crate::sched::SchedulerKind;
 use crate::session::FwdMethod;
 use crate::snapshot::{
@@ -58,6 +57,7 @@ use crate::snapshot::{
 };
 use crate::types::L4Proto;
 use crate::wire::{parse_frame, DropReason};
+use crate::worker::{Verdict, Worker, WorkerConfig};
 
 mod checksums;
 pub use checksums::frame_checksums_ok;

@@ -7,8 +7,8 @@
 //! the front and leaves what did not fit, in order, for the caller to drop and count.
 
 use crate::frame::Frame;
-use crate::pipeline::Worker;
 use crate::types::PortIdx;
+use crate::worker::Worker;
 
 #[cfg(any(test, feature = "mem-io"))]
 pub mod mem;

@@ -6,17 +6,19 @@
 //!
 //! Layout: [`wire`] (typed views over headers, checksums), [`session`] (per-worker connection
 //! table, TCP states, timers, persistence), [`sched`] (the ipvsadm schedulers and Maglev),
-//! [`types`] (flow keys and ids shared by all of them); [`worker_loop`] the loop every worker
-//! runs, over the queue and ring traits of [`io`].
+//! [`types`] (flow keys and ids shared by all of them); [`worker`] (what a worker does to a
+//! frame: classify, new flows, ICMP, accounting, session sync) and `forward` (the four modes'
+//! rewrites, one module each); [`worker_loop`] the loop every worker runs, over the queue and
+//! ring traits of [`io`].
 #![forbid(unsafe_code)]
 
 pub mod counters;
+mod forward;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod io;
 pub mod owner;
-pub mod pipeline;
 mod rewrite;
 pub mod rss;
 pub mod sched;
@@ -25,4 +27,5 @@ pub mod snapshot;
 pub mod sync;
 pub mod types;
 pub mod wire;
+pub mod worker;
 pub mod worker_loop;

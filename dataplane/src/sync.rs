@@ -3,7 +3,7 @@
 //! a synced session belongs on this gateway.
 //!
 //! Contract:
-//! - A worker with a [`WorkerSync`] attached ([`crate::pipeline::Worker::attach_sync`]; none
+//! - A worker with a [`WorkerSync`] attached ([`crate::worker::Worker::attach_sync`]; none
 //!   when sync is off) publishes a [`SyncEvent`] for every session it creates, every TCP state
 //!   change, every persistence template it creates or replaces, and every session it deletes
 //!   (expiry, or removal under the `drop` policy; a RST is the state change to CLOSE, whose
@@ -24,15 +24,15 @@
 //!   the same steering as live traffic) through a second bounded ring ([`Install`]), which the
 //!   worker drains between bursts with a budget; installing allocates nothing. The rules of an
 //!   installation (update, conflict, refusal) are on
-//!   [`crate::pipeline::Worker::install`]. Installing publishes no event (no echo back to the
+//!   [`crate::worker::Worker::install`]. Installing publishes no event (no echo back to the
 //!   peer); packets the synced session forwards later do.
 //!
 //! Where a synced session goes (a different worker count or RSS on the two gateways moves it):
 //! NAT sessions and those of persistent services live where live traffic puts them
-//! ([`crate::pipeline::nat_owner`], [`crate::pipeline::persist_owner`]: other workers redirect
+//! ([`crate::worker::nat_owner`], [`crate::worker::persist_owner`]: other workers redirect
 //! there); a DR or TUN session of a plain service lives on the worker the NIC delivers the
 //! client's packets to. A FullNAT session lives on the owner of its local port
-//! ([`crate::pipeline::ReplySteering::owner`]), which reserves that port on this gateway too;
+//! ([`crate::worker::ReplySteering::owner`]), which reserves that port on this gateway too;
 //! when the client's packets arrive on another worker, that worker gets a redirect stub
 //! ([`Role::Stub`]): the flow's inbound key, pointing at the owner.
 
@@ -315,9 +315,9 @@ pub struct SyncConfig {
     pub events: usize,
     /// Requests the control -> worker install ring holds.
     pub installs: usize,
-    /// Installs a worker applies per [`crate::pipeline::Worker::serve_sync`] call.
+    /// Installs a worker applies per [`crate::worker::Worker::serve_sync`] call.
     pub install_budget: usize,
-    /// Table positions a full dump examines per [`crate::pipeline::Worker::serve_sync`] call.
+    /// Table positions a full dump examines per [`crate::worker::Worker::serve_sync`] call.
     pub dump_step: usize,
     /// Seconds from the start of one full dump to the earliest start of the next.
     pub dump_interval_s: u32,
@@ -367,7 +367,7 @@ pub struct ControlSync {
 }
 
 /// Create one worker's sync link: the worker's end (for
-/// [`crate::pipeline::Worker::attach_sync`]) and control's. Allocates both rings now.
+/// [`crate::worker::Worker::attach_sync`]) and control's. Allocates both rings now.
 pub fn link(cfg: SyncConfig) -> (WorkerSync, ControlSync) {
     let (ev_tx, ev_rx) = rtrb::RingBuffer::new(cfg.events.max(4));
     let (in_tx, in_rx) = rtrb::RingBuffer::new(cfg.installs.max(1));

@@ -28,15 +28,16 @@ impl L4Proto {
     }
 }
 
-/// An IPv4 5-tuple as seen on the wire, in host byte order.
+/// A 5-tuple as seen on the wire, in host byte order, over an address family (`Ipv4Addr` or
+/// `Ipv6Addr`).
 ///
 /// `src` is whoever sent the packet: the client for inbound traffic, the backend for replies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FlowKey4 {
+pub struct FlowKey<A> {
     /// Source address.
-    pub src: Ipv4Addr,
+    pub src: A,
     /// Destination address.
-    pub dst: Ipv4Addr,
+    pub dst: A,
     /// Source port (0 for a persistence template's client port).
     pub sport: u16,
     /// Destination port.
@@ -45,35 +46,12 @@ pub struct FlowKey4 {
     pub proto: L4Proto,
 }
 
-/// An IPv6 5-tuple as seen on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FlowKey6 {
-    /// Source address.
-    pub src: Ipv6Addr,
-    /// Destination address.
-    pub dst: Ipv6Addr,
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Transport protocol.
-    pub proto: L4Proto,
-}
+/// An IPv4 5-tuple.
+pub type FlowKey4 = FlowKey<Ipv4Addr>;
+/// An IPv6 5-tuple.
+pub type FlowKey6 = FlowKey<Ipv6Addr>;
 
-impl FlowKey4 {
-    /// Return the key of the same flow travelling the other way.
-    pub const fn reversed(&self) -> Self {
-        Self {
-            src: self.dst,
-            dst: self.src,
-            sport: self.dport,
-            dport: self.sport,
-            proto: self.proto,
-        }
-    }
-}
-
-impl FlowKey6 {
+impl<A: Copy> FlowKey<A> {
     /// Return the key of the same flow travelling the other way.
     pub const fn reversed(&self) -> Self {
         Self {

@@ -22,9 +22,9 @@ use arc_swap::ArcSwap;
 
 use crate::counters::WorkerCounters;
 use crate::io::{Clock, PortMap, RingConsumer, RingProducer, RxFrame, RxQueue, Service, TxQueue};
-use crate::pipeline::{Verdict, Worker};
 use crate::snapshot::Snapshot;
 use crate::wire::DropReason;
+use crate::worker::{Verdict, Worker};
 
 /// RX burst size (l3fwd's): the most frames the loop takes from one queue or ring per
 /// iteration.

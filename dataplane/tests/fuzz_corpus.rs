@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
-use dataplane::pipeline::{Verdict, Worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker};
 use testkit::packet::*;
 
 fn fuzz_dir() -> PathBuf {

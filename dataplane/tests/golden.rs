@@ -13,8 +13,8 @@
 use std::collections::HashSet;
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{nat_owner, Verdict, Worker, WorkerConfig};
 use dataplane::wire::DropReason;
+use dataplane::worker::{nat_owner, Verdict, Worker, WorkerConfig};
 use testkit::golden::{self, Case, Expect};
 use testkit::{diff::diff, pcap};
 

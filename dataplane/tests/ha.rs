@@ -6,10 +6,10 @@ use testkit::packet::{ip, tcp, CLIENT_MAC, SYN};
 use testkit::topology::{two_port_lan, GW0};
 
 use dataplane::frame::VecFrame;
-use dataplane::pipeline::{Punt, Verdict, Worker, WorkerConfig};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{is_link_local_multicast, BackendSpec, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
+use dataplane::worker::{Punt, Verdict, Worker, WorkerConfig};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
 

@@ -10,12 +10,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::{FwdMethod, TcpState};
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use testkit::packet::{tcp, udp};
 use testkit::topology::{GW0, GW1};
 

@@ -19,10 +19,10 @@ use std::net::IpAddr;
 
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::snapshot;
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, ControlSync, Install, Role, SyncConfig};
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use testkit::packet::*;
 
 const BURST: usize = 32;
@@ -487,8 +487,8 @@ fn hot_path_does_not_allocate() {
 /// protocols, takes their replies, and redirects replies and ICMP errors of other workers.
 #[test]
 fn rss_aware_fullnat_does_not_allocate() {
-    use dataplane::pipeline::ReplySteering;
     use dataplane::rss::{RssSteer, DEFAULT_KEY};
+    use dataplane::worker::ReplySteering;
     let snap = snapshot();
     let rs = RssSteer::new(&DEFAULT_KEY, &RssSteer::round_robin_reta(128, 4)).unwrap();
     let mut w = Worker::new(WorkerConfig {

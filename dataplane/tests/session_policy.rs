@@ -11,12 +11,12 @@ use testkit::topology::{two_port_lan, GW0, GW1};
 use std::net::IpAddr;
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Persistence, Route, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use testkit::packet::{addrs, ip, tcp, ACK, SYN};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];

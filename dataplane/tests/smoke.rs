@@ -5,10 +5,10 @@ use testkit::packet::CLIENT_MAC;
 use testkit::topology::{two_port_lan, GW0, GW1};
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec};
 use dataplane::types::L4Proto;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];

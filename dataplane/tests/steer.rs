@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
-use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
+use dataplane::worker::{ReplySteering, Verdict, Worker, WorkerConfig};
 use testkit::packet::{
     bytes, icmp_error_quoting, ip, ports, reply_to, tcp, udp, ACK, FROM_CLIENT, SYN,
 };

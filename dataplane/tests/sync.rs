@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use dataplane::frame::VecFrame;
 use dataplane::fuzzing::{backend_mac, port_mac};
-use dataplane::pipeline::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::session::{FwdMethod, Session, SessionAddr, TcpState};
 use dataplane::snapshot::{
@@ -27,6 +26,7 @@ use dataplane::sync::{
 };
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{InstallOutcome, ReplySteering, Verdict, Worker, WorkerConfig};
 use testkit::packet::*;
 use testkit::topology::two_ports;
 

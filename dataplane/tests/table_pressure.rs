@@ -6,11 +6,11 @@ use testkit::packet::CLIENT_MAC;
 use testkit::topology::{two_port_lan, GW0};
 
 use dataplane::frame::VecFrame;
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use etherparse::PacketBuilder;
 
 const CAPACITY: usize = 256;

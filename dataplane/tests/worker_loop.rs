@@ -13,9 +13,9 @@ use dataplane::frame::Frame;
 use dataplane::fuzzing::{backend_mac, port_mac, snapshot};
 use dataplane::io::mem::{Channel, MemFrame};
 use dataplane::io::{Clock, PortMap, StdClock};
-use dataplane::pipeline::{nat_owner, Worker, WorkerConfig};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
+use dataplane::worker::{nat_owner, Worker, WorkerConfig};
 use dataplane::worker_loop::{self, IdleMode, LoopEnv, WorkerIo, WorkerLoop, SLEEP_AFTER};
 use testkit::packet::{arp_request, from_backend, icmp, ip, tcp, udp, FROM_CLIENT, SYN};
 
@@ -611,8 +611,8 @@ fn test_loop_does_not_allocate() {
 #[test]
 fn test_loop_publishes_installs_and_dumps_synced_sessions() {
     use dataplane::frame::VecFrame;
-    use dataplane::pipeline::Verdict;
     use dataplane::sync::{link, Install, Role, SyncConfig, SyncKind};
+    use dataplane::worker::Verdict;
     // The peer: another gateway's worker opens a flow; its creation event is what arrives.
     let snap = snapshot();
     let mut peer = worker(0, 1);

@@ -7,12 +7,12 @@ use testkit::packet::CLIENT_MAC;
 use testkit::topology::{two_port_lan, GW0};
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{Verdict, Worker, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Persistence, ServiceSpec, Snapshot};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use etherparse::PacketBuilder;
 
 const VIP: [u8; 4] = [198, 18, 0, 100];

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use admin::proto::{ConnEntry, Proto};
 use control::plane::SessionDumps;
-use dataplane::pipeline::Worker;
 use dataplane::session::{FwdMethod, Session, SessionAddr};
 use dataplane::types::L4Proto;
+use dataplane::worker::Worker;
 
 /// At most this many connection entries per worker in one `-L -c` dump.
 const DUMP_MAX: usize = 100_000;

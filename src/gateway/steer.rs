@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use config::Config;
 use control::metrics::PortSteeringRow;
-use dataplane::pipeline::ReplySteering;
 use dataplane::rss::RssSteer;
+use dataplane::worker::ReplySteering;
 use dpdk::ethdev::{DevInfo, Port};
 use dpdk::flow::{self, FlowRule, SteerRule};
 

@@ -214,7 +214,7 @@ impl Index {
                 }
                 if let Some(free) = self.buckets[alt as usize].free_way() {
                     if self.path_is_simple(&nodes, head, w) {
-                        self.apply_path(&nodes, head, w, alt, free, sig, val);
+                        self.apply_path(&nodes, (head, w), (alt, free), (sig, val));
                         return true;
                     }
                 }
@@ -253,16 +253,14 @@ impl Index {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Move the entries along the path ending at `(node, way)` one step each, into the free
+    /// entry `(dst_bucket, dst_way)` first, and put `(sig, val)` in the entry freed at the root.
     fn apply_path(
         &mut self,
         nodes: &[Node],
-        mut node: usize,
-        mut way: usize,
-        mut dst_bucket: u32,
-        mut dst_way: usize,
-        sig: u16,
-        val: u32,
+        (mut node, mut way): (usize, usize),
+        (mut dst_bucket, mut dst_way): (u32, usize),
+        (sig, val): (u16, u32),
     ) {
         loop {
             let src_bucket = nodes[node].bucket;

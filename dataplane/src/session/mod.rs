@@ -29,7 +29,7 @@
 use core::fmt::Debug;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::types::{FlowKey4, FlowKey6, L4Proto};
+use crate::types::{FlowKey, L4Proto};
 
 mod hash;
 mod index;
@@ -89,17 +89,24 @@ mod sealed {
 
 /// An address family the session tables are generic over: [`Ipv4Addr`] or [`Ipv6Addr`].
 pub trait SessionAddr: Copy + Eq + Debug + sealed::Sealed + 'static {
-    /// The 5-tuple type of this family.
-    type Key: Copy + Eq + Debug;
     /// The all-zeros address.
     const UNSPECIFIED: Self;
     /// Address length in bits (32 or 128).
     const BITS: u8;
 
     /// Build a flow key.
-    fn flow_key(src: Self, sport: u16, dst: Self, dport: u16, proto: L4Proto) -> Self::Key;
+    #[inline(always)]
+    fn flow_key(src: Self, sport: u16, dst: Self, dport: u16, proto: L4Proto) -> FlowKey<Self> {
+        FlowKey {
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+        }
+    }
     /// Hash a flow key with a table seed.
-    fn hash_key(seed: &HashSeed, key: &Self::Key) -> u64;
+    fn hash_key(seed: &HashSeed, key: &FlowKey<Self>) -> u64;
     /// Hash an address together with a small extra word (a service index).
     fn hash_addr(seed: &HashSeed, addr: Self, extra: u64) -> u64;
     /// The netmask with the first `len` bits set (`len` is clamped to [`Self::BITS`]).
@@ -109,23 +116,11 @@ pub trait SessionAddr: Copy + Eq + Debug + sealed::Sealed + 'static {
 }
 
 impl SessionAddr for Ipv4Addr {
-    type Key = FlowKey4;
     const UNSPECIFIED: Self = Ipv4Addr::UNSPECIFIED;
     const BITS: u8 = 32;
 
     #[inline(always)]
-    fn flow_key(src: Self, sport: u16, dst: Self, dport: u16, proto: L4Proto) -> FlowKey4 {
-        FlowKey4 {
-            src,
-            dst,
-            sport,
-            dport,
-            proto,
-        }
-    }
-
-    #[inline(always)]
-    fn hash_key(seed: &HashSeed, k: &FlowKey4) -> u64 {
+    fn hash_key(seed: &HashSeed, k: &FlowKey<Self>) -> u64 {
         let addrs = (u64::from(k.src.to_bits()) << 32) | u64::from(k.dst.to_bits());
         let rest =
             (u64::from(k.sport) << 24) | (u64::from(k.dport) << 8) | u64::from(k.proto.number());
@@ -149,23 +144,11 @@ impl SessionAddr for Ipv4Addr {
 }
 
 impl SessionAddr for Ipv6Addr {
-    type Key = FlowKey6;
     const UNSPECIFIED: Self = Ipv6Addr::UNSPECIFIED;
     const BITS: u8 = 128;
 
     #[inline(always)]
-    fn flow_key(src: Self, sport: u16, dst: Self, dport: u16, proto: L4Proto) -> FlowKey6 {
-        FlowKey6 {
-            src,
-            dst,
-            sport,
-            dport,
-            proto,
-        }
-    }
-
-    #[inline(always)]
-    fn hash_key(seed: &HashSeed, k: &FlowKey6) -> u64 {
+    fn hash_key(seed: &HashSeed, k: &FlowKey<Self>) -> u64 {
         let s = k.src.to_bits();
         let d = k.dst.to_bits();
         let rest =

@@ -32,7 +32,7 @@ use super::index::Index;
 use super::tcp::{tcp_transition, TcpDir, TcpFlags, TcpState, Timeouts};
 use super::timer::{TimerNode, Wheel, NIL};
 use super::{Direction, FwdMethod, SessionAddr};
-use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
+use crate::types::{BackendIdx, FlowKey, L4Proto, PortIdx, ServiceIdx};
 
 /// Largest supported capacity: slots are 31-bit (the index keeps the direction in bit 31) and
 /// `u32::MAX` is reserved for "none".
@@ -230,7 +230,7 @@ impl<A: SessionAddr> Session<A> {
     }
     /// The key of packets travelling `dir`: client -> vip, or backend -> laddr.
     #[inline]
-    pub fn key(&self, dir: Direction) -> A::Key {
+    pub fn key(&self, dir: Direction) -> FlowKey<A> {
         match dir {
             Direction::Inbound => {
                 A::flow_key(self.client, self.cport, self.vip, self.vport, self.proto)
@@ -492,7 +492,7 @@ impl<A: SessionAddr> SessionTable<A> {
 
     /// Hash a flow key; pair with [`Self::prefetch`] and [`Self::lookup_hashed`] over a burst.
     #[inline]
-    pub fn hash(&self, key: &A::Key) -> u64 {
+    pub fn hash(&self, key: &FlowKey<A>) -> u64 {
         A::hash_key(&self.seed, key)
     }
 
@@ -516,13 +516,13 @@ impl<A: SessionAddr> SessionTable<A> {
 
     /// Find the session a packet with `key` belongs to, and which way it travels.
     #[inline]
-    pub fn lookup(&self, key: &A::Key) -> Option<(SlotId, Direction)> {
+    pub fn lookup(&self, key: &FlowKey<A>) -> Option<(SlotId, Direction)> {
         self.lookup_hashed(self.hash(key), key)
     }
 
     /// [`Self::lookup`] with the hash already computed by [`Self::hash`].
     #[inline]
-    pub fn lookup_hashed(&self, hash: u64, key: &A::Key) -> Option<(SlotId, Direction)> {
+    pub fn lookup_hashed(&self, hash: u64, key: &FlowKey<A>) -> Option<(SlotId, Direction)> {
         let slab = &self.slab;
         self.index
             .find(hash, |v| {

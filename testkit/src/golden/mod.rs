@@ -78,7 +78,6 @@ use etherparse::{
     Ipv4Header, Ipv6Header, TcpHeader, UdpHeader,
 };
 
-use dataplane::pipeline::{Punt, WorkerConfig};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{
@@ -86,6 +85,7 @@ use dataplane::snapshot::{
 };
 use dataplane::types::{L4Proto, PortIdx};
 use dataplane::wire::DropReason;
+use dataplane::worker::{Punt, WorkerConfig};
 
 use crate::topology::{self, two_ports};
 

@@ -15,7 +15,7 @@ pub fn redirect_worker_config() -> WorkerConfig {
 /// The multi-worker sequence, for a fresh worker built with [`redirect_worker_config`]
 /// (worker 0 of 2): flows owned by worker 1 are redirected to it, its own are forwarded.
 ///
-/// NAT ownership is a hash of the client address (`pipeline::nat_owner`): the table's client is
+/// NAT ownership is a hash of the client address (`worker::nat_owner`): the table's client is
 /// owned by worker 1 and [`nat_client_owned_by_0`] by worker 0, in both families (the runner
 /// checks it).
 pub fn redirect_cases() -> Vec<Case> {

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use dataplane::counters::WorkerCounters;
-use dataplane::pipeline::{Worker, WorkerConfig};
 use dataplane::snapshot::{Mac, Snapshot};
+use dataplane::worker::{Worker, WorkerConfig};
 use testkit::packet;
 
 use super::admin::NoSessions;
@@ -298,7 +298,7 @@ impl Fixture {
                 links: control_links,
                 steering: dataplane::sync::Steering {
                     workers: u16::try_from(n).unwrap(),
-                    replies: dataplane::pipeline::ReplySteering::Modulo,
+                    replies: dataplane::worker::ReplySteering::Modulo,
                     inbound: None,
                 },
                 stats: Arc::default(),

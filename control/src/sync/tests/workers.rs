@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::snapshot;
-use dataplane::pipeline::{ReplySteering, Verdict, Worker, WorkerConfig};
 use dataplane::rss::{RssSteer, DEFAULT_KEY};
 use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, placement, ControlSync, Install, Role, Steering, SyncConfig};
 use dataplane::wire::DropReason;
+use dataplane::worker::{ReplySteering, Verdict, Worker, WorkerConfig};
 use testkit::packet::{addrs, from_backend, ports, tcp, ACK, FROM_CLIENT, PSH, SYN};
 
 use super::sim::Net;

@@ -3,7 +3,8 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{moved, nat_owner, persist_owner, Family, Worker};
+use super::account::moved;
+use super::{Family, Pkt, Worker};
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
 use crate::rewrite::src_mac;
@@ -246,19 +247,15 @@ impl Worker {
     /// [`Worker::forward`] of an established flow's packet with sync on: a TCP state change is
     /// published after the rewrite (which may have set flags: TOA on the first ACK). Kept apart
     /// so the forwarding path with sync off pays one branch for it.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn forward_synced<A: Family, F: Frame>(
         &mut self,
-        snap: &Snapshot,
-        now: u32,
-        frame: &mut F,
-        p: &crate::wire::ParsedFrame,
+        pkt: &mut Pkt<'_, F>,
         slot: SlotId,
         dir: Direction,
-        tcp_flags: u8,
     ) -> super::Verdict {
+        let now = pkt.now;
         let old = A::sessions(&mut self.tables).get(slot).map(Session::state);
-        let v = self.forward::<A, F>(snap, now, frame, p, slot, dir, tcp_flags, false);
+        let v = self.forward::<A, F>(pkt, slot, dir, false);
         let new = A::sessions(&mut self.tables).get(slot).map(Session::state);
         if new.is_some() && new != old {
             self.publish_slot::<A>(SyncKind::State, slot, now);
@@ -380,21 +377,6 @@ impl Worker {
             (_, Role::Stub { home }, false) => self.install_stub(snap, now, ev, &a, home),
         };
         r.unwrap_or_else(InstallOutcome::Refused)
-    }
-
-    /// The worker that owns the flows of `client` to `svc` when a NAT or persistent service
-    /// decides it (other workers redirect there), with more than one worker.
-    fn decided_owner(&self, svc: &Service, client: IpAddr) -> Option<u16> {
-        let n = self.cfg.workers;
-        if n <= 1 {
-            return None;
-        }
-        if svc.has_nat {
-            Some(nat_owner(client, n))
-        } else {
-            svc.persistence
-                .map(|ps| persist_owner(client, ps.prefix_len, n))
-        }
     }
 
     fn install_session<A: Family>(

@@ -1,0 +1,223 @@
+//! The first packet of a flow to a service: persistence template, else the scheduler, else the
+//! sorry server; the next hop; FullNAT's local port; the session; then the packet goes on as
+//! the session's first.
+
+use crate::forward::Fwd;
+use crate::frame::Frame;
+use crate::rewrite::{src_mac, Family};
+use crate::sched::{hash, BackendLoad, PickCtx};
+use crate::session::{
+    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, InsertError, NewSession, Session,
+    SlotId, TcpDir, TcpState,
+};
+use crate::snapshot::{NextHopError, Service, Snapshot};
+use crate::sync::{DeleteReason, SyncKind};
+use crate::types::{FlowKey, L4Proto};
+use crate::wire::DropReason;
+
+use super::{account, sync, Pkt, Punt, Verdict, Worker};
+
+/// Slots a full table looks at for a session to give up before it refuses a new flow: under a
+/// SYN flood nearly every slot is one, so the first probes find it; a table of established
+/// flows costs this many record reads per refused flow, no more.
+const EVICT_PROBES: usize = 64;
+
+impl Worker {
+    /// Start a flow `key` (client -> VIP) to service `sid`: persistence, scheduler, session,
+    /// then forward.
+    pub(super) fn new_flow<A: Family, F: Frame>(
+        &mut self,
+        pkt: &mut Pkt<'_, F>,
+        sid: u16,
+        key: &FlowKey<A>,
+    ) -> Fwd {
+        let snap = pkt.snap;
+        let svc = snap.service(sid).ok_or(DropReason::NoService)?;
+        let (client, vip, cport, vport, proto) =
+            (key.src, key.dst, key.sport, key.dport, key.proto);
+        // Redirect before the SYN check: a NAT or persistent connection's session lives on the
+        // owner, so its non-SYN packets miss here on every other worker and must follow.
+        if let Some(o) = self.new_flow_owner(svc, client.ip()) {
+            return Ok(Verdict::Redirect(o));
+        }
+        let flags = pkt.flags;
+        let mid_flow = proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
+        // IPVS's `sloppy_tcp`: any packet but a RST may start the flow, where every gateway
+        // would pick the same backend (ECMP moved the flow here, or its session expired).
+        if mid_flow && (flags.rst || !svc.sloppy_tcp) {
+            return Err(DropReason::NotSynForNewTcp);
+        }
+        let bid = self
+            .choose_backend(snap, pkt.now, sid, svc, key)
+            .ok_or(DropReason::NoBackend)?;
+        let b = snap.backend(bid).ok_or(DropReason::NoBackend)?;
+        let baddr = A::from_ip(b.addr).ok_or(DropReason::UnsupportedMode)?;
+        if A::V6 && b.method == FwdMethod::Tun {
+            return Err(DropReason::UnsupportedMode);
+        }
+        // A port-0 real server of a port-0 (persistent, any-port) service takes the client's
+        // destination port, as IPVS does.
+        let bport = if b.port == 0 { vport } else { b.port };
+        let (out_port, mac) = match snap.next_hop(b.addr) {
+            Ok(hop) => hop,
+            Err(NextHopError::NoRoute) => return Err(DropReason::NoRoute),
+            Err(NextHopError::Unresolved { neighbour, port }) => {
+                return Ok(Verdict::Punt(Punt::Resolve { neighbour, port }));
+            }
+        };
+        let (laddr, lport) = match b.method {
+            FwdMethod::FullNat => match self.pick_lport(svc, baddr, bport, proto) {
+                Some(l) => l,
+                None => {
+                    self.counters.insert_failures.inc();
+                    return Err(DropReason::LocalPortsExhausted);
+                }
+            },
+            FwdMethod::Nat => (client, cport),
+            FwdMethod::Dr | FwdMethod::Tun => (A::UNSPECIFIED, 0),
+        };
+        let dir = if b.method.sees_replies() {
+            TcpDir::Input
+        } else {
+            TcpDir::InputOnly
+        };
+        let new = NewSession {
+            client,
+            cport,
+            vip,
+            vport,
+            backend: baddr,
+            bport,
+            laddr,
+            lport,
+            proto,
+            method: b.method,
+            state: if mid_flow {
+                sloppy_tcp_state(dir, flags)
+            } else {
+                tcp_transition(TcpState::None, dir, flags)
+            },
+            service: sid,
+            backend_idx: bid,
+            next_hop_mac: mac,
+            backend_port: out_port,
+            client_port: pkt.in_port,
+            client_mac: src_mac(pkt.frame.data()),
+            flags: 0,
+        };
+        let now = pkt.now;
+        let slot = match self.insert_session::<A>(now, &new) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.counters.insert_failures.inc();
+                return Err(match e {
+                    InsertError::Duplicate(Direction::Reply) => DropReason::LocalPortsExhausted,
+                    _ => DropReason::SessionTableFull,
+                });
+            }
+        };
+        let t = A::sessions(&mut self.tables);
+        let active = t.get(slot).is_some_and(Session::is_active);
+        account::opened(&self.counters, sid, bid, active, mid_flow);
+        let v = Ok(self.forward::<A, F>(pkt, slot, Direction::Inbound, true));
+        // Published after the rewrite, which may have set flags (TOA on the SYN).
+        if self.sync.is_some() {
+            self.publish_slot::<A>(SyncKind::Created, slot, now);
+        }
+        v
+    }
+
+    /// Insert a new session; in a full table, first give up one that carries no connection (a
+    /// half-open or closed TCP one, an unanswered UDP one) to make room, never an established
+    /// one (issue 17, table pressure).
+    #[inline]
+    fn insert_session<A: Family>(
+        &mut self,
+        now: u32,
+        new: &NewSession<A>,
+    ) -> Result<SlotId, InsertError> {
+        let t = A::sessions(&mut self.tables);
+        match t.insert(now, new) {
+            Err(InsertError::TableFull) => {}
+            done => return done,
+        }
+        let old = t
+            .evict_for_room(EVICT_PROBES)
+            .ok_or(InsertError::TableFull)?;
+        let c = &self.counters;
+        c.sessions_evicted.inc();
+        if !old.is_sync_stub() {
+            account::gone(c, old.service(), old.backend_idx(), old.is_active());
+            let why = SyncKind::Deleted(DeleteReason::Removed);
+            sync::publish_cold(&mut self.sync, c, why, &old, now);
+        }
+        A::sessions(&mut self.tables).insert(now, new)
+    }
+
+    /// Persistence template, else the scheduler, else the sorry server, for the flow `key`.
+    fn choose_backend<A: Family>(
+        &mut self,
+        snap: &Snapshot,
+        now: u32,
+        sid: u16,
+        svc: &Service,
+        key: &FlowKey<A>,
+    ) -> Option<u16> {
+        let client = key.src;
+        let persist = svc.persistence;
+        if let Some(ps) = persist {
+            let mask = A::prefix_mask(ps.prefix_len);
+            let pt = A::persist(&mut self.tables);
+            if let Some(bid) = pt.lookup(now, sid, client, mask, ps.timeout_s) {
+                // A template keeps pointing at a quiescent (weight 0) server, as IPVS does, but
+                // not at one that is gone or failed its health check, nor at an inhibited
+                // (weight 0) one that is down under the `drop` policy (the kernel's
+                // `expire_quiescent_template`). The pick below replaces such a template.
+                if snap
+                    .backend(bid)
+                    .is_some_and(|b| b.service == sid && b.available && !b.drop_sessions)
+                {
+                    return Some(bid);
+                }
+            }
+        }
+        let state = self
+            .sched
+            .get_mut(usize::from(sid))?
+            .as_mut()
+            .map(|(_, s)| s)?;
+        self.loads.clear();
+        if svc.needs_loads {
+            for &bid in &svc.backends {
+                let l = self
+                    .counters
+                    .backend(bid)
+                    .map_or(BackendLoad::default(), |tc| BackendLoad {
+                        active: u32::try_from(tc.active.get()).unwrap_or(u32::MAX),
+                        inactive: u32::try_from(tc.inactive.get()).unwrap_or(u32::MAX),
+                    });
+                self.loads.push(l);
+            }
+        }
+        let ctx = PickCtx {
+            src_hash: hash::addr(client.ip()),
+            dst_hash: hash::addr(key.dst.ip()),
+            src_port: key.sport,
+            loads: &self.loads,
+        };
+        let picked = svc.scheduler.pick(state, &ctx).or(svc.sorry)?;
+        if let Some(ps) = persist {
+            let mask = A::prefix_mask(ps.prefix_len);
+            // A full template table only costs stickiness for this client; the flow goes on.
+            let pt = A::persist(&mut self.tables);
+            if pt
+                .insert(now, sid, client, mask, picked, ps.timeout_s)
+                .is_ok()
+            {
+                let c = &self.counters;
+                sync::publish_template(&mut self.sync, c, snap, svc, client, picked, ps.timeout_s);
+            }
+        }
+        Some(picked)
+    }
+}
