@@ -687,9 +687,6 @@ impl<A: SessionAddr> SessionTable<A> {
     ) -> Option<StateChange> {
         let s = self.slab.get_mut(slot.index()).filter(|s| s.is_live())?;
         let old = s.state;
-        if dir == Direction::Reply {
-            s.sys |= SYS_REPLIED;
-        }
         if s.proto == L4Proto::Tcp {
             let tcp_dir = match dir {
                 Direction::Reply => {

@@ -647,10 +647,8 @@ fn udp_is_embryonic_until_its_first_reply_and_dr_udp_never() {
     let mut dr = udp_nat(3);
     dr.method = FwdMethod::Dr;
     let dr = t.insert(0, &dr).unwrap();
-    t.update_tcp_state(answered, 1, Direction::Reply, ACK)
-        .unwrap();
-    t.update_tcp_state(silent, 1, Direction::Inbound, ACK)
-        .unwrap();
+    assert!(t.touch_from(answered, 1, Direction::Reply));
+    assert!(t.touch_from(silent, 1, Direction::Inbound));
     assert!(!t.get(answered).unwrap().is_embryonic());
     assert!(t.get(silent).unwrap().is_embryonic());
     assert!(!t.get(dr).unwrap().is_embryonic());

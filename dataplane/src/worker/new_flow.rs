@@ -106,7 +106,11 @@ impl Worker {
             flags: 0,
         };
         let now = pkt.now;
-        let slot = match self.insert_session::<A>(now, &new) {
+        let inserted = match A::sessions(&mut self.tables).insert(now, &new) {
+            Err(InsertError::TableFull) => self.make_room_and_insert::<A>(now, &new),
+            done => done,
+        };
+        let slot = match inserted {
             Ok(slot) => slot,
             Err(e) => {
                 self.counters.insert_failures.inc();
@@ -127,20 +131,17 @@ impl Worker {
         v
     }
 
-    /// Insert a new session; in a full table, first give up one that carries no connection (a
-    /// half-open or closed TCP one, an unanswered UDP one) to make room, never an established
-    /// one (issue 17, table pressure).
-    #[inline]
-    fn insert_session<A: Family>(
+    /// A full table: give up one session that carries no connection (a half-open or closed TCP
+    /// one, an unanswered UDP one) to make room for `new`, never an established one (issue 17,
+    /// table pressure). Out of line: the common insert keeps its one call site on the hot path.
+    #[cold]
+    #[inline(never)]
+    fn make_room_and_insert<A: Family>(
         &mut self,
         now: u32,
         new: &NewSession<A>,
     ) -> Result<SlotId, InsertError> {
         let t = A::sessions(&mut self.tables);
-        match t.insert(now, new) {
-            Err(InsertError::TableFull) => {}
-            done => return done,
-        }
         let old = t
             .evict_for_room(EVICT_PROBES)
             .ok_or(InsertError::TableFull)?;
