@@ -6,6 +6,8 @@
 //! shipped example configuration the harness applies them to.
 use std::path::{Path, PathBuf};
 
+use testkit::corpus::files_under;
+
 use admin::fuzzing::{fuzz_ipvsadm, fuzz_request, Outcome};
 use admin::ipvsadm::{self, Command, Parsed};
 use admin::names::NameTables;
@@ -13,19 +15,6 @@ use admin::proto::{Envelope, Request};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
 }
 
 /// Command lines as users type them: the seeds' habits, DPVS's, and ferrovs's additions, with
@@ -107,7 +96,7 @@ fn write_seed_corpus() {
 }
 
 fn replay(dir: &str, run: fn(&[u8]) -> Outcome) -> Vec<Outcome> {
-    let files = files_in(&fuzz_dir().join("corpus").join(dir));
+    let files = files_under(&fuzz_dir().join("corpus").join(dir));
     assert!(
         files.len() >= 10,
         "{dir}: seed corpus has {} files",

@@ -3,28 +3,17 @@
 //! reproducers a local fuzzing run left (`fuzz/artifacts/`).
 use std::path::{Path, PathBuf};
 
+use testkit::corpus::files_under;
+
 use config::fuzzing::{fuzz_one, Outcome};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 #[test]
 fn replay_seed_corpus() {
-    let files = files_in(&fuzz_dir().join("corpus/config_parse"));
+    let files = files_under(&fuzz_dir().join("corpus/config_parse"));
     assert!(files.len() >= 20, "seed corpus has {} files", files.len());
     let (mut accepted, mut refused) = (0, 0);
     for f in &files {
@@ -58,7 +47,7 @@ fn harness_survives_edge_inputs() {
 #[test]
 #[ignore = "needs fuzz/artifacts/ from a local cargo fuzz run"]
 fn replay_fuzz_artifacts() {
-    let files = files_in(&fuzz_dir().join("artifacts/config_parse"));
+    let files = files_under(&fuzz_dir().join("artifacts/config_parse"));
     assert!(!files.is_empty(), "no reproducers: run make fuzz first");
     for f in files {
         let data = std::fs::read(&f).unwrap();

@@ -13,28 +13,11 @@ use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker};
+use testkit::corpus::files_under;
 use testkit::packet::*;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
-}
-
-/// Every regular file under `dir` (recursively), sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

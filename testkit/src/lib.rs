@@ -8,6 +8,7 @@
 //! of the crate under test, whose types do not match.
 #![forbid(unsafe_code)]
 
+pub mod corpus;
 pub mod diff;
 pub mod golden;
 pub mod packet;
