@@ -136,7 +136,9 @@ impl Lab {
         if workers == 1 {
             return vec![self.var("CLIENT").to_owned()];
         }
-        let addrs: Vec<String> = (0..SOURCES).map(|i| format!("198.18.1.{}", 30 + i)).collect();
+        let addrs: Vec<String> = (0..SOURCES)
+            .map(|i| format!("198.18.1.{}", 30 + i))
+            .collect();
         let adds: String = addrs
             .iter()
             .map(|a| format!("ip addr replace {a}/24 dev eth0\n"))
