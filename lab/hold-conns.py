@@ -6,10 +6,10 @@ seconds) and --udp-flows UDP flows to ADDR:--udp-port (one datagram each every -
 from a source port of its own), until --stop-file exists. One line per event on stdout, with
 wall-clock times (the same clock as `date +%s.%N`):
 
-    open C PORT                     TCP connection C is up, from local port PORT
+    open C PORT ADDR                TCP connection C is up, from local address ADDR, port PORT
     ok C TIME BACKEND               C got a 200 answer from BACKEND (RS1 for <h1>Backend RS1</h1>)
     err C TIME REASON               C failed (socket error, timeout, non-200, bad body): C ends
-    uopen F PORT                    UDP flow F sends from local port PORT
+    uopen F PORT ADDR               UDP flow F sends from local address ADDR, port PORT
     uok F TIME BACKEND              F got an answer from BACKEND (rs1 for "rs1: ...")
     uerr F TIME REASON              F's socket reported an error (an ICMP error): it goes on
     ready                           every connection and flow has had an answer
@@ -19,6 +19,10 @@ A connection's request gets --timeout seconds for its answer: TCP retransmits th
 so an answer that comes late is not an error; one that never comes, a reset or a close is. UDP
 datagrams sent while no director forwards are lost and not counted: a flow only has to be
 answered again afterwards, by the same backend.
+
+--sources A,B,...: connection and flow N send from address N modulo their number (addresses the
+client has), so that a NAT gateway with several workers, which owns a client's sessions on the
+worker its address hashes to, spreads them over all of them.
 """
 import argparse
 import os
@@ -121,20 +125,31 @@ def main():
     ap.add_argument("--every", type=float, default=0.25, help="seconds between requests")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds for an answer")
     ap.add_argument("--stop-file", required=True)
+    ap.add_argument("--sources", default="", help="comma-separated local addresses to send from")
     args = ap.parse_args()
+    sources = [a for a in args.sources.split(",") if a]
+
+    def source(n):
+        return (sources[n % len(sources)], 0) if sources else None
 
     stop = threading.Event()
     threads, flags = [], []
     for c in range(args.conns):
-        s = socket.create_connection((args.addr, args.port), timeout=args.timeout)
-        say(f"open {c} {s.getsockname()[1]}")
+        s = socket.create_connection(
+            (args.addr, args.port), timeout=args.timeout, source_address=source(c)
+        )
+        local = s.getsockname()
+        say(f"open {c} {local[1]} {local[0]}")
         flags.append(threading.Event())
         threads.append(threading.Thread(target=tcp_conn, args=(c, s, args, stop, flags[-1])))
         threads[-1].start()
     for f in range(args.udp_flows):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if sources:
+            s.bind(source(f))
         s.connect((args.addr, args.udp_port))
-        say(f"uopen {f} {s.getsockname()[1]}")
+        local = s.getsockname()
+        say(f"uopen {f} {local[1]} {local[0]}")
         flags.append(threading.Event())
         threads.append(threading.Thread(target=udp_flow, args=(f, s, args, stop, flags[-1])))
         threads[-1].start()

@@ -122,20 +122,7 @@ const SPREAD: u8 = 16;
 impl Lab {
     /// The per-worker samples of `ferrovs_worker_*` counter `name` in `scrape`, by worker id.
     fn per_worker(scrape: &str, name: &str) -> Vec<u64> {
-        let mut v: Vec<(usize, u64)> = scrape
-            .lines()
-            .filter_map(|l| {
-                let rest = l.strip_prefix(name)?.strip_prefix("{worker=\"")?;
-                let (w, value) = rest.split_once("\"} ")?;
-                Some((w.parse().ok()?, value.parse().ok()?))
-            })
-            .collect();
-        v.sort_unstable();
-        assert!(
-            v.iter().enumerate().all(|(i, (w, _))| i == *w),
-            "{name}: {v:?}"
-        );
-        v.into_iter().map(|(_, n)| n).collect()
+        common::per_worker(scrape, name)
     }
 
     fn scrape(&self) -> String {

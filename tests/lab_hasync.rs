@@ -18,11 +18,19 @@
 //!     another crash of gw.
 //!
 //! Over the whole run: no socket error, no timeout, no non-200 answer, no ICMP error on a flow.
+//!
+//! Every mode also runs with two workers per gateway (`--workers 2`), where a session lives on
+//! one worker (NAT: the client address's; FullNAT: the local port's; DR and TUN synced: worker 0,
+//! AF_PACKET's fanout being the kernel's secret), packets that land on the other are redirected,
+//! and sync must install a peer's sessions on the worker that owns them.
+//! The clients send from several addresses there (NAT owns by address), and the per-worker
+//! counters must show both workers of each gateway installing synced sessions and both workers
+//! of the survivor forwarding after the last crash.
 //! Needs root; runs serially with the other lab tests (nextest test group `lab`).
 
 mod common;
 
-use common::{address_owned, now, root, text, Lab};
+use common::{address_owned, now, per_worker, root, text, Lab};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -35,11 +43,15 @@ const TAG: &str = "fvq";
 const CONNS: usize = 64;
 const FLOWS: usize = 8;
 
+/// With two workers, the client addresses the clients send from (198.18.1.30 and up).
+const SOURCES: u8 = 8;
+
 impl Lab {
-    /// `lab/lab up MODE --ha --sync`: both gateways ready (each has the other's table), gw
-    /// master, gw2 backup.
-    fn up(mode: &str) -> Lab {
-        let mut lab = Lab::create(TAG, mode, &["--ha", "--sync"]);
+    /// `lab/lab up MODE --ha --sync --workers N`: both gateways ready (each has the other's
+    /// table), gw master, gw2 backup.
+    fn up(mode: &str, workers: u8) -> Lab {
+        let n = workers.to_string();
+        let mut lab = Lab::create(TAG, mode, &["--ha", "--sync", "--workers", &n]);
         lab.log_files = ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"]
             .iter()
             .filter_map(|f| lab.env.get(*f).map(PathBuf::from))
@@ -79,9 +91,66 @@ impl Lab {
             .collect()
     }
 
+    /// `ferrovs_worker_*` counter `name` on `gw`, per worker.
+    fn per_worker(&self, gw: &str, name: &str) -> Vec<u64> {
+        let scrape = self
+            .metrics(gw)
+            .unwrap_or_else(|| panic!("{gw} has no metrics\n{}", self.logs()));
+        per_worker(&scrape, name)
+    }
+
+    /// `ferrovs_worker_sessions` on `gw` (labelled by worker and family): live sessions per
+    /// worker, both families.
+    fn sessions_per_worker(&self, gw: &str) -> Vec<u64> {
+        let scrape = self.metrics(gw).unwrap_or_default();
+        let mut per: BTreeMap<usize, u64> = BTreeMap::new();
+        for l in scrape.lines() {
+            let Some(rest) = l.strip_prefix("ferrovs_worker_sessions{worker=\"") else {
+                continue;
+            };
+            let (w, rest) = rest.split_once('"').expect("a worker label");
+            let n: u64 = rest
+                .rsplit_once(' ')
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .expect("a value");
+            *per.entry(w.parse().expect("a worker id")).or_default() += n;
+        }
+        per.into_values().collect()
+    }
+
+    /// Every worker of `gw` has installed sessions a peer sent (live updates or a resync):
+    /// synced sessions are placed on more than one worker.
+    fn assert_workers_installed(&self, gw: &str, workers: usize) {
+        let installed = self.per_worker(gw, "ferrovs_worker_sync_installed_total");
+        assert!(
+            installed.len() == workers && installed.iter().all(|&n| n > 0),
+            "{gw}: every worker installs synced sessions: {installed:?}\n{}",
+            self.logs()
+        );
+        eprintln!("{gw}: synced sessions installed per worker: {installed:?}");
+    }
+
+    /// The client addresses a client sends from: with one worker the client's own; with more,
+    /// [`SOURCES`] addresses added to its eth0 (a NAT gateway owns each client address's
+    /// sessions on one worker, so one address would leave the others idle).
+    fn sources(&self, workers: u8) -> Vec<String> {
+        if workers == 1 {
+            return vec![self.var("CLIENT").to_owned()];
+        }
+        let addrs: Vec<String> = (0..SOURCES)
+            .map(|i| format!("198.18.1.{}", 30 + i))
+            .collect();
+        let adds: String = addrs
+            .iter()
+            .map(|a| format!("ip addr replace {a}/24 dev eth0\n"))
+            .collect();
+        self.run("client", &["sh", "-ec", &adds]);
+        addrs
+    }
+
     /// Wait until `gw` lists every connection and flow of `client` (learnt by sync).
     fn wait_lists(&self, gw: &str, client: &Client, limit: Duration) {
-        let want = client.endpoints(self.var("CLIENT"));
+        let want = client.endpoints();
         let mut missing = want.len();
         self.wait_for(
             &format!("{gw} to list {}'s {} sessions", client.name, want.len()),
@@ -160,9 +229,9 @@ impl Lab {
         (packets("seen"), packets("dropped"))
     }
 
-    /// Start lab/hold-conns.py on the client; it must have every connection and flow answered
-    /// within 30 s.
-    fn client(&self, name: &str) -> Client {
+    /// Start lab/hold-conns.py on the client, sending from `sources`; it must have every
+    /// connection and flow answered within 30 s.
+    fn client(&self, name: &str, sources: &[String]) -> Client {
         let state = self.state();
         let log = state.join(format!("client-{name}.log"));
         let stop = state.join(format!("client-{name}.stop"));
@@ -176,6 +245,7 @@ impl Lab {
             .args(["--conns", &CONNS.to_string()])
             .args(["--udp-flows", &FLOWS.to_string()])
             .args(["--every", "0.25", "--timeout", "30"])
+            .args(["--sources", &sources.join(",")])
             .arg("--stop-file")
             .arg(&stop)
             .stdout(Stdio::from(out))
@@ -236,10 +306,10 @@ impl Lab {
 /// What a client saw, from its log.
 #[derive(Default)]
 struct Seen {
-    /// TCP connection -> its local port.
-    conns: BTreeMap<u32, u16>,
-    /// UDP flow -> its local port.
-    flows: BTreeMap<u32, u16>,
+    /// TCP connection -> its local endpoint ("ADDR:PORT").
+    conns: BTreeMap<u32, String>,
+    /// UDP flow -> its local endpoint.
+    flows: BTreeMap<u32, String>,
     /// "tcp C" / "udp F" -> every answer (time, backend).
     answers: BTreeMap<String, Vec<(f64, String)>>,
     /// Every error line.
@@ -307,14 +377,17 @@ impl Client {
         {
             let f: Vec<&str> = l.split_whitespace().collect();
             let num = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok());
+            // "open C PORT ADDR": the endpoint as `ferrovsadm -L -c -n` lists it.
+            let endpoint = || {
+                let port = num(2).expect("port");
+                format!("{}:{port}", f.get(3).expect("address"))
+            };
             match f.first().copied() {
                 Some("open") => {
-                    s.conns
-                        .insert(num(1).expect("conn"), num(2).expect("port") as u16);
+                    s.conns.insert(num(1).expect("conn"), endpoint());
                 }
                 Some("uopen") => {
-                    s.flows
-                        .insert(num(1).expect("flow"), num(2).expect("port") as u16);
+                    s.flows.insert(num(1).expect("flow"), endpoint());
                 }
                 Some(kind @ ("ok" | "uok")) if f.len() == 4 => {
                     let key = format!("{} {}", if kind == "ok" { "tcp" } else { "udp" }, f[1]);
@@ -335,16 +408,12 @@ impl Client {
 
     /// (protocol, client endpoint) of every connection and flow, as `ferrovsadm -L -c -n`
     /// lists them.
-    fn endpoints(&self, client_addr: &str) -> BTreeSet<(String, String)> {
+    fn endpoints(&self) -> BTreeSet<(String, String)> {
         let s = self.seen();
         s.conns
             .values()
-            .map(|p| ("TCP".to_owned(), format!("{client_addr}:{p}")))
-            .chain(
-                s.flows
-                    .values()
-                    .map(|p| ("UDP".to_owned(), format!("{client_addr}:{p}"))),
-            )
+            .map(|e| ("TCP".to_owned(), e.clone()))
+            .chain(s.flows.values().map(|e| ("UDP".to_owned(), e.clone())))
             .collect()
     }
 
@@ -401,6 +470,46 @@ fn assert_backends(s: &Seen, name: &str) {
         all,
         BTreeSet::from(["RS1", "RS2"]),
         "client {name}: the answers came from"
+    );
+}
+
+/// Two workers: after the last crash, both of gw2's workers transmitted (each holds sessions
+/// and forwards their packets: `tx0` were its per-worker frames just before the crash), and
+/// packets that reached the worker not owning their session were redirected to the one that
+/// does (`redirected0` before). DR and TUN: gw2 cannot tell which worker AF_PACKET's fanout
+/// hands a synced flow's packets to, so its sessions live on worker 0 and the other worker
+/// redirects them there (a stub for each); both workers must take part, one way or the other.
+fn survivor_workers_forward(lab: &Lab, mode: &str, tx0: &[u64], redirected0: &[u64]) {
+    let tx = lab.per_worker("gw2", "ferrovs_worker_tx_packets_total");
+    let redirected = lab.per_worker("gw2", "ferrovs_worker_redirected_packets_total");
+    let sessions = lab.sessions_per_worker("gw2");
+    let delta = |now: &[u64], then: &[u64]| -> Vec<u64> {
+        now.iter().zip(then).map(|(n, t)| n - t).collect()
+    };
+    let (sent, moved) = (delta(&tx, tx0), delta(&redirected, redirected0));
+    eprintln!(
+        "gw2 after the crash, per worker: {sent:?} frames sent, {moved:?} redirected, \
+         {sessions:?} sessions"
+    );
+    assert!(sent.len() == tx0.len() && sent.len() > 1, "{sent:?}");
+    let took_part: Vec<u64> = if matches!(mode, "dr" | "tun") {
+        sent.iter().zip(&moved).map(|(s, m)| s + m).collect()
+    } else {
+        sent.clone()
+    };
+    assert!(
+        took_part.iter().all(|&n| n > 0),
+        "every worker of gw2 forwards after the crash: {sent:?} frames sent, {moved:?} \
+         redirected\n{}",
+        lab.logs()
+    );
+    assert!(
+        sessions.len() == tx0.len() && sessions.iter().all(|&n| n > 0),
+        "every worker of gw2 holds sessions: {sessions:?}"
+    );
+    assert!(
+        moved.iter().sum::<u64>() > 0,
+        "packets that land on the other worker are redirected: {moved:?}"
     );
 }
 
@@ -470,14 +579,20 @@ fn gw_waits_for_its_peer(lab: &Lab, from: usize, hold: Duration) {
     );
 }
 
-/// The whole walk in `mode`; `peer_down`: gw's restart first meets an unreachable sync peer (d).
-fn failovers(mode: &str, peer_down: bool) {
+/// The whole walk in `mode` with `workers` workers per gateway; `peer_down`: gw's restart first
+/// meets an unreachable sync peer (d).
+fn failovers(mode: &str, workers: u8, peer_down: bool) {
     let t0 = Instant::now();
-    let lab = Lab::up(mode);
+    let lab = Lab::up(mode, workers);
+    let two = workers > 1;
+    let sources = lab.sources(workers);
     lab.wait_owner("gw", Duration::from_secs(10));
     lab.sync_loss(0);
-    let a = lab.client("a");
+    let a = lab.client("a", &sources);
     lab.wait_lists("gw2", &a, Duration::from_secs(15));
+    if two {
+        lab.assert_workers_installed("gw2", workers.into());
+    }
 
     // (a), (b): gw's ferrovs dies mid-run.
     std::thread::sleep(Duration::from_secs(1));
@@ -498,11 +613,15 @@ fn failovers(mode: &str, peer_down: bool) {
     let t_back = gw_returns(&lab, from);
     lab.served_after(&[&a], t_back, 3, "gw resynced and preempted");
     lab.wait_lists("gw", &a, Duration::from_secs(5));
+    if two {
+        // The restarted gw's table came by resync: on both of its workers.
+        lab.assert_workers_installed("gw", workers.into());
+    }
 
     // (e): 10% loss on the sync path; new connections are synced through it, then gw dies again.
     let (seen0, dropped0) = lab.sync_path_counts();
     lab.sync_loss(10);
-    let b = lab.client("b");
+    let b = lab.client("b", &sources);
     lab.wait_lists("gw2", &b, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(1));
     let (seen1, dropped1) = lab.sync_path_counts();
@@ -510,9 +629,14 @@ fn failovers(mode: &str, peer_down: bool) {
         lab.metric("gw", "ferrovs_sync_messages_resent_total"),
         lab.metric("gw", "ferrovs_sync_nacks_received_total"),
     );
+    let tx0 = lab.per_worker("gw2", "ferrovs_worker_tx_packets_total");
+    let redirected0 = lab.per_worker("gw2", "ferrovs_worker_redirected_packets_total");
     let t_crash2 = lab.crash_gw();
     lab.wait_owner("gw2", Duration::from_secs(20));
     lab.served_after(&[&a, &b], t_crash2, 3, "crash of gw under 10% sync loss");
+    if two {
+        survivor_workers_forward(&lab, mode, &tx0, &redirected0);
+    }
 
     // gw2 ran throughout: its ready check never failed (so its priority never dropped), and
     // its netlink watcher never lost its sockets (a signal interrupting its poll used to count
@@ -549,20 +673,40 @@ fn failovers(mode: &str, peer_down: bool) {
 
 #[test]
 fn lab_hasync_nat_failover_peer_down_waits_resync_preempt_lossy_sync() {
-    failovers("nat", true);
+    failovers("nat", 1, true);
 }
 
 #[test]
 fn lab_hasync_fullnat_failover_resync_preempt_lossy_sync() {
-    failovers("fullnat", false);
+    failovers("fullnat", 1, false);
 }
 
 #[test]
 fn lab_hasync_dr_failover_resync_preempt_lossy_sync() {
-    failovers("dr", false);
+    failovers("dr", 1, false);
 }
 
 #[test]
 fn lab_hasync_tun_failover_resync_preempt_lossy_sync() {
-    failovers("tun", false);
+    failovers("tun", 1, false);
+}
+
+#[test]
+fn lab_hasync_nat_two_workers_failover_peer_down_waits_resync_preempt_lossy_sync() {
+    failovers("nat", 2, true);
+}
+
+#[test]
+fn lab_hasync_fullnat_two_workers_failover_resync_preempt_lossy_sync() {
+    failovers("fullnat", 2, false);
+}
+
+#[test]
+fn lab_hasync_dr_two_workers_failover_resync_preempt_lossy_sync() {
+    failovers("dr", 2, false);
+}
+
+#[test]
+fn lab_hasync_tun_two_workers_failover_resync_preempt_lossy_sync() {
+    failovers("tun", 2, false);
 }

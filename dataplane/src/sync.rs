@@ -34,7 +34,10 @@
 //! client's packets to. A FullNAT session lives on the owner of its local port
 //! ([`crate::worker::ReplySteering::owner`]), which reserves that port on this gateway too;
 //! when the client's packets arrive on another worker, that worker gets a redirect stub
-//! ([`Role::Stub`]): the flow's inbound key, pointing at the owner.
+//! ([`Role::Stub`]): the flow's inbound key, pointing at the owner. With several workers and no
+//! RSS this gateway knows (AF_PACKET's fanout, whose hash is the kernel's), where a DR, TUN or
+//! FullNAT flow's client packets arrive cannot be told: the session goes to worker 0 (FullNAT:
+//! its local port's owner) and every other worker gets a stub ([`Stubs::AllButHome`]).
 
 use core::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -232,9 +235,34 @@ pub struct Install {
 pub struct Placement {
     /// The worker that holds the session (or template).
     pub home: u16,
-    /// A worker that gets a redirect stub ([`Role::Stub`]): where the client's packets arrive
-    /// when that is not `home`.
-    pub stub: Option<u16>,
+    /// The workers that get a redirect stub ([`Role::Stub`]).
+    pub stubs: Stubs,
+}
+
+/// Which workers get a redirect stub pointing at a synced session's home.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stubs {
+    /// None: the client's packets arrive on the home worker.
+    None,
+    /// This worker, where the client's packets arrive (not the home).
+    One(u16),
+    /// Every worker but the home: the client's packets may arrive on any of them (several
+    /// workers, and no RSS this gateway knows).
+    AllButHome,
+}
+
+impl Placement {
+    /// The workers, out of `workers`, that get a redirect stub.
+    pub fn stub_workers(self, workers: u16) -> impl Iterator<Item = u16> {
+        (0..workers).filter(move |&w| {
+            w != self.home
+                && match self.stubs {
+                    Stubs::None => false,
+                    Stubs::One(s) => s == w,
+                    Stubs::AllButHome => true,
+                }
+        })
+    }
 }
 
 /// How this gateway's packets reach its workers, for [`placement`].
@@ -286,26 +314,33 @@ pub fn placement(snap: &Snapshot, ev: &SyncEvent, st: &Steering) -> Result<Place
     let nat = svc.has_nat.then(|| nat_owner(ev.client, n));
     if ev.template {
         let home = nat.or(persist).ok_or(Refusal::Malformed)?;
-        return Ok(Placement { home, stub: None });
+        return Ok(Placement {
+            home,
+            stubs: Stubs::None,
+        });
     }
     // Where the client's packets end up: the NAT or persistence owner (other workers redirect
-    // there), else wherever the NIC puts them.
-    let inbound = nat.or(persist).unwrap_or_else(|| match &st.inbound {
-        Some(rs) => rs
-            .worker_of(ev.client, ev.vip, ev.cport, ev.vport)
-            .unwrap_or(0),
-        None => 0,
-    });
+    // there), else wherever the NIC puts them; None: any worker (no RSS known here).
+    let inbound = match (nat.or(persist), &st.inbound) {
+        (Some(o), _) => Some(o),
+        (None, Some(rs)) => Some(
+            rs.worker_of(ev.client, ev.vip, ev.cport, ev.vport)
+                .unwrap_or(0),
+        ),
+        (None, None) => (n == 1).then_some(0),
+    };
     let home = match ev.method {
         FwdMethod::FullNat => st
             .replies
             .owner(ev.backend, ev.bport, ev.laddr, ev.lport, n),
-        FwdMethod::Nat | FwdMethod::Dr | FwdMethod::Tun => inbound,
+        FwdMethod::Nat | FwdMethod::Dr | FwdMethod::Tun => inbound.unwrap_or(0),
     };
-    Ok(Placement {
-        home,
-        stub: (inbound != home).then_some(inbound),
-    })
+    let stubs = match inbound {
+        None => Stubs::AllButHome,
+        Some(w) if w != home => Stubs::One(w),
+        Some(_) => Stubs::None,
+    };
+    Ok(Placement { home, stubs })
 }
 
 /// Sizes and pacing of one worker's sync rings.

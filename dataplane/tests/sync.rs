@@ -262,7 +262,19 @@ impl Gateway {
         port: u8,
         frame: &[u8],
     ) -> (Verdict, Vec<u8>, usize) {
-        let mut at = self.nic(frame);
+        let at = self.nic(frame);
+        self.deliver_on(snap, now, port, frame, at)
+    }
+
+    /// [`Gateway::deliver`], the frame arriving on worker `at` whatever the NIC would do.
+    fn deliver_on(
+        &mut self,
+        snap: &Snapshot,
+        now: u32,
+        port: u8,
+        frame: &[u8],
+        mut at: usize,
+    ) -> (Verdict, Vec<u8>, usize) {
         let mut f = [VecFrame::new(frame)];
         let mut v = [Verdict::Drop(DropReason::NotForUs)];
         for _ in 0..4 {
@@ -302,7 +314,7 @@ impl Gateway {
                 })
                 .unwrap();
             homes += 1;
-            if let Some(s) = p.stub {
+            for s in p.stub_workers(self.steering.workers) {
                 self.links[usize::from(s)]
                     .installs
                     .push(Install {
@@ -476,6 +488,40 @@ fn flows_move_to_a_gateway_with_other_workers_and_forward_alike() {
     // No new session was scheduled on B: every packet found the synced one.
     assert_eq!(b.counter(|c| c.sessions_created.get()), 0);
     assert!(b.counter(|c| c.redirected.get()) > 0);
+}
+
+/// A receiver that cannot tell which worker a client's packets reach (several workers, no RSS it
+/// knows: AF_PACKET's fanout) puts a stub on every worker but the session's home, so a synced
+/// flow's packets find their session whichever worker they arrive on, in every mode.
+#[test]
+fn unknown_inbound_steering_stubs_every_other_worker() {
+    let (snap_a, snap_b) = (snapshot(false), snapshot(false));
+    let mut a = Gateway::new(2, 1, sync_cfg());
+    let mut b = Gateway::new(2, 2, sync_cfg());
+    b.steering.inbound = None;
+    let fl = flows(8, 31000);
+    let mut first = Vec::new();
+    for f in &fl {
+        first.push(open(&mut a, &snap_a, 10, f));
+    }
+    let events = a.drain();
+    let (_, stubs) = b.receive(&snap_b, 20, &events);
+    assert!(
+        stubs > 0,
+        "flows without a NAT or persistence owner get stubs"
+    );
+    assert_eq!(b.counter(|c| c.sync_refused.get()), 0);
+    assert_eq!(b.counter(|c| c.sync_conflicts.get()), 0);
+    for f in &fl {
+        let data = f.packet(PSH | ACK, &[0x5a; 100]);
+        let (va, fa, _) = a.deliver(&snap_a, 11, 0, &data);
+        assert!(matches!(va, Verdict::Tx(_)), "{f:?}: {va:?}");
+        for w in 0..2 {
+            let (vb, fb, _) = b.deliver_on(&snap_b, 21, 0, &data, w);
+            assert_eq!(vb, va, "{f:?} arriving on worker {w}");
+            assert_eq!(fb, fa, "{f:?} arriving on worker {w}: rewritten as on A");
+        }
+    }
 }
 
 #[test]

@@ -70,6 +70,25 @@ pub fn metric(scrape: &str, name: &str) -> Option<f64> {
     })
 }
 
+/// The per-worker samples of `ferrovs_worker_*` counter `name` in `scrape`, by worker id (every
+/// worker from 0 up must have one).
+pub fn per_worker(scrape: &str, name: &str) -> Vec<u64> {
+    let mut v: Vec<(usize, u64)> = scrape
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix("{worker=\"")?;
+            let (w, value) = rest.split_once("\"} ")?;
+            Some((w.parse().ok()?, value.parse().ok()?))
+        })
+        .collect();
+    v.sort_unstable();
+    assert!(
+        v.iter().enumerate().all(|(i, (w, _))| i == *w),
+        "{name}: {v:?}"
+    );
+    v.into_iter().map(|(_, n)| n).collect()
+}
+
 /// `ferrovs_ha_address_owned{address=ADDR}` in a scrape: whether ferrovs owns `addr` (None:
 /// the scrape has no such sample).
 pub fn address_owned(scrape: &str, addr: &str) -> Option<bool> {

@@ -326,8 +326,8 @@ impl SyncPlane {
         self.start_collect(now);
     }
 
-    /// Hand a peer's record to the worker that owns it (and a stub to the one its client's
-    /// packets reach).
+    /// Hand a peer's record to the worker that owns it (and a stub to those its client's
+    /// packets may reach).
     fn place(&mut self, snap: &Snapshot, rec: &crate::sync::SyncSession, resync: bool) {
         let Ok(event) = to_event(rec, resync) else {
             self.stats.unplaceable += 1;
@@ -344,7 +344,7 @@ impl SyncPlane {
                 role: Role::Home,
             },
         );
-        if let Some(w) = p.stub {
+        for w in p.stub_workers(self.steering.workers) {
             self.push_install(
                 w,
                 Install {

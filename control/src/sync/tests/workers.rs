@@ -184,7 +184,7 @@ fn sync_worker_sessions_over_a_lossy_link_forward_alike_on_the_peer() {
                 role: Role::Home,
             })
             .expect("room");
-        if let Some(s) = p.stub {
+        for s in p.stub_workers(b.steering.workers) {
             b.links[usize::from(s)]
                 .installs
                 .push(Install {
