@@ -520,7 +520,7 @@ impl Lab {
                 return line.to_owned();
             }
             assert!(
-                start.elapsed() < Duration::from_secs(5),
+                start.elapsed() < Duration::from_secs(20),
                 "no reload outcome in the log:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -785,8 +785,9 @@ impl Lab {
         }
     }
 
-    /// The `ferrovsadm -L -n -c` entries as (state, source, virtual, destination), waiting (5 s
-    /// at most) until there are at least `n` ESTABLISHED ones.
+    /// The `ferrovsadm -L -n -c` entries as (state, source, virtual, destination), waiting (20 s
+    /// at most: a loaded CI box once took over 5 s to start socat and connect) until there are
+    /// at least `n` ESTABLISHED ones.
     fn connections(&self, n: usize) -> Vec<[String; 4]> {
         let start = Instant::now();
         loop {
@@ -804,7 +805,7 @@ impl Lab {
                 return rows;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(5),
+                start.elapsed() < Duration::from_secs(20),
                 "fewer than {n} established entries:\n{listing}"
             );
             std::thread::sleep(Duration::from_millis(100));
