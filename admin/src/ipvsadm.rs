@@ -1430,7 +1430,7 @@ fn take_option(
                 Tag::Ipip => Fwd::Tun,
                 Tag::Gate => Fwd::Dr,
                 Tag::Masq => Fwd::Nat,
-                _ => Fwd::Fullnat,
+                _ => Fwd::FullNat,
             };
         }
         Tag::Weight => {

@@ -269,7 +269,7 @@ pub struct LocalAddressPool {
 
 // The vocabulary config shares with admin and dataplane; `Scheduler` is config's name for the
 // scheduler kind.
-pub use types::{Forward, Protocol, SchedFlag, SchedulerKind as Scheduler, Toa};
+pub use types::{Forward, Protocol, SchedFlag, SchedulerKind as Scheduler, ServiceKey, Toa};
 
 /// `[[service]]`: one virtual service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,6 +307,15 @@ pub struct Service {
 }
 
 impl Service {
+    /// Return what identifies the service: protocol, VIP and port.
+    pub const fn key(&self) -> ServiceKey {
+        ServiceKey {
+            protocol: self.protocol,
+            vip: self.vip,
+            port: self.port,
+        }
+    }
+
     /// Whether mid-flow TCP packets without a session are scheduled: the `sloppy_tcp` key,
     /// by default on for a consistent scheduler (`sh`, `dh`, `mh`) with only DR and TUN real
     /// servers, where every gateway of an ECMP group picks the same one; off otherwise.
