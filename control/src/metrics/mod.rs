@@ -812,7 +812,7 @@ fn render_services(e: &mut Families, rows: &[ServiceRow]) {
             [
                 ip_text(r.key.vip),
                 r.key.port.to_string(),
-                r.key.protocol.to_owned(),
+                r.key.protocol.as_str().to_owned(),
             ]
         })
         .collect();
@@ -852,7 +852,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
             vec![
                 ("vip", ip_text(r.service.vip)),
                 ("port", r.service.port.to_string()),
-                ("protocol", r.service.protocol.to_owned()),
+                ("protocol", r.service.protocol.as_str().to_owned()),
                 ("real_address", ip_text(r.address)),
                 ("real_port", r.port.to_string()),
             ]
