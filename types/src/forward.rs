@@ -26,6 +26,7 @@ names!(Forward, "forwarding method", {
 
 impl Forward {
     /// Whether the backend's replies pass through the gateway (so the reply key is indexed).
+    #[inline]
     pub const fn sees_replies(self) -> bool {
         matches!(self, Self::Nat | Self::FullNat)
     }

@@ -8,6 +8,10 @@
 //! the admin protocol's JSON, metric labels), the type itself has one `as_str` and one
 //! [`FromStr`](core::str::FromStr), and (feature `serde`) serializes as that name.
 //!
+//! The small methods the dataplane's workers call per packet (`Protocol::from_number`,
+//! `Forward::sees_replies`, `SchedFlags::contains`...) are `#[inline]`, so that they inline
+//! across the crate boundary as they did inside `dataplane` (builds without LTO included).
+//!
 //! A leaf: no dependency on any other crate of the workspace, and only optional ones outside it.
 #![forbid(unsafe_code)]
 

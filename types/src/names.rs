@@ -28,6 +28,7 @@ macro_rules! names {
             pub const ALL: [Self; [$(stringify!($v)),+].len()] = [$(Self::$v),+];
 
             /// Return the name (config file, ipvsadm, admin protocol, metric labels).
+            #[inline]
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$v => $name),+

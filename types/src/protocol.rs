@@ -16,11 +16,13 @@ names!(Protocol, "protocol", { Tcp => "tcp", Udp => "udp" });
 
 impl Protocol {
     /// Return the IP protocol number.
+    #[inline]
     pub const fn number(self) -> u8 {
         self as u8
     }
 
     /// Map an IP protocol number to a load-balanced protocol, if it is one.
+    #[inline]
     pub const fn from_number(n: u8) -> Option<Self> {
         match n {
             6 => Some(Self::Tcp),

@@ -53,6 +53,7 @@ names!(SchedulerKind, "scheduler", {
 impl SchedulerKind {
     /// Whether this scheduler reads the backends' connection counts, which the workers then
     /// publish for it.
+    #[inline]
     pub const fn uses_loads(self) -> bool {
         matches!(
             self,
@@ -67,6 +68,7 @@ impl SchedulerKind {
     /// cursor, on connection counts or on a cache, all local to one gateway (and worker).
     /// Thresholds (`-x`/`-y`) and health make `sh`/`dh`/`mh` local too while they refuse a
     /// backend; `docs/consistent-scheduling.md` has the details.
+    #[inline]
     pub const fn is_consistent(self) -> bool {
         matches!(self, Self::Sh | Self::Dh | Self::Mh)
     }
@@ -94,6 +96,7 @@ names!(SchedFlag, "scheduler flag", {
 
 impl SchedFlag {
     /// Return the only scheduler this flag is legal with.
+    #[inline]
     pub const fn scheduler(self) -> SchedulerKind {
         match self {
             Self::ShFallback | Self::ShPort => SchedulerKind::Sh,
@@ -188,6 +191,7 @@ impl SchedFlags {
     }
 
     /// Return whether `flag` is set.
+    #[inline]
     pub const fn contains(self, flag: SchedFlag) -> bool {
         match flag {
             SchedFlag::ShFallback => self.sh_fallback,
