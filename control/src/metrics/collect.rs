@@ -60,7 +60,7 @@ pub fn traffic_rows(
         };
         services.push(ServiceRow {
             key,
-            scheduler: svc.scheduler.kind().as_str(),
+            scheduler: svc.scheduler.kind(),
             traffic: traffic_of(workers, sid, true),
         });
         let row = |bid: u16, b: &Backend, sorry: bool| {
@@ -69,7 +69,7 @@ pub fn traffic_rows(
                 service: key,
                 address: b.addr,
                 port: b.port,
-                forward: b.method.as_str(),
+                forward: b.method,
                 sorry,
                 weight: b.weight,
                 up: b.available && checked_up,

@@ -528,7 +528,7 @@ fn test_traffic_rows_sum_over_workers() {
         assert_eq!(r.traffic.inactive, 2, "{r:?}");
         assert!(r.up, "no health given: the snapshot decides");
     }
-    assert_eq!(services[1].scheduler, "mh");
+    assert_eq!(services[1].scheduler, types::SchedulerKind::Mh);
     assert_eq!(services[1].key.protocol, types::Protocol::Udp);
     assert_eq!(reals.iter().filter(|r| r.sorry).count(), 1);
     let rows = worker_rows(&w, 100, 10);
