@@ -64,7 +64,7 @@ impl fmt::Display for ApplyError {
 impl std::error::Error for ApplyError {}
 
 fn find(cfg: &Config, key: &ServiceKey) -> Option<usize> {
-    cfg.services.iter().position(|s| key.matches(s))
+    cfg.services.iter().position(|s| s.key() == *key)
 }
 
 /// Convert `-M` to a prefix length: IPv4 masks must be contiguous (ferrovs matches persistence
@@ -97,15 +97,17 @@ fn set_service_attrs(
     svc: &mut Service,
     spec: &ServiceSpec,
 ) -> Result<(), ApplyError> {
-    let scheduler =
-        Scheduler::from_name(&spec.scheduler).ok_or_else(|| ApplyError::new(E_NO_SCHEDULER))?;
+    let scheduler: Scheduler = spec
+        .scheduler
+        .parse()
+        .map_err(|_| ApplyError::new(E_NO_SCHEDULER))?;
     if spec.pe.is_some() {
         // ferrovs has no persistence engine (the kernel's only one is `sip`).
         return Err(ApplyError::new(E_NO_SCHEDULER));
     }
     let mut flags = Vec::new();
     for f in &spec.sched_flags {
-        let flag = SchedFlag::from_name(f).ok_or_else(|| {
+        let flag: SchedFlag = f.parse().map_err(|_| {
             ApplyError::new(format!("scheduler flag `{f}' is not supported by ferrovs"))
         })?;
         if flag.scheduler() != scheduler {
@@ -169,7 +171,7 @@ fn check_fullnat(
     svc: &mut Service,
     server: &ServerSpec,
 ) -> Result<(), ApplyError> {
-    if Forward::from(server.forward) != Forward::FullNat || svc.local_address_pool.is_some() {
+    if server.forward != Forward::FullNat || svc.local_address_pool.is_some() {
         return Ok(());
     }
     if let [only] = pools {
@@ -212,7 +214,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
             let mut svc = Service {
                 vip: spec.key.vip,
                 port: spec.key.port,
-                protocol: spec.key.protocol.into(),
+                protocol: spec.key.protocol,
                 scheduler: Scheduler::Wlc,
                 sched_flags: Vec::new(),
                 persistence_s: None,
@@ -257,7 +259,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 weight: server.weight,
                 u_threshold: server.u_threshold,
                 l_threshold: server.l_threshold,
-                forward: server.forward.into(),
+                forward: server.forward,
                 health_check: None,
             });
         }
@@ -275,7 +277,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
             rs.weight = server.weight;
             rs.u_threshold = server.u_threshold;
             rs.l_threshold = server.l_threshold;
-            rs.forward = server.forward.into();
+            rs.forward = server.forward;
         }
         Op::DeleteServer {
             service,

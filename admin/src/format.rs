@@ -30,6 +30,7 @@ use crate::proto::{
     AnnounceListing, ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing,
     Proto, ServiceEntry, IPVS_VERSION,
 };
+use types::SchedFlag;
 
 /// Format `addr:port` numerically, IPv6 in brackets.
 pub fn addr_port_numeric(addr: IpAddr, port: u16) -> String {
@@ -303,17 +304,13 @@ fn title_ipvsadm(out: &mut String, f: &Format) {
     }
 }
 
-/// The scheduler flags as `print_sched_flags` orders them (fallback before port).
+/// The scheduler flags as `print_sched_flags` orders them (fallback before port, as
+/// `SchedFlag::ALL` lists them).
 fn sched_flags(s: &ServiceEntry) -> String {
-    let order: &[&str] = match s.scheduler.as_str() {
-        "sh" => &["sh-fallback", "sh-port"],
-        "mh" => &["mh-fallback", "mh-port"],
-        _ => &["flag-1", "flag-2", "flag-3"],
-    };
-    order
+    SchedFlag::ALL
         .iter()
-        .filter(|f| s.sched_flags.iter().any(|g| g == *f))
-        .copied()
+        .map(|f| f.as_str())
+        .filter(|f| s.sched_flags.iter().any(|g| g == f))
         .collect::<Vec<_>>()
         .join(",")
 }

@@ -118,7 +118,7 @@ pub trait AdminState {
 }
 
 fn find<'a>(cfg: &'a Config, key: &ServiceKey) -> Option<&'a Service> {
-    cfg.services.iter().find(|s| key.matches(s))
+    cfg.services.iter().find(|s| s.key() == *key)
 }
 
 /// Build the listing `q` asks for from `state`.

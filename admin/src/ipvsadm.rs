@@ -1188,11 +1188,13 @@ fn parse_sched_flags(sched: &str, arg: &str) -> Result<Vec<String>, CliError> {
     let sched = if sched.is_empty() { "wlc" } else { sched };
     let mut out = Vec::new();
     for flag in arg.split(',').filter(|f| !f.is_empty()) {
+        // ipvsadm's generic flag-N take any scheduler (ferrovs refuses them later, by name).
         let needs = match flag {
             "flag-1" | "flag-2" | "flag-3" => None,
-            "sh-fallback" | "sh-port" => Some("sh"),
-            "mh-fallback" | "mh-port" => Some("mh"),
-            _ => return Err(CliError::fail(format!("invalid scheduler flag `{flag}'"))),
+            _ => match flag.parse::<types::SchedFlag>() {
+                Ok(f) => Some(f.scheduler().as_str()),
+                Err(_) => return Err(CliError::fail(format!("invalid scheduler flag `{flag}'"))),
+            },
         };
         if needs.is_some_and(|s| s != sched) {
             return Err(CliError::fail(format!(
@@ -1430,7 +1432,7 @@ fn take_option(
                 Tag::Ipip => Fwd::Tun,
                 Tag::Gate => Fwd::Dr,
                 Tag::Masq => Fwd::Nat,
-                _ => Fwd::Fullnat,
+                _ => Fwd::FullNat,
             };
         }
         Tag::Weight => {

@@ -33,7 +33,7 @@ pub const E_NO_SUCH_LADDR: &str = "No such Local address";
 fn find(cfg: &Config, key: &ServiceKey) -> Result<usize, ApplyError> {
     cfg.services
         .iter()
-        .position(|s| key.matches(s))
+        .position(|s| s.key() == *key)
         .ok_or_else(|| ApplyError::new(E_SERVICE_NOT_DEFINED))
 }
 
@@ -46,7 +46,7 @@ fn pool_name(svc: &Service) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    format!("{}-{addr}-{}", svc.protocol.name(), svc.port)
+    format!("{}-{addr}-{}", svc.protocol.as_str(), svc.port)
 }
 
 /// Check `-F`: a port of the configuration, with ADDR on one of its networks.
@@ -238,18 +238,14 @@ pub fn listing(
         Some(k) => vec![cfg
             .services
             .iter()
-            .find(|s| k.matches(s))
+            .find(|s| s.key() == *k)
             .ok_or_else(|| E_SERVICE_NOT_DEFINED.to_owned())?],
         None => cfg.services.iter().collect(),
     };
     Ok(services
         .into_iter()
         .map(|s| {
-            let key = ServiceKey {
-                protocol: s.protocol.into(),
-                vip: s.vip,
-                port: s.port,
-            };
+            let key = s.key();
             let pool = s
                 .local_address_pool
                 .as_ref()

@@ -9,7 +9,8 @@
 //!
 //! The types here are the wire types, with their own serde derives, rather than the `config`
 //! model: `config` stays free of serde, and the wire format does not change when the model gains
-//! a field. [`Op`] is what an ipvsadm command line asks for (the grammar's output); the server
+//! a field. The shared vocabulary (protocol, forwarding method, service key) is the `types`
+//! crate's, serialized by its names. [`Op`] is what an ipvsadm command line asks for (the grammar's output); the server
 //! applies it to its `config::Config` with [`crate::apply`].
 
 use std::net::{IpAddr, SocketAddr};
@@ -41,135 +42,9 @@ impl<T> Envelope<T> {
     }
 }
 
-/// Transport protocol of a virtual service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    /// TCP (`-t`). Sorts before UDP, as IPPROTO_TCP (6) < IPPROTO_UDP (17).
-    Tcp,
-    /// UDP (`-u`).
-    Udp,
-}
-
-impl Proto {
-    /// Return ipvsadm's listing name: `TCP` or `UDP`.
-    pub const fn upper(self) -> &'static str {
-        match self {
-            Self::Tcp => "TCP",
-            Self::Udp => "UDP",
-        }
-    }
-
-    /// Return the `/etc/services` protocol name: `tcp` or `udp`.
-    pub const fn lower(self) -> &'static str {
-        match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
-        }
-    }
-
-    /// Return ipvsadm's service switch: `-t` or `-u`.
-    pub const fn switch(self) -> &'static str {
-        match self {
-            Self::Tcp => "-t",
-            Self::Udp => "-u",
-        }
-    }
-}
-
-impl From<config::Protocol> for Proto {
-    fn from(p: config::Protocol) -> Self {
-        match p {
-            config::Protocol::Tcp => Self::Tcp,
-            config::Protocol::Udp => Self::Udp,
-        }
-    }
-}
-
-impl From<Proto> for config::Protocol {
-    fn from(p: Proto) -> Self {
-        match p {
-            Proto::Tcp => Self::Tcp,
-            Proto::Udp => Self::Udp,
-        }
-    }
-}
-
-/// Forwarding method of a real server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fwd {
-    /// Direct routing (`-g`, ipvsadm's default), listed as `Route`.
-    Dr,
-    /// NAT (`-m`), listed as `Masq`.
-    Nat,
-    /// IPIP tunnelling (`-i`), listed as `Tunnel`.
-    Tun,
-    /// FullNAT (`--fullnat`, a ferrovs addition), listed as `FullNat` as DPVS does.
-    Fullnat,
-}
-
-impl Fwd {
-    /// Return the Forward column of `ipvsadm -L`.
-    pub const fn column(self) -> &'static str {
-        match self {
-            Self::Dr => "Route",
-            Self::Nat => "Masq",
-            Self::Tun => "Tunnel",
-            Self::Fullnat => "FullNat",
-        }
-    }
-
-    /// Return the switch `ipvsadm -S` writes.
-    pub const fn switch(self) -> &'static str {
-        match self {
-            Self::Dr => "-g",
-            Self::Nat => "-m",
-            Self::Tun => "-i",
-            Self::Fullnat => "--fullnat",
-        }
-    }
-}
-
-impl From<config::Forward> for Fwd {
-    fn from(f: config::Forward) -> Self {
-        match f {
-            config::Forward::Dr => Self::Dr,
-            config::Forward::Nat => Self::Nat,
-            config::Forward::Tun => Self::Tun,
-            config::Forward::FullNat => Self::Fullnat,
-        }
-    }
-}
-
-impl From<Fwd> for config::Forward {
-    fn from(f: Fwd) -> Self {
-        match f {
-            Fwd::Dr => Self::Dr,
-            Fwd::Nat => Self::Nat,
-            Fwd::Tun => Self::Tun,
-            Fwd::Fullnat => Self::FullNat,
-        }
-    }
-}
-
-/// What identifies a virtual service: protocol, VIP and port (`-t VIP:PORT`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ServiceKey {
-    /// TCP or UDP.
-    pub protocol: Proto,
-    /// The virtual IP.
-    pub vip: IpAddr,
-    /// The virtual port (0 for a persistent all-ports service).
-    pub port: u16,
-}
-
-impl ServiceKey {
-    /// Return true when `svc` is the service this key names.
-    pub fn matches(&self, svc: &config::Service) -> bool {
-        Proto::from(svc.protocol) == self.protocol && svc.vip == self.vip && svc.port == self.port
-    }
-}
+// The vocabulary the wire shares with config and dataplane, serialized by name ("tcp", "dr"),
+// under admin's short names.
+pub use types::{Forward as Fwd, Protocol as Proto, ServiceKey};
 
 /// The attributes `-A` and `-E` set. `-E` replaces all of them, as the kernel does: a service
 /// edited without `-p` stops being persistent, and without `-s` goes back to `wlc`.
@@ -750,16 +625,12 @@ pub fn service_entry(
     mut dest_state: impl FnMut(&config::RealServer) -> DestState,
 ) -> ServiceEntry {
     ServiceEntry {
-        key: ServiceKey {
-            protocol: svc.protocol.into(),
-            vip: svc.vip,
-            port: svc.port,
-        },
-        scheduler: svc.scheduler.name().to_owned(),
+        key: svc.key(),
+        scheduler: svc.scheduler.as_str().to_owned(),
         sched_flags: svc
             .sched_flags
             .iter()
-            .map(|f| f.name().to_owned())
+            .map(|f| f.as_str().to_owned())
             .collect(),
         persistence_s: svc.persistence_s,
         persistence_prefix_len: svc.persistence_prefix_len,
@@ -771,7 +642,7 @@ pub fn service_entry(
             .map(|rs| DestEntry {
                 address: rs.address,
                 port: rs.port,
-                forward: rs.forward.into(),
+                forward: rs.forward,
                 weight: rs.weight,
                 u_threshold: rs.u_threshold,
                 l_threshold: rs.l_threshold,

@@ -275,7 +275,7 @@ fn real_server_port_and_forwarding_rules() {
     assert_eq!(server("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m").port, 8080);
     assert_eq!(
         server("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 --fullnat").forward,
-        Fwd::Fullnat
+        Fwd::FullNat
     );
     // DPVS's -b on a real server is --fullnat (no value), also in a cluster; on a service -b
     // stays ipvsadm's --sched-flags.
@@ -285,7 +285,7 @@ fn real_server_port_and_forwarding_rules() {
         "-e -t 10.0.0.1:80 -br 10.0.0.2:8080",
     ] {
         let s = server(form);
-        assert_eq!((s.forward, s.port), (Fwd::Fullnat, 8080), "{form}");
+        assert_eq!((s.forward, s.port), (Fwd::FullNat, 8080), "{form}");
     }
     assert_eq!(
         err("-a -t 10.0.0.1:80 -r 10.0.0.2 -b -m"),

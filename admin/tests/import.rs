@@ -629,7 +629,7 @@ port = 0
             let mut v: Vec<_> = s
                 .real_servers
                 .iter()
-                .map(|r| (r.address, r.port, r.weight, r.forward.name()))
+                .map(|r| (r.address, r.port, r.weight, r.forward.as_str()))
                 .collect();
             v.sort();
             v

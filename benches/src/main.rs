@@ -384,7 +384,7 @@ fn result_json(
         "bench": bench,
         "dut": dut.name(),
         "peer": peer,
-        "proto": traffic::proto_name(proto),
+        "proto": proto.as_str(),
         "flows": flows,
         "frame_bytes": traffic::FRAME + 4,
         "mpps": median(&windows),
@@ -444,7 +444,7 @@ struct Case {
 
 fn ring_cmd(duts: &str, protos: &str, flows: &str, idle: &str, t: &Timing) -> Result<(), String> {
     let duts = list(duts, Dut::parse)?;
-    let protos = list(protos, traffic::parse_proto)?;
+    let protos = list(protos, |s| s.parse::<L4Proto>().ok())?;
     let flows = list(flows, |s| s.parse::<usize>().ok())?;
     let idles = list(idle, parse_idle)?;
     let eal = eal(&t.lcores, &t.prefix)?;
@@ -556,7 +556,7 @@ fn ring_case(
         "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps (DUT rx {:.2}, offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
         dut.name(),
         idle_name(idle),
-        traffic::proto_name(proto),
+        proto.as_str(),
         flows,
         r["mpps"].as_f64().unwrap_or(0.0),
         r["dut_rx_mpps"].as_f64().unwrap_or(0.0),
@@ -829,7 +829,7 @@ fn memif_gen(
     t: &Timing,
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
-    let proto = traffic::parse_proto(proto).ok_or("proto: udp or tcp")?;
+    let proto = proto.parse::<L4Proto>().map_err(|_| "proto: udp or tcp")?;
     let eal = eal(&t.lcores, &t.prefix)?;
     let lc = lcores_after_main(&eal, 1)?;
     let pool = Arc::new(
@@ -867,7 +867,7 @@ fn memif_gen(
     eprintln!(
         "memif {peer} {:>8} {} {flows} flows: {:.2} Mpps (offered {:.2})",
         dut.name(),
-        traffic::proto_name(proto),
+        proto.as_str(),
         r["mpps"].as_f64().unwrap_or(0.0),
         r["offered_mpps"].as_f64().unwrap_or(0.0)
     );

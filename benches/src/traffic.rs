@@ -108,23 +108,6 @@ impl Dut {
     }
 }
 
-/// Parse `tcp` or `udp`.
-pub fn parse_proto(s: &str) -> Option<L4Proto> {
-    match s {
-        "tcp" => Some(L4Proto::Tcp),
-        "udp" => Some(L4Proto::Udp),
-        _ => None,
-    }
-}
-
-/// Return `tcp` or `udp`.
-pub fn proto_name(p: L4Proto) -> &'static str {
-    match p {
-        L4Proto::Tcp => "tcp",
-        _ => "udp",
-    }
-}
-
 fn backend_addr(k: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10 + k))
 }

@@ -264,14 +264,14 @@ pub(crate) fn to_toml(c: &Config) -> String {
         let _ = writeln!(
             o,
             "protocol = {}\nscheduler = {}",
-            q(s.protocol.name()),
-            q(s.scheduler.name())
+            q(s.protocol.as_str()),
+            q(s.scheduler.as_str())
         );
         if !s.sched_flags.is_empty() {
             let _ = writeln!(
                 o,
                 "sched_flags = {}",
-                str_list(s.sched_flags.iter().map(|f| f.name()))
+                str_list(s.sched_flags.iter().map(|f| f.as_str()))
             );
         }
         if let Some(p) = s.persistence_s {
@@ -289,12 +289,12 @@ pub(crate) fn to_toml(c: &Config) -> String {
                 }
             }
         }
-        let _ = writeln!(o, "forward = {}", q(s.forward.name()));
+        let _ = writeln!(o, "forward = {}", q(s.forward.as_str()));
         if let Some(pool) = &s.local_address_pool {
             let _ = writeln!(o, "local_address_pool = {}", q(pool));
         }
         if s.toa != Toa::Off || s.local_address_pool.is_some() && s.protocol == Protocol::Tcp {
-            let _ = writeln!(o, "toa = {}", q(s.toa.name()));
+            let _ = writeln!(o, "toa = {}", q(s.toa.as_str()));
         }
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
@@ -320,7 +320,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
                 let _ = writeln!(o, "l_threshold = {}", rs.l_threshold);
             }
             if rs.forward != s.forward {
-                let _ = writeln!(o, "forward = {}", q(rs.forward.name()));
+                let _ = writeln!(o, "forward = {}", q(rs.forward.as_str()));
             }
             if let Some(hc) = &rs.health_check {
                 health_check(&mut o, "service.real_server.health_check", hc);

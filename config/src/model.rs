@@ -267,215 +267,9 @@ pub struct LocalAddressPool {
     pub port: String,
 }
 
-/// Transport protocol of a virtual service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Protocol {
-    /// TCP (`-t`).
-    Tcp,
-    /// UDP (`-u`).
-    Udp,
-}
-
-impl Protocol {
-    /// Return the config name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
-        }
-    }
-}
-
-/// Forwarding method of a real server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Forward {
-    /// Direct routing (ipvsadm `-g`, the ipvsadm default).
-    Dr,
-    /// NAT (ipvsadm `-m`).
-    Nat,
-    /// IPIP tunnelling (ipvsadm `-i`).
-    Tun,
-    /// Full NAT: source and destination rewritten (DPVS `-b`/`--fullnat`).
-    FullNat,
-}
-
-impl Forward {
-    /// Every method, for messages.
-    pub const ALL: [Self; 4] = [Self::Dr, Self::Nat, Self::Tun, Self::FullNat];
-
-    /// Return the config name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Dr => "dr",
-            Self::Nat => "nat",
-            Self::Tun => "tun",
-            Self::FullNat => "fullnat",
-        }
-    }
-
-    /// Parse a config name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == s)
-    }
-}
-
-/// Where FullNAT TCP puts the client address option (TOA, TCP option 254).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Toa {
-    /// No TOA.
-    Off,
-    /// On the SYN.
-    Syn,
-    /// On the first ACK (the TOA kernel module's classic behaviour).
-    Ack,
-}
-
-impl Toa {
-    /// Return the config name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Syn => "syn",
-            Self::Ack => "ack",
-        }
-    }
-
-    /// Parse a config name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        [Self::Off, Self::Syn, Self::Ack]
-            .into_iter()
-            .find(|t| t.name() == s)
-    }
-}
-
-/// The scheduling algorithm, named as ipvsadm names it (kept here so `config` does not depend on
-/// `dataplane`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Scheduler {
-    /// Round robin.
-    Rr,
-    /// Weighted round robin.
-    Wrr,
-    /// Least connection.
-    Lc,
-    /// Weighted least connection (ipvsadm's default).
-    #[default]
-    Wlc,
-    /// Locality-based least connection.
-    Lblc,
-    /// Locality-based least connection with replication.
-    Lblcr,
-    /// Destination hashing.
-    Dh,
-    /// Source hashing.
-    Sh,
-    /// Shortest expected delay.
-    Sed,
-    /// Never queue.
-    Nq,
-    /// Weighted failover.
-    Fo,
-    /// Weighted overflow.
-    Ovf,
-    /// Maglev hashing.
-    Mh,
-}
-
-impl Scheduler {
-    /// Every scheduler, in ipvsadm's documentation order.
-    pub const ALL: [Self; 13] = [
-        Self::Rr,
-        Self::Wrr,
-        Self::Lc,
-        Self::Wlc,
-        Self::Lblc,
-        Self::Lblcr,
-        Self::Dh,
-        Self::Sh,
-        Self::Sed,
-        Self::Nq,
-        Self::Fo,
-        Self::Ovf,
-        Self::Mh,
-    ];
-
-    /// Return ipvsadm's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Rr => "rr",
-            Self::Wrr => "wrr",
-            Self::Lc => "lc",
-            Self::Wlc => "wlc",
-            Self::Lblc => "lblc",
-            Self::Lblcr => "lblcr",
-            Self::Dh => "dh",
-            Self::Sh => "sh",
-            Self::Sed => "sed",
-            Self::Nq => "nq",
-            Self::Fo => "fo",
-            Self::Ovf => "ovf",
-            Self::Mh => "mh",
-        }
-    }
-
-    /// Parse ipvsadm's name, case-sensitively as ipvsadm does.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Whether every gateway with the same configuration picks the same real server for a
-    /// flow (`sh`, `dh`, `mh`: a hash of the addresses over a table built from the set of real
-    /// servers), so that any of them can take a flow over (`service.sloppy_tcp`).
-    pub const fn is_consistent(self) -> bool {
-        matches!(self, Self::Sh | Self::Dh | Self::Mh)
-    }
-}
-
-/// A scheduler flag (`ipvsadm -b`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SchedFlag {
-    /// `sh-fallback`.
-    ShFallback,
-    /// `sh-port`.
-    ShPort,
-    /// `mh-fallback`.
-    MhFallback,
-    /// `mh-port`.
-    MhPort,
-}
-
-impl SchedFlag {
-    /// Every flag.
-    pub const ALL: [Self; 4] = [
-        Self::ShFallback,
-        Self::ShPort,
-        Self::MhFallback,
-        Self::MhPort,
-    ];
-
-    /// Return ipvsadm's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::ShFallback => "sh-fallback",
-            Self::ShPort => "sh-port",
-            Self::MhFallback => "mh-fallback",
-            Self::MhPort => "mh-port",
-        }
-    }
-
-    /// Parse ipvsadm's name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == s)
-    }
-
-    /// Return the only scheduler this flag is legal with (ipvsadm: "incompatible scheduler flag").
-    pub const fn scheduler(self) -> Scheduler {
-        match self {
-            Self::ShFallback | Self::ShPort => Scheduler::Sh,
-            Self::MhFallback | Self::MhPort => Scheduler::Mh,
-        }
-    }
-}
+// The vocabulary config shares with admin and dataplane; `Scheduler` is config's name for the
+// scheduler kind.
+pub use types::{Forward, Protocol, SchedFlag, SchedulerKind as Scheduler, ServiceKey, Toa};
 
 /// `[[service]]`: one virtual service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -513,6 +307,15 @@ pub struct Service {
 }
 
 impl Service {
+    /// Return what identifies the service: protocol, VIP and port.
+    pub const fn key(&self) -> ServiceKey {
+        ServiceKey {
+            protocol: self.protocol,
+            vip: self.vip,
+            port: self.port,
+        }
+    }
+
     /// Whether mid-flow TCP packets without a session are scheduled: the `sloppy_tcp` key,
     /// by default on for a consistent scheduler (`sh`, `dh`, `mh`) with only DR and TUN real
     /// servers, where every gateway of an ECMP group picks the same one; off otherwise.
@@ -940,24 +743,5 @@ mod tests {
         ] {
             assert_eq!(MacAddr::parse(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for s in Scheduler::ALL {
-            assert_eq!(Scheduler::from_name(s.name()), Some(s));
-        }
-        for f in SchedFlag::ALL {
-            assert_eq!(SchedFlag::from_name(f.name()), Some(f));
-        }
-        for f in Forward::ALL {
-            assert_eq!(Forward::from_name(f.name()), Some(f));
-        }
-        assert_eq!(
-            Scheduler::from_name("WLC"),
-            None,
-            "case-sensitive like ipvsadm"
-        );
-        assert_eq!(Scheduler::default(), Scheduler::Wlc);
     }
 }

@@ -1112,7 +1112,7 @@ fn read_services(
                     &t.key_path("vip"),
                     format!(
                         "duplicate service {} {sa} (first defined as service[{first}])",
-                        protocol.name()
+                        protocol.as_str()
                     ),
                 );
             } else {
@@ -1169,7 +1169,7 @@ fn read_services(
                 sink.error(
                     &a.span,
                     &path,
-                    format!("port {sp} differs from the service port {port}: {} forwarding cannot change the port", forward.name()),
+                    format!("port {sp} differs from the service port {port}: {} forwarding cannot change the port", forward.as_str()),
                 );
                 return None;
             }
@@ -1258,7 +1258,7 @@ fn read_toa(
     };
     if let Some(a) = toa_at {
         let path = t.key_path("toa");
-        match Toa::from_name(a.v) {
+        match a.v.parse::<Toa>().ok() {
             None => sink.error(
                 &a.span,
                 &path,
@@ -1299,10 +1299,10 @@ fn read_protocol(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Protocol {
 fn read_scheduler(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Scheduler {
     let mut scheduler = Scheduler::Wlc;
     if let Some(s) = t.str(sink, "scheduler") {
-        match Scheduler::from_name(s.v) {
+        match s.v.parse::<Scheduler>().ok() {
             Some(k) => scheduler = k,
             None => {
-                let names: Vec<&str> = Scheduler::ALL.iter().map(|k| k.name()).collect();
+                let names: Vec<&str> = Scheduler::ALL.iter().map(|k| k.as_str()).collect();
                 sink.error(
                     &s.span,
                     &t.key_path("scheduler"),
@@ -1329,9 +1329,9 @@ fn read_sched_flags(
         let base = t.key_path("sched_flags");
         for (j, f) in list.iter().enumerate() {
             let path = format!("{base}[{j}]");
-            match SchedFlag::from_name(f.v) {
+            match f.v.parse::<SchedFlag>().ok() {
                 None => {
-                    let names: Vec<&str> = SchedFlag::ALL.iter().map(|k| k.name()).collect();
+                    let names: Vec<&str> = SchedFlag::ALL.iter().map(|k| k.as_str()).collect();
                     sink.error(&f.span, &path, format!("unknown scheduler flag \"{}\"; expected one of: {}", f.v, names.join(", ")));
                 }
                 Some(flag) if flag.scheduler() != scheduler => sink.error(
@@ -1339,12 +1339,12 @@ fn read_sched_flags(
                     &path,
                     format!(
                         "{} is valid only with scheduler \"{}\", not \"{}\" (ipvsadm: \"incompatible scheduler flag\")",
-                        flag.name(),
-                        flag.scheduler().name(),
-                        scheduler.name()
+                        flag.as_str(),
+                        flag.scheduler().as_str(),
+                        scheduler.as_str()
                     ),
                 ),
-                Some(flag) if sched_flags.contains(&flag) => sink.error(&f.span, &path, format!("duplicate flag {}", flag.name())),
+                Some(flag) if sched_flags.contains(&flag) => sink.error(&f.span, &path, format!("duplicate flag {}", flag.as_str())),
                 Some(flag) => sched_flags.push(flag),
             }
         }
@@ -1401,7 +1401,7 @@ fn read_persistence_netmask(
 fn read_forward(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> Forward {
     let mut forward = Forward::Dr;
     if let Some(f) = t.str(sink, "forward") {
-        match Forward::from_name(f.v) {
+        match f.v.parse::<Forward>().ok() {
             Some(m) => forward = m,
             None => sink.error(
                 &f.span,
@@ -1460,7 +1460,7 @@ fn check_sloppy_tcp(svc: &Service, a: &At<bool>, path: &str, sink: &mut Sink<'_>
             format!(
                 "sloppy_tcp = true needs a consistent scheduler (sh, dh or mh), not \"{}\": \
                  another gateway's choice for the flow cannot be known",
-                svc.scheduler.name()
+                svc.scheduler.as_str()
             ),
         );
     } else if a.v && !svc.sloppy_tcp_possible() {
@@ -1511,7 +1511,7 @@ fn read_real_server(
     let port_at = t.int(sink, "port", 0, 65535);
     let mut forward = svc.forward;
     if let Some(f) = t.str(sink, "forward") {
-        match Forward::from_name(f.v) {
+        match f.v.parse::<Forward>().ok() {
             Some(m) => forward = m,
             None => sink.error(
                 &f.span,
@@ -1536,7 +1536,7 @@ fn read_real_server(
                     &path,
                     format!(
                         "port {n} differs from the service port {svc_port}: {} forwarding cannot change the port (ipvsadm forces the virtual port for -g/-i)",
-                        forward.name()
+                        forward.as_str()
                     ),
                 );
             } else if n == 0 && svc_port != 0 {

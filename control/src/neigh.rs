@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dataplane::wire::{parse_frame, ArpOperation, ArpPacket, L3, L4};
 
 /// An Ethernet address.
-pub type Mac = [u8; 6];
+pub use types::Mac;
 
 /// How long a learned entry is trusted before it is refreshed (Linux's base reachable time is
 /// 30 s; gateways talk to few, stable neighbours, so refresh less often).

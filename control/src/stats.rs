@@ -1,18 +1,8 @@
 //! Plain value types that health checks, session sync and metrics all record into: a leaf, so
 //! that only `metrics` depends on the modules it exports (never the other way round).
 
-use std::net::IpAddr;
-
-/// Identity of a virtual service in labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ServiceKey {
-    /// Virtual address.
-    pub vip: IpAddr,
-    /// Virtual port (0 = every port).
-    pub port: u16,
-    /// `"tcp"` or `"udp"`.
-    pub protocol: &'static str,
-}
+/// Identity of a virtual service in labels (`protocol` as its name).
+pub use types::ServiceKey;
 
 /// Observations sorted into fixed buckets, as a Prometheus histogram exposes them.
 #[derive(Clone, Debug, PartialEq)]

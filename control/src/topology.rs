@@ -9,56 +9,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use config::{Config, Forward, Protocol, Scheduler, SessionsOnFailure, Toa};
-use dataplane::sched::{SchedFlag, SchedFlags, SchedulerKind};
-use dataplane::session::FwdMethod;
+use config::{Config, ServiceKey, SessionsOnFailure};
+use dataplane::sched::{SchedFlags, SchedFlagsError};
 use dataplane::snapshot::{
-    BackendSpec, Mac, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder, ToaMode,
+    BackendSpec, Mac, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
 };
-use dataplane::types::L4Proto;
 
 use crate::health::BackendHealth;
 use crate::neigh::Neighbours;
 
-/// Map the config's forwarding method to the dataplane's.
-pub fn method(f: Forward) -> FwdMethod {
-    match f {
-        Forward::Dr => FwdMethod::Dr,
-        Forward::Nat => FwdMethod::Nat,
-        Forward::Tun => FwdMethod::Tun,
-        Forward::FullNat => FwdMethod::FullNat,
-    }
-}
-
-fn proto(p: Protocol) -> L4Proto {
-    match p {
-        Protocol::Tcp => L4Proto::Tcp,
-        Protocol::Udp => L4Proto::Udp,
-    }
-}
-
-fn scheduler(s: Scheduler) -> SchedulerKind {
-    // The config validates names against the same list ipvsadm has.
-    SchedulerKind::from_name(s.name()).unwrap_or(SchedulerKind::Wlc)
-}
-
-fn flags(kind: SchedulerKind, list: &[config::SchedFlag]) -> SchedFlags {
-    let flags: Vec<SchedFlag> = list
-        .iter()
-        .filter_map(|f| SchedFlag::from_name(f.name()))
-        .collect();
-    SchedFlags::new(kind, &flags).unwrap_or(SchedFlags::NONE)
-}
-
-fn toa(t: Toa) -> ToaMode {
-    match t {
-        Toa::Off => ToaMode::Off,
-        Toa::Syn => ToaMode::Syn,
-        Toa::Ack => ToaMode::Ack,
-    }
-}
-
-type ServiceKey = (IpAddr, u16, Protocol);
 /// (service, address, port, is the sorry server).
 type BackendKey = (ServiceKey, IpAddr, u16, bool);
 
@@ -79,10 +38,6 @@ pub struct IdsExhausted {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("timeouts: {0}")]
 pub struct TimeoutsError(pub String);
-
-fn service_key(s: &config::Service) -> ServiceKey {
-    (s.vip, s.port, s.protocol)
-}
 
 /// Stable service and backend ids (see the module documentation).
 #[derive(Debug)]
@@ -164,10 +119,10 @@ impl Ids {
     /// # Errors
     /// When `cfg` needs more ids than the tables hold.
     pub fn assign(&mut self, cfg: &Config) -> Result<(), IdsExhausted> {
-        let services: Vec<ServiceKey> = cfg.services.iter().map(service_key).collect();
+        let services: Vec<ServiceKey> = cfg.services.iter().map(config::Service::key).collect();
         let mut backends: Vec<BackendKey> = Vec::new();
         for s in &cfg.services {
-            let k = service_key(s);
+            let k = s.key();
             backends.extend(s.real_servers.iter().map(|r| (k, r.address, r.port, false)));
             if let Some(sa) = s.sorry_server {
                 backends.push((k, sa.ip(), sa.port(), true));
@@ -190,7 +145,7 @@ impl Ids {
 
     /// Return the id of service `s`.
     pub fn service(&self, s: &config::Service) -> Option<u16> {
-        self.services.ids.get(&service_key(s)).copied()
+        self.services.ids.get(&s.key()).copied()
     }
 
     /// Return the id of real server `addr:port` of service `s` (`sorry`: its sorry server).
@@ -203,7 +158,7 @@ impl Ids {
     ) -> Option<u16> {
         self.backends
             .ids
-            .get(&(service_key(s), addr, port, sorry))
+            .get(&(s.key(), addr, port, sorry))
             .copied()
     }
 }
@@ -237,6 +192,19 @@ pub fn timeouts(cfg: &Config) -> Result<dataplane::session::Timeouts, TimeoutsEr
     )
     .map_err(|e| TimeoutsError(format!("{e:?}")))?;
     Ok(t)
+}
+
+/// Every service's scheduler flags as the dataplane holds them.
+///
+/// # Errors
+/// A flag of another scheduler than its service's. The config file's schema and the admin
+/// commands refuse those, so only a configuration assembled another way can have one; commit
+/// refuses it rather than [`build`] dropping the flags.
+pub fn sched_flags(cfg: &Config) -> Result<Vec<SchedFlags>, SchedFlagsError> {
+    cfg.services
+        .iter()
+        .map(|s| SchedFlags::new(s.scheduler, &s.sched_flags))
+        .collect()
 }
 
 /// Everything a snapshot is built from. A new per-snapshot input (say, which VIPs this node owns
@@ -340,17 +308,20 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
     for n in &cfg.neighbours {
         b.neighbour(n.address, n.mac.0);
     }
+    // Checked by commit (and at start): see `sched_flags`.
+    let flags = sched_flags(cfg).unwrap_or_default();
     for (si, s) in cfg.services.iter().enumerate() {
-        let kind = scheduler(s.scheduler);
-        let mut spec = ServiceSpec::new(s.vip, s.port, proto(s.protocol));
+        let mut spec = ServiceSpec::new(s.vip, s.port, s.protocol);
         spec.id = ids.service(s);
-        spec.scheduler = kind;
-        spec.flags = flags(kind, &s.sched_flags);
+        spec.scheduler = s.scheduler;
+        if let Some(&f) = flags.get(si) {
+            spec.flags = f;
+        }
         spec.persistence = s.persistence_s.map(|t| Persistence {
             timeout_s: t,
             prefix_len: s.persistence_prefix_len,
         });
-        spec.toa = toa(s.toa);
+        spec.toa = s.toa;
         if let Some(pool) = &s.local_address_pool {
             if let Some(p) = cfg.local_address_pools.iter().find(|p| &p.name == pool) {
                 spec.laddrs = p.addresses.clone();
@@ -373,7 +344,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
                     id: ids.backend(s, rs.address, rs.port, false),
                     addr: rs.address,
                     port: rs.port,
-                    method: method(rs.forward),
+                    method: rs.forward,
                     weight,
                     u_threshold: rs.u_threshold,
                     l_threshold: rs.l_threshold,
@@ -386,7 +357,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         spec.sloppy_tcp = s.sloppy_tcp();
         spec.sorry = s.sorry_server.map(|sa| BackendSpec {
             id: ids.backend(s, sa.ip(), sa.port(), true),
-            ..BackendSpec::new(sa.ip(), sa.port(), method(s.forward))
+            ..BackendSpec::new(sa.ip(), sa.port(), s.forward)
         });
         b.service(spec);
     }
@@ -459,6 +430,8 @@ pub fn wanted_neighbours(cfg: &Config, snap: &Snapshot) -> Vec<(IpAddr, u8, IpAd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dataplane::session::FwdMethod;
+    use dataplane::types::L4Proto;
 
     const CFG: &str = r#"
 [dpdk]

@@ -55,17 +55,9 @@ pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// Set type used by snapshots.
 pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
-/// When FullNAT inserts the TCP option carrying the client address (TOA).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ToaMode {
-    /// Never.
-    Off,
-    /// On the client's SYN.
-    Syn,
-    /// On the client's first ACK of the handshake (what the TOA kernel module reads by default).
-    #[default]
-    Ack,
-}
+/// When FullNAT inserts the TCP option carrying the client address (TOA): the shared
+/// vocabulary's [`types::Toa`].
+pub use ::types::Toa as ToaMode;
 
 /// Persistence (`ipvsadm -p TIMEOUT -M NETMASK`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

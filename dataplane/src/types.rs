@@ -1,32 +1,10 @@
-//! Small types shared by the wire, session, scheduler and forwarding modules.
+//! Small types shared by the wire, session, scheduler and forwarding modules; those other crates
+//! share too (protocol, MAC) come from the `types` crate.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-/// Transport protocols the gateway load-balances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum L4Proto {
-    /// TCP, IP protocol 6.
-    Tcp = 6,
-    /// UDP, IP protocol 17.
-    Udp = 17,
-}
-
-impl L4Proto {
-    /// Return the IP protocol number.
-    pub const fn number(self) -> u8 {
-        self as u8
-    }
-
-    /// Map an IP protocol number to a load-balanced protocol, if it is one.
-    pub const fn from_number(n: u8) -> Option<Self> {
-        match n {
-            6 => Some(Self::Tcp),
-            17 => Some(Self::Udp),
-            _ => None,
-        }
-    }
-}
+/// Transport protocols the gateway load-balances: the shared vocabulary's [`types::Protocol`].
+pub use ::types::Protocol as L4Proto;
 
 /// A 5-tuple as seen on the wire, in host byte order, over an address family (`Ipv4Addr` or
 /// `Ipv6Addr`).
@@ -72,4 +50,4 @@ pub type BackendIdx = u16;
 pub type PortIdx = u8;
 
 /// An Ethernet address.
-pub type Mac = [u8; 6];
+pub use ::types::Mac;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use admin::proto::{ConnEntry, Proto};
+use admin::proto::ConnEntry;
 use control::plane::SessionDumps;
 use dataplane::session::{FwdMethod, Session, SessionAddr};
 use dataplane::types::L4Proto;
@@ -55,10 +55,7 @@ fn dump<'a, A: SessionAddr + Into<std::net::IpAddr> + 'a>(
             continue;
         }
         out.push(ConnEntry {
-            protocol: match s.proto() {
-                L4Proto::Udp => Proto::Udp,
-                _ => Proto::Tcp,
-            },
+            protocol: s.proto(),
             client: SocketAddr::new(s.client().into(), s.cport()),
             virtual_addr: SocketAddr::new(s.vip().into(), s.vport()),
             destination: SocketAddr::new(s.backend().into(), s.bport()),

@@ -338,6 +338,7 @@ fn run_with_eal(
     // Before the workers start, so a refused table stops the start cleanly.
     let announce = start_announce(cfg)?;
     let not_owned = ha.as_ref().map(HaFollow::not_owned).unwrap_or_default();
+    topology::sched_flags(cfg).map_err(|e| e.to_string())?;
     let shared = Arc::new(ArcSwap::from_pointee(topology::build(
         &topology::Inputs {
             cfg,

@@ -509,12 +509,12 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
         match s.key() {
             "lb_algo" | "lvs_sched" => {
                 let name = s.arg(1).unwrap_or("");
-                match Scheduler::from_name(name) {
-                    Some(k) => {
+                match name.parse::<Scheduler>() {
+                    Ok(k) => {
                         vs.scheduler = k;
                         sched_set = true;
                     }
-                    None => cx.w(
+                    Err(_) => cx.w(
                         s.line,
                         format!(
                             "{} {name}: scheduler not supported by ferrovs, using wlc",
@@ -538,9 +538,10 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
                 };
             }
             "persistence_granularity" => vs.granularity = s.arg(1).map(str::to_owned),
-            "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
-                flag_words.push((s.line, s.key().to_owned()));
-            }
+            "sh-port" => flag_words.push((s.line, SchedFlag::ShPort)),
+            "sh-fallback" => flag_words.push((s.line, SchedFlag::ShFallback)),
+            "mh-port" => flag_words.push((s.line, SchedFlag::MhPort)),
+            "mh-fallback" => flag_words.push((s.line, SchedFlag::MhFallback)),
             "sorry_server" => match s.arg(1).and_then(parse_ip) {
                 Some(ip) => {
                     let port = s.arg(2).and_then(|p| p.parse::<u16>().ok());
@@ -588,8 +589,7 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
             _ => cx.unknown(s, "virtual_server"),
         }
     }
-    for (line, f) in flag_words {
-        let flag = SchedFlag::from_name(&f).unwrap_or(SchedFlag::ShPort);
+    for (line, flag) in flag_words {
         if flag.scheduler() == vs.scheduler {
             if !vs.flags.contains(&flag) {
                 vs.flags.push(flag);
@@ -598,8 +598,8 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
             cx.w(
                 line,
                 format!(
-                    "{f} ignored: it applies only to the {} scheduler",
-                    flag.scheduler().name()
+                    "{flag} ignored: it applies only to the {} scheduler",
+                    flag.scheduler().as_str()
                 ),
             );
         }
@@ -713,7 +713,7 @@ fn real_servers(
             }
         };
         if matches!(forward, Forward::Dr | Forward::Tun) && port != vport {
-            rcx.w(st.line, format!("real_server {addr}: port {port} replaced by the virtual port {vport} ({} cannot change the port)", forward.name()));
+            rcx.w(st.line, format!("real_server {addr}: port {port} replaced by the virtual port {vport} ({} cannot change the port)", forward.as_str()));
             port = vport;
         }
         if port == 0 && vport != 0 {
@@ -1038,7 +1038,7 @@ fn import_vs(
                 vs.line,
                 format!(
                     "virtual server {} {label} is duplicated; the second is skipped",
-                    protocol.name()
+                    protocol.as_str()
                 ),
             );
             continue;

@@ -106,17 +106,14 @@ fn shell_word(w: &str) -> String {
     }
 }
 
-/// The switch of the forwarding method the page names.
+/// The switch of the forwarding method the page names (none: DR, ipvsadm's default).
 fn forward_switch(name: &str) -> Result<&'static str, String> {
-    match name {
-        "dr" | "" => Ok(Fwd::Dr.switch()),
-        "nat" => Ok(Fwd::Nat.switch()),
-        "tun" => Ok(Fwd::Tun.switch()),
-        "fullnat" => Ok(Fwd::Fullnat.switch()),
-        other => Err(format!(
-            "unknown forwarding method \"{other}\": dr, nat, tun or fullnat"
-        )),
+    if name.is_empty() {
+        return Ok(Fwd::Dr.switch());
     }
+    name.parse::<Fwd>()
+        .map(Fwd::switch)
+        .map_err(|_| format!("unknown forwarding method \"{name}\": dr, nat, tun or fullnat"))
 }
 
 impl Actions {
@@ -169,11 +166,11 @@ impl Actions {
 
     /// `ferrovsadm CMD -t|-u SERVICE [-r SERVER]`.
     fn base_argv(&self, a: &Action, cmd: &str) -> Result<Vec<String>, String> {
-        let switch = match a.protocol.as_str() {
-            "tcp" => Proto::Tcp.switch(),
-            "udp" => Proto::Udp.switch(),
-            other => return Err(format!("unknown protocol \"{other}\": tcp or udp")),
-        };
+        let switch = a
+            .protocol
+            .parse::<Proto>()
+            .map_err(|_| format!("unknown protocol \"{}\": tcp or udp", a.protocol))?
+            .switch();
         let mut argv: Vec<String> = vec![
             "ferrovsadm".into(),
             cmd.into(),

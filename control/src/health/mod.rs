@@ -351,11 +351,7 @@ fn plan(cfg: &Config) -> Plan {
     let mut targets: Vec<(Target, Vec<User>)> = Vec::new();
     let mut users = Vec::with_capacity(cfg.services.len());
     for (si, svc) in cfg.services.iter().enumerate() {
-        let key = ServiceKey {
-            vip: svc.vip,
-            port: svc.port,
-            protocol: svc.protocol.name(),
-        };
+        let key = svc.key();
         let mut row = Vec::with_capacity(svc.real_servers.len());
         for (ri, rs) in svc.real_servers.iter().enumerate() {
             let Some(t) = Target::of(svc, rs) else {
@@ -480,9 +476,7 @@ impl HealthChecker {
         let old: Vec<HealthEvent> = self.events.try_iter().collect();
         for mut ev in old {
             let found = cfg.services.iter().enumerate().find_map(|(si, s)| {
-                (s.vip == ev.key.vip
-                    && s.port == ev.key.port
-                    && s.protocol.name() == ev.key.protocol)
+                (s.key() == ev.key)
                     .then(|| {
                         s.real_servers
                             .iter()

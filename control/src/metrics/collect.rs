@@ -11,30 +11,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use dataplane::counters::WorkerCounters;
-use dataplane::session::FwdMethod;
 use dataplane::snapshot::{Backend, Snapshot};
-use dataplane::types::L4Proto;
 
 use super::{RealServerRow, ServiceKey, ServiceRow, Traffic};
 use crate::health::CheckStatus;
-
-/// Return the `protocol` label of a protocol.
-pub const fn protocol_name(p: L4Proto) -> &'static str {
-    match p {
-        L4Proto::Tcp => "tcp",
-        L4Proto::Udp => "udp",
-    }
-}
-
-/// Return the `forward` label of a forwarding method.
-pub const fn forward_name(m: FwdMethod) -> &'static str {
-    match m {
-        FwdMethod::Dr => "dr",
-        FwdMethod::Nat => "nat",
-        FwdMethod::Tun => "tun",
-        FwdMethod::FullNat => "fullnat",
-    }
-}
 
 fn traffic_of(workers: &[Arc<WorkerCounters>], id: u16, service: bool) -> Traffic {
     let mut t = Traffic::default();
@@ -74,13 +54,13 @@ pub fn traffic_rows(
         let Some(svc) = svc else { continue };
         let Ok(sid) = u16::try_from(sid) else { break };
         let key = ServiceKey {
+            protocol: svc.proto,
             vip: svc.vip,
             port: svc.port,
-            protocol: protocol_name(svc.proto),
         };
         services.push(ServiceRow {
             key,
-            scheduler: svc.scheduler.kind().name(),
+            scheduler: svc.scheduler.kind(),
             traffic: traffic_of(workers, sid, true),
         });
         let row = |bid: u16, b: &Backend, sorry: bool| {
@@ -89,7 +69,7 @@ pub fn traffic_rows(
                 service: key,
                 address: b.addr,
                 port: b.port,
-                forward: forward_name(b.method),
+                forward: b.method,
                 sorry,
                 weight: b.weight,
                 up: b.available && checked_up,

@@ -318,8 +318,8 @@ impl Traffic {
 pub struct ServiceRow {
     /// Identity.
     pub key: ServiceKey,
-    /// Scheduler name (`wlc`), for `ferrovs_service_info`.
-    pub scheduler: &'static str,
+    /// Scheduler, named (`wlc`) in `ferrovs_service_info`.
+    pub scheduler: types::SchedulerKind,
     /// Traffic summed over workers.
     pub traffic: Traffic,
 }
@@ -333,8 +333,8 @@ pub struct RealServerRow {
     pub address: IpAddr,
     /// Real server port.
     pub port: u16,
-    /// Forwarding method (`dr`, `nat`, `tun`, `fullnat`).
-    pub forward: &'static str,
+    /// Forwarding method, named (`dr`, `nat`, `tun`, `fullnat`) in the labels.
+    pub forward: types::Forward,
     /// Whether this is the service's sorry server rather than a real server.
     pub sorry: bool,
     /// Weight in the running snapshot (0 while inhibited by a failed health check).
@@ -812,7 +812,7 @@ fn render_services(e: &mut Families, rows: &[ServiceRow]) {
             [
                 ip_text(r.key.vip),
                 r.key.port.to_string(),
-                r.key.protocol.to_owned(),
+                r.key.protocol.as_str().to_owned(),
             ]
         })
         .collect();
@@ -830,7 +830,7 @@ fn render_services(e: &mut Families, rows: &[ServiceRow]) {
     );
     for (r, l) in rows.iter().zip(&labels) {
         let mut ls = lv(l).to_vec();
-        ls.push(("scheduler", r.scheduler.to_owned()));
+        ls.push(("scheduler", r.scheduler.as_str().to_owned()));
         sample_owned(e, &ls, Value::U(1));
     }
     for (suffix, help, kind, f) in TRAFFIC {
@@ -852,7 +852,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
             vec![
                 ("vip", ip_text(r.service.vip)),
                 ("port", r.service.port.to_string()),
-                ("protocol", r.service.protocol.to_owned()),
+                ("protocol", r.service.protocol.as_str().to_owned()),
                 ("real_address", ip_text(r.address)),
                 ("real_port", r.port.to_string()),
             ]
@@ -865,7 +865,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
     );
     for (r, l) in rows.iter().zip(&labels) {
         let mut ls = l.clone();
-        ls.push(("forward", r.forward.to_owned()));
+        ls.push(("forward", r.forward.as_str().to_owned()));
         ls.push(("sorry", if r.sorry { "true" } else { "false" }.to_owned()));
         sample_owned(e, &ls, Value::U(1));
     }

@@ -124,7 +124,7 @@ fn check_status(up: bool) -> CheckStatus {
             key: ServiceKey {
                 vip: "198.18.0.100".parse().unwrap(),
                 port: 80,
-                protocol: "tcp",
+                protocol: types::Protocol::Tcp,
             },
             address: "198.18.1.12".parse().unwrap(),
             port: 8080,
@@ -528,8 +528,8 @@ fn test_traffic_rows_sum_over_workers() {
         assert_eq!(r.traffic.inactive, 2, "{r:?}");
         assert!(r.up, "no health given: the snapshot decides");
     }
-    assert_eq!(services[1].scheduler, "mh");
-    assert_eq!(services[1].key.protocol, "udp");
+    assert_eq!(services[1].scheduler, types::SchedulerKind::Mh);
+    assert_eq!(services[1].key.protocol, types::Protocol::Udp);
     assert_eq!(reals.iter().filter(|r| r.sorry).count(), 1);
     let rows = worker_rows(&w, 100, 10);
     assert_eq!(rows[1].rx_packets, 1001);

@@ -63,9 +63,9 @@ impl<Io: FrameIo> Control<Io> {
     }
 
     /// Replace the running configuration with `new` (validated): refuse boot-only changes, bad
-    /// timeouts and id exhaustion with nothing changed; else publish, wait for every worker,
-    /// announce new VIPs (those this gateway owns) and ask for new real servers' neighbours.
-    /// Returns the new generation.
+    /// timeouts, misplaced scheduler flags and id exhaustion with nothing changed; else publish,
+    /// wait for every worker, announce new VIPs (those this gateway owns) and ask for new real
+    /// servers' neighbours. Returns the new generation.
     ///
     /// # Errors
     /// See [`CommitError`].
@@ -75,6 +75,7 @@ impl<Io: FrameIo> Control<Io> {
             return Err(CommitError::BootOnly(boot));
         }
         topology::timeouts(&new)?;
+        topology::sched_flags(&new)?;
         self.ids.assign(&new)?;
         let added: Vec<IpAddr> = new
             .services

@@ -19,6 +19,9 @@ pub enum CommitError {
     /// A session timeout the dataplane cannot represent.
     #[error(transparent)]
     Timeouts(#[from] TimeoutsError),
+    /// A scheduler flag of another scheduler than its service's.
+    #[error(transparent)]
+    SchedFlags(#[from] dataplane::sched::SchedFlagsError),
     /// Published, but not every worker took the new generation in time.
     #[error("workers {behind:?} did not take generation {generation} within {within:?}")]
     Unconfirmed {

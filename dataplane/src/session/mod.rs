@@ -58,28 +58,9 @@ pub enum Direction {
     Reply = 1,
 }
 
-/// How packets of a session are forwarded to the backend (ipvsadm's `-g`, `-m`, `-i`, DPVS's
-/// FullNAT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(u8)]
-pub enum FwdMethod {
-    /// Direct routing: rewrite the destination MAC only; replies bypass the gateway.
-    #[default]
-    Dr = 0,
-    /// NAT (masquerading): rewrite the destination; replies come back through the gateway.
-    Nat = 1,
-    /// IP-in-IP tunnelling; replies bypass the gateway.
-    Tun = 2,
-    /// FullNAT: rewrite source (to a local address) and destination; replies come back.
-    FullNat = 3,
-}
-
-impl FwdMethod {
-    /// Whether the backend's replies pass through the gateway (so the reply key is indexed).
-    pub const fn sees_replies(self) -> bool {
-        matches!(self, FwdMethod::Nat | FwdMethod::FullNat)
-    }
-}
+/// How packets of a session are forwarded to the backend: the shared vocabulary's
+/// [`types::Forward`], under the name the dataplane has always used.
+pub use ::types::Forward as FwdMethod;
 
 mod sealed {
     pub trait Sealed {}

@@ -96,6 +96,34 @@ fn test_commit_refuses_id_exhaustion_and_bad_timeouts_with_nothing_changed() {
 }
 
 #[test]
+fn test_commit_refuses_a_flag_of_another_scheduler_with_nothing_changed() {
+    // The file and the admin commands refuse this; a configuration put together in code must
+    // be refused too, not published with its flags silently dropped.
+    let mut f = Fixture::new(Dataplane::Running(1), Limits::default());
+    let before = f.ctl.config().clone();
+    let mut new = config::parse(&with_rs2(), "t.toml").unwrap();
+    new.services[0].scheduler = config::Scheduler::Rr;
+    new.services[0].sched_flags = vec![config::SchedFlag::ShPort];
+    let e = f.ctl.commit(new).unwrap_err();
+    assert!(matches!(e, CommitError::SchedFlags(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("incompatible scheduler flag `sh-port' for scheduler `rr'"),
+        "{e}"
+    );
+    assert_eq!(f.ctl.config(), &before);
+    assert_eq!(f.shared.load().generation, 1);
+
+    let mut new = config::parse(&with_rs2(), "t.toml").unwrap();
+    new.services[0].scheduler = config::Scheduler::Sh;
+    new.services[0].sched_flags = vec![config::SchedFlag::ShPort];
+    assert_eq!(f.ctl.commit(new).expect("sh-port with sh"), 2);
+    let snap = f.shared.load();
+    let svc = snap.services.iter().flatten().next().expect("a service");
+    assert_eq!(svc.scheduler.kind(), config::Scheduler::Sh);
+}
+
+#[test]
 fn test_commit_reports_workers_that_do_not_confirm() {
     let limits = Limits {
         confirm_within: Duration::from_millis(50),
