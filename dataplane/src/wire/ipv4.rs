@@ -155,6 +155,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()[field::DSCP_ECN] & 0x03
     }
 
+    /// Return the DSCP and ECN byte (the former type of service).
+    #[inline]
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN]
+    }
+
     /// Return the total length field (header plus payload).
     #[inline]
     pub fn total_len(&self) -> u16 {
@@ -376,6 +382,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(c);
     }
 
+    /// Set the total length field and update the header checksum incrementally; invalidates
+    /// `check_len`.
+    #[inline]
+    pub fn rewrite_total_len(&mut self, v: u16) {
+        let c = checksum::update16(self.checksum(), self.total_len(), v);
+        self.set_total_len(v);
+        self.set_checksum(c);
+    }
+
     /// Decrement the TTL (saturating at 0) and update the header checksum incrementally;
     /// return the new TTL.
     #[inline]
@@ -446,7 +461,7 @@ impl Repr {
             protocol: p.protocol(),
             payload_len: usize::from(p.total_len()) - p.header_len(),
             ttl: p.ttl(),
-            tos: p.buffer.as_ref()[field::DSCP_ECN],
+            tos: p.tos(),
             ident: p.ident(),
             dont_frag: p.dont_frag(),
         })
@@ -461,19 +476,21 @@ impl Repr {
     ///
     /// # Panics
     /// If the buffer is shorter than 20 bytes.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
         p.buffer.as_mut()[field::VER_IHL] = 0x45;
         p.buffer.as_mut()[field::DSCP_ECN] = self.tos;
         let total = u16::try_from(HEADER_LEN + self.payload_len).unwrap_or(u16::MAX);
         p.set_total_len(total);
         p.set_ident(self.ident);
-        p.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&[0, 0]);
-        p.set_dont_frag(self.dont_frag);
+        // Flags and offset in one write: no fragment, DF as asked (TUN emits this per packet).
+        let flags = if self.dont_frag { FLAG_DF } else { 0 };
+        p.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
         p.set_ttl(self.ttl);
         p.set_protocol(self.protocol);
         p.set_src_addr(self.src_addr);
         p.set_dst_addr(self.dst_addr);
-        p.set_checksum(0);
+        // The checksum skips its own field: no need to zero it first.
         p.fill_checksum();
     }
 }
@@ -680,6 +697,10 @@ mod tests {
         assert!(p.verify_checksum());
         assert_eq!(p.decrement_ttl(), 63);
         assert!(p.verify_checksum());
+        p.rewrite_total_len(1500);
+        assert_eq!(p.total_len(), 1500);
+        assert!(p.verify_checksum());
+        p.rewrite_total_len(24);
         p.set_ttl(0);
         p.fill_checksum();
         assert_eq!(p.decrement_ttl(), 0);

@@ -49,6 +49,8 @@ mod field {
 
 /// Length of a TCP header without options.
 pub const HEADER_LEN: usize = field::URGENT.end;
+/// Bytes of a (quoted, truncated) TCP header needed to reach the end of its checksum.
+pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 /// Length of the longest TCP header (data offset 15).
 pub const MAX_HEADER_LEN: usize = 60;
 
