@@ -357,13 +357,13 @@ pub(crate) fn insert_toa<A: Family, F: Frame>(
     let n = A::TOA_LEN;
     let (hl, at) = {
         let d = frame.data();
-        let hl = TcpPacket::new_unchecked(&d[l4..]).header_len();
-        let Some(at) = toa_insert_at(&d[l4 + 20..l4 + hl]) else {
+        let t = TcpPacket::new_unchecked(&d[l4..]);
+        let Some(at) = toa_insert_at(t.options_raw()) else {
             return false;
         };
-        (hl, l4 + 20 + at)
+        (t.header_len(), l4 + tcp::HEADER_LEN + at)
     };
-    if hl + n > 60 || l3_end - l3 + n > usize::from(mtu) {
+    if hl + n > tcp::MAX_HEADER_LEN || l3_end - l3 + n > usize::from(mtu) {
         return false;
     }
     // Drop Ethernet padding so the option can go in front of the payload.
@@ -389,6 +389,73 @@ pub(crate) fn insert_toa<A: Family, F: Frame>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An IPv4 TCP segment 198.18.0.50:1234 -> 198.18.0.100:80 with 4 bytes of payload and
+    /// valid checksums, without Ethernet header.
+    fn segment() -> Vec<u8> {
+        let (src, dst) = (
+            Ipv4Addr::new(198, 18, 0, 50),
+            Ipv4Addr::new(198, 18, 0, 100),
+        );
+        let mut d = vec![0u8; 20 + 20 + 4];
+        crate::wire::Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: 6,
+            payload_len: 24,
+            ttl: 64,
+            tos: 0,
+            ident: 7,
+            dont_frag: true,
+        }
+        .emit(&mut Ipv4Packet::new_unchecked(&mut d[..]));
+        d[40..].copy_from_slice(b"abcd");
+        let mut t = TcpPacket::new_unchecked(&mut d[20..]);
+        t.set_src_port(1234);
+        t.set_dst_port(80);
+        t.set_header_len(20);
+        t.fill_checksum_v4(src, dst);
+        d
+    }
+
+    fn checksums_ok(d: &[u8]) -> bool {
+        let ip = Ipv4Packet::new_checked(d).unwrap();
+        let t = TcpPacket::new_checked(ip.payload()).unwrap();
+        ip.verify_checksum() && t.verify_checksum_v4(ip.src_addr(), ip.dst_addr())
+    }
+
+    #[test]
+    fn test_rewrite_endpoint_keeps_checksums_valid() {
+        let mut d = segment();
+        assert!(checksums_ok(&d));
+        let (laddr, backend) = (Ipv4Addr::new(198, 18, 1, 1), Ipv4Addr::new(198, 18, 1, 10));
+        rewrite_endpoint(&mut d, 0, 20, L4Proto::Tcp, true, laddr, 40000);
+        rewrite_endpoint(&mut d, 0, 20, L4Proto::Tcp, false, backend, 8080);
+        assert!(checksums_ok(&d));
+        let ip = Ipv4Packet::new_checked(&d[..]).unwrap();
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (laddr, backend));
+        let t = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!((t.src_port(), t.dst_port()), (40000, 8080));
+        assert!(Ipv4Addr::dec_ttl(&mut d, 0));
+        assert_eq!(Ipv4Packet::new_checked(&d[..]).unwrap().ttl(), 63);
+        assert!(checksums_ok(&d));
+    }
+
+    #[test]
+    fn test_quoted_endpoint_fixes_the_l4_checksum_only_when_quoted() {
+        let backend = Ipv4Addr::new(198, 18, 1, 10);
+        // The whole segment quoted: the quote's checksums stay valid.
+        let mut d = segment();
+        rewrite_quoted_endpoint(&mut d, (0, 20, 24), L4Proto::Tcp, false, backend, 8080);
+        assert!(checksums_ok(&d));
+        // Only the 8 bytes RFC 792 asks for: the ports change, the bytes after them do not.
+        let mut q = segment();
+        let before = q.clone();
+        rewrite_quoted_endpoint(&mut q, (0, 20, 8), L4Proto::Tcp, false, backend, 8080);
+        assert_eq!(TcpPacket::new_unchecked(&q[20..]).dst_port(), 8080);
+        assert_eq!(q[28..], before[28..]);
+        assert!(Ipv4Packet::new_checked(&q[..]).unwrap().verify_checksum());
+    }
 
     #[test]
     fn test_toa_position() {

@@ -248,30 +248,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
     }
 
-    /// Set the echo identifier.
-    #[inline]
-    pub fn set_echo_ident(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_IDENT].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the echo sequence number.
-    #[inline]
-    pub fn set_echo_seq_no(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_SEQNO].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the MTU of a packet-too-big message.
-    #[inline]
-    pub fn set_mtu(&mut self, v: u32) {
-        self.buffer.as_mut()[field::MTU].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the pointer of a parameter-problem message.
-    #[inline]
-    pub fn set_pointer(&mut self, v: u32) {
-        self.buffer.as_mut()[field::POINTER].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Set the flags of a neighbour advertisement (`ND_FLAG_*`; 0 for a solicitation) and
     /// zero the rest of their reserved word.
     #[inline]
@@ -289,12 +265,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     #[inline]
     pub fn nd_options_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[ND_HEADER_LEN..]
-    }
-
-    /// Return the data after the header, writable.
-    #[inline]
-    pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[HEADER_LEN..]
     }
 
     /// Compute and store the checksum (with the IPv6 pseudo-header).
@@ -348,13 +318,12 @@ mod tests {
     #[test]
     fn test_construct_echo() {
         let (s, d) = addrs();
-        let mut b = [0u8; 10];
+        // The identifier, sequence number and data an echo reply keeps from its request.
+        let mut b = ECHO;
+        b[..2].copy_from_slice(&[0xff, 0xff]);
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_msg_type(Message::EchoRequest);
         p.set_msg_code(0);
-        p.set_echo_ident(0x1234);
-        p.set_echo_seq_no(1);
-        p.data_mut().copy_from_slice(&[0xaa, 0xbb]);
         p.fill_checksum(&s, &d);
         assert!(p.verify_checksum(&s, &d));
         assert!(!p.verify_checksum(&s, &"2001:db8::3".parse().unwrap()));
@@ -419,10 +388,10 @@ mod tests {
         p.set_nd_target(&addrs().1);
         assert_eq!(p.nd_target(), Some(addrs().1));
         assert!(p.nd_options().is_empty());
-        p.set_mtu(1500);
-        assert_eq!(p.mtu(), 1500);
-        p.set_pointer(40);
-        assert_eq!(p.pointer(), 40);
+        b[4..8].copy_from_slice(&1500u32.to_be_bytes());
+        assert_eq!(Packet::new_unchecked(&b[..]).mtu(), 1500);
+        b[4..8].copy_from_slice(&40u32.to_be_bytes());
+        assert_eq!(Packet::new_unchecked(&b[..]).pointer(), 40);
         assert_eq!(Packet::new_checked(&b[..23]).unwrap().nd_target(), None);
         assert!(Packet::new_checked(&b[..23])
             .unwrap()
