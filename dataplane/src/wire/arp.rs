@@ -21,8 +21,7 @@
 //! ```
 //!
 //! Contract: [`Packet::new_checked`] accepts only 28+ byte Ethernet/IPv4 ARP, so every getter
-//! and setter is panic-free afterwards; [`Packet::make_reply`] turns a request into its reply in
-//! place.
+//! and setter is panic-free afterwards. Frames are built with [`Repr::emit`].
 
 use super::ethernet::{Address as EthernetAddress, EtherType};
 use super::{array, be16, DropReason};
