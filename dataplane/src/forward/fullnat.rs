@@ -12,7 +12,7 @@ use crate::snapshot::{PortInfo, ToaMode};
 use crate::wire::ParsedFrame;
 use crate::worker::{Pkt, Verdict};
 
-use super::{dec_ttl, fill_icmp_checksum, nat, rewrite_quote, Fwd, Quote};
+use super::{dec_ttl, nat, rewrite_quote, Fwd, Quote};
 
 /// Rewrite the client's packet for the backend: source := laddr:lport, destination :=
 /// backend:bport.
@@ -102,7 +102,7 @@ pub(crate) fn icmp_to_backend<A: Family, F: Frame>(
     nat::icmp_rewrite(d, p.l3_off, s, q)?;
     A::set_src(d, p.l3_off, s.laddr());
     rewrite_quote(d, q, false, s.laddr(), s.lport());
-    fill_icmp_checksum::<A>(d, p.l3_off, p.l4_off, p.l3_end);
+    A::fill_icmp_checksum(d, p.l3_off, p.l4_off, p.l3_end);
     set_macs(d, &s.next_hop_mac, &port.mac);
     Ok(Verdict::Tx(s.backend_port))
 }

@@ -12,15 +12,13 @@
 //! only rewrite the frame and name the port. Errors are [`DropReason`]s; the helpers below write
 //! the checks every mode shares once (the port, the TTL).
 
-use core::net::IpAddr;
-
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
-use crate::rewrite::{rd16, set_macs, wr16, Family};
+use crate::rewrite::{rewrite_quoted_endpoint, set_macs, Family};
 use crate::session::{FwdMethod, Session};
 use crate::snapshot::{PortInfo, Snapshot};
 use crate::types::{L4Proto, PortIdx};
-use crate::wire::{checksum, DropReason};
+use crate::wire::DropReason;
 use crate::worker::{Pkt, Verdict};
 
 pub(crate) mod dr;
@@ -119,7 +117,7 @@ pub(crate) fn icmp_to_client<A: Family, F: Frame>(
     A::set_dst(d, l3, s.client());
     rewrite_quote(d, q, true, s.client(), s.cport());
     rewrite_quote(d, q, false, s.vip(), s.vport());
-    fill_icmp_checksum::<A>(d, l3, l4, end);
+    A::fill_icmp_checksum(d, l3, l4, end);
     set_macs(d, &s.client_mac, &port.mac);
     Ok(Verdict::Tx(s.client_port))
 }
@@ -141,55 +139,8 @@ pub(crate) fn icmp_to_backend<A: Family, F: Frame>(
     }
 }
 
-/// Rewrite one endpoint (source or destination) of the packet quoted in an ICMP error: the
-/// quoted IP header's address (and, for IPv4, its header checksum), the port, and the quoted
-/// L4 checksum when the quote reaches it.
+/// Rewrite one endpoint (source or destination) of the packet quoted in an ICMP error.
+#[inline]
 pub(crate) fn rewrite_quote<A: Family>(d: &mut [u8], q: &Quote, src: bool, addr: A, port: u16) {
-    let old_addr = if src {
-        A::src(d, q.l3)
-    } else {
-        A::dst(d, q.l3)
-    };
-    if src {
-        A::set_src(d, q.l3, addr);
-    } else {
-        A::set_dst(d, q.l3, addr);
-    }
-    let poff = if src { q.l4 } else { q.l4 + 2 };
-    let old_port = rd16(d, poff);
-    wr16(d, poff, port);
-    let coff = crate::rewrite::l4_csum_off(q.proto);
-    if q.l4_len >= coff + 2 {
-        let udp = q.proto == L4Proto::Udp;
-        let mut c = rd16(d, q.l4 + coff);
-        c = A::pseudo_update(c, old_addr, addr, udp);
-        c = if udp {
-            checksum::udp_update16(c, old_port, port)
-        } else {
-            checksum::update16(c, old_port, port)
-        };
-        wr16(d, q.l4 + coff, c);
-    }
-}
-
-/// Recompute the ICMP (v4) or ICMPv6 (pseudo-header) checksum of the message at `l4..end`.
-pub(crate) fn fill_icmp_checksum<A: Family>(d: &mut [u8], l3: usize, l4: usize, end: usize) {
-    wr16(d, l4 + 2, 0);
-    let c = if A::V6 {
-        let (s, t) = (A::src(d, l3).ip(), A::dst(d, l3).ip());
-        match (s, t) {
-            (IpAddr::V6(s), IpAddr::V6(t)) => checksum::l4_checksum_v6(&s, &t, 58, &d[l4..end]),
-            _ => 0,
-        }
-    } else {
-        checksum::checksum(&d[l4..end])
-    };
-    wr16(d, l4 + 2, c);
-}
-
-/// Recompute the header checksum of the IPv4 header at `l3..l4`.
-pub(crate) fn fill_ipv4_header_checksum(d: &mut [u8], l3: usize, l4: usize) {
-    wr16(d, l3 + 10, 0);
-    let c = checksum::checksum(&d[l3..l4]);
-    wr16(d, l3 + 10, c);
+    rewrite_quoted_endpoint(d, (q.l3, q.l4, q.l4_len), q.proto, src, addr, port);
 }

@@ -9,7 +9,7 @@ use crate::snapshot::PortInfo;
 use crate::wire::ParsedFrame;
 use crate::worker::{Pkt, Verdict};
 
-use super::{dec_ttl, fill_icmp_checksum, rewrite_quote, Fwd, Quote};
+use super::{dec_ttl, rewrite_quote, Fwd, Quote};
 
 /// Rewrite the client's packet for the backend: destination := backend:bport.
 #[inline(always)]
@@ -44,7 +44,7 @@ pub(crate) fn icmp_to_backend<A: Family, F: Frame>(
     let p = pkt.p;
     let d = pkt.frame.data_mut();
     icmp_rewrite(d, p.l3_off, s, q)?;
-    fill_icmp_checksum::<A>(d, p.l3_off, p.l4_off, p.l3_end);
+    A::fill_icmp_checksum(d, p.l3_off, p.l4_off, p.l3_end);
     set_macs(d, &s.next_hop_mac, &port.mac);
     Ok(Verdict::Tx(s.backend_port))
 }

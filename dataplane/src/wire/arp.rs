@@ -21,8 +21,7 @@
 //! ```
 //!
 //! Contract: [`Packet::new_checked`] accepts only 28+ byte Ethernet/IPv4 ARP, so every getter
-//! and setter is panic-free afterwards; [`Packet::make_reply`] turns a request into its reply in
-//! place.
+//! and setter is panic-free afterwards. Frames are built with [`Repr::emit`].
 
 use super::ethernet::{Address as EthernetAddress, EtherType};
 use super::{array, be16, DropReason};
@@ -192,18 +191,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn set_tpa(&mut self, a: Ipv4Addr) {
         self.buffer.as_mut()[field::TPA].copy_from_slice(&a.octets());
     }
-
-    /// Turn a request for one of our addresses into its reply, in place: the old sender becomes
-    /// the target and `(our_mac, old tpa)` becomes the sender.
-    #[inline]
-    pub fn make_reply(&mut self, our_mac: EthernetAddress) {
-        let (sha, spa, tpa) = (self.sha(), self.spa(), self.tpa());
-        self.set_operation(Operation::Reply);
-        self.set_tha(sha);
-        self.set_tpa(spa);
-        self.set_sha(our_mac);
-        self.set_spa(tpa);
-    }
 }
 
 /// The compact form of an Ethernet/IPv4 ARP packet.
@@ -307,24 +294,6 @@ mod tests {
         let mut buf = [0u8; 28];
         repr().emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, REQUEST);
-    }
-
-    #[test]
-    fn test_make_reply() {
-        let mut buf = REQUEST;
-        let ours = EthernetAddress([2, 0, 0, 0, 0, 0x64]);
-        let mut p = Packet::new_checked(&mut buf[..]).unwrap();
-        p.make_reply(ours);
-        assert_eq!(
-            Repr::parse(&p),
-            Repr {
-                operation: Operation::Reply,
-                sha: ours,
-                spa: Ipv4Addr::new(10, 0, 0, 100),
-                tha: EthernetAddress([2, 0, 0, 0, 0, 1]),
-                tpa: Ipv4Addr::new(10, 0, 0, 1),
-            }
-        );
     }
 
     #[test]

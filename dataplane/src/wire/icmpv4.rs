@@ -216,30 +216,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
     }
 
-    /// Set the echo identifier.
-    #[inline]
-    pub fn set_echo_ident(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_IDENT].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the echo sequence number.
-    #[inline]
-    pub fn set_echo_seq_no(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_SEQNO].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Set the next-hop MTU (and zero the unused half) of a "fragmentation needed" message.
     #[inline]
     pub fn set_next_hop_mtu(&mut self, v: u16) {
         let b = self.buffer.as_mut();
         b[field::UNUSED].copy_from_slice(&[0, 0, 0, 0]);
         b[field::MTU].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the pointer of a parameter-problem message.
-    #[inline]
-    pub fn set_pointer(&mut self, v: u8) {
-        self.buffer.as_mut()[field::POINTER] = v;
     }
 
     /// Return the data after the header, writable (to rewrite the quoted inner header).
@@ -293,13 +275,12 @@ mod tests {
 
     #[test]
     fn test_construct_echo() {
-        let mut b = [0u8; 12];
+        // The identifier, sequence number and data an echo reply keeps from its request.
+        let mut b = ECHO;
+        b[..2].copy_from_slice(&[0xff, 0xff]);
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_msg_type(Message::EchoRequest);
         p.set_msg_code(0);
-        p.set_echo_ident(0x1234);
-        p.set_echo_seq_no(0xabcd);
-        p.data_mut().copy_from_slice(&[0xaa, 0, 0, 0xff]);
         p.fill_checksum();
         assert!(p.verify_checksum());
         let c = p.checksum();
@@ -373,10 +354,10 @@ mod tests {
     #[test]
     fn test_param_problem_pointer() {
         let mut b = frag_needed();
+        b[4] = 9;
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_msg_type(Message::ParamProblem);
         p.set_msg_code(0);
-        p.set_pointer(9);
         assert_eq!(p.pointer(), 9);
         assert!(p.inner().is_ok());
         assert!(Message::TimeExceeded.is_error());

@@ -71,11 +71,21 @@ mod field {
     pub const ECHO_SEQNO: Field = 6..8;
     pub const MTU: Field = 4..8;
     pub const POINTER: Field = 4..8;
+    pub const ND_FLAGS: Field = 4..8;
     pub const ND_TARGET: Field = 8..24;
 }
 
 /// Length of the ICMPv6 header (type, code, checksum and the 4-byte rest-of-header).
 pub const HEADER_LEN: usize = field::POINTER.end;
+/// Length of a neighbour solicitation/advertisement before its options (header and target).
+pub const ND_HEADER_LEN: usize = field::ND_TARGET.end;
+/// Neighbour advertisement flag: the sender is a router.
+pub const ND_FLAG_ROUTER: u8 = 0x80;
+/// Neighbour advertisement flag: sent in response to a solicitation.
+pub const ND_FLAG_SOLICITED: u8 = 0x40;
+/// Neighbour advertisement flag: override an existing cache entry.
+pub const ND_FLAG_OVERRIDE: u8 = 0x20;
+
 /// Bytes of the inner upper-layer header an error must quote for the gateway to use it.
 pub const QUOTED_L4_LEN: usize = 8;
 
@@ -176,6 +186,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
+    /// Return the options of a neighbour solicitation/advertisement (after the target; empty
+    /// when the message is shorter).
+    #[inline]
+    pub fn nd_options(&self) -> &[u8] {
+        self.buffer.as_ref().get(ND_HEADER_LEN..).unwrap_or(&[])
+    }
+
     /// Return the data after the 8-byte header (the quote, for errors).
     #[inline]
     pub fn data(&self) -> &[u8] {
@@ -231,34 +248,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
     }
 
-    /// Set the echo identifier.
+    /// Set the flags of a neighbour advertisement (`ND_FLAG_*`; 0 for a solicitation) and
+    /// zero the rest of their reserved word.
     #[inline]
-    pub fn set_echo_ident(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_IDENT].copy_from_slice(&v.to_be_bytes());
+    pub fn set_nd_flags(&mut self, flags: u8) {
+        self.buffer.as_mut()[field::ND_FLAGS].copy_from_slice(&[flags, 0, 0, 0]);
     }
 
-    /// Set the echo sequence number.
+    /// Set the target address of a neighbour solicitation/advertisement.
     #[inline]
-    pub fn set_echo_seq_no(&mut self, v: u16) {
-        self.buffer.as_mut()[field::ECHO_SEQNO].copy_from_slice(&v.to_be_bytes());
+    pub fn set_nd_target(&mut self, a: &Ipv6Addr) {
+        self.buffer.as_mut()[field::ND_TARGET].copy_from_slice(&a.octets());
     }
 
-    /// Set the MTU of a packet-too-big message.
+    /// Return the options of a neighbour solicitation/advertisement, writable.
     #[inline]
-    pub fn set_mtu(&mut self, v: u32) {
-        self.buffer.as_mut()[field::MTU].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the pointer of a parameter-problem message.
-    #[inline]
-    pub fn set_pointer(&mut self, v: u32) {
-        self.buffer.as_mut()[field::POINTER].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Return the data after the header, writable.
-    #[inline]
-    pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[HEADER_LEN..]
+    pub fn nd_options_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[ND_HEADER_LEN..]
     }
 
     /// Compute and store the checksum (with the IPv6 pseudo-header).
@@ -312,13 +318,12 @@ mod tests {
     #[test]
     fn test_construct_echo() {
         let (s, d) = addrs();
-        let mut b = [0u8; 10];
+        // The identifier, sequence number and data an echo reply keeps from its request.
+        let mut b = ECHO;
+        b[..2].copy_from_slice(&[0xff, 0xff]);
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_msg_type(Message::EchoRequest);
         p.set_msg_code(0);
-        p.set_echo_ident(0x1234);
-        p.set_echo_seq_no(1);
-        p.data_mut().copy_from_slice(&[0xaa, 0xbb]);
         p.fill_checksum(&s, &d);
         assert!(p.verify_checksum(&s, &d));
         assert!(!p.verify_checksum(&s, &"2001:db8::3".parse().unwrap()));
@@ -380,12 +385,42 @@ mod tests {
         let mut b = [0u8; 24];
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_msg_type(Message::NeighborSolicit);
-        p.data_mut()[..16].copy_from_slice(&addrs().1.octets());
+        p.set_nd_target(&addrs().1);
         assert_eq!(p.nd_target(), Some(addrs().1));
-        p.set_mtu(1500);
-        assert_eq!(p.mtu(), 1500);
-        p.set_pointer(40);
-        assert_eq!(p.pointer(), 40);
+        assert!(p.nd_options().is_empty());
+        b[4..8].copy_from_slice(&1500u32.to_be_bytes());
+        assert_eq!(Packet::new_unchecked(&b[..]).mtu(), 1500);
+        b[4..8].copy_from_slice(&40u32.to_be_bytes());
+        assert_eq!(Packet::new_unchecked(&b[..]).pointer(), 40);
         assert_eq!(Packet::new_checked(&b[..23]).unwrap().nd_target(), None);
+        assert!(Packet::new_checked(&b[..23])
+            .unwrap()
+            .nd_options()
+            .is_empty());
+    }
+
+    #[test]
+    fn test_construct_advertisement() {
+        // NA 2001:db8::2 at 02:00:00:00:00:10, solicited and override, from ::2 to ::1.
+        let (client, us) = addrs();
+        let mut b = [0xaau8; 32];
+        let mut p = Packet::new_unchecked(&mut b[..]);
+        p.set_msg_type(Message::NeighborAdvert);
+        p.set_msg_code(0);
+        p.set_nd_flags(ND_FLAG_SOLICITED | ND_FLAG_OVERRIDE);
+        p.set_nd_target(&us);
+        p.nd_options_mut()
+            .copy_from_slice(&[2, 1, 2, 0, 0, 0, 0, 0x10]);
+        p.fill_checksum(&us, &client);
+        let mut want = vec![136, 0, 0, 0, 0x60, 0, 0, 0];
+        want.extend_from_slice(&us.octets());
+        want.extend_from_slice(&[2, 1, 2, 0, 0, 0, 0, 0x10]);
+        let c = checksum::l4_checksum_v6(&us, &client, 58, &want);
+        want[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(&b[..], &want[..]);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum(&us, &client));
+        assert_eq!(p.nd_target(), Some(us));
+        assert_eq!(p.nd_options(), &[2, 1, 2, 0, 0, 0, 0, 0x10]);
     }
 }

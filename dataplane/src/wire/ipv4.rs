@@ -155,6 +155,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()[field::DSCP_ECN] & 0x03
     }
 
+    /// Return the DSCP and ECN byte (the former type of service).
+    #[inline]
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN]
+    }
+
     /// Return the total length field (header plus payload).
     #[inline]
     pub fn total_len(&self) -> u16 {
@@ -257,36 +263,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Set the version field.
-    #[inline]
-    pub fn set_version(&mut self, v: u8) {
-        let b = &mut self.buffer.as_mut()[field::VER_IHL];
-        *b = (*b & 0x0f) | (v << 4);
-    }
-
-    /// Set the header length in bytes (must be a multiple of 4, 20..=60); invalidates
-    /// `check_len`.
-    #[inline]
-    pub fn set_header_len(&mut self, len: usize) {
-        let ihl = u8::try_from(len / 4).unwrap_or(0x0f) & 0x0f;
-        let b = &mut self.buffer.as_mut()[field::VER_IHL];
-        *b = (*b & 0xf0) | ihl;
-    }
-
-    /// Set the DSCP field.
-    #[inline]
-    pub fn set_dscp(&mut self, v: u8) {
-        let b = &mut self.buffer.as_mut()[field::DSCP_ECN];
-        *b = (*b & 0x03) | (v << 2);
-    }
-
-    /// Set the ECN field.
-    #[inline]
-    pub fn set_ecn(&mut self, v: u8) {
-        let b = &mut self.buffer.as_mut()[field::DSCP_ECN];
-        *b = (*b & 0xfc) | (v & 0x03);
-    }
-
     /// Set the total length field; invalidates `check_len`.
     #[inline]
     pub fn set_total_len(&mut self, v: u16) {
@@ -297,30 +273,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     #[inline]
     pub fn set_ident(&mut self, v: u16) {
         self.buffer.as_mut()[field::IDENT].copy_from_slice(&v.to_be_bytes());
-    }
-
-    fn set_flg_off(&mut self, mask: u16, v: u16) {
-        let old = be16(self.buffer.as_ref(), field::FLG_OFF.start);
-        let new = (old & !mask) | (v & mask);
-        self.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&new.to_be_bytes());
-    }
-
-    /// Set the Don't Fragment flag.
-    #[inline]
-    pub fn set_dont_frag(&mut self, v: bool) {
-        self.set_flg_off(FLAG_DF, if v { FLAG_DF } else { 0 });
-    }
-
-    /// Set the More Fragments flag.
-    #[inline]
-    pub fn set_more_frags(&mut self, v: bool) {
-        self.set_flg_off(FLAG_MF, if v { FLAG_MF } else { 0 });
-    }
-
-    /// Set the fragment offset in bytes (a multiple of 8).
-    #[inline]
-    pub fn set_frag_offset(&mut self, bytes: u16) {
-        self.set_flg_off(OFFSET_MASK, bytes >> 3);
     }
 
     /// Set the time-to-live field.
@@ -376,6 +328,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(c);
     }
 
+    /// Set the total length field and update the header checksum incrementally; invalidates
+    /// `check_len`.
+    #[inline]
+    pub fn rewrite_total_len(&mut self, v: u16) {
+        let c = checksum::update16(self.checksum(), self.total_len(), v);
+        self.set_total_len(v);
+        self.set_checksum(c);
+    }
+
     /// Decrement the TTL (saturating at 0) and update the header checksum incrementally;
     /// return the new TTL.
     #[inline]
@@ -388,22 +349,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_ttl(ttl);
         self.set_checksum(c);
         ttl
-    }
-
-    /// Return the options bytes, writable.
-    #[inline]
-    pub fn options_mut(&mut self) -> &mut [u8] {
-        let hl = self.header_len();
-        &mut self.buffer.as_mut()[HEADER_LEN..hl]
-    }
-
-    /// Return the payload, writable (bounded like [`Packet::payload`]).
-    #[inline]
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        let hl = self.header_len();
-        let len = self.buffer.as_ref().len();
-        let end = usize::from(self.total_len()).min(len).max(hl);
-        &mut self.buffer.as_mut()[hl..end]
     }
 }
 
@@ -446,7 +391,7 @@ impl Repr {
             protocol: p.protocol(),
             payload_len: usize::from(p.total_len()) - p.header_len(),
             ttl: p.ttl(),
-            tos: p.buffer.as_ref()[field::DSCP_ECN],
+            tos: p.tos(),
             ident: p.ident(),
             dont_frag: p.dont_frag(),
         })
@@ -461,19 +406,21 @@ impl Repr {
     ///
     /// # Panics
     /// If the buffer is shorter than 20 bytes.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
         p.buffer.as_mut()[field::VER_IHL] = 0x45;
         p.buffer.as_mut()[field::DSCP_ECN] = self.tos;
         let total = u16::try_from(HEADER_LEN + self.payload_len).unwrap_or(u16::MAX);
         p.set_total_len(total);
         p.set_ident(self.ident);
-        p.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&[0, 0]);
-        p.set_dont_frag(self.dont_frag);
+        // Flags and offset in one write: no fragment, DF as asked (TUN emits this per packet).
+        let flags = if self.dont_frag { FLAG_DF } else { 0 };
+        p.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
         p.set_ttl(self.ttl);
         p.set_protocol(self.protocol);
         p.set_src_addr(self.src_addr);
         p.set_dst_addr(self.dst_addr);
-        p.set_checksum(0);
+        // The checksum skips its own field: no need to zero it first.
         p.fill_checksum();
     }
 }
@@ -532,19 +479,19 @@ mod tests {
 
     #[test]
     fn test_construct() {
+        // Version/IHL, flags and payload are what `Repr::emit` and the caller write.
         let mut b = [0u8; 24];
+        b[0] = 0x45;
+        b[6] = 0x40;
+        b[20..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
         let mut p = Packet::new_unchecked(&mut b[..]);
-        p.set_version(4);
-        p.set_header_len(20);
         p.set_total_len(24);
         p.set_ident(0x1234);
-        p.set_dont_frag(true);
         p.set_ttl(64);
         p.set_protocol(17);
         p.set_src_addr(Ipv4Addr::new(10, 0, 0, 1));
         p.set_dst_addr(Ipv4Addr::new(10, 0, 0, 2));
         p.fill_checksum();
-        p.payload_mut().copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!(b, packet());
     }
 
@@ -654,18 +601,22 @@ mod tests {
 
     #[test]
     fn test_fragments() {
+        // Flags and offset: DF, MF, offset in units of 8 bytes.
+        let flg_off = |b: &mut [u8; 24], v: u16| b[6..8].copy_from_slice(&v.to_be_bytes());
         let mut b = packet();
+        flg_off(&mut b, 0x4000 | 0x2000);
+        assert!(Packet::new_unchecked(&b[..]).is_fragment());
+        assert!(Packet::new_unchecked(&b[..]).more_frags());
+        flg_off(&mut b, 0x4000 | (1480 / 8));
         let mut p = Packet::new_unchecked(&mut b[..]);
-        p.set_more_frags(true);
-        assert!(p.is_fragment());
-        p.set_more_frags(false);
-        p.set_frag_offset(1480);
+        assert!(!p.more_frags());
         assert_eq!(p.frag_offset(), 1480);
         assert!(p.is_fragment());
         assert!(p.dont_frag());
         p.fill_checksum();
         assert_eq!(Repr::parse(&p), Err(DropReason::Ipv4Fragment));
-        p.set_frag_offset(0);
+        flg_off(&mut b, 0x4000);
+        let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_checksum(0);
         assert_eq!(Repr::parse(&p), Err(DropReason::BadIpv4Checksum));
     }
@@ -680,6 +631,10 @@ mod tests {
         assert!(p.verify_checksum());
         assert_eq!(p.decrement_ttl(), 63);
         assert!(p.verify_checksum());
+        p.rewrite_total_len(1500);
+        assert_eq!(p.total_len(), 1500);
+        assert!(p.verify_checksum());
+        p.rewrite_total_len(24);
         p.set_ttl(0);
         p.fill_checksum();
         assert_eq!(p.decrement_ttl(), 0);

@@ -101,7 +101,9 @@ pub use self::udp::{Packet as UdpPacket, Repr as UdpRepr};
 /// If `at + 2 > b.len()`.
 #[inline]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
+    // One bounds check for the pair (indexing byte by byte checks each): the per-packet
+    // rewrites read fields through these views.
+    u16::from_be_bytes(array::<2>(b, at))
 }
 
 /// Read a big-endian `u32` at `at`.
@@ -110,7 +112,7 @@ pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
 /// If `at + 4 > b.len()`.
 #[inline]
 pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_be_bytes(array::<4>(b, at))
 }
 
 /// Copy the `N` bytes at `at` into an array.

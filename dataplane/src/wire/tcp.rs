@@ -49,6 +49,8 @@ mod field {
 
 /// Length of a TCP header without options.
 pub const HEADER_LEN: usize = field::URGENT.end;
+/// Bytes of a (quoted, truncated) TCP header needed to reach the end of its checksum.
+pub const CHECKSUM_END: usize = field::CHECKSUM.end;
 /// Length of the longest TCP header (data offset 15).
 pub const MAX_HEADER_LEN: usize = 60;
 
@@ -517,13 +519,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         &mut self.buffer.as_mut()[HEADER_LEN..hl]
     }
 
-    /// Return the payload, writable.
-    #[inline]
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        let hl = self.header_len();
-        &mut self.buffer.as_mut()[hl..]
-    }
-
     /// Compute and store the checksum over IPv4.
     #[inline]
     pub fn fill_checksum_v4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
@@ -750,7 +745,8 @@ mod tests {
         }
         .emit(&mut raw[at..])
         .unwrap();
-        p.payload_mut().copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        let end = b.len();
+        b[end - 4..].copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
         assert_eq!(b, SEGMENT);
     }
 

@@ -161,14 +161,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
     }
 
-    /// Return the payload, writable.
-    #[inline]
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        let len = self.buffer.as_ref().len();
-        let end = usize::from(self.len()).clamp(HEADER_LEN, len.max(HEADER_LEN));
-        &mut self.buffer.as_mut()[HEADER_LEN..end]
-    }
-
     /// Compute and store the checksum over IPv4 (0 is sent as `0xffff`).
     #[inline]
     pub fn fill_checksum_v4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
@@ -275,7 +267,7 @@ mod tests {
         p.set_dst_port(12345);
         p.set_len(12);
         p.set_checksum(0);
-        p.payload_mut().copy_from_slice(b"abcd");
+        b[8..12].copy_from_slice(b"abcd");
         assert_eq!(b, DATAGRAM);
     }
 

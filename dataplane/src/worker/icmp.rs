@@ -3,12 +3,15 @@
 //! the mode's translation is in [`crate::forward`]), the rest goes to the box (its own
 //! addresses, neighbour discovery) or is dropped.
 
-use crate::forward::{self, fill_icmp_checksum, fill_ipv4_header_checksum, Fwd, Quote, ORIGIN_TTL};
+use crate::forward::{self, Fwd, Quote, ORIGIN_TTL};
 use crate::frame::Frame;
 use crate::rewrite::{set_macs, src_mac, Family};
 use crate::snapshot::is_link_local_multicast;
 use crate::types::L4Proto;
-use crate::wire::{DropReason, IcmpInner};
+use crate::wire::{
+    DropReason, IcmpInner, Icmpv4Message, Icmpv4Packet, Icmpv6Message, Icmpv6Packet, Ipv4Packet,
+    Ipv6Packet,
+};
 
 use super::{sync, Pkt, Punt, Verdict, Worker};
 
@@ -113,13 +116,14 @@ fn echo_reply<A: Family, F: Frame>(pkt: &mut Pkt<'_, F>, src: A, dst: A) -> Fwd 
     A::set_src(d, p.l3_off, dst);
     A::set_dst(d, p.l3_off, src);
     if A::V6 {
-        d[p.l3_off + 7] = ORIGIN_TTL;
+        Ipv6Packet::new_unchecked(&mut d[p.l3_off..]).set_hop_limit(ORIGIN_TTL);
+        Icmpv6Packet::new_unchecked(&mut d[p.l4_off..]).set_msg_type(Icmpv6Message::EchoReply);
     } else {
-        d[p.l3_off + 8] = ORIGIN_TTL;
-        fill_ipv4_header_checksum(d, p.l3_off, p.l4_off);
+        let mut ip = Ipv4Packet::new_unchecked(&mut d[p.l3_off..]);
+        ip.set_ttl(ORIGIN_TTL);
+        ip.fill_checksum();
+        Icmpv4Packet::new_unchecked(&mut d[p.l4_off..]).set_msg_type(Icmpv4Message::EchoReply);
     }
-    // Echo reply is type 0 (ICMPv4) or 129 (ICMPv6); code 0.
-    d[p.l4_off] = if A::V6 { 129 } else { 0 };
-    fill_icmp_checksum::<A>(d, p.l3_off, p.l4_off, p.l3_end);
+    A::fill_icmp_checksum(d, p.l3_off, p.l4_off, p.l3_end);
     Ok(Verdict::Tx(in_port))
 }
