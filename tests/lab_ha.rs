@@ -2,17 +2,24 @@
 //! directors on the same LANs, each running ferrovs and Debian's keepalived in VRRP-only mode on
 //! ferrovs's exception-path TAPs (gw MASTER priority 150, gw2 BACKUP priority 100, advert_int 1),
 //! or gw beside a plain keepalived on a kernel veth (`--peer`). Needs root; runs serially with the
-//! other lab tests (nextest test group `lab`).
+//! other multi-gateway lab tests (nextest test group `lab-multi`).
 //!
 //! Each test looks at ownership three ways: keepalived's (the VIP on the director's eth0),
 //! ferrovs's (`ferrovs_ha_address_owned`) and the wire's (every ARP answer the client gets for
 //! the VIP, counted by lab/arp-probe.py); and at the client's new connections (lab/conn-loop.py,
-//! a new TCP connection per attempt, timestamped) around crashes and keepalived stops.
+//! a new TCP connection per attempt, timestamped) around crashes and keepalived stops. In NAT and
+//! FullNAT the server-side address in the VRRP instance (the real servers' gateway, the local
+//! address) is looked at the same three ways, its ARP asked from a real server.
+//!
+//! Every mode (nat, dr, tun, fullnat) runs every step of item 7 in two tests: the ferrovs pair
+//! ((a), (f), (b), (d) preempt, (c), (d)) and gw beside the plain keepalived peer with
+//! `nopreempt` ((a), (e) both ways, (d) without preempt).
 
 mod common;
 
-use common::{address_owned, now, root, Attempt, ConnLoop, Lab};
+use common::{address_owned, now, root, text, Attempt, ConnLoop, Lab};
 use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// This file's lab ids start so.
@@ -132,20 +139,28 @@ impl Lab {
         }
     }
 
-    /// ARP for the VIP from the client: every answer's MAC, for `count` probes `interval` apart.
-    fn arp(&self, count: u32, interval: f64) -> Vec<(f64, Vec<String>)> {
+    /// ARP for `target` from `host` (whose address is `source`), started in the background: every
+    /// answer's MAC, for `count` probes `interval` apart, comes from [`arp_answers`].
+    fn arp_spawn(
+        &self,
+        host: &str,
+        source: &str,
+        target: &str,
+        count: u32,
+        interval: f64,
+    ) -> Child {
         let probe = root().join("lab/arp-probe.py");
-        let out = self.run(
-            "client",
+        self.spawn(
+            host,
             &[
                 "python3",
                 probe.to_str().expect("utf-8 path"),
                 "--iface",
                 "eth0",
                 "--source",
-                self.var("CLIENT"),
+                source,
                 "--target",
-                self.var("VIP"),
+                target,
                 "--count",
                 &count.to_string(),
                 "--interval",
@@ -155,20 +170,37 @@ impl Lab {
                 "--wait",
                 "1",
             ],
-        );
-        out.lines()
-            .map(|l| {
-                let mut f = l.split_whitespace();
-                let t = f.next().and_then(|t| t.parse().ok()).expect("probe time");
-                (t, f.map(str::to_owned).collect())
-            })
-            .collect()
+        )
+    }
+
+    /// ARP for the VIP from the client: every answer's MAC, for `count` probes `interval` apart.
+    fn arp(&self, count: u32, interval: f64) -> Vec<(f64, Vec<String>)> {
+        arp_answers(self.arp_spawn(
+            "client",
+            self.var("CLIENT"),
+            self.var("VIP"),
+            count,
+            interval,
+        ))
+    }
+
+    /// keepalived's view of any address: `addr` is on the director's `dev`.
+    fn holds(&self, director: &str, dev: &str, addr: &str) -> bool {
+        self.try_run(director, &["ip", "-o", "addr", "show", "dev", dev])
+            .is_some_and(|out| out.contains(&format!(" {addr}/")))
     }
 
     /// `director` alone owns the VIP, in keepalived's, ferrovs's and the wire's eyes; and on
-    /// the server LAN the NAT gateway address or FullNAT local address goes with it.
+    /// the server LAN the NAT gateway address or FullNAT local address goes with it, in the same
+    /// three eyes (a real server's ARP for it gets one answer, from the owner's server-side port:
+    /// replies and FullNAT's return traffic go there).
     fn assert_sole_owner(&self, director: &str) {
         let (other, gateways) = self.directors(director);
+        // The wire's view of the server side, asked from rs1 while the rest is checked.
+        let server_side = self.server_side();
+        let server_arp = server_side
+            .as_ref()
+            .map(|a| self.arp_spawn("rs1", self.var("RS1"), a, 1, 0.0));
         assert!(
             self.holds_vip(director),
             "{director} should hold the VIP\n{}",
@@ -179,9 +211,18 @@ impl Lab {
             "{other} holds the VIP too (split brain)\n{}",
             self.logs()
         );
-        let server_side = ["RS_GATEWAY", "LADDR"]
-            .iter()
-            .find_map(|k| self.env.get(*k).cloned());
+        if let Some(a) = &server_side {
+            assert!(
+                self.holds(director, "eth1", a),
+                "{director} should hold {a} with the VIP (sync group)\n{}",
+                self.logs()
+            );
+            assert!(
+                !self.holds(other, "eth1", a),
+                "{other} holds {a} too (split brain)\n{}",
+                self.logs()
+            );
+        }
         for gw in gateways {
             let owner = gw == director;
             let mut addrs = vec![self.var("VIP").to_owned()];
@@ -207,6 +248,25 @@ impl Lab {
                 self.diagnostics()
             );
         }
+        if let (Some(a), Some(probe)) = (&server_side, server_arp) {
+            let mac = self.var(&format!("{}_SERVER_MAC", director.to_uppercase()));
+            for (t, macs) in arp_answers(probe) {
+                assert_eq!(
+                    macs,
+                    vec![mac.to_owned()],
+                    "rs1's ARP for {a} at {t}: exactly one answer, from {director}\n{}",
+                    self.diagnostics()
+                );
+            }
+        }
+    }
+
+    /// The address on the server LAN that moves with the VIP: NAT's real-server gateway or
+    /// FullNAT's local address (None in DR and TUN).
+    fn server_side(&self) -> Option<String> {
+        ["RS_GATEWAY", "LADDR"]
+            .iter()
+            .find_map(|k| self.env.get(*k).cloned())
     }
 
     /// The other director and the ferrovs gateways among both.
@@ -232,21 +292,27 @@ impl Lab {
         });
     }
 
-    /// The client's connection loop for `secs` seconds in the background, once its first
-    /// attempt has ended.
-    fn conn_loop_for(&self, secs: f64) -> ConnLoop {
-        self.conn_loop(&[
-            // A new connection every 0.1 s, each with curl -m 5's budget (as the other lab
-            // tests): the first success after an outage is known to 0.1 s, and a slow
-            // answer is not taken for a lost one.
-            "--every",
-            "0.1",
-            "--timeout",
-            "5",
-            "--duration",
-            &secs.to_string(),
-        ])
-        .started()
+    /// The client's connection loop in the background, once its first attempt has ended: for
+    /// `secs` seconds at most ([`Conns::stop_at`] ends it earlier).
+    fn conn_loop_for(&self, secs: f64) -> Conns {
+        let stop = self.state().join("conn-loop.stop");
+        let _ = std::fs::remove_file(&stop);
+        let conns = self
+            .conn_loop(&[
+                // A new connection every 0.1 s, each with curl -m 5's budget (as the other lab
+                // tests): the first success after an outage is known to 0.1 s, and a slow
+                // answer is not taken for a lost one.
+                "--every",
+                "0.1",
+                "--timeout",
+                "5",
+                "--duration",
+                &secs.to_string(),
+                "--stop-file",
+                stop.to_str().expect("utf-8 path"),
+            ])
+            .started();
+        Conns { conns, stop }
     }
 
     /// keepalived's log length now, to look only at what it says from here on.
@@ -276,6 +342,50 @@ impl Lab {
         3.0 * adv + skew + 1.0
     }
 }
+
+/// The lines of lab/arp-probe.py: each probe's time and every answer's MAC.
+fn arp_answers(probe: Child) -> Vec<(f64, Vec<String>)> {
+    let out = probe.wait_with_output().expect("arp-probe");
+    assert!(out.status.success(), "arp-probe: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let t = f.next().and_then(|t| t.parse().ok()).expect("probe time");
+            (t, f.map(str::to_owned).collect())
+        })
+        .collect()
+}
+
+/// lab/conn-loop.py on the client. A step that has seen its transition ends the loop a fixed
+/// time later rather than sitting out a duration sized for the slowest case.
+struct Conns {
+    conns: ConnLoop,
+    /// The loop stops starting attempts once this file exists.
+    stop: PathBuf,
+}
+
+impl Conns {
+    /// Wait for the loop to run its course: its attempts in order of their start.
+    fn attempts(self) -> Vec<Attempt> {
+        self.conns.attempts()
+    }
+
+    /// End the loop at unix time `t` (at once if that has passed): its attempts in order of
+    /// their start, those under way finished.
+    fn stop_at(self, t: f64) -> Vec<Attempt> {
+        let wait = t - now();
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait));
+        }
+        std::fs::write(&self.stop, b"").expect("write the loop's stop file");
+        self.conns.attempts()
+    }
+}
+
+/// How long the client's loop goes on after a step's new owner holds the VIP: every new
+/// connection in that time (about 30) must get through.
+const HOLD: f64 = 3.0;
 
 /// What the client saw around an event at `t0` (a crash, a keepalived stop).
 #[derive(Debug)]
@@ -352,8 +462,9 @@ fn master_serves(lab: &Lab) {
 /// connections get through it within the takeover bound; every failure counted.
 fn takeover(lab: &Lab, args: &[&str], new_owner: &str, backends: &[&str]) -> Outage {
     let bound = lab.takeover_bound();
-    // The loop runs through the event and long enough after it to show the takeover holds.
-    let conns = lab.conn_loop_for(bound + 6.0);
+    // The loop runs through the event and [`HOLD`] after the new owner holds the VIP, to show
+    // the takeover holds (the time limit only matters when the new owner is late).
+    let conns = lab.conn_loop_for(bound + 10.0);
     std::thread::sleep(Duration::from_millis(500));
     // The moment of the kill (SIGKILL, SIGTERM), as lab/lab reports it.
     let said = lab.lab_ok(args);
@@ -368,7 +479,7 @@ fn takeover(lab: &Lab, args: &[&str], new_owner: &str, backends: &[&str]) -> Out
         })
         .unwrap_or_else(|| panic!("lab {args:?} did not say when: {said:?}"));
     lab.wait_owner(new_owner, Duration::from_secs_f64(bound + 10.0));
-    let o = outage(&conns.attempts(), t0)
+    let o = outage(&conns.stop_at(now() + HOLD), t0)
         .unwrap_or_else(|e| panic!("lab {args:?} at {t0:.3}: {e}\n{}", lab.diagnostics()));
     eprintln!(
         "lab {args:?}: first new connection {:.2} s after (bound {bound:.2} s); {} attempts \
@@ -408,7 +519,7 @@ fn master_returns_preempts(lab: &Lab, args: &[&str]) {
     lab.lab_ok(args);
     // From here keepalived on gw is back in BACKUP, hears a lower priority and becomes master
     // (within its Master_Down_Interval): the client's loop runs through that.
-    let conns = lab.conn_loop_for(lab.takeover_bound() + 6.0);
+    let conns = lab.conn_loop_for(lab.takeover_bound() + 10.0);
     lab.wait_keepalived(
         "gw",
         from,
@@ -426,7 +537,7 @@ fn master_returns_preempts(lab: &Lab, args: &[&str]) {
         "gw should hear gw2's lower priority before taking over:\n{since}"
     );
     lab.wait_owner("gw", Duration::from_secs(5));
-    let attempts = conns.attempts();
+    let attempts = conns.stop_at(t_master + 1.0 + HOLD);
     // Connections open across the switch may break (no session sync yet); new ones a second
     // after it must all get through.
     let later: Vec<&Attempt> = attempts
@@ -532,7 +643,8 @@ fn no_split_brain(lab: &Lab, secs: f64) {
         .collect();
     assert!(
         claims.is_empty(),
-        "the backup claimed the VIP on the wire: {claims:?}"
+        "the backup claimed the VIP on the wire: {claims:?}\n{}",
+        lab.diagnostics()
     );
     assert!(
         arp.lines().any(|l| l.contains(&format!("{vip} is-at"))),
@@ -540,12 +652,15 @@ fn no_split_brain(lab: &Lab, secs: f64) {
     );
 }
 
-/// NAT, items (a)-(d) and (f): the master serves; both up stay one owner; a crash of the master's
-/// ferrovs and, separately, a stop of its keepalived hand the VIP and the real servers' gateway
-/// address to gw2 within the bound; each time the master comes back it takes them back.
-#[test]
-fn lab_ha_nat_crash_keepalived_stop_preempt_no_split_brain() {
-    let lab = Lab::up("nat", &[]);
+/// The real servers: the seeds' pair behind every mode's service.
+const RS: &[&str] = &["RS1", "RS2"];
+
+/// Two ferrovs gateways, items (a)-(d) and (f): the master serves; both up stay one owner; a
+/// crash of the master's ferrovs and, separately, a stop of its keepalived hand the VIP (with
+/// NAT's real-server gateway or FullNAT's local address) to gw2 within the bound; each time the
+/// master comes back it takes them back (preempt, the default).
+fn pair_crash_keepalived_stop_preempt_no_split_brain(mode: &str) {
+    let lab = Lab::up(mode, &[]);
     master_serves(&lab);
     // (f) 20 s rather than 60: a backup that stops hearing the master takes over after its
     // Master_Down_Interval (3 x advert_int + skew = 3.6 s), so a split brain shows within 4 s of
@@ -553,49 +668,62 @@ fn lab_ha_nat_crash_keepalived_stop_preempt_no_split_brain() {
     // again after every transition. The lab tests' whole run stays within its time budget.
     no_split_brain(&lab, 20.0);
     // (b) ferrovs on the master crashes (SIGKILL), its keepalived stays up.
-    takeover(&lab, &["stop", "gw"], "gw2", &["RS1", "RS2"]);
-    // (d) it comes back and takes the VIP back (preempt, the default).
+    takeover(&lab, &["stop", "gw"], "gw2", RS);
+    // (d) it comes back and takes the VIP back.
     master_returns_preempts(&lab, &["start", "gw"]);
     // (c) keepalived alone stops on the master (SIGTERM: it resigns), ferrovs stays up.
-    takeover(&lab, &["keepalived", "stop", "gw"], "gw2", &["RS1", "RS2"]);
+    takeover(&lab, &["keepalived", "stop", "gw"], "gw2", RS);
     master_returns_preempts(&lab, &["keepalived", "start", "gw"]);
 }
 
-/// DR, items (a) and (b).
-#[test]
-fn lab_ha_dr_master_serves_and_crash_fails_over() {
-    let lab = Lab::up("dr", &[]);
-    master_serves(&lab);
-    takeover(&lab, &["stop", "gw"], "gw2", &["RS1", "RS2"]);
-}
-
-/// TUN, items (a) and (b).
-#[test]
-fn lab_ha_tun_master_serves_and_crash_fails_over() {
-    let lab = Lab::up("tun", &[]);
-    master_serves(&lab);
-    takeover(&lab, &["stop", "gw"], "gw2", &["RS1", "RS2"]);
-}
-
-/// FullNAT with `nopreempt`, items (a), (b) and (d): the local address moves with the VIP (new
-/// connections through gw2 get their replies), and the master that returns stays backup.
-#[test]
-fn lab_ha_fullnat_crash_fails_over_and_nopreempt_master_stays_backup() {
-    let lab = Lab::up("fullnat", &["--nopreempt"]);
-    master_serves(&lab);
-    takeover(&lab, &["stop", "gw"], "gw2", &["RS1", "RS2"]);
-    master_returns_stays_backup(&lab, &["start", "gw"], "gw2");
-}
-
-/// (e) A plain keepalived on a kernel veth (namespace "peer", no ferrovs, nginx on the VIP) as
-/// the other director, with nopreempt so that both directions are tested by hand: gw's crash
-/// hands the VIP to the peer; gw returns and stays backup (it hears the peer's adverts through
-/// ferrovs); the peer's keepalived stops and gw takes the VIP.
-#[test]
-fn lab_ha_dr_plain_keepalived_peer_takeover_both_ways() {
-    let lab = Lab::up("dr", &["--peer", "--nopreempt"]);
+/// (e) with `nopreempt`: a plain keepalived on kernel veths (namespace "peer", no ferrovs,
+/// nginx on the VIP; in NAT and FullNAT it holds the server-side address too) as the other
+/// director. gw's crash hands the VIP to the peer; gw returns and stays backup (it hears the
+/// peer's adverts through ferrovs); the peer's keepalived stops and gw takes the VIP back.
+fn plain_keepalived_peer_nopreempt_both_ways(mode: &str) {
+    let lab = Lab::up(mode, &["--peer", "--nopreempt"]);
     master_serves(&lab);
     takeover(&lab, &["stop", "gw"], "peer", &["PEER"]);
     master_returns_stays_backup(&lab, &["start", "gw"], "peer");
-    takeover(&lab, &["keepalived", "stop", "peer"], "gw", &["RS1", "RS2"]);
+    takeover(&lab, &["keepalived", "stop", "peer"], "gw", RS);
+}
+
+#[test]
+fn lab_ha_nat_crash_keepalived_stop_preempt_no_split_brain() {
+    pair_crash_keepalived_stop_preempt_no_split_brain("nat");
+}
+
+#[test]
+fn lab_ha_dr_crash_keepalived_stop_preempt_no_split_brain() {
+    pair_crash_keepalived_stop_preempt_no_split_brain("dr");
+}
+
+#[test]
+fn lab_ha_tun_crash_keepalived_stop_preempt_no_split_brain() {
+    pair_crash_keepalived_stop_preempt_no_split_brain("tun");
+}
+
+#[test]
+fn lab_ha_fullnat_crash_keepalived_stop_preempt_no_split_brain() {
+    pair_crash_keepalived_stop_preempt_no_split_brain("fullnat");
+}
+
+#[test]
+fn lab_ha_nat_plain_keepalived_peer_nopreempt_both_ways() {
+    plain_keepalived_peer_nopreempt_both_ways("nat");
+}
+
+#[test]
+fn lab_ha_dr_plain_keepalived_peer_nopreempt_both_ways() {
+    plain_keepalived_peer_nopreempt_both_ways("dr");
+}
+
+#[test]
+fn lab_ha_tun_plain_keepalived_peer_nopreempt_both_ways() {
+    plain_keepalived_peer_nopreempt_both_ways("tun");
+}
+
+#[test]
+fn lab_ha_fullnat_plain_keepalived_peer_nopreempt_both_ways() {
+    plain_keepalived_peer_nopreempt_both_ways("fullnat");
 }
