@@ -19,6 +19,12 @@
 //!
 //! Over the whole run: no socket error, no timeout, no non-200 answer, no ICMP error on a flow.
 //!
+//! NAT and FullNAT also run with `--sync-mcast`: no peer list, `[sync] group = "224.0.0.81"`
+//! (the kernel sync daemon's group), each gateway discovering the other by its authenticated
+//! hellos there; the same walk but (d) (a gateway cannot wait for a peer it never heard of; see
+//! docs/ha.md), and the 10% loss hits the hellos too. Each gateway must list the other as a
+//! discovered peer.
+//!
 //! Every mode also runs with two workers per gateway (`--workers 2`), where a session lives on
 //! one worker (NAT: the client address's; FullNAT: the local port's; DR and TUN synced: worker 0,
 //! AF_PACKET's fanout being the kernel's secret), packets that land on the other are redirected,
@@ -47,11 +53,12 @@ const FLOWS: usize = 8;
 const SOURCES: u8 = 8;
 
 impl Lab {
-    /// `lab/lab up MODE --ha --sync --workers N`: both gateways ready (each has the other's
-    /// table), gw master, gw2 backup.
-    fn up(mode: &str, workers: u8) -> Lab {
+    /// `lab/lab up MODE --ha --sync --workers N` (`--sync-mcast` when `mcast`): both gateways
+    /// ready (each has the other's table), gw master, gw2 backup.
+    fn up(mode: &str, workers: u8, mcast: bool) -> Lab {
         let n = workers.to_string();
-        let mut lab = Lab::create(TAG, mode, &["--ha", "--sync", "--workers", &n]);
+        let sync = if mcast { "--sync-mcast" } else { "--sync" };
+        let mut lab = Lab::create(TAG, mode, &["--ha", sync, "--workers", &n]);
         lab.log_files = ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"]
             .iter()
             .filter_map(|f| lab.env.get(*f).map(PathBuf::from))
@@ -580,10 +587,26 @@ fn gw_waits_for_its_peer(lab: &Lab, from: usize, hold: Duration) {
 }
 
 /// The whole walk in `mode` with `workers` workers per gateway; `peer_down`: gw's restart first
-/// meets an unreachable sync peer (d).
-fn failovers(mode: &str, workers: u8, peer_down: bool) {
+/// meets an unreachable sync peer (d); `mcast`: the peers discover each other on the group.
+fn failovers(mode: &str, workers: u8, peer_down: bool, mcast: bool) {
     let t0 = Instant::now();
-    let lab = Lab::up(mode, workers);
+    let lab = Lab::up(mode, workers, mcast);
+    if mcast {
+        // Both found the other on the group: no peer list.
+        for gw in ["gw", "gw2"] {
+            assert_eq!(
+                lab.metric(gw, "ferrovs_sync_peer_discovered"),
+                Some(1.0),
+                "{gw} lists its peer as discovered\n{}",
+                lab.logs()
+            );
+        }
+        let cfg = std::fs::read_to_string(lab.state().join("ferrovs.toml")).unwrap_or_default();
+        assert!(
+            !cfg.contains("peers =") && cfg.contains("group = \"224.0.0.81\""),
+            "the lab wrote a peer list or no group:\n{cfg}"
+        );
+    }
     let two = workers > 1;
     let sources = lab.sources(workers);
     lab.wait_owner("gw", Duration::from_secs(10));
@@ -669,44 +692,61 @@ fn failovers(mode: &str, workers: u8, peer_down: bool) {
         "the loss hit the sync path: {} datagrams, none dropped",
         seen1 - seen0
     );
+    if mcast {
+        // gw2 ran throughout and still knows gw (restarted twice) as the one discovered peer.
+        assert_eq!(
+            lab.metric("gw2", "ferrovs_sync_discovered_peers"),
+            Some(1.0)
+        );
+    }
 }
 
 #[test]
 fn lab_hasync_nat_failover_peer_down_waits_resync_preempt_lossy_sync() {
-    failovers("nat", 1, true);
+    failovers("nat", 1, true, false);
 }
 
 #[test]
 fn lab_hasync_fullnat_failover_resync_preempt_lossy_sync() {
-    failovers("fullnat", 1, false);
+    failovers("fullnat", 1, false, false);
 }
 
 #[test]
 fn lab_hasync_dr_failover_resync_preempt_lossy_sync() {
-    failovers("dr", 1, false);
+    failovers("dr", 1, false, false);
 }
 
 #[test]
 fn lab_hasync_tun_failover_resync_preempt_lossy_sync() {
-    failovers("tun", 1, false);
+    failovers("tun", 1, false, false);
 }
 
 #[test]
 fn lab_hasync_nat_two_workers_failover_peer_down_waits_resync_preempt_lossy_sync() {
-    failovers("nat", 2, true);
+    failovers("nat", 2, true, false);
 }
 
 #[test]
 fn lab_hasync_fullnat_two_workers_failover_resync_preempt_lossy_sync() {
-    failovers("fullnat", 2, false);
+    failovers("fullnat", 2, false, false);
 }
 
 #[test]
 fn lab_hasync_dr_two_workers_failover_resync_preempt_lossy_sync() {
-    failovers("dr", 2, false);
+    failovers("dr", 2, false, false);
 }
 
 #[test]
 fn lab_hasync_tun_two_workers_failover_resync_preempt_lossy_sync() {
-    failovers("tun", 2, false);
+    failovers("tun", 2, false, false);
+}
+
+#[test]
+fn lab_hasync_nat_mcast_failover_resync_preempt_lossy_sync() {
+    failovers("nat", 1, false, true);
+}
+
+#[test]
+fn lab_hasync_fullnat_mcast_failover_resync_preempt_lossy_sync() {
+    failovers("fullnat", 1, false, true);
 }

@@ -7,6 +7,10 @@
 //! through the VIP, opened via A, must keep working through B on the same TCP connection, to
 //! the same real server (FullNAT: from the same local port).
 //!
+//! The `mcast` tests start the daemons as an ipvsadm user would, with no peer list: `[sync]`
+//! has only the key, `ferrovsadm --start-daemon master|backup --mcast-interface server --syncid
+//! 7` gives listen and the kernel's group 224.0.0.81, where the gateways discover each other.
+//!
 //! Needs root (namespaces); nextest runs it in the serial lab group.
 
 mod common;
@@ -80,6 +84,9 @@ struct Pair {
     extra: Vec<Child>,
     /// `[sync] enabled` in the gateways' files (false: `ferrovsadm --start-daemon` enables it).
     sync_enabled: bool,
+    /// `[sync]` has only the key and syncid: `ferrovsadm --start-daemon --mcast-interface`
+    /// gives listen, and the peers are discovered on the kernel's group (no peer list).
+    key_only: bool,
 }
 
 /// The lab's own methods (`var`, `ns`, `state`, `logs`, `wait_for`) on the pair.
@@ -101,6 +108,7 @@ impl Pair {
             gateways: Vec::new(),
             extra: Vec::new(),
             sync_enabled: true,
+            key_only: false,
         };
         // Failure messages show both gateways' logs.
         p.lab.log_files = (0..2).map(|i| p.log_path(i)).collect();
@@ -169,13 +177,17 @@ impl Pair {
                 port += 1;
             }
         }
-        out.push_str(&format!(
-            "\n[sync]\nenabled = {}\nlisten = \"{}:{SYNC_PORT}\"\npeers = [\"{}:{SYNC_PORT}\"]\n\
-             key = \"{KEY}\"\nsyncid = 7\n",
-            self.sync_enabled,
-            SYNC_ADDR[i],
-            SYNC_ADDR[1 - i]
-        ));
+        if self.key_only {
+            out.push_str(&format!("\n[sync]\nkey = \"{KEY}\"\nsyncid = 7\n"));
+        } else {
+            out.push_str(&format!(
+                "\n[sync]\nenabled = {}\nlisten = \"{}:{SYNC_PORT}\"\npeers = [\"{}:{SYNC_PORT}\"]\n\
+                 key = \"{KEY}\"\nsyncid = 7\n",
+                self.sync_enabled,
+                SYNC_ADDR[i],
+                SYNC_ADDR[1 - i]
+            ));
+        }
         let path = self.state().join(format!("gw{i}.toml"));
         std::fs::write(&path, out).expect("write config");
         let check = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
@@ -392,6 +404,10 @@ fn failover(mode: &str, late_backup: bool, workers: u32) {
 /// but disabled; both directions are started on each with `ferrovsadm --start-daemon` and
 /// listed with `-L --daemon` in ipvsadm's format.
 fn start_daemons(p: &Pair) {
+    if p.key_only {
+        start_mcast_daemons(p);
+        return;
+    }
     for i in 0..2 {
         assert_eq!(
             p.adm(i, &["-L", "--daemon"]),
@@ -431,9 +447,56 @@ fn start_daemons(p: &Pair) {
     }
 }
 
+/// ipvsadm's usage of the kernel daemons, no peer list: `[sync]` has only the key; each
+/// gateway's daemons start on the server port (`--mcast-interface server`), which gives listen
+/// (the port's first address, 8848), and find each other on 224.0.0.81.
+fn start_mcast_daemons(p: &Pair) {
+    for i in 0..2 {
+        for state in ["master", "backup"] {
+            assert_eq!(
+                p.adm(
+                    i,
+                    &[
+                        "--start-daemon",
+                        state,
+                        "--mcast-interface",
+                        "server",
+                        "--syncid",
+                        "7"
+                    ]
+                ),
+                (0, String::new(), String::new()),
+                "gateway {i}: --start-daemon {state}"
+            );
+        }
+        let line = |s: &str| {
+            format!(
+                "{s} sync daemon (mcast=server, syncid=7, maxlen=1400, group=224.0.0.81, \
+                 port={SYNC_PORT}, ttl=1)\n"
+            )
+        };
+        assert_eq!(
+            p.adm(i, &["-Ln", "--daemon"]).1,
+            format!("{}{}", line("master"), line("backup"))
+        );
+    }
+    // Each found the other on the group.
+    p.wait_for(
+        "both gateways to discover each other",
+        Duration::from_secs(10),
+        || (0..2).all(|i| metric(&p.scrape(i), "ferrovs_sync_peer_discovered") == Some(1.0)),
+    );
+}
+
 fn failover_with(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: bool) {
+    failover_by(mode, late_backup, workers, by_ferrovsadm, false);
+}
+
+/// `key_only`: the daemons are started by ferrovsadm on a `[sync]` with only the key.
+fn failover_by(mode: &str, late_backup: bool, workers: u32, by_ferrovsadm: bool, key_only: bool) {
     let mut p = Pair::up(mode, workers);
     p.sync_enabled = !by_ferrovsadm;
+    p.key_only = key_only;
     p.start(0);
     if late_backup {
         // Alone, A has no peer's table: the ready check (keepalived's track_script) fails.
@@ -620,6 +683,16 @@ fn lab_sync_fullnat_backup_started_later_learns_by_resync() {
 #[test]
 fn lab_sync_nat_daemons_started_by_ferrovsadm_keep_tcp_connection() {
     failover_with("nat", false, 1, true);
+}
+
+#[test]
+fn lab_sync_nat_mcast_daemons_started_by_ferrovsadm_without_peers_keep_tcp_connection() {
+    failover_by("nat", false, 1, true, true);
+}
+
+#[test]
+fn lab_sync_fullnat_mcast_daemons_started_by_ferrovsadm_without_peers_keep_tcp_connection() {
+    failover_by("fullnat", false, 1, true, true);
 }
 
 #[test]

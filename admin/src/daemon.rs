@@ -8,9 +8,13 @@
 //!   (`master` + `backup` = `both`); `--syncid` and `--sync-maxlen` set `syncid` and
 //!   `max_datagram`. `--mcast-interface IF` names the ferrovs port (or its exception-path TAP)
 //!   that carries sync: it must be the port holding `[sync] listen`'s address (ferrovs binds
-//!   there; peers know it by it). `listen`, `peers` and `key` come from the configuration file
-//!   only: ferrovs syncs unicast to its listed peers with an HMAC on every message, so there is
-//!   no multicast daemon to start without them, and the command says so.
+//!   there; peers know it by it); without `listen` in the file, the port's first address
+//!   (IPv4 unless the group is IPv6) becomes `listen`, on `--mcast-port` or 8848.
+//! - Like the kernel's daemon, no peer list is needed: without `[sync] peers` the channel
+//!   discovers its peers on a multicast group (`[sync] group`, default the kernel's
+//!   224.0.0.81; `--mcast-group`, `--mcast-port`, `--mcast-ttl` set `group`, `group_port` and
+//!   `ttl`), then syncs each reliably (`control/src/sync/mod.rs`). The `key` comes from the
+//!   configuration file only: every message carries an HMAC, so a forged hello creates no peer.
 //! - `--stop-daemon master|backup` removes that direction; the last one stops the channel.
 //! - `-L --daemon` prints one line per running direction in ipvsadm's format
 //!   ([`crate::format::daemons`]).
@@ -42,9 +46,9 @@ pub enum DaemonError {
     NotRunning(&'static str),
     /// `[sync]` lacks what only the file can give.
     #[error(
-        "cannot start the {state} sync daemon: [sync] has no {missing}. ferrovs's session sync \
-         is unicast to the [sync] peers with an HMAC key on every message (there is no multicast \
-         daemon); set listen, peers and key in the configuration file and reload"
+        "cannot start the {state} sync daemon: [sync] has no {missing}. ferrovs signs every sync \
+         message with the [sync] key (HMAC-SHA256) and binds [sync] listen (or an address of \
+         the --mcast-interface port); set them in the configuration file and reload"
     )]
     Unconfigured {
         /// The direction asked for.
@@ -79,15 +83,22 @@ pub enum DaemonError {
          start with --{option} {running}"
     )]
     Conflict {
-        /// `syncid` or `sync-maxlen`.
+        /// `syncid`, `sync-maxlen`, `mcast-group`, `mcast-port` or `mcast-ttl`.
         option: &'static str,
         /// The value asked for.
-        asked: u32,
+        asked: String,
         /// The running direction.
         other: &'static str,
         /// Its value.
-        running: u32,
+        running: String,
     },
+    /// An IPv6 `listen` and no group: the kernel's default group is IPv4.
+    #[error(
+        "cannot start the {0} sync daemon: [sync] listen is IPv6 and there are no [sync] peers; \
+         give --mcast-group (a link-local group such as ff02::81) or set group or peers in the \
+         configuration file"
+    )]
+    NoGroup(&'static str),
     /// `--sync-maxlen` below what one message needs.
     #[error(
         "--sync-maxlen {0}: ferrovs sends at least {min} bytes (a header, an HMAC and several \
@@ -114,9 +125,8 @@ fn mode_of(master: bool, backup: bool) -> SyncMode {
     }
 }
 
-/// The port whose addresses include `[sync] listen`'s.
-fn listen_port(cfg: &Config) -> Option<&config::Port> {
-    let ip = cfg.sync.listen?.ip();
+/// The port whose addresses include `ip`.
+fn port_holding(cfg: &Config, ip: std::net::IpAddr) -> Option<&config::Port> {
     cfg.ports
         .iter()
         .find(|p| p.addresses.iter().any(|a| a.addr == ip))
@@ -138,44 +148,70 @@ pub fn start(cfg: &Config, spec: &DaemonSpec) -> Result<Config, DaemonError> {
         return Err(DaemonError::AlreadyRunning(state, cfg.sync.mode.name()));
     }
     let s = &cfg.sync;
-    let missing: Vec<&str> = [
-        ("listen", s.listen.is_none()),
-        ("peers", s.peers.is_empty()),
-        ("key", s.key.is_none()),
-    ]
-    .into_iter()
-    .filter_map(|(k, absent)| absent.then_some(k))
-    .collect();
-    if !missing.is_empty() {
+    let listen = s.listen.or_else(|| derived_listen(cfg, spec));
+    let missing: Vec<&str> = [("listen", listen.is_none()), ("key", s.key.is_none())]
+        .into_iter()
+        .filter_map(|(k, absent)| absent.then_some(k))
+        .collect();
+    let Some(listen) = listen.filter(|_| missing.is_empty()) else {
         return Err(DaemonError::Unconfigured {
             state,
             missing: missing.join(", "),
         });
-    }
+    };
     if let Some(iface) = &spec.mcast_interface {
-        check_interface(cfg, iface)?;
+        check_interface(cfg, iface, listen)?;
     }
     if let Some(n) = spec.maxlen {
         if n < config::MIN_SYNC_MAX_DATAGRAM {
             return Err(DaemonError::MaxlenTooSmall(n));
         }
     }
+    // The kernel's daemon needs no peer list; neither does ferrovs's with a group.
+    let group = match (spec.group.or(s.group), s.peers.is_empty()) {
+        (Some(g), _) => Some(g),
+        (None, false) => None,
+        (None, true) if listen.is_ipv4() => Some(config::DEFAULT_SYNC_GROUP_V4.into()),
+        (None, true) => return Err(DaemonError::NoGroup(state)),
+    };
     if let Some(other) = other {
-        if let Some(id) = spec.syncid.filter(|&id| id != s.syncid) {
-            return Err(DaemonError::Conflict {
-                option: "syncid",
-                asked: id.into(),
-                other,
-                running: s.syncid.into(),
-            });
-        }
-        if let Some(n) = spec.maxlen.filter(|&n| n != s.max_datagram) {
-            return Err(DaemonError::Conflict {
-                option: "sync-maxlen",
-                asked: n.into(),
-                other,
-                running: s.max_datagram.into(),
-            });
+        let show = |v: Option<String>| v.unwrap_or_else(|| "(none)".to_owned());
+        let checks = [
+            (
+                "syncid",
+                spec.syncid.map(|v| v.to_string()),
+                s.syncid.to_string(),
+            ),
+            (
+                "sync-maxlen",
+                spec.maxlen.map(|v| v.to_string()),
+                s.max_datagram.to_string(),
+            ),
+            (
+                "mcast-group",
+                spec.group.map(|v| v.to_string()),
+                show(s.group.map(|g| g.to_string())),
+            ),
+            (
+                "mcast-port",
+                spec.mcast_port.map(|v| v.to_string()),
+                show(s.group_port.map(|p| p.to_string())),
+            ),
+            (
+                "mcast-ttl",
+                spec.ttl.map(|v| v.to_string()),
+                s.ttl.to_string(),
+            ),
+        ];
+        for (option, asked, running) in checks {
+            if let Some(asked) = asked.filter(|a| *a != running) {
+                return Err(DaemonError::Conflict {
+                    option,
+                    asked,
+                    other,
+                    running,
+                });
+            }
         }
     }
     let mut new = cfg.clone();
@@ -184,16 +220,48 @@ pub fn start(cfg: &Config, spec: &DaemonSpec) -> Result<Config, DaemonError> {
         DaemonState::Master => mode_of(true, backup),
         DaemonState::Backup => mode_of(master, true),
     };
+    new.sync.listen = Some(listen);
+    new.sync.group = group;
     if let Some(id) = spec.syncid {
         new.sync.syncid = id;
     }
     if let Some(n) = spec.maxlen {
         new.sync.max_datagram = n;
     }
+    if let Some(p) = spec.mcast_port {
+        new.sync.group_port = Some(p);
+    }
+    if let Some(t) = spec.ttl {
+        new.sync.ttl = t;
+    }
     Ok(new)
 }
 
-fn check_interface(cfg: &Config, iface: &str) -> Result<(), DaemonError> {
+/// `listen` from `--mcast-interface` when the file has none: the port's first address of the
+/// group's family (IPv4 unless `--mcast-group` is IPv6), on `--mcast-port` or the kernel's 8848.
+fn derived_listen(cfg: &Config, spec: &DaemonSpec) -> Option<std::net::SocketAddr> {
+    let iface = spec.mcast_interface.as_deref()?;
+    let port = cfg
+        .ports
+        .iter()
+        .find(|p| p.name == iface || p.exception_path.as_deref() == Some(iface))?;
+    let v4 = spec.group.is_none_or(|g| g.is_ipv4());
+    let ip = port
+        .addresses
+        .iter()
+        .map(|a| a.addr)
+        .find(|a| a.is_ipv4() == v4)?;
+    Some(std::net::SocketAddr::new(
+        ip,
+        spec.mcast_port.unwrap_or(config::DEFAULT_SYNC_PORT),
+    ))
+}
+
+fn check_interface(
+    cfg: &Config,
+    iface: &str,
+    listen: std::net::SocketAddr,
+) -> Result<(), DaemonError> {
     let Some(port) = cfg
         .ports
         .iter()
@@ -205,15 +273,11 @@ fn check_interface(cfg: &Config, iface: &str) -> Result<(), DaemonError> {
             names.join(", "),
         ));
     };
-    let holder = listen_port(cfg);
+    let holder = port_holding(cfg, listen.ip());
     if holder.is_some_and(|h| h.name == port.name) {
         return Ok(());
     }
-    let listen = cfg
-        .sync
-        .listen
-        .map(|l| l.ip().to_string())
-        .unwrap_or_default();
+    let listen = listen.ip().to_string();
     Err(DaemonError::WrongInterface {
         iface: iface.to_owned(),
         listen,
@@ -253,7 +317,9 @@ pub fn running(cfg: &Config) -> Vec<DaemonEntry> {
     let Some(listen) = s.listen else {
         return Vec::new();
     };
-    let iface = listen_port(cfg).map_or_else(|| listen.ip().to_string(), |p| p.name.clone());
+    let iface =
+        port_holding(cfg, listen.ip()).map_or_else(|| listen.ip().to_string(), |p| p.name.clone());
+    let port = s.group_addr().map_or(listen.port(), |g| g.port());
     [(master, DaemonState::Master), (backup, DaemonState::Backup)]
         .into_iter()
         .filter(|(on, _)| *on)
@@ -262,7 +328,9 @@ pub fn running(cfg: &Config) -> Vec<DaemonEntry> {
             mcast_interface: iface.clone(),
             syncid: s.syncid,
             maxlen: s.max_datagram,
-            port: listen.port(),
+            port,
+            group: s.group,
+            ttl: if s.group.is_some() { s.ttl } else { 0 },
         })
         .collect()
 }
@@ -303,6 +371,9 @@ syncid = 7
             mcast_interface: None,
             syncid: None,
             maxlen: None,
+            group: None,
+            mcast_port: None,
+            ttl: None,
         }
     }
 
@@ -355,6 +426,7 @@ syncid = 7
                 mcast_interface: Some("tap-lan0".into()),
                 syncid: Some(9),
                 maxlen: Some(1472),
+                ..spec(DaemonState::Backup)
             },
         )
         .expect("start");
@@ -391,9 +463,9 @@ syncid = 7
             e,
             DaemonError::Conflict {
                 option: "syncid",
-                asked: 3,
+                asked: "3".into(),
                 other: "backup",
-                running: 9
+                running: "9".into()
             }
         );
         let e = start(
@@ -415,8 +487,7 @@ syncid = 7
             .to_string();
         assert!(
             e.starts_with(
-                "cannot start the master sync daemon: [sync] has no listen, peers, key. \
-                 ferrovs's session sync is unicast"
+                "cannot start the master sync daemon: [sync] has no listen, key. ferrovs signs"
             ),
             "{e}"
         );
@@ -425,5 +496,18 @@ syncid = 7
             .unwrap_err()
             .to_string();
         assert!(e.contains("[sync] has no key."), "{e}");
+        // Without peers: the kernel's group for IPv4, an explicit one for IPv6.
+        let no_peers = SYNC.replace("peers = ", "# peers = ");
+        let c = cfg(&format!("{BASE}{no_peers}"));
+        let s = start(&c, &spec(DaemonState::Backup)).expect("start");
+        assert_eq!(s.sync.group, Some(config::DEFAULT_SYNC_GROUP_V4.into()));
+        let l = running(&s);
+        assert_eq!((l[0].port, l[0].ttl), (8848, 1));
+        let v6 = no_peers.replace("198.18.2.2:8848", "[2001:2::2]:8848");
+        let c = cfg(&format!("{BASE}{v6}"));
+        assert_eq!(
+            start(&c, &spec(DaemonState::Master)).unwrap_err(),
+            DaemonError::NoGroup("master")
+        );
     }
 }

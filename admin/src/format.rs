@@ -548,8 +548,14 @@ pub fn daemons(d: &[DaemonEntry]) -> String {
         if e.maxlen != 0 {
             let _ = write!(out, ", maxlen={}", e.maxlen);
         }
+        if let Some(g) = e.group {
+            let _ = write!(out, ", group={g}");
+        }
         if e.port != 0 {
             let _ = write!(out, ", port={}", e.port);
+        }
+        if e.ttl != 0 {
+            let _ = write!(out, ", ttl={}", e.ttl);
         }
         out.push_str(")\n");
     }

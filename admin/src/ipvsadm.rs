@@ -35,9 +35,9 @@
 //!
 //! What ipvsadm accepts but ferrovs cannot do is refused after every ipvsadm check passed, with
 //! "... is not supported by ferrovs" and exit status 2: fwmark (`-f`) and SCTP services,
-//! one-packet scheduling (`-o`), the scheduler flags `flag-1..3`, GUE/GRE tunnels and the sync
-//! daemon's multicast options (`--mcast-group`, `--mcast-port`, `--mcast-ttl`: ferrovs's session
-//! sync is unicast, see [`crate::daemon`]).
+//! one-packet scheduling (`-o`), the scheduler flags `flag-1..3` and GUE/GRE tunnels. The sync
+//! daemon's multicast options (`--mcast-group`, `--mcast-port`, `--mcast-ttl`) set `[sync]`'s
+//! group, where peers are discovered ([`crate::daemon`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -287,10 +287,13 @@ Daemon Options:
   --syncid sid                  sync group ([sync] syncid; default: the configured one)
   --sync-maxlen length          largest sync datagram, at least 512 ([sync] max_datagram)
   --mcast-interface interface   the ferrovs port (or its TAP) holding [sync] listen
-  listen, peers and key come from [sync]: the channel is unicast with an HMAC key.
+  --mcast-group address         group where peers are discovered ([sync] group; default 224.0.0.81 without peers)
+  --mcast-port port             the group's port ([sync] group_port; default listen's, 8848)
+  --mcast-ttl ttl               hop limit of the group's hellos ([sync] ttl; default 1)
+  key comes from [sync]: every sync message carries an HMAC with it.
 
 Not supported by ferrovs: -f/--fwmark-service, --sctp-service, -o/--ops, --pe,
-flag-1..3, --tun-type gue|gre, --mcast-group/--mcast-port/--mcast-ttl.
+flag-1..3, --tun-type gue|gre.
 ",
         v = version()
     )
@@ -919,6 +922,9 @@ struct Entry {
     /// `--start-daemon`/`--stop-daemon`'s state and the daemon options.
     daemon: Option<DaemonState>,
     mcast_ifn: Option<String>,
+    mcast_group: Option<IpAddr>,
+    mcast_port: Option<u16>,
+    mcast_ttl: Option<u8>,
     syncid: Option<u8>,
     sync_maxlen: Option<u16>,
     wait_s: Option<u32>,
@@ -1242,6 +1248,9 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
         laddr_pool: None,
         daemon: None,
         mcast_ifn: None,
+        mcast_group: None,
+        mcast_port: None,
+        mcast_ttl: None,
         syncid: None,
         sync_maxlen: None,
         wait_s: None,
@@ -1339,7 +1348,7 @@ pub fn parse(argv: &[String], reading_stdin: bool, names: &dyn Names) -> Result<
 
     generic_opt_check(cmd, e.options)?;
     check_command(cmd, &mut e, reading_stdin, program)?;
-    check_supported(cmd, &e, &sched_flags)?;
+    check_supported(&e, &sched_flags)?;
     let command = build_command(cmd, &e, sched_flags, daemon, program)?;
     Ok(Parsed::Command(command))
 }
@@ -1523,23 +1532,29 @@ fn take_option(
             set_option(&mut e.options, OPTC_MCAST_GROUP)?;
             let b = val();
             if b.contains(':') {
-                if !b.parse::<Ipv6Addr>().is_ok_and(|a| a.is_multicast()) {
-                    return Err(CliError::fail(format!("invalid IPv6 mcast-group `{b}'")));
+                match b.parse::<Ipv6Addr>() {
+                    Ok(a) if a.is_multicast() => e.mcast_group = Some(a.into()),
+                    _ => return Err(CliError::fail(format!("invalid IPv6 mcast-group `{b}'"))),
                 }
-            } else if !b.parse::<Ipv4Addr>().is_ok_and(|a| a.is_multicast()) {
-                return Err(CliError::fail(format!("invalid IPv4 mcast-group `{b}'")));
+            } else {
+                match b.parse::<Ipv4Addr>() {
+                    Ok(a) if a.is_multicast() => e.mcast_group = Some(a.into()),
+                    _ => return Err(CliError::fail(format!("invalid IPv4 mcast-group `{b}'"))),
+                }
             }
         }
         Tag::McastPort => {
             set_option(&mut e.options, OPTC_MCAST_PORT)?;
-            if string_to_number(val(), 1, 65535).is_none() {
-                return Err(CliError::fail("illegal mcast-port specified"));
+            match string_to_number(val(), 1, 65535).and_then(|n| u16::try_from(n).ok()) {
+                Some(n) => e.mcast_port = Some(n),
+                None => return Err(CliError::fail("illegal mcast-port specified")),
             }
         }
         Tag::McastTtl => {
             set_option(&mut e.options, OPTC_MCAST_TTL)?;
-            if string_to_number(val(), 1, 255).is_none() {
-                return Err(CliError::fail("illegal mcast-ttl specified"));
+            match string_to_number(val(), 1, 255).and_then(|n| u8::try_from(n).ok()) {
+                Some(n) => e.mcast_ttl = Some(n),
+                None => return Err(CliError::fail("illegal mcast-ttl specified")),
             }
         }
         Tag::SyncMaxlen => {
@@ -1679,7 +1694,7 @@ fn check_command(
 }
 
 /// What ferrovs cannot do, once every ipvsadm check has passed.
-fn check_supported(cmd: Cmd, e: &Entry, sched_flags: &[String]) -> Result<(), CliError> {
+fn check_supported(e: &Entry, sched_flags: &[String]) -> Result<(), CliError> {
     if e.svc.fwmark != 0 {
         return Err(CliError::unsupported("fwmark services (-f) are"));
     }
@@ -1697,16 +1712,6 @@ fn check_supported(cmd: Cmd, e: &Entry, sched_flags: &[String]) -> Result<(), Cl
             "tunnel type `{}' is",
             TUN_NAMES[e.dest.tun_type]
         )));
-    }
-    let mcast_bits = [OPTC_MCAST_GROUP, OPTC_MCAST_PORT, OPTC_MCAST_TTL]
-        .iter()
-        .fold(0u64, |m, &o| m | 1 << o);
-    if cmd == Cmd::StartDaemon && e.options & mcast_bits != 0 {
-        return Err(CliError::fail(
-            "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its \
-             session-sync channel is unicast between [sync] listen and peers (set them in the \
-             configuration file)",
-        ));
     }
     Ok(())
 }
@@ -1805,6 +1810,9 @@ fn build_command(
             mcast_interface: e.mcast_ifn.clone(),
             syncid: e.syncid,
             maxlen: e.sync_maxlen,
+            group: e.mcast_group,
+            mcast_port: e.mcast_port,
+            ttl: e.mcast_ttl,
         }),
         Cmd::StopDaemon => {
             Command::StopDaemon(e.daemon.ok_or_else(|| CliError::try_help(program))?)

@@ -551,6 +551,15 @@ pub struct DaemonSpec {
     /// `--sync-maxlen N` -> `[sync] max_datagram`.
     #[serde(default)]
     pub maxlen: Option<u16>,
+    /// `--mcast-group ADDR` -> `[sync] group`.
+    #[serde(default)]
+    pub group: Option<IpAddr>,
+    /// `--mcast-port N` -> `[sync] group_port` (and `listen`'s port when it is derived).
+    #[serde(default)]
+    pub mcast_port: Option<u16>,
+    /// `--mcast-ttl N` -> `[sync] ttl`.
+    #[serde(default)]
+    pub ttl: Option<u8>,
 }
 
 /// One running sync daemon (`-L --daemon`).
@@ -564,8 +573,14 @@ pub struct DaemonEntry {
     pub syncid: u8,
     /// `[sync] max_datagram`.
     pub maxlen: u16,
-    /// `[sync] listen`'s UDP port.
+    /// `[sync] listen`'s UDP port, or the group's when there is one.
     pub port: u16,
+    /// `[sync] group`.
+    #[serde(default)]
+    pub group: Option<IpAddr>,
+    /// `[sync] ttl` when there is a group (0: none).
+    #[serde(default)]
+    pub ttl: u8,
 }
 
 /// One VIP `[announce]` offers.
@@ -698,6 +713,9 @@ mod tests {
                 mcast_interface: Some("wan0".into()),
                 syncid: Some(7),
                 maxlen: Some(1400),
+                group: Some("224.0.0.81".parse().expect("literal")),
+                mcast_port: Some(8848),
+                ttl: Some(1),
             }),
             Request::StopDaemon {
                 state: DaemonState::Backup,
@@ -773,6 +791,8 @@ mod tests {
                     syncid: 7,
                     maxlen: 1400,
                     port: 8848,
+                    group: Some("224.0.0.81".parse().expect("literal")),
+                    ttl: 1,
                 }],
             },
             Response::Announce(AnnounceListing {

@@ -37,6 +37,8 @@ fn daemon_lines_have_ipvsadm_list_daemon_format() {
         syncid,
         maxlen,
         port,
+        group: None,
+        ttl: 0,
     };
     assert_eq!(
         format::daemons(&[
@@ -124,18 +126,100 @@ fn start_list_and_stop_the_two_directions() {
     assert!(toml.contains("[sync]\nenabled = false"), "{toml}");
 }
 
+/// The base with only a `[sync]` key: what an ipvsadm or keepalived user brings.
+fn key_only() -> config::Config {
+    let text = format!(
+        "{}\n[sync]\nkey = \"00112233445566778899aabbccddeeff\"\n",
+        common::BASE
+    );
+    config::parse(&text, "sync.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn start_daemon_without_peers_discovers_them_on_the_kernel_group() {
+    // ipvsadm's usage: an interface and a sync id, no peer list.
+    let mut s = MemState::new(key_only());
+    assert_eq!(
+        go(
+            &mut s,
+            "--start-daemon master --mcast-interface wan0 --syncid 5"
+        ),
+        (0, String::new(), String::new())
+    );
+    let c = &s.config.sync;
+    assert!(c.enabled && c.peers.is_empty());
+    assert_eq!(c.listen, Some("10.0.0.254:8848".parse().expect("literal")));
+    assert_eq!(c.group, Some("224.0.0.81".parse().expect("literal")));
+    let master =
+        "master sync daemon (mcast=wan0, syncid=5, maxlen=1400, group=224.0.0.81, port=8848, ttl=1)\n";
+    assert_eq!(go(&mut s, "-L --daemon").1, master);
+    // The second direction must agree on the group.
+    let (code, _, err) = go(&mut s, "--start-daemon backup --mcast-group 224.0.0.82");
+    assert_eq!(code, 255);
+    assert!(
+        err.starts_with(
+            "--mcast-group 224.0.0.82 differs from the running master daemon's 224.0.0.81"
+        ),
+        "{err}"
+    );
+    assert_eq!(go(&mut s, "--start-daemon backup --mcast-ttl 1").0, 0);
+    assert_eq!(s.config.sync.mode, SyncMode::Both);
+    let toml = s.config.to_toml();
+    assert!(toml.contains("group = \"224.0.0.81\""), "{toml}");
+
+    // The multicast options set the group; a routed group is refused by the config check.
+    let mut s = MemState::new(key_only());
+    let ok = "--start-daemon backup --mcast-interface wan0 --mcast-group 224.0.0.18 --mcast-port 9000 --mcast-ttl 2";
+    assert_eq!(go(&mut s, ok).0, 0);
+    assert_eq!(
+        go(&mut s, "-L --daemon").1,
+        "backup sync daemon (mcast=wan0, syncid=0, maxlen=1400, group=224.0.0.18, port=9000, ttl=2)\n"
+    );
+    assert_eq!(
+        s.config.sync.listen,
+        Some("10.0.0.254:9000".parse().expect("literal"))
+    );
+    let mut s = MemState::new(key_only());
+    let (code, _, err) = go(
+        &mut s,
+        "--start-daemon backup --mcast-interface wan0 --mcast-group 239.1.1.1",
+    );
+    assert_eq!(code, 255);
+    assert!(
+        err.contains("sync.group: 239.1.1.1 is not a link-local group"),
+        "{err}"
+    );
+    // An IPv6 group takes the port's IPv6 address.
+    assert_eq!(
+        go(
+            &mut s,
+            "--start-daemon master --mcast-interface wan0 --mcast-group ff02::81"
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        s.config.sync.listen,
+        Some("[2001:db8::fe]:8848".parse().expect("literal"))
+    );
+}
+
 #[test]
 fn start_daemon_refusals_say_why() {
-    // No [sync] peers and key: ferrovs's sync is unicast and signed.
+    // No [sync] listen and key: ferrovs's sync is signed, and binds an address.
     let mut s = MemState::new(common::base());
     let (code, out, err) = go(&mut s, "--start-daemon master");
     assert_eq!((code, out.as_str()), (255, ""));
     assert_eq!(
         err,
-        "cannot start the master sync daemon: [sync] has no listen, peers, key. ferrovs's \
-         session sync is unicast to the [sync] peers with an HMAC key on every message (there is \
-         no multicast daemon); set listen, peers and key in the configuration file and reload\n"
+        "cannot start the master sync daemon: [sync] has no listen, key. ferrovs signs every \
+         sync message with the [sync] key (HMAC-SHA256) and binds [sync] listen (or an address \
+         of the --mcast-interface port); set them in the configuration file and reload\n"
     );
+    // The interface gives the address; the key still comes from the file only.
+    let (code, _, err) = go(&mut s, "--start-daemon master --mcast-interface wan0");
+    assert_eq!(code, 255);
+    assert!(err.contains("[sync] has no key."), "{err}");
     assert_eq!(s.commits, 0);
 
     let mut s = MemState::new(with_sync());

@@ -146,9 +146,6 @@ fn every_error_class_has_ipvsadm_message_and_status() {
         ("-A -u 10.0.0.1:53 -o", 2, "one-packet scheduling (-o) is not supported by ferrovs"),
         ("-A -t 10.0.0.1:80 -b flag-1", 2, "scheduler flag `flag-1' is not supported by ferrovs"),
         ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre", 2, "tunnel type `gre' is not supported by ferrovs"),
-        ("--start-daemon master --mcast-group 224.0.0.81", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
-        ("--start-daemon backup --mcast-port 8848", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
-        ("--start-daemon master --mcast-ttl 2", 2, "--mcast-group, --mcast-port and --mcast-ttl are not supported by ferrovs: its session-sync channel is unicast between [sync] listen and peers (set them in the configuration file)"),
     ];
     for (args, code, msg) in cases {
         assert_eq!(err(args), (*code, (*msg).to_owned()), "ipvsadm {args}");
@@ -642,6 +639,9 @@ fn sync_daemon_commands_parse_with_ipvsadm_grammar() {
             mcast_interface: iface.map(str::to_owned),
             syncid,
             maxlen,
+            group: None,
+            mcast_port: None,
+            ttl: None,
         })
     };
     assert_eq!(

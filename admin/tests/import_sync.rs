@@ -55,19 +55,23 @@ fn lvs_sync_daemon_maps_to_sync_and_tells_what_does_not() {
         "eth1 is server's TAP"
     );
     assert_eq!(s.peers, [sa("198.18.2.3:8850")], "VI_LAN's unicast_peer");
+    assert_eq!(
+        s.group,
+        Some("224.0.0.81".parse().expect("literal")),
+        "written group"
+    );
+    assert_eq!(s.ttl, 2);
     assert_eq!((s.syncid, s.max_datagram), (12, 1400));
     assert_eq!(s.mode, SyncMode::Both);
     assert!(!s.enabled, "no key in keepalived.conf: written disabled");
     assert_eq!(c.services.len(), 1, "the virtual server is imported too");
     for want in [
-        "k.conf:9: warning: lvs_sync_daemon ttl 2: not imported: ferrovs's session sync is \
-         unicast (no multicast TTL)\n",
-        "k.conf:9: warning: lvs_sync_daemon group 224.0.0.81: not imported: ferrovs's session \
-         sync is unicast to the [sync] peers, not to a multicast group\n",
+        "k.conf:9: note: lvs_sync_daemon: [sync] group = \"224.0.0.81\", ttl = 2: peers are \
+         discovered there (authenticated hellos), each then synced reliably\n",
         "k.conf:9: warning: lvs_sync_daemon: [sync] is written disabled: ferrovs's session sync \
-         is unicast to the [sync] peers with an HMAC key on every message, and keepalived.conf \
-         has no key (the same on every director: openssl rand -hex 32); add them, then set \
-         enabled = true (or run ferrovsadm --start-daemon master and --start-daemon backup)\n",
+         carries an HMAC key on every message, and keepalived.conf has no key (the same on \
+         every director: openssl rand -hex 32); add them, then set enabled = true (or run \
+         ferrovsadm --start-daemon master and --start-daemon backup)\n",
         "k.conf:9: note: lvs_sync_daemon eth1: [sync] listen = \"198.18.2.2:8850\", syncid = 12, \
          max_datagram = 1400, mode = \"both\"\n",
         "k.conf:9: note: lvs_sync_daemon: [sync] peers from vrrp_instance VI_LAN's \
@@ -87,7 +91,7 @@ fn lvs_sync_daemon_maps_to_sync_and_tells_what_does_not() {
     assert!(
         strict
             .stderr
-            .contains("k.conf:9: error: lvs_sync_daemon group"),
+            .contains("k.conf:9: error: lvs_sync_daemon: [sync] is written disabled"),
         "{}",
         strict.stderr
     );
@@ -123,6 +127,7 @@ fn older_forms_and_defaults_follow_keepalived() {
     assert_eq!(c.sync.syncid, 51, "{err}");
     assert_eq!(c.sync.listen, Some(sa("198.18.2.2:8848")));
     assert_eq!(c.sync.peers, [sa("198.18.2.3:8848")]);
+    assert_eq!(c.sync.group, None, "unicast_peer and no group: unicast");
     assert_eq!(c.sync.max_datagram, config::DEFAULT_SYNC_MAX_DATAGRAM);
     assert!(!err.contains("warning: lvs_sync_daemon ttl"), "{err}");
 
@@ -142,6 +147,43 @@ fn older_forms_and_defaults_follow_keepalived() {
         err.contains(
             "warning: lvs_sync_daemon maxlen 300: ferrovs sends at least 512 bytes per datagram; \
              max_datagram = 512"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_unicast_peer_the_kernel_group_discovers_peers() {
+    let text = data("keepalived_sync_pair.conf")
+        .replace(
+            "lvs_sync_daemon eth1 VI_LAN id 12 maxlen 1400 port 8850 ttl 2 group 224.0.0.81",
+            "lvs_sync_daemon eth1 VI_LAN id 12",
+        )
+        .replace("    unicast_peer {\n        198.18.2.3\n    }\n", "");
+    assert!(!text.contains("unicast_peer"));
+    let (c, err) = import(&text, &base(&format!("\n[sync]\nkey = \"{KEY}\"\n")));
+    let s = &c.sync;
+    assert!(s.peers.is_empty());
+    assert_eq!(
+        s.group,
+        Some("224.0.0.81".parse().expect("literal")),
+        "{err}"
+    );
+    assert_eq!((s.ttl, s.syncid), (1, 12));
+    assert_eq!(s.listen, Some(sa("198.18.2.2:8848")));
+    assert!(s.enabled, "listen, group and key: it runs\n{err}");
+    // A routed group is told, and the kernel's group is used.
+    let routed = text.replace(
+        "lvs_sync_daemon eth1 VI_LAN id 12",
+        "lvs_sync_daemon eth1 VI_LAN group 239.1.2.3",
+    );
+    let (c, err) = import(&routed, &base(""));
+    assert_eq!(c.sync.group, Some("224.0.0.81".parse().expect("literal")));
+    assert!(
+        err.contains(
+            "warning: lvs_sync_daemon group 239.1.2.3: not a link-local multicast group \
+             (224.0.0.0/24, ff02::/16): ferrovs's exception path copies only those to the \
+             kernel; not imported"
         ),
         "{err}"
     );

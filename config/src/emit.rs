@@ -79,6 +79,12 @@ fn sync(o: &mut String, s: &SessionSync) {
         let _ = writeln!(o, "listen = {}", q(&l.to_string()));
     }
     let _ = writeln!(o, "peers = {}", str_list(&s.peers));
+    if let Some(g) = s.group {
+        let _ = writeln!(o, "group = {}\nttl = {}", q(&g.to_string()), s.ttl);
+    }
+    if let Some(p) = s.group_port {
+        let _ = writeln!(o, "group_port = {p}");
+    }
     if let Some(k) = &s.key {
         let _ = writeln!(o, "key = {}", q(&k.to_hex()));
     }

@@ -12,7 +12,7 @@
 //! alone.
 
 use core::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use base64::Engine as _;
 
@@ -35,6 +35,10 @@ pub const MIN_SYNC_KEY_BYTES: usize = 16;
 pub const MAX_SYNC_KEY_BYTES: usize = 1024;
 /// Most peers one gateway syncs with (every peer gets its own stream and resend queue).
 pub const MAX_SYNC_PEERS: usize = 32;
+/// The kernel sync daemon's IPv4 group (`ipvsadm --mcast-group`'s default).
+pub const DEFAULT_SYNC_GROUP_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(224, 0, 0, 81);
+/// The kernel sync daemon's port (`ipvsadm --mcast-port`'s default).
+pub const DEFAULT_SYNC_PORT: u16 = 8848;
 
 /// Which directions of session sync run on this gateway (`ipvsadm --start-daemon STATE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -159,8 +163,17 @@ pub struct SessionSync {
     /// The address and UDP port the channel's socket binds to and sends from; required when
     /// enabled. Peers recognise this gateway by it.
     pub listen: Option<SocketAddr>,
-    /// The other gateways' `listen` addresses (unicast); at least one when enabled.
+    /// The other gateways' `listen` addresses (unicast); at least one when enabled, unless
+    /// `group` is set.
     pub peers: Vec<SocketAddr>,
+    /// A link-local multicast group (224.0.0.0/24 or ff02::/16, of `listen`'s family) on which
+    /// gateways announce themselves with authenticated hellos, so peers are discovered without
+    /// a list (`ipvsadm --mcast-group`, keepalived `lvs_sync_daemon ... group`).
+    pub group: Option<IpAddr>,
+    /// The group's UDP port; `None`: `listen`'s port (`--mcast-port`).
+    pub group_port: Option<u16>,
+    /// The hop limit of the group's hellos (`--mcast-ttl`); 1 keeps them on the link.
+    pub ttl: u8,
     /// The shared HMAC-SHA256 key; required when enabled.
     pub key: Option<SyncKey>,
     /// The sync group id (`ipvsadm --syncid`): messages of another group are dropped.
@@ -179,6 +192,9 @@ impl Default for SessionSync {
             enabled: false,
             listen: None,
             peers: Vec::new(),
+            group: None,
+            group_port: None,
+            ttl: 1,
             key: None,
             syncid: 0,
             max_datagram: DEFAULT_SYNC_MAX_DATAGRAM,
@@ -190,9 +206,22 @@ impl Default for SessionSync {
 
 impl SessionSync {
     /// Return true when the section has what a channel needs from the file (`listen`, at
-    /// least one peer, `key`), enabled or not: `ferrovsadm --start-daemon` can then run it.
+    /// least one peer or a group, `key`), enabled or not: `ferrovsadm --start-daemon` can
+    /// then run it.
     pub fn can_run(&self) -> bool {
-        self.listen.is_some() && !self.peers.is_empty() && self.key.is_some()
+        self.listen.is_some()
+            && (!self.peers.is_empty() || self.group.is_some())
+            && self.key.is_some()
+    }
+
+    /// The group's address and port, when a group is set: the port is `group_port`, else
+    /// `listen`'s, else the kernel daemon's 8848.
+    pub fn group_addr(&self) -> Option<SocketAddr> {
+        let port = self
+            .group_port
+            .or(self.listen.map(|l| l.port()))
+            .unwrap_or(DEFAULT_SYNC_PORT);
+        self.group.map(|g| SocketAddr::new(g, port))
     }
 
     /// Return true when going from `self` to `new` needs the channel restarted: any change but
@@ -252,6 +281,20 @@ pub(crate) fn read_sync(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> SessionS
             }
         }
     }
+    let group = t.str(sink, "group");
+    if let Some(g) = &group {
+        let path = t.key_path("group");
+        match group_addr(g.v, out.listen) {
+            Ok(ip) => out.group = Some(ip),
+            Err(m) => sink.error(&g.span, &path, m),
+        }
+    }
+    if let Some(n) = t.u32(sink, "group_port", 1, 65535) {
+        out.group_port = u16::try_from(n.v).ok();
+    }
+    if let Some(n) = t.u32(sink, "ttl", 1, 255) {
+        out.ttl = u8::try_from(n.v).unwrap_or(1);
+    }
     if let Some(k) = t.str(sink, "key") {
         match SyncKey::parse(k.v) {
             Ok(key) => out.key = Some(key),
@@ -290,27 +333,56 @@ pub(crate) fn read_sync(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> SessionS
         let at = enabled.map_or_else(|| t.span(), |e| e.span);
         for (key, present) in [
             ("listen", listen.is_some()),
-            ("peers", t.has("peers")),
+            ("peers", t.has("peers") || group.is_some()),
             ("key", t.has("key")),
         ] {
             if !present {
-                sink.error(
-                    &at,
-                    &t.key_path(key),
-                    "missing: required when enabled = true",
-                );
+                let why = if key == "peers" {
+                    "missing: required when enabled = true (or a multicast group)"
+                } else {
+                    "missing: required when enabled = true"
+                };
+                sink.error(&at, &t.key_path(key), why);
             }
         }
-        if peers_written == Some(0) {
+        if peers_written == Some(0) && group.is_none() {
             sink.error(
                 &t.raw_span("peers"),
                 &t.key_path("peers"),
-                "at least one peer is required when enabled = true",
+                "at least one peer is required when enabled = true (or a multicast group)",
             );
         }
     }
     t.finish(sink);
     out
+}
+
+/// Parse `[sync] group`: a link-local multicast address of `listen`'s family.
+fn group_addr(s: &str, listen: Option<SocketAddr>) -> Result<IpAddr, String> {
+    let ip: IpAddr = s
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not an IP address like \"224.0.0.81\" or \"ff02::81\""))?;
+    if !ip.is_multicast() {
+        return Err(format!(
+            "{ip} is not a multicast address (the kernel daemon's group is 224.0.0.81)"
+        ));
+    }
+    let link_local = match ip {
+        IpAddr::V4(a) => a.octets()[..3] == [224, 0, 0],
+        IpAddr::V6(a) => a.segments()[0] == 0xff02,
+    };
+    if !link_local {
+        return Err(format!(
+            "{ip} is not a link-local group (224.0.0.0/24 or ff02::/16): the exception path \
+             copies only those to the kernel, and sync peers share a link"
+        ));
+    }
+    if listen.is_some_and(|l| l.is_ipv4() != ip.is_ipv4()) {
+        return Err(format!(
+            "{ip} is not of the listen address's family: the hellos go from listen"
+        ));
+    }
+    Ok(ip)
 }
 
 /// Parse `ADDR:PORT` for a sync socket: a unicast address and a non-zero port.
@@ -333,7 +405,8 @@ fn socket_addr(
         Some("port 0 is not allowed".to_owned())
     } else if ip.is_multicast() {
         Some(format!(
-            "{ip} is multicast: the channel is unicast (list every peer; see docs/config.md)"
+            "{ip} is multicast: peers and listen are unicast; a multicast group goes in \
+             sync.group (see docs/config.md)"
         ))
     } else if ip.is_unspecified() {
         Some(format!(

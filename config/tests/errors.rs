@@ -840,13 +840,51 @@ fn sync_enabled_needs_listen_peers_and_key() {
         "[sync]\nenabled = true\n",
         &[
             "ferrovs.toml:11:11: sync.listen: missing: required when enabled = true",
-            "ferrovs.toml:11:11: sync.peers: missing: required when enabled = true",
+            "ferrovs.toml:11:11: sync.peers: missing: required when enabled = true (or a multicast group)",
             "ferrovs.toml:11:11: sync.key: missing: required when enabled = true",
         ],
     );
     check(
         "[sync]\nenabled = true\nlisten = \"198.18.0.2:8848\"\npeers = []\nkey = \"000102030405060708090a0b0c0d0e0f\"\n",
-        &["ferrovs.toml:13:9: sync.peers: at least one peer is required when enabled = true"],
+        &["ferrovs.toml:13:9: sync.peers: at least one peer is required when enabled = true (or a multicast group)"],
+    );
+}
+
+#[test]
+fn sync_group_is_link_local_multicast_of_listen_family_and_replaces_peers() {
+    // A group instead of peers is a complete section (the key is still required).
+    let ok = format!(
+        "{BASE}[sync]\nenabled = true\nlisten = \"198.18.0.2:8848\"\ngroup = \"224.0.0.81\"\nkey = \"000102030405060708090a0b0c0d0e0f\"\n"
+    );
+    let c = config::parse(&ok, "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.sync.group_addr(),
+        Some("224.0.0.81:8848".parse().expect("literal")),
+        "the group's port defaults to listen's"
+    );
+    assert!(c.sync.can_run());
+    check(
+        "[sync]\nenabled = true\nlisten = \"198.18.0.2:8848\"\ngroup = \"224.0.0.81\"\n",
+        &["ferrovs.toml:11:11: sync.key: missing: required when enabled = true"],
+    );
+    for (group, why) in [
+        ("198.18.0.9", "198.18.0.9 is not a multicast address (the kernel daemon's group is 224.0.0.81)"),
+        ("239.1.1.1", "239.1.1.1 is not a link-local group (224.0.0.0/24 or ff02::/16): the exception path copies only those to the kernel, and sync peers share a link"),
+        ("ff02::81", "ff02::81 is not of the listen address's family: the hellos go from listen"),
+        ("eth1", "\"eth1\" is not an IP address like \"224.0.0.81\" or \"ff02::81\""),
+    ] {
+        let msg = format!("ferrovs.toml:12:9: sync.group: {why}");
+        check(
+            &format!("[sync]\nlisten = \"198.18.0.2:8848\"\ngroup = \"{group}\"\n"),
+            &[msg.as_str()],
+        );
+    }
+    check(
+        "[sync]\nlisten = \"198.18.0.2:8848\"\ngroup = \"224.0.0.81\"\ngroup_port = 0\nttl = 256\n",
+        &[
+            "ferrovs.toml:13:14: sync.group_port: 0 is out of range 1..=65535",
+            "ferrovs.toml:14:7: sync.ttl: 256 is out of range 1..=255",
+        ],
     );
 }
 
@@ -864,7 +902,7 @@ zz = 1
 "#,
         &[
             "ferrovs.toml:12:10: sync.peers[0]: \"198.18.0.3\" is not ADDR:PORT like \"198.18.0.2:8848\" or \"[2001:db8::2]:8848\"",
-            "ferrovs.toml:12:24: sync.peers[1]: 224.0.0.81 is multicast: the channel is unicast (list every peer; see docs/config.md)",
+            "ferrovs.toml:12:24: sync.peers[1]: 224.0.0.81 is multicast: peers and listen are unicast; a multicast group goes in sync.group (see docs/config.md)",
             "ferrovs.toml:12:43: sync.peers[2]: 198.18.0.2:8848 is this gateway's own listen address",
             "ferrovs.toml:12:62: sync.peers[3]: [2001:db8::3]:8848 is not of the listen address's family: one socket sends to every peer",
             "ferrovs.toml:12:103: sync.peers[5]: duplicate peer 198.18.0.4:8848",
@@ -873,7 +911,7 @@ zz = 1
             "ferrovs.toml:14:16: sync.max_datagram: 100 is out of range 512..=65507",
             "ferrovs.toml:15:8: sync.rate: -1 is out of range 0..=100000000",
             "ferrovs.toml:16:8: sync.mode: \"primary\" is not a sync mode: expected \"master\", \"backup\" or \"both\"",
-            "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, key, syncid, max_datagram, rate, mode",
+            "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, group, group_port, ttl, key, syncid, max_datagram, rate, mode",
         ],
     );
 }

@@ -27,6 +27,8 @@ fn settings(me: &str, peer: &str) -> Settings {
     Settings {
         listen: me.parse().expect("literal"),
         peers: vec![peer.parse().expect("literal")],
+        group: None,
+        ttl: 1,
         key: vec![0x5a; 32],
         syncid: 1,
         max_datagram: 1400,

@@ -384,7 +384,9 @@ fn run_with_eal(
             ..WorkerConfig::default()
         };
         let mut worker = Worker::new(wcfg);
-        if cfg.sync.enabled || cfg.sync.can_run() {
+        // A key alone is enough: `ferrovsadm --start-daemon --mcast-interface IF` gives listen
+        // and, without peers, the kernel's group.
+        if cfg.sync.enabled || cfg.sync.can_run() || cfg.sync.key.is_some() {
             let (ws, cs) = dataplane::sync::link(dataplane::sync::SyncConfig::default());
             worker.attach_sync(ws);
             sync_links.push(cs);

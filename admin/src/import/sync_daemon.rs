@@ -2,7 +2,8 @@
 //! [ttl N] [group ADDR] }` -> `[sync]`.
 //!
 //! keepalived runs the kernel's multicast sync daemons on interface IF; ferrovs runs one
-//! reliable unicast channel between `[sync] listen` and `peers`, signed with `key`. What maps:
+//! reliable channel from `[sync] listen` to each peer, signed with `key`, and finds its peers
+//! on a multicast group or in a list. What maps:
 //! - IF -> `listen`: an address of the ferrovs port IF names (`--interface IF=PORT`, a port of
 //!   that name, or the port whose exception-path TAP has it), on UDP port `port N` (else the
 //!   kernel's 8848);
@@ -10,13 +11,17 @@
 //! - `maxlen N` -> `max_datagram` (at least 512 in ferrovs);
 //! - INSTANCE's `unicast_peer` addresses -> `peers`, on the same UDP port (the other directors,
 //!   each of which must listen there);
+//! - `group ADDR` -> `group` (a link-local group of `listen`'s family; another is told and the
+//!   kernel's 224.0.0.81 used), `ttl N` -> `ttl`. Without `unicast_peer`, the group is set
+//!   even when not written (the kernel's 224.0.0.81): peers are discovered there, as the
+//!   kernel's daemons find each other; with `unicast_peer` and no `group`, sync stays unicast
+//!   to those peers (VRRP unicast is often used where multicast does not pass);
 //! - `mode = "both"`: keepalived starts both daemons and follows the VRRP state; ferrovs syncs
 //!   both ways all the time (active-active, failback without loss).
 //!
-//! What cannot map is told on stderr: `group` and `ttl` (multicast), and the missing `key` (and
-//! peers without `unicast_peer`). `enabled` is true only when the result can run (`listen`,
-//! `peers` and `key` all known, e.g. from `--base`); otherwise `[sync]` is written disabled
-//! with a warning saying what to add.
+//! What cannot map is told on stderr: a routed `group`, and the missing `key`. `enabled` is
+//! true only when the result can run (`listen`, peers or a group, and `key` all known, e.g.
+//! from `--base`); otherwise `[sync]` is written disabled with a warning saying what to add.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -36,6 +41,8 @@ struct Parsed {
     syncid: Option<u8>,
     maxlen: Option<u32>,
     port: Option<u16>,
+    ttl: Option<u8>,
+    group: Option<String>,
 }
 
 /// Read the statement's words as keepalived's `lvs_syncd_handler` does; problems are warnings.
@@ -84,16 +91,14 @@ fn parse(st: &Stmt, warn: &mut Vec<Diagnostic>) -> Option<Parsed> {
                     value.unwrap_or("")
                 ))),
             },
-            "ttl" => warn.push(w(format!(
-                "lvs_sync_daemon ttl {}: not imported: ferrovs's session sync is unicast (no \
-                 multicast TTL)",
-                value.unwrap_or("")
-            ))),
-            "group" => warn.push(w(format!(
-                "lvs_sync_daemon group {}: not imported: ferrovs's session sync is unicast to the \
-                 [sync] peers, not to a multicast group",
-                value.unwrap_or("")
-            ))),
+            "ttl" => match number(1, 255) {
+                Some(n) => p.ttl = u8::try_from(n).ok(),
+                None => warn.push(w(format!(
+                    "lvs_sync_daemon ttl {}: not 1..255, ignored",
+                    value.unwrap_or("")
+                ))),
+            },
+            "group" => p.group = value.map(str::to_owned),
             // keepalived's older form: `lvs_sync_daemon IF INSTANCE [SYNCID]`.
             _ if i == 2 => {
                 p.instance = Some(word.to_owned());
@@ -227,6 +232,9 @@ pub(super) fn import(
         }
     };
     let s = &mut cfg.sync;
+    if let Some(t) = p.ttl {
+        s.ttl = t;
+    }
     if let Some(ip) = listen_ip {
         s.listen = Some(SocketAddr::new(ip, udp));
         notes.push(Diagnostic {
@@ -271,14 +279,39 @@ pub(super) fn import(
         });
         s.peers = peers;
     }
+    let written = p.group.as_deref().and_then(|g| {
+        let ok = group_of(g, s.listen);
+        if let Err(why) = &ok {
+            warn.push(Diagnostic {
+                line,
+                message: format!("lvs_sync_daemon group {g}: {why}"),
+            });
+        }
+        ok.ok()
+    });
+    let group = written.or_else(|| {
+        (s.peers.is_empty() && s.listen.is_none_or(|l| l.is_ipv4()))
+            .then_some(IpAddr::V4(config::DEFAULT_SYNC_GROUP_V4))
+    });
+    if let Some(g) = group {
+        s.group = Some(g);
+        notes.push(Diagnostic {
+            line,
+            message: format!(
+                "lvs_sync_daemon: [sync] group = \"{g}\", ttl = {}: peers are discovered there \
+                 (authenticated hellos), each then synced reliably",
+                s.ttl
+            ),
+        });
+    }
     s.enabled = s.can_run();
     if !s.enabled {
         let mut missing = Vec::new();
         if s.listen.is_none() {
             missing.push("listen");
         }
-        if s.peers.is_empty() {
-            missing.push("peers (the other directors' ADDR:PORT)");
+        if s.peers.is_empty() && s.group.is_none() {
+            missing.push("peers (the other directors' ADDR:PORT) or group");
         }
         if s.key.is_none() {
             missing.push("key (the same on every director: openssl rand -hex 32)");
@@ -286,12 +319,34 @@ pub(super) fn import(
         warn.push(Diagnostic {
             line,
             message: format!(
-                "lvs_sync_daemon: [sync] is written disabled: ferrovs's session sync is unicast \
-                 to the [sync] peers with an HMAC key on every message, and keepalived.conf has \
-                 no {}; add them, then set enabled = true (or run ferrovsadm --start-daemon \
-                 master and --start-daemon backup)",
+                "lvs_sync_daemon: [sync] is written disabled: ferrovs's session sync carries an \
+                 HMAC key on every message, and keepalived.conf has no {}; add them, then set \
+                 enabled = true (or run ferrovsadm --start-daemon master and --start-daemon \
+                 backup)",
                 missing.join(", no ")
             ),
         });
     }
+}
+
+/// `group ADDR` as `[sync] group` takes it: a link-local multicast group of `listen`'s family.
+fn group_of(g: &str, listen: Option<SocketAddr>) -> Result<IpAddr, String> {
+    let ip: IpAddr = g
+        .parse()
+        .map_err(|_| "not an IP address; not imported".to_owned())?;
+    let link_local = match ip {
+        IpAddr::V4(a) => a.octets()[..3] == [224, 0, 0],
+        IpAddr::V6(a) => a.segments()[0] == 0xff02,
+    };
+    if !ip.is_multicast() || !link_local {
+        return Err(
+            "not a link-local multicast group (224.0.0.0/24, ff02::/16): ferrovs's exception \
+             path copies only those to the kernel; not imported"
+                .to_owned(),
+        );
+    }
+    if listen.is_some_and(|l| l.is_ipv4() != ip.is_ipv4()) {
+        return Err("not of [sync] listen's family; not imported".to_owned());
+    }
+    Ok(ip)
 }

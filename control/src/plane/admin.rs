@@ -319,8 +319,7 @@ impl<Io: FrameIo> AdminState for Control<Io> {
         // The workers' sync rings are made at start; without them no channel can run.
         self.sync.as_ref().map(|_| ()).ok_or_else(|| {
             "session sync cannot run: the workers have no sync rings, because [sync] had no \
-             listen, peers and key when ferrovs started; add them to the configuration file \
-             and restart"
+             key when ferrovs started; add it to the configuration file and restart"
                 .to_owned()
         })
     }

@@ -273,10 +273,17 @@ impl SyncPlane {
                 return;
             }
         };
-        match UdpTransport::bind(settings.listen) {
+        let bound = match settings.group {
+            Some(g) => UdpTransport::bind_group(settings.listen, g, settings.ttl),
+            None => UdpTransport::bind(settings.listen),
+        };
+        match bound {
             Ok(transport) => {
+                let group = settings
+                    .group
+                    .map_or_else(String::new, |g| format!(", discovering peers on group {g}"));
                 println!(
-                    "ferrovs: sync: channel on {} to {:?}, mode {}",
+                    "ferrovs: sync: channel on {} to {:?}{group}, mode {}",
                     settings.listen,
                     settings.peers,
                     settings.mode.name()

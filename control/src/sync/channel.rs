@@ -7,6 +7,7 @@
 //! ([`Channel::next_timeout`], then [`Channel::handle_timeout`]). The control loop drives it from
 //! a `select!` arm, tests drive it through a simulated network.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,16 @@ use super::peer::{Inbound, Item, OpenDump, Outgoing, Peer, PeerState, Queued};
 use super::rate::Bucket;
 use super::record::{RecordError, SyncSession};
 use super::resync::{Dump, Snapshot, Want};
-use super::settings::Settings;
+use super::settings::{sender_id_of, Settings};
 use super::stats::{ChannelStats, PeerStats, Reject, Rejects, TransportTotals, LAG_BUCKETS};
 use super::window::Accept;
 use super::wire::{
     body_of, data_prefix, parse_body, parse_header, put_body, put_record, record_len, seal, Body,
-    Header, MsgType, WireError, DATA_PREFIX_LEN, FLAG_RESYNC, MAX_NACK_RANGES,
+    Header, MsgType, WireError, DATA_PREFIX_LEN, FLAG_GROUP, FLAG_RESYNC, MAX_NACK_RANGES,
 };
+
+/// Discovered peers forgotten, remembered (their epochs) to refuse replays of older lives.
+pub const FORGOTTEN: usize = 64;
 
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +118,12 @@ pub struct Channel {
     lag: Histogram,
     /// Events raised outside `on_datagram`/`handle_timeout`, returned by the next of them.
     events: Vec<Event>,
+    /// When the next hello goes to the group.
+    group_hello_due: Instant,
+    /// Discovered peers forgotten: address and epochs (the last one last), oldest first.
+    forgotten: VecDeque<(SocketAddr, VecDeque<u64>)>,
+    peers_discovered: u64,
+    peers_expired: u64,
 }
 
 impl core::fmt::Debug for Channel {
@@ -156,6 +166,10 @@ impl Channel {
             invalid_records: 0,
             lag: Histogram::new(&LAG_BUCKETS),
             events: Vec::new(),
+            group_hello_due: now,
+            forgotten: VecDeque::new(),
+            peers_discovered: 0,
+            peers_expired: 0,
         }
     }
 
@@ -384,8 +398,22 @@ impl Channel {
     /// it at least once since the channel started (always true in `master` mode, which
     /// installs nothing). The HA ready check: a gateway that is not ready must not take the
     /// VIPs over.
+    ///
+    /// With a multicast group, a gateway cannot wait for peers it never heard of: it is ready
+    /// once it has listened for `dead` (every peer multicasts a hello each `hello`) and every
+    /// discovered peer heard from within `dead` has completed a resync; listed peers are
+    /// waited for as without a group.
     pub fn ready(&self) -> bool {
-        !self.settings.mode.receives() || self.peers.iter().all(|p| p.ever_synced)
+        if !self.settings.mode.receives() {
+            return true;
+        }
+        let dead = self.settings.timing.dead;
+        let listening = self.settings.group.is_none() || self.now >= self.start + dead;
+        listening
+            && self
+                .peers
+                .iter()
+                .all(|p| p.ever_synced || (p.discovered && self.now >= p.seen + dead))
     }
 
     /// Take a datagram that arrived from `from`. Anything wrong with it is counted (see
@@ -410,6 +438,7 @@ impl Channel {
     }
 
     fn refresh_states(&mut self, now: Instant, ev: &mut Vec<Event>) {
+        self.expire(now, ev);
         let (dead, receives) = (self.settings.timing.dead, self.settings.mode.receives());
         for p in &mut self.peers {
             let s = p.state(now, dead, receives);
@@ -421,6 +450,72 @@ impl Channel {
                 });
             }
         }
+    }
+
+    /// Forget the discovered peers silent for `expire`, remembering their epochs.
+    fn expire(&mut self, now: Instant, ev: &mut Vec<Event>) {
+        let expire = self.settings.timing.expire;
+        let mut i = 0;
+        while i < self.peers.len() {
+            let p = &self.peers[i];
+            if !p.discovered || now < p.seen + expire {
+                i += 1;
+                continue;
+            }
+            let p = self.peers.remove(i);
+            self.peers_expired += 1;
+            if p.reported != PeerState::Down {
+                ev.push(Event::PeerState {
+                    peer: p.addr,
+                    state: PeerState::Down,
+                });
+            }
+            let mut epochs = p.old_epochs;
+            if p.epoch != 0 {
+                epochs.push_back(p.epoch);
+            }
+            if self.forgotten.len() == FORGOTTEN {
+                self.forgotten.pop_front();
+            }
+            self.forgotten.push_back((p.addr, epochs));
+        }
+    }
+
+    /// A gateway not in the peer list sent an authenticated message of this sync group: take
+    /// it as a peer if peers are discovered here, its authenticated sender id is the one of
+    /// the address it sends from, the message is not from an older life of a forgotten peer,
+    /// and the cap leaves room. The message itself is not used: the new peer's first message
+    /// tells the gateway that this one has no state of it, then the handshake runs as with a
+    /// listed peer.
+    fn discover(&mut self, h: &Header, from: SocketAddr, now: Instant) -> Result<(), Reject> {
+        if self.settings.group.is_none() || h.sender != sender_id_of(from) {
+            return Err(Reject::UnknownPeer);
+        }
+        let history = self
+            .forgotten
+            .iter()
+            .position(|(a, _)| *a == from)
+            .and_then(|i| self.forgotten.remove(i))
+            .map(|(_, e)| e)
+            .unwrap_or_default();
+        // An epoch before the last one seen is an older life, replayed.
+        if history.iter().rev().skip(1).any(|&e| e == h.epoch) {
+            self.forgotten.push_back((from, history));
+            return Err(Reject::Stale);
+        }
+        let t = self.settings.timing;
+        if self.peers.iter().filter(|p| p.discovered).count() >= t.max_discovered {
+            self.forgotten.push_back((from, history));
+            return Err(Reject::PeerLimit);
+        }
+        let bucket = Bucket::new(self.settings.rate, Self::min_burst_of(&self.settings), now);
+        let mut p = Peer::new(from, t.window, bucket, now);
+        p.discovered = true;
+        p.announce = true;
+        p.old_epochs = history;
+        self.peers.push(p);
+        self.peers_discovered += 1;
+        Ok(())
     }
 
     fn receive(
@@ -443,12 +538,10 @@ impl Channel {
         if h.sender == self.sender && h.epoch == self.epoch {
             return Err(Reject::Own);
         }
-        let idx = self
-            .peers
-            .iter()
-            .position(|p| p.addr == from)
-            .ok_or(Reject::UnknownPeer)?;
         let body = parse_body(h.kind, body_of(bytes)).map_err(|_| Reject::Malformed)?;
+        let Some(idx) = self.peers.iter().position(|p| p.addr == from) else {
+            return self.discover(&h, from, now);
+        };
         let t = self.settings.timing;
         let receives = self.settings.mode.receives();
         let p = &mut self.peers[idx];
@@ -466,9 +559,25 @@ impl Channel {
             } else {
                 return Err(Reject::Stale);
             }
+        } else if h.kind == MsgType::Hello
+            && h.flags & FLAG_GROUP == 0
+            && h.peer_epoch == 0
+            && p.addressed
+            && h.ts_us > p.last_ts
+        {
+            // The peer addressed this gateway's epoch before and now says it does not know it:
+            // it forgot this gateway (it expired it). Its streams restarted; so do ours.
+            p.reset(t.window);
+            p.counters.resets += 1;
+            if receives {
+                p.want = Some(Want::new(self.next_req, now));
+                p.counters.resyncs_requested += 1;
+                self.next_req += 1;
+            }
         }
         let fresh = h.ts_us > p.last_ts;
         if fresh {
+            p.seen = now;
             if !p.alive(now, t.dead) {
                 // Back after a silence: resend what is in flight and the request at once.
                 p.send.expedite();
@@ -482,6 +591,7 @@ impl Channel {
         p.counters.messages_received += 1;
         let to_us = h.peer_epoch == self.epoch;
         if to_us {
+            p.addressed = true;
             p.send.on_ack(h.ack);
             let next = if h.kind.reliable() {
                 h.seq.saturating_add(1)
@@ -616,6 +726,9 @@ impl Channel {
     /// after every other call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         self.note(now);
+        if let Some(t) = self.poll_group(now) {
+            return Some(t);
+        }
         let n = self.peers.len();
         for i in 0..n {
             let idx = (self.rr + i) % n;
@@ -627,6 +740,30 @@ impl Channel {
         None
     }
 
+    /// The hello to the multicast group, when one is due: it carries no stream position, only
+    /// this gateway's existence (authenticated, with its sync group and epoch).
+    fn poll_group(&mut self, now: Instant) -> Option<Transmit> {
+        let group = self.settings.group?;
+        if self.group_hello_due > now {
+            return None;
+        }
+        self.group_hello_due = now + self.settings.timing.hello;
+        let h = Header {
+            kind: MsgType::Hello,
+            syncid: self.settings.syncid,
+            flags: FLAG_GROUP,
+            sender: self.sender,
+            epoch: self.epoch,
+            peer_epoch: 0,
+            seq: 0,
+            ack: 0,
+            ts_us: self.stamp(now),
+        };
+        let mut bytes = Vec::with_capacity(super::wire::OVERHEAD);
+        seal(&mut bytes, &h, &[], &self.auth).ok()?;
+        Some(Transmit { dst: group, bytes })
+    }
+
     fn poll_peer(&mut self, idx: usize, now: Instant) -> Option<Transmit> {
         let ts = self.stamp(now);
         let t = self.settings.timing;
@@ -636,7 +773,11 @@ impl Channel {
         let mut out = Vec::new();
         // (type, flags, seq, body, sessions, resent)
         let mut msg: Option<(MsgType, u8, u64, Vec<u8>, u16, bool)> = None;
-        if p.epoch != 0 {
+        // A discovered peer first hears that this gateway has no state of it (peer epoch 0).
+        let announce = core::mem::take(&mut p.announce);
+        if announce {
+            msg = Some((MsgType::Hello, 0, p.send.next_seq(), Vec::new(), 0, false));
+        } else if p.epoch != 0 {
             let horizon = p.peer_horizon();
             let nack_ready = p.gap_since.is_some_and(|g| g + t.ack_delay <= now)
                 && p.nack_at.is_none_or(|a| a + t.rto <= now);
@@ -683,7 +824,7 @@ impl Channel {
             flags,
             sender: self.sender,
             epoch: self.epoch,
-            peer_epoch: p.epoch,
+            peer_epoch: if announce { 0 } else { p.epoch },
             seq,
             ack: p.recv.ack(),
             ts_us: ts,
@@ -717,8 +858,24 @@ impl Channel {
         let t = self.settings.timing;
         let mut best: Option<Instant> = None;
         let mut at = |i: Instant| best = Some(best.map_or(i, |b| b.min(i)));
+        if self.settings.group.is_some() {
+            at(self.group_hello_due);
+            if now < self.start + t.dead {
+                // The end of the first listening period changes `ready`.
+                at(self.start + t.dead);
+            }
+        }
         for p in &self.peers {
             at(p.hello_due);
+            if p.announce {
+                at(now);
+            }
+            if p.discovered {
+                at(p.seen + t.expire);
+                if !p.ever_synced && now < p.seen + t.dead {
+                    at(p.seen + t.dead);
+                }
+            }
             if p.epoch == 0 {
                 continue;
             }
@@ -752,6 +909,8 @@ impl Channel {
             ready: self.ready(),
             rejected: self.rejected,
             invalid_records: self.invalid_records,
+            peers_discovered: self.peers_discovered,
+            peers_expired: self.peers_expired,
             peers: self
                 .peers
                 .iter()
@@ -764,6 +923,7 @@ impl Channel {
                     buffered: p.recv.buffered(),
                     last_resync: p.last_resync,
                     last_resync_sessions: p.last_resync_sessions,
+                    discovered: p.discovered,
                 })
                 .collect(),
             lag: self.lag.clone(),

@@ -14,7 +14,7 @@ use super::stats::{ChannelStats, PeerCounters, PeerStats, Reject};
 /// A per-peer counter family: name, help, field.
 type PeerCounter = (&'static str, &'static str, fn(&PeerCounters) -> u64);
 
-const PEER_COUNTERS: [PeerCounter; 15] = [
+const PEER_COUNTERS: [PeerCounter; 16] = [
     (
         "ferrovs_sync_messages_sent_total",
         "Sync datagrams sent to the peer, resends included.",
@@ -90,12 +90,17 @@ const PEER_COUNTERS: [PeerCounter; 15] = [
         "New epochs of the peer after the first (restarts of its channel).",
         |c| c.restarts,
     ),
+    (
+        "ferrovs_sync_peer_resets_total",
+        "Times the peer forgot this gateway (it expired it) and both streams restarted.",
+        |c| c.resets,
+    ),
 ];
 
 /// A per-peer gauge family: name, help, value.
 type PeerGauge = (&'static str, &'static str, fn(&PeerStats) -> u64);
 
-const PEER_GAUGES: [PeerGauge; 4] = [
+const PEER_GAUGES: [PeerGauge; 5] = [
     (
         "ferrovs_sync_resend_queue_messages",
         "Numbered messages sent to the peer and not yet acknowledged.",
@@ -115,6 +120,11 @@ const PEER_GAUGES: [PeerGauge; 4] = [
         "ferrovs_sync_last_resync_sessions",
         "Sessions the last completed full resync from the peer carried.",
         |p| p.last_resync_sessions,
+    ),
+    (
+        "ferrovs_sync_peer_discovered",
+        "1 when the peer was discovered through the multicast group, 0 when it is listed.",
+        |p| u64::from(p.discovered),
     ),
 ];
 
@@ -162,12 +172,30 @@ pub fn render(e: &mut Families, s: &ChannelStats) {
     e.begin(
         "ferrovs_sync_messages_rejected_total",
         "Sync datagrams dropped unused, by reason (malformed, version, unknown_syncid, bad_hmac, \
-         unknown_peer, own, stale, out_of_window, mode).",
+         unknown_peer, own, stale, out_of_window, mode, peer_limit).",
         Kind::Counter,
     );
     for r in Reject::ALL {
         e.sample(&[("reason", r.name())], s.rejected.get(r));
     }
+    e.begin(
+        "ferrovs_sync_discovered_peers",
+        "Peers discovered through the multicast group and not forgotten.",
+        Kind::Gauge,
+    );
+    e.sample(&[], s.peers.iter().filter(|p| p.discovered).count() as u64);
+    e.begin(
+        "ferrovs_sync_peers_discovered_total",
+        "Peers discovered through the multicast group (authenticated hellos) since the channel started.",
+        Kind::Counter,
+    );
+    e.sample(&[], s.peers_discovered);
+    e.begin(
+        "ferrovs_sync_peers_expired_total",
+        "Discovered peers forgotten after a silence.",
+        Kind::Counter,
+    );
+    e.sample(&[], s.peers_expired);
     e.begin(
         "ferrovs_sync_invalid_sessions_total",
         "Sessions refused for sending because they broke a record invariant (a bug upstream).",
@@ -219,6 +247,8 @@ pub(crate) fn representative() -> ChannelStats {
         ready: true,
         rejected,
         invalid_records: 0,
+        peers_discovered: 1,
+        peers_expired: 0,
         peers: vec![
             PeerStats {
                 addr: "198.18.0.3:8848".parse().expect("literal"),
@@ -229,6 +259,7 @@ pub(crate) fn representative() -> ChannelStats {
                 buffered: 0,
                 last_resync: Some(std::time::Duration::from_millis(1500)),
                 last_resync_sessions: 100_000,
+                discovered: true,
             },
             PeerStats {
                 addr: "[2001:db8::3]:8848".parse().expect("literal"),
@@ -239,6 +270,7 @@ pub(crate) fn representative() -> ChannelStats {
                 buffered: 0,
                 last_resync: None,
                 last_resync_sessions: 0,
+                discovered: false,
             },
         ],
         lag,
@@ -272,6 +304,12 @@ mod tests {
             "ferrovs_sync_messages_rejected_total{reason=\"stale\"} 1",
             "ferrovs_sync_messages_rejected_total{reason=\"unknown_syncid\"} 0",
             "ferrovs_sync_socket_send_errors_total 2",
+            "ferrovs_sync_peer_discovered{peer=\"198.18.0.3:8848\"} 1",
+            "ferrovs_sync_peer_discovered{peer=\"[2001:db8::3]:8848\"} 0",
+            "ferrovs_sync_discovered_peers 1",
+            "ferrovs_sync_peers_discovered_total 1",
+            "ferrovs_sync_peers_expired_total 0",
+            "ferrovs_sync_messages_rejected_total{reason=\"peer_limit\"} 0",
             "ferrovs_sync_lag_seconds_bucket{le=\"0.0005\"} 1",
             "ferrovs_sync_lag_seconds_bucket{le=\"+Inf\"} 2",
             "ferrovs_sync_lag_seconds_count 2",

@@ -45,6 +45,8 @@ pub fn settings() -> Settings {
         peers: vec![addr(PEER)],
         key: KEY.to_vec(),
         syncid: 0,
+        group: None,
+        ttl: 1,
         max_datagram: 1400,
         rate: 0,
         mode: config::SyncMode::Both,

@@ -75,12 +75,46 @@
 //! holds every session the tables hold, received ones included, so a restarted peer gets back
 //! the sessions this gateway carried for it.
 //!
-//! # Multicast
+//! # Multicast: discovery on a group, reliability per peer
 //!
-//! The channel is unicast: one reliable stream per peer. The kernel's multicast daemon cannot
-//! be acknowledged without per-receiver state, and a resend to a group repeats it to every
-//! peer; with the handful of directors a VIP has, listing the peers costs nothing. A
-//! multicast address in `[sync]` is refused by `ferrovs check`.
+//! The kernel's daemon needs no peer list: it multicasts to 224.0.0.81:8848 and whoever listens
+//! installs. With `[sync] group` (`ipvsadm --mcast-group`, keepalived `lvs_sync_daemon ...
+//! group`) this channel needs none either, but only *discovery* uses the group:
+//!
+//! - Every `hello` interval each gateway multicasts a `Hello` with [`wire::FLAG_GROUP`] from
+//!   its `listen` socket (so the source is the address peers then talk to; TTL `[sync] ttl`,
+//!   loopback off, the outgoing interface `listen`'s; [`transport::UdpTransport::bind_group`]
+//!   joins the group on that interface). It carries the sync group, the sender id and epoch and
+//!   the HMAC, and no stream position.
+//! - A gateway takes the sender of an authenticated message it does not know as a peer
+//!   (`discover` in [`Channel`]) only if the HMAC holds (a forged hello creates nothing), the
+//!   syncid is its own, the authenticated sender id is the one of the source address (a
+//!   captured hello replayed from elsewhere creates nothing), the epoch is not an older life of
+//!   a peer it forgot, and fewer than `max_discovered` (16) peers are discovered; past the cap
+//!   the message is counted (`peer_limit`). A discovered peer gets exactly what a listed one
+//!   has: its own numbered stream with acknowledgements, window, resends and NACKs, and a full
+//!   resync on start and restart. The reliability is the tested unicast machinery, unchanged.
+//! - A discovered peer silent for `expire` (30 s) is forgotten (its epochs kept, bounded, to
+//!   refuse replays). A peer may forget this gateway while this one still has streams with it
+//!   (a one-way loss longer than `expire`): the forgetting side's first message to a peer it
+//!   (re)discovers is a unicast `Hello` with peer epoch 0, which a peer that had been
+//!   addressed by this epoch takes as "restart our streams" (both sides resync; counted in
+//!   `ferrovs_sync_peer_resets_total`). Without that the two ends' sequence numbers would never
+//!   meet again.
+//! - Live updates and resyncs stay unicast, one stream per peer. A group send would need the
+//!   acknowledgements of every receiver before a message leaves the window, resends to the
+//!   group would repeat to every peer what one lost, and a peer that joins late would still
+//!   need its own resync: the per-receiver state is needed anyway. With the pair or handful of
+//!   directors a VIP has, one copy per peer costs little (a datagram carries ~40 sessions).
+//! - The ready check cannot wait for a peer never heard of: with a group, a gateway is ready
+//!   once it has listened for `dead` (2 s, four hellos) and every discovered peer heard from
+//!   within `dead` has completed a resync towards it. So a restarted master whose sync path is
+//!   cut would take over with an empty table; listing `peers` as well (listed peers are always
+//!   waited for) closes that, at the price of the list.
+//!
+//! Only link-local groups (224.0.0.0/24, ff02::/16) are accepted: the exception path copies
+//! those to the kernel whatever it joined (`docs/ha.md`), routed groups not at all, and sync
+//! peers share a link.
 //!
 //! # Bounded memory
 //!

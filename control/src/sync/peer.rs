@@ -96,6 +96,15 @@ pub(crate) struct OpenDump {
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
+    /// Discovered through the multicast group (it expires when silent), not listed.
+    pub(crate) discovered: bool,
+    /// When it was last heard from, or created: a discovered peer expires from this.
+    pub(crate) seen: Instant,
+    /// Whether its first message must tell it that this gateway has no state of it (a
+    /// discovered peer: it may remember streams this gateway forgot).
+    pub(crate) announce: bool,
+    /// Whether it has addressed this gateway's current epoch (so it has streams with it).
+    pub(crate) addressed: bool,
     /// The state last reported.
     pub(crate) reported: PeerState,
 
@@ -153,6 +162,10 @@ impl Peer {
     pub(crate) fn new(addr: SocketAddr, window: usize, bucket: Bucket, now: Instant) -> Self {
         Self {
             addr,
+            discovered: false,
+            seen: now,
+            announce: false,
+            addressed: false,
             reported: PeerState::Down,
             epoch: 0,
             old_epochs: VecDeque::new(),
@@ -207,6 +220,13 @@ impl Peer {
             self.old_epochs.push_back(self.epoch);
         }
         self.epoch = epoch;
+        self.reset(window);
+    }
+
+    /// Restart both streams and the resyncs, in the same epoch of the peer (a new epoch, or a
+    /// peer that forgot this gateway).
+    pub(crate) fn reset(&mut self, window: usize) {
+        self.addressed = false;
         self.last_ts = 0;
         self.recv = RecvWindow::new(window);
         self.peer_next = 1;

@@ -30,6 +30,10 @@ pub struct Timing {
     pub resync_retry: Duration,
     /// Sessions queued per peer before the queue overflows (and a full resync replaces it).
     pub max_pending: usize,
+    /// Peers discovered through the group at most; more are refused and counted.
+    pub max_discovered: usize,
+    /// A discovered peer silent this long is forgotten (its epochs are remembered).
+    pub expire: Duration,
 }
 
 impl Default for Timing {
@@ -44,6 +48,8 @@ impl Default for Timing {
             ack_every: 32,
             resync_retry: Duration::from_secs(1),
             max_pending: 1 << 17,
+            max_discovered: 16,
+            expire: Duration::from_secs(30),
         }
     }
 }
@@ -55,6 +61,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The peers' addresses.
     pub peers: Vec<SocketAddr>,
+    /// The multicast group (address and port) hellos go to, when peers are discovered.
+    pub group: Option<SocketAddr>,
+    /// The hop limit of the group's hellos.
+    pub ttl: u8,
     /// The shared HMAC key.
     pub key: Vec<u8>,
     /// The sync group.
@@ -74,6 +84,8 @@ impl core::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("peers", &self.peers)
+            .field("group", &self.group)
+            .field("ttl", &self.ttl)
             .field("key", &format_args!("<{} bytes>", self.key.len()))
             .field("syncid", &self.syncid)
             .field("max_datagram", &self.max_datagram)
@@ -110,6 +122,8 @@ impl Settings {
         Ok(Self {
             listen,
             peers: s.peers.clone(),
+            group: s.group_addr(),
+            ttl: s.ttl,
             key: key.as_bytes().to_vec(),
             syncid: s.syncid,
             max_datagram: usize::from(s.max_datagram),
@@ -129,15 +143,21 @@ impl Settings {
     /// This gateway's sender id: FNV-1a over the listen address and port, so it is stable
     /// across restarts and differs between gateways.
     pub fn sender_id(&self) -> u32 {
-        let mut h: u32 = 0x811c_9dc5;
-        let ip = match self.listen.ip() {
-            std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-            std::net::IpAddr::V6(a) => a.octets(),
-        };
-        for b in ip.iter().chain(&self.listen.port().to_be_bytes()) {
-            h ^= u32::from(*b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        h
+        sender_id_of(self.listen)
     }
+}
+
+/// The sender id of a gateway listening on `listen` ([`Settings::sender_id`]): a discovered
+/// peer's authenticated sender id must be the one of the address its datagrams come from.
+pub fn sender_id_of(listen: SocketAddr) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(a) => a.octets(),
+    };
+    for b in ip.iter().chain(&listen.port().to_be_bytes()) {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
 }

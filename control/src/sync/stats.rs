@@ -30,11 +30,13 @@ pub enum Reject {
     OutOfWindow,
     /// Sessions sent to a gateway whose mode does not install them (`master`).
     Mode,
+    /// From an unknown gateway when as many peers as allowed were discovered already.
+    PeerLimit,
 }
 
 impl Reject {
     /// Number of reasons.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     /// Every reason, in counter order.
     pub const ALL: [Reject; Self::COUNT] = [
         Reject::Malformed,
@@ -46,6 +48,7 @@ impl Reject {
         Reject::Stale,
         Reject::OutOfWindow,
         Reject::Mode,
+        Reject::PeerLimit,
     ];
 
     /// The `reason` label value.
@@ -60,6 +63,7 @@ impl Reject {
             Reject::Stale => "stale",
             Reject::OutOfWindow => "out_of_window",
             Reject::Mode => "mode",
+            Reject::PeerLimit => "peer_limit",
         }
     }
 
@@ -122,6 +126,8 @@ pub struct PeerCounters {
     pub resyncs_served: u64,
     /// New epochs of the peer after the first (restarts).
     pub restarts: u64,
+    /// Times the peer forgot this gateway (it expired it) and both streams restarted.
+    pub resets: u64,
 }
 
 /// One peer, for the metrics endpoint.
@@ -143,6 +149,8 @@ pub struct PeerStats {
     pub last_resync: Option<Duration>,
     /// Sessions the last completed resync from the peer carried.
     pub last_resync_sessions: u64,
+    /// Whether it was discovered through the multicast group (else it is listed).
+    pub discovered: bool,
 }
 
 /// Everything the channel exports.
@@ -154,6 +162,10 @@ pub struct ChannelStats {
     pub rejected: Rejects,
     /// Sessions this gateway refused to queue (they broke a record invariant).
     pub invalid_records: u64,
+    /// Peers discovered through the multicast group since the channel started.
+    pub peers_discovered: u64,
+    /// Discovered peers forgotten after a silence.
+    pub peers_expired: u64,
     /// Per peer.
     pub peers: Vec<PeerStats>,
     /// Sync lag of live sessions: from queueing on the sender to delivery here, in seconds

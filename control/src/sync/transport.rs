@@ -2,11 +2,18 @@
 //! TAP or a management interface), non-blocking, read by a thread that feeds a bounded
 //! crossbeam channel the control loop selects on; sends go straight out from the control loop.
 //!
+//! With a multicast group ([`UdpTransport::bind_group`]) a second socket is bound to the
+//! group's address and port and joins the group on the interface holding `listen`
+//! (`IP_ADD_MEMBERSHIP` / `IPV6_JOIN_GROUP`); the same reader thread reads both. Everything is
+//! sent from the `listen` socket (so a hello's source is the address peers then talk to), with
+//! the outgoing multicast interface set to `listen`'s (`IP_MULTICAST_IF` / `IPV6_MULTICAST_IF`),
+//! the TTL of `[sync] ttl`, and loopback off (a gateway does not hear its own hellos).
+//!
 //! A flood cannot grow memory: the reader drops datagrams when the channel to the control loop
 //! is full (counted), and the kernel drops them when the socket buffer is.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -61,8 +68,51 @@ impl UdpTransport {
     /// The address cannot be bound (not an address of this host, port in use) or the thread
     /// cannot start.
     pub fn bind(listen: SocketAddr) -> io::Result<Self> {
-        let socket = Arc::new(UdpSocket::bind(listen)?);
+        Self::start(UdpSocket::bind(listen)?, None)
+    }
+
+    /// Bind `listen`, and `group` (a multicast address and port) joined on the interface that
+    /// holds `listen`'s address; multicast sends leave that interface with hop limit `ttl`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::bind`]; the interface holding `listen` cannot be found (IPv6), or the kernel
+    /// refuses the membership or an option.
+    pub fn bind_group(listen: SocketAddr, group: SocketAddr, ttl: u8) -> io::Result<Self> {
+        use rustix::net::sockopt;
+        let socket = UdpSocket::bind(listen)?;
+        let rx = UdpSocket::bind(group)?;
+        match (listen.ip(), group.ip()) {
+            (IpAddr::V4(l), IpAddr::V4(g)) => {
+                sockopt::set_ip_add_membership(&rx, &g, &l)?;
+                sockopt::set_ip_multicast_if(&socket, &l)?;
+                sockopt::set_ip_multicast_ttl(&socket, u32::from(ttl))?;
+                sockopt::set_ip_multicast_loop(&socket, false)?;
+            }
+            (IpAddr::V6(l), IpAddr::V6(g)) => {
+                let ifindex = ifindex_of_v6(l)?;
+                sockopt::set_ipv6_add_membership(&rx, &g, ifindex)?;
+                sockopt::set_ipv6_multicast_if(&socket, ifindex)?;
+                sockopt::set_ipv6_multicast_hops(&socket, u32::from(ttl))?;
+                sockopt::set_ipv6_multicast_loop(&socket, false)?;
+            }
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the sync group is not of the listen address's family",
+                ))
+            }
+        }
+        Self::start(socket, Some(rx))
+    }
+
+    fn start(socket: UdpSocket, group: Option<UdpSocket>) -> io::Result<Self> {
+        let socket = Arc::new(socket);
         socket.set_nonblocking(true)?;
+        // The group's socket is the reader's alone: it only receives.
+        if let Some(g) = &group {
+            g.set_nonblocking(true)?;
+        }
         let (tx, rx) = bounded(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(TransportCounters::default());
@@ -70,7 +120,7 @@ impl UdpTransport {
             let (socket, stop, counters) = (socket.clone(), stop.clone(), counters.clone());
             std::thread::Builder::new()
                 .name("ferrovs-sync-rx".into())
-                .spawn(move || read_loop(&socket, &tx, &stop, &counters))?
+                .spawn(move || read_loop(&socket, group.as_ref(), &tx, &stop, &counters))?
         };
         Ok(Self {
             socket,
@@ -132,8 +182,30 @@ impl Drop for UdpTransport {
     }
 }
 
+/// The index of the interface that holds `addr` (`/proc/net/if_inet6`: address in hex,
+/// index in hex, ...).
+fn ifindex_of_v6(addr: Ipv6Addr) -> io::Result<u32> {
+    let want: String = addr.octets().iter().map(|b| format!("{b:02x}")).collect();
+    let table = std::fs::read_to_string("/proc/net/if_inet6")?;
+    table
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next()? == want)
+                .then(|| u32::from_str_radix(f.next()?, 16).ok())
+                .flatten()
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("no interface holds {addr}"),
+            )
+        })
+}
+
 fn read_loop(
     socket: &UdpSocket,
+    group: Option<&UdpSocket>,
     tx: &Sender<Datagram>,
     stop: &AtomicBool,
     counters: &TransportCounters,
@@ -144,7 +216,10 @@ fn read_loop(
         tv_nsec: 100_000_000,
     });
     while !stop.load(Ordering::Relaxed) {
-        let mut fds = [PollFd::new(socket, PollFlags::IN)];
+        let mut fds = vec![PollFd::new(socket, PollFlags::IN)];
+        if let Some(g) = group {
+            fds.push(PollFd::new(g, PollFlags::IN));
+        }
         match poll(&mut fds, Some(&wait)) {
             Ok(0) => continue,
             Ok(_) => {}
@@ -155,28 +230,42 @@ fn read_loop(
                 continue;
             }
         }
-        loop {
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let d = Datagram {
-                        bytes: buf[..n].to_vec(),
-                        from,
-                    };
-                    match tx.try_send(d) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(_)) => {
-                            counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(TrySendError::Disconnected(_)) => return,
+        for s in core::iter::once(socket).chain(group) {
+            if !drain(s, &mut buf, tx, counters) {
+                return;
+            }
+        }
+    }
+}
+
+/// Read what `socket` has; false when the control loop is gone.
+fn drain(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    tx: &Sender<Datagram>,
+    counters: &TransportCounters,
+) -> bool {
+    loop {
+        match socket.recv_from(buf) {
+            Ok((n, from)) => {
+                let d = Datagram {
+                    bytes: buf[..n].to_vec(),
+                    from,
+                };
+                match tx.try_send(d) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
+                    Err(TrySendError::Disconnected(_)) => return false,
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // ICMP port unreachable from a peer that is down surfaces here on Linux.
-                    counters.recv_errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                // ICMP port unreachable from a peer that is down surfaces here on Linux.
+                counters.recv_errors.fetch_add(1, Ordering::Relaxed);
+                return true;
             }
         }
     }

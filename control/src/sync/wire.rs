@@ -33,7 +33,7 @@
 //! | 3 `Nack` | `n` u8 (1..=32), `n` × (`first` u64, `last` u64): ranges to resend |
 //! | 4 `ResyncRequest` | `req_id` u32 (increasing per requester epoch) |
 //! | 5 `ResyncDone` | `req_id` u32 (0 = unsolicited), `records` u64 sent in the resync |
-//! | 6 `Hello` | empty (keepalive, carries `seq` and `ack`) |
+//! | 6 `Hello` | empty (keepalive, carries `seq` and `ack`); flag 2 = sent to the multicast group (discovery: `peer epoch`, `seq`, `ack` are 0). A unicast `Hello` with `peer epoch` 0 from a peer that knew this gateway's epoch says the peer forgot it (it expired it): both streams restart |
 //!
 //! A record (12 bytes, then the addresses: 4 bytes each for IPv4, 16 for IPv6, each followed by
 //! its port, then the client hop if present):
@@ -73,6 +73,9 @@ pub const DATA_PREFIX_LEN: usize = 10;
 pub const MAX_NACK_RANGES: usize = 32;
 /// `Data` flag: the records belong to a full resync.
 pub const FLAG_RESYNC: u8 = 1;
+/// `Hello` flag: sent to the multicast group (discovery), not to one peer; its `peer epoch`,
+/// `seq` and `ack` are 0 and mean nothing.
+pub const FLAG_GROUP: u8 = 2;
 /// Fixed part of a record before its addresses.
 const RECORD_FIXED: usize = 12;
 
@@ -117,6 +120,7 @@ impl MsgType {
     const fn allowed_flags(self) -> u8 {
         match self {
             Self::Data => FLAG_RESYNC,
+            Self::Hello => FLAG_GROUP,
             _ => 0,
         }
     }

@@ -289,6 +289,9 @@ fn sync_daemons_start_list_and_stop_through_the_admin_socket() {
             mcast_interface: None,
             syncid: None,
             maxlen: None,
+            group: None,
+            mcast_port: None,
+            ttl: None,
         }));
         let both = ask(Request::Daemons);
         let stopped = ferrovsadm(&["--stop-daemon", "backup"]);

@@ -1,6 +1,7 @@
 //! Channel tests over a simulated network ([`sim`]): resync on start and restart, loss,
 //! duplication and reordering, forged and replayed messages, bounded memory, rate cap, modes.
 
+mod discovery;
 mod fuzz;
 mod sim;
 mod workers;
@@ -18,7 +19,7 @@ fn timing() -> Timing {
 }
 
 /// Run until every node is ready (every peer's resync complete).
-fn until_ready(net: &mut Net, limit: Duration) {
+pub(super) fn until_ready(net: &mut Net, limit: Duration) {
     let ok = net.run_while_not(limit, |n| n.nodes.iter().all(|x| x.ch.ready()));
     assert!(ok, "not every node became ready within {limit:?}");
 }

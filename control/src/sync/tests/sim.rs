@@ -82,6 +82,8 @@ pub fn settings(i: usize, n: usize, timing: Timing) -> Settings {
         peers: (0..n).filter(|&j| j != i).map(addr).collect(),
         key: KEY.to_vec(),
         syncid: 1,
+        group: None,
+        ttl: 1,
         max_datagram: 1400,
         rate: 0,
         mode: config::SyncMode::Both,
@@ -250,26 +252,33 @@ impl Net {
                 guard += 1;
                 assert!(guard < 100_000, "poll_transmit never runs dry");
                 assert!(t.bytes.len() <= self.nodes[i].ch.settings().max_datagram);
-                let Some(j) = self.index(t.dst) else { continue };
-                if self.capturing {
-                    self.capture.push((i, j, t.bytes.clone()));
-                }
-                if self.cut.contains(&(i, j)) || self.rng.chance(self.loss) {
-                    continue;
-                }
-                let copies = if self.rng.chance(self.dup) { 2 } else { 1 };
-                for _ in 0..copies {
-                    let jit = if self.jitter.is_zero() {
-                        Duration::ZERO
-                    } else {
-                        Duration::from_micros(self.rng.below(self.jitter.as_micros() as u64))
-                    };
-                    self.flying.push(Flying {
-                        at: self.now + self.latency + jit,
-                        from: addr(i),
-                        to: t.dst,
-                        bytes: t.bytes.clone(),
-                    });
+                // The multicast group reaches every other node, each copy lost on its own.
+                let targets: Vec<usize> = if t.dst.ip().is_multicast() {
+                    (0..self.nodes.len()).filter(|&j| j != i).collect()
+                } else {
+                    self.index(t.dst).into_iter().collect()
+                };
+                for j in targets {
+                    if self.capturing {
+                        self.capture.push((i, j, t.bytes.clone()));
+                    }
+                    if self.cut.contains(&(i, j)) || self.rng.chance(self.loss) {
+                        continue;
+                    }
+                    let copies = if self.rng.chance(self.dup) { 2 } else { 1 };
+                    for _ in 0..copies {
+                        let jit = if self.jitter.is_zero() {
+                            Duration::ZERO
+                        } else {
+                            Duration::from_micros(self.rng.below(self.jitter.as_micros() as u64))
+                        };
+                        self.flying.push(Flying {
+                            at: self.now + self.latency + jit,
+                            from: addr(i),
+                            to: addr(j),
+                            bytes: t.bytes.clone(),
+                        });
+                    }
                 }
             }
         }
