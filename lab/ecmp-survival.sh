@@ -16,7 +16,8 @@
 # seconds (default 10) later the client stops. A connection kept working when it had no error
 # and answers in the last 2 s before the stop. One line per crash, counting the dead gateway's
 # connections, the survivors' that the router left where they were, and the survivors' that
-# its rehash moved to another survivor; then the totals. The gateway starts again (and, with
+# its rehash moved to another survivor, with the longest stall in each kind (from the crash to
+# a kept connection's first answer after it); then the totals. The gateway starts again (and, with
 # the takeover, takes its local addresses back) before the next round. Needs root and the
 # built binaries; uses FERROVS_LAB_ID (default fvsurv).
 set -euo pipefail
@@ -87,23 +88,24 @@ for round in $(seq 1 "$crashes"); do
   touch "$stop"
   wait "$client" || true
   # Per connection: kept working (no error, answers in the last 2 s), and its kind.
-  read -r dead dead_ok stay stay_ok moved moved_ok < <(awk -v t="$(awk -v a="$t0" -v s="$settle" 'BEGIN { printf "%.3f", a + s - 2 }')" \
-    -v v="$vaddr" '
+  read -r dead dead_ok stay stay_ok moved moved_ok dstall sstall mstall < <(awk -v t="$(awk -v a="$t0" -v s="$settle" 'BEGIN { printf "%.3f", a + s - 2 }')" \
+    -v v="$vaddr" -v t0="$t0" '
     FILENAME ~ /before/ { before[$1] = $2; next }
     FILENAME ~ /after/ { after[$1] = $2; next }
     $1 == "open" { port[$2] = $3; n++ }
     $1 == "ok" && $3 > t { late[$2] = 1 }
+    $1 == "ok" && $3 > t0 && !($2 in first) { first[$2] = $3 - t0 }
     $1 == "err" { err[$2] = 1 }
     END {
       for (c = 0; c < n; c++) {
-        p = port[c]; ok = late[c] && !err[c]
-        if (before[p] == v) { d++; dk += ok }
-        else if (before[p] == after[p]) { s++; sk += ok }
-        else { m++; mk += ok }
+        p = port[c]; ok = late[c] && !err[c]; st = ok ? first[c] : 0
+        if (before[p] == v) { d++; dk += ok; if (st > ds) ds = st }
+        else if (before[p] == after[p]) { s++; sk += ok; if (st > ss) ss = st }
+        else { m++; mk += ok; if (st > ms) ms = st }
       }
-      printf "%d %d %d %d %d %d\n", d, dk, s, sk, m, mk
+      printf "%d %d %d %d %d %d %.2f %.2f %.2f\n", d, dk, s, sk, m, mk, ds, ss, ms
     }' "$STATE/before-$round.txt" "$STATE/after-$round.txt" "$out")
-  echo "crash $round ($victim): kept working: $dead_ok/$dead of $victim's, $stay_ok/$stay of the survivors' that stayed, $moved_ok/$moved moved between survivors"
+  echo "crash $round ($victim): kept working: $dead_ok/$dead of $victim's (longest stall $dstall s), $stay_ok/$stay of the survivors' that stayed ($sstall s), $moved_ok/$moved moved between survivors ($mstall s)"
   tot_dead=$((tot_dead + dead)) tot_dead_ok=$((tot_dead_ok + dead_ok))
   tot_stay=$((tot_stay + stay)) tot_stay_ok=$((tot_stay_ok + stay_ok))
   tot_moved=$((tot_moved + moved)) tot_moved_ok=$((tot_moved_ok + moved_ok))
