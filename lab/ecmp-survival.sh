@@ -41,7 +41,16 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "ecmp-survival: $*" >&2; }
-trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
+# A failed run keeps the lab's logs (and configurations) for a look.
+on_exit() {
+  local rc=$?
+  if [ $rc != 0 ] && [ -d "$STATE" ]; then
+    rm -rf "$STATE.failed" && cp -r "$STATE" "$STATE.failed" 2>/dev/null &&
+      say "the lab's files are in $STATE.failed"
+  fi
+  "$LAB" down >/dev/null 2>&1 || true
+}
+trap on_exit EXIT
 
 if [ "$mode" != fullnat ] && [ ${#extra[@]} -gt 0 ]; then
   say "with sync every gateway lists every connection: the carrier is known in FullNAT only"
