@@ -12,6 +12,9 @@ wall-clock times (the same clock as `date +%s.%N`):
     uopen F PORT ADDR               UDP flow F sends from local address ADDR, port PORT
     uok F TIME BACKEND              F got an answer from BACKEND (rs1 for "rs1: ...")
     uerr F TIME REASON              F's socket reported an error (an ICMP error): it goes on
+    src C ADDR                      (--show-source) C's first answer came with X-Client: ADDR,
+                                    the source the real server saw (FullNAT: the local address,
+                                    so the gateway that made the connection)
     ready                           every connection and flow has had an answer
     done                            stopped cleanly
 
@@ -41,7 +44,7 @@ def say(line):
 
 
 def read_answer(s):
-    """One HTTP/1.1 answer on keep-alive socket s: (status line, body)."""
+    """One HTTP/1.1 answer on keep-alive socket s: (status line, body, X-Client header)."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         d = s.recv(4096)
@@ -50,11 +53,13 @@ def read_answer(s):
         buf += d
     head, body = buf.split(b"\r\n\r\n", 1)
     lines = head.split(b"\r\n")
-    length = None
+    length, source = None, ""
     for h in lines[1:]:
         k, _, v = h.partition(b":")
         if k.strip().lower() == b"content-length":
             length = int(v.strip())
+        if k.strip().lower() == b"x-client":
+            source = v.strip().decode(errors="replace")
     if length is None:
         raise ValueError("no Content-Length")
     while len(body) < length:
@@ -64,7 +69,7 @@ def read_answer(s):
         body += d
     if len(body) != length:
         raise ValueError("more bytes than the answer's length")
-    return lines[0].decode(errors="replace"), body.decode(errors="replace")
+    return lines[0].decode(errors="replace"), body.decode(errors="replace"), source
 
 
 def tcp_conn(c, s, args, stop, answered):
@@ -72,12 +77,14 @@ def tcp_conn(c, s, args, stop, answered):
     try:
         while not stop.is_set():
             s.sendall(req)
-            status, body = read_answer(s)
+            status, body, source = read_answer(s)
             if not status.startswith("HTTP/1.1 200"):
                 raise ValueError("status " + status.replace(" ", "_"))
             name = body.strip().removeprefix("<h1>Backend ").removesuffix("</h1>")
             if not name or " " in name:
                 raise ValueError("body " + repr(body[:40]).replace(" ", "_"))
+            if args.show_source and not answered.is_set():
+                say(f"src {c} {source or '-'}")
             say(f"ok {c} {time.time():.3f} {name}")
             answered.set()
             stop.wait(args.every)
@@ -126,6 +133,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds for an answer")
     ap.add_argument("--stop-file", required=True)
     ap.add_argument("--sources", default="", help="comma-separated local addresses to send from")
+    ap.add_argument("--show-source", action="store_true", help="print what the server saw")
     args = ap.parse_args()
     sources = [a for a in args.sources.split(",") if a]
 

@@ -13,62 +13,11 @@
 
 mod common;
 
-use common::{now, poll, Attempt, Lab};
+use common::{now, poll, root, Attempt, Lab};
 use std::collections::HashMap;
-use std::time::Duration;
-
-/// The client's keep-alive streams: `count` TCP connections to the VIP, each sending a GET
-/// every 100 ms and reading the answer (5 s budget), until the stop file appears. Prints
-/// `up I PORT` once stream I has its first answer, and at the end `end I PORT ok N` or
-/// `end I PORT error WHAT N` (N answers).
-const STREAMS: &str = r#"
-import os, socket, sys, threading, time
-vip, count, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-lock = threading.Lock()
-def say(line):
-    with lock:
-        print(line, flush=True)
-def get(s):
-    s.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n")
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(4096)
-        if not d:
-            raise Exception("closed")
-        buf += d
-    head, body = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for l in head.split(b"\r\n"):
-        if l.lower().startswith(b"content-length:"):
-            n = int(l.split(b":")[1])
-    while len(body) < n:
-        d = s.recv(4096)
-        if not d:
-            raise Exception("closed_in_body")
-        body += d
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise Exception("status")
-def stream(i):
-    n, port = 0, 0
-    try:
-        s = socket.create_connection((vip, 80), timeout=5)
-        port = s.getsockname()[1]
-        while not os.path.exists(stop):
-            get(s)
-            n += 1
-            if n == 1:
-                say("up %d %d" % (i, port))
-            time.sleep(0.1)
-        say("end %d %d ok %d" % (i, port, n))
-    except Exception as e:
-        say("end %d %d error %s %d" % (i, port, type(e).__name__, n))
-ts = [threading.Thread(target=stream, args=(i,)) for i in range(count)]
-for t in ts:
-    t.start()
-    time.sleep(0.02)
-for t in ts:
-    t.join()
-"#;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 /// This file's lab ids start so (tests/lab.rs "fvt", lab_ha "fvh", lab_sync "fvs").
 const TAG: &str = "fve";
@@ -82,6 +31,95 @@ const BFD_BOUND_S: f64 = 1.0;
 /// router's removal of a dead gateway is timed on its own.
 const BUDGET_S: &str = "5";
 
+/// Keep-alive connections held through a crash by lab/hold-conns.py (a GET on each every 100
+/// ms), its output in a file of the lab's state.
+struct Streams {
+    log: PathBuf,
+    stop: PathBuf,
+    child: Option<Child>,
+}
+
+/// What became of one connection: its client port, and whether it kept working (answers after
+/// the crash, no error).
+#[derive(Debug)]
+struct Stream {
+    port: u16,
+    /// What the real server saw as the source (X-Client): FullNAT's local address.
+    source: Option<String>,
+    answers_after: usize,
+    error: Option<String>,
+}
+
+impl Stream {
+    fn kept(&self) -> bool {
+        self.error.is_none() && self.answers_after > 0
+    }
+}
+
+impl Streams {
+    /// Every connection so far, with its answers after `t`.
+    fn seen(&self, t: f64) -> Vec<Stream> {
+        let text = std::fs::read_to_string(&self.log).expect("client log");
+        let mut streams: Vec<Stream> = Vec::new();
+        for l in text.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let conn = |i: usize| -> usize { f[i].parse().expect("connection number") };
+            match f.first().copied() {
+                // "open C PORT ADDR": connections are numbered in order.
+                Some("open") => {
+                    assert_eq!(conn(1), streams.len(), "{l}");
+                    streams.push(Stream {
+                        port: f[2].parse().expect("port"),
+                        source: None,
+                        answers_after: 0,
+                        error: None,
+                    });
+                }
+                Some("src") => streams[conn(1)].source = Some(f[2].to_owned()),
+                Some("ok") => {
+                    if f[2].parse::<f64>().expect("time") > t {
+                        streams[conn(1)].answers_after += 1;
+                    }
+                }
+                Some("err") => streams[conn(1)].error = Some(l.to_owned()),
+                Some("ready" | "done") => {}
+                _ => panic!("hold-conns.py said {l:?}\n{text}"),
+            }
+        }
+        streams
+    }
+
+    /// Stop the client (each connection ends its current request, its timeout at most): every
+    /// connection, with its answers after `t`.
+    fn finish(mut self, t: f64) -> Vec<Stream> {
+        std::fs::write(&self.stop, "").expect("stop file");
+        let mut child = self.child.take().expect("the client runs");
+        let start = Instant::now();
+        while child.try_wait().expect("client").is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "hold-conns.py did not stop within 40 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = std::fs::read_to_string(&self.log).expect("client log");
+        assert!(
+            text.contains("\ndone\n"),
+            "hold-conns.py did not end cleanly:\n{text}"
+        );
+        self.seen(t)
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A lab with N gateways behind the router.
 struct Ecmp {
     lab: Lab,
@@ -90,7 +128,15 @@ struct Ecmp {
 
 impl Ecmp {
     fn up(mode: &str, n: u32) -> Ecmp {
-        let lab = Lab::create(TAG, mode, &["--ecmp", &n.to_string()]);
+        Ecmp::up_with(mode, n, &[])
+    }
+
+    /// The same with more `lab/lab up` arguments (`--sync`).
+    fn up_with(mode: &str, n: u32, extra: &[&str]) -> Ecmp {
+        let n_text = n.to_string();
+        let mut args = vec!["--ecmp", n_text.as_str()];
+        args.extend_from_slice(extra);
+        let lab = Lab::create(TAG, mode, &args);
         let gateways: Vec<String> = lab.var("GATEWAYS").split(',').map(str::to_owned).collect();
         assert_eq!(gateways.len(), n as usize, "lab env GATEWAYS");
         assert_eq!(
@@ -378,6 +424,120 @@ impl Ecmp {
         self.wait_paths(&self.gateways, Duration::from_secs(10));
     }
 
+    /// `count` keep-alive connections from the client to the VIP (lab/hold-conns.py, a GET on
+    /// each every 100 ms, `timeout` seconds for each answer: TCP retransmits through a
+    /// failover), once every one has had its first answer.
+    fn hold(&self, count: usize, timeout: &str) -> Streams {
+        let state = self.lab.state();
+        let log = state.join("streams.log");
+        let stop = state.join("streams.stop");
+        let out = std::fs::File::create(&log).expect("client log");
+        let child = self
+            .lab
+            .command(&["exec", "client", "--", "python3"])
+            .arg(root().join("lab/hold-conns.py"))
+            .args(["--addr", self.lab.var("VIP"), "--conns", &count.to_string()])
+            .args([
+                "--every",
+                "0.1",
+                "--timeout",
+                timeout,
+                "--show-source",
+                "--stop-file",
+            ])
+            .arg(&stop)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hold-conns.py");
+        let s = Streams {
+            log,
+            stop,
+            child: Some(child),
+        };
+        let ready = poll(Duration::from_secs(30), || {
+            std::fs::read_to_string(&s.log).is_ok_and(|t| t.contains("\nready\n"))
+        });
+        assert!(
+            ready.is_some(),
+            "not every connection answered within 30 s:\n{}\n{}",
+            std::fs::read_to_string(&s.log).unwrap_or_default(),
+            self.logs()
+        );
+        s
+    }
+
+    /// The gateway that carries each of `streams` now, by client port. FullNAT: the one whose
+    /// local address the real server saw (exact, sync or not). Otherwise: the one listing the
+    /// connection as ESTABLISHED (without sync, only the gateway it went through has it). The
+    /// router's own choice cannot be asked: `ip route get` with the ports disagrees with where
+    /// its kernel forwards the lab's flows (seen: the client's socket hash, not the headers,
+    /// decides there).
+    fn carriers(&self, streams: &[Stream]) -> HashMap<u16, String> {
+        if self.lab.var("MODE") == "fullnat" {
+            return streams
+                .iter()
+                .filter_map(|s| {
+                    let src = s.source.as_deref()?;
+                    let g = self.gateways.iter().find(|g| self.var(g, "LADDR") == src)?;
+                    Some((s.port, g.clone()))
+                })
+                .collect();
+        }
+        let mut via = HashMap::new();
+        for g in &self.gateways {
+            let list = self.lab.run(g, &["ferrovsadm", "-Lnc"]);
+            for l in list.lines().filter(|l| l.contains("ESTABLISHED")) {
+                if let Some(port) = l
+                    .split_whitespace()
+                    .nth(3)
+                    .and_then(|src| src.rsplit(':').next())
+                    .and_then(|p| p.parse().ok())
+                {
+                    via.insert(port, g.clone());
+                }
+            }
+        }
+        via
+    }
+
+    /// SIGKILL `victim` under `count` keep-alive connections; `settle` seconds later, what
+    /// became of each, with the gateway that carried it before the crash (None: not found).
+    fn crash_under_streams(
+        &self,
+        victim: &str,
+        count: usize,
+        timeout: &str,
+        settle: u64,
+    ) -> Vec<(Stream, Option<String>)> {
+        let streams = self.hold(count, timeout);
+        let via = self.carriers(&streams.seen(0.0));
+        let others: Vec<String> = self
+            .gateways
+            .iter()
+            .filter(|g| *g != victim)
+            .cloned()
+            .collect();
+        let said = self.lab.lab_ok(&["stop", victim]);
+        let killed: f64 = said
+            .rsplit(' ')
+            .next()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("lab stop said {said:?}"));
+        self.wait_paths(&others, Duration::from_secs(5));
+        // BFD, the router's rehash, a takeover, and a few retransmissions of each stream.
+        std::thread::sleep(Duration::from_secs(settle));
+        // Working afterwards: answers in the last two seconds before the stop.
+        let ends = streams.finish(killed + settle as f64 - 2.0);
+        assert_eq!(ends.len(), count, "connections opened");
+        ends.into_iter()
+            .map(|s| {
+                let g = via.get(&s.port).cloned();
+                (s, g)
+            })
+            .collect()
+    }
+
     /// Watch the router's kernel route to the VIP (every 10 ms, straight through `ip -n`: no
     /// lab/lab start-up in the way) from now until `gw` has left it and another gateway is
     /// still in it: when that was seen (None after 10 s).
@@ -544,73 +704,30 @@ fn lab_ecmp_fullnat_two_gateways_own_local_addresses() {
 /// working when one gateway crashes, including those the router's rehash moves from one
 /// survivor to another (Linux's multipath is hash-threshold: removing a next hop moves some
 /// flows between the others too). Those arrive mid-flow at a gateway without their session:
-/// today DR drops them; with mid-flow scheduling by a consistent scheduler (`mh`) the new
-/// gateway picks the same real server and the connection goes on.
+/// with mid-flow scheduling by a consistent scheduler (`mh`) the new gateway picks the same
+/// real server and the connection goes on.
 #[test]
 fn lab_ecmp_dr_crash_keeps_established_flows() {
     let e = Ecmp::up("dr", 3);
-    let state = std::path::PathBuf::from(format!("/run/ferrovs-lab/{}", e.lab.id));
-    let script = state.join("streams.py");
-    let stop = state.join("streams-stop");
-    std::fs::write(&script, STREAMS).expect("write streams.py");
-    let count = 40;
-    let child = e.lab.spawn(
-        "client",
-        &[
-            "python3",
-            script.to_str().expect("utf-8"),
-            e.lab.var("VIP"),
-            &count.to_string(),
-            stop.to_str().expect("utf-8"),
-        ],
-    );
-    // Which gateway carries which stream: its sessions, by the client's port.
-    std::thread::sleep(Duration::from_secs(3));
-    let mut via: HashMap<u16, String> = HashMap::new();
-    for g in &e.gateways {
-        let list = e.lab.run(g, &["ferrovsadm", "-Lnc"]);
-        for l in list.lines().filter(|l| l.contains("ESTABLISHED")) {
-            if let Some(port) = l
-                .split_whitespace()
-                .nth(3)
-                .and_then(|src| src.rsplit(':').next())
-                .and_then(|p| p.parse().ok())
-            {
-                via.insert(port, g.clone());
-            }
-        }
-    }
     let victim = "gw3";
-    e.lab.lab_ok(&["stop", victim]);
-    // BFD, the router's rehash, and a few retransmissions of each moved stream.
-    std::thread::sleep(Duration::from_secs(6));
-    std::fs::write(&stop, "").expect("stop file");
-    let out = child.wait_with_output().expect("streams");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ends: Vec<(u16, bool)> = text
-        .lines()
-        .filter(|l| l.starts_with("end "))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[2].parse().expect("port"), f[3] == "ok")
-        })
-        .collect();
-    assert_eq!(ends.len(), count, "every stream ended: {text}");
-    let survivors: Vec<&(u16, bool)> = ends
-        .iter()
-        .filter(|(p, _)| via.get(p).is_some_and(|g| g != victim))
-        .collect();
-    let kept = survivors.iter().filter(|(_, ok)| *ok).count();
-    let on_victim = ends
-        .iter()
-        .filter(|(p, _)| via.get(p).is_some_and(|g| g == victim));
+    let count = 40;
+    let ends = e.crash_under_streams(victim, count, "5", 6);
+    let through = |pred: &dyn Fn(&str) -> bool| -> Vec<&Stream> {
+        ends.iter()
+            .filter(|(_, g)| g.as_deref().is_some_and(pred))
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let survivors = through(&|g| g != victim);
+    let on_victim = through(&|g| g == victim);
+    let kept = survivors.iter().filter(|s| s.kept()).count();
     eprintln!(
         "streams through the surviving gateways: {kept} of {} kept working; through {victim}: {} \
          of {} (ports without a session found: {})",
         survivors.len(),
-        on_victim.clone().filter(|(_, ok)| *ok).count(),
-        on_victim.count(),
-        ends.iter().filter(|(p, _)| !via.contains_key(p)).count()
+        on_victim.iter().filter(|s| s.kept()).count(),
+        on_victim.len(),
+        ends.iter().filter(|(_, g)| g.is_none()).count()
     );
     assert!(
         survivors.len() >= count / 2,
@@ -619,13 +736,86 @@ fn lab_ecmp_dr_crash_keeps_established_flows() {
     );
     assert!(
         kept * 100 >= survivors.len() * 99,
-        "{kept} of {} established streams through the surviving gateways kept working\n{}",
+        "{kept} of {} established streams through the surviving gateways kept working: {:?}\n{}",
         survivors.len(),
+        survivors.iter().filter(|s| !s.kept()).collect::<Vec<_>>(),
         e.logs()
     );
 }
 
-// TODO(issue 16 item 5e, needs the session-sync peer list extended to N): the same in FullNAT
-// with `[sync]` between the gateways: report the share of established streams that survive
-// (a stream survives only if the router's new choice has the dead gateway's sessions and can
-// answer from its local address, which the dead gateway owned: the limit to measure).
+/// (e) FullNAT with session sync among three gateways and the local-address takeover
+/// (`lab/lab up fullnat --ecmp 3 --sync`, docs/ecmp.md): every gateway has every session, and
+/// when one dies a survivor takes its local addresses (keepalived VRRP, advert_int 1), so the
+/// real servers' replies to them find a gateway that holds the flow. 60 keep-alive connections,
+/// each one's gateway known by the local address its real server saw; SIGKILL one gateway: the
+/// dead gateway's flows (the router moves them to the survivors, the replies go to the taker)
+/// and the survivors' keep working, counted per connection: all of the survivors' and >= 99%
+/// overall.
+#[test]
+fn lab_ecmp_fullnat_sync_crash_keeps_established_flows() {
+    let e = Ecmp::up_with("fullnat", 3, &["--sync"]);
+    assert_eq!(e.lab.var("TAKEOVER"), "vrrp", "lab env TAKEOVER");
+    let victim = "gw3";
+    let count = 60;
+    let ends = e.crash_under_streams(victim, count, "15", 10);
+    // A survivor holds the victim's local address now, and exactly one.
+    let laddr = e.var(victim, "LADDR").to_owned();
+    let holders: Vec<&String> = e
+        .gateways
+        .iter()
+        .filter(|g| *g != victim)
+        .filter(|g| {
+            e.lab
+                .run(g, &["ferrovsadm", "-L", "--ha"])
+                .lines()
+                .any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() > 1 && f[0] == laddr && f[1] == "owned"
+                })
+        })
+        .collect();
+    assert_eq!(
+        holders.len(),
+        1,
+        "survivors owning {laddr}: {holders:?}\n{}",
+        e.logs()
+    );
+    assert!(
+        ends.iter().all(|(_, g)| g.is_some()),
+        "streams whose local address is no gateway's: {ends:?}"
+    );
+    let of = |pred: &dyn Fn(&str) -> bool| {
+        let all: Vec<&Stream> = ends
+            .iter()
+            .filter(|(_, g)| g.as_deref().is_some_and(pred))
+            .map(|(s, _)| s)
+            .collect();
+        (all.iter().filter(|s| s.kept()).count(), all.len())
+    };
+    let dead = of(&|g| g == victim);
+    let survivors = of(&|g| g != victim);
+    let all = of(&|_| true);
+    eprintln!(
+        "FullNAT, sync, {victim} SIGKILLed, its local address taken by {}: kept working: \
+         {}/{} of {victim}'s streams, {}/{} of the surviving gateways'; {}/{} overall",
+        holders[0], dead.0, dead.1, survivors.0, survivors.1, all.0, all.1
+    );
+    assert!(
+        dead.1 >= 5 && survivors.1 >= 10,
+        "too few streams per gateway to judge: {dead:?} {survivors:?}"
+    );
+    let lost: Vec<&(Stream, Option<String>)> = ends.iter().filter(|(s, _)| !s.kept()).collect();
+    assert_eq!(
+        survivors.0,
+        survivors.1,
+        "streams of the surviving gateways broke: {lost:?}\n{}",
+        e.logs()
+    );
+    assert!(
+        all.0 * 100 >= all.1 * 99,
+        "{} of {} streams kept working: {lost:?}\n{}",
+        all.0,
+        all.1,
+        e.logs()
+    );
+}

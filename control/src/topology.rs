@@ -308,6 +308,19 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
     for n in &cfg.neighbours {
         b.neighbour(n.address, n.mac.0);
     }
+    // A pool no service names holds standby local addresses (another ECMP gateway's, which
+    // director HA moves here when it dies): their replies and synced sessions, never new flows.
+    for p in &cfg.local_address_pools {
+        if !cfg
+            .services
+            .iter()
+            .any(|s| s.local_address_pool.as_ref() == Some(&p.name))
+        {
+            for &a in &p.addresses {
+                b.standby_laddr(a);
+            }
+        }
+    }
     // Checked by commit (and at start): see `sched_flags`.
     let flags = sched_flags(cfg).unwrap_or_default();
     for (si, s) in cfg.services.iter().enumerate() {
@@ -506,6 +519,36 @@ local_address_pool = "snat"
                 "198.18.1.1".parse().unwrap()
             )
         );
+    }
+
+    /// ECMP FullNAT takeover (docs/ecmp.md): a pool no service names is a standby, known as
+    /// local addresses (replies, synced sessions, ARP) but never given to new flows.
+    #[test]
+    fn test_a_pool_no_service_names_is_standby_local_addresses() {
+        let text = CFG.replace(
+            "[[service]]",
+            "[[local_address_pool]]\nname = \"peer\"\naddresses = [\"198.18.1.202\"]\n\n[[service]]",
+        );
+        let cfg = config::parse(&text, "t.toml").expect("valid");
+        let snap = build_for_test(
+            &cfg,
+            &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+            &Neighbours::default(),
+            1,
+        );
+        let standby: IpAddr = "198.18.1.202".parse().unwrap();
+        assert!(snap.is_laddr(standby));
+        assert!(snap.is_laddr("198.18.1.200".parse().unwrap()));
+        assert!(!snap.is_laddr("198.18.1.1".parse().unwrap()));
+        let sid = snap
+            .service_for("198.18.0.100".parse().unwrap(), 80, L4Proto::Tcp)
+            .expect("service");
+        assert_eq!(
+            snap.service(sid).unwrap().laddrs,
+            vec!["198.18.1.200".parse::<IpAddr>().unwrap()],
+            "new flows take the service's own pool only"
+        );
+        assert!(answers_for(&cfg, &snap, 1, standby));
     }
 
     #[test]

@@ -468,6 +468,7 @@ pub struct SnapshotBuilder {
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
     not_owned: FastSet<IpAddr>,
+    standby_laddrs: FastSet<IpAddr>,
 }
 
 impl SnapshotBuilder {
@@ -481,6 +482,7 @@ impl SnapshotBuilder {
             routes: Vec::new(),
             neighbours: FastMap::default(),
             not_owned: FastSet::default(),
+            standby_laddrs: FastSet::default(),
         }
     }
 
@@ -516,6 +518,15 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Add a FullNAT local address that no service allocates from: a standby (another ECMP
+    /// gateway's, which this one takes over with director HA when it dies). Replies to it, and
+    /// sessions synced through it, are this gateway's ([`Snapshot::is_laddr`]); new flows never
+    /// get it.
+    pub fn standby_laddr(&mut self, addr: IpAddr) -> &mut Self {
+        self.standby_laddrs.insert(addr);
+        self
+    }
+
     /// Set the session timeouts workers apply when they take this snapshot.
     pub fn timeouts(&mut self, t: Timeouts) -> &mut Self {
         self.timeouts = Some(t);
@@ -538,7 +549,7 @@ impl SnapshotBuilder {
         let mut backends: Vec<Option<Backend>> = Vec::new();
         let mut vips = FastMap::default();
         let mut vip_addrs = FastSet::default();
-        let mut laddrs = FastSet::default();
+        let mut laddrs = self.standby_laddrs;
         let mut nat_backends = FastSet::default();
         for spec in self.services {
             let sidx = spec.id.unwrap_or_else(|| sids.next());

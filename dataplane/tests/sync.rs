@@ -32,7 +32,15 @@ use testkit::topology::two_ports;
 
 /// The services both gateways run; `reverse` adds them in the other order (other indices).
 fn snapshot(reverse: bool) -> Snapshot {
+    snapshot_with(reverse, &[])
+}
+
+/// The same, knowing `standby` as local addresses no service allocates from.
+fn snapshot_with(reverse: bool, standby: &[&str]) -> Snapshot {
     let mut b = SnapshotBuilder::new(1);
+    for a in standby {
+        b.standby_laddr(ip(a));
+    }
     two_ports(&mut b, true);
     for (prefix, len) in [("198.18.1.0", 24), ("2001:db8:1::", 64)] {
         b.route(Route {
@@ -802,6 +810,49 @@ fn install_rules_update_conflict_refuse() {
         .sessions4()
         .iter()
         .any(|(_, s)| s.lport() == fnat.lport && IpAddr::V4(s.laddr()) == fnat.laddr));
+}
+
+/// ECMP FullNAT takeover (docs/ecmp.md): a session another gateway made from its own local
+/// address is installed where that address is a standby local address, refused where it is
+/// unknown.
+#[test]
+fn synced_fullnat_session_through_a_standby_local_address_is_installed() {
+    let snap = snapshot(false);
+    let mut a = Gateway::new(1, 21, sync_cfg());
+    let f = Flow {
+        client: ip("203.0.113.9"),
+        cport: 41007,
+        vip: ip("198.18.0.103"),
+        vport: 80,
+        tcp: true,
+        replies: false,
+    };
+    open(&mut a, &snap, 10, &f);
+    let mut ev = *a
+        .drain()
+        .iter()
+        .find(|e| e.kind == SyncKind::Created && e.method == FwdMethod::FullNat)
+        .unwrap();
+    // Made by another gateway, from its own local address.
+    ev.laddr = ip("198.18.1.250");
+    let home = Install {
+        event: ev,
+        role: Role::Home,
+    };
+    let mut b = Gateway::new(1, 22, sync_cfg());
+    assert_eq!(
+        b.workers[0].install(&snap, 10, &home),
+        InstallOutcome::Refused(Refusal::NoLocalAddress)
+    );
+    let standby = snapshot_with(false, &["198.18.1.250"]);
+    assert_eq!(
+        b.workers[0].install(&standby, 10, &home),
+        InstallOutcome::Installed
+    );
+    assert!(b.workers[0]
+        .sessions4()
+        .iter()
+        .any(|(_, s)| s.lport() == ev.lport && IpAddr::V4(s.laddr()) == ev.laddr));
 }
 
 #[test]
