@@ -345,6 +345,11 @@ impl Ecmp {
         }
     }
 
+    /// Every gateway but `gw`.
+    fn others(&self, gw: &str) -> Vec<String> {
+        self.gateways.iter().filter(|g| *g != gw).cloned().collect()
+    }
+
     /// Wait until the router's route to the VIP goes through exactly `gws`: how long it took.
     fn wait_paths(&self, gws: &[String], limit: Duration) -> Duration {
         let want = self.addrs(gws);
@@ -360,7 +365,7 @@ impl Ecmp {
     /// (b) `gw` withdraws the VIP: the router drops it (kernel route and BIRD), new
     /// connections all go to the others; announced again, it comes back.
     fn withdraw_and_return(&self, gw: &str, mode: &str) {
-        let others: Vec<String> = self.gateways.iter().filter(|g| *g != gw).cloned().collect();
+        let others = self.others(gw);
         self.withdraw(gw, mode);
         let took = self.wait_paths(&others, Duration::from_secs(5));
         eprintln!("{gw} withdrawn: the router dropped it in {took:?}");
@@ -390,7 +395,7 @@ impl Ecmp {
     /// router drops `gw` and wrk sees no error and no non-2xx answer: the flows the router
     /// moves to the others go on there (mid-flow pickup with `mh`); `--undrain` brings it back.
     fn drain_under_load(&self, gw: &str) {
-        let others: Vec<String> = self.gateways.iter().filter(|g| *g != gw).cloned().collect();
+        let others = self.others(gw);
         let url = format!("http://{}/", self.lab.var("VIP"));
         let wrk = self.lab.spawn(
             "client",
@@ -512,12 +517,7 @@ impl Ecmp {
     ) -> Vec<(Stream, Option<String>)> {
         let streams = self.hold(count, timeout);
         let via = self.carriers(&streams.seen(0.0));
-        let others: Vec<String> = self
-            .gateways
-            .iter()
-            .filter(|g| *g != victim)
-            .cloned()
-            .collect();
+        let others = self.others(victim);
         let said = self.lab.lab_ok(&["stop", victim]);
         let killed: f64 = said
             .rsplit(' ')
@@ -566,12 +566,7 @@ impl Ecmp {
     /// router's route within BFD_BOUND_S of the kill, and every connection started after that
     /// succeeds; then it starts again and rejoins.
     fn crash(&self, victim: &str) -> f64 {
-        let others: Vec<String> = self
-            .gateways
-            .iter()
-            .filter(|g| *g != victim)
-            .cloned()
-            .collect();
+        let others = self.others(victim);
         let load =
             self.lab
                 .conn_loop(&["--every", "0.05", "--timeout", BUDGET_S, "--duration", "5"]);

@@ -252,13 +252,21 @@ pub(crate) fn rewrite_endpoint<A: Family>(
     addr: A,
     port: u16,
 ) {
-    let old_addr = if src { A::src(d, l3) } else { A::dst(d, l3) };
+    let old_addr = swap_address(d, l3, src, addr);
+    rewrite_l4_endpoint(&mut d[l4..], proto, src, old_addr, addr, port);
+}
+
+/// Set the source (`src == true`) or destination address of the IP header at `l3` to `addr`
+/// and return the one it replaces (for the checksum updates that follow).
+#[inline]
+fn swap_address<A: Family>(d: &mut [u8], l3: usize, src: bool, addr: A) -> A {
+    let old = if src { A::src(d, l3) } else { A::dst(d, l3) };
     if src {
         A::set_src(d, l3, addr);
     } else {
         A::set_dst(d, l3, addr);
     }
-    rewrite_l4_endpoint(&mut d[l4..], proto, src, old_addr, addr, port);
+    old
 }
 
 /// Rewrite the source or destination port of the TCP/UDP header at the start of `seg` and
@@ -305,12 +313,7 @@ pub(crate) fn rewrite_quoted_endpoint<A: Family>(
     addr: A,
     port: u16,
 ) {
-    let old_addr = if src { A::src(d, l3) } else { A::dst(d, l3) };
-    if src {
-        A::set_src(d, l3, addr);
-    } else {
-        A::set_dst(d, l3, addr);
-    }
+    let old_addr = swap_address(d, l3, src, addr);
     let csum_quoted = l4_len
         >= match proto {
             L4Proto::Tcp => tcp::CHECKSUM_END,
