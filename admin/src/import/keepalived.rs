@@ -1135,6 +1135,7 @@ fn import_vs(
             health_check,
             real_servers: rs,
             sloppy_tcp: None,
+            admission: config::ServiceAdmission::default(),
         });
     }
 }
