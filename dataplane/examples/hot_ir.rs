@@ -167,7 +167,12 @@ fn with_limits(snap: &mut Snapshot, vip: std::net::IpAddr) {
     use dataplane::admission::{ClientLists, Rate, ServiceLimits};
     let deny = |n: u32| -> Vec<(std::net::IpAddr, u8)> {
         (0..n)
-            .map(|i| (std::net::IpAddr::from((10u32 << 24) | (i << 8)), 24))
+            .map(|i| {
+                (
+                    std::net::IpAddr::from(std::net::Ipv4Addr::from((10u32 << 24) | (i << 8))),
+                    24,
+                )
+            })
             .collect()
     };
     snap.clients = Some(Box::new(ClientLists::new(&[], &deny(1000))));
