@@ -193,3 +193,44 @@ fn rate_refuses_a_burst_above_it_and_refills() {
         .count();
     assert_eq!(n, 8);
 }
+
+/// The gateway's own ICMP errors (TUN's fragmentation needed) within `icmp_errors`: over the
+/// rate the packet is dropped as `icmp_rate_limit`; without a rate every one is answered.
+#[test]
+fn icmp_errors_are_rate_limited() {
+    use testkit::packet::FROM_CLIENT as FROM_CLIENT0;
+    let client = ip("203.0.113.9");
+    let vip = ip("198.18.0.102");
+    let send = |w: &mut Worker, snap: &Snapshot, now: u32, flags: u8, payload: &[u8]| {
+        run(
+            w,
+            snap,
+            now,
+            0,
+            tcp(FROM_CLIENT0, client, vip, 40000, 80, flags, payload),
+        )
+    };
+    let big = [0x5a; 1460];
+    for limited in [true, false] {
+        let mut snap = dataplane::fuzzing::snapshot();
+        snap.icmp_errors = limited.then_some(Rate { per_s: 1, burst: 2 });
+        let mut w = Worker::new(WorkerConfig::default());
+        assert_eq!(send(&mut w, &snap, 1, SYN, b""), Verdict::Tx(1));
+        let v: Vec<Verdict> = (0..5).map(|_| send(&mut w, &snap, 1, ACK, &big)).collect();
+        let sent = v.iter().filter(|v| **v == Verdict::Tx(0)).count();
+        if limited {
+            assert_eq!(sent, 2, "the burst: {v:?}");
+            assert_eq!(dropped(&w, DropReason::IcmpRateLimit), 3);
+            // A second later, one more.
+            assert_eq!(send(&mut w, &snap, 2, ACK, &big), Verdict::Tx(0));
+            assert_eq!(
+                send(&mut w, &snap, 2, ACK, &big),
+                Verdict::Drop(DropReason::IcmpRateLimit)
+            );
+            assert_eq!(w.counters().icmp_frag_needed_sent.get(), 3);
+        } else {
+            assert_eq!(sent, 5, "no limit: {v:?}");
+            assert_eq!(dropped(&w, DropReason::IcmpRateLimit), 0);
+        }
+    }
+}
