@@ -457,9 +457,7 @@ mod tests {
                 let (ba, bd) = (best(&allow), best(&deny));
                 let want = if bd >= 0 && bd >= ba {
                     ListVerdict::Denied
-                } else if ba >= 0 {
-                    ListVerdict::Admit
-                } else if allow.is_empty() {
+                } else if ba >= 0 || allow.is_empty() {
                     ListVerdict::Admit
                 } else {
                     ListVerdict::NotAllowed
