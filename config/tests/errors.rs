@@ -1054,7 +1054,8 @@ fn admission_keys_parse() {
         &format!(
             "{BASE}[admission]\ndeny_clients = [\"198.18.5.0/24\", \"2001:2:0:5::/64\"]\n\
              icmp_errors_per_s = 0\n[[service]]\nvip = \"198.18.0.10\"\nport = 80\n\
-             max_conns = 3\nmax_new_per_s = 100\nallow_clients = [\"198.18.0.0/15\"]\n"
+             max_conns = 3\nmax_new_per_s = 100\nmax_new_burst = 7\n\
+             allow_clients = [\"198.18.0.0/15\"]\ndeny_clients = [\"198.18.9.0/24\"]\n"
         ),
         "ferrovs.toml",
     )
@@ -1066,8 +1067,11 @@ fn admission_keys_parse() {
         config::DEFAULT_ICMP_ERRORS_BURST
     );
     let a = &c.services[0].admission;
-    assert_eq!((a.max_conns, a.max_new_per_s, a.burst()), (3, 100, 100));
+    assert_eq!((a.max_conns, a.max_new_per_s, a.burst()), (3, 100, 7));
     assert_eq!(a.clients.allow[0].to_string(), "198.18.0.0/15");
+    // Every key survives an export (`ferrovs config export`) and a parse.
+    let again = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, c);
     // The defaults: no limits, ICMP errors at Linux's rate.
     let d = config::parse(BASE, "ferrovs.toml").unwrap();
     assert_eq!(d.admission, config::Admission::default());
