@@ -226,6 +226,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),
                 sloppy_tcp: None,
+                admission: config::ServiceAdmission::default(),
             };
             set_service_attrs(cfg, &mut svc, spec)?;
             cfg.services.push(svc);

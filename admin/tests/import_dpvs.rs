@@ -54,30 +54,26 @@ fn vs_keywords_ferrovs_lacks_are_warned_at_their_line() {
         ),
         "{w:?}"
     );
+    // `daddr_group_name black` names no group: told, imported without it.
     assert!(
         at(
             w,
             10,
-            "daddr_group_name black (DPVS's blacklist) is not imported"
+            "daddr_group_name black: no deny_address_group black is defined"
         ),
         "{w:?}"
     );
-    assert!(
-        at(
-            w,
-            11,
-            "waddr_group_name white (DPVS's whitelist) is not imported"
-        ),
-        "{w:?}"
-    );
-    assert!(
-        at(
-            w,
-            15,
-            "allow_address_group white (DPVS's whitelist, 1 entries) is not imported"
-        ),
-        "{w:?}"
-    );
+    // `waddr_group_name white` names the group defined after the service: its range.
+    let allow: Vec<String> = imp.config.services[0]
+        .admission
+        .clients
+        .allow
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let want: Vec<String> = (0..=10).map(|i| format!("10.9.0.{i}/32")).collect();
+    assert_eq!(allow, want);
+    assert!(imp.config.services[0].admission.clients.deny.is_empty());
     // The service imports all the same.
     let s = &imp.config.services[0];
     assert_eq!(s.local_address_pool.as_deref(), Some("g"));

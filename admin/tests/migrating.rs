@@ -242,6 +242,15 @@ fn part2_step2_dpvs_keepalived_conf_imports_with_each_dpvs_keyword_told() {
     assert_eq!(cfg.local_address_pools[0].name, "laddr_g1");
     assert_eq!(cfg.local_address_pools[0].port, "dpdk0");
     assert_eq!(cfg.services[0].real_servers[0].weight, 100);
+    // `daddr_group_name blk_g1`: the blacklist's address is the service's deny list.
+    let deny: Vec<String> = cfg.services[0]
+        .admission
+        .clients
+        .deny
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(deny, ["198.51.100.7/32"]);
     let e = &o.stderr;
     for (needle, what) in [
         (
@@ -253,12 +262,8 @@ fn part2_step2_dpvs_keepalived_conf_imports_with_each_dpvs_keyword_told() {
             "syn_proxy is not imported: ferrovs has no SYN proxy yet",
         ),
         (
-            "daddr_group_name",
-            "daddr_group_name blk_g1 (DPVS's blacklist) is not imported",
-        ),
-        (
-            "deny_address_group",
-            "deny_address_group blk_g1 (DPVS's blacklist, 2 entries) is not imported",
+            "ipset:bad_clients",
+            "deny_address_group blk_g1: ipset:bad_clients: not an address; skipped",
         ),
         ("vrrp_instance", "--keepalived-out"),
     ] {

@@ -212,6 +212,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
         );
     }
     sync(&mut o, &c.sync);
+    crate::admission::emit_section(&mut o, &c.admission);
     if let Some(a) = &c.announce {
         announce(&mut o, a);
     }
@@ -308,6 +309,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
         if let Some(b) = s.sloppy_tcp {
             let _ = writeln!(o, "sloppy_tcp = {b}");
         }
+        crate::admission::emit_service(&mut o, &s.admission);
         if s.health_check.kind != CheckKind::None {
             health_check(&mut o, "service.health_check", &s.health_check);
         }

@@ -14,6 +14,7 @@
 //! The importers (keepalived.conf, ipvsadm-save) and reload machinery live elsewhere.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod announce;
 mod diff;
 mod emit;
@@ -27,6 +28,7 @@ mod walk;
 
 use std::path::Path;
 
+pub use admission::*;
 pub use announce::*;
 pub use error::{ConfigError, Errors};
 pub use model::*;

@@ -60,6 +60,8 @@ pub struct Config {
     /// `[announce]`: the VIP routes BIRD exports (ECMP scale-out); `None` without the section
     /// (reloadable, except `table`).
     pub announce: Option<crate::Announce>,
+    /// `[admission]`: the gateway's client lists and ICMP error rate (reloadable).
+    pub admission: crate::Admission,
 }
 
 /// `[dpdk]`: settings that need a restart to change.
@@ -304,6 +306,9 @@ pub struct Service {
     /// (IPVS's `net.ipv4.vs.sloppy_tcp`, per service); `None` when the file does not say
     /// (see [`Service::sloppy_tcp`] for the default).
     pub sloppy_tcp: Option<bool>,
+    /// Admission control: `max_conns`, `max_new_per_s`, `max_new_burst`, `allow_clients`,
+    /// `deny_clients` (reloadable).
+    pub admission: crate::ServiceAdmission,
 }
 
 impl Service {

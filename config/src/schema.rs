@@ -57,6 +57,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let sync = crate::sync::read_sync(root.table(sink, "sync"), sink);
     let announce =
         crate::announce::read_announce(root.table(sink, "announce"), sink, &ports, &services);
+    let admission = crate::admission::read_admission(root.table(sink, "admission"), sink);
     root.finish(sink);
     Config {
         dpdk,
@@ -70,6 +71,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         ha,
         sync,
         announce,
+        admission,
     }
 }
 
@@ -1128,6 +1130,7 @@ fn read_services(
         let toa_at = t.str(sink, "toa");
         let sorry_at = t.str(sink, "sorry_server");
         let sloppy_at = t.bool(sink, "sloppy_tcp");
+        let admission = crate::admission::read_service_admission(&mut t, sink);
         let health_check = t
             .table(sink, "health_check")
             .map_or_else(HealthCheck::none, |h| read_health_check(h, sink));
@@ -1190,6 +1193,7 @@ fn read_services(
             health_check,
             real_servers,
             sloppy_tcp: sloppy_at.as_ref().map(|a| a.v),
+            admission,
         };
         if let Some(a) = &sloppy_at {
             check_sloppy_tcp(&svc, a, &t.key_path("sloppy_tcp"), sink);

@@ -63,7 +63,7 @@ address = "198.19.0.11"
 wieght = 2
 "#,
         &[
-            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, sloppy_tcp, health_check, real_server",
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
             "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
         ],
     );
@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce, admission"],
     );
 }
 
@@ -1013,4 +1013,67 @@ fn console_is_off_by_default_and_round_trips() {
         ["control.console: the web console's settings changed"],
         "boot-only, no hash printed"
     );
+}
+
+#[test]
+fn admission_keys() {
+    check(
+        r#"[admission]
+deny_clients = ["198.18.5.0/24", "10.0.0.1/8", "2001:2::/129"]
+allow_clients = ["nonsense", "198.18.5.0/24"]
+icmp_errors_per_s = -1
+icmp_errors_burst = 0
+[[service]]
+vip = "198.18.0.10"
+port = 80
+max_conns = "ten"
+max_new_per_s = 200000000
+max_new_burst = 5
+allow_clients = ["2001:2::/48", "2001:2::/48"]
+deny_clients = "198.18.0.0/15"
+"#,
+        &[
+            "ferrovs.toml:11:17: admission.deny_clients[0]: 198.18.5.0/24 is listed twice (first as admission.allow_clients[1])",
+            "ferrovs.toml:11:34: admission.deny_clients[1]: 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
+            "ferrovs.toml:11:48: admission.deny_clients[2]: prefix length \"129\" is out of range 0..=128",
+            "ferrovs.toml:12:18: admission.allow_clients[0]: \"nonsense\" is not a prefix: expected ADDRESS/LENGTH, e.g. \"10.0.0.1/24\"",
+            "ferrovs.toml:13:21: admission.icmp_errors_per_s: -1 is out of range 0..=100000000",
+            "ferrovs.toml:14:21: admission.icmp_errors_burst: 0 is out of range 1..=100000000",
+            "ferrovs.toml:18:13: service[0].max_conns: expected an integer, found a string",
+            "ferrovs.toml:19:17: service[0].max_new_per_s: 200000000 is out of range 0..=100000000",
+            "ferrovs.toml:20:17: service[0].max_new_burst: max_new_burst needs max_new_per_s (the rate the burst belongs to)",
+            "ferrovs.toml:21:33: service[0].allow_clients[1]: 2001:2::/48 is listed twice (first as service[0].allow_clients[0])",
+            "ferrovs.toml:22:16: service[0].deny_clients: expected an array, found a string",
+        ],
+    );
+}
+
+#[test]
+fn admission_keys_parse() {
+    let c = config::parse(
+        &format!(
+            "{BASE}[admission]\ndeny_clients = [\"198.18.5.0/24\", \"2001:2:0:5::/64\"]\n\
+             icmp_errors_per_s = 0\n[[service]]\nvip = \"198.18.0.10\"\nport = 80\n\
+             max_conns = 3\nmax_new_per_s = 100\nmax_new_burst = 7\n\
+             allow_clients = [\"198.18.0.0/15\"]\ndeny_clients = [\"198.18.9.0/24\"]\n"
+        ),
+        "ferrovs.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.admission.clients.deny.len(), 2);
+    assert_eq!(c.admission.icmp_errors_per_s, 0);
+    assert_eq!(
+        c.admission.icmp_errors_burst,
+        config::DEFAULT_ICMP_ERRORS_BURST
+    );
+    let a = &c.services[0].admission;
+    assert_eq!((a.max_conns, a.max_new_per_s, a.burst()), (3, 100, 7));
+    assert_eq!(a.clients.allow[0].to_string(), "198.18.0.0/15");
+    // Every key survives an export (`ferrovs config export`) and a parse.
+    let again = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, c);
+    // The defaults: no limits, ICMP errors at Linux's rate.
+    let d = config::parse(BASE, "ferrovs.toml").unwrap();
+    assert_eq!(d.admission, config::Admission::default());
+    assert_eq!(d.admission.icmp_errors_per_s, 1000);
 }

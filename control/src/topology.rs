@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use config::{Config, ServiceKey, SessionsOnFailure};
+use dataplane::admission::{ClientLists, Rate, ServiceLimits};
 use dataplane::sched::{SchedFlags, SchedFlagsError};
 use dataplane::snapshot::{
     BackendSpec, Mac, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
@@ -372,9 +373,34 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
             id: ids.backend(s, sa.ip(), sa.port(), true),
             ..BackendSpec::new(sa.ip(), sa.port(), s.forward)
         });
+        spec.limits = service_limits(&s.admission);
         b.service(spec);
     }
+    let a = &cfg.admission;
+    b.clients(client_lists(&a.clients));
+    b.icmp_errors((a.icmp_errors_per_s > 0).then_some(Rate {
+        per_s: a.icmp_errors_per_s,
+        burst: a.icmp_errors_burst,
+    }));
     b.build()
+}
+
+/// The dataplane's lookup for config's client lists (built here, once per snapshot).
+fn client_lists(l: &config::ClientLists) -> ClientLists {
+    let pairs = |ps: &[config::Prefix]| -> Vec<_> { ps.iter().map(|p| (p.addr, p.len)).collect() };
+    ClientLists::new(&pairs(&l.allow), &pairs(&l.deny))
+}
+
+/// A service's admission keys as the dataplane takes them.
+fn service_limits(a: &config::ServiceAdmission) -> ServiceLimits {
+    ServiceLimits {
+        new_conns: (a.max_new_per_s > 0).then(|| Rate {
+            per_s: a.max_new_per_s,
+            burst: a.burst(),
+        }),
+        max_conns: a.max_conns,
+        clients: client_lists(&a.clients),
+    }
 }
 
 /// [`build`] with fresh ids for `cfg` and no health verdicts (tests).

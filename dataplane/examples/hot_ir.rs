@@ -10,8 +10,10 @@
 //! Arguments: the flows (`dr`, `nat`, `tun`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
 //! services; `dr_mh` to a Maglev DR service of 16 real servers), what is measured (`syn`: new
 //! flows; `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
-//! client packets; `reply`: backend replies, NAT and FullNAT), and `on`/`off` for session-sync
-//! events. 1024 flows, each
+//! client packets; `reply`: backend replies, NAT and FullNAT), `on`/`off` for session-sync
+//! events, and optionally `limits`: admission control on (a global deny list of 1000 prefixes
+//! no client is in, and on the service a 100-prefix deny list, a connection cap and a rate,
+//! none reached), to measure what the checks cost a new flow. 1024 flows, each
 //! packet 16 times over (new flows: 16 batches of 1024 fresh ones), bursts of 32; I refs divided by
 //! the packets measured gives instructions per packet.
 
@@ -51,7 +53,7 @@ fn measured(w: &mut Worker, snap: &Snapshot, port: u8, frames: &[Vec<u8>], fs: &
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [mode, what, events] = [0, 1, 2].map(|i| args.get(i).map_or("", String::as_str));
+    let [mode, what, events, limits] = [0, 1, 2, 3].map(|i| args.get(i).map_or("", String::as_str));
     let vip = match mode {
         "dr" => "198.18.0.100",
         "nat" => "198.18.0.101",
@@ -62,11 +64,14 @@ fn main() {
     };
     let vip: std::net::IpAddr = vip.parse().unwrap();
     let replies = mode == "nat" || mode == "fullnat";
-    let snap = if mode == "dr_mh" {
+    let mut snap = if mode == "dr_mh" {
         mh_snapshot(vip)
     } else {
         snapshot()
     };
+    if limits == "limits" {
+        with_limits(&mut snap, vip);
+    }
     let mut w = Worker::new(WorkerConfig::default());
     let _ctl = (events == "on").then(|| {
         let (ws, cs) = link(SyncConfig::default());
@@ -154,6 +159,35 @@ fn best_of(packets: usize, mut run: impl FnMut() -> Duration) {
         "best of {n}: {:.1} ns/packet",
         best.as_nanos() as f64 / packets as f64
     );
+}
+
+/// Admission control on for every service on `vip`:80, limits no test client (203.0.113.x)
+/// reaches.
+fn with_limits(snap: &mut Snapshot, vip: std::net::IpAddr) {
+    use dataplane::admission::{ClientLists, Rate, ServiceLimits};
+    let deny = |n: u32| -> Vec<(std::net::IpAddr, u8)> {
+        (0..n)
+            .map(|i| {
+                (
+                    std::net::IpAddr::from(std::net::Ipv4Addr::from((10u32 << 24) | (i << 8))),
+                    24,
+                )
+            })
+            .collect()
+    };
+    snap.clients = Some(Box::new(ClientLists::new(&[], &deny(1000))));
+    for s in snap.services.iter_mut().flatten() {
+        if s.vip == vip && s.port == 80 {
+            s.limits = Some(Box::new(ServiceLimits {
+                new_conns: Some(Rate {
+                    per_s: u32::MAX,
+                    burst: u32::MAX,
+                }),
+                max_conns: u32::MAX,
+                clients: ClientLists::new(&[], &deny(100)),
+            }));
+        }
+    }
 }
 
 /// A Maglev DR service on `vip`:80 over 16 real servers, in `fuzzing::snapshot()`'s topology.

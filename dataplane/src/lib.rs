@@ -12,6 +12,7 @@
 //! ring traits of [`io`].
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod counters;
 mod forward;
 pub mod frame;

@@ -13,6 +13,7 @@ use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::collections::{HashMap, HashSet};
 
+use crate::admission::{ClientLists, Rate, ServiceLimits};
 use crate::sched::{hash, SchedBackend, SchedFlags, Scheduler, SchedulerKind};
 use crate::session::{FwdMethod, Timeouts};
 use crate::types::{BackendIdx, L4Proto, PortIdx, ServiceIdx};
@@ -103,6 +104,8 @@ pub struct Service {
     /// the sorry server) forwards by DR or TUN, so a flow that ECMP moves to this gateway, or
     /// that outlived its session here, goes on to the backend that has it.
     pub sloppy_tcp: bool,
+    /// Admission control (rate, cap, client lists); `None` when the service limits nothing.
+    pub limits: Option<Box<ServiceLimits>>,
 }
 
 /// A real server of one service.
@@ -178,6 +181,10 @@ pub struct Snapshot {
     pub ports: Vec<PortInfo>,
     /// Session timeouts (`ipvsadm --set`); `None` leaves each worker's as they are.
     pub timeouts: Option<Timeouts>,
+    /// The gateway's client lists (checked before each service's); `None` when empty.
+    pub clients: Option<Box<ClientLists>>,
+    /// The rate of ICMP errors the gateway sends itself, over all workers; `None`: no limit.
+    pub icmp_errors: Option<Rate>,
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
     vips: FastMap<(IpAddr, u16, L4Proto), ServiceIdx>,
@@ -388,6 +395,8 @@ pub struct ServiceSpec {
     /// SYN starts a flow) otherwise. On by default: it only takes effect where the choice is
     /// the same on every gateway ([`Service::sloppy_tcp`]).
     pub sloppy_tcp: bool,
+    /// Admission control (see [`crate::admission`]).
+    pub limits: ServiceLimits,
 }
 
 /// How a real server is described to the builder.
@@ -454,6 +463,7 @@ impl ServiceSpec {
             sorry: None,
             expire_nodest: false,
             sloppy_tcp: true,
+            limits: ServiceLimits::default(),
         }
     }
 }
@@ -469,6 +479,8 @@ pub struct SnapshotBuilder {
     neighbours: FastMap<IpAddr, Mac>,
     not_owned: FastSet<IpAddr>,
     standby_laddrs: FastSet<IpAddr>,
+    clients: ClientLists,
+    icmp_errors: Option<Rate>,
 }
 
 impl SnapshotBuilder {
@@ -483,6 +495,8 @@ impl SnapshotBuilder {
             neighbours: FastMap::default(),
             not_owned: FastSet::default(),
             standby_laddrs: FastSet::default(),
+            clients: ClientLists::default(),
+            icmp_errors: None,
         }
     }
 
@@ -524,6 +538,18 @@ impl SnapshotBuilder {
     /// get it.
     pub fn standby_laddr(&mut self, addr: IpAddr) -> &mut Self {
         self.standby_laddrs.insert(addr);
+        self
+    }
+
+    /// Set the gateway's client lists (checked for every new flow, before the service's).
+    pub fn clients(&mut self, lists: ClientLists) -> &mut Self {
+        self.clients = lists;
+        self
+    }
+
+    /// Limit the ICMP errors the gateway sends itself (`None`: no limit).
+    pub fn icmp_errors(&mut self, rate: Option<Rate>) -> &mut Self {
+        self.icmp_errors = rate;
         self
     }
 
@@ -621,6 +647,7 @@ impl SnapshotBuilder {
                 has_nat,
                 expire_nodest: spec.expire_nodest,
                 sloppy_tcp,
+                limits: (!spec.limits.is_empty()).then(|| Box::new(spec.limits)),
             });
         }
         let mut own = FastSet::default();
@@ -639,6 +666,8 @@ impl SnapshotBuilder {
             not_owned: self.not_owned,
             generation: self.generation,
             timeouts: self.timeouts,
+            clients: (!self.clients.is_empty()).then(|| Box::new(self.clients)),
+            icmp_errors: self.icmp_errors,
             services,
             backends,
             ports: self.ports,

@@ -185,7 +185,10 @@ impl<F: RxFrame> WorkerLoop<F> {
         while !env.stop.load(Ordering::Relaxed) {
             let snap = env.shared.load();
             worker.sync(&snap);
-            let now = u32::try_from(env.clock.ticks().wrapping_sub(start) / hz).unwrap_or(u32::MAX);
+            let ticks = env.clock.ticks().wrapping_sub(start);
+            let now = u32::try_from(ticks / hz).unwrap_or(u32::MAX);
+            // Milliseconds for admission control's rates, without overflow for any TSC rate.
+            worker.set_clock_ms((ticks / hz) * 1000 + (ticks % hz) * 1000 / hz);
             service.serve(worker, now);
             // Session sync: a peer's installs and a step of a full dump (one branch when off).
             worker.serve_sync(&snap, now);

@@ -9,16 +9,22 @@
 //!   placeholder port takes each address that no port's networks hold as a host prefix
 //!   (`/32`, `/128`), with a note, so the import validates; with a base, the error says which
 //!   network to add to which port.
-//! - `syn_proxy`, `proxy_protocol`, `deny_address_group` / `daddr_group_name` (DPVS's
-//!   blacklist) and `allow_address_group` / `waddr_group_name` (its whitelist): features
-//!   ferrovs has not landed yet (the SYN proxy and admission lists of issue 17, the PROXY
-//!   protocol of issue 21), each a warning saying what the service does without it.
+//! - `deny_address_group NAME { ADDRESS[-LAST] ... }` (DPVS's blacklist) named by a virtual
+//!   server's `daddr_group_name`, and `allow_address_group` / `waddr_group_name` (its
+//!   whitelist): the service's `deny_clients` and `allow_clients` (issue 17), one host prefix
+//!   per address (ranges expanded as `virtual_server_group`'s are). A name no group defines is
+//!   a warning, and the service is imported without that list.
+//! - `syn_proxy`, `proxy_protocol`: features ferrovs has not landed yet (the SYN proxy of
+//!   issue 17, the PROXY protocol of issue 21), each a warning saying what the service does
+//!   without it.
 //! - `dpdk_interface` (in a `vrrp_instance`) is noted and commented out by the VRRP import
 //!   ([`super::vrrp`]); its `.kni` interface maps to the port without the suffix.
 
 use std::net::IpAddr;
 
-use config::{Config, LocalAddressPool, Prefix};
+use std::collections::HashMap;
+
+use config::{Config, LocalAddressPool, Prefix, Service};
 
 use super::kconf::Stmt;
 use super::Diagnostic;
@@ -225,25 +231,81 @@ pub(super) fn local_address_group(
     });
 }
 
-/// DPVS's address groups for admission (`deny_address_group`, `allow_address_group`): one
-/// warning naming the group and what the services do without it.
-pub(super) fn address_group(st: &Stmt, warn: &mut Vec<Diagnostic>) {
-    let (list, by) = if st.key() == "deny_address_group" {
-        ("blacklist", "clients it lists are not refused")
-    } else {
-        ("whitelist", "clients it does not list are not refused")
-    };
-    diag(
-        warn,
-        st.line,
-        format!(
-            "{} {} (DPVS's {list}, {} entries) is not imported: ferrovs has no admission lists \
-             yet (issue 17); {by}",
-            st.key(),
-            st.arg(1).unwrap_or(""),
-            st.children().len()
-        ),
-    );
+/// DPVS's address groups for admission, by (keyword, name): `deny_address_group` and
+/// `allow_address_group`, each entry a host prefix per address it expands to (`expand`: the
+/// `virtual_server_group` expansion); an entry that does not expand is a warning.
+pub(super) fn address_groups(
+    tree: &[Stmt],
+    warn: &mut Vec<Diagnostic>,
+    expand: fn(&str) -> Result<Vec<IpAddr>, String>,
+) -> HashMap<(String, String), Vec<Prefix>> {
+    let mut out = HashMap::new();
+    for st in tree {
+        if !matches!(st.key(), "deny_address_group" | "allow_address_group") {
+            continue;
+        }
+        let mut prefixes = Vec::new();
+        for e in st.children() {
+            match expand(e.key()) {
+                Ok(addrs) => prefixes.extend(addrs.into_iter().map(|addr| Prefix {
+                    addr,
+                    len: if addr.is_ipv4() { 32 } else { 128 },
+                })),
+                Err(m) => diag(
+                    warn,
+                    e.line,
+                    format!("{} {}: {m}; skipped", st.key(), st.arg(1).unwrap_or("")),
+                ),
+            }
+        }
+        out.insert(
+            (st.key().to_owned(), st.arg(1).unwrap_or("").to_owned()),
+            prefixes,
+        );
+    }
+    out
+}
+
+/// A virtual server's `daddr_group_name` / `waddr_group_name` into the admission lists of the
+/// services it became (`services`); a group no statement defines is a warning.
+pub(super) fn apply_address_groups(
+    vs: &Stmt,
+    groups: &HashMap<(String, String), Vec<Prefix>>,
+    services: &mut [Service],
+    warn: &mut Vec<Diagnostic>,
+) {
+    for s in vs.block.as_deref().unwrap_or_default() {
+        let (group_kw, deny) = match s.key() {
+            "daddr_group_name" => ("deny_address_group", true),
+            "waddr_group_name" => ("allow_address_group", false),
+            _ => continue,
+        };
+        let name = s.arg(1).unwrap_or("");
+        let Some(prefixes) = groups.get(&(group_kw.to_owned(), name.to_owned())) else {
+            diag(
+                warn,
+                s.line,
+                format!(
+                    "{} {name}: no {group_kw} {name} is defined; the service is imported \
+                     without that list",
+                    s.key()
+                ),
+            );
+            continue;
+        };
+        for svc in services.iter_mut() {
+            let list = if deny {
+                &mut svc.admission.clients.deny
+            } else {
+                &mut svc.admission.clients.allow
+            };
+            for p in prefixes {
+                if !list.contains(p) {
+                    list.push(*p);
+                }
+            }
+        }
+    }
 }
 
 /// A DPVS keyword of a `virtual_server` that ferrovs has no feature for yet: its warning, or
@@ -262,14 +324,8 @@ pub(super) fn vs_keyword(st: &Stmt) -> Option<Option<String>> {
              yet (issue 21); real servers that expect one will refuse the connections, so turn \
              it off there or keep TOA"
         )),
-        "daddr_group_name" => Some(format!(
-            "daddr_group_name {arg} (DPVS's blacklist) is not imported: ferrovs has no admission \
-             lists yet (issue 17); the clients it lists are not refused"
-        )),
-        "waddr_group_name" => Some(format!(
-            "waddr_group_name {arg} (DPVS's whitelist) is not imported: ferrovs has no admission \
-             lists yet (issue 17); clients it does not list are not refused"
-        )),
+        // Imported by `apply_address_groups` once the service exists.
+        "daddr_group_name" | "waddr_group_name" => None,
         _ => return None,
     })
 }

@@ -830,6 +830,7 @@ fn import_with(
     };
     let mut cfg = base.clone();
     cfg.services.clear();
+    let admission_groups = super::dpvs::address_groups(&tree, cx.warn, expand);
     let mut groups: HashMap<String, Vec<GroupEntry>> = HashMap::new();
     for st in &tree {
         if st.key() == "virtual_server_group" {
@@ -841,7 +842,12 @@ fn import_with(
     for st in &tree {
         match st.key() {
             "virtual_server_group" => {}
-            "virtual_server" => import_vs(&mut cx, st, &groups, &mut cfg),
+            "virtual_server" => {
+                let first = cfg.services.len();
+                import_vs(&mut cx, st, &groups, &mut cfg);
+                let svcs = &mut cfg.services[first..];
+                super::dpvs::apply_address_groups(st, &admission_groups, svcs, cx.warn);
+            }
             "global_defs" => {
                 for g in st.block.as_deref().unwrap_or_default() {
                     if g.key() == "lvs_timeouts" {
@@ -869,9 +875,8 @@ fn import_with(
                 };
                 super::dpvs::local_address_group(st, &mut cfg, &placement, &mut d, expand);
             }
-            "deny_address_group" | "allow_address_group" => {
-                super::dpvs::address_group(st, cx.warn);
-            }
+            // Read before the loop, imported through the virtual servers that name them.
+            "deny_address_group" | "allow_address_group" => {}
             "static_ipaddress" | "static_routes" | "static_rules" if ha.is_some() => cx.w(
                 st.line,
                 format!(
@@ -1135,6 +1140,7 @@ fn import_vs(
             health_check,
             real_servers: rs,
             sloppy_tcp: None,
+            admission: config::ServiceAdmission::default(),
         });
     }
 }

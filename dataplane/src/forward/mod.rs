@@ -19,7 +19,7 @@ use crate::session::{FwdMethod, Session};
 use crate::snapshot::{PortInfo, Snapshot};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::DropReason;
-use crate::worker::{Pkt, Verdict};
+use crate::worker::{Admit, Pkt, Verdict};
 
 pub(crate) mod dr;
 pub(crate) mod fullnat;
@@ -57,10 +57,11 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
     s: &Session<A>,
     port: &PortInfo,
     c: &WorkerCounters,
+    admit: &mut Admit,
 ) -> Fwd {
     match s.method() {
         FwdMethod::Dr => Ok(dr::to_backend(pkt, s, port)),
-        FwdMethod::Tun => tun::to_backend(pkt, s, port, c),
+        FwdMethod::Tun => tun::to_backend(pkt, s, port, c, admit),
         FwdMethod::Nat => nat::to_backend(pkt, s, port),
         FwdMethod::FullNat => fullnat::to_backend(pkt, s, port),
     }
@@ -129,11 +130,12 @@ pub(crate) fn icmp_to_backend<A: Family, F: Frame>(
     s: &Session<A>,
     q: &Quote,
     c: &WorkerCounters,
+    admit: &mut Admit,
 ) -> Fwd {
     let port = port(pkt.snap, s.backend_port)?;
     match s.method() {
         FwdMethod::Dr => Ok(dr::to_backend(pkt, s, port)),
-        FwdMethod::Tun => tun::to_backend(pkt, s, port, c),
+        FwdMethod::Tun => tun::to_backend(pkt, s, port, c, admit),
         FwdMethod::Nat => nat::icmp_to_backend(pkt, s, q, port),
         FwdMethod::FullNat => fullnat::icmp_to_backend(pkt, s, q, port),
     }

@@ -13,17 +13,19 @@ use crate::types::PortIdx;
 use crate::wire::{
     icmpv4, ipv4, DropReason, Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Packet, Ipv4Repr,
 };
-use crate::worker::{Pkt, Verdict};
+use crate::worker::{Admit, Pkt, Verdict};
 
 use super::{port, Fwd, ORIGIN_TTL};
 
 /// Encapsulate the packet for the backend of `s`, out of `port` (its backend port). Too big
-/// with DF set: ICMP "fragmentation needed" back to the client instead (counted in `c`).
+/// with DF set: ICMP "fragmentation needed" back to the client instead (counted in `c`), within
+/// the gateway's ICMP error rate (`admit`).
 pub(crate) fn to_backend<A: Family, F: Frame>(
     pkt: &mut Pkt<'_, F>,
     s: &Session<A>,
     port: &PortInfo,
     c: &WorkerCounters,
+    admit: &mut Admit,
 ) -> Fwd {
     let IpAddr::V4(backend) = s.backend().ip() else {
         return Err(DropReason::UnsupportedMode);
@@ -35,6 +37,9 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
     let inner_len = p.l3_end - p.l3_off;
     if inner_len + ipv4::HEADER_LEN > usize::from(port.mtu) {
         if p.dont_frag {
+            if !admit.icmp_error(pkt.now) {
+                return Err(DropReason::IcmpRateLimit);
+            }
             let v = frag_needed(pkt, port.mtu.saturating_sub(20), s.client_port)?;
             c.icmp_frag_needed_sent.inc();
             return Ok(v);

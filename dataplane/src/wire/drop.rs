@@ -137,6 +137,18 @@ drop_reasons! {
     MultiSegment => "multi_segment",
     /// The service is draining: existing sessions only, new connections refused.
     ServiceDraining => "service_draining",
+    // Admission control (new flows only; a refused TCP SYN is dropped, as LVS does).
+    /// The client's longest matching prefix is in a deny list (the service's or the global).
+    ClientDenied => "client_denied",
+    /// An allow list is set (the service's or the global) and no prefix of it covers the client.
+    ClientNotAllowed => "client_not_allowed",
+    /// The service's new-connection rate (`max_new_per_s`, this worker's share) is spent.
+    NewConnRateLimit => "new_conn_rate_limit",
+    /// The service holds `max_conns` connections (this worker's share) already.
+    ConnLimit => "conn_limit",
+    /// An ICMP error the gateway would send itself (fragmentation needed) is over the
+    /// `icmp_errors_per_s` rate; the packet that caused it is dropped.
+    IcmpRateLimit => "icmp_rate_limit",
     /// An ICMP error quotes a flow with no session.
     IcmpNoSession => "icmp_no_session",
     /// The forwarding method does not support this address family (TUN over IPv6).

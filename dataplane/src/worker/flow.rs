@@ -86,7 +86,7 @@ impl Worker {
     fn towards_backend<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, f: &Flow<A>) -> Fwd {
         let s = &f.s;
         let port = forward::port(pkt.snap, s.backend_port)?;
-        let v = forward::to_backend(pkt, s, port, &self.counters)?;
+        let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
         if fullnat::toa_due(pkt, s) {
             fullnat::insert_toa(pkt, s, port.mtu, &self.counters);
             // One attempt per connection: mark it either way so a header without room is not

@@ -99,7 +99,7 @@ impl Worker {
             // The quote is a reply towards the client: pass the error to the backend, in the
             // terms of the packet the backend sent.
             crate::session::Direction::Inbound => {
-                forward::icmp_to_backend(pkt, &s, &q, &self.counters)
+                forward::icmp_to_backend(pkt, &s, &q, &self.counters, &mut self.admit)
             }
         }
     }

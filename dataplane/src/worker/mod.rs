@@ -40,6 +40,7 @@ use core::net::IpAddr;
 use std::sync::Arc;
 
 mod account;
+mod admit;
 mod classify;
 mod flow;
 mod icmp;
@@ -49,6 +50,7 @@ mod owner;
 mod sync;
 
 pub use crate::owner::{fullnat_owner, nat_owner, persist_owner, ReplySteering};
+pub(crate) use admit::Admit;
 pub use sync::InstallOutcome;
 
 use crate::counters::WorkerCounters;
@@ -167,6 +169,8 @@ pub struct Worker {
     counters: Arc<WorkerCounters>,
     /// Session sync, when on ([`crate::sync`]).
     sync: Option<WorkerSync>,
+    /// Admission control's clock and buckets.
+    admit: admit::Admit,
 }
 
 /// One packet on its way through the worker: what every step reads, borrowed for the packet's
@@ -229,6 +233,7 @@ impl Worker {
             generation: None,
             counters,
             sync: None,
+            admit: admit::Admit::default(),
         }
     }
 
@@ -285,6 +290,7 @@ impl Worker {
                 }
             })
         }));
+        self.admit.resync(snap, self.cfg.id, self.cfg.workers, 0);
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }

@@ -47,6 +47,11 @@ impl Worker {
         if mid_flow && (flags.rst || !svc.sloppy_tcp) {
             return Err(DropReason::NotSynForNewTcp);
         }
+        // Admission control: one flag test and one pointer test for a gateway and a service
+        // that limit nothing.
+        if snap.clients.is_some() || svc.limits.is_some() {
+            self.admit(snap, sid, svc, client.ip(), pkt.now)?;
+        }
         let bid = self
             .choose_backend(snap, pkt.now, sid, svc, key)
             .ok_or(DropReason::NoBackend)?;
