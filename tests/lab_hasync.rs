@@ -571,7 +571,9 @@ fn gw_waits_for_its_peer(lab: &Lab, from: usize, hold: Duration) {
         checks += 1;
         std::thread::sleep(Duration::from_millis(250));
     }
-    assert!(checks >= 10, "only {checks} ownership checks");
+    // Each check runs three commands in the lab's namespaces: on a loaded 2-CPU machine one
+    // can take a second or more, so ask for a few, not one per 250 ms.
+    assert!(checks >= 4, "only {checks} ownership checks in {hold:?}");
     assert_gw_unready_for_sync(lab);
     let since = lab.keepalived_log("gw")[from..].to_owned();
     assert!(
