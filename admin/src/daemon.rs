@@ -15,6 +15,8 @@
 //!   224.0.0.81; `--mcast-group`, `--mcast-port`, `--mcast-ttl` set `group`, `group_port` and
 //!   `ttl`), then syncs each reliably (`control/src/sync/mod.rs`). The `key` comes from the
 //!   configuration file only: every message carries an HMAC, so a forged hello creates no peer.
+//!   With the `backup` direction and no peer list, `ferrovsadm --ready` then passes only once a
+//!   discovered peer has resynced this gateway (`[sync] expect_peers`, 1 by default there).
 //! - `--stop-daemon master|backup` removes that direction; the last one stops the channel.
 //! - `-L --daemon` prints one line per running direction in ipvsadm's format
 //!   ([`crate::format::daemons`]).

@@ -150,6 +150,11 @@ fn start_daemon_without_peers_discovers_them_on_the_kernel_group() {
     assert!(c.enabled && c.peers.is_empty());
     assert_eq!(c.listen, Some("10.0.0.254:8848".parse().expect("literal")));
     assert_eq!(c.group, Some("224.0.0.81".parse().expect("literal")));
+    assert_eq!(
+        c.expected_peers(),
+        1,
+        "ready once a discovered peer resynced it"
+    );
     let master =
         "master sync daemon (mcast=wan0, syncid=5, maxlen=1400, group=224.0.0.81, port=8848, ttl=1)\n";
     assert_eq!(go(&mut s, "-L --daemon").1, master);

@@ -172,6 +172,13 @@ fn without_unicast_peer_the_kernel_group_discovers_peers() {
     assert_eq!((s.ttl, s.syncid), (1, 12));
     assert_eq!(s.listen, Some(sa("198.18.2.2:8848")));
     assert!(s.enabled, "listen, group and key: it runs\n{err}");
+    // Not ready until a peer found there resynced it (a restarted master whose peer is down
+    // must not preempt with an empty table).
+    assert_eq!((s.expect_peers, s.expected_peers()), (None, 1));
+    let note = "k.conf:9: note: lvs_sync_daemon: [sync] group = \"224.0.0.81\", ttl = 1: peers \
+                are discovered there (authenticated hellos), each then synced reliably; \
+                ferrovsadm --ready waits for 1 of them to resync this gateway (expect_peers)\n";
+    assert!(err.contains(note), "no {note:?} in\n{err}");
     // A routed group is told, and the kernel's group is used.
     let routed = text.replace(
         "lvs_sync_daemon eth1 VI_LAN id 12",

@@ -96,6 +96,9 @@ fn sync(o: &mut String, s: &SessionSync) {
         s.rate,
         q(s.mode.name())
     );
+    if let Some(n) = s.expect_peers {
+        let _ = writeln!(o, "expect_peers = {n}");
+    }
 }
 
 fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {

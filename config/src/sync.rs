@@ -35,6 +35,9 @@ pub const MIN_SYNC_KEY_BYTES: usize = 16;
 pub const MAX_SYNC_KEY_BYTES: usize = 1024;
 /// Most peers one gateway syncs with (every peer gets its own stream and resend queue).
 pub const MAX_SYNC_PEERS: usize = 32;
+/// Most peers one gateway discovers on the group, beside the listed ones (hellos from more are
+/// refused and counted).
+pub const MAX_SYNC_DISCOVERED: usize = 16;
 /// The kernel sync daemon's IPv4 group (`ipvsadm --mcast-group`'s default).
 pub const DEFAULT_SYNC_GROUP_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(224, 0, 0, 81);
 /// The kernel sync daemon's port (`ipvsadm --mcast-port`'s default).
@@ -184,6 +187,9 @@ pub struct SessionSync {
     pub rate: u32,
     /// Which directions run.
     pub mode: SyncMode,
+    /// Peers (listed or discovered) that must have completed a full resync towards this
+    /// gateway before its ready check passes; `None`: [`Self::expected_peers`]'s default.
+    pub expect_peers: Option<u8>,
 }
 
 impl Default for SessionSync {
@@ -200,6 +206,7 @@ impl Default for SessionSync {
             max_datagram: DEFAULT_SYNC_MAX_DATAGRAM,
             rate: DEFAULT_SYNC_RATE,
             mode: SyncMode::Both,
+            expect_peers: None,
         }
     }
 }
@@ -222,6 +229,18 @@ impl SessionSync {
             .or(self.listen.map(|l| l.port()))
             .unwrap_or(DEFAULT_SYNC_PORT);
         self.group.map(|g| SocketAddr::new(g, port))
+    }
+
+    /// Peers that must have completed a full resync towards this gateway, since its channel
+    /// started, before it is ready (beside every listed peer, which is always waited for):
+    /// `expect_peers`, else 1 with a group and no peer list (a gateway that discovers its
+    /// peers cannot wait for one it never heard of, so it waits for one to be heard and
+    /// resync it), else 0 (the listed peers are the ones waited for).
+    pub fn expected_peers(&self) -> usize {
+        self.expect_peers.map_or_else(
+            || usize::from(self.group.is_some() && self.peers.is_empty()),
+            usize::from,
+        )
     }
 
     /// Return true when going from `self` to `new` needs the channel restarted: any change but
@@ -328,6 +347,7 @@ pub(crate) fn read_sync(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> SessionS
             ),
         }
     }
+    read_expect_peers(&mut t, sink, &mut out);
     if out.enabled {
         // Required keys point at the `enabled = true` that requires them.
         let at = enabled.map_or_else(|| t.span(), |e| e.span);
@@ -355,6 +375,42 @@ pub(crate) fn read_sync(t: Option<Tab<'_, '_>>, sink: &mut Sink<'_>) -> SessionS
     }
     t.finish(sink);
     out
+}
+
+/// `expect_peers`: no more than the peers listed, plus the most a group can discover.
+fn read_expect_peers(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, out: &mut SessionSync) {
+    let most = MAX_SYNC_PEERS + MAX_SYNC_DISCOVERED;
+    let Some(n) = t.u32(
+        sink,
+        "expect_peers",
+        0,
+        u32::try_from(most).unwrap_or(u32::MAX),
+    ) else {
+        return;
+    };
+    let listed = out.peers.len();
+    let reachable = if out.group.is_some() {
+        listed + MAX_SYNC_DISCOVERED
+    } else {
+        listed
+    };
+    let wanted = usize::try_from(n.v).unwrap_or(usize::MAX);
+    if wanted > reachable {
+        let why = if out.group.is_some() {
+            format!(
+                "{wanted} peers can never resync this gateway: {listed} listed and at most \
+                 {MAX_SYNC_DISCOVERED} discovered on the group; the ready check would never pass"
+            )
+        } else {
+            format!(
+                "{wanted} peers can never resync this gateway: {listed} listed and no group to \
+                 discover more; the ready check would never pass"
+            )
+        };
+        sink.error(&n.span, &t.key_path("expect_peers"), why);
+        return;
+    }
+    out.expect_peers = u8::try_from(n.v).ok();
 }
 
 /// Parse `[sync] group`: a link-local multicast address of `listen`'s family.

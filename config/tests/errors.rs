@@ -889,6 +889,67 @@ fn sync_group_is_link_local_multicast_of_listen_family_and_replaces_peers() {
 }
 
 #[test]
+fn sync_expect_peers_defaults_to_one_with_a_group_alone_and_must_be_reachable() {
+    let parse = |sync: &str| {
+        config::parse(&format!("{BASE}[sync]\n{sync}"), "ferrovs.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let group = "listen = \"198.18.0.2:8848\"\ngroup = \"224.0.0.81\"\n";
+    let peers =
+        "listen = \"198.18.0.2:8848\"\npeers = [\"198.18.0.3:8848\", \"198.18.0.4:8848\"]\n";
+    let c = parse(group);
+    assert_eq!(
+        (c.sync.expect_peers, c.sync.expected_peers()),
+        (None, 1),
+        "a group alone: one peer"
+    );
+    assert_eq!(
+        parse(peers).sync.expected_peers(),
+        0,
+        "listed peers are waited for anyway"
+    );
+    let both = format!("{peers}group = \"224.0.0.81\"\n");
+    assert_eq!(
+        parse(&both).sync.expected_peers(),
+        0,
+        "listed peers and a group"
+    );
+    let c = parse(&format!("{group}expect_peers = 0\n"));
+    assert_eq!((c.sync.expect_peers, c.sync.expected_peers()), (Some(0), 0));
+    let c = parse(&format!("{group}expect_peers = 16\n"));
+    assert_eq!(
+        c.sync.expected_peers(),
+        16,
+        "as many as the group can discover"
+    );
+    let back = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.sync.expect_peers, Some(16), "round trip");
+    assert_eq!(
+        parse(&format!("{peers}expect_peers = 2\n"))
+            .sync
+            .expected_peers(),
+        2
+    );
+
+    check(
+        &format!("[sync]\n{peers}expect_peers = 3\n"),
+        &["ferrovs.toml:13:16: sync.expect_peers: 3 peers can never resync this gateway: 2 listed and no group to discover more; the ready check would never pass"],
+    );
+    check(
+        &format!("[sync]\n{group}expect_peers = 17\n"),
+        &["ferrovs.toml:13:16: sync.expect_peers: 17 peers can never resync this gateway: 0 listed and at most 16 discovered on the group; the ready check would never pass"],
+    );
+    check(
+        &format!("[sync]\n{group}expect_peers = 49\n"),
+        &["ferrovs.toml:13:16: sync.expect_peers: 49 is out of range 0..=48"],
+    );
+    check(
+        &format!("[sync]\n{group}expect_peers = \"one\"\n"),
+        &["ferrovs.toml:13:16: sync.expect_peers: expected an integer, found a string"],
+    );
+}
+
+#[test]
 fn sync_addresses_ranges_and_mode() {
     check(
         r#"[sync]
@@ -911,7 +972,7 @@ zz = 1
             "ferrovs.toml:14:16: sync.max_datagram: 100 is out of range 512..=65507",
             "ferrovs.toml:15:8: sync.rate: -1 is out of range 0..=100000000",
             "ferrovs.toml:16:8: sync.mode: \"primary\" is not a sync mode: expected \"master\", \"backup\" or \"both\"",
-            "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, group, group_port, ttl, key, syncid, max_datagram, rate, mode",
+            "ferrovs.toml:17:1: sync.zz: unknown key; expected one of: enabled, listen, peers, group, group_port, ttl, key, syncid, max_datagram, rate, mode, expect_peers",
         ],
     );
 }

@@ -154,6 +154,7 @@ syncid = 7
 max_datagram = 9000
 rate = 50000
 mode = "master"
+expect_peers = 2
 
 [[service]]
 vip = "2001:db8:1::10"
@@ -313,6 +314,7 @@ fn full_config_is_normalised() {
         (s.syncid, s.max_datagram, s.rate, s.mode),
         (7, 9000, 50000, SyncMode::Master)
     );
+    assert_eq!((s.expect_peers, s.expected_peers()), (Some(2), 2));
 }
 
 #[test]
@@ -323,6 +325,11 @@ fn sync_defaults_and_reload_comparison() {
     assert_eq!(
         (c.sync.syncid, c.sync.max_datagram, c.sync.rate, c.sync.mode),
         (0, 1400, 1_000_000, SyncMode::Both)
+    );
+    assert_eq!(
+        c.sync.expected_peers(),
+        0,
+        "no group: the listed peers only"
     );
     let full = parse(FULL, "full.toml").unwrap_or_else(|e| panic!("{e}"));
     // [sync] is reloadable: not in the boot-only diff; the channel compares it itself.

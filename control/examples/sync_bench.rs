@@ -34,6 +34,7 @@ fn settings(me: &str, peer: &str) -> Settings {
         max_datagram: 1400,
         rate: 0,
         mode: config::SyncMode::Both,
+        expect_peers: 0,
         timing: Timing::default(),
     }
 }

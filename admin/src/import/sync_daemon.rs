@@ -299,8 +299,17 @@ pub(super) fn import(
             line,
             message: format!(
                 "lvs_sync_daemon: [sync] group = \"{g}\", ttl = {}: peers are discovered there \
-                 (authenticated hellos), each then synced reliably",
-                s.ttl
+                 (authenticated hellos), each then synced reliably{}",
+                s.ttl,
+                if s.peers.is_empty() {
+                    format!(
+                        "; ferrovsadm --ready waits for {} of them to resync this gateway \
+                         (expect_peers)",
+                        s.expected_peers()
+                    )
+                } else {
+                    String::new()
+                }
             ),
         });
     }

@@ -124,6 +124,10 @@ pub struct Channel {
     forgotten: VecDeque<(SocketAddr, VecDeque<u64>)>,
     peers_discovered: u64,
     peers_expired: u64,
+    /// Distinct peers that completed a full resync towards this gateway since the channel
+    /// started, kept when a discovered one is forgotten; only up to `expect_peers` (all
+    /// [`Self::ready`] needs), so it stays small.
+    resynced_from: Vec<SocketAddr>,
 }
 
 impl core::fmt::Debug for Channel {
@@ -170,6 +174,7 @@ impl Channel {
             forgotten: VecDeque::new(),
             peers_discovered: 0,
             peers_expired: 0,
+            resynced_from: Vec::new(),
         }
     }
 
@@ -394,15 +399,17 @@ impl Channel {
             .map(|p| p.reported)
     }
 
-    /// Whether this gateway has every peer's table: each peer completed a full resync towards
-    /// it at least once since the channel started (always true in `master` mode, which
-    /// installs nothing). The HA ready check: a gateway that is not ready must not take the
-    /// VIPs over.
+    /// Whether this gateway has every peer's table: each listed peer completed a full resync
+    /// towards it at least once since the channel started, and so did at least `expect_peers`
+    /// distinct peers, listed or discovered (always true in `master` mode, which installs
+    /// nothing). The HA ready check: a gateway that is not ready must not take the VIPs over.
     ///
-    /// With a multicast group, a gateway cannot wait for peers it never heard of: it is ready
-    /// once it has listened for `dead` (every peer multicasts a hello each `hello`) and every
-    /// discovered peer heard from within `dead` has completed a resync; listed peers are
-    /// waited for as without a group.
+    /// With a multicast group, every discovered peer heard from within `dead` must also have
+    /// completed a resync, and the gateway must have listened for `dead` (every peer
+    /// multicasts a hello each `hello`), so it waits for all the peers it can hear, not only
+    /// the first `expect_peers`. A peer it never heard of is counted by `expect_peers` alone:
+    /// with a group and no `peers`, 1 by default, so a restarted gateway whose peer is down or
+    /// whose sync path is cut waits instead of owning with an empty table.
     pub fn ready(&self) -> bool {
         if !self.settings.mode.receives() {
             return true;
@@ -410,6 +417,7 @@ impl Channel {
         let dead = self.settings.timing.dead;
         let listening = self.settings.group.is_none() || self.now >= self.start + dead;
         listening
+            && self.resynced_from.len() >= self.settings.expect_peers
             && self
                 .peers
                 .iter()
@@ -707,6 +715,11 @@ impl Channel {
                         let duration = now.saturating_duration_since(w.started);
                         p.synced = true;
                         p.ever_synced = true;
+                        if self.resynced_from.len() < self.settings.expect_peers
+                            && !self.resynced_from.contains(&p.addr)
+                        {
+                            self.resynced_from.push(p.addr);
+                        }
                         p.last_resync = Some(duration);
                         p.last_resync_sessions = w.sessions;
                         p.counters.resyncs_completed += 1;

@@ -50,6 +50,7 @@ pub fn settings() -> Settings {
         max_datagram: 1400,
         rate: 0,
         mode: config::SyncMode::Both,
+        expect_peers: 0,
         timing: Timing {
             window: 16,
             max_pending: 64,

@@ -106,11 +106,14 @@
 //!   group would repeat to every peer what one lost, and a peer that joins late would still
 //!   need its own resync: the per-receiver state is needed anyway. With the pair or handful of
 //!   directors a VIP has, one copy per peer costs little (a datagram carries ~40 sessions).
-//! - The ready check cannot wait for a peer never heard of: with a group, a gateway is ready
-//!   once it has listened for `dead` (2 s, four hellos) and every discovered peer heard from
-//!   within `dead` has completed a resync towards it. So a restarted master whose sync path is
-//!   cut would take over with an empty table; listing `peers` as well (listed peers are always
-//!   waited for) closes that, at the price of the list.
+//! - The ready check cannot name a peer never heard of, so it counts them: with a group, a
+//!   gateway is ready once it has listened for `dead` (2 s, four hellos), every discovered
+//!   peer heard from within `dead` has completed a resync towards it, and at least
+//!   `expect_peers` distinct peers (1 by default with a group and no `peers`) have done so
+//!   since the channel started. A restarted master whose sync path is cut, or whose peer is
+//!   down, thus waits instead of taking over with an empty table; with keepalived's weighted
+//!   `track_script` it still takes the VIP, at its lowered priority, when no other director
+//!   holds it (`docs/ha.md`).
 //!
 //! Only link-local groups (224.0.0.0/24, ff02::/16) are accepted: the exception path copies
 //! those to the kernel whatever it joined (`docs/ha.md`), routed groups not at all, and sync

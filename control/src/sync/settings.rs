@@ -48,7 +48,7 @@ impl Default for Timing {
             ack_every: 32,
             resync_retry: Duration::from_secs(1),
             max_pending: 1 << 17,
-            max_discovered: 16,
+            max_discovered: config::MAX_SYNC_DISCOVERED,
             expire: Duration::from_secs(30),
         }
     }
@@ -75,6 +75,10 @@ pub struct Settings {
     pub rate: u32,
     /// Which directions run.
     pub mode: SyncMode,
+    /// Peers (listed or discovered) that must have completed a full resync towards this
+    /// gateway since the channel started before it is ready
+    /// ([`config::SessionSync::expected_peers`]).
+    pub expect_peers: usize,
     /// Protocol timings.
     pub timing: Timing,
 }
@@ -91,6 +95,7 @@ impl core::fmt::Debug for Settings {
             .field("max_datagram", &self.max_datagram)
             .field("rate", &self.rate)
             .field("mode", &self.mode)
+            .field("expect_peers", &self.expect_peers)
             .field("timing", &self.timing)
             .finish()
     }
@@ -129,6 +134,7 @@ impl Settings {
             max_datagram: usize::from(s.max_datagram),
             rate: s.rate,
             mode: s.mode,
+            expect_peers: s.expected_peers(),
             timing: Timing::default(),
         })
     }

@@ -243,6 +243,45 @@ fn ready_fails_until_the_initial_resync_from_the_peer_is_complete() {
     assert_eq!(f.ctl.sync_ready(), Some(true));
 }
 
+/// `[sync]` with only a group (no peer list), plus `extra`.
+fn group_config(us: u16, extra: &str) -> String {
+    format!(
+        "{CONFIG}\n[sync]\nenabled = true\nlisten = \"{}\"\ngroup = \"224.0.0.81\"\nkey = \"{KEY}\"\n{extra}\n",
+        at(us)
+    )
+}
+
+/// Poll the channel for `d`; whether the ready check passed at the end.
+fn ready_after(f: &mut Fixture, d: Duration) -> Result<String, String> {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        f.sync_poll();
+        f.sync_receive();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f.ctl.readiness(Instant::now())
+}
+
+#[test]
+fn ready_with_a_group_alone_waits_for_a_peer_it_never_heard() {
+    // No peer on the group: past the 2 s listening period, still not ready (expect_peers
+    // defaults to 1 with a group and no peer list).
+    let mut f = fixture(&group_config(free_port(), ""));
+    let why = ready_after(&mut f, Duration::from_millis(2600)).expect_err("no peer heard");
+    let ch = f.ctl.sync().and_then(|s| s.channel());
+    let expect = ch.map(|c| c.settings().expect_peers);
+    assert_eq!(expect, Some(1), "the channel runs, expecting one peer");
+    assert!(ch.is_some_and(|c| c.peers().is_empty()), "no peer heard");
+    assert_eq!(
+        why,
+        "session sync: the initial resync from the peers is not complete"
+    );
+    // `expect_peers = 0`: the listening period alone.
+    let mut f = fixture(&group_config(free_port(), "expect_peers = 0"));
+    let ok = ready_after(&mut f, Duration::from_millis(2600));
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
 #[test]
 fn sync_daemons_start_list_and_stop_through_the_admin_socket() {
     let (us, them) = (free_port(), free_port());

@@ -21,6 +21,7 @@ fn mcast(i: usize, timing: Timing) -> Settings {
     Settings {
         peers: Vec::new(),
         group: Some(group()),
+        expect_peers: 1,
         ..settings(i, 1, timing)
     }
 }
@@ -264,4 +265,100 @@ fn sync_group_ready_waits_for_the_discovered_peers_table() {
     );
     until_ready(&mut net, Duration::from_secs(20));
     assert_eq!(net.nodes[1].table.len(), 20_000);
+}
+
+/// A ready pair whose node 1 then restarts with every datagram between them dropped.
+fn restarted_with_the_path_cut(expect_peers: usize, seed: u64) -> Net {
+    let mut net = net(2, Timing::default(), seed);
+    for n in 0..300 {
+        let s = session(0, n);
+        net.nodes[0].table.insert(key(&s), s);
+    }
+    until_ready(&mut net, Duration::from_secs(5));
+    net.cut = vec![(0, 1), (1, 0)];
+    // What was on the wire lands before the restart.
+    net.run_for(Duration::from_millis(500));
+    let s1 = Settings {
+        expect_peers,
+        ..mcast(1, Timing::default())
+    };
+    net.restart(1, false, s1);
+    net
+}
+
+#[test]
+fn sync_group_restarted_gateway_that_hears_no_peer_is_not_ready() {
+    let mut net = restarted_with_the_path_cut(1, 18);
+    // Far past the listening period (`dead`, 2 s): no peer heard, none resynced it.
+    net.run_for(Duration::from_secs(10));
+    let st = net.nodes[1].ch.stats();
+    assert!(st.peers.is_empty(), "{:?}", st.peers);
+    assert!(
+        !net.nodes[1].ch.ready(),
+        "ready with an empty table and no peer heard"
+    );
+    assert!(net.nodes[1].table.is_empty());
+
+    // The path returns: node 1 discovers node 0, takes its table, and only then is ready.
+    net.cut.clear();
+    let ok = net.run_while_not(Duration::from_secs(10), |n| n.nodes[1].ch.ready());
+    assert!(ok, "not ready after the path returned");
+    assert_eq!(
+        net.nodes[1].table, net.nodes[0].table,
+        "ready with the table"
+    );
+    assert_eq!(net.nodes[1].completes, vec![addr(0)]);
+
+    // Its peer then goes silent for good and is forgotten: it resynced this gateway since the
+    // channel started, so the gateway stays ready.
+    net.nodes[0].up = false;
+    net.run_for(Duration::from_secs(35));
+    assert_eq!(net.nodes[1].ch.stats().peers_expired, 1);
+    assert!(net.nodes[1].ch.ready(), "a resync since start is kept");
+}
+
+#[test]
+fn sync_group_expect_peers_zero_is_ready_after_listening_alone() {
+    // `expect_peers = 0`: the listening period alone (what a group without the key did).
+    let mut net = restarted_with_the_path_cut(0, 19);
+    assert!(!net.nodes[1].ch.ready(), "listening first");
+    net.run_for(Duration::from_secs(3));
+    assert!(net.nodes[1].ch.ready(), "no peer expected, none heard");
+    assert!(net.nodes[1].table.is_empty());
+}
+
+#[test]
+fn sync_group_expect_peers_two_waits_for_the_second_peer() {
+    let s = |i| Settings {
+        expect_peers: 2,
+        ..mcast(i, Timing::default())
+    };
+    let mut net = Net::with(3, 20, s);
+    for n in 0..200 {
+        let s = session(2, n);
+        net.nodes[2].table.insert(key(&s), s);
+    }
+    net.nodes[2].up = false;
+    net.run_for(Duration::from_secs(8));
+    for i in 0..2 {
+        let st = net.nodes[i].ch.stats();
+        assert_eq!(st.peers.len(), 1, "node {i} found the one running peer");
+        assert_eq!(
+            st.peers[0].state,
+            PeerState::Up,
+            "node {i}: resynced from it"
+        );
+        assert!(!net.nodes[i].ch.ready(), "node {i}: one peer of two");
+    }
+    // The second peer starts: both take its table, then are ready.
+    net.nodes[2].up = true;
+    let ok = net.run_while_not(Duration::from_secs(10), |n| {
+        n.nodes[0].ch.ready() && n.nodes[1].ch.ready()
+    });
+    assert!(ok, "not ready with both peers resynced");
+    for i in 0..2 {
+        for n in 0..200 {
+            assert!(net.nodes[i].table.contains_key(&key(&session(2, n))));
+        }
+    }
 }

@@ -87,6 +87,7 @@ pub fn settings(i: usize, n: usize, timing: Timing) -> Settings {
         max_datagram: 1400,
         rate: 0,
         mode: config::SyncMode::Both,
+        expect_peers: 0,
         timing,
     }
 }
