@@ -1131,6 +1131,7 @@ fn import_vs(
             } else {
                 Toa::Off
             },
+            proxy_protocol: config::ProxyProtocol::Off,
             sorry_server,
             health_check,
             real_servers: rs,

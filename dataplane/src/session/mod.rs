@@ -41,7 +41,7 @@ mod timer;
 pub use hash::HashSeed;
 pub use persist::{PersistFull, PersistTable, PersistTable4, PersistTable6, Template};
 pub use table::{
-    InsertError, NewSession, Session, Session4, Session6, SessionTable, SessionTable4,
+    InsertError, NewSession, ProxyState, Session, Session4, Session6, SessionTable, SessionTable4,
     SessionTable6, SlotId, StateChange, MAX_CAPACITY,
 };
 pub use tcp::{

@@ -125,6 +125,11 @@ impl<A: SessionAddr> Session<A> {
     /// Pipeline flag: a synced session whose client side ([`Session::client_port`],
     /// [`Session::client_mac`]) is not known yet: learnt from its first client packet here.
     pub const FLAG_CLIENT_UNKNOWN: u8 = 1 << 3;
+    /// Pipeline flag: a PROXY protocol session (NAT/FullNAT TCP): its [`ProxyState`] is valid,
+    /// and the client's sequence numbers are shifted by the header's length towards the server.
+    pub const FLAG_PROXY: u8 = 1 << 4;
+    /// Pipeline flag: the server has acknowledged the whole PROXY header (no more insertion).
+    pub const FLAG_PROXY_ACKED: u8 = 1 << 5;
 
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
@@ -400,9 +405,25 @@ impl StateChange {
     }
 }
 
+/// What a PROXY protocol session needs beyond its record (which is a full cache line for IPv4):
+/// the client's first data sequence number (its SYN's + 1), where the header goes, and the
+/// header's length, by which the client's sequence numbers move towards the server. Kept in a
+/// slot-indexed side array, so that sessions without PROXY neither grow nor touch it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxyState {
+    /// The client's initial sequence number + 1.
+    pub isn1: u32,
+    /// The header's length in bytes (v1 at most 107, v2 28 or 52).
+    pub len: u16,
+    /// Version 2 (binary) rather than 1 (text): fixed at the SYN, whatever reloads do.
+    pub v2: bool,
+}
+
 /// A per-worker session table of fixed capacity.
 pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
+    /// Per slot: the PROXY protocol state (valid while the record has [`Session::FLAG_PROXY`]).
+    proxy: Vec<ProxyState>,
     index: Index,
     wheel: Wheel,
     seed: HashSeed,
@@ -448,6 +469,7 @@ impl<A: SessionAddr> SessionTable<A> {
             .collect();
         Self {
             slab,
+            proxy: vec![ProxyState::default(); capacity],
             index: Index::with_entries(2 * capacity),
             wheel: Wheel::new(),
             seed,
@@ -476,6 +498,7 @@ impl<A: SessionAddr> SessionTable<A> {
     /// Exact bytes allocated: the slab, the index buckets and the timer-wheel heads.
     pub fn memory_bytes(&self) -> usize {
         self.slab.capacity() * core::mem::size_of::<Session<A>>()
+            + self.proxy.capacity() * core::mem::size_of::<ProxyState>()
             + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
@@ -541,6 +564,20 @@ impl<A: SessionAddr> SessionTable<A> {
     #[inline]
     pub fn get_mut(&mut self, slot: SlotId) -> Option<&mut Session<A>> {
         self.slab.get_mut(slot.index()).filter(|s| s.is_live())
+    }
+
+    /// The PROXY protocol state of `slot` (meaningful only with [`Session::FLAG_PROXY`]).
+    #[inline]
+    pub fn proxy(&self, slot: SlotId) -> ProxyState {
+        self.proxy.get(slot.index()).copied().unwrap_or_default()
+    }
+
+    /// Set the PROXY protocol state of `slot` (the caller sets [`Session::FLAG_PROXY`]).
+    #[inline]
+    pub fn set_proxy(&mut self, slot: SlotId, st: ProxyState) {
+        if let Some(p) = self.proxy.get_mut(slot.index()) {
+            *p = st;
+        }
     }
 
     /// The pipeline flags of the session in `slot` (a slot a lookup just returned: one load).
