@@ -20,7 +20,7 @@
 //!     50    1 proto, 51 method, 52 state, 53 flags (pipeline bits), 54 sys (table bits)
 //!     55    1 backend_port, 56 client_port  (PortIdx, egress for each direction)
 //!     57    6 client_mac                    (towards the client)
-//!     63    1 padding
+//!     63    1 proxy                         (PROXY header length; top bit: v2)
 //! ```
 //! The IPv6 record has the same fields with 16-byte addresses and takes two lines (128 bytes).
 
@@ -84,6 +84,8 @@ pub struct Session<A: SessionAddr> {
     /// Destination MAC towards the client: the source MAC of the client's first packet (the
     /// router, or the client on a shared LAN), so replies need no route lookup.
     pub client_mac: [u8; 6],
+    /// PROXY protocol sessions: the header's length, top bit set for v2 (see [`ProxyState`]).
+    proxy: u8,
 }
 
 /// An IPv4 session record: one 64-byte cache line.
@@ -155,6 +157,7 @@ impl<A: SessionAddr> Session<A> {
         backend_port: 0,
         client_port: 0,
         client_mac: [0; 6],
+        proxy: 0,
     };
 
     /// Client address.
@@ -405,10 +408,11 @@ impl StateChange {
     }
 }
 
-/// What a PROXY protocol session needs beyond its record (which is a full cache line for IPv4):
-/// the client's first data sequence number (its SYN's + 1), where the header goes, and the
-/// header's length, by which the client's sequence numbers move towards the server. Kept in a
-/// slot-indexed side array, so that sessions without PROXY neither grow nor touch it.
+/// What a PROXY protocol session needs: the client's first data sequence number (its SYN's + 1),
+/// where the header goes, and the header's length, by which the client's sequence numbers move
+/// towards the server. The length and version take the record's last byte (it was padding);
+/// the sequence number a slot-indexed side array of `u32` (4 bytes a slot: the IPv4 record is
+/// a full cache line), which sessions without PROXY never touch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProxyState {
     /// The client's initial sequence number + 1.
@@ -422,8 +426,8 @@ pub struct ProxyState {
 /// A per-worker session table of fixed capacity.
 pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
-    /// Per slot: the PROXY protocol state (valid while the record has [`Session::FLAG_PROXY`]).
-    proxy: Vec<ProxyState>,
+    /// Per slot: [`ProxyState::isn1`] (valid while the record has [`Session::FLAG_PROXY`]).
+    proxy_isn1: Vec<u32>,
     index: Index,
     wheel: Wheel,
     seed: HashSeed,
@@ -469,7 +473,7 @@ impl<A: SessionAddr> SessionTable<A> {
             .collect();
         Self {
             slab,
-            proxy: vec![ProxyState::default(); capacity],
+            proxy_isn1: vec![0; capacity],
             index: Index::with_entries(2 * capacity),
             wheel: Wheel::new(),
             seed,
@@ -498,7 +502,7 @@ impl<A: SessionAddr> SessionTable<A> {
     /// Exact bytes allocated: the slab, the index buckets and the timer-wheel heads.
     pub fn memory_bytes(&self) -> usize {
         self.slab.capacity() * core::mem::size_of::<Session<A>>()
-            + self.proxy.capacity() * core::mem::size_of::<ProxyState>()
+            + self.proxy_isn1.capacity() * core::mem::size_of::<u32>()
             + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
@@ -569,14 +573,25 @@ impl<A: SessionAddr> SessionTable<A> {
     /// The PROXY protocol state of `slot` (meaningful only with [`Session::FLAG_PROXY`]).
     #[inline]
     pub fn proxy(&self, slot: SlotId) -> ProxyState {
-        self.proxy.get(slot.index()).copied().unwrap_or_default()
+        let b = self.slab.get(slot.index()).map_or(0, |s| s.proxy);
+        ProxyState {
+            isn1: self.proxy_isn1.get(slot.index()).copied().unwrap_or(0),
+            len: u16::from(b & 0x7f),
+            v2: b & 0x80 != 0,
+        }
     }
 
     /// Set the PROXY protocol state of `slot` (the caller sets [`Session::FLAG_PROXY`]).
     #[inline]
+    /// `st.len` must be below 128 (PROXY headers are at most 107 bytes).
     pub fn set_proxy(&mut self, slot: SlotId, st: ProxyState) {
-        if let Some(p) = self.proxy.get_mut(slot.index()) {
-            *p = st;
+        if let (Some(s), Some(i)) = (
+            self.slab.get_mut(slot.index()),
+            self.proxy_isn1.get_mut(slot.index()),
+        ) {
+            debug_assert!(st.len < 0x80);
+            s.proxy = (st.len & 0x7f) as u8 | if st.v2 { 0x80 } else { 0 };
+            *i = st.isn1;
         }
     }
 
@@ -676,6 +691,7 @@ impl<A: SessionAddr> SessionTable<A> {
             backend_port: new.backend_port,
             client_port: new.client_port,
             client_mac: new.client_mac,
+            proxy: 0,
         };
         let timeout = self.timeout_of(&self.slab[slot as usize]);
         self.slab[slot as usize].expires = now.saturating_add(timeout);
