@@ -251,6 +251,12 @@ fn proxy_lab(mode: &str, workers: u32) {
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<u64>().ok()))
         .sum();
     assert_eq!(no_room, 0, "first segments without room for the header");
+    let per = per_worker(&m, "ferrovs_worker_proxy_inserted_total");
+    assert_eq!(per.len(), workers as usize, "{per:?}");
+    assert!(
+        per.iter().all(|&n| n > 0),
+        "every worker inserted headers: {per:?}"
+    );
 }
 
 #[test]

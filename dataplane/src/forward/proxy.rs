@@ -243,7 +243,7 @@ fn fix_options(opts: &mut [u8], syn: bool, st: ProxyState, mut csum: u16) -> u16
 /// Checksum update for a 16-bit value at option offset `at` (options start 20 bytes into the
 /// TCP header, an even offset, so `at`'s parity is the value's parity in the segment).
 fn fix_u16_at(csum: u16, at: usize, old: u16, new: u16) -> u16 {
-    if at % 2 == 0 {
+    if at.is_multiple_of(2) {
         checksum::update32(csum, u32::from(old), u32::from(new))
     } else {
         // At an odd offset the bytes straddle two words: swap them into word order.
@@ -257,7 +257,7 @@ fn fix_u16_at(csum: u16, at: usize, old: u16, new: u16) -> u16 {
 
 /// Checksum update for a 32-bit value at option offset `at` (see [`fix_u16_at`]).
 fn fix_u32_at(csum: u16, at: usize, old: u32, new: u32) -> u16 {
-    if at % 2 == 0 {
+    if at.is_multiple_of(2) {
         checksum::update32(csum, old, new)
     } else {
         // Straddling: the one's-complement sum is byte-order independent, so rotating both by

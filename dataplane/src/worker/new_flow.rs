@@ -19,22 +19,22 @@ use super::{account, sync, Pkt, Punt, Verdict, Worker};
 
 /// The PROXY protocol state of a new session, when its service asks for the header and the
 /// flow starts with a SYN to a NAT/FullNAT backend (TCP; config refuses the header elsewhere).
+#[cold]
+#[inline(never)]
 fn proxy_state<A: Family, F: Frame>(
     pkt: &Pkt<'_, F>,
     svc: &Service,
-    new: &NewSession<A>,
+    client: (A, u16),
+    vip: (A, u16),
+    method: FwdMethod,
     mid_flow: bool,
 ) -> Option<ProxyState> {
-    if svc.proxy_protocol == ProxyProtocol::Off
-        || new.proto != L4Proto::Tcp
-        || mid_flow
-        || !new.method.sees_replies()
-    {
+    if svc.proto != L4Proto::Tcp || mid_flow || !method.sees_replies() {
         return None;
     }
     let mut hdr = [0u8; proxy::MAX_LEN];
     let v = svc.proxy_protocol;
-    let len = proxy::write_header(v, (new.client, new.cport), (new.vip, new.vport), &mut hdr);
+    let len = proxy::write_header(v, client, vip, &mut hdr);
     let seq = TcpPacket::new_unchecked(&pkt.frame.data()[pkt.p.l4_off..]).seq_number();
     Some(ProxyState {
         isn1: seq.wrapping_add(1),
@@ -107,6 +107,12 @@ impl Worker {
         } else {
             TcpDir::InputOnly
         };
+        // Out of line, behind one test: services without PROXY pay the test only.
+        let proxy = if svc.proxy_protocol == ProxyProtocol::Off {
+            None
+        } else {
+            proxy_state(pkt, svc, (client, cport), (vip, vport), b.method, mid_flow)
+        };
         let new = NewSession {
             client,
             cport,
@@ -129,16 +135,11 @@ impl Worker {
             backend_port: out_port,
             client_port: pkt.in_port,
             client_mac: src_mac(pkt.frame.data()),
-            flags: 0,
-        };
-        let proxy = proxy_state(pkt, svc, &new, mid_flow);
-        let new = NewSession {
             flags: if proxy.is_some() {
                 Session::<A>::FLAG_PROXY
             } else {
                 0
             },
-            ..new
         };
         let now = pkt.now;
         let inserted = match A::sessions(&mut self.tables).insert(now, &new) {
