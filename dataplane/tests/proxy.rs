@@ -364,6 +364,36 @@ fn nat_v1_v2_ipv4_ipv6() {
     }
 }
 
+/// Data in the SYN (TCP Fast Open) is cut, so that it comes again behind the header.
+#[test]
+fn syn_data_is_cut() {
+    for v6 in [false, true] {
+        let n = net(v6);
+        let snap = snapshot(&n, FwdMethod::FullNat, ProxyProtocol::V2);
+        let mut c = Case {
+            w: Worker::new(WorkerConfig::default()),
+            snap,
+            n,
+            now: 0,
+        };
+        let o = c.client(
+            100,
+            0,
+            "S",
+            &[Opt::MaximumSegmentSize(1460)],
+            b"GET / HTTP/1.0\r\n\r\n",
+        );
+        assert_eq!((o.seq, o.payload.len()), (100, 0), "v6={v6}");
+        assert_eq!(o.opts, vec![Opt::MaximumSegmentSize(1460)]);
+        let to = o.sport;
+        let o = c.server(to, 5000, 101, "SA", &[]);
+        assert_eq!(o.ack, 101);
+        let hdr = expected_header(&c.n, ProxyProtocol::V2, 40000);
+        let o = c.client(101, 5001, "PA", &[], b"GET");
+        assert_eq!(o.payload, [hdr.as_slice(), b"GET"].concat(), "v6={v6}");
+    }
+}
+
 /// A first segment that the header would push past the egress MTU (a client ignoring the
 /// lowered MSS) is dropped and counted, not sent without its header.
 #[test]

@@ -17,7 +17,12 @@
 //!   with the header in front still fits the path; a first segment that still would not fit
 //!   the egress MTU (a client ignoring the MSS) is dropped and counted
 //!   ([`DropReason::ProxyHeaderNoRoom`]), and its retransmission meets the same fate.
+//! - Data in the client's SYN (TCP Fast Open) is cut from the SYN: the server acknowledges the
+//!   SYN alone, and the client sends the data again after the handshake, behind the header.
 //! - TOA and PROXY are not combined (`ferrovs check` refuses both on one service).
+//! - Not translated: the sequence number in the TCP segment an ICMP error quotes; and session
+//!   sync does not carry the PROXY state (such a connection does not survive a move to
+//!   another gateway).
 //!
 //! Only sessions with [`Session::FLAG_PROXY`] come here; the others pay one flag test.
 
@@ -133,6 +138,7 @@ pub(crate) fn client_segment<A: Family, F: Frame>(
     mtu: u16,
 ) -> Result<bool, DropReason> {
     if fl.syn {
+        drop_syn_data::<A, F>(frame, (l3, l4, l3_end));
         return Ok(false);
     }
     let d = frame.data_mut();
@@ -149,6 +155,20 @@ pub(crate) fn client_segment<A: Family, F: Frame>(
     t.set_checksum(checksum::update32(t.checksum(), seq, new));
     t.set_seq_number(new);
     Ok(false)
+}
+
+/// Data in a SYN (TCP Fast Open) would reach the server in front of the header: cut it, so
+/// that the server acknowledges the SYN alone and the client sends the data again after the
+/// handshake, where the header goes in front of it. The SYN's options (a Fast Open cookie
+/// included) stay.
+fn drop_syn_data<A: Family, F: Frame>(frame: &mut F, (l3, l4, l3_end): (usize, usize, usize)) {
+    let at = l4 + TcpPacket::new_unchecked(&frame.data()[l4..]).header_len();
+    if l3_end <= at || !frame.trim(frame.len() - at) {
+        return;
+    }
+    let d = frame.data_mut();
+    A::grow_len(d, l3, ((l3_end - at) as u16).wrapping_neg());
+    A::fill_tcp_checksum(d, l3, l4, at);
 }
 
 /// Insert `hdr` in front of the segment's payload; fix the IP length and the TCP checksum.
