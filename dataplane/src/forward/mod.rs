@@ -24,6 +24,7 @@ use crate::worker::{Admit, Pkt, Verdict};
 pub(crate) mod dr;
 pub(crate) mod fullnat;
 pub(crate) mod nat;
+pub(crate) mod proxy;
 pub(crate) mod tun;
 
 /// What a forwarding step returns: a verdict, or why the frame is dropped.

@@ -158,6 +158,9 @@ drop_reasons! {
     /// A packet of an established session whose backend is down (health check) or gone from
     /// its service, under the `drop` session policy; the session is removed with it.
     BackendDown => "backend_down",
+    /// No room (MTU or buffer) to insert the PROXY protocol header in front of the client's
+    /// first segment.
+    ProxyHeaderNoRoom => "proxy_header_no_room",
 }
 
 impl DropReason {
