@@ -440,7 +440,8 @@ fn a_first_segment_without_room_is_dropped() {
 
 /// A PROXY connection synced to another worker (another gateway's, as session sync installs
 /// it) goes on there as on the worker that opened it: the same sequence shift both ways, the
-/// header again on a copy of the first segment the server has not acknowledged. Without the
+/// header again on a copy of the first segment the server has not acknowledged, and none once a
+/// full dump has carried the acknowledgement. Without the
 /// PROXY state (a sender that predates it) the stream would not be shifted; a state whose
 /// header length does not match the flow is refused.
 fn synced(method: FwdMethod, v6: bool, v: ProxyProtocol) {
@@ -511,6 +512,49 @@ fn synced(method: FwdMethod, v6: bool, v: ProxyProtocol) {
     );
     assert_eq!(outs[0], want, "{what}: the original");
     assert_eq!(outs[1], want, "{what}: the synced copy");
+
+    // A full dump of the original, now that the server has acknowledged the header: its entry
+    // carries the state and the acknowledgement, so a copy made from it inserts no header in a
+    // late copy of the first segment, and shifts it as the original does.
+    let _ = core::iter::from_fn(|| cs.events.pop().ok()).count();
+    cs.request_dump();
+    let snap_a = snapshot(&a.n, method, v);
+    let mut all = Vec::new();
+    // Bounded steps over the whole table, until its end marker.
+    for _ in 0..100_000 {
+        a.w.serve_sync(&snap_a, a.now);
+        all.extend(core::iter::from_fn(|| cs.events.pop().ok()));
+        if all.iter().any(|e| e.kind == SyncKind::DumpEnd) {
+            break;
+        }
+    }
+    assert!(
+        all.iter().any(|e| e.kind == SyncKind::DumpEnd),
+        "{what}: the dump ended"
+    );
+    let dumped: Vec<_> = all
+        .into_iter()
+        .filter(|e| e.kind == SyncKind::Dump)
+        .collect();
+    assert_eq!(dumped.len(), 1, "{what}: {dumped:?}");
+    assert_eq!(dumped[0].proxy, events[0].proxy, "{what}: dumped state");
+    assert_eq!(
+        dumped[0].flags & dataplane::sync::PROXY_FLAGS,
+        dataplane::sync::PROXY_FLAGS,
+        "{what}: the dump says the header was acknowledged"
+    );
+    let mut f = case(Worker::new(WorkerConfig::default()));
+    f.now = a.now;
+    let got = install(&mut f.w, &f.snap, f.now, &dumped);
+    assert_eq!(got, [InstallOutcome::Installed], "{what}");
+    for c in [&mut a, &mut f] {
+        let late = c.client(isn1, 5001, "PA", &[], b"GET /");
+        assert_eq!(
+            (late.seq, late.payload.as_slice()),
+            (isn1.wrapping_add(l), &b"GET /"[..]),
+            "{what}: a late copy after the acknowledgement"
+        );
+    }
 
     // Every event in order: the creation, then updates that carry the state again.
     let mut e = case(Worker::new(WorkerConfig::default()));
