@@ -15,6 +15,9 @@ wall-clock times (the same clock as `date +%s.%N`):
     src C ADDR                      (--show-source) C's first answer came with X-Client: ADDR,
                                     the source the real server saw (FullNAT: the local address,
                                     so the gateway that made the connection)
+
+--want-source ADDR: every answer must carry X-Client: ADDR (a PROXY protocol service, whose
+X-Client is the client the header named), else the connection fails ("err ... source_X").
     ready                           every connection and flow has had an answer
     done                            stopped cleanly
 
@@ -80,6 +83,8 @@ def tcp_conn(c, s, args, stop, answered):
             status, body, source = read_answer(s)
             if not status.startswith("HTTP/1.1 200"):
                 raise ValueError("status " + status.replace(" ", "_"))
+            if args.want_source and source != args.want_source:
+                raise ValueError("source " + (source or "-"))
             name = body.strip().removeprefix("<h1>Backend ").removesuffix("</h1>")
             if not name or " " in name:
                 raise ValueError("body " + repr(body[:40]).replace(" ", "_"))
@@ -134,6 +139,7 @@ def main():
     ap.add_argument("--stop-file", required=True)
     ap.add_argument("--sources", default="", help="comma-separated local addresses to send from")
     ap.add_argument("--show-source", action="store_true", help="print what the server saw")
+    ap.add_argument("--want-source", default="", help="the X-Client every answer must carry")
     args = ap.parse_args()
     sources = [a for a in args.sources.split(",") if a]
 

@@ -35,6 +35,11 @@
 //! The clients send from several addresses there (NAT owns by address), and the per-worker
 //! counters must show both workers of each gateway installing synced sessions and both workers
 //! of the survivor forwarding after the last crash.
+//! The PROXY protocol (`--proxy`, NAT and FullNAT, one worker): 8 keep-alive connections to the
+//! PROXY v1 service VIP:8080 (nginx's `listen 8080 proxy_protocol`), every answer 200 with the
+//! client's address in X-Client, across one SIGKILL of gw's ferrovs: gw2 shifts the synced
+//! connections' sequence numbers as gw did (nginx reads a stream that is not shifted as a
+//! broken request: 400).
 //! Needs root; runs serially with the other lab tests (nextest test group `lab`).
 
 mod common;
@@ -61,7 +66,12 @@ impl Lab {
     fn up(mode: &str, workers: u8, mcast: bool) -> Lab {
         let n = workers.to_string();
         let sync = if mcast { "--sync-mcast" } else { "--sync" };
-        let mut lab = Lab::create(TAG, mode, &["--ha", sync, "--workers", &n]);
+        Self::up_args(mode, &["--ha", sync, "--workers", &n])
+    }
+
+    /// `lab/lab up MODE ARGS...` with this file's logs and polling.
+    fn up_args(mode: &str, args: &[&str]) -> Lab {
+        let mut lab = Lab::create(TAG, mode, args);
         lab.log_files = ["LOG", "GW_KEEPALIVED_LOG", "GW2_LOG", "GW2_KEEPALIVED_LOG"]
             .iter()
             .filter_map(|f| lab.env.get(*f).map(PathBuf::from))
@@ -242,6 +252,22 @@ impl Lab {
     /// Start lab/hold-conns.py on the client, sending from `sources`; it must have every
     /// connection and flow answered within 30 s.
     fn client(&self, name: &str, sources: &[String]) -> Client {
+        self.client_with(
+            name,
+            sources,
+            (CONNS, FLOWS),
+            &["--udp-flows", &FLOWS.to_string()],
+        )
+    }
+
+    /// [`Self::client`] with `want` (connections, UDP flows) and more arguments for the script.
+    fn client_with(
+        &self,
+        name: &str,
+        sources: &[String],
+        want: (usize, usize),
+        extra: &[&str],
+    ) -> Client {
         let state = self.state();
         let log = state.join(format!("client-{name}.log"));
         let stop = state.join(format!("client-{name}.stop"));
@@ -252,8 +278,8 @@ impl Lab {
             .command(&["exec", "client", "--", "python3"])
             .arg(&script)
             .args(["--addr", self.var("VIP")])
-            .args(["--conns", &CONNS.to_string()])
-            .args(["--udp-flows", &FLOWS.to_string()])
+            .args(["--conns", &want.0.to_string()])
+            .args(extra)
             .args(["--every", "0.25", "--timeout", "30"])
             .args(["--sources", &sources.join(",")])
             .arg("--stop-file")
@@ -267,6 +293,7 @@ impl Lab {
             log,
             stop,
             child: Some(child),
+            want,
         };
         self.wait_for(
             &format!("client {name}: every connection and flow answered"),
@@ -376,6 +403,8 @@ struct Client {
     log: PathBuf,
     stop: PathBuf,
     child: Option<Child>,
+    /// The connections and UDP flows it holds.
+    want: (usize, usize),
 }
 
 impl Client {
@@ -452,7 +481,7 @@ impl Client {
         );
         assert_eq!(
             (s.conns.len(), s.flows.len()),
-            (CONNS, FLOWS),
+            self.want,
             "client {}",
             self.name
         );
@@ -803,4 +832,85 @@ fn lab_hasync_nat_mcast_failover_peer_down_waits_resync_preempt_lossy_sync_peer_
 #[test]
 fn lab_hasync_fullnat_mcast_failover_resync_preempt_lossy_sync() {
     failovers("fullnat", 1, false, true);
+}
+
+/// Keep-alive connections the PROXY protocol failover holds.
+const PROXY_CONNS: usize = 8;
+
+/// PROXY protocol across a failover (`lab/lab up MODE --ha --sync --proxy`): keep-alive
+/// connections to the PROXY v1 service VIP:8080 (nginx's `listen 8080 proxy_protocol`) through
+/// gw; gw's ferrovs dies; gw2 carries on every connection with the synced PROXY state. nginx
+/// answers a stream whose sequence numbers were not shifted with a 400, or not at all (it
+/// reads the client's bytes from the wrong place), so each 200 after the crash, naming the
+/// client (X-Client, from the header gw inserted), says gw2 translates as gw did.
+fn proxy_failover(mode: &str) {
+    let t0 = Instant::now();
+    let lab = Lab::up_args(mode, &["--ha", "--sync", "--workers", "1", "--proxy"]);
+    lab.wait_owner("gw", Duration::from_secs(10));
+    let client = lab.var("CLIENT").to_owned();
+    let want = ["--port", "8080", "--want-source", &client];
+    let a = lab.client_with("p", &[], (PROXY_CONNS, 0), &want);
+    lab.wait_lists("gw2", &a, Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(1));
+    let inserted = |gw: &str| -> u64 {
+        let m = lab.metrics(gw).expect("metrics");
+        per_worker(&m, "ferrovs_worker_proxy_inserted_total")
+            .iter()
+            .sum()
+    };
+    assert!(
+        inserted("gw") >= PROXY_CONNS as u64,
+        "gw inserted a header per connection"
+    );
+    let t_crash = lab.crash_gw();
+    lab.wait_owner("gw2", Duration::from_secs(20));
+    lab.served_after(&[&a], t_crash, 5, "PROXY connections after the crash of gw");
+    assert_eq!(
+        inserted("gw2"),
+        0,
+        "gw2 inserted no header: the connections were past it"
+    );
+    let s = a.finish();
+    assert_backends(&s, "p");
+    // nginx: every request on port 8080 answered 200, each from the client's address as the
+    // header named it, as many as the client counted.
+    let logs: String = ["rs1", "rs2"]
+        .iter()
+        .map(|h| std::fs::read_to_string(lab.state().join(h).join("proxy.log")).unwrap_or_default())
+        .collect();
+    let bad: Vec<&str> = logs
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{client} ")) || !l.ends_with(" 200"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "nginx: {} bad of {}: {bad:?}",
+        bad.len(),
+        logs.lines().count()
+    );
+    assert_eq!(
+        logs.lines().count(),
+        s.count("tcp"),
+        "nginx logged every answer"
+    );
+    let after: usize = s
+        .answers
+        .values()
+        .map(|a| a.iter().filter(|(t, _)| *t > t_crash).count())
+        .sum();
+    eprintln!(
+        "{mode} PROXY: {} answers ({after} after the crash), no error; {:.0} s",
+        s.count("tcp"),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn lab_hasync_fullnat_proxy_failover() {
+    proxy_failover("fullnat");
+}
+
+#[test]
+fn lab_hasync_nat_proxy_failover() {
+    proxy_failover("nat");
 }

@@ -58,6 +58,7 @@ fn session(n: u32) -> SyncSession {
         template: None,
         flags: 0,
         client_hop: None,
+        proxy: None,
     }
 }
 

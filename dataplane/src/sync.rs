@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crate::owner::{nat_owner, persist_owner, ReplySteering};
 use crate::rss::RssSteer;
-use crate::session::{FwdMethod, Session, SessionAddr, TcpState};
+use crate::session::{FwdMethod, ProxyState, Session, SessionAddr, TcpState};
 use crate::snapshot::{Mac, Snapshot};
 use crate::types::{L4Proto, PortIdx};
 
@@ -123,13 +123,22 @@ pub struct SyncEvent {
     pub client_port: PortIdx,
     /// Next hop towards the client (the upstream router, shared by an HA pair).
     pub client_mac: Mac,
+    /// A PROXY protocol session's state (header version and length, the client's ISN + 1),
+    /// so the receiver keeps shifting its sequence numbers; [`Self::flags`] then also carries
+    /// [`Session::FLAG_PROXY`] and [`Session::FLAG_PROXY_ACKED`] as the sender had them.
+    pub proxy: Option<ProxyState>,
 }
 
-const _: () = assert!(core::mem::size_of::<SyncEvent>() <= 96);
+// 96 bytes before the PROXY state (8 more) came.
+const _: () = assert!(core::mem::size_of::<SyncEvent>() <= 104);
 
 /// Session flags a synced session carries over.
 const SYNCED_FLAGS: u8 =
     Session::<core::net::Ipv4Addr>::FLAG_TOA_SENT | Session::<core::net::Ipv4Addr>::FLAG_REPLY_SEEN;
+
+/// Session flags that travel with a PROXY protocol session's state.
+pub const PROXY_FLAGS: u8 =
+    Session::<core::net::Ipv4Addr>::FLAG_PROXY | Session::<core::net::Ipv4Addr>::FLAG_PROXY_ACKED;
 
 impl SyncEvent {
     /// The event for session `s` at `now`.
@@ -169,7 +178,17 @@ impl SyncEvent {
             timeout: s.expires().saturating_sub(now),
             client_port: s.client_port,
             client_mac: s.client_mac,
+            proxy: None,
         }
+    }
+
+    /// Add a PROXY protocol session's state `st` (its record has [`Session::FLAG_PROXY`],
+    /// whose flags `flags` are).
+    #[must_use]
+    pub fn with_proxy(mut self, flags: u8, st: ProxyState) -> Self {
+        self.flags |= flags & PROXY_FLAGS;
+        self.proxy = Some(st);
+        self
     }
 
     /// A dump marker ([`SyncKind::DumpBegin`], [`SyncKind::DumpEnd`]) with sequence `seq`.
@@ -194,6 +213,7 @@ impl SyncEvent {
             timeout: seq,
             client_port: 0,
             client_mac: [0; 6],
+            proxy: None,
         }
     }
 
@@ -490,7 +510,7 @@ mod tests {
 
     #[test]
     fn event_is_small_and_fixed() {
-        assert!(core::mem::size_of::<SyncEvent>() <= 96);
+        assert!(core::mem::size_of::<SyncEvent>() <= 104);
         let m = SyncEvent::marker(SyncKind::DumpEnd, 7);
         assert!(m.is_marker() && !m.is_v6());
         assert_eq!(m.timeout, 7);

@@ -9,9 +9,10 @@ use std::net::IpAddr;
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ProxyProtocol, Route, ServiceSpec, Snapshot, ToaMode};
+use dataplane::sync::{link, Install, Refusal, Role, SyncConfig, SyncKind};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
-use dataplane::worker::{Verdict, Worker, WorkerConfig};
+use dataplane::worker::{InstallOutcome, Verdict, Worker, WorkerConfig};
 use etherparse::{
     NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TcpOptionElement as Opt,
     TransportSlice,
@@ -222,7 +223,9 @@ impl Case {
     }
 
     fn server(&mut self, to: u16, seq: u32, ack: u32, flags: &str, opts: &[Opt]) -> Out {
-        let dst = if self.w.counters().sessions_created.get() > 0 && self.is_fullnat() {
+        let c = self.w.counters();
+        let has = c.sessions_created.get() > 0 || c.sync_installed.get() > 0;
+        let dst = if has && self.is_fullnat() {
             self.n.laddr
         } else {
             self.n.client
@@ -433,4 +436,176 @@ fn a_first_segment_without_room_is_dropped() {
         o.payload.len(),
         1400 + expected_header(&c.n, ProxyProtocol::V1, 40000).len()
     );
+}
+
+/// A PROXY connection synced to another worker (another gateway's, as session sync installs
+/// it) goes on there as on the worker that opened it: the same sequence shift both ways, the
+/// header again on a copy of the first segment the server has not acknowledged, and none once a
+/// full dump has carried the acknowledgement. Without the
+/// PROXY state (a sender that predates it) the stream would not be shifted; a state whose
+/// header length does not match the flow is refused.
+fn synced(method: FwdMethod, v6: bool, v: ProxyProtocol) {
+    let what = format!("{method:?} v6={v6} {v:?}");
+    let mut n = net(v6);
+    if method == FwdMethod::Nat {
+        n.laddr = n.client;
+    }
+    let case = |w: Worker| Case {
+        w,
+        snap: snapshot(&n, method, v),
+        n: net_like(&n),
+        now: 0,
+    };
+    let mut a = case(Worker::new(WorkerConfig::default()));
+    let (ws, mut cs) = link(SyncConfig::default());
+    a.w.attach_sync(ws);
+    let hdr = expected_header(&a.n, v, 40000);
+    let l = hdr.len() as u32;
+    let isn1 = 0xffff_fff1_u32;
+    let to = a.client(isn1 - 1, 0, "S", &[], &[]).sport;
+    a.server(to, 5000, isn1, "SA", &[]);
+    a.client(isn1, 5001, "A", &[], &[]);
+    let events: Vec<_> = core::iter::from_fn(|| cs.events.pop().ok()).collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.proxy.is_some_and(|p| p.len as u32 == l)),
+        "{what}: every event carries the PROXY state: {events:?}"
+    );
+    assert_eq!(events[0].kind, SyncKind::Created, "{what}");
+    let install =
+        |w: &mut Worker, snap: &Snapshot, now: u32, evs: &[dataplane::sync::SyncEvent]| {
+            evs.iter()
+                .map(|&event| {
+                    w.install(
+                        snap,
+                        now,
+                        &Install {
+                            event,
+                            role: Role::Home,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+    let mut b = case(Worker::new(WorkerConfig::default()));
+    b.now = a.now;
+    // The creation alone (the state changes' updates are checked below).
+    let got = install(&mut b.w, &b.snap, b.now, &events[..1]);
+    assert_eq!(got, [InstallOutcome::Installed], "{what}");
+    // The same segments through both: the same bytes out.
+    let mut outs = Vec::new();
+    for c in [&mut a, &mut b] {
+        let first = c.client(isn1, 5001, "PA", &[], b"GET /");
+        let next = c.client(isn1.wrapping_add(5), 5001, "PA", &[], b"x");
+        let acked = c.server(to, 5001, isn1.wrapping_add(l + 6), "A", &[]);
+        outs.push((
+            (first.seq, first.payload),
+            (next.seq, next.payload),
+            acked.ack,
+        ));
+    }
+    let want = (
+        (isn1, [hdr.as_slice(), b"GET /"].concat()),
+        (isn1.wrapping_add(5 + l), b"x".to_vec()),
+        isn1.wrapping_add(6),
+    );
+    assert_eq!(outs[0], want, "{what}: the original");
+    assert_eq!(outs[1], want, "{what}: the synced copy");
+
+    // A full dump of the original, now that the server has acknowledged the header: its entry
+    // carries the state and the acknowledgement, so a copy made from it inserts no header in a
+    // late copy of the first segment, and shifts it as the original does.
+    let _ = core::iter::from_fn(|| cs.events.pop().ok()).count();
+    cs.request_dump();
+    let snap_a = snapshot(&a.n, method, v);
+    let mut all = Vec::new();
+    // Bounded steps over the whole table, until its end marker.
+    for _ in 0..100_000 {
+        a.w.serve_sync(&snap_a, a.now);
+        all.extend(core::iter::from_fn(|| cs.events.pop().ok()));
+        if all.iter().any(|e| e.kind == SyncKind::DumpEnd) {
+            break;
+        }
+    }
+    assert!(
+        all.iter().any(|e| e.kind == SyncKind::DumpEnd),
+        "{what}: the dump ended"
+    );
+    let dumped: Vec<_> = all
+        .into_iter()
+        .filter(|e| e.kind == SyncKind::Dump)
+        .collect();
+    assert_eq!(dumped.len(), 1, "{what}: {dumped:?}");
+    assert_eq!(dumped[0].proxy, events[0].proxy, "{what}: dumped state");
+    assert_eq!(
+        dumped[0].flags & dataplane::sync::PROXY_FLAGS,
+        dataplane::sync::PROXY_FLAGS,
+        "{what}: the dump says the header was acknowledged"
+    );
+    let mut f = case(Worker::new(WorkerConfig::default()));
+    f.now = a.now;
+    let got = install(&mut f.w, &f.snap, f.now, &dumped);
+    assert_eq!(got, [InstallOutcome::Installed], "{what}");
+    for c in [&mut a, &mut f] {
+        let late = c.client(isn1, 5001, "PA", &[], b"GET /");
+        assert_eq!(
+            (late.seq, late.payload.as_slice()),
+            (isn1.wrapping_add(l), &b"GET /"[..]),
+            "{what}: a late copy after the acknowledgement"
+        );
+    }
+
+    // Every event in order: the creation, then updates that carry the state again.
+    let mut e = case(Worker::new(WorkerConfig::default()));
+    e.now = a.now;
+    let got = install(&mut e.w, &e.snap, e.now, &events);
+    assert!(
+        got[1..].iter().all(|o| *o == InstallOutcome::Updated),
+        "{what}: {got:?}"
+    );
+    let o = e.client(isn1.wrapping_add(6), 5001, "A", &[], &[]);
+    assert_eq!(o.seq, isn1.wrapping_add(6 + l), "{what}: updated copy");
+
+    // A record without the state (an older sender): installed as before, and not shifted.
+    let mut old = events.clone();
+    for e in &mut old {
+        e.proxy = None;
+        e.flags &= !dataplane::sync::PROXY_FLAGS;
+    }
+    let mut c = case(Worker::new(WorkerConfig::default()));
+    c.now = a.now;
+    let got = install(&mut c.w, &c.snap, c.now, &old);
+    assert_eq!(got[0], InstallOutcome::Installed, "{what}");
+    let o = c.client(isn1.wrapping_add(5), 5001, "PA", &[], b"x");
+    assert_eq!(o.seq, isn1.wrapping_add(5), "{what}: no state, no shift");
+
+    // A state whose header length this flow's header cannot have.
+    let mut bad = events[..1].to_vec();
+    if let Some(p) = &mut bad[0].proxy {
+        p.len += 1;
+    }
+    let mut d = case(Worker::new(WorkerConfig::default()));
+    let got = install(&mut d.w, &d.snap, a.now, &bad);
+    assert_eq!(got, [InstallOutcome::Refused(Refusal::Malformed)], "{what}");
+}
+
+fn net_like(n: &Net) -> Net {
+    Net {
+        client: n.client,
+        vip: n.vip,
+        backend: n.backend,
+        laddr: n.laddr,
+    }
+}
+
+#[test]
+fn synced_sessions_translate_like_the_original() {
+    for method in [FwdMethod::FullNat, FwdMethod::Nat] {
+        for v6 in [false, true] {
+            for v in [ProxyProtocol::V1, ProxyProtocol::V2] {
+                synced(method, v6, v);
+            }
+        }
+    }
 }

@@ -61,6 +61,7 @@ pub fn to_record(ev: &SyncEvent) -> Option<SyncSession> {
         template: ev.template.then_some(ev.prefix_len),
         flags: ev.flags,
         client_hop,
+        proxy: ev.proxy,
     })
 }
 
@@ -117,6 +118,7 @@ pub fn to_event(rec: &SyncSession, resync: bool) -> Result<SyncEvent, ConvertErr
         timeout: rec.timeout_s,
         client_port,
         client_mac,
+        proxy: rec.proxy,
     })
 }
 
@@ -174,6 +176,7 @@ mod tests {
             timeout: 897,
             client_port: 1,
             client_mac: [2, 0, 0, 0, 0, 9],
+            proxy: None,
         }
     }
 
@@ -265,6 +268,26 @@ mod tests {
         for k in [SyncKind::DumpBegin, SyncKind::DumpEnd] {
             assert_eq!(to_record(&SyncEvent::marker(k, 3)), None);
         }
+    }
+
+    #[test]
+    fn the_proxy_state_travels_both_ways_and_is_absent_without_it() {
+        let mut ev = event(FwdMethod::FullNat, false);
+        assert_eq!(to_record(&ev).expect("a session").proxy, None);
+        let st = dataplane::session::ProxyState {
+            isn1: 0xffff_fff0,
+            len: 45,
+            v2: false,
+        };
+        ev = ev.with_proxy(dataplane::sync::PROXY_FLAGS, st);
+        let rec = to_record(&ev).expect("a session");
+        assert_eq!(rec.proxy, Some(st));
+        assert_eq!(
+            rec.flags & dataplane::sync::PROXY_FLAGS,
+            dataplane::sync::PROXY_FLAGS
+        );
+        assert_eq!(rec.validate(), Ok(()));
+        assert_eq!(to_event(&rec, false), Ok(ev));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use core::net::SocketAddr;
 
-use dataplane::session::{FwdMethod, TcpState};
+use dataplane::session::{FwdMethod, ProxyState, TcpState};
 use dataplane::types::L4Proto;
 
 /// What a record asks the receiver to do.
@@ -79,6 +79,10 @@ pub struct SyncSession {
     pub flags: u8,
     /// The client side's next hop, when the sender knows it.
     pub client_hop: Option<ClientHop>,
+    /// A PROXY protocol connection's state (header version and length, the client's ISN + 1),
+    /// which the receiver needs to keep shifting its sequence numbers; `flags` then carries
+    /// the PROXY bits too. `None` in records of senders that predate it.
+    pub proxy: Option<ProxyState>,
 }
 
 impl SyncSession {
@@ -123,9 +127,29 @@ impl SyncSession {
         if self.proto == L4Proto::Udp && self.tcp_state != TcpState::None {
             return Err(RecordError::UdpState);
         }
+        if let Some(p) = self.proxy {
+            let ok_len = if p.v2 {
+                // Signature and fixed part, two addresses, two ports.
+                p.len == if self.front_v6() { 52 } else { 28 }
+            } else {
+                (PROXY_V1_MIN..=PROXY_V1_MAX).contains(&p.len)
+            };
+            if self.proto != L4Proto::Tcp
+                || !matches!(self.method, FwdMethod::Nat | FwdMethod::FullNat)
+                || self.template.is_some()
+                || !ok_len
+            {
+                return Err(RecordError::Proxy);
+            }
+        }
         Ok(())
     }
 }
+
+/// Shortest PROXY v1 header (`PROXY TCP4 a.b.c.d e.f.g.h p q` with one-digit fields, CRLF).
+const PROXY_V1_MIN: u16 = 32;
+/// Longest PROXY v1 header the spec allows.
+const PROXY_V1_MAX: u16 = 107;
 
 /// A record that breaks an invariant of [`SyncSession::validate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +172,10 @@ pub enum RecordError {
     /// A UDP session with a TCP state.
     #[error("a UDP session has no TCP state")]
     UdpState,
+    /// PROXY protocol state on something other than a NAT or FullNAT TCP connection, or with
+    /// a header length its version and family cannot have.
+    #[error("PROXY protocol state only goes with a NAT or FullNAT TCP connection, of a valid header length")]
+    Proxy,
 }
 
 /// Map a forwarding method to its wire code (the dataplane's discriminant).
@@ -190,6 +218,7 @@ pub(crate) mod tests {
             template: None,
             flags: 3,
             client_hop: None,
+            proxy: None,
         }
     }
 
@@ -218,6 +247,40 @@ pub(crate) mod tests {
         let mut r = fnat4();
         r.proto = L4Proto::Udp;
         assert_eq!(r.validate(), Err(RecordError::UdpState));
+    }
+
+    #[test]
+    fn proxy_state_goes_with_nat_and_fullnat_tcp_of_a_valid_length() {
+        let st = |len, v2| Some(ProxyState { isn1: 7, len, v2 });
+        let mut r = fnat4();
+        for (len, v2) in [(28, true), (32, false), (107, false)] {
+            r.proxy = st(len, v2);
+            assert_eq!(r.validate(), Ok(()), "len {len} v2 {v2}");
+        }
+        for (len, v2) in [
+            (0, false),
+            (31, false),
+            (108, false),
+            (52, true),
+            (27, true),
+        ] {
+            r.proxy = st(len, v2);
+            assert_eq!(r.validate(), Err(RecordError::Proxy), "len {len} v2 {v2}");
+        }
+        r.proxy = st(28, true);
+        r.method = FwdMethod::Dr;
+        r.local = None;
+        assert_eq!(r.validate(), Err(RecordError::Proxy), "DR");
+        let mut r = fnat4();
+        r.proxy = st(28, true);
+        r.proto = L4Proto::Udp;
+        r.tcp_state = TcpState::None;
+        assert_eq!(r.validate(), Err(RecordError::Proxy), "UDP");
+        let mut r = fnat4();
+        r.client = "[2001:2::7]:40000".parse().expect("literal");
+        r.vip = "[2001:2::103]:80".parse().expect("literal");
+        r.proxy = st(52, true);
+        assert_eq!(r.validate(), Ok(()), "v2 over IPv6");
     }
 
     #[test]

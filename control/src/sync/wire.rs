@@ -41,10 +41,16 @@
 //! ```text
 //! 0 op (1 update, 2 delete, 3 expire)  1 protocol (6, 17)  2 method (0 DR, 1 NAT, 2 TUN,
 //! 3 FullNAT)  3 TCP state (IPVS numbering)  4 flags (bit 0 client side IPv6, bit 1 backend
-//! side IPv6, bit 2 local address present, bit 3 template, bit 4 client hop present)
+//! side IPv6, bit 2 local address present, bit 3 template, bit 4 client hop present, bit 5
+//! PROXY state present)
 //! 5 template prefix length (0 otherwise)  6 pipeline flags  7 reserved (0)  8 timeout_s u32
 //! 12 client, VIP, [local], backend: address + port each; [client hop: port u16, MAC 6 bytes]
+//! [PROXY state: header length u8 (bit 7: version 2), client ISN + 1 u32]
 //! ```
+//!
+//! The PROXY state (a NAT or FullNAT TCP connection to a `proxy_protocol` service) came after
+//! the rest: a record without bit 5 reads as before it, and a gateway that predates it refuses
+//! a record with it (an undefined flag bit), rather than install a connection it would break.
 //!
 //! Parsing is total: every input either parses into a message whose records satisfy
 //! [`SyncSession::validate`], or fails with a [`WireError`]; nothing panics (a fuzz target and
@@ -52,6 +58,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use dataplane::session::ProxyState;
 use dataplane::types::L4Proto;
 
 use super::auth::{Auth, MAC_LEN};
@@ -78,6 +85,10 @@ pub const FLAG_RESYNC: u8 = 1;
 pub const FLAG_GROUP: u8 = 2;
 /// Fixed part of a record before its addresses.
 const RECORD_FIXED: usize = 12;
+/// Record address flag: the PROXY state follows the client hop.
+const AF_PROXY: u8 = 0x20;
+/// The PROXY state's length: header length and version, client ISN + 1.
+const PROXY_LEN: usize = 5;
 
 /// A message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -440,7 +451,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     let s = r.u8()?;
     let tcp_state = tcp_state_from_code(s).ok_or_else(|| bad("TCP state", s))?;
     let af = r.u8()?;
-    if af & !0x1f != 0 {
+    if af & !0x3f != 0 {
         return Err(bad("address flags", af));
     }
     let prefix = r.u8()?;
@@ -474,6 +485,16 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     } else {
         None
     };
+    let proxy = if af & AF_PROXY != 0 {
+        let b = r.u8()?;
+        Some(ProxyState {
+            len: u16::from(b & 0x7f),
+            v2: b & 0x80 != 0,
+            isn1: r.u32()?,
+        })
+    } else {
+        None
+    };
     Ok(SyncSession {
         op,
         proto,
@@ -487,6 +508,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
         template,
         flags,
         client_hop,
+        proxy,
     })
 }
 
@@ -494,10 +516,12 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
 pub fn record_len(rec: &SyncSession) -> usize {
     let a = |v6: bool| if v6 { 18 } else { 6 };
     let hop = if rec.client_hop.is_some() { 8 } else { 0 };
+    let proxy = if rec.proxy.is_some() { PROXY_LEN } else { 0 };
     RECORD_FIXED
         + 2 * a(rec.front_v6())
         + a(rec.back_v6()) * (1 + usize::from(rec.local.is_some()))
         + hop
+        + proxy
 }
 
 fn put_addr(out: &mut Vec<u8>, sa: SocketAddr) {
@@ -519,7 +543,8 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
         | (u8::from(rec.back_v6()) << 1)
         | (u8::from(rec.local.is_some()) << 2)
         | (u8::from(rec.template.is_some()) << 3)
-        | (u8::from(rec.client_hop.is_some()) << 4);
+        | (u8::from(rec.client_hop.is_some()) << 4)
+        | if rec.proxy.is_some() { AF_PROXY } else { 0 };
     out.extend_from_slice(&[
         match rec.op {
             SyncOp::Update => 1,
@@ -544,6 +569,11 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
     if let Some(h) = rec.client_hop {
         out.extend_from_slice(&h.port.to_be_bytes());
         out.extend_from_slice(&h.mac);
+    }
+    if let Some(p) = rec.proxy {
+        // validate() held the length below 128.
+        out.push((p.len & 0x7f) as u8 | if p.v2 { 0x80 } else { 0 });
+        out.extend_from_slice(&p.isn1.to_be_bytes());
     }
     Ok(())
 }

@@ -20,9 +20,10 @@
 //! - Data in the client's SYN (TCP Fast Open) is cut from the SYN: the server acknowledges the
 //!   SYN alone, and the client sends the data again after the handshake, behind the header.
 //! - TOA and PROXY are not combined (`ferrovs check` refuses both on one service).
-//! - Not translated: the sequence number in the TCP segment an ICMP error quotes; and session
-//!   sync does not carry the PROXY state (such a connection does not survive a move to
-//!   another gateway).
+//! - Not translated: the sequence number in the TCP segment an ICMP error quotes.
+//! - Session sync carries the [`ProxyState`] (and the PROXY flags) in its events and records,
+//!   and its installer puts it back ([`crate::sync::SyncEvent::proxy`]), so a connection
+//!   moved to another gateway is shifted there alike.
 //!
 //! Only sessions with [`Session::FLAG_PROXY`] come here; the others pay one flag test.
 

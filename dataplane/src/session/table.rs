@@ -413,7 +413,7 @@ impl StateChange {
 /// towards the server. The length and version take the record's last byte (it was padding);
 /// the sequence number a slot-indexed side array of `u32` (4 bytes a slot: the IPv4 record is
 /// a full cache line), which sessions without PROXY never touch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ProxyState {
     /// The client's initial sequence number + 1.
     pub isn1: u32,
@@ -573,9 +573,15 @@ impl<A: SessionAddr> SessionTable<A> {
     /// The PROXY protocol state of `slot` (meaningful only with [`Session::FLAG_PROXY`]).
     #[inline]
     pub fn proxy(&self, slot: SlotId) -> ProxyState {
-        let b = self.slab.get(slot.index()).map_or(0, |s| s.proxy);
+        self.proxy_at(slot.index())
+    }
+
+    /// [`Self::proxy`] by slot number (for walks over [`Self::get_at`]).
+    #[inline]
+    pub fn proxy_at(&self, index: usize) -> ProxyState {
+        let b = self.slab.get(index).map_or(0, |s| s.proxy);
         ProxyState {
-            isn1: self.proxy_isn1.get(slot.index()).copied().unwrap_or(0),
+            isn1: self.proxy_isn1.get(index).copied().unwrap_or(0),
             len: u16::from(b & 0x7f),
             v2: b & 0x80 != 0,
         }

@@ -6,18 +6,20 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::account::moved;
 use super::{Family, Pkt, Worker};
 use crate::counters::WorkerCounters;
+use crate::forward::proxy;
 use crate::frame::Frame;
 use crate::rewrite::src_mac;
 use crate::session::{
-    Direction, FwdMethod, NewSession, Session, SessionAddr, SessionTable, SlotId, TcpState,
-    Template,
+    Direction, FwdMethod, NewSession, ProxyState, Session, SessionAddr, SessionTable, SlotId,
+    TcpState, Template,
 };
-use crate::snapshot::{Service, Snapshot};
+use crate::snapshot::{ProxyProtocol, Service, Snapshot};
 use crate::sync::{
     DeleteReason, Install, Refusal, Role, SyncEvent, SyncKind, WorkerSync, EXPIRY_GRACE_S,
+    PROXY_FLAGS,
 };
-use crate::types::Mac;
 use crate::types::{BackendIdx, PortIdx, ServiceIdx};
+use crate::types::{L4Proto, Mac};
 
 /// What [`Worker::install`] did with one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +123,7 @@ fn template_event(
         timeout,
         client_port: 0,
         client_mac: [0; 6],
+        proxy: None,
     })
 }
 
@@ -267,8 +270,9 @@ impl Worker {
     #[cold]
     #[inline(never)]
     pub(super) fn publish_slot<A: Family>(&mut self, kind: SyncKind, slot: SlotId, now: u32) {
-        if let Some(s) = A::sessions(&mut self.tables).get(slot) {
-            publish(&mut self.sync, &self.counters, kind, s, now);
+        let t = A::sessions(&mut self.tables);
+        if let (Some(l), Some(ev)) = (&mut self.sync, session_event(t, slot.index(), kind, now)) {
+            l.publish(ev, &self.counters);
         }
     }
 
@@ -405,6 +409,12 @@ impl Worker {
         }
         let (out_port, mac) = snap.next_hop(ev.backend).map_err(|_| Refusal::NoRoute)?;
         let (client_port, client_mac, learn) = client_side(snap, ev);
+        let proxy = match ev.proxy {
+            Some(st) if proxy_fits(ev, a, st) => Some(st),
+            Some(_) => return Err(Refusal::Malformed),
+            None => None,
+        };
+        let kept = SYNCED_FLAGS | if proxy.is_some() { PROXY_FLAGS } else { 0 };
         let t = A::sessions(&mut self.tables);
         let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         match t.lookup(&in_key) {
@@ -419,7 +429,10 @@ impl Worker {
                     let ch = t.set_state(slot, ev.state);
                     t.set_expiry(slot, now.saturating_add(ev.timeout));
                     if let Some(rec) = t.get_mut(slot) {
-                        rec.flags |= ev.flags & SYNCED_FLAGS;
+                        rec.flags |= ev.flags & kept;
+                    }
+                    if let Some(st) = proxy {
+                        t.set_proxy(slot, st);
                     }
                     if let Some(ch) = ch {
                         moved(&self.counters, s.service(), s.backend_idx(), ch);
@@ -462,10 +475,13 @@ impl Worker {
             backend_port: out_port,
             client_port,
             client_mac,
-            flags: (ev.flags & SYNCED_FLAGS) | unknown,
+            flags: (ev.flags & kept) | unknown,
         };
         let slot = t.insert(now, &new).map_err(|_| Refusal::TableFull)?;
         t.set_expiry(slot, now.saturating_add(ev.timeout));
+        if let Some(st) = proxy {
+            t.set_proxy(slot, st);
+        }
         let active = t.get(slot).is_some_and(Session::is_active);
         let c = &self.counters;
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
@@ -667,9 +683,9 @@ impl Worker {
                 return;
             }
             let ev = if pos < c4 {
-                dumped_session(tb.s4.get_at(pos), now)
+                dumped_session(&tb.s4, pos, now)
             } else if pos < c4 + c6 {
-                dumped_session(tb.s6.get_at(pos - c4), now)
+                dumped_session(&tb.s6, pos - c4, now)
             } else if pos < c4 + c6 + p4 {
                 dumped_template(snap, tb.p4.template_at(pos - c4 - c6, now), now)
             } else {
@@ -696,10 +712,42 @@ fn client_side(snap: &Snapshot, ev: &SyncEvent) -> (PortIdx, Mac, bool) {
     }
 }
 
-/// The dump entry of a live, unexpired session (stubs are not sessions).
-fn dumped_session<A: Family>(s: Option<&Session<A>>, now: u32) -> Option<SyncEvent> {
-    s.filter(|s| !s.is_sync_stub() && !s.is_expired(now))
-        .map(|s| SyncEvent::session_with(SyncKind::Dump, s, now, A::ip))
+/// Whether a peer's PROXY protocol state fits its session: TCP through NAT or FullNAT, and the
+/// length of the header this gateway rebuilds from the client and VIP in that version (what
+/// the peer inserted, so the sequence shift is the same).
+fn proxy_fits<A: Family>(ev: &SyncEvent, a: &Addrs<A>, st: ProxyState) -> bool {
+    let v = if st.v2 {
+        ProxyProtocol::V2
+    } else {
+        ProxyProtocol::V1
+    };
+    let mut hdr = [0u8; proxy::MAX_LEN];
+    let len = proxy::write_header(v, (a.client, ev.cport), (a.vip, ev.vport), &mut hdr);
+    ev.proto == L4Proto::Tcp && ev.method.sees_replies() && usize::from(st.len) == len
+}
+
+/// The dump entry of a live, unexpired session at `pos` (stubs are not sessions).
+fn dumped_session<A: Family>(t: &SessionTable<A>, pos: usize, now: u32) -> Option<SyncEvent> {
+    t.get_at(pos)
+        .filter(|s| !s.is_sync_stub() && !s.is_expired(now))
+        .and_then(|_| session_event(t, pos, SyncKind::Dump, now))
+}
+
+/// The event for the live session at `pos`, with its PROXY protocol state if it has one.
+#[inline]
+fn session_event<A: Family>(
+    t: &SessionTable<A>,
+    pos: usize,
+    kind: SyncKind,
+    now: u32,
+) -> Option<SyncEvent> {
+    let s = t.get_at(pos)?;
+    let ev = SyncEvent::session_with(kind, s, now, A::ip);
+    Some(if s.flags & Session::<A>::FLAG_PROXY != 0 {
+        ev.with_proxy(s.flags, t.proxy_at(pos))
+    } else {
+        ev
+    })
 }
 
 /// The dump entry of a live template whose service and backend the snapshot still has.

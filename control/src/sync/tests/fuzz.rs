@@ -151,6 +151,24 @@ fn sync_write_seed_corpus() {
             }
         }
     }
+    // A PROXY protocol connection's record (the optional PROXY state after the addresses).
+    let mut proxied = super::sim::session(1, 9999);
+    proxied.flags = dataplane::sync::PROXY_FLAGS;
+    proxied.proxy = Some(dataplane::session::ProxyState {
+        isn1: 0x1234_5679,
+        len: 28,
+        v2: true,
+    });
+    now += Duration::from_millis(4);
+    let _ = remote.queue(proxied, now);
+    let mut with_proxy = Vec::new();
+    while let Some(t) = remote.poll_transmit(now) {
+        with_proxy.push(t.bytes.clone());
+    }
+    assert!(!with_proxy.is_empty(), "the PROXY record was sent");
+    for (i, d) in with_proxy.iter().enumerate() {
+        std::fs::write(dir.join(format!("proxy-{i:03}.bin")), encode(&[(0, d)])).expect("write");
+    }
     assert!(all.len() >= 8, "{} datagrams", all.len());
     for (i, d) in all.iter().enumerate() {
         std::fs::write(dir.join(format!("msg-{i:03}.bin")), encode(&[(0, d)])).expect("write");

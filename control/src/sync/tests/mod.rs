@@ -584,3 +584,57 @@ fn sync_pushed_resync_interleaves_with_live_updates_in_order() {
     assert_eq!(net.nodes[1].ch.stats().peers[0].last_resync_sessions, 300);
     assert_eq!(net.nodes[0].ch.backlog(), 0);
 }
+
+#[test]
+fn sync_bad_proxy_extension_is_rejected_and_counted() {
+    let mut net = Net::new(2, timing(), 3);
+    until_ready(&mut net, Duration::from_secs(5));
+    let mut rec = session(0, 43);
+    rec.flags = dataplane::sync::PROXY_FLAGS;
+    rec.proxy = Some(dataplane::session::ProxyState {
+        isn1: 1,
+        len: 28,
+        v2: true,
+    });
+    let mut body = Vec::new();
+    put_body(
+        &mut body,
+        &Body::Data {
+            first_queued_us: 1,
+            records: vec![rec],
+        },
+    )
+    .expect("valid");
+    let h = Header {
+        kind: MsgType::Data,
+        syncid: 1,
+        flags: 0,
+        sender: 1,
+        epoch: net.nodes[0].ch.epoch(),
+        peer_epoch: net.nodes[1].ch.epoch(),
+        seq: 1,
+        ack: 0,
+        ts_us: u64::MAX / 2,
+    };
+    let sealed = |b: &[u8]| {
+        let mut d = Vec::new();
+        seal(&mut d, &h, b, &Auth::new(&KEY)).expect("fits");
+        d
+    };
+    let before = net.nodes[1].ch.stats().rejected.get(Reject::Malformed);
+    // Authentic, but the extension is cut short, or its length is not v2's over IPv4.
+    net.inject(1, addr(0), &sealed(&body[..body.len() - 2]));
+    let mut bad_len = body.clone();
+    let ext = body.len() - 5;
+    bad_len[ext] = 0x80 | 40;
+    net.inject(1, addr(0), &sealed(&bad_len));
+    net.run_for(Duration::from_millis(100));
+    let st = net.nodes[1].ch.stats();
+    assert_eq!(
+        st.rejected.get(Reject::Malformed) - before,
+        2,
+        "{:?}",
+        st.rejected
+    );
+    assert!(!net.nodes[1].table.contains_key(&key(&session(0, 43))));
+}

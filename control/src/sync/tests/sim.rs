@@ -66,6 +66,7 @@ pub fn session(node: usize, n: u32) -> SyncSession {
         template: None,
         flags: 0,
         client_hop: None,
+        proxy: None,
     }
 }
 

@@ -3,7 +3,8 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use dataplane::session::{FwdMethod, TcpState};
+use dataplane::session::{FwdMethod, ProxyState, TcpState};
+use dataplane::sync::PROXY_FLAGS;
 use dataplane::types::L4Proto;
 use proptest::prelude::*;
 
@@ -44,6 +45,20 @@ fn v6_template() -> SyncSession {
         template: Some(64),
         flags: 0,
         client_hop: None,
+        proxy: None,
+    }
+}
+
+/// [`fnat4`] of a PROXY v2 service, its header acknowledged.
+fn fnat4_proxy() -> SyncSession {
+    SyncSession {
+        flags: 3 | PROXY_FLAGS,
+        proxy: Some(ProxyState {
+            isn1: 0x8000_0001,
+            len: 28,
+            v2: true,
+        }),
+        ..fnat4()
     }
 }
 
@@ -74,7 +89,7 @@ fn every_message() -> Vec<Message> {
             header: data,
             body: Body::Data {
                 first_queued_us: 99,
-                records: vec![fnat4(), v6_template(), udp, expired],
+                records: vec![fnat4(), v6_template(), udp, expired, fnat4_proxy()],
             },
         },
         Message {
@@ -147,6 +162,79 @@ fn golden_record_v4_fullnat() {
     assert_eq!(b[4], 0b1_0100, "local and client hop present");
     assert_eq!(&b[expect.len()..], &[1, 2, 2, 0, 0, 0, 0, 0xfe]);
     assert_eq!(record_len(&hop), expect.len() + 8);
+}
+
+/// Parse one record as the body of a data message.
+fn parse_one(rec: &[u8]) -> Result<Body, WireError> {
+    let mut body = Vec::new();
+    data_prefix(&mut body, 1, 1);
+    body.extend_from_slice(rec);
+    parse_body(MsgType::Data, &body)
+}
+
+#[test]
+fn golden_record_with_proxy_state_and_without() {
+    let mut plain = Vec::new();
+    put_record(&mut plain, &fnat4()).expect("valid");
+    let mut b = Vec::new();
+    put_record(&mut b, &fnat4_proxy()).expect("valid");
+    assert_eq!(b[4], 0b10_0100, "local address and PROXY state present");
+    assert_eq!(
+        b[6],
+        3 | PROXY_FLAGS,
+        "the PROXY flags ride in the pipeline flags"
+    );
+    assert_eq!(&b[7..plain.len()], &plain[7..], "the rest as without it");
+    assert_eq!(
+        &b[plain.len()..],
+        &[0x80 | 28, 0x80, 0, 0, 1],
+        "v2, 28 bytes, ISN+1"
+    );
+    assert_eq!(record_len(&fnat4_proxy()), plain.len() + 5);
+    let one = |r| Body::Data {
+        first_queued_us: 1,
+        records: vec![r],
+    };
+    assert_eq!(parse_one(&b), Ok(one(fnat4_proxy())));
+    // A record from a sender that predates the PROXY state reads as before.
+    assert_eq!(parse_one(&plain), Ok(one(fnat4())));
+}
+
+#[test]
+fn a_bad_or_truncated_proxy_extension_is_refused() {
+    let mut b = Vec::new();
+    put_record(&mut b, &fnat4_proxy()).expect("valid");
+    for cut in 1..=5 {
+        assert_eq!(
+            parse_one(&b[..b.len() - cut]),
+            Err(WireError::Truncated),
+            "{cut} bytes short"
+        );
+    }
+    let ext = b.len() - 5;
+    let mut bad_len = b.clone();
+    bad_len[ext] = 0x80 | 27;
+    let proxy_err = Err(WireError::Record {
+        index: 0,
+        source: RecordError::Proxy,
+    });
+    assert_eq!(parse_one(&bad_len), proxy_err, "v2 over IPv4 is 28 bytes");
+    let mut v1_short = b.clone();
+    v1_short[ext] = 5;
+    assert_eq!(parse_one(&v1_short), proxy_err, "no v1 header is 5 bytes");
+    let mut udp = b.clone();
+    udp[1] = 17;
+    udp[3] = 0;
+    assert_eq!(parse_one(&udp), proxy_err, "UDP has no PROXY header");
+    let mut undefined = b;
+    undefined[4] |= 0x40;
+    assert_eq!(
+        parse_one(&undefined),
+        Err(WireError::BadValue {
+            field: "address flags",
+            value: 0b110_0100,
+        })
+    );
 }
 
 #[test]
@@ -266,7 +354,7 @@ fn bad_values_in_records_and_nacks() {
         (1, 1, "protocol"),
         (2, 4, "method"),
         (3, 11, "TCP state"),
-        (4, 0x20, "address flags"),
+        (4, 0x40, "address flags"),
         (5, 8, "prefix length of a connection"),
         (7, 1, "reserved byte"),
     ] {
@@ -319,11 +407,13 @@ fn sa(v6: bool) -> impl Strategy<Value = SocketAddr> {
 
 prop_compose! {
     /// Any record that satisfies the invariants.
-    fn record()(front in any::<bool>(), back in any::<bool>())
+    fn record()(front in any::<bool>(), back in any::<bool>(),
+               px in any::<Option<(u32, bool, u8)>>())
         (client in sa(front), vip in sa(front), local in sa(back), backend in sa(back),
          method in 0u8..4, tcp in any::<bool>(), state in 0u8..11, template in any::<bool>(),
          prefix in any::<u8>(), timeout_s in any::<u32>(), flags in any::<u8>(),
-         op in 0u8..3, hop in any::<Option<(u16, [u8; 6])>>(), front in Just(front))
+         op in 0u8..3, hop in any::<Option<(u16, [u8; 6])>>(), front in Just(front),
+         px in Just(px))
         -> SyncSession
     {
         let method = crate::sync::record::method_from_code(method).unwrap_or(FwdMethod::Dr);
@@ -346,6 +436,18 @@ prop_compose! {
             template,
             flags,
             client_hop: hop.map(|(port, mac)| crate::sync::record::ClientHop { port, mac }),
+            proxy: px
+                .filter(|_| tcp && template.is_none())
+                .filter(|_| matches!(method, FwdMethod::Nat | FwdMethod::FullNat))
+                .map(|(isn1, v2, l)| ProxyState {
+                    isn1,
+                    v2,
+                    len: match (v2, front) {
+                        (true, false) => 28,
+                        (true, true) => 52,
+                        (false, _) => 32 + u16::from(l % 76),
+                    },
+                }),
         }
     }
 }
