@@ -87,7 +87,8 @@ impl Worker {
         let s = &f.s;
         let port = forward::port(pkt.snap, s.backend_port)?;
         let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
-        if fullnat::toa_due(pkt, s) {
+        // Not in a fragment: growing it would shift every later fragment's offset.
+        if fullnat::toa_due(pkt, s) && !pkt.p.frag {
             fullnat::insert_toa(pkt, s, port.mtu, &self.counters);
             // One attempt per connection: mark it either way so a header without room is not
             // re-examined on every packet.
