@@ -16,7 +16,8 @@ use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig, FRAGMENT_TTL};
 use testkit::golden::{
-    snapshot, CLIENT_MAC, GW0_MAC, GW1_MAC, RS_DR_MAC, RS_FNAT_MAC, RS_NAT_MAC, RS_TUN_MAC,
+    redirect_owner_worker_config, redirect_worker_config, snapshot, CLIENT_MAC, GW0_MAC, GW1_MAC,
+    RS_DR_MAC, RS_FNAT_MAC, RS_NAT_MAC, RS_TUN_MAC,
 };
 use testkit::packet;
 
@@ -479,4 +480,86 @@ fn bad_fragments_are_dropped_with_a_reason_and_never_panic() {
             }
         }
     }
+}
+
+/// Two workers: the NAT session of the golden client is worker 1's. Worker 0 redirects the
+/// first fragment and, through its redirect entry, the later ones after it (NICs hash fragments
+/// by addresses only, so all of a datagram's arrive on one worker); worker 1 forwards them all.
+/// A later fragment on a worker that saw no first fragment is dropped and counted.
+#[test]
+fn fragments_follow_their_first_to_the_owning_worker() {
+    let snap = snapshot();
+    for v6 in [false, true] {
+        let mut w0 = Worker::new(redirect_worker_config());
+        let mut w1 = Worker::new(redirect_owner_worker_config());
+        let (body, frags) = client_datagram(v6, a(v6, 0, 103), 4000);
+        let (vs, _) = run(&mut w0, &snap, NOW, 0, &frags);
+        assert!(vs.iter().all(|v| *v == Verdict::Redirect(1)), "{vs:?}");
+        let (vs, out) = run(&mut w1, &snap, NOW, 0, &frags);
+        assert!(vs.iter().all(|v| *v == Verdict::Tx(1)), "{vs:?}");
+        let d = reassemble(&out, 0);
+        assert_eq!(d.dst, a(v6, 1, 23));
+        assert_eq!(&d.l4[8..], &body[..]);
+        assert!(l4_checksum_ok(&d));
+        let mut w0 = Worker::new(redirect_worker_config());
+        let (vs, _) = run(&mut w0, &snap, NOW, 0, &frags[1..]);
+        assert!(vs
+            .iter()
+            .all(|v| *v == Verdict::Drop(DropReason::FragmentNoSession)));
+    }
+}
+
+/// A fragmented TCP segment (a SYN with 3000 bytes of data) through NAT and through FullNAT
+/// with TOA on the SYN: forwarded whole with the mode's ports and a checksum that verifies, and
+/// no TOA inserted into the fragment (it would shift every later fragment's offset).
+#[test]
+fn fragmented_tcp_goes_through_and_gets_no_toa() {
+    let snap = snapshot();
+    for v6 in [false, true] {
+        for (vip, rs, bport) in [(103, 23, 8080), (105, 25, 8080)] {
+            let mut w = Worker::new(WorkerConfig::default());
+            let body = payload(3000);
+            let f = packet::tcp(
+                (CLIENT_MAC, GW0_MAC),
+                a(v6, 0, 50),
+                a(v6, 0, vip),
+                40000,
+                80,
+                packet::SYN,
+                &body,
+            );
+            let frags = fragment(&f, 1000, ID);
+            let (vs, out) = run(&mut w, &snap, NOW, 0, &frags);
+            assert!(vs.iter().all(|v| *v == Verdict::Tx(1)), "{vip}: {vs:?}");
+            let d = reassemble(&out, 0);
+            assert_eq!(d.dst, a(v6, 1, rs));
+            assert_eq!(ports(&d).1, bport);
+            assert_eq!(d.l4.len(), 20 + body.len(), "no option inserted");
+            assert_eq!(&d.l4[20..], &body[..]);
+            assert!(l4_checksum_ok(&d), "{vip} v6={v6}: TCP checksum");
+            assert_eq!(w.counters().toa_inserted.get(), 0);
+        }
+    }
+}
+
+/// TUN does not fragment: a full-size fragment (1480 bytes of payload) plus the outer header
+/// passes the 1500-byte MTU and is dropped; its later fragments then have no entry.
+#[test]
+fn tun_drops_a_full_size_fragment() {
+    let snap = snapshot();
+    let mut w = Worker::new(WorkerConfig::default());
+    let body = payload(4000);
+    let f = packet::udp(
+        (CLIENT_MAC, GW0_MAC),
+        a(false, 0, 50),
+        a(false, 0, 102),
+        40000,
+        53,
+        &body,
+    );
+    let (vs, _) = run(&mut w, &snap, NOW, 0, &fragment(&f, 1480, ID));
+    assert_eq!(vs[0], Verdict::Drop(DropReason::MtuExceeded));
+    assert!(vs[1..]
+        .iter()
+        .all(|v| *v == Verdict::Drop(DropReason::FragmentNoSession)));
 }
