@@ -19,7 +19,7 @@ use testkit::golden::{
     redirect_owner_worker_config, redirect_worker_config, snapshot, CLIENT_MAC, GW0_MAC, GW1_MAC,
     RS_DR_MAC, RS_FNAT_MAC, RS_NAT_MAC, RS_TUN_MAC,
 };
-use testkit::packet;
+use testkit::packet::{self, fragment};
 
 const NOW: u32 = 1;
 const ID: u32 = 0x1234;
@@ -39,47 +39,6 @@ fn a(v6: bool, net: u8, host: u8) -> IpAddr {
 
 fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
-}
-
-/// Split the IP packet of `frame` (Ethernet, no tag) into fragments of at most `chunk` payload
-/// bytes (a multiple of 8), with identification `id`.
-fn fragment(frame: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
-    assert_eq!(chunk % 8, 0);
-    let v6 = frame[12..14] == [0x86, 0xdd];
-    let hl = if v6 {
-        40
-    } else {
-        usize::from(frame[14] & 0xf) * 4
-    };
-    let (head, data) = frame.split_at(14 + hl);
-    let mut out = Vec::new();
-    for (i, part) in data.chunks(chunk).enumerate() {
-        let off = i * chunk;
-        let more = off + part.len() < data.len();
-        let mut f = head.to_vec();
-        if v6 {
-            let next = f[14 + 6];
-            f[14 + 6] = 44;
-            let flo = u16::try_from(off).unwrap() | u16::from(more);
-            f.extend_from_slice(&[next, 0]);
-            f.extend_from_slice(&flo.to_be_bytes());
-            f.extend_from_slice(&id.to_be_bytes());
-            let pl = u16::try_from(8 + part.len()).unwrap();
-            f[18..20].copy_from_slice(&pl.to_be_bytes());
-        } else {
-            let tl = u16::try_from(hl + part.len()).unwrap();
-            f[16..18].copy_from_slice(&tl.to_be_bytes());
-            f[18..20].copy_from_slice(&u16::try_from(id).unwrap().to_be_bytes());
-            let fo = u16::try_from(off / 8).unwrap() | if more { 0x2000 } else { 0 };
-            f[20..22].copy_from_slice(&fo.to_be_bytes());
-            f[24..26].copy_from_slice(&[0, 0]);
-            let c = !sum(&f[14..14 + hl], 0);
-            f[24..26].copy_from_slice(&c.to_be_bytes());
-        }
-        f.extend_from_slice(part);
-        out.push(f);
-    }
-    out
 }
 
 /// One's-complement sum of `b` onto `acc` (folded).
