@@ -222,6 +222,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 forward: Forward::Dr,
                 local_address_pool: None,
                 toa: Toa::Off,
+                proxy_protocol: config::ProxyProtocol::Off,
                 sorry_server: None,
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),

@@ -47,11 +47,7 @@ fn vs_keywords_ferrovs_lacks_are_warned_at_their_line() {
         "{w:?}"
     );
     assert!(
-        at(
-            w,
-            9,
-            "proxy_protocol v2 is not imported: ferrovs does not insert PROXY protocol headers yet"
-        ),
+        !w.iter().any(|d| d.message.contains("proxy_protocol")),
         "{w:?}"
     );
     // `daddr_group_name black` names no group: told, imported without it.
@@ -74,9 +70,37 @@ fn vs_keywords_ferrovs_lacks_are_warned_at_their_line() {
     let want: Vec<String> = (0..=10).map(|i| format!("10.9.0.{i}/32")).collect();
     assert_eq!(allow, want);
     assert!(imp.config.services[0].admission.clients.deny.is_empty());
-    // The service imports all the same.
+    // The service imports all the same, with the PROXY header instead of TOA.
     let s = &imp.config.services[0];
     assert_eq!(s.local_address_pool.as_deref(), Some("g"));
+    assert_eq!(
+        (s.proxy_protocol, s.toa),
+        (config::ProxyProtocol::V2, config::Toa::Off)
+    );
+    // DPVS's other kinds, and a UDP service, are warned about at their line.
+    let other = format!(
+        "local_address_group g {{\n 192.168.100.200 lan0\n}}\n{VS} proxy_protocol v2-insecure\n}}\n\
+         virtual_server 10.0.0.100 53 {{\n protocol UDP\n lb_kind NAT\n proxy_protocol v1\n}}\n"
+    );
+    let imp = keepalived::import(&other, &base()).unwrap_or_else(|e| panic!("{e:?}"));
+    let w = &imp.warnings;
+    assert!(
+        at(w, 8, "proxy_protocol v2-insecure is not imported"),
+        "{w:?}"
+    );
+    assert!(
+        at(
+            w,
+            13,
+            "proxy_protocol v1 not imported: ferrovs inserts the header only on TCP"
+        ),
+        "{w:?}"
+    );
+    assert!(imp
+        .config
+        .services
+        .iter()
+        .all(|s| s.proxy_protocol == config::ProxyProtocol::Off));
     // `proxy_protocol disable` is ferrovs's behaviour: nothing to say.
     let off = format!(
         "local_address_group g {{\n 192.168.100.200 lan0\n}}\n{VS} proxy_protocol disable\n}}\n"

@@ -306,6 +306,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         if s.toa != Toa::Off || s.local_address_pool.is_some() && s.protocol == Protocol::Tcp {
             let _ = writeln!(o, "toa = {}", q(s.toa.as_str()));
         }
+        if s.proxy_protocol != ProxyProtocol::Off {
+            let _ = writeln!(o, "proxy_protocol = {}", q(s.proxy_protocol.as_str()));
+        }
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
         }

@@ -271,7 +271,9 @@ pub struct LocalAddressPool {
 
 // The vocabulary config shares with admin and dataplane; `Scheduler` is config's name for the
 // scheduler kind.
-pub use types::{Forward, Protocol, SchedFlag, SchedulerKind as Scheduler, ServiceKey, Toa};
+pub use types::{
+    Forward, Protocol, ProxyProtocol, SchedFlag, SchedulerKind as Scheduler, ServiceKey, Toa,
+};
 
 /// `[[service]]`: one virtual service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -296,6 +298,9 @@ pub struct Service {
     pub local_address_pool: Option<String>,
     /// TOA mode; `Off` unless TCP with FullNAT real servers.
     pub toa: Toa,
+    /// PROXY protocol header towards the real servers; `Off` unless TCP with NAT or FullNAT
+    /// real servers only, and never together with TOA.
+    pub proxy_protocol: ProxyProtocol,
     /// Sorry server, used when no real server is available.
     pub sorry_server: Option<SocketAddr>,
     /// The default health check of the real servers.

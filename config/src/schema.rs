@@ -1128,6 +1128,7 @@ fn read_services(
         let forward = read_forward(&mut t, sink);
         let pool_at = t.str(sink, "local_address_pool");
         let toa_at = t.str(sink, "toa");
+        let pp_at = t.str(sink, "proxy_protocol");
         let sorry_at = t.str(sink, "sorry_server");
         let sloppy_at = t.bool(sink, "sloppy_tcp");
         let admission = crate::admission::read_service_admission(&mut t, sink);
@@ -1147,7 +1148,13 @@ fn read_services(
             || real_servers.iter().any(|r| r.forward == Forward::FullNat);
         let local_address_pool =
             read_pool_choice(&t, sink, pools, pool_at.as_ref(), fullnat, &real_servers);
-        let toa = read_toa(&t, sink, toa_at.as_ref(), fullnat, protocol);
+        let proxy_protocol =
+            read_proxy_protocol(&t, sink, pp_at.as_ref(), protocol, forward, &real_servers);
+        let toa = if proxy_protocol == ProxyProtocol::Off {
+            read_toa(&t, sink, toa_at.as_ref(), fullnat, protocol)
+        } else {
+            refuse_toa_with_proxy(&t, sink, toa_at.as_ref())
+        };
         let sorry_server = sorry_at.as_ref().and_then(|a| {
             let path = t.key_path("sorry_server");
             let Some((ip, p)) = parse_addr_port(a.v) else {
@@ -1189,6 +1196,7 @@ fn read_services(
             forward,
             local_address_pool,
             toa,
+            proxy_protocol,
             sorry_server,
             health_check,
             real_servers,
@@ -1280,6 +1288,81 @@ fn read_toa(
         }
     }
     toa
+}
+
+/// `proxy_protocol`: off by default; v1 or v2 only on a TCP service whose real servers are all
+/// NAT or FullNAT (the gateway must see the replies to translate their acknowledgements).
+fn read_proxy_protocol(
+    t: &Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    at: Option<&At<&str>>,
+    protocol: Protocol,
+    forward: Forward,
+    real_servers: &[RealServer],
+) -> ProxyProtocol {
+    let Some(a) = at else {
+        return ProxyProtocol::Off;
+    };
+    let path = t.key_path("proxy_protocol");
+    let Ok(m) = a.v.parse::<ProxyProtocol>() else {
+        sink.error(
+            &a.span,
+            &path,
+            format!(
+                "unknown proxy_protocol \"{}\"; expected one of: off, v1, v2",
+                a.v
+            ),
+        );
+        return ProxyProtocol::Off;
+    };
+    if m == ProxyProtocol::Off {
+        return m;
+    }
+    if protocol != Protocol::Tcp {
+        sink.error(
+            &a.span,
+            &path,
+            "proxy_protocol applies only to TCP services (no UDP form is implemented)",
+        );
+        return ProxyProtocol::Off;
+    }
+    if !forward.sees_replies() && real_servers.is_empty() {
+        sink.error(
+            &a.span,
+            &path,
+            format!(
+                "proxy_protocol needs nat or fullnat forwarding, not {}",
+                forward.as_str()
+            ),
+        );
+        return ProxyProtocol::Off;
+    }
+    if let Some(rs) = real_servers.iter().find(|r| !r.forward.sees_replies()) {
+        sink.error(
+            &a.span,
+            &path,
+            format!(
+                "proxy_protocol needs nat or fullnat forwarding: real server {} uses {}, whose replies bypass the gateway, so their acknowledgements cannot be translated",
+                rs.address,
+                rs.forward.as_str()
+            ),
+        );
+        return ProxyProtocol::Off;
+    }
+    m
+}
+
+/// `toa` on a service with `proxy_protocol`: off by default there; any other value refused
+/// (one way to carry the client address per service).
+fn refuse_toa_with_proxy(t: &Tab<'_, '_>, sink: &mut Sink<'_>, toa_at: Option<&At<&str>>) -> Toa {
+    if let Some(a) = toa_at.filter(|a| a.v != "off") {
+        sink.error(
+            &a.span,
+            &t.key_path("toa"),
+            "toa and proxy_protocol both carry the client address: set toa = \"off\" (the default with proxy_protocol) or proxy_protocol = \"off\"",
+        );
+    }
+    Toa::Off
 }
 
 /// `protocol`: tcp (the default) or udp.

@@ -63,7 +63,7 @@ address = "198.19.0.11"
 wieght = 2
 "#,
         &[
-            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, proxy_protocol, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
             "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
         ],
     );
@@ -1137,4 +1137,50 @@ fn admission_keys_parse() {
     let d = config::parse(BASE, "ferrovs.toml").unwrap();
     assert_eq!(d.admission, config::Admission::default());
     assert_eq!(d.admission.icmp_errors_per_s, 1000);
+}
+
+#[test]
+fn proxy_protocol_only_on_tcp_nat_or_fullnat_without_toa() {
+    check(
+        r#"[[local_address_pool]]
+name = "snat"
+addresses = ["198.19.0.200"]
+[[service]]
+vip = "198.18.0.10"
+port = 53
+protocol = "udp"
+forward = "nat"
+proxy_protocol = "v2"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+proxy_protocol = "v1"
+[[service.real_server]]
+address = "198.19.0.11"
+[[service]]
+vip = "198.18.0.12"
+port = 80
+forward = "fullnat"
+local_address_pool = "snat"
+proxy_protocol = "v2"
+toa = "ack"
+[[service]]
+vip = "198.18.0.13"
+port = 80
+forward = "nat"
+proxy_protocol = "v3"
+[[service]]
+vip = "198.18.0.14"
+port = 80
+forward = "tun"
+proxy_protocol = "v1"
+"#,
+        &[
+            "ferrovs.toml:18:18: service[0].proxy_protocol: proxy_protocol applies only to TCP services (no UDP form is implemented)",
+            "ferrovs.toml:22:18: service[1].proxy_protocol: proxy_protocol needs nat or fullnat forwarding: real server 198.19.0.11 uses dr, whose replies bypass the gateway, so their acknowledgements cannot be translated",
+            "ferrovs.toml:31:7: service[2].toa: toa and proxy_protocol both carry the client address: set toa = \"off\" (the default with proxy_protocol) or proxy_protocol = \"off\"",
+            "ferrovs.toml:36:18: service[3].proxy_protocol: unknown proxy_protocol \"v3\"; expected one of: off, v1, v2",
+            "ferrovs.toml:41:18: service[4].proxy_protocol: proxy_protocol needs nat or fullnat forwarding, not tun",
+        ],
+    );
 }

@@ -646,3 +646,64 @@ address = "198.18.0.11"
     let back = parse(&out, "emitted.toml").unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(back.services, c.services);
 }
+
+#[test]
+fn proxy_protocol_on_nat_and_fullnat_turns_toa_off_and_round_trips() {
+    let text = r#"
+[[port]]
+name = "wan0"
+device = "net_null0"
+addresses = ["198.18.0.2/24", "2001:2::2/64"]
+
+[[local_address_pool]]
+name = "snat"
+addresses = ["198.18.0.200", "2001:2::200"]
+
+[[service]]
+vip = "198.18.0.10"
+port = 8080
+forward = "fullnat"
+local_address_pool = "snat"
+proxy_protocol = "v1"
+
+[[service.real_server]]
+address = "198.18.0.11"
+
+[[service]]
+vip = "2001:2::10"
+port = 8080
+forward = "nat"
+proxy_protocol = "v2"
+
+[[service.real_server]]
+address = "2001:2::11"
+
+[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "fullnat"
+local_address_pool = "snat"
+
+[[service.real_server]]
+address = "198.18.0.11"
+"#;
+    let c = parse(text, "pp.toml").unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<_> = c
+        .services
+        .iter()
+        .map(|s| (s.proxy_protocol, s.toa))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ProxyProtocol::V1, Toa::Off),
+            (ProxyProtocol::V2, Toa::Off),
+            (ProxyProtocol::Off, Toa::Ack),
+        ],
+        "TOA defaults off where the PROXY header carries the client"
+    );
+    let out = c.to_toml();
+    assert!(out.contains("proxy_protocol = \"v1\""), "{out}");
+    let back = parse(&out, "export.toml").unwrap_or_else(|e| panic!("{e}\n---\n{out}"));
+    assert_eq!(back, c);
+}

@@ -336,6 +336,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
             prefix_len: s.persistence_prefix_len,
         });
         spec.toa = s.toa;
+        spec.proxy_protocol = s.proxy_protocol;
         if let Some(pool) = &s.local_address_pool {
             if let Some(p) = cfg.local_address_pools.iter().find(|p| &p.name == pool) {
                 spec.laddrs = p.addresses.clone();

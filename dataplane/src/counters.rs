@@ -122,6 +122,8 @@ pub struct WorkerCounters {
     pub toa_inserted: Counter,
     /// TOA not inserted: no TCP option space or the MTU left no room.
     pub toa_skipped: Counter,
+    /// PROXY protocol headers inserted (each copy of a retransmitted first segment counts).
+    pub proxy_inserted: Counter,
     /// ICMP errors translated for a session.
     pub icmp_translated: Counter,
     /// ICMP "fragmentation needed" sent to clients (TUN).
@@ -188,6 +190,7 @@ impl WorkerCounters {
             sessions_evicted: Counter::default(),
             toa_inserted: Counter::default(),
             toa_skipped: Counter::default(),
+            proxy_inserted: Counter::default(),
             icmp_translated: Counter::default(),
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),

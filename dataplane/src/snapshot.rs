@@ -60,6 +60,10 @@ pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 /// vocabulary's [`types::Toa`].
 pub use ::types::Toa as ToaMode;
 
+/// Whether NAT/FullNAT TCP inserts a PROXY protocol header: the shared vocabulary's
+/// [`types::ProxyProtocol`].
+pub use ::types::ProxyProtocol;
+
 /// Persistence (`ipvsadm -p TIMEOUT -M NETMASK`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Persistence {
@@ -88,6 +92,8 @@ pub struct Service {
     pub laddrs: Vec<IpAddr>,
     /// TOA insertion (FullNAT TCP).
     pub toa: ToaMode,
+    /// PROXY protocol header in front of the client's first bytes (NAT/FullNAT TCP).
+    pub proxy_protocol: ProxyProtocol,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
@@ -384,6 +390,9 @@ pub struct ServiceSpec {
     pub laddrs: Vec<IpAddr>,
     /// TOA.
     pub toa: ToaMode,
+    /// PROXY protocol header (TCP with NAT/FullNAT backends; `control` refuses it elsewhere,
+    /// and a DR/TUN or UDP session never gets it).
+    pub proxy_protocol: ProxyProtocol,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
@@ -459,6 +468,7 @@ impl ServiceSpec {
             persistence: None,
             laddrs: Vec::new(),
             toa: ToaMode::default(),
+            proxy_protocol: ProxyProtocol::Off,
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
@@ -642,6 +652,7 @@ impl SnapshotBuilder {
                 persistence: spec.persistence,
                 laddrs: spec.laddrs,
                 toa: spec.toa,
+                proxy_protocol: spec.proxy_protocol,
                 sorry,
                 needs_loads,
                 has_nat,

@@ -66,6 +66,21 @@ pub enum Toa {
 
 names!(Toa, "TOA mode", { Off => "off", Syn => "syn", Ack => "ack" });
 
+/// Whether NAT/FullNAT TCP puts a PROXY protocol header (HAProxy's `proxy-protocol.txt`) in
+/// front of the client's first bytes towards the real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ProxyProtocol {
+    /// Never.
+    #[default]
+    Off,
+    /// Version 1: the text line `PROXY TCP4 src dst sport dport\r\n`.
+    V1,
+    /// Version 2: the binary header (PROXY command, TCP over IPv4 or IPv6).
+    V2,
+}
+
+names!(ProxyProtocol, "PROXY protocol version", { Off => "off", V1 => "v1", V2 => "v2" });
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +94,10 @@ mod tests {
         for t in Toa::ALL {
             assert_eq!(t.as_str().parse(), Ok(t));
         }
+        for p in ProxyProtocol::ALL {
+            assert_eq!(p.as_str().parse(), Ok(p));
+        }
+        assert_eq!(ProxyProtocol::default(), ProxyProtocol::Off);
         let e = "FullNat".parse::<Forward>().unwrap_err();
         assert_eq!(e.to_string(), "unknown forwarding method \"FullNat\"");
         assert_eq!(Forward::default(), Forward::Dr);

@@ -1,5 +1,5 @@
 //! The vocabulary the ferrovs crates share: transport protocol, forwarding method, scheduler and
-//! its flags, TOA mode, service key and MAC address.
+//! its flags, TOA mode, PROXY protocol version, service key and MAC address.
 //!
 //! One definition each, so that `config` (the file), `admin` (the ipvsadm grammar and the admin
 //! protocol) and `dataplane` (the snapshot workers read) name the same values with the same type,
@@ -22,7 +22,7 @@ mod protocol;
 mod sched;
 mod service;
 
-pub use forward::{Forward, Toa};
+pub use forward::{Forward, ProxyProtocol, Toa};
 pub use names::UnknownName;
 pub use protocol::Protocol;
 pub use sched::{SchedFlag, SchedFlags, SchedFlagsError, SchedulerKind};

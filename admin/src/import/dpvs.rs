@@ -9,14 +9,15 @@
 //!   placeholder port takes each address that no port's networks hold as a host prefix
 //!   (`/32`, `/128`), with a note, so the import validates; with a base, the error says which
 //!   network to add to which port.
+//! - `proxy_protocol v1|v2` becomes the service's `proxy_protocol` (TOA off), on a TCP service
+//!   with NAT or FNAT real servers; elsewhere, and for DPVS's other values, a warning.
 //! - `deny_address_group NAME { ADDRESS[-LAST] ... }` (DPVS's blacklist) named by a virtual
 //!   server's `daddr_group_name`, and `allow_address_group` / `waddr_group_name` (its
 //!   whitelist): the service's `deny_clients` and `allow_clients` (issue 17), one host prefix
 //!   per address (ranges expanded as `virtual_server_group`'s are). A name no group defines is
 //!   a warning, and the service is imported without that list.
-//! - `syn_proxy`, `proxy_protocol`: features ferrovs has not landed yet (the SYN proxy of
-//!   issue 17, the PROXY protocol of issue 21), each a warning saying what the service does
-//!   without it.
+//! - `syn_proxy`: a feature ferrovs has not landed yet (the SYN proxy of issue 17), a warning
+//!   saying what the service does without it.
 //! - `dpdk_interface` (in a `vrrp_instance`) is noted and commented out by the VRRP import
 //!   ([`super::vrrp`]); its `.kni` interface maps to the port without the suffix.
 
@@ -308,6 +309,19 @@ pub(super) fn apply_address_groups(
     }
 }
 
+/// DPVS's `proxy_protocol v1` / `v2` on a `virtual_server`: the version ferrovs inserts too
+/// (`None` for any other statement or value).
+pub(super) fn proxy_protocol(st: &Stmt) -> Option<config::ProxyProtocol> {
+    if st.key() != "proxy_protocol" {
+        return None;
+    }
+    match st.arg(1)? {
+        "v1" => Some(config::ProxyProtocol::V1),
+        "v2" => Some(config::ProxyProtocol::V2),
+        _ => None,
+    }
+}
+
 /// A DPVS keyword of a `virtual_server` that ferrovs has no feature for yet: its warning, or
 /// `None` for another keyword (or for a setting that is ferrovs's behaviour already).
 pub(super) fn vs_keyword(st: &Stmt) -> Option<Option<String>> {
@@ -320,9 +334,8 @@ pub(super) fn vs_keyword(st: &Stmt) -> Option<Option<String>> {
         ),
         "proxy_protocol" if matches!(arg, "disable" | "") => None,
         "proxy_protocol" => Some(format!(
-            "proxy_protocol {arg} is not imported: ferrovs does not insert PROXY protocol headers \
-             yet (issue 21); real servers that expect one will refuse the connections, so turn \
-             it off there or keep TOA"
+            "proxy_protocol {arg} is not imported: ferrovs inserts v1 and v2 headers (`proxy_protocol \
+             v1|v2`), no other kind; real servers that expect this one will refuse the connections"
         )),
         // Imported by `apply_address_groups` once the service exists.
         "daddr_group_name" | "waddr_group_name" => None,

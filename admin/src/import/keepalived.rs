@@ -476,6 +476,8 @@ struct VsSettings {
     inherit: Inherit,
     sorry: Option<(usize, IpAddr, Option<u16>)>,
     pool: Option<String>,
+    /// DPVS's `proxy_protocol v1|v2`, with its line.
+    proxy: Option<(usize, config::ProxyProtocol)>,
     real_servers: Vec<Stmt>,
     skip: bool,
 }
@@ -491,6 +493,7 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
         inherit: Inherit::default(),
         sorry: None,
         pool: None,
+        proxy: None,
         real_servers: Vec::new(),
         skip: false,
     };
@@ -498,6 +501,10 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
     let mut flag_words = Vec::new();
     for s in st.block.as_deref().unwrap_or_default() {
         if cx.inherit(s, &mut vs.inherit) {
+            continue;
+        }
+        if let Some(v) = super::dpvs::proxy_protocol(s) {
+            vs.proxy = Some((s.line, v));
             continue;
         }
         if let Some(warning) = super::dpvs::vs_keyword(s) {
@@ -1117,6 +1124,29 @@ fn import_vs(
             }
             None
         };
+        // The PROXY header needs the replies (NAT, FullNAT) and TCP; TOA goes with it off.
+        let proxy_protocol = match vs.proxy {
+            Some((_, v))
+                if protocol == Protocol::Tcp
+                    && forward.sees_replies()
+                    && rs.iter().all(|r| r.forward.sees_replies()) =>
+            {
+                v
+            }
+            Some((line, v)) => {
+                if i == 0 {
+                    cx.w(
+                        line,
+                        format!(
+                            "proxy_protocol {v} not imported: ferrovs inserts the header only on TCP services whose real servers all use NAT or FNAT"
+                        ),
+                    );
+                }
+                config::ProxyProtocol::Off
+            }
+            None => config::ProxyProtocol::Off,
+        };
+        let with_proxy = proxy_protocol != config::ProxyProtocol::Off;
         cfg.services.push(Service {
             vip,
             port,
@@ -1131,11 +1161,12 @@ fn import_vs(
             },
             forward,
             local_address_pool: pool,
-            toa: if fullnat && protocol == Protocol::Tcp {
+            toa: if fullnat && protocol == Protocol::Tcp && !with_proxy {
                 Toa::Ack
             } else {
                 Toa::Off
             },
+            proxy_protocol,
             sorry_server,
             health_check,
             real_servers: rs,

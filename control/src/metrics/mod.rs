@@ -390,6 +390,8 @@ pub struct WorkerRow {
     pub toa_inserted: u64,
     /// FullNAT TOA options skipped for lack of room.
     pub toa_skipped: u64,
+    /// PROXY protocol headers inserted (one per copy of a retransmitted first segment).
+    pub proxy_inserted: u64,
     /// ICMP errors translated for a session.
     pub icmp_translated: u64,
     /// ICMP "fragmentation needed" sent.
@@ -446,6 +448,7 @@ impl WorkerRow {
             idle_sleep_us: c.idle_sleep_us.get(),
             toa_inserted: c.toa_inserted.get(),
             toa_skipped: c.toa_skipped.get(),
+            proxy_inserted: c.proxy_inserted.get(),
             icmp_translated: c.icmp_translated.get(),
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
@@ -906,7 +909,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 28] = [
+const WORKER: [WorkerField; 29] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -990,6 +993,12 @@ const WORKER: [WorkerField; 28] = [
         "FullNAT TOA options not inserted for lack of TCP option space or MTU room.",
         Kind::Counter,
         |w| w.toa_skipped,
+    ),
+    (
+        "ferrovs_worker_proxy_inserted_total",
+        "PROXY protocol headers (client address) inserted, one per copy of a retransmitted first segment.",
+        Kind::Counter,
+        |w| w.proxy_inserted,
     ),
     (
         "ferrovs_worker_icmp_translated_total",

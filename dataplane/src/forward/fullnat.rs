@@ -38,7 +38,8 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
 pub(crate) fn toa_due<A: Family, F>(pkt: &Pkt<'_, F>, s: &Session<A>) -> bool {
     s.method() == crate::session::FwdMethod::FullNat
         && s.proto() == crate::types::L4Proto::Tcp
-        && s.flags & Session::<A>::FLAG_TOA_SENT == 0
+        // One test for both: a PROXY session never gets TOA (config refuses the pair).
+        && s.flags & (Session::<A>::FLAG_TOA_SENT | Session::<A>::FLAG_PROXY) == 0
         && pkt.snap.service(s.service()).is_some_and(|svc| {
             let fl: TcpFlags = pkt.flags;
             match svc.toa {

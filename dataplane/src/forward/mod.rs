@@ -25,6 +25,7 @@ pub(crate) mod dr;
 mod fragment;
 pub(crate) mod fullnat;
 pub(crate) mod nat;
+pub(crate) mod proxy;
 pub(crate) mod tun;
 
 pub(crate) use fragment::later_fragment;

@@ -24,7 +24,8 @@
 //! holding 10 (16-bit signature, 32-bit slot) entries, sized for 50% load, and a hashed timer
 //! wheel with intrusive `u32` links and lazy re-arming, so the per-packet refresh is one store.
 //! Memory per IPv4 session: 64 bytes of record plus 25.6 bytes of index (two entries at 50%
-//! load), about 90 bytes (see [`SessionTable::memory_bytes`]).
+//! load) plus 4 bytes of PROXY protocol side array, about 94 bytes (see
+//! [`SessionTable::memory_bytes`]).
 
 use core::fmt::Debug;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -41,7 +42,7 @@ mod timer;
 pub use hash::HashSeed;
 pub use persist::{PersistFull, PersistTable, PersistTable4, PersistTable6, Template};
 pub use table::{
-    InsertError, NewSession, Session, Session4, Session6, SessionTable, SessionTable4,
+    InsertError, NewSession, ProxyState, Session, Session4, Session6, SessionTable, SessionTable4,
     SessionTable6, SlotId, StateChange, MAX_CAPACITY,
 };
 pub use tcp::{

@@ -20,7 +20,7 @@
 //!     50    1 proto, 51 method, 52 state, 53 flags (pipeline bits), 54 sys (table bits)
 //!     55    1 backend_port, 56 client_port  (PortIdx, egress for each direction)
 //!     57    6 client_mac                    (towards the client)
-//!     63    1 padding
+//!     63    1 proxy                         (PROXY header length; top bit: v2)
 //! ```
 //! The IPv6 record has the same fields with 16-byte addresses and takes two lines (128 bytes).
 
@@ -84,6 +84,8 @@ pub struct Session<A: SessionAddr> {
     /// Destination MAC towards the client: the source MAC of the client's first packet (the
     /// router, or the client on a shared LAN), so replies need no route lookup.
     pub client_mac: [u8; 6],
+    /// PROXY protocol sessions: the header's length, top bit set for v2 (see [`ProxyState`]).
+    proxy: u8,
 }
 
 /// An IPv4 session record: one 64-byte cache line.
@@ -125,6 +127,11 @@ impl<A: SessionAddr> Session<A> {
     /// Pipeline flag: a synced session whose client side ([`Session::client_port`],
     /// [`Session::client_mac`]) is not known yet: learnt from its first client packet here.
     pub const FLAG_CLIENT_UNKNOWN: u8 = 1 << 3;
+    /// Pipeline flag: a PROXY protocol session (NAT/FullNAT TCP): its [`ProxyState`] is valid,
+    /// and the client's sequence numbers are shifted by the header's length towards the server.
+    pub const FLAG_PROXY: u8 = 1 << 4;
+    /// Pipeline flag: the server has acknowledged the whole PROXY header (no more insertion).
+    pub const FLAG_PROXY_ACKED: u8 = 1 << 5;
 
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
@@ -150,6 +157,7 @@ impl<A: SessionAddr> Session<A> {
         backend_port: 0,
         client_port: 0,
         client_mac: [0; 6],
+        proxy: 0,
     };
 
     /// Client address.
@@ -400,9 +408,26 @@ impl StateChange {
     }
 }
 
+/// What a PROXY protocol session needs: the client's first data sequence number (its SYN's + 1),
+/// where the header goes, and the header's length, by which the client's sequence numbers move
+/// towards the server. The length and version take the record's last byte (it was padding);
+/// the sequence number a slot-indexed side array of `u32` (4 bytes a slot: the IPv4 record is
+/// a full cache line), which sessions without PROXY never touch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxyState {
+    /// The client's initial sequence number + 1.
+    pub isn1: u32,
+    /// The header's length in bytes (v1 at most 107, v2 28 or 52).
+    pub len: u16,
+    /// Version 2 (binary) rather than 1 (text): fixed at the SYN, whatever reloads do.
+    pub v2: bool,
+}
+
 /// A per-worker session table of fixed capacity.
 pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
+    /// Per slot: [`ProxyState::isn1`] (valid while the record has [`Session::FLAG_PROXY`]).
+    proxy_isn1: Vec<u32>,
     index: Index,
     wheel: Wheel,
     seed: HashSeed,
@@ -448,6 +473,7 @@ impl<A: SessionAddr> SessionTable<A> {
             .collect();
         Self {
             slab,
+            proxy_isn1: vec![0; capacity],
             index: Index::with_entries(2 * capacity),
             wheel: Wheel::new(),
             seed,
@@ -476,6 +502,7 @@ impl<A: SessionAddr> SessionTable<A> {
     /// Exact bytes allocated: the slab, the index buckets and the timer-wheel heads.
     pub fn memory_bytes(&self) -> usize {
         self.slab.capacity() * core::mem::size_of::<Session<A>>()
+            + self.proxy_isn1.capacity() * core::mem::size_of::<u32>()
             + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
@@ -541,6 +568,31 @@ impl<A: SessionAddr> SessionTable<A> {
     #[inline]
     pub fn get_mut(&mut self, slot: SlotId) -> Option<&mut Session<A>> {
         self.slab.get_mut(slot.index()).filter(|s| s.is_live())
+    }
+
+    /// The PROXY protocol state of `slot` (meaningful only with [`Session::FLAG_PROXY`]).
+    #[inline]
+    pub fn proxy(&self, slot: SlotId) -> ProxyState {
+        let b = self.slab.get(slot.index()).map_or(0, |s| s.proxy);
+        ProxyState {
+            isn1: self.proxy_isn1.get(slot.index()).copied().unwrap_or(0),
+            len: u16::from(b & 0x7f),
+            v2: b & 0x80 != 0,
+        }
+    }
+
+    /// Set the PROXY protocol state of `slot` (the caller sets [`Session::FLAG_PROXY`]).
+    #[inline]
+    /// `st.len` must be below 128 (PROXY headers are at most 107 bytes).
+    pub fn set_proxy(&mut self, slot: SlotId, st: ProxyState) {
+        if let (Some(s), Some(i)) = (
+            self.slab.get_mut(slot.index()),
+            self.proxy_isn1.get_mut(slot.index()),
+        ) {
+            debug_assert!(st.len < 0x80);
+            s.proxy = (st.len & 0x7f) as u8 | if st.v2 { 0x80 } else { 0 };
+            *i = st.isn1;
+        }
     }
 
     /// The pipeline flags of the session in `slot` (a slot a lookup just returned: one load).
@@ -639,6 +691,7 @@ impl<A: SessionAddr> SessionTable<A> {
             backend_port: new.backend_port,
             client_port: new.client_port,
             client_mac: new.client_mac,
+            proxy: 0,
         };
         let timeout = self.timeout_of(&self.slab[slot as usize]);
         self.slab[slot as usize].expires = now.saturating_add(timeout);

@@ -74,7 +74,8 @@ drop_reasons! {
     /// reassemble.
     Ipv6Fragment => "ipv6_fragment",
     /// A TCP/UDP fragment no datagram has: its end past 65535 bytes, a non-last fragment not a
-    /// multiple of 8 bytes, a TCP fragment at offset 8 (RFC 1858), two IPv6 Fragment headers.
+    /// multiple of 8 bytes, a TCP fragment at offset 8 (RFC 1858), two IPv6 Fragment headers;
+    /// and a first fragment of a PROXY protocol session (it cannot grow by the header).
     FragmentBad => "fragment_bad",
     /// A later fragment (offset non-zero) whose first fragment this worker has not forwarded:
     /// it came first, was lost or dropped, or went to another worker. No reassembly.
@@ -168,6 +169,9 @@ drop_reasons! {
     /// A packet of an established session whose backend is down (health check) or gone from
     /// its service, under the `drop` session policy; the session is removed with it.
     BackendDown => "backend_down",
+    /// No room (MTU or buffer) to insert the PROXY protocol header in front of the client's
+    /// first segment.
+    ProxyHeaderNoRoom => "proxy_header_no_room",
 }
 
 impl DropReason {

@@ -1,7 +1,7 @@
 //! A packet of a session: the `drop` session policy, the TCP state and timer, the counters,
 //! then the mode's rewrite ([`crate::forward`]) in the packet's direction.
 
-use crate::forward::{self, fullnat, Fwd};
+use crate::forward::{self, fullnat, proxy, Fwd};
 use crate::frame::Frame;
 use crate::rewrite::Family;
 use crate::session::{Direction, Session, SlotId};
@@ -76,7 +76,13 @@ impl Worker {
         account::packet(&self.counters, sid, bid, dir, bytes);
         match dir {
             Direction::Inbound => self.towards_backend(pkt, &f),
-            Direction::Reply => forward::to_client(pkt, &f.s),
+            Direction::Reply => {
+                let v = forward::to_client(pkt, &f.s)?;
+                if f.s.flags & Session::<A>::FLAG_PROXY != 0 {
+                    self.proxy_to_client(pkt, &f);
+                }
+                Ok(v)
+            }
         }
     }
 
@@ -87,8 +93,15 @@ impl Worker {
         let s = &f.s;
         let port = forward::port(pkt.snap, s.backend_port)?;
         let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
-        // Not in a fragment: growing it would shift every later fragment's offset.
-        if fullnat::toa_due(pkt, s) && !pkt.p.frag {
+        if s.flags & Session::<A>::FLAG_PROXY != 0 {
+            // A fragment cannot take the PROXY header: growing it would shift every later
+            // fragment's offset.
+            if pkt.p.frag {
+                return Err(DropReason::FragmentBad);
+            }
+            self.proxy_to_backend(pkt, f, port.mtu)?;
+        } else if fullnat::toa_due(pkt, s) && !pkt.p.frag {
+            // Nor TOA, for the same reason.
             fullnat::insert_toa(pkt, s, port.mtu, &self.counters);
             // One attempt per connection: mark it either way so a header without room is not
             // re-examined on every packet.
@@ -97,6 +110,41 @@ impl Worker {
             }
         }
         Ok(v)
+    }
+}
+
+impl Worker {
+    /// A PROXY protocol session's client segment: the header, or the sequence shift
+    /// ([`proxy`]). Out of line: only such sessions come here.
+    #[cold]
+    #[inline(never)]
+    fn proxy_to_backend<A: Family, F: Frame>(
+        &mut self,
+        pkt: &mut Pkt<'_, F>,
+        f: &Flow<A>,
+        mtu: u16,
+    ) -> Result<(), DropReason> {
+        let st = A::sessions(&mut self.tables).proxy(f.slot);
+        let p = pkt.p;
+        let offs = (p.l3_off, p.l4_off, p.l3_end);
+        proxy::to_backend(pkt.frame, offs, pkt.flags, &f.s, st, mtu, &self.counters)
+    }
+
+    /// A PROXY protocol session's server segment: acknowledgements back to the client's
+    /// numbering; note when the server has the whole header.
+    #[cold]
+    #[inline(never)]
+    fn proxy_to_client<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, f: &Flow<A>) {
+        let t = A::sessions(&mut self.tables);
+        let st = t.proxy(f.slot);
+        let d = pkt.frame.data_mut();
+        if proxy::server_segment(d, pkt.p.l4_off, pkt.flags, st)
+            && f.s.flags & Session::<A>::FLAG_PROXY_ACKED == 0
+        {
+            if let Some(rec) = t.get_mut(f.slot) {
+                rec.flags |= Session::<A>::FLAG_PROXY_ACKED;
+            }
+        }
     }
 }
 

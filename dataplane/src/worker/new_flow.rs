@@ -2,20 +2,46 @@
 //! sorry server; the next hop; FullNAT's local port; the session; then the packet goes on as
 //! the session's first.
 
-use crate::forward::Fwd;
+use crate::forward::{proxy, Fwd};
 use crate::frame::Frame;
 use crate::rewrite::{src_mac, Family};
 use crate::sched::{hash, BackendLoad, PickCtx};
 use crate::session::{
-    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, InsertError, NewSession, Session,
-    SlotId, TcpDir, TcpState,
+    sloppy_tcp_state, tcp_transition, Direction, FwdMethod, InsertError, NewSession, ProxyState,
+    Session, SlotId, TcpDir, TcpState,
 };
-use crate::snapshot::{NextHopError, Service, Snapshot};
+use crate::snapshot::{NextHopError, ProxyProtocol, Service, Snapshot};
 use crate::sync::{DeleteReason, SyncKind};
 use crate::types::{FlowKey, L4Proto};
-use crate::wire::DropReason;
+use crate::wire::{DropReason, TcpPacket};
 
 use super::{account, sync, Pkt, Punt, Verdict, Worker};
+
+/// The PROXY protocol state of a new session, when its service asks for the header and the
+/// flow starts with a SYN to a NAT/FullNAT backend (TCP; config refuses the header elsewhere).
+#[cold]
+#[inline(never)]
+fn proxy_state<A: Family, F: Frame>(
+    pkt: &Pkt<'_, F>,
+    svc: &Service,
+    client: (A, u16),
+    vip: (A, u16),
+    method: FwdMethod,
+    mid_flow: bool,
+) -> Option<ProxyState> {
+    if svc.proto != L4Proto::Tcp || mid_flow || !method.sees_replies() {
+        return None;
+    }
+    let mut hdr = [0u8; proxy::MAX_LEN];
+    let v = svc.proxy_protocol;
+    let len = proxy::write_header(v, client, vip, &mut hdr);
+    let seq = TcpPacket::new_unchecked(&pkt.frame.data()[pkt.p.l4_off..]).seq_number();
+    Some(ProxyState {
+        isn1: seq.wrapping_add(1),
+        len: len as u16,
+        v2: v == ProxyProtocol::V2,
+    })
+}
 
 /// Slots a full table looks at for a session to give up before it refuses a new flow: under a
 /// SYN flood nearly every slot is one, so the first probes find it; a table of established
@@ -86,6 +112,12 @@ impl Worker {
         } else {
             TcpDir::InputOnly
         };
+        // Out of line, behind one test: services without PROXY pay the test only.
+        let proxy = if svc.proxy_protocol == ProxyProtocol::Off {
+            None
+        } else {
+            proxy_state(pkt, svc, (client, cport), (vip, vport), b.method, mid_flow)
+        };
         let new = NewSession {
             client,
             cport,
@@ -108,7 +140,11 @@ impl Worker {
             backend_port: out_port,
             client_port: pkt.in_port,
             client_mac: src_mac(pkt.frame.data()),
-            flags: 0,
+            flags: if proxy.is_some() {
+                Session::<A>::FLAG_PROXY
+            } else {
+                0
+            },
         };
         let now = pkt.now;
         let inserted = match A::sessions(&mut self.tables).insert(now, &new) {
@@ -126,6 +162,9 @@ impl Worker {
             }
         };
         let t = A::sessions(&mut self.tables);
+        if let Some(st) = proxy {
+            t.set_proxy(slot, st);
+        }
         let active = t.get(slot).is_some_and(Session::is_active);
         account::opened(&self.counters, sid, bid, active, mid_flow);
         let v = Ok(self.forward::<A, F>(pkt, slot, Direction::Inbound, true));
