@@ -522,3 +522,40 @@ fn tun_drops_a_full_size_fragment() {
         .iter()
         .all(|v| *v == Verdict::Drop(DropReason::FragmentNoSession)));
 }
+
+/// A PROXY protocol session's fragmented first data segment cannot take the header (the
+/// fragment would grow and shift every later fragment's offset): dropped as `fragment_bad`,
+/// and its later fragments find no entry.
+#[test]
+fn a_proxy_sessions_fragment_is_dropped() {
+    use dataplane::session::FwdMethod;
+    use dataplane::snapshot::{BackendSpec, ProxyProtocol, ServiceSpec};
+    use dataplane::types::L4Proto;
+    let mut b = testkit::topology::two_port_lan(1);
+    b.neighbour(ip("198.18.1.11"), [2, 0, 0, 0, 0, 0xa1]);
+    let mut s = ServiceSpec::new(ip("198.18.0.100"), 80, L4Proto::Tcp);
+    s.proxy_protocol = ProxyProtocol::V2;
+    s.backends = vec![BackendSpec::new(ip("198.18.1.11"), 8080, FwdMethod::Nat)];
+    b.service(s);
+    let snap = b.build();
+    let mut w = Worker::new(WorkerConfig::default());
+    let (client, vip) = (ip("198.18.0.50"), ip("198.18.0.100"));
+    let macs = (CLIENT_MAC, testkit::topology::GW0);
+    let syn = packet::tcp(macs, client, vip, 40000, 80, packet::SYN, &[]);
+    let (vs, _) = run(&mut w, &snap, NOW, 0, &[syn]);
+    assert_eq!(vs, [Verdict::Tx(1)]);
+    let data = packet::tcp(
+        macs,
+        client,
+        vip,
+        40000,
+        80,
+        packet::PSH | packet::ACK,
+        &payload(3000),
+    );
+    let (vs, _) = run(&mut w, &snap, NOW, 0, &fragment(&data, 1000, ID));
+    assert_eq!(vs[0], Verdict::Drop(DropReason::FragmentBad));
+    assert!(vs[1..]
+        .iter()
+        .all(|v| *v == Verdict::Drop(DropReason::FragmentNoSession)));
+}
