@@ -130,6 +130,11 @@ pub struct WorkerCounters {
     pub icmp_frag_needed_sent: Counter,
     /// ICMP echo requests to a VIP answered.
     pub icmp_echo_answered: Counter,
+    /// First fragments forwarded (or redirected) whose later fragments the fragment table
+    /// awaits.
+    pub fragments_tracked: Counter,
+    /// Fragment-table entries of a live datagram overwritten by a new one (table full).
+    pub fragments_evicted: Counter,
     /// Frames to an address this gateway does not own under director HA (the peer does; a
     /// switch still sends here): forwarded anyway, and counted.
     pub ha_not_owned: Counter,
@@ -189,6 +194,8 @@ impl WorkerCounters {
             icmp_translated: Counter::default(),
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),
+            fragments_tracked: Counter::default(),
+            fragments_evicted: Counter::default(),
             ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),

@@ -318,8 +318,8 @@ pub struct Judged {
 /// Assert that a transmitted frame parses; for IP-in-IP (which the parser does not take as a
 /// packet to forward) the inner packet must parse behind the same Ethernet header.
 fn check_parses(d: &[u8]) {
-    match parse_frame(d) {
-        Ok(_) => {}
+    match parse(d) {
+        Ok(()) => {}
         Err(DropReason::UnsupportedL4Proto) => {
             let l3 = if d[12..14] == [0x81, 0x00] { 18 } else { 14 };
             assert!(
@@ -329,10 +329,21 @@ fn check_parses(d: &[u8]) {
             let inner_l3 = l3 + usize::from(d[l3] & 0xf) * 4;
             let mut inner = d[..l3].to_vec();
             inner.extend_from_slice(&d[inner_l3..]);
-            if let Err(r) = parse_frame(&inner) {
+            if let Err(r) = parse(&inner) {
                 panic!("IP-in-IP inner packet does not parse: {r:?}");
             }
         }
         Err(r) => panic!("transmitted frame does not parse: {r:?}"),
+    }
+}
+
+/// Parse a frame as the worker does: a fragment through the fragment parser.
+fn parse(d: &[u8]) -> Result<(), DropReason> {
+    match parse_frame(d) {
+        Ok(_) => Ok(()),
+        Err(DropReason::Ipv4Fragment | DropReason::Ipv6Fragment) => {
+            crate::wire::parse_fragment(d).map(|_| ())
+        }
+        Err(r) => Err(r),
     }
 }

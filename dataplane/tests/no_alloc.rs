@@ -5,7 +5,7 @@
 //! that open sessions on a Maglev DR service (`sloppy_tcp`), persistence,
 //! the sorry server, established client packets (the first FullNAT ACK inserts TOA), NAT and
 //! FullNAT replies, ICMP errors both ways, echo to VIPs, TUN "fragmentation needed", ARP, ND,
-//! local traffic, unresolved next hops, every kind of drop, redirects to another worker, and
+//! local traffic, unresolved next hops, fragmented UDP datagrams, every kind of drop, redirects to another worker, and
 //! expiry of every session. What runs before arming: the worker's construction, and one burst
 //! so the worker syncs to the snapshot generation (its one allocation per configuration).
 //! Session sync is on: every event goes through the workers' rings, a third worker installs
@@ -278,6 +278,25 @@ fn hot_path_does_not_allocate() {
             ));
         }
     }
+    // Fragmented UDP datagrams (2000 bytes in 3 fragments) to every UDP target: the first
+    // fragment opens or finds the session and fills the fragment table, the later ones follow
+    // it; the same fragments again later hit (or find expired) entries.
+    let mut fragmented = Vec::new();
+    for (k, tg) in TARGETS.iter().enumerate().filter(|(_, t)| !t.tcp) {
+        let v6 = tg.vip.contains(':');
+        for i in 0..16u32 {
+            let sport = 20000 + (k as u16) * 100 + i as u16;
+            let f = udp(
+                FROM_CLIENT,
+                client(v6, i),
+                ip(tg.vip),
+                sport,
+                tg.vport,
+                &[9; 2000],
+            );
+            fragmented.extend(fragment(&f, 800, 1000 * k as u32 + i));
+        }
+    }
     // Mid-flow ACKs of flows this gateway never saw, to a Maglev DR service: each opens a
     // session (`sloppy_tcp`); later rounds hit those sessions.
     let mid_flow: Vec<Vec<u8>> = (0..160u16)
@@ -394,6 +413,7 @@ fn hot_path_does_not_allocate() {
             d.run(&mut w, &snap, now, 0, &established);
             relayed += relay(&mut c1, &mut c3, &mut w3, &snap, now);
             d.run(&mut w, &snap, now, 0, &mid_flow);
+            d.run(&mut w, &snap, now, 0, &fragmented);
             d.run(&mut w, &snap, now, 1, &replies);
             d.run(&mut w, &snap, now, 1, &icmp_from_backends);
             d.run(&mut w, &snap, now, 0, &icmp_from_clients);
@@ -433,6 +453,14 @@ fn hot_path_does_not_allocate() {
         }
     });
     let allocs = info.count_total;
+    // The fragments went through the fragment path: each round's first fragments were
+    // tracked and no later fragment missed its entry.
+    let udp_targets = TARGETS.iter().filter(|t| !t.tcp).count() as u64;
+    assert_eq!(w.counters().fragments_tracked.get(), 3 * 16 * udp_targets);
+    assert_eq!(
+        w.counters().drops[DropReason::FragmentNoSession.index()].get(),
+        0
+    );
     // Frees without allocations show up as a negative current count.
     let frees = u64::try_from(-info.count_current.min(0)).unwrap_or(0);
 

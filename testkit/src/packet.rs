@@ -105,6 +105,60 @@ pub fn udp(
     out
 }
 
+/// Split the IP packet of `frame` (Ethernet, no tag, IPv4 or IPv6 without extension headers)
+/// into fragments of at most `chunk` payload bytes (a multiple of 8), with identification `id`
+/// (IPv4: its low 16 bits), as a host's IP layer would.
+pub fn fragment(frame: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
+    assert_eq!(chunk % 8, 0);
+    let v6 = frame[12..14] == [0x86, 0xdd];
+    let hl = if v6 {
+        40
+    } else {
+        usize::from(frame[14] & 0xf) * 4
+    };
+    let (head, data) = frame.split_at(14 + hl);
+    let mut out = Vec::new();
+    for (i, part) in data.chunks(chunk).enumerate() {
+        let off = i * chunk;
+        let more = off + part.len() < data.len();
+        let mut f = head.to_vec();
+        if v6 {
+            let next = f[14 + 6];
+            f[14 + 6] = 44;
+            let flo = u16::try_from(off).unwrap() | u16::from(more);
+            f.extend_from_slice(&[next, 0]);
+            f.extend_from_slice(&flo.to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            let pl = u16::try_from(8 + part.len()).unwrap();
+            f[18..20].copy_from_slice(&pl.to_be_bytes());
+        } else {
+            let tl = u16::try_from(hl + part.len()).unwrap();
+            f[16..18].copy_from_slice(&tl.to_be_bytes());
+            f[18..20].copy_from_slice(&(id as u16).to_be_bytes());
+            let fo = u16::try_from(off / 8).unwrap() | if more { 0x2000 } else { 0 };
+            f[20..22].copy_from_slice(&fo.to_be_bytes());
+            f[24..26].copy_from_slice(&[0, 0]);
+            let c = !ones_sum(&f[14..14 + hl]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        f.extend_from_slice(part);
+        out.push(f);
+    }
+    out
+}
+
+/// One's-complement sum of `b`, folded.
+fn ones_sum(b: &[u8]) -> u16 {
+    let mut s: u64 = b
+        .chunks(2)
+        .map(|c| u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
 /// An ICMP (v4 or v6 by family) message of `ty`/`code` with bytes 5-8 `rest` and `payload`
 /// (for errors: the quoted packet, from its IP header on).
 pub fn icmp(

@@ -398,6 +398,10 @@ pub struct WorkerRow {
     pub icmp_frag_needed_sent: u64,
     /// ICMP echo requests to a VIP answered.
     pub icmp_echo_answered: u64,
+    /// First fragments whose later fragments the fragment table awaits.
+    pub fragments_tracked: u64,
+    /// Fragment-table entries of a live datagram overwritten (table full).
+    pub fragments_evicted: u64,
     /// Frames to an address director HA does not own (forwarded anyway).
     pub ha_not_owned: u64,
     /// Configuration generation the worker runs.
@@ -448,6 +452,8 @@ impl WorkerRow {
             icmp_translated: c.icmp_translated.get(),
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
+            fragments_tracked: c.fragments_tracked.get(),
+            fragments_evicted: c.fragments_evicted.get(),
             ha_not_owned: c.ha_not_owned.get(),
             generation: c.generation.get(),
             sync_events: c.sync_events.get(),
@@ -903,7 +909,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 27] = [
+const WORKER: [WorkerField; 29] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -1011,6 +1017,18 @@ const WORKER: [WorkerField; 27] = [
         "ICMP echo requests to a VIP answered.",
         Kind::Counter,
         |w| w.icmp_echo_answered,
+    ),
+    (
+        "ferrovs_worker_fragments_tracked_total",
+        "First fragments whose later fragments the fragment table awaits.",
+        Kind::Counter,
+        |w| w.fragments_tracked,
+    ),
+    (
+        "ferrovs_worker_fragments_evicted_total",
+        "Fragment-table entries of a live datagram overwritten by a new one (table full).",
+        Kind::Counter,
+        |w| w.fragments_evicted,
     ),
     (
         "ferrovs_worker_sync_events_total",

@@ -22,10 +22,13 @@ use crate::wire::DropReason;
 use crate::worker::{Admit, Pkt, Verdict};
 
 pub(crate) mod dr;
+mod fragment;
 pub(crate) mod fullnat;
 pub(crate) mod nat;
 pub(crate) mod proxy;
 pub(crate) mod tun;
+
+pub(crate) use fragment::later_fragment;
 
 /// What a forwarding step returns: a verdict, or why the frame is dropped.
 pub(crate) type Fwd = Result<Verdict, DropReason>;

@@ -56,7 +56,8 @@ drop_reasons! {
     BadIpv4TotalLen => "bad_ipv4_total_len",
     /// IPv4 header checksum does not verify.
     BadIpv4Checksum => "bad_ipv4_checksum",
-    /// IPv4 fragment (MF set or offset non-zero); the gateway does not reassemble.
+    /// IPv4 fragment (MF set or offset non-zero) of a protocol other than TCP and UDP; the
+    /// gateway does not reassemble.
     Ipv4Fragment => "ipv4_fragment",
     // ---- IPv6 ----
     /// Buffer shorter than the 40-byte IPv6 header.
@@ -69,8 +70,18 @@ drop_reasons! {
     Ipv6ExtHeaderChainTooLong => "ipv6_ext_header_chain_too_long",
     /// An extension header runs past the payload.
     TruncatedIpv6ExtHeader => "truncated_ipv6_ext_header",
-    /// IPv6 Fragment header present; the gateway does not reassemble.
+    /// IPv6 Fragment header of a protocol other than TCP and UDP; the gateway does not
+    /// reassemble.
     Ipv6Fragment => "ipv6_fragment",
+    /// A TCP/UDP fragment no datagram has: its end past 65535 bytes, a non-last fragment not a
+    /// multiple of 8 bytes, a TCP fragment at offset 8 (RFC 1858), two IPv6 Fragment headers;
+    /// and a first fragment of a PROXY protocol session (it cannot grow by the header).
+    FragmentBad => "fragment_bad",
+    /// A later fragment (offset non-zero) whose first fragment this worker has not forwarded:
+    /// it came first, was lost or dropped, or went to another worker. No reassembly.
+    FragmentNoSession => "fragment_no_session",
+    /// A later fragment whose first fragment's entry has expired.
+    FragmentExpired => "fragment_expired",
     // ---- L4 ----
     /// Segment shorter than the 20-byte TCP header.
     TruncatedTcp => "truncated_tcp",

@@ -70,6 +70,7 @@ pub mod arp;
 pub mod checksum;
 pub mod drop;
 pub mod ethernet;
+pub mod fragment;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ip;
@@ -84,6 +85,7 @@ pub use self::drop::DropReason;
 pub use self::ethernet::{
     Address as EthernetAddress, EtherType, Frame as EthernetFrame, Repr as EthernetRepr,
 };
+pub use self::fragment::{parse_fragment, FragInfo};
 pub use self::icmpv4::{Message as Icmpv4Message, Packet as Icmpv4Packet};
 pub use self::icmpv6::{Message as Icmpv6Message, Packet as Icmpv6Packet};
 pub use self::ip::IpProtocol;

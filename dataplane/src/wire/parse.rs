@@ -7,8 +7,10 @@
 //! relies on and nothing more:
 //!
 //! - IPv4: version, IHL, total length, **header checksum** (`BadIpv4Checksum`) and fragments
-//!   (`Ipv4Fragment`: the gateway does not reassemble, so non-first fragments have no ports);
-//! - IPv6: version, payload length, the extension-header walk, fragments (`Ipv6Fragment`);
+//!   (`Ipv4Fragment`: fragments leave the fast path here; the worker hands them to
+//!   [`super::fragment::parse_fragment`]);
+//! - IPv6: version, payload length, the extension-header walk, fragments (`Ipv6Fragment`, the
+//!   same);
 //! - TCP: data offset (options are not walked); UDP: length field against the IP payload;
 //! - ICMP/ICMPv6: the 8-byte header, and for error messages the quoted inner IP header plus
 //!   8 bytes of its L4 (`BadIcmpInner`), so the pipeline can find the session it refers to;
@@ -155,6 +157,8 @@ pub struct ParsedFrame {
     pub ttl: u8,
     /// IPv4 Don't Fragment flag (always true for IPv6, where routers never fragment).
     pub dont_frag: bool,
+    /// A fragment ([`super::fragment::parse_fragment`]'s; never set by [`parse_frame`]).
+    pub frag: bool,
     /// Network layer.
     pub l3: L3,
     /// Transport layer.
@@ -255,6 +259,7 @@ pub fn parse_frame(data: &[u8]) -> Result<ParsedFrame, DropReason> {
                 l4_proto: 0,
                 ttl: 0,
                 dont_frag: true,
+                frag: false,
                 l3: L3::Arp,
                 l4: L4::None,
             })
@@ -366,6 +371,7 @@ fn parse_ipv4(
         l4_proto: proto,
         ttl: ip.ttl(),
         dont_frag: ip.dont_frag(),
+        frag: false,
         l3: L3::Ipv4 {
             src: ip.src_addr(),
             dst: ip.dst_addr(),
@@ -428,6 +434,7 @@ fn parse_ipv6(
         l4_proto: ul.proto,
         ttl: ip.hop_limit(),
         dont_frag: true,
+        frag: false,
         l3: L3::Ipv6 {
             src: ip.src_addr(),
             dst: ip.dst_addr(),
@@ -437,7 +444,7 @@ fn parse_ipv6(
 }
 
 #[inline]
-fn parse_tcp(seg: &[u8]) -> Result<L4, DropReason> {
+pub(super) fn parse_tcp(seg: &[u8]) -> Result<L4, DropReason> {
     let t = tcp::Packet::new_checked(seg)?;
     Ok(L4::Tcp {
         src_port: t.src_port(),
@@ -567,6 +574,7 @@ mod tests {
                 l4_proto: 6,
                 ttl: 64,
                 dont_frag: true,
+                frag: false,
                 l3: L3::Ipv4 {
                     src: Ipv4Addr::new(10, 0, 0, 1),
                     dst: Ipv4Addr::new(10, 0, 0, 2)

@@ -94,8 +94,14 @@ impl Worker {
         let port = forward::port(pkt.snap, s.backend_port)?;
         let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
         if s.flags & Session::<A>::FLAG_PROXY != 0 {
+            // A fragment cannot take the PROXY header: growing it would shift every later
+            // fragment's offset.
+            if pkt.p.frag {
+                return Err(DropReason::FragmentBad);
+            }
             self.proxy_to_backend(pkt, f, port.mtu)?;
-        } else if fullnat::toa_due(pkt, s) {
+        } else if fullnat::toa_due(pkt, s) && !pkt.p.frag {
+            // Nor TOA, for the same reason.
             fullnat::insert_toa(pkt, s, port.mtu, &self.counters);
             // One attempt per connection: mark it either way so a header without room is not
             // re-examined on every packet.

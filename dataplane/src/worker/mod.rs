@@ -15,7 +15,7 @@
 //! Layout: this file holds the worker, its settings and the per-packet context (`Pkt`);
 //! `classify` sorts a parsed frame (session hit, new flow, the box's own, not ours), `new_flow`
 //! opens a session (persistence, scheduler, next hop), `lports` picks FullNAT local ports,
-//! `owner` says which worker owns a flow, `flow` forwards a packet of a session (drop policy,
+//! `owner` says which worker owns a flow, `fragment` forwards fragmented datagrams, `flow` forwards a packet of a session (drop policy,
 //! TCP state, then the mode's rewrite in `crate::forward`), `icmp` answers echo and translates
 //! errors, `account` keeps the per-service and per-backend counters, `sync` is session sync's
 //! side of the worker. The steps return `forward::Fwd`: a verdict, or the [`DropReason`] the
@@ -43,6 +43,7 @@ mod account;
 mod admit;
 mod classify;
 mod flow;
+mod fragment;
 mod icmp;
 mod lports;
 mod new_flow;
@@ -51,6 +52,7 @@ mod sync;
 
 pub use crate::owner::{fullnat_owner, nat_owner, persist_owner, ReplySteering};
 pub(crate) use admit::Admit;
+pub use fragment::{FRAGMENT_ENTRIES, FRAGMENT_TTL};
 pub use sync::InstallOutcome;
 
 use crate::counters::WorkerCounters;
@@ -127,6 +129,8 @@ pub struct WorkerConfig {
     /// Live sessions from which [`Worker::process`] prefetches session state for the burst
     /// ([`PREFETCH_FROM`]; 0: always, as the golden and fuzz tests run it).
     pub prefetch_from: usize,
+    /// Fragment-table entries per family (first fragments whose later fragments are awaited).
+    pub fragments: usize,
 }
 
 impl Default for WorkerConfig {
@@ -145,6 +149,7 @@ impl Default for WorkerConfig {
             timeouts: Timeouts::default(),
             reply_steering: ReplySteering::Modulo,
             prefetch_from: PREFETCH_FROM,
+            fragments: FRAGMENT_ENTRIES,
         }
     }
 }
@@ -171,6 +176,8 @@ pub struct Worker {
     sync: Option<WorkerSync>,
     /// Admission control's clock and buckets.
     admit: admit::Admit,
+    /// Fragmented datagrams in flight ([`fragment`]).
+    frags: fragment::Frags,
 }
 
 /// One packet on its way through the worker: what every step reads, borrowed for the packet's
@@ -228,6 +235,7 @@ impl Worker {
             loads: Vec::with_capacity(cfg.max_backends),
             sched: Vec::with_capacity(cfg.max_services),
             lports: lports::Cursor::new(cfg.id),
+            frags: fragment::Frags::new(cfg.fragments),
             cfg,
             tables,
             generation: None,
@@ -432,6 +440,9 @@ impl Worker {
     ) -> Verdict {
         self.counters.rx.inc();
         let v = match parse_frame(frame.data()) {
+            Err(DropReason::Ipv4Fragment | DropReason::Ipv6Fragment) => {
+                self.fragment(snap, now, in_port, frame)
+            }
             Err(r) => classify::refused(snap, frame.data(), r),
             Ok(p) => {
                 // Director HA: a switch may still send traffic for an address the peer now

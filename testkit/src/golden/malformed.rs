@@ -76,18 +76,27 @@ pub(super) fn malformed(t: &mut Table) {
         f,
         DropReason::BadIpv4Checksum,
     );
-    // More-fragments set (first fragment).
+    // More-fragments set (first fragment) on 20 bytes: a non-last fragment must be a multiple
+    // of 8 bytes.
     let mut f = good4.clone();
     f[20] |= 0x20;
     fix_ipv4_checksum(&mut f);
-    t.drop("ipv4 fragment", 0, f, DropReason::Ipv4Fragment);
-    // IPv6 with a Fragment header (next header 44) in front of the TCP header.
+    t.drop("ipv4 fragment of odd length", 0, f, DropReason::FragmentBad);
+    // A fragment of a protocol other than TCP and UDP (GRE): not forwarded.
+    let mut f = good4.clone();
+    f[20] |= 0x20;
+    f[14 + 9] = 47;
+    f.truncate(14 + 20 + 16);
+    f[16..18].copy_from_slice(&36u16.to_be_bytes());
+    fix_ipv4_checksum(&mut f);
+    t.drop("ipv4 gre fragment", 0, f, DropReason::Ipv4Fragment);
+    // IPv6 with a Fragment header (next header 44, more fragments) in front of a GRE header.
     let mut f = good6[..14 + 40].to_vec();
     f[14 + 6] = 44;
-    f[18..20].copy_from_slice(&(8u16 + 20).to_be_bytes());
-    f.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 1]);
-    f.extend_from_slice(&good6[14 + 40..14 + 60]);
-    t.drop("ipv6 fragment header", 0, f, DropReason::Ipv6Fragment);
+    f[18..20].copy_from_slice(&(8u16 + 16).to_be_bytes());
+    f.extend_from_slice(&[47, 0, 0, 1, 0, 0, 0, 1]);
+    f.extend_from_slice(&good6[14 + 40..14 + 56]);
+    t.drop("ipv6 gre fragment", 0, f, DropReason::Ipv6Fragment);
     let mut f = good4.clone();
     f[14 + 20 + 12] = 0x40;
     t.drop(
