@@ -89,6 +89,11 @@ impl Published {
     }
 }
 
+/// A worker's poll count (busy and idle), which moves while it runs.
+fn polls(c: &WorkerCounters) -> u64 {
+    c.busy_polls.get().wrapping_add(c.idle_polls.get())
+}
+
 /// The workers' session tables as connection entries (`ipvsadm -L -c`): the gateway asks each
 /// worker for a dump and waits (bounded) for the answers.
 pub trait SessionDumps {
@@ -215,7 +220,6 @@ impl<Io: FrameIo> Control<Io> {
 
     /// Note which workers' poll counts moved since the last sample (every [`RATE_EVERY`]).
     pub fn sample_liveness(&mut self, now: Instant) {
-        let polls = |c: &WorkerCounters| c.busy_polls.get().wrapping_add(c.idle_polls.get());
         if self.liveness.len() != self.counters.len() {
             self.liveness = self.counters.iter().map(|c| (polls(c), now)).collect();
             return;
@@ -242,9 +246,12 @@ impl<Io: FrameIo> Control<Io> {
                 return Err(format!("port {}: link down", p.name));
             }
         }
-        for (w, (_, moved)) in self.liveness.iter().enumerate() {
+        for (w, (c, (seen, moved))) in self.counters.iter().zip(&self.liveness).enumerate() {
+            // A count that moved since the last sample is progress too: a control loop held
+            // back (a loaded machine) answers before it samples again, and must not blame the
+            // workers for its own delay.
             let still = now.saturating_duration_since(*moved);
-            if still >= STALLED_AFTER {
+            if still >= STALLED_AFTER && polls(c) == *seen {
                 return Err(format!(
                     "worker {w} is not polling (no progress for {} s)",
                     still.as_secs()
