@@ -747,10 +747,21 @@ fn failovers(mode: &str, workers: u8, peer_down: bool, mcast: bool) {
     let errors = lab.metric("gw2", "ferrovs_ha_netlink_errors_total");
     assert_eq!(errors, Some(0.0), "gw2's HA watcher errors\n{}", lab.logs());
     let k = lab.keepalived_log("gw2");
+    // ferrovs logs why a check failed, and each check that passed while a generation was on
+    // its way to the workers (keepalived discards the script's output).
+    let checks: String = std::fs::read_to_string(lab.var("GW2_LOG"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("ferrovs: ready check:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(
         !k.contains("VRRP_Script(chk_ferrovs) failed"),
-        "gw2's ready check failed while it ran:\n{k}"
+        "gw2's ready check failed while it ran:\n{k}\ngw2's ready checks:\n{checks}"
     );
+    if !checks.is_empty() {
+        eprintln!("gw2's ready-check log (verdict changes, generations on their way):\n{checks}");
+    }
 
     let (sa, sb) = (a.finish(), b.finish());
     assert_backends(&sa, "a");

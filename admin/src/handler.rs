@@ -86,7 +86,7 @@ pub trait AdminState {
     /// # Errors
     ///
     /// The reason, one line.
-    fn ready(&self) -> Result<String, String> {
+    fn ready(&mut self) -> Result<String, String> {
         Err("this gateway does not report readiness".into())
     }
 

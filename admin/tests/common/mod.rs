@@ -132,7 +132,7 @@ impl AdminState for MemState {
         self.ha.clone()
     }
 
-    fn ready(&self) -> Result<String, String> {
+    fn ready(&mut self) -> Result<String, String> {
         self.ready.clone()
     }
 

@@ -9,7 +9,7 @@
 //! and depends only on `config`, so `control` depending on `admin` makes no circle, and the
 //! binary needs no wrapper type to get around the orphan rule.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,9 +27,72 @@ pub const RATE_EVERY: Duration = Duration::from_secs(2);
 /// A worker whose poll count has not moved for this long is not running (readiness). Workers
 /// poll without pause when busy and sleep at most milliseconds when idle.
 pub const STALLED_AFTER: Duration = Duration::from_secs(5);
-/// How long the readiness check waits for workers to take the snapshot published last (they
-/// take it within one loop iteration; a commit waits seconds, a check must not).
-const READY_CONFIRM_WITHIN: Duration = Duration::from_millis(50);
+/// How long a published generation may take to reach every worker before the readiness check
+/// counts the workers behind as a problem. Workers take a snapshot within one loop iteration,
+/// but on a loaded machine the scheduler can hold a thread back for tens or hundreds of
+/// milliseconds, and an ownership change publishes a generation exactly when keepalived's check
+/// matters most: a generation merely on its way must not fail the check (with a weighted
+/// `track_script` that lowers the priority and can move the VIP). A worker that has not taken
+/// a snapshot for this long while polling is stuck: far above any scheduling delay of a healthy
+/// gateway, and short against keepalived's `interval` 1 s times `fall` 2 (docs/ha.md), so a
+/// stuck worker still fails the check within seconds.
+pub const CONFIRM_GRACE: Duration = Duration::from_secs(2);
+
+/// The generations control published lately and when, so that readiness asks every worker for
+/// the newest generation published at least [`CONFIRM_GRACE`] ago (and at least the first one:
+/// a worker below it never ran), not for the one published a moment ago.
+#[derive(Debug)]
+pub(super) struct Published {
+    /// The generation of the first snapshot (the gateway's set-up published it).
+    first: u64,
+    /// Oldest first: at most one entry older than [`CONFIRM_GRACE`] (the front), then every
+    /// later one.
+    pub(super) recent: VecDeque<(u64, Instant)>,
+}
+
+impl Published {
+    pub(super) fn new(first: u64, at: Instant) -> Self {
+        Self {
+            first,
+            recent: VecDeque::from([(first, at)]),
+        }
+    }
+
+    /// Note that `generation` was published at `at`.
+    pub(super) fn push(&mut self, generation: u64, at: Instant) {
+        self.recent.push_back((generation, at));
+        // The front is only needed while it is the newest entry past the grace.
+        while self
+            .recent
+            .get(1)
+            .is_some_and(|&(_, t)| at.saturating_duration_since(t) >= CONFIRM_GRACE)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The generation every worker must run by `now`.
+    pub(super) fn due(&self, now: Instant) -> u64 {
+        self.recent
+            .iter()
+            .rev()
+            .find(|&&(_, t)| now.saturating_duration_since(t) >= CONFIRM_GRACE)
+            .map_or(self.first, |&(g, _)| g.max(self.first))
+    }
+
+    /// When `generation` (or the first later one noted) was published.
+    pub(super) fn when(&self, generation: u64) -> Option<Instant> {
+        self.recent
+            .iter()
+            .find(|&&(g, _)| g >= generation)
+            .map(|&(_, t)| t)
+    }
+}
+
+/// A worker's poll count (busy and idle), which moves while it runs.
+fn polls(c: &WorkerCounters) -> u64 {
+    c.busy_polls.get().wrapping_add(c.idle_polls.get())
+}
 
 /// The workers' session tables as connection entries (`ipvsadm -L -c`): the gateway asks each
 /// worker for a dump and waits (bounded) for the answers.
@@ -157,7 +220,6 @@ impl<Io: FrameIo> Control<Io> {
 
     /// Note which workers' poll counts moved since the last sample (every [`RATE_EVERY`]).
     pub fn sample_liveness(&mut self, now: Instant) {
-        let polls = |c: &WorkerCounters| c.busy_polls.get().wrapping_add(c.idle_polls.get());
         if self.liveness.len() != self.counters.len() {
             self.liveness = self.counters.iter().map(|c| (polls(c), now)).collect();
             return;
@@ -184,33 +246,33 @@ impl<Io: FrameIo> Control<Io> {
                 return Err(format!("port {}: link down", p.name));
             }
         }
-        for (w, (_, moved)) in self.liveness.iter().enumerate() {
+        for (w, (c, (seen, moved))) in self.counters.iter().zip(&self.liveness).enumerate() {
+            // A count that moved since the last sample is progress too: a control loop held
+            // back (a loaded machine) answers before it samples again, and must not blame the
+            // workers for its own delay.
             let still = now.saturating_duration_since(*moved);
-            if still >= STALLED_AFTER {
+            if still >= STALLED_AFTER && polls(c) == *seen {
                 return Err(format!(
                     "worker {w} is not polling (no progress for {} s)",
                     still.as_secs()
                 ));
             }
         }
-        let deadline = now + READY_CONFIRM_WITHIN;
-        loop {
-            let behind = self
-                .counters
-                .iter()
-                .position(|c| c.generation.get() < self.generation);
-            match behind {
-                None => break,
-                Some(w) if Instant::now() >= deadline => {
-                    return Err(format!(
-                        "worker {w} runs configuration generation {}, control published {}",
-                        self.counters[w].generation.get(),
-                        self.generation
-                    ));
-                }
-                Some(_) => std::thread::sleep(Duration::from_millis(1)),
-            }
+        // Workers behind a generation still within its grace are catching up, not stuck.
+        let due = self.published.due(now);
+        let oldest = self
+            .counters
+            .iter()
+            .map(|c| c.generation.get())
+            .enumerate()
+            .min_by_key(|&(_, g)| g);
+        if let Some((w, g)) = oldest.filter(|&(_, g)| g < due) {
+            return Err(format!(
+                "worker {w} runs configuration generation {g}, control published {}",
+                self.generation
+            ));
         }
+        let everywhere = oldest.map_or(self.generation, |(_, g)| g.min(self.generation));
         if let Some(why) = self.ha_unready() {
             return Err(why);
         }
@@ -224,11 +286,19 @@ impl<Io: FrameIo> Control<Io> {
             .as_ref()
             .map(|h| format!(", following {} HA addresses", h.own_len()))
             .unwrap_or_default();
+        let propagating = if everywhere < self.generation {
+            let age = self
+                .published
+                .when(everywhere + 1)
+                .map_or(0, |t| now.saturating_duration_since(t).as_millis());
+            format!(", {} on its way ({age} ms)", self.generation)
+        } else {
+            String::new()
+        };
         Ok(format!(
-            "{} ports up, {} workers polling, generation {} everywhere{ha}",
+            "{} ports up, {} workers polling, generation {everywhere} everywhere{propagating}{ha}",
             self.cfg.ports.len(),
             self.counters.len(),
-            self.generation
         ))
     }
 }
@@ -311,8 +381,22 @@ impl<Io: FrameIo> AdminState for Control<Io> {
         Some(self.ha_listing())
     }
 
-    fn ready(&self) -> Result<String, String> {
-        self.readiness(Instant::now())
+    fn ready(&mut self) -> Result<String, String> {
+        let r = self.readiness(Instant::now());
+        // The log says why keepalived's check failed (ferrovsadm's stderr goes nowhere there)
+        // and when a check passed only because a generation was still on its way.
+        let verdict = r.is_ok();
+        match &r {
+            Err(why) if self.ready_verdict != Some(false) => {
+                println!("ferrovs: ready check: not ready: {why}");
+            }
+            Ok(what) if self.ready_verdict == Some(false) || what.contains("on its way") => {
+                println!("ferrovs: ready check: ready: {what}");
+            }
+            _ => {}
+        }
+        self.ready_verdict = Some(verdict);
+        r
     }
 
     fn sync_available(&self) -> Result<(), String> {

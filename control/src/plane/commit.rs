@@ -31,6 +31,7 @@ impl<Io: FrameIo> Control<Io> {
         );
         next.carry_scheduler_state(&self.shared.load());
         self.shared.store(Arc::new(next));
+        self.published.push(self.generation, Instant::now());
     }
 
     /// Wait until every worker runs generation `generation` (workers sync each loop).

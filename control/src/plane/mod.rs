@@ -162,6 +162,10 @@ pub struct Control<Io: FrameIo> {
     announce: Option<AnnounceFollow>,
     /// Per worker: its poll count at the last sample and when it last moved (readiness).
     liveness: Vec<(u64, Instant)>,
+    /// The generations published lately (readiness).
+    published: admin::Published,
+    /// The ready check's last verdict, so that the log says when it changes.
+    ready_verdict: Option<bool>,
 }
 
 impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
@@ -209,6 +213,8 @@ impl<Io: FrameIo> Control<Io> {
             ha: None,
             announce: None,
             liveness: Vec::new(),
+            published: admin::Published::new(generation, Instant::now()),
+            ready_verdict: None,
         }
     }
 

@@ -14,6 +14,7 @@ use super::{
     WAN_ADDR,
 };
 use crate::ha::{Event, Garp, KernelAddr, Settings, Tap};
+use crate::plane::admin::{Published, CONFIRM_GRACE};
 use crate::plane::{run, HaFollow, Limits, Sources};
 
 fn settings(repeat: u32) -> Settings {
@@ -154,12 +155,90 @@ fn test_readiness_needs_workers_polling_the_current_snapshot_and_ha_synced() {
         ok.contains("1 workers polling") && ok.contains("following 2 HA addresses"),
         "{ok}"
     );
-    // A worker whose poll count does not move for STALLED_AFTER is not running.
+}
+
+/// A worker whose poll count does not move for `STALLED_AFTER` is not running; one whose count
+/// moved since control's last sample is, however late control samples (a loaded machine holds
+/// the control loop back too, and it answers the check before it samples again).
+#[test]
+fn test_readiness_counts_polls_since_the_last_sample_as_progress() {
+    let f = &mut Fixture::new(Dataplane::Stuck(1), Limits::default());
+    let worker = f.ctl.counters[0].clone();
+    worker.generation.set(1);
+    let t0 = Instant::now();
+    f.ctl.sample_liveness(t0);
     let later = t0 + Duration::from_secs(6);
-    assert!(f
-        .ctl
+    assert_eq!(
+        f.ctl.readiness(later),
+        Err("worker 0 is not polling (no progress for 6 s)".into())
+    );
+    worker.idle_polls.inc();
+    f.ctl
         .readiness(later)
-        .is_err_and(|e| e == "worker 0 is not polling (no progress for 6 s)"));
+        .expect("polled since the last sample");
+}
+
+/// An ownership change publishes a generation exactly when keepalived's check runs; on a loaded
+/// machine the workers take it tens or hundreds of milliseconds later. A healthy gateway stays
+/// ready meanwhile (the check used to fail after 50 ms, lowering the priority); a worker that
+/// has not taken the generation after `CONFIRM_GRACE` is stuck and fails it.
+#[test]
+fn test_readiness_holds_while_a_generation_propagates_and_fails_past_the_grace() {
+    let f = &mut Fixture::new(Dataplane::Stuck(2), Limits::default());
+    let workers = f.ctl.counters.clone();
+    // Both workers run the first snapshot; control publishes two more (an address went, and
+    // its neighbour was learned), which the workers have not taken yet.
+    for w in &workers {
+        w.generation.set(1);
+    }
+    f.ctl.publish();
+    f.ctl.publish();
+    let t = Instant::now();
+    let ok = f
+        .ctl
+        .readiness(t)
+        .expect("ready while generation 3 is on its way");
+    assert!(ok.contains("generation 1 everywhere, 3 on its way"), "{ok}");
+    // One worker took it; the other still has not once the grace is over.
+    workers[0].generation.set(3);
+    let past = t + CONFIRM_GRACE;
+    assert_eq!(
+        f.ctl.readiness(past),
+        Err("worker 1 runs configuration generation 1, control published 3".into())
+    );
+    workers[1].generation.set(3);
+    let ok = f.ctl.readiness(past).expect("ready");
+    assert!(
+        ok.contains("generation 3 everywhere") && !ok.contains("on its way"),
+        "{ok}"
+    );
+
+    // A worker that never ran (below the first snapshot) is not ready even within the grace.
+    workers[1].generation.set(0);
+    f.ctl.publish();
+    assert_eq!(
+        f.ctl.readiness(Instant::now()),
+        Err("worker 1 runs configuration generation 0, control published 4".into())
+    );
+}
+
+/// The publish history keeps only what `due` needs: the newest generation past the grace and
+/// every later one.
+#[test]
+fn test_published_asks_for_the_newest_generation_past_the_grace() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    let mut p = Published::new(1, t0);
+    assert_eq!(p.due(t0), 1);
+    p.push(2, t0 + s);
+    p.push(3, t0 + 2 * s);
+    assert_eq!(p.due(t0 + 2 * s), 1);
+    assert_eq!(p.due(t0 + 3 * s), 2);
+    p.push(4, t0 + 5 * s);
+    assert_eq!(p.recent.len(), 2, "{p:?}");
+    assert_eq!(p.due(t0 + 5 * s), 3);
+    assert_eq!(p.due(t0 + 7 * s), 4);
+    assert_eq!(p.when(2), Some(t0 + 2 * s), "the first later one noted");
 }
 
 #[test]
