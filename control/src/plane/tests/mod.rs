@@ -304,6 +304,9 @@ impl Fixture {
                 stats: Arc::default(),
             }),
         });
+        if let Some(w) = &workers {
+            w.wait_started();
+        }
         Self {
             ctl,
             wire,
@@ -329,6 +332,20 @@ struct Workers {
 }
 
 impl Workers {
+    /// Wait (10 s at most) until every worker has taken a snapshot: readiness fails for a worker
+    /// that has not run yet (as a just-started gateway's does for a moment), and the tests ask
+    /// about a gateway that is up.
+    fn wait_started(&self) {
+        let start = std::time::Instant::now();
+        while self.counters.iter().any(|c| c.generation.get() == 0) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the fixture's workers did not start"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// `n` workers; each of `links` (one per worker, or none) is attached and served.
     fn start(
         n: usize,
