@@ -87,6 +87,14 @@ pub const FLAG_GROUP: u8 = 2;
 const RECORD_FIXED: usize = 12;
 /// Record address flag: the PROXY state follows the client hop.
 const AF_PROXY: u8 = 0x20;
+/// Record address flag: an extension block ends the record (see the module documentation).
+const AF_EXT: u8 = 0x80;
+/// Record address flags this version reads (bit 6 is undefined: a record with it cannot be
+/// read, nor skipped, since its length is unknown).
+const AF_KNOWN: u8 = 0x3f | AF_EXT;
+/// Extension type bit: a receiver that does not know the extension must not install the
+/// record (it skips the record); without it, the receiver ignores just the extension.
+pub const EXT_CRITICAL: u8 = 0x80;
 /// The PROXY state's length: header length and version, client ISN + 1.
 const PROXY_LEN: usize = 5;
 
@@ -369,12 +377,34 @@ pub fn body_of(dgram: &[u8]) -> &[u8] {
         .unwrap_or(&[])
 }
 
+/// What a `Data` body held that this version does not know, skipped rather than refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Records left out because they carry a critical extension this version does not know.
+    pub records: u64,
+    /// Non-critical extensions this version does not know, ignored (their records kept).
+    pub extensions: u64,
+}
+
 /// Parse the body of a message of type `kind`.
 ///
 /// # Errors
 ///
 /// Truncation, trailing bytes, undefined values, or a record breaking an invariant.
 pub fn parse_body(kind: MsgType, body: &[u8]) -> Result<Body, WireError> {
+    parse_body_skipping(kind, body, &mut Skipped::default())
+}
+
+/// [`parse_body`], adding what it skipped to `skipped`.
+///
+/// # Errors
+///
+/// As [`parse_body`].
+pub fn parse_body_skipping(
+    kind: MsgType,
+    body: &[u8],
+    skipped: &mut Skipped,
+) -> Result<Body, WireError> {
     let mut r = Reader::new(body);
     let out = match kind {
         MsgType::Data => {
@@ -387,10 +417,15 @@ pub fn parse_body(kind: MsgType, body: &[u8]) -> Result<Body, WireError> {
             }
             let mut records = Vec::with_capacity(usize::from(count));
             for index in 0..count {
-                let rec = parse_record(&mut r)?;
+                let (rec, ext) = parse_record(&mut r)?;
                 rec.validate()
                     .map_err(|source| WireError::Record { index, source })?;
-                records.push(rec);
+                if ext.critical {
+                    skipped.records += 1;
+                } else {
+                    skipped.extensions += ext.ignored;
+                    records.push(rec);
+                }
             }
             Body::Data {
                 first_queued_us,
@@ -437,7 +472,43 @@ fn bad(field: &'static str, value: u8) -> WireError {
     }
 }
 
-fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
+/// Unknown extensions met in one record.
+#[derive(Default)]
+struct ExtSeen {
+    /// A critical one: the record must not be installed.
+    critical: bool,
+    /// Non-critical ones, ignored.
+    ignored: u64,
+}
+
+/// Read a record's extension block: a length byte, then that many bytes of extensions, each
+/// `type` u8, `length` u8, `length` bytes. This version defines no extension type, so each is
+/// unknown: skipped by its length.
+fn parse_extensions(r: &mut Reader<'_>) -> Result<ExtSeen, WireError> {
+    let total = usize::from(r.u8()?);
+    let end = r.pos + total;
+    let block = r.buf.get(r.pos..end).ok_or(WireError::Truncated)?;
+    r.pos = end;
+    let mut b = Reader::new(block);
+    let mut seen = ExtSeen::default();
+    while b.pos < block.len() {
+        let kind = b.u8()?;
+        let len = usize::from(b.u8()?);
+        let next = b.pos + len;
+        if next > block.len() {
+            return Err(WireError::Truncated);
+        }
+        b.pos = next;
+        if kind & EXT_CRITICAL != 0 {
+            seen.critical = true;
+        } else {
+            seen.ignored += 1;
+        }
+    }
+    Ok(seen)
+}
+
+fn parse_record(r: &mut Reader<'_>) -> Result<(SyncSession, ExtSeen), WireError> {
     let op = match r.u8()? {
         1 => SyncOp::Update,
         2 => SyncOp::Delete,
@@ -451,7 +522,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     let s = r.u8()?;
     let tcp_state = tcp_state_from_code(s).ok_or_else(|| bad("TCP state", s))?;
     let af = r.u8()?;
-    if af & !0x3f != 0 {
+    if af & !AF_KNOWN != 0 {
         return Err(bad("address flags", af));
     }
     let prefix = r.u8()?;
@@ -495,7 +566,12 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     } else {
         None
     };
-    Ok(SyncSession {
+    let ext = if af & AF_EXT != 0 {
+        parse_extensions(r)?
+    } else {
+        ExtSeen::default()
+    };
+    let rec = SyncSession {
         op,
         proto,
         client,
@@ -509,7 +585,8 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
         flags,
         client_hop,
         proxy,
-    })
+    };
+    Ok((rec, ext))
 }
 
 /// Return the encoded length of a record.
