@@ -486,6 +486,10 @@ struct ExtSeen {
 /// unknown: skipped by its length.
 fn parse_extensions(r: &mut Reader<'_>) -> Result<ExtSeen, WireError> {
     let total = usize::from(r.u8()?);
+    if total == 0 {
+        // An empty block would make a second encoding of the same record.
+        return Err(bad("extension block length", 0));
+    }
     let end = r.pos + total;
     let block = r.buf.get(r.pos..end).ok_or(WireError::Truncated)?;
     r.pos = end;
