@@ -42,15 +42,54 @@
 //! 0 op (1 update, 2 delete, 3 expire)  1 protocol (6, 17)  2 method (0 DR, 1 NAT, 2 TUN,
 //! 3 FullNAT)  3 TCP state (IPVS numbering)  4 flags (bit 0 client side IPv6, bit 1 backend
 //! side IPv6, bit 2 local address present, bit 3 template, bit 4 client hop present, bit 5
-//! PROXY state present)
+//! PROXY state present, bit 6 undefined, bit 7 extension block present)
 //! 5 template prefix length (0 otherwise)  6 pipeline flags  7 reserved (0)  8 timeout_s u32
 //! 12 client, VIP, [local], backend: address + port each; [client hop: port u16, MAC 6 bytes]
 //! [PROXY state: header length u8 (bit 7: version 2), client ISN + 1 u32]
+//! [extension block: length u8 (1..=255), then extensions filling it exactly, each
+//!  type u8 (bit 7: critical), length u8, that many bytes]
 //! ```
 //!
 //! The PROXY state (a NAT or FullNAT TCP connection to a `proxy_protocol` service) came after
 //! the rest: a record without bit 5 reads as before it, and a gateway that predates it refuses
 //! a record with it (an undefined flag bit), rather than install a connection it would break.
+//!
+//! # Compatibility between versions of ferrovs
+//!
+//! Records are not length-delimited and every field's presence hangs on a flag bit, so a field
+//! added with a new flag bit cannot be skipped by a gateway that does not know the bit: it
+//! cannot tell where the record ends, and refuses the whole message. Making records
+//! length-delimited would change every record's bytes, which every gateway before it refuses
+//! (the reserved byte must be 0, undefined flag bits refused), and a header version bump is
+//! refused by them too. So the format grows from here on in two ways, neither a bump:
+//!
+//! - **Extensions, from this version on**: any new record field is an extension in the
+//!   record's extension block (flag bit 7), never a new flag bit. The block and each extension
+//!   carry their length, so a gateway skips what it does not know: an unknown extension
+//!   without the critical bit is ignored (the record installed without it; counted in
+//!   `ferrovs_sync_extensions_ignored_total`); an unknown critical one (a field without which
+//!   the connection would break, as the PROXY state is) makes the gateway skip that record
+//!   and install the rest of the message (`ferrovs_sync_records_rejected_total{reason=
+//!   "unknown_extension"}`). This version defines no extension type: it never sends a block,
+//!   so what it sends reads on every gateway that reads bit 5. A block is never empty (so
+//!   every block shows in the counts, and the encoding stays canonical).
+//! - **A message a gateway cannot read does not stall the stream** (see
+//!   [`super::Reject::Undecodable`]): a numbered message (`Data`, `ResyncDone`) that passed
+//!   the HMAC check, comes from a known peer's current epoch and is addressed to this
+//!   gateway's epoch, but whose body does not parse here (an undefined flag bit, say), takes
+//!   its slot in the stream empty: it is acknowledged, nothing in it is installed, and the
+//!   messages behind it are delivered. Before, such a message was refused unacknowledged: the
+//!   sender resent it forever (it cannot tell a refusal from a loss), the receiver delivered
+//!   nothing behind it, and the sender's window filled: the stream stalled. The sessions of a dropped message are lost to this peer (as if they had
+//!   never been synced; the next update or resync of each carries it again), which is what a
+//!   gateway that cannot read them can do safely. Anything that fails the HMAC, comes from an
+//!   unknown sender or another epoch, or is not numbered is still refused unacknowledged and
+//!   unused: nothing unauthenticated is acknowledged or installed.
+//!
+//! The header's version stays 1: a gateway speaks version 1 and refuses any other version
+//! unacknowledged (`reason="version"`), since the header's layout (epochs, sequence numbers)
+//! cannot be trusted in another version. A version 2 is for a change that cannot be an
+//! extension; it needs every gateway of a sync group upgraded together.
 //!
 //! Parsing is total: every input either parses into a message whose records satisfy
 //! [`SyncSession::validate`], or fails with a [`WireError`]; nothing panics (a fuzz target and
