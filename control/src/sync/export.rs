@@ -172,7 +172,8 @@ pub fn render(e: &mut Families, s: &ChannelStats) {
     e.begin(
         "ferrovs_sync_messages_rejected_total",
         "Sync datagrams dropped unused, by reason (malformed, version, unknown_syncid, bad_hmac, \
-         unknown_peer, own, stale, out_of_window, mode, peer_limit).",
+         unknown_peer, own, stale, out_of_window, mode, peer_limit; undecodable: authentic and \
+         acknowledged, from a newer peer's format).",
         Kind::Counter,
     );
     for r in Reject::ALL {
@@ -202,6 +203,19 @@ pub fn render(e: &mut Families, s: &ChannelStats) {
         Kind::Counter,
     );
     e.sample(&[], s.invalid_records);
+    e.begin(
+        "ferrovs_sync_records_rejected_total",
+        "Received sync records skipped (the rest of their message installed), by reason \
+         (unknown_extension: a critical extension of a newer peer's format).",
+        Kind::Counter,
+    );
+    e.sample(&[("reason", "unknown_extension")], s.records_unknown_ext);
+    e.begin(
+        "ferrovs_sync_extensions_ignored_total",
+        "Non-critical record extensions of a newer peer's format ignored (their records installed).",
+        Kind::Counter,
+    );
+    e.sample(&[], s.extensions_ignored);
     e.begin(
         "ferrovs_sync_socket_dropped_total",
         "Sync datagrams dropped on arrival because the control loop was behind.",
@@ -247,6 +261,8 @@ pub(crate) fn representative() -> ChannelStats {
         ready: true,
         rejected,
         invalid_records: 0,
+        records_unknown_ext: 0,
+        extensions_ignored: 0,
         peers_discovered: 1,
         peers_expired: 0,
         peers: vec![

@@ -10,7 +10,10 @@
 //! - **Versioned messages, many sessions each** ([`wire`]): a fixed header (version, sync
 //!   group, sender, epochs, sequence number, acknowledgement, timestamp), a body per type
 //!   (data, ACK, NACK, resync request, resync done, hello), an HMAC-SHA256 trailer with the
-//!   shared key of `[sync]` ([`auth`]). Data messages are packed up to `max_datagram`.
+//!   shared key of `[sync]` ([`auth`]). Data messages are packed up to `max_datagram`. New
+//!   record fields are length-delimited extensions a gateway skips when it does not know them,
+//!   and an authentic numbered message it cannot read is acknowledged and dropped, so gateways
+//!   of different versions never stall each other's stream on it (see [`wire`]).
 //! - **A reliable stream per peer** ([`window`]): numbered messages, cumulative ACKs, a window
 //!   of messages in flight (the bounded resend queue), resends on a timer and on NACK, and a
 //!   receiver that delivers in order, exactly once, dropping duplicates and refusing anything

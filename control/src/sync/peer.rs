@@ -21,7 +21,7 @@ use super::record::SyncSession;
 use super::resync::{Dump, Want};
 use super::stats::PeerCounters;
 use super::window::{RecvWindow, SendWindow};
-use super::wire::{Body, MsgType};
+use super::wire::{Body, MsgType, Skipped};
 
 /// Epochs remembered per peer, to refuse replays of its earlier lives.
 pub const EPOCH_HISTORY: usize = 16;
@@ -65,6 +65,8 @@ pub(crate) struct Outgoing {
 pub(crate) struct Inbound {
     pub(crate) flags: u8,
     pub(crate) body: Body,
+    /// What its parse skipped (counted when it is delivered, once).
+    pub(crate) skipped: Skipped,
 }
 
 /// What waits in a peer's queue.

@@ -32,11 +32,14 @@ pub enum Reject {
     Mode,
     /// From an unknown gateway when as many peers as allowed were discovered already.
     PeerLimit,
+    /// An authentic numbered message of a peer's current stream whose body this version
+    /// cannot read (a newer peer's format): acknowledged, so the stream goes on, and dropped.
+    Undecodable,
 }
 
 impl Reject {
     /// Number of reasons.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     /// Every reason, in counter order.
     pub const ALL: [Reject; Self::COUNT] = [
         Reject::Malformed,
@@ -49,6 +52,7 @@ impl Reject {
         Reject::OutOfWindow,
         Reject::Mode,
         Reject::PeerLimit,
+        Reject::Undecodable,
     ];
 
     /// The `reason` label value.
@@ -64,6 +68,7 @@ impl Reject {
             Reject::OutOfWindow => "out_of_window",
             Reject::Mode => "mode",
             Reject::PeerLimit => "peer_limit",
+            Reject::Undecodable => "undecodable",
         }
     }
 
@@ -162,6 +167,12 @@ pub struct ChannelStats {
     pub rejected: Rejects,
     /// Sessions this gateway refused to queue (they broke a record invariant).
     pub invalid_records: u64,
+    /// Received records skipped, the rest of their message installed, because they carry a
+    /// critical extension this version does not know (a newer peer's).
+    pub records_unknown_ext: u64,
+    /// Received non-critical extensions this version does not know: ignored, their records
+    /// installed.
+    pub extensions_ignored: u64,
     /// Peers discovered through the multicast group since the channel started.
     pub peers_discovered: u64,
     /// Discovered peers forgotten after a silence.

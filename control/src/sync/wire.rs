@@ -42,15 +42,54 @@
 //! 0 op (1 update, 2 delete, 3 expire)  1 protocol (6, 17)  2 method (0 DR, 1 NAT, 2 TUN,
 //! 3 FullNAT)  3 TCP state (IPVS numbering)  4 flags (bit 0 client side IPv6, bit 1 backend
 //! side IPv6, bit 2 local address present, bit 3 template, bit 4 client hop present, bit 5
-//! PROXY state present)
+//! PROXY state present, bit 6 undefined, bit 7 extension block present)
 //! 5 template prefix length (0 otherwise)  6 pipeline flags  7 reserved (0)  8 timeout_s u32
 //! 12 client, VIP, [local], backend: address + port each; [client hop: port u16, MAC 6 bytes]
 //! [PROXY state: header length u8 (bit 7: version 2), client ISN + 1 u32]
+//! [extension block: length u8 (1..=255), then extensions filling it exactly, each
+//!  type u8 (bit 7: critical), length u8, that many bytes]
 //! ```
 //!
 //! The PROXY state (a NAT or FullNAT TCP connection to a `proxy_protocol` service) came after
 //! the rest: a record without bit 5 reads as before it, and a gateway that predates it refuses
 //! a record with it (an undefined flag bit), rather than install a connection it would break.
+//!
+//! # Compatibility between versions of ferrovs
+//!
+//! Records are not length-delimited and every field's presence hangs on a flag bit, so a field
+//! added with a new flag bit cannot be skipped by a gateway that does not know the bit: it
+//! cannot tell where the record ends, and refuses the whole message. Making records
+//! length-delimited would change every record's bytes, which every gateway before it refuses
+//! (the reserved byte must be 0, undefined flag bits refused), and a header version bump is
+//! refused by them too. So the format grows from here on in two ways, neither a bump:
+//!
+//! - **Extensions, from this version on**: any new record field is an extension in the
+//!   record's extension block (flag bit 7), never a new flag bit. The block and each extension
+//!   carry their length, so a gateway skips what it does not know: an unknown extension
+//!   without the critical bit is ignored (the record installed without it; counted in
+//!   `ferrovs_sync_extensions_ignored_total`); an unknown critical one (a field without which
+//!   the connection would break, as the PROXY state is) makes the gateway skip that record
+//!   and install the rest of the message (`ferrovs_sync_records_rejected_total{reason=
+//!   "unknown_extension"}`). This version defines no extension type: it never sends a block,
+//!   so what it sends reads on every gateway that reads bit 5. A block is never empty (so
+//!   every block shows in the counts, and the encoding stays canonical).
+//! - **A message a gateway cannot read does not stall the stream** (see
+//!   [`super::Reject::Undecodable`]): a numbered message (`Data`, `ResyncDone`) that passed
+//!   the HMAC check, comes from a known peer's current epoch and is addressed to this
+//!   gateway's epoch, but whose body does not parse here (an undefined flag bit, say), takes
+//!   its slot in the stream empty: it is acknowledged, nothing in it is installed, and the
+//!   messages behind it are delivered. Before, such a message was refused unacknowledged: the
+//!   sender resent it forever (it cannot tell a refusal from a loss), the receiver delivered
+//!   nothing behind it, and the sender's window filled: the stream stalled. The sessions of a dropped message are lost to this peer (as if they had
+//!   never been synced; the next update or resync of each carries it again), which is what a
+//!   gateway that cannot read them can do safely. Anything that fails the HMAC, comes from an
+//!   unknown sender or another epoch, or is not numbered is still refused unacknowledged and
+//!   unused: nothing unauthenticated is acknowledged or installed.
+//!
+//! The header's version stays 1: a gateway speaks version 1 and refuses any other version
+//! unacknowledged (`reason="version"`), since the header's layout (epochs, sequence numbers)
+//! cannot be trusted in another version. A version 2 is for a change that cannot be an
+//! extension; it needs every gateway of a sync group upgraded together.
 //!
 //! Parsing is total: every input either parses into a message whose records satisfy
 //! [`SyncSession::validate`], or fails with a [`WireError`]; nothing panics (a fuzz target and
@@ -87,6 +126,14 @@ pub const FLAG_GROUP: u8 = 2;
 const RECORD_FIXED: usize = 12;
 /// Record address flag: the PROXY state follows the client hop.
 const AF_PROXY: u8 = 0x20;
+/// Record address flag: an extension block ends the record (see the module documentation).
+const AF_EXT: u8 = 0x80;
+/// Record address flags this version reads (bit 6 is undefined: a record with it cannot be
+/// read, nor skipped, since its length is unknown).
+const AF_KNOWN: u8 = 0x3f | AF_EXT;
+/// Extension type bit: a receiver that does not know the extension must not install the
+/// record (it skips the record); without it, the receiver ignores just the extension.
+pub const EXT_CRITICAL: u8 = 0x80;
 /// The PROXY state's length: header length and version, client ISN + 1.
 const PROXY_LEN: usize = 5;
 
@@ -369,12 +416,34 @@ pub fn body_of(dgram: &[u8]) -> &[u8] {
         .unwrap_or(&[])
 }
 
+/// What a `Data` body held that this version does not know, skipped rather than refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Records left out because they carry a critical extension this version does not know.
+    pub records: u64,
+    /// Non-critical extensions this version does not know, ignored (their records kept).
+    pub extensions: u64,
+}
+
 /// Parse the body of a message of type `kind`.
 ///
 /// # Errors
 ///
 /// Truncation, trailing bytes, undefined values, or a record breaking an invariant.
 pub fn parse_body(kind: MsgType, body: &[u8]) -> Result<Body, WireError> {
+    parse_body_skipping(kind, body, &mut Skipped::default())
+}
+
+/// [`parse_body`], adding what it skipped to `skipped`.
+///
+/// # Errors
+///
+/// As [`parse_body`].
+pub fn parse_body_skipping(
+    kind: MsgType,
+    body: &[u8],
+    skipped: &mut Skipped,
+) -> Result<Body, WireError> {
     let mut r = Reader::new(body);
     let out = match kind {
         MsgType::Data => {
@@ -387,10 +456,15 @@ pub fn parse_body(kind: MsgType, body: &[u8]) -> Result<Body, WireError> {
             }
             let mut records = Vec::with_capacity(usize::from(count));
             for index in 0..count {
-                let rec = parse_record(&mut r)?;
+                let (rec, ext) = parse_record(&mut r)?;
                 rec.validate()
                     .map_err(|source| WireError::Record { index, source })?;
-                records.push(rec);
+                if ext.critical {
+                    skipped.records += 1;
+                } else {
+                    skipped.extensions += ext.ignored;
+                    records.push(rec);
+                }
             }
             Body::Data {
                 first_queued_us,
@@ -437,7 +511,47 @@ fn bad(field: &'static str, value: u8) -> WireError {
     }
 }
 
-fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
+/// Unknown extensions met in one record.
+#[derive(Default)]
+struct ExtSeen {
+    /// A critical one: the record must not be installed.
+    critical: bool,
+    /// Non-critical ones, ignored.
+    ignored: u64,
+}
+
+/// Read a record's extension block: a length byte, then that many bytes of extensions, each
+/// `type` u8, `length` u8, `length` bytes. This version defines no extension type, so each is
+/// unknown: skipped by its length.
+fn parse_extensions(r: &mut Reader<'_>) -> Result<ExtSeen, WireError> {
+    let total = usize::from(r.u8()?);
+    if total == 0 {
+        // An empty block would make a second encoding of the same record.
+        return Err(bad("extension block length", 0));
+    }
+    let end = r.pos + total;
+    let block = r.buf.get(r.pos..end).ok_or(WireError::Truncated)?;
+    r.pos = end;
+    let mut b = Reader::new(block);
+    let mut seen = ExtSeen::default();
+    while b.pos < block.len() {
+        let kind = b.u8()?;
+        let len = usize::from(b.u8()?);
+        let next = b.pos + len;
+        if next > block.len() {
+            return Err(WireError::Truncated);
+        }
+        b.pos = next;
+        if kind & EXT_CRITICAL != 0 {
+            seen.critical = true;
+        } else {
+            seen.ignored += 1;
+        }
+    }
+    Ok(seen)
+}
+
+fn parse_record(r: &mut Reader<'_>) -> Result<(SyncSession, ExtSeen), WireError> {
     let op = match r.u8()? {
         1 => SyncOp::Update,
         2 => SyncOp::Delete,
@@ -451,7 +565,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     let s = r.u8()?;
     let tcp_state = tcp_state_from_code(s).ok_or_else(|| bad("TCP state", s))?;
     let af = r.u8()?;
-    if af & !0x3f != 0 {
+    if af & !AF_KNOWN != 0 {
         return Err(bad("address flags", af));
     }
     let prefix = r.u8()?;
@@ -495,7 +609,12 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
     } else {
         None
     };
-    Ok(SyncSession {
+    let ext = if af & AF_EXT != 0 {
+        parse_extensions(r)?
+    } else {
+        ExtSeen::default()
+    };
+    let rec = SyncSession {
         op,
         proto,
         client,
@@ -509,7 +628,8 @@ fn parse_record(r: &mut Reader<'_>) -> Result<SyncSession, WireError> {
         flags,
         client_hop,
         proxy,
-    })
+    };
+    Ok((rec, ext))
 }
 
 /// Return the encoded length of a record.

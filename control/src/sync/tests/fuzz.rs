@@ -169,6 +169,9 @@ fn sync_write_seed_corpus() {
     for (i, d) in with_proxy.iter().enumerate() {
         std::fs::write(dir.join(format!("proxy-{i:03}.bin")), encode(&[(0, d)])).expect("write");
     }
+    // A newer peer's records: an unknown non-critical extension (ignored) on one, an unknown
+    // critical one (record skipped) on another, in an extension block (address flag bit 7).
+    write_extension_seed(&dir, &with_proxy[0]);
     assert!(all.len() >= 8, "{} datagrams", all.len());
     for (i, d) in all.iter().enumerate() {
         std::fs::write(dir.join(format!("msg-{i:03}.bin")), encode(&[(0, d)])).expect("write");
@@ -188,4 +191,26 @@ fn sync_write_seed_corpus() {
         std::fs::write(dir.join("flipped-resealed.bin"), encode(&[(1, &x)])).expect("w");
         std::fs::write(dir.join("stranger.bin"), encode(&[(0x11, d)])).expect("w");
     }
+}
+
+/// Write `extension.bin`: `data` (a `Data` message) with its record sent twice, each with an
+/// extension block, sealed with the harness's key.
+fn write_extension_seed(dir: &Path, data: &[u8]) {
+    use crate::sync::auth::Auth;
+    use crate::sync::wire::{body_of, parse_body, parse_header, put_record, seal, Body};
+    let h = parse_header(data).expect("a message");
+    let Ok(Body::Data { records, .. }) = parse_body(h.kind, body_of(data)) else {
+        panic!("a data message");
+    };
+    let mut body = body_of(data)[..crate::sync::wire::DATA_PREFIX_LEN].to_vec();
+    body[8..10].copy_from_slice(&2u16.to_be_bytes());
+    for block in [&[5u8, 0x01, 3, 0xaa, 0xbb, 0xcc][..], &[2, 0x81, 0]] {
+        let at = body.len();
+        put_record(&mut body, &records[0]).expect("valid");
+        body[at + 4] |= 0x80;
+        body.extend_from_slice(block);
+    }
+    let mut d = Vec::new();
+    seal(&mut d, &h, &body, &Auth::new(&fuzzing::KEY)).expect("fits");
+    std::fs::write(dir.join("extension.bin"), encode(&[(1, &d)])).expect("write");
 }

@@ -112,6 +112,9 @@ pub struct Node {
     pub push: bool,
 }
 
+/// Rewrites a datagram (from, to, bytes) as it is sent.
+pub type Tamper = Box<dyn FnMut(usize, usize, &[u8]) -> Vec<u8>>;
+
 /// A datagram on the wire.
 struct Flying {
     at: Instant,
@@ -136,6 +139,8 @@ pub struct Net {
     /// Every datagram that was put on the wire (from, to, bytes), for replay tests.
     pub capture: Vec<(usize, usize, Vec<u8>)>,
     pub capturing: bool,
+    /// Rewrites each datagram (from, to, bytes) as it is sent: a newer peer's format.
+    pub tamper: Option<Tamper>,
     next_epoch: u64,
     /// Most numbered messages in flight / buffered / queued seen at any step, per node.
     pub high_water: (usize, usize, usize),
@@ -174,6 +179,7 @@ impl Net {
             cut: Vec::new(),
             capture: Vec::new(),
             capturing: false,
+            tamper: None,
             next_epoch: 2000,
             high_water: (0, 0, 0),
         }
@@ -261,6 +267,13 @@ impl Net {
                     self.index(t.dst).into_iter().collect()
                 };
                 for j in targets {
+                    let t = match &mut self.tamper {
+                        Some(f) => crate::sync::Transmit {
+                            bytes: f(i, j, &t.bytes),
+                            ..t.clone()
+                        },
+                        None => t.clone(),
+                    };
                     if self.capturing {
                         self.capture.push((i, j, t.bytes.clone()));
                     }

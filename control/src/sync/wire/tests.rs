@@ -237,6 +237,75 @@ fn a_bad_or_truncated_proxy_extension_is_refused() {
     );
 }
 
+/// `rec` encoded with an extension block (address flag bit 7) holding `block`.
+fn with_extensions(rec: &SyncSession, block: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_record(&mut b, rec).expect("valid");
+    b[4] |= 0x80;
+    b.push(u8::try_from(block.len()).expect("short"));
+    b.extend_from_slice(block);
+    b
+}
+
+#[test]
+fn unknown_record_extensions_are_skipped_by_length_and_counted() {
+    let parse = |recs: &[Vec<u8>]| {
+        let mut body = Vec::new();
+        data_prefix(&mut body, 1, u16::try_from(recs.len()).expect("few"));
+        for r in recs {
+            body.extend_from_slice(r);
+        }
+        let mut skipped = Skipped::default();
+        parse_body_skipping(MsgType::Data, &body, &mut skipped).map(|b| (b, skipped))
+    };
+    let data = |records| Body::Data {
+        first_queued_us: 1,
+        records,
+    };
+    // Non-critical (type bit 7 clear): the extensions are ignored, the record kept; after the
+    // PROXY state too.
+    let ignored = with_extensions(&fnat4_proxy(), &[0x01, 2, 0xaa, 0xbb, 0x7f, 0]);
+    let critical = with_extensions(&fnat4(), &[0x01, 0, EXT_CRITICAL | 0x05, 1, 0xcc]);
+    let mut plain = Vec::new();
+    put_record(&mut plain, &v6_template()).expect("valid");
+    assert_eq!(
+        parse(&[ignored.clone(), critical.clone(), plain.clone()]),
+        Ok((
+            data(vec![fnat4_proxy(), v6_template()]),
+            Skipped {
+                records: 1,
+                extensions: 2,
+            }
+        )),
+        "the critical one's record skipped, the rest installed"
+    );
+    // The block's length is checked: cut short, overlong extension, empty block.
+    for cut in 1..=6 {
+        let r = &ignored[..ignored.len() - cut];
+        assert!(parse(&[r.to_vec()]).is_err(), "{cut} bytes short");
+    }
+    let mut over = ignored.clone();
+    let n = over.len();
+    over[n - 1] = 1;
+    assert_eq!(
+        parse(&[over]),
+        Err(WireError::Truncated),
+        "extension past the block"
+    );
+    assert_eq!(
+        parse(&[with_extensions(&fnat4(), &[])]),
+        Err(WireError::BadValue {
+            field: "extension block length",
+            value: 0,
+        })
+    );
+    // A record that skips nothing reads as before, with nothing counted.
+    assert_eq!(
+        parse(&[plain]),
+        Ok((data(vec![v6_template()]), Skipped::default()))
+    );
+}
+
 #[test]
 fn every_type_round_trips() {
     for m in every_message() {
