@@ -94,6 +94,9 @@ pub struct Service {
     pub toa: ToaMode,
     /// PROXY protocol header in front of the client's first bytes (NAT/FullNAT TCP).
     pub proxy_protocol: ProxyProtocol,
+    /// TCP MSS clamp: a forwarded SYN's MSS option is lowered to this (0 = off;
+    /// [`crate::forward::mss`]).
+    pub mss_clamp: u16,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
@@ -393,6 +396,8 @@ pub struct ServiceSpec {
     /// PROXY protocol header (TCP with NAT/FullNAT backends; `control` refuses it elsewhere,
     /// and a DR/TUN or UDP session never gets it).
     pub proxy_protocol: ProxyProtocol,
+    /// TCP MSS clamp (0 = off; TCP services only, `control` refuses it elsewhere).
+    pub mss_clamp: u16,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
@@ -469,6 +474,7 @@ impl ServiceSpec {
             laddrs: Vec::new(),
             toa: ToaMode::default(),
             proxy_protocol: ProxyProtocol::Off,
+            mss_clamp: 0,
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
@@ -653,6 +659,11 @@ impl SnapshotBuilder {
                 laddrs: spec.laddrs,
                 toa: spec.toa,
                 proxy_protocol: spec.proxy_protocol,
+                mss_clamp: if spec.proto == L4Proto::Tcp {
+                    spec.mss_clamp
+                } else {
+                    0
+                },
                 sorry,
                 needs_loads,
                 has_nat,
