@@ -202,6 +202,8 @@ pub struct Snapshot {
     laddrs: FastSet<IpAddr>,
     nat_backends: FastSet<(IpAddr, u16, L4Proto)>,
     drops_sessions: bool,
+    /// Whether some service sets `mss_clamp`: SYNs of other snapshots skip the lookup.
+    clamps_mss: bool,
     /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
     any_not_owned: bool,
     not_owned: FastSet<IpAddr>,
@@ -236,6 +238,12 @@ impl Snapshot {
     #[inline]
     pub fn drops_sessions(&self) -> bool {
         self.drops_sessions
+    }
+
+    /// Return whether some service clamps the TCP MSS (so a SYN needs to look at its service).
+    #[inline]
+    pub fn clamps_mss(&self) -> bool {
+        self.clamps_mss
     }
 
     /// Return whether `addr:port` is a NAT real server (its replies come through us).
@@ -682,8 +690,10 @@ impl SnapshotBuilder {
         routes.sort_by_key(|r| core::cmp::Reverse(r.len));
         let drops_sessions = services.iter().flatten().any(|s| s.expire_nodest)
             || backends.iter().flatten().any(|b| b.drop_sessions);
+        let clamps_mss = services.iter().flatten().any(|s| s.mss_clamp != 0);
         Snapshot {
             drops_sessions,
+            clamps_mss,
             any_not_owned: !self.not_owned.is_empty(),
             not_owned: self.not_owned,
             generation: self.generation,

@@ -78,8 +78,8 @@ impl Worker {
         match dir {
             Direction::Inbound => {
                 // Before the rewrite: TUN's outer header would move the TCP header.
-                if pkt.flags.syn {
-                    clamp_mss(pkt, sid);
+                if pkt.flags.syn && snap.clamps_mss() {
+                    clamp_mss(pkt, f.s.service());
                 }
                 self.towards_backend(pkt, &f)
             }
@@ -89,8 +89,8 @@ impl Worker {
                     self.proxy_to_client(pkt, &f);
                 }
                 // After PROXY's own lowering, so the two compose as the smaller.
-                if pkt.flags.syn {
-                    clamp_mss(pkt, sid);
+                if pkt.flags.syn && snap.clamps_mss() {
+                    clamp_mss(pkt, f.s.service());
                 }
                 Ok(v)
             }
@@ -160,7 +160,8 @@ impl Worker {
 }
 
 /// A SYN (or SYN-ACK) of service `sid`: lower its MSS option to the service's `mss_clamp`, if
-/// set ([`forward::mss`]). Out of line: only SYNs come here, and other packets pay one test.
+/// set ([`forward::mss`]). Out of line: only SYNs come here, while some service sets it;
+/// other packets pay one test.
 #[cold]
 #[inline(never)]
 fn clamp_mss<F: Frame>(pkt: &mut Pkt<'_, F>, sid: ServiceIdx) {
