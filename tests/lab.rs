@@ -2079,3 +2079,73 @@ fn lab_nat_health_listing_and_dead_server_session_policy() {
     // The connection's session is gone: its retransmitted segments are not SYNs.
     lab.assert_drops_only(&["backend_down", "not_syn_for_new_tcp"]);
 }
+
+/// `mss_clamp` on a NAT service (a reload adds `mss_clamp = 1000`): with real kernels on both
+/// ends (their SYNs carry MSS 1460 on the 1500-byte LAN), rs1 sees the client's SYN with MSS
+/// 1000 and the client sees rs1's SYN-ACK with MSS 1000; the request is answered.
+#[test]
+fn lab_nat_mss_clamp() {
+    let lab = Lab::up("nat", 1);
+    let url = format!("http://{}/", lab.var("VIP"));
+    let cfg_path = lab.var("CONFIG").to_owned();
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    assert!(cfg.contains("forward = \"nat\"\n"), "{cfg}");
+    let clamped = cfg.replacen(
+        "forward = \"nat\"\n",
+        "forward = \"nat\"\nmss_clamp = 1000\n",
+        1,
+    );
+    std::fs::write(&cfg_path, clamped).expect("write");
+    let line = lab.sighup();
+    assert!(line.contains(" ok: "), "{line}\n{}", lab.log());
+    let syn_filter = "tcp port 80 and tcp[tcpflags] & tcp-syn != 0";
+    let captures = [("rs1", "rs1-syn"), ("client", "client-synack")].map(|(host, name)| {
+        let pcap = format!("/run/ferrovs-lab/{}/{name}.pcap", lab.id);
+        let cap = [
+            "timeout", "10", "tshark", "-q", "-i", "eth0", "-f", syn_filter, "-c", "2", "-w", &pcap,
+        ];
+        (host, pcap.clone(), lab.spawn_quiet(host, &cap))
+    });
+    let start = Instant::now();
+    while captures.iter().any(|(_, p, _)| !Path::new(p).exists())
+        && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The first request goes to rs1 (rr).
+    alternates(&lab.curl_names(&url, 2));
+    for (host, pcap, mut child) in captures {
+        let _ = child.wait();
+        let fields = lab.run(
+            host,
+            &[
+                "tshark",
+                "-r",
+                &pcap,
+                "-T",
+                "fields",
+                "-E",
+                "separator=;",
+                "-e",
+                "tcp.flags.syn",
+                "-e",
+                "tcp.flags.ack",
+                "-e",
+                "tcp.options.mss_val",
+            ],
+        );
+        // rs1 sees the client's SYN (syn, no ack); the client sees the SYN-ACKs.
+        let want_ack = if host == "rs1" { "0" } else { "1" };
+        let rows: Vec<Vec<&str>> = fields
+            .lines()
+            .map(|l| l.split(';').collect())
+            .filter(|r: &Vec<&str>| r.len() == 3 && r[0] == "1" && r[1] == want_ack)
+            .collect();
+        assert!(!rows.is_empty(), "{host}: no SYN captured:\n{fields}");
+        for r in &rows {
+            assert_eq!(r[2], "1000", "{host}: MSS clamped:\n{fields}");
+        }
+    }
+    lab.assert_drops_only(&[]);
+}

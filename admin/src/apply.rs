@@ -223,6 +223,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 local_address_pool: None,
                 toa: Toa::Off,
                 proxy_protocol: config::ProxyProtocol::Off,
+                mss_clamp: None,
                 sorry_server: None,
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),

@@ -309,6 +309,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         if s.proxy_protocol != ProxyProtocol::Off {
             let _ = writeln!(o, "proxy_protocol = {}", q(s.proxy_protocol.as_str()));
         }
+        if let Some(m) = s.mss_clamp {
+            let _ = writeln!(o, "mss_clamp = {m}");
+        }
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));
         }

@@ -301,6 +301,9 @@ pub struct Service {
     /// PROXY protocol header towards the real servers; `Off` unless TCP with NAT or FullNAT
     /// real servers only, and never together with TOA.
     pub proxy_protocol: ProxyProtocol,
+    /// `mss_clamp`: the largest TCP MSS a forwarded SYN (and, with NAT/FullNAT, SYN-ACK)
+    /// carries, in bytes; `None` = off. TCP services only.
+    pub mss_clamp: Option<u16>,
     /// Sorry server, used when no real server is available.
     pub sorry_server: Option<SocketAddr>,
     /// The default health check of the real servers.

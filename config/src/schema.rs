@@ -1129,6 +1129,7 @@ fn read_services(
         let pool_at = t.str(sink, "local_address_pool");
         let toa_at = t.str(sink, "toa");
         let pp_at = t.str(sink, "proxy_protocol");
+        let mss_clamp = read_mss_clamp(&mut t, sink, protocol);
         let sorry_at = t.str(sink, "sorry_server");
         let sloppy_at = t.bool(sink, "sloppy_tcp");
         let admission = crate::admission::read_service_admission(&mut t, sink);
@@ -1197,6 +1198,7 @@ fn read_services(
             local_address_pool,
             toa,
             proxy_protocol,
+            mss_clamp,
             sorry_server,
             health_check,
             real_servers,
@@ -1288,6 +1290,25 @@ fn read_toa(
         }
     }
     toa
+}
+
+/// Smallest and largest `mss_clamp` (bytes): RFC 9293's default MSS, and a 9000-byte jumbo
+/// frame's.
+pub const MSS_CLAMP_RANGE: (u16, u16) = (536, 9000);
+
+/// `mss_clamp`: off by default; a TCP service's MSS limit in [`MSS_CLAMP_RANGE`].
+fn read_mss_clamp(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, protocol: Protocol) -> Option<u16> {
+    let (lo, hi) = MSS_CLAMP_RANGE;
+    let a = t.int(sink, "mss_clamp", i64::from(lo), i64::from(hi))?;
+    if protocol != Protocol::Tcp {
+        sink.error(
+            &a.span,
+            &t.key_path("mss_clamp"),
+            "mss_clamp applies only to TCP services (UDP has no MSS)",
+        );
+        return None;
+    }
+    u16::try_from(a.v).ok()
 }
 
 /// `proxy_protocol`: off by default; v1 or v2 only on a TCP service whose real servers are all

@@ -63,7 +63,7 @@ address = "198.19.0.11"
 wieght = 2
 "#,
         &[
-            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, proxy_protocol, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, proxy_protocol, mss_clamp, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
             "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
         ],
     );
@@ -1183,4 +1183,56 @@ proxy_protocol = "v1"
             "ferrovs.toml:41:18: service[4].proxy_protocol: proxy_protocol needs nat or fullnat forwarding, not tun",
         ],
     );
+}
+
+#[test]
+fn mss_clamp_in_range_on_tcp_only() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 53
+protocol = "udp"
+mss_clamp = 1400
+[[service]]
+vip = "198.18.0.11"
+port = 80
+mss_clamp = 535
+[[service]]
+vip = "198.18.0.12"
+port = 80
+mss_clamp = 9001
+[[service]]
+vip = "198.18.0.13"
+port = 80
+mss_clamp = "auto"
+"#,
+        &[
+            "ferrovs.toml:14:13: service[0].mss_clamp: mss_clamp applies only to TCP services (UDP has no MSS)",
+            "ferrovs.toml:18:13: service[1].mss_clamp: 535 is out of range 536..=9000",
+            "ferrovs.toml:22:13: service[2].mss_clamp: 9001 is out of range 536..=9000",
+            "ferrovs.toml:26:13: service[3].mss_clamp: expected an integer, found a string",
+        ],
+    );
+}
+
+#[test]
+fn mss_clamp_survives_export() {
+    let toml = format!(
+        "{BASE}{}",
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "tun"
+mss_clamp = 1400
+[[service.real_server]]
+address = "198.19.0.10"
+"#
+    );
+    let c = config::parse(&toml, "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.services.last().unwrap().mss_clamp, Some(1400));
+    let again = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, c);
+    // Off by default.
+    let d = config::parse(BASE, "ferrovs.toml").unwrap();
+    assert!(d.services.iter().all(|s| s.mss_clamp.is_none()));
 }

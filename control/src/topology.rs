@@ -337,6 +337,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         });
         spec.toa = s.toa;
         spec.proxy_protocol = s.proxy_protocol;
+        spec.mss_clamp = s.mss_clamp.unwrap_or(0);
         if let Some(pool) = &s.local_address_pool {
             if let Some(p) = cfg.local_address_pools.iter().find(|p| &p.name == pool) {
                 spec.laddrs = p.addresses.clone();

@@ -94,6 +94,9 @@ pub struct Service {
     pub toa: ToaMode,
     /// PROXY protocol header in front of the client's first bytes (NAT/FullNAT TCP).
     pub proxy_protocol: ProxyProtocol,
+    /// TCP MSS clamp: a forwarded SYN's MSS option is lowered to this (0 = off;
+    /// [`crate::forward::mss`]).
+    pub mss_clamp: u16,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
@@ -199,6 +202,8 @@ pub struct Snapshot {
     laddrs: FastSet<IpAddr>,
     nat_backends: FastSet<(IpAddr, u16, L4Proto)>,
     drops_sessions: bool,
+    /// Whether some service sets `mss_clamp`: SYNs of other snapshots skip the lookup.
+    clamps_mss: bool,
     /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
     any_not_owned: bool,
     not_owned: FastSet<IpAddr>,
@@ -233,6 +238,12 @@ impl Snapshot {
     #[inline]
     pub fn drops_sessions(&self) -> bool {
         self.drops_sessions
+    }
+
+    /// Return whether some service clamps the TCP MSS (so a SYN needs to look at its service).
+    #[inline]
+    pub fn clamps_mss(&self) -> bool {
+        self.clamps_mss
     }
 
     /// Return whether `addr:port` is a NAT real server (its replies come through us).
@@ -393,6 +404,8 @@ pub struct ServiceSpec {
     /// PROXY protocol header (TCP with NAT/FullNAT backends; `control` refuses it elsewhere,
     /// and a DR/TUN or UDP session never gets it).
     pub proxy_protocol: ProxyProtocol,
+    /// TCP MSS clamp (0 = off; TCP services only, `control` refuses it elsewhere).
+    pub mss_clamp: u16,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
@@ -469,6 +482,7 @@ impl ServiceSpec {
             laddrs: Vec::new(),
             toa: ToaMode::default(),
             proxy_protocol: ProxyProtocol::Off,
+            mss_clamp: 0,
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
@@ -653,6 +667,11 @@ impl SnapshotBuilder {
                 laddrs: spec.laddrs,
                 toa: spec.toa,
                 proxy_protocol: spec.proxy_protocol,
+                mss_clamp: if spec.proto == L4Proto::Tcp {
+                    spec.mss_clamp
+                } else {
+                    0
+                },
                 sorry,
                 needs_loads,
                 has_nat,
@@ -671,8 +690,10 @@ impl SnapshotBuilder {
         routes.sort_by_key(|r| core::cmp::Reverse(r.len));
         let drops_sessions = services.iter().flatten().any(|s| s.expire_nodest)
             || backends.iter().flatten().any(|b| b.drop_sessions);
+        let clamps_mss = services.iter().flatten().any(|s| s.mss_clamp != 0);
         Snapshot {
             drops_sessions,
+            clamps_mss,
             any_not_owned: !self.not_owned.is_empty(),
             not_owned: self.not_owned,
             generation: self.generation,

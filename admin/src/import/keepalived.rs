@@ -1167,6 +1167,7 @@ fn import_vs(
                 Toa::Off
             },
             proxy_protocol,
+            mss_clamp: None,
             sorry_server,
             health_check,
             real_servers: rs,

@@ -36,6 +36,8 @@ use crate::session::{ProxyState, Session, TcpFlags};
 use crate::snapshot::ProxyProtocol;
 use crate::wire::{checksum, tcp, DropReason, TcpPacket};
 
+use super::mss;
+
 /// Longest header the spec allows (v1's 107 bytes; ours are at most 104: `PROXY TCP6 `, two
 /// 39-character addresses, two 5-digit ports, separators, CRLF).
 pub(crate) const MAX_LEN: usize = 107;
@@ -238,11 +240,8 @@ fn fix_options(opts: &mut [u8], syn: bool, st: ProxyState, mut csum: u16) -> u16
                     break;
                 }
                 if kind == tcp::kind::MSS && len == 4 && syn {
-                    let old = rd16(opts, i + 2);
-                    let new = old.saturating_sub(st.len).max(64);
-                    opts[i + 2..i + 4].copy_from_slice(&new.to_be_bytes());
-                    // The option may sit at an odd offset: update over the whole word pair.
-                    csum = fix_u16_at(csum, i + 2, old, new);
+                    let new = rd16(opts, i + 2).saturating_sub(st.len).max(64);
+                    csum = mss::lower(opts, i, csum, new);
                 } else if kind == tcp::kind::SACK {
                     let mut e = i + 2;
                     while e + 4 <= i + len {
@@ -261,22 +260,7 @@ fn fix_options(opts: &mut [u8], syn: bool, st: ProxyState, mut csum: u16) -> u16
     csum
 }
 
-/// Checksum update for a 16-bit value at option offset `at` (options start 20 bytes into the
-/// TCP header, an even offset, so `at`'s parity is the value's parity in the segment).
-fn fix_u16_at(csum: u16, at: usize, old: u16, new: u16) -> u16 {
-    if at.is_multiple_of(2) {
-        checksum::update32(csum, u32::from(old), u32::from(new))
-    } else {
-        // At an odd offset the bytes straddle two words: swap them into word order.
-        checksum::update32(
-            csum,
-            u32::from(old.swap_bytes()),
-            u32::from(new.swap_bytes()),
-        )
-    }
-}
-
-/// Checksum update for a 32-bit value at option offset `at` (see [`fix_u16_at`]).
+/// Checksum update for a 32-bit value at option offset `at` (see [`mss::fix_u16_at`]).
 fn fix_u32_at(csum: u16, at: usize, old: u32, new: u32) -> u16 {
     if at.is_multiple_of(2) {
         checksum::update32(csum, old, new)
@@ -423,7 +407,7 @@ mod tests {
             let old = rd16(&b2, at);
             b2[at..at + 2].copy_from_slice(&0xbeefu16.to_be_bytes());
             assert_eq!(
-                fix_u16_at(before, at, old, 0xbeef),
+                mss::fix_u16_at(before, at, old, 0xbeef),
                 checksum::checksum(&b2),
                 "at {at}"
             );

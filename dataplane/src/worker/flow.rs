@@ -7,6 +7,7 @@ use crate::rewrite::Family;
 use crate::session::{Direction, Session, SlotId};
 use crate::snapshot::Snapshot;
 use crate::sync::{DeleteReason, SyncKind};
+use crate::types::ServiceIdx;
 use crate::wire::DropReason;
 
 use super::{account, sync, Flow, Pkt, Verdict, Worker};
@@ -75,11 +76,21 @@ impl Worker {
         let bytes = (pkt.p.l3_end - pkt.p.l3_off) as u64;
         account::packet(&self.counters, sid, bid, dir, bytes);
         match dir {
-            Direction::Inbound => self.towards_backend(pkt, &f),
+            Direction::Inbound => {
+                // Before the rewrite: TUN's outer header would move the TCP header.
+                if pkt.flags.syn && snap.clamps_mss() {
+                    clamp_mss(pkt, f.s.service());
+                }
+                self.towards_backend(pkt, &f)
+            }
             Direction::Reply => {
                 let v = forward::to_client(pkt, &f.s)?;
                 if f.s.flags & Session::<A>::FLAG_PROXY != 0 {
                     self.proxy_to_client(pkt, &f);
+                }
+                // After PROXY's own lowering, so the two compose as the smaller.
+                if pkt.flags.syn && snap.clamps_mss() {
+                    clamp_mss(pkt, f.s.service());
                 }
                 Ok(v)
             }
@@ -146,6 +157,20 @@ impl Worker {
             }
         }
     }
+}
+
+/// A SYN (or SYN-ACK) of service `sid`: lower its MSS option to the service's `mss_clamp`, if
+/// set ([`forward::mss`]). Out of line: only SYNs come here, while some service sets it;
+/// other packets pay one test.
+#[cold]
+#[inline(never)]
+fn clamp_mss<F: Frame>(pkt: &mut Pkt<'_, F>, sid: ServiceIdx) {
+    let max = pkt.snap.service(sid).map_or(0, |s| s.mss_clamp);
+    // A fragment's TCP header may be cut short; leave such a SYN alone.
+    if max == 0 || pkt.p.frag {
+        return;
+    }
+    forward::mss::clamp(pkt.frame.data_mut(), pkt.p.l4_off, max);
 }
 
 /// Whether session `s` belongs to a backend whose sessions the `drop` policy ends: one marked
