@@ -10,76 +10,17 @@ use std::net::IpAddr;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{BackendSpec, ProxyProtocol, Route, ServiceSpec, Snapshot, ToaMode};
-use dataplane::types::L4Proto;
+use dataplane::snapshot::{ProxyProtocol, Snapshot};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
 use testkit::packet::CLIENT_MAC;
-use testkit::topology::{two_ports, GW0, GW1};
+use testkit::topology::{GW0, GW1};
 
-const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
+mod common;
+use common::{net, snapshot, Net, RS_MAC};
+
 const CLAMP: u16 = 1200;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-/// The addresses of one case: client, VIP, backend, local address (FullNAT).
-struct Net {
-    client: IpAddr,
-    vip: IpAddr,
-    backend: IpAddr,
-    laddr: IpAddr,
-}
-
-fn net(v6: bool) -> Net {
-    if v6 {
-        Net {
-            client: ip("2001:2::50"),
-            vip: ip("2001:2::100"),
-            backend: ip("2001:2:1::11"),
-            laddr: ip("2001:2:1::200"),
-        }
-    } else {
-        Net {
-            client: ip("198.18.0.50"),
-            vip: ip("198.18.0.100"),
-            backend: ip("198.18.1.11"),
-            laddr: ip("198.18.1.200"),
-        }
-    }
-}
-
-/// One TCP service on port 80 with one real server by `method`, `mss_clamp` = `clamp`.
-fn snapshot(n: &Net, method: FwdMethod, clamp: u16, pp: ProxyProtocol) -> Snapshot {
-    let mut b = dataplane::snapshot::SnapshotBuilder::new(1);
-    two_ports(&mut b, true);
-    for (p, len) in [("198.18.1.0", 24), ("2001:2:1::", 64)] {
-        b.route(Route {
-            prefix: ip(p),
-            len,
-            port: 1,
-            via: None,
-        });
-    }
-    b.neighbour(n.backend, RS_MAC);
-    let mut s = ServiceSpec::new(n.vip, 80, L4Proto::Tcp);
-    if method == FwdMethod::FullNat {
-        s.laddrs = vec![n.laddr];
-    }
-    s.toa = ToaMode::Off;
-    s.proxy_protocol = pp;
-    s.mss_clamp = clamp;
-    let bport = if matches!(method, FwdMethod::Dr | FwdMethod::Tun) {
-        80
-    } else {
-        8080
-    };
-    s.backends = vec![BackendSpec::new(n.backend, bport, method)];
-    b.service(s);
-    b.build()
-}
 
 /// A TCP segment `src:sp -> dst:dp` with `flags` ("S" or "SA").
 fn seg(
@@ -165,7 +106,10 @@ impl Case {
         }
         Case {
             w: Worker::new(WorkerConfig::default()),
-            snap: snapshot(&n, method, clamp, pp),
+            snap: snapshot(&n, method, |s| {
+                s.proxy_protocol = pp;
+                s.mss_clamp = clamp;
+            }),
             n,
             method,
             now: 0,

@@ -8,9 +8,8 @@ use std::net::IpAddr;
 
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::session::FwdMethod;
-use dataplane::snapshot::{BackendSpec, ProxyProtocol, Route, ServiceSpec, Snapshot, ToaMode};
+use dataplane::snapshot::{ProxyProtocol, Snapshot};
 use dataplane::sync::{link, Install, Refusal, Role, SyncConfig, SyncKind};
-use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 use dataplane::worker::{InstallOutcome, Verdict, Worker, WorkerConfig};
 use etherparse::{
@@ -18,62 +17,10 @@ use etherparse::{
     TransportSlice,
 };
 use testkit::packet::CLIENT_MAC;
-use testkit::topology::{two_ports, GW0, GW1};
+use testkit::topology::{GW0, GW1};
 
-const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-/// The addresses of one case: client, VIP, backend, local address.
-struct Net {
-    client: IpAddr,
-    vip: IpAddr,
-    backend: IpAddr,
-    laddr: IpAddr,
-}
-
-fn net(v6: bool) -> Net {
-    if v6 {
-        Net {
-            client: ip("2001:db8::50"),
-            vip: ip("2001:db8::100"),
-            backend: ip("2001:db8:1::11"),
-            laddr: ip("2001:db8:1::200"),
-        }
-    } else {
-        Net {
-            client: ip("198.18.0.50"),
-            vip: ip("198.18.0.100"),
-            backend: ip("198.18.1.11"),
-            laddr: ip("198.18.1.200"),
-        }
-    }
-}
-
-fn snapshot(n: &Net, method: FwdMethod, v: ProxyProtocol) -> Snapshot {
-    let mut b = dataplane::snapshot::SnapshotBuilder::new(1);
-    two_ports(&mut b, true);
-    for (p, len) in [("198.18.1.0", 24), ("2001:db8:1::", 64)] {
-        b.route(Route {
-            prefix: ip(p),
-            len,
-            port: 1,
-            via: None,
-        });
-    }
-    b.neighbour(n.backend, RS_MAC);
-    let mut s = ServiceSpec::new(n.vip, 80, L4Proto::Tcp);
-    if method == FwdMethod::FullNat {
-        s.laddrs = vec![n.laddr];
-    }
-    s.toa = ToaMode::Off;
-    s.proxy_protocol = v;
-    s.backends = vec![BackendSpec::new(n.backend, 8080, method)];
-    b.service(s);
-    b.build()
-}
+mod common;
+use common::{net, snapshot, Net, RS_MAC};
 
 /// A TCP segment `src:sp -> dst:dp` with `flags` ("S", "SA", "A", "PA", "R", "FA").
 #[allow(clippy::too_many_arguments)]
@@ -254,7 +201,7 @@ fn connection(method: FwdMethod, v6: bool, v: ProxyProtocol) {
     if method == FwdMethod::Nat {
         n.laddr = n.client;
     }
-    let snap = snapshot(&n, method, v);
+    let snap = snapshot(&n, method, |s| s.proxy_protocol = v);
     let hdr = expected_header(&n, v, 40000);
     let l = hdr.len() as u32;
     let mut c = Case {
@@ -372,7 +319,9 @@ fn nat_v1_v2_ipv4_ipv6() {
 fn syn_data_is_cut() {
     for v6 in [false, true] {
         let n = net(v6);
-        let snap = snapshot(&n, FwdMethod::FullNat, ProxyProtocol::V2);
+        let snap = snapshot(&n, FwdMethod::FullNat, |s| {
+            s.proxy_protocol = ProxyProtocol::V2
+        });
         let mut c = Case {
             w: Worker::new(WorkerConfig::default()),
             snap,
@@ -402,7 +351,9 @@ fn syn_data_is_cut() {
 #[test]
 fn a_first_segment_without_room_is_dropped() {
     let n = net(false);
-    let snap = snapshot(&n, FwdMethod::FullNat, ProxyProtocol::V1);
+    let snap = snapshot(&n, FwdMethod::FullNat, |s| {
+        s.proxy_protocol = ProxyProtocol::V1
+    });
     let mut c = Case {
         w: Worker::new(WorkerConfig::default()),
         snap,
@@ -452,7 +403,7 @@ fn synced(method: FwdMethod, v6: bool, v: ProxyProtocol) {
     }
     let case = |w: Worker| Case {
         w,
-        snap: snapshot(&n, method, v),
+        snap: snapshot(&n, method, |s| s.proxy_protocol = v),
         n: net_like(&n),
         now: 0,
     };
@@ -518,7 +469,7 @@ fn synced(method: FwdMethod, v6: bool, v: ProxyProtocol) {
     // late copy of the first segment, and shifts it as the original does.
     let _ = core::iter::from_fn(|| cs.events.pop().ok()).count();
     cs.request_dump();
-    let snap_a = snapshot(&a.n, method, v);
+    let snap_a = snapshot(&a.n, method, |s| s.proxy_protocol = v);
     let mut all = Vec::new();
     // Bounded steps over the whole table, until its end marker.
     for _ in 0..100_000 {
