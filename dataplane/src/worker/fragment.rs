@@ -22,7 +22,7 @@ use std::collections::hash_map::RandomState;
 use crate::forward;
 use crate::frame::Frame;
 use crate::rewrite::Family;
-use crate::session::{Direction, Session, TcpFlags};
+use crate::session::{Direction, Session};
 use crate::snapshot::Snapshot;
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::{parse_fragment, DropReason, FragInfo, L3, L4};
@@ -153,18 +153,7 @@ impl Worker {
             Ok(x) => x,
             Err(r) => return classify::refused(snap, frame.data(), r),
         };
-        let flags = match p.l4 {
-            L4::Tcp { flags, .. } => TcpFlags::from_bits(flags),
-            _ => TcpFlags::default(),
-        };
-        let mut pkt = Pkt {
-            snap,
-            now,
-            in_port,
-            frame,
-            p: &p,
-            flags,
-        };
+        let mut pkt = Pkt::new(snap, now, in_port, frame, &p);
         match p.l3 {
             L3::Ipv4 { src, dst } => self.fragment_ip(&mut pkt, src, dst, info),
             L3::Ipv6 { src, dst } => self.fragment_ip(&mut pkt, src, dst, info),

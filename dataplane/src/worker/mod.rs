@@ -197,6 +197,31 @@ pub(crate) struct Pkt<'a, F> {
     pub(crate) flags: TcpFlags,
 }
 
+impl<'a, F> Pkt<'a, F> {
+    /// The context of a parsed frame, its TCP flags decoded once here.
+    #[inline(always)]
+    pub(crate) fn new(
+        snap: &'a Snapshot,
+        now: u32,
+        in_port: PortIdx,
+        frame: &'a mut F,
+        p: &'a ParsedFrame,
+    ) -> Self {
+        let flags = match p.l4 {
+            L4::Tcp { flags, .. } => TcpFlags::from_bits(flags),
+            _ => TcpFlags::default(),
+        };
+        Self {
+            snap,
+            now,
+            in_port,
+            frame,
+            p,
+            flags,
+        }
+    }
+}
+
 /// What the forwarding step needs from a session (copied out of the table).
 struct Flow<A: Family> {
     s: Session<A>,
@@ -450,18 +475,7 @@ impl Worker {
                 if snap.any_not_owned() {
                     classify::count_not_owned(&self.counters, snap, &p.l3);
                 }
-                let flags = match p.l4 {
-                    L4::Tcp { flags, .. } => TcpFlags::from_bits(flags),
-                    _ => TcpFlags::default(),
-                };
-                let mut pkt = Pkt {
-                    snap,
-                    now,
-                    in_port,
-                    frame,
-                    p: &p,
-                    flags,
-                };
+                let mut pkt = Pkt::new(snap, now, in_port, frame, &p);
                 self.classify(&mut pkt)
             }
         };
