@@ -72,6 +72,16 @@ use crate::wire::{parse_frame, DropReason, ParsedFrame, L4};
 pub enum Verdict {
     /// Transmit on this port (the frame is rewritten).
     Tx(PortIdx),
+    /// Transmit on this port in fragments of at most `mtu` bytes of IP (the frame is rewritten
+    /// and larger than that, with Don't Fragment clear or the gateway as its source): rare,
+    /// so the worker loop splits it ([`crate::wire::fragmenter`]) rather than the forwarding
+    /// code.
+    TxFragment {
+        /// The egress port.
+        port: PortIdx,
+        /// Its MTU.
+        mtu: u16,
+    },
     /// Hand to control.
     Punt(Punt),
     /// Hand to the worker with this id, which owns the flow's session.
@@ -268,6 +278,11 @@ impl Worker {
             sync: None,
             admit: admit::Admit::default(),
         }
+    }
+
+    /// Return this worker's id (0-based).
+    pub fn id(&self) -> u16 {
+        self.cfg.id
     }
 
     /// Return the counters (shared with control, which reads them).
@@ -481,7 +496,7 @@ impl Worker {
         };
         let c = &self.counters;
         match v {
-            Verdict::Tx(_) => c.tx.inc(),
+            Verdict::Tx(_) | Verdict::TxFragment { .. } => c.tx.inc(),
             Verdict::Punt(_) => c.punted.inc(),
             Verdict::Redirect(_) => c.redirected.inc(),
             Verdict::Drop(r) => c.drop_reason(r),
