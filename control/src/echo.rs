@@ -155,43 +155,37 @@ impl EchoReassembly {
 }
 
 /// The reply to `req` from `mac`, as one Ethernet frame (longer than the MTU, most likely:
-/// the caller fragments it). IPv4: Don't Fragment clear, identification 0 (the fragmenter
-/// gives it one).
+/// the caller fragments it), with the request's VLAN tag. IPv4: Don't Fragment clear,
+/// identification 0 (the fragmenter gives it one).
 pub fn echo_reply(req: &EchoRequest, mac: [u8; 6]) -> Option<Vec<u8>> {
     let id = u16::from_be_bytes([req.icmp[4], req.icmp[5]]);
     let seq = u16::from_be_bytes([req.icmp[6], req.icmp[7]]);
     let data = &req.icmp[8..];
     let eth = PacketBuilder::ethernet2(mac, req.peer_mac);
     let mut out = Vec::new();
-    let written = match (req.dst, req.src, req.vlan) {
-        (IpAddr::V4(s), IpAddr::V4(d), None) => eth
-            .ipv4(s.octets(), d.octets(), 64)
-            .icmpv4_echo_reply(id, seq)
-            .write(&mut out, data),
-        (IpAddr::V4(s), IpAddr::V4(d), Some(v)) => eth
-            .single_vlan(etherparse::VlanId::try_new(v).ok()?)
-            .ipv4(s.octets(), d.octets(), 64)
-            .icmpv4_echo_reply(id, seq)
-            .write(&mut out, data),
-        (IpAddr::V6(s), IpAddr::V6(d), None) => eth
+    match (req.dst, req.src) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            eth.ipv4(s.octets(), d.octets(), 64)
+                .icmpv4_echo_reply(id, seq)
+                .write(&mut out, data)
+                .ok()?;
+            // The gateway is the source: clear Don't Fragment (etherparse sets it), keep the
+            // header checksum right for a reply that fits as it is.
+            let mut ip = dataplane::wire::Ipv4Packet::new_unchecked(&mut out[14..]);
+            ip.set_frag(false, false, 0);
+            ip.fill_checksum();
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => eth
             .ipv6(s.octets(), d.octets(), 64)
             .icmpv6_echo_reply(id, seq)
-            .write(&mut out, data),
-        (IpAddr::V6(s), IpAddr::V6(d), Some(v)) => eth
-            .single_vlan(etherparse::VlanId::try_new(v).ok()?)
-            .ipv6(s.octets(), d.octets(), 64)
-            .icmpv6_echo_reply(id, seq)
-            .write(&mut out, data),
+            .write(&mut out, data)
+            .ok()?,
         _ => return None,
-    };
-    written.ok()?;
-    if req.src.is_ipv4() {
-        // The gateway is the source: clear Don't Fragment (etherparse sets it), keep the
-        // header checksum right for a reply that fits as it is.
-        let l3 = if req.vlan.is_some() { 18 } else { 14 };
-        let mut ip = dataplane::wire::Ipv4Packet::new_unchecked(&mut out[l3..]);
-        ip.set_frag(false, false, 0);
-        ip.fill_checksum();
+    }
+    if let Some(v) = req.vlan {
+        // 802.1Q between the MAC addresses and the EtherType.
+        let tag = [0x81, 0x00, (v >> 8) as u8 & 0x0f, v as u8];
+        out.splice(12..12, tag);
     }
     Some(out)
 }
@@ -312,6 +306,38 @@ mod tests {
             let n = fragment(&reply, 1500, 9, |_, _| true).unwrap();
             assert_eq!(n, 3);
         }
+    }
+
+    /// A ping on VLAN 42 is answered on VLAN 42.
+    #[test]
+    fn test_vlan_tag_kept() {
+        let (src, dst) = v6();
+        let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+            unreachable!()
+        };
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, GW_MAC)
+            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+            .ipv6(s.octets(), d.octets(), 64)
+            .icmpv6_echo_request(1, 1)
+            .write(&mut f, &[7u8; 2000])
+            .unwrap();
+        let mut frags = Vec::new();
+        fragment(&f, 1500, 5, |h, p| {
+            frags.push([h, p].concat());
+            true
+        })
+        .unwrap();
+        let mut r = EchoReassembly::default();
+        let req = reassemble(&mut r, &frags, Instant::now());
+        assert_eq!(req.vlan, Some(42));
+        let reply = echo_reply(&req, GW_MAC).unwrap();
+        let h = PacketHeaders::from_ethernet_slice(&reply).unwrap();
+        let Some(etherparse::VlanHeader::Single(v)) = h.vlan else {
+            panic!("no VLAN tag: {h:?}")
+        };
+        assert_eq!(v.vlan_id.value(), 42);
+        assert_eq!(h.payload.slice(), &[7u8; 2000][..]);
     }
 
     #[test]

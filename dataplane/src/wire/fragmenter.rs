@@ -44,6 +44,15 @@ pub fn fragment(
     }
 }
 
+/// A datagram that fits: one fragment, the frame as it is.
+fn whole(frame: &[u8], mut emit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<usize, DropReason> {
+    if emit(frame, &[]) {
+        Ok(1)
+    } else {
+        Err(DropReason::FragmentNoBuffer)
+    }
+}
+
 fn fragment_v4(
     frame: &[u8],
     l2: usize,
@@ -55,11 +64,7 @@ fn fragment_v4(
     let hl = ip.header_len();
     let total = usize::from(ip.total_len());
     if total <= usize::from(mtu) {
-        return if emit(&frame[..l2 + total], &[]) {
-            Ok(1)
-        } else {
-            Err(DropReason::FragmentNoBuffer)
-        };
+        return whole(&frame[..l2 + total], emit);
     }
     if hl != ipv4::HEADER_LEN || ip.dont_frag() || mtu < 68 {
         return Err(DropReason::CannotFragment);
@@ -104,11 +109,7 @@ fn fragment_v6(
     let hl = ipv6::HEADER_LEN;
     let total = hl + usize::from(ip.payload_len());
     if total <= usize::from(mtu) {
-        return if emit(&frame[..l2 + total], &[]) {
-            Ok(1)
-        } else {
-            Err(DropReason::FragmentNoBuffer)
-        };
+        return whole(&frame[..l2 + total], emit);
     }
     let nh = ip.next_header();
     let is_ext = matches!(
