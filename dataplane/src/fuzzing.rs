@@ -353,7 +353,10 @@ fn check_fragments(d: &[u8], mtu: u16) {
     let mut carried = 0;
     let r = crate::wire::fragmenter::fragment(d, mtu, 1, |head, payload| {
         let ip = head.len() - l3 + payload.len();
-        assert!(ip <= usize::from(mtu), "a fragment of {ip} bytes for MTU {mtu}");
+        assert!(
+            ip <= usize::from(mtu),
+            "a fragment of {ip} bytes for MTU {mtu}"
+        );
         if head[l3] >> 4 == 4 {
             let h = crate::wire::Ipv4Packet::new_unchecked(&head[l3..]);
             assert!(h.verify_checksum(), "a fragment with a bad header checksum");
@@ -373,7 +376,10 @@ fn check_fragments(d: &[u8], mtu: u16) {
         };
         // A datagram that fit went whole: its one "fragment" carried the header too.
         let fits = r == Ok(1) && carried != payload;
-        assert!(fits || carried == payload, "fragments carry {carried} of {payload} bytes");
+        assert!(
+            fits || carried == payload,
+            "fragments carry {carried} of {payload} bytes"
+        );
     }
 }
 
