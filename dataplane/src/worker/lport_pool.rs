@@ -31,7 +31,7 @@ use rustc_hash::FxBuildHasher;
 use crate::owner::ReplySteering;
 use crate::session::FwdMethod;
 use crate::snapshot::Snapshot;
-use crate::types::L4Proto;
+use crate::types::{BackendIdx, L4Proto};
 
 /// Ports per pool: all of them (the bitmap is indexed by port).
 const PORTS: usize = 1 << 16;
@@ -159,6 +159,9 @@ impl PortPool {
     }
 }
 
+/// No pool.
+const NONE: u32 = u32::MAX;
+
 /// What [`LocalPorts::alloc`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Alloc {
@@ -240,7 +243,13 @@ impl Ownership {
 pub(super) struct LocalPorts {
     own: Ownership,
     pools: Vec<PortPool>,
+    /// Pool by key: where sessions give their ports back (off the per-packet path).
     keys: HashMap<PoolKey, u32, FxBuildHasher>,
+    /// Per backend index: where its run of [`Self::slots`] starts ([`NONE`]: no FullNAT pools).
+    first: Vec<u32>,
+    /// Per backend and position in its service's local addresses: the pool ([`NONE`]: none).
+    /// The new-flow path finds its pool with these two reads, no hashing.
+    slots: Vec<u32>,
     /// Where the next search starts, in whichever pool: one cursor for the worker, so a freed
     /// port is reused only after the cursor has gone round, and the n-th FullNAT flow of a
     /// fresh worker gets its n-th port whatever the pool (the golden table relies on it).
@@ -255,6 +264,8 @@ impl LocalPorts {
             own,
             pools: Vec::new(),
             keys: HashMap::default(),
+            first: Vec::new(),
+            slots: Vec::new(),
         }
     }
 
@@ -274,28 +285,29 @@ impl LocalPorts {
     }
 
     /// The keys `snap` needs: for each FullNAT real server (and sorry server) not on port 0,
-    /// each of its service's local addresses of the same family.
-    fn wanted(snap: &Snapshot) -> Vec<PoolKey> {
-        let mut keys = Vec::new();
+    /// each of its service's local addresses (by position) of the same family.
+    fn wanted(snap: &Snapshot) -> Vec<(BackendIdx, Vec<Option<PoolKey>>)> {
+        let mut out = Vec::new();
         for svc in snap.services.iter().flatten() {
-            let bids = svc.backends.iter().chain(svc.sorry.as_ref());
-            for b in bids.filter_map(|&bid| snap.backend(bid)) {
+            for &bid in svc.backends.iter().chain(svc.sorry.as_ref()) {
+                let Some(b) = snap.backend(bid) else {
+                    continue;
+                };
                 if b.method != FwdMethod::FullNat || b.port == 0 {
                     continue;
                 }
-                for &laddr in &svc.laddrs {
-                    if laddr.is_ipv4() == b.addr.is_ipv4() {
-                        keys.push(PoolKey {
-                            laddr,
-                            backend: b.addr,
-                            bport: b.port,
-                            proto: svc.proto,
-                        });
-                    }
-                }
+                let keys = svc.laddrs.iter().map(|&laddr| {
+                    (laddr.is_ipv4() == b.addr.is_ipv4()).then_some(PoolKey {
+                        laddr,
+                        backend: b.addr,
+                        bport: b.port,
+                        proto: svc.proto,
+                    })
+                });
+                out.push((bid, keys.collect()));
             }
         }
-        keys
+        out
     }
 
     /// Make the pools `snap` needs, keeping those whose key it still names (their ports in
@@ -309,22 +321,42 @@ impl LocalPorts {
             .map(Some)
             .collect();
         let old_keys = core::mem::take(&mut self.keys);
-        for key in Self::wanted(snap) {
-            if self.keys.contains_key(&key) || self.pools.len() >= MAX_POOLS {
-                continue;
+        self.first.clear();
+        self.slots.clear();
+        for (bid, keys) in Self::wanted(snap) {
+            let bid = usize::from(bid);
+            if self.first.len() <= bid {
+                self.first.resize(bid + 1, NONE);
             }
-            let kept = old_keys
-                .get(&key)
-                .and_then(|&i| old_pools.get_mut(i as usize)?.take());
-            let pool = kept.unwrap_or_else(|| {
-                fresh += 1;
-                let partial = self.own.partial(&key);
-                let v6 = key.laddr.is_ipv6();
-                let own = &self.own;
-                PortPool::new(|p| own.owns(partial, v6, p), partial)
-            });
-            self.keys.insert(key, self.pools.len() as u32);
-            self.pools.push(pool);
+            self.first[bid] = self.slots.len() as u32;
+            for key in keys {
+                let Some(key) = key else {
+                    self.slots.push(NONE);
+                    continue;
+                };
+                if let Some(&i) = self.keys.get(&key) {
+                    self.slots.push(i);
+                    continue;
+                }
+                if self.pools.len() >= MAX_POOLS {
+                    self.slots.push(NONE);
+                    continue;
+                }
+                let kept = old_keys
+                    .get(&key)
+                    .and_then(|&i| old_pools.get_mut(i as usize)?.take());
+                let pool = kept.unwrap_or_else(|| {
+                    fresh += 1;
+                    let partial = self.own.partial(&key);
+                    let v6 = key.laddr.is_ipv6();
+                    let own = &self.own;
+                    PortPool::new(|p| own.owns(partial, v6, p), partial)
+                });
+                let i = self.pools.len() as u32;
+                self.keys.insert(key, i);
+                self.slots.push(i);
+                self.pools.push(pool);
+            }
         }
         fresh
     }
@@ -338,8 +370,30 @@ impl LocalPorts {
     /// A free port of `key`'s pool, from the worker's cursor on.
     #[inline]
     pub(super) fn alloc(&mut self, key: &PoolKey) -> Alloc {
+        match self.keys.get(key) {
+            Some(&i) => self.alloc_in(i),
+            None => Alloc::NoPool,
+        }
+    }
+
+    /// [`Self::alloc`] for backend `bid` and its service's local address at position `laddr`
+    /// (the new-flow path: two array reads find the pool).
+    #[inline]
+    pub(super) fn alloc_for(&mut self, bid: BackendIdx, laddr: usize) -> Alloc {
+        let first = self.first.get(usize::from(bid)).copied().unwrap_or(NONE);
+        let i = self
+            .slots
+            .get((first as usize).wrapping_add(laddr))
+            .copied()
+            .filter(|_| first != NONE)
+            .unwrap_or(NONE);
+        self.alloc_in(i)
+    }
+
+    #[inline]
+    fn alloc_in(&mut self, i: u32) -> Alloc {
         let from = self.next;
-        let Some(p) = self.pool(key) else {
+        let Some(p) = self.pools.get_mut(i as usize) else {
             return Alloc::NoPool;
         };
         match p.alloc(from) {

@@ -18,7 +18,7 @@ use crate::session::{
     Direction, FwdMethod, InsertError, NewSession, Session, SessionTable, SlotId,
 };
 use crate::snapshot::Service;
-use crate::types::{FlowKey, L4Proto};
+use crate::types::{BackendIdx, FlowKey, L4Proto};
 
 use super::lport_pool::{Alloc, LocalPorts, PoolKey};
 use super::{ReplySteering, Worker};
@@ -83,8 +83,7 @@ impl Worker {
     pub(super) fn pick_lport<A: Family>(
         &mut self,
         svc: &Service,
-        backend: A,
-        bport: u16,
+        (bid, backend, bport): (BackendIdx, A, u16),
         proto: L4Proto,
     ) -> Option<(A, u16)> {
         let laddrs = &svc.laddrs;
@@ -92,10 +91,13 @@ impl Worker {
         for _ in 0..n {
             let c = self.lports.laddr;
             self.lports.laddr = c.wrapping_add(1);
-            let Some(laddr) = A::from_ip(laddrs[(c % n) as usize]) else {
+            let i = (c % n) as usize;
+            let Some(laddr) = A::from_ip(laddrs[i]) else {
                 continue;
             };
-            match self.pools.alloc(&pool_key(laddr, backend, bport, proto)) {
+            // A port-0 real server's pool would be keyed by the configured port, not `bport`:
+            // it has none, and probes.
+            match self.pools.alloc_for(bid, i) {
                 Alloc::Port(port) => return Some((laddr, port)),
                 Alloc::Dry => {}
                 Alloc::NoPool => return self.probe_lport(svc, backend, bport, proto),
@@ -114,12 +116,12 @@ impl Worker {
         now: u32,
         new: &mut NewSession<A>,
     ) -> Result<SlotId, InsertError> {
-        let key = pool_key(new.laddr, new.backend, new.bport, new.proto);
         let mut tries = 0;
         loop {
             match A::sessions(&mut self.tables).insert(now, new) {
                 Err(InsertError::Duplicate(Direction::Reply)) if tries < LPORT_TRIES => {
                     tries += 1;
+                    let key = pool_key(new.laddr, new.backend, new.bport, new.proto);
                     match self.pools.alloc(&key) {
                         Alloc::Port(port) => new.lport = port,
                         _ => return Err(InsertError::Duplicate(Direction::Reply)),

@@ -97,7 +97,7 @@ impl Worker {
             }
         };
         let (laddr, lport) = match b.method {
-            FwdMethod::FullNat => match self.pick_lport(svc, baddr, bport, proto) {
+            FwdMethod::FullNat => match self.pick_lport(svc, (bid, baddr, bport), proto) {
                 Some(l) => l,
                 None => {
                     self.counters.insert_failures.inc();
