@@ -1,7 +1,8 @@
 //! FullNAT local-port pools through the worker: a new flow takes a free port of its
 //! (local address, real server) pool, the pool runs dry with exactly as many flows as it has
 //! ports, and ports come back when sessions expire, are removed by a peer's deletion, or are
-//! taken by a session installed from a peer (session sync).
+//! taken by a session installed from a peer (session sync); a port held by a session the pool
+//! never saw is skipped at insert without a drop.
 //!
 //! The fixture's UDP FullNAT service 198.18.0.103:53 has one real server (198.18.1.14:53) and
 //! one local address (198.18.1.200); `lport_min = 65472` leaves its pool 64 ports.
@@ -146,6 +147,55 @@ fn test_new_pool_learns_the_ports_of_sessions_already_in_the_table() {
     let got = drain(&mut w, &snap, 1, 0);
     assert_eq!(got.len(), 63);
     assert!(!got.contains(&65472));
+    assert_eq!(
+        w.counters().drops[DropReason::LocalPortsExhausted as usize].get(),
+        1,
+        "the only drop is the one that found the pool dry"
+    );
+}
+
+/// A port held by a session its pool never saw: a persistent any-port service's real server
+/// (port 0, no pool: its flows probe the index) and another service's real server at the same
+/// address and the port the first flow used share reply tuples. The pool offers the held port,
+/// the insert refuses it, and the flow takes the next one: no drop, the held port never handed
+/// out.
+#[test]
+fn test_port_held_outside_the_pool_is_skipped_without_a_drop() {
+    use dataplane::snapshot::{BackendSpec, Persistence, ServiceSpec};
+    let backend = ip("198.18.1.14");
+    let laddr = ip("198.18.1.200");
+    let mut b = testkit::topology::two_port_lan(1);
+    b.neighbour(backend, dataplane::fuzzing::backend_mac(14));
+    let mut any = ServiceSpec::new(ip("198.18.0.120"), 0, L4Proto::Udp);
+    any.persistence = Some(Persistence {
+        timeout_s: 300,
+        prefix_len: 32,
+    });
+    any.backends = vec![BackendSpec::new(backend, 0, FwdMethod::FullNat)];
+    any.laddrs = vec![laddr];
+    b.service(any);
+    let mut dns = ServiceSpec::new(ip(VIP), 53, L4Proto::Udp);
+    dns.backends = vec![BackendSpec::new(backend, 53, FwdMethod::FullNat)];
+    dns.laddrs = vec![laddr];
+    b.service(dns);
+    let snap = b.build();
+    let mut w = worker();
+    // The any-port service's flow to port 53: reply tuple 198.18.1.14:53 -> .200:held.
+    let frame = udp(
+        FROM_CLIENT,
+        ip("203.0.113.250"),
+        ip("198.18.0.120"),
+        999,
+        53,
+        b"q",
+    );
+    let mut f = VecFrame::new(&frame);
+    assert_eq!(w.process_one(&snap, 1, 0, &mut f), Verdict::Tx(1));
+    let held = ports(&testkit::packet::bytes(&f)).0;
+    assert!(held >= LPORT_MIN);
+    let got = drain(&mut w, &snap, 1, 0);
+    assert_eq!(got.len(), 63, "every port but the held one");
+    assert!(!got.contains(&held));
     assert_eq!(
         w.counters().drops[DropReason::LocalPortsExhausted as usize].get(),
         1,
