@@ -13,7 +13,11 @@
 //! Pools are built when the worker takes a new snapshot generation ([`LocalPorts::rebuild`],
 //! the allocation happens there, never per packet): one per key that a FullNAT real server
 //! (or sorry server) and its service's local addresses name, at most [`MAX_POOLS`] (bounded
-//! memory, about 8.3 KiB each). A key whose pool survives the reload keeps its bitmap.
+//! memory, about 8.3 KiB each). A key whose pool survives the reload keeps its bitmap. A new
+//! pool is a copy of the first one of its ownership class ([`Ownership::class`]: one class under
+//! modulo steering, at most two per redirection-table entry under RSS), so 1024 new pools take
+//! about 1-14 ms (modulo) or 44-87 ms (RSS, 128-entry table) on the worker at that reload,
+//! against 170-210 ms when each was built port by port (measured on the shared 2-vCPU VM).
 //! Real servers on port 0 (any-port services, whose reply port is the client's destination
 //! port) and keys beyond the cap have no pool: their flows fall back to probing the index.
 //!
@@ -45,6 +49,7 @@ const SUMMARY: usize = WORDS / 64;
 pub(super) const MAX_POOLS: usize = 1024;
 
 /// Free ports of one `(laddr, backend, bport, proto)` reply tuple on one worker.
+#[derive(Clone)]
 pub(super) struct PortPool {
     /// Bit `p`: port `p` is taken or not this worker's.
     taken: Box<[u64]>,
@@ -214,6 +219,19 @@ pub(super) struct Ownership {
 }
 
 impl Ownership {
+    /// Which ports are this worker's depends on the key only through this: nothing under
+    /// modulo steering; under RSS, the redirection-table bits of the hash's fixed part (the
+    /// table is indexed by the hash's low bits) and the family.
+    fn class(&self, partial: u32, v6: bool) -> (u32, bool) {
+        match &self.steering {
+            ReplySteering::Modulo => (0, false),
+            ReplySteering::Rss(rs) => {
+                let mask = u32::try_from(rs.reta().len().saturating_sub(1)).unwrap_or(u32::MAX);
+                (partial & mask, v6)
+            }
+        }
+    }
+
     /// The fixed part of the key's reply tuple hash (RSS steering; 0 otherwise).
     fn partial(&self, k: &PoolKey) -> u32 {
         match &self.steering {
@@ -321,6 +339,8 @@ impl LocalPorts {
             .map(Some)
             .collect();
         let old_keys = core::mem::take(&mut self.keys);
+        // Fresh pools by ownership class, for this rebuild only.
+        let mut made: HashMap<(u32, bool), PortPool, FxBuildHasher> = HashMap::default();
         self.first.clear();
         self.slots.clear();
         for (bid, keys) in Self::wanted(snap) {
@@ -350,7 +370,13 @@ impl LocalPorts {
                     let partial = self.own.partial(&key);
                     let v6 = key.laddr.is_ipv6();
                     let own = &self.own;
-                    PortPool::new(|p| own.owns(partial, v6, p), partial)
+                    // Pools of one ownership class start alike: build once, copy 8 KiB after.
+                    let mut pool = made
+                        .entry(own.class(partial, v6))
+                        .or_insert_with(|| PortPool::new(|p| own.owns(partial, v6, p), partial))
+                        .clone();
+                    pool.partial = partial;
+                    pool
                 });
                 let i = self.pools.len() as u32;
                 self.keys.insert(key, i);
