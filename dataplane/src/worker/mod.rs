@@ -45,6 +45,7 @@ mod classify;
 mod flow;
 mod fragment;
 mod icmp;
+mod lport_pool;
 mod lports;
 mod new_flow;
 mod owner;
@@ -181,6 +182,8 @@ pub struct Worker {
     loads: Vec<BackendLoad>,
     /// Where the next FullNAT local port choice starts.
     lports: lports::Cursor,
+    /// FullNAT free local ports per (local address, real server), rebuilt per generation.
+    pools: lport_pool::LocalPorts,
     counters: Arc<WorkerCounters>,
     /// Session sync, when on ([`crate::sync`]).
     sync: Option<WorkerSync>,
@@ -270,6 +273,12 @@ impl Worker {
             loads: Vec::with_capacity(cfg.max_backends),
             sched: Vec::with_capacity(cfg.max_services),
             lports: lports::Cursor::new(cfg.id),
+            pools: lport_pool::LocalPorts::new(lport_pool::Ownership {
+                id: cfg.id,
+                workers: cfg.workers,
+                lport_min: cfg.lport_min,
+                steering: cfg.reply_steering.clone(),
+            }),
             frags: fragment::Frags::new(cfg.fragments),
             cfg,
             tables,
@@ -298,6 +307,15 @@ impl Worker {
     /// Return the IPv6 session table.
     pub fn sessions6(&self) -> &SessionTable<core::net::Ipv6Addr> {
         &self.tables.s6
+    }
+
+    /// FullNAT local-port pools: how many, the bytes they hold, and their free ports in all.
+    pub fn lport_pools(&self) -> (usize, usize, u64) {
+        (
+            self.pools.len(),
+            self.pools.memory_bytes(),
+            self.pools.free_ports(),
+        )
     }
 
     /// Return the worker's settings.
@@ -339,6 +357,9 @@ impl Worker {
             })
         }));
         self.admit.resync(snap, self.cfg.id, self.cfg.workers, 0);
+        if self.pools.rebuild(snap) > 0 {
+            self.claim_lports();
+        }
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }
@@ -348,10 +369,12 @@ impl Worker {
         let budget = self.cfg.expire_budget;
         let c = &self.counters;
         let link = &mut self.sync;
+        let pools = &mut self.pools;
         let on_expire4 = |_: SlotId, s: &Session<core::net::Ipv4Addr>| {
             if !s.is_sync_stub() {
                 account::gone(c, s.service(), s.backend_idx(), s.is_active());
                 sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+                lports::released(pools, s);
             }
         };
         self.tables.s4.expire(now, budget, on_expire4);
@@ -359,6 +382,7 @@ impl Worker {
             if !s.is_sync_stub() {
                 account::gone(c, s.service(), s.backend_idx(), s.is_active());
                 sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+                lports::released(pools, s);
             }
         };
         self.tables.s6.expire(now, budget, on_expire6);
