@@ -293,8 +293,9 @@ def memif_case(peer, dut, flows, tmp):
     last = cpus() - 1
     gen = subprocess.Popen(
         [BENCH_BIN, "memif-gen", "--dir", d, "--dut", dut, "--proto", "udp", "--flows", str(flows),
-         "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}",
+         "--hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     for _ in range(200):
         if os.path.exists(os.path.join(d, "m1.sock")) or gen.poll() is not None:
@@ -316,11 +317,22 @@ def memif_case(peer, dut, flows, tmp):
             stdout=dut_out, stderr=subprocess.DEVNULL,
         )
     try:
-        out, err = gen.communicate(timeout=300)
+        # The generator prints its result, then holds the link up until its stdin closes: stop
+        # the DUT (testpmd prints its statistics) first, as memif resets port counters when
+        # the link goes down.
+        out = gen.stdout.readline()
     finally:
         stop(dut_p)
+    try:
+        rest, err = gen.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        gen.kill()
+        rest, err = gen.communicate()
+    out += rest
     dut_out.seek(0)
     dut_text = dut_out.read()
+    if os.environ.get("FERROVS_BENCH_DEBUG"):
+        sys.stderr.write(dut_text[-6000:])
     dut_out.close()
     if gen.returncode != 0:
         log(f"memif {peer} {dut}: generator failed: {err[-1500:]}")

@@ -120,6 +120,11 @@ enum Cmd {
         /// Label for the results (e.g. `testpmd` or `ferrovs`).
         #[arg(long)]
         peer: String,
+        /// After printing the result, keep the ports up until stdin closes: memif resets a
+        /// peer's port counters when the link goes down, so the peer (testpmd) must be stopped
+        /// and have printed its statistics first.
+        #[arg(long)]
+        hold: bool,
         #[command(flatten)]
         timing: Timing,
     },
@@ -179,8 +184,9 @@ fn main() {
             proto,
             flows,
             peer,
+            hold,
             timing,
-        } => memif_gen(&dir, &dut, &proto, flows, &peer, &timing),
+        } => memif_gen(&dir, &dut, &proto, flows, (&peer, hold), &timing),
         Cmd::FreeBulk {
             bursts,
             rounds,
@@ -866,7 +872,7 @@ fn memif_gen(
     dut: &str,
     proto: &str,
     flows: usize,
-    peer: &str,
+    (peer, hold): (&str, bool),
     t: &Timing,
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
@@ -913,6 +919,11 @@ fn memif_gen(
         r["offered_mpps"].as_f64().unwrap_or(0.0)
     );
     println!("{r}");
+    if hold {
+        use std::io::Read;
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    }
     drop(p1tx);
     drop((p0, p1));
     Ok(())
