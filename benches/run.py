@@ -875,9 +875,147 @@ def report_only(path):
     log(f"rewrote {stem}.md and {len(results['plots'])} plots from {path}")
 
 
+# ---------------------------------------------------------------- scaling (issue 18 item 5)
+
+
+def overlap(windows):
+    """Share of the mean window during which every process was measuring at once."""
+    lo, hi = max(w[0] for w in windows), min(w[1] for w in windows)
+    mean = sum(w[1] - w[0] for w in windows) / len(windows)
+    return max(0.0, hi - lo) / mean if mean > 0 else 0.0
+
+
+def scaling_ring(n, mode, flows):
+    """n independent generator + worker pairs over net_ring, one process each, all at once;
+    pair i's generator on CPU 2i, its worker on CPU 2i+1 (each main lcore sleeps beside its
+    generator)."""
+    procs = []
+    for i in range(n):
+        g, d = 2 * i, 2 * i + 1
+        procs.append(subprocess.Popen(
+            [BENCH_BIN, "ring", "--duts", mode, "--flows", str(flows), "--protos", "udp",
+             "--secs", SECS, "--lcores", f"0@{g},1@{g},2@{d}", "--prefix", f"fvsc{os.getpid()}r{i}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    rs = []
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise SystemExit(f"scaling: ring pair {i} failed:\n{err[-2000:]}")
+        rs += json_lines(out)
+    return rs
+
+
+def scaling_memif(n, mode, flows, tmp):
+    """n generator processes (CPU 2i) each with a ferrovs worker process (CPU 2i+1) over
+    net_memif, all at once."""
+    pairs = []
+    for i in range(n):
+        g, d = 2 * i, 2 * i + 1
+        dr = tempfile.mkdtemp(dir=tmp)
+        gen = subprocess.Popen(
+            [BENCH_BIN, "memif-gen", "--dir", dr, "--dut", mode, "--proto", "udp", "--flows", str(flows),
+             "--peer", "ferrovs", "--secs", SECS, "--lcores", f"0@{g},1@{g}",
+             "--prefix", f"fvsc{os.getpid()}g{i}", "--hold"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(200):
+            if os.path.exists(os.path.join(dr, "m1.sock")) or gen.poll() is not None:
+                break
+            time.sleep(0.05)
+        dut_out = open(os.path.join(dr, "dut.out"), "w+")
+        dut = subprocess.Popen(
+            [BENCH_BIN, "memif-dut", "--dir", dr, "--sessions", str(flows),
+             "--lcores", f"0@{d},1@{d}", "--prefix", f"fvsc{os.getpid()}d{i}"],
+            stdout=dut_out, stderr=subprocess.DEVNULL)
+        pairs.append((gen, dut, dut_out))
+    rs = []
+    for i, (gen, dut, dut_out) in enumerate(pairs):
+        line = gen.stdout.readline()
+        stop(dut)
+        rest, err = gen.communicate(timeout=120)
+        if gen.returncode != 0 or not line.strip():
+            raise SystemExit(f"scaling: memif pair {i} failed:\n{err[-2000:]}")
+        r = json_lines(line + rest)[0]
+        dut_out.seek(0)
+        r.update(window_cycles(json_lines(dut_out.read()), r["window_unix"]))
+        dut_out.close()
+        rs.append(r)
+    return rs
+
+
+def scaling(counts):
+    """Issue 18 item 5: the ring and memif steps with 1, 2, 4, 8 ... workers, each worker
+    with its own generator on its own CPU; refuses the counts this machine lacks CPUs for."""
+    mode = os.environ.get("FERROVS_SCALING_MODE", "fullnat")
+    flows = int(os.environ.get("FERROVS_SCALING_FLOWS", "1000000"))
+    os.makedirs(RESULTS, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stem = now.strftime("%Y%m%dT%H%M%SZ") + "-scaling"
+    res = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(), "mode": mode,
+           "flows_per_worker": flows, "secs": float(SECS), "runs": [], "refused": []}
+    for n in counts:
+        need = 2 * n
+        if cpus() < need:
+            msg = (f"{n} workers need {need} CPUs (a generator and a worker per pair, each on its"
+                   f" own CPU), this machine has {cpus()}: NOT RUN")
+            log(f"scaling: {msg}")
+            res["refused"].append({"workers": n, "reason": msg})
+            continue
+        log(f"scaling: {n} worker(s), {mode} UDP, {label(flows)} flows each, ring then memif")
+        run = {"workers": n, "loadavg_before": os.getloadavg()[0]}
+        ring = scaling_ring(n, mode, flows)
+        run["ring"] = ring
+        run["ring_mpps"] = sum(r["mpps"] for r in ring)
+        run["ring_window_overlap"] = overlap([r["window_unix"] for r in ring])
+        with tempfile.TemporaryDirectory(prefix="fvscale") as tmp:
+            mem = scaling_memif(n, mode, flows, tmp)
+        run["memif"] = mem
+        run["memif_mpps"] = sum(r["mpps"] for r in mem)
+        run["memif_window_overlap"] = overlap([r["window_unix"] for r in mem])
+        for step in ("ring", "memif"):
+            cyc = [r.get("dut_cycles_per_packet") for r in run[step] if r.get("dut_cycles_per_packet")]
+            run[f"{step}_cycles_per_packet_mean"] = sum(cyc) / len(cyc) if cyc else None
+        log(f"scaling: {n} worker(s): ring {run['ring_mpps']:.2f} Mpps (windows overlap"
+            f" {run['ring_window_overlap']:.0%}), memif {run['memif_mpps']:.2f} Mpps"
+            f" (overlap {run['memif_window_overlap']:.0%})")
+        res["runs"].append(run)
+    with open(os.path.join(RESULTS, f"{stem}.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    L = [f"# ferrovs scaling across workers, {res['timestamp']}\n"]
+    m = res["machine"]
+    L.append(f"Machine: {m.get('cpu_model', '?')}, {m['cpus']} CPUs ({m.get('hypervisor_vendor', 'bare metal')}),"
+             f" {m['mem_gib']} GiB, commit {m.get('git', '?')}; load average at start"
+             f" {' '.join(m['loadavg_at_start'])}. Mode {mode}, UDP, {label(flows)} flows per worker,"
+             f" {SECS} s windows. Method: `benches/README.md`, section Scaling.\n")
+    L.append("| workers | ring Mpps (sum) | x vs 1 | ring cycles/packet (mean) | windows overlap | memif Mpps (sum)"
+             " | x vs 1 | memif cycles/packet (mean) | windows overlap | load before |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    base = res["runs"][0] if res["runs"] and res["runs"][0]["workers"] == 1 else None
+    for r in res["runs"]:
+        x = lambda k: f"{r[k] / base[k]:.2f}x" if base and base[k] else ""
+        c = lambda k: f"{r[k]:.0f}" if r[k] else "-"
+        L.append(f"| {r['workers']} | {r['ring_mpps']:.2f} | {x('ring_mpps')} | {c('ring_cycles_per_packet_mean')}"
+                 f" | {r['ring_window_overlap']:.0%} | {r['memif_mpps']:.2f} | {x('memif_mpps')}"
+                 f" | {c('memif_cycles_per_packet_mean')} | {r['memif_window_overlap']:.0%} | {r['loadavg_before']:.1f} |")
+    for r in res["refused"]:
+        L.append(f"\n- {r['reason']}")
+    by_n = {r["workers"]: r for r in res["runs"]}
+    L.append("\nTarget (issue 18): 1 -> 8 workers >= 7x: " + (
+        f"ring {by_n[8]['ring_mpps'] / by_n[1]['ring_mpps']:.2f}x, memif"
+        f" {by_n[8]['memif_mpps'] / by_n[1]['memif_mpps']:.2f}x" if 1 in by_n and 8 in by_n
+        else "not measured (8 workers were not run)") + ".")
+    with open(os.path.join(RESULTS, f"{stem}.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    log(f"scaling: wrote benches/results/{stem}.json and .md")
+    if res["refused"]:
+        log(f"scaling: WARNING: {len(res['refused'])} worker count(s) not run for lack of CPUs")
+    return 0 if res["runs"] else 2
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--report":
         return report_only(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--scaling":
+        sys.exit(scaling([int(x) for x in sys.argv[2].split(",")]))
     os.makedirs(RESULTS, exist_ok=True)
     t0 = time.time()
     now = datetime.datetime.now(datetime.timezone.utc)
