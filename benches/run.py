@@ -21,6 +21,8 @@ with that many worker/generator pairs at once.
 
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
+FERROVS_BENCH_CRIT_SIZES (criterion's session counts), FERROVS_BENCH_CRIT_ARGS (extra criterion
+arguments, e.g. "--warm-up-time 1 --measurement-time 2"),
 FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
 short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
 skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
@@ -129,12 +131,15 @@ def run_criterion():
     sizes = "1000,100000" if QUICK else "1000,100000,1000000"
     if not QUICK and mem_gib >= 8:
         sizes += ",10000000"
+    sizes = os.environ.get("FERROVS_BENCH_CRIT_SIZES", sizes)
     env["FERROVS_BENCH_SIZES"] = sizes
     shutil.rmtree(os.path.join(TARGET, "criterion"), ignore_errors=True)
     log(f"criterion: dataplane benches at {sizes} sessions")
     cmd = ["cargo", "bench", "-p", "dataplane", "--bench", "pipeline", "--"]
     if QUICK:
         cmd += ["--warm-up-time", "0.5", "--measurement-time", "1"]
+    # e.g. "--warm-up-time 1 --measurement-time 2" for a shorter run on a shared machine.
+    cmd += os.environ.get("FERROVS_BENCH_CRIT_ARGS", "").split()
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     sys.stderr.write(p.stderr[-4000:])
     if p.returncode != 0:
