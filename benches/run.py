@@ -715,6 +715,17 @@ def plots(results, stem):
     return files
 
 
+def overloaded(results):
+    """A description of the load if the machine was busier than its CPUs at the start of the
+    run or in any measured case (the 1-minute load average each case records), else None."""
+    n = results["machine"]["cpus"]
+    loads = [float(results["machine"]["loadavg_at_start"][0])]
+    for step in ("ring", "memif"):
+        loads += [r["loadavg_1m"] for r in results.get(step, []) if r.get("loadavg_1m", -1) >= 0]
+    worst = max(loads)
+    return f"1-minute load average up to {worst:.1f} on {n} CPUs" if worst > n else None
+
+
 def summary(results, stem, files):
     L = []
     mach = results["machine"]
@@ -724,6 +735,11 @@ def summary(results, stem, files):
              f" kernel {mach['kernel']}, DPDK {mach.get('dpdk', '?')}, {mach.get('rustc', '')},"
              f" commit {mach.get('git', '?')}; load average at start {' '.join(mach['loadavg_at_start'])}.\n")
     L.append("Method and caveats: `benches/README.md`.\n")
+    busy = overloaded(results)
+    if busy:
+        L.append(f"**Warning: {busy}.** Every DUT shared its CPU with other work: its TSC cycles include the"
+                 " time it was descheduled and its rates are the host's, not ferrovs's; the verdicts"
+                 " below are not reliable.\n")
     if results.get("reused"):
         r = results["reused"]
         L.append(f"Steps {', '.join(r['steps'])} are taken from the earlier run {r['from']}.\n")
@@ -1054,6 +1070,8 @@ def main():
         json.dump(results, f, indent=1)
     summary(results, stem, files)
     log(f"done in {results['elapsed_s']:.0f}s: benches/results/{stem}.json, {stem}.md, {len(files)} plots")
+    if overloaded(results):
+        log(f"WARNING: {overloaded(results)}: the DUTs shared their CPU; figures and verdicts are not reliable")
     for x in results["targets"]:
         met = {True: "met    ", False: "MISSED ", None: "unknown"}[x["met"]]
         log(f"target {met} {x['target']}: {x['measured']}")
