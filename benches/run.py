@@ -13,8 +13,16 @@ Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,idle,memif,ext
   4. external: dpdk-testpmd txonly -> memif -> `ferrovs run` -> memif -> dpdk-testpmd
      (icmpecho, which also answers ferrovs's ARP for the real server).
 
+Every DUT also reports its CPU cycles per packet (TSC cycles of the iterations that received
+frames over the frames received: `dpdk-testpmd --record-core-cycles`'s definition; testpmd itself
+runs with that flag in step 3), and the summary prints issue 18's targets, measured, never
+asserted. `benches/run.py --scaling 1,2,4,8` (benches/scaling.sh) runs the ring and memif steps
+with that many worker/generator pairs at once.
+
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
+FERROVS_BENCH_CRIT_SIZES (criterion's session counts), FERROVS_BENCH_CRIT_ARGS (extra criterion
+arguments, e.g. "--warm-up-time 1 --measurement-time 2"),
 FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
 short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
 skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
@@ -46,10 +54,12 @@ FLOWS = os.environ.get(
     "FERROVS_BENCH_FLOWS", "1000,100000" if QUICK else "1000,100000,1000000,10000000"
 )
 MODES = ["dr", "nat", "tun", "fullnat"]
-# Targets from issue 8 (reported, never asserted).
-TARGET_FULLNAT_VS_MACSWAP = 0.50
+# Targets of issue 18 (reported, never asserted), and issue 8's memory target.
+TARGET_CYCLES_VS_MACSWAP = 2.0  # FullNAT at 1M: cycles/packet <= 2x testpmd macswap's
+TARGET_CRIT_NS = {"1M": 100.0, "10M": 130.0}  # criterion FullNAT ns/packet
 TARGET_10M_VS_1K = 0.70
-TARGET_NEW_SESSIONS = 2.0e6
+TARGET_NEW_SESSIONS = 2.5e6  # FullNAT, per worker
+TARGET_SCALING_8 = 7.0  # 1 -> 8 workers
 TARGET_BYTES_PER_SESSION = 96
 
 
@@ -121,12 +131,15 @@ def run_criterion():
     sizes = "1000,100000" if QUICK else "1000,100000,1000000"
     if not QUICK and mem_gib >= 8:
         sizes += ",10000000"
+    sizes = os.environ.get("FERROVS_BENCH_CRIT_SIZES", sizes)
     env["FERROVS_BENCH_SIZES"] = sizes
     shutil.rmtree(os.path.join(TARGET, "criterion"), ignore_errors=True)
     log(f"criterion: dataplane benches at {sizes} sessions")
     cmd = ["cargo", "bench", "-p", "dataplane", "--bench", "pipeline", "--"]
     if QUICK:
         cmd += ["--warm-up-time", "0.5", "--measurement-time", "1"]
+    # e.g. "--warm-up-time 1 --measurement-time 2" for a shorter run on a shared machine.
+    cmd += os.environ.get("FERROVS_BENCH_CRIT_ARGS", "").split()
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     sys.stderr.write(p.stderr[-4000:])
     if p.returncode != 0:
@@ -199,6 +212,10 @@ def aggregate_refs(runs):
         mid = dict(reps_sorted[len(reps_sorted) // 2])
         mid["mpps_reps"] = [r["mpps"] for r in reps]
         mid["gen_queue_full_share_reps"] = [r.get("gen_queue_full_share", 0) for r in reps]
+        cyc = sorted(r["dut_cycles_per_packet"] for r in reps if r.get("dut_cycles_per_packet"))
+        if cyc:
+            mid["cycles_reps"] = [r.get("dut_cycles_per_packet") for r in reps]
+            mid["dut_cycles_per_packet"] = cyc[len(cyc) // 2]
         out.append(mid)
     return out
 
@@ -287,37 +304,94 @@ def memif_case(peer, dut, flows, tmp):
     last = cpus() - 1
     gen = subprocess.Popen(
         [BENCH_BIN, "memif-gen", "--dir", d, "--dut", dut, "--proto", "udp", "--flows", str(flows),
-         "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}",
+         "--hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     for _ in range(200):
         if os.path.exists(os.path.join(d, "m1.sock")) or gen.poll() is not None:
             break
         time.sleep(0.05)
     vdevs = [f"net_memif{i},role=client,id=0,socket={d}/m{i}.sock,socket-abstract=no" for i in (0, 1)]
+    # The DUT's output goes to a file (a pipe nobody reads could fill and block it).
+    dut_out = open(os.path.join(d, "dut.out"), "w+")
     if peer == "testpmd":
         dut_p = subprocess.Popen(
-            testpmd_cmd(f"fvmt{os.getpid()}", f"0@{last},1@{last}", vdevs, [f"--forward-mode={dut}"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            testpmd_cmd(f"fvmt{os.getpid()}", f"0@{last},1@{last}", vdevs,
+                        [f"--forward-mode={dut}", "--record-core-cycles"]),
+            stdin=subprocess.DEVNULL, stdout=dut_out, stderr=subprocess.STDOUT,
         )
     else:
         dut_p = subprocess.Popen(
             [BENCH_BIN, "memif-dut", "--dir", d, "--sessions", str(flows),
              "--lcores", f"0@{last},1@{last}", "--prefix", f"fvmd{os.getpid()}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=dut_out, stderr=subprocess.DEVNULL,
         )
     try:
-        out, err = gen.communicate(timeout=300)
+        # The generator prints its result, then holds the link up until its stdin closes: stop
+        # the DUT (testpmd prints its statistics) first, as memif resets port counters when
+        # the link goes down.
+        out = gen.stdout.readline()
     finally:
         stop(dut_p)
+    try:
+        rest, err = gen.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        gen.kill()
+        rest, err = gen.communicate()
+    out += rest
+    dut_out.seek(0)
+    dut_text = dut_out.read()
+    if os.environ.get("FERROVS_BENCH_DEBUG"):
+        sys.stderr.write(dut_text[-6000:])
+    dut_out.close()
     if gen.returncode != 0:
         log(f"memif {peer} {dut}: generator failed: {err[-1500:]}")
         return None
+    r = json_lines(out)
+    if not r:
+        return None
+    r = r[0]
+    if peer == "testpmd":
+        r.update(testpmd_cycles(dut_text))
+    else:
+        r.update(window_cycles(json_lines(dut_text), r["window_unix"]))
     for line in err.splitlines():
         if line.startswith("memif "):
-            log(line)
-    r = json_lines(out)
-    return r[0] if r else None
+            log(f"{line}, DUT {r.get('dut_cycles_per_packet') or 0:.1f} cycles/packet"
+                f" ({r.get('cycles_scope', '?')})")
+    return r
+
+
+def testpmd_cycles(text):
+    """testpmd's own "CPU cycles/packet" (--record-core-cycles) from its exit statistics:
+    cycles of the stream calls that received frames, over every frame received, for the whole
+    run (testpmd's references have no prefill phase, so all of it is steady traffic)."""
+    m = re.search(r"CPU cycles/packet=([\d.]+) \(total cycles=(\d+) / total \w+ packets=(\d+)\) at (\d+) MHz", text)
+    if not m:
+        return {"cycles_scope": "testpmd printed no CPU cycles/packet"}
+    return {"dut_cycles_per_packet": float(m.group(1)), "dut_busy_cycles_total": int(m.group(2)),
+            "dut_packets_total": int(m.group(3)), "tsc_mhz": int(m.group(4)),
+            "cycles_scope": "testpmd --record-core-cycles, whole run"}
+
+
+def window_cycles(samples, window):
+    """The ferrovs DUT's busy cycles per received frame between its first and last counter
+    samples inside the generator's measurement window (the prefill, which creates the
+    sessions, stays out)."""
+    inside = [x for x in samples if window[0] <= x["unix"] <= window[1]]
+    if len(inside) < 2:
+        return {"cycles_scope": f"{len(inside)} DUT samples in the window"}
+    a, b = inside[0], inside[-1]
+    rx, cyc = b["rx"] - a["rx"], b["busy_cycles"] - a["busy_cycles"]
+    busy = b["busy_polls"] - a["busy_polls"]
+    out = {"cycles_scope": f"worker busy_cycles over {b['unix'] - a['unix']:.2f} s of the window",
+           "dut_busy_cycles_in_window": cyc, "dut_rx_in_window": rx}
+    if rx > 0:
+        out["dut_cycles_per_packet"] = cyc / rx
+    if busy > 0:
+        out["dut_rx_per_busy_poll"] = rx / busy
+    return out
 
 
 def run_memif():
@@ -476,66 +550,88 @@ def ring_get(results, dut, proto, flows=None):
     return None
 
 
-def targets(results):
-    """Each issue-8 target: measured value, target, met or by how much it is missed."""
-    out = []
-    ring_flows = sorted({r["flows"] for r in results.get("ring", []) if r["dut"] in MODES})
+def cycles_ratio(fn, ms):
+    """FullNAT's cycles/packet over the reference's, and the measured text; None if either
+    lacks a cycle count."""
+    c, r = fn.get("dut_cycles_per_packet"), ms.get("dut_cycles_per_packet")
+    if not c or not r:
+        return None, "no cycle count"
+    reps = [x for x in (ms.get("cycles_reps") or []) if x]
+    spread = f" (reference {min(reps):.1f}-{max(reps):.1f} over {len(reps)} runs)" if len(reps) > 1 else ""
+    return c / r, (f"{c:.1f} / {r:.1f} cycles/packet = {c / r:.2f}x{spread};"
+                   f" {fn['mpps']:.2f} / {ms['mpps']:.2f} Mpps")
 
-    def vs_reference(name, fn, ms):
-        # Against the best of the reference's repetitions: what testpmd showed it can do on
-        # this machine (its spread comes from where the host runs the two vCPUs).
-        ref = max(ms.get("mpps_reps") or [ms["mpps"]])
-        ratio = fn["mpps"] / ref
-        # A reference whose generator rarely found the DUT's queue full was limited by the
-        # generator: its true capacity is higher, so the true ratio is lower than this one.
-        shares = ms.get("gen_queue_full_share_reps") or [ms.get("gen_queue_full_share", 1.0)]
-        capped = max(shares) < 0.5 or ref > 1.3 * ms["mpps"]
-        measured = f"{fn['mpps']:.2f} / {ref:.2f} Mpps (best of {len(ms.get('mpps_reps') or [1])}) = {ratio:.0%}"
-        met = ratio >= TARGET_FULLNAT_VS_MACSWAP
-        if capped:
-            measured += " (reference generator-bound or spread: an upper bound on the ratio)"
-            met = None if met else False
-        out.append({"target": name, "measured": measured, "met": met, "ratio": ratio})
+
+def targets(results):
+    """Each target of issue 18 (and issue 8's memory target): measured value, target, met or
+    not (None: not measurable in this run). Reported, never asserted."""
+    out = []
+
+    def add(target, measured, met, ratio=None):
+        out.append({"target": target, "measured": measured, "met": met, "ratio": ratio})
 
     for proto in ("udp", "tcp"):
-        ms = ring_get(results, "macswap", proto)
-        fn = ring_get(results, "fullnat", proto, 1000000)
+        ms, fn = ring_get(results, "macswap", proto), ring_get(results, "fullnat", proto, 1000000)
         if ms and fn:
-            vs_reference(f"FullNAT {proto.upper()} at 1M sessions >= 50% of the macswap loop (DPDK, net_ring)", fn, ms)
-    mem = [m for m in results.get("memif", []) if m["dut"] in ("macswap", "fullnat")]
+            ratio, text = cycles_ratio(fn, ms)
+            add(f"FullNAT {proto.upper()} at 1M sessions <= 2x the cycles/packet of macswap"
+                " (net_ring; testpmd's macswap loop, testpmd's cycle count)", text,
+                None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
+    mem = results.get("memif", [])
     ms = next((m for m in mem if m["dut"] == "macswap"), None)
     fn = next((m for m in mem if m["dut"] == "fullnat"), None)
     if ms and fn:
-        vs_reference(f"FullNAT UDP at {label(fn['flows'])} sessions >= 50% of dpdk-testpmd macswap (net_memif)", fn, ms)
+        ratio, text = cycles_ratio(fn, ms)
+        add(f"FullNAT UDP at {label(fn['flows'])} sessions <= 2x the cycles/packet of"
+            " dpdk-testpmd macswap --record-core-cycles (net_memif)", text,
+            None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
+    for size, limit in TARGET_CRIT_NS.items():
+        b = crit(results, "established", "fullnat", size)
+        if b:
+            ci = b.get("ci_ns_per_packet") or [b["ns_per_packet"]] * 2
+            add(f"criterion FullNAT at {size} <= {limit:.0f} ns/packet",
+                f"{b['ns_per_packet']:.1f} ns/packet (95% CI {ci[0]:.1f}-{ci[1]:.1f})",
+                b["ns_per_packet"] <= limit, limit / b["ns_per_packet"])
+    ring_flows = sorted({r["flows"] for r in results.get("ring", []) if r["dut"] in MODES})
     if ring_flows and ring_flows[-1] >= 10000000:
         for proto in ("udp", "tcp"):
             for mode in MODES:
                 a, b = ring_get(results, mode, proto, 1000), ring_get(results, mode, proto, 10000000)
                 if a and b:
                     ratio = b["mpps"] / a["mpps"]
-                    out.append({"target": f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_ring)",
-                                "measured": f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
-                                "met": ratio >= TARGET_10M_VS_1K, "ratio": ratio})
+                    add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_ring)",
+                        f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
+                        ratio >= TARGET_10M_VS_1K, ratio)
     for mode in MODES:
         a, b = crit(results, "established", mode, "1K"), crit(results, "established", mode, "10M")
         if a and b:
             ratio = b["mpps"] / a["mpps"]
-            out.append({"target": f"{mode} Mpps at 10M >= 70% of 1K (criterion, pipeline only)",
-                        "measured": f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
-                        "met": ratio >= TARGET_10M_VS_1K, "ratio": ratio})
-    for mode in ("dr", "fullnat"):
-        b = crit(results, "new_sessions", mode, "1M_table")
-        if b:
-            rate = b["mpps"] * 1e6
-            out.append({"target": f"{mode} new sessions/s per worker >= 2M (criterion)",
-                        "measured": f"{rate / 1e6:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN)",
-                        "met": rate >= TARGET_NEW_SESSIONS, "ratio": rate / TARGET_NEW_SESSIONS})
+            add(f"{mode} Mpps at 10M >= 70% of 1K (criterion, pipeline only)",
+                f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}", ratio >= TARGET_10M_VS_1K, ratio)
+    b = crit(results, "new_sessions", "fullnat", "1M_table")
+    if b:
+        rate = b["mpps"] * 1e6
+        add("FullNAT new sessions/s per worker >= 2.5M (criterion)",
+            f"{rate / 1e6:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN)",
+            rate >= TARGET_NEW_SESSIONS, rate / TARGET_NEW_SESSIONS)
+    sc = results.get("scaling")
+    by_n = {x["workers"]: x for x in (sc or {}).get("runs", [])}
+    if 1 in by_n and 8 in by_n:
+        for step in ("ring", "memif"):
+            a, b = by_n[1].get(f"{step}_mpps"), by_n[8].get(f"{step}_mpps")
+            if a and b:
+                add(f"1 -> 8 workers >= 7x ({step})", f"{b:.2f} / {a:.2f} Mpps = {b / a:.2f}x",
+                    b / a >= TARGET_SCALING_8, b / a)
+    else:
+        done = ", ".join(str(n) for n in sorted(by_n)) or "none"
+        add("1 -> 8 workers >= 7x", f"not measured (worker counts run: {done}; `benches/run.py"
+            " --scaling 1,2,4,8` needs 16 CPUs)", None)
     for m in results.get("criterion", {}).get("memory", []):
         if m["family"] == "IPv4":
-            out.append({"target": "IPv4 table memory <= 96 bytes/session, both directions indexed",
-                        "measured": f"{m['bytes_per_session']:.1f} bytes/session at {m['capacity']} capacity",
-                        "met": m["bytes_per_session"] <= TARGET_BYTES_PER_SESSION,
-                        "ratio": TARGET_BYTES_PER_SESSION / m["bytes_per_session"]})
+            add("IPv4 table memory <= 96 bytes/session, both directions indexed (issue 8)",
+                f"{m['bytes_per_session']:.1f} bytes/session at {m['capacity']} capacity",
+                m["bytes_per_session"] <= TARGET_BYTES_PER_SESSION,
+                TARGET_BYTES_PER_SESSION / m["bytes_per_session"])
     return out
 
 
@@ -595,7 +691,7 @@ def plots(results, stem):
         if ns:
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.bar([m for m, _ in ns], [v for _, v in ns], color="tab:blue")
-            ax.axhline(TARGET_NEW_SESSIONS / 1e6, color="red", linestyle="--", label="target 2 M/s")
+            ax.axhline(TARGET_NEW_SESSIONS / 1e6, color="red", linestyle="--", label="target 2.5 M/s (FullNAT)")
             ax.axhline(0.2, color="gray", linestyle=":", label="DPVS 200 k/s per worker")
             ax.set_ylabel("million new sessions per second")
             ax.set_title("new sessions per second, one worker (criterion)")
@@ -619,6 +715,17 @@ def plots(results, stem):
     return files
 
 
+def overloaded(results):
+    """A description of the load if the machine was busier than its CPUs at the start of the
+    run or in any measured case (the 1-minute load average each case records), else None."""
+    n = results["machine"]["cpus"]
+    loads = [float(results["machine"]["loadavg_at_start"][0])]
+    for step in ("ring", "memif"):
+        loads += [r["loadavg_1m"] for r in results.get(step, []) if r.get("loadavg_1m", -1) >= 0]
+    worst = max(loads)
+    return f"1-minute load average up to {worst:.1f} on {n} CPUs" if worst > n else None
+
+
 def summary(results, stem, files):
     L = []
     mach = results["machine"]
@@ -628,12 +735,17 @@ def summary(results, stem, files):
              f" kernel {mach['kernel']}, DPDK {mach.get('dpdk', '?')}, {mach.get('rustc', '')},"
              f" commit {mach.get('git', '?')}; load average at start {' '.join(mach['loadavg_at_start'])}.\n")
     L.append("Method and caveats: `benches/README.md`.\n")
+    busy = overloaded(results)
+    if busy:
+        L.append(f"**Warning: {busy}.** Every DUT shared its CPU with other work: its TSC cycles include the"
+                 " time it was descheduled and its rates are the host's, not ferrovs's; the verdicts"
+                 " below are not reliable.\n")
     if results.get("reused"):
         r = results["reused"]
         L.append(f"Steps {', '.join(r['steps'])} are taken from the earlier run {r['from']}.\n")
     t = results.get("targets", [])
     if t:
-        L.append("## Targets (issue 8)\n")
+        L.append("## Targets (issue 18; measured, never asserted)\n")
         L.append("| target | measured | met |\n|---|---|---|")
         for x in t:
             met = {True: "yes", False: "**no**", None: "not measurable here"}[x["met"]]
@@ -664,6 +776,38 @@ def summary(results, stem, files):
                  " rate; low: the generator did, and the DUT can do more): " + ", ".join(
                      f"{r['dut']} {r['proto']} {label(r['flows'])} {r.get('gen_queue_full_share', 0):.0%}"
                      for r in ring if r["dut"] in ("io", "macswap") or r["flows"] in (1000, 1000000)) + ".\n")
+        L.append("### Cycles per packet on the DUT, net_ring\n")
+        L.append("TSC cycles of the DUT iterations that received frames over the frames received, in the"
+                 " measurement window (testpmd's `--record-core-cycles` \"CPU cycles/packet\"; the"
+                 " references count as testpmd does, per RX-to-TX burst). In brackets: Mpps, and frames per"
+                 " busy iteration (the burst the per-iteration cost is spread over). Ratio: the mode's"
+                 " cycles over the macswap loop's (median of its runs).\n")
+        L.append("| DUT | proto | " + " | ".join(label(f) for f in flows) + " |")
+        L.append("|---|---|" + "---|" * len(flows))
+        for dut in ["io", "macswap"] + MODES:
+            for proto in ("udp", "tcp"):
+                ms = ring_get(results, "macswap", proto)
+                cells = []
+                for f in flows:
+                    r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f)
+                    c = (r or {}).get("dut_cycles_per_packet")
+                    if not c:
+                        cells.append("")
+                        continue
+                    burst = r.get("dut_rx_per_busy_poll") or 0
+                    cell = f"{c:.0f} ({r['mpps']:.2f}, {burst:.0f}/poll)"
+                    if dut in MODES and ms and ms.get("dut_cycles_per_packet"):
+                        cell += f" **{c / ms['dut_cycles_per_packet']:.1f}x**"
+                    cells.append(cell)
+                if any(cells):
+                    if dut in ("io", "macswap"):
+                        reps = [x for x in (r or {}).get("cycles_reps", []) if x]
+                        if len(reps) > 1:
+                            cells[0] += f" ({min(reps):.0f}–{max(reps):.0f})"
+                        cells = [cells[0]] + ["″"] * (len(cells) - 1)
+                    name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
+                    L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+        L.append("")
     idle = results.get("idle")
     if idle:
         L.append("## Idle mode: busy polling against sleep (`[dpdk] idle`)\n")
@@ -689,13 +833,21 @@ def summary(results, stem, files):
     if mem:
         L.append("## net_memif, generator process to DUT process (UDP)\n")
         L.append("testpmd ran three times (before, between and after the ferrovs modes): median, (min–max).\n")
-        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap | generator found the DUT queue full |\n|---|---|---|---|---|---|")
+        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap | generator found the DUT queue full"
+                 " | DUT cycles/packet | vs testpmd macswap cycles |\n|---|---|---|---|---|---|---|---|")
         ms = next((m for m in mem if m["dut"] == "macswap"), None)
         for m in mem:
             rel = f"{m['mpps'] / ms['mpps']:.0%}" if ms else ""
             reps = m.get("mpps_reps", [])
             spread = f" ({min(reps):.1f}–{max(reps):.1f})" if len(reps) > 1 else ""
-            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f}{spread} | {m['offered_mpps']:.2f} | {rel} | {m.get('gen_queue_full_share', 0):.0%} |")
+            c = m.get("dut_cycles_per_packet")
+            creps = [x for x in m.get("cycles_reps", []) if x]
+            cyc = (f"{c:.1f}" + (f" ({min(creps):.0f}–{max(creps):.0f})" if len(creps) > 1 else "")) if c else "-"
+            crel = f"{c / ms['dut_cycles_per_packet']:.2f}x" if c and ms and ms.get("dut_cycles_per_packet") else ""
+            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f}{spread} | {m['offered_mpps']:.2f} | {rel} | {m.get('gen_queue_full_share', 0):.0%} | {cyc} | {crel} |")
+        L.append("\ntestpmd's cycles are its own `--record-core-cycles` figure over the whole run; ferrovs's"
+                 " are the worker's `busy_cycles` over the generator's measurement window (the memif-dut"
+                 " process samples them every 50 ms).\n")
         L.append("\nBelow ~50% in the last column the generator, not the DUT, set the rate: the DUT can do more.\n")
         L.append("")
     ext = results.get("external")
@@ -750,9 +902,147 @@ def report_only(path):
     log(f"rewrote {stem}.md and {len(results['plots'])} plots from {path}")
 
 
+# ---------------------------------------------------------------- scaling (issue 18 item 5)
+
+
+def overlap(windows):
+    """Share of the mean window during which every process was measuring at once."""
+    lo, hi = max(w[0] for w in windows), min(w[1] for w in windows)
+    mean = sum(w[1] - w[0] for w in windows) / len(windows)
+    return max(0.0, hi - lo) / mean if mean > 0 else 0.0
+
+
+def scaling_ring(n, mode, flows):
+    """n independent generator + worker pairs over net_ring, one process each, all at once;
+    pair i's generator on CPU 2i, its worker on CPU 2i+1 (each main lcore sleeps beside its
+    generator)."""
+    procs = []
+    for i in range(n):
+        g, d = 2 * i, 2 * i + 1
+        procs.append(subprocess.Popen(
+            [BENCH_BIN, "ring", "--duts", mode, "--flows", str(flows), "--protos", "udp",
+             "--secs", SECS, "--lcores", f"0@{g},1@{g},2@{d}", "--prefix", f"fvsc{os.getpid()}r{i}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    rs = []
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise SystemExit(f"scaling: ring pair {i} failed:\n{err[-2000:]}")
+        rs += json_lines(out)
+    return rs
+
+
+def scaling_memif(n, mode, flows, tmp):
+    """n generator processes (CPU 2i) each with a ferrovs worker process (CPU 2i+1) over
+    net_memif, all at once."""
+    pairs = []
+    for i in range(n):
+        g, d = 2 * i, 2 * i + 1
+        dr = tempfile.mkdtemp(dir=tmp)
+        gen = subprocess.Popen(
+            [BENCH_BIN, "memif-gen", "--dir", dr, "--dut", mode, "--proto", "udp", "--flows", str(flows),
+             "--peer", "ferrovs", "--secs", SECS, "--lcores", f"0@{g},1@{g}",
+             "--prefix", f"fvsc{os.getpid()}g{i}", "--hold"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(200):
+            if os.path.exists(os.path.join(dr, "m1.sock")) or gen.poll() is not None:
+                break
+            time.sleep(0.05)
+        dut_out = open(os.path.join(dr, "dut.out"), "w+")
+        dut = subprocess.Popen(
+            [BENCH_BIN, "memif-dut", "--dir", dr, "--sessions", str(flows),
+             "--lcores", f"0@{d},1@{d}", "--prefix", f"fvsc{os.getpid()}d{i}"],
+            stdout=dut_out, stderr=subprocess.DEVNULL)
+        pairs.append((gen, dut, dut_out))
+    rs = []
+    for i, (gen, dut, dut_out) in enumerate(pairs):
+        line = gen.stdout.readline()
+        stop(dut)
+        rest, err = gen.communicate(timeout=120)
+        if gen.returncode != 0 or not line.strip():
+            raise SystemExit(f"scaling: memif pair {i} failed:\n{err[-2000:]}")
+        r = json_lines(line + rest)[0]
+        dut_out.seek(0)
+        r.update(window_cycles(json_lines(dut_out.read()), r["window_unix"]))
+        dut_out.close()
+        rs.append(r)
+    return rs
+
+
+def scaling(counts):
+    """Issue 18 item 5: the ring and memif steps with 1, 2, 4, 8 ... workers, each worker
+    with its own generator on its own CPU; refuses the counts this machine lacks CPUs for."""
+    mode = os.environ.get("FERROVS_SCALING_MODE", "fullnat")
+    flows = int(os.environ.get("FERROVS_SCALING_FLOWS", "1000000"))
+    os.makedirs(RESULTS, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stem = now.strftime("%Y%m%dT%H%M%SZ") + "-scaling"
+    res = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(), "mode": mode,
+           "flows_per_worker": flows, "secs": float(SECS), "runs": [], "refused": []}
+    for n in counts:
+        need = 2 * n
+        if cpus() < need:
+            msg = (f"{n} workers need {need} CPUs (a generator and a worker per pair, each on its"
+                   f" own CPU), this machine has {cpus()}: NOT RUN")
+            log(f"scaling: {msg}")
+            res["refused"].append({"workers": n, "reason": msg})
+            continue
+        log(f"scaling: {n} worker(s), {mode} UDP, {label(flows)} flows each, ring then memif")
+        run = {"workers": n, "loadavg_before": os.getloadavg()[0]}
+        ring = scaling_ring(n, mode, flows)
+        run["ring"] = ring
+        run["ring_mpps"] = sum(r["mpps"] for r in ring)
+        run["ring_window_overlap"] = overlap([r["window_unix"] for r in ring])
+        with tempfile.TemporaryDirectory(prefix="fvscale") as tmp:
+            mem = scaling_memif(n, mode, flows, tmp)
+        run["memif"] = mem
+        run["memif_mpps"] = sum(r["mpps"] for r in mem)
+        run["memif_window_overlap"] = overlap([r["window_unix"] for r in mem])
+        for step in ("ring", "memif"):
+            cyc = [r.get("dut_cycles_per_packet") for r in run[step] if r.get("dut_cycles_per_packet")]
+            run[f"{step}_cycles_per_packet_mean"] = sum(cyc) / len(cyc) if cyc else None
+        log(f"scaling: {n} worker(s): ring {run['ring_mpps']:.2f} Mpps (windows overlap"
+            f" {run['ring_window_overlap']:.0%}), memif {run['memif_mpps']:.2f} Mpps"
+            f" (overlap {run['memif_window_overlap']:.0%})")
+        res["runs"].append(run)
+    with open(os.path.join(RESULTS, f"{stem}.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    L = [f"# ferrovs scaling across workers, {res['timestamp']}\n"]
+    m = res["machine"]
+    L.append(f"Machine: {m.get('cpu_model', '?')}, {m['cpus']} CPUs ({m.get('hypervisor_vendor', 'bare metal')}),"
+             f" {m['mem_gib']} GiB, commit {m.get('git', '?')}; load average at start"
+             f" {' '.join(m['loadavg_at_start'])}. Mode {mode}, UDP, {label(flows)} flows per worker,"
+             f" {SECS} s windows. Method: `benches/README.md`, section Scaling.\n")
+    L.append("| workers | ring Mpps (sum) | x vs 1 | ring cycles/packet (mean) | windows overlap | memif Mpps (sum)"
+             " | x vs 1 | memif cycles/packet (mean) | windows overlap | load before |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    base = res["runs"][0] if res["runs"] and res["runs"][0]["workers"] == 1 else None
+    for r in res["runs"]:
+        x = lambda k: f"{r[k] / base[k]:.2f}x" if base and base[k] else ""
+        c = lambda k: f"{r[k]:.0f}" if r[k] else "-"
+        L.append(f"| {r['workers']} | {r['ring_mpps']:.2f} | {x('ring_mpps')} | {c('ring_cycles_per_packet_mean')}"
+                 f" | {r['ring_window_overlap']:.0%} | {r['memif_mpps']:.2f} | {x('memif_mpps')}"
+                 f" | {c('memif_cycles_per_packet_mean')} | {r['memif_window_overlap']:.0%} | {r['loadavg_before']:.1f} |")
+    for r in res["refused"]:
+        L.append(f"\n- {r['reason']}")
+    by_n = {r["workers"]: r for r in res["runs"]}
+    L.append("\nTarget (issue 18): 1 -> 8 workers >= 7x: " + (
+        f"ring {by_n[8]['ring_mpps'] / by_n[1]['ring_mpps']:.2f}x, memif"
+        f" {by_n[8]['memif_mpps'] / by_n[1]['memif_mpps']:.2f}x" if 1 in by_n and 8 in by_n
+        else "not measured (8 workers were not run)") + ".")
+    with open(os.path.join(RESULTS, f"{stem}.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    log(f"scaling: wrote benches/results/{stem}.json and .md")
+    if res["refused"]:
+        log(f"scaling: WARNING: {len(res['refused'])} worker count(s) not run for lack of CPUs")
+    return 0 if res["runs"] else 2
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--report":
         return report_only(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--scaling":
+        sys.exit(scaling([int(x) for x in sys.argv[2].split(",")]))
     os.makedirs(RESULTS, exist_ok=True)
     t0 = time.time()
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -780,6 +1070,8 @@ def main():
         json.dump(results, f, indent=1)
     summary(results, stem, files)
     log(f"done in {results['elapsed_s']:.0f}s: benches/results/{stem}.json, {stem}.md, {len(files)} plots")
+    if overloaded(results):
+        log(f"WARNING: {overloaded(results)}: the DUTs shared their CPU; figures and verdicts are not reliable")
     for x in results["targets"]:
         met = {True: "met    ", False: "MISSED ", None: "unknown"}[x["met"]]
         log(f"target {met} {x['target']}: {x['measured']}")

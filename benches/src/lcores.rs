@@ -45,6 +45,9 @@ pub struct Counters {
     pub stalls: AtomicU64,
     /// Loop iterations.
     pub iters: AtomicU64,
+    /// DUT: TSC cycles spent forwarding bursts that had frames (testpmd's
+    /// `--record-core-cycles`: from before the RX burst to after the TX burst, per port).
+    pub busy_cycles: AtomicU64,
 }
 
 impl Counters {
@@ -57,6 +60,11 @@ impl Counters {
     fn publish_loop(&self, iters: u64, stalls: u64) {
         self.iters.store(iters, Ordering::Relaxed);
         self.stalls.store(stalls, Ordering::Relaxed);
+    }
+
+    /// Return the busy cycles so far.
+    pub fn cycles_sample(&self) -> u64 {
+        self.busy_cycles.load(Ordering::Relaxed)
     }
 
     /// Return (iterations, stalls).
@@ -89,15 +97,18 @@ pub struct DutQueues {
 /// testpmd's `io` (`swap == false`) or `macswap` (`swap == true`) forwarding between port 0
 /// and port 1 (its default "paired" topology), as in `app/test-pmd/iofwd.c` and
 /// `macswap.c`: receive a burst, optionally swap the Ethernet addresses, send it on the
-/// other port, free what did not fit.
+/// other port, free what did not fit. Cycles are counted as `dpdk-testpmd --record-core-cycles`
+/// counts them (`get_start_cycles` before the RX burst, `get_end_cycles` after the TX burst,
+/// nothing for an empty burst).
 pub fn reference_loop(mut q: DutQueues, swap: bool, stop: &AtomicBool, c: &Counters) -> i32 {
     let mut buf: Vec<Mbuf> = Vec::with_capacity(BURST);
     let (mut rx, mut tx, mut dropped) = (0u64, 0u64, 0u64);
     let ports = q.rx.len();
-    let (mut iters, mut idle) = (0u64, 0u64);
+    let (mut iters, mut idle, mut cycles) = (0u64, 0u64, 0u64);
     while !stop.load(Ordering::Relaxed) {
         let before = rx;
         for p in 0..ports {
+            let t0 = rdtsc();
             let n = q.rx[p].rx_burst(&mut buf);
             if n == 0 {
                 continue;
@@ -126,11 +137,13 @@ pub fn reference_loop(mut q: DutQueues, swap: bool, stop: &AtomicBool, c: &Count
                 dropped += buf.len() as u64;
                 Mbuf::free_bulk(&mut buf);
             }
+            cycles += rdtsc().wrapping_sub(t0);
         }
         iters += 1;
         idle += u64::from(rx == before);
         c.publish(rx, tx, dropped);
         c.publish_loop(iters, idle);
+        c.busy_cycles.store(cycles, Ordering::Relaxed);
     }
     drain(&mut q.rx);
     0
@@ -414,6 +427,13 @@ impl RunState {
         };
         let idle = c.idle_polls.get();
         (c.busy_polls.get() + idle, idle)
+    }
+
+    /// Return the DUT's busy cycles so far (the worker's `busy_cycles` for ferrovs).
+    pub fn dut_cycles(&self) -> u64 {
+        self.dut_worker
+            .get()
+            .map_or_else(|| self.dut.cycles_sample(), |c| c.busy_cycles.get())
     }
 
     /// Return the ferrovs DUT's idle sleeps so far (0 for the references).

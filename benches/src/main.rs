@@ -120,6 +120,11 @@ enum Cmd {
         /// Label for the results (e.g. `testpmd` or `ferrovs`).
         #[arg(long)]
         peer: String,
+        /// After printing the result, keep the ports up until stdin closes: memif resets a
+        /// peer's port counters when the link goes down, so the peer (testpmd) must be stopped
+        /// and have printed its statistics first.
+        #[arg(long)]
+        hold: bool,
         #[command(flatten)]
         timing: Timing,
     },
@@ -179,8 +184,9 @@ fn main() {
             proto,
             flows,
             peer,
+            hold,
             timing,
-        } => memif_gen(&dir, &dut, &proto, flows, &peer, &timing),
+        } => memif_gen(&dir, &dut, &proto, flows, (&peer, hold), &timing),
         Cmd::FreeBulk {
             bursts,
             rounds,
@@ -280,6 +286,10 @@ struct Measured {
     loops: [((u64, u64), (u64, u64)); 2],
     /// Pauses the DUT slept in the window (ferrovs with `--idle sleep`).
     sleeps: u64,
+    /// The DUT's busy cycles at the window's edges (0 for a DUT in another process).
+    cycles: (u64, u64),
+    /// Unix time (seconds) at the window's edges, to match a DUT process's own samples.
+    unix: (f64, f64),
 }
 
 /// (rx, tx, dropped) of one loop.
@@ -304,11 +314,15 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     std::thread::sleep(Duration::from_secs_f64(t.warmup));
     let l0 = (st.gen.loop_sample(), st.dut_loop_sample());
     let s0 = st.dut_sleeps();
+    let c0 = st.dut_cycles();
+    let u0 = unix_now();
     let mut samples = vec![(Instant::now(), st.gen.sample(), st.dut_sample())];
     for _ in 0..WINDOWS {
         std::thread::sleep(Duration::from_secs_f64(t.secs / f64::from(WINDOWS)));
         samples.push((Instant::now(), st.gen.sample(), st.dut_sample()));
     }
+    let c1 = st.dut_cycles();
+    let u1 = unix_now();
     let l1 = (st.gen.loop_sample(), st.dut_loop_sample());
     let sleeps = st.dut_sleeps() - s0;
     shutdown(st);
@@ -317,6 +331,8 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
         samples,
         loops: [(l0.0, l1.0), (l0.1, l1.1)],
         sleeps,
+        cycles: (c0, c1),
+        unix: (u0, u1),
     })
 }
 
@@ -345,6 +361,13 @@ impl Measured {
         let d = pick(b).saturating_sub(pick(a));
         (d as f64 / secs / 1e6, d)
     }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn share(((i0, s0), (i1, s1)): ((u64, u64), (u64, u64))) -> f64 {
@@ -376,10 +399,26 @@ fn result_json(
     proto: L4Proto,
     flows: usize,
     m: &Measured,
+    tsc_hz: u64,
 ) -> serde_json::Value {
     let windows = m.rates(|s| s.1 .0);
     let first = &m.samples[0];
     let last = &m.samples[m.samples.len() - 1];
+    // The DUT's cost in TSC cycles per frame received in the window, counted over the
+    // iterations that received frames (testpmd's "CPU cycles/packet"); and frames per such
+    // iteration (the burst the cost is spread over).
+    let dut_rx = last.2 .0.saturating_sub(first.2 .0);
+    let cycles = m.cycles.1.saturating_sub(m.cycles.0);
+    let ((i0, s0), (i1, s1)) = m.loops[1];
+    let busy_polls = i1.saturating_sub(i0).saturating_sub(s1.saturating_sub(s0));
+    let per = |a: u64, b: u64| {
+        if b == 0 {
+            None
+        } else {
+            Some(a as f64 / b as f64)
+        }
+    };
+    let window_s = (last.0 - first.0).as_secs_f64();
     json!({
         "bench": bench,
         "dut": dut.name(),
@@ -404,6 +443,13 @@ fn result_json(
         "gen_queue_full_share": share(m.loops[0]),
         "dut_empty_poll_share": share(m.loops[1]),
         "dut_idle_sleeps_in_window": m.sleeps,
+        "tsc_hz": tsc_hz,
+        "dut_busy_cycles_in_window": cycles,
+        "dut_cycles_per_packet": if cycles == 0 { None } else { per(cycles, dut_rx) },
+        "dut_rx_per_busy_poll": per(dut_rx, busy_polls),
+        // Share of the DUT's time in busy iterations (near 1 when it set the rate).
+        "dut_busy_time_share": per(cycles, (window_s * tsc_hz as f64) as u64),
+        "window_unix": [m.unix.0, m.unix.1],
     })
 }
 
@@ -549,16 +595,17 @@ fn ring_case(
     gen_job.join();
     dut_job.join();
     let m = m?;
-    let mut r = result_json("ring", dut, "in-process", proto, flows, &m);
+    let mut r = result_json("ring", dut, "in-process", proto, flows, &m, eal.tsc_hz());
     r["table_build_s"] = json!(build_s);
     r["idle"] = json!(idle_name(idle));
     eprintln!(
-        "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps (DUT rx {:.2}, offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
+        "ring {:>8} {:>5} {} {:>9} flows: {:6.2} Mpps, {:.1} cycles/packet (DUT rx {:.2}, offered {:.2}, prefill {:.1}s, DUT queue full {:.0}%, DUT empty polls {:.0}%, DUT sleeps {})",
         dut.name(),
         idle_name(idle),
         proto.as_str(),
         flows,
         r["mpps"].as_f64().unwrap_or(0.0),
+        r["dut_cycles_per_packet"].as_f64().unwrap_or(0.0),
         r["dut_rx_mpps"].as_f64().unwrap_or(0.0),
         r["offered_mpps"].as_f64().unwrap_or(0.0),
         m.prefill_s,
@@ -825,7 +872,7 @@ fn memif_gen(
     dut: &str,
     proto: &str,
     flows: usize,
-    peer: &str,
+    (peer, hold): (&str, bool),
     t: &Timing,
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
@@ -863,7 +910,7 @@ fn memif_gen(
     st.dut_done.store(true, Ordering::Release);
     job.join();
     let m = m?;
-    let r = result_json("memif", dut, peer, proto, flows, &m);
+    let r = result_json("memif", dut, peer, proto, flows, &m, eal.tsc_hz());
     eprintln!(
         "memif {peer} {:>8} {} {flows} flows: {:.2} Mpps (offered {:.2})",
         dut.name(),
@@ -872,6 +919,11 @@ fn memif_gen(
         r["offered_mpps"].as_f64().unwrap_or(0.0)
     );
     println!("{r}");
+    if hold {
+        use std::io::Read;
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    }
     drop(p1tx);
     drop((p0, p1));
     Ok(())
@@ -905,8 +957,24 @@ fn memif_dut(
     // The DUT kind only matters for the reference loops; the frames pick the mode by VIP.
     let job = launch_dut(&eal, lc[0], (Dut::Dr, idle), sessions, q, &snap, &st, "dut")?;
     eprintln!("memif-dut: ferrovs worker loop running ({sessions} sessions)");
+    // The generator's window is known only to the generator: print the worker's counters with
+    // the time every 50 ms, for `benches/run.py` to take the ones at the window's edges.
+    let hz = eal.tsc_hz();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
+        if let Some(c) = st.dut_worker.get() {
+            println!(
+                "{}",
+                json!({
+                    "unix": unix_now(),
+                    "rx": c.rx.get(),
+                    "busy_cycles": c.busy_cycles.get(),
+                    "busy_polls": c.busy_polls.get(),
+                    "idle_polls": c.idle_polls.get(),
+                    "tsc_hz": hz,
+                })
+            );
+        }
     }
     st.stop_dut.store(true, Ordering::Relaxed);
     job.join();

@@ -145,6 +145,10 @@ pub struct WorkerCounters {
     pub busy_polls: Counter,
     /// Polls that returned nothing (set by the worker loop).
     pub idle_polls: Counter,
+    /// Clock ticks of the polls that returned packets, each from its start to the next
+    /// poll's (set by the worker loop; TSC cycles under DPDK). Divided by `rx`, the CPU
+    /// cycles per packet as `dpdk-testpmd --record-core-cycles` reports them.
+    pub busy_cycles: Counter,
     /// Pauses an idle worker slept (`[dpdk] idle = "sleep"`).
     pub idle_sleeps: Counter,
     /// Microseconds those pauses took.
@@ -203,6 +207,7 @@ impl WorkerCounters {
             ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
+            busy_cycles: Counter::default(),
             idle_sleeps: Counter::default(),
             idle_sleep_us: Counter::default(),
             sessions4: Counter::default(),

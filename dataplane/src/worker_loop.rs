@@ -9,7 +9,9 @@
 //! (they come from any port); sort every frame by verdict into per-port TX buffers, the punt
 //! buffer and per-worker redirect buffers; flush each, counting what did not fit
 //! ([`DropReason::TxRingFull`], [`DropReason::PuntRingFull`],
-//! [`DropReason::RedirectRingFull`]); count the poll as busy or idle; run the timer wheel
+//! [`DropReason::RedirectRingFull`]); count the poll as busy or idle, and a busy poll's clock
+//! ticks ([`WorkerCounters::busy_cycles`]: TSC cycles under DPDK, so busy cycles / received
+//! packets is testpmd's `--record-core-cycles` "CPU cycles/packet"); run the timer wheel
 //! every [`TICK_EVERY`] iterations. In [`IdleMode::Sleep`] a worker that keeps finding nothing
 //! sleeps between polls ([`Backoff`]).
 //!
@@ -189,10 +191,19 @@ impl<F: RxFrame> WorkerLoop<F> {
         self.frag_id = u32::from(worker.id()).wrapping_mul(0x9e37_79b9);
         let mut backoff = Backoff::default();
         let mut iter: u32 = 0;
+        // The clock is read once per iteration: a busy iteration's cycles are the ticks from
+        // its read to the next one (no second read per iteration).
+        let mut last = start;
+        let mut last_busy = false;
         while !env.stop.load(Ordering::Relaxed) {
             let snap = env.shared.load();
             worker.sync(&snap);
-            let ticks = env.clock.ticks().wrapping_sub(start);
+            let t = env.clock.ticks();
+            if last_busy {
+                c.busy_cycles.add(t.wrapping_sub(last));
+            }
+            last = t;
+            let ticks = t.wrapping_sub(start);
             let now = u32::try_from(ticks / hz).unwrap_or(u32::MAX);
             // Milliseconds for admission control's rates, without overflow for any TSC rate.
             worker.set_clock_ms((ticks / hz) * 1000 + (ticks % hz) * 1000 / hz);
@@ -223,7 +234,8 @@ impl<F: RxFrame> WorkerLoop<F> {
                 self.dispatch(n, &c);
             }
             self.flush(io, &c);
-            if got > 0 {
+            last_busy = got > 0;
+            if last_busy {
                 c.busy_polls.inc();
             } else {
                 c.idle_polls.inc();
@@ -237,6 +249,9 @@ impl<F: RxFrame> WorkerLoop<F> {
                     sleep(pause, &env.clock, hz, &c);
                 }
             }
+        }
+        if last_busy {
+            c.busy_cycles.add(env.clock.ticks().wrapping_sub(last));
         }
     }
 

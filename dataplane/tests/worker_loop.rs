@@ -498,6 +498,54 @@ fn test_busy_mode_polls_without_sleeping() {
     );
 }
 
+/// A clock that moves on by [`STEP`] ticks each time it is read.
+#[derive(Clone, Debug, Default)]
+struct SteppingClock(Arc<AtomicU64>);
+
+const STEP: u64 = 1000;
+
+impl Clock for SteppingClock {
+    fn ticks(&self) -> u64 {
+        self.0.fetch_add(STEP, Ordering::Relaxed) + STEP
+    }
+    fn hz(&self) -> u64 {
+        1_000_000_000
+    }
+}
+
+/// Busy cycles are the ticks of the iterations that received frames, and only those: with a
+/// clock read once per iteration, two busy iterations (32 + 8 frames) among ten cost two
+/// steps, whatever the idle ones did.
+#[test]
+fn test_busy_cycles_count_only_iterations_that_received() {
+    let (mut io, wires) = io(1024, 1024);
+    let shared = shared();
+    let map = ports();
+    let stop = AtomicBool::new(false);
+    let mut w = worker(0, 1);
+    for p in 0..40 {
+        assert!(wires.rx[0].push(frame(&dr_syn(2000 + p), 0)));
+    }
+    let env = LoopEnv {
+        shared: &shared,
+        stop: &stop,
+        ports: &map,
+        clock: SteppingClock::default(),
+        idle: IdleMode::Busy,
+    };
+    worker_loop::run(&mut w, &mut io, &env, &mut stop_after(&stop, 10));
+    let c = w.counters().clone();
+    assert_eq!((c.busy_polls.get(), c.idle_polls.get()), (2, 8));
+    assert_eq!(c.rx.get(), 40);
+    assert_eq!(c.busy_cycles.get(), 2 * STEP);
+    // The last iteration busy: its cycles are counted when the loop stops.
+    let stop = AtomicBool::new(false);
+    let env = LoopEnv { stop: &stop, ..env };
+    assert!(wires.rx[0].push(frame(&dr_syn(3000), 0)));
+    worker_loop::run(&mut w, &mut io, &env, &mut stop_after(&stop, 1));
+    assert_eq!((c.busy_polls.get(), c.busy_cycles.get()), (3, 3 * STEP));
+}
+
 /// A service that stops the loop on its `limit`th iteration.
 fn stop_after(stop: &AtomicBool, limit: u32) -> impl FnMut(&Worker, u32) + '_ {
     let mut n = 0;

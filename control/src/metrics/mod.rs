@@ -382,6 +382,8 @@ pub struct WorkerRow {
     pub busy_polls: u64,
     /// Polls that returned nothing.
     pub idle_polls: u64,
+    /// TSC cycles spent in polls that returned packets.
+    pub busy_cycles: u64,
     /// Pauses slept by an idle worker (`[dpdk] idle = "sleep"`).
     pub idle_sleeps: u64,
     /// Microseconds those pauses took.
@@ -446,6 +448,7 @@ impl WorkerRow {
             capacity_ipv6,
             busy_polls: c.busy_polls.get(),
             idle_polls: c.idle_polls.get(),
+            busy_cycles: c.busy_cycles.get(),
             idle_sleeps: c.idle_sleeps.get(),
             idle_sleep_us: c.idle_sleep_us.get(),
             toa_inserted: c.toa_inserted.get(),
@@ -972,6 +975,12 @@ const WORKER: [WorkerField; 30] = [
         "Poll loop iterations that received packets.",
         Kind::Counter,
         |w| w.busy_polls,
+    ),
+    (
+        "ferrovs_worker_busy_cycles_total",
+        "TSC cycles spent in poll loop iterations that received packets; divided by ferrovs_worker_rx_packets_total, the CPU cycles per packet (dpdk-testpmd --record-core-cycles).",
+        Kind::Counter,
+        |w| w.busy_cycles,
     ),
     (
         "ferrovs_worker_idle_polls_total",

@@ -73,6 +73,7 @@ fn workers() -> Vec<Arc<WorkerCounters>> {
             c.tx.add(900 + w);
             c.redirected.add(7);
             c.busy_polls.add(50);
+            c.busy_cycles.add(64_000 + w);
             c.idle_polls.add(950);
             c.idle_sleeps.add(30 + w);
             c.idle_sleep_us.add(4000);
@@ -389,6 +390,10 @@ fn test_representative_exposition_is_well_formed_and_complete() {
 
     assert_eq!(get("ferrovs_worker_rx_packets_total{worker=\"1\"}"), 1001.0);
     assert_eq!(get("ferrovs_worker_busy_polls_total{worker=\"0\"}"), 50.0);
+    assert_eq!(
+        get("ferrovs_worker_busy_cycles_total{worker=\"1\"}"),
+        64_001.0
+    );
     assert_eq!(get("ferrovs_worker_idle_polls_total{worker=\"0\"}"), 950.0);
     assert_eq!(get("ferrovs_worker_idle_sleeps_total{worker=\"1\"}"), 31.0);
     assert_eq!(

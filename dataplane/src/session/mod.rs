@@ -34,6 +34,8 @@ use crate::types::{FlowKey, L4Proto};
 
 mod hash;
 mod index;
+#[cfg(feature = "fuzzing")]
+pub mod index_bench;
 pub mod persist;
 mod table;
 pub mod tcp;
