@@ -915,7 +915,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 30] = [
+const WORKER: [WorkerField; 31] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
