@@ -1168,6 +1168,7 @@ fn import_vs(
             },
             proxy_protocol,
             mss_clamp: None,
+            syn_proxy: config::SynProxyMode::Off,
             sorry_server,
             health_check,
             real_servers: rs,

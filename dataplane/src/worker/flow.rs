@@ -84,10 +84,19 @@ impl Worker {
                 self.towards_backend(pkt, &f)
             }
             Direction::Reply => {
-                let v = forward::to_client(pkt, &f.s)?;
-                if f.s.flags & Session::<A>::FLAG_PROXY != 0 {
+                // One test for PROXY and the SYN proxy (sessions without both pay only it).
+                if f.s.flags & (Session::<A>::FLAG_PROXY | Session::<A>::FLAG_SYNPROXY) != 0 {
+                    if f.s.flags & Session::<A>::FLAG_SYNPROXY != 0 {
+                        return self.syn_proxy_to_client(pkt, &f);
+                    }
+                    let v = forward::to_client(pkt, &f.s)?;
                     self.proxy_to_client(pkt, &f);
+                    if pkt.flags.syn && snap.clamps_mss() {
+                        clamp_mss(pkt, f.s.service());
+                    }
+                    return Ok(v);
                 }
+                let v = forward::to_client(pkt, &f.s)?;
                 // After PROXY's own lowering, so the two compose as the smaller.
                 if pkt.flags.syn && snap.clamps_mss() {
                     clamp_mss(pkt, f.s.service());
@@ -102,17 +111,14 @@ impl Worker {
     #[inline(always)]
     fn towards_backend<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, f: &Flow<A>) -> Fwd {
         let s = &f.s;
+        // One test for PROXY and the SYN proxy (sessions without both pay only it).
+        if s.flags & (Session::<A>::FLAG_PROXY | Session::<A>::FLAG_SYNPROXY) != 0 {
+            return self.special_to_backend(pkt, f);
+        }
         let port = forward::port(pkt.snap, s.backend_port)?;
         let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
-        if s.flags & Session::<A>::FLAG_PROXY != 0 {
-            // A fragment cannot take the PROXY header: growing it would shift every later
-            // fragment's offset.
-            if pkt.p.frag {
-                return Err(DropReason::FragmentBad);
-            }
-            self.proxy_to_backend(pkt, f, port.mtu)?;
-        } else if fullnat::toa_due(pkt, s) && !pkt.p.frag {
-            // Nor TOA, for the same reason.
+        // A fragment cannot take TOA: growing it would shift every later fragment's offset.
+        if fullnat::toa_due(pkt, s) && !pkt.p.frag {
             fullnat::insert_toa(pkt, s, port.mtu, &self.counters);
             // One attempt per connection: mark it either way so a header without room is not
             // re-examined on every packet.
@@ -120,6 +126,30 @@ impl Worker {
                 rec.flags |= Session::<A>::FLAG_TOA_SENT;
             }
         }
+        Ok(v)
+    }
+
+    /// A client packet of a PROXY or SYN proxy session. Out of line: only such sessions come
+    /// here.
+    #[cold]
+    #[inline(never)]
+    fn special_to_backend<A: Family, F: Frame>(
+        &mut self,
+        pkt: &mut Pkt<'_, F>,
+        f: &Flow<A>,
+    ) -> Fwd {
+        let s = &f.s;
+        if s.flags & Session::<A>::FLAG_SYNPROXY != 0 {
+            return self.syn_proxy_to_backend(pkt, f);
+        }
+        let port = forward::port(pkt.snap, s.backend_port)?;
+        let v = forward::to_backend(pkt, s, port, &self.counters, &mut self.admit)?;
+        // A fragment cannot take the PROXY header: growing it would shift every later
+        // fragment's offset.
+        if pkt.p.frag {
+            return Err(DropReason::FragmentBad);
+        }
+        self.proxy_to_backend(pkt, f, port.mtu)?;
         Ok(v)
     }
 }

@@ -49,6 +49,7 @@ mod lports;
 mod new_flow;
 mod owner;
 mod sync;
+mod synproxy;
 
 pub use crate::owner::{fullnat_owner, nat_owner, persist_owner, ReplySteering};
 pub(crate) use admit::Admit;
@@ -178,6 +179,10 @@ pub struct Worker {
     admit: admit::Admit,
     /// Fragmented datagrams in flight ([`fragment`]).
     frags: fragment::Frags,
+    /// Unix seconds: the SYN cookies' clock ([`Worker::set_wall_clock`]).
+    wall_s: u64,
+    /// Client segments held while SYN proxy server legs open.
+    held: crate::forward::synproxy::Held,
 }
 
 /// One packet on its way through the worker: what every step reads, borrowed for the packet's
@@ -267,6 +272,8 @@ impl Worker {
             counters,
             sync: None,
             admit: admit::Admit::default(),
+            wall_s: 0,
+            held: crate::forward::synproxy::Held::new(),
         }
     }
 
