@@ -171,21 +171,21 @@ fn check_one<A: Family>(
     let c = cookie.wrapping_sub(key.hash(t, None)).wrapping_sub(isn);
     let made = c >> COOKIEBITS;
     let age = count.wrapping_sub(made) & (u32::MAX >> COOKIEBITS);
-    // Accepted ticks: now, one before, one ahead (255 in 8 bits).
-    if age > 1 && age != 0xff {
-        return Err(CookieError::Stale);
-    }
+    // The tick it names (one ahead reads as 255 in 8 bits).
     let full = if age == 0xff {
         count.wrapping_add(1)
     } else {
         count.wrapping_sub(age)
     };
     let mssi = c.wrapping_sub(key.hash(t, Some(full))) & COOKIEMASK;
-    if mssi < 4 {
-        Ok(mssi)
-    } else {
-        Err(CookieError::Bad)
+    if mssi >= 4 {
+        return Err(CookieError::Bad);
     }
+    // Accepted ticks: now, one before, one ahead; a genuine older one is stale.
+    if age > 1 && age != 0xff {
+        return Err(CookieError::Stale);
+    }
+    Ok(mssi)
 }
 
 /// Check `cookie` under the current secret, then the previous one.
