@@ -42,7 +42,7 @@ fn vs_keywords_ferrovs_lacks_are_warned_at_their_line() {
         at(
             w,
             8,
-            "syn_proxy is not imported: ferrovs has no SYN proxy yet"
+            "syn_proxy is not imported: ferrovs's SYN proxy needs a TCP service"
         ),
         "{w:?}"
     );

@@ -208,6 +208,8 @@ pub struct Snapshot {
     drops_sessions: bool,
     /// Whether some service sets `mss_clamp`: SYNs of other snapshots skip the lookup.
     clamps_mss: bool,
+    /// Whether some service has the SYN proxy on.
+    proxies_syn: bool,
     /// The SYN cookie keys (`[syn_proxy]`); `None` keeps every service's SYN proxy off.
     pub syn_cookies: Option<crate::forward::syncookie::CookieKeys>,
     /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
@@ -244,6 +246,12 @@ impl Snapshot {
     #[inline]
     pub fn drops_sessions(&self) -> bool {
         self.drops_sessions
+    }
+
+    /// Return whether some service has the SYN proxy on.
+    #[inline]
+    pub fn proxies_syn(&self) -> bool {
+        self.proxies_syn
     }
 
     /// Return whether some service clamps the TCP MSS (so a SYN needs to look at its service).
@@ -720,9 +728,11 @@ impl SnapshotBuilder {
         let drops_sessions = services.iter().flatten().any(|s| s.expire_nodest)
             || backends.iter().flatten().any(|b| b.drop_sessions);
         let clamps_mss = services.iter().flatten().any(|s| s.mss_clamp != 0);
+        let proxies_syn = services.iter().flatten().any(|s| s.syn_proxy);
         Snapshot {
             drops_sessions,
             clamps_mss,
+            proxies_syn,
             any_not_owned: !self.not_owned.is_empty(),
             not_owned: self.not_owned,
             generation: self.generation,

@@ -423,10 +423,19 @@ struct HeldMeta {
 }
 
 impl Held {
+    /// An empty pool: it takes its memory when the SYN proxy is first on ([`Self::enable`]).
     pub(crate) fn new() -> Self {
         Self {
-            buf: vec![0; HELD * HELD_BYTES],
-            meta: vec![HeldMeta::default(); HELD],
+            buf: Vec::new(),
+            meta: Vec::new(),
+        }
+    }
+
+    /// Allocate the pool, once (a configuration change, not a packet, calls it).
+    pub(crate) fn enable(&mut self) {
+        if self.meta.is_empty() {
+            self.buf = vec![0; HELD * HELD_BYTES];
+            self.meta = vec![HeldMeta::default(); HELD];
         }
     }
 

@@ -454,7 +454,9 @@ pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
     /// Per slot: [`ProxyState::isn1`] (valid while the record has [`Session::FLAG_PROXY`]).
     proxy_isn1: Vec<u32>,
-    /// Per slot: [`SynProxyState`] (valid while the record has [`Session::FLAG_SYNPROXY`]).
+    /// Per slot: [`SynProxyState`] (valid while the record has [`Session::FLAG_SYNPROXY`]);
+    /// empty until a configuration first enables the SYN proxy ([`Self::enable_synproxy`]), so
+    /// gateways without it pay no memory for it.
     synproxy: Vec<SynProxyState>,
     index: Index,
     wheel: Wheel,
@@ -502,7 +504,7 @@ impl<A: SessionAddr> SessionTable<A> {
         Self {
             slab,
             proxy_isn1: vec![0; capacity],
-            synproxy: vec![SynProxyState::default(); capacity],
+            synproxy: Vec::new(),
             index: Index::with_entries(2 * capacity),
             wheel: Wheel::new(),
             seed,
@@ -629,6 +631,20 @@ impl<A: SessionAddr> SessionTable<A> {
             s.proxy = (st.len & 0x7f) as u8 | if st.v2 { 0x80 } else { 0 };
             *i = st.isn1;
         }
+    }
+
+    /// Allocate the SYN proxy's side array (16 bytes a slot), once: the worker calls it when a
+    /// snapshot first has a SYN-proxied service (an allocation per configuration change, not
+    /// per packet).
+    pub fn enable_synproxy(&mut self) {
+        if self.synproxy.is_empty() {
+            self.synproxy = vec![SynProxyState::default(); self.slab.len()];
+        }
+    }
+
+    /// Whether [`Self::enable_synproxy`] ran.
+    pub fn synproxy_enabled(&self) -> bool {
+        !self.synproxy.is_empty() || self.slab.is_empty()
     }
 
     /// The SYN proxy state of `slot` (meaningful only with [`Session::FLAG_SYNPROXY`]).

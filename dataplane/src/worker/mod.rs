@@ -331,6 +331,11 @@ impl Worker {
             })
         }));
         self.admit.resync(snap, self.cfg.id, self.cfg.workers, 0);
+        if snap.proxies_syn() {
+            self.tables.s4.enable_synproxy();
+            self.tables.s6.enable_synproxy();
+            self.held.enable();
+        }
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }
