@@ -8,7 +8,7 @@ use crate::forward::synproxy::{self as sp, flag, Seg};
 use crate::forward::{self, fullnat, Fwd};
 use crate::frame::Frame;
 use crate::rewrite::{set_macs, src_mac, Family};
-use crate::session::{Direction, Session, SlotId, SynProxyState, TcpFlags, TcpState};
+use crate::session::{Session, SlotId, SynProxyState, TcpFlags, TcpState};
 use crate::snapshot::Service;
 use crate::sync::{DeleteReason, SyncKind};
 use crate::types::FlowKey;
@@ -207,7 +207,7 @@ impl Worker {
             p: &p,
             flags: TcpFlags::from_bits(flag::SYN),
         };
-        self.forward::<A, F>(&mut syn, slot, Direction::Inbound, true)
+        self.forward_cold::<A, F>(&mut syn, slot, true)
     }
 
     /// A client segment of a SYN proxy session (the caller tested the flag): while the server
@@ -356,7 +356,7 @@ impl Worker {
         }
         let p = parse_frame(pkt.frame.data())?;
         let mut ackp = super::Pkt::new(pkt.snap, pkt.now, pkt.in_port, &mut *pkt.frame, &p);
-        Ok(self.forward::<A, F>(&mut ackp, slot, Direction::Inbound, false))
+        Ok(self.forward_cold::<A, F>(&mut ackp, slot, false))
     }
 
     /// The server refused our SYN: the client gets a RST from the VIP at our ISN + 1; the
