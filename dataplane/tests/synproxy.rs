@@ -213,6 +213,7 @@ impl Case {
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn server_frame(
         &self,
         to: u16,
