@@ -652,3 +652,93 @@ fn lost_syn_is_sent_again_with_the_clients_next_segment() {
     let s = c.w.sessions4().iter().next().unwrap().1;
     assert_eq!(s.state_name(), "ESTABLISHED");
 }
+
+/// Nothing on the SYN proxy's paths allocates: cookie answers, valid ACKs with held data, the
+/// server's SYN-ACK and the replay, translated segments both ways, and refused legs, all under
+/// the counting allocator (after the first packet synced the worker to the snapshot, which
+/// allocates the side array and the hold pool once).
+#[test]
+fn the_syn_proxy_paths_do_not_allocate() {
+    let mut c = Case::new(FwdMethod::Nat, false, |_| {});
+    let flows: Vec<u16> = (41000..41064).collect();
+    let isn = 1000u32;
+    // Untimed: the cookies (a SYN makes no state, so asking twice gives the same answer).
+    let mut cookies = Vec::new();
+    for &p in &flows {
+        c.cport = p;
+        let f = c.client_frame(isn, 0, "S", &SYN_OPTS, &[]);
+        let o = c.send_tx(0, f, 0);
+        cookies.push((o.seq, ts_of(&o).unwrap().0));
+    }
+    let (mut syns, mut acks, mut synacks, mut data, mut cacks) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (i, (&p, &(ck, ts))) in flows.iter().zip(&cookies).enumerate() {
+        c.cport = p;
+        syns.push(c.client_frame(isn, 0, "S", &SYN_OPTS, &[]));
+        acks.push(c.client_frame(
+            isn + 1,
+            ck.wrapping_add(1),
+            "PA",
+            &[Opt::Timestamp(1001, ts)],
+            b"GET /",
+        ));
+        let sa = if i % 8 == 7 { "RA" } else { "SA" };
+        synacks.push(c.server_frame(
+            p,
+            7000,
+            isn + 1,
+            sa,
+            65535,
+            &[Opt::Timestamp(9, 1001), Opt::WindowScale(9)],
+            &[],
+        ));
+        data.push(c.server_frame(
+            p,
+            7001,
+            isn + 6,
+            "PA",
+            100,
+            &[Opt::Timestamp(10, 1001)],
+            b"200 OK",
+        ));
+        cacks.push(c.client_frame(
+            isn + 6,
+            ck.wrapping_add(7),
+            "A",
+            &[Opt::Timestamp(1002, ts.wrapping_add(1))],
+            &[],
+        ));
+    }
+    let mut frame = [VecFrame::new(&syns[0])];
+    let mut v = [Verdict::Drop(DropReason::NotForUs)];
+    let mut tx = 0;
+    let probe = allocation_counter::measure(|| {
+        drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    });
+    assert_eq!(probe.count_total, 1, "the counting allocator is not in use");
+    let info = allocation_counter::measure(|| {
+        for (port, set) in [
+            (0u8, &syns),
+            (0, &acks),
+            (1, &synacks),
+            (1, &data),
+            (0, &cacks),
+        ] {
+            for t in set.iter() {
+                assert!(frame[0].reset(t));
+                c.w.process(&c.snap, 20, port, &mut frame, &mut v);
+                tx += usize::from(matches!(v[0], Verdict::Tx(_)));
+            }
+        }
+    });
+    assert_eq!(info.count_total, 0, "allocations on the SYN proxy's paths");
+    // Every SYN, ACK and server answer went out; the refused legs' data and ACKs are dropped.
+    let refused = flows.len() / 8;
+    assert_eq!(
+        tx,
+        3 * flows.len() + 2 * (flows.len() - refused),
+        "{:?}",
+        c.drops()
+    );
+    assert_eq!(c.w.counters().syn_proxy_refused.get(), refused as u64);
+}
