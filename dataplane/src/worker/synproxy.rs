@@ -145,6 +145,9 @@ impl Worker {
         st: SynProxyState,
     ) -> Verdict {
         A::sessions(&mut self.tables).set_synproxy(slot, st);
+        // A frame a previous session of this slot left (it ended before its server answered)
+        // is not this connection's.
+        self.held.drop_slot(A::V6, slot.index() as u32);
         self.hold_data::<A, F>(pkt, slot);
         let s = match A::sessions(&mut self.tables).get(slot) {
             Some(&s) => s,
@@ -355,6 +358,14 @@ impl Worker {
             sp::write_segment::<A, F>(pkt.frame, l3, &seg)?;
         }
         let p = parse_frame(pkt.frame.data())?;
+        // Defence in depth: the frame is this connection's client segment.
+        let d = pkt.frame.data();
+        let sport = d
+            .get(p.l4_off..p.l4_off + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if A::src(d, p.l3_off) != s.client() || sport != Some(s.cport()) {
+            return Err(DropReason::SynProxyServerBad);
+        }
         let mut ackp = super::Pkt::new(pkt.snap, pkt.now, pkt.in_port, &mut *pkt.frame, &p);
         Ok(self.forward_cold::<A, F>(&mut ackp, slot, false))
     }
