@@ -6,7 +6,8 @@
 //! same file validates any gateway's cookies; `previous_secret` stays valid beside `secret`, so
 //! a reload that rotates (old `secret` becomes `previous_secret`) breaks no cookie in flight.
 //! `Debug` never prints a secret (configurations get logged); `Config::to_toml` writes it (the
-//! file is its home), `Config::to_toml_redacted` (the admin socket's answer) does not.
+//! file is its home; reloads re-read it), `Config::to_toml_redacted` (the admin socket's
+//! answer, which `ferrovs config export` prints) does not.
 
 use core::fmt;
 
