@@ -2149,3 +2149,72 @@ fn lab_nat_mss_clamp() {
     }
     lab.assert_drops_only(&[]);
 }
+
+/// Free 2 MiB huge pages on this box (`/proc/meminfo`).
+fn free_huge_pages() -> u64 {
+    let m = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    m.lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("HugePages_Free in /proc/meminfo")
+}
+
+/// `hugepages = true` (lab/lab up --hugepages), two workers of 1M sessions each: each worker's
+/// session tables are on 2 MiB huge pages, as the gateway's log says and as the kernel says of
+/// the gateway's memory (its anonymous huge-page mappings in /proc/PID/smaps hold at least the
+/// two 64 MiB IPv4 slabs; EAL's own huge pages are hugetlbfs files, not counted), and FullNAT
+/// forwards through both workers. Needs free huge pages: `make deps` reserves 512; with fewer
+/// than 256 free this fails and says so (nothing is skipped).
+#[test]
+fn lab_fullnat_session_tables_on_hugepages() {
+    let free = free_huge_pages();
+    assert!(
+        free >= 256,
+        "{free} free 2 MiB huge pages: this test needs 256 (EAL's mbufs and two workers' 1M-session \
+         tables); run make deps (scripts/deps.sh reserves 512)"
+    );
+    let lab = Lab::create(
+        TAG,
+        "fullnat",
+        &["--workers", "2", "--hugepages", "--sessions", "1048576"],
+    );
+    let log = lab.log();
+    for w in 0..2 {
+        let line = format!("ferrovs: worker {w}: session tables on 2 MiB huge pages");
+        assert!(log.contains(&line), "no '{line}' in the log:\n{log}");
+    }
+    let pid = std::fs::read_to_string(lab.state().join("ferrovs.pid")).expect("pid file");
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", pid.trim())).expect("smaps");
+    // Sum the sizes of the anonymous huge-page mappings (a header line names the mapping, a
+    // `Size:` line follows).
+    let mut anon_huge_kib = 0u64;
+    let mut in_anon_huge = false;
+    for l in smaps.lines() {
+        let first = l.split_whitespace().next().unwrap_or("");
+        let range = first.split_once('-').is_some_and(|(a, b)| {
+            u64::from_str_radix(a, 16).is_ok() && u64::from_str_radix(b, 16).is_ok()
+        });
+        if range {
+            in_anon_huge = l.contains("anon_hugepage");
+        } else if let Some(v) = l.strip_prefix("Size:") {
+            if in_anon_huge {
+                anon_huge_kib += v
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0);
+            }
+        }
+    }
+    let slabs_kib = 2 * 64 * 1024;
+    assert!(
+        anon_huge_kib >= slabs_kib,
+        "anonymous huge-page mappings of the gateway: {anon_huge_kib} KiB, below the two \
+         workers' slabs ({slabs_kib} KiB)\n{log}"
+    );
+    let url = format!("http://{}/", lab.var("VIP"));
+    alternates(&lab.curl_names(&url, 4));
+    lab.assert_both_workers_forward(&Flows::Http(&url));
+    lab.assert_drops_only(&[]);
+}

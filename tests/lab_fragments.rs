@@ -12,9 +12,15 @@
 //! `bad_ipv4_total_len`). The kernel's fanout defragments IPv4 only, so IPv6 fragments reach
 //! the gateway as sent. IPv4 fragments are covered by dataplane/tests/fragments.rs.
 //!
-//! TUN is not here either: it is IPv4 only, and a full-size fragment plus the 20-byte outer
-//! header no longer fits the 1500-byte MTU; the gateway does not fragment (the MTU half of
-//! item 4).
+//! TUN (IPv4 only) is here with Don't Fragment clear: a 1500-byte datagram, and a 1900-byte
+//! one that the kernel's fanout reassembles, no longer fit the 1500-byte MTU with the 20-byte
+//! outer header, so the gateway sends the tunnel packet in fragments (RFC 2003 §5.1), which the
+//! real server's kernel reassembles before lab/ipip-decap.py decapsulates.
+//!
+//! Large pings of a VIP: IPv6 `ping -s 3000` arrives in fragments, which the gateway's control
+//! plane reassembles and answers in fragments; IPv4 `ping -s 1900` arrives reassembled by the
+//! fanout (3000 would pass the ring's 2048-byte frame), and the worker answers it in
+//! fragments.
 mod common;
 
 use common::*;
@@ -56,6 +62,11 @@ impl Lab {
     /// Send `n` datagrams of `len` bytes to `vip`:7 from the client, one at a time; return the
     /// replies that were the request echoed whole, and the servers' names that answered.
     fn echo(&self, vip: &str, len: usize, n: usize) -> (usize, Vec<String>) {
+        self.echo_df(vip, len, n, true)
+    }
+
+    /// [`Lab::echo`], IPv4 with Don't Fragment clear when `df` is false (`IP_PMTUDISC_DONT`).
+    fn echo_df(&self, vip: &str, len: usize, n: usize, df: bool) -> (usize, Vec<String>) {
         let fam = if vip.contains(':') {
             "AF_INET6"
         } else {
@@ -68,6 +79,8 @@ impl Lab {
              for k in range({n}):\n\
              \x20   s = socket.socket(socket.{fam}, socket.SOCK_DGRAM)\n\
              \x20   s.settimeout(3)\n\
+             \x20   if {no_df}:\n\
+             \x20       s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER, IP_PMTUDISC_DONT\n\
              \x20   d = bytes((i * 7 + k) % 251 for i in range({len}))\n\
              \x20   s.sendto(d, ('{vip}', 7))\n\
              \x20   try:\n\
@@ -78,7 +91,8 @@ impl Lab {
              \x20   if body == d:\n\
              \x20       ok += 1\n\
              \x20       names.append(name.decode())\n\
-             print(ok, ' '.join(names))\n"
+             print(ok, ' '.join(names))\n",
+            no_df = if df { "False" } else { "True" },
         );
         let out = self.run("client", &["python3", "-c", &script]);
         let mut w = out.split_whitespace();
@@ -150,4 +164,73 @@ fn lab_fullnat_udp_fragments_ipv6() {
 #[test]
 fn lab_dr_udp_fragments_ipv6() {
     fragments("dr", "-g");
+}
+
+/// TUN with Don't Fragment clear: datagrams whose tunnel packet passes the MTU arrive whole at
+/// the real servers, the tunnel packet sent in fragments; nothing dropped for the MTU.
+#[test]
+fn lab_tun_udp_df_clear_is_sent_in_fragments() {
+    let lab = Lab::create(TAG, "tun", &["--workers", "1"]);
+    let vip = lab.var("VIP");
+    lab.udp_service(vip, [lab.var("RS1"), lab.var("RS2")], "-i", false);
+    for len in [1472, 1900] {
+        let (ok, names) = lab.echo_df(vip, len, 4, false);
+        assert_eq!(ok, 4, "tun {len} bytes: {ok} of 4 echoed whole");
+        assert_eq!(names, ["rs1", "rs2", "rs1", "rs2"], "tun {len}");
+    }
+    let scrape = lab.scrape();
+    assert_eq!(sum_of(&scrape, "ferrovs_worker_fragments_sent_total"), 8);
+    for r in ["mtu_exceeded", "cannot_fragment", "fragment_no_buffer"] {
+        assert!(
+            !scrape
+                .lines()
+                .any(|l| l.contains(&format!("reason=\"{r}\"")) && !l.ends_with(" 0")),
+            "tun: {r} drops\n{scrape}"
+        );
+    }
+}
+
+/// `ping -s` of the VIPs: 3 of 3 answered in both families, the IPv6 request reassembled by
+/// control, the IPv4 one (whole from the fanout) answered in fragments by the worker.
+#[test]
+fn lab_large_pings_of_a_vip_are_answered() {
+    let lab = Lab::create(TAG, "nat", &["--workers", "1"]);
+    lab.udp_service(
+        lab.var("VIP"),
+        [lab.var("RS1"), lab.var("RS2")],
+        "-m",
+        false,
+    );
+    lab.udp_service(
+        lab.var("VIP6"),
+        [lab.var("RS1_6"), lab.var("RS2_6")],
+        "-m",
+        false,
+    );
+    for (flag, vip, size) in [
+        ("-4", lab.var("VIP"), "1900"),
+        ("-6", lab.var("VIP6"), "3000"),
+    ] {
+        let out = lab.run(
+            "client",
+            &[
+                "ping", flag, "-c", "3", "-i", "0.3", "-W", "3", "-s", size, vip,
+            ],
+        );
+        assert!(
+            out.contains("3 received"),
+            "ping {flag} -s {size} {vip}:\n{out}"
+        );
+        assert!(out.contains(&format!(
+            "{} bytes from",
+            size.parse::<usize>().unwrap() + 8
+        )));
+    }
+    let scrape = lab.scrape();
+    // IPv4: three replies fragmented by the worker; IPv6: by control (not a worker counter).
+    assert_eq!(sum_of(&scrape, "ferrovs_worker_fragments_sent_total"), 3);
+    assert_eq!(
+        sum_of(&scrape, "ferrovs_worker_icmp_echo_answered_total"),
+        3
+    );
 }

@@ -467,6 +467,40 @@ fn port_for(ports: &[Port], ip: IpAddr) -> Option<&Port> {
         .find(|p| p.addresses.iter().any(|a| a.contains(ip)))
 }
 
+/// The port `ip` (a route's next hop or a static neighbour: `what`) is on: the port its table
+/// names (`port`; `Err` when that reference was refused already) must hold it in one of its
+/// networks; without one, the port whose networks hold it. `None` after an error at `at` when
+/// there is none.
+fn on_link_port<'p>(
+    sink: &mut Sink<'_>,
+    at: (&Range<usize>, &str),
+    ports: &'p [Port],
+    port: Result<Option<&'p Port>, ()>,
+    ip: IpAddr,
+    what: &str,
+) -> Option<&'p Port> {
+    let (span, path) = at;
+    match (port, port_for(ports, ip)) {
+        (Err(()), _) => None,
+        (Ok(Some(p)), _) if p.addresses.iter().any(|n| n.contains(ip)) => Some(p),
+        (Ok(Some(p)), _) => {
+            let nets = networks(p);
+            sink.error(
+                span,
+                path,
+                format!("{what} {ip} is not on port {}'s networks ({nets})", p.name),
+            );
+            None
+        }
+        (Ok(None), Some(p)) => Some(p),
+        (Ok(None), None) => {
+            let m = format!("{what} {ip} is not on any port's connected networks");
+            sink.error(span, path, m);
+            None
+        }
+    }
+}
+
 /// Describe a port's networks for messages: `10.0.0.0/24, 2001:db8::/64` or `no addresses`.
 fn networks(p: &Port) -> String {
     if p.addresses.is_empty() {
@@ -922,26 +956,8 @@ fn read_routes(root: &mut Tab<'_, '_>, sink: &mut Sink<'_>, ports: &[Port]) -> V
                     format!("next hop {via} is not in the same address family as {p}"),
                 );
             }
-            match (port, port_for(ports, via)) {
-                (Err(()), _) => {}
-                (Ok(Some(p)), _) if p.addresses.iter().any(|n| n.contains(via)) => {
-                    port_name.clone_from(&p.name)
-                }
-                (Ok(Some(p)), _) => sink.error(
-                    &va.span,
-                    &path,
-                    format!(
-                        "next hop {via} is not on port {}'s networks ({})",
-                        p.name,
-                        networks(p)
-                    ),
-                ),
-                (Ok(None), Some(p)) => port_name.clone_from(&p.name),
-                (Ok(None), None) => sink.error(
-                    &va.span,
-                    &path,
-                    format!("next hop {via} is not on any port's connected networks"),
-                ),
+            if let Some(p) = on_link_port(sink, (&va.span, &path), ports, port, via, "next hop") {
+                port_name.clone_from(&p.name);
             }
         }
         t.finish(sink);
@@ -1008,26 +1024,9 @@ fn read_neighbours(
                     format!("{ip} is a local address of pool {}", p.name),
                 );
             } else {
-                match (port, port_for(ports, ip)) {
-                    (Err(()), _) => {}
-                    (Ok(Some(p)), _) if p.addresses.iter().any(|n| n.contains(ip)) => {
-                        port_name.clone_from(&p.name)
-                    }
-                    (Ok(Some(p)), _) => sink.error(
-                        &a.span,
-                        &path,
-                        format!(
-                            "neighbour {ip} is not on port {}'s networks ({})",
-                            p.name,
-                            networks(p)
-                        ),
-                    ),
-                    (Ok(None), Some(p)) => port_name.clone_from(&p.name),
-                    (Ok(None), None) => sink.error(
-                        &a.span,
-                        &path,
-                        format!("neighbour {ip} is not on any port's connected networks"),
-                    ),
+                if let Some(p) = on_link_port(sink, (&a.span, &path), ports, port, ip, "neighbour")
+                {
+                    port_name.clone_from(&p.name);
                 }
             }
         }

@@ -8,6 +8,7 @@
 pub mod announce;
 pub mod console;
 pub mod doctor;
+pub mod echo;
 pub mod ha;
 pub mod health;
 pub mod metrics;

@@ -145,6 +145,9 @@ pub struct WorkerCounters {
     pub fragments_tracked: Counter,
     /// Fragment-table entries of a live datagram overwritten by a new one (table full).
     pub fragments_evicted: Counter,
+    /// Datagrams the gateway split into fragments to fit the egress MTU (TUN with Don't
+    /// Fragment clear, large echo replies).
+    pub fragments_sent: Counter,
     /// Frames to an address this gateway does not own under director HA (the peer does; a
     /// switch still sends here): forwarded anyway, and counted.
     pub ha_not_owned: Counter,
@@ -210,6 +213,7 @@ impl WorkerCounters {
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),
             fragments_tracked: Counter::default(),
+            fragments_sent: Counter::default(),
             fragments_evicted: Counter::default(),
             ha_not_owned: Counter::default(),
             busy_polls: Counter::default(),

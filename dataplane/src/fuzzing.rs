@@ -286,7 +286,15 @@ pub fn fuzz_one(data: &[u8]) -> Judged {
         let arrived_sound = frame_checksums_ok(bytes) == Some(true);
         let mut frame = [VecFrame::new(bytes)];
         w.process(snap, now, in_port, &mut frame, &mut verdict);
-        if let Verdict::Tx(p) = verdict[0] {
+        let (sent, mtu) = match verdict[0] {
+            Verdict::Tx(p) => (Some(p), None),
+            Verdict::TxFragment { port, mtu } => (Some(port), Some(mtu)),
+            _ => (None, None),
+        };
+        if let Some(mtu) = mtu {
+            check_fragments(frame[0].data(), mtu);
+        }
+        if let Some(p) = sent {
             assert!(usize::from(p) < snap.ports.len(), "tx on missing port {p}");
             check_parses(frame[0].data());
             judged.sent += 1;
@@ -334,6 +342,44 @@ fn check_parses(d: &[u8]) {
             }
         }
         Err(r) => panic!("transmitted frame does not parse: {r:?}"),
+    }
+}
+
+/// Split a frame the worker hands its loop to fragment as the loop does: when it can be split,
+/// every piece must fit `mtu`, carry a valid IPv4 header checksum, and the pieces together the
+/// datagram's payload.
+fn check_fragments(d: &[u8], mtu: u16) {
+    let l3 = if d[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    let mut carried = 0;
+    let r = crate::wire::fragmenter::fragment(d, mtu, 1, |head, payload| {
+        let ip = head.len() - l3 + payload.len();
+        assert!(
+            ip <= usize::from(mtu),
+            "a fragment of {ip} bytes for MTU {mtu}"
+        );
+        if head[l3] >> 4 == 4 {
+            let h = crate::wire::Ipv4Packet::new_unchecked(&head[l3..]);
+            assert!(h.verify_checksum(), "a fragment with a bad header checksum");
+            carried += usize::from(h.total_len()) - h.header_len();
+        } else {
+            carried += payload.len();
+        }
+        true
+    });
+    if r.is_ok() {
+        let v4 = d[l3] >> 4 == 4;
+        let payload = if v4 {
+            let h = crate::wire::Ipv4Packet::new_unchecked(&d[l3..]);
+            usize::from(h.total_len()) - h.header_len()
+        } else {
+            usize::from(u16::from_be_bytes([d[l3 + 4], d[l3 + 5]]))
+        };
+        // A datagram that fit went whole: its one "fragment" carried the header too.
+        let fits = r == Ok(1) && carried != payload;
+        assert!(
+            fits || carried == payload,
+            "fragments carry {carried} of {payload} bytes"
+        );
     }
 }
 

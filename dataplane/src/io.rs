@@ -45,6 +45,11 @@ pub trait RxFrame: Frame + Sized {
     /// [`PortMap`] turns into a gateway port index for frames that come through a ring.
     fn port_id(&self) -> u16;
 
+    /// Return an empty frame from the same pool as this one (DPDK: its mempool), for the few
+    /// frames the loop makes itself (the fragments of [`crate::worker::Verdict::TxFragment`]);
+    /// `None` when the pool is empty.
+    fn alloc_like(&self) -> Option<Self>;
+
     /// Release every frame in `frames`, leaving it empty. The default drops them one by one;
     /// DPDK overrides it with one bulk call.
     #[inline]

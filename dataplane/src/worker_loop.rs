@@ -23,7 +23,7 @@ use arc_swap::ArcSwap;
 use crate::counters::WorkerCounters;
 use crate::io::{Clock, PortMap, RingConsumer, RingProducer, RxFrame, RxQueue, Service, TxQueue};
 use crate::snapshot::Snapshot;
-use crate::wire::DropReason;
+use crate::wire::{fragmenter, DropReason};
 use crate::worker::{Verdict, Worker};
 
 /// RX burst size (l3fwd's): the most frames the loop takes from one queue or ring per
@@ -123,6 +123,9 @@ pub struct WorkerLoop<F> {
     tx: Vec<Vec<F>>,
     punt: Vec<F>,
     redirect: Vec<Vec<F>>,
+    /// The identification of the next datagram this loop fragments that has none (IPv4) or
+    /// needs one (the IPv6 Fragment header).
+    frag_id: u32,
 }
 
 /// Run `worker` on `io` until `env.stop` is set; `service` runs once per iteration.
@@ -158,6 +161,7 @@ impl<F: RxFrame> WorkerLoop<F> {
             tx: (0..io.tx.len()).map(|_| buf()).collect(),
             punt: buf(),
             redirect: (0..io.redirect_out.len()).map(|_| buf()).collect(),
+            frag_id: 0,
         }
     }
 
@@ -184,6 +188,9 @@ impl<F: RxFrame> WorkerLoop<F> {
         let wall0 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // Each worker's identifications start far from the others' (a multiplicative spread of
+        // its id), and deterministically: worker 0 gives its first fragmented datagram 1.
+        self.frag_id = u32::from(worker.id()).wrapping_mul(0x9e37_79b9);
         let mut backoff = Backoff::default();
         let mut iter: u32 = 0;
         while !env.stop.load(Ordering::Relaxed) {
@@ -247,6 +254,10 @@ impl<F: RxFrame> WorkerLoop<F> {
                     Some(t) => t.push(m),
                     None => c.drop_reason(DropReason::NoRoute),
                 },
+                Verdict::TxFragment { port, mtu } => match self.tx.get_mut(usize::from(port)) {
+                    Some(t) => fragment_out(m, t, mtu, &mut self.frag_id, c),
+                    None => c.drop_reason(DropReason::NoRoute),
+                },
                 Verdict::Punt(_) => self.punt.push(m),
                 Verdict::Redirect(w) => match self.redirect.get_mut(usize::from(w)) {
                     Some(r) => r.push(m),
@@ -305,6 +316,39 @@ fn sleep<K: Clock>(pause: Duration, clock: &K, hz: u64, c: &WorkerCounters) {
     c.idle_sleeps.inc();
     c.idle_sleep_us
         .add(u64::try_from(u128::from(slept) * 1_000_000 / u128::from(hz)).unwrap_or(u64::MAX));
+}
+
+/// Split `m` into fragments of at most `mtu` bytes of IP, queued in `buf` (a port's TX buffer)
+/// in its place; drop and count it when that fails. Out of line: only TUN packets with Don't
+/// Fragment clear and large echo replies come here.
+#[cold]
+#[inline(never)]
+fn fragment_out<F: RxFrame>(m: F, buf: &mut Vec<F>, mtu: u16, id: &mut u32, c: &WorkerCounters) {
+    *id = id.wrapping_add(1);
+    let before = buf.len();
+    let r = fragmenter::fragment(m.data(), mtu, *id, |head, payload| {
+        // The buffer never grows: a burst that has no room left drops the datagram.
+        if buf.len() == buf.capacity() {
+            return false;
+        }
+        let Some(mut f) = m.alloc_like() else {
+            return false;
+        };
+        let Some(d) = f.append(head.len() + payload.len()) else {
+            return false;
+        };
+        d[..head.len()].copy_from_slice(head);
+        d[head.len()..].copy_from_slice(payload);
+        buf.push(f);
+        true
+    });
+    if let Err(r) = r {
+        // All or nothing: a datagram missing a fragment is lost anyway.
+        buf.truncate(before);
+        c.drop_reason(r);
+    } else {
+        c.fragments_sent.inc();
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::frame_checksums_ok;
 use dataplane::snapshot::Snapshot;
-use dataplane::wire::DropReason;
-use dataplane::worker::{Verdict, Worker, WorkerConfig, FRAGMENT_TTL};
+use dataplane::wire::{fragmenter, DropReason};
+use dataplane::worker::{Punt, Verdict, Worker, WorkerConfig, FRAGMENT_TTL};
 use testkit::golden::{
     redirect_owner_worker_config, redirect_worker_config, snapshot, CLIENT_MAC, GW0_MAC, GW1_MAC,
     RS_DR_MAC, RS_FNAT_MAC, RS_NAT_MAC, RS_TUN_MAC,
@@ -501,10 +501,13 @@ fn fragmented_tcp_goes_through_and_gets_no_toa() {
     }
 }
 
-/// TUN does not fragment: a full-size fragment (1480 bytes of payload) plus the outer header
-/// passes the 1500-byte MTU and is dropped; its later fragments then have no entry.
+/// TUN with Don't Fragment clear (RFC 2003 §5.1): full-size fragments (1480 bytes of payload)
+/// that the outer header pushes past the 1500-byte MTU are sent in fragments of the tunnel
+/// packet (the loop splits them, here the same fragmenter); the backend's kernel reassembles
+/// those, decapsulates, and reassembles the client's datagram. With DF set it is ICMP
+/// "fragmentation needed" instead (`frag_needed_tells_the_client_the_mtu` in golden).
 #[test]
-fn tun_drops_a_full_size_fragment() {
+fn tun_fragments_the_tunnel_packet_when_df_is_clear() {
     let snap = snapshot();
     let mut w = Worker::new(WorkerConfig::default());
     let body = payload(4000);
@@ -516,11 +519,86 @@ fn tun_drops_a_full_size_fragment() {
         53,
         &body,
     );
-    let (vs, _) = run(&mut w, &snap, NOW, 0, &fragment(&f, 1480, ID));
-    assert_eq!(vs[0], Verdict::Drop(DropReason::MtuExceeded));
-    assert!(vs[1..]
-        .iter()
-        .all(|v| *v == Verdict::Drop(DropReason::FragmentNoSession)));
+    let mut tunnelled = Vec::new();
+    for frag in fragment(&f, 1480, ID) {
+        let mut fr = VecFrame::with_room(&frag, 128, 256);
+        let v = w.process_one(&snap, NOW, 0, &mut fr);
+        let Verdict::TxFragment { port, mtu } = v else {
+            assert_eq!(
+                frag.len(),
+                14 + 20 + 1048,
+                "only the short last one fits: {v:?}"
+            );
+            assert!(matches!(v, Verdict::Tx(_)));
+            tunnelled.push(fr.data().to_vec());
+            continue;
+        };
+        assert_eq!((port, mtu), (1, 1500));
+        // The outer fragments: each fits, DF clear, one identification, and together the
+        // tunnel packet.
+        let mut outer = Vec::new();
+        fragmenter::fragment(fr.data(), mtu, 77, |h, p| {
+            outer.push([h, p].concat());
+            true
+        })
+        .unwrap();
+        assert_eq!(outer.len(), 2);
+        let mut inner = Vec::new();
+        for o in &outer {
+            assert!(o.len() <= 14 + 1500);
+            assert_eq!(o[14 + 9], 4, "IP-in-IP");
+            assert_eq!(&o[..6], &RS_TUN_MAC);
+            inner.extend_from_slice(&o[34..]);
+        }
+        let mut whole = outer[0][..34].to_vec();
+        whole.extend_from_slice(&inner);
+        tunnelled.push(whole);
+    }
+    assert_eq!(tunnelled.len(), 3);
+    let d = reassemble(&tunnelled, 20);
+    assert!(l4_checksum_ok(&d));
+    assert_eq!(&d.l4[8..], &body[..]);
+    assert_eq!(drops(&w, DropReason::MtuExceeded), 0);
+}
+
+/// A large ping of a VIP arrives in fragments: the worker does not reassemble, it hands them
+/// to control (which does). ICMP fragments to anything else are dropped as before.
+#[test]
+fn icmp_fragments_to_a_vip_go_to_control() {
+    let snap = snapshot();
+    let mut w = Worker::new(WorkerConfig::default());
+    for v6 in [false, true] {
+        for (dst, want) in [
+            (a(v6, 0, 103), None),
+            (
+                a(v6, 0, 222),
+                Some(if v6 {
+                    DropReason::Ipv6Fragment
+                } else {
+                    DropReason::Ipv4Fragment
+                }),
+            ),
+        ] {
+            let (ty, rest) = (if v6 { 128 } else { 8 }, [0, 1, 0, 1]);
+            let ping = packet::icmp(
+                (CLIENT_MAC, GW0_MAC),
+                a(v6, 0, 50),
+                dst,
+                ty,
+                0,
+                rest,
+                &payload(3000),
+            );
+            for frag in fragment(&ping, 1448, ID) {
+                let mut fr = VecFrame::with_room(&frag, 128, 256);
+                let v = w.process_one(&snap, NOW, 0, &mut fr);
+                match want {
+                    None => assert_eq!(v, Verdict::Punt(Punt::Local), "{dst}"),
+                    Some(r) => assert_eq!(v, Verdict::Drop(r), "{dst}"),
+                }
+            }
+        }
+    }
 }
 
 /// A PROXY protocol session's fragmented first data segment cannot take the header (the

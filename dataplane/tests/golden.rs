@@ -28,6 +28,10 @@ fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {
         let v = w.process_one(&snap, golden::NOW, c.in_port, &mut f);
         let want = match &c.expect {
             Expect::Tx { port, .. } => Verdict::Tx(*port),
+            Expect::TxFragment { port, mtu, .. } => Verdict::TxFragment {
+                port: *port,
+                mtu: *mtu,
+            },
             Expect::Drop(r) => Verdict::Drop(*r),
             Expect::Punt(p) => Verdict::Punt(*p),
             Expect::Redirect(o) => Verdict::Redirect(*o),
@@ -36,7 +40,7 @@ fn run(cfg: WorkerConfig, cases: &[Case]) -> (Worker, Vec<String>) {
             failures.push(format!("#{i} {}: verdict {v:?}, expected {want:?}", c.name));
             continue;
         }
-        if let Expect::Tx { frame, .. } = &c.expect {
+        if let Expect::Tx { frame, .. } | Expect::TxFragment { frame, .. } = &c.expect {
             if f.data() != frame.as_slice() {
                 failures.push(format!(
                     "#{i} {}: frame differs\n{}",
@@ -132,7 +136,8 @@ fn golden_table_is_well_formed() {
     redirect.extend(golden::redirect_owner_cases());
     for c in cases.iter().chain(&redirect) {
         assert!(names.insert(c.name), "duplicate case name {:?}", c.name);
-        if let Expect::Tx { frame, .. } = &c.expect {
+        // A fragmented case's whole frame (its later fragments have no L4 header to check).
+        if let Expect::Tx { frame, .. } | Expect::TxFragment { frame, .. } = &c.expect {
             if let Err(e) = verify_frame(frame) {
                 errors.push(format!("{}: expected frame: {e}", c.name));
             }

@@ -61,7 +61,7 @@ impl Driver {
             );
             for v in &self.verdicts[..n] {
                 let k = match v {
-                    Verdict::Tx(_) => 0,
+                    Verdict::Tx(_) | Verdict::TxFragment { .. } => 0,
                     Verdict::Punt(_) => 1,
                     Verdict::Redirect(_) => 2,
                     Verdict::Drop(_) => 3,

@@ -662,3 +662,55 @@ fn test_loop_publishes_installs_and_dumps_synced_sessions() {
     dumped.sort_unstable();
     assert_eq!(dumped, [1000, 2000], "the local and the installed session");
 }
+
+/// A reply too big for the port's MTU (a large ping of a VIP that arrived whole: the lab's
+/// AF_PACKET reassembles, as GRO/LRO would) leaves in fragments that fit, built by the loop.
+#[test]
+fn test_fragments_what_the_worker_sends_too_big() {
+    let (io, wires) = io(1024, 1024);
+    let shared = shared();
+    let data: Vec<u8> = (0..3000).map(|i| (i % 253) as u8).collect();
+    let ping = icmp(
+        FROM_CLIENT,
+        ip("10.0.0.1"),
+        ip("198.18.0.100"),
+        8,
+        0,
+        [0, 7, 0, 1],
+        &data,
+    );
+    running(
+        worker(0, 1),
+        io,
+        &shared,
+        StdClock::default(),
+        IdleMode::Busy,
+        |c| {
+            assert!(wires.rx[0].push(frame(&ping, 0)));
+            wait_for("the reply's fragments", || wires.tx[0].len() == 3);
+            assert_eq!(c.fragments_sent.get(), 1);
+            assert_eq!(c.tx.get(), 1, "one datagram");
+            let mut whole = vec![0u8; 8 + 3000];
+            for (i, f) in wires.tx[0].take_all().iter().enumerate() {
+                let d = f.data();
+                assert!(d.len() <= 14 + 1500);
+                assert_eq!(&d[6..12], &port_mac(0));
+                let tl = usize::from(u16::from_be_bytes([d[16], d[17]]));
+                let fo = u16::from_be_bytes([d[20], d[21]]);
+                assert_eq!(fo & 0x4000, 0, "DF clear");
+                assert_eq!(fo & 0x2000 != 0, i < 2, "MF on all but the last");
+                assert_eq!(&d[26..30], &[198, 18, 0, 100], "from the VIP");
+                let off = usize::from(fo & 0x1fff) * 8;
+                whole[off..off + tl - 20].copy_from_slice(&d[34..14 + tl]);
+            }
+            assert_eq!(whole[0], 0, "an echo reply");
+            assert_eq!(&whole[8..], &data[..]);
+            let sum = whole
+                .chunks(2)
+                .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+                .sum::<u32>();
+            let folded = (sum & 0xffff) + (sum >> 16);
+            assert_eq!((folded & 0xffff) + (folded >> 16), 0xffff, "ICMP checksum");
+        },
+    );
+}

@@ -13,6 +13,7 @@ pub mod eal;
 mod error;
 pub mod ethdev;
 pub mod flow;
+pub mod huge;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;

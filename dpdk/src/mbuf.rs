@@ -263,6 +263,14 @@ impl dataplane::io::RxFrame for Mbuf {
         Mbuf::port(self)
     }
 
+    #[inline]
+    fn alloc_like(&self) -> Option<Mbuf> {
+        // SAFETY: `pool` of a valid mbuf is the live mempool it came from.
+        let m = unsafe { dpdk_sys::rte_pktmbuf_alloc(self.raw().pool) };
+        // SAFETY: a non-null result is a freshly allocated mbuf we now own.
+        NonNull::new(m).map(|m| unsafe { Mbuf::from_raw(m) })
+    }
+
     /// One `rte_pktmbuf_free_bulk` call instead of one free per frame.
     #[inline]
     fn free_bulk(frames: &mut Vec<Mbuf>) {

@@ -3,6 +3,11 @@
 
 use std::process::ExitCode;
 
+/// The system allocator, with the workers' session tables on huge pages when the configuration
+/// asks (`hugepages = true`; see `dpdk::huge`).
+#[global_allocator]
+static ALLOC: dpdk::huge::TableAlloc = dpdk::huge::TableAlloc;
+
 use clap::Parser;
 use control::doctor;
 use ferrovs::cli::{Cli, Command, ConfigAction, ImportFrom, RsMode};

@@ -95,6 +95,37 @@ pub fn eal_args(cfg: &Config) -> Vec<String> {
     a
 }
 
+/// Build a worker; with `hugepages = true` its session tables go on 2 MiB huge pages
+/// ([`dpdk::huge`]), else (or when there are too few free) on normal pages: one log line per
+/// worker says which, and why.
+fn new_worker(wcfg: WorkerConfig, hugepages: bool) -> Worker {
+    let id = wcfg.id;
+    if !hugepages {
+        let w = Worker::new(wcfg);
+        eprintln!("ferrovs: worker {id}: session tables on normal pages (hugepages = false)");
+        return w;
+    }
+    let (w, placed) = dpdk::huge::on_huge_pages(|| Worker::new(wcfg));
+    let mib = |b: usize| b.div_ceil(1 << 20);
+    match placed.reason_text() {
+        None if placed.huge_bytes > 0 => eprintln!(
+            "ferrovs: worker {id}: session tables on 2 MiB huge pages ({} MiB)",
+            mib(placed.huge_bytes)
+        ),
+        None => eprintln!(
+            "ferrovs: worker {id}: session tables on normal pages: none was large enough for \
+             a huge page, or the allocator is not ferrovs's"
+        ),
+        Some(why) => eprintln!(
+            "ferrovs: worker {id}: session tables on normal pages ({} MiB; {} MiB on huge \
+             pages): {why}",
+            mib(placed.normal_bytes),
+            mib(placed.huge_bytes)
+        ),
+    }
+    w
+}
+
 fn looks_pci(device: &str) -> bool {
     let name = device.split(',').next().unwrap_or(device);
     name.contains(':') && name.contains('.')
@@ -383,7 +414,7 @@ fn run_with_eal(
             reply_steering: plan.steering.clone(),
             ..WorkerConfig::default()
         };
-        let mut worker = Worker::new(wcfg);
+        let mut worker = new_worker(wcfg, cfg.dpdk.hugepages);
         // A key alone is enough: `ferrovsadm --start-daemon --mcast-interface IF` gives listen
         // and, without peers, the kernel's group.
         if cfg.sync.enabled || cfg.sync.can_run() || cfg.sync.key.is_some() {

@@ -412,6 +412,8 @@ pub struct WorkerRow {
     pub fragments_tracked: u64,
     /// Fragment-table entries of a live datagram overwritten (table full).
     pub fragments_evicted: u64,
+    /// Datagrams split into fragments to fit the egress MTU.
+    pub fragments_sent: u64,
     /// Frames to an address director HA does not own (forwarded anyway).
     pub ha_not_owned: u64,
     /// Configuration generation the worker runs.
@@ -468,6 +470,7 @@ impl WorkerRow {
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
             fragments_tracked: c.fragments_tracked.get(),
+            fragments_sent: c.fragments_sent.get(),
             fragments_evicted: c.fragments_evicted.get(),
             ha_not_owned: c.ha_not_owned.get(),
             generation: c.generation.get(),
@@ -924,7 +927,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 34] = [
+const WORKER: [WorkerField; 35] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -1068,6 +1071,12 @@ const WORKER: [WorkerField; 34] = [
         "First fragments whose later fragments the fragment table awaits.",
         Kind::Counter,
         |w| w.fragments_tracked,
+    ),
+    (
+        "ferrovs_worker_fragments_sent_total",
+        "Datagrams split into fragments to fit the egress MTU (TUN with DF clear, large echo replies).",
+        Kind::Counter,
+        |w| w.fragments_sent,
     ),
     (
         "ferrovs_worker_fragments_evicted_total",

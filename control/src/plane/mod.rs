@@ -95,6 +95,11 @@ pub struct ControlStats {
     pub to_kernel: u64,
     /// Frames the kernel sent to the wire.
     pub from_kernel: u64,
+    /// Fragmented echo requests to a VIP reassembled and answered.
+    pub echo_answered: u64,
+    /// Fragments of echo requests to a VIP dropped: table full, malformed, not an echo
+    /// request, or no buffer for the reply.
+    pub echo_dropped: u64,
 }
 
 /// What [`Control::new`] takes: the state the gateway set up before its workers started.
@@ -166,6 +171,8 @@ pub struct Control<Io: FrameIo> {
     published: admin::Published,
     /// The ready check's last verdict, so that the log says when it changes.
     ready_verdict: Option<bool>,
+    /// Fragmented echo requests to VIPs being reassembled.
+    echo: crate::echo::EchoReassembly,
 }
 
 impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
@@ -215,6 +222,7 @@ impl<Io: FrameIo> Control<Io> {
             liveness: Vec::new(),
             published: admin::Published::new(generation, Instant::now()),
             ready_verdict: None,
+            echo: crate::echo::EchoReassembly::default(),
         }
     }
 

@@ -7,10 +7,12 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use dataplane::snapshot::Snapshot;
-use dataplane::wire::{parse_frame, peek_ip, ParsedFrame, L3, L4};
+use dataplane::wire::fragment::peek_fragment;
+use dataplane::wire::{fragmenter, parse_frame, peek_ip, ParsedFrame, L3, L4};
 
 use super::exception::{is_for_box, neighbour_frame_for_kernel};
 use super::{Control, FrameIo};
+use crate::echo::echo_reply;
 use crate::{neigh, topology};
 
 impl<Io: FrameIo> Control<Io> {
@@ -26,6 +28,9 @@ impl<Io: FrameIo> Control<Io> {
         });
         if let Some(reply) = &out.reply {
             self.send(port, reply);
+        }
+        if self.echo_fragment(port, Io::data(&m), snap, now) {
+            return false;
         }
         let Ok(p) = parse_frame(Io::data(&m)) else {
             // A protocol the pipeline does not parse (VRRP, OSPF, IGMP, PIM ...): the workers
@@ -80,6 +85,51 @@ impl<Io: FrameIo> Control<Io> {
         }
         busy |= self.forward_from_kernel(buf);
         (busy, changed)
+    }
+
+    /// A fragment of an ICMP datagram to a VIP (the workers punt those): reassemble it, and
+    /// answer a whole echo request in fragments of the port's MTU. Returns false for any
+    /// other frame.
+    fn echo_fragment(&mut self, port: u8, data: &[u8], snap: &Snapshot, now: Instant) -> bool {
+        let Some(k) = peek_fragment(data) else {
+            return false;
+        };
+        if !snap.is_vip(k.dst) || !k.is_icmp() {
+            return false;
+        }
+        let req = match self.echo.add(data, now) {
+            Ok(Some(req)) => req,
+            Ok(None) => return true,
+            Err(_) => {
+                self.stats.echo_dropped += 1;
+                return true;
+            }
+        };
+        let (Some(&mac), Some(info)) = (
+            self.macs.get(usize::from(port)),
+            snap.ports.get(usize::from(port)),
+        ) else {
+            return true;
+        };
+        let mut frames = Vec::new();
+        let id = self.echo.next_id();
+        let io = &mut self.io;
+        let sent = echo_reply(&req, mac).is_some_and(|reply| {
+            fragmenter::fragment(&reply, info.mtu, id, |head, payload| {
+                let mut bytes = Vec::with_capacity(head.len() + payload.len());
+                bytes.extend_from_slice(head);
+                bytes.extend_from_slice(payload);
+                io.alloc(&bytes).map(|f| frames.push(f)).is_some()
+            })
+            .is_ok()
+        });
+        if sent {
+            self.io.send(port, &mut frames);
+            self.stats.echo_answered += 1;
+        } else {
+            self.stats.echo_dropped += 1;
+        }
+        true
     }
 
     /// Ask for every wanted neighbour that is missing or stale.

@@ -1,8 +1,11 @@
 //! IP-in-IP tunnelling (TUN): an outer IPv4 header (gateway -> backend) goes in front of the
 //! client's packet, which the backend decapsulates and answers directly. A packet that no longer
-//! fits the port's MTU with Don't Fragment set is answered with ICMP "fragmentation needed".
+//! fits the port's MTU with Don't Fragment set is answered with ICMP "fragmentation needed";
+//! one with Don't Fragment clear is sent in fragments of the tunnel packet (RFC 2003 §5.1:
+//! the outer header copies the inner DF bit), which the backend reassembles before it
+//! decapsulates.
 
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use crate::counters::WorkerCounters;
 use crate::frame::Frame;
@@ -19,7 +22,7 @@ use super::{port, Fwd, ORIGIN_TTL};
 
 /// Encapsulate the packet for the backend of `s`, out of `port` (its backend port). Too big
 /// with DF set: ICMP "fragmentation needed" back to the client instead (counted in `c`), within
-/// the gateway's ICMP error rate (`admit`).
+/// the gateway's ICMP error rate (`admit`); with DF clear, sent in fragments.
 pub(crate) fn to_backend<A: Family, F: Frame>(
     pkt: &mut Pkt<'_, F>,
     s: &Session<A>,
@@ -36,16 +39,52 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
     let p = pkt.p;
     let inner_len = p.l3_end - p.l3_off;
     if inner_len + ipv4::HEADER_LEN > usize::from(port.mtu) {
-        if p.dont_frag {
-            if !admit.icmp_error(pkt.now) {
-                return Err(DropReason::IcmpRateLimit);
-            }
-            let v = frag_needed(pkt, port.mtu.saturating_sub(20), s.client_port)?;
-            c.icmp_frag_needed_sent.inc();
-            return Ok(v);
-        }
-        return Err(DropReason::MtuExceeded);
+        return too_big(pkt, s, port, c, admit, (outer_src, backend));
     }
+    encapsulate(pkt, s, port, outer_src, backend)?;
+    Ok(Verdict::Tx(s.backend_port))
+}
+
+/// A packet that no longer fits the MTU once encapsulated: DF set, ICMP "fragmentation
+/// needed" to the client; DF clear, encapsulated and sent in fragments. Out of line, so the
+/// common path keeps its shape.
+#[cold]
+#[inline(never)]
+fn too_big<A: Family, F: Frame>(
+    pkt: &mut Pkt<'_, F>,
+    s: &Session<A>,
+    port: &PortInfo,
+    c: &WorkerCounters,
+    admit: &mut Admit,
+    (outer_src, backend): (Ipv4Addr, Ipv4Addr),
+) -> Fwd {
+    if pkt.p.dont_frag {
+        if !admit.icmp_error(pkt.now) {
+            return Err(DropReason::IcmpRateLimit);
+        }
+        let v = frag_needed(pkt, port.mtu.saturating_sub(20), s.client_port)?;
+        c.icmp_frag_needed_sent.inc();
+        return Ok(v);
+    }
+    encapsulate(pkt, s, port, outer_src, backend)?;
+    Ok(Verdict::TxFragment {
+        port: s.backend_port,
+        mtu: port.mtu,
+    })
+}
+
+/// Put the outer header (`outer_src` -> `backend`, DF copied from the inner) in front of the
+/// packet and address the frame to the backend's next hop.
+#[inline]
+fn encapsulate<A: Family, F: Frame>(
+    pkt: &mut Pkt<'_, F>,
+    s: &Session<A>,
+    port: &PortInfo,
+    outer_src: Ipv4Addr,
+    backend: Ipv4Addr,
+) -> Result<(), DropReason> {
+    let p = pkt.p;
+    let inner_len = p.l3_end - p.l3_off;
     let frame = &mut *pkt.frame;
     let l2 = p.l3_off;
     let pad = frame.len() - p.l3_end;
@@ -68,7 +107,7 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
     }
     .emit(&mut Ipv4Packet::new_unchecked(head));
     set_macs(d, &s.next_hop_mac, &port.mac);
-    Ok(Verdict::Tx(s.backend_port))
+    Ok(())
 }
 
 /// Replace the frame by an ICMP "fragmentation needed" (type 3 code 4) to its sender, quoting

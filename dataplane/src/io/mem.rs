@@ -59,6 +59,13 @@ impl RxFrame for MemFrame {
     fn port_id(&self) -> u16 {
         self.port
     }
+    fn alloc_like(&self) -> Option<Self> {
+        // Room for a jumbo frame, like an mbuf pool sized for one.
+        Some(MemFrame {
+            frame: VecFrame::with_room(&[], crate::frame::DEFAULT_HEADROOM, 9216),
+            port: self.port,
+        })
+    }
 }
 
 /// A bounded FIFO of frames; clones share it.

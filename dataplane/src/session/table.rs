@@ -539,6 +539,11 @@ impl<A: SessionAddr> SessionTable<A> {
             + self.wheel.memory_bytes()
     }
 
+    /// Where the slab starts in memory (to check what pages it is on: huge pages or not).
+    pub fn slab_addr(&self) -> usize {
+        self.slab.as_ptr() as usize
+    }
+
     /// The timeouts in force.
     pub fn timeouts(&self) -> &Timeouts {
         &self.timeouts

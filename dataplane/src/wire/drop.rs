@@ -134,6 +134,11 @@ drop_reasons! {
     NeighbourQueueFull => "neighbour_queue_full",
     /// The packet (after encapsulation or option insertion) exceeds the egress MTU.
     MtuExceeded => "mtu_exceeded",
+    /// A packet larger than the egress MTU that the gateway would fragment (Don't Fragment
+    /// clear) but cannot: IPv4 options, IPv6 extension headers (see `wire::fragmenter`).
+    CannotFragment => "cannot_fragment",
+    /// No buffer (or no room in the burst) for the fragments of a packet being fragmented.
+    FragmentNoBuffer => "fragment_no_buffer",
     /// The TX ring was full after the retry.
     TxRingFull => "tx_ring_full",
     /// The ring redirecting a packet to the lcore that owns its session was full.

@@ -8,6 +8,10 @@
 //! `Ipv4Fragment` / `Ipv6Fragment` drop. Refused as `FragmentBad`: a fragment whose end would
 //! pass 65535 bytes, a non-last fragment whose payload is not a multiple of 8, and a TCP
 //! fragment at offset 8 (RFC 1858's overlap that rewrites the TCP header's flags).
+//! [`peek_fragment`] tells where a fragment of another protocol goes (ICMP fragments to a VIP
+//! go to control, which reassembles large pings).
+
+use core::net::IpAddr;
 
 use super::ethernet::{self, EtherType};
 use super::ip::IpProtocol;
@@ -191,4 +195,92 @@ fn frag_l4(
         src_port: u16::from_be_bytes([payload[0], payload[1]]),
         dst_port: u16::from_be_bytes([payload[2], payload[3]]),
     })
+}
+
+/// A fragment of any protocol, as [`peek_fragment`] sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FragPeek {
+    /// The source address.
+    pub src: IpAddr,
+    /// The destination address.
+    pub dst: IpAddr,
+    /// The upper-layer protocol (IPv6: the Fragment header's next header).
+    pub proto: u8,
+    /// The identification (IPv4's 16 bits, or the Fragment header's 32).
+    pub id: u32,
+    /// The offset of its payload in the datagram's, in bytes.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
+    /// Where its payload (the fragment's share of the datagram) lies in the frame.
+    pub payload: core::ops::Range<usize>,
+}
+
+impl FragPeek {
+    /// Whether it is a fragment of ICMP (IPv4) or ICMPv6 (IPv6).
+    pub fn is_icmp(&self) -> bool {
+        let icmp = if self.dst.is_ipv4() {
+            IpProtocol::Icmp
+        } else {
+            IpProtocol::Icmpv6
+        };
+        self.proto == u8::from(icmp)
+    }
+}
+
+/// A fragment of an IP datagram of any protocol (one VLAN tag at most), or `None` for
+/// anything else: for fragments [`parse_fragment`] refuses for their protocol, such as a large
+/// ping of a VIP, which control reassembles.
+pub fn peek_fragment(data: &[u8]) -> Option<FragPeek> {
+    let eth = ethernet::Frame::new_checked(data).ok()?;
+    let l3_off = eth.header_len();
+    let l3 = data.get(l3_off..)?;
+    match eth.ethertype() {
+        EtherType::Ipv4 => {
+            let ip = ipv4::Packet::new_checked(l3).ok()?;
+            if !ip.is_fragment() || !ip.verify_checksum() {
+                return None;
+            }
+            let start = l3_off + ip.header_len();
+            Some(FragPeek {
+                src: IpAddr::V4(ip.src_addr()),
+                dst: IpAddr::V4(ip.dst_addr()),
+                proto: ip.protocol(),
+                id: u32::from(ip.ident()),
+                offset: ip.frag_offset(),
+                more: ip.more_frags(),
+                payload: start..start + ip.payload().len(),
+            })
+        }
+        EtherType::Ipv6 => {
+            let ip = ipv6::Packet::new_checked(l3).ok()?;
+            let payload = ip.payload();
+            let base = l3_off + ipv6::HEADER_LEN;
+            let (mut proto, mut off) = (ip.next_header_raw(), 0usize);
+            for _ in 0..=ipv6::MAX_EXT_HEADERS {
+                match IpProtocol::from(proto) {
+                    IpProtocol::HopByHop | IpProtocol::Ipv6Route | IpProtocol::Ipv6Opts => {
+                        proto = *payload.get(off)?;
+                        off += (usize::from(*payload.get(off + 1)?) + 1) * 8;
+                    }
+                    IpProtocol::Ipv6Frag => {
+                        let h = payload.get(off..off + 8)?;
+                        let flo = u16::from_be_bytes([h[2], h[3]]);
+                        return Some(FragPeek {
+                            src: IpAddr::V6(ip.src_addr()),
+                            dst: IpAddr::V6(ip.dst_addr()),
+                            proto: h[0],
+                            id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                            offset: flo & 0xfff8,
+                            more: flo & 1 != 0,
+                            payload: base + off + 8..base + payload.len(),
+                        });
+                    }
+                    _ => return None,
+                }
+            }
+            None
+        }
+        _ => None,
+    }
 }

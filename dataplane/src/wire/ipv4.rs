@@ -275,6 +275,20 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::IDENT].copy_from_slice(&v.to_be_bytes());
     }
 
+    /// Set the flags and fragment offset: Don't Fragment, More Fragments, and the offset in
+    /// bytes (a multiple of 8).
+    #[inline]
+    pub fn set_frag(&mut self, dont_frag: bool, more: bool, offset: u16) {
+        let mut v = (offset >> 3) & OFFSET_MASK;
+        if dont_frag {
+            v |= FLAG_DF;
+        }
+        if more {
+            v |= FLAG_MF;
+        }
+        self.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&v.to_be_bytes());
+    }
+
     /// Set the time-to-live field.
     #[inline]
     pub fn set_ttl(&mut self, v: u8) {

@@ -71,6 +71,7 @@ pub mod checksum;
 pub mod drop;
 pub mod ethernet;
 pub mod fragment;
+pub mod fragmenter;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ip;

@@ -7,6 +7,7 @@ use crate::frame::Frame;
 use crate::rewrite::Family;
 use crate::snapshot::{is_link_local_multicast, Snapshot};
 use crate::types::{FlowKey, L4Proto};
+use crate::wire::fragment::peek_fragment;
 use crate::wire::{peek_ip, DropReason, IcmpInner, L3, L4};
 
 use super::{sync, Pkt, Punt, Verdict, Worker};
@@ -14,13 +15,19 @@ use super::{sync, Pkt, Punt, Verdict, Worker};
 /// A frame [`crate::wire::parse_frame`] refused. One refused for its IP protocol is the box's
 /// own when it is addressed to the box (VRRP, OSPF, IGMP, PIM, ... to one of its addresses or a
 /// link-local group), for the kernel behind the exception path to judge, malformed or not;
-/// dropped otherwise. Only refused frames come here, so the forwarding path pays nothing for
-/// it.
+/// a fragment of ICMP to a VIP (a large ping) goes to control, which reassembles and answers
+/// it; dropped otherwise. Only refused frames come here, so the forwarding path pays nothing
+/// for it.
 #[cold]
 #[inline(never)]
 pub(super) fn refused(snap: &Snapshot, data: &[u8], r: DropReason) -> Verdict {
     match (r, peek_ip(data)) {
         (DropReason::UnsupportedL4Proto, Some(k)) if snap.is_for_box(k.dst) => {
+            Verdict::Punt(Punt::Local)
+        }
+        (DropReason::Ipv4Fragment | DropReason::Ipv6Fragment, _)
+            if peek_fragment(data).is_some_and(|k| k.is_icmp() && snap.is_vip(k.dst)) =>
+        {
             Verdict::Punt(Punt::Local)
         }
         _ => Verdict::Drop(r),

@@ -72,6 +72,7 @@ impl Worker {
                 if let Some(s) = t.remove(slot) {
                     let why = SyncKind::Deleted(DeleteReason::Removed);
                     sync::publish_cold(&mut self.sync, &self.counters, why, &s, now);
+                    self.lport_released(&s);
                 }
                 account::gone(&self.counters, sid, bid, active);
                 return Err(DropReason::BackendDown);

@@ -201,7 +201,7 @@ impl Worker {
     fn remember<A: FragFamily, F: Frame>(&mut self, pkt: &Pkt<'_, F>, key: Key<A>, v: Verdict) {
         let action = match v {
             Verdict::Redirect(w) => Action::Redirect(w),
-            Verdict::Tx(_) => {
+            Verdict::Tx(_) | Verdict::TxFragment { .. } => {
                 let (sport, dport, proto) = match pkt.p.l4 {
                     L4::Tcp {
                         src_port, dst_port, ..

@@ -105,7 +105,9 @@ impl Worker {
     }
 }
 
-/// Answer an echo request to a VIP from the gateway itself, out of the port it came in on.
+/// Answer an echo request to a VIP from the gateway itself, out of the port it came in on; a
+/// reply larger than the port's MTU (a large ping that arrived reassembled, or on a larger
+/// MTU) goes in fragments.
 fn echo_reply<A: Family, F: Frame>(pkt: &mut Pkt<'_, F>, src: A, dst: A) -> Fwd {
     let in_port = pkt.in_port;
     let port = forward::port(pkt.snap, in_port)?;
@@ -125,5 +127,15 @@ fn echo_reply<A: Family, F: Frame>(pkt: &mut Pkt<'_, F>, src: A, dst: A) -> Fwd 
         Icmpv4Packet::new_unchecked(&mut d[p.l4_off..]).set_msg_type(Icmpv4Message::EchoReply);
     }
     A::fill_icmp_checksum(d, p.l3_off, p.l4_off, p.l3_end);
+    if p.l3_end - p.l3_off > usize::from(port.mtu) {
+        // The gateway is the reply's source: it may fragment, IPv6 included.
+        if !A::V6 {
+            Ipv4Packet::new_unchecked(&mut d[p.l3_off..]).set_frag(false, false, 0);
+        }
+        return Ok(Verdict::TxFragment {
+            port: in_port,
+            mtu: port.mtu,
+        });
+    }
     Ok(Verdict::Tx(in_port))
 }

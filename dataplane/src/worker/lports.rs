@@ -2,15 +2,25 @@
 //! reaches this worker, either by the port's low bits ([`ReplySteering::Modulo`]: the port is
 //! `k * workers + id`) or by the NIC's RSS ([`ReplySteering::Rss`]: the port's reply tuple
 //! hashes to this worker).
+//!
+//! The port comes from the free-port pool of `(laddr, real server)` ([`super::lport_pool`]),
+//! with no session-index probe; the session insert checks the reply key once, and a port it
+//! finds taken (a session the pool did not know of) makes the flow take the pool's next one.
+//! Keys without a pool (real servers on port 0, pools beyond the cap) probe the index for a
+//! free tuple, as before the pools. Ports go back to their pool when sessions go
+//! ([`Worker::lport_released`]).
 
 use core::net::IpAddr;
 
 use crate::rewrite::Family;
 use crate::rss::RssSteer;
-use crate::session::SessionTable;
+use crate::session::{
+    Direction, FwdMethod, InsertError, NewSession, Session, SessionTable, SlotId,
+};
 use crate::snapshot::Service;
-use crate::types::{FlowKey, L4Proto};
+use crate::types::{BackendIdx, FlowKey, L4Proto};
 
+use super::lport_pool::{Alloc, LocalPorts, PoolKey};
 use super::{ReplySteering, Worker};
 
 /// How many local ports a new FullNAT flow tries before giving up.
@@ -40,9 +50,133 @@ impl Cursor {
     }
 }
 
+/// The pool key of a reply tuple `backend:bport -> laddr:*`.
+#[inline]
+fn pool_key<A: Family>(laddr: A, backend: A, bport: u16, proto: L4Proto) -> PoolKey {
+    PoolKey {
+        laddr: laddr.ip(),
+        backend: backend.ip(),
+        bport,
+        proto,
+    }
+}
+
+/// [`Worker::lport_released`] where the worker is borrowed in parts (the expiry callback).
+#[inline]
+pub(super) fn released<A: Family>(pools: &mut LocalPorts, s: &Session<A>) {
+    if let Some(k) = session_key(s) {
+        pools.release(&k, s.lport());
+    }
+}
+
+/// The pool key of a FullNAT session (`None` for other methods and sync stubs).
+#[inline]
+fn session_key<A: Family>(s: &Session<A>) -> Option<PoolKey> {
+    (s.method() == FwdMethod::FullNat && !s.is_sync_stub())
+        .then(|| pool_key(s.laddr(), s.backend(), s.bport(), s.proto()))
+}
+
 impl Worker {
-    /// Choose a FullNAT local address and a port this worker owns whose reply key is free.
+    /// Choose a FullNAT local address and a port this worker owns for a flow to
+    /// `backend:bport`: the next free port of the first local address (in turn) whose pool has
+    /// one; a local address without a pool probes the index instead.
     pub(super) fn pick_lport<A: Family>(
+        &mut self,
+        svc: &Service,
+        (bid, backend, bport): (BackendIdx, A, u16),
+        proto: L4Proto,
+    ) -> Option<(A, u16)> {
+        let laddrs = &svc.laddrs;
+        let n = u32::try_from(laddrs.len()).ok().filter(|&n| n > 0)?;
+        for _ in 0..n {
+            let c = self.lports.laddr;
+            self.lports.laddr = c.wrapping_add(1);
+            let i = (c % n) as usize;
+            let Some(laddr) = A::from_ip(laddrs[i]) else {
+                continue;
+            };
+            // A port-0 real server's pool would be keyed by the configured port, not `bport`:
+            // it has none, and probes.
+            match self.pools.alloc_for(bid, i) {
+                Alloc::Port(port) => return Some((laddr, port)),
+                Alloc::Dry => {}
+                Alloc::NoPool => return self.probe_lport(svc, backend, bport, proto),
+            }
+        }
+        None
+    }
+
+    /// Insert a FullNAT session whose port came from [`Self::pick_lport`]: a port the insert
+    /// finds taken (by a session its pool did not know of; it stays taken) is swapped for the
+    /// pool's next, a few times. On another failure the caller gives the port back
+    /// ([`Self::lport_unused`]), once it has given up (a full table tries again after
+    /// eviction with the same port).
+    pub(super) fn insert_fullnat<A: Family>(
+        &mut self,
+        now: u32,
+        new: &mut NewSession<A>,
+    ) -> Result<SlotId, InsertError> {
+        let mut tries = 0;
+        loop {
+            match A::sessions(&mut self.tables).insert(now, new) {
+                Err(InsertError::Duplicate(Direction::Reply)) if tries < LPORT_TRIES => {
+                    tries += 1;
+                    let key = pool_key(new.laddr, new.backend, new.bport, new.proto);
+                    match self.pools.alloc(&key) {
+                        Alloc::Port(port) => new.lport = port,
+                        _ => return Err(InsertError::Duplicate(Direction::Reply)),
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// A session went (expired, evicted, removed, replaced by sync): its FullNAT local port
+    /// goes back to its pool.
+    #[inline]
+    pub(super) fn lport_released<A: Family>(&mut self, s: &Session<A>) {
+        released(&mut self.pools, s);
+    }
+
+    /// New pools: mark the ports the sessions already in the tables hold (synced before the
+    /// pool existed, or kept from a pool a reload dropped). Walks both slabs: once per
+    /// configuration change that adds a pool, never per packet.
+    pub(super) fn claim_lports(&mut self) {
+        let pools = &mut self.pools;
+        for (_, s) in self.tables.s4.iter() {
+            if let Some(k) = session_key(s) {
+                pools.claim(&k, s.lport());
+            }
+        }
+        for (_, s) in self.tables.s6.iter() {
+            if let Some(k) = session_key(s) {
+                pools.claim(&k, s.lport());
+            }
+        }
+    }
+
+    /// A new flow's session was not created: its local port goes back to its pool.
+    pub(super) fn lport_unused<A: Family>(&mut self, s: &NewSession<A>) {
+        if s.method == FwdMethod::FullNat {
+            let k = pool_key(s.laddr, s.backend, s.bport, s.proto);
+            self.pools.release(&k, s.lport);
+        }
+    }
+
+    /// A session arrived from a peer (session sync): its FullNAT local port is taken here too.
+    pub(super) fn lport_claimed<A: Family>(&mut self, s: &NewSession<A>) {
+        if s.method == FwdMethod::FullNat {
+            let k = pool_key(s.laddr, s.backend, s.bport, s.proto);
+            self.pools.claim(&k, s.lport);
+        }
+    }
+
+    /// [`Self::pick_lport`] for a key without a pool: a local address and port whose reply key
+    /// the index does not have.
+    #[cold]
+    #[inline(never)]
+    fn probe_lport<A: Family>(
         &mut self,
         svc: &Service,
         backend: A,
@@ -80,7 +214,7 @@ impl Worker {
     }
 }
 
-/// [`Worker::pick_lport`] under [`ReplySteering::Rss`]: a local address in turn, then the next
+/// [`Worker::probe_lport`] under [`ReplySteering::Rss`]: a local address in turn, then the next
 /// port from the scan cursor whose reply tuple (`backend:bport -> laddr:lport`, `reply` with
 /// the local endpoint left out) RSS delivers to worker `id`, if its reply key is free. The
 /// hash of the fixed part of the tuple is computed once per address; each candidate port costs

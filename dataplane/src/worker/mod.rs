@@ -45,6 +45,7 @@ mod classify;
 mod flow;
 mod fragment;
 mod icmp;
+mod lport_pool;
 mod lports;
 mod new_flow;
 mod owner;
@@ -73,6 +74,16 @@ use crate::wire::{parse_frame, DropReason, ParsedFrame, L4};
 pub enum Verdict {
     /// Transmit on this port (the frame is rewritten).
     Tx(PortIdx),
+    /// Transmit on this port in fragments of at most `mtu` bytes of IP (the frame is rewritten
+    /// and larger than that, with Don't Fragment clear or the gateway as its source): rare,
+    /// so the worker loop splits it ([`crate::wire::fragmenter`]) rather than the forwarding
+    /// code.
+    TxFragment {
+        /// The egress port.
+        port: PortIdx,
+        /// Its MTU.
+        mtu: u16,
+    },
     /// Hand to control.
     Punt(Punt),
     /// Hand to the worker with this id, which owns the flow's session.
@@ -172,6 +183,8 @@ pub struct Worker {
     loads: Vec<BackendLoad>,
     /// Where the next FullNAT local port choice starts.
     lports: lports::Cursor,
+    /// FullNAT free local ports per (local address, real server), rebuilt per generation.
+    pools: lport_pool::LocalPorts,
     counters: Arc<WorkerCounters>,
     /// Session sync, when on ([`crate::sync`]).
     sync: Option<WorkerSync>,
@@ -265,6 +278,12 @@ impl Worker {
             loads: Vec::with_capacity(cfg.max_backends),
             sched: Vec::with_capacity(cfg.max_services),
             lports: lports::Cursor::new(cfg.id),
+            pools: lport_pool::LocalPorts::new(lport_pool::Ownership {
+                id: cfg.id,
+                workers: cfg.workers,
+                lport_min: cfg.lport_min,
+                steering: cfg.reply_steering.clone(),
+            }),
             frags: fragment::Frags::new(cfg.fragments),
             cfg,
             tables,
@@ -275,6 +294,11 @@ impl Worker {
             wall_s: 0,
             held: crate::forward::synproxy::Held::new(),
         }
+    }
+
+    /// Return this worker's id (0-based).
+    pub fn id(&self) -> u16 {
+        self.cfg.id
     }
 
     /// Return the counters (shared with control, which reads them).
@@ -290,6 +314,15 @@ impl Worker {
     /// Return the IPv6 session table.
     pub fn sessions6(&self) -> &SessionTable<core::net::Ipv6Addr> {
         &self.tables.s6
+    }
+
+    /// FullNAT local-port pools: how many, the bytes they hold, and their free ports in all.
+    pub fn lport_pools(&self) -> (usize, usize, u64) {
+        (
+            self.pools.len(),
+            self.pools.memory_bytes(),
+            self.pools.free_ports(),
+        )
     }
 
     /// Return the worker's settings.
@@ -336,6 +369,9 @@ impl Worker {
             self.tables.s6.enable_synproxy();
             self.held.enable();
         }
+        if self.pools.rebuild(snap) > 0 {
+            self.claim_lports();
+        }
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }
@@ -345,10 +381,12 @@ impl Worker {
         let budget = self.cfg.expire_budget;
         let c = &self.counters;
         let link = &mut self.sync;
+        let pools = &mut self.pools;
         let on_expire4 = |_: SlotId, s: &Session<core::net::Ipv4Addr>| {
             if !s.is_sync_stub() {
                 account::gone(c, s.service(), s.backend_idx(), s.is_active());
                 sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+                lports::released(pools, s);
             }
         };
         self.tables.s4.expire(now, budget, on_expire4);
@@ -356,6 +394,7 @@ impl Worker {
             if !s.is_sync_stub() {
                 account::gone(c, s.service(), s.backend_idx(), s.is_active());
                 sync::publish(link, c, SyncKind::Deleted(DeleteReason::Expired), s, now);
+                lports::released(pools, s);
             }
         };
         self.tables.s6.expire(now, budget, on_expire6);
@@ -493,7 +532,7 @@ impl Worker {
         };
         let c = &self.counters;
         match v {
-            Verdict::Tx(_) => c.tx.inc(),
+            Verdict::Tx(_) | Verdict::TxFragment { .. } => c.tx.inc(),
             Verdict::Punt(_) => c.punted.inc(),
             Verdict::Redirect(_) => c.redirected.inc(),
             Verdict::Drop(r) => c.drop_reason(r),

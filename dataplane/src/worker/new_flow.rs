@@ -116,7 +116,7 @@ impl Worker {
             }
         };
         let (laddr, lport) = match b.method {
-            FwdMethod::FullNat => match self.pick_lport(svc, baddr, bport, proto) {
+            FwdMethod::FullNat => match self.pick_lport(svc, (bid, baddr, bport), proto) {
                 Some(l) => l,
                 None => {
                     self.counters.insert_failures.inc();
@@ -137,7 +137,7 @@ impl Worker {
         } else {
             proxy_state(pkt, svc, (client, cport), (vip, vport), b.method, mid_flow)
         };
-        let new = NewSession {
+        let mut new = NewSession {
             client,
             cport,
             vip,
@@ -171,14 +171,17 @@ impl Worker {
             },
         };
         let now = pkt.now;
-        let inserted = match A::sessions(&mut self.tables).insert(now, &new) {
-            Err(InsertError::TableFull) => self.make_room_and_insert::<A>(now, &new),
+        let inserted = match self.insert_session(now, &mut new) {
+            Err(InsertError::TableFull) => self.make_room_and_insert::<A>(now, &mut new),
             done => done,
         };
         let slot = match inserted {
             Ok(slot) => slot,
             Err(e) => {
                 self.counters.insert_failures.inc();
+                if e != InsertError::Duplicate(Direction::Reply) {
+                    self.lport_unused(&new);
+                }
                 return Err(match e {
                     InsertError::Duplicate(Direction::Reply) => DropReason::LocalPortsExhausted,
                     _ => DropReason::SessionTableFull,
@@ -210,7 +213,7 @@ impl Worker {
     fn make_room_and_insert<A: Family>(
         &mut self,
         now: u32,
-        new: &NewSession<A>,
+        new: &mut NewSession<A>,
     ) -> Result<SlotId, InsertError> {
         let t = A::sessions(&mut self.tables);
         let old = t
@@ -222,8 +225,24 @@ impl Worker {
             account::gone(c, old.service(), old.backend_idx(), old.is_active());
             let why = SyncKind::Deleted(DeleteReason::Removed);
             sync::publish_cold(&mut self.sync, c, why, &old, now);
+            self.lport_released(&old);
         }
-        A::sessions(&mut self.tables).insert(now, new)
+        self.insert_session(now, new)
+    }
+
+    /// Insert a new flow's session; a FullNAT one through [`Self::insert_fullnat`] (its local
+    /// port from a pool may turn out taken, or go back on failure).
+    #[inline]
+    fn insert_session<A: Family>(
+        &mut self,
+        now: u32,
+        new: &mut NewSession<A>,
+    ) -> Result<SlotId, InsertError> {
+        if new.method == FwdMethod::FullNat {
+            self.insert_fullnat(now, new)
+        } else {
+            A::sessions(&mut self.tables).insert(now, new)
+        }
     }
 
     /// Persistence template, else the scheduler, else the sorry server, for the flow `key`.

@@ -483,6 +483,7 @@ impl Worker {
             t.set_proxy(slot, st);
         }
         let active = t.get(slot).is_some_and(Session::is_active);
+        self.lport_claimed(&new);
         let c = &self.counters;
         for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
             if active {
@@ -593,6 +594,7 @@ impl Worker {
             return InstallOutcome::Ignored;
         }
         t.remove(slot);
+        self.lport_released(&s);
         let c = &self.counters;
         for tc in [c.service(s.service()), c.backend(s.backend_idx())]
             .into_iter()

@@ -169,6 +169,20 @@ pub enum Expect {
         /// The exact frame.
         frame: Vec<u8>,
     },
+    /// Transmit `frame` on `port` in fragments of at most `mtu` bytes of IP: the worker's
+    /// verdict is `TxFragment` with `frame` rewritten; its loop sends `fragments` (made here
+    /// by [`crate::packet::fragment`], with the identification worker 0 gives its first
+    /// fragmented datagram, [`FIRST_FRAG_ID`]).
+    TxFragment {
+        /// Egress port.
+        port: PortIdx,
+        /// Its MTU.
+        mtu: u16,
+        /// The frame the worker hands its loop, exactly.
+        frame: Vec<u8>,
+        /// The fragments the loop sends, exactly.
+        fragments: Vec<Vec<u8>>,
+    },
     /// Drop with this reason.
     Drop(DropReason),
     /// Hand to control.
@@ -426,13 +440,37 @@ pub fn inputs(cases: &[Case]) -> Vec<Vec<u8>> {
     cases.iter().map(|c| c.input.clone()).collect()
 }
 
+/// The identification worker 0's loop gives the first datagram without one that it fragments
+/// (the table has one such case).
+pub const FIRST_FRAG_ID: u32 = 1;
+
+impl Expect {
+    /// The frames this case has sent on `port` (any port for `None`), in order.
+    pub fn sent(&self, port: Option<PortIdx>) -> Vec<&[u8]> {
+        match self {
+            Expect::Tx { port: p, frame } if port.is_none_or(|q| q == *p) => vec![frame],
+            Expect::TxFragment {
+                port: p, fragments, ..
+            } if port.is_none_or(|q| q == *p) => fragments.iter().map(Vec::as_slice).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The datagrams `cases` expect to be sent (what a worker's `tx` counter counts: a fragmented
+/// one is one).
+pub fn transmitted(cases: &[Case]) -> u64 {
+    cases
+        .iter()
+        .filter(|c| matches!(c.expect, Expect::Tx { .. } | Expect::TxFragment { .. }))
+        .count() as u64
+}
+
 /// The frames `cases` expect to be sent, in order (`Some(port)`: only those sent on it).
 pub fn outputs(cases: &[Case], port: Option<PortIdx>) -> Vec<Vec<u8>> {
     cases
         .iter()
-        .filter_map(|c| match &c.expect {
-            Expect::Tx { port: p, frame } if port.is_none_or(|q| q == *p) => Some(frame.clone()),
-            _ => None,
-        })
+        .flat_map(|c| c.expect.sent(port))
+        .map(<[u8]>::to_vec)
         .collect()
 }

@@ -63,14 +63,22 @@ pub(super) fn tun(t: &mut Table, f: &Fam) {
         0,
         &icmp,
     );
+    // Without DF, the tunnel packet goes in fragments (RFC 2003 §5.1), 1480 + 20 bytes of IP
+    // payload, with the loop's identification (the outer header has none).
     let big = Pkt::udp(f.client, 40002, f.tun, 53)
         .df(false)
         .payload(&[0x5a; 1460]);
-    t.drop(
-        "ipv4 tun too big without DF is dropped",
+    let out = ipip(&big, f.gw1, f.rs_tun, RS_TUN_MAC, GW1_MAC);
+    t.push(
+        "ipv4 tun too big without DF is sent in fragments",
         0,
         big.frame(),
-        DropReason::MtuExceeded,
+        Expect::TxFragment {
+            port: 1,
+            mtu: 1500,
+            fragments: crate::packet::fragment(&out, 1480, FIRST_FRAG_ID),
+            frame: out,
+        },
     );
     // An error about the backend's reply (VIP -> client) is tunnelled to the backend.
     let reply = syn.clone().reversed(SYN | ACK).src(f.tun, 80);
