@@ -224,6 +224,7 @@ pub fn apply(cfg: &mut Config, op: &Op) -> Result<(), ApplyError> {
                 toa: Toa::Off,
                 proxy_protocol: config::ProxyProtocol::Off,
                 mss_clamp: None,
+                syn_proxy: config::SynProxyMode::Off,
                 sorry_server: None,
                 health_check: config::HealthCheck::none(),
                 real_servers: Vec::new(),

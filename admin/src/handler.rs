@@ -220,7 +220,7 @@ pub fn handle(state: &mut dyn AdminState, req: Request) -> Response {
             Err(e) => Response::error(e),
         },
         Request::GetConfig => Response::Config {
-            toml: state.config().to_toml(),
+            toml: state.config().to_toml_redacted(),
         },
         Request::Ha => match state.ha() {
             Some(l) => Response::Ha(l),

@@ -42,14 +42,17 @@ fn vs_keywords_ferrovs_lacks_are_warned_at_their_line() {
         at(
             w,
             8,
-            "syn_proxy is not imported: ferrovs has no SYN proxy yet"
+            "syn_proxy is not imported: ferrovs's SYN proxy needs a TCP service"
         ),
         "{w:?}"
     );
+    // proxy_protocol v2 itself is imported (no warning of its own); the SYN proxy is not,
+    // since the two do not combine.
     assert!(
-        !w.iter().any(|d| d.message.contains("proxy_protocol")),
+        !w.iter().any(|d| d.message.starts_with("proxy_protocol")),
         "{w:?}"
     );
+    assert_eq!(imp.config.services[0].syn_proxy, config::SynProxyMode::Off);
     // `daddr_group_name black` names no group: told, imported without it.
     assert!(
         at(

@@ -239,6 +239,14 @@ fn part2_step2_dpvs_keepalived_conf_imports_with_each_dpvs_keyword_told() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let cfg = check(&o.stdout);
     assert_dpvs_service(&cfg);
+    // `syn_proxy` on the FNAT service: ferrovs's SYN proxy, with a random secret, noted.
+    assert_eq!(cfg.services[0].syn_proxy, config::SynProxyMode::On);
+    assert!(cfg.syn_proxy.secret.is_some());
+    assert!(
+        o.stderr.contains("a random cookie secret was made"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(cfg.local_address_pools[0].name, "laddr_g1");
     assert_eq!(cfg.local_address_pools[0].port, "dpdk0");
     assert_eq!(cfg.services[0].real_servers[0].weight, 100);
@@ -256,10 +264,6 @@ fn part2_step2_dpvs_keepalived_conf_imports_with_each_dpvs_keyword_told() {
         (
             "198.18.2.200 dpdk0",
             "interface dpdk0 -> ferrovs port dpdk0 (a port of that name)",
-        ),
-        (
-            "syn_proxy",
-            "syn_proxy is not imported: ferrovs has no SYN proxy yet",
         ),
         (
             "ipset:bad_clients",

@@ -142,8 +142,31 @@ fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {
     }
 }
 
+/// `[syn_proxy]`, when it holds a secret.
+fn syn_proxy_keys(o: &mut String, k: &crate::SynProxyKeys, redact: bool) {
+    let show = |s: &crate::SynProxySecret| {
+        if redact {
+            q("<redacted>")
+        } else {
+            q(&s.to_hex())
+        }
+    };
+    if let Some(s) = &k.secret {
+        let _ = writeln!(o, "\n[syn_proxy]\nsecret = {}", show(s));
+        if let Some(p) = &k.previous_secret {
+            let _ = writeln!(o, "previous_secret = {}", show(p));
+        }
+    }
+}
+
 /// Write `c` as a TOML document that [`crate::parse`] reads back to an equal [`Config`].
 pub(crate) fn to_toml(c: &Config) -> String {
+    to_toml_with(c, false)
+}
+
+/// [`to_toml`], with the SYN cookie secrets written as `"<redacted>"` when `redact` (what
+/// leaves the gateway through the admin socket; such a text does not parse back).
+pub(crate) fn to_toml_with(c: &Config, redact: bool) -> String {
     let mut o = String::new();
     let d = &c.dpdk;
     let _ = writeln!(o, "[dpdk]");
@@ -216,6 +239,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
     }
     sync(&mut o, &c.sync);
     crate::admission::emit_section(&mut o, &c.admission);
+    syn_proxy_keys(&mut o, &c.syn_proxy, redact);
     if let Some(a) = &c.announce {
         announce(&mut o, a);
     }
@@ -311,6 +335,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
         }
         if let Some(m) = s.mss_clamp {
             let _ = writeln!(o, "mss_clamp = {m}");
+        }
+        if s.syn_proxy != crate::SynProxyMode::Off {
+            let _ = writeln!(o, "syn_proxy = {}", q(s.syn_proxy.as_str()));
         }
         if let Some(sa) = s.sorry_server {
             let _ = writeln!(o, "sorry_server = {}", q(&addr_port(sa)));

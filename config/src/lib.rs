@@ -24,6 +24,7 @@ pub mod fuzzing;
 mod model;
 mod schema;
 mod sync;
+mod synproxy;
 mod walk;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use error::{ConfigError, Errors};
 pub use model::*;
 pub use schema::{format_lcore_list, parse_lcore_list};
 pub use sync::*;
+pub use synproxy::*;
 
 use error::Sink;
 
@@ -125,5 +127,11 @@ impl Config {
     /// Write this configuration as TOML that [`parse`] reads back to an equal value.
     pub fn to_toml(&self) -> String {
         emit::to_toml(self)
+    }
+
+    /// [`Config::to_toml`] with the SYN cookie secrets replaced by `"<redacted>"` (for the
+    /// admin socket: the secret stays in the file).
+    pub fn to_toml_redacted(&self) -> String {
+        emit::to_toml_with(self, true)
     }
 }

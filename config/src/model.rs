@@ -62,6 +62,8 @@ pub struct Config {
     pub announce: Option<crate::Announce>,
     /// `[admission]`: the gateway's client lists and ICMP error rate (reloadable).
     pub admission: crate::Admission,
+    /// `[syn_proxy]`: the SYN cookie secrets (reloadable; a service with `syn_proxy` needs one).
+    pub syn_proxy: crate::SynProxyKeys,
 }
 
 /// `[dpdk]`: settings that need a restart to change.
@@ -304,6 +306,9 @@ pub struct Service {
     /// `mss_clamp`: the largest TCP MSS a forwarded SYN (and, with NAT/FullNAT, SYN-ACK)
     /// carries, in bytes; `None` = off. TCP services only.
     pub mss_clamp: Option<u16>,
+    /// `syn_proxy`: the gateway answers SYNs with SYN cookies and opens the server leg on a
+    /// valid ACK; `Off` unless TCP with NAT or FullNAT real servers only.
+    pub syn_proxy: crate::SynProxyMode,
     /// Sorry server, used when no real server is available.
     pub sorry_server: Option<SocketAddr>,
     /// The default health check of the real servers.

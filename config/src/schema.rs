@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::error::Sink;
 use crate::model::*;
+use crate::synproxy::SynProxyMode;
 use crate::walk::{as_int, wrong_type, At, Tab};
 
 /// Highest lcore id accepted (EAL further checks against its build's `RTE_MAX_LCORE`).
@@ -50,7 +51,8 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let pools = read_pools(&mut root, sink, &ports);
     let routes = read_routes(&mut root, sink, &ports);
     let neighbours = read_neighbours(&mut root, sink, &ports, &pools);
-    let services = read_services(&mut root, sink, &pools);
+    let mut syn_proxy_use = None;
+    let services = read_services(&mut root, sink, &pools, &mut syn_proxy_use);
     let timeouts = read_timeouts(root.table(sink, "timeouts"), sink);
     let control = read_control(root.table(sink, "control"), sink);
     let ha = read_ha(root.table(sink, "ha"), sink, &ports, &pools, &services);
@@ -58,6 +60,8 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
     let announce =
         crate::announce::read_announce(root.table(sink, "announce"), sink, &ports, &services);
     let admission = crate::admission::read_admission(root.table(sink, "admission"), sink);
+    let syn_proxy =
+        crate::synproxy::read_syn_proxy(root.table(sink, "syn_proxy"), sink, syn_proxy_use);
     root.finish(sink);
     Config {
         dpdk,
@@ -72,6 +76,7 @@ pub(crate) fn read(root: &DeTable<'_>, span: Range<usize>, sink: &mut Sink<'_>) 
         sync,
         announce,
         admission,
+        syn_proxy,
     }
 }
 
@@ -1071,6 +1076,7 @@ fn read_services(
     root: &mut Tab<'_, '_>,
     sink: &mut Sink<'_>,
     pools: &[LocalAddressPool],
+    syn_proxy_use: &mut Option<(Range<usize>, String)>,
 ) -> Vec<Service> {
     let mut services = Vec::new();
     let mut seen: HashMap<(IpAddr, u16, Protocol), usize> = HashMap::new();
@@ -1129,6 +1135,7 @@ fn read_services(
         let toa_at = t.str(sink, "toa");
         let pp_at = t.str(sink, "proxy_protocol");
         let mss_clamp = read_mss_clamp(&mut t, sink, protocol);
+        let sp_at = t.str(sink, "syn_proxy");
         let sorry_at = t.str(sink, "sorry_server");
         let sloppy_at = t.bool(sink, "sloppy_tcp");
         let admission = crate::admission::read_service_admission(&mut t, sink);
@@ -1155,6 +1162,18 @@ fn read_services(
         } else {
             refuse_toa_with_proxy(&t, sink, toa_at.as_ref())
         };
+        let syn_proxy = read_syn_proxy_mode(
+            &t,
+            sink,
+            sp_at.as_ref(),
+            (protocol, forward, &real_servers),
+            proxy_protocol,
+        );
+        if syn_proxy != SynProxyMode::Off && syn_proxy_use.is_none() {
+            if let Some(a) = &sp_at {
+                *syn_proxy_use = Some((a.span.clone(), t.key_path("syn_proxy")));
+            }
+        }
         let sorry_server = sorry_at.as_ref().and_then(|a| {
             let path = t.key_path("sorry_server");
             let Some((ip, p)) = parse_addr_port(a.v) else {
@@ -1198,6 +1217,7 @@ fn read_services(
             toa,
             proxy_protocol,
             mss_clamp,
+            syn_proxy,
             sorry_server,
             health_check,
             real_servers,
@@ -1308,6 +1328,65 @@ fn read_mss_clamp(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, protocol: Protocol) 
         return None;
     }
     u16::try_from(a.v).ok()
+}
+
+/// `syn_proxy`: off by default; on only for a TCP service whose real servers are all NAT or
+/// FullNAT (the gateway translates sequence numbers both ways), not with `proxy_protocol`;
+/// `auto` is refused (not implemented yet).
+fn read_syn_proxy_mode(
+    t: &Tab<'_, '_>,
+    sink: &mut Sink<'_>,
+    at: Option<&At<&str>>,
+    (protocol, forward, real_servers): (Protocol, Forward, &[RealServer]),
+    pp: ProxyProtocol,
+) -> SynProxyMode {
+    let Some(a) = at else {
+        return SynProxyMode::Off;
+    };
+    let path = t.key_path("syn_proxy");
+    let m = match a.v {
+        "off" => return SynProxyMode::Off,
+        "on" => SynProxyMode::On,
+        "auto" => {
+            sink.error(
+                &a.span,
+                &path,
+                "syn_proxy = \"auto\" is not implemented yet; use \"on\" or \"off\"",
+            );
+            return SynProxyMode::Off;
+        }
+        other => {
+            sink.error(
+                &a.span,
+                &path,
+                format!("unknown syn_proxy \"{other}\"; expected one of: off, on, auto"),
+            );
+            return SynProxyMode::Off;
+        }
+    };
+    let why = if protocol != Protocol::Tcp {
+        Some("syn_proxy applies only to TCP services (UDP has no handshake)".to_owned())
+    } else if !forward.sees_replies() && real_servers.is_empty() {
+        Some(format!(
+            "syn_proxy needs nat or fullnat forwarding, not {}: the gateway must see the replies to translate their sequence numbers",
+            forward.as_str()
+        ))
+    } else if let Some(rs) = real_servers.iter().find(|r| !r.forward.sees_replies()) {
+        Some(format!(
+            "syn_proxy needs nat or fullnat forwarding: real server {} uses {}, whose replies bypass the gateway, so their sequence numbers cannot be translated",
+            rs.address,
+            rs.forward.as_str()
+        ))
+    } else if pp != ProxyProtocol::Off {
+        Some("syn_proxy and proxy_protocol cannot be combined on one service".to_owned())
+    } else {
+        None
+    };
+    if let Some(m) = why {
+        sink.error(&a.span, &path, m);
+        return SynProxyMode::Off;
+    }
+    m
 }
 
 /// `proxy_protocol`: off by default; v1 or v2 only on a TCP service whose real servers are all

@@ -63,7 +63,7 @@ address = "198.19.0.11"
 wieght = 2
 "#,
         &[
-            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, proxy_protocol, mss_clamp, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
+            "ferrovs.toml:13:1: service[0].sheduler: unknown key; expected one of: vip, port, persistence, protocol, scheduler, sched_flags, persistence_netmask, forward, local_address_pool, toa, proxy_protocol, mss_clamp, syn_proxy, sorry_server, sloppy_tcp, max_conns, max_new_per_s, max_new_burst, allow_clients, deny_clients, health_check, real_server",
             "ferrovs.toml:16:1: service[0].real_server[0].wieght: unknown key; expected one of: address, port, forward, weight, u_threshold, l_threshold, health_check",
         ],
     );
@@ -73,7 +73,7 @@ wieght = 2
 fn unknown_top_level_section() {
     check(
         "[global]\nx = 1\n",
-        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce, admission"],
+        &["ferrovs.toml:10:2: global: unknown key; expected one of: dpdk, port, local_address_pool, route, neighbour, service, timeouts, control, ha, sync, announce, admission, syn_proxy"],
     );
 }
 
@@ -1235,4 +1235,83 @@ address = "198.19.0.10"
     // Off by default.
     let d = config::parse(BASE, "ferrovs.toml").unwrap();
     assert!(d.services.iter().all(|s| s.mss_clamp.is_none()));
+}
+
+#[test]
+fn syn_proxy_only_on_nat_fullnat_tcp_with_a_strong_secret() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 53
+protocol = "udp"
+forward = "nat"
+syn_proxy = "on"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+forward = "dr"
+syn_proxy = "on"
+[[service]]
+vip = "198.18.0.12"
+port = 80
+forward = "nat"
+proxy_protocol = "v1"
+syn_proxy = "on"
+[[service]]
+vip = "198.18.0.13"
+port = 80
+forward = "nat"
+syn_proxy = "auto"
+[[service]]
+vip = "198.18.0.14"
+port = 80
+forward = "nat"
+syn_proxy = "yes"
+[syn_proxy]
+secret = "00000000000000000000000000000001"
+previous_secret = "abc"
+"#,
+        &[
+            "ferrovs.toml:15:13: service[0].syn_proxy: syn_proxy applies only to TCP services (UDP has no handshake)",
+            "ferrovs.toml:20:13: service[1].syn_proxy: syn_proxy needs nat or fullnat forwarding, not dr: the gateway must see the replies to translate their sequence numbers",
+            "ferrovs.toml:26:13: service[2].syn_proxy: syn_proxy and proxy_protocol cannot be combined on one service",
+            "ferrovs.toml:31:13: service[3].syn_proxy: syn_proxy = \"auto\" is not implemented yet; use \"on\" or \"off\"",
+            "ferrovs.toml:36:13: service[4].syn_proxy: unknown syn_proxy \"yes\"; expected one of: off, on, auto",
+            "ferrovs.toml:38:10: syn_proxy.secret: the cookie secret is weak (fewer than 8 distinct bytes); use a random one: openssl rand -hex 16",
+            "ferrovs.toml:39:19: syn_proxy.previous_secret: a cookie secret is 32 hex digits (128 bits; make one with: openssl rand -hex 16)",
+        ],
+    );
+    // A service with the SYN proxy and no secret.
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "nat"
+syn_proxy = "on"
+"#,
+        &["ferrovs.toml:14:13: service[0].syn_proxy: syn_proxy needs the cookie secret: add [syn_proxy] secret = \"<32 hex digits>\" (the same on every gateway of the group; openssl rand -hex 16)"],
+    );
+}
+
+#[test]
+fn syn_proxy_survives_export_and_the_redacted_text_hides_the_secret() {
+    let secret = "5f1c0a3e9b27d4866e0f1b2c3d4e5a69";
+    let prev = "0123456789abcdef0123456789abcdef";
+    let toml = format!(
+        "{BASE}[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsyn_proxy = \"on\"\n\
+         [[service.real_server]]\naddress = \"198.19.0.10\"\n\
+         [syn_proxy]\nsecret = \"{secret}\"\nprevious_secret = \"{prev}\"\n"
+    );
+    let c = config::parse(&toml, "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.services[0].syn_proxy, config::SynProxyMode::On);
+    let again = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, c);
+    let shown = c.to_toml_redacted();
+    assert!(!shown.contains(secret) && !shown.contains(prev), "{shown}");
+    assert!(shown.contains("secret = \"<redacted>\""), "{shown}");
+    let logged = format!("{c:?}");
+    assert!(
+        !logged.contains(secret) && !logged.contains("95, 28"),
+        "{logged}"
+    );
 }

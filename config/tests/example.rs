@@ -91,7 +91,7 @@ fn probe(table: &str) -> String {
         "" => format!("zz_bogus = 1\n{port}"),
         "port" => format!("{port}zz_bogus = 1\n"),
         "port.exception_path" => format!("{port}exception_path = {{ tap = \"t\", zz_bogus = 1 }}\n"),
-        "dpdk" | "timeouts" | "control" | "ha" | "sync" | "announce" | "admission" => format!("{port}[{table}]\nzz_bogus = 1\n"),
+        "dpdk" | "timeouts" | "control" | "ha" | "sync" | "announce" | "admission" | "syn_proxy" => format!("{port}[{table}]\nzz_bogus = 1\n"),
         "route" => format!("{port}[[route]]\nprefix = \"10.0.0.0/8\"\nvia = \"198.18.0.1\"\nzz_bogus = 1\n"),
         "neighbour" => format!(
             "{port}[[neighbour]]\naddress = \"198.18.0.9\"\nmac = \"02:00:00:00:00:09\"\nzz_bogus = 1\n"

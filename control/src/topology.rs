@@ -15,6 +15,7 @@ use dataplane::sched::{SchedFlags, SchedFlagsError};
 use dataplane::snapshot::{
     BackendSpec, Mac, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
 };
+use dataplane::syncookie::{CookieKey, CookieKeys};
 
 use crate::health::BackendHealth;
 use crate::neigh::Neighbours;
@@ -338,6 +339,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         spec.toa = s.toa;
         spec.proxy_protocol = s.proxy_protocol;
         spec.mss_clamp = s.mss_clamp.unwrap_or(0);
+        spec.syn_proxy = s.syn_proxy == config::SynProxyMode::On;
         if let Some(pool) = &s.local_address_pool {
             if let Some(p) = cfg.local_address_pools.iter().find(|p| &p.name == pool) {
                 spec.laddrs = p.addresses.clone();
@@ -383,6 +385,10 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
     b.icmp_errors((a.icmp_errors_per_s > 0).then_some(Rate {
         per_s: a.icmp_errors_per_s,
         burst: a.icmp_errors_burst,
+    }));
+    b.syn_cookies(cfg.syn_proxy.secret.map(|cur| CookieKeys {
+        current: CookieKey::new(cur.0),
+        previous: cfg.syn_proxy.previous_secret.map(|p| CookieKey::new(p.0)),
     }));
     b.build()
 }

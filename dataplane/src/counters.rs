@@ -124,6 +124,16 @@ pub struct WorkerCounters {
     pub toa_skipped: Counter,
     /// PROXY protocol headers inserted (each copy of a retransmitted first segment counts).
     pub proxy_inserted: Counter,
+    /// SYN proxy: SYN-ACKs with a cookie sent for SYNs to proxied services.
+    pub syn_cookies_sent: Counter,
+    /// SYN proxy: ACKs whose cookie was valid (each opened a session and a server leg).
+    pub syn_cookies_valid: Counter,
+    /// SYN proxy: server handshakes completed (SYN-ACK answered with the client's ACK).
+    pub syn_proxy_opened: Counter,
+    /// SYN proxy: server handshakes refused (RST to our SYN, passed to the client).
+    pub syn_proxy_refused: Counter,
+    /// SYN proxy: client data segments held until the server leg opened.
+    pub syn_proxy_held: Counter,
     /// ICMP errors translated for a session.
     pub icmp_translated: Counter,
     /// ICMP "fragmentation needed" sent to clients (TUN).
@@ -198,6 +208,11 @@ impl WorkerCounters {
             toa_inserted: Counter::default(),
             toa_skipped: Counter::default(),
             proxy_inserted: Counter::default(),
+            syn_cookies_sent: Counter::default(),
+            syn_cookies_valid: Counter::default(),
+            syn_proxy_opened: Counter::default(),
+            syn_proxy_refused: Counter::default(),
+            syn_proxy_held: Counter::default(),
             icmp_translated: Counter::default(),
             icmp_frag_needed_sent: Counter::default(),
             icmp_echo_answered: Counter::default(),

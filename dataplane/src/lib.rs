@@ -28,5 +28,8 @@ pub mod snapshot;
 pub mod sync;
 pub mod types;
 pub mod wire;
+
+/// SYN cookies (the SYN proxy's keys, for control to build snapshots with).
+pub use forward::syncookie;
 pub mod worker;
 pub mod worker_loop;

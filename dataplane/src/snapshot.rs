@@ -97,6 +97,10 @@ pub struct Service {
     /// TCP MSS clamp: a forwarded SYN's MSS option is lowered to this (0 = off;
     /// [`crate::forward::mss`]).
     pub mss_clamp: u16,
+    /// SYN proxy: SYNs are answered with a cookie, the server leg opens on a valid ACK
+    /// ([`crate::forward::synproxy`]; TCP with NAT/FullNAT backends, and the snapshot has the
+    /// cookie keys).
+    pub syn_proxy: bool,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
@@ -204,6 +208,10 @@ pub struct Snapshot {
     drops_sessions: bool,
     /// Whether some service sets `mss_clamp`: SYNs of other snapshots skip the lookup.
     clamps_mss: bool,
+    /// Whether some service has the SYN proxy on.
+    proxies_syn: bool,
+    /// The SYN cookie keys (`[syn_proxy]`); `None` keeps every service's SYN proxy off.
+    pub syn_cookies: Option<crate::forward::syncookie::CookieKeys>,
     /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
     any_not_owned: bool,
     not_owned: FastSet<IpAddr>,
@@ -238,6 +246,12 @@ impl Snapshot {
     #[inline]
     pub fn drops_sessions(&self) -> bool {
         self.drops_sessions
+    }
+
+    /// Return whether some service has the SYN proxy on.
+    #[inline]
+    pub fn proxies_syn(&self) -> bool {
+        self.proxies_syn
     }
 
     /// Return whether some service clamps the TCP MSS (so a SYN needs to look at its service).
@@ -406,6 +420,9 @@ pub struct ServiceSpec {
     pub proxy_protocol: ProxyProtocol,
     /// TCP MSS clamp (0 = off; TCP services only, `control` refuses it elsewhere).
     pub mss_clamp: u16,
+    /// SYN proxy (TCP with NAT/FullNAT backends only; `control` refuses it elsewhere, and the
+    /// builder keeps it off without cookie keys or on a UDP service).
+    pub syn_proxy: bool,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
@@ -483,6 +500,7 @@ impl ServiceSpec {
             toa: ToaMode::default(),
             proxy_protocol: ProxyProtocol::Off,
             mss_clamp: 0,
+            syn_proxy: false,
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
@@ -505,6 +523,7 @@ pub struct SnapshotBuilder {
     standby_laddrs: FastSet<IpAddr>,
     clients: ClientLists,
     icmp_errors: Option<Rate>,
+    syn_cookies: Option<crate::forward::syncookie::CookieKeys>,
 }
 
 impl SnapshotBuilder {
@@ -521,6 +540,7 @@ impl SnapshotBuilder {
             standby_laddrs: FastSet::default(),
             clients: ClientLists::default(),
             icmp_errors: None,
+            syn_cookies: None,
         }
     }
 
@@ -568,6 +588,15 @@ impl SnapshotBuilder {
     /// Set the gateway's client lists (checked for every new flow, before the service's).
     pub fn clients(&mut self, lists: ClientLists) -> &mut Self {
         self.clients = lists;
+        self
+    }
+
+    /// Set the SYN cookie keys (`[syn_proxy]`; `None`: every service's SYN proxy stays off).
+    pub fn syn_cookies(
+        &mut self,
+        keys: Option<crate::forward::syncookie::CookieKeys>,
+    ) -> &mut Self {
+        self.syn_cookies = keys;
         self
     }
 
@@ -672,6 +701,14 @@ impl SnapshotBuilder {
                 } else {
                     0
                 },
+                syn_proxy: spec.syn_proxy
+                    && spec.proto == L4Proto::Tcp
+                    && self.syn_cookies.is_some()
+                    && spec
+                        .backends
+                        .iter()
+                        .chain(spec.sorry.iter())
+                        .all(|b| b.method.sees_replies()),
                 sorry,
                 needs_loads,
                 has_nat,
@@ -691,15 +728,18 @@ impl SnapshotBuilder {
         let drops_sessions = services.iter().flatten().any(|s| s.expire_nodest)
             || backends.iter().flatten().any(|b| b.drop_sessions);
         let clamps_mss = services.iter().flatten().any(|s| s.mss_clamp != 0);
+        let proxies_syn = services.iter().flatten().any(|s| s.syn_proxy);
         Snapshot {
             drops_sessions,
             clamps_mss,
+            proxies_syn,
             any_not_owned: !self.not_owned.is_empty(),
             not_owned: self.not_owned,
             generation: self.generation,
             timeouts: self.timeouts,
             clients: (!self.clients.is_empty()).then(|| Box::new(self.clients)),
             icmp_errors: self.icmp_errors,
+            syn_cookies: self.syn_cookies,
             services,
             backends,
             ports: self.ports,

@@ -186,6 +186,10 @@ impl<F: RxFrame> WorkerLoop<F> {
         let c = worker.counters().clone();
         let hz = env.clock.hz().max(1);
         let start = env.clock.ticks();
+        // The SYN cookies' clock: Unix seconds, read once, advanced by the loop's clock.
+        let wall0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         // Each worker's identifications start far from the others' (a multiplicative spread of
         // its id), and deterministically: worker 0 gives its first fragmented datagram 1.
         self.frag_id = u32::from(worker.id()).wrapping_mul(0x9e37_79b9);
@@ -205,6 +209,7 @@ impl<F: RxFrame> WorkerLoop<F> {
             last = t;
             let ticks = t.wrapping_sub(start);
             let now = u32::try_from(ticks / hz).unwrap_or(u32::MAX);
+            worker.set_wall_clock(wall0 + ticks / hz);
             // Milliseconds for admission control's rates, without overflow for any TSC rate.
             worker.set_clock_ms((ticks / hz) * 1000 + (ticks % hz) * 1000 / hz);
             service.serve(worker, now);

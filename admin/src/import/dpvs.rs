@@ -16,8 +16,11 @@
 //!   whitelist): the service's `deny_clients` and `allow_clients` (issue 17), one host prefix
 //!   per address (ranges expanded as `virtual_server_group`'s are). A name no group defines is
 //!   a warning, and the service is imported without that list.
-//! - `syn_proxy`: a feature ferrovs has not landed yet (the SYN proxy of issue 17), a warning
-//!   saying what the service does without it.
+//! - `syn_proxy` becomes the service's `syn_proxy = "on"` on a TCP service whose real servers
+//!   all use NAT or FNAT and that has no `proxy_protocol` (elsewhere a warning). DPVS's cookie
+//!   secret is random per process; ferrovs's is in the file: the import keeps the base's
+//!   `[syn_proxy]` secret, or makes a random one and says so in a note (every gateway of the
+//!   group needs the same).
 //! - `dpdk_interface` (in a `vrrp_instance`) is noted and commented out by the VRRP import
 //!   ([`super::vrrp`]); its `.kni` interface maps to the port without the suffix.
 
@@ -309,6 +312,40 @@ pub(super) fn apply_address_groups(
     }
 }
 
+/// The warning for a `syn_proxy` the service cannot have.
+pub(super) const SYN_PROXY_NOT_IMPORTED: &str = "syn_proxy is not imported: ferrovs's SYN proxy \
+    needs a TCP service whose real servers all use NAT or FNAT, without proxy_protocol; the \
+    service runs without one, SYNs reach the real servers";
+
+/// A configuration with a `syn_proxy` service needs the cookie secret: keep the base's, else
+/// make a random one (from the kernel's generator) and note it.
+pub(super) fn syn_proxy_secret(cfg: &mut Config, notes: &mut Vec<Diagnostic>) {
+    let uses = cfg
+        .services
+        .iter()
+        .any(|s| s.syn_proxy != config::SynProxyMode::Off);
+    if !uses || cfg.syn_proxy.secret.is_some() {
+        return;
+    }
+    let mut b = [0u8; config::SYN_PROXY_SECRET_BYTES];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    if read.is_err() {
+        // validate() then refuses the import with the schema's reason.
+        return;
+    }
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    if let Ok(s) = config::SynProxySecret::parse(&hex) {
+        cfg.syn_proxy.secret = Some(s);
+        notes.push(Diagnostic {
+            line: 0,
+            message: "[syn_proxy] secret: a random cookie secret was made; give every gateway \
+                      of the HA pair or ECMP group the same [syn_proxy] section"
+                .to_owned(),
+        });
+    }
+}
+
 /// DPVS's `proxy_protocol v1` / `v2` on a `virtual_server`: the version ferrovs inserts too
 /// (`None` for any other statement or value).
 pub(super) fn proxy_protocol(st: &Stmt) -> Option<config::ProxyProtocol> {
@@ -327,11 +364,7 @@ pub(super) fn proxy_protocol(st: &Stmt) -> Option<config::ProxyProtocol> {
 pub(super) fn vs_keyword(st: &Stmt) -> Option<Option<String>> {
     let arg = st.arg(1).unwrap_or("");
     Some(match st.key() {
-        "syn_proxy" => Some(
-            "syn_proxy is not imported: ferrovs has no SYN proxy yet (issue 17); the service \
-             runs without one, SYNs reach the real servers"
-                .to_owned(),
-        ),
+        "syn_proxy" => Some(SYN_PROXY_NOT_IMPORTED.to_owned()),
         "proxy_protocol" if matches!(arg, "disable" | "") => None,
         "proxy_protocol" => Some(format!(
             "proxy_protocol {arg} is not imported: ferrovs inserts v1 and v2 headers (`proxy_protocol \

@@ -478,6 +478,8 @@ struct VsSettings {
     pool: Option<String>,
     /// DPVS's `proxy_protocol v1|v2`, with its line.
     proxy: Option<(usize, config::ProxyProtocol)>,
+    /// DPVS's `syn_proxy`, its line.
+    syn_proxy: Option<usize>,
     real_servers: Vec<Stmt>,
     skip: bool,
 }
@@ -494,6 +496,7 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
         sorry: None,
         pool: None,
         proxy: None,
+        syn_proxy: None,
         real_servers: Vec::new(),
         skip: false,
     };
@@ -505,6 +508,10 @@ fn read_vs(cx: &mut Ctx<'_>, st: &Stmt) -> VsSettings {
         }
         if let Some(v) = super::dpvs::proxy_protocol(s) {
             vs.proxy = Some((s.line, v));
+            continue;
+        }
+        if s.key() == "syn_proxy" {
+            vs.syn_proxy = Some(s.line);
             continue;
         }
         if let Some(warning) = super::dpvs::vs_keyword(s) {
@@ -929,6 +936,7 @@ fn import_with(
         )?),
         None => None,
     };
+    super::dpvs::syn_proxy_secret(&mut cfg, &mut notes);
     match crate::apply::validate(&cfg) {
         Ok(config) if errors.is_empty() => Ok(Imported {
             config,
@@ -1147,6 +1155,24 @@ fn import_vs(
             None => config::ProxyProtocol::Off,
         };
         let with_proxy = proxy_protocol != config::ProxyProtocol::Off;
+        // DPVS's SYN proxy: ferrovs's, where it can run (TCP, NAT/FNAT only, no PROXY header).
+        let syn_proxy = match vs.syn_proxy {
+            Some(_)
+                if protocol == Protocol::Tcp
+                    && !with_proxy
+                    && forward.sees_replies()
+                    && rs.iter().all(|r| r.forward.sees_replies()) =>
+            {
+                config::SynProxyMode::On
+            }
+            Some(line) => {
+                if i == 0 {
+                    cx.w(line, super::dpvs::SYN_PROXY_NOT_IMPORTED);
+                }
+                config::SynProxyMode::Off
+            }
+            None => config::SynProxyMode::Off,
+        };
         cfg.services.push(Service {
             vip,
             port,
@@ -1168,6 +1194,7 @@ fn import_vs(
             },
             proxy_protocol,
             mss_clamp: None,
+            syn_proxy,
             sorry_server,
             health_check,
             real_servers: rs,

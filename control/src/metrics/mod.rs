@@ -394,6 +394,16 @@ pub struct WorkerRow {
     pub toa_skipped: u64,
     /// PROXY protocol headers inserted (one per copy of a retransmitted first segment).
     pub proxy_inserted: u64,
+    /// SYN proxy: cookies sent, valid cookies, server legs opened and refused, data held.
+    pub syn_cookies_sent: u64,
+    /// See `syn_cookies_sent`.
+    pub syn_cookies_valid: u64,
+    /// See `syn_cookies_sent`.
+    pub syn_proxy_opened: u64,
+    /// See `syn_cookies_sent`.
+    pub syn_proxy_refused: u64,
+    /// See `syn_cookies_sent`.
+    pub syn_proxy_held: u64,
     /// ICMP errors translated for a session.
     pub icmp_translated: u64,
     /// ICMP "fragmentation needed" sent.
@@ -454,6 +464,11 @@ impl WorkerRow {
             toa_inserted: c.toa_inserted.get(),
             toa_skipped: c.toa_skipped.get(),
             proxy_inserted: c.proxy_inserted.get(),
+            syn_cookies_sent: c.syn_cookies_sent.get(),
+            syn_cookies_valid: c.syn_cookies_valid.get(),
+            syn_proxy_opened: c.syn_proxy_opened.get(),
+            syn_proxy_refused: c.syn_proxy_refused.get(),
+            syn_proxy_held: c.syn_proxy_held.get(),
             icmp_translated: c.icmp_translated.get(),
             icmp_frag_needed_sent: c.icmp_frag_needed_sent.get(),
             icmp_echo_answered: c.icmp_echo_answered.get(),
@@ -915,7 +930,7 @@ fn render_real_servers(e: &mut Families, rows: &[RealServerRow]) {
 /// Per worker counter families: (name, help, field).
 type WorkerField = (&'static str, &'static str, Kind, fn(&WorkerRow) -> u64);
 
-const WORKER: [WorkerField; 31] = [
+const WORKER: [WorkerField; 36] = [
     (
         "ferrovs_worker_rx_packets_total",
         "Frames received by the worker, all ports.",
@@ -1011,6 +1026,36 @@ const WORKER: [WorkerField; 31] = [
         "PROXY protocol headers (client address) inserted, one per copy of a retransmitted first segment.",
         Kind::Counter,
         |w| w.proxy_inserted,
+    ),
+    (
+        "ferrovs_worker_syn_cookies_sent_total",
+        "SYN proxy: SYN-ACKs carrying a SYN cookie sent (no session is made for the SYN).",
+        Kind::Counter,
+        |w| w.syn_cookies_sent,
+    ),
+    (
+        "ferrovs_worker_syn_cookies_valid_total",
+        "SYN proxy: ACKs with a valid cookie (each opened a session and the server leg); refused ones are drops with reason syn_proxy_cookie_bad or syn_proxy_cookie_stale.",
+        Kind::Counter,
+        |w| w.syn_cookies_valid,
+    ),
+    (
+        "ferrovs_worker_syn_proxy_server_opened_total",
+        "SYN proxy: server handshakes completed.",
+        Kind::Counter,
+        |w| w.syn_proxy_opened,
+    ),
+    (
+        "ferrovs_worker_syn_proxy_server_refused_total",
+        "SYN proxy: server handshakes refused by a RST (passed on to the client).",
+        Kind::Counter,
+        |w| w.syn_proxy_refused,
+    ),
+    (
+        "ferrovs_worker_syn_proxy_held_total",
+        "SYN proxy: client data segments held until the server handshake completed.",
+        Kind::Counter,
+        |w| w.syn_proxy_held,
     ),
     (
         "ferrovs_worker_icmp_translated_total",

@@ -27,6 +27,8 @@ pub(crate) mod fullnat;
 pub(crate) mod mss;
 pub(crate) mod nat;
 pub(crate) mod proxy;
+pub mod syncookie;
+pub(crate) mod synproxy;
 pub(crate) mod tun;
 
 pub(crate) use fragment::later_fragment;

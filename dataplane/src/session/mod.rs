@@ -45,7 +45,7 @@ pub use hash::HashSeed;
 pub use persist::{PersistFull, PersistTable, PersistTable4, PersistTable6, Template};
 pub use table::{
     InsertError, NewSession, ProxyState, Session, Session4, Session6, SessionTable, SessionTable4,
-    SessionTable6, SlotId, StateChange, MAX_CAPACITY,
+    SessionTable6, SlotId, StateChange, SynProxyState, MAX_CAPACITY,
 };
 pub use tcp::{
     sloppy_tcp_state, tcp_transition, TcpDir, TcpFlags, TcpState, TimeoutError, Timeouts,

@@ -132,6 +132,11 @@ impl<A: SessionAddr> Session<A> {
     pub const FLAG_PROXY: u8 = 1 << 4;
     /// Pipeline flag: the server has acknowledged the whole PROXY header (no more insertion).
     pub const FLAG_PROXY_ACKED: u8 = 1 << 5;
+    /// Pipeline flag: a SYN proxy session (NAT/FullNAT TCP): its [`SynProxyState`] is valid.
+    pub const FLAG_SYNPROXY: u8 = 1 << 6;
+    /// Pipeline flag: the SYN proxy's server leg is open (the server's SYN-ACK came): sequence
+    /// numbers, timestamps and windows are translated from then on.
+    pub const FLAG_SYNPROXY_OPEN: u8 = 1 << 7;
 
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
@@ -423,11 +428,36 @@ pub struct ProxyState {
     pub v2: bool,
 }
 
+/// What a SYN proxy session needs ([`Session::FLAG_SYNPROXY`]; `crate::forward::synproxy`):
+/// a slot-indexed side array of 16 bytes, which other sessions never touch. While the server
+/// leg opens it holds what the cookie said; once the server's SYN-ACK came, the deltas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SynProxyState {
+    /// Opening: our ISN towards the client (the cookie). Open: server ISN - cookie, added to
+    /// the client's acknowledgements and taken from the server's sequence numbers.
+    pub seq: u32,
+    /// Opening: our TSval in the SYN-ACK (0: no timestamps). Open: server TSval - ours.
+    pub ts: u32,
+    /// The client's ISN (its SYN's sequence number).
+    pub client_isn: u32,
+    /// The client's MSS (as the cookie rounded it).
+    pub mss: u16,
+    /// Bits 0-3: the client's window scale (15: none); bit 4: SACK permitted; bit 5:
+    /// timestamps.
+    pub opts: u8,
+    /// High nibble: the window scale we advertised to the client; low nibble: the server's.
+    pub ws: u8,
+}
+
 /// A per-worker session table of fixed capacity.
 pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
     /// Per slot: [`ProxyState::isn1`] (valid while the record has [`Session::FLAG_PROXY`]).
     proxy_isn1: Vec<u32>,
+    /// Per slot: [`SynProxyState`] (valid while the record has [`Session::FLAG_SYNPROXY`]);
+    /// empty until a configuration first enables the SYN proxy ([`Self::enable_synproxy`]), so
+    /// gateways without it pay no memory for it.
+    synproxy: Vec<SynProxyState>,
     index: Index,
     wheel: Wheel,
     seed: HashSeed,
@@ -474,6 +504,7 @@ impl<A: SessionAddr> SessionTable<A> {
         Self {
             slab,
             proxy_isn1: vec![0; capacity],
+            synproxy: Vec::new(),
             index: Index::with_entries(2 * capacity),
             wheel: Wheel::new(),
             seed,
@@ -503,6 +534,7 @@ impl<A: SessionAddr> SessionTable<A> {
     pub fn memory_bytes(&self) -> usize {
         self.slab.capacity() * core::mem::size_of::<Session<A>>()
             + self.proxy_isn1.capacity() * core::mem::size_of::<u32>()
+            + self.synproxy.capacity() * core::mem::size_of::<SynProxyState>()
             + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
@@ -603,6 +635,49 @@ impl<A: SessionAddr> SessionTable<A> {
             debug_assert!(st.len < 0x80);
             s.proxy = (st.len & 0x7f) as u8 | if st.v2 { 0x80 } else { 0 };
             *i = st.isn1;
+        }
+    }
+
+    /// Allocate the SYN proxy's side array (16 bytes a slot), once: the worker calls it when a
+    /// snapshot first has a SYN-proxied service (an allocation per configuration change, not
+    /// per packet).
+    pub fn enable_synproxy(&mut self) {
+        if self.synproxy.is_empty() {
+            self.synproxy = vec![SynProxyState::default(); self.slab.len()];
+        }
+    }
+
+    /// Whether [`Self::enable_synproxy`] ran.
+    pub fn synproxy_enabled(&self) -> bool {
+        !self.synproxy.is_empty() || self.slab.is_empty()
+    }
+
+    /// The SYN proxy state of `slot` (meaningful only with [`Session::FLAG_SYNPROXY`]).
+    #[inline]
+    pub fn synproxy(&self, slot: SlotId) -> SynProxyState {
+        self.synproxy.get(slot.index()).copied().unwrap_or_default()
+    }
+
+    /// Set the SYN proxy state of `slot` (the caller sets [`Session::FLAG_SYNPROXY`]).
+    #[inline]
+    pub fn set_synproxy(&mut self, slot: SlotId, st: SynProxyState) {
+        if let Some(x) = self.synproxy.get_mut(slot.index()) {
+            *x = st;
+        }
+    }
+
+    /// The second (mod 256) the SYN proxy last sent the server its SYN (the record's PROXY
+    /// byte: PROXY and the SYN proxy never share a session).
+    #[inline]
+    pub fn synproxy_syn_at(&self, slot: SlotId) -> u8 {
+        self.slab.get(slot.index()).map_or(0, |s| s.proxy)
+    }
+
+    /// Note the second (mod 256) the SYN proxy sent the server its SYN.
+    #[inline]
+    pub fn set_synproxy_syn_at(&mut self, slot: SlotId, at: u8) {
+        if let Some(s) = self.slab.get_mut(slot.index()) {
+            s.proxy = at;
         }
     }
 

@@ -177,6 +177,18 @@ drop_reasons! {
     /// No room (MTU or buffer) to insert the PROXY protocol header in front of the client's
     /// first segment.
     ProxyHeaderNoRoom => "proxy_header_no_room",
+    // SYN proxy (`crate::forward::synproxy`).
+    /// An ACK to a SYN-proxied service with no session whose cookie does not decode under
+    /// either secret (forged, for another connection, or an ACK storm's).
+    SynProxyCookieBad => "syn_proxy_cookie_bad",
+    /// An ACK to a SYN-proxied service whose cookie is older than its lifetime (64-128 s).
+    SynProxyCookieStale => "syn_proxy_cookie_stale",
+    /// A client segment while the server leg opens, not held and not due a SYN retransmission
+    /// (at most one held segment and one SYN a second per connection).
+    SynProxyPending => "syn_proxy_pending",
+    /// A server segment of a connection whose server leg is opening that is not the SYN-ACK
+    /// (or RST) to our SYN.
+    SynProxyServerBad => "syn_proxy_server_bad",
 }
 
 impl DropReason {

@@ -50,6 +50,7 @@ mod lports;
 mod new_flow;
 mod owner;
 mod sync;
+mod synproxy;
 
 pub use crate::owner::{fullnat_owner, nat_owner, persist_owner, ReplySteering};
 pub(crate) use admit::Admit;
@@ -191,6 +192,10 @@ pub struct Worker {
     admit: admit::Admit,
     /// Fragmented datagrams in flight ([`fragment`]).
     frags: fragment::Frags,
+    /// Unix seconds: the SYN cookies' clock ([`Worker::set_wall_clock`]).
+    wall_s: u64,
+    /// Client segments held while SYN proxy server legs open.
+    held: crate::forward::synproxy::Held,
 }
 
 /// One packet on its way through the worker: what every step reads, borrowed for the packet's
@@ -286,6 +291,8 @@ impl Worker {
             counters,
             sync: None,
             admit: admit::Admit::default(),
+            wall_s: 0,
+            held: crate::forward::synproxy::Held::new(),
         }
     }
 
@@ -357,6 +364,11 @@ impl Worker {
             })
         }));
         self.admit.resync(snap, self.cfg.id, self.cfg.workers, 0);
+        if snap.proxies_syn() {
+            self.tables.s4.enable_synproxy();
+            self.tables.s6.enable_synproxy();
+            self.held.enable();
+        }
         if self.pools.rebuild(snap) > 0 {
             self.claim_lports();
         }

@@ -8,7 +8,7 @@ use crate::rewrite::{src_mac, Family};
 use crate::sched::{hash, BackendLoad, PickCtx};
 use crate::session::{
     sloppy_tcp_state, tcp_transition, Direction, FwdMethod, InsertError, NewSession, ProxyState,
-    Session, SlotId, TcpDir, TcpState,
+    Session, SlotId, SynProxyState, TcpDir, TcpState,
 };
 use crate::snapshot::{NextHopError, ProxyProtocol, Service, Snapshot};
 use crate::sync::{DeleteReason, SyncKind};
@@ -57,6 +57,24 @@ impl Worker {
         sid: u16,
         key: &FlowKey<A>,
     ) -> Fwd {
+        let svc = pkt.snap.service(sid).ok_or(DropReason::NoService)?;
+        // One test for services without the SYN proxy.
+        if svc.syn_proxy {
+            return self.syn_proxy_flow(pkt, sid, svc, key);
+        }
+        self.new_flow_with(pkt, sid, key, None)
+    }
+
+    /// [`Worker::new_flow`]'s steps; `sp`: the state of a SYN proxy session a valid cookie
+    /// opens (its first packet is the client's ACK, which becomes the SYN to the server).
+    #[inline(always)]
+    pub(super) fn new_flow_with<A: Family, F: Frame>(
+        &mut self,
+        pkt: &mut Pkt<'_, F>,
+        sid: u16,
+        key: &FlowKey<A>,
+        sp: Option<SynProxyState>,
+    ) -> Fwd {
         let snap = pkt.snap;
         let svc = snap.service(sid).ok_or(DropReason::NoService)?;
         let (client, vip, cport, vport, proto) =
@@ -67,7 +85,8 @@ impl Worker {
             return Ok(Verdict::Redirect(o));
         }
         let flags = pkt.flags;
-        let mid_flow = proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
+        let mid_flow =
+            sp.is_none() && proto == L4Proto::Tcp && !(flags.syn && !flags.ack && !flags.rst);
         // IPVS's `sloppy_tcp`: any packet but a RST may start the flow, where every gateway
         // would pick the same backend (ECMP moved the flow here, or its session expired).
         if mid_flow && (flags.rst || !svc.sloppy_tcp) {
@@ -129,7 +148,10 @@ impl Worker {
             lport,
             proto,
             method: b.method,
-            state: if mid_flow {
+            state: if sp.is_some() {
+                // As if the client's SYN had come through.
+                TcpState::SynRecv
+            } else if mid_flow {
                 sloppy_tcp_state(dir, flags)
             } else {
                 tcp_transition(TcpState::None, dir, flags)
@@ -142,6 +164,8 @@ impl Worker {
             client_mac: src_mac(pkt.frame.data()),
             flags: if proxy.is_some() {
                 Session::<A>::FLAG_PROXY
+            } else if sp.is_some() {
+                Session::<A>::FLAG_SYNPROXY
             } else {
                 0
             },
@@ -170,7 +194,10 @@ impl Worker {
         }
         let active = t.get(slot).is_some_and(Session::is_active);
         account::opened(&self.counters, sid, bid, active, mid_flow);
-        let v = Ok(self.forward::<A, F>(pkt, slot, Direction::Inbound, true));
+        let v = Ok(match sp {
+            Some(st) => self.syn_proxy_start::<A, F>(pkt, slot, st),
+            None => self.forward::<A, F>(pkt, slot, Direction::Inbound, true),
+        });
         // Published after the rewrite, which may have set flags (TOA on the SYN).
         if self.sync.is_some() {
             self.publish_slot::<A>(SyncKind::Created, slot, now);

@@ -1,4 +1,4 @@
-//! What the TCP tests of `proxy.rs` and `mss_clamp.rs` share: one case's addresses and a
+//! What the TCP tests of `proxy.rs`, `mss_clamp.rs` and `synproxy.rs` share: one case's addresses and a
 //! snapshot with one TCP service.
 
 use std::net::IpAddr;
@@ -43,8 +43,21 @@ pub fn net(v6: bool) -> Net {
 
 /// One TCP service on VIP port 80 with the one real server by `method` (port 80 for DR and TUN,
 /// which cannot change it, else 8080), TOA off; `tune` sets the rest of the service.
+#[allow(dead_code)]
 pub fn snapshot(n: &Net, method: FwdMethod, tune: impl FnOnce(&mut ServiceSpec)) -> Snapshot {
+    snapshot_keys(n, method, tune, None)
+}
+
+/// [`snapshot`] with SYN cookie keys (`synproxy.rs`).
+#[allow(dead_code)]
+pub fn snapshot_keys(
+    n: &Net,
+    method: FwdMethod,
+    tune: impl FnOnce(&mut ServiceSpec),
+    keys: Option<dataplane::syncookie::CookieKeys>,
+) -> Snapshot {
     let mut b = dataplane::snapshot::SnapshotBuilder::new(1);
+    b.syn_cookies(keys);
     two_ports(&mut b, true);
     for (p, len) in [("198.18.1.0", 24), ("2001:2:1::", 64)] {
         b.route(Route {

@@ -1,0 +1,744 @@
+//! The SYN proxy through the worker (NAT and FullNAT, IPv4 and IPv6): a SYN answered by the
+//! gateway with a cookie and no session; a valid ACK opening the session and the server's SYN
+//! with the client's options; the server's SYN-ACK answered with the client's ACK and its held
+//! data; sequence numbers, SACK edges, timestamps and windows translated both ways (with TOA
+//! on FullNAT); forged, stale, rotated and other-gateway cookies; the server's RST passed on;
+//! a lost SYN sent again. Every frame out has valid checksums.
+
+use std::net::IpAddr;
+
+use dataplane::frame::{Frame, VecFrame};
+use dataplane::session::FwdMethod;
+use dataplane::snapshot::{Snapshot, ToaMode};
+use dataplane::syncookie::{CookieKey, CookieKeys};
+use dataplane::wire::DropReason;
+use dataplane::worker::{Verdict, Worker, WorkerConfig};
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
+use testkit::packet::CLIENT_MAC;
+use testkit::topology::{GW0, GW1};
+
+mod common;
+use common::{net, snapshot_keys, Net, RS_MAC};
+
+const SECRET_A: [u8; 16] = *b"0123456789abcdef";
+const SECRET_B: [u8; 16] = *b"fedcba9876543210";
+/// Unix time of the tests (any; the cookie clock only needs it to agree within a minute).
+const WALL: u64 = 1_800_000_000;
+
+fn keys(cur: [u8; 16], prev: Option<[u8; 16]>) -> CookieKeys {
+    CookieKeys {
+        current: CookieKey::new(cur),
+        previous: prev.map(CookieKey::new),
+    }
+}
+
+/// A TCP segment with `flags` ("S", "SA", "A", "PA", "R", "RA").
+#[allow(clippy::too_many_arguments)]
+fn seg(
+    (mac_src, mac_dst): ([u8; 6], [u8; 6]),
+    (src, sp): (IpAddr, u16),
+    (dst, dp): (IpAddr, u16),
+    seq: u32,
+    ack: u32,
+    flags: &str,
+    window: u16,
+    opts: &[Opt],
+    payload: &[u8],
+) -> Vec<u8> {
+    let e = PacketBuilder::ethernet2(mac_src, mac_dst);
+    let ipb = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => e.ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => e.ipv6(s.octets(), d.octets(), 64),
+        _ => unreachable!(),
+    };
+    let mut t = ipb.tcp(sp, dp, seq, window);
+    if flags.contains('S') {
+        t = t.syn();
+    }
+    if flags.contains('A') {
+        t = t.ack(ack);
+    }
+    if flags.contains('P') {
+        t = t.psh();
+    }
+    if flags.contains('R') {
+        t = t.rst();
+    }
+    if !opts.is_empty() {
+        t = t.options(opts).unwrap();
+    }
+    let mut out = Vec::new();
+    t.write(&mut out, payload).unwrap();
+    out
+}
+
+/// A frame out, its checksums and lengths checked.
+#[derive(Debug)]
+struct Out {
+    mac_dst: [u8; 6],
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    syn: bool,
+    ackf: bool,
+    rst: bool,
+    window: u16,
+    payload: Vec<u8>,
+    opts: Vec<Opt>,
+    raw_opts: Vec<u8>,
+}
+
+fn parse_out(d: &[u8]) -> Out {
+    let p = SlicedPacket::from_ethernet(d).unwrap();
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
+    let th = t.to_header();
+    let (src, dst) = match p.net {
+        Some(NetSlice::Ipv4(v4)) => {
+            let h = v4.header().to_header();
+            assert_eq!(h.calc_header_checksum(), h.header_checksum, "IPv4 checksum");
+            let c = th.calc_checksum_ipv4(&h, t.payload()).unwrap();
+            assert_eq!(c, th.checksum, "TCP checksum");
+            assert!(
+                usize::from(h.total_len) <= d.len() - 14,
+                "IPv4 total length"
+            );
+            (IpAddr::from(h.source), IpAddr::from(h.destination))
+        }
+        Some(NetSlice::Ipv6(v6)) => {
+            let h = v6.header().to_header();
+            let c = th.calc_checksum_ipv6(&h, t.payload()).unwrap();
+            assert_eq!(c, th.checksum, "TCP checksum");
+            assert_eq!(usize::from(h.payload_length), d.len() - 54, "IPv6 length");
+            (IpAddr::from(h.source), IpAddr::from(h.destination))
+        }
+        _ => panic!("not IP"),
+    };
+    let mut mac_dst = [0u8; 6];
+    mac_dst.copy_from_slice(&d[..6]);
+    Out {
+        mac_dst,
+        src,
+        dst,
+        sport: t.source_port(),
+        dport: t.destination_port(),
+        seq: t.sequence_number(),
+        ack: t.acknowledgment_number(),
+        syn: t.syn(),
+        ackf: t.ack(),
+        rst: t.rst(),
+        window: t.window_size(),
+        payload: t.payload().to_vec(),
+        opts: t.options_iterator().filter_map(Result::ok).collect(),
+        raw_opts: t.options().to_vec(),
+    }
+}
+
+fn ts_of(o: &Out) -> Option<(u32, u32)> {
+    o.opts.iter().find_map(|x| match *x {
+        Opt::Timestamp(v, e) => Some((v, e)),
+        _ => None,
+    })
+}
+
+struct Case {
+    w: Worker,
+    snap: Snapshot,
+    n: Net,
+    now: u32,
+    cport: u16,
+}
+
+impl Case {
+    fn new(
+        method: FwdMethod,
+        v6: bool,
+        tune: impl FnOnce(&mut dataplane::snapshot::ServiceSpec),
+    ) -> Self {
+        let mut n = net(v6);
+        if method == FwdMethod::Nat {
+            n.laddr = n.client;
+        }
+        let snap = snapshot_keys(
+            &n,
+            method,
+            |s| {
+                s.syn_proxy = true;
+                tune(s);
+            },
+            Some(keys(SECRET_A, None)),
+        );
+        let mut w = Worker::new(WorkerConfig::default());
+        w.set_wall_clock(WALL);
+        Case {
+            w,
+            snap,
+            n,
+            now: 10,
+            cport: 40000,
+        }
+    }
+
+    /// Send `frame` in on `port`; the verdict and the frame.
+    fn send(&mut self, port: u8, frame: Vec<u8>) -> (Verdict, VecFrame) {
+        let mut f = [VecFrame::new(&frame)];
+        let mut v = [Verdict::Drop(DropReason::NotForUs)];
+        self.now += 1;
+        self.w.process(&self.snap, self.now, port, &mut f, &mut v);
+        let [f] = f;
+        (v[0], f)
+    }
+
+    fn send_tx(&mut self, port: u8, frame: Vec<u8>, want_port: u8) -> Out {
+        let (v, f) = self.send(port, frame);
+        assert_eq!(v, Verdict::Tx(want_port), "{:?}", self.drops());
+        parse_out(f.data())
+    }
+
+    fn client_frame(&self, seq: u32, ack: u32, flags: &str, opts: &[Opt], data: &[u8]) -> Vec<u8> {
+        seg(
+            (CLIENT_MAC, GW0),
+            (self.n.client, self.cport),
+            (self.n.vip, 80),
+            seq,
+            ack,
+            flags,
+            1000,
+            opts,
+            data,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn server_frame(
+        &self,
+        to: u16,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        window: u16,
+        opts: &[Opt],
+        data: &[u8],
+    ) -> Vec<u8> {
+        seg(
+            (RS_MAC, GW1),
+            (self.n.backend, 8080),
+            (self.n.laddr, to),
+            seq,
+            ack,
+            flags,
+            window,
+            opts,
+            data,
+        )
+    }
+
+    fn drops(&self) -> Vec<(DropReason, u64)> {
+        DropReason::ALL
+            .iter()
+            .map(|&r| (r, self.w.counters().drops[r.index()].get()))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    fn drop_count(&self, r: DropReason) -> u64 {
+        self.w.counters().drops[r.index()].get()
+    }
+
+    fn sessions(&self) -> usize {
+        self.w.sessions4().len() + self.w.sessions6().len()
+    }
+}
+
+const SYN_OPTS: [Opt; 4] = [
+    Opt::MaximumSegmentSize(1460),
+    Opt::SelectiveAcknowledgementPermitted,
+    Opt::Timestamp(1000, 0),
+    Opt::WindowScale(9),
+];
+
+/// One connection with timestamps, every step of the module doc.
+fn connection(method: FwdMethod, v6: bool) {
+    let what = format!("{method:?} v6={v6}");
+    let mut c = Case::new(method, v6, |_| {});
+    let isn = 0xffff_fff0_u32;
+    let isn1 = isn.wrapping_add(1);
+
+    // SYN -> the gateway's SYN-ACK, back out of port 0 to the client's MAC; no session.
+    let f = c.client_frame(isn, 0, "S", &SYN_OPTS, &[]);
+    let o = c.send_tx(0, f, 0);
+    assert!(o.syn && o.ackf, "{what}: SYN-ACK");
+    assert_eq!(
+        (o.src, o.sport, o.dst, o.dport),
+        (c.n.vip, 80, c.n.client, 40000)
+    );
+    assert_eq!(o.mac_dst, CLIENT_MAC);
+    assert_eq!(o.ack, isn1);
+    let mss = if v6 { 1440 } else { 1460 };
+    assert!(
+        o.opts.contains(&Opt::MaximumSegmentSize(mss)),
+        "{what}: {:?}",
+        o.opts
+    );
+    assert!(o.opts.contains(&Opt::SelectiveAcknowledgementPermitted));
+    assert!(o.opts.contains(&Opt::WindowScale(7)));
+    let (our_ts, echo) = ts_of(&o).expect("timestamps");
+    assert_eq!(echo, 1000);
+    let cookie = o.seq;
+    assert_eq!(c.sessions(), 0, "{what}: no session for a SYN");
+    assert_eq!(c.w.counters().syn_cookies_sent.get(), 1);
+
+    // The ACK with data -> the server's SYN with the client's options; data held.
+    let f = c.client_frame(
+        isn1,
+        cookie.wrapping_add(1),
+        "PA",
+        &[Opt::Timestamp(1001, our_ts)],
+        b"GET /",
+    );
+    let o = c.send_tx(0, f, 1);
+    assert!(o.syn && !o.ackf, "{what}: server SYN");
+    assert_eq!((o.dst, o.dport, o.seq), (c.n.backend, 8080, isn), "{what}");
+    assert!(o.payload.is_empty());
+    let cmss = if v6 { 1440 } else { 1460 };
+    assert!(
+        o.opts.contains(&Opt::MaximumSegmentSize(cmss)),
+        "{what}: {:?}",
+        o.opts
+    );
+    assert!(o.opts.contains(&Opt::SelectiveAcknowledgementPermitted));
+    assert!(o.opts.contains(&Opt::WindowScale(9)));
+    assert_eq!(ts_of(&o), Some((1001, 0)));
+    if method == FwdMethod::FullNat {
+        assert_eq!(o.src, c.n.laddr);
+    } else {
+        assert_eq!((o.src, o.sport), (c.n.client, 40000));
+    }
+    let lport = o.sport;
+    assert_eq!(c.sessions(), 1);
+    assert_eq!(c.w.counters().syn_cookies_valid.get(), 1);
+    assert_eq!(c.w.counters().syn_proxy_held.get(), 1);
+
+    // The server's SYN-ACK -> the held ACK with its data, acknowledging the server's ISN.
+    let sisn = 0x7000_0000_u32;
+    let f = c.server_frame(
+        lport,
+        sisn,
+        isn1,
+        "SA",
+        65535,
+        &[
+            Opt::MaximumSegmentSize(1460),
+            Opt::SelectiveAcknowledgementPermitted,
+            Opt::Timestamp(50_000, 1001),
+            Opt::WindowScale(9),
+        ],
+        &[],
+    );
+    let o = c.send_tx(1, f, 1);
+    assert!(o.ackf && !o.syn, "{what}: ACK to the server");
+    assert_eq!((o.seq, o.ack), (isn1, sisn.wrapping_add(1)), "{what}");
+    assert_eq!(o.payload, b"GET /");
+    assert_eq!(
+        ts_of(&o),
+        Some((1001, 50_000)),
+        "{what}: TSecr is the server's"
+    );
+    assert_eq!(c.w.counters().syn_proxy_opened.get(), 1);
+
+    // Server data -> the client: sequence and TSval in our numbering; window rescaled 9 -> 7.
+    let f = c.server_frame(
+        lport,
+        sisn.wrapping_add(1),
+        isn1.wrapping_add(5),
+        "PA",
+        100,
+        &[Opt::Timestamp(50_010, 1001)],
+        b"HTTP/1.1 200",
+    );
+    let o = c.send_tx(1, f, 0);
+    assert_eq!(
+        (o.src, o.sport, o.dst, o.dport),
+        (c.n.vip, 80, c.n.client, 40000)
+    );
+    assert_eq!(o.seq, cookie.wrapping_add(1), "{what}: seq");
+    assert_eq!(o.ack, isn1.wrapping_add(5));
+    assert_eq!(o.window, 400, "{what}: window");
+    assert_eq!(
+        ts_of(&o),
+        Some((our_ts.wrapping_add(10), 1001)),
+        "{what}: TSval"
+    );
+    assert_eq!(o.payload, b"HTTP/1.1 200");
+
+    // Client ACK with a SACK block -> acknowledgement, SACK edges and TSecr in the server's.
+    let l = cookie.wrapping_add(1);
+    let f = c.client_frame(
+        isn1.wrapping_add(5),
+        l.wrapping_add(12),
+        "A",
+        &[
+            Opt::Noop,
+            Opt::Noop,
+            Opt::Timestamp(1002, our_ts.wrapping_add(10)),
+            Opt::Noop,
+            Opt::Noop,
+            Opt::SelectiveAcknowledgement((l.wrapping_add(20), l.wrapping_add(30)), [None; 3]),
+        ],
+        &[],
+    );
+    let o = c.send_tx(0, f, 1);
+    let s1 = sisn.wrapping_add(1);
+    assert_eq!(o.ack, s1.wrapping_add(12), "{what}: ack");
+    assert_eq!(o.seq, isn1.wrapping_add(5));
+    assert_eq!(ts_of(&o), Some((1002, 50_010)), "{what}: TSecr");
+    let sack = o.opts.iter().find_map(|x| match *x {
+        Opt::SelectiveAcknowledgement(a, _) => Some(a),
+        _ => None,
+    });
+    assert_eq!(
+        sack,
+        Some((s1.wrapping_add(20), s1.wrapping_add(30))),
+        "{what}: SACK"
+    );
+    assert_eq!(c.drops(), vec![], "{what}");
+}
+
+#[test]
+fn nat_v4() {
+    connection(FwdMethod::Nat, false);
+}
+
+#[test]
+fn nat_v6() {
+    connection(FwdMethod::Nat, true);
+}
+
+#[test]
+fn fullnat_v4() {
+    connection(FwdMethod::FullNat, false);
+}
+
+#[test]
+fn fullnat_v6() {
+    connection(FwdMethod::FullNat, true);
+}
+
+/// A client without timestamps: the SYN-ACK says the MSS only, the server's SYN too, and the
+/// gateway makes the client's pure ACK itself (no data was sent with the ACK).
+#[test]
+fn no_timestamps_and_a_pure_ack() {
+    for v6 in [false, true] {
+        let mut c = Case::new(FwdMethod::Nat, v6, |_| {});
+        let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1300)], &[]);
+        let o = c.send_tx(0, f, 0);
+        let mss = if v6 { 1440 } else { 1460 };
+        assert_eq!(o.opts, vec![Opt::MaximumSegmentSize(mss)]);
+        let cookie = o.seq;
+        let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+        let o = c.send_tx(0, f, 1);
+        assert!(o.syn);
+        let cmss = if v6 { 1220 } else { 1300 };
+        assert_eq!(o.opts, vec![Opt::MaximumSegmentSize(cmss)], "v6={v6}");
+        let f = c.server_frame(
+            40000,
+            900,
+            8,
+            "SA",
+            65535,
+            &[Opt::MaximumSegmentSize(1460)],
+            &[],
+        );
+        let o = c.send_tx(1, f, 1);
+        assert!(o.ackf && !o.syn && !o.rst);
+        assert_eq!((o.seq, o.ack, o.payload.len()), (8, 901, 0));
+        assert_eq!(o.raw_opts, Vec::<u8>::new());
+        // Windows unscaled both ways: unchanged.
+        let f = c.server_frame(40000, 901, 8, "A", 5000, &[], b"hi");
+        let o = c.send_tx(1, f, 0);
+        assert_eq!((o.seq, o.window), (cookie.wrapping_add(1), 5000));
+        assert_eq!(c.drops(), vec![]);
+    }
+}
+
+/// FullNAT with TOA on the first ACK: the ACK the gateway sends the server carries it.
+#[test]
+fn fullnat_toa_on_the_first_ack() {
+    let mut c = Case::new(FwdMethod::FullNat, false, |s| s.toa = ToaMode::Ack);
+    let f = c.client_frame(7, 0, "S", &SYN_OPTS, &[]);
+    let o = c.send_tx(0, f, 0);
+    let (cookie, (our_ts, _)) = (o.seq, ts_of(&o).unwrap());
+    let f = c.client_frame(
+        8,
+        cookie.wrapping_add(1),
+        "A",
+        &[Opt::Timestamp(1001, our_ts)],
+        &[],
+    );
+    let o = c.send_tx(0, f, 1);
+    let lport = o.sport;
+    assert!(!o.raw_opts.contains(&254), "no TOA on the SYN");
+    let f = c.server_frame(
+        lport,
+        900,
+        8,
+        "SA",
+        65535,
+        &[Opt::Timestamp(5, 1001), Opt::WindowScale(7)],
+        &[],
+    );
+    let o = c.send_tx(1, f, 1);
+    assert_eq!((o.seq, o.ack), (8, 901));
+    let at = o
+        .raw_opts
+        .iter()
+        .position(|&b| b == 254)
+        .expect("TOA option");
+    assert_eq!(o.raw_opts[at + 1], 8);
+    assert_eq!(&o.raw_opts[at + 2..at + 4], &40000u16.to_be_bytes());
+    assert_eq!(&o.raw_opts[at + 4..at + 8], &[198, 18, 0, 50]);
+    assert_eq!(ts_of(&o), Some((1001, 5)));
+    assert_eq!(c.w.counters().toa_inserted.get(), 1);
+}
+
+/// Forged and stale cookies are dropped and counted; an ACK storm makes no session.
+#[test]
+fn forged_and_stale_cookies() {
+    let mut c = Case::new(FwdMethod::Nat, false, |_| {});
+    let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
+    let cookie = c.send_tx(0, f, 0).seq;
+    // An ACK storm of guesses: none opens a session.
+    for i in 0..1000u32 {
+        let f = c.client_frame(8, cookie.wrapping_add(2 + i * 7919), "A", &[], &[]);
+        let (v, _) = c.send(0, f);
+        assert!(
+            matches!(v, Verdict::Drop(DropReason::SynProxyCookieBad)),
+            "{v:?}"
+        );
+    }
+    assert_eq!(c.drop_count(DropReason::SynProxyCookieBad), 1000);
+    // Another client port with this cookie: bad.
+    c.cport = 40001;
+    let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+    assert_eq!(c.send(0, f).0, Verdict::Drop(DropReason::SynProxyCookieBad));
+    c.cport = 40000;
+    // Three minutes later the real one is stale.
+    c.w.set_wall_clock(WALL + 192);
+    let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+    assert_eq!(
+        c.send(0, f).0,
+        Verdict::Drop(DropReason::SynProxyCookieStale)
+    );
+    assert_eq!(c.sessions(), 0);
+    // A RST or a bare segment to the service starts nothing either.
+    let f = c.client_frame(8, 0, "R", &[], &[]);
+    assert_eq!(c.send(0, f).0, Verdict::Drop(DropReason::NotSynForNewTcp));
+    // A minute later it is still good.
+    c.w.set_wall_clock(WALL + 64);
+    let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+    assert_eq!(c.send(0, f).0, Verdict::Tx(1));
+}
+
+/// Gateway B (same secrets) opens the connection gateway A's cookie answered; a reload that
+/// rotates the secret keeps the cookies in flight; after a second rotation they are gone.
+#[test]
+fn other_gateway_and_rotation() {
+    let mut a = Case::new(FwdMethod::Nat, false, |_| {});
+    let f = a.client_frame(7, 0, "S", &SYN_OPTS, &[]);
+    let o = a.send_tx(0, f, 0);
+    let (cookie, (ts, _)) = (o.seq, ts_of(&o).unwrap());
+    let ack = a.client_frame(
+        8,
+        cookie.wrapping_add(1),
+        "A",
+        &[Opt::Timestamp(1001, ts)],
+        &[],
+    );
+
+    let mut b = Case::new(FwdMethod::Nat, false, |_| {});
+    b.w.set_wall_clock(WALL + 30);
+    let o = b.send_tx(0, ack.clone(), 1);
+    assert!(o.syn && o.opts.contains(&Opt::WindowScale(9)));
+
+    let mut r = Case::new(FwdMethod::Nat, false, |_| {});
+    r.snap = snapshot_keys(
+        &r.n,
+        FwdMethod::Nat,
+        |s| s.syn_proxy = true,
+        Some(keys(SECRET_B, Some(SECRET_A))),
+    );
+    assert_eq!(r.send(0, ack.clone()).0, Verdict::Tx(1));
+
+    let mut g = Case::new(FwdMethod::Nat, false, |_| {});
+    g.snap = snapshot_keys(
+        &g.n,
+        FwdMethod::Nat,
+        |s| s.syn_proxy = true,
+        Some(keys(*b"another-secret-3", Some(SECRET_B))),
+    );
+    assert_eq!(
+        g.send(0, ack).0,
+        Verdict::Drop(DropReason::SynProxyCookieBad)
+    );
+}
+
+/// The server refuses our SYN: the client gets a RST at our ISN + 1 from the VIP, the session
+/// goes.
+#[test]
+fn server_rst_reaches_the_client() {
+    for method in [FwdMethod::Nat, FwdMethod::FullNat] {
+        let mut c = Case::new(method, false, |_| {});
+        let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
+        let cookie = c.send_tx(0, f, 0).seq;
+        let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+        let lport = c.send_tx(0, f, 1).sport;
+        assert_eq!(c.sessions(), 1);
+        let f = c.server_frame(lport, 0, 8, "RA", 0, &[], &[]);
+        let o = c.send_tx(1, f, 0);
+        assert!(o.rst, "{method:?}");
+        assert_eq!(
+            (o.src, o.sport, o.dst, o.dport),
+            (c.n.vip, 80, c.n.client, 40000)
+        );
+        assert_eq!(o.seq, cookie.wrapping_add(1));
+        assert_eq!(o.mac_dst, CLIENT_MAC);
+        assert_eq!(c.sessions(), 0);
+        assert_eq!(c.w.counters().syn_proxy_refused.get(), 1);
+    }
+}
+
+/// A lost server SYN: the client's next segment (a second later) sends it again and is held;
+/// a segment in the same second is dropped as pending; a stray server segment is refused.
+#[test]
+fn lost_syn_is_sent_again_with_the_clients_next_segment() {
+    let mut c = Case::new(FwdMethod::Nat, false, |_| {});
+    let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
+    let cookie = c.send_tx(0, f, 0).seq;
+    let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
+    let o = c.send_tx(0, f, 1);
+    assert!(o.syn);
+    // The SYN was lost; the client sends its request.
+    let f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
+    let o = c.send_tx(0, f, 1);
+    assert!(o.syn && o.seq == 7 && o.payload.is_empty(), "{o:?}");
+    assert_eq!(c.w.counters().syn_proxy_held.get(), 1);
+    // Within the same second, another segment: pending.
+    c.now -= 1;
+    let f = c.client_frame(14, cookie.wrapping_add(1), "PA", &[], b"more");
+    assert_eq!(c.send(0, f).0, Verdict::Drop(DropReason::SynProxyPending));
+    // A server segment that is not the answer to our SYN.
+    let f = c.server_frame(40000, 900, 99, "A", 100, &[], &[]);
+    assert_eq!(c.send(1, f).0, Verdict::Drop(DropReason::SynProxyServerBad));
+    // The answer: the held request goes.
+    let f = c.server_frame(
+        40000,
+        900,
+        8,
+        "SA",
+        65535,
+        &[Opt::MaximumSegmentSize(1460)],
+        &[],
+    );
+    let o = c.send_tx(1, f, 1);
+    assert_eq!(
+        (o.seq, o.ack, o.payload.as_slice()),
+        (8, 901, &b"GET /x"[..])
+    );
+    // The state went ESTABLISHED with the ACK, not before.
+    let s = c.w.sessions4().iter().next().unwrap().1;
+    assert_eq!(s.state_name(), "ESTABLISHED");
+}
+
+/// Nothing on the SYN proxy's paths allocates: cookie answers, valid ACKs with held data, the
+/// server's SYN-ACK and the replay, translated segments both ways, and refused legs, all under
+/// the counting allocator (after the first packet synced the worker to the snapshot, which
+/// allocates the side array and the hold pool once).
+#[test]
+fn the_syn_proxy_paths_do_not_allocate() {
+    let mut c = Case::new(FwdMethod::Nat, false, |_| {});
+    let flows: Vec<u16> = (41000..41064).collect();
+    let isn = 1000u32;
+    // Untimed: the cookies (a SYN makes no state, so asking twice gives the same answer).
+    let mut cookies = Vec::new();
+    for &p in &flows {
+        c.cport = p;
+        let f = c.client_frame(isn, 0, "S", &SYN_OPTS, &[]);
+        let o = c.send_tx(0, f, 0);
+        cookies.push((o.seq, ts_of(&o).unwrap().0));
+    }
+    let (mut syns, mut acks, mut synacks, mut data, mut cacks) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (i, (&p, &(ck, ts))) in flows.iter().zip(&cookies).enumerate() {
+        c.cport = p;
+        syns.push(c.client_frame(isn, 0, "S", &SYN_OPTS, &[]));
+        acks.push(c.client_frame(
+            isn + 1,
+            ck.wrapping_add(1),
+            "PA",
+            &[Opt::Timestamp(1001, ts)],
+            b"GET /",
+        ));
+        let sa = if i % 8 == 7 { "RA" } else { "SA" };
+        synacks.push(c.server_frame(
+            p,
+            7000,
+            isn + 1,
+            sa,
+            65535,
+            &[Opt::Timestamp(9, 1001), Opt::WindowScale(9)],
+            &[],
+        ));
+        data.push(c.server_frame(
+            p,
+            7001,
+            isn + 6,
+            "PA",
+            100,
+            &[Opt::Timestamp(10, 1001)],
+            b"200 OK",
+        ));
+        cacks.push(c.client_frame(
+            isn + 6,
+            ck.wrapping_add(7),
+            "A",
+            &[Opt::Timestamp(1002, ts.wrapping_add(1))],
+            &[],
+        ));
+    }
+    let mut frame = [VecFrame::new(&syns[0])];
+    let mut v = [Verdict::Drop(DropReason::NotForUs)];
+    let mut tx = 0;
+    let probe = allocation_counter::measure(|| {
+        drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    });
+    assert_eq!(probe.count_total, 1, "the counting allocator is not in use");
+    let info = allocation_counter::measure(|| {
+        for (port, set) in [
+            (0u8, &syns),
+            (0, &acks),
+            (1, &synacks),
+            (1, &data),
+            (0, &cacks),
+        ] {
+            for t in set.iter() {
+                assert!(frame[0].reset(t));
+                c.w.process(&c.snap, 20, port, &mut frame, &mut v);
+                tx += usize::from(matches!(v[0], Verdict::Tx(_)));
+            }
+        }
+    });
+    assert_eq!(info.count_total, 0, "allocations on the SYN proxy's paths");
+    // Every SYN, ACK and server answer went out; the refused legs' data and ACKs are dropped.
+    let refused = flows.len() / 8;
+    assert_eq!(
+        tx,
+        3 * flows.len() + 2 * (flows.len() - refused),
+        "{:?}",
+        c.drops()
+    );
+    assert_eq!(c.w.counters().syn_proxy_refused.get(), refused as u64);
+}
