@@ -75,7 +75,18 @@ impl Lab {
         // the flood's CPU without the gateway failing it; an error or a reset still counts.
         self.spawn(
             "client",
-            &["wrk", "-t", "1", "-c", "8", "-d", &d, "--timeout", "10s", &url],
+            &[
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                "8",
+                "-d",
+                &d,
+                "--timeout",
+                "10s",
+                &url,
+            ],
         )
     }
 }
