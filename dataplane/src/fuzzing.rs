@@ -374,11 +374,14 @@ fn check_fragments(d: &[u8], mtu: u16) {
         } else {
             usize::from(u16::from_be_bytes([d[l3 + 4], d[l3 + 5]]))
         };
-        // A datagram that fit went whole: its one "fragment" carried the header too.
-        let fits = r == Ok(1) && carried != payload;
+        // The worker hands over only frames larger than the MTU, so there are always pieces.
         assert!(
-            fits || carried == payload,
-            "fragments carry {carried} of {payload} bytes"
+            r != Ok(1),
+            "a frame that fits {mtu} handed over for fragmenting"
+        );
+        assert_eq!(
+            carried, payload,
+            "the fragments carry {carried} of {payload} bytes"
         );
     }
 }
