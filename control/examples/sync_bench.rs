@@ -59,6 +59,7 @@ fn session(n: u32) -> SyncSession {
         flags: 0,
         client_hop: None,
         proxy: None,
+        synproxy: None,
     }
 }
 

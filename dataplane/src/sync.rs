@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crate::owner::{nat_owner, persist_owner, ReplySteering};
 use crate::rss::RssSteer;
-use crate::session::{FwdMethod, ProxyState, Session, SessionAddr, TcpState};
+use crate::session::{FwdMethod, ProxyState, Session, SessionAddr, SynProxyState, TcpState};
 use crate::snapshot::{Mac, Snapshot};
 use crate::types::{L4Proto, PortIdx};
 
@@ -127,10 +127,15 @@ pub struct SyncEvent {
     /// so the receiver keeps shifting its sequence numbers; [`Self::flags`] then also carries
     /// [`Session::FLAG_PROXY`] and [`Session::FLAG_PROXY_ACKED`] as the sender had them.
     pub proxy: Option<ProxyState>,
+    /// A SYN proxy session's state (what the cookie said, or once the server leg opened the
+    /// sequence and timestamp deltas), so the receiver keeps translating; [`Self::flags`] then
+    /// also carries [`Session::FLAG_SYNPROXY`] and [`Session::FLAG_SYNPROXY_OPEN`] as the
+    /// sender had them. Never together with [`Self::proxy`].
+    pub synproxy: Option<SynProxyState>,
 }
 
-// 96 bytes before the PROXY state (8 more) came.
-const _: () = assert!(core::mem::size_of::<SyncEvent>() <= 104);
+// 96 bytes before the PROXY state (8 more) came, 124 with the SYN proxy's 20.
+const _: () = assert!(core::mem::size_of::<SyncEvent>() <= 124);
 
 /// Session flags a synced session carries over.
 const SYNCED_FLAGS: u8 =
@@ -139,6 +144,10 @@ const SYNCED_FLAGS: u8 =
 /// Session flags that travel with a PROXY protocol session's state.
 pub const PROXY_FLAGS: u8 =
     Session::<core::net::Ipv4Addr>::FLAG_PROXY | Session::<core::net::Ipv4Addr>::FLAG_PROXY_ACKED;
+
+/// Session flags that travel with a SYN proxy session's state.
+pub const SYNPROXY_FLAGS: u8 = Session::<core::net::Ipv4Addr>::FLAG_SYNPROXY
+    | Session::<core::net::Ipv4Addr>::FLAG_SYNPROXY_OPEN;
 
 impl SyncEvent {
     /// The event for session `s` at `now`.
@@ -179,6 +188,7 @@ impl SyncEvent {
             client_port: s.client_port,
             client_mac: s.client_mac,
             proxy: None,
+            synproxy: None,
         }
     }
 
@@ -188,6 +198,15 @@ impl SyncEvent {
     pub fn with_proxy(mut self, flags: u8, st: ProxyState) -> Self {
         self.flags |= flags & PROXY_FLAGS;
         self.proxy = Some(st);
+        self
+    }
+
+    /// Add a SYN proxy session's state `st` (its record has [`Session::FLAG_SYNPROXY`], whose
+    /// flags `flags` are: [`Session::FLAG_SYNPROXY_OPEN`] says which half of `st` is meant).
+    #[must_use]
+    pub fn with_synproxy(mut self, flags: u8, st: SynProxyState) -> Self {
+        self.flags |= flags & SYNPROXY_FLAGS;
+        self.synproxy = Some(st);
         self
     }
 
@@ -214,6 +233,7 @@ impl SyncEvent {
             client_port: 0,
             client_mac: [0; 6],
             proxy: None,
+            synproxy: None,
         }
     }
 
@@ -315,6 +335,9 @@ pub enum Refusal {
     Misplaced,
     /// The session table (or template table) is full.
     TableFull,
+    /// A SYN proxy session, and no service here has the SYN proxy on (its per-session state
+    /// has no room: the gateways' configurations differ).
+    SynProxyOff,
 }
 
 /// Return where the session or template of `ev` belongs on this gateway: the worker that will
@@ -510,7 +533,7 @@ mod tests {
 
     #[test]
     fn event_is_small_and_fixed() {
-        assert!(core::mem::size_of::<SyncEvent>() <= 104);
+        assert!(core::mem::size_of::<SyncEvent>() <= 124);
         let m = SyncEvent::marker(SyncKind::DumpEnd, 7);
         assert!(m.is_marker() && !m.is_v6());
         assert_eq!(m.timeout, 7);

@@ -111,6 +111,7 @@ fn synced(lport: u16, cport: u16, kind: SyncKind) -> Install {
             client_port: 0,
             client_mac: [2, 0, 0, 0, 0, 0xfe],
             proxy: None,
+            synproxy: None,
         },
         role: Role::Home,
     }

@@ -8,11 +8,14 @@
 use std::net::IpAddr;
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::session::FwdMethod;
+use dataplane::session::{FwdMethod, Session};
 use dataplane::snapshot::{Snapshot, ToaMode};
+use dataplane::sync::{
+    link, Install, Refusal, Role, SyncConfig, SyncEvent, SyncKind, SYNPROXY_FLAGS,
+};
 use dataplane::syncookie::{CookieKey, CookieKeys};
 use dataplane::wire::DropReason;
-use dataplane::worker::{Verdict, Worker, WorkerConfig};
+use dataplane::worker::{InstallOutcome, Verdict, Worker, WorkerConfig};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
 use testkit::packet::CLIENT_MAC;
 use testkit::topology::{GW0, GW1};
@@ -741,4 +744,233 @@ fn the_syn_proxy_paths_do_not_allocate() {
         c.drops()
     );
     assert_eq!(c.w.counters().syn_proxy_refused.get(), refused as u64);
+}
+
+/// Install every event of `evs` on `c`'s worker as its home (after it took the snapshot, as
+/// the worker loop has it); the outcomes.
+fn install(c: &mut Case, evs: &[SyncEvent]) -> Vec<InstallOutcome> {
+    c.w.sync(&c.snap);
+    evs.iter()
+        .map(|&event| {
+            c.w.install(
+                &c.snap,
+                c.now,
+                &Install {
+                    event,
+                    role: Role::Home,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The events `cs` holds.
+fn drain(cs: &mut dataplane::sync::ControlSync) -> Vec<SyncEvent> {
+    core::iter::from_fn(|| cs.events.pop().ok()).collect()
+}
+
+/// The server's SYN-ACK to our SYN on local port `lport` (ISN `sisn`).
+fn server_synack(c: &Case, lport: u16, sisn: u32, isn1: u32) -> Vec<u8> {
+    c.server_frame(
+        lport,
+        sisn,
+        isn1,
+        "SA",
+        65535,
+        &[
+            Opt::MaximumSegmentSize(1460),
+            Opt::SelectiveAcknowledgementPermitted,
+            Opt::Timestamp(50_000, 1001),
+            Opt::WindowScale(9),
+        ],
+        &[],
+    )
+}
+
+/// A SYN proxy session synced to another gateway goes on there as it went here (issue 17: the
+/// SYN proxy state travels with session sync). Gateway A opens a connection through its SYN
+/// proxy with sync on: every event carries the state, and the last one says the server leg
+/// is open. Gateway B installs them; the server's data and the client's SACK through both come
+/// out the same (sequence numbers, timestamps, window, SACK edges translated). A dump carries
+/// the state as well. A connection whose server leg was still opening on A when it failed over
+/// opens on C: the client's next segment sends the server its SYN again, and the server's
+/// SYN-ACK to C completes it. A gateway without the SYN proxy refuses the state (it has no room
+/// to keep it), and a state without its session flag is refused as malformed.
+fn synced(method: FwdMethod, v6: bool) {
+    let what = format!("{method:?} v6={v6}");
+    let mut a = Case::new(method, v6, |_| {});
+    let (ws, mut cs) = link(SyncConfig::default());
+    a.w.attach_sync(ws);
+    let isn = 0x1000_0000_u32;
+    let isn1 = isn.wrapping_add(1);
+    let f = a.client_frame(isn, 0, "S", &SYN_OPTS, &[]);
+    let o = a.send_tx(0, f, 0);
+    let (cookie, our_ts) = (o.seq, ts_of(&o).expect("timestamps").0);
+    let ack = a.client_frame(
+        isn1,
+        cookie.wrapping_add(1),
+        "PA",
+        &[Opt::Timestamp(1001, our_ts)],
+        b"GET /",
+    );
+    let lport = a.send_tx(0, ack.clone(), 1).sport;
+    let opening = drain(&mut cs);
+    assert_eq!(opening.len(), 1, "{what}: the creation: {opening:?}");
+    assert_eq!(opening[0].kind, SyncKind::Created);
+    let sp_open = Session::<std::net::Ipv4Addr>::FLAG_SYNPROXY_OPEN;
+    assert_eq!(
+        opening[0].flags & SYNPROXY_FLAGS,
+        Session::<std::net::Ipv4Addr>::FLAG_SYNPROXY,
+        "{what}: opening"
+    );
+    assert_eq!(opening[0].synproxy.map(|s| s.seq), Some(cookie), "{what}");
+    let sisn = 0x7000_0000_u32;
+    let f = server_synack(&a, lport, sisn, isn1);
+    a.send_tx(1, f, 1);
+    let open = drain(&mut cs);
+    assert!(
+        open.last()
+            .is_some_and(|e| e.flags & sp_open != 0 && e.synproxy.is_some()),
+        "{what}: the open leg is published: {open:?}"
+    );
+    let events: Vec<_> = opening.iter().chain(&open).copied().collect();
+    assert!(events.iter().all(|e| e.synproxy.is_some()), "{what}");
+
+    // B takes every event; the same segments through A and B come out the same.
+    let mut b = Case::new(method, v6, |_| {});
+    b.now = a.now;
+    let got = install(&mut b, &events);
+    assert_eq!(got[0], InstallOutcome::Installed, "{what}: {got:?}");
+    assert!(
+        got[1..].iter().all(|o| *o == InstallOutcome::Updated),
+        "{what}: {got:?}"
+    );
+    let l = cookie.wrapping_add(1);
+    let s1 = sisn.wrapping_add(1);
+    let through = |c: &mut Case| {
+        let f = c.server_frame(
+            lport,
+            s1,
+            isn1.wrapping_add(5),
+            "PA",
+            100,
+            &[Opt::Timestamp(50_010, 1001)],
+            b"HTTP/1.1 200",
+        );
+        let down = c.send_tx(1, f, 0);
+        let f = c.client_frame(
+            isn1.wrapping_add(5),
+            l.wrapping_add(12),
+            "A",
+            &[
+                Opt::Noop,
+                Opt::Noop,
+                Opt::Timestamp(1002, our_ts.wrapping_add(10)),
+                Opt::Noop,
+                Opt::Noop,
+                Opt::SelectiveAcknowledgement((l.wrapping_add(20), l.wrapping_add(30)), [None; 3]),
+            ],
+            &[],
+        );
+        let up = c.send_tx(0, f, 1);
+        (
+            (down.seq, down.ack, down.window, ts_of(&down), down.payload),
+            (up.seq, up.ack, up.raw_opts),
+        )
+    };
+    let want = through(&mut a);
+    assert_eq!(want.0 .0, l, "{what}: the original translates");
+    assert_eq!(
+        through(&mut b),
+        want,
+        "{what}: the synced copy translates alike"
+    );
+    assert_eq!(b.drops(), vec![], "{what}");
+
+    // A dump carries the open state.
+    cs.request_dump();
+    let mut all = Vec::new();
+    for _ in 0..100_000 {
+        a.w.serve_sync(&a.snap, a.now);
+        all.extend(drain(&mut cs));
+        if all.iter().any(|e| e.kind == SyncKind::DumpEnd) {
+            break;
+        }
+    }
+    let dumped: Vec<_> = all
+        .into_iter()
+        .filter(|e| e.kind == SyncKind::Dump)
+        .collect();
+    assert_eq!(dumped.len(), 1, "{what}: {dumped:?}");
+    assert_eq!(
+        dumped[0].synproxy,
+        open.last().and_then(|e| e.synproxy),
+        "{what}"
+    );
+    assert_eq!(dumped[0].flags & SYNPROXY_FLAGS, SYNPROXY_FLAGS, "{what}");
+    let mut d = Case::new(method, v6, |_| {});
+    d.now = a.now;
+    assert_eq!(
+        install(&mut d, &dumped),
+        [InstallOutcome::Installed],
+        "{what}"
+    );
+    assert_eq!(
+        through(&mut d),
+        want,
+        "{what}: a copy from the dump translates alike"
+    );
+
+    // Failover while the server leg opens: C has only the creation. The client sends its
+    // request again; C sends the server the client's SYN at once (the answer to A's may have
+    // gone to A), and the server's SYN-ACK to C opens the leg with the request.
+    let mut c = Case::new(method, v6, |_| {});
+    c.now = a.now;
+    assert_eq!(
+        install(&mut c, &opening),
+        [InstallOutcome::Installed],
+        "{what}"
+    );
+    let o = c.send_tx(0, ack, 1);
+    assert!(
+        o.syn && !o.ackf && o.seq == isn && o.sport == lport,
+        "{what}: SYN again: {o:?}"
+    );
+    assert_eq!(ts_of(&o), Some((1001, 0)), "{what}");
+    let f = server_synack(&c, lport, sisn, isn1);
+    let o = c.send_tx(1, f, 1);
+    assert_eq!(
+        (o.seq, o.ack, o.payload.as_slice()),
+        (isn1, s1, &b"GET /"[..]),
+        "{what}"
+    );
+    assert_eq!(
+        through(&mut c),
+        want,
+        "{what}: opened on C, translated alike"
+    );
+
+    // A gateway without the SYN proxy has no room for the state; a state without its flag.
+    let mut e = Case::new(method, v6, |s| s.syn_proxy = false);
+    e.now = a.now;
+    let got = install(&mut e, &events[..1]);
+    assert_eq!(
+        got,
+        [InstallOutcome::Refused(Refusal::SynProxyOff)],
+        "{what}"
+    );
+    let mut bad = events[..1].to_vec();
+    bad[0].flags &= !SYNPROXY_FLAGS;
+    let mut g = Case::new(method, v6, |_| {});
+    let got = install(&mut g, &bad);
+    assert_eq!(got, [InstallOutcome::Refused(Refusal::Malformed)], "{what}");
+}
+
+#[test]
+fn synced_syn_proxy_sessions_go_on_on_another_gateway() {
+    for method in [FwdMethod::FullNat, FwdMethod::Nat] {
+        for v6 in [false, true] {
+            synced(method, v6);
+        }
+    }
 }

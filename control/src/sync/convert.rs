@@ -62,6 +62,7 @@ pub fn to_record(ev: &SyncEvent) -> Option<SyncSession> {
         flags: ev.flags,
         client_hop,
         proxy: ev.proxy,
+        synproxy: ev.synproxy,
     })
 }
 
@@ -119,6 +120,7 @@ pub fn to_event(rec: &SyncSession, resync: bool) -> Result<SyncEvent, ConvertErr
         client_port,
         client_mac,
         proxy: rec.proxy,
+        synproxy: rec.synproxy,
     })
 }
 
@@ -177,6 +179,7 @@ mod tests {
             client_port: 1,
             client_mac: [2, 0, 0, 0, 0, 9],
             proxy: None,
+            synproxy: None,
         }
     }
 
@@ -288,6 +291,25 @@ mod tests {
         );
         assert_eq!(rec.validate(), Ok(()));
         assert_eq!(to_event(&rec, false), Ok(ev));
+    }
+
+    #[test]
+    fn the_syn_proxy_state_travels_both_ways_with_its_flags() {
+        let st = crate::sync::record::tests::synproxy_state();
+        for method in [FwdMethod::Nat, FwdMethod::FullNat] {
+            let mut ev = event(method, true);
+            assert_eq!(to_record(&ev).expect("a session").synproxy, None);
+            ev = ev.with_synproxy(dataplane::sync::SYNPROXY_FLAGS, st);
+            let rec = to_record(&ev).expect("a session");
+            assert_eq!(rec.synproxy, Some(st));
+            assert_eq!(
+                rec.flags & dataplane::sync::SYNPROXY_FLAGS,
+                dataplane::sync::SYNPROXY_FLAGS,
+                "open"
+            );
+            assert_eq!(rec.validate(), Ok(()));
+            assert_eq!(to_event(&rec, false), Ok(ev));
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use core::net::SocketAddr;
 
-use dataplane::session::{FwdMethod, ProxyState, TcpState};
+use dataplane::session::{FwdMethod, ProxyState, Session, SynProxyState, TcpState};
 use dataplane::types::L4Proto;
 
 /// What a record asks the receiver to do.
@@ -83,7 +83,15 @@ pub struct SyncSession {
     /// which the receiver needs to keep shifting its sequence numbers; `flags` then carries
     /// the PROXY bits too. `None` in records of senders that predate it.
     pub proxy: Option<ProxyState>,
+    /// A SYN proxy connection's state (what the cookie said; once the server leg opened, the
+    /// sequence and timestamp deltas), which the receiver needs to keep translating; `flags`
+    /// then carries the SYN proxy bits too (whether the leg is open). Travels as a critical
+    /// extension: a gateway that cannot read it does not install the connection.
+    pub synproxy: Option<SynProxyState>,
 }
+
+/// The SYN proxy's session flag ([`Session::FLAG_SYNPROXY`]).
+const FLAG_SYNPROXY: u8 = Session::<core::net::Ipv4Addr>::FLAG_SYNPROXY;
 
 impl SyncSession {
     /// Whether the client side (client and VIP) is IPv6.
@@ -142,6 +150,20 @@ impl SyncSession {
                 return Err(RecordError::Proxy);
             }
         }
+        if self.synproxy.is_some() != (self.flags & FLAG_SYNPROXY != 0) {
+            return Err(RecordError::SynProxy);
+        }
+        if let Some(st) = self.synproxy {
+            // Bits 6-7 of the options byte mean nothing yet: a canonical record has them 0.
+            if self.proto != L4Proto::Tcp
+                || !matches!(self.method, FwdMethod::Nat | FwdMethod::FullNat)
+                || self.template.is_some()
+                || self.proxy.is_some()
+                || st.opts & 0xc0 != 0
+            {
+                return Err(RecordError::SynProxy);
+            }
+        }
         Ok(())
     }
 }
@@ -176,6 +198,11 @@ pub enum RecordError {
     /// a header length its version and family cannot have.
     #[error("PROXY protocol state only goes with a NAT or FullNAT TCP connection, of a valid header length")]
     Proxy,
+    /// SYN proxy state on something other than a NAT or FullNAT TCP connection, with PROXY
+    /// state, with undefined option bits, or without the SYN proxy's session flag (or that
+    /// flag without the state).
+    #[error("SYN proxy state only goes with a NAT or FullNAT TCP connection with the SYN proxy flag, and without PROXY state")]
+    SynProxy,
 }
 
 /// Map a forwarding method to its wire code (the dataplane's discriminant).
@@ -219,6 +246,19 @@ pub(crate) mod tests {
             flags: 3,
             client_hop: None,
             proxy: None,
+            synproxy: None,
+        }
+    }
+
+    /// An open SYN proxy session's state.
+    pub(crate) fn synproxy_state() -> SynProxyState {
+        SynProxyState {
+            seq: 0x8000_0001,
+            ts: 12345,
+            client_isn: 0xdead_beef,
+            mss: 1460,
+            opts: 0x37,
+            ws: 0x97,
         }
     }
 
@@ -281,6 +321,53 @@ pub(crate) mod tests {
         r.vip = "[2001:2::103]:80".parse().expect("literal");
         r.proxy = st(52, true);
         assert_eq!(r.validate(), Ok(()), "v2 over IPv6");
+    }
+
+    #[test]
+    fn synproxy_state_goes_with_nat_and_fullnat_tcp_and_its_flag() {
+        let mut r = fnat4();
+        r.flags |= FLAG_SYNPROXY;
+        assert_eq!(
+            r.validate(),
+            Err(RecordError::SynProxy),
+            "flag without state"
+        );
+        r.synproxy = Some(synproxy_state());
+        assert_eq!(r.validate(), Ok(()));
+        r.method = FwdMethod::Nat;
+        r.local = None;
+        assert_eq!(r.validate(), Ok(()), "NAT");
+        let mut bad = r.clone();
+        bad.flags &= !FLAG_SYNPROXY;
+        assert_eq!(
+            bad.validate(),
+            Err(RecordError::SynProxy),
+            "state without flag"
+        );
+        let mut bad = r.clone();
+        bad.method = FwdMethod::Dr;
+        assert_eq!(bad.validate(), Err(RecordError::SynProxy), "DR");
+        let mut bad = r.clone();
+        bad.proto = L4Proto::Udp;
+        bad.tcp_state = TcpState::None;
+        assert_eq!(bad.validate(), Err(RecordError::SynProxy), "UDP");
+        let mut bad = r.clone();
+        bad.proxy = Some(ProxyState {
+            isn1: 7,
+            len: 28,
+            v2: true,
+        });
+        assert_eq!(bad.validate(), Err(RecordError::SynProxy), "with PROXY");
+        let mut bad = r.clone();
+        bad.synproxy = Some(SynProxyState {
+            opts: 0x40,
+            ..synproxy_state()
+        });
+        assert_eq!(
+            bad.validate(),
+            Err(RecordError::SynProxy),
+            "undefined option bit"
+        );
     }
 
     #[test]

@@ -50,6 +50,16 @@
 //!  type u8 (bit 7: critical), length u8, that many bytes]
 //! ```
 //!
+//! Extensions defined:
+//!
+//! | type | length | value |
+//! |---|---|---|
+//! | `0x81` SYN proxy state (critical) | 16 | `seq` u32, `ts` u32, `client_isn` u32, `mss` u16, `opts` u8, `ws` u8: a SYN proxy connection's [`SynProxyState`]; the record's pipeline flags say whether the server leg is open (then `seq` and `ts` are the deltas, else the cookie and our TSval) |
+//!
+//! A record carries an extension at most once. The SYN proxy state is critical: a gateway
+//! that cannot read it would forward the connection untranslated, which breaks it, so it skips
+//! the record instead (the connection fails over as if never synced).
+//!
 //! The PROXY state (a NAT or FullNAT TCP connection to a `proxy_protocol` service) came after
 //! the rest: a record without bit 5 reads as before it, and a gateway that predates it refuses
 //! a record with it (an undefined flag bit), rather than install a connection it would break.
@@ -70,9 +80,10 @@
 //!   `ferrovs_sync_extensions_ignored_total`); an unknown critical one (a field without which
 //!   the connection would break, as the PROXY state is) makes the gateway skip that record
 //!   and install the rest of the message (`ferrovs_sync_records_rejected_total{reason=
-//!   "unknown_extension"}`). This version defines no extension type: it never sends a block,
-//!   so what it sends reads on every gateway that reads bit 5. A block is never empty (so
-//!   every block shows in the counts, and the encoding stays canonical).
+//!   "unknown_extension"}`). The first version that read blocks defined no extension type;
+//!   the SYN proxy state was the first. Records without one carry no block, so they read on
+//!   every gateway that reads bit 5. A block is never empty (so every block shows in the
+//!   counts, and the encoding stays canonical).
 //! - **A message a gateway cannot read does not stall the stream** (see
 //!   [`super::Reject::Undecodable`]): a numbered message (`Data`, `ResyncDone`) that passed
 //!   the HMAC check, comes from a known peer's current epoch and is addressed to this
@@ -97,7 +108,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use dataplane::session::ProxyState;
+use dataplane::session::{ProxyState, SynProxyState};
 use dataplane::types::L4Proto;
 
 use super::auth::{Auth, MAC_LEN};
@@ -136,6 +147,13 @@ const AF_KNOWN: u8 = 0x3f | AF_EXT;
 pub const EXT_CRITICAL: u8 = 0x80;
 /// The PROXY state's length: header length and version, client ISN + 1.
 const PROXY_LEN: usize = 5;
+/// Extension type 1, critical: a SYN proxy connection's state (see the module documentation).
+pub const EXT_SYNPROXY: u8 = EXT_CRITICAL | 1;
+/// The SYN proxy state's length: sequence and timestamp values, client ISN, MSS, options and
+/// window scales.
+const SYNPROXY_LEN: usize = 16;
+/// A record's extension block with the SYN proxy state: block length, type, length, value.
+const SYNPROXY_BLOCK_LEN: usize = 3 + SYNPROXY_LEN;
 
 /// A message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -521,9 +539,13 @@ struct ExtSeen {
 }
 
 /// Read a record's extension block: a length byte, then that many bytes of extensions, each
-/// `type` u8, `length` u8, `length` bytes. This version defines no extension type, so each is
-/// unknown: skipped by its length.
-fn parse_extensions(r: &mut Reader<'_>) -> Result<ExtSeen, WireError> {
+/// `type` u8, `length` u8, `length` bytes. The SYN proxy state ([`EXT_SYNPROXY`]) is read
+/// into `synproxy` (at most once, of its length); every other type is unknown here: skipped
+/// by its length.
+fn parse_extensions(
+    r: &mut Reader<'_>,
+    synproxy: &mut Option<SynProxyState>,
+) -> Result<ExtSeen, WireError> {
     let total = usize::from(r.u8()?);
     if total == 0 {
         // An empty block would make a second encoding of the same record.
@@ -540,6 +562,23 @@ fn parse_extensions(r: &mut Reader<'_>) -> Result<ExtSeen, WireError> {
         let next = b.pos + len;
         if next > block.len() {
             return Err(WireError::Truncated);
+        }
+        if kind == EXT_SYNPROXY {
+            if len != SYNPROXY_LEN {
+                return Err(bad("SYN proxy extension length", len as u8));
+            }
+            if synproxy.is_some() {
+                return Err(bad("repeated extension", kind));
+            }
+            *synproxy = Some(SynProxyState {
+                seq: b.u32()?,
+                ts: b.u32()?,
+                client_isn: b.u32()?,
+                mss: b.u16()?,
+                opts: b.u8()?,
+                ws: b.u8()?,
+            });
+            continue;
         }
         b.pos = next;
         if kind & EXT_CRITICAL != 0 {
@@ -609,8 +648,9 @@ fn parse_record(r: &mut Reader<'_>) -> Result<(SyncSession, ExtSeen), WireError>
     } else {
         None
     };
+    let mut synproxy = None;
     let ext = if af & AF_EXT != 0 {
-        parse_extensions(r)?
+        parse_extensions(r, &mut synproxy)?
     } else {
         ExtSeen::default()
     };
@@ -628,6 +668,7 @@ fn parse_record(r: &mut Reader<'_>) -> Result<(SyncSession, ExtSeen), WireError>
         flags,
         client_hop,
         proxy,
+        synproxy,
     };
     Ok((rec, ext))
 }
@@ -637,11 +678,17 @@ pub fn record_len(rec: &SyncSession) -> usize {
     let a = |v6: bool| if v6 { 18 } else { 6 };
     let hop = if rec.client_hop.is_some() { 8 } else { 0 };
     let proxy = if rec.proxy.is_some() { PROXY_LEN } else { 0 };
+    let ext = if rec.synproxy.is_some() {
+        SYNPROXY_BLOCK_LEN
+    } else {
+        0
+    };
     RECORD_FIXED
         + 2 * a(rec.front_v6())
         + a(rec.back_v6()) * (1 + usize::from(rec.local.is_some()))
         + hop
         + proxy
+        + ext
 }
 
 fn put_addr(out: &mut Vec<u8>, sa: SocketAddr) {
@@ -664,7 +711,8 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
         | (u8::from(rec.local.is_some()) << 2)
         | (u8::from(rec.template.is_some()) << 3)
         | (u8::from(rec.client_hop.is_some()) << 4)
-        | if rec.proxy.is_some() { AF_PROXY } else { 0 };
+        | if rec.proxy.is_some() { AF_PROXY } else { 0 }
+        | if rec.synproxy.is_some() { AF_EXT } else { 0 };
     out.extend_from_slice(&[
         match rec.op {
             SyncOp::Update => 1,
@@ -694,6 +742,18 @@ pub fn put_record(out: &mut Vec<u8>, rec: &SyncSession) -> Result<(), RecordErro
         // validate() held the length below 128.
         out.push((p.len & 0x7f) as u8 | if p.v2 { 0x80 } else { 0 });
         out.extend_from_slice(&p.isn1.to_be_bytes());
+    }
+    if let Some(st) = rec.synproxy {
+        out.extend_from_slice(&[
+            (SYNPROXY_BLOCK_LEN - 1) as u8,
+            EXT_SYNPROXY,
+            SYNPROXY_LEN as u8,
+        ]);
+        out.extend_from_slice(&st.seq.to_be_bytes());
+        out.extend_from_slice(&st.ts.to_be_bytes());
+        out.extend_from_slice(&st.client_isn.to_be_bytes());
+        out.extend_from_slice(&st.mss.to_be_bytes());
+        out.extend_from_slice(&[st.opts, st.ws]);
     }
     Ok(())
 }

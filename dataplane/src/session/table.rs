@@ -658,6 +658,13 @@ impl<A: SessionAddr> SessionTable<A> {
         self.synproxy.get(slot.index()).copied().unwrap_or_default()
     }
 
+    /// The SYN proxy state of the session at slab position `index` (for a walk, as
+    /// [`Self::get_at`]; meaningful only with [`Session::FLAG_SYNPROXY`]).
+    #[inline]
+    pub fn synproxy_at(&self, index: usize) -> SynProxyState {
+        self.synproxy.get(index).copied().unwrap_or_default()
+    }
+
     /// Set the SYN proxy state of `slot` (the caller sets [`Session::FLAG_SYNPROXY`]).
     #[inline]
     pub fn set_synproxy(&mut self, slot: SlotId, st: SynProxyState) {

@@ -11,12 +11,12 @@ use crate::frame::Frame;
 use crate::rewrite::src_mac;
 use crate::session::{
     Direction, FwdMethod, NewSession, ProxyState, Session, SessionAddr, SessionTable, SlotId,
-    TcpState, Template,
+    SynProxyState, TcpState, Template,
 };
 use crate::snapshot::{ProxyProtocol, Service, Snapshot};
 use crate::sync::{
     DeleteReason, Install, Refusal, Role, SyncEvent, SyncKind, WorkerSync, EXPIRY_GRACE_S,
-    PROXY_FLAGS,
+    PROXY_FLAGS, SYNPROXY_FLAGS,
 };
 use crate::types::{BackendIdx, PortIdx, ServiceIdx};
 use crate::types::{L4Proto, Mac};
@@ -124,6 +124,7 @@ fn template_event(
         client_port: 0,
         client_mac: [0; 6],
         proxy: None,
+        synproxy: None,
     })
 }
 
@@ -414,7 +415,20 @@ impl Worker {
             Some(_) => return Err(Refusal::Malformed),
             None => None,
         };
-        let kept = SYNCED_FLAGS | if proxy.is_some() { PROXY_FLAGS } else { 0 };
+        let synproxy = match ev.synproxy {
+            Some(_) if proxy.is_some() || !synproxy_fits(ev) => return Err(Refusal::Malformed),
+            Some(_) if !A::sessions(&mut self.tables).synproxy_enabled() => {
+                return Err(Refusal::SynProxyOff)
+            }
+            sp => sp,
+        };
+        let kept = SYNCED_FLAGS
+            | if proxy.is_some() { PROXY_FLAGS } else { 0 }
+            | if synproxy.is_some() {
+                SYNPROXY_FLAGS
+            } else {
+                0
+            };
         let t = A::sessions(&mut self.tables);
         let in_key = A::flow_key(a.client, ev.cport, a.vip, ev.vport, ev.proto);
         match t.lookup(&in_key) {
@@ -433,6 +447,9 @@ impl Worker {
                     }
                     if let Some(st) = proxy {
                         t.set_proxy(slot, st);
+                    }
+                    if let Some(st) = synproxy {
+                        synproxy_install(t, slot, st, now);
                     }
                     if let Some(ch) = ch {
                         moved(&self.counters, s.service(), s.backend_idx(), ch);
@@ -481,6 +498,9 @@ impl Worker {
         t.set_expiry(slot, now.saturating_add(ev.timeout));
         if let Some(st) = proxy {
             t.set_proxy(slot, st);
+        }
+        if let Some(st) = synproxy {
+            synproxy_install(t, slot, st, now);
         }
         let active = t.get(slot).is_some_and(Session::is_active);
         self.lport_claimed(&new);
@@ -728,6 +748,29 @@ fn proxy_fits<A: Family>(ev: &SyncEvent, a: &Addrs<A>, st: ProxyState) -> bool {
     ev.proto == L4Proto::Tcp && ev.method.sees_replies() && usize::from(st.len) == len
 }
 
+/// Whether a peer's SYN proxy state fits its session: a TCP connection through NAT or FullNAT
+/// (the proxy translates the replies), with the SYN proxy's flag.
+fn synproxy_fits(ev: &SyncEvent) -> bool {
+    ev.proto == L4Proto::Tcp
+        && ev.method.sees_replies()
+        && !ev.template
+        && ev.flags & Session::<Ipv4Addr>::FLAG_SYNPROXY != 0
+}
+
+/// Give the synced session in `slot` its SYN proxy state. One whose server leg was still
+/// opening on the peer is due to send the server its SYN again at the client's next segment
+/// (the server's SYN-ACK may have gone to the peer): a server in SYN_RECV answers a repeated
+/// SYN with its SYN-ACK, which opens the leg here.
+fn synproxy_install<A: SessionAddr>(
+    t: &mut SessionTable<A>,
+    slot: SlotId,
+    st: SynProxyState,
+    now: u32,
+) {
+    t.set_synproxy(slot, st);
+    t.set_synproxy_syn_at(slot, (now as u8).wrapping_sub(1));
+}
+
 /// The dump entry of a live, unexpired session at `pos` (stubs are not sessions).
 fn dumped_session<A: Family>(t: &SessionTable<A>, pos: usize, now: u32) -> Option<SyncEvent> {
     t.get_at(pos)
@@ -735,7 +778,8 @@ fn dumped_session<A: Family>(t: &SessionTable<A>, pos: usize, now: u32) -> Optio
         .and_then(|_| session_event(t, pos, SyncKind::Dump, now))
 }
 
-/// The event for the live session at `pos`, with its PROXY protocol state if it has one.
+/// The event for the live session at `pos`, with its PROXY protocol or SYN proxy state if it
+/// has one.
 #[inline]
 fn session_event<A: Family>(
     t: &SessionTable<A>,
@@ -747,6 +791,8 @@ fn session_event<A: Family>(
     let ev = SyncEvent::session_with(kind, s, now, A::ip);
     Some(if s.flags & Session::<A>::FLAG_PROXY != 0 {
         ev.with_proxy(s.flags, t.proxy_at(pos))
+    } else if s.flags & Session::<A>::FLAG_SYNPROXY != 0 {
+        ev.with_synproxy(s.flags, t.synproxy_at(pos))
     } else {
         ev
     })

@@ -67,6 +67,7 @@ pub fn session(node: usize, n: u32) -> SyncSession {
         flags: 0,
         client_hop: None,
         proxy: None,
+        synproxy: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn v6_template() -> SyncSession {
         flags: 0,
         client_hop: None,
         proxy: None,
+        synproxy: None,
     }
 }
 
@@ -89,7 +90,14 @@ fn every_message() -> Vec<Message> {
             header: data,
             body: Body::Data {
                 first_queued_us: 99,
-                records: vec![fnat4(), v6_template(), udp, expired, fnat4_proxy()],
+                records: vec![
+                    fnat4(),
+                    v6_template(),
+                    udp,
+                    expired,
+                    fnat4_proxy(),
+                    fnat4_synproxy(),
+                ],
             },
         },
         Message {
@@ -235,6 +243,108 @@ fn a_bad_or_truncated_proxy_extension_is_refused() {
             value: 0b110_0100,
         })
     );
+}
+
+/// [`fnat4`] of a SYN proxy service whose server leg is open.
+fn fnat4_synproxy() -> SyncSession {
+    SyncSession {
+        flags: 3 | dataplane::sync::SYNPROXY_FLAGS,
+        synproxy: Some(dataplane::session::SynProxyState {
+            seq: 0x0102_0304,
+            ts: 0x0506_0708,
+            client_isn: 0x090a_0b0c,
+            mss: 0x0d0e,
+            opts: 0x2f,
+            ws: 0x70,
+        }),
+        ..fnat4()
+    }
+}
+
+#[test]
+fn golden_record_with_syn_proxy_state() {
+    let mut plain = Vec::new();
+    put_record(&mut plain, &fnat4()).expect("valid");
+    let mut b = Vec::new();
+    put_record(&mut b, &fnat4_synproxy()).expect("valid");
+    assert_eq!(b[4], 0b1000_0100, "local address and an extension block");
+    assert_eq!(
+        b[6],
+        3 | dataplane::sync::SYNPROXY_FLAGS,
+        "the flags say open"
+    );
+    assert_eq!(&b[7..plain.len()], &plain[7..], "the rest as without it");
+    assert_eq!(
+        &b[plain.len()..],
+        &[18, 0x81, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0x2f, 0x70],
+        "block of 18: critical type 1, 16 bytes"
+    );
+    assert_eq!(record_len(&fnat4_synproxy()), b.len());
+    let mut body = Vec::new();
+    data_prefix(&mut body, 1, 2);
+    body.extend_from_slice(&b);
+    body.extend_from_slice(&plain);
+    let mut skipped = Skipped::default();
+    assert_eq!(
+        parse_body_skipping(MsgType::Data, &body, &mut skipped),
+        Ok(Body::Data {
+            first_queued_us: 1,
+            records: vec![fnat4_synproxy(), fnat4()],
+        })
+    );
+    assert_eq!(
+        skipped,
+        Skipped::default(),
+        "a known extension is not skipped"
+    );
+}
+
+#[test]
+fn a_bad_syn_proxy_extension_is_refused() {
+    let mut b = Vec::new();
+    put_record(&mut b, &fnat4_synproxy()).expect("valid");
+    for cut in 1..=19 {
+        assert!(parse_one(&b[..b.len() - cut]).is_err(), "{cut} bytes short");
+    }
+    let value = &b[b.len() - 16..];
+    let (plain, ext) = b.split_at(b.len() - 19);
+    let mut base = plain.to_vec();
+    base[4] &= !0x80;
+    // Another length, or twice in one block.
+    let mut short = [&[0x81, 15][..], &value[..15]].concat();
+    short.insert(0, 17);
+    let rec = |block: &[u8]| [plain, block].concat();
+    assert_eq!(
+        parse_one(&rec(&short)),
+        Err(WireError::BadValue {
+            field: "SYN proxy extension length",
+            value: 15,
+        })
+    );
+    let twice = [&[36u8][..], &ext[1..], &ext[1..]].concat();
+    assert_eq!(
+        parse_one(&rec(&twice)),
+        Err(WireError::BadValue {
+            field: "repeated extension",
+            value: 0x81,
+        })
+    );
+    // The state without the session flag, or on a UDP record.
+    let mut noflag = b.clone();
+    noflag[6] &= !dataplane::sync::SYNPROXY_FLAGS;
+    let err = Err(WireError::Record {
+        index: 0,
+        source: RecordError::SynProxy,
+    });
+    assert_eq!(parse_one(&noflag), err);
+    let mut udp = b.clone();
+    udp[1] = 17;
+    udp[3] = 0;
+    assert_eq!(parse_one(&udp), err, "UDP");
+    // The flag without the state.
+    let mut flag_only = base;
+    flag_only[6] |= dataplane::sync::SYNPROXY_FLAGS;
+    assert_eq!(parse_one(&flag_only), err, "flag without state");
 }
 
 /// `rec` encoded with an extension block (address flag bit 7) holding `block`.
@@ -477,12 +587,13 @@ fn sa(v6: bool) -> impl Strategy<Value = SocketAddr> {
 prop_compose! {
     /// Any record that satisfies the invariants.
     fn record()(front in any::<bool>(), back in any::<bool>(),
-               px in any::<Option<(u32, bool, u8)>>())
+               px in any::<Option<(u32, bool, u8)>>(),
+               sp in any::<Option<(u32, u32, u32, u16, u8, u8)>>())
         (client in sa(front), vip in sa(front), local in sa(back), backend in sa(back),
          method in 0u8..4, tcp in any::<bool>(), state in 0u8..11, template in any::<bool>(),
          prefix in any::<u8>(), timeout_s in any::<u32>(), flags in any::<u8>(),
          op in 0u8..3, hop in any::<Option<(u16, [u8; 6])>>(), front in Just(front),
-         px in Just(px))
+         px in Just(px), sp in Just(sp))
         -> SyncSession
     {
         let method = crate::sync::record::method_from_code(method).unwrap_or(FwdMethod::Dr);
@@ -492,6 +603,13 @@ prop_compose! {
         } else {
             TcpState::None
         };
+        let proxied = tcp && template.is_none() && matches!(method, FwdMethod::Nat | FwdMethod::FullNat);
+        let px = px.filter(|_| proxied);
+        let sp = sp.filter(|_| proxied && px.is_none()).map(|(seq, ts, client_isn, mss, opts, ws)| {
+            dataplane::session::SynProxyState { seq, ts, client_isn, mss, opts: opts & 0x3f, ws }
+        });
+        let syn_flag = dataplane::session::Session::<core::net::Ipv4Addr>::FLAG_SYNPROXY;
+        let flags = if sp.is_some() { flags | syn_flag } else { flags & !syn_flag };
         SyncSession {
             op: [SyncOp::Update, SyncOp::Delete, SyncOp::Expire][usize::from(op)],
             proto: if tcp { L4Proto::Tcp } else { L4Proto::Udp },
@@ -505,9 +623,8 @@ prop_compose! {
             template,
             flags,
             client_hop: hop.map(|(port, mac)| crate::sync::record::ClientHop { port, mac }),
+            synproxy: sp,
             proxy: px
-                .filter(|_| tcp && template.is_none())
-                .filter(|_| matches!(method, FwdMethod::Nat | FwdMethod::FullNat))
                 .map(|(isn1, v2, l)| ProxyState {
                     isn1,
                     v2,
