@@ -40,6 +40,9 @@
 //! client's address in X-Client, across one SIGKILL of gw's ferrovs: gw2 shifts the synced
 //! connections' sequence numbers as gw did (nginx reads a stream that is not shifted as a
 //! broken request: 400).
+//! The SYN proxy (`--syn-proxy`, NAT and FullNAT, one worker): 8 keep-alive connections to
+//! VIP:80 whose server legs gw opened itself after a cookie, across one SIGKILL of gw's
+//! ferrovs: gw2 translates them from the synced SYN proxy state and answers no SYN.
 //! Needs root; runs serially with the other lab tests (nextest test group `lab`).
 
 mod common;
@@ -924,4 +927,72 @@ fn lab_hasync_fullnat_proxy_failover() {
 #[test]
 fn lab_hasync_nat_proxy_failover() {
     proxy_failover("nat");
+}
+
+/// Keep-alive connections the SYN proxy failover holds.
+const SYN_PROXY_CONNS: usize = 8;
+
+/// The SYN proxy across a failover (`lab/lab up MODE --ha --sync --syn-proxy`): keep-alive
+/// connections to the demo service VIP:80, whose `syn_proxy = "on"` has gw answer each SYN with
+/// a cookie and open the server leg itself, so every connection's sequence numbers (and
+/// timestamps) differ by the cookie on the two legs; gw's ferrovs dies; gw2 translates each
+/// connection as gw did, from the synced SYN proxy state. A connection gw2 forwarded
+/// untranslated would acknowledge data the server never sent: the kernels reset or stall it,
+/// and the client counts an error or a missing answer.
+fn syn_proxy_failover(mode: &str) {
+    let t0 = Instant::now();
+    let lab = Lab::up_args(mode, &["--ha", "--sync", "--workers", "1", "--syn-proxy"]);
+    lab.wait_owner("gw", Duration::from_secs(10));
+    let a = lab.client_with("s", &[], (SYN_PROXY_CONNS, 0), &[]);
+    lab.wait_lists("gw2", &a, Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(1));
+    let total = |gw: &str, name: &str| -> u64 {
+        let m = lab.metrics(gw).expect("metrics");
+        per_worker(&m, name).iter().sum()
+    };
+    let opened = "ferrovs_worker_syn_proxy_server_opened_total";
+    assert!(
+        total("gw", opened) >= SYN_PROXY_CONNS as u64,
+        "gw opened each connection's server leg through its SYN proxy"
+    );
+    let t_crash = lab.crash_gw();
+    lab.wait_owner("gw2", Duration::from_secs(20));
+    lab.served_after(
+        &[&a],
+        t_crash,
+        5,
+        "SYN proxy connections after the crash of gw",
+    );
+    assert_eq!(
+        total("gw2", opened),
+        0,
+        "gw2 opened no server leg: the connections were past it"
+    );
+    assert_eq!(
+        total("gw2", "ferrovs_worker_syn_cookies_sent_total"),
+        0,
+        "gw2 answered no SYN: no connection started again"
+    );
+    let s = a.finish();
+    assert_backends(&s, "s");
+    let after: usize = s
+        .answers
+        .values()
+        .map(|a| a.iter().filter(|(t, _)| *t > t_crash).count())
+        .sum();
+    eprintln!(
+        "{mode} SYN proxy: {} answers ({after} after the crash), no error; {:.0} s",
+        s.count("tcp"),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn lab_hasync_fullnat_syn_proxy_failover() {
+    syn_proxy_failover("fullnat");
+}
+
+#[test]
+fn lab_hasync_nat_syn_proxy_failover() {
+    syn_proxy_failover("nat");
 }

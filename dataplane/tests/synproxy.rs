@@ -17,7 +17,7 @@ use dataplane::syncookie::{CookieKey, CookieKeys};
 use dataplane::wire::DropReason;
 use dataplane::worker::{InstallOutcome, Verdict, Worker, WorkerConfig};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
-use testkit::packet::CLIENT_MAC;
+use testkit::packet::{icmp_error_quoting, CLIENT_MAC};
 use testkit::topology::{GW0, GW1};
 
 mod common;
@@ -971,6 +971,134 @@ fn synced_syn_proxy_sessions_go_on_on_another_gateway() {
     for method in [FwdMethod::FullNat, FwdMethod::Nat] {
         for v6 in [false, true] {
             synced(method, v6);
+        }
+    }
+}
+
+/// An open connection's numbers: the cookie (our ISN towards the client), our first TSval, the
+/// server leg's local port, the client's ISN + 1, the server's ISN + 1.
+struct Opened {
+    cookie: u32,
+    our_ts: u32,
+    lport: u16,
+    isn1: u32,
+    s1: u32,
+}
+
+/// Open a connection through `c`'s SYN proxy: SYN, cookie, ACK, server SYN-ACK.
+fn open(c: &mut Case) -> Opened {
+    let isn1 = 0x2000_0001_u32;
+    let f = c.client_frame(isn1.wrapping_sub(1), 0, "S", &SYN_OPTS, &[]);
+    let o = c.send_tx(0, f, 0);
+    let (cookie, our_ts) = (o.seq, ts_of(&o).expect("timestamps").0);
+    let f = c.client_frame(
+        isn1,
+        cookie.wrapping_add(1),
+        "A",
+        &[Opt::Timestamp(1001, our_ts)],
+        &[],
+    );
+    let lport = c.send_tx(0, f, 1).sport;
+    let sisn = 0x6000_0000_u32;
+    let f = server_synack(c, lport, sisn, isn1);
+    c.send_tx(1, f, 1);
+    Opened {
+        cookie,
+        our_ts,
+        lport,
+        isn1,
+        s1: sisn.wrapping_add(1),
+    }
+}
+
+/// The TCP segment an ICMP error out of the worker quotes (whole), its checksum verified: its
+/// sequence and acknowledgement numbers.
+fn quoted_seq_ack(out: &[u8]) -> (u32, u32) {
+    let p = SlicedPacket::from_ethernet(out).unwrap();
+    let quote = match p.transport {
+        Some(TransportSlice::Icmpv4(i)) => i.payload().to_vec(),
+        Some(TransportSlice::Icmpv6(i)) => i.payload().to_vec(),
+        _ => panic!("not ICMP"),
+    };
+    let q = SlicedPacket::from_ip(&quote).unwrap();
+    let Some(TransportSlice::Tcp(t)) = q.transport else {
+        panic!("the quote is not TCP")
+    };
+    let th = t.to_header();
+    let c = match q.net {
+        Some(NetSlice::Ipv4(v4)) => th.calc_checksum_ipv4(&v4.header().to_header(), t.payload()),
+        Some(NetSlice::Ipv6(v6)) => th.calc_checksum_ipv6(&v6.header().to_header(), t.payload()),
+        _ => panic!("not IP"),
+    }
+    .unwrap();
+    assert_eq!(c, th.checksum, "the quoted segment's checksum");
+    (t.sequence_number(), t.acknowledgment_number())
+}
+
+/// ICMP errors about an open SYN proxy connection quote a segment in the numbering of the leg
+/// it travelled; the error reaches the other end in that end's numbering (its stack ignores an
+/// error whose quoted sequence number it never sent: path MTU discovery would fail). A "too
+/// big" from the client's side about the server's data reaches the server quoting the server's
+/// sequence number; one from the server's side about the client's segment reaches the client
+/// quoting the client's acknowledgement. NAT and FullNAT, IPv4 and IPv6.
+#[test]
+fn icmp_errors_quote_each_end_its_own_numbers() {
+    for method in [FwdMethod::FullNat, FwdMethod::Nat] {
+        for v6 in [false, true] {
+            let what = format!("{method:?} v6={v6}");
+            let mut c = Case::new(method, v6, |_| {});
+            let o = open(&mut c);
+            let l = o.cookie.wrapping_add(1);
+            // The server's data as the client got it, and the client's ACK as the server got it.
+            let f = c.server_frame(
+                o.lport,
+                o.s1,
+                o.isn1,
+                "PA",
+                100,
+                &[Opt::Timestamp(50_010, 1001)],
+                &[7; 100],
+            );
+            let (v, down) = c.send(1, f);
+            assert_eq!(v, Verdict::Tx(0), "{what}");
+            let down = down.data().to_vec();
+            assert_eq!(parse_out(&down).seq, l, "{what}");
+            let f = c.client_frame(
+                o.isn1,
+                l.wrapping_add(100),
+                "A",
+                &[Opt::Timestamp(1002, o.our_ts)],
+                &[],
+            );
+            let (v, up) = c.send(0, f);
+            assert_eq!(v, Verdict::Tx(1), "{what}");
+            let up = up.data().to_vec();
+            assert_eq!(parse_out(&up).ack, o.s1.wrapping_add(100), "{what}");
+
+            // From the client's side, about the data: to the server, in its numbers.
+            let err = icmp_error_quoting((CLIENT_MAC, GW0), c.n.client, c.n.vip, &down, 200);
+            let (v, out) = c.send(0, err);
+            assert_eq!(v, Verdict::Tx(1), "{what}: {:?}", c.drops());
+            assert_eq!(
+                quoted_seq_ack(out.data()),
+                (o.s1, o.isn1),
+                "{what}: to the server"
+            );
+            // From the server's side, about the client's ACK: to the client, in its numbers.
+            let to = if method == FwdMethod::FullNat {
+                c.n.laddr
+            } else {
+                c.n.client
+            };
+            let err = icmp_error_quoting((RS_MAC, GW1), c.n.backend, to, &up, 200);
+            let (v, out) = c.send(1, err);
+            assert_eq!(v, Verdict::Tx(0), "{what}: {:?}", c.drops());
+            assert_eq!(
+                quoted_seq_ack(out.data()),
+                (o.isn1, l.wrapping_add(100)),
+                "{what}: to the client"
+            );
+            assert_eq!(c.w.counters().icmp_translated.get(), 2, "{what}");
         }
     }
 }

@@ -3,9 +3,10 @@
 //! the mode's translation is in [`crate::forward`]), the rest goes to the box (its own
 //! addresses, neighbour discovery) or is dropped.
 
-use crate::forward::{self, Fwd, Quote, ORIGIN_TTL};
+use crate::forward::{self, synproxy, Fwd, Quote, ORIGIN_TTL};
 use crate::frame::Frame;
 use crate::rewrite::{set_macs, src_mac, Family};
+use crate::session::Session;
 use crate::snapshot::is_link_local_multicast;
 use crate::types::L4Proto;
 use crate::wire::{
@@ -85,6 +86,12 @@ impl Worker {
         let Some(&s) = t.get(slot) else {
             return Err(DropReason::IcmpNoSession);
         };
+        if proto == L4Proto::Tcp && s.flags & Session::<A>::FLAG_SYNPROXY_OPEN != 0 {
+            let st = t.synproxy(slot);
+            let len = pkt.p.l3_end.saturating_sub(inner.l4_off);
+            let to_server = dir == crate::session::Direction::Inbound;
+            synproxy::quote(pkt.frame.data_mut(), inner.l4_off, len, &st, to_server);
+        }
         self.counters.icmp_translated.inc();
         let q = Quote {
             l3: inner.l3_off,
