@@ -41,7 +41,12 @@
 //! | \[2001:db8::102\]:80    | TCP   | 2001:db8:1::13 (TUN: unsupported for IPv6)            |
 //! | \[2001:db8::103\]:80/53 | TCP/UDP | 2001:db8:1::14:8080 / :53 (FullNAT, laddr 2001:db8:1::200) |
 //! | 198.18.0.110:80         | TCP   | 198.18.1.10, 198.18.1.15 (DR, mh: a mid-flow ACK opens a session, `sloppy_tcp`) |
+//! | 198.18.0.111:80         | TCP   | 198.18.1.11:8080 (NAT, SYN proxy)                     |
+//! | 198.18.0.112:80         | TCP   | 198.18.1.14:8080 (FullNAT, SYN proxy, laddr .1.200, TOA on ACK) |
+//! | \[2001:db8::112\]:80    | TCP   | 2001:db8:1::14:8080 (FullNAT, SYN proxy, laddr 2001:db8:1::200) |
 //!
+//! The SYN cookies' secret is [`COOKIE_SECRET`] and the worker's wall clock [`WALL_CLOCK`], so
+//! a seed can carry a valid cookie.
 //! Ports: 0 = clients (198.18.0.1, 2001:db8::1), 1 = backends (198.18.1.1, 2001:db8:1::1),
 //! 2 = a small-MTU backend network (198.18.2.1, MTU 576). MACs are `02:00:00:00:00:1p` for port
 //! `p`, `02:00:00:00:01:xx` for the backend ending in `xx`.
@@ -49,6 +54,7 @@
 use core::net::IpAddr;
 use std::sync::OnceLock;
 
+use crate::forward::syncookie::{CookieKey, CookieKeys};
 use crate::frame::{Frame, VecFrame};
 use crate::sched::SchedulerKind;
 use crate::session::FwdMethod;
@@ -75,6 +81,12 @@ pub const fn backend_mac(last: u8) -> [u8; 6] {
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("literal address")
 }
+
+/// The SYN cookies' secret of [`snapshot`].
+pub const COOKIE_SECRET: [u8; 16] = *b"fuzzing-cookie-k";
+
+/// The Unix time a [`worker`] believes it is (the SYN cookies' clock).
+pub const WALL_CLOCK: u64 = 1_800_000_000;
 
 /// Build the all-modes snapshot described in the module documentation (generation 1).
 pub fn snapshot() -> Snapshot {
@@ -212,7 +224,40 @@ pub fn snapshot() -> Snapshot {
     );
     mh_dr.scheduler = SchedulerKind::Mh;
     b.service(mh_dr);
+    syn_proxied(&mut b);
     b.build()
+}
+
+/// The SYN-proxied services of [`snapshot`], after the others (which keep their ids).
+fn syn_proxied(b: &mut SnapshotBuilder) {
+    b.syn_cookies(Some(CookieKeys {
+        current: CookieKey::new(COOKIE_SECRET),
+        previous: None,
+    }));
+    for (vip, backend, method, laddr) in [
+        ("198.18.0.111", "198.18.1.11", FwdMethod::Nat, None),
+        (
+            "198.18.0.112",
+            "198.18.1.14",
+            FwdMethod::FullNat,
+            Some("198.18.1.200"),
+        ),
+        (
+            "2001:db8::112",
+            "2001:db8:1::14",
+            FwdMethod::FullNat,
+            Some("2001:db8:1::200"),
+        ),
+    ] {
+        let mut s = ServiceSpec::new(ip(vip), 80, L4Proto::Tcp);
+        s.backends = vec![BackendSpec::new(ip(backend), 8080, method)];
+        s.laddrs = laddr.map(ip).into_iter().collect();
+        if vip == "198.18.0.112" {
+            s.toa = ToaMode::Ack;
+        }
+        s.syn_proxy = true;
+        b.service(s);
+    }
 }
 
 fn shared_snapshot() -> &'static Snapshot {
@@ -241,7 +286,7 @@ pub fn worker(config: u8) -> Worker {
     } else {
         0
     };
-    Worker::new(WorkerConfig {
+    let mut w = Worker::new(WorkerConfig {
         id,
         workers,
         sessions4: 16,
@@ -254,7 +299,9 @@ pub fn worker(config: u8) -> Worker {
         // Fuzz the burst prefetch stages too.
         prefetch_from: 0,
         ..WorkerConfig::default()
-    })
+    });
+    w.set_wall_clock(WALL_CLOCK);
+    w
 }
 
 /// Run one fuzz input (see the module documentation for its format) through a fresh worker.

@@ -13,6 +13,7 @@ use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker};
+use etherparse::{PacketBuilder, TcpOptionElement};
 use testkit::corpus::files_under;
 use testkit::packet::*;
 
@@ -517,6 +518,160 @@ fn write_seed_corpus() {
             &udp(FROM_CLIENT, c4, ip("198.18.0.103"), 29999, 53, b"q"),
         );
         sim.write(&dir, "table-full");
+    }
+
+    syn_proxy_seeds(&dir);
+}
+
+/// A TCP segment with sequence and acknowledgement numbers and options.
+#[allow(clippy::too_many_arguments)]
+fn seg(
+    macs: ([u8; 6], [u8; 6]),
+    (src, sport): (IpAddr, u16),
+    (dst, dport): (IpAddr, u16),
+    (seq, ack): (u32, Option<u32>),
+    flags: u8,
+    opts: &[TcpOptionElement],
+    payload: &[u8],
+) -> Vec<u8> {
+    let e = PacketBuilder::ethernet2(macs.0, macs.1);
+    let b = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => e.ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => e.ipv6(s.octets(), d.octets(), 64),
+        _ => panic!("mixed families"),
+    };
+    let mut t = b.tcp(sport, dport, seq, 65535);
+    if flags & SYN != 0 {
+        t = t.syn();
+    }
+    if let Some(a) = ack {
+        t = t.ack(a);
+    }
+    if flags & PSH != 0 {
+        t = t.psh();
+    }
+    if flags & RST != 0 {
+        t = t.rst();
+    }
+    if !opts.is_empty() {
+        t = t.options(opts).unwrap();
+    }
+    let mut out = Vec::new();
+    t.write(&mut out, payload).unwrap();
+    out
+}
+
+fn tcp_u32(frame: &[u8], at: usize) -> u32 {
+    let l4 = if frame[14] >> 4 == 4 { 34 } else { 54 };
+    u32::from_be_bytes(frame[l4 + at..l4 + at + 4].try_into().unwrap())
+}
+
+/// The SYN-proxied services: a whole connection (cookie, valid ACK with data, the server's
+/// SYN-ACK, data both ways with SACK and timestamps, an ICMP error each way, RST), a forged
+/// cookie, and a server that refuses.
+fn syn_proxy_seeds(dir: &Path) {
+    use TcpOptionElement as O;
+    for (name, client, vip) in [
+        ("synproxy-nat4", CLIENT4, "198.18.0.111"),
+        ("synproxy-fnat4", CLIENT4, "198.18.0.112"),
+        ("synproxy-fnat6", CLIENT6, "2001:db8::112"),
+    ] {
+        let (c, v) = ((ip(client), 40000), (ip(vip), 80));
+        let mut sim = Sim::new(0);
+        let syn_opts = [
+            O::MaximumSegmentSize(1460),
+            O::SelectiveAcknowledgementPermitted,
+            O::Timestamp(1000, 0),
+            O::WindowScale(7),
+        ];
+        let (verdict, sa) = sim.send(
+            C0,
+            &seg(FROM_CLIENT, c, v, (999, None), SYN, &syn_opts, &[]),
+        );
+        assert_eq!(verdict, Verdict::Tx(0), "{name}: the cookie SYN-ACK");
+        let cookie = tcp_u32(&sa, 4);
+        let ts = [O::Timestamp(1001, 1_800_000_000u32.wrapping_mul(1000))];
+        let ack = seg(
+            FROM_CLIENT,
+            c,
+            v,
+            (1000, Some(cookie + 1)),
+            PSH,
+            &ts,
+            b"GET /",
+        );
+        let (verdict, server_syn) = sim.send(C0, &ack);
+        assert_eq!(verdict, Verdict::Tx(1), "{name}: the server's SYN");
+        let (laddr, backend) = addrs(&server_syn);
+        let (lport, bport) = ports(&server_syn);
+        let last = match backend {
+            IpAddr::V4(a) => a.octets()[3],
+            IpAddr::V6(a) => a.octets()[15],
+        };
+        let srv = from_backend(last);
+        let (b, l) = ((backend, bport), (laddr, lport));
+        let sa_opts = [
+            O::MaximumSegmentSize(1400),
+            O::SelectiveAcknowledgementPermitted,
+            O::Timestamp(9000, 1001),
+            O::WindowScale(9),
+        ];
+        let (verdict, _) = sim.send(C1, &seg(srv, b, l, (7000, Some(1000)), SYN, &sa_opts, &[]));
+        assert_eq!(
+            verdict,
+            Verdict::Tx(1),
+            "{name}: the held data to the server"
+        );
+        let data = seg(
+            srv,
+            b,
+            l,
+            (7001, Some(1005)),
+            PSH,
+            &[O::Timestamp(9001, 1001)],
+            b"HTTP",
+        );
+        let (verdict, down) = sim.send(C1, &data);
+        assert_eq!(verdict, Verdict::Tx(0), "{name}: data to the client");
+        let l1 = cookie + 1;
+        let sack = [
+            O::Noop,
+            O::Noop,
+            O::Timestamp(1002, 9001),
+            O::Noop,
+            O::Noop,
+            O::SelectiveAcknowledgement((l1 + 10, l1 + 20), [None; 3]),
+        ];
+        let (verdict, up) = sim.send(
+            C0,
+            &seg(FROM_CLIENT, c, v, (1005, Some(l1 + 4)), 0, &sack, &[]),
+        );
+        assert_eq!(verdict, Verdict::Tx(1), "{name}: the client's ACK");
+        // ICMP errors: from the client's side about the data, from the server's about the ACK.
+        sim.send(C0, &icmp_error_quoting(FROM_CLIENT, c.0, v.0, &down, 40));
+        sim.send(C1, &icmp_error_quoting(srv, b.0, l.0, &up, 40));
+        sim.send(
+            C0,
+            &seg(FROM_CLIENT, c, v, (1005, Some(l1 + 4)), RST, &[], &[]),
+        );
+        // A forged cookie, then a connection the server refuses.
+        let c2 = (c.0, 40001);
+        sim.send(
+            C0,
+            &seg(FROM_CLIENT, c2, v, (1000, Some(12345)), 0, &[], &[]),
+        );
+        let (_, sa) = sim.send(C0, &seg(FROM_CLIENT, c2, v, (999, None), SYN, &[], &[]));
+        let cookie = tcp_u32(&sa, 4);
+        let (_, syn) = sim.send(
+            C0,
+            &seg(FROM_CLIENT, c2, v, (1000, Some(cookie + 1)), 0, &[], &[]),
+        );
+        let (lport, _) = ports(&syn);
+        sim.send(
+            C1,
+            &seg(srv, b, (laddr, lport), (0, Some(1000)), RST, &[], &[]),
+        );
+        sim.write(dir, name);
     }
 }
 
