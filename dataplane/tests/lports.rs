@@ -155,6 +155,38 @@ fn test_new_pool_learns_the_ports_of_sessions_already_in_the_table() {
     );
 }
 
+/// The walk that teaches new pools the ports sessions already hold runs in bounded steps, one
+/// per tick (a reload that adds pools never stalls the worker for a whole table's walk), and
+/// when it is done the pool counts the held port as taken.
+#[test]
+fn test_new_pools_claim_held_ports_in_bounded_steps() {
+    let snap = snapshot();
+    let mut w = Worker::new(WorkerConfig {
+        lport_min: LPORT_MIN,
+        sessions4: 1 << 16,
+        ..WorkerConfig::default()
+    });
+    let inst = synced(65472, 4444, SyncKind::Created);
+    assert_eq!(w.install(&snap, 1, &inst), InstallOutcome::Installed);
+    w.sync(&snap);
+    assert!(w.lport_claim_pending(), "the pools are new: a walk starts");
+    let free = w.lport_pools().2;
+    let mut ticks = 0;
+    while w.lport_claim_pending() {
+        w.tick(1);
+        ticks += 1;
+        assert!(ticks < 100, "the walk ends");
+    }
+    // 65,536 IPv4 slots and the IPv6 slab, 16,384 a tick.
+    assert!(ticks >= 4, "{ticks} ticks");
+    assert_eq!(w.lport_pools().2, free - 1, "the held port is taken");
+    // A reload that builds no new pool starts no walk.
+    let mut again = snapshot();
+    again.generation += 1;
+    w.sync(&again);
+    assert!(!w.lport_claim_pending());
+}
+
 /// A port held by a session its pool never saw: a persistent any-port service's real server
 /// (port 0, no pool: its flows probe the index) and another service's real server at the same
 /// address and the port the first flow used share reply tuples. The pool offers the held port,

@@ -30,6 +30,45 @@ const LPORT_TRIES: u32 = 16;
 /// costs two table reads).
 const RSS_SCAN: u32 = 1024;
 
+/// Slab positions one [`Worker::tick`] walks for [`ClaimWalk`]: about 16 µs of a worker's time
+/// at 1 ns a position, so a reload that adds pools never stalls it for longer (a 10M-session
+/// table took tens of milliseconds in one walk).
+const CLAIM_STEP: usize = 16 * 1024;
+
+/// New local-port pools learn the ports that sessions already in the tables hold (synced
+/// before the pool existed, or kept from a pool a reload dropped): a walk over both slabs in
+/// bounded steps. Until it has passed a session, its pool may offer that session's port; the
+/// insert finds the reply key taken and the flow takes the pool's next port
+/// ([`Worker::insert_fullnat`]), so the walk saves retries and keeps the free counts true; it
+/// is not needed for correctness. Marking a port taken twice, or freeing one the walk has not
+/// reached, changes nothing.
+#[derive(Debug, Default)]
+pub(super) struct ClaimWalk {
+    /// The next position (IPv4 slab first, then IPv6's), while walking.
+    next: Option<usize>,
+}
+
+impl ClaimWalk {
+    /// Start the walk over (a reload added pools, possibly while a walk was running).
+    pub(super) fn start(&mut self) {
+        self.next = Some(0);
+    }
+
+    /// Whether a walk is under way.
+    pub(super) fn running(&self) -> bool {
+        self.next.is_some()
+    }
+}
+
+/// Claim the port of the live session at slab position `pos` of `t`, if it has a pool key.
+fn claim_at<A: Family>(pools: &mut LocalPorts, t: &SessionTable<A>, pos: usize) {
+    if let Some(s) = t.get_at(pos) {
+        if let Some(k) = session_key(s) {
+            pools.claim(&k, s.lport());
+        }
+    }
+}
+
 /// Where the next choice starts.
 #[derive(Debug)]
 pub(super) struct Cursor {
@@ -139,21 +178,29 @@ impl Worker {
         released(&mut self.pools, s);
     }
 
-    /// New pools: mark the ports the sessions already in the tables hold (synced before the
-    /// pool existed, or kept from a pool a reload dropped). Walks both slabs: once per
-    /// configuration change that adds a pool, never per packet.
-    pub(super) fn claim_lports(&mut self) {
+    /// One step of the claim walk ([`ClaimWalk`]): mark the ports that the sessions in the
+    /// next [`CLAIM_STEP`] slab positions hold (IPv4's slab, then IPv6's).
+    pub(super) fn claim_lports_step(&mut self) {
+        let Some(mut pos) = self.claim.next else {
+            return;
+        };
+        let (cap4, cap6) = (self.tables.s4.capacity(), self.tables.s6.capacity());
+        let end = (pos + CLAIM_STEP).min(cap4 + cap6);
         let pools = &mut self.pools;
-        for (_, s) in self.tables.s4.iter() {
-            if let Some(k) = session_key(s) {
-                pools.claim(&k, s.lport());
+        while pos < end {
+            if pos < cap4 {
+                claim_at(pools, &self.tables.s4, pos);
+            } else {
+                claim_at(pools, &self.tables.s6, pos - cap4);
             }
+            pos += 1;
         }
-        for (_, s) in self.tables.s6.iter() {
-            if let Some(k) = session_key(s) {
-                pools.claim(&k, s.lport());
-            }
-        }
+        self.claim.next = (end < cap4 + cap6).then_some(end);
+    }
+
+    /// Whether new local-port pools are still learning the ports sessions hold ([`ClaimWalk`]).
+    pub fn lport_claim_pending(&self) -> bool {
+        self.claim.running()
     }
 
     /// A new flow's session was not created: its local port goes back to its pool.

@@ -185,6 +185,9 @@ pub struct Worker {
     lports: lports::Cursor,
     /// FullNAT free local ports per (local address, real server), rebuilt per generation.
     pools: lport_pool::LocalPorts,
+    /// New pools are learning the ports the sessions already hold: the next slab position of
+    /// that walk ([`lports::ClaimWalk`]), a bounded step per [`Worker::tick`].
+    claim: lports::ClaimWalk,
     counters: Arc<WorkerCounters>,
     /// Session sync, when on ([`crate::sync`]).
     sync: Option<WorkerSync>,
@@ -284,6 +287,7 @@ impl Worker {
                 lport_min: cfg.lport_min,
                 steering: cfg.reply_steering.clone(),
             }),
+            claim: lports::ClaimWalk::default(),
             frags: fragment::Frags::new(cfg.fragments),
             cfg,
             tables,
@@ -370,7 +374,7 @@ impl Worker {
             self.held.enable();
         }
         if self.pools.rebuild(snap) > 0 {
-            self.claim_lports();
+            self.claim.start();
         }
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
@@ -378,6 +382,9 @@ impl Worker {
 
     /// Run a bounded amount of session and template expiry (call once per loop iteration).
     pub fn tick(&mut self, now: u32) {
+        if self.claim.running() {
+            self.claim_lports_step();
+        }
         let budget = self.cfg.expire_budget;
         let c = &self.counters;
         let link = &mut self.sync;
