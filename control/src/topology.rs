@@ -16,6 +16,7 @@ use dataplane::snapshot::{
     BackendSpec, Mac, Persistence, PortInfo, Route, ServiceSpec, Snapshot, SnapshotBuilder,
 };
 use dataplane::syncookie::{CookieKey, CookieKeys};
+use dataplane::types::{BackendIdx, ServiceIdx};
 
 use crate::health::BackendHealth;
 use crate::neigh::Neighbours;
@@ -146,8 +147,12 @@ impl Ids {
     }
 
     /// Return the id of service `s`.
-    pub fn service(&self, s: &config::Service) -> Option<u16> {
-        self.services.ids.get(&s.key()).copied()
+    pub fn service(&self, s: &config::Service) -> Option<ServiceIdx> {
+        self.services
+            .ids
+            .get(&s.key())
+            .copied()
+            .map(ServiceIdx::new)
     }
 
     /// Return the id of real server `addr:port` of service `s` (`sorry`: its sorry server).
@@ -157,11 +162,12 @@ impl Ids {
         addr: IpAddr,
         port: u16,
         sorry: bool,
-    ) -> Option<u16> {
+    ) -> Option<BackendIdx> {
         self.backends
             .ids
             .get(&(s.key(), addr, port, sorry))
             .copied()
+            .map(BackendIdx::new)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::types::{BackendIdx, ServiceIdx};
 use crate::wire::DropReason;
 
 /// A single-writer 64-bit counter.
@@ -257,14 +258,14 @@ impl WorkerCounters {
 
     /// Return the service counters for `id`, if in range.
     #[inline]
-    pub fn service(&self, id: u16) -> Option<&TrafficCounters> {
-        self.services.get(usize::from(id))
+    pub fn service(&self, id: ServiceIdx) -> Option<&TrafficCounters> {
+        self.services.get(id.index())
     }
 
     /// Return the backend counters for `id`, if in range.
     #[inline]
-    pub fn backend(&self, id: u16) -> Option<&TrafficCounters> {
-        self.backends.get(usize::from(id))
+    pub fn backend(&self, id: BackendIdx) -> Option<&TrafficCounters> {
+        self.backends.get(id.index())
     }
 }
 

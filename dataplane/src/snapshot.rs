@@ -232,13 +232,13 @@ impl Snapshot {
     /// Return the service with stable id `id`.
     #[inline]
     pub fn service(&self, id: ServiceIdx) -> Option<&Service> {
-        self.services.get(usize::from(id)).and_then(Option::as_ref)
+        self.services.get(id.index()).and_then(Option::as_ref)
     }
 
     /// Return the backend with stable id `id`.
     #[inline]
     pub fn backend(&self, id: BackendIdx) -> Option<&Backend> {
-        self.backends.get(usize::from(id)).and_then(Option::as_ref)
+        self.backends.get(id.index()).and_then(Option::as_ref)
     }
 
     /// Return whether some backend or service uses the `drop` session policy (so the forward
@@ -617,12 +617,16 @@ impl SnapshotBuilder {
     /// # Panics
     /// With more than 65535 services or backends (control validates far below that).
     pub fn build(self) -> Snapshot {
-        let mut sids = IdAlloc::new(self.services.iter().filter_map(|s| s.id));
+        let mut sids = IdAlloc::new(
+            self.services
+                .iter()
+                .filter_map(|s| s.id.map(ServiceIdx::get)),
+        );
         let mut bids = IdAlloc::new(
             self.services
                 .iter()
                 .flat_map(|s| s.backends.iter().chain(s.sorry.iter()))
-                .filter_map(|b| b.id),
+                .filter_map(|b| b.id.map(BackendIdx::get)),
         );
         let mut services: Vec<Option<Service>> = Vec::new();
         let mut backends: Vec<Option<Backend>> = Vec::new();
@@ -631,10 +635,10 @@ impl SnapshotBuilder {
         let mut laddrs = self.standby_laddrs;
         let mut nat_backends = FastSet::default();
         for spec in self.services {
-            let sidx = spec.id.unwrap_or_else(|| sids.next());
+            let sidx = spec.id.unwrap_or_else(|| ServiceIdx::new(sids.next()));
             let mut add_backend = |b: &BackendSpec, weight: u32| {
-                let idx = b.id.unwrap_or_else(|| bids.next());
-                let slot = usize::from(idx);
+                let idx = b.id.unwrap_or_else(|| BackendIdx::new(bids.next()));
+                let slot = idx.index();
                 if backends.len() <= slot {
                     backends.resize(slot + 1, None);
                 }
@@ -682,7 +686,7 @@ impl SnapshotBuilder {
                     .all(|b| matches!(b.method, FwdMethod::Dr | FwdMethod::Tun));
             let needs_loads =
                 spec.scheduler.uses_loads() || spec.backends.iter().any(|b| b.u_threshold > 0);
-            let slot = usize::from(sidx);
+            let slot = sidx.index();
             if services.len() <= slot {
                 services.resize_with(slot + 1, || None);
             }
@@ -797,10 +801,16 @@ mod tests {
         });
         b.service(p);
         let s = b.build();
-        assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp), Some(0));
+        assert_eq!(
+            s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp),
+            Some(ServiceIdx::new(0))
+        );
         assert_eq!(s.service_for(v4("198.18.0.10"), 81, L4Proto::Tcp), None);
         assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Udp), None);
-        assert_eq!(s.service_for(v4("198.18.0.11"), 443, L4Proto::Tcp), Some(1));
+        assert_eq!(
+            s.service_for(v4("198.18.0.11"), 443, L4Proto::Tcp),
+            Some(ServiceIdx::new(1))
+        );
         assert!(s.is_vip(v4("198.18.0.11")));
         assert!(!s.is_vip(v4("198.18.0.12")));
     }
@@ -809,18 +819,30 @@ mod tests {
     fn test_stable_ids_are_kept_and_free_ones_filled() {
         let mut b = SnapshotBuilder::new(1);
         let mut a = ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp);
-        a.id = Some(3);
+        a.id = Some(ServiceIdx::new(3));
         let mut rs = BackendSpec::new(v4("198.18.1.1"), 80, FwdMethod::Nat);
-        rs.id = Some(0);
+        rs.id = Some(BackendIdx::new(0));
         a.backends = vec![rs, BackendSpec::new(v4("198.18.1.2"), 80, FwdMethod::Nat)];
         b.service(a)
             .service(ServiceSpec::new(v4("198.18.0.11"), 80, L4Proto::Tcp));
         let s = b.build();
-        assert_eq!(s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp), Some(3));
-        assert_eq!(s.service_for(v4("198.18.0.11"), 80, L4Proto::Tcp), Some(0));
-        assert_eq!(s.service(3).unwrap().backends, vec![0, 1]);
-        assert_eq!(s.backend(1).unwrap().addr, v4("198.18.1.2"));
-        assert!(s.service(1).is_none());
+        assert_eq!(
+            s.service_for(v4("198.18.0.10"), 80, L4Proto::Tcp),
+            Some(ServiceIdx::new(3))
+        );
+        assert_eq!(
+            s.service_for(v4("198.18.0.11"), 80, L4Proto::Tcp),
+            Some(ServiceIdx::new(0))
+        );
+        assert_eq!(
+            s.service(ServiceIdx::new(3)).unwrap().backends,
+            [0, 1].map(BackendIdx::new)
+        );
+        assert_eq!(
+            s.backend(BackendIdx::new(1)).unwrap().addr,
+            v4("198.18.1.2")
+        );
+        assert!(s.service(ServiceIdx::new(1)).is_none());
         assert!(s.is_nat_backend(v4("198.18.1.2"), 80, L4Proto::Tcp));
         assert!(!s.is_nat_backend(v4("198.18.1.2"), 81, L4Proto::Tcp));
     }

@@ -42,10 +42,9 @@ impl<A: Copy> FlowKey<A> {
     }
 }
 
-/// Index of a virtual service in the published snapshot.
-pub type ServiceIdx = u16;
-/// Index of a real server (backend) in the published snapshot; global across services.
-pub type BackendIdx = u16;
+/// Indices of a virtual service and of a real server (backend, global across services) in the
+/// published snapshot: the shared vocabulary's newtypes.
+pub use ::types::{BackendIdx, ServiceIdx};
 /// Index of a DPDK port as the gateway numbers them (0-based, dense).
 pub type PortIdx = u8;
 

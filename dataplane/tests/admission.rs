@@ -12,7 +12,7 @@ use dataplane::frame::{Frame, VecFrame};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Route, ServiceSpec, Snapshot};
-use dataplane::types::L4Proto;
+use dataplane::types::{BackendIdx, L4Proto, ServiceIdx};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
 
@@ -39,10 +39,10 @@ fn snapshot(generation: u64, limits: ServiceLimits, global: ClientLists) -> Snap
     });
     b.neighbour(ip(RS), RS_MAC);
     let mut s = ServiceSpec::new(ip(VIP), 80, L4Proto::Tcp);
-    s.id = Some(0);
+    s.id = Some(ServiceIdx::new(0));
     s.scheduler = SchedulerKind::Rr;
     let mut rs = BackendSpec::new(ip(RS), 8080, FwdMethod::Nat);
-    rs.id = Some(0);
+    rs.id = Some(BackendIdx::new(0));
     s.backends.push(rs);
     s.limits = limits;
     b.service(s);

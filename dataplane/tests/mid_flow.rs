@@ -13,7 +13,7 @@ use dataplane::frame::{Frame, VecFrame};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::{FwdMethod, TcpState};
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot};
-use dataplane::types::L4Proto;
+use dataplane::types::{BackendIdx, L4Proto};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use testkit::packet::{tcp, udp};
@@ -164,7 +164,7 @@ fn a_consistent_scheduler_lets_any_gateway_carry_a_flow_another_started() {
                 "{what}"
             );
             let active: u64 = (0..u16::from(BACKENDS))
-                .map(|id| c.backend(id).unwrap().active.get())
+                .map(|id| c.backend(BackendIdx::new(id)).unwrap().active.get())
                 .sum();
             assert_eq!(active, FLOWS as u64, "{what}");
             assert_eq!(c.drops.iter().map(|d| d.get()).sum::<u64>(), 0, "{what}");

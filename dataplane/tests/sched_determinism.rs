@@ -19,7 +19,7 @@ use std::process::Command;
 use dataplane::sched::{hash, PickCtx, SchedFlag, SchedFlags, SchedulerKind};
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot, SnapshotBuilder};
-use dataplane::types::L4Proto;
+use dataplane::types::{BackendIdx, L4Proto};
 
 /// Set in a child: the file to write the dump to.
 const DUMP_TO: &str = "FERROVS_SCHED_DUMP_TO";
@@ -123,7 +123,7 @@ fn build(order: &dyn Fn(usize, usize) -> Vec<usize>) -> Snapshot {
 }
 
 /// The bytes of a real server: its address as IPv6 (IPv4-mapped) and its port.
-fn server_bytes(out: &mut Vec<u8>, snap: &Snapshot, id: u16) {
+fn server_bytes(out: &mut Vec<u8>, snap: &Snapshot, id: BackendIdx) {
     let b = snap.backend(id).expect("backend of a table");
     let v6 = match b.addr {
         IpAddr::V4(a) => a.to_ipv6_mapped(),
@@ -140,7 +140,7 @@ fn dump() -> Vec<u8> {
     let plain = build(&|_, n| (0..n).collect());
     for s in plain.services.iter().flatten() {
         if let Some(t) = s.scheduler.table() {
-            out.extend(t.iter().flat_map(|id| id.to_le_bytes()));
+            out.extend(t.iter().flat_map(|id| id.get().to_le_bytes()));
         }
     }
     // This process's own order of the real servers.
@@ -235,7 +235,7 @@ fn tables_and_picks_are_identical_across_processes() {
         .scheduler
         .table()
         .unwrap();
-    let mut ids: Vec<u16> = t.to_vec();
+    let mut ids: Vec<BackendIdx> = t.to_vec();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 38, "40 servers less one quiescent and one down");
@@ -246,7 +246,7 @@ fn tables_and_picks_are_identical_across_processes() {
 fn the_order_of_the_real_servers_changes_nothing() {
     let reference = build(&|_, n| (0..n).collect());
     let reversed = build(&|_, n| (0..n).rev().collect());
-    let server = |snap: &Snapshot, id: u16| {
+    let server = |snap: &Snapshot, id: BackendIdx| {
         let b = snap.backend(id).unwrap();
         (b.addr, b.port)
     };

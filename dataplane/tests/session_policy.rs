@@ -14,7 +14,7 @@ use dataplane::frame::{Frame, VecFrame};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, Persistence, Route, ServiceSpec, Snapshot};
-use dataplane::types::L4Proto;
+use dataplane::types::{BackendIdx, L4Proto, ServiceIdx};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
 use testkit::packet::{addrs, ip, tcp, ACK, SYN};
@@ -63,7 +63,7 @@ fn snapshot(
         b.neighbour(ip(rs), RS_MAC);
     }
     let mut s = ServiceSpec::new(ip(VIP), 80, L4Proto::Tcp);
-    s.id = Some(0);
+    s.id = Some(ServiceIdx::new(0));
     s.scheduler = SchedulerKind::Rr;
     s.expire_nodest = expire_nodest;
     if persistent {
@@ -74,7 +74,7 @@ fn snapshot(
     }
     for (i, (rs, h)) in RS.iter().zip(health).enumerate() {
         let mut spec = BackendSpec::new(ip(rs), 8080, FwdMethod::Nat);
-        spec.id = Some(u16::try_from(i).unwrap());
+        spec.id = Some(BackendIdx::try_from(i).unwrap());
         match h {
             Health::Up => {}
             Health::Down { drop } => {

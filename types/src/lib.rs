@@ -1,5 +1,6 @@
 //! The vocabulary the ferrovs crates share: transport protocol, forwarding method, scheduler and
-//! its flags, TOA mode, PROXY protocol version, service key and MAC address.
+//! its flags, TOA mode, PROXY protocol version, service key, MAC address, and the snapshot's
+//! service and backend indices.
 //!
 //! One definition each, so that `config` (the file), `admin` (the ipvsadm grammar and the admin
 //! protocol) and `dataplane` (the snapshot workers read) name the same values with the same type,
@@ -18,11 +19,13 @@
 #[macro_use]
 mod names;
 mod forward;
+mod ids;
 mod protocol;
 mod sched;
 mod service;
 
 pub use forward::{Forward, ProxyProtocol, Toa};
+pub use ids::{BackendIdx, IdxOutOfRange, ServiceIdx};
 pub use names::UnknownName;
 pub use protocol::Protocol;
 pub use sched::{SchedFlag, SchedFlags, SchedFlagsError, SchedulerKind};

@@ -10,23 +10,21 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dataplane::counters::WorkerCounters;
+use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::snapshot::{Backend, Snapshot};
+use dataplane::types::{BackendIdx, ServiceIdx};
 
 use super::{RealServerRow, ServiceKey, ServiceRow, Traffic};
 use crate::health::CheckStatus;
 
-fn traffic_of(workers: &[Arc<WorkerCounters>], id: u16, service: bool) -> Traffic {
+/// The traffic of one service or real server, `of` each worker, summed.
+fn traffic_of(
+    workers: &[Arc<WorkerCounters>],
+    of: impl Fn(&WorkerCounters) -> Option<&TrafficCounters>,
+) -> Traffic {
     let mut t = Traffic::default();
-    for w in workers {
-        let c = if service {
-            w.service(id)
-        } else {
-            w.backend(id)
-        };
-        if let Some(c) = c {
-            t.add(&Traffic::read(c));
-        }
+    for c in workers.iter().filter_map(|w| of(w)) {
+        t.add(&Traffic::read(c));
     }
     t
 }
@@ -52,7 +50,9 @@ pub fn traffic_rows(
         .collect();
     for (sid, svc) in snap.services.iter().enumerate() {
         let Some(svc) = svc else { continue };
-        let Ok(sid) = u16::try_from(sid) else { break };
+        let Ok(sid) = ServiceIdx::try_from(sid) else {
+            break;
+        };
         let key = ServiceKey {
             protocol: svc.proto,
             vip: svc.vip,
@@ -61,9 +61,9 @@ pub fn traffic_rows(
         services.push(ServiceRow {
             key,
             scheduler: svc.scheduler.kind(),
-            traffic: traffic_of(workers, sid, true),
+            traffic: traffic_of(workers, |w| w.service(sid)),
         });
-        let row = |bid: u16, b: &Backend, sorry: bool| {
+        let row = |bid: BackendIdx, b: &Backend, sorry: bool| {
             let checked_up = !down.contains(&(key, b.addr, b.port));
             RealServerRow {
                 service: key,
@@ -73,7 +73,7 @@ pub fn traffic_rows(
                 sorry,
                 weight: b.weight,
                 up: b.available && checked_up,
-                traffic: traffic_of(workers, bid, false),
+                traffic: traffic_of(workers, |w| w.backend(bid)),
             }
         };
         for &bid in &svc.backends {

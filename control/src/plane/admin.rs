@@ -19,6 +19,7 @@ use admin::proto::{
 };
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
+use dataplane::types::{BackendIdx, ServiceIdx};
 
 use super::{Control, FrameIo};
 
@@ -120,8 +121,8 @@ impl std::fmt::Debug for dyn SessionDumps {
 /// Which counter block: a service's or a backend's (by stable id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Block {
-    Service(u16),
-    Backend(u16),
+    Service(ServiceIdx),
+    Backend(BackendIdx),
 }
 
 /// conns, in packets, out packets, in bytes, out bytes.
@@ -131,8 +132,8 @@ fn totals(workers: &[Arc<WorkerCounters>], b: Block) -> Totals {
     let mut t = [0u64; 5];
     for w in workers {
         let c: Option<&TrafficCounters> = match b {
-            Block::Service(i) => w.services.get(usize::from(i)),
-            Block::Backend(i) => w.backends.get(usize::from(i)),
+            Block::Service(i) => w.service(i),
+            Block::Backend(i) => w.backend(i),
         };
         if let Some(c) = c {
             t[0] += c.conns.get();
@@ -331,7 +332,7 @@ impl<Io: FrameIo> AdminState for Control<Io> {
         };
         let (mut active, mut inactive) = (0u64, 0u64);
         for w in &self.counters {
-            if let Some(c) = w.backends.get(usize::from(id)) {
+            if let Some(c) = w.backend(id) {
                 active += c.active.get();
                 inactive += c.inactive.get();
             }

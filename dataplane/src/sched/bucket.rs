@@ -16,11 +16,13 @@
 //! that is not eligible gets `None`, or with `sh-fallback` the next eligible bucket's backend.
 //! `dh` has no fallback flag.
 
-use super::{hash, PickCtx, SchedBackend, SchedFlag, SchedState, Scheduler, HASH_BUCKETS};
+use super::{
+    hash, BackendIdx, PickCtx, SchedBackend, SchedFlag, SchedState, Scheduler, HASH_BUCKETS,
+};
 
 /// Build the bucket table (backend positions), empty when no backend has weight > 0.
 pub(super) fn build(backends: &[SchedBackend]) -> Box<[u32]> {
-    let mut order: Vec<(u64, u16, u32, u32)> = Vec::new();
+    let mut order: Vec<(u64, BackendIdx, u32, u32)> = Vec::new();
     let mut g = 0;
     for (pos, b) in backends.iter().enumerate() {
         if b.weight > 0 {
@@ -111,7 +113,7 @@ mod tests {
                     ..ctx(i)
                 };
                 assert_eq!(s.pick(&mut st, &c), Some(a), "{kind}");
-                seen[usize::from(a)] += 1;
+                seen[a.index()] += 1;
             }
             for n in seen {
                 assert!((800..1200).contains(&n), "{kind}: {seen:?}");
@@ -194,8 +196,8 @@ mod tests {
             let before = healthy.pick(&mut st, &c).unwrap();
             let p = plain.pick(&mut st, &c);
             let f = fallback.pick(&mut st, &c).unwrap();
-            assert_ne!(f, 2);
-            if before == 2 {
+            assert_ne!(f, BackendIdx::new(2));
+            if before == BackendIdx::new(2) {
                 assert_eq!(p, None);
                 none += 1;
             } else {
@@ -214,7 +216,7 @@ mod tests {
         let s = Scheduler::build(SchedulerKind::Dh, SchedFlags::NONE, &b);
         let mut st = s.new_state();
         let picks: Vec<_> = (0..100).map(|i| s.pick(&mut st, &ctx(i))).collect();
-        assert!(picks.contains(&None) && picks.contains(&Some(1)));
-        assert!(!picks.contains(&Some(0)));
+        assert!(picks.contains(&None) && picks.contains(&Some(BackendIdx::new(1))));
+        assert!(!picks.contains(&Some(BackendIdx::new(0))));
     }
 }

@@ -81,7 +81,8 @@ mod tests {
     use super::super::testutil::*;
     use super::super::*;
 
-    fn pick(kind: SchedulerKind, weights: &[u32], loads: &[(u32, u32)]) -> Option<BackendIdx> {
+    /// The number of the backend picked.
+    fn pick(kind: SchedulerKind, weights: &[u32], loads: &[(u32, u32)]) -> Option<u16> {
         let b: Vec<_> = weights
             .iter()
             .enumerate()
@@ -97,7 +98,7 @@ mod tests {
             loads: &loads,
             ..ctx(0)
         };
-        s.pick(&mut st, &c)
+        s.pick(&mut st, &c).map(BackendIdx::get)
     }
 
     #[test]
@@ -167,7 +168,7 @@ mod tests {
                 ..ctx(0)
             };
             let id = s.pick(&mut st, &c).unwrap();
-            loads[usize::from(id)].active += 1;
+            loads[id.index()].active += 1;
         }
         assert_eq!(loads.map(|l| l.active), [100, 200, 300]);
     }

@@ -201,13 +201,14 @@ mod tests {
             .collect()
     }
 
-    fn pick(s: &Scheduler, st: &mut SchedState, dst: u64, l: &[BackendLoad]) -> BackendIdx {
+    /// The number of the backend picked.
+    fn pick(s: &Scheduler, st: &mut SchedState, dst: u64, l: &[BackendLoad]) -> u16 {
         let c = PickCtx {
             dst_hash: dst,
             loads: l,
             ..ctx(0)
         };
-        s.pick(st, &c).unwrap()
+        s.pick(st, &c).unwrap().get()
     }
 
     #[test]

@@ -154,7 +154,7 @@ mod tests {
     fn shares(table: &[BackendIdx], n: usize) -> Vec<usize> {
         let mut c = vec![0; n];
         for &id in table {
-            c[usize::from(id)] += 1;
+            c[id.index()] += 1;
         }
         c
     }
@@ -192,7 +192,7 @@ mod tests {
         let s = mh(&b);
         let t = s.table().unwrap();
         assert_eq!(t.len(), 65537);
-        assert!(t.iter().all(|&id| id == 1));
+        assert!(t.iter().all(|&id| id == BackendIdx::new(1)));
     }
 
     #[test]
@@ -288,7 +288,7 @@ mod tests {
         let (o, n) = (old.table().unwrap(), new.table().unwrap());
         assert_eq!(o.len(), 65537);
         assert_eq!(n.len(), 65537);
-        let (moved, owned) = collateral(o, n, |id| id != 37);
+        let (moved, owned) = collateral(o, n, |id| id != BackendIdx::new(37));
         let pct = 100.0 * moved as f64 / owned as f64;
         println!(
             "maglev M=65537, remove 1 of 100: {moved} of {owned} surviving slots moved ({pct:.3} %), {} slots changed in all",
@@ -296,7 +296,7 @@ mod tests {
         );
         assert!(pct <= 2.0, "{pct}");
         // The removed backend's slots all went to others.
-        assert!(!n.contains(&37));
+        assert!(!n.contains(&BackendIdx::new(37)));
         // Marking it unavailable is the same as removing it.
         let mut down = b.clone();
         down[37].available = false;
@@ -311,7 +311,7 @@ mod tests {
         let (o, n) = (old.table().unwrap(), new.table().unwrap());
         let (moved_total, owned) = collateral(o, n, |_| true);
         // Slots the new backend took are the intended move; the rest is collateral.
-        let taken = n.iter().filter(|&&id| id == 100).count();
+        let taken = n.iter().filter(|&&id| id == BackendIdx::new(100)).count();
         let collateral = moved_total - taken;
         let pct = 100.0 * collateral as f64 / owned as f64;
         println!(
@@ -322,9 +322,10 @@ mod tests {
 
     #[test]
     fn changed_slots_counts_differences() {
-        assert_eq!(changed_slots(&[1, 2, 3], &[1, 2, 3]), 0);
-        assert_eq!(changed_slots(&[1, 2, 3], &[1, 3, 3]), 1);
-        assert_eq!(changed_slots(&[1, 2, 3], &[1, 2]), 3);
+        let ids = |n: &[u16]| n.iter().map(|&i| BackendIdx::new(i)).collect::<Vec<_>>();
+        assert_eq!(changed_slots(&ids(&[1, 2, 3]), &ids(&[1, 2, 3])), 0);
+        assert_eq!(changed_slots(&ids(&[1, 2, 3]), &ids(&[1, 3, 3])), 1);
+        assert_eq!(changed_slots(&ids(&[1, 2, 3]), &ids(&[1, 2])), 3);
         assert_eq!(changed_slots(&[], &[]), 0);
     }
 
@@ -334,16 +335,23 @@ mod tests {
         // these and moves flows across an ECMP group mid-upgrade.
         let b = [backend(0, 1), backend(1, 2), backend(2, 3), backend(3, 1)];
         let t = build(&b, 401);
-        let digest = t.iter().fold(0u64, |h, &id| hash::mix(h, u64::from(id)));
-        assert_eq!(&t[..16], GOLDEN_PREFIX);
+        let digest = t
+            .iter()
+            .fold(0u64, |h, &id| hash::mix(h, u64::from(id.get())));
+        assert_eq!(
+            t[..16].iter().map(|id| id.get()).collect::<Vec<_>>(),
+            GOLDEN_PREFIX
+        );
         assert_eq!(digest, GOLDEN_DIGEST);
         let s = mh(&b);
         let full = s.table().unwrap();
-        let digest = full.iter().fold(0u64, |h, &id| hash::mix(h, u64::from(id)));
+        let digest = full
+            .iter()
+            .fold(0u64, |h, &id| hash::mix(h, u64::from(id.get())));
         assert_eq!(digest, GOLDEN_DIGEST_65537);
     }
 
-    const GOLDEN_PREFIX: &[BackendIdx] = &[1, 2, 2, 3, 1, 2, 3, 2, 1, 3, 1, 2, 3, 0, 1, 3];
+    const GOLDEN_PREFIX: &[u16] = &[1, 2, 2, 3, 1, 2, 3, 2, 1, 3, 1, 2, 3, 0, 1, 3];
     const GOLDEN_DIGEST: u64 = 0x4d57_1d23_2ec6_43aa;
     const GOLDEN_DIGEST_65537: u64 = 0xbf84_c067_301d_71d8;
 
@@ -387,8 +395,8 @@ mod tests {
             let home = plain.pick(&mut plain.new_state(), &idle).unwrap();
             let p = plain.pick(&mut sp, &c);
             let f = fb.pick(&mut sf, &c).unwrap();
-            assert_ne!(f, 4);
-            if home == 4 {
+            assert_ne!(f, BackendIdx::new(4));
+            if home == BackendIdx::new(4) {
                 assert_eq!(p, None);
                 none += 1;
                 diverted += 1;

@@ -427,7 +427,7 @@ pub(crate) mod testutil {
         let mut counts = vec![0; s.backends().len()];
         for i in 0..n {
             let id = s.pick(&mut st, &ctx(i)).unwrap();
-            counts[usize::from(id)] += 1;
+            counts[id.index()] += 1;
         }
         counts
     }
@@ -496,7 +496,7 @@ mod tests {
     #[test]
     fn single_backend_is_always_picked() {
         for (k, f) in every_scheduler() {
-            let b = [SchedBackend::new(7, 42, 3)];
+            let b = [SchedBackend::new(BackendIdx::new(7), 42, 3)];
             let s = Scheduler::build(k, f, &b);
             let mut st = s.new_state();
             let loads = [BackendLoad {
@@ -508,7 +508,7 @@ mod tests {
                     loads: &loads,
                     ..ctx(i)
                 };
-                assert_eq!(s.pick(&mut st, &c), Some(7), "{k}");
+                assert_eq!(s.pick(&mut st, &c), Some(BackendIdx::new(7)), "{k}");
             }
         }
     }
@@ -523,7 +523,10 @@ mod tests {
             let mut st = s.new_state();
             for i in 0..500 {
                 if let Some(id) = s.pick(&mut st, &ctx(i)) {
-                    assert!(id == 0 || id == 3, "{k} picked {id}");
+                    assert!(
+                        id == BackendIdx::new(0) || id == BackendIdx::new(3),
+                        "{k} picked {id}"
+                    );
                 }
             }
         }
@@ -571,7 +574,9 @@ mod tests {
             |active: u32, inactive: u32| [BackendLoad { active, inactive }, BackendLoad::default()];
         let pick = |st: &mut SchedState, loads: &[BackendLoad]| {
             let c = PickCtx { loads, ..ctx(0) };
-            (0..4).map(|_| s.pick(st, &c).unwrap()).collect::<Vec<_>>()
+            (0..4)
+                .map(|_| s.pick(st, &c).unwrap().get())
+                .collect::<Vec<_>>()
         };
         assert_eq!(pick(&mut st, &at(9, 0)), [0, 1, 0, 1]);
         // Total connections (active + inactive) reach the upper threshold.
@@ -586,7 +591,9 @@ mod tests {
         let mut st = s.new_state();
         let pick = |st: &mut SchedState, loads: &[BackendLoad]| {
             let c = PickCtx { loads, ..ctx(0) };
-            (0..4).map(|_| s.pick(st, &c).unwrap()).collect::<Vec<_>>()
+            (0..4)
+                .map(|_| s.pick(st, &c).unwrap().get())
+                .collect::<Vec<_>>()
         };
         assert_eq!(pick(&mut st, &at(8, 0)), [1, 1, 1, 1]);
         assert_eq!(pick(&mut st, &at(6, 0)), [1, 1, 1, 1]);
@@ -622,7 +629,7 @@ mod tests {
                     ..ctx(i)
                 };
                 if let Some(id) = s.pick(&mut st, &c) {
-                    assert_eq!(id, 2, "{k}");
+                    assert_eq!(id, BackendIdx::new(2), "{k}");
                 }
             }
         }

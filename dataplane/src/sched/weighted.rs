@@ -144,10 +144,10 @@ mod tests {
     use super::super::testutil::*;
     use super::super::*;
 
-    fn seq(s: &Scheduler, n: usize, loads: &[BackendLoad]) -> Vec<BackendIdx> {
+    fn seq(s: &Scheduler, n: usize, loads: &[BackendLoad]) -> Vec<u16> {
         let mut st = s.new_state();
         let c = PickCtx { loads, ..ctx(0) };
-        (0..n).map(|_| s.pick(&mut st, &c).unwrap()).collect()
+        (0..n).map(|_| s.pick(&mut st, &c).unwrap().get()).collect()
     }
 
     #[test]
@@ -262,7 +262,7 @@ mod shared_cursor_tests {
         let picks: Vec<u16> = (0..6)
             .map(|i| {
                 let st = if i % 3 == 0 { &mut w0 } else { &mut w1 };
-                rr.pick(st, &ctx(i)).unwrap()
+                rr.pick(st, &ctx(i)).unwrap().get()
             })
             .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
@@ -273,7 +273,7 @@ mod shared_cursor_tests {
         let picks: Vec<u16> = (0..6)
             .map(|i| {
                 let st = if i % 2 == 0 { &mut w0 } else { &mut w1 };
-                wrr.pick(st, &ctx(i)).unwrap()
+                wrr.pick(st, &ctx(i)).unwrap().get()
             })
             .collect();
         assert_eq!(picks, [0, 0, 1, 0, 0, 1]);
@@ -296,7 +296,7 @@ mod shared_cursor_tests {
                             let mut c = [0usize; 3];
                             for i in 0..per_thread {
                                 let id = s.pick(&mut st, &ctx(t * per_thread + i)).unwrap();
-                                c[usize::from(id)] += 1;
+                                c[id.index()] += 1;
                             }
                             c
                         })
@@ -322,14 +322,14 @@ mod shared_cursor_tests {
     fn carry_cursor_keeps_rotation_only_for_same_signature() {
         let old = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(3, 1));
         let mut st = old.new_state();
-        assert_eq!(old.pick(&mut st, &ctx(0)), Some(0));
+        assert_eq!(old.pick(&mut st, &ctx(0)), Some(BackendIdx::new(0)));
         let mut same = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(3, 1));
         same.carry_cursor(&old);
         let mut st = same.new_state();
-        assert_eq!(same.pick(&mut st, &ctx(1)), Some(1));
+        assert_eq!(same.pick(&mut st, &ctx(1)), Some(BackendIdx::new(1)));
         let mut other = Scheduler::build(SchedulerKind::Rr, SchedFlags::NONE, &equal(4, 1));
         other.carry_cursor(&same);
         let mut st = other.new_state();
-        assert_eq!(other.pick(&mut st, &ctx(2)), Some(0));
+        assert_eq!(other.pick(&mut st, &ctx(2)), Some(BackendIdx::new(0)));
     }
 }

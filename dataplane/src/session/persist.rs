@@ -87,8 +87,8 @@ impl<A: SessionAddr> PersistTable<A> {
         let size = (2 * capacity).max(2).next_power_of_two();
         let free = Entry {
             net: A::UNSPECIFIED,
-            service: 0,
-            backend: 0,
+            service: ServiceIdx::new(0),
+            backend: BackendIdx::new(0),
             expires: 0,
             used: false,
         };
@@ -124,7 +124,7 @@ impl<A: SessionAddr> PersistTable<A> {
 
     #[inline]
     fn home(&self, service: ServiceIdx, net: A) -> usize {
-        (A::hash_addr(&self.seed, net, u64::from(service)) >> 32) as usize & self.mask
+        (A::hash_addr(&self.seed, net, u64::from(service.get())) >> 32) as usize & self.mask
     }
 
     fn find(&self, service: ServiceIdx, net: A) -> Option<usize> {
@@ -338,6 +338,14 @@ mod tests {
     const M24: Ipv4Addr = Ipv4Addr::new(255, 255, 255, 0);
     const M32: Ipv4Addr = Ipv4Addr::BROADCAST;
 
+    fn sv(n: u16) -> ServiceIdx {
+        ServiceIdx::new(n)
+    }
+
+    fn be(n: u16) -> BackendIdx {
+        BackendIdx::new(n)
+    }
+
     fn ip(d: u8) -> Ipv4Addr {
         Ipv4Addr::new(10, 0, 0, d)
     }
@@ -345,15 +353,18 @@ mod tests {
     #[test]
     fn netmask_groups_clients_on_one_template() {
         let mut t = PersistTable4::with_capacity(16, HashSeed::new(1));
-        t.insert(100, 1, ip(1), M24, 7, 360).unwrap();
-        assert_eq!(t.lookup(101, 1, ip(77), M24, 360), Some(7));
-        assert_eq!(t.lookup(101, 1, Ipv4Addr::new(10, 0, 1, 1), M24, 360), None);
+        t.insert(100, sv(1), ip(1), M24, be(7), 360).unwrap();
+        assert_eq!(t.lookup(101, sv(1), ip(77), M24, 360), Some(be(7)));
+        assert_eq!(
+            t.lookup(101, sv(1), Ipv4Addr::new(10, 0, 1, 1), M24, 360),
+            None
+        );
         // Another service does not share it.
-        assert_eq!(t.lookup(101, 2, ip(1), M24, 360), None);
+        assert_eq!(t.lookup(101, sv(2), ip(1), M24, 360), None);
         // With /32 each client is on its own.
-        t.insert(100, 3, ip(1), M32, 8, 360).unwrap();
-        assert_eq!(t.lookup(101, 3, ip(77), M32, 360), None);
-        assert_eq!(t.lookup(101, 3, ip(1), M32, 360), Some(8));
+        t.insert(100, sv(3), ip(1), M32, be(8), 360).unwrap();
+        assert_eq!(t.lookup(101, sv(3), ip(77), M32, 360), None);
+        assert_eq!(t.lookup(101, sv(3), ip(1), M32, 360), Some(be(8)));
         assert_eq!(t.iter(101).count(), 2);
     }
 
@@ -364,30 +375,30 @@ mod tests {
         let a: Ipv6Addr = "2001:db8:1:2::1".parse().unwrap();
         let b: Ipv6Addr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: Ipv6Addr = "2001:db8:1:3::1".parse().unwrap();
-        t.insert(0, 1, a, m, 5, 60).unwrap();
-        assert_eq!(t.lookup(1, 1, b, m, 60), Some(5));
-        assert_eq!(t.lookup(1, 1, c, m, 60), None);
+        t.insert(0, sv(1), a, m, be(5), 60).unwrap();
+        assert_eq!(t.lookup(1, sv(1), b, m, 60), Some(be(5)));
+        assert_eq!(t.lookup(1, sv(1), c, m, 60), None);
     }
 
     #[test]
     fn templates_expire_timeout_after_last_refresh() {
         let mut t = PersistTable4::with_capacity(16, HashSeed::new(1));
-        t.insert(0, 1, ip(1), M32, 7, 300).unwrap();
-        assert_eq!(t.lookup(299, 1, ip(1), M32, 300), Some(7)); // refreshed to 599
-        assert!(t.refresh(500, 1, ip(1), M32, 300)); // refreshed to 800
+        t.insert(0, sv(1), ip(1), M32, be(7), 300).unwrap();
+        assert_eq!(t.lookup(299, sv(1), ip(1), M32, 300), Some(be(7))); // refreshed to 599
+        assert!(t.refresh(500, sv(1), ip(1), M32, 300)); // refreshed to 800
         assert_eq!(t.expire(799, usize::MAX), 0);
-        assert_eq!(t.lookup(799, 1, ip(1), M32, 300), Some(7)); // refreshed to 1099
+        assert_eq!(t.lookup(799, sv(1), ip(1), M32, 300), Some(be(7))); // refreshed to 1099
         assert_eq!(t.expire(1099, 64), 1);
         assert!(t.is_empty());
-        assert_eq!(t.lookup(1099, 1, ip(1), M32, 300), None);
-        assert!(!t.refresh(1099, 1, ip(1), M32, 300));
+        assert_eq!(t.lookup(1099, sv(1), ip(1), M32, 300), None);
+        assert!(!t.refresh(1099, sv(1), ip(1), M32, 300));
     }
 
     #[test]
     fn expired_template_is_absent_before_the_sweep() {
         let mut t = PersistTable4::with_capacity(16, HashSeed::new(1));
-        t.insert(0, 1, ip(1), M32, 7, 10).unwrap();
-        assert_eq!(t.lookup(10, 1, ip(1), M32, 10), None);
+        t.insert(0, sv(1), ip(1), M32, be(7), 10).unwrap();
+        assert_eq!(t.lookup(10, sv(1), ip(1), M32, 10), None);
         assert!(t.is_empty(), "reclaimed on contact");
     }
 
@@ -395,17 +406,17 @@ mod tests {
     fn full_table_refuses_new_templates_but_keeps_old_ones() {
         let mut t = PersistTable4::with_capacity(3, HashSeed::new(9));
         for d in 1..=3 {
-            t.insert(0, 1, ip(d), M32, u16::from(d), 100).unwrap();
+            t.insert(0, sv(1), ip(d), M32, be(d.into()), 100).unwrap();
         }
-        assert_eq!(t.insert(0, 1, ip(4), M32, 4, 100), Err(PersistFull));
+        assert_eq!(t.insert(0, sv(1), ip(4), M32, be(4), 100), Err(PersistFull));
         // Replacing an existing template is not a new one.
-        t.insert(0, 1, ip(2), M32, 22, 100).unwrap();
+        t.insert(0, sv(1), ip(2), M32, be(22), 100).unwrap();
         for d in 1..=3u8 {
             let want = if d == 2 { 22 } else { u16::from(d) };
-            assert_eq!(t.lookup(1, 1, ip(d), M32, 100), Some(want));
+            assert_eq!(t.lookup(1, sv(1), ip(d), M32, 100), Some(be(want)));
         }
-        assert_eq!(t.remove(1, 1, ip(1), M32), Some(1));
-        t.insert(1, 1, ip(4), M32, 4, 100).unwrap();
+        assert_eq!(t.remove(1, sv(1), ip(1), M32), Some(be(1)));
+        t.insert(1, sv(1), ip(4), M32, be(4), 100).unwrap();
     }
 
     #[test]
@@ -413,18 +424,28 @@ mod tests {
         // A 2-slot-per-entry table with many entries, deleting in every order pattern.
         let mut t = PersistTable4::with_capacity(64, HashSeed::new(5));
         for d in 0..64u8 {
-            t.insert(0, 1, Ipv4Addr::new(10, 1, 0, d), M32, u16::from(d), 1000)
-                .unwrap();
+            t.insert(
+                0,
+                sv(1),
+                Ipv4Addr::new(10, 1, 0, d),
+                M32,
+                be(d.into()),
+                1000,
+            )
+            .unwrap();
         }
         for d in (0..64u8).step_by(3) {
             assert_eq!(
-                t.remove(0, 1, Ipv4Addr::new(10, 1, 0, d), M32),
-                Some(u16::from(d))
+                t.remove(0, sv(1), Ipv4Addr::new(10, 1, 0, d), M32),
+                Some(be(d.into()))
             );
         }
         for d in 0..64u8 {
-            let want = if d % 3 == 0 { None } else { Some(u16::from(d)) };
-            assert_eq!(t.lookup(0, 1, Ipv4Addr::new(10, 1, 0, d), M32, 1000), want);
+            let want = if d % 3 == 0 { None } else { Some(be(d.into())) };
+            assert_eq!(
+                t.lookup(0, sv(1), Ipv4Addr::new(10, 1, 0, d), M32, 1000),
+                want
+            );
         }
     }
 
@@ -432,7 +453,7 @@ mod tests {
     fn sweep_is_bounded() {
         let mut t = PersistTable4::with_capacity(100, HashSeed::new(5));
         for d in 0..100u8 {
-            t.insert(0, 1, Ipv4Addr::new(10, 2, 0, d), M32, 1, 5)
+            t.insert(0, sv(1), Ipv4Addr::new(10, 2, 0, d), M32, be(1), 5)
                 .unwrap();
         }
         let size = t.slots.len();

@@ -3,11 +3,18 @@
 
 use crate::counters::WorkerCounters;
 use crate::session::{Direction, StateChange};
+use crate::types::{BackendIdx, ServiceIdx};
 
 /// Count a new session of service `sid` to backend `bid` (`mid_flow`: opened by a packet other
 /// than a SYN).
 #[inline]
-pub(super) fn opened(c: &WorkerCounters, sid: u16, bid: u16, active: bool, mid_flow: bool) {
+pub(super) fn opened(
+    c: &WorkerCounters,
+    sid: ServiceIdx,
+    bid: BackendIdx,
+    active: bool,
+    mid_flow: bool,
+) {
     c.sessions_created.inc();
     if mid_flow {
         c.sessions_mid_flow.inc();
@@ -24,7 +31,13 @@ pub(super) fn opened(c: &WorkerCounters, sid: u16, bid: u16, active: bool, mid_f
 
 /// Count a packet of `bytes` (L3) of a session of `sid` to `bid`, in direction `dir`.
 #[inline(always)]
-pub(super) fn packet(c: &WorkerCounters, sid: u16, bid: u16, dir: Direction, bytes: u64) {
+pub(super) fn packet(
+    c: &WorkerCounters,
+    sid: ServiceIdx,
+    bid: BackendIdx,
+    dir: Direction,
+    bytes: u64,
+) {
     for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
         if dir == Direction::Inbound {
             tc.in_pkts.inc();
@@ -37,7 +50,7 @@ pub(super) fn packet(c: &WorkerCounters, sid: u16, bid: u16, dir: Direction, byt
 }
 
 /// Move a connection between the ActiveConn and InActConn gauges.
-pub(super) fn moved(c: &WorkerCounters, sid: u16, bid: u16, ch: StateChange) {
+pub(super) fn moved(c: &WorkerCounters, sid: ServiceIdx, bid: BackendIdx, ch: StateChange) {
     if !ch.activity_changed() {
         return;
     }
@@ -53,7 +66,7 @@ pub(super) fn moved(c: &WorkerCounters, sid: u16, bid: u16, ch: StateChange) {
 }
 
 /// Account for an expired (or removed) session.
-pub(super) fn gone(c: &WorkerCounters, sid: u16, bid: u16, active: bool) {
+pub(super) fn gone(c: &WorkerCounters, sid: ServiceIdx, bid: BackendIdx, active: bool) {
     c.sessions_expired.inc();
     for tc in [c.service(sid), c.backend(bid)].into_iter().flatten() {
         if active {

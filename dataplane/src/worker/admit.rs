@@ -16,6 +16,7 @@
 
 use crate::admission::{ClientLists, ListVerdict, TokenBucket};
 use crate::snapshot::{Service, Snapshot};
+use crate::types::ServiceIdx;
 use crate::wire::DropReason;
 
 use core::net::IpAddr;
@@ -100,7 +101,7 @@ impl Worker {
     pub(super) fn admit(
         &mut self,
         snap: &Snapshot,
-        sid: u16,
+        sid: ServiceIdx,
         svc: &Service,
         client: IpAddr,
         now_s: u32,
@@ -123,7 +124,7 @@ impl Worker {
             }
         }
         let ms = self.admit.ms(now_s);
-        match self.admit.buckets.get_mut(usize::from(sid)) {
+        match self.admit.buckets.get_mut(sid.index()) {
             Some(Some(b)) => {
                 if b.take(ms) {
                     Ok(())

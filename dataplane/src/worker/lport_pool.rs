@@ -344,7 +344,7 @@ impl LocalPorts {
         self.first.clear();
         self.slots.clear();
         for (bid, keys) in Self::wanted(snap) {
-            let bid = usize::from(bid);
+            let bid = bid.index();
             if self.first.len() <= bid {
                 self.first.resize(bid + 1, NONE);
             }
@@ -406,7 +406,7 @@ impl LocalPorts {
     /// (the new-flow path: two array reads find the pool).
     #[inline]
     pub(super) fn alloc_for(&mut self, bid: BackendIdx, laddr: usize) -> Alloc {
-        let first = self.first.get(usize::from(bid)).copied().unwrap_or(NONE);
+        let first = self.first.get(bid.index()).copied().unwrap_or(NONE);
         let i = self
             .slots
             .get((first as usize).wrapping_add(laddr))

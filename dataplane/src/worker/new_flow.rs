@@ -12,7 +12,7 @@ use crate::session::{
 };
 use crate::snapshot::{NextHopError, ProxyProtocol, Service, Snapshot};
 use crate::sync::{DeleteReason, SyncKind};
-use crate::types::{FlowKey, L4Proto};
+use crate::types::{BackendIdx, FlowKey, L4Proto, ServiceIdx};
 use crate::wire::{DropReason, TcpPacket};
 
 use super::{account, sync, Pkt, Punt, Verdict, Worker};
@@ -54,7 +54,7 @@ impl Worker {
     pub(super) fn new_flow<A: Family, F: Frame>(
         &mut self,
         pkt: &mut Pkt<'_, F>,
-        sid: u16,
+        sid: ServiceIdx,
         key: &FlowKey<A>,
     ) -> Fwd {
         let svc = pkt.snap.service(sid).ok_or(DropReason::NoService)?;
@@ -71,7 +71,7 @@ impl Worker {
     pub(super) fn new_flow_with<A: Family, F: Frame>(
         &mut self,
         pkt: &mut Pkt<'_, F>,
-        sid: u16,
+        sid: ServiceIdx,
         key: &FlowKey<A>,
         sp: Option<SynProxyState>,
     ) -> Fwd {
@@ -250,10 +250,10 @@ impl Worker {
         &mut self,
         snap: &Snapshot,
         now: u32,
-        sid: u16,
+        sid: ServiceIdx,
         svc: &Service,
         key: &FlowKey<A>,
-    ) -> Option<u16> {
+    ) -> Option<BackendIdx> {
         let client = key.src;
         let persist = svc.persistence;
         if let Some(ps) = persist {
@@ -272,11 +272,7 @@ impl Worker {
                 }
             }
         }
-        let state = self
-            .sched
-            .get_mut(usize::from(sid))?
-            .as_mut()
-            .map(|(_, s)| s)?;
+        let state = self.sched.get_mut(sid.index())?.as_mut().map(|(_, s)| s)?;
         self.loads.clear();
         if svc.needs_loads {
             for &bid in &svc.backends {

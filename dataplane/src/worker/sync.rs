@@ -181,7 +181,8 @@ pub(super) fn stub_home<A: SessionAddr>(
     if !s.is_sync_stub() {
         return None;
     }
-    let home = s.backend_idx();
+    // A stub keeps its home worker's id where a session keeps its backend's.
+    let home = s.backend_idx().get();
     t.touch(slot, now);
     Some(home)
 }
@@ -579,7 +580,8 @@ impl Worker {
             method: FwdMethod::Dr,
             state: ev.state,
             service: sid,
-            backend_idx: home,
+            // The home worker, where a stub keeps it ([`Session::FLAG_SYNC_STUB`]).
+            backend_idx: BackendIdx::new(home),
             next_hop_mac: [0; 6],
             backend_port: 0,
             client_port: ev.client_port,

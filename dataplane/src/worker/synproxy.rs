@@ -11,7 +11,7 @@ use crate::rewrite::{set_macs, src_mac, Family};
 use crate::session::{Session, SlotId, SynProxyState, TcpFlags, TcpState};
 use crate::snapshot::Service;
 use crate::sync::{DeleteReason, SyncKind};
-use crate::types::FlowKey;
+use crate::types::{FlowKey, ServiceIdx};
 use crate::wire::{parse_frame, DropReason, ParsedFrame, TcpPacket, L4};
 
 use super::{account, sync, Flow, Pkt, Verdict, Worker};
@@ -59,7 +59,7 @@ impl Worker {
     pub(super) fn syn_proxy_flow<A: Family, F: Frame>(
         &mut self,
         pkt: &mut Pkt<'_, F>,
-        sid: u16,
+        sid: ServiceIdx,
         svc: &Service,
         key: &FlowKey<A>,
     ) -> Fwd {
