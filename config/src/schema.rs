@@ -1347,14 +1347,7 @@ fn read_syn_proxy_mode(
     let m = match a.v {
         "off" => return SynProxyMode::Off,
         "on" => SynProxyMode::On,
-        "auto" => {
-            sink.error(
-                &a.span,
-                &path,
-                "syn_proxy = \"auto\" is not implemented yet; use \"on\" or \"off\"",
-            );
-            return SynProxyMode::Off;
-        }
+        "auto" => SynProxyMode::Auto,
         other => {
             sink.error(
                 &a.span,
