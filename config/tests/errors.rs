@@ -1294,7 +1294,8 @@ syn_proxy = "on"
 
 #[test]
 fn syn_proxy_auto_levels_are_checked() {
-    let svc = "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsyn_proxy = \"auto\"\n\
+    let svc =
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsyn_proxy = \"auto\"\n\
                [syn_proxy]\nsecret = \"5f1c0a3e9b27d4866e0f1b2c3d4e5a69\"\n";
     // Lines: the service at 10-14, [syn_proxy] at 15, secret at 16, the keys from 17.
     check(
