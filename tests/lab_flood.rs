@@ -88,7 +88,12 @@ impl Lab {
     /// 198.18.1.77, which does not exist: the answers go back to the client's MAC (learnt
     /// from the SYN) and its kernel drops them, as for a spoofed flood.
     fn flood(&self, vip: &str) -> Child {
-        let count = FLOOD_SYNS.to_string();
+        self.flood_n(vip, FLOOD_SYNS)
+    }
+
+    /// [`Lab::flood`] of `n` SYNs.
+    fn flood_n(&self, vip: &str, n: u32) -> Child {
+        let count = n.to_string();
         let args = [
             "-q",
             "-S",
@@ -338,4 +343,127 @@ fn lab_fullnat_syn_flood_with_syn_proxy_makes_no_sessions() {
         "new connections under the flood: {new_ok}/{NEW_CONNS} ({new_failed:?})\n{}",
         lab.logs()
     );
+}
+
+/// SYNs of the `auto` flood: 2 s or more at hping3's pace, ten times the lab's on level
+/// (2000 SYNs/s a worker) or more.
+const AUTO_FLOOD_SYNS: u32 = 40_000;
+
+/// The value of `name`'s sample whose labels start with `labels` (`{vip="...",...`).
+fn sample(scrape: &str, name: &str, labels: &str) -> Option<f64> {
+    let head = format!("{name}{labels}");
+    scrape
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+/// `syn_proxy = "auto"` (`lab/lab up fullnat --syn-proxy-auto`: on at 2000 SYNs/s a worker,
+/// off after 3 s below 1000): calm connections go straight to the real servers (no cookie);
+/// the hping3 flood engages the proxy (seen in `ferrovs_service_syn_proxy_engaged_workers`) and
+/// connections opened then get through the cookie path; after the flood the proxy lets go
+/// (`ferrovs_service_syn_proxy_switches_total` on and off) and connections go straight again.
+/// The table is large (262,144) so that the flood's sessions from before the proxy engaged
+/// (at most two seconds of it) stay below the off fill level.
+#[test]
+fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
+    let lab = Lab::create(
+        TAG,
+        "fullnat",
+        &["--workers", "1", "--sessions", "262144", "--syn-proxy-auto"],
+    );
+    let vip = lab.var("VIP").to_owned();
+    let url = format!("http://{vip}/");
+    let labels = format!("{{vip=\"{vip}\",port=\"80\",protocol=\"tcp\"");
+    let engaged = |s: &str| sample(s, "ferrovs_service_syn_proxy_engaged_workers", &labels);
+    let switches = |s: &str, to: &str| {
+        let l = format!("{labels},to=\"{to}\"");
+        sample(s, "ferrovs_service_syn_proxy_switches_total", &l).unwrap_or(-1.0)
+    };
+    // Calm: straight to the real servers.
+    for i in 0..5 {
+        assert_eq!(lab.get(&url), Ok(()), "calm connection {i}\n{}", lab.logs());
+    }
+    let calm = lab.scrape();
+    assert_eq!(engaged(&calm), Some(0.0), "calm: engaged\n{calm}");
+    assert_eq!(total(&calm, "ferrovs_worker_syn_cookies_sent_total"), 0.0);
+
+    let flood = lab.flood_n(&vip, AUTO_FLOOD_SYNS);
+    let t0 = std::time::Instant::now();
+    let mut on_after = None;
+    while t0.elapsed() < Duration::from_secs(20) {
+        if engaged(&lab.scrape()) == Some(1.0) {
+            on_after = Some(t0.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // New connections while it is engaged (the flood still runs: 2 s or more).
+    let mut new_ok = 0;
+    let mut new_failed = Vec::new();
+    for _ in 0..10 {
+        match lab.get(&url) {
+            Ok(()) => new_ok += 1,
+            Err(e) => new_failed.push(e),
+        }
+    }
+    let mid = lab.scrape();
+    let out = flood.wait_with_output().expect("hping3");
+    let said = text(&out);
+    let Some(on_after) = on_after else {
+        panic!(
+            "the flood never engaged the proxy\nhping3: {said}\n{mid}\n{}",
+            lab.logs()
+        );
+    };
+    // It lets go: 3 s below the off level after the flood, plus a window; 30 s allowed.
+    let t1 = std::time::Instant::now();
+    let mut off_after = None;
+    while t1.elapsed() < Duration::from_secs(30) {
+        if engaged(&lab.scrape()) == Some(0.0) {
+            off_after = Some(t1.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let after = lab.scrape();
+    let cookies = total(&mid, "ferrovs_worker_syn_cookies_sent_total");
+    let valid = total(&mid, "ferrovs_worker_syn_cookies_valid_total");
+    eprintln!(
+        "auto syn proxy: engaged {on_after:?} into the flood, released {off_after:?} after it; \
+         cookies sent {cookies}, valid {valid}; new connections {new_ok}/10; switches on {} off {}",
+        switches(&after, "on"),
+        switches(&after, "off")
+    );
+    assert!(
+        off_after.is_some(),
+        "the proxy did not let go 30 s after the flood\n{after}"
+    );
+    assert!(
+        switches(&after, "on") >= 1.0 && switches(&after, "off") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        cookies >= 1000.0,
+        "only {cookies} cookies while engaged\n{mid}"
+    );
+    // The connections opened while it was engaged got through, by the cookie path.
+    assert_eq!(
+        new_ok,
+        10,
+        "new connections under the flood: {new_failed:?}\n{}",
+        lab.logs()
+    );
+    assert!(valid >= 1.0, "no connection opened by a cookie\n{mid}");
+    // Released: straight to the real servers again, no cookie sent.
+    for i in 0..5 {
+        assert_eq!(lab.get(&url), Ok(()), "connection {i} after the release");
+    }
+    let last = lab.scrape();
+    assert_eq!(
+        total(&last, "ferrovs_worker_syn_cookies_sent_total"),
+        total(&after, "ferrovs_worker_syn_cookies_sent_total"),
+        "cookies sent after the release"
+    );
+    assert_eq!(engaged(&last), Some(0.0));
 }

@@ -142,7 +142,7 @@ fn health_check(out: &mut String, header: &str, hc: &HealthCheck) {
     }
 }
 
-/// `[syn_proxy]`, when it holds a secret.
+/// `[syn_proxy]`, when it holds a secret or levels other than the defaults.
 fn syn_proxy_keys(o: &mut String, k: &crate::SynProxyKeys, redact: bool) {
     let show = |s: &crate::SynProxySecret| {
         if redact {
@@ -151,11 +151,25 @@ fn syn_proxy_keys(o: &mut String, k: &crate::SynProxyKeys, redact: bool) {
             q(&s.to_hex())
         }
     };
+    let auto = k.auto != crate::SynProxyAuto::default();
+    if k.secret.is_none() && !auto {
+        return;
+    }
+    let _ = writeln!(o, "\n[syn_proxy]");
     if let Some(s) = &k.secret {
-        let _ = writeln!(o, "\n[syn_proxy]\nsecret = {}", show(s));
+        let _ = writeln!(o, "secret = {}", show(s));
         if let Some(p) = &k.previous_secret {
             let _ = writeln!(o, "previous_secret = {}", show(p));
         }
+    }
+    if auto {
+        let a = &k.auto;
+        let _ = writeln!(
+            o,
+            "auto_on_syn_rate = {}\nauto_off_syn_rate = {}\nauto_on_table_fill = {}\n\
+             auto_off_table_fill = {}\nauto_hold = {}",
+            a.on_syn_rate, a.off_syn_rate, a.on_table_fill, a.off_table_fill, a.hold_s
+        );
     }
 }
 

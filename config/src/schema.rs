@@ -1332,7 +1332,7 @@ fn read_mss_clamp(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, protocol: Protocol) 
 
 /// `syn_proxy`: off by default; on only for a TCP service whose real servers are all NAT or
 /// FullNAT (the gateway translates sequence numbers both ways), not with `proxy_protocol`;
-/// `auto` is refused (not implemented yet).
+/// `auto` under the same conditions.
 fn read_syn_proxy_mode(
     t: &Tab<'_, '_>,
     sink: &mut Sink<'_>,
@@ -1347,14 +1347,7 @@ fn read_syn_proxy_mode(
     let m = match a.v {
         "off" => return SynProxyMode::Off,
         "on" => SynProxyMode::On,
-        "auto" => {
-            sink.error(
-                &a.span,
-                &path,
-                "syn_proxy = \"auto\" is not implemented yet; use \"on\" or \"off\"",
-            );
-            return SynProxyMode::Off;
-        }
+        "auto" => SynProxyMode::Auto,
         other => {
             sink.error(
                 &a.span,

@@ -22,7 +22,8 @@ pub enum SynProxyMode {
     Off,
     /// Every SYN is answered by the gateway with a SYN cookie.
     On,
-    /// On above a SYN rate or table fill (refused by `ferrovs check` for now).
+    /// Each worker turns it on for the service above a SYN rate or a session-table fill and
+    /// off again below lower levels held for a while ([`SynProxyAuto`]).
     Auto,
 }
 
@@ -90,13 +91,111 @@ impl SynProxySecret {
     }
 }
 
-/// `[syn_proxy]`: the cookie secrets every gateway of a group shares.
+/// `[syn_proxy]`: the cookie secrets every gateway of a group shares, and the levels of
+/// `syn_proxy = "auto"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SynProxyKeys {
     /// `secret`: cookies are made with it and validated with it.
     pub secret: Option<SynProxySecret>,
     /// `previous_secret`: cookies made with it are still validated (rotation).
     pub previous_secret: Option<SynProxySecret>,
+    /// The `auto_*` keys.
+    pub auto: SynProxyAuto,
+}
+
+/// Default `auto_on_syn_rate`: new SYNs a second, per worker and service, that engage the
+/// proxy (a busy legitimate service on one core stays below; a flood is far above).
+pub const DEFAULT_AUTO_ON_SYN_RATE: u32 = 10_000;
+/// Default `auto_on_table_fill`: percent of a worker's session table (the service's family).
+pub const DEFAULT_AUTO_ON_TABLE_FILL: u8 = 75;
+/// Default `auto_off_table_fill`.
+pub const DEFAULT_AUTO_OFF_TABLE_FILL: u8 = 50;
+/// Default `auto_hold`: seconds below both off levels before the proxy disengages.
+pub const DEFAULT_AUTO_HOLD_S: u32 = 30;
+/// Highest `auto_hold` (an hour).
+pub const MAX_AUTO_HOLD_S: u32 = 3600;
+/// Highest SYN rate key (per worker: far above what one core answers).
+pub const MAX_AUTO_SYN_RATE: u32 = 100_000_000;
+
+/// When `syn_proxy = "auto"` engages and disengages, per worker and per service, measured once
+/// a second by each worker on its own counters. Engage: SYN rate >= `on_syn_rate` or table
+/// fill >= `on_table_fill`. Disengage: rate < `off_syn_rate` and fill < `off_table_fill`, held
+/// for `hold_s` seconds in a row (hysteresis: a flood that pauses does not flap the proxy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynProxyAuto {
+    /// `auto_on_syn_rate`: SYNs a second, per worker and service.
+    pub on_syn_rate: u32,
+    /// `auto_off_syn_rate`: below `on_syn_rate` (default: half of it).
+    pub off_syn_rate: u32,
+    /// `auto_on_table_fill`: percent, 1..=100.
+    pub on_table_fill: u8,
+    /// `auto_off_table_fill`: percent, below `on_table_fill`.
+    pub off_table_fill: u8,
+    /// `auto_hold`: seconds.
+    pub hold_s: u32,
+}
+
+impl Default for SynProxyAuto {
+    fn default() -> Self {
+        Self {
+            on_syn_rate: DEFAULT_AUTO_ON_SYN_RATE,
+            off_syn_rate: DEFAULT_AUTO_ON_SYN_RATE / 2,
+            on_table_fill: DEFAULT_AUTO_ON_TABLE_FILL,
+            off_table_fill: DEFAULT_AUTO_OFF_TABLE_FILL,
+            hold_s: DEFAULT_AUTO_HOLD_S,
+        }
+    }
+}
+
+/// Read the `auto_*` keys of `[syn_proxy]`; an off level not below its on level is refused.
+fn read_auto(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>) -> SynProxyAuto {
+    let mut a = SynProxyAuto::default();
+    let on_rate = t.u32(sink, "auto_on_syn_rate", 1, MAX_AUTO_SYN_RATE);
+    if let Some(v) = &on_rate {
+        a.on_syn_rate = v.v;
+        a.off_syn_rate = v.v / 2;
+    }
+    if let Some(v) = t.u32(sink, "auto_off_syn_rate", 0, MAX_AUTO_SYN_RATE) {
+        if v.v >= a.on_syn_rate {
+            sink.error(
+                &v.span,
+                &t.key_path("auto_off_syn_rate"),
+                format!(
+                    "auto_off_syn_rate {} must be below auto_on_syn_rate {} (the hysteresis band)",
+                    v.v, a.on_syn_rate
+                ),
+            );
+        } else {
+            a.off_syn_rate = v.v;
+        }
+    }
+    let on_fill = t.u32(sink, "auto_on_table_fill", 1, 100);
+    if let Some(v) = &on_fill {
+        a.on_table_fill = v.v as u8;
+    }
+    let off_fill = t.u32(sink, "auto_off_table_fill", 0, 99);
+    match off_fill {
+        Some(v) if v.v as u8 >= a.on_table_fill => sink.error(
+            &v.span,
+            &t.key_path("auto_off_table_fill"),
+            format!(
+                "auto_off_table_fill {}% must be below auto_on_table_fill {}% (the hysteresis band)",
+                v.v, a.on_table_fill
+            ),
+        ),
+        Some(v) => a.off_table_fill = v.v as u8,
+        // Only the on level given: keep the default band's width below it.
+        None if a.off_table_fill >= a.on_table_fill => {
+            a.off_table_fill = a.on_table_fill.saturating_sub(
+                DEFAULT_AUTO_ON_TABLE_FILL - DEFAULT_AUTO_OFF_TABLE_FILL,
+            );
+        }
+        None => {}
+    }
+    if let Some(v) = t.u32(sink, "auto_hold", 1, MAX_AUTO_HOLD_S) {
+        a.hold_s = v.v;
+    }
+    a
 }
 
 /// Read `[syn_proxy]`; `uses` is the span and key path of the first service that sets
@@ -129,6 +228,7 @@ pub(crate) fn read_syn_proxy(
             }
         }
     }
+    keys.auto = read_auto(&mut t, sink);
     if keys.secret.is_none() && !t.has("secret") {
         if keys.previous_secret.is_some() {
             sink.error(

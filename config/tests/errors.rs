@@ -1275,7 +1275,6 @@ previous_secret = "abc"
             "ferrovs.toml:15:13: service[0].syn_proxy: syn_proxy applies only to TCP services (UDP has no handshake)",
             "ferrovs.toml:20:13: service[1].syn_proxy: syn_proxy needs nat or fullnat forwarding, not dr: the gateway must see the replies to translate their sequence numbers",
             "ferrovs.toml:26:13: service[2].syn_proxy: syn_proxy and proxy_protocol cannot be combined on one service",
-            "ferrovs.toml:31:13: service[3].syn_proxy: syn_proxy = \"auto\" is not implemented yet; use \"on\" or \"off\"",
             "ferrovs.toml:36:13: service[4].syn_proxy: unknown syn_proxy \"yes\"; expected one of: off, on, auto",
             "ferrovs.toml:38:10: syn_proxy.secret: the cookie secret is weak (fewer than 8 distinct bytes); use a random one: openssl rand -hex 16",
             "ferrovs.toml:39:19: syn_proxy.previous_secret: a cookie secret is 32 hex digits (128 bits; make one with: openssl rand -hex 16)",
@@ -1291,6 +1290,91 @@ syn_proxy = "on"
 "#,
         &["ferrovs.toml:14:13: service[0].syn_proxy: syn_proxy needs the cookie secret: add [syn_proxy] secret = \"<32 hex digits>\" (the same on every gateway of the group; openssl rand -hex 16)"],
     );
+}
+
+#[test]
+fn syn_proxy_auto_levels_are_checked() {
+    let svc =
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 80\nforward = \"nat\"\nsyn_proxy = \"auto\"\n\
+               [syn_proxy]\nsecret = \"5f1c0a3e9b27d4866e0f1b2c3d4e5a69\"\n";
+    // Lines: the service at 10-14, [syn_proxy] at 15, secret at 16, the keys from 17.
+    check(
+        &format!(
+            "{svc}auto_on_syn_rate = 0\nauto_on_table_fill = 101\nauto_off_table_fill = 100\n\
+             auto_hold = 0\nauto_of_syn_rate = 1\n"
+        ),
+        &[
+            "ferrovs.toml:17:20: syn_proxy.auto_on_syn_rate: 0 is out of range 1..=100000000",
+            "ferrovs.toml:18:22: syn_proxy.auto_on_table_fill: 101 is out of range 1..=100",
+            "ferrovs.toml:19:23: syn_proxy.auto_off_table_fill: 100 is out of range 0..=99",
+            "ferrovs.toml:20:13: syn_proxy.auto_hold: 0 is out of range 1..=3600",
+            "ferrovs.toml:21:1: syn_proxy.auto_of_syn_rate: unknown key; expected one of: secret, previous_secret, auto_on_syn_rate, auto_off_syn_rate, auto_on_table_fill, auto_off_table_fill, auto_hold",
+        ],
+    );
+    // The off levels must be below the on levels (the hysteresis band).
+    check(
+        &format!(
+            "{svc}auto_on_syn_rate = 1000\nauto_off_syn_rate = 1000\nauto_on_table_fill = 60\n\
+             auto_off_table_fill = 70\n"
+        ),
+        &[
+            "ferrovs.toml:18:21: syn_proxy.auto_off_syn_rate: auto_off_syn_rate 1000 must be below auto_on_syn_rate 1000 (the hysteresis band)",
+            "ferrovs.toml:20:23: syn_proxy.auto_off_table_fill: auto_off_table_fill 70% must be below auto_on_table_fill 60% (the hysteresis band)",
+        ],
+    );
+    // Wrong type.
+    check(
+        &format!("{svc}auto_hold = \"10s\"\n"),
+        &["ferrovs.toml:17:13: syn_proxy.auto_hold: expected an integer, found a string"],
+    );
+    // `auto` is refused where `on` is.
+    check(
+        "[[service]]\nvip = \"198.18.0.10\"\nport = 53\nprotocol = \"udp\"\nforward = \"nat\"\n\
+         syn_proxy = \"auto\"\n[syn_proxy]\nsecret = \"5f1c0a3e9b27d4866e0f1b2c3d4e5a69\"\n",
+        &["ferrovs.toml:15:13: service[0].syn_proxy: syn_proxy applies only to TCP services (UDP has no handshake)"],
+    );
+    // Good: the defaults, then given levels; an on level alone moves the off level with it.
+    let c =
+        config::parse(&format!("{BASE}{svc}"), "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.services[0].syn_proxy, config::SynProxyMode::Auto);
+    assert_eq!(c.syn_proxy.auto, config::SynProxyAuto::default());
+    assert_eq!(
+        (c.syn_proxy.auto.on_syn_rate, c.syn_proxy.auto.off_syn_rate),
+        (10_000, 5_000)
+    );
+    let c = config::parse(
+        &format!("{BASE}{svc}auto_on_syn_rate = 2000\nauto_on_table_fill = 40\nauto_hold = 5\n"),
+        "ferrovs.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let a = c.syn_proxy.auto;
+    assert_eq!(
+        (
+            a.on_syn_rate,
+            a.off_syn_rate,
+            a.on_table_fill,
+            a.off_table_fill,
+            a.hold_s
+        ),
+        (2000, 1000, 40, 15, 5)
+    );
+    let c = config::parse(
+        &format!(
+            "{BASE}{svc}auto_on_syn_rate = 2000\nauto_off_syn_rate = 0\nauto_off_table_fill = 10\n"
+        ),
+        "ferrovs.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            c.syn_proxy.auto.off_syn_rate,
+            c.syn_proxy.auto.off_table_fill
+        ),
+        (0, 10)
+    );
+    // The levels survive export.
+    let again = config::parse(&c.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, c);
 }
 
 #[test]

@@ -346,6 +346,7 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         spec.proxy_protocol = s.proxy_protocol;
         spec.mss_clamp = s.mss_clamp.unwrap_or(0);
         spec.syn_proxy = s.syn_proxy == config::SynProxyMode::On;
+        spec.syn_proxy_auto = s.syn_proxy == config::SynProxyMode::Auto;
         if let Some(pool) = &s.local_address_pool {
             if let Some(p) = cfg.local_address_pools.iter().find(|p| &p.name == pool) {
                 spec.laddrs = p.addresses.clone();
@@ -392,6 +393,14 @@ pub fn build(inputs: &Inputs<'_>, generation: u64) -> Snapshot {
         per_s: a.icmp_errors_per_s,
         burst: a.icmp_errors_burst,
     }));
+    let a = &cfg.syn_proxy.auto;
+    b.syn_auto(dataplane::synauto::AutoLevels {
+        on_syn_rate: a.on_syn_rate,
+        off_syn_rate: a.off_syn_rate,
+        on_table_fill: a.on_table_fill,
+        off_table_fill: a.off_table_fill,
+        hold_s: a.hold_s,
+    });
     b.syn_cookies(cfg.syn_proxy.secret.map(|cur| CookieKeys {
         current: CookieKey::new(cur.0),
         previous: cfg.syn_proxy.previous_secret.map(|p| CookieKey::new(p.0)),

@@ -94,6 +94,17 @@ impl TrafficCounters {
     }
 }
 
+/// `syn_proxy = "auto"` on one worker for one service ([`crate::synauto`]).
+#[derive(Debug, Default)]
+pub struct SynAutoCounters {
+    /// 1 while this worker answers the service's SYNs with cookies, else 0 (gauge).
+    pub engaged: Counter,
+    /// Times it engaged.
+    pub engaged_total: Counter,
+    /// Times it let go.
+    pub released_total: Counter,
+}
+
 /// Everything one worker counts.
 #[derive(Debug)]
 pub struct WorkerCounters {
@@ -190,6 +201,8 @@ pub struct WorkerCounters {
     pub services: Box<[TrafficCounters]>,
     /// Per backend, by stable id.
     pub backends: Box<[TrafficCounters]>,
+    /// Per service, by stable id: `syn_proxy = "auto"`'s state (zero for other services).
+    pub syn_auto: Box<[SynAutoCounters]>,
 }
 
 impl WorkerCounters {
@@ -242,6 +255,9 @@ impl WorkerCounters {
             backends: (0..max_backends)
                 .map(|_| TrafficCounters::default())
                 .collect(),
+            syn_auto: (0..max_services)
+                .map(|_| SynAutoCounters::default())
+                .collect(),
         }
     }
 
@@ -260,6 +276,11 @@ impl WorkerCounters {
     #[inline]
     pub fn service(&self, id: ServiceIdx) -> Option<&TrafficCounters> {
         self.services.get(id.index())
+    }
+
+    /// Return `syn_proxy = "auto"`'s counters of service `id`, if in range.
+    pub fn syn_auto(&self, id: ServiceIdx) -> Option<&SynAutoCounters> {
+        self.syn_auto.get(id.index())
     }
 
     /// Return the backend counters for `id`, if in range.

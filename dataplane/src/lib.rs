@@ -25,6 +25,7 @@ pub mod rss;
 pub mod sched;
 pub mod session;
 pub mod snapshot;
+pub mod synauto;
 pub mod sync;
 pub mod types;
 pub mod wire;

@@ -99,8 +99,11 @@ pub struct Service {
     pub mss_clamp: u16,
     /// SYN proxy: SYNs are answered with a cookie, the server leg opens on a valid ACK
     /// ([`crate::forward::synproxy`]; TCP with NAT/FullNAT backends, and the snapshot has the
-    /// cookie keys).
+    /// cookie keys). Also set for `auto` (one flag test for services without it).
     pub syn_proxy: bool,
+    /// `syn_proxy = "auto"`: each worker engages the proxy for the service by its own measures
+    /// ([`crate::synauto`]); implies `syn_proxy`.
+    pub syn_proxy_auto: bool,
     /// Backend that takes new flows when the scheduler finds none (keepalived's sorry server).
     pub sorry: Option<BackendIdx>,
     /// Whether picking needs connection counts (lc family, or a backend has thresholds).
@@ -212,6 +215,8 @@ pub struct Snapshot {
     proxies_syn: bool,
     /// The SYN cookie keys (`[syn_proxy]`); `None` keeps every service's SYN proxy off.
     pub syn_cookies: Option<crate::forward::syncookie::CookieKeys>,
+    /// When `syn_proxy = "auto"` services engage the proxy.
+    pub syn_auto: crate::synauto::AutoLevels,
     /// Whether `not_owned` has any address: one flag load per packet while HA owns everything.
     any_not_owned: bool,
     not_owned: FastSet<IpAddr>,
@@ -423,6 +428,9 @@ pub struct ServiceSpec {
     /// SYN proxy (TCP with NAT/FullNAT backends only; `control` refuses it elsewhere, and the
     /// builder keeps it off without cookie keys or on a UDP service).
     pub syn_proxy: bool,
+    /// `syn_proxy = "auto"` (with `syn_proxy` set too): the proxy engages by each worker's
+    /// measures ([`crate::synauto`]).
+    pub syn_proxy_auto: bool,
     /// Real servers.
     pub backends: Vec<BackendSpec>,
     /// Sorry server: takes new flows when no real server can (forwarded with its own method).
@@ -501,6 +509,7 @@ impl ServiceSpec {
             proxy_protocol: ProxyProtocol::Off,
             mss_clamp: 0,
             syn_proxy: false,
+            syn_proxy_auto: false,
             backends: Vec::new(),
             sorry: None,
             expire_nodest: false,
@@ -524,6 +533,7 @@ pub struct SnapshotBuilder {
     clients: ClientLists,
     icmp_errors: Option<Rate>,
     syn_cookies: Option<crate::forward::syncookie::CookieKeys>,
+    syn_auto: crate::synauto::AutoLevels,
 }
 
 impl SnapshotBuilder {
@@ -541,6 +551,7 @@ impl SnapshotBuilder {
             clients: ClientLists::default(),
             icmp_errors: None,
             syn_cookies: None,
+            syn_auto: crate::synauto::AutoLevels::default(),
         }
     }
 
@@ -597,6 +608,12 @@ impl SnapshotBuilder {
         keys: Option<crate::forward::syncookie::CookieKeys>,
     ) -> &mut Self {
         self.syn_cookies = keys;
+        self
+    }
+
+    /// Set when `syn_proxy = "auto"` services engage the proxy.
+    pub fn syn_auto(&mut self, levels: crate::synauto::AutoLevels) -> &mut Self {
+        self.syn_auto = levels;
         self
     }
 
@@ -684,6 +701,14 @@ impl SnapshotBuilder {
                     .iter()
                     .chain(spec.sorry.iter())
                     .all(|b| matches!(b.method, FwdMethod::Dr | FwdMethod::Tun));
+            let syn_proxy_ok = (spec.syn_proxy || spec.syn_proxy_auto)
+                && spec.proto == L4Proto::Tcp
+                && self.syn_cookies.is_some()
+                && spec
+                    .backends
+                    .iter()
+                    .chain(spec.sorry.iter())
+                    .all(|b| b.method.sees_replies());
             let needs_loads =
                 spec.scheduler.uses_loads() || spec.backends.iter().any(|b| b.u_threshold > 0);
             let slot = sidx.index();
@@ -705,14 +730,8 @@ impl SnapshotBuilder {
                 } else {
                     0
                 },
-                syn_proxy: spec.syn_proxy
-                    && spec.proto == L4Proto::Tcp
-                    && self.syn_cookies.is_some()
-                    && spec
-                        .backends
-                        .iter()
-                        .chain(spec.sorry.iter())
-                        .all(|b| b.method.sees_replies()),
+                syn_proxy: syn_proxy_ok,
+                syn_proxy_auto: syn_proxy_ok && spec.syn_proxy_auto,
                 sorry,
                 needs_loads,
                 has_nat,
@@ -744,6 +763,7 @@ impl SnapshotBuilder {
             clients: (!self.clients.is_empty()).then(|| Box::new(self.clients)),
             icmp_errors: self.icmp_errors,
             syn_cookies: self.syn_cookies,
+            syn_auto: self.syn_auto,
             services,
             backends,
             ports: self.ports,

@@ -1102,3 +1102,297 @@ fn icmp_errors_quote_each_end_its_own_numbers() {
         }
     }
 }
+
+/// `syn_proxy = "auto"`: a worker measuring its own SYNs and table, stepped by `tick`.
+mod auto {
+    use super::*;
+    use dataplane::synauto::AutoLevels;
+
+    /// An `auto` case whose worker holds `sessions` IPv4 and IPv6 sessions, with `levels`.
+    fn case(method: FwdMethod, v6: bool, sessions: usize, levels: AutoLevels) -> Case {
+        let mut c = Case::new(method, v6, |s| {
+            s.syn_proxy = false;
+            s.syn_proxy_auto = true;
+        });
+        c.snap.syn_auto = levels;
+        c.w = Worker::new(WorkerConfig {
+            sessions4: sessions,
+            sessions6: sessions,
+            ..WorkerConfig::default()
+        });
+        c.w.set_wall_clock(WALL);
+        // Take the snapshot now, so that the first tick starts the first window.
+        c.w.sync(&c.snap);
+        c.w.tick(c.now);
+        c
+    }
+
+    /// The service's id (the snapshot has one).
+    fn sid(c: &Case) -> dataplane::types::ServiceIdx {
+        let i = c.snap.services.iter().position(Option::is_some).unwrap();
+        dataplane::types::ServiceIdx::try_from(i).unwrap()
+    }
+
+    impl Case {
+        /// Send `frame` at the current second (the clock stays: the SYN rate is per second).
+        fn at(&mut self, port: u8, frame: Vec<u8>) -> (Verdict, VecFrame) {
+            let mut f = [VecFrame::new(&frame)];
+            let mut v = [Verdict::Drop(DropReason::NotForUs)];
+            self.w.process(&self.snap, self.now, port, &mut f, &mut v);
+            let [f] = f;
+            (v[0], f)
+        }
+
+        fn at_tx(&mut self, port: u8, frame: Vec<u8>, want: u8) -> Out {
+            let (v, f) = self.at(port, frame);
+            assert_eq!(v, Verdict::Tx(want), "{:?}", self.drops());
+            parse_out(f.data())
+        }
+
+        /// The next second's tick.
+        fn next_second(&mut self) {
+            self.now += 1;
+            self.w.tick(self.now);
+        }
+
+        /// (engaged gauge, engagements, releases) of the service on this worker.
+        fn gauge(&self) -> (u64, u64, u64) {
+            let g = self.w.counters().syn_auto(sid(self)).unwrap();
+            (
+                g.engaged.get(),
+                g.engaged_total.get(),
+                g.released_total.get(),
+            )
+        }
+
+        /// A SYN from `cport`, forwarded directly to the server: its source port there.
+        fn direct_syn(&mut self, cport: u16, what: &str) -> u16 {
+            self.cport = cport;
+            let f = self.client_frame(100, 0, "S", &SYN_OPTS, &[]);
+            let o = self.at_tx(0, f, 1);
+            assert!(o.syn && !o.ackf, "{what}: a SYN to the server");
+            assert_eq!(
+                (o.dst, o.dport, o.seq),
+                (self.n.backend, 8080, 100),
+                "{what}"
+            );
+            o.sport
+        }
+
+        /// A SYN from `cport`, answered by the gateway: the cookie.
+        fn cookie_syn(&mut self, cport: u16, what: &str) -> u32 {
+            self.cport = cport;
+            let f = self.client_frame(200, 0, "S", &SYN_OPTS, &[]);
+            let o = self.at_tx(0, f, 0);
+            assert!(o.syn && o.ackf, "{what}: the gateway's SYN-ACK");
+            assert_eq!(
+                (o.src, o.sport, o.dst, o.dport),
+                (self.n.vip, 80, self.n.client, cport)
+            );
+            assert_eq!(o.ack, 201, "{what}");
+            o.seq
+        }
+    }
+
+    const RATE: AutoLevels = AutoLevels {
+        on_syn_rate: 5,
+        off_syn_rate: 2,
+        on_table_fill: 100,
+        off_table_fill: 99,
+        hold_s: 3,
+    };
+
+    /// Below the rate SYNs go to the server; at the rate the proxy engages (gauge, counter),
+    /// answers SYNs with cookies, and the direct sessions keep working; after the hold it lets
+    /// go, the proxied session keeps its translation, and a cookie sent while engaged still
+    /// opens its connection.
+    fn rate(method: FwdMethod, v6: bool) {
+        let what = format!("{method:?} v6={v6}");
+        let mut c = case(method, v6, 1 << 12, RATE);
+        // Four SYNs in a second: under the on level.
+        let mut direct = Vec::new();
+        for p in 0..4 {
+            direct.push(c.direct_syn(41000 + p, &what));
+        }
+        c.next_second();
+        assert_eq!(c.gauge(), (0, 0, 0), "{what}: 4/s stays off");
+        assert_eq!(c.w.counters().syn_cookies_sent.get(), 0);
+        // Five in the next: the tick after engages it.
+        for p in 4..9 {
+            direct.push(c.direct_syn(41000 + p, &what));
+        }
+        assert_eq!(c.sessions(), 9);
+        c.next_second();
+        assert_eq!(c.gauge(), (1, 1, 0), "{what}: 5/s engages");
+        // Now a SYN gets the cookie and no session.
+        let cookie = c.cookie_syn(42000, &what);
+        assert_eq!(c.sessions(), 9, "{what}: no session for a proxied SYN");
+        assert_eq!(c.w.counters().syn_cookies_sent.get(), 1);
+        // A session opened directly keeps going directly: the server's SYN-ACK reaches the
+        // client unchanged.
+        let (to, cport) = (direct[0], 41000);
+        c.cport = cport;
+        let f = c.server_frame(to, 5000, 101, "SA", 65535, &[], &[]);
+        let o = c.at_tx(1, f, 0);
+        assert!(o.syn && o.ackf, "{what}");
+        assert_eq!(
+            (o.src, o.sport, o.dst, o.dport),
+            (c.n.vip, 80, c.n.client, cport)
+        );
+        assert_eq!((o.seq, o.ack), (5000, 101), "{what}: no translation");
+        // The cookie's ACK opens the proxied session and the server leg.
+        c.cport = 42000;
+        let f = c.client_frame(201, cookie.wrapping_add(1), "A", &[], &[]);
+        let o = c.at_tx(0, f, 1);
+        assert!(o.syn && !o.ackf, "{what}: server SYN");
+        let plport = o.sport;
+        // A calm second (1 SYN counted) starts the hold; a second with 2 SYNs (the off
+        // level) restarts it; then three calm seconds let go.
+        c.next_second();
+        assert_eq!(c.gauge().0, 1);
+        c.cookie_syn(42001, &what);
+        c.cookie_syn(42002, &what);
+        c.next_second();
+        c.next_second();
+        c.next_second();
+        assert_eq!(c.gauge(), (1, 1, 0), "{what}: held on");
+        // A cookie sent while engaged, answered after the release.
+        let late = c.cookie_syn(42003, &what);
+        c.next_second();
+        assert_eq!(c.gauge().0, 1, "{what}: two calm seconds of three");
+        c.next_second();
+        assert_eq!(c.gauge(), (0, 1, 1), "{what}: released after the hold");
+        // SYNs go to the server again.
+        c.direct_syn(43000, &what);
+        // The proxied session keeps its translation: the server's SYN-ACK becomes the
+        // client's ACK, the server's data reaches the client in the cookie's numbering.
+        c.cport = 42000;
+        let f = c.server_frame(plport, 7000, 201, "SA", 65535, &[], &[]);
+        let o = c.at_tx(1, f, 1);
+        assert!(o.ackf && !o.syn, "{what}: the client's ACK to the server");
+        assert_eq!((o.seq, o.ack), (201, 7001), "{what}");
+        let f = c.server_frame(plport, 7001, 201, "PA", 1000, &[], b"hello");
+        let o = c.at_tx(1, f, 0);
+        assert_eq!(
+            o.seq,
+            cookie.wrapping_add(1),
+            "{what}: translated after the release"
+        );
+        assert_eq!(o.payload, b"hello");
+        // The late cookie's ACK still opens its connection.
+        c.cport = 42003;
+        let f = c.client_frame(201, late.wrapping_add(1), "A", &[], &[]);
+        let o = c.at_tx(0, f, 1);
+        assert!(
+            o.syn && !o.ackf,
+            "{what}: the late cookie opens the server leg"
+        );
+        assert_eq!(c.w.counters().syn_cookies_valid.get(), 2);
+        assert_eq!(c.drops(), vec![], "{what}");
+    }
+
+    #[test]
+    fn rate_nat_v4() {
+        rate(FwdMethod::Nat, false);
+    }
+
+    #[test]
+    fn rate_fullnat_v4() {
+        rate(FwdMethod::FullNat, false);
+    }
+
+    #[test]
+    fn rate_nat_v6() {
+        rate(FwdMethod::Nat, true);
+    }
+
+    #[test]
+    fn rate_fullnat_v6() {
+        rate(FwdMethod::FullNat, true);
+    }
+
+    /// The `auto` paths allocate nothing: direct SYNs counted, the tick that engages, cookie
+    /// answers, the tick that lets go.
+    #[test]
+    fn the_auto_paths_do_not_allocate() {
+        let mut c = case(FwdMethod::FullNat, false, 1 << 12, RATE);
+        let syns: Vec<Vec<u8>> = (0..64)
+            .map(|p| {
+                c.cport = 41000 + p;
+                c.client_frame(100, 0, "S", &SYN_OPTS, &[])
+            })
+            .collect();
+        // Warm: the session table's and the pools' first use.
+        c.direct_syn(40999, "warm");
+        let mut frame = [VecFrame::new(&syns[0])];
+        let mut v = [Verdict::Drop(DropReason::NotForUs)];
+        let (mut to_server, mut cookies) = (0, 0);
+        let info = allocation_counter::measure(|| {
+            for round in 0..2 {
+                for t in &syns[round * 32..round * 32 + 32] {
+                    assert!(frame[0].reset(t));
+                    c.w.process(&c.snap, c.now, 0, &mut frame, &mut v);
+                    to_server += usize::from(v[0] == Verdict::Tx(1));
+                    cookies += usize::from(v[0] == Verdict::Tx(0));
+                }
+                c.now += 1;
+                c.w.tick(c.now);
+            }
+            for _ in 0..5 {
+                c.now += 1;
+                c.w.tick(c.now);
+            }
+        });
+        assert_eq!(info.count_total, 0, "allocations on the auto paths");
+        assert_eq!((to_server, cookies), (32, 32));
+        assert_eq!(c.gauge(), (0, 1, 1));
+    }
+
+    /// The table fill engages the proxy with few SYNs a second and holds it on while the table
+    /// stays above the off level; it lets go when the sessions have expired; a bare ACK long
+    /// after gets no cookie check.
+    #[test]
+    fn table_fill() {
+        for method in [FwdMethod::Nat, FwdMethod::FullNat] {
+            let what = format!("{method:?}");
+            let levels = AutoLevels {
+                on_syn_rate: 1000,
+                off_syn_rate: 500,
+                on_table_fill: 50,
+                off_table_fill: 25,
+                hold_s: 2,
+            };
+            let mut c = case(method, false, 16, levels);
+            for p in 0..7 {
+                c.direct_syn(41000 + p, &what);
+                c.next_second();
+            }
+            assert_eq!(c.gauge(), (0, 0, 0), "{what}: 7/16 sessions");
+            c.direct_syn(41007, &what);
+            c.next_second();
+            assert_eq!(c.gauge(), (1, 1, 0), "{what}: 8/16 sessions engage");
+            c.cookie_syn(42000, &what);
+            // Few SYNs, but the table stays at 50%: held on.
+            for _ in 0..5 {
+                c.next_second();
+            }
+            assert_eq!(c.sessions(), 8, "{what}");
+            assert_eq!(c.gauge(), (1, 1, 0), "{what}: the fill holds it on");
+            // The embryonic sessions time out: the table empties, and after the hold it lets go.
+            c.now += 600;
+            for _ in 0..4 {
+                c.next_second();
+            }
+            assert_eq!(c.sessions(), 0, "{what}");
+            assert_eq!(c.gauge(), (0, 1, 1), "{what}: released");
+            c.direct_syn(43000, &what);
+            // Long after, a bare ACK is a plain "not a SYN" again.
+            c.now += 1000;
+            c.w.tick(c.now);
+            c.cport = 44000;
+            let f = c.client_frame(5, 6, "A", &[], &[]);
+            let (v, _) = c.at(0, f);
+            assert_eq!(v, Verdict::Drop(DropReason::NotSynForNewTcp), "{what}");
+        }
+    }
+}

@@ -14,7 +14,7 @@ use dataplane::counters::{TrafficCounters, WorkerCounters};
 use dataplane::snapshot::{Backend, Snapshot};
 use dataplane::types::{BackendIdx, ServiceIdx};
 
-use super::{RealServerRow, ServiceKey, ServiceRow, Traffic};
+use super::{RealServerRow, ServiceKey, ServiceRow, SynProxyRow, Traffic};
 use crate::health::CheckStatus;
 
 /// The traffic of one service or real server, `of` each worker, summed.
@@ -27,6 +27,28 @@ fn traffic_of(
         t.add(&Traffic::read(c));
     }
     t
+}
+
+/// The SYN proxy of service `svc` (id `id`) over `workers`.
+fn syn_proxy_of(
+    svc: &dataplane::snapshot::Service,
+    workers: &[Arc<WorkerCounters>],
+    id: ServiceIdx,
+) -> SynProxyRow {
+    let mut r = SynProxyRow::default();
+    if !svc.syn_proxy {
+        return r;
+    }
+    if !svc.syn_proxy_auto {
+        r.engaged_workers = workers.len() as u64;
+        return r;
+    }
+    for c in workers.iter().filter_map(|w| w.syn_auto(id)) {
+        r.engaged_workers += c.engaged.get();
+        r.engaged_total += c.engaged_total.get();
+        r.released_total += c.released_total.get();
+    }
+    r
 }
 
 /// Return one row per service of `snap` and one per real server (sorry servers included,
@@ -62,6 +84,7 @@ pub fn traffic_rows(
             key,
             scheduler: svc.scheduler.kind(),
             traffic: traffic_of(workers, |w| w.service(sid)),
+            syn_proxy: syn_proxy_of(svc, workers, sid),
         });
         let row = |bid: BackendIdx, b: &Backend, sorry: bool| {
             let checked_up = !down.contains(&(key, b.addr, b.port));

@@ -322,6 +322,20 @@ pub struct ServiceRow {
     pub scheduler: types::SchedulerKind,
     /// Traffic summed over workers.
     pub traffic: Traffic,
+    /// The SYN proxy on the workers.
+    pub syn_proxy: SynProxyRow,
+}
+
+/// A service's SYN proxy, over the workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynProxyRow {
+    /// Workers answering its SYNs with cookies now: every worker with `syn_proxy = "on"`,
+    /// those that engaged it with `"auto"`, none with `"off"`.
+    pub engaged_workers: u64,
+    /// `auto`: times a worker engaged it.
+    pub engaged_total: u64,
+    /// `auto`: times a worker let it go.
+    pub released_total: u64,
 }
 
 /// One real server of a service (or its sorry server).
@@ -862,6 +876,29 @@ fn render_services(e: &mut Families, rows: &[ServiceRow]) {
         let mut ls = lv(l).to_vec();
         ls.push(("scheduler", r.scheduler.as_str().to_owned()));
         sample_owned(e, &ls, Value::U(1));
+    }
+    e.begin(
+        "ferrovs_service_syn_proxy_engaged_workers",
+        "Workers answering the virtual service's SYNs with SYN cookies now: all with syn_proxy = on, those whose own SYN rate or session table fill engaged it with syn_proxy = auto, none with off.",
+        Kind::Gauge,
+    );
+    for (r, l) in rows.iter().zip(&labels) {
+        sample_owned(e, &lv(l), Value::U(r.syn_proxy.engaged_workers));
+    }
+    e.begin(
+        "ferrovs_service_syn_proxy_switches_total",
+        "syn_proxy = auto: times a worker engaged (to=on) or let go of (to=off) the SYN proxy for the virtual service.",
+        Kind::Counter,
+    );
+    for (r, l) in rows.iter().zip(&labels) {
+        for (to, v) in [
+            ("on", r.syn_proxy.engaged_total),
+            ("off", r.syn_proxy.released_total),
+        ] {
+            let mut ls = lv(l).to_vec();
+            ls.push(("to", to.to_owned()));
+            sample_owned(e, &ls, Value::U(v));
+        }
     }
     for (suffix, help, kind, f) in TRAFFIC {
         e.begin(

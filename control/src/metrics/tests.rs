@@ -33,6 +33,7 @@ vip = "198.18.0.100"
 port = 80
 scheduler = "wrr"
 forward = "nat"
+syn_proxy = "auto"
   [service.health_check]
   type = "http"
   path = "/healthz"
@@ -59,6 +60,9 @@ vip = "2001:db8::100"
 port = 443
   [[service.real_server]]
   address = "2001:db8:1::11"
+
+[syn_proxy]
+secret = "5f1c0a3e9b27d4866e0f1b2c3d4e5a69"
 "#;
 
 fn cfg() -> config::Config {
@@ -85,6 +89,12 @@ fn workers() -> Vec<Arc<WorkerCounters>> {
             c.generation.set(3);
             c.sync_overflows.add(2 + w);
             c.sync_installed.add(40);
+            // Read for `syn_proxy = "auto"` services only (the first).
+            for a in c.syn_auto.iter() {
+                a.engaged.set(1 - w);
+                a.engaged_total.add(3 - w);
+                a.released_total.add(2);
+            }
             for (i, t) in c.services.iter().chain(c.backends.iter()).enumerate() {
                 let i = i as u64;
                 t.conns.add(i + 1);
@@ -536,6 +546,20 @@ fn test_traffic_rows_sum_over_workers() {
     assert_eq!(services[1].scheduler, types::SchedulerKind::Mh);
     assert_eq!(services[1].key.protocol, types::Protocol::Udp);
     assert_eq!(reals.iter().filter(|r| r.sorry).count(), 1);
+    // The SYN proxy: summed for the `auto` service, none for the others.
+    let sp = |engaged_workers, engaged_total, released_total| SynProxyRow {
+        engaged_workers,
+        engaged_total,
+        released_total,
+    };
+    assert_eq!(services[0].syn_proxy, sp(1, 5, 4));
+    assert_eq!(services[1].syn_proxy, sp(0, 0, 0));
+    assert_eq!(services[2].syn_proxy, sp(0, 0, 0));
+    // `on`: every worker, whatever the auto counters say.
+    let mut on = cfg.clone();
+    on.services[0].syn_proxy = config::SynProxyMode::On;
+    let (services, _) = traffic_rows(&build(&on, &[], 1), &w, None);
+    assert_eq!(services[0].syn_proxy, sp(2, 0, 0));
     let rows = worker_rows(&w, 100, 10);
     assert_eq!(rows[1].rx_packets, 1001);
     assert_eq!(rows[1].drops[DropReason::NotForUs.index()], 6);
@@ -630,14 +654,15 @@ fn by_family(text: &str) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
 /// since are appended to the fixture by hand (`ferrovs_worker_sessions_evicted_total`, the
 /// sync discovery families, the `peer_limit` reason, `ferrovs_worker_proxy_inserted_total`,
 /// the `proxy_header_no_room` drop reason, the fragment families and reasons (and `fragments_sent`, `cannot_fragment`, `fragment_no_buffer`), the sync
-/// `undecodable` reason and unknown-extension families, the SYN proxy's families and reasons).
+/// `undecodable` reason and unknown-extension families, the SYN proxy's families and reasons,
+/// and `syn_proxy = "auto"`'s two service families).
 #[test]
 fn test_exposition_matches_the_hand_encoders() {
     let before = include_str!("testdata/representative.prom");
     let now = render(&representative_view())
         .replace(&format!("version=\"{VERSION}\""), "version=\"@VERSION@\"");
     let (b, n) = (by_family(before), by_family(&now));
-    assert_eq!(b.len(), 132, "the fixture's families");
+    assert_eq!(b.len(), 134, "the fixture's families");
     for (name, want) in &b {
         assert_eq!(n.get(name), Some(want), "family {name}");
     }

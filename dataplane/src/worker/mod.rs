@@ -15,7 +15,7 @@
 //! Layout: this file holds the worker, its settings and the per-packet context (`Pkt`);
 //! `classify` sorts a parsed frame (session hit, new flow, the box's own, not ours), `new_flow`
 //! opens a session (persistence, scheduler, next hop), `lports` picks FullNAT local ports,
-//! `owner` says which worker owns a flow, `fragment` forwards fragmented datagrams, `flow` forwards a packet of a session (drop policy,
+//! `owner` says which worker owns a flow, `synproxy` and `synauto` are the SYN proxy's, `fragment` forwards fragmented datagrams, `flow` forwards a packet of a session (drop policy,
 //! TCP state, then the mode's rewrite in `crate::forward`), `icmp` answers echo and translates
 //! errors, `account` keeps the per-service and per-backend counters, `sync` is session sync's
 //! side of the worker. The steps return `forward::Fwd`: a verdict, or the [`DropReason`] the
@@ -49,6 +49,7 @@ mod lport_pool;
 mod lports;
 mod new_flow;
 mod owner;
+mod synauto;
 mod sync;
 mod synproxy;
 
@@ -199,6 +200,8 @@ pub struct Worker {
     wall_s: u64,
     /// Client segments held while SYN proxy server legs open.
     held: crate::forward::synproxy::Held,
+    /// `syn_proxy = "auto"` services: SYN counts and state ([`synauto`]).
+    auto: synauto::SynAuto,
 }
 
 /// One packet on its way through the worker: what every step reads, borrowed for the packet's
@@ -297,6 +300,7 @@ impl Worker {
             admit: admit::Admit::default(),
             wall_s: 0,
             held: crate::forward::synproxy::Held::new(),
+            auto: synauto::SynAuto::default(),
         }
     }
 
@@ -368,6 +372,7 @@ impl Worker {
             })
         }));
         self.admit.resync(snap, self.cfg.id, self.cfg.workers, 0);
+        self.auto.resync(snap, &self.counters);
         if snap.proxies_syn() {
             self.tables.s4.enable_synproxy();
             self.tables.s6.enable_synproxy();
@@ -409,6 +414,7 @@ impl Worker {
         self.tables.p6.expire(now, budget);
         c.sessions4.set(self.tables.s4.len() as u64);
         c.sessions6.set(self.tables.s6.len() as u64);
+        self.auto.tick(now, &self.tables, c);
     }
 
     /// Process frames received on port `in_port`: rewrite them and fill `verdicts` (one per

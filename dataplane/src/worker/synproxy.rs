@@ -53,7 +53,8 @@ impl Worker {
     }
 
     /// A packet with no session to a SYN-proxied service: a SYN gets the cookie answer, an ACK
-    /// with a valid cookie opens the session; anything else starts nothing.
+    /// with a valid cookie opens the session; anything else starts nothing. An `auto` service
+    /// whose proxy this worker has not engaged takes the normal path (its SYNs counted).
     #[cold]
     #[inline(never)]
     pub(super) fn syn_proxy_flow<A: Family, F: Frame>(
@@ -64,6 +65,22 @@ impl Worker {
         key: &FlowKey<A>,
     ) -> Fwd {
         let fl = pkt.flags;
+        if svc.syn_proxy_auto {
+            let syn = fl.syn && !fl.ack && !fl.rst;
+            let engaged = self.auto.engaged(sid);
+            if syn {
+                // A SYN that goes to its owner worker is counted there, once.
+                if !engaged {
+                    if let Some(o) = self.new_flow_owner(svc, key.src.ip()) {
+                        return Ok(Verdict::Redirect(o));
+                    }
+                }
+                self.auto.count_syn(sid);
+            }
+            if !engaged && (syn || !self.auto.checks_cookies(sid, pkt.now)) {
+                return self.new_flow_with(pkt, sid, key, None);
+            }
+        }
         let keys = pkt.snap.syn_cookies.ok_or(DropReason::NoService)?;
         let tuple = Tuple {
             client: key.src,
