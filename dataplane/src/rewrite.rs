@@ -65,6 +65,8 @@ pub(crate) trait Family: SessionAddr {
     fn grow_len(d: &mut [u8], l3: usize, n: u16);
     /// Recompute the TCP checksum of the segment at `l4..end` in full.
     fn fill_tcp_checksum(d: &mut [u8], l3: usize, l4: usize, end: usize);
+    /// Whether the TCP checksum of the segment at `l4..end` verifies.
+    fn tcp_checksum_ok(d: &[u8], l3: usize, l4: usize, end: usize) -> bool;
     /// Recompute the ICMP (v4) or ICMPv6 (with the pseudo-header) checksum of the message at
     /// `l4..end`.
     fn fill_icmp_checksum(d: &mut [u8], l3: usize, l4: usize, end: usize);
@@ -136,6 +138,10 @@ impl Family for Ipv4Addr {
     fn fill_tcp_checksum(d: &mut [u8], l3: usize, l4: usize, end: usize) {
         let (src, dst) = (Self::src(d, l3), Self::dst(d, l3));
         TcpPacket::new_unchecked(&mut d[l4..end]).fill_checksum_v4(src, dst);
+    }
+    fn tcp_checksum_ok(d: &[u8], l3: usize, l4: usize, end: usize) -> bool {
+        let (src, dst) = (Self::src(d, l3), Self::dst(d, l3));
+        TcpPacket::new_unchecked(&d[l4..end]).verify_checksum_v4(src, dst)
     }
     fn fill_icmp_checksum(d: &mut [u8], _l3: usize, l4: usize, end: usize) {
         Icmpv4Packet::new_unchecked(&mut d[l4..end]).fill_checksum();
@@ -210,6 +216,10 @@ impl Family for Ipv6Addr {
     fn fill_tcp_checksum(d: &mut [u8], l3: usize, l4: usize, end: usize) {
         let (src, dst) = (Self::src(d, l3), Self::dst(d, l3));
         TcpPacket::new_unchecked(&mut d[l4..end]).fill_checksum_v6(&src, &dst);
+    }
+    fn tcp_checksum_ok(d: &[u8], l3: usize, l4: usize, end: usize) -> bool {
+        let (src, dst) = (Self::src(d, l3), Self::dst(d, l3));
+        TcpPacket::new_unchecked(&d[l4..end]).verify_checksum_v6(&src, &dst)
     }
     fn fill_icmp_checksum(d: &mut [u8], l3: usize, l4: usize, end: usize) {
         let (src, dst) = (Self::src(d, l3), Self::dst(d, l3));

@@ -656,6 +656,37 @@ fn lost_syn_is_sent_again_with_the_clients_next_segment() {
     assert_eq!(s.state_name(), "ESTABLISHED");
 }
 
+/// Data sent with the cookie's ACK whose TCP checksum does not verify is not held (the gateway
+/// would replay it to the server as its own; a TCP endpoint drops such a segment and the client
+/// sends it again): the server leg still opens, and the replayed ACK carries no data, its
+/// checksum valid (found by the pipeline fuzzer: the corrupt data went out to the server).
+#[test]
+fn corrupt_data_with_the_ack_is_not_held() {
+    for v6 in [false, true] {
+        let mut c = Case::new(FwdMethod::FullNat, v6, |_| {});
+        let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
+        let cookie = c.send_tx(0, f, 0).seq;
+        let mut f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
+        let n = f.len();
+        f[n - 1] ^= 0x20;
+        let o = c.send_tx(0, f, 1);
+        assert!(o.syn, "v6={v6}: the server leg opens");
+        assert_eq!(c.w.counters().syn_proxy_held.get(), 0, "v6={v6}");
+        let f = c.server_frame(
+            o.sport,
+            900,
+            8,
+            "SA",
+            65535,
+            &[Opt::MaximumSegmentSize(1460)],
+            &[],
+        );
+        let o = c.send_tx(1, f, 1);
+        assert_eq!((o.seq, o.ack), (8, 901), "v6={v6}");
+        assert!(o.payload.is_empty(), "v6={v6}: nothing corrupt replayed");
+    }
+}
+
 /// Nothing on the SYN proxy's paths allocates: cookie answers, valid ACKs with held data, the
 /// server's SYN-ACK and the replay, translated segments both ways, and refused legs, all under
 /// the counting allocator (after the first packet synced the worker to the snapshot, which

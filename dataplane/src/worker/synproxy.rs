@@ -173,15 +173,17 @@ impl Worker {
         self.send_syn(pkt, &s, slot, &st)
     }
 
-    /// Keep a copy of the client segment's frame if it carries data and the session has none
-    /// held yet.
+    /// Keep a copy of the client segment's frame if it carries data, its checksum verifies
+    /// (the gateway replays it as the server leg's first data; a corrupt one is left for the
+    /// client to send again, as a TCP endpoint drops it) and the session has none held yet.
     fn hold_data<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, slot: SlotId) {
-        let (l4, end) = (pkt.p.l4_off, pkt.p.l3_end);
+        let (l3, l4, end) = (pkt.p.l3_off, pkt.p.l4_off, pkt.p.l3_end);
         let d = pkt.frame.data();
         let hl = TcpPacket::new_unchecked(&d[l4..]).header_len();
         let idx = slot.index() as u32;
         if end > l4 + hl
             && !self.held.has(A::V6, idx)
+            && A::tcp_checksum_ok(d, l3, l4, end)
             && self.held.hold(A::V6, idx, pkt.now, &d[..end])
         {
             self.counters.syn_proxy_held.inc();
