@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Arguments: the flows (`dr`, `nat`, `tun`, `fullnat` to `dataplane::fuzzing::snapshot()`'s
-//! services; `dr_mh` to a Maglev DR service of 16 real servers; `cookie` to the SYN-proxied
-//! FullNAT service, whose SYNs get cookie SYN-ACKs), what is measured (`syn`: new
+//! services; `fullnat6` to its IPv6 FullNAT service, from IPv6 clients; `dr_mh` to a Maglev DR
+//! service of 16 real servers; `cookie` to the SYN-proxied FullNAT service, whose SYNs get
+//! cookie SYN-ACKs), what is measured (`syn`: new
 //! flows; `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
 //! client packets; `reply`: backend replies, NAT and FullNAT), `on`/`off` for session-sync
 //! events, and optionally `limits`: admission control on (a global deny list of 1000 prefixes
@@ -33,8 +34,12 @@ const FLOWS: usize = 1024;
 const ROUNDS: usize = 16;
 const BURST: usize = 32;
 
-fn client(i: usize) -> std::net::IpAddr {
-    std::net::IpAddr::from([203, 0, 113, (i % 250) as u8 + 1])
+fn client(v6: bool, i: usize) -> std::net::IpAddr {
+    if v6 {
+        std::net::IpAddr::from([0x2001, 2, 0, 0, 0, 0, 0, (i % 250) as u16 + 1])
+    } else {
+        std::net::IpAddr::from([203, 0, 113, (i % 250) as u8 + 1])
+    }
 }
 
 /// The measured region: `frames` through `w` in bursts, `ROUNDS` times.
@@ -60,12 +65,15 @@ fn main() {
         "nat" => "198.18.0.101",
         "tun" => "198.18.0.102",
         "fullnat" => "198.18.0.103",
+        "fullnat6" => "2001:db8::103",
         "dr_mh" => "198.18.0.110",
         "cookie" => "198.18.0.112",
-        _ => panic!("mode: dr, nat, tun, fullnat, dr_mh or cookie"),
+        _ => panic!("mode: dr, nat, tun, fullnat, fullnat6, dr_mh or cookie"),
     };
     let vip: std::net::IpAddr = vip.parse().unwrap();
-    let replies = mode == "nat" || mode == "fullnat";
+    let v6 = vip.is_ipv6();
+    let client = |i: usize| client(v6, i);
+    let replies = mode == "nat" || mode == "fullnat" || mode == "fullnat6";
     let mut snap = if mode == "dr_mh" {
         mh_snapshot(vip)
     } else {
@@ -94,7 +102,7 @@ fn main() {
         measured_syn(&mut w, &snap, &all, &mut fs);
         // The SYN proxy answers each SYN with a cookie and keeps nothing.
         let kept = if mode == "cookie" { 0 } else { all.len() };
-        assert_eq!(w.sessions4().len(), kept);
+        assert_eq!(w.sessions4().len() + w.sessions6().len(), kept);
         println!("{} packets", all.len());
         best_of(all.len(), || {
             let mut w = Worker::new(WorkerConfig::default());

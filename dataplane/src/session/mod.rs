@@ -77,6 +77,15 @@ pub trait SessionAddr: Copy + Eq + Debug + sealed::Sealed + 'static {
     const UNSPECIFIED: Self;
     /// Address length in bits (32 or 128).
     const BITS: u8;
+    /// What a session record keeps of the protocol beside its reply key: a copy where the reply
+    /// key has a cache line of its own (IPv6), nothing where the record is one line (IPv4).
+    type ProtoCopy: Copy + Eq + Debug;
+    /// [`Self::ProtoCopy`] of TCP (a free record's).
+    const PROTO_COPY_TCP: Self::ProtoCopy;
+    /// The copy to keep of `proto`.
+    fn proto_copy(proto: L4Proto) -> Self::ProtoCopy;
+    /// The reply key's protocol: the copy, or the record's `proto` where there is none.
+    fn reply_proto(copy: Self::ProtoCopy, proto: L4Proto) -> L4Proto;
 
     /// Build a flow key.
     #[inline(always)]
@@ -102,6 +111,16 @@ pub trait SessionAddr: Copy + Eq + Debug + sealed::Sealed + 'static {
 impl SessionAddr for Ipv4Addr {
     const UNSPECIFIED: Self = Ipv4Addr::UNSPECIFIED;
     const BITS: u8 = 32;
+    type ProtoCopy = ();
+    const PROTO_COPY_TCP: () = ();
+
+    #[inline(always)]
+    fn proto_copy(_: L4Proto) {}
+
+    #[inline(always)]
+    fn reply_proto((): (), proto: L4Proto) -> L4Proto {
+        proto
+    }
 
     #[inline(always)]
     fn hash_key(seed: &HashSeed, k: &FlowKey<Self>) -> u64 {
@@ -130,6 +149,18 @@ impl SessionAddr for Ipv4Addr {
 impl SessionAddr for Ipv6Addr {
     const UNSPECIFIED: Self = Ipv6Addr::UNSPECIFIED;
     const BITS: u8 = 128;
+    type ProtoCopy = L4Proto;
+    const PROTO_COPY_TCP: L4Proto = L4Proto::Tcp;
+
+    #[inline(always)]
+    fn proto_copy(proto: L4Proto) -> L4Proto {
+        proto
+    }
+
+    #[inline(always)]
+    fn reply_proto(copy: L4Proto, _: L4Proto) -> L4Proto {
+        copy
+    }
 
     #[inline(always)]
     fn hash_key(seed: &HashSeed, k: &FlowKey<Self>) -> u64 {

@@ -4,25 +4,34 @@
 //! [`SessionTable::with_capacity`], both directions indexed, IPVS states and timeouts, bounded
 //! expiry work per call, [`InsertError::TableFull`] leaves existing sessions alone.
 //!
-//! IPv4 record layout ([`Session4`], `#[repr(C, align(64))]`, exactly one cache line):
+//! Record layout ([`Session`], `#[repr(C, align(64))]`): the inbound key first, the reply key
+//! after the timer and index fields, so that an IPv6 record (two lines) has each direction's
+//! key in a line of its own and a lookup, which compares only the key of the direction its
+//! index entry names, reads one bucket line and one record line. An IPv4 record is one line.
 //!
 //! ```text
-//! offset size field
-//!      0   16 client, vip, backend, laddr   (4 x Ipv4Addr)
-//!     16    8 cport, vport, bport, lport    (4 x u16, host order)
-//!     24    4 expires                       (second at which it dies unless refreshed)
-//!     28    4 armed                         (timer-wheel tick it is linked under)
-//!     32    4 next                          (timer-wheel link; free-list link when free)
-//!     36    4 prev                          (timer-wheel link)
-//!     40    2 service                       (ServiceIdx)
-//!     42    2 backend_idx                   (BackendIdx)
-//!     44    6 next_hop_mac                  (towards the backend)
-//!     50    1 proto, 51 method, 52 state, 53 flags (pipeline bits), 54 sys (table bits)
-//!     55    1 backend_port, 56 client_port  (PortIdx, egress for each direction)
-//!     57    6 client_mac                    (towards the client)
-//!     63    1 proxy                         (PROXY header length; top bit: v2)
+//! IPv4  IPv6  size  field
+//!    0     0  4/16  client
+//!    4    16  4/16  vip
+//!    8    32   2+2  cport, vport                  (host order)
+//!   12    36     1  proto, 13/37 method, 14/38 state, 15/39 flags (pipeline bits),
+//!                   16/40 sys (table bits), 17/41 backend_port, 18/42 client_port (PortIdx,
+//!                   egress for each direction), 19/43 proxy (PROXY header length; top bit v2)
+//!   20    44     4  expires                       (second at which it dies unless refreshed)
+//!   24    48     4  armed                         (timer-wheel tick it is linked under)
+//!   28    52     4  next                          (timer-wheel link; free-list link when free)
+//!   32    56     4  prev                          (timer-wheel link)
+//!   36    60     2  service                       (ServiceIdx)
+//!   38    62     2  backend_idx                   (BackendIdx)
+//!   -- IPv6: second line --
+//!   40    64  4/16  backend
+//!   44    80  4/16  laddr
+//!   48    96   2+2  bport, lport
+//!    -   100   0/1  reply_proto                   (IPv6 only: proto beside the reply key)
+//!   52   101     6  next_hop_mac                  (towards the backend)
+//!   58   107     6  client_mac                    (towards the client)
+//!   64   113        end (IPv6: 15 bytes of padding to 128)
 //! ```
-//! The IPv6 record has the same fields with 16-byte addresses and takes two lines (128 bytes).
 
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -55,22 +64,11 @@ const DIR_BIT: u32 = 1 << 31;
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(64))]
 pub struct Session<A: SessionAddr> {
+    // The inbound key: the IPv6 record's first line.
     client: A,
     vip: A,
-    backend: A,
-    laddr: A,
     cport: u16,
     vport: u16,
-    bport: u16,
-    lport: u16,
-    expires: u32,
-    armed: u32,
-    next: u32,
-    prev: u32,
-    service: ServiceIdx,
-    backend_idx: BackendIdx,
-    /// Destination MAC of the next hop towards the backend.
-    pub next_hop_mac: [u8; 6],
     proto: L4Proto,
     method: FwdMethod,
     state: TcpState,
@@ -81,11 +79,26 @@ pub struct Session<A: SessionAddr> {
     pub backend_port: PortIdx,
     /// Egress port towards the client (for replies; NAT and FullNAT).
     pub client_port: PortIdx,
+    /// PROXY protocol sessions: the header's length, top bit set for v2 (see [`ProxyState`]).
+    proxy: u8,
+    expires: u32,
+    armed: u32,
+    next: u32,
+    prev: u32,
+    service: ServiceIdx,
+    backend_idx: BackendIdx,
+    // The reply key: the IPv6 record's second line.
+    backend: A,
+    laddr: A,
+    bport: u16,
+    lport: u16,
+    /// The protocol again, beside the reply key (IPv6), or nothing (IPv4: one line).
+    reply_proto: A::ProtoCopy,
+    /// Destination MAC of the next hop towards the backend.
+    pub next_hop_mac: [u8; 6],
     /// Destination MAC towards the client: the source MAC of the client's first packet (the
     /// router, or the client on a shared LAN), so replies need no route lookup.
     pub client_mac: [u8; 6],
-    /// PROXY protocol sessions: the header's length, top bit set for v2 (see [`ProxyState`]).
-    proxy: u8,
 }
 
 /// An IPv4 session record: one 64-byte cache line.
@@ -96,6 +109,11 @@ pub type Session6 = Session<Ipv6Addr>;
 const _: () = assert!(core::mem::size_of::<Session4>() == 64);
 const _: () = assert!(core::mem::align_of::<Session4>() == 64);
 const _: () = assert!(core::mem::size_of::<Session6>() == 128);
+const _: () = assert!(core::mem::align_of::<Session6>() == 64);
+// A lookup compares the key of the direction the index entry names, and reads no other line:
+// IPv6's inbound key in the first line, its reply key in the second.
+const _: () = assert!(core::mem::offset_of!(Session6, proto) < 64);
+const _: () = assert!(core::mem::offset_of!(Session6, backend) == 64);
 
 impl<A: SessionAddr> fmt::Debug for Session<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,19 +159,8 @@ impl<A: SessionAddr> Session<A> {
     const FREE: Self = Self {
         client: A::UNSPECIFIED,
         vip: A::UNSPECIFIED,
-        backend: A::UNSPECIFIED,
-        laddr: A::UNSPECIFIED,
         cport: 0,
         vport: 0,
-        bport: 0,
-        lport: 0,
-        expires: 0,
-        armed: 0,
-        next: NIL,
-        prev: NIL,
-        service: ServiceIdx::new(0),
-        backend_idx: BackendIdx::new(0),
-        next_hop_mac: [0; 6],
         proto: L4Proto::Tcp,
         method: FwdMethod::Dr,
         state: TcpState::None,
@@ -161,8 +168,20 @@ impl<A: SessionAddr> Session<A> {
         sys: 0,
         backend_port: 0,
         client_port: 0,
-        client_mac: [0; 6],
         proxy: 0,
+        expires: 0,
+        armed: 0,
+        next: NIL,
+        prev: NIL,
+        service: ServiceIdx::new(0),
+        backend_idx: BackendIdx::new(0),
+        backend: A::UNSPECIFIED,
+        laddr: A::UNSPECIFIED,
+        bport: 0,
+        lport: 0,
+        reply_proto: A::PROTO_COPY_TCP,
+        next_hop_mac: [0; 6],
+        client_mac: [0; 6],
     };
 
     /// Client address.
@@ -250,6 +269,28 @@ impl<A: SessionAddr> Session<A> {
             }
             Direction::Reply => {
                 A::flow_key(self.backend, self.bport, self.laddr, self.lport, self.proto)
+            }
+        }
+    }
+
+    /// Whether `key` is this session's key in direction `dir`, reading only the fields of that
+    /// key: for IPv6 the one cache line that holds it.
+    #[inline(always)]
+    fn has_key(&self, dir: Direction, key: &FlowKey<A>) -> bool {
+        match dir {
+            Direction::Inbound => {
+                self.cport == key.sport
+                    && self.vport == key.dport
+                    && self.client == key.src
+                    && self.vip == key.dst
+                    && self.proto == key.proto
+            }
+            Direction::Reply => {
+                self.bport == key.sport
+                    && self.lport == key.dport
+                    && self.backend == key.src
+                    && self.laddr == key.dst
+                    && A::reply_proto(self.reply_proto, self.proto) == key.proto
             }
         }
     }
@@ -573,7 +614,16 @@ impl<A: SessionAddr> SessionTable<A> {
     pub fn prefetch_record(&self, hash: u64) {
         if let Some(v) = self.index.candidate(hash) {
             if let Some(s) = self.slab.get((v & !DIR_BIT) as usize) {
-                core::hint::black_box(s.expires);
+                // The line the lookup compares first, then (IPv6) the other, which forwarding
+                // reads: the two misses overlap.
+                let (key_line, other) = match dir_of(v) {
+                    Direction::Inbound => (s.cport, s.bport),
+                    Direction::Reply => (s.bport, s.cport),
+                };
+                core::hint::black_box(key_line);
+                if core::mem::size_of::<Session<A>>() > 64 {
+                    core::hint::black_box(other);
+                }
             }
         }
     }
@@ -590,7 +640,7 @@ impl<A: SessionAddr> SessionTable<A> {
         let slab = &self.slab;
         self.index
             .find(hash, |v| {
-                slab[(v & !DIR_BIT) as usize].key(dir_of(v)) == *key
+                slab[(v & !DIR_BIT) as usize].has_key(dir_of(v), key)
             })
             .map(|v| (SlotId(v & !DIR_BIT), dir_of(v)))
     }
@@ -763,19 +813,8 @@ impl<A: SessionAddr> SessionTable<A> {
         *rec = Session {
             client: new.client,
             vip: new.vip,
-            backend: new.backend,
-            laddr: if replies { new.laddr } else { A::UNSPECIFIED },
             cport: new.cport,
             vport: new.vport,
-            bport: new.bport,
-            lport: if replies { new.lport } else { 0 },
-            expires: 0,
-            armed: 0,
-            next: NIL,
-            prev: NIL,
-            service: new.service,
-            backend_idx: new.backend_idx,
-            next_hop_mac: new.next_hop_mac,
             proto: new.proto,
             method: new.method,
             state,
@@ -783,8 +822,20 @@ impl<A: SessionAddr> SessionTable<A> {
             sys: SYS_LIVE | if replies { 0 } else { SYS_NO_OUTPUT },
             backend_port: new.backend_port,
             client_port: new.client_port,
-            client_mac: new.client_mac,
             proxy: 0,
+            expires: 0,
+            armed: 0,
+            next: NIL,
+            prev: NIL,
+            service: new.service,
+            backend_idx: new.backend_idx,
+            backend: new.backend,
+            laddr: if replies { new.laddr } else { A::UNSPECIFIED },
+            bport: new.bport,
+            lport: if replies { new.lport } else { 0 },
+            reply_proto: A::proto_copy(new.proto),
+            next_hop_mac: new.next_hop_mac,
+            client_mac: new.client_mac,
         };
         let timeout = self.timeout_of(&self.slab[slot as usize]);
         self.slab[slot as usize].expires = now.saturating_add(timeout);

@@ -389,6 +389,91 @@ fn ipv6_sessions() {
     assert_eq!(t.lookup(&k.reversed()), None);
 }
 
+/// Each direction's key in one cache line: a lookup compares only the key its index entry
+/// names, so it reads one record line (the module's layout comment).
+#[test]
+fn each_key_lies_in_one_cache_line() {
+    use core::mem::offset_of;
+    macro_rules! key_span {
+        ($t:ty: $($f:ident),+) => {
+            (
+                [$(offset_of!($t, $f)),+].into_iter().min().unwrap(),
+                [$(offset_of!($t, $f) + size_of_field::<$t, _>(|s: &$t| &s.$f)),+]
+                    .into_iter()
+                    .max()
+                    .unwrap(),
+            )
+        };
+    }
+    fn size_of_field<T, F>(_: impl Fn(&T) -> &F) -> usize {
+        core::mem::size_of::<F>()
+    }
+    // IPv6: the inbound key in bytes 0..64, the reply key (with its copy of the protocol) in
+    // 64..128.
+    assert_eq!(
+        key_span!(Session6: client, vip, cport, vport, proto),
+        (0, 37)
+    );
+    assert_eq!(
+        key_span!(Session6: backend, laddr, bport, lport, reply_proto),
+        (64, 101)
+    );
+    assert_eq!(core::mem::size_of::<Session6>(), 128);
+    // IPv4: the whole record, both keys with it, in bytes 0..64 (no copy of the protocol).
+    assert_eq!(
+        key_span!(Session4: client, vip, cport, vport, proto),
+        (0, 13)
+    );
+    assert_eq!(key_span!(Session4: backend, laddr, bport, lport), (40, 52));
+    assert_eq!(
+        core::mem::size_of::<<Ipv4Addr as SessionAddr>::ProtoCopy>(),
+        0
+    );
+    assert_eq!(core::mem::size_of::<Session4>(), 64);
+}
+
+/// The IPv6 reply key's protocol is its own copy in the second line: TCP and UDP sessions on
+/// the same addresses and ports are told apart in both directions.
+#[test]
+fn ipv6_reply_keys_differ_by_protocol() {
+    let mut t = SessionTable6::with_capacity(8, HashSeed::new(2));
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let new = |proto| NewSession {
+        client: a("2001:2::7"),
+        cport: 40000,
+        vip: a("2001:2::1"),
+        vport: 53,
+        backend: a("2001:2:1::11"),
+        bport: 53,
+        laddr: a("2001:2:1::fe"),
+        lport: 5000,
+        proto,
+        method: FwdMethod::FullNat,
+        state: TcpState::SynRecv,
+        service: ServiceIdx::new(1),
+        backend_idx: BackendIdx::new(1),
+        next_hop_mac: [0; 6],
+        client_mac: [0; 6],
+        backend_port: 0,
+        client_port: 0,
+        flags: 0,
+    };
+    let tcp = t.insert(0, &new(L4Proto::Tcp)).unwrap();
+    let udp = t.insert(0, &new(L4Proto::Udp)).unwrap();
+    for (slot, proto) in [(tcp, L4Proto::Tcp), (udp, L4Proto::Udp)] {
+        let n = new(proto);
+        let k = Ipv6Addr::flow_key(n.client, n.cport, n.vip, n.vport, proto);
+        let r = Ipv6Addr::flow_key(n.backend, n.bport, n.laddr, n.lport, proto);
+        assert_eq!(t.lookup(&k), Some((slot, Direction::Inbound)));
+        assert_eq!(t.lookup(&r), Some((slot, Direction::Reply)));
+        assert_eq!(t.get(slot).unwrap().key(Direction::Reply), r);
+    }
+    t.remove(tcp).unwrap();
+    let n = new(L4Proto::Tcp);
+    let r = Ipv6Addr::flow_key(n.backend, n.bport, n.laddr, n.lport, L4Proto::Tcp);
+    assert_eq!(t.lookup(&r), None);
+}
+
 #[test]
 fn memory_per_ipv4_session_at_one_million() {
     let cap = 1_000_000;
