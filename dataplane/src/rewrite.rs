@@ -517,7 +517,10 @@ mod tests {
         assert!(route_rewrite(&mut d, 0, 20, L4Proto::Tcp, src, dst));
         assert!(checksums_ok(&d));
         let ip = Ipv4Packet::new_checked(&d[..]).unwrap();
-        assert_eq!((ip.src_addr(), ip.dst_addr(), ip.ttl()), (laddr, backend, 63));
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.ttl()),
+            (laddr, backend, 63)
+        );
         let t = TcpPacket::new_checked(ip.payload()).unwrap();
         assert_eq!((t.src_port(), t.dst_port()), (40000, 8080));
     }
