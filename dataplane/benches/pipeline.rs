@@ -22,7 +22,8 @@
 //! 512 bursts, before the ring can fill. The established twins run on the same loaded worker.
 //!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
-//! `FERROVS_BENCH_SIZES=1000,1000000` picks others.
+//! `FERROVS_BENCH_SIZES=1000,1000000` picks others; `FERROVS_BENCH_PREFETCH_FROM=N` moves the
+//! burst prefetch's threshold (`WorkerConfig::prefetch_from`; a huge N turns it off).
 //! Run: `cargo bench -p dataplane --bench pipeline` (add a filter such as `fullnat` after `--`).
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -174,12 +175,19 @@ fn reply_frame(out: &[u8], flags: u8) -> Vec<u8> {
 }
 
 fn worker(sessions: usize) -> Worker {
+    // `FERROVS_BENCH_PREFETCH_FROM=N`: the burst prefetch from N live sessions (the default's
+    // 16K; a huge N turns it off), to see what it hides at 1M.
+    let prefetch_from = std::env::var("FERROVS_BENCH_PREFETCH_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(dataplane::worker::PREFETCH_FROM);
     Worker::new(WorkerConfig {
         sessions4: sessions,
         sessions6: 1024,
         templates: 1024,
         max_services: 16,
         max_backends: 64,
+        prefetch_from,
         ..WorkerConfig::default()
     })
 }
