@@ -26,7 +26,8 @@
 //! of the established benchmarks (default: `dr,nat,tun,fullnat`).
 //!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
-//! `FERROVS_BENCH_SIZES=1000,1000000` picks others.
+//! `FERROVS_BENCH_SIZES=1000,1000000` picks others; `FERROVS_BENCH_PREFETCH_FROM=N` moves the
+//! burst prefetch's threshold (`WorkerConfig::prefetch_from`; a huge N turns it off).
 //!
 //! Cache misses: `FERROVS_BENCH_PASS=fwd` (or `rev`, the replies) loads each mode and size as
 //! above, sends every template once through `measured_pass` and exits, no criterion; run it
@@ -272,12 +273,19 @@ fn worker(mode: Mode, sessions: usize) -> Worker {
     } else {
         (sessions, 1024)
     };
+    // `FERROVS_BENCH_PREFETCH_FROM=N`: the burst prefetch from N live sessions (the default's
+    // 16K; a huge N turns it off), to see what it hides at 1M.
+    let prefetch_from = std::env::var("FERROVS_BENCH_PREFETCH_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(dataplane::worker::PREFETCH_FROM);
     Worker::new(WorkerConfig {
         sessions4,
         sessions6,
         templates: 1024,
         max_services: 16,
         max_backends: 64,
+        prefetch_from,
         ..WorkerConfig::default()
     })
 }

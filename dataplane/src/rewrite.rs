@@ -61,6 +61,15 @@ pub(crate) trait Family: SessionAddr {
     fn pseudo_update(csum: u16, old: Self, new: Self, udp: bool) -> u16;
     /// Decrement TTL / hop limit; `false` (unchanged) if the packet must not be forwarded.
     fn dec_ttl(d: &mut [u8], l3: usize) -> bool;
+    /// [`route_rewrite`]'s IP header: decrement the TTL / hop limit and write the addresses
+    /// given (fixing the IPv4 header checksum once); return the pseudo-header's change for the
+    /// L4 checksum, or `None` (header unchanged) if the packet must not be forwarded.
+    fn route_addrs(
+        d: &mut [u8],
+        l3: usize,
+        src: Option<Self>,
+        dst: Option<Self>,
+    ) -> Option<checksum::Update>;
     /// Add `n` to the length field of the IP header (fixing the IPv4 header checksum).
     fn grow_len(d: &mut [u8], l3: usize, n: u16);
     /// Recompute the TCP checksum of the segment at `l4..end` in full.
@@ -129,6 +138,36 @@ impl Family for Ipv4Addr {
         }
         ip.decrement_ttl();
         true
+    }
+    #[inline(always)]
+    fn route_addrs(
+        d: &mut [u8],
+        l3: usize,
+        src: Option<Self>,
+        dst: Option<Self>,
+    ) -> Option<checksum::Update> {
+        let mut ip = Ipv4Packet::new_unchecked(&mut d[l3..]);
+        let ttl = ip.ttl();
+        if ttl <= 1 {
+            return None;
+        }
+        let mut pseudo = checksum::Update::default();
+        if let Some(a) = src {
+            pseudo = pseudo.word32(ip.src_addr().to_bits(), a.to_bits());
+            ip.set_src_addr(a);
+        }
+        if let Some(a) = dst {
+            pseudo = pseudo.word32(ip.dst_addr().to_bits(), a.to_bits());
+            ip.set_dst_addr(a);
+        }
+        // The TTL shares its 16-bit word with the protocol, which stays.
+        let proto = u16::from(ip.protocol());
+        let word = |t: u8| (u16::from(t) << 8) | proto;
+        let header = pseudo.word16(word(ttl), word(ttl - 1));
+        ip.set_ttl(ttl - 1);
+        let c = header.apply(ip.checksum());
+        ip.set_checksum(c);
+        Some(pseudo)
     }
     fn grow_len(d: &mut [u8], l3: usize, n: u16) {
         let mut ip = Ipv4Packet::new_unchecked(&mut d[l3..]);
@@ -208,6 +247,30 @@ impl Family for Ipv6Addr {
         ip.set_hop_limit(hl - 1);
         true
     }
+    #[inline(always)]
+    fn route_addrs(
+        d: &mut [u8],
+        l3: usize,
+        src: Option<Self>,
+        dst: Option<Self>,
+    ) -> Option<checksum::Update> {
+        let mut ip = Ipv6Packet::new_unchecked(&mut d[l3..]);
+        let hl = ip.hop_limit();
+        if hl <= 1 {
+            return None;
+        }
+        ip.set_hop_limit(hl - 1);
+        let mut pseudo = checksum::Update::default();
+        if let Some(a) = src {
+            pseudo = pseudo.word128(ip.src_addr().to_bits(), a.to_bits());
+            ip.set_src_addr(&a);
+        }
+        if let Some(a) = dst {
+            pseudo = pseudo.word128(ip.dst_addr().to_bits(), a.to_bits());
+            ip.set_dst_addr(&a);
+        }
+        Some(pseudo)
+    }
     fn grow_len(d: &mut [u8], l3: usize, n: u16) {
         let mut ip = Ipv6Packet::new_unchecked(&mut d[l3..]);
         let old = ip.payload_len();
@@ -250,20 +313,29 @@ pub(crate) fn src_mac(d: &[u8]) -> Mac {
     m
 }
 
-/// Rewrite the source (`src == true`) or destination address and port of a TCP/UDP packet,
-/// updating the IP and L4 checksums incrementally.
-#[inline]
-pub(crate) fn rewrite_endpoint<A: Family>(
+/// A routed packet's rewrite (NAT, FullNAT): the TTL (hop limit) down by one, then the new
+/// source and/or destination address and port, each given as `Some((address, port))`, with one
+/// checksum update per header for all of them (`checksum::Update`: the same checksums as one
+/// update per field, in half the instructions, `hot_ir` FullNAT: benches/README.md "Where the
+/// time goes"). False, and the frame untouched, when the TTL would reach 0.
+#[inline(always)]
+pub(crate) fn route_rewrite<A: Family>(
     d: &mut [u8],
     l3: usize,
     l4: usize,
     proto: L4Proto,
-    src: bool,
-    addr: A,
-    port: u16,
-) {
-    let old_addr = swap_address(d, l3, src, addr);
-    rewrite_l4_endpoint(&mut d[l4..], proto, src, old_addr, addr, port);
+    src: Option<(A, u16)>,
+    dst: Option<(A, u16)>,
+) -> bool {
+    let Some(pseudo) = A::route_addrs(d, l3, src.map(|e| e.0), dst.map(|e| e.0)) else {
+        return false;
+    };
+    let (sport, dport) = (src.map(|e| e.1), dst.map(|e| e.1));
+    match proto {
+        L4Proto::Tcp => TcpPacket::new_unchecked(&mut d[l4..]).rewrite_ports(sport, dport, pseudo),
+        L4Proto::Udp => UdpPacket::new_unchecked(&mut d[l4..]).rewrite_ports(sport, dport, pseudo),
+    }
+    true
 }
 
 /// Set the source (`src == true`) or destination address of the IP header at `l3` to `addr`
@@ -447,20 +519,91 @@ mod tests {
     }
 
     #[test]
-    fn test_rewrite_endpoint_keeps_checksums_valid() {
+    fn test_route_rewrite_keeps_checksums_valid() {
         let mut d = segment();
         assert!(checksums_ok(&d));
         let (laddr, backend) = (Ipv4Addr::new(198, 18, 1, 1), Ipv4Addr::new(198, 18, 1, 10));
-        rewrite_endpoint(&mut d, 0, 20, L4Proto::Tcp, true, laddr, 40000);
-        rewrite_endpoint(&mut d, 0, 20, L4Proto::Tcp, false, backend, 8080);
+        let (src, dst) = (Some((laddr, 40000)), Some((backend, 8080)));
+        assert!(route_rewrite(&mut d, 0, 20, L4Proto::Tcp, src, dst));
         assert!(checksums_ok(&d));
         let ip = Ipv4Packet::new_checked(&d[..]).unwrap();
-        assert_eq!((ip.src_addr(), ip.dst_addr()), (laddr, backend));
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.ttl()),
+            (laddr, backend, 63)
+        );
         let t = TcpPacket::new_checked(ip.payload()).unwrap();
         assert_eq!((t.src_port(), t.dst_port()), (40000, 8080));
-        assert!(Ipv4Addr::dec_ttl(&mut d, 0));
-        assert_eq!(Ipv4Packet::new_checked(&d[..]).unwrap().ttl(), 63);
-        assert!(checksums_ok(&d));
+    }
+
+    #[test]
+    fn test_route_rewrite_refuses_ttl_1_untouched() {
+        let mut d = segment();
+        d[8] = 1;
+        let before = d.clone();
+        let dst = Some((Ipv4Addr::new(198, 18, 1, 10), 8080));
+        assert!(!route_rewrite(&mut d, 0, 20, L4Proto::Tcp, None, dst));
+        assert_eq!(d, before);
+    }
+
+    /// The frame `route_rewrite` makes, the old way: TTL, then one incremental update per
+    /// address and port.
+    fn one_field_at_a_time<A: Family>(
+        d: &mut [u8],
+        l4: usize,
+        proto: L4Proto,
+        ends: [Option<(A, u16)>; 2],
+    ) {
+        assert!(A::dec_ttl(d, 0));
+        for (src, e) in [(true, ends[0]), (false, ends[1])] {
+            if let Some((addr, port)) = e {
+                let old = swap_address(d, 0, src, addr);
+                rewrite_l4_endpoint(&mut d[l4..], proto, src, old, addr, port);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn test_prop_route_rewrite_is_one_update_per_field(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 48),
+            ttl in 2u8..,
+            udp: bool,
+            six: bool,
+            which in 0u8..3,
+            a: (u128, u16),
+            b: (u128, u16),
+        ) {
+            // Arbitrary header bytes (checksums included): the update must match the old one
+            // field at a time whatever they hold, UDP's zero checksum included.
+            let proto = if udp { L4Proto::Udp } else { L4Proto::Tcp };
+            let mut d = raw;
+            let src_on = which != 1;
+            let dst_on = which != 0;
+            if six {
+                d.resize(40 + 20, 0);
+                d[0] = 0x60;
+                d[7] = ttl;
+                let e = [
+                    src_on.then(|| (Ipv6Addr::from(a.0), a.1)),
+                    dst_on.then(|| (Ipv6Addr::from(b.0), b.1)),
+                ];
+                let mut want = d.clone();
+                one_field_at_a_time(&mut want, 40, proto, e);
+                proptest::prop_assert!(route_rewrite(&mut d, 0, 40, proto, e[0], e[1]));
+                proptest::prop_assert_eq!(d, want);
+            } else {
+                d[0] = 0x45;
+                d[8] = ttl;
+                let e = [
+                    src_on.then(|| (Ipv4Addr::from(a.0 as u32), a.1)),
+                    dst_on.then(|| (Ipv4Addr::from(b.0 as u32), b.1)),
+                ];
+                let mut want = d.clone();
+                one_field_at_a_time(&mut want, 20, proto, e);
+                proptest::prop_assert!(route_rewrite(&mut d, 0, 20, proto, e[0], e[1]));
+                proptest::prop_assert_eq!(d, want);
+            }
+        }
     }
 
     #[test]

@@ -9,10 +9,10 @@ use crate::frame::Frame;
 use crate::rewrite::{self, set_macs, Family};
 use crate::session::{Session, TcpFlags};
 use crate::snapshot::{PortInfo, ToaMode};
-use crate::wire::ParsedFrame;
+use crate::wire::{DropReason, ParsedFrame};
 use crate::worker::{Pkt, Verdict};
 
-use super::{dec_ttl, nat, rewrite_quote, Fwd, Quote};
+use super::{nat, rewrite_quote, Fwd, Quote};
 
 /// Rewrite the client's packet for the backend: source := laddr:lport, destination :=
 /// backend:bport.
@@ -24,10 +24,10 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
 ) -> Fwd {
     let p = pkt.p;
     let d = pkt.frame.data_mut();
-    dec_ttl::<A>(d, p.l3_off)?;
-    let proto = s.proto();
-    rewrite::rewrite_endpoint(d, p.l3_off, p.l4_off, proto, true, s.laddr(), s.lport());
-    rewrite::rewrite_endpoint(d, p.l3_off, p.l4_off, proto, false, s.backend(), s.bport());
+    let (src, dst) = (Some((s.laddr(), s.lport())), Some((s.backend(), s.bport())));
+    if !rewrite::route_rewrite(d, p.l3_off, p.l4_off, s.proto(), src, dst) {
+        return Err(DropReason::TtlExceeded);
+    }
     set_macs(d, &s.next_hop_mac, &port.mac);
     Ok(Verdict::Tx(s.backend_port))
 }
@@ -74,20 +74,12 @@ pub(crate) fn insert_toa<A: Family, F: Frame>(
     }
 }
 
-/// Rewrite a reply for the client (TTL already decremented): source := VIP:vport, destination
-/// := client:cport.
+/// Rewrite a reply for the client, TTL included: source := VIP:vport, destination :=
+/// client:cport. False (untouched) when the TTL would reach 0.
 #[inline(always)]
-pub(crate) fn to_client<A: Family>(d: &mut [u8], p: &ParsedFrame, s: &Session<A>) {
-    nat::to_client(d, p, s);
-    rewrite::rewrite_endpoint(
-        d,
-        p.l3_off,
-        p.l4_off,
-        s.proto(),
-        false,
-        s.client(),
-        s.cport(),
-    );
+pub(crate) fn to_client<A: Family>(d: &mut [u8], p: &ParsedFrame, s: &Session<A>) -> bool {
+    let (src, dst) = (Some((s.vip(), s.vport())), Some((s.client(), s.cport())));
+    rewrite::route_rewrite(d, p.l3_off, p.l4_off, s.proto(), src, dst)
 }
 
 /// Pass an ICMP error about a reply to the backend: NAT's translation, and the error's source

@@ -84,13 +84,14 @@ pub(crate) fn to_client<A: Family, F: Frame>(pkt: &mut Pkt<'_, F>, s: &Session<A
         // A synced session that has not seen its client here yet: no next hop to send to.
         return Err(DropReason::NoRoute);
     }
-    let l3 = pkt.p.l3_off;
     let d = pkt.frame.data_mut();
-    dec_ttl::<A>(d, l3)?;
-    if s.method() == FwdMethod::FullNat {
-        fullnat::to_client(d, pkt.p, s);
+    let routed = if s.method() == FwdMethod::FullNat {
+        fullnat::to_client(d, pkt.p, s)
     } else {
-        nat::to_client(d, pkt.p, s);
+        nat::to_client(d, pkt.p, s)
+    };
+    if !routed {
+        return Err(DropReason::TtlExceeded);
     }
     set_macs(d, &s.client_mac, &port.mac);
     Ok(Verdict::Tx(out))

@@ -6,7 +6,7 @@ use crate::frame::Frame;
 use crate::rewrite::{self, set_macs, Family};
 use crate::session::Session;
 use crate::snapshot::PortInfo;
-use crate::wire::ParsedFrame;
+use crate::wire::{DropReason, ParsedFrame};
 use crate::worker::{Pkt, Verdict};
 
 use super::{dec_ttl, rewrite_quote, Fwd, Quote};
@@ -20,17 +20,20 @@ pub(crate) fn to_backend<A: Family, F: Frame>(
 ) -> Fwd {
     let p = pkt.p;
     let d = pkt.frame.data_mut();
-    dec_ttl::<A>(d, p.l3_off)?;
-    let proto = s.proto();
-    rewrite::rewrite_endpoint(d, p.l3_off, p.l4_off, proto, false, s.backend(), s.bport());
+    let dst = Some((s.backend(), s.bport()));
+    if !rewrite::route_rewrite(d, p.l3_off, p.l4_off, s.proto(), None, dst) {
+        return Err(DropReason::TtlExceeded);
+    }
     set_macs(d, &s.next_hop_mac, &port.mac);
     Ok(Verdict::Tx(s.backend_port))
 }
 
-/// Rewrite a reply for the client (TTL already decremented): source := VIP:vport.
+/// Rewrite a reply for the client, TTL included: source := VIP:vport. False (untouched) when
+/// the TTL would reach 0.
 #[inline(always)]
-pub(crate) fn to_client<A: Family>(d: &mut [u8], p: &ParsedFrame, s: &Session<A>) {
-    rewrite::rewrite_endpoint(d, p.l3_off, p.l4_off, s.proto(), true, s.vip(), s.vport());
+pub(crate) fn to_client<A: Family>(d: &mut [u8], p: &ParsedFrame, s: &Session<A>) -> bool {
+    let src = Some((s.vip(), s.vport()));
+    rewrite::route_rewrite(d, p.l3_off, p.l4_off, s.proto(), src, None)
 }
 
 /// Pass an ICMP error about a reply to the backend: the error's destination and the quoted

@@ -232,6 +232,60 @@ pub fn udp_update_pseudo_v6(csum: u16, old: &Ipv6Addr, new: &Ipv6Addr) -> u16 {
     udp_update_bytes(csum, &old.octets(), &new.octets())
 }
 
+/// An incremental update (RFC 1624 eqn. 3) over several changed fields, folded once: the same
+/// checksum as one [`update16`]/[`update32`] per field in turn (each fold keeps the sum's value
+/// modulo 0xffff and its non-zeroness, so folding once at the end gives the same
+/// representative), for the rewrites that change a header's addresses, ports and TTL together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Update(u64);
+
+impl Update {
+    /// A 16-bit word goes from `old` to `new`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn word16(self, old: u16, new: u16) -> Update {
+        Update(self.0 + (!old) as u64 + new as u64)
+    }
+
+    /// A 32-bit word goes from `old` to `new` (its two halves: `!old` as a 32-bit word is the
+    /// sum of the halves' complements modulo 0xffff, as 2^16 == 1).
+    #[inline(always)]
+    #[must_use]
+    pub const fn word32(self, old: u32, new: u32) -> Update {
+        Update(self.0 + (!old) as u64 + new as u64)
+    }
+
+    /// A 128-bit word (an IPv6 address) goes from `old` to `new`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn word128(self, old: u128, new: u128) -> Update {
+        let mut acc = self.0;
+        let mut i = 0;
+        while i < 4 {
+            acc += (!(old >> (32 * i)) as u32) as u64 + ((new >> (32 * i)) as u32) as u64;
+            i += 1;
+        }
+        Update(acc)
+    }
+
+    /// Apply to the checksum `csum`.
+    #[inline(always)]
+    pub const fn apply(self, csum: u16) -> u16 {
+        !fold(!csum as u64 + self.0)
+    }
+
+    /// Apply to a UDP checksum: 0 ("none" over IPv4) stays 0, a computed 0 is sent as
+    /// `0xffff` (as [`udp_update32`]).
+    #[inline(always)]
+    pub const fn apply_udp(self, csum: u16) -> u16 {
+        if csum == 0 {
+            0
+        } else {
+            udp_on_wire(self.apply(csum))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +362,22 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn test_prop_update_matches_one_per_field(
+            csum: u16, a: (u32, u32), b: (u32, u32), c: (u16, u16), v6: (u128, u128)
+        ) {
+            let step = update16(update32(update32(csum, a.0, a.1), b.0, b.1), c.0, c.1);
+            let once = Update::default().word32(a.0, a.1).word32(b.0, b.1).word16(c.0, c.1);
+            prop_assert_eq!(once.apply(csum), step);
+            let (o, n) = (Ipv6Addr::from(v6.0), Ipv6Addr::from(v6.1));
+            let step6 = update_pseudo_v6(update32(csum, a.0, a.1), &o, &n);
+            let once6 = Update::default().word32(a.0, a.1).word128(v6.0, v6.1);
+            prop_assert_eq!(once6.apply(csum), step6);
+            let udp = udp_update16(udp_update32(csum, a.0, a.1), c.0, c.1);
+            let once_udp = Update::default().word32(a.0, a.1).word16(c.0, c.1);
+            prop_assert_eq!(once_udp.apply_udp(csum), udp);
+        }
+
         #[test]
         fn test_prop_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut acc: u32 = 0;

@@ -193,6 +193,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_dst_port(v);
         self.set_checksum(c);
     }
+
+    /// Set the source and/or destination port and update the checksum once for them and for
+    /// `pseudo`, the pseudo-header's change (the addresses the IP header got) (a zero checksum stays 0).
+    #[inline(always)]
+    pub fn rewrite_ports(&mut self, src: Option<u16>, dst: Option<u16>, pseudo: checksum::Update) {
+        let mut u = pseudo;
+        if let Some(v) = src {
+            u = u.word16(self.src_port(), v);
+            self.set_src_port(v);
+        }
+        if let Some(v) = dst {
+            u = u.word16(self.dst_port(), v);
+            self.set_dst_port(v);
+        }
+        let c = u.apply_udp(self.checksum());
+        self.set_checksum(c);
+    }
 }
 
 /// The compact form of a UDP header.

@@ -528,18 +528,21 @@ impl Worker {
         frame: &mut F,
     ) -> Verdict {
         self.counters.rx.inc();
-        let v = match parse_frame(frame.data()) {
+        // Matched by reference: moving the ~150-byte `ParsedFrame` out of the `Result` was a
+        // `memcpy` call per packet (`hot_ir`: 29 instructions).
+        let parsed = parse_frame(frame.data());
+        let v = match &parsed {
             Err(DropReason::Ipv4Fragment | DropReason::Ipv6Fragment) => {
                 self.fragment(snap, now, in_port, frame)
             }
-            Err(r) => classify::refused(snap, frame.data(), r),
+            Err(r) => classify::refused(snap, frame.data(), *r),
             Ok(p) => {
                 // Director HA: a switch may still send traffic for an address the peer now
                 // owns; forward it (sessions must not break on a late switch) and count it.
                 if snap.any_not_owned() {
                     classify::count_not_owned(&self.counters, snap, &p.l3);
                 }
-                let mut pkt = Pkt::new(snap, now, in_port, frame, &p);
+                let mut pkt = Pkt::new(snap, now, in_port, frame, p);
                 self.classify(&mut pkt)
             }
         };
