@@ -77,6 +77,18 @@ pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
     !add(sum(&header[..IPV4_CSUM]), sum(&header[IPV4_CSUM + 2..]))
 }
 
+/// [`ipv4_header_checksum`] of a header without options (20 bytes): always inlined, so a
+/// header the worker emits per packet (TUN's outer header) sums five words, not a loop over a
+/// slice of unknown length (callgrind `hot_ir tun ack`: +49 instructions a packet when the
+/// compiler stopped inlining the general one into the encapsulation).
+#[inline(always)]
+pub fn ipv4_header_checksum_20(h: &[u8; 20]) -> u16 {
+    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    // Bytes 10-11 are the checksum itself: of the third word only TTL and protocol count.
+    let ttl_proto = u64::from(u16::from_be_bytes([h[8], h[9]]));
+    !fold(w(0) + w(4) + ttl_proto + w(12) + w(16))
+}
+
 /// Return true when the IPv4 header (checksum field included) verifies.
 #[inline]
 pub fn ipv4_header_ok(header: &[u8]) -> bool {
@@ -288,6 +300,14 @@ impl Update {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_20_byte_header_checksum_is_the_general_one() {
+        use proptest::prelude::*;
+        proptest!(|(h in any::<[u8; 20]>())| {
+            prop_assert_eq!(super::ipv4_header_checksum_20(&h), super::ipv4_header_checksum(&h));
+        });
+    }
+
     use super::*;
     use proptest::prelude::*;
 
