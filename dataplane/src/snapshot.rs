@@ -867,6 +867,37 @@ mod tests {
         assert!(!s.is_vip(v4("198.18.0.12")));
     }
 
+    /// The packed key keeps apart what the tuple did: families with the same low address bits,
+    /// protocols, ports; IPv6 services are found exactly, port 0 as the fallback.
+    #[test]
+    fn test_service_keys_keep_families_protocols_and_ports_apart() {
+        let mut b = SnapshotBuilder::new(1);
+        b.service(ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp));
+        // ::c612:a carries 198.18.0.10's 32 bits.
+        b.service(ServiceSpec::new(v4("::c612:a"), 80, L4Proto::Tcp));
+        b.service(ServiceSpec::new(v4("2001:2::10"), 80, L4Proto::Udp));
+        let mut p = ServiceSpec::new(v4("2001:2::10"), 0, L4Proto::Tcp);
+        p.persistence = Some(Persistence {
+            timeout_s: 360,
+            prefix_len: 128,
+        });
+        b.service(p);
+        let s = b.build();
+        let at = |a: &str, port, proto| s.service_for(v4(a), port, proto).map(|i| i.index());
+        assert_eq!(at("198.18.0.10", 80, L4Proto::Tcp), Some(0));
+        assert_eq!(at("::c612:a", 80, L4Proto::Tcp), Some(1));
+        assert_eq!(at("::c612:a", 80, L4Proto::Udp), None);
+        assert_eq!(at("::ffff:198.18.0.10", 80, L4Proto::Tcp), None);
+        assert_eq!(at("2001:2::10", 80, L4Proto::Udp), Some(2));
+        assert_eq!(at("2001:2::10", 80, L4Proto::Tcp), Some(3));
+        assert_eq!(at("2001:2::10", 53, L4Proto::Udp), None);
+        assert_eq!(at("2001:2::11", 80, L4Proto::Tcp), None);
+        assert_ne!(
+            VipKey::new(v4("198.18.0.10"), 80, L4Proto::Tcp),
+            VipKey::new(v4("::c612:a"), 80, L4Proto::Tcp)
+        );
+    }
+
     #[test]
     fn test_stable_ids_are_kept_and_free_ones_filled() {
         let mut b = SnapshotBuilder::new(1);
