@@ -77,7 +77,6 @@ impl CookieKey {
     fn prefix<A: Family>(&self, t: &Tuple<A>) -> SipHasher24 {
         let mut s = SipHasher24::new_with_keys(self.k0, self.k1);
         let mut a = [0u8; 16];
-        let alen = if A::V6 { 16 } else { 4 };
         t.client.write_bytes(&mut a);
         let mut b = [0u8; 16];
         t.vip.write_bytes(&mut b);
@@ -88,8 +87,8 @@ impl CookieKey {
             }
         } else {
             let mut w = [0u8; 8];
-            w[..alen].copy_from_slice(&a[..alen]);
-            w[alen..].copy_from_slice(&b[..alen]);
+            w[..4].copy_from_slice(&a[..4]);
+            w[4..].copy_from_slice(&b[..4]);
             s.write_u64(u64::from_le_bytes(w));
         }
         let (c, v) = (t.cport.to_be_bytes(), t.vport.to_be_bytes());
