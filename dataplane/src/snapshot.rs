@@ -51,6 +51,38 @@ impl Hasher for FastHasher {
     }
 }
 
+/// The key of a service in [`Snapshot::service_for`]'s map: the address as 128 bits and the
+/// port, protocol and family in one word, hashed as two words (two rounds of [`FastHasher`])
+/// where the tuple's derived `Hash` fed it the address's discriminant, length and bytes apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct VipKey {
+    addr: u128,
+    /// Port, protocol << 16, 1 << 24 for IPv6.
+    rest: u32,
+}
+
+impl VipKey {
+    #[inline]
+    fn new(a: IpAddr, port: u16, proto: L4Proto) -> Self {
+        let (addr, v6) = match a {
+            IpAddr::V4(a) => (u128::from(a.to_bits()), 0),
+            IpAddr::V6(a) => (a.to_bits(), 1 << 24),
+        };
+        Self {
+            addr,
+            rest: u32::from(port) | u32::from(proto as u8) << 16 | v6,
+        }
+    }
+}
+
+impl core::hash::Hash for VipKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.addr as u64 ^ ((self.addr >> 64) as u64).rotate_left(23));
+        state.write_u64(u64::from(self.rest));
+    }
+}
+
 /// Map type used by snapshots.
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// Set type used by snapshots.
@@ -203,7 +235,7 @@ pub struct Snapshot {
     pub icmp_errors: Option<Rate>,
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
-    vips: FastMap<(IpAddr, u16, L4Proto), ServiceIdx>,
+    vips: FastMap<VipKey, ServiceIdx>,
     vip_addrs: FastSet<IpAddr>,
     own: FastSet<IpAddr>,
     laddrs: FastSet<IpAddr>,
@@ -284,8 +316,8 @@ impl Snapshot {
             return None;
         }
         self.vips
-            .get(&(dst, dport, proto))
-            .or_else(|| self.vips.get(&(dst, 0, proto)))
+            .get(&VipKey::new(dst, dport, proto))
+            .or_else(|| self.vips.get(&VipKey::new(dst, 0, proto)))
             .copied()
     }
 
@@ -688,7 +720,7 @@ impl SnapshotBuilder {
                 });
             }
             let sorry = spec.sorry.as_ref().map(|b| add_backend(b, b.weight.max(1)));
-            vips.insert((spec.vip, spec.port, spec.proto), sidx);
+            vips.insert(VipKey::new(spec.vip, spec.port, spec.proto), sidx);
             vip_addrs.insert(spec.vip);
             laddrs.extend(spec.laddrs.iter().copied());
             let has_nat = spec.backends.iter().any(|b| b.method == FwdMethod::Nat);
@@ -833,6 +865,37 @@ mod tests {
         );
         assert!(s.is_vip(v4("198.18.0.11")));
         assert!(!s.is_vip(v4("198.18.0.12")));
+    }
+
+    /// The packed key keeps apart what the tuple did: families with the same low address bits,
+    /// protocols, ports; IPv6 services are found exactly, port 0 as the fallback.
+    #[test]
+    fn test_service_keys_keep_families_protocols_and_ports_apart() {
+        let mut b = SnapshotBuilder::new(1);
+        b.service(ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp));
+        // ::c612:a carries 198.18.0.10's 32 bits.
+        b.service(ServiceSpec::new(v4("::c612:a"), 80, L4Proto::Tcp));
+        b.service(ServiceSpec::new(v4("2001:2::10"), 80, L4Proto::Udp));
+        let mut p = ServiceSpec::new(v4("2001:2::10"), 0, L4Proto::Tcp);
+        p.persistence = Some(Persistence {
+            timeout_s: 360,
+            prefix_len: 128,
+        });
+        b.service(p);
+        let s = b.build();
+        let at = |a: &str, port, proto| s.service_for(v4(a), port, proto).map(|i| i.index());
+        assert_eq!(at("198.18.0.10", 80, L4Proto::Tcp), Some(0));
+        assert_eq!(at("::c612:a", 80, L4Proto::Tcp), Some(1));
+        assert_eq!(at("::c612:a", 80, L4Proto::Udp), None);
+        assert_eq!(at("::ffff:198.18.0.10", 80, L4Proto::Tcp), None);
+        assert_eq!(at("2001:2::10", 80, L4Proto::Udp), Some(2));
+        assert_eq!(at("2001:2::10", 80, L4Proto::Tcp), Some(3));
+        assert_eq!(at("2001:2::10", 53, L4Proto::Udp), None);
+        assert_eq!(at("2001:2::11", 80, L4Proto::Tcp), None);
+        assert_ne!(
+            VipKey::new(v4("198.18.0.10"), 80, L4Proto::Tcp),
+            VipKey::new(v4("::c612:a"), 80, L4Proto::Tcp)
+        );
     }
 
     #[test]

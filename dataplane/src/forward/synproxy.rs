@@ -44,6 +44,8 @@
 //! Only sessions with [`Session::FLAG_SYNPROXY`] come here; the others pay the flag test they
 //! already paid for PROXY (one mask).
 
+use core::net::IpAddr;
+
 use crate::frame::Frame;
 use crate::rewrite::Family;
 use crate::session::{Session, SynProxyState};
@@ -82,10 +84,34 @@ pub(crate) struct SynOpts {
 }
 
 /// Read the options of the TCP header at `l4`; a malformed list counts up to where it breaks.
+/// The two lists a flood and most clients send take a shortcut: none, and Linux's SYN layout
+/// (MSS, SACK-permitted, timestamps, NOP, window scale), read at fixed offsets with the same
+/// result as the walk (`test_option_shortcuts_read_like_the_walk`).
+#[inline]
 pub(crate) fn read_opts(d: &[u8], l4: usize) -> SynOpts {
     let t = TcpPacket::new_unchecked(&d[l4..]);
+    let o = t.options_raw();
+    if o.is_empty() {
+        return SynOpts::default();
+    }
+    if let [2, 4, m0, m1, 4, 2, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3, 1, 3, 3, w] = *o {
+        return SynOpts {
+            mss: Some(u16::from_be_bytes([m0, m1])),
+            wscale: Some(w.min(14)),
+            sack: true,
+            ts: Some((
+                u32::from_be_bytes([v0, v1, v2, v3]),
+                u32::from_be_bytes([e0, e1, e2, e3]),
+            )),
+        };
+    }
+    walk_read_opts(t.options())
+}
+
+/// [`read_opts`] by the option walk.
+fn walk_read_opts(opts: tcp::TcpOptions<'_>) -> SynOpts {
     let mut o = SynOpts::default();
-    for opt in t.options().map_while(Result::ok) {
+    for opt in opts.map_while(Result::ok) {
         match opt {
             tcp::TcpOption::Mss(m) => o.mss = Some(m),
             tcp::TcpOption::WindowScale(w) => o.wscale = Some(w.min(14)),
@@ -146,10 +172,12 @@ pub(crate) fn write_segment<A: Family, F: Frame>(
         ip[4..8].copy_from_slice(&[0, 0, 0x40, 0]);
         ip[8] = super::ORIGIN_TTL;
         ip[9] = 6;
-        ip[10..12].copy_from_slice(&[0, 0]);
         s.src.write_bytes(&mut ip[12..]);
         s.dst.write_bytes(&mut ip[16..]);
-        let c = checksum::checksum(ip);
+        // From the values just written (no read back): the constant words, length, addresses.
+        let words =
+            0x4500 + (ip_len + tcp_len) as u64 + 0x4000 + (u64::from(super::ORIGIN_TTL) << 8 | 6);
+        let c = !fold32(words + addr_sum(s.src) + addr_sum(s.dst));
         ip[10..12].copy_from_slice(&c.to_be_bytes());
     }
     let t = &mut d[l4..end];
@@ -162,8 +190,46 @@ pub(crate) fn write_segment<A: Family, F: Frame>(
     t[14..16].copy_from_slice(&s.window.to_be_bytes());
     t[16..20].copy_from_slice(&[0, 0, 0, 0]);
     t[20..].copy_from_slice(s.opts);
-    A::fill_tcp_checksum(d, l3, l4, end);
+    let c = tcp_checksum(s, tcp_len);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
     Ok((l4, end))
+}
+
+/// The TCP checksum of segment `s` (`tcp_len` bytes, no payload), summed from its fields rather
+/// than read back from the frame: pseudo-header, ports, numbers, offset and flags, window,
+/// options (the urgent pointer is 0). One wide accumulator, folded once.
+#[inline]
+fn tcp_checksum<A: Family>(s: &Seg<'_, A>, tcp_len: usize) -> u16 {
+    let mut acc = addr_sum(s.src) + addr_sum(s.dst) + 6 + tcp_len as u64;
+    acc += u64::from(s.sport) + u64::from(s.dport);
+    acc += u64::from(s.seq) + u64::from(s.ack);
+    acc += ((tcp_len / 4) as u64) << 12 | u64::from(s.flags);
+    acc += u64::from(s.window);
+    for w in s.opts.chunks_exact(4) {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    !fold32(acc)
+}
+
+/// An address as big-endian 32-bit words, added (for a one's-complement sum: 2^16 = 1).
+#[inline]
+fn addr_sum<A: Family>(a: A) -> u64 {
+    match a.ip() {
+        IpAddr::V4(a) => u64::from(a.to_bits()),
+        IpAddr::V6(a) => {
+            let v = a.to_bits();
+            (0..4).map(|i| (v >> (32 * i)) as u64 & 0xffff_ffff).sum()
+        }
+    }
+}
+
+/// Fold a sum of fewer than 2^32 32-bit words to 16 bits, without a loop.
+#[inline]
+fn fold32(acc: u64) -> u16 {
+    let a = (acc & 0xffff_ffff) + (acc >> 32);
+    let a = (a & 0xffff) + (a >> 16);
+    let a = (a & 0xffff) + (a >> 16);
+    ((a & 0xffff) + (a >> 16)) as u16
 }
 
 /// Options of up to 20 bytes, written 4-aligned.
@@ -540,6 +606,96 @@ pub(crate) fn opening<A: Family>(s: &Session<A>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `write_segment`'s checksums, summed from the fields, against the ones computed over
+    /// the bytes written, both families, every option layout, frames grown and cut.
+    #[test]
+    fn test_written_segments_checksum_like_a_full_computation() {
+        use core::net::{Ipv4Addr, Ipv6Addr};
+
+        use crate::frame::VecFrame;
+
+        fn check<A: Family>(src: A, dst: A, start_len: usize, opts: &Opts, n: u32) {
+            let mut f = VecFrame::with_room(&vec![0xa5; start_len], 64, 256);
+            let seg = Seg {
+                src,
+                dst,
+                sport: 40000 + n as u16,
+                dport: 80,
+                seq: n.wrapping_mul(0x9e37_79b9),
+                ack: !n.wrapping_mul(0x85eb_ca6b),
+                flags: flag::SYN | flag::ACK,
+                window: 65535 - n as u16,
+                opts: opts.as_slice(),
+            };
+            let (l4, end) = write_segment::<A, VecFrame>(&mut f, 14, &seg).unwrap();
+            let d = f.data();
+            assert_eq!(d.len(), end);
+            assert_eq!(end - l4, 20 + opts.as_slice().len());
+            let stored = u16::from_be_bytes([d[l4 + 16], d[l4 + 17]]);
+            let mut z = d.to_vec();
+            z[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+            A::fill_tcp_checksum(&mut z, 14, l4, end);
+            assert_eq!(stored, u16::from_be_bytes([z[l4 + 16], z[l4 + 17]]));
+            if !A::V6 {
+                assert!(checksum::ipv4_header_ok(&d[14..l4]));
+            }
+        }
+        let layouts = [
+            syn_opts(1460, true, Some((0x0102_0304, 0xfffe_fdfc)), Some(7)),
+            syn_opts(536, false, None, None),
+            syn_opts(8940, false, Some((1, 0)), None),
+            syn_opts(1220, true, None, Some(14)),
+            Opts {
+                buf: [0; 20],
+                len: 0,
+            },
+        ];
+        for n in 0..64u32 {
+            let o = &layouts[n as usize % layouts.len()];
+            let len = 54 + (n as usize * 7) % 80;
+            let a4 = Ipv4Addr::from_bits(0xc612_0000 | n);
+            check(a4, Ipv4Addr::new(198, 18, 1, 100), len, o, n);
+            let a6 = Ipv6Addr::from_bits(0x2001_0002_u128 << 96 | u128::from(n) << 40 | 0xffff);
+            check(a6, "2001:2::1:100".parse().unwrap(), len + 20, o, n);
+        }
+    }
+
+    #[test]
+    fn test_option_shortcuts_read_like_the_walk() {
+        fn both(opts: &[u8]) {
+            let mut seg = vec![0u8; 20];
+            seg[12] = (((20 + opts.len()) / 4) as u8) << 4;
+            seg.extend_from_slice(opts);
+            let walked = walk_read_opts(tcp::TcpOptions::new(opts));
+            assert_eq!(read_opts(&seg, 0), walked, "{opts:?}");
+        }
+        let linux = syn_opts(1460, true, Some((0x0102_0304, 0xa0b0_c0d0)), Some(7));
+        let linux = linux.as_slice();
+        assert_eq!(linux.len(), 20);
+        both(linux);
+        both(&[]);
+        // Every single-byte change of Linux's layout (a window scale above 14 included), and
+        // the other layouts: the shortcut and the walk agree.
+        for i in 0..linux.len() {
+            for v in [0u8, 1, 2, 3, 4, 8, 10, 15, 0xff] {
+                let mut o = linux.to_vec();
+                o[i] = v;
+                both(&o);
+            }
+        }
+        both(syn_opts(536, false, None, None).as_slice());
+        both(syn_opts(1460, false, Some((5, 6)), Some(2)).as_slice());
+        both(syn_opts(1460, true, None, Some(2)).as_slice());
+        let r = read_opts(
+            &[&[0u8; 12][..], &[0xa0, 0, 0, 0, 0, 0, 0, 0], linux].concat(),
+            0,
+        );
+        assert_eq!(r.mss, Some(1460));
+        assert_eq!(r.wscale, Some(7));
+        assert!(r.sack);
+        assert_eq!(r.ts, Some((0x0102_0304, 0xa0b0_c0d0)));
+    }
 
     #[test]
     fn test_rescale_windows() {

@@ -81,7 +81,7 @@ impl Worker {
                 return self.new_flow_with(pkt, sid, key, None);
             }
         }
-        let keys = pkt.snap.syn_cookies.ok_or(DropReason::NoService)?;
+        let keys = pkt.snap.syn_cookies.as_ref().ok_or(DropReason::NoService)?;
         let tuple = Tuple {
             client: key.src,
             cport: key.sport,
@@ -104,7 +104,7 @@ impl Worker {
             t.seq_number().wrapping_sub(1),
             t.ack_number().wrapping_sub(1),
         );
-        let mssi = syncookie::check(&keys, &tuple, isn, cookie, count).map_err(|e| match e {
+        let mssi = syncookie::check(keys, &tuple, isn, cookie, count).map_err(|e| match e {
             CookieError::Stale => DropReason::SynProxyCookieStale,
             CookieError::Bad => DropReason::SynProxyCookieBad,
         })?;
