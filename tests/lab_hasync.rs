@@ -376,6 +376,20 @@ impl Seen {
         }
     }
 
+    /// Print the answers seen, how many came after `t_crash`, and the time since `t0`.
+    fn report(&self, what: &str, t_crash: f64, t0: Instant) {
+        let after: usize = self
+            .answers
+            .values()
+            .map(|a| a.iter().filter(|(t, _)| *t > t_crash).count())
+            .sum();
+        eprintln!(
+            "{what}: {} answers ({after} after the crash), no error; {:.0} s",
+            self.count("tcp"),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+
     /// Connections and flows with fewer than `n` answers after `t`.
     fn answered_fewer(&self, t: f64, n: usize) -> Vec<String> {
         let keys = self
@@ -907,16 +921,7 @@ fn proxy_failover(mode: &str) {
         s.count("tcp"),
         "nginx logged every answer"
     );
-    let after: usize = s
-        .answers
-        .values()
-        .map(|a| a.iter().filter(|(t, _)| *t > t_crash).count())
-        .sum();
-    eprintln!(
-        "{mode} PROXY: {} answers ({after} after the crash), no error; {:.0} s",
-        s.count("tcp"),
-        t0.elapsed().as_secs_f64()
-    );
+    s.report(&format!("{mode} PROXY"), t_crash, t0);
 }
 
 #[test]
@@ -975,16 +980,7 @@ fn syn_proxy_failover(mode: &str) {
     );
     let s = a.finish();
     assert_backends(&s, "s");
-    let after: usize = s
-        .answers
-        .values()
-        .map(|a| a.iter().filter(|(t, _)| *t > t_crash).count())
-        .sum();
-    eprintln!(
-        "{mode} SYN proxy: {} answers ({after} after the crash), no error; {:.0} s",
-        s.count("tcp"),
-        t0.elapsed().as_secs_f64()
-    );
+    s.report(&format!("{mode} SYN proxy"), t_crash, t0);
 }
 
 #[test]

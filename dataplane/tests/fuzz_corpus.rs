@@ -2,7 +2,8 @@
 //! stable CI exercises what the fuzzer does; an ignored test replays the crash reproducers a
 //! local fuzzing run left (`fuzz/artifacts/pipeline/`).
 //!
-//! The seeds are written by the ignored test `write_seed_corpus`:
+//! The seeds are written by the ignored test `write_seed_corpus` (which keeps the `repro-*`
+//! files: reproducers of crashes a fuzzing run found, fixed since):
 //! `cargo test -p dataplane --test fuzz_corpus -- --ignored write_seed_corpus`.
 
 use std::net::IpAddr;
@@ -13,7 +14,7 @@ use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker};
-use etherparse::{PacketBuilder, TcpOptionElement};
+use etherparse::TcpOptionElement;
 use testkit::corpus::files_under;
 use testkit::packet::*;
 
@@ -159,8 +160,14 @@ fn syn_flow(
 fn write_seed_corpus() {
     let dir = fuzz_dir().join("corpus/pipeline");
     std::fs::create_dir_all(&dir).unwrap();
+    // Reproducers a fuzzing run found (`repro-*`) are kept: they are not written here.
     for f in files_under(&dir) {
-        std::fs::remove_file(f).unwrap();
+        let repro = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("repro-"));
+        if !repro {
+            std::fs::remove_file(f).unwrap();
+        }
     }
     let c4 = ip(CLIENT4);
     let c6 = ip(CLIENT6);
@@ -523,42 +530,17 @@ fn write_seed_corpus() {
     syn_proxy_seeds(&dir);
 }
 
-/// A TCP segment with sequence and acknowledgement numbers and options.
-#[allow(clippy::too_many_arguments)]
+/// A TCP segment with sequence and acknowledgement numbers and options, window 65535.
 fn seg(
     macs: ([u8; 6], [u8; 6]),
-    (src, sport): (IpAddr, u16),
-    (dst, dport): (IpAddr, u16),
-    (seq, ack): (u32, Option<u32>),
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    numbers: (u32, Option<u32>),
     flags: u8,
     opts: &[TcpOptionElement],
     payload: &[u8],
 ) -> Vec<u8> {
-    let e = PacketBuilder::ethernet2(macs.0, macs.1);
-    let b = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => e.ipv4(s.octets(), d.octets(), 64),
-        (IpAddr::V6(s), IpAddr::V6(d)) => e.ipv6(s.octets(), d.octets(), 64),
-        _ => panic!("mixed families"),
-    };
-    let mut t = b.tcp(sport, dport, seq, 65535);
-    if flags & SYN != 0 {
-        t = t.syn();
-    }
-    if let Some(a) = ack {
-        t = t.ack(a);
-    }
-    if flags & PSH != 0 {
-        t = t.psh();
-    }
-    if flags & RST != 0 {
-        t = t.rst();
-    }
-    if !opts.is_empty() {
-        t = t.options(opts).unwrap();
-    }
-    let mut out = Vec::new();
-    t.write(&mut out, payload).unwrap();
-    out
+    tcp_segment(macs, src, dst, numbers, flags, 65535, opts, payload)
 }
 
 fn tcp_u32(frame: &[u8], at: usize) -> u32 {

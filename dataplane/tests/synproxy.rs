@@ -16,8 +16,8 @@ use dataplane::sync::{
 use dataplane::syncookie::{CookieKey, CookieKeys};
 use dataplane::wire::DropReason;
 use dataplane::worker::{InstallOutcome, Verdict, Worker, WorkerConfig};
-use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
-use testkit::packet::{icmp_error_quoting, CLIENT_MAC};
+use etherparse::{NetSlice, SlicedPacket, TcpOptionElement as Opt, TransportSlice};
+use testkit::packet::{icmp_error_quoting, tcp_segment, CLIENT_MAC, PSH, RST, SYN};
 use testkit::topology::{GW0, GW1};
 
 mod common;
@@ -38,9 +38,9 @@ fn keys(cur: [u8; 16], prev: Option<[u8; 16]>) -> CookieKeys {
 /// A TCP segment with `flags` ("S", "SA", "A", "PA", "R", "RA").
 #[allow(clippy::too_many_arguments)]
 fn seg(
-    (mac_src, mac_dst): ([u8; 6], [u8; 6]),
-    (src, sp): (IpAddr, u16),
-    (dst, dp): (IpAddr, u16),
+    macs: ([u8; 6], [u8; 6]),
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
     seq: u32,
     ack: u32,
     flags: &str,
@@ -48,31 +48,10 @@ fn seg(
     opts: &[Opt],
     payload: &[u8],
 ) -> Vec<u8> {
-    let e = PacketBuilder::ethernet2(mac_src, mac_dst);
-    let ipb = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => e.ipv4(s.octets(), d.octets(), 64),
-        (IpAddr::V6(s), IpAddr::V6(d)) => e.ipv6(s.octets(), d.octets(), 64),
-        _ => unreachable!(),
-    };
-    let mut t = ipb.tcp(sp, dp, seq, window);
-    if flags.contains('S') {
-        t = t.syn();
-    }
-    if flags.contains('A') {
-        t = t.ack(ack);
-    }
-    if flags.contains('P') {
-        t = t.psh();
-    }
-    if flags.contains('R') {
-        t = t.rst();
-    }
-    if !opts.is_empty() {
-        t = t.options(opts).unwrap();
-    }
-    let mut out = Vec::new();
-    t.write(&mut out, payload).unwrap();
-    out
+    let bit = |c: char, b: u8| if flags.contains(c) { b } else { 0 };
+    let bits = bit('S', SYN) | bit('P', PSH) | bit('R', RST);
+    let ack = flags.contains('A').then_some(ack);
+    tcp_segment(macs, src, dst, (seq, ack), bits, window, opts, payload)
 }
 
 /// A frame out, its checksums and lengths checked.

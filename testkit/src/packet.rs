@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use dataplane::frame::Frame;
 use dataplane::fuzzing::{backend_mac, port_mac};
-use etherparse::{PacketBuilder, PacketBuilderStep};
+use etherparse::{PacketBuilder, PacketBuilderStep, TcpOptionElement};
 
 /// The client-side router's MAC.
 pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xc1];
@@ -87,6 +87,43 @@ pub fn tcp_ttl(
     }
     let mut out = Vec::with_capacity(b.size(payload.len()));
     b.write(&mut out, payload).unwrap();
+    out
+}
+
+/// A TCP segment with its numbers: `ack` (when given, the ACK flag too), `flags` (the SYN, PSH,
+/// RST and FIN bits), `window` and `opts`.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_segment(
+    macs: ([u8; 6], [u8; 6]),
+    (src, sport): (IpAddr, u16),
+    (dst, dport): (IpAddr, u16),
+    (seq, ack): (u32, Option<u32>),
+    flags: u8,
+    window: u16,
+    opts: &[TcpOptionElement],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = ip_step(macs, src, dst, 64).tcp(sport, dport, seq, window);
+    if flags & SYN != 0 {
+        t = t.syn();
+    }
+    if let Some(a) = ack {
+        t = t.ack(a);
+    }
+    if flags & PSH != 0 {
+        t = t.psh();
+    }
+    if flags & RST != 0 {
+        t = t.rst();
+    }
+    if flags & FIN != 0 {
+        t = t.fin();
+    }
+    if !opts.is_empty() {
+        t = t.options(opts).expect("options fit a TCP header");
+    }
+    let mut out = Vec::new();
+    t.write(&mut out, payload).expect("a segment");
     out
 }
 
