@@ -389,15 +389,9 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
     assert_eq!(total(&calm, "ferrovs_worker_syn_cookies_sent_total"), 0.0);
 
     let flood = lab.flood_n(&vip, AUTO_FLOOD_SYNS);
-    let t0 = std::time::Instant::now();
-    let mut on_after = None;
-    while t0.elapsed() < Duration::from_secs(20) {
-        if engaged(&lab.scrape()) == Some(1.0) {
-            on_after = Some(t0.elapsed());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let on_after = time_until(Duration::from_secs(20), || {
+        engaged(&lab.scrape()) == Some(1.0)
+    });
     // New connections while it is engaged (the flood still runs: 2 s or more).
     let mut new_ok = 0;
     let mut new_failed = Vec::new();
@@ -417,15 +411,9 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
         );
     };
     // It lets go: 3 s below the off level after the flood, plus a window; 30 s allowed.
-    let t1 = std::time::Instant::now();
-    let mut off_after = None;
-    while t1.elapsed() < Duration::from_secs(30) {
-        if engaged(&lab.scrape()) == Some(0.0) {
-            off_after = Some(t1.elapsed());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let off_after = time_until(Duration::from_secs(30), || {
+        engaged(&lab.scrape()) == Some(0.0)
+    });
     let after = lab.scrape();
     let cookies = total(&mid, "ferrovs_worker_syn_cookies_sent_total");
     let valid = total(&mid, "ferrovs_worker_syn_cookies_valid_total");
@@ -466,4 +454,16 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
         "cookies sent after the release"
     );
     assert_eq!(engaged(&last), Some(0.0));
+}
+
+/// How long `ok` took to hold, polled every 200 ms; `None` if it did not within `limit`.
+fn time_until(limit: Duration, mut ok: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < limit {
+        if ok() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
 }

@@ -420,21 +420,21 @@ pub(crate) fn to_client(d: &mut [u8], l4: usize, st: &SynProxyState) {
     t[16..18].copy_from_slice(&csum.to_be_bytes());
 }
 
-/// The TCP segment quoted in an ICMP error about an open session (`q` at the quoted L4 header,
-/// `len` bytes of it present), put in the terms of the end the error goes to. Towards the
+/// The TCP segment quoted in an ICMP error about an open session (`q`), put in the terms of
+/// the end the error goes to. Towards the
 /// server (`to_server`: the quote is a segment we sent the client) the sequence number goes
 /// back to the server's: its stack checks that the quote's sequence number is one it sent
 /// (Linux: `between(seq, snd_una, snd_nxt)`) and ignores the error otherwise, so a path MTU
 /// towards the client would never be learnt. Towards the client (the quote is a segment we
 /// sent the server) the acknowledgement goes back to the client's. The quoted checksum is
 /// updated when the quote holds it; options are left as they are.
-pub(crate) fn quote(d: &mut [u8], q: usize, len: usize, st: &SynProxyState, to_server: bool) {
+pub(crate) fn quote(d: &mut [u8], q: &super::Quote, st: &SynProxyState, to_server: bool) {
     let (at, delta) = if to_server {
         (4, st.seq)
     } else {
         (8, st.seq.wrapping_neg())
     };
-    let Some(t) = d.get_mut(q..q + len) else {
+    let Some(t) = d.get_mut(q.l4..q.l4 + q.l4_len) else {
         return;
     };
     if t.len() < at + 4 || (!to_server && t.len() > 13 && t[13] & flag::ACK == 0) {

@@ -435,9 +435,9 @@ impl Repr {
         p.set_src_addr(self.src_addr);
         p.set_dst_addr(self.dst_addr);
         // The checksum skips its own field: no need to zero it first.
-        let mut h = [0u8; HEADER_LEN];
-        h.copy_from_slice(&p.buffer.as_ref()[..HEADER_LEN]);
-        p.set_checksum(checksum::ipv4_header_checksum_20(&h));
+        let h = <&[u8; HEADER_LEN]>::try_from(&p.buffer.as_ref()[..HEADER_LEN]);
+        let c = h.map_or(0, checksum::ipv4_header_checksum_20);
+        p.set_checksum(c);
     }
 }
 

@@ -86,19 +86,17 @@ impl Worker {
         let Some(&s) = t.get(slot) else {
             return Err(DropReason::IcmpNoSession);
         };
-        if proto == L4Proto::Tcp && s.flags & Session::<A>::FLAG_SYNPROXY_OPEN != 0 {
-            let st = t.synproxy(slot);
-            let len = pkt.p.l3_end.saturating_sub(inner.l4_off);
-            let to_server = dir == crate::session::Direction::Inbound;
-            synproxy::quote(pkt.frame.data_mut(), inner.l4_off, len, &st, to_server);
-        }
-        self.counters.icmp_translated.inc();
         let q = Quote {
             l3: inner.l3_off,
             l4: inner.l4_off,
             l4_len: pkt.p.l3_end.saturating_sub(inner.l4_off),
             proto,
         };
+        if proto == L4Proto::Tcp && s.flags & Session::<A>::FLAG_SYNPROXY_OPEN != 0 {
+            let to_server = dir == crate::session::Direction::Inbound;
+            synproxy::quote(pkt.frame.data_mut(), &q, &t.synproxy(slot), to_server);
+        }
+        self.counters.icmp_translated.inc();
         match dir {
             // The quote is a packet we sent towards the backend: tell the client about its own
             // packet as it sent it.
