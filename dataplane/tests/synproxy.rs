@@ -635,24 +635,54 @@ fn lost_syn_is_sent_again_with_the_clients_next_segment() {
     assert_eq!(s.state_name(), "ESTABLISHED");
 }
 
-/// Data sent with the cookie's ACK whose TCP checksum does not verify is not held (the gateway
-/// would replay it to the server as its own; a TCP endpoint drops such a segment and the client
-/// sends it again): the server leg still opens, and the replayed ACK carries no data, its
-/// checksum valid (found by the pipeline fuzzer: the corrupt data went out to the server).
+/// The gateway answers for the server, so it checks TCP checksums as an endpoint does: a
+/// corrupt SYN gets no cookie, a corrupt cookie ACK opens nothing (both counted as
+/// `bad_tcp_checksum`; the client sends them again), and corrupt data while the server leg
+/// opens is not held (the gateway would replay it to the server as its own; found by the
+/// pipeline fuzzer: the corrupt data went out to the server).
 #[test]
-fn corrupt_data_with_the_ack_is_not_held() {
+fn corrupt_segments_to_the_syn_proxy_are_dropped() {
     for v6 in [false, true] {
         let mut c = Case::new(FwdMethod::FullNat, v6, |_| {});
+        let mut f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
+        let n = f.len();
+        f[n - 1] ^= 0x20;
+        assert_eq!(
+            c.send(0, f).0,
+            Verdict::Drop(DropReason::BadTcpChecksum),
+            "v6={v6}: a corrupt SYN"
+        );
+        assert_eq!(c.w.counters().syn_cookies_sent.get(), 0, "v6={v6}");
         let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
         let cookie = c.send_tx(0, f, 0).seq;
         let mut f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
         let n = f.len();
         f[n - 1] ^= 0x20;
+        assert_eq!(
+            c.send(0, f).0,
+            Verdict::Drop(DropReason::BadTcpChecksum),
+            "v6={v6}: a corrupt ACK with data"
+        );
+        assert_eq!(c.sessions(), 0, "v6={v6}: the corrupt ACK opened nothing");
+        assert_eq!(c.w.counters().syn_cookies_valid.get(), 0, "v6={v6}");
+        assert_eq!(c.drop_count(DropReason::BadTcpChecksum), 2, "v6={v6}");
+        // The client's retransmission without data opens the leg; its next segment is corrupt.
+        let f = c.client_frame(8, cookie.wrapping_add(1), "A", &[], &[]);
         let o = c.send_tx(0, f, 1);
         assert!(o.syn, "v6={v6}: the server leg opens");
+        let lport = o.sport;
+        c.now -= 1;
+        let mut f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
+        let n = f.len();
+        f[n - 1] ^= 0x20;
+        assert_eq!(
+            c.send(0, f).0,
+            Verdict::Drop(DropReason::SynProxyPending),
+            "v6={v6}"
+        );
         assert_eq!(c.w.counters().syn_proxy_held.get(), 0, "v6={v6}");
         let f = c.server_frame(
-            o.sport,
+            lport,
             900,
             8,
             "SA",

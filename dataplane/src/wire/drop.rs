@@ -89,7 +89,8 @@ drop_reasons! {
     BadTcpDataOffset => "bad_tcp_data_offset",
     /// TCP option list malformed (length 0/1, past the end, wrong length for its kind).
     BadTcpOptions => "bad_tcp_options",
-    /// TCP checksum does not verify.
+    /// TCP checksum does not verify. Checked where the gateway is the TCP endpoint (the SYN
+    /// proxy's SYN and cookie ACK); forwarded segments are left to the real server to check.
     BadTcpChecksum => "bad_tcp_checksum",
     /// Datagram shorter than the 8-byte UDP header.
     TruncatedUdp => "truncated_udp",

@@ -82,6 +82,13 @@ impl Worker {
             }
         }
         let keys = pkt.snap.syn_cookies.as_ref().ok_or(DropReason::NoService)?;
+        // Here the gateway is the TCP endpoint, so it checks the checksum as one does: a
+        // corrupt SYN gets no cookie answer and a corrupt ACK opens nothing (the client sends
+        // either again).
+        let (l3, l4, end) = (pkt.p.l3_off, pkt.p.l4_off, pkt.p.l3_end);
+        if !A::tcp_checksum_ok(pkt.frame.data(), l3, l4, end) {
+            return Err(DropReason::BadTcpChecksum);
+        }
         let tuple = Tuple {
             client: key.src,
             cport: key.sport,
