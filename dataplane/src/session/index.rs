@@ -114,14 +114,11 @@ impl Index {
         }
     }
 
-    /// Touch the home bucket of `hash` so its cache line is in flight before [`Index::find`].
-    ///
-    /// Safe Rust has no prefetch instruction; a discarded load issued for a whole burst gives
-    /// the same memory-level parallelism on an out-of-order core.
+    /// Prefetch the home bucket of `hash` so its cache line is in flight before [`Index::find`].
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
         let (b, _) = self.home(hash);
-        core::hint::black_box(self.buckets[b as usize].val[0]);
+        super::prefetch::line(&self.buckets[b as usize]);
     }
 
     /// The first value in `hash`'s home bucket whose signature matches (a likely hit, not

@@ -37,6 +37,7 @@ mod index;
 #[cfg(feature = "fuzzing")]
 pub mod index_bench;
 pub mod persist;
+mod prefetch;
 mod table;
 pub mod tcp;
 mod timer;

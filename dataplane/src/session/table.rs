@@ -617,12 +617,12 @@ impl<A: SessionAddr> SessionTable<A> {
                 // The line the lookup compares first, then (IPv6) the other, which forwarding
                 // reads: the two misses overlap.
                 let (key_line, other) = match dir_of(v) {
-                    Direction::Inbound => (s.cport, s.bport),
-                    Direction::Reply => (s.bport, s.cport),
+                    Direction::Inbound => (&s.cport, &s.bport),
+                    Direction::Reply => (&s.bport, &s.cport),
                 };
-                core::hint::black_box(key_line);
+                super::prefetch::line(key_line);
                 if core::mem::size_of::<Session<A>>() > 64 {
-                    core::hint::black_box(other);
+                    super::prefetch::line(other);
                 }
             }
         }
