@@ -15,6 +15,9 @@
 //! daemons and peer; after a crash of gw's ferrovs (`lab/lab stop gw`), gw2's page shows the VIP
 //! owned and its peer down.
 //!
+//! Another gives the service `syn_proxy = "auto"` and floods it with hping3: the page's SYN
+//! proxy badge says what `ferrovsadm -L -n --syn-proxy` lists, calm, engaged and released.
+//!
 //! A third test hammers the console (lab/console-hammer.py: status polls, pages, unauthorised
 //! actions, oversized and malformed requests, silent clients) while a client opens connections
 //! through the VIP: every connection is served, in time.
@@ -50,9 +53,14 @@ impl Drop for Gateway {
 /// `lab up nat` without its gateway; the configuration gets the console; the test starts
 /// ferrovs itself and waits for the console to answer.
 fn lab_with_console() -> (Lab, Gateway) {
+    lab_with_console_edited(|toml| toml)
+}
+
+/// [`lab_with_console`] with the lab's configuration changed by `edit` first.
+fn lab_with_console_edited(edit: impl FnOnce(String) -> String) -> (Lab, Gateway) {
     let lab = Lab::create("fvc", "nat", &["--no-gateway"]);
     let cfg = lab.var("CONFIG").to_owned();
-    let toml = std::fs::read_to_string(&cfg).expect("config");
+    let toml = edit(std::fs::read_to_string(&cfg).expect("config"));
     let at = toml
         .find("admin_socket = ")
         .expect("[control] admin_socket");
@@ -413,6 +421,13 @@ fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
         b.listing(),
         before,
         "the page lists what ferrovsadm -L -n lists"
+    );
+    // The service's SYN proxy (off in this lab): the mode ferrovsadm -L --syn-proxy lists.
+    let sp = syn_proxy_row(&lab, &vip);
+    assert_eq!(sp[2..], ["off", "0/1", "-", "-"], "{sp:?}");
+    assert_eq!(
+        b.eval("document.querySelector('div.service .syn-proxy').textContent"),
+        json!(format!("SYN proxy {}", sp[2]))
     );
     let summary = b.eval("document.getElementById('summary').textContent");
     assert!(
@@ -966,4 +981,108 @@ fn lab_console_shows_ha_ownership_and_sync_state() {
         );
         b.screenshot(&artifacts().join("console-ha-gw2.png"));
     }
+}
+
+/// `ferrovsadm -L -n --syn-proxy`'s row for `service` (`VIP:PORT`), split on blanks:
+/// `[TCP, VIP:PORT, mode, engaged/workers, switched on, switched off]`.
+fn syn_proxy_row(lab: &Lab, service: &str) -> Vec<String> {
+    let (code, out, err) = ferrovsadm(lab, &["-L", "-n", "--syn-proxy", "-t", service]);
+    assert_eq!(code, 0, "ferrovsadm -L -n --syn-proxy: {err}");
+    let row = out.lines().nth(1).unwrap_or_default();
+    row.split_whitespace().map(str::to_owned).collect()
+}
+
+/// What the page's SYN proxy badge says for an `auto` service whose `ferrovsadm` row is `row`.
+fn auto_badge(row: &[String]) -> String {
+    let (engaged, workers) = row[3].split_once('/').expect("ENGAGED/WORKERS");
+    format!(
+        "SYN proxy auto: engaged on {engaged} of {workers} workers, switched on {}, off {}",
+        row[4], row[5]
+    )
+}
+
+/// `syn_proxy = "auto"` in the page: the demo service with the SYN proxy on `auto` (on at 500
+/// SYNs a second, off after 5 s below 100); the service's badge in the page Chromium renders
+/// says what `ferrovsadm -L -n --syn-proxy` lists, calm, while an hping3 flood has the proxy
+/// engaged, and after it let go (switched on 1, off 1).
+#[test]
+fn lab_console_shows_the_auto_syn_proxy_engaged_and_released() {
+    let (lab, _gw) = lab_with_console_edited(|toml| {
+        let svc = "forward = \"nat\"\n";
+        assert_eq!(toml.matches(svc).count(), 1, "one NAT service:\n{toml}");
+        format!(
+            "{}\n[syn_proxy]\nsecret = \"5f1c0a3e9b27d4866e0f1b2c3d4e5a69\"\n\
+             auto_on_syn_rate = 500\nauto_off_syn_rate = 100\nauto_hold = 5\n",
+            toml.replace(svc, &format!("{svc}syn_proxy = \"auto\"\n"))
+        )
+    });
+    let vip = lab.var("VIP").to_owned();
+    let service = format!("{vip}:80");
+    let calm = syn_proxy_row(&lab, &service);
+    assert_eq!(
+        calm,
+        ["TCP", service.as_str(), "auto", "0/1", "0", "0"],
+        "calm, one worker"
+    );
+    let badge = "document.querySelector('div.service .syn-proxy')?.textContent";
+    let mut b = Browser::start(&lab, "gw", &artifacts().join("chromium-syn-proxy.log"));
+    b.call(
+        "Page.navigate",
+        json!({ "url": format!("http://{CONSOLE}/") }),
+    );
+    let shows = |b: &mut Browser, text: &str| {
+        b.wait(
+            &format!("({badge}) === {}", json!(text)),
+            Duration::from_secs(20),
+        );
+    };
+    shows(&mut b, &auto_badge(&calm));
+
+    // The flood: SYNs 50 µs apart from an address of the client LAN that does not exist (the
+    // answers go to the client's MAC and its kernel drops them), bounded by 30 s.
+    let mut flood = lab.spawn_quiet(
+        "client",
+        &[
+            "timeout",
+            "30",
+            "hping3",
+            "-q",
+            "-S",
+            "-p",
+            "80",
+            "-a",
+            "198.18.1.77",
+            "-c",
+            "20000",
+            "-i",
+            "u50",
+            &vip,
+        ],
+    );
+    let engaged = poll(Duration::from_secs(20), || {
+        syn_proxy_row(&lab, &service).get(3).map(String::as_str) == Some("1/1")
+    });
+    let on = syn_proxy_row(&lab, &service);
+    assert!(engaged.is_some(), "the flood never engaged it: {on:?}");
+    assert_eq!(
+        on[..5],
+        ["TCP", service.as_str(), "auto", "1/1", "1"],
+        "{on:?}"
+    );
+    // Engaged for the rest of the flood and auto_hold after it: the page catches it.
+    shows(&mut b, &auto_badge(&on));
+    b.screenshot(&artifacts().join("console-syn-proxy-engaged.png"));
+    let _ = flood.wait();
+
+    let released = poll(Duration::from_secs(30), || {
+        syn_proxy_row(&lab, &service).get(3).map(String::as_str) == Some("0/1")
+    });
+    let off = syn_proxy_row(&lab, &service);
+    assert!(released.is_some(), "never let go: {off:?}");
+    assert_eq!(
+        off,
+        ["TCP", service.as_str(), "auto", "0/1", "1", "1"],
+        "released once"
+    );
+    shows(&mut b, &auto_badge(&off));
 }

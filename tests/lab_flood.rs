@@ -132,6 +132,21 @@ impl Lab {
         }
     }
 
+    /// `ferrovsadm -L -n --syn-proxy -t VIP:80`'s row for the service, split on blanks:
+    /// `[TCP, VIP:80, mode, engaged/workers, switched on, switched off]`.
+    fn syn_proxy_row(&self, vip: &str) -> Vec<String> {
+        let service = format!("{vip}:80");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrovsadm"))
+            .args(["-L", "-n", "--syn-proxy", "-t", &service])
+            .env("FERROVS_SOCKET", self.var("FERROVS_SOCKET"))
+            .output()
+            .expect("ferrovsadm");
+        assert!(out.status.success(), "ferrovsadm: {}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let row = stdout.lines().nth(1).unwrap_or_default();
+        row.split_whitespace().map(str::to_owned).collect()
+    }
+
     fn wrk(&self, secs: u32) -> Child {
         let url = format!("http://{}/", self.var("VIP"));
         let d = format!("{secs}s");
@@ -363,6 +378,7 @@ fn sample(scrape: &str, name: &str, labels: &str) -> Option<f64> {
 /// the hping3 flood engages the proxy (seen in `ferrovs_service_syn_proxy_engaged_workers`) and
 /// connections opened then get through the cookie path; after the flood the proxy lets go
 /// (`ferrovs_service_syn_proxy_switches_total` on and off) and connections go straight again.
+/// `ferrovsadm -L --syn-proxy` says the same as the metrics: calm, engaged, released.
 /// The table is large (262,144) so that the flood's sessions from before the proxy engaged
 /// (at most two seconds of it) stay below the off fill level.
 #[test]
@@ -386,12 +402,20 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
     }
     let calm = lab.scrape();
     assert_eq!(engaged(&calm), Some(0.0), "calm: engaged\n{calm}");
+    let row = |r: &[&str]| -> Vec<String> {
+        let mut v = vec!["TCP".to_owned(), format!("{vip}:80"), "auto".to_owned()];
+        v.extend(r.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    assert_eq!(lab.syn_proxy_row(&vip), row(&["0/1", "0", "0"]), "calm");
     assert_eq!(total(&calm, "ferrovs_worker_syn_cookies_sent_total"), 0.0);
 
     let flood = lab.flood_n(&vip, AUTO_FLOOD_SYNS);
     let on_after = time_until(Duration::from_secs(20), || {
         engaged(&lab.scrape()) == Some(1.0)
     });
+    // Engaged (it stays so while the flood runs and auto_hold after): ferrovsadm shows it.
+    let adm_on = lab.syn_proxy_row(&vip);
     // New connections while it is engaged (the flood still runs: 2 s or more).
     let mut new_ok = 0;
     let mut new_failed = Vec::new();
@@ -415,6 +439,7 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
         engaged(&lab.scrape()) == Some(0.0)
     });
     let after = lab.scrape();
+    let adm_off = lab.syn_proxy_row(&vip);
     let cookies = total(&mid, "ferrovs_worker_syn_cookies_sent_total");
     let valid = total(&mid, "ferrovs_worker_syn_cookies_valid_total");
     eprintln!(
@@ -430,6 +455,21 @@ fn lab_fullnat_syn_flood_engages_the_auto_syn_proxy_and_it_lets_go() {
     assert!(
         switches(&after, "on") >= 1.0 && switches(&after, "off") >= 1.0,
         "{after}"
+    );
+    assert_eq!(
+        adm_on.get(..4),
+        Some(&row(&["1/1"])[..]),
+        "engaged: {adm_on:?}"
+    );
+    // Released, nothing switches any more: the same counts as the metrics.
+    assert_eq!(
+        adm_off,
+        row(&[
+            "0/1",
+            &switches(&after, "on").to_string(),
+            &switches(&after, "off").to_string()
+        ]),
+        "released\n{after}"
     );
     assert!(
         cookies >= 1000.0,

@@ -175,6 +175,7 @@ pub fn run(
             let q = ListQuery {
                 service: match what {
                     ListWhat::Service(k) => Some(k),
+                    ListWhat::SynProxy(k) => k,
                     _ => None,
                 },
                 connections: what == ListWhat::Connections,
@@ -191,6 +192,7 @@ pub fn run(
                 },
                 ListWhat::Connections => format::connections(&l.connections, &f, names),
                 ListWhat::Timeout => format::timeouts(&l),
+                ListWhat::SynProxy(_) => format::syn_proxy(&l, &f, names),
                 ListWhat::Daemon | ListWhat::Ha | ListWhat::Announce => {
                     unreachable!("answered above")
                 }

@@ -19,7 +19,8 @@
 //! awk), how long, since when (UTC) and through which TAP. `-L --announce` ([`announce`]) lists
 //! the VIP routes kept for BIRD (ECMP): a status line (table, drained or not, BIRD up or not,
 //! sessions) and one row per VIP, state `announced`, `withdrawn`, `waiting` (worthy, held by
-//! `rise` / `hold_down`) or `drained`, how long, the route's device and why.
+//! `rise` / `hold_down`) or `drained`, how long, the route's device and why. `-L --syn-proxy`
+//! ([`syn_proxy`]) lists each service's SYN proxy: mode, workers engaged, switches.
 
 use core::fmt::Write as _;
 use std::net::IpAddr;
@@ -28,7 +29,7 @@ use crate::ipvsadm::Format;
 use crate::names::Names;
 use crate::proto::{
     AnnounceListing, ConnEntry, DaemonEntry, DestEntry, Fwd, HaListing, HealthState, Listing,
-    Proto, ServiceEntry, IPVS_VERSION,
+    Proto, ServiceEntry, SynProxyMode, IPVS_VERSION,
 };
 use types::SchedFlag;
 
@@ -519,6 +520,37 @@ pub fn save(l: &Listing, numeric: bool, names: &dyn Names) -> String {
             }
             out.push('\n');
         }
+    }
+    out
+}
+
+/// `ferrovsadm -L --syn-proxy`: per service, the SYN proxy's mode, the workers that answer its
+/// SYNs with cookies now (of all), and for `auto` how often a worker engaged it and let it go
+/// (`-` for the other modes, which do not switch); `n/a` from a gateway that does not report it.
+pub fn syn_proxy(l: &Listing, f: &Format, names: &dyn Names) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<33} {:<5} {:<8} {:>10} {:>11}",
+        "Prot LocalAddress:Port", "Mode", "Engaged", "SwitchedOn", "SwitchedOff"
+    );
+    for s in sorted_services(l, f) {
+        let name = svc_name(s, false, f.numeric, names);
+        let Some(p) = &s.syn_proxy else {
+            let _ = writeln!(out, "{name:<33} n/a");
+            continue;
+        };
+        let (on, off) = if p.mode == SynProxyMode::Auto {
+            (p.engaged_total.to_string(), p.released_total.to_string())
+        } else {
+            ("-".to_owned(), "-".to_owned())
+        };
+        let _ = writeln!(
+            out,
+            "{name:<33} {:<5} {:<8} {on:>10} {off:>11}",
+            p.mode.name(),
+            format!("{}/{}", p.engaged_workers, p.workers)
+        );
     }
     out
 }

@@ -28,7 +28,7 @@ use crate::apply::{self, E_NO_SUCH_SERVICE};
 use crate::daemon::{self, DaemonError};
 use crate::proto::{
     AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, ListQuery, Listing,
-    Request, Response, ServiceKey, TimeoutsView,
+    Request, Response, ServiceKey, SynProxyState, TimeoutsView,
 };
 
 /// What the admin API needs from the running gateway.
@@ -72,6 +72,13 @@ pub trait AdminState {
     /// gateway cannot tell (the listing then prints `n/a`).
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {
         let _ = (svc, rs);
+        None
+    }
+
+    /// The SYN proxy of `svc` over the workers (`-L --syn-proxy`, the console); `None` when
+    /// the gateway cannot tell (the listing then prints `n/a`).
+    fn syn_proxy(&self, svc: &Service) -> Option<SynProxyState> {
+        let _ = svc;
         None
     }
 
@@ -144,6 +151,7 @@ pub fn listing(state: &dyn AdminState, q: &ListQuery) -> Result<Listing, String>
                 for (d, rs) in e.real_servers.iter_mut().zip(&s.real_servers) {
                     d.health = state.dest_health(s, rs);
                 }
+                e.syn_proxy = state.syn_proxy(s);
                 e
             })
             .collect(),

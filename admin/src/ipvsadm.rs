@@ -133,6 +133,9 @@ pub enum ListWhat {
     Ha,
     /// The VIP routes announced for ECMP (`--announce`, ferrovs).
     Announce,
+    /// Each service's SYN proxy: mode, workers engaged, switches (`--syn-proxy`, ferrovs); one
+    /// service with `-t`/`-u`.
+    SynProxy(Option<ServiceKey>),
 }
 
 /// A parsed command.
@@ -214,6 +217,7 @@ Usage:
   {p} --drain [--wait seconds]
   {p} --undrain
   {p} -L --announce
+  {p} -L --syn-proxy [virtual-service]
   {p} --add-laddr|--del-laddr -z local-address -t|u virtual-service -F port
   {p} --get-laddr [-t|u virtual-service]
   {p} -h
@@ -276,6 +280,8 @@ Options:
   --ha                          list the addresses director HA follows, owned or not (ferrovs)
   --daemon                      list the sync daemons (directions of session sync) that run
   --announce                    list the VIP routes announced for ECMP (ferrovs)
+  --syn-proxy                   list each service's SYN proxy: mode, workers engaged, switches
+                                (ferrovs)
   --wait         seconds        with --drain: wait up to this long for the sessions to end
   --laddr        -z address     the local address of --add-laddr/--del-laddr (DPVS)
   --ifname       -F port        the ferrovs port the local address lives on (DPVS's interface)
@@ -413,6 +419,7 @@ enum Tag {
     Drain,
     Undrain,
     Wait,
+    SynProxy,
     AddLaddr,
     DelLaddr,
     GetLaddr,
@@ -491,6 +498,7 @@ const OPTIONS: &[(&str, Option<char>, Arg, Tag)] = &[
     ("drain", None, Arg::None, Tag::Drain),
     ("undrain", None, Arg::None, Tag::Undrain),
     ("wait", None, Arg::Required, Tag::Wait),
+    ("syn-proxy", None, Arg::None, Tag::SynProxy),
     // DPVS's local-address commands and their options, with DPVS's short names.
     ("add-laddr", Some('P'), Arg::None, Tag::AddLaddr),
     ("del-laddr", Some('Q'), Arg::None, Tag::DelLaddr),
@@ -723,8 +731,8 @@ const CMD_NAMES: [&str; 21] = [
 ];
 
 /// `optnames[]`, indexed by the `OPTC_*` constants below, plus `laddr-pool`, `health`, `ha`,
-/// `announce`, `wait` and DPVS's `local-address` (`-z`) and `ifname` (`-F`).
-const OPT_NAMES: [&str; 41] = [
+/// `announce`, `wait`, DPVS's `local-address` (`-z`) and `ifname` (`-F`), and `syn-proxy`.
+const OPT_NAMES: [&str; 42] = [
     "numeric",
     "connection",
     "service-address",
@@ -766,6 +774,7 @@ const OPT_NAMES: [&str; 41] = [
     "wait",
     "local-address",
     "ifname",
+    "syn-proxy",
 ];
 
 const OPTC_NUMERIC: usize = 0;
@@ -809,34 +818,36 @@ const OPTC_ANNOUNCE: usize = 37;
 const OPTC_WAIT: usize = 38;
 const OPTC_LADDR: usize = 39;
 const OPTC_IFNAME: usize = 40;
+const OPTC_SYN_PROXY: usize = 41;
 
 /// `commands_v_options[][]` from ipvsadm 1.31, one row per [`Cmd`], one character per
 /// `OPTC_*`: `+` compulsory, `x` illegal, `1` at most one of these, ` ` optional. The 35th to
 /// 39th columns (`laddr-pool`, `health`, `ha`, `announce`, `wait`) and the `reload`, `ready`,
-/// `drain` and `undrain` rows are ferrovs's; the last two columns (`local-address`, `ifname`)
-/// and rows (`add-laddr`, `del-laddr`, `get-laddr`) are DPVS's, as its table has them.
-const LEGAL: [&[u8; 41]; 21] = [
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxx",
-    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxx",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   xxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxx",
-    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx xx",
-    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++",
-    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++",
-    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+/// `drain` and `undrain` rows are ferrovs's; the 40th and 41st columns (`local-address`,
+/// `ifname`) and rows (`add-laddr`, `del-laddr`, `get-laddr`) are DPVS's, as its table has
+/// them; the last column (`syn-proxy`) is ferrovs's again, legal with `list` only.
+const LEGAL: [&[u8; 42]; 21] = [
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxxx",
+    b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx xxxxxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" 11xxxxxxxxx11       xxxxxxx xxxxxx   xxx ",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxxx",
+    b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx xxx",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++x",
+    b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx++x",
+    b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// Tunnel types (`tunnames[]`).
@@ -1593,6 +1604,7 @@ fn take_option(
         }
         Tag::Ha => set_option(&mut e.options, OPTC_HA)?,
         Tag::Announce => set_option(&mut e.options, OPTC_ANNOUNCE)?,
+        Tag::SynProxy => set_option(&mut e.options, OPTC_SYN_PROXY)?,
         Tag::Wait => {
             set_option(&mut e.options, OPTC_WAIT)?;
             e.wait_s = Some(
@@ -1678,11 +1690,17 @@ fn check_command(
             has(OPTC_HA) && e.options & !(1u64 << OPTC_HA | 1u64 << OPTC_NUMERIC) != 0;
         let announce_conflict =
             has(OPTC_ANNOUNCE) && e.options & !(1u64 << OPTC_ANNOUNCE | 1u64 << OPTC_NUMERIC) != 0;
+        // `--syn-proxy` (ferrovs) lists the services' SYN proxy state: -n and one service go
+        // with it.
+        let syn_proxy_conflict = has(OPTC_SYN_PROXY)
+            && e.options & !(1u64 << OPTC_SYN_PROXY | 1u64 << OPTC_NUMERIC | 1u64 << OPTC_SERVICE)
+                != 0;
         if ((has(OPTC_CONNECTION) || has(OPTC_TIMEOUT) || has(OPTC_DAEMON))
             && (has(OPTC_STATS) || has(OPTC_RATE) || has(OPTC_THRESHOLDS) || has(OPTC_HEALTH)))
             || ((has(OPTC_TIMEOUT) || has(OPTC_DAEMON)) && has(OPTC_PERSISTENTCONN))
             || ha_conflict
             || announce_conflict
+            || syn_proxy_conflict
         {
             return Err(CliError::fail("options conflicts in the list command"));
         }
@@ -1787,6 +1805,8 @@ fn build_command(
                 ListWhat::Ha
             } else if has(OPTC_ANNOUNCE) {
                 ListWhat::Announce
+            } else if has(OPTC_SYN_PROXY) {
+                ListWhat::SynProxy(has_service.then(key))
             } else if has(OPTC_CONNECTION) {
                 ListWhat::Connections
             } else if has_service {

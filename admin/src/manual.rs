@@ -137,6 +137,10 @@ fn describe(long: &str) -> Option<(&'static str, &'static str)> {
              (ferrovs; for keepalived's vrrp_script).",
         ),
         "announce" => ("", "List the VIP routes announced for ECMP (ferrovs)."),
+        "syn-proxy" => (
+            "",
+            "List each service's SYN proxy: mode, workers engaged, switches (ferrovs).",
+        ),
         "drain" => (
             "",
             "Withdraw every announced VIP and keep forwarding established flows (ferrovs).",

@@ -423,6 +423,61 @@ pub struct ServiceEntry {
     pub counters: Counters,
     /// Real servers, in configuration order.
     pub real_servers: Vec<DestEntry>,
+    /// The SYN proxy's mode and state (ferrovs addition, `-L --syn-proxy`); `None` from a
+    /// gateway that does not report it. Added without a protocol version change, as
+    /// [`DestEntry::health`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syn_proxy: Option<SynProxyState>,
+}
+
+/// A service's `syn_proxy` setting, as the configuration names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynProxyMode {
+    /// SYNs go to the real servers.
+    Off,
+    /// Every worker answers the service's SYNs with cookies.
+    On,
+    /// Each worker engages it above a SYN rate or table fill and lets go with hysteresis.
+    Auto,
+}
+
+impl SynProxyMode {
+    /// Return the word the listing prints: `off`, `on` or `auto`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::On => "on",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+impl From<config::SynProxyMode> for SynProxyMode {
+    fn from(m: config::SynProxyMode) -> Self {
+        match m {
+            config::SynProxyMode::Off => Self::Off,
+            config::SynProxyMode::On => Self::On,
+            config::SynProxyMode::Auto => Self::Auto,
+        }
+    }
+}
+
+/// A service's SYN proxy over the gateway's workers, as the metrics
+/// `ferrovs_service_syn_proxy_*` count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SynProxyState {
+    /// The configured mode.
+    pub mode: SynProxyMode,
+    /// The gateway's workers.
+    pub workers: u32,
+    /// Workers answering the service's SYNs with cookies now: all with `on`, those that
+    /// engaged it with `auto`, none with `off`.
+    pub engaged_workers: u32,
+    /// `auto`: times a worker engaged it, summed over the workers (0 otherwise).
+    pub engaged_total: u64,
+    /// `auto`: times a worker let it go, summed over the workers (0 otherwise).
+    pub released_total: u64,
 }
 
 /// One connection (`ipvsadm -L -c`).
@@ -665,6 +720,7 @@ pub fn service_entry(
                 health: None,
             })
             .collect(),
+        syn_proxy: None,
     }
 }
 

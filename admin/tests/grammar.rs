@@ -483,6 +483,63 @@ fn health_is_a_listing_option() {
 }
 
 #[test]
+fn syn_proxy_is_a_listing_of_its_own() {
+    let n = Format {
+        numeric: true,
+        ..Format::default()
+    };
+    assert_eq!(
+        cmd("-L --syn-proxy"),
+        Command::List(ListWhat::SynProxy(None), Format::default())
+    );
+    assert_eq!(
+        cmd("-Ln --syn-proxy"),
+        Command::List(ListWhat::SynProxy(None), n)
+    );
+    assert_eq!(
+        cmd("-L --syn-proxy -u 10.0.0.1:53"),
+        Command::List(
+            ListWhat::SynProxy(Some(key(Proto::Udp, "10.0.0.1", 53))),
+            Format::default()
+        )
+    );
+    // Only with -L, once, and with -n and one service only.
+    for (line, want) in [
+        (
+            "-S --syn-proxy",
+            "Illegal 'syn-proxy' option with the 'save' command",
+        ),
+        (
+            "-A -t 10.0.0.1:80 --syn-proxy",
+            "Illegal 'syn-proxy' option with the 'add-service' command",
+        ),
+        (
+            "-L --syn-proxy --syn-proxy",
+            "multiple 'syn-proxy' options specified",
+        ),
+        (
+            "-L --syn-proxy --stats",
+            "options conflicts in the list command",
+        ),
+        (
+            "-L --syn-proxy --health",
+            "options conflicts in the list command",
+        ),
+        ("-L --syn-proxy -c", "options conflicts in the list command"),
+        (
+            "-L --syn-proxy --ha",
+            "options conflicts in the list command",
+        ),
+        (
+            "-L --syn-proxy --nosort",
+            "options conflicts in the list command",
+        ),
+    ] {
+        assert_eq!(err(line), (2, want.to_owned()), "{line}");
+    }
+}
+
+#[test]
 fn delete_forms() {
     assert_eq!(
         cmd("-D -t 10.10.10.140:80"),

@@ -11,7 +11,9 @@ mod common;
 
 use std::net::SocketAddr;
 
-use admin::proto::{ConnEntry, Counters, DestHealth, DestState, HealthState, Proto};
+use admin::proto::{
+    ConnEntry, Counters, DestHealth, DestState, HealthState, Proto, SynProxyMode, SynProxyState,
+};
 use common::{ok, run, MemState};
 
 fn data(name: &str) -> String {
@@ -645,4 +647,56 @@ fn health_appends_one_column_to_every_listing_format() {
             assert_eq!(*h, want, "{args:?} line {i}");
         }
     }
+}
+
+/// The reference table with SYN proxies on a 4-worker gateway: the TCP service on 10.0.0.1:80
+/// `auto`, engaged on 3 workers after 5 engagements and 2 releases; 10.0.0.2:443 `on`; the
+/// UDP service not reported (an older gateway).
+fn with_syn_proxy(mut s: MemState) -> MemState {
+    let sp = |mode, engaged_workers, engaged_total, released_total| SynProxyState {
+        mode,
+        workers: 4,
+        engaged_workers,
+        engaged_total,
+        released_total,
+    };
+    s.syn_proxy
+        .insert((ip("10.0.0.1"), 80), sp(SynProxyMode::Auto, 3, 5, 2));
+    s.syn_proxy
+        .insert((ip("10.0.0.2"), 443), sp(SynProxyMode::On, 4, 0, 0));
+    s
+}
+
+#[test]
+fn syn_proxy_is_listed_only_on_request() {
+    let mut s = with_syn_proxy(reference_state());
+    let r = run(&mut s, &["-L", "-n", "--syn-proxy"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Prot LocalAddress:Port            Mode  Engaged  SwitchedOn SwitchedOff
+TCP  10.0.0.1:80                  auto  3/4               5           2
+TCP  10.0.0.2:443                 on    4/4               -           -
+UDP  10.0.0.1:53                  n/a
+"
+    );
+    let one = run(
+        &mut s,
+        &["-L", "-n", "--syn-proxy", "-t", "10.0.0.2:443"],
+        "",
+    );
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert_eq!(
+        one.stdout,
+        "Prot LocalAddress:Port            Mode  Engaged  SwitchedOn SwitchedOff
+TCP  10.0.0.2:443                 on    4/4               -           -
+"
+    );
+    let none = run(&mut s, &["-L", "--syn-proxy", "-t", "10.0.0.9:80"], "");
+    assert_eq!((none.code, none.stderr.as_str()), (1, "No such service\n"));
+    // Without --syn-proxy every listing stays ipvsadm's, byte for byte.
+    let plain = run(&mut s, &["-L", "-n", "--nosort"], "");
+    assert_eq!(plain.stdout, data("ref_list_n.txt"));
+    let health = run(&mut s, &["-L", "-n", "--health"], "");
+    assert!(!health.stdout.contains("auto"), "{}", health.stdout);
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use admin::handler::AdminState;
 use admin::names::NameTables;
-use admin::proto::{ConnEntry, Counters, DestHealth, DestState, Request, Response};
+use admin::proto::{ConnEntry, Counters, DestHealth, DestState, Request, Response, SynProxyState};
 use config::{Config, RealServer, Service};
 
 /// A base configuration: one port on 10.0.0.0/8 and 2001:db8::/32, and a FullNAT pool.
@@ -35,6 +35,8 @@ pub struct MemState {
     pub dest_states: HashMap<(IpAddr, u16, IpAddr, u16), DestState>,
     /// Health per (vip, vport, rs, rs port); absent = the gateway does not say (`n/a`).
     pub health: HashMap<(IpAddr, u16, IpAddr, u16), DestHealth>,
+    /// The SYN proxy per (vip, vport); absent = the gateway does not say (`n/a`).
+    pub syn_proxy: HashMap<(IpAddr, u16), SynProxyState>,
     pub conns: Vec<ConnEntry>,
     pub commits: usize,
     pub zeroed: Vec<Option<(IpAddr, u16)>>,
@@ -62,6 +64,7 @@ impl MemState {
             svc_counters: HashMap::new(),
             dest_states: HashMap::new(),
             health: HashMap::new(),
+            syn_proxy: HashMap::new(),
             conns: Vec::new(),
             commits: 0,
             zeroed: Vec::new(),
@@ -120,6 +123,10 @@ impl AdminState for MemState {
 
     fn conn_table_size(&self) -> u32 {
         self.table_size
+    }
+
+    fn syn_proxy(&self, svc: &Service) -> Option<SynProxyState> {
+        self.syn_proxy.get(&(svc.vip, svc.port)).copied()
     }
 
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {

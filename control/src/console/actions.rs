@@ -403,6 +403,7 @@ mod tests {
                     state: DestState::default(),
                     health: None,
                 }],
+                syn_proxy: None,
             }],
             connections: Vec::new(),
         }

@@ -1,8 +1,9 @@
 //! The console's status document (`GET /api/status`): what the admin API lists (the services
-//! with their real servers, counters, rates and health; director HA; ECMP announcements; the
-//! sync daemons), the real servers the console took out, and the gateway's own view (workers'
-//! load and drops by reason, reloads, the sync peers), which the gateway reads the way a
-//! metrics scrape does ([`Gateway::from_view`]).
+//! with their real servers, counters, rates and health, and each service's SYN proxy as
+//! `ferrovsadm -L --syn-proxy` shows it; director HA; ECMP announcements; the sync daemons),
+//! the real servers the console took out, and the gateway's own view (workers' load and drops
+//! by reason, reloads, the sync peers), which the gateway reads the way a metrics scrape does
+//! ([`Gateway::from_view`]).
 //!
 //! It is built at most once per [`MAX_AGE`] however many clients poll: the admin requests are
 //! served on the control loop, which also answers ARP and applies health verdicts, so a crowd

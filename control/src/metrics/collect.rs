@@ -29,8 +29,9 @@ fn traffic_of(
     t
 }
 
-/// The SYN proxy of service `svc` (id `id`) over `workers`.
-fn syn_proxy_of(
+/// The SYN proxy of running service `svc` (id `id`) over `workers`: the metrics and the admin
+/// listing (`ferrovsadm -L --syn-proxy`, the console's status) both read it here.
+pub fn syn_proxy_of(
     svc: &dataplane::snapshot::Service,
     workers: &[Arc<WorkerCounters>],
     id: ServiceIdx,

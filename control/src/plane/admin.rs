@@ -1,7 +1,8 @@
 //! The running gateway behind the admin API (`ferrovsadm`): listings from the workers'
 //! counters, `-Z` as baselines (workers' counters have one writer each, so control never writes
 //! them), `--rate` from a 2-second estimator, `-L -c` from the workers' session dumps,
-//! `-L --health` from the health checker's state, `-L --ha` from director HA's, and `--ready`
+//! `-L --health` from the health checker's state, `-L --syn-proxy` from the workers' SYN proxy
+//! counters (as the metrics read them), `-L --ha` from director HA's, and `--ready`
 //! (keepalived's `vrrp_script`) from the ports' links, the workers' progress and the snapshot
 //! they run.
 //!
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use admin::handler::AdminState;
 use admin::proto::{
     AnnounceListing, ConnEntry, Counters, DestHealth, DestState, HaListing, HealthState,
+    SynProxyState,
 };
 use config::{Config, RealServer, Service};
 use dataplane::counters::{TrafficCounters, WorkerCounters};
@@ -415,6 +417,22 @@ impl<Io: FrameIo> AdminState for Control<Io> {
 
     fn drain(&mut self, drained: bool) -> Result<AnnounceListing, String> {
         self.set_drained(drained)
+    }
+
+    fn syn_proxy(&self, svc: &Service) -> Option<SynProxyState> {
+        // The running snapshot, read as a metrics scrape reads it: what the workers do, which
+        // is off when the snapshot could not run the configured mode (no cookie secret).
+        let id = self.ids.service(svc)?;
+        let snap = self.shared.load();
+        let running = snap.services.get(id.index())?.as_ref()?;
+        let r = crate::metrics::collect::syn_proxy_of(running, &self.counters, id);
+        Some(SynProxyState {
+            mode: svc.syn_proxy.into(),
+            workers: u32::try_from(self.counters.len()).unwrap_or(u32::MAX),
+            engaged_workers: u32::try_from(r.engaged_workers).unwrap_or(u32::MAX),
+            engaged_total: r.engaged_total,
+            released_total: r.released_total,
+        })
     }
 
     fn dest_health(&self, svc: &Service, rs: &RealServer) -> Option<DestHealth> {

@@ -106,6 +106,20 @@ function serverRow(svc, d) {
         onclick: () => confirm("Remove " + hostPort(d.address, d.port) + "?") && rsAction("remove_server", svc, d) })));
 }
 
+// The service's SYN proxy: its mode, for "auto" on how many workers it is engaged now and how
+// often workers engaged it and let go; nothing from a gateway that does not report it.
+function synProxy(svc) {
+  const p = svc.syn_proxy;
+  if (!p) return null;
+  let text = "SYN proxy " + p.mode;
+  if (p.mode === "auto") {
+    text += ": engaged on " + p.engaged_workers + " of " + p.workers + " workers, switched on " +
+      p.engaged_total + ", off " + p.released_total;
+  }
+  return el("span", { class: "badge syn-proxy" + (p.engaged_workers > 0 ? " engaged" : ""), text,
+    title: "SYN cookies answer the service's SYNs on the engaged workers" });
+}
+
 function serviceCard(svc) {
   const key = hostPort(svc.key.vip, svc.key.port);
   const c = svc.counters;
@@ -127,6 +141,7 @@ function serviceCard(svc) {
       el("span", { class: "badge sched", text: svc.scheduler + (svc.sched_flags.length ? " (" + svc.sched_flags.join(",") + ")" : "") }),
       svc.persistence_s ? el("span", { class: "badge", text: "persistent " + svc.persistence_s + "s" }) : null,
       modes ? el("span", { class: "badge", text: modes }) : null,
+      synProxy(svc),
       el("span", { class: "muted", text: human(c.conns) + " conns, " + c.cps + " conn/s, " + human(c.inpps) + " pkt/s in, " + human(c.inbps) + "B/s in" }),
       el("button", { class: "act remove-service danger", type: "button", text: "Remove service",
         onclick: () => confirm("Remove " + key + " and its real servers?") &&

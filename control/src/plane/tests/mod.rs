@@ -7,6 +7,7 @@ mod ha;
 mod held;
 mod neighbours;
 mod run;
+mod synauto;
 mod sync;
 
 use std::net::Ipv4Addr;
@@ -203,6 +204,9 @@ enum Dataplane {
     Running(usize),
     /// Counters of workers that never run: their generation never advances.
     Stuck(usize),
+    /// Real dataplane workers that the test drives itself ([`Fixture::driven`]): it syncs them,
+    /// feeds them frames and ticks their clock.
+    Driven(usize),
 }
 
 /// A control plane on [`MemIo`], its configuration file and its workers.
@@ -212,6 +216,8 @@ struct Fixture {
     shared: Arc<ArcSwap<Snapshot>>,
     reload_stats: Arc<ReloadStats>,
     path: PathBuf,
+    /// The workers of [`Dataplane::Driven`], in worker order.
+    driven: Vec<Worker>,
     _workers: Option<Workers>,
     _dir: tempfile::TempDir,
 }
@@ -258,23 +264,31 @@ impl Fixture {
             1,
         )));
         let n = match dataplane {
-            Dataplane::Running(n) | Dataplane::Stuck(n) => n,
+            Dataplane::Running(n) | Dataplane::Stuck(n) | Dataplane::Driven(n) => n,
+        };
+        let driven: Vec<Worker> = match dataplane {
+            Dataplane::Driven(n) => (0..n).map(|id| Worker::new(worker_config(id, n))).collect(),
+            _ => Vec::new(),
         };
         let (worker_links, control_links): (Vec<_>, Vec<_>) = (0..if sync { n } else { 0 })
             .map(|_| dataplane::sync::link(dataplane::sync::SyncConfig::default()))
             .unzip();
         let workers = match dataplane {
             Dataplane::Running(n) => Some(Workers::start(n, &shared, worker_links)),
-            Dataplane::Stuck(_) => None,
+            Dataplane::Stuck(_) | Dataplane::Driven(_) => None,
         };
-        let counters: Vec<Arc<WorkerCounters>> = workers.as_ref().map_or_else(
-            || {
-                (0..n)
-                    .map(|_| Arc::new(WorkerCounters::new(64, 256)))
-                    .collect()
-            },
-            |w| w.counters.clone(),
-        );
+        let counters: Vec<Arc<WorkerCounters>> = if driven.is_empty() {
+            workers.as_ref().map_or_else(
+                || {
+                    (0..n)
+                        .map(|_| Arc::new(WorkerCounters::new(64, 256)))
+                        .collect()
+                },
+                |w| w.counters.clone(),
+            )
+        } else {
+            driven.iter().map(|w| w.counters().clone()).collect()
+        };
         let wire = Arc::new(Mutex::new(Wire::default()));
         let reload_stats = Arc::new(ReloadStats::new());
         let ctl = Control::new(Setup {
@@ -313,6 +327,7 @@ impl Fixture {
             shared,
             reload_stats,
             path,
+            driven,
             _workers: workers,
             _dir: dir,
         }
@@ -320,6 +335,20 @@ impl Fixture {
 
     fn wire(&self) -> MutexGuard<'_, Wire> {
         lock(&self.wire)
+    }
+}
+
+/// Worker `id` of `n`, with the fixture's tables and id ranges.
+fn worker_config(id: usize, n: usize) -> WorkerConfig {
+    WorkerConfig {
+        id: u16::try_from(id).unwrap(),
+        workers: u16::try_from(n).unwrap(),
+        sessions4: 1024,
+        sessions6: 1024,
+        templates: 1024,
+        max_services: 64,
+        max_backends: 256,
+        ..WorkerConfig::default()
     }
 }
 
@@ -357,16 +386,7 @@ impl Workers {
         let mut threads = Vec::new();
         let mut links = links.into_iter();
         for id in 0..n {
-            let mut w = Worker::new(WorkerConfig {
-                id: u16::try_from(id).unwrap(),
-                workers: u16::try_from(n).unwrap(),
-                sessions4: 1024,
-                sessions6: 1024,
-                templates: 1024,
-                max_services: 64,
-                max_backends: 256,
-                ..WorkerConfig::default()
-            });
+            let mut w = Worker::new(worker_config(id, n));
             if let Some(l) = links.next() {
                 w.attach_sync(l);
             }
