@@ -508,6 +508,22 @@ pub(crate) struct Held {
     meta: Vec<HeldMeta>,
 }
 
+/// By hand for `clone_from`, which copies into the pool already allocated (the fuzz harness
+/// resets one worker per input: [`crate::worker::Worker::copy_from`]).
+impl Clone for Held {
+    fn clone(&self) -> Self {
+        Held {
+            buf: self.buf.clone(),
+            meta: self.meta.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, from: &Self) {
+        self.buf.clone_from(&from.buf);
+        self.meta.clone_from(&from.meta);
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct HeldMeta {
     /// Frame length; 0: free.
