@@ -9,8 +9,9 @@ use super::Worker;
 
 impl Worker {
     /// Make this worker a copy of `from` that shares nothing with it: its own tables, pools
-    /// and counters (holding `from`'s counts). The large buffers (the SYN proxy's held
-    /// segments, the fragment tables) are copied into this worker's own, not reallocated.
+    /// and counters (holding `from`'s counts). The fragment tables are copied into this
+    /// worker's own, not reallocated; of the SYN proxy's held pool, only what can be read
+    /// (`Held::copy_held_from`).
     ///
     /// # Panics
     /// When either has session sync attached: its rings join one worker to control and cannot
@@ -52,7 +53,7 @@ impl Worker {
         self.admit.clone_from(admit);
         self.frags.clone_from(frags);
         self.wall_s = *wall_s;
-        self.held.clone_from(held);
+        self.held.copy_held_from(held);
         self.auto.clone_from(auto);
     }
 }
