@@ -50,7 +50,8 @@ demo:
 bench:
 	@bash scripts/bench.sh
 
-# Every cargo-fuzz target for FUZZ_SECONDS each (default 60); `make test` replays the corpora.
+# Every cargo-fuzz target for FUZZ_SECONDS each (default 60) or FUZZ_RUNS executions (the other
+# settings are in scripts/fuzz.sh); `make test` replays the corpora.
 fuzz:
 	@bash scripts/fuzz.sh
 

@@ -16,6 +16,14 @@ use crate::wire::DropReason;
 #[repr(transparent)]
 pub struct Counter(AtomicU64);
 
+/// A copy holds the value read now (a worker copied for the fuzz harness starts from the
+/// original's counts: [`crate::worker::Worker::copy_from`]).
+impl Clone for Counter {
+    fn clone(&self) -> Self {
+        Counter(AtomicU64::new(self.get()))
+    }
+}
+
 impl Counter {
     /// Add `n` (writer only).
     #[inline(always)]
@@ -60,7 +68,7 @@ impl Counter {
 }
 
 /// Traffic counters of a service or a backend, as `ipvsadm --stats` shows them.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(C, align(64))]
 pub struct TrafficCounters {
     /// Connections scheduled.
@@ -95,7 +103,7 @@ impl TrafficCounters {
 }
 
 /// `syn_proxy = "auto"` on one worker for one service ([`crate::synauto`]).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SynAutoCounters {
     /// 1 while this worker answers the service's SYNs with cookies, else 0 (gauge).
     pub engaged: Counter,
@@ -106,7 +114,7 @@ pub struct SynAutoCounters {
 }
 
 /// Everything one worker counts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct WorkerCounters {
     /// Frames received (all ports).
     pub rx: Counter,

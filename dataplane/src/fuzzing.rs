@@ -5,8 +5,12 @@
 //! Contract: [`fuzz_one`] accepts any bytes and never panics unless the pipeline breaks one of
 //! its promises: it panicked, it sent a frame to a port that does not exist, it transmitted
 //! a frame that no longer parses, or a frame that arrived with correct IP and L4 checksums left
-//! with a wrong one ([`frame_checksums_ok`]). Every input starts from a fresh [`Worker`], so a reproducer
-//! is one file.
+//! with a wrong one ([`frame_checksums_ok`]). Every input starts from a worker in the state a
+//! fresh [`Worker`] has once it has taken the snapshot, so a reproducer is one file: building
+//! and syncing one costs milliseconds (the FullNAT local-port pools are filled port by port),
+//! so the harness does it once per worker configuration and resets one worker to it before
+//! each input ([`Worker::copy_from`], [`Start::Copy`]; `tests/fuzz_corpus.rs` checks every
+//! seed runs the same as from a fresh worker, and that nothing carries over between inputs).
 //!
 //! Input format (so one input can open a flow and then send its replies and ICMP errors):
 //!
@@ -51,8 +55,8 @@
 //! 2 = a small-MTU backend network (198.18.2.1, MTU 576). MACs are `02:00:00:00:00:1p` for port
 //! `p`, `02:00:00:00:01:xx` for the backend ending in `xx`.
 
+use core::cell::RefCell;
 use core::net::IpAddr;
-use std::sync::OnceLock;
 
 use crate::forward::syncookie::{CookieKey, CookieKeys};
 use crate::frame::{Frame, VecFrame};
@@ -260,11 +264,6 @@ fn syn_proxied(b: &mut SnapshotBuilder) {
     }
 }
 
-fn shared_snapshot() -> &'static Snapshot {
-    static SNAP: OnceLock<Snapshot> = OnceLock::new();
-    SNAP.get_or_init(snapshot)
-}
-
 /// Encode an input for [`fuzz_one`]: a config byte and `(ctl, frame)` records.
 pub fn encode(config: u8, records: &[(u8, &[u8])]) -> Vec<u8> {
     let mut out = vec![config];
@@ -296,6 +295,9 @@ pub fn worker(config: u8) -> Worker {
         max_backends: 32,
         // Enough to catch the timer wheel up over a 1000 s jump in one tick.
         expire_budget: 8192,
+        // Small, so an input can fill it (and a worker resets in microseconds, not copying
+        // the 1024-entry tables of a gateway).
+        fragments: 16,
         // Fuzz the burst prefetch stages too.
         prefetch_from: 0,
         ..WorkerConfig::default()
@@ -304,18 +306,96 @@ pub fn worker(config: u8) -> Worker {
     w
 }
 
-/// Run one fuzz input (see the module documentation for its format) through a fresh worker.
+/// Where an input's worker comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A worker reset to one built and synced once per configuration (what [`fuzz_one`] runs).
+    Copy,
+    /// A worker built for this input alone ([`worker`]).
+    Fresh,
+}
+
+/// What every input runs against, built once per thread: the snapshot; the workers inputs
+/// start from, synced to it, one per distinct setting of the config byte's two bits (one
+/// worker; two, as id 0; two, as id 1); and the worker an input runs on, reset to one of those
+/// first. Per thread, so that tests running side by side share no scheduler rotation (and a
+/// worker is not `Sync`).
+struct Fixture {
+    snap: Snapshot,
+    synced: [Worker; 3],
+    scratch: RefCell<Worker>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let snap = snapshot();
+        let synced = [0, 1, 3].map(|config| {
+            let mut w = worker(config);
+            w.sync(&snap);
+            w
+        });
+        let scratch = RefCell::new(worker(0));
+        Fixture {
+            snap,
+            synced,
+            scratch,
+        }
+    }
+}
+
+thread_local! {
+    static FIXTURE: Fixture = Fixture::new();
+}
+
+/// Call `f` with the snapshot and the worker an input with config byte `config` starts from,
+/// in the state a new input sees: the snapshot's `rr`/`wrr` rotations restarted (they are
+/// shared state, and would otherwise carry over from the input before).
+pub fn with_start<R>(config: u8, start: Start, f: impl FnOnce(&Snapshot, &mut Worker) -> R) -> R {
+    FIXTURE.with(|fx| {
+        fx.snap.restart_rotations();
+        match start {
+            Start::Copy => {
+                let i = match (config & 1, config >> 1 & 1) {
+                    (0, _) => 0,
+                    (_, 0) => 1,
+                    _ => 2,
+                };
+                let mut w = fx.scratch.borrow_mut();
+                w.copy_from(&fx.synced[i]);
+                f(&fx.snap, &mut w)
+            }
+            Start::Fresh => f(&fx.snap, &mut worker(config)),
+        }
+    })
+}
+
+/// Run one fuzz input (see the module documentation for its format) through a worker copied
+/// from its configuration's synced one.
 ///
 /// # Panics
 /// When the pipeline panics, transmits on a port that does not exist, transmits a frame that
 /// no longer parses, or breaks an IP or L4 checksum that was correct on arrival: each is a bug.
 pub fn fuzz_one(data: &[u8]) -> Judged {
-    let mut judged = Judged::default();
-    let Some((&config, mut rest)) = data.split_first() else {
-        return judged;
+    let Some((&config, records)) = data.split_first() else {
+        return Judged::default();
     };
-    let snap = shared_snapshot();
-    let mut w = worker(config);
+    with_start(config, Start::Copy, |snap, w| {
+        run_records(snap, w, records, |_, _| {})
+    })
+}
+
+/// Run the records of an input (its bytes after the config byte) through `w`, judging every
+/// verdict as [`fuzz_one`] does; `observe` sees each record's verdict and frame afterwards.
+///
+/// # Panics
+/// As [`fuzz_one`].
+pub fn run_records(
+    snap: &Snapshot,
+    w: &mut Worker,
+    mut rest: &[u8],
+    mut observe: impl FnMut(Verdict, &[u8]),
+) -> Judged {
+    let mut judged = Judged::default();
     let mut now: u32 = 1;
     let mut verdict = [Verdict::Drop(DropReason::NotForUs)];
     while let Some((&ctl, r)) = rest.split_first() {
@@ -333,6 +413,7 @@ pub fn fuzz_one(data: &[u8]) -> Judged {
         let arrived_sound = frame_checksums_ok(bytes) == Some(true);
         let mut frame = [VecFrame::new(bytes)];
         w.process(snap, now, in_port, &mut frame, &mut verdict);
+        observe(verdict[0], frame[0].data());
         let (sent, mtu) = match verdict[0] {
             Verdict::Tx(p) => (Some(p), None),
             Verdict::TxFragment { port, mtu } => (Some(port), Some(mtu)),

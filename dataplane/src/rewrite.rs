@@ -27,7 +27,7 @@ pub(crate) fn rd16(d: &[u8], at: usize) -> u16 {
 }
 
 /// The per-worker tables of one address family.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Tables {
     pub(crate) s4: SessionTable<Ipv4Addr>,
     pub(crate) s6: SessionTable<Ipv6Addr>,

@@ -266,6 +266,14 @@ impl Snapshot {
         }
     }
 
+    /// Restart every service's `rr`/`wrr` rotation ([`Scheduler::restart_rotation`]).
+    #[cfg(feature = "fuzzing")]
+    pub fn restart_rotations(&self) {
+        for s in self.services.iter().flatten() {
+            s.scheduler.restart_rotation();
+        }
+    }
+
     /// Return the service with stable id `id`.
     #[inline]
     pub fn service(&self, id: ServiceIdx) -> Option<&Service> {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::fuzzing::{encode, fuzz_one, snapshot, worker};
+use dataplane::fuzzing::{encode, fuzz_one, run_records, snapshot, with_start, worker, Start};
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker};
@@ -73,6 +73,57 @@ fn harness_survives_edge_inputs() {
     fuzz_one(&[0xff, 0xff, 0xff]);
     fuzz_one(&[0; 200]);
     fuzz_one(&[0xff; 200]);
+}
+
+/// What one input did: each record's verdict and frame afterwards, and the counters at the end.
+type Trace = (Vec<(Verdict, Vec<u8>)>, String);
+
+fn trace(data: &[u8], start: Start) -> Trace {
+    let Some((&config, records)) = data.split_first() else {
+        return Trace::default();
+    };
+    with_start(config, start, |snap, w| {
+        let mut seen = Vec::new();
+        run_records(snap, w, records, |v, f| seen.push((v, f.to_vec())));
+        (seen, format!("{:?}", w.counters()))
+    })
+}
+
+fn seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(&fuzz_dir().join("corpus/pipeline"))
+        .into_iter()
+        .map(|f| {
+            let d = std::fs::read(&f).unwrap();
+            (f, d)
+        })
+        .collect()
+}
+
+/// `fuzz_one` starts every input from a copy of one synced worker, not a worker built for it:
+/// each seed must do exactly what it does from a fresh worker (verdicts, frames, counters).
+/// The fragment table hashes with a random key per table, so two datagrams' fragments in
+/// flight at once could share a slot in one worker and not the other; no seed has two.
+#[test]
+fn copied_worker_runs_every_seed_as_a_fresh_one() {
+    for (f, d) in seeds() {
+        let fresh = trace(&d, Start::Fresh);
+        assert_eq!(trace(&d, Start::Copy), fresh, "{}", f.display());
+    }
+}
+
+/// A copy carries nothing from the inputs run before it in the same process, so a reproducer
+/// replayed alone does what it did in the campaign: every seed traced again, in reverse order,
+/// after all of them ran, gives the same trace.
+#[test]
+fn copies_carry_nothing_between_inputs() {
+    let seeds = seeds();
+    let first: Vec<Trace> = seeds.iter().map(|(_, d)| trace(d, Start::Copy)).collect();
+    for (_, d) in &seeds {
+        fuzz_one(d);
+    }
+    for ((f, d), t) in seeds.iter().zip(&first).rev() {
+        assert_eq!(&trace(d, Start::Copy), t, "{}", f.display());
+    }
 }
 
 /// Drives a worker exactly as `fuzz_one` will, recording the inputs, so seeds can quote what

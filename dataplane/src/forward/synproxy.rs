@@ -502,7 +502,7 @@ fn walk_opts(t: &mut [u8], mut csum: u16, f: impl Fn(u8, usize, &mut [u8], u16) 
 }
 
 /// The held frames of one worker: fixed memory, taken at start.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Held {
     buf: Vec<u8>,
     meta: Vec<HeldMeta>,
@@ -588,6 +588,23 @@ impl Held {
         true
     }
 
+    /// Make this pool hold what `from` holds, as a clone would for every read: only a held
+    /// frame's own bytes are ever read ([`Self::take_into`] reads its length), so only those
+    /// are copied into this pool's buffer, not all 384 KiB (the fuzz harness resets a worker
+    /// per input: [`crate::worker::Worker::copy_from`]).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn copy_held_from(&mut self, from: &Self) {
+        if self.buf.len() != from.buf.len() {
+            self.buf.clone_from(&from.buf);
+        } else {
+            for (i, m) in from.meta.iter().enumerate().filter(|(_, m)| m.len != 0) {
+                let at = i * HELD_BYTES..i * HELD_BYTES + usize::from(m.len);
+                self.buf[at.clone()].copy_from_slice(&from.buf[at]);
+            }
+        }
+        self.meta.clone_from(&from.meta);
+    }
+
     /// Forget session `slot`'s frame.
     pub(crate) fn drop_slot(&mut self, v6: bool, slot: u32) {
         if let Some(i) = self.find(v6, slot) {
@@ -606,6 +623,34 @@ pub(crate) fn opening<A: Family>(s: &Session<A>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pool reset from another over frames it held itself gives back exactly the other's
+    /// frames (and none of its own), whether it had memory already or not.
+    #[cfg(feature = "fuzzing")]
+    #[test]
+    fn a_pool_copied_over_a_used_one_gives_back_only_what_the_original_holds() {
+        use crate::frame::VecFrame;
+
+        let mut from = Held::new();
+        from.enable();
+        assert!(from.hold(false, 1, 10, b"held by the original"));
+        assert!(from.hold(true, 2, 10, &[7; 100]));
+        let mut used = Held::new();
+        used.enable();
+        assert!(used.hold(false, 1, 5, &[0xee; HELD_BYTES]));
+        assert!(used.hold(false, 3, 5, b"stale"));
+        for mut to in [used, Held::new()] {
+            to.copy_held_from(&from);
+            let mut original = from.clone();
+            for (v6, slot) in [(false, 1), (true, 2), (false, 3)] {
+                let mut want = VecFrame::with_room(b"x", 0, HELD_BYTES);
+                let mut got = VecFrame::with_room(b"x", 0, HELD_BYTES);
+                let had = original.take_into(v6, slot, &mut want);
+                assert_eq!(to.take_into(v6, slot, &mut got), had);
+                assert_eq!(got.data(), want.data());
+            }
+        }
+    }
 
     /// `write_segment`'s checksums, summed from the fields, against the ones computed over
     /// the bytes written, both families, every option layout, frames grown and cut.

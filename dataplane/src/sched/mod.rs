@@ -299,6 +299,16 @@ impl Scheduler {
         h.finish()
     }
 
+    /// Put the shared `rr`/`wrr` cursor back where a new scheduler's starts (no pick yet): the
+    /// fuzz harness runs every input on one snapshot, and an input must not start where the
+    /// last one left the rotation.
+    #[cfg(feature = "fuzzing")]
+    pub fn restart_rotation(&self) {
+        let start = pack_cursor(NO_PICK, self.wrr_max);
+        self.cursor
+            .store(start, core::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Share `prev`'s `rr`/`wrr` cursor when both have the same [`Scheduler::signature`], so
     /// the rotation goes on across a new snapshot generation instead of starting over.
     pub fn carry_cursor(&mut self, prev: &Scheduler) {

@@ -50,6 +50,7 @@ impl Bucket {
 }
 
 /// A fixed-size cuckoo index of `u32` values keyed by 64-bit hashes.
+#[derive(Clone)]
 pub(crate) struct Index {
     buckets: Vec<Bucket>,
     /// Number of buckets, `buckets.len()` as u64 for the range reduction.

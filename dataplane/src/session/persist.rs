@@ -58,6 +58,7 @@ impl fmt::Display for PersistFull {
 impl std::error::Error for PersistFull {}
 
 /// A per-worker table of persistence templates.
+#[derive(Clone)]
 pub struct PersistTable<A: SessionAddr> {
     slots: Vec<Entry<A>>,
     mask: usize,

@@ -491,6 +491,7 @@ pub struct SynProxyState {
 }
 
 /// A per-worker session table of fixed capacity.
+#[derive(Clone)]
 pub struct SessionTable<A: SessionAddr> {
     slab: Vec<Session<A>>,
     /// Per slot: [`ProxyState::isn1`] (valid while the record has [`Session::FLAG_PROXY`]).

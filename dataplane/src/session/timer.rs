@@ -36,7 +36,7 @@ pub(crate) trait TimerNode {
 }
 
 /// The wheel: list heads per slot and the drain position.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Wheel {
     heads: Vec<u32>,
     /// The next tick to drain; every tick before it has been drained.

@@ -25,7 +25,7 @@ use super::Worker;
 
 /// Admission state of one worker: a clock finer than the seconds the pipeline runs on, the
 /// new-connection buckets by service id and the ICMP error bucket.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Admit {
     /// Milliseconds on the worker's clock (the loop's TSC), when the loop sets it.
     fine_ms: u64,

@@ -69,6 +69,22 @@ pub(crate) struct FragTable<A: Family> {
     hasher: RandomState,
 }
 
+/// By hand for `clone_from`, which copies into the slots already allocated (the fuzz harness
+/// resets one worker per input: [`super::Worker::copy_from`]).
+impl<A: Family> Clone for FragTable<A> {
+    fn clone(&self) -> Self {
+        FragTable {
+            slots: self.slots.clone(),
+            hasher: self.hasher.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, from: &Self) {
+        self.slots.clone_from(&from.slots);
+        self.hasher.clone_from(&from.hasher);
+    }
+}
+
 impl<A: Family + core::hash::Hash> FragTable<A> {
     /// A table of `n` entries (at least 1), allocated now.
     pub(crate) fn new(n: usize) -> Self {
@@ -110,6 +126,21 @@ impl<A: Family + core::hash::Hash> FragTable<A> {
 pub(crate) struct Frags {
     v4: FragTable<Ipv4Addr>,
     v6: FragTable<Ipv6Addr>,
+}
+
+/// By hand for `clone_from`, as [`FragTable`]'s.
+impl Clone for Frags {
+    fn clone(&self) -> Self {
+        Frags {
+            v4: self.v4.clone(),
+            v6: self.v6.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, from: &Self) {
+        self.v4.clone_from(&from.v4);
+        self.v6.clone_from(&from.v6);
+    }
 }
 
 impl Frags {

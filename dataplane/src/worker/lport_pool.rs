@@ -257,7 +257,7 @@ impl Ownership {
 }
 
 /// A worker's pools, by key.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct LocalPorts {
     own: Ownership,
     pools: Vec<PortPool>,

@@ -42,7 +42,7 @@ const CLAIM_STEP: usize = 16 * 1024;
 /// ([`Worker::insert_fullnat`]), so the walk saves retries and keeps the free counts true; it
 /// is not needed for correctness. Marking a port taken twice, or freeing one the walk has not
 /// reached, changes nothing.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct ClaimWalk {
     /// The next position (IPv4 slab first, then IPv6's), while walking.
     next: Option<usize>,
@@ -70,7 +70,7 @@ fn claim_at<A: Family>(pools: &mut LocalPorts, t: &SessionTable<A>, pos: usize) 
 }
 
 /// Where the next choice starts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Cursor {
     /// The next try: its local address (modulo their number) and, under modulo steering, its
     /// port.

@@ -42,6 +42,8 @@ use std::sync::Arc;
 mod account;
 mod admit;
 mod classify;
+#[cfg(feature = "fuzzing")]
+mod copy_from;
 mod flow;
 mod fragment;
 mod icmp;

@@ -29,7 +29,7 @@ struct Slot {
 }
 
 /// The `auto` services of one worker, by service id.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SynAuto {
     slots: Vec<Option<Slot>>,
     levels: AutoLevels,
