@@ -253,17 +253,9 @@ fn lab_fullnat_syn_flood_evicts_half_open_sessions_and_keeps_serving() {
     );
 }
 
-/// Connections to open, one at a time, while the flood runs (at least 99% must succeed).
-const NEW_CONNS: u32 = 50;
-
-/// The same flood against the same FullNAT service with `syn_proxy = "on"` (`lab/lab up
-/// fullnat --syn-proxy`): the gateway answers the flood's SYNs with cookies and makes no
-/// session for them, so the table holds only real connections (none evicted, none from the
-/// flood's address in `ferrovsadm -L -n -c`); established connections see no error (their
-/// throughput, side by side with the calm run, is printed; see the bound below), and at least
-/// 99% of new connections (real curl) succeed.
-#[test]
-fn lab_fullnat_syn_flood_with_syn_proxy_makes_no_sessions() {
+/// The one-worker FullNAT lab with `syn_proxy = "on"` and its 4096-session table, and wrk's
+/// requests in a calm run on it.
+fn syn_proxy_lab_calm() -> (Lab, u64) {
     let lab = Lab::create(
         TAG,
         "fullnat",
@@ -275,12 +267,27 @@ fn lab_fullnat_syn_flood_with_syn_proxy_makes_no_sessions() {
             "--syn-proxy",
         ],
     );
-    let vip = lab.var("VIP").to_owned();
     let (calm, calm_text) = wrk_result(lab.wrk(WRK_SECS));
     assert!(
         calm > 200,
         "wrk made too few requests without a flood: {calm_text}"
     );
+    (lab, calm)
+}
+
+/// Connections to open, one at a time, while the flood runs (at least 99% must succeed).
+const NEW_CONNS: u32 = 50;
+
+/// The same flood against the same FullNAT service with `syn_proxy = "on"` (`lab/lab up
+/// fullnat --syn-proxy`): the gateway answers the flood's SYNs with cookies and makes no
+/// session for them, so the table holds only real connections (none evicted, none from the
+/// flood's address in `ferrovsadm -L -n -c`); established connections see no error (their
+/// throughput, side by side with the calm run, is printed; see the bound below), and at least
+/// 99% of new connections (real curl) succeed.
+#[test]
+fn lab_fullnat_syn_flood_with_syn_proxy_makes_no_sessions() {
+    let (lab, calm) = syn_proxy_lab_calm();
+    let vip = lab.var("VIP").to_owned();
     let before = lab.scrape();
 
     let wrk = lab.wrk(WRK_SECS);
@@ -331,15 +338,20 @@ fn lab_fullnat_syn_flood_with_syn_proxy_makes_no_sessions() {
         "a flood session in the table:\n{listing}"
     );
     assert_eq!(evicted, 0.0, "sessions evicted under the SYN proxy");
+    // Every session came from a valid cookie, i.e. a completed handshake, which the flood never
+    // makes: the new connections and wrk's (8, and a new one each time nginx closes a
+    // kept-alive connection after its 1000th request: more on a faster machine), far fewer
+    // than the flood's SYNs.
+    let few = f64::from(FLOOD_SYNS) / 100.0;
     assert!(
-        created <= valid && created <= f64::from(NEW_CONNS) + 100.0,
+        created <= valid && valid < few,
         "{created} sessions made for {valid} valid cookies"
     );
     // Mid-flood the table holds real connections only (the calm run's and these, some in
     // TIME_WAIT): never more than were ever opened, far below the flood's 60,000.
     let opened = total(&flooded, "ferrovs_worker_sessions_created_total");
     assert!(
-        live <= opened && live <= 300.0,
+        live <= opened && live < few,
         "{live} sessions mid-flood ({opened} ever opened)"
     );
     assert_eq!(drops(&after, "session_table_full"), 0.0);
@@ -524,23 +536,8 @@ fn time_until(limit: Duration, mut ok: impl FnMut() -> bool) -> Option<Duration>
 /// run, and the figures are printed for the record.
 #[test]
 fn lab_fullnat_syn_proxy_flood_costs_little_beyond_the_floods_own() {
-    let lab = Lab::create(
-        TAG,
-        "fullnat",
-        &[
-            "--workers",
-            "1",
-            "--sessions",
-            &SESSIONS.to_string(),
-            "--syn-proxy",
-        ],
-    );
+    let (lab, calm) = syn_proxy_lab_calm();
     let vip = lab.var("VIP").to_owned();
-    let (calm, calm_text) = wrk_result(lab.wrk(WRK_SECS));
-    assert!(
-        calm > 200,
-        "wrk made too few requests without a flood: {calm_text}"
-    );
     let flooded_run = |port: u16| {
         let before = lab.scrape();
         let wrk = lab.wrk(WRK_SECS);

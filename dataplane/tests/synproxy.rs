@@ -644,9 +644,7 @@ fn lost_syn_is_sent_again_with_the_clients_next_segment() {
 fn corrupt_segments_to_the_syn_proxy_are_dropped() {
     for v6 in [false, true] {
         let mut c = Case::new(FwdMethod::FullNat, v6, |_| {});
-        let mut f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
-        let n = f.len();
-        f[n - 1] ^= 0x20;
+        let f = corrupt(c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]));
         assert_eq!(
             c.send(0, f).0,
             Verdict::Drop(DropReason::BadTcpChecksum),
@@ -655,9 +653,7 @@ fn corrupt_segments_to_the_syn_proxy_are_dropped() {
         assert_eq!(c.w.counters().syn_cookies_sent.get(), 0, "v6={v6}");
         let f = c.client_frame(7, 0, "S", &[Opt::MaximumSegmentSize(1460)], &[]);
         let cookie = c.send_tx(0, f, 0).seq;
-        let mut f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
-        let n = f.len();
-        f[n - 1] ^= 0x20;
+        let f = corrupt(c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x"));
         assert_eq!(
             c.send(0, f).0,
             Verdict::Drop(DropReason::BadTcpChecksum),
@@ -672,9 +668,7 @@ fn corrupt_segments_to_the_syn_proxy_are_dropped() {
         assert!(o.syn, "v6={v6}: the server leg opens");
         let lport = o.sport;
         c.now -= 1;
-        let mut f = c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x");
-        let n = f.len();
-        f[n - 1] ^= 0x20;
+        let f = corrupt(c.client_frame(8, cookie.wrapping_add(1), "PA", &[], b"GET /x"));
         assert_eq!(
             c.send(0, f).0,
             Verdict::Drop(DropReason::SynProxyPending),
@@ -694,6 +688,13 @@ fn corrupt_segments_to_the_syn_proxy_are_dropped() {
         assert_eq!((o.seq, o.ack), (8, 901), "v6={v6}");
         assert!(o.payload.is_empty(), "v6={v6}: nothing corrupt replayed");
     }
+}
+
+/// `frame` with its last byte changed, so its TCP checksum no longer verifies.
+fn corrupt(mut frame: Vec<u8>) -> Vec<u8> {
+    let n = frame.len();
+    frame[n - 1] ^= 0x20;
+    frame
 }
 
 /// Nothing on the SYN proxy's paths allocates: cookie answers, valid ACKs with held data, the
