@@ -11,7 +11,9 @@
 //! services; `fullnat6` to its IPv6 FullNAT service, from IPv6 clients; `dr_mh` to a Maglev DR
 //! service of 16 real servers; `cookie` to the SYN-proxied FullNAT service, whose SYNs get
 //! cookie SYN-ACKs), what is measured (`syn`: new
-//! flows; `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
+//! flows; `open`, `cookie` only: client ACKs with a valid cookie and 64 bytes of data, each
+//! opening a session (its data held while the pool has room) and sending the server its SYN;
+//! `midflow`: new flows opened by an ACK, `dr_mh` only (`sloppy_tcp`); `ack`: established
 //! client packets; `reply`: backend replies, NAT and FullNAT), `on`/`off` for session-sync
 //! events, and optionally `limits`: admission control on (a global deny list of 1000 prefixes
 //! no client is in, and on the service a 100-prefix deny list, a connection cap and a rate,
@@ -28,7 +30,7 @@ use dataplane::snapshot::Snapshot;
 use dataplane::sync::{link, SyncConfig};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
-use testkit::packet::{reply_to, tcp, ACK, FROM_CLIENT, PSH, SYN};
+use testkit::packet::{reply_to, tcp, tcp_segment, ACK, FROM_CLIENT, PSH, SYN};
 
 const FLOWS: usize = 1024;
 const ROUNDS: usize = 16;
@@ -92,6 +94,28 @@ fn main() {
         .map(|_| VecFrame::with_room(&[], 128, 256))
         .collect();
     let syn = |i: usize, base: u16| tcp(FROM_CLIENT, client(i), vip, base + i as u16, 80, SYN, &[]);
+    if what == "open" && mode == "cookie" {
+        let all = cookie_acks(&snap, vip, ROUNDS * FLOWS);
+        let fresh = || {
+            let mut w = Worker::new(WorkerConfig::default());
+            w.process::<VecFrame>(&snap, 1, 0, &mut [], &mut []);
+            w
+        };
+        let mut w = fresh();
+        measured_syn(&mut w, &snap, &all, &mut fs);
+        assert_eq!(w.sessions4().len(), all.len(), "every cookie ACK opens");
+        // The pool holds 256 frames a worker, and the clock stands still here, so it fills.
+        let held = w.counters().syn_proxy_held.get();
+        assert!(held > 0, "data held");
+        println!("{} packets, {held} held", all.len());
+        best_of(all.len(), || {
+            let mut w = fresh();
+            let t0 = Instant::now();
+            measured_syn(&mut w, &snap, &all, &mut fs);
+            t0.elapsed()
+        });
+        return;
+    }
     if what == "syn" || what == "midflow" {
         // Fresh flows each round: ROUNDS x FLOWS new sessions.
         let flags = if what == "syn" { SYN } else { ACK };
@@ -221,6 +245,37 @@ fn mh_snapshot(vip: std::net::IpAddr) -> Snapshot {
 
 /// The measured region for new flows: every SYN once.
 #[inline(never)]
+/// `n` client ACKs, each with 64 bytes of data, answering the cookie SYN-ACKs a worker sends
+/// for `n` fresh SYNs to `vip`:80 (unmeasured).
+fn cookie_acks(snap: &Snapshot, vip: std::net::IpAddr, n: usize) -> Vec<Vec<u8>> {
+    let mut w = Worker::new(WorkerConfig::default());
+    let mut v = [Verdict::Drop(DropReason::NotForUs)];
+    (0..n)
+        .map(|i| {
+            let (c, port) = (client(false, i), 1024 + i as u16);
+            let mut f = [VecFrame::new(&tcp(FROM_CLIENT, c, vip, port, 80, SYN, &[]))];
+            w.process(snap, 1, 0, &mut f, &mut v);
+            assert_eq!(v[0], Verdict::Tx(0), "a cookie SYN-ACK");
+            let d = f[0].data();
+            let l4 = 14 + usize::from(d[14] & 0xf) * 4;
+            let at = |o: usize| {
+                u32::from_be_bytes([d[l4 + o], d[l4 + o + 1], d[l4 + o + 2], d[l4 + o + 3]])
+            };
+            let (cookie, isn1) = (at(4), at(8));
+            tcp_segment(
+                FROM_CLIENT,
+                (c, port),
+                (vip, 80),
+                (isn1, Some(cookie.wrapping_add(1))),
+                PSH,
+                65535,
+                &[],
+                &[b'x'; 64],
+            )
+        })
+        .collect()
+}
+
 fn measured_syn(w: &mut Worker, snap: &Snapshot, frames: &[Vec<u8>], fs: &mut [VecFrame]) {
     let mut v = [Verdict::Drop(DropReason::NotForUs); BURST];
     for chunk in frames.chunks(BURST) {

@@ -172,7 +172,8 @@ impl Worker {
         // A frame a previous session of this slot left (it ended before its server answered)
         // is not this connection's.
         self.held.drop_slot(A::V6, slot.index() as u32);
-        self.hold_data::<A, F>(pkt, slot);
+        // `syn_proxy_flow` verified this ACK's checksum before it checked the cookie.
+        self.hold_data::<A, F>(pkt, slot, true);
         let s = match A::sessions(&mut self.tables).get(slot) {
             Some(&s) => s,
             None => return Verdict::Drop(DropReason::NoSession),
@@ -183,14 +184,20 @@ impl Worker {
     /// Keep a copy of the client segment's frame if it carries data, its checksum verifies
     /// (the gateway replays it as the server leg's first data; a corrupt one is left for the
     /// client to send again, as a TCP endpoint drops it) and the session has none held yet.
-    fn hold_data<A: Family, F: Frame>(&mut self, pkt: &mut Pkt<'_, F>, slot: SlotId) {
+    /// `verified`: the caller already checked this frame's checksum.
+    fn hold_data<A: Family, F: Frame>(
+        &mut self,
+        pkt: &mut Pkt<'_, F>,
+        slot: SlotId,
+        verified: bool,
+    ) {
         let (l3, l4, end) = (pkt.p.l3_off, pkt.p.l4_off, pkt.p.l3_end);
         let d = pkt.frame.data();
         let hl = TcpPacket::new_unchecked(&d[l4..]).header_len();
         let idx = slot.index() as u32;
         if end > l4 + hl
             && !self.held.has(A::V6, idx)
-            && A::tcp_checksum_ok(d, l3, l4, end)
+            && (verified || A::tcp_checksum_ok(d, l3, l4, end))
             && self.held.hold(A::V6, idx, pkt.now, &d[..end])
         {
             self.counters.syn_proxy_held.inc();
@@ -281,7 +288,7 @@ impl Worker {
             self.syn_proxy_remove::<A>(slot, pkt.now);
             return Err(DropReason::SynProxyPending);
         }
-        self.hold_data::<A, F>(pkt, slot);
+        self.hold_data::<A, F>(pkt, slot, false);
         let t = A::sessions(&mut self.tables);
         let due = (pkt.now as u8).wrapping_sub(t.synproxy_syn_at(slot)) >= 1;
         if !due {
