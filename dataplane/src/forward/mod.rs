@@ -24,6 +24,7 @@ use crate::worker::{Admit, Pkt, Verdict};
 pub(crate) mod dr;
 mod fragment;
 pub(crate) mod fullnat;
+pub(crate) mod held;
 pub(crate) mod mss;
 pub(crate) mod nat;
 pub(crate) mod proxy;

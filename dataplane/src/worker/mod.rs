@@ -201,7 +201,7 @@ pub struct Worker {
     /// Unix seconds: the SYN cookies' clock ([`Worker::set_wall_clock`]).
     wall_s: u64,
     /// Client segments held while SYN proxy server legs open.
-    held: crate::forward::synproxy::Held,
+    held: crate::forward::held::Held,
     /// `syn_proxy = "auto"` services: SYN counts and state ([`synauto`]).
     auto: synauto::SynAuto,
 }
@@ -301,7 +301,7 @@ impl Worker {
             sync: None,
             admit: admit::Admit::default(),
             wall_s: 0,
-            held: crate::forward::synproxy::Held::new(),
+            held: crate::forward::held::Held::new(),
             auto: synauto::SynAuto::default(),
         }
     }
