@@ -225,6 +225,7 @@ mod tests {
     fn the_index_finds_exactly_the_frames_held() {
         let mut p = Held::new();
         p.enable();
+        let reserved = p.index.capacity();
         let mut model: HashMap<(bool, u32), (Vec<u8>, u32)> = HashMap::new();
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
         let mut now = 0u32;
@@ -274,6 +275,7 @@ mod tests {
             }
             assert_eq!(p.index.len(), model.len(), "op {n}");
             assert_eq!(p.free.len() + model.len(), HELD, "op {n}");
+            assert_eq!(p.index.capacity(), reserved, "op {n}: the index grew");
         }
         // The run went through both a full pool and expired entries reused.
         assert!(
