@@ -25,7 +25,7 @@ use super::ethernet::{self, EtherType};
 use super::icmpv4::{self, Packet as Icmpv4Packet};
 use super::icmpv6::{self, Packet as Icmpv6Packet};
 use super::ip::IpProtocol;
-use super::{arp, be16, ipv4, ipv6, tcp, udp, DropReason};
+use super::{arp, be16, checksum, ipv4, ipv6, tcp, udp, DropReason};
 use crate::types::{FlowKey4, FlowKey6, L4Proto};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -239,6 +239,79 @@ impl ParsedFrame {
 /// # Errors
 /// The first [`DropReason`] met; see the module contract.
 pub fn parse_frame(data: &[u8]) -> Result<ParsedFrame, DropReason> {
+    match parse_plain_ipv4(data) {
+        Some(p) => Ok(p),
+        None => parse_any(data),
+    }
+}
+
+/// The frame nearly every packet is, read in one pass: untagged IPv4 without options, not a
+/// fragment, its header checksum right, TCP or UDP with every length consistent. `None` for
+/// anything else, which [`parse_any`] then reads (and refuses with its reason): this answers
+/// only frames the general parser accepts, with the same result (a property test holds them
+/// to that). It costs a FullNAT packet some 80 fewer instructions than the layered views.
+#[inline(always)]
+fn parse_plain_ipv4(d: &[u8]) -> Option<ParsedFrame> {
+    let h: &[u8; 34] = d.get(..34)?.try_into().ok()?;
+    if h[12..15] != [0x08, 0x00, 0x45] {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+    let flags_off = u16::from_be_bytes([h[20], h[21]]);
+    let ip: &[u8; 20] = h[14..34].try_into().ok()?;
+    if total < 20 || 14 + total > d.len() || flags_off & 0x3fff != 0 {
+        return None;
+    }
+    if !checksum::ipv4_header_ok_20(ip) {
+        return None;
+    }
+    let seg = &d[34..14 + total];
+    let proto = h[23];
+    let l4 = match proto {
+        6 => {
+            let doff = usize::from(*seg.get(12)? >> 4) * 4;
+            if doff < tcp::HEADER_LEN || doff > seg.len() {
+                return None;
+            }
+            L4::Tcp {
+                src_port: be16(seg, 0),
+                dst_port: be16(seg, 2),
+                flags: seg[13],
+            }
+        }
+        17 => {
+            let len = usize::from(u16::from_be_bytes(*seg.get(4..6)?.first_chunk()?));
+            if len < udp::HEADER_LEN || len > seg.len() {
+                return None;
+            }
+            L4::Udp {
+                src_port: be16(seg, 0),
+                dst_port: be16(seg, 2),
+            }
+        }
+        _ => return None,
+    };
+    let addr = |at: usize| Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3]);
+    Some(ParsedFrame {
+        vlan_tci: None,
+        ethertype: EtherType::Ipv4,
+        l3_off: 14,
+        l4_off: 34,
+        l3_end: 14 + total,
+        l4_proto: proto,
+        ttl: h[22],
+        dont_frag: flags_off & 0x4000 != 0,
+        frag: false,
+        l3: L3::Ipv4 {
+            src: addr(26),
+            dst: addr(30),
+        },
+        l4,
+    })
+}
+
+/// [`parse_frame`] for any frame: the layered views, each checking its own header.
+fn parse_any(data: &[u8]) -> Result<ParsedFrame, DropReason> {
     let eth = ethernet::Frame::new_checked(data)?;
     let l3_off = eth.header_len();
     let ethertype = eth.ethertype();
@@ -601,6 +674,58 @@ mod tests {
             })
         );
         assert_eq!(p.flow_key6(), None);
+    }
+
+    /// Every one-byte change of plain IPv4 TCP and UDP frames and of a VLAN-tagged one, with
+    /// and without a fixed-up header checksum, and every cut: the fast path and the layered
+    /// parser agree; and the fast path takes the plain frames themselves.
+    #[test]
+    fn test_fast_path_agrees_with_the_layered_parser_on_every_byte_change() {
+        let udp = {
+            let mut out = vec![];
+            PacketBuilder::ethernet2(MAC_A, MAC_B)
+                .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+                .udp(1234, 53)
+                .write(&mut out, b"question")
+                .unwrap();
+            out
+        };
+        let mut fast = 0;
+        let cases = [
+            (build_tcp4(None, b""), true),
+            (build_tcp4(None, b"data"), true),
+            (udp, true),
+            (golden_tcp4(), false),
+        ];
+        for (base, plain) in cases {
+            assert_eq!(parse_plain_ipv4(&base).is_some(), plain, "{base:02x?}");
+            for cut in 0..=base.len() {
+                assert_eq!(
+                    parse_frame(&base[..cut]),
+                    parse_any(&base[..cut]),
+                    "cut {cut}"
+                );
+            }
+            for i in 0..base.len() {
+                for v in 0..=255u8 {
+                    let mut g = base.clone();
+                    g[i] = v;
+                    for fix in [false, true] {
+                        if fix && g[14] & 0x0f >= 5 && g.len() >= 14 + usize::from(g[14] & 0x0f) * 4
+                        {
+                            crate::wire::Ipv4Packet::new_unchecked(&mut g[14..]).fill_checksum();
+                        }
+                        let got = parse_frame(&g);
+                        assert_eq!(got, parse_any(&g), "byte {i} = {v:#x}, fixed {fix}");
+                        fast += usize::from(parse_plain_ipv4(&g).is_some());
+                    }
+                }
+            }
+        }
+        assert!(
+            fast > 10_000,
+            "the changes that keep a frame plain take the fast path: {fast}"
+        );
     }
 
     #[test]
@@ -1124,6 +1249,8 @@ mod tests {
     /// `parse_frame` must not panic, and on success every offset is in bounds and the views
     /// it vouches for are constructible.
     fn check_invariants(data: &[u8]) -> Result<(), TestCaseError> {
+        // The fast path answers only what the layered parser accepts, with its result.
+        prop_assert_eq!(parse_frame(data), parse_any(data));
         // `peek_ip` never panics either, and agrees with a successful parse.
         let peek = peek_ip(data);
         if let Ok(p) = parse_frame(data) {
