@@ -520,6 +520,7 @@ fn run_with_eal(
             xstats: xstats.clone(),
             reply_steering: steering_rows,
             exception: ctl.exception_counters(),
+            inject: ctl.inject_counters(),
             ha: ha_report,
             announce: announce_report,
             sync: sync_stats,
@@ -609,6 +610,7 @@ struct MetricsSources {
     xstats: Arc<std::sync::Mutex<Vec<PortRow>>>,
     reply_steering: Vec<PortSteeringRow>,
     exception: Arc<Vec<ExceptionPathCounters>>,
+    inject: Arc<control::metrics::InjectCounters>,
     ha: Option<Arc<std::sync::Mutex<HaReport>>>,
     announce: Option<Arc<std::sync::Mutex<control::announce::Report>>>,
     sync: SyncStats,
@@ -630,6 +632,7 @@ fn metrics_view(
     let xstats = src.xstats.clone();
     let reply_steering = src.reply_steering.clone();
     let exception = src.exception.clone();
+    let inject = src.inject.clone();
     let ha = src.ha.clone();
     let announce = src.announce.clone();
     let port_names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
@@ -653,6 +656,7 @@ fn metrics_view(
             health: checks,
             sync: sync_stats.lock().ok().and_then(|s| s.clone()),
             exception_path: cfg_ports_with_taps(&port_names, &exception),
+            inject: inject.row(),
             ha: ha.as_ref().and_then(|r| r.lock().ok().map(|g| g.clone())),
             announce: announce
                 .as_ref()

@@ -112,6 +112,8 @@ pub struct MetricsView {
     pub health: Vec<CheckStatus>,
     /// Per port with an exception path: frames each way and drops.
     pub exception_path: Vec<ExceptionPathRow>,
+    /// Frames control handed to workers, and those their inject rings refused.
+    pub inject: InjectRow,
     /// Director HA; `None` without it (`ha.mode = "none"`).
     pub ha: Option<crate::ha::Report>,
     /// ECMP announcements; `None` without `[announce]`.
@@ -168,6 +170,36 @@ impl ExceptionPathCounters {
             dropped_no_tap: self.dropped_no_tap.load(Ordering::Relaxed),
             dropped_tap_full: self.dropped_tap_full.load(Ordering::Relaxed),
             dropped_duplicate_arp_reply: self.dropped_duplicate_arp_reply.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Control's frames for the workers, as [`InjectCounters::row`] reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InjectRow {
+    /// Frames handed to a worker: control's own RX queues' (peers that spread flows over every
+    /// queue, such as AF_PACKET fanout, deliver data there) and held frames released.
+    pub injected: u64,
+    /// Frames a worker's inject ring did not take (the worker behind), dropped.
+    pub dropped: u64,
+}
+
+/// [`InjectRow`]'s counts: control writes them, the metrics thread reads them (relaxed
+/// atomics, one writer).
+#[derive(Debug, Default)]
+pub struct InjectCounters {
+    /// See [`InjectRow::injected`].
+    pub injected: AtomicU64,
+    /// See [`InjectRow::dropped`].
+    pub dropped: AtomicU64,
+}
+
+impl InjectCounters {
+    /// Read the counts.
+    pub fn row(&self) -> InjectRow {
+        InjectRow {
+            injected: self.injected.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -596,6 +628,7 @@ pub fn families(v: &MetricsView) -> Vec<prometheus::proto::MetricFamily> {
     render_reply_steering(&mut e, &v.reply_steering);
     render_health(&mut e, &v.health);
     render_exception_path(&mut e, &v.exception_path);
+    render_inject(&mut e, v.inject);
     if let Some(ha) = &v.ha {
         render_ha(&mut e, ha);
     }
@@ -606,6 +639,21 @@ pub fn families(v: &MetricsView) -> Vec<prometheus::proto::MetricFamily> {
         crate::sync::export::render(&mut e, s);
     }
     e.finish()
+}
+
+fn render_inject(e: &mut Families, r: InjectRow) {
+    e.begin(
+        "ferrovs_control_injected_packets_total",
+        "Frames control handed to a worker: what arrived on control's own RX queues (peers that spread flows over every queue, such as AF_PACKET fanout) and held frames whose next hop resolved.",
+        Kind::Counter,
+    );
+    e.sample(&[], r.injected);
+    e.begin(
+        "ferrovs_control_inject_dropped_packets_total",
+        "Frames for a worker that its inject ring did not take (the worker behind), dropped.",
+        Kind::Counter,
+    );
+    e.sample(&[], r.dropped);
 }
 
 fn render_exception_path(e: &mut Families, rows: &[ExceptionPathRow]) {

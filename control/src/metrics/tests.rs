@@ -207,6 +207,10 @@ pub(crate) fn representative_view() -> MetricsView {
             },
         ],
         health,
+        inject: InjectRow {
+            injected: 56,
+            dropped: 7,
+        },
         exception_path: vec![ExceptionPathRow {
             port: "wan0".into(),
             to_kernel: 12,
@@ -489,6 +493,8 @@ fn test_representative_exposition_is_well_formed_and_complete() {
         get("ferrovs_exception_path_to_kernel_packets_total{port=\"wan0\"}"),
         12.0
     );
+    assert_eq!(get("ferrovs_control_injected_packets_total"), 56.0);
+    assert_eq!(get("ferrovs_control_inject_dropped_packets_total"), 7.0);
     assert_eq!(
         get("ferrovs_exception_path_from_kernel_packets_total{port=\"wan0\"}"),
         34.0
@@ -662,7 +668,7 @@ fn test_exposition_matches_the_hand_encoders() {
     let now = render(&representative_view())
         .replace(&format!("version=\"{VERSION}\""), "version=\"@VERSION@\"");
     let (b, n) = (by_family(before), by_family(&now));
-    assert_eq!(b.len(), 134, "the fixture's families");
+    assert_eq!(b.len(), 136, "the fixture's families");
     for (name, want) in &b {
         assert_eq!(n.get(name), Some(want), "family {name}");
     }

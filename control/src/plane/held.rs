@@ -11,7 +11,7 @@ impl<Io: FrameIo> Control<Io> {
     pub fn inject(&mut self, frames: &mut Vec<Io::Frame>) {
         let n = self.inject_bufs.len();
         if n == 0 {
-            self.stats.inject_dropped += frames.len() as u64;
+            self.count_inject(0, frames.len());
             frames.clear();
             return;
         }
@@ -24,16 +24,30 @@ impl<Io: FrameIo> Control<Io> {
                 self.inject_bufs[w].push(m);
             }
         }
+        let (mut injected, mut refused) = (0, 0);
         for (w, buf) in self.inject_bufs.iter_mut().enumerate() {
             if buf.is_empty() {
                 continue;
             }
             let before = buf.len();
             self.io.inject(w, buf);
-            self.stats.injected += (before - buf.len()) as u64;
-            self.stats.inject_dropped += buf.len() as u64;
+            injected += before - buf.len();
+            refused += buf.len();
             buf.clear();
         }
+        self.count_inject(injected, refused);
+    }
+
+    /// Count frames handed to a worker and frames refused, in the stats and the metrics.
+    fn count_inject(&mut self, injected: usize, dropped: usize) {
+        let (injected, dropped) = (injected as u64, dropped as u64);
+        self.stats.injected += injected;
+        self.stats.inject_dropped += dropped;
+        let c = &self.inject_counts;
+        c.injected
+            .fetch_add(injected, std::sync::atomic::Ordering::Relaxed);
+        c.dropped
+            .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Keep a frame whose next hop is unresolved until it resolves; beyond

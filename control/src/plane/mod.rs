@@ -42,7 +42,7 @@ use dataplane::snapshot::{Mac, Snapshot};
 use dataplane::wire::DropReason;
 
 use crate::health::HealthChecker;
-use crate::metrics::{ExceptionPathCounters, ReloadStats};
+use crate::metrics::{ExceptionPathCounters, InjectCounters, ReloadStats};
 use crate::neigh::Neighbours;
 use crate::topology::Ids;
 
@@ -161,6 +161,8 @@ pub struct Control<Io: FrameIo> {
     sync: Option<SyncPlane>,
     /// Per port: the exception path's counts, shared with the metrics endpoint.
     exception: Arc<Vec<ExceptionPathCounters>>,
+    /// [`ControlStats::injected`] and `inject_dropped`, shared with the metrics endpoint.
+    inject_counts: Arc<InjectCounters>,
     /// Director HA, when `[ha]` follows addresses.
     ha: Option<HaFollow>,
     /// ECMP announcements, when `[announce]` is configured.
@@ -217,6 +219,7 @@ impl<Io: FrameIo> Control<Io> {
                     .map(|_| ExceptionPathCounters::default())
                     .collect(),
             ),
+            inject_counts: Arc::default(),
             ha: None,
             announce: None,
             liveness: Vec::new(),
@@ -229,6 +232,11 @@ impl<Io: FrameIo> Control<Io> {
     /// The exception path's per-port counts, for the metrics endpoint.
     pub fn exception_counters(&self) -> Arc<Vec<ExceptionPathCounters>> {
         self.exception.clone()
+    }
+
+    /// The counts of frames handed to workers, for the metrics endpoint.
+    pub fn inject_counters(&self) -> Arc<InjectCounters> {
+        self.inject_counts.clone()
     }
 
     /// The running configuration.

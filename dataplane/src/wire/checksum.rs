@@ -334,9 +334,23 @@ mod tests {
 
     #[test]
     fn test_fixed_fold_equals_folding_until_it_fits() {
-        let mut edges = vec![0, 1, 0xffff, 0x1_0000, 0x1_fffe, 0x1_ffff, 0x2_fffd, u64::MAX];
+        let mut edges = vec![
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0x1_ffff,
+            0x2_fffd,
+            u64::MAX,
+        ];
         for k in [16, 17, 18, 31, 32, 33, 47, 48, 63] {
-            edges.extend([(1u64 << k) - 1, 1u64 << k, (1u64 << k) + 1, (1u64 << k) | 0xffff]);
+            edges.extend([
+                (1u64 << k) - 1,
+                1u64 << k,
+                (1u64 << k) + 1,
+                (1u64 << k) | 0xffff,
+            ]);
         }
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..1_000_000 {

@@ -107,4 +107,7 @@ fn test_inject_spreads_by_rss_hash_and_counts_what_a_ring_refuses() {
     assert_eq!(got, [(0, 0), (0, 2), (0, 4), (1, 1)]);
     let s = f.ctl.stats();
     assert_eq!((s.injected, s.inject_dropped), (4, 1));
+    // The metrics endpoint reads the same counts.
+    let row = f.ctl.inject_counters().row();
+    assert_eq!((row.injected, row.dropped), (4, 1));
 }
