@@ -118,6 +118,16 @@ impl Lab {
         self.spawn("client", &cmd)
     }
 
+    /// SYNs to `vip`:`port` as fast as hping3 sends them (`--flood`), from the spoofed
+    /// source of [`Lab::flood`], for `secs` seconds (then SIGINT, so it prints its count).
+    fn flood_full_rate(&self, vip: &str, port: u16, secs: u32) -> Child {
+        let (secs, port) = (secs.to_string(), port.to_string());
+        let flood = ["-q", "-S", "-p", &port, "-a", "198.18.1.77", "--flood", vip];
+        let mut cmd = vec!["timeout", "-s", "INT", &secs, "hping3"];
+        cmd.extend_from_slice(&flood);
+        self.spawn("client", &cmd)
+    }
+
     /// One new connection from the client (real curl, 3 s): `Ok` on a 200, else what curl
     /// printed (`None`: it failed).
     fn get(&self, url: &str) -> Result<(), Option<String>> {
@@ -613,26 +623,7 @@ fn lab_syn_proxy_flood_at_full_rate_figures() {
         let before = lab.scrape();
         let wrk = lab.wrk(WRK_SECS);
         std::thread::sleep(Duration::from_millis(1000));
-        let secs = FULL_RATE_SECS.to_string();
-        let port = port.to_string();
-        let flood = lab.spawn(
-            "client",
-            &[
-                "timeout",
-                "-s",
-                "INT",
-                &secs,
-                "hping3",
-                "-q",
-                "-S",
-                "-p",
-                &port,
-                "-a",
-                "198.18.1.77",
-                "--flood",
-                &vip,
-            ],
-        );
+        let flood = lab.flood_full_rate(&vip, port, FULL_RATE_SECS);
         let out = flood.wait_with_output().expect("hping3");
         let (requests, _) = wrk_result(wrk);
         let after = lab.scrape();
