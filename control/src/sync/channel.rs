@@ -947,6 +947,14 @@ impl Channel {
         best
     }
 
+    /// Each peer's queue depths (in flight, buffered, pending), as [`Self::stats`] reports
+    /// them, without building the rest: the fuzz harness checks them after every datagram.
+    pub fn queue_depths(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.peers
+            .iter()
+            .map(|p| (p.send.in_flight(), p.recv.buffered(), p.pending.len()))
+    }
+
     /// Counters and state for the metrics endpoint.
     pub fn stats(&self) -> ChannelStats {
         ChannelStats {
