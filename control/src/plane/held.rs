@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::{Control, FrameIo};
+use crate::metrics::ExceptionPathCounters;
 
 impl<Io: FrameIo> Control<Io> {
     /// Hand frames to workers: by RSS hash where the port computed one, else to worker 0, so
@@ -38,16 +39,12 @@ impl<Io: FrameIo> Control<Io> {
         self.count_inject(injected, refused);
     }
 
-    /// Count frames handed to a worker and frames refused, in the stats and the metrics.
+    /// Count frames handed to a worker and frames refused (the metrics' counts, which
+    /// [`Control::stats`] reads too).
     fn count_inject(&mut self, injected: usize, dropped: usize) {
-        let (injected, dropped) = (injected as u64, dropped as u64);
-        self.stats.injected += injected;
-        self.stats.inject_dropped += dropped;
         let c = &self.inject_counts;
-        c.injected
-            .fetch_add(injected, std::sync::atomic::Ordering::Relaxed);
-        c.dropped
-            .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+        ExceptionPathCounters::add(&c.injected, injected as u64);
+        ExceptionPathCounters::add(&c.dropped, dropped as u64);
     }
 
     /// Keep a frame whose next hop is unresolved until it resolves; beyond

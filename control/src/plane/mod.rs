@@ -161,7 +161,8 @@ pub struct Control<Io: FrameIo> {
     sync: Option<SyncPlane>,
     /// Per port: the exception path's counts, shared with the metrics endpoint.
     exception: Arc<Vec<ExceptionPathCounters>>,
-    /// [`ControlStats::injected`] and `inject_dropped`, shared with the metrics endpoint.
+    /// Frames handed to workers and refused, shared with the metrics endpoint; the only copy
+    /// ([`Self::stats`] reads `injected` and `inject_dropped` from here).
     inject_counts: Arc<InjectCounters>,
     /// Director HA, when `[ha]` follows addresses.
     ha: Option<HaFollow>,
@@ -184,7 +185,7 @@ impl<Io: FrameIo> std::fmt::Debug for Control<Io> {
             .field("generation", &self.generation)
             .field("services", &self.cfg.services.len())
             .field("held", &self.held.len())
-            .field("stats", &self.stats)
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -251,7 +252,12 @@ impl<Io: FrameIo> Control<Io> {
 
     /// Control's counts.
     pub fn stats(&self) -> ControlStats {
-        self.stats
+        let inject = self.inject_counts.row();
+        ControlStats {
+            injected: inject.injected,
+            inject_dropped: inject.dropped,
+            ..self.stats
+        }
     }
 
     /// The neighbour table.
@@ -287,7 +293,7 @@ impl<Io: FrameIo> Control<Io> {
 
     /// Print the workers' and control's counters (every few seconds, and at stop).
     pub fn log_stats(&self) {
-        log_stats(&self.counters, &self.stats);
+        log_stats(&self.counters, &self.stats());
     }
 
     /// Send one frame built from `bytes` out of `port` on control's TX queue.
