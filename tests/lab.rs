@@ -779,7 +779,8 @@ impl Lab {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "{rs}: want {want:?}, have {row:?}:\n{t}"
+                "{rs}: want {want:?}, have {row:?}:\n{t}\n{}",
+                self.connection_evidence()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -810,6 +811,29 @@ impl Lab {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What a failed wait on connections needs to tell a client that never connected (no
+    /// socket, or one stuck in SYN-SENT) from a gateway that lost its flow: the gateway's
+    /// connection list, the client's TCP sockets to port 80, and the gateway's non-zero drop
+    /// and exception-path counters.
+    fn connection_evidence(&self) -> String {
+        let conns = self.adm(&["-L", "-n", "-c"]);
+        let sockets = self
+            .try_run("client", &["ss", "-tan", "dport", "=", ":80"])
+            .unwrap_or_default();
+        let counters: String = self
+            .scrape()
+            .lines()
+            .filter(|l| {
+                (l.starts_with("ferrovs_worker_drops_total{")
+                    || l.starts_with("ferrovs_worker_punted")
+                    || l.starts_with("ferrovs_control_"))
+                    && !l.ends_with(" 0")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("connections:\n{conns}\nclient sockets:\n{sockets}\ncounters:\n{counters}")
     }
 
     /// The five numbers on the `--stats` / `--rate` line of the service or server `needle`.
