@@ -47,6 +47,33 @@ impl Bucket {
     fn free_way(&self) -> Option<usize> {
         self.val.iter().position(|&v| v == EMPTY)
     }
+
+    /// One bit per way whose signature is `sig`, way 0 in bit 0. Written as a loop without
+    /// early exit so that the compiler makes it a vector compare: a lookup then branches once
+    /// per candidate, not once per way (the per-way loop's exit, wherever the match sat, was
+    /// a branch to mispredict).
+    #[inline(always)]
+    fn sig_mask(&self, sig: u16) -> u16 {
+        let mut mask = 0u16;
+        for (w, &s) in self.sig.iter().enumerate() {
+            mask |= u16::from(s == sig) << w;
+        }
+        mask
+    }
+
+    /// The value of the first way, in `mask`'s order, that is in use and `matches`.
+    #[inline(always)]
+    fn first_match(&self, mut mask: u16, matches: &mut impl FnMut(u32) -> bool) -> Option<u32> {
+        while mask != 0 {
+            let w = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let v = self.val[w];
+            if v != EMPTY && matches(v) {
+                return Some(v);
+            }
+        }
+        None
+    }
 }
 
 /// A fixed-size cuckoo index of `u32` values keyed by 64-bit hashes.
@@ -128,9 +155,7 @@ impl Index {
     pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
         let (b, sig) = self.home(hash);
         let bucket = &self.buckets[b as usize];
-        (0..WAYS)
-            .find(|&w| bucket.sig[w] == sig && bucket.val[w] != EMPTY)
-            .map(|w| bucket.val[w])
+        bucket.first_match(bucket.sig_mask(sig), &mut |_| true)
     }
 
     /// The first value under `hash` for which `matches` is true.
@@ -138,22 +163,15 @@ impl Index {
     pub(crate) fn find(&self, hash: u64, mut matches: impl FnMut(u32) -> bool) -> Option<u32> {
         let (b1, sig) = self.home(hash);
         let bucket = &self.buckets[b1 as usize];
-        for w in 0..WAYS {
-            if bucket.sig[w] == sig && bucket.val[w] != EMPTY && matches(bucket.val[w]) {
-                return Some(bucket.val[w]);
-            }
+        if let Some(v) = bucket.first_match(bucket.sig_mask(sig), &mut matches) {
+            return Some(v);
         }
         let b2 = self.alt(b1, sig);
         if b2 == b1 {
             return None;
         }
         let bucket = &self.buckets[b2 as usize];
-        for w in 0..WAYS {
-            if bucket.sig[w] == sig && bucket.val[w] != EMPTY && matches(bucket.val[w]) {
-                return Some(bucket.val[w]);
-            }
-        }
-        None
+        bucket.first_match(bucket.sig_mask(sig), &mut matches)
     }
 
     /// Remove the entry `(hash, val)`; false if it is not there.
@@ -340,6 +358,38 @@ mod tests {
         for i in 0..target as u32 {
             let want = if i % 2 == 0 { None } else { Some(i) };
             assert_eq!(idx.find(h(i), |v| v == i), want);
+        }
+    }
+
+    /// The signature mask against the per-way comparison it replaced, and `find` with several
+    /// ways sharing a signature (collisions, a removed entry's stale signature): the first way
+    /// whose value is in use and matches wins, in way order.
+    #[test]
+    fn signature_mask_is_the_per_way_comparison() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..20_000 {
+            let mut b = Bucket::EMPTY;
+            // Few distinct signatures, so that ways often share one.
+            for w in 0..WAYS {
+                b.sig[w] = [0, 1, 0x8000, 0xffff, 0x7fff][(next() % 5) as usize];
+                b.val[w] = if next() % 4 == 0 { EMPTY } else { w as u32 };
+            }
+            for sig in [0u16, 1, 0x8000, 0xffff, 0x7fff, 2] {
+                let mask = b.sig_mask(sig);
+                for w in 0..WAYS {
+                    assert_eq!(mask >> w & 1 == 1, b.sig[w] == sig, "way {w} sig {sig:#x}");
+                }
+                assert_eq!(mask >> WAYS, 0);
+                let want = (0..WAYS).find(|&w| b.sig[w] == sig && b.val[w] != EMPTY && w % 3 != 0);
+                let got = b.first_match(mask, &mut |v| v % 3 != 0);
+                assert_eq!(got, want.map(|w| w as u32));
+            }
         }
     }
 }
