@@ -37,7 +37,7 @@ mod index;
 #[cfg(feature = "fuzzing")]
 pub mod index_bench;
 pub mod persist;
-mod prefetch;
+pub(crate) mod prefetch;
 mod table;
 pub mod tcp;
 mod timer;
