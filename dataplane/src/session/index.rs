@@ -361,35 +361,31 @@ mod tests {
         }
     }
 
-    /// The signature mask against the per-way comparison it replaced, and `find` with several
-    /// ways sharing a signature (collisions, a removed entry's stale signature): the first way
-    /// whose value is in use and matches wins, in way order.
-    #[test]
-    fn signature_mask_is_the_per_way_comparison() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        for _ in 0..20_000 {
+    proptest::proptest! {
+        /// The signature mask against the per-way comparison it replaced, and `first_match`
+        /// with several ways sharing a signature (collisions, a removed entry's stale
+        /// signature): the first way, in way order, whose value is in use and matches wins.
+        #[test]
+        fn signature_mask_is_the_per_way_comparison(
+            sigs in proptest::array::uniform10(proptest::sample::select(
+                vec![0u16, 1, 0x7fff, 0x8000, 0xffff],
+            )),
+            used in proptest::array::uniform10(proptest::bool::weighted(0.75)),
+            sig in proptest::sample::select(vec![0u16, 1, 2, 0x7fff, 0x8000, 0xffff]),
+        ) {
             let mut b = Bucket::EMPTY;
-            // Few distinct signatures, so that ways often share one.
+            b.sig = sigs;
+            for (w, v) in b.val.iter_mut().enumerate() {
+                *v = if used[w] { w as u32 } else { EMPTY };
+            }
+            let mask = b.sig_mask(sig);
             for w in 0..WAYS {
-                b.sig[w] = [0, 1, 0x8000, 0xffff, 0x7fff][(next() % 5) as usize];
-                b.val[w] = if next() % 4 == 0 { EMPTY } else { w as u32 };
+                proptest::prop_assert_eq!(mask >> w & 1 == 1, b.sig[w] == sig);
             }
-            for sig in [0u16, 1, 0x8000, 0xffff, 0x7fff, 2] {
-                let mask = b.sig_mask(sig);
-                for w in 0..WAYS {
-                    assert_eq!(mask >> w & 1 == 1, b.sig[w] == sig, "way {w} sig {sig:#x}");
-                }
-                assert_eq!(mask >> WAYS, 0);
-                let want = (0..WAYS).find(|&w| b.sig[w] == sig && b.val[w] != EMPTY && w % 3 != 0);
-                let got = b.first_match(mask, &mut |v| v % 3 != 0);
-                assert_eq!(got, want.map(|w| w as u32));
-            }
+            proptest::prop_assert_eq!(mask >> WAYS, 0);
+            let want = (0..WAYS).find(|&w| b.sig[w] == sig && used[w] && w % 3 != 0);
+            let got = b.first_match(mask, &mut |v| v % 3 != 0);
+            proptest::prop_assert_eq!(got, want.map(|w| w as u32));
         }
     }
 }
