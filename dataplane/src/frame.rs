@@ -29,6 +29,15 @@ pub trait Frame {
     /// Grow the frame at the end by `n` bytes and return the whole data, or `None` (unchanged)
     /// when there is no room.
     fn append(&mut self, n: usize) -> Option<&mut [u8]>;
+    /// Ask for the cache lines a forwarding step touches first (a hint): the start of the
+    /// data, and where the frame can hold it, the line before, into which an encapsulation's
+    /// [`Frame::prepend`] writes.
+    #[inline(always)]
+    fn prefetch_head(&self) {
+        if let Some(b) = self.data().first() {
+            crate::session::prefetch::line(b);
+        }
+    }
 }
 
 /// Headroom a [`VecFrame`] gets by default: the same as DPDK's `RTE_PKTMBUF_HEADROOM`.

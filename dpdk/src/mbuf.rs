@@ -82,6 +82,29 @@ impl Mbuf {
         }
     }
 
+    /// Start loading the cache line just before the packet data (inside the headroom), where
+    /// a prepended header goes.
+    #[inline]
+    pub fn prefetch_before_data(&self) {
+        let m = self.raw();
+        let p = m
+            .buf_addr
+            .cast::<u8>()
+            .wrapping_add(usize::from(m.data_off))
+            .wrapping_sub(1);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint: it neither faults nor changes memory, whatever the
+        // address (the caller checked there is headroom, so this one is in the buffer).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: as above.
+        unsafe {
+            dpdk_sys::rte_prefetch0(p.cast::<std::os::raw::c_void>());
+        }
+    }
+
     /// Return the first segment's bytes, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
@@ -254,6 +277,13 @@ impl dataplane::frame::Frame for Mbuf {
     #[inline]
     fn append(&mut self, n: usize) -> Option<&mut [u8]> {
         Mbuf::append(self, n)
+    }
+    #[inline(always)]
+    fn prefetch_head(&self) {
+        self.prefetch_data();
+        if self.headroom() > 0 {
+            self.prefetch_before_data();
+        }
     }
 }
 

@@ -172,14 +172,6 @@ impl Default for WorkerConfig {
 /// Frames per prefetch stage in [`Worker::process`] (a burst is at most this in practice).
 const STAGE: usize = 64;
 
-/// Ask for the cache line holding the start of `f`'s data (a hint).
-#[inline(always)]
-fn prefetch_data<F: Frame>(f: &F) {
-    if let Some(b) = f.data().first() {
-        crate::session::prefetch::line(b);
-    }
-}
-
 /// Default [`WorkerConfig::prefetch_from`]: about 1.5 MiB of slab and index, more than a core's
 /// L2.
 pub const PREFETCH_FROM: usize = 16 * 1024;
@@ -449,7 +441,7 @@ impl Worker {
         for (fs, vs) in frames.chunks_mut(STAGE).zip(verdicts.chunks_mut(STAGE)) {
             // The frames' headers were last written by another core (the NIC's DMA, or a
             // ring's peer): ask for them all at once, before the first is read.
-            fs.iter().for_each(prefetch_data);
+            fs.iter().for_each(Frame::prefetch_head);
             if big {
                 self.prefetch_burst(fs);
             }
