@@ -62,47 +62,24 @@ impl Mbuf {
     #[doc(alias = "rte_prefetch0")]
     #[inline]
     pub fn prefetch_data(&self) {
-        let m = self.raw();
-        let p = m
-            .buf_addr
-            .cast::<u8>()
-            .wrapping_add(usize::from(m.data_off));
-        // The intrinsic rather than the bindgen wrapper of the static inline rte_prefetch0,
-        // which would cost a call.
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it neither faults nor changes memory, whatever the
-        // address (this one is inside the mbuf's buffer anyway); SSE is baseline on x86_64.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        // SAFETY: as above.
-        unsafe {
-            dpdk_sys::rte_prefetch0(p.cast::<std::os::raw::c_void>());
-        }
+        prefetch(self.data_start());
     }
 
-    /// Start loading the cache line just before the packet data (inside the headroom), where
-    /// a prepended header goes.
+    /// Start loading the cache line just before the packet data (inside the headroom, when
+    /// there is one), where a prepended header goes.
     #[inline]
     pub fn prefetch_before_data(&self) {
+        prefetch(self.data_start().wrapping_sub(1));
+    }
+
+    /// The address of the first data byte (`rte_pktmbuf_mtod`).
+    #[inline]
+    fn data_start(&self) -> *const u8 {
         let m = self.raw();
-        let p = m
-            .buf_addr
+        m.buf_addr
             .cast::<u8>()
+            .cast_const()
             .wrapping_add(usize::from(m.data_off))
-            .wrapping_sub(1);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it neither faults nor changes memory, whatever the
-        // address (the caller checked there is headroom, so this one is in the buffer).
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        // SAFETY: as above.
-        unsafe {
-            dpdk_sys::rte_prefetch0(p.cast::<std::os::raw::c_void>());
-        }
     }
 
     /// Return the first segment's bytes, writable.
@@ -305,5 +282,22 @@ impl dataplane::io::RxFrame for Mbuf {
     #[inline]
     fn free_bulk(frames: &mut Vec<Mbuf>) {
         Mbuf::free_bulk(frames);
+    }
+}
+
+/// Ask for the cache line holding `p` (a hint). The intrinsic rather than the bindgen wrapper
+/// of the static inline `rte_prefetch0`, which would cost a call.
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it neither faults nor changes memory, whatever the address
+    // (the callers' are in or next to the mbuf's buffer); SSE is baseline on x86_64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as above.
+    unsafe {
+        dpdk_sys::rte_prefetch0(p.cast::<std::os::raw::c_void>());
     }
 }
