@@ -525,7 +525,12 @@ impl Worker {
         self.process_synced(snap, now, in_port, frame)
     }
 
-    /// Process one frame; the caller has already synced to `snap`'s generation.
+    /// Process one frame; the caller has already synced to `snap`'s generation. Inlined
+    /// always: out of line, its [`Verdict`] (18 bytes, more than two registers) came back
+    /// through memory written field by field, and [`Worker::process`]'s wide copy of it into
+    /// the verdicts waited for those stores (a store-forwarding stall, half of `process`'s own
+    /// samples in `perf` on the ring path).
+    #[inline(always)]
     fn process_synced<F: Frame>(
         &mut self,
         snap: &Snapshot,
