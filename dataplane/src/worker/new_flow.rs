@@ -111,8 +111,8 @@ impl Worker {
         let (out_port, mac) = match snap.next_hop(b.addr) {
             Ok(hop) => hop,
             Err(NextHopError::NoRoute) => return Err(DropReason::NoRoute),
-            Err(NextHopError::Unresolved { neighbour, port }) => {
-                return Ok(Verdict::Punt(Punt::Resolve { neighbour, port }));
+            Err(NextHopError::Unresolved { port, .. }) => {
+                return Ok(Verdict::Punt(Punt::Resolve { port }));
             }
         };
         let (laddr, lport) = match b.method {

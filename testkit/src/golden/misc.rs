@@ -11,10 +11,7 @@ pub(super) fn misc(t: &mut Table, f: &Fam) {
         name!(f, "syn to a backend with an unresolved neighbour is punted"),
         0,
         p.frame(),
-        Expect::Punt(Punt::Resolve {
-            neighbour: f.rs_unresolved,
-            port: 1,
-        }),
+        Expect::Punt(Punt::Resolve { port: 1 }),
     );
     let p = Pkt::tcp(f.client, 40099, f.empty, 80, SYN);
     t.drop(
