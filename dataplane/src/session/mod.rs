@@ -127,7 +127,7 @@ impl SessionAddr for Ipv4Addr {
     fn hash_key(seed: &HashSeed, k: &FlowKey<Self>) -> u64 {
         // Each address in its own word: (src << 32 | dst) was one 8-byte load of a key whose
         // addresses had just been stored as two 4-byte words, which waited for both stores to
-        // retire (a store-forwarding stall, the hottest instruction of `perf` on the ring path).
+        // retire (a store-forwarding stall, the hottest instruction in `perf` on the ring path).
         let a =
             (u64::from(k.src.to_bits()) << 32) | (u64::from(k.sport) << 16) | u64::from(k.dport);
         let b = (u64::from(k.dst.to_bits()) << 8) | u64::from(k.proto.number());
