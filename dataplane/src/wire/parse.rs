@@ -321,6 +321,7 @@ fn parse_plain_ipv6(d: &[u8]) -> Option<ParsedFrame> {
 /// would refuse.
 #[inline(always)]
 fn plain_l4(proto: u8, seg: &[u8]) -> Option<L4> {
+    let (src_port, dst_port) = ports(seg)?;
     match proto {
         6 => {
             let doff = usize::from(*seg.get(12)? >> 4) * 4;
@@ -328,8 +329,8 @@ fn plain_l4(proto: u8, seg: &[u8]) -> Option<L4> {
                 return None;
             }
             Some(L4::Tcp {
-                src_port: be16(seg, 0),
-                dst_port: be16(seg, 2),
+                src_port,
+                dst_port,
                 flags: seg[13],
             })
         }
@@ -338,10 +339,7 @@ fn plain_l4(proto: u8, seg: &[u8]) -> Option<L4> {
             if len < udp::HEADER_LEN || len > seg.len() {
                 return None;
             }
-            Some(L4::Udp {
-                src_port: be16(seg, 0),
-                dst_port: be16(seg, 2),
-            })
+            Some(L4::Udp { src_port, dst_port })
         }
         _ => None,
     }
@@ -559,20 +557,31 @@ fn parse_ipv6(
 #[inline]
 pub(super) fn parse_tcp(seg: &[u8]) -> Result<L4, DropReason> {
     let t = tcp::Packet::new_checked(seg)?;
+    let (src_port, dst_port) = ports(seg).ok_or(DropReason::TruncatedTcp)?;
     Ok(L4::Tcp {
-        src_port: t.src_port(),
-        dst_port: t.dst_port(),
+        src_port,
+        dst_port,
         flags: t.flags(),
     })
 }
 
 #[inline]
 fn parse_udp(seg: &[u8]) -> Result<L4, DropReason> {
-    let u = udp::Packet::new_checked(seg)?;
-    Ok(L4::Udp {
-        src_port: u.src_port(),
-        dst_port: u.dst_port(),
-    })
+    udp::Packet::new_checked(seg)?;
+    let (src_port, dst_port) = ports(seg).ok_or(DropReason::TruncatedUdp)?;
+    Ok(L4::Udp { src_port, dst_port })
+}
+
+/// The source and destination ports at the start of a TCP or UDP header, as the two halves of
+/// one word (each half byte-swapped), so that the compiler stores them as one word: stored as
+/// two 2-byte halves, the flow key's single read of the pair waited for both stores (a
+/// store-forwarding stall, the hottest instruction of `classify` in `perf` on the ring path;
+/// DR and FullNAT 10-15% of their cycles a packet). `None` if `seg` is shorter than 4 bytes.
+#[inline(always)]
+fn ports(seg: &[u8]) -> Option<(u16, u16)> {
+    let raw = u32::from_le_bytes(*seg.first_chunk::<4>()?);
+    let host = ((raw & 0x00ff_00ff) << 8) | ((raw >> 8) & 0x00ff_00ff);
+    Some((host as u16, (host >> 16) as u16))
 }
 
 /// Read the ports of a quoted TCP/UDP header (both start with them); 0s otherwise.
