@@ -25,7 +25,7 @@ use super::ethernet::{self, EtherType};
 use super::icmpv4::{self, Packet as Icmpv4Packet};
 use super::icmpv6::{self, Packet as Icmpv6Packet};
 use super::ip::IpProtocol;
-use super::{arp, be16, checksum, ipv4, ipv6, tcp, udp, DropReason};
+use super::{arp, checksum, ipv4, ipv6, tcp, udp, DropReason};
 use crate::types::{FlowKey4, FlowKey6, L4Proto};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -588,7 +588,7 @@ fn ports(seg: &[u8]) -> Option<(u16, u16)> {
 #[inline]
 fn quoted_ports(proto: u8, l4: &[u8]) -> (u16, u16) {
     match IpProtocol::from(proto) {
-        IpProtocol::Tcp | IpProtocol::Udp if l4.len() >= 4 => (be16(l4, 0), be16(l4, 2)),
+        IpProtocol::Tcp | IpProtocol::Udp => ports(l4).unwrap_or((0, 0)),
         _ => (0, 0),
     }
 }
