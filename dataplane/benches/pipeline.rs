@@ -33,14 +33,25 @@
 //! above, sends every template once through `measured_pass` and exits, no criterion; run it
 //! under `valgrind --tool=cachegrind --toggle-collect='*measured_pass*'` and divide the
 //! counts by the packets it prints.
+//! `worker_loop/*` runs the real loop (`worker_loop::WorkerLoop::run`) over in-process queues
+//! that hand it one burst of the same established frames on each poll of port 0 (port 1 stays
+//! empty) and take back what it sends: the per-iteration cost of the loop (snapshot, clock,
+//! service, polls, dispatch, flush) on top of `established`'s, on `StdClock`.
+//!
 //! Run: `cargo bench -p dataplane --bench pipeline` (add a filter such as `fullnat` after `--`).
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::fuzzing::backend_mac;
+use dataplane::io::mem::MemFrame;
+use dataplane::io::{PortMap, RingConsumer, RingProducer, RxQueue, StdClock, TxQueue};
 use dataplane::sched::SchedulerKind;
 use dataplane::session::FwdMethod;
 use dataplane::snapshot::{BackendSpec, ServiceSpec, Snapshot, SnapshotBuilder};
@@ -48,6 +59,7 @@ use dataplane::sync::{link, ControlSync, SyncConfig};
 use dataplane::types::L4Proto;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
+use dataplane::worker_loop::{IdleMode, LoopEnv, WorkerIo, WorkerLoop};
 
 use dataplane::snapshot::Route;
 use testkit::packet::{tcp, ACK, FROM_CLIENT, SYN};
@@ -869,6 +881,124 @@ fn syn_cookies(c: &mut Criterion) {
     g.finish();
 }
 
+/// The frames the loop's queues hand out and take back (one pool: nothing is allocated).
+type Pool = Rc<RefCell<Vec<MemFrame>>>;
+
+/// Port 0's RX queue: a burst of the templates, in turn, on every poll; port 1's: nothing.
+struct Feed<'a> {
+    pool: Pool,
+    t: Option<&'a Templates>,
+    cur: usize,
+}
+
+impl RxQueue<MemFrame> for Feed<'_> {
+    fn rx_burst(&mut self, out: &mut Vec<MemFrame>) -> usize {
+        let Some(t) = self.t else { return 0 };
+        let mut pool = self.pool.borrow_mut();
+        let src = &t.bytes[self.cur * BURST * t.len..(self.cur + 1) * BURST * t.len];
+        for s in src.chunks_exact(t.len) {
+            let mut f = pool.pop().expect("every frame came back");
+            f.frame.reset(s);
+            out.push(f);
+        }
+        self.cur = (self.cur + 1) % (t.count / BURST);
+        BURST
+    }
+}
+
+/// A TX queue that takes every frame back into the pool.
+struct Sink(Pool);
+
+impl TxQueue<MemFrame> for Sink {
+    fn tx_burst(&mut self, pkts: &mut Vec<MemFrame>) -> usize {
+        let n = pkts.len();
+        self.0.borrow_mut().append(pkts);
+        n
+    }
+}
+
+/// The punt, redirect and inject rings: always empty, never taking anything.
+struct NoRing;
+
+impl RingProducer<MemFrame> for NoRing {
+    fn enqueue_burst(&mut self, _: &mut Vec<MemFrame>) -> usize {
+        0
+    }
+}
+
+impl RingConsumer<MemFrame> for NoRing {
+    fn dequeue_burst(&mut self, _: &mut Vec<MemFrame>) -> usize {
+        0
+    }
+}
+
+/// `worker_loop/*` (see the header): DR and FullNAT established flows through the real loop.
+fn worker_loop_benches(c: &mut Criterion) {
+    let snap = bench_snapshot();
+    let shared = ArcSwap::from_pointee(bench_snapshot());
+    let map = PortMap::new(vec![(0, 0), (1, 1)]);
+    let stop = AtomicBool::new(false);
+    let mut g = c.benchmark_group("worker_loop");
+    g.throughput(Throughput::Elements(BURST as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for n in sizes() {
+        for mode in modes() {
+            if !matches!(mode, Mode::Dr | Mode::FullNat) {
+                continue;
+            }
+            let Loaded { mut w, fwd, .. } = load(&snap, mode, n);
+            check_all_tx(&mut w, &snap, &fwd, 0);
+            let frames = (0..2 * BURST).map(|_| MemFrame {
+                frame: VecFrame::with_room(&[], 128, 256),
+                port: 0,
+            });
+            let pool: Pool = Rc::new(RefCell::new(frames.collect()));
+            let feed = |t| Feed {
+                pool: pool.clone(),
+                t,
+                cur: 0,
+            };
+            let mut io = WorkerIo {
+                rx: vec![feed(Some(&fwd)), feed(None)],
+                tx: vec![Sink(pool.clone()), Sink(pool.clone())],
+                punt: NoRing,
+                redirect_out: vec![None],
+                redirect_in: vec![],
+                inject_in: NoRing,
+            };
+            let env = LoopEnv {
+                shared: &shared,
+                stop: &stop,
+                ports: &map,
+                clock: StdClock::default(),
+                idle: IdleMode::Busy,
+            };
+            let mut wl = WorkerLoop::new(&io);
+            g.bench_function(BenchmarkId::new(mode.name(), label(n)), |b| {
+                b.iter_custom(|iters| {
+                    stop.store(false, Ordering::Relaxed);
+                    let mut left = iters;
+                    let mut service = |_: &Worker, _: u32| {
+                        left -= 1;
+                        if left == 0 {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    };
+                    let t = Instant::now();
+                    wl.run(&mut w, &mut io, &env, &mut service);
+                    t.elapsed()
+                });
+            });
+            assert_eq!(pool.borrow().len(), 2 * BURST, "a frame went missing");
+            let c = w.counters();
+            assert_eq!(c.drops.iter().map(|d| d.get()).sum::<u64>(), 0);
+        }
+    }
+    g.finish();
+}
+
 fn main() {
     memory();
     let snap = bench_snapshot();
@@ -881,5 +1011,6 @@ fn main() {
     syn_cookies(&mut c);
     established(&mut c, &snap);
     new_sessions(&mut c, &snap);
+    worker_loop_benches(&mut c);
     c.final_summary();
 }
