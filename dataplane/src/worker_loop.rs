@@ -1,8 +1,10 @@
 //! The worker loop (l3fwd's shape), generic over the I/O seam ([`crate::io`]): the one loop
 //! that `ferrovs run` runs on every worker lcore and `ferrovs-bench` measures.
 //!
-//! Per iteration: take the published snapshot and sync to it (cheap when unchanged; it also
-//! confirms a reload with no traffic), run the per-iteration service (session dumps) and the
+//! Per iteration: take the published snapshot and sync to it (one load and compare when
+//! unchanged, through [`arc_swap::Cache`]; it also confirms a reload with no traffic), read the
+//! clock (the seconds and milliseconds derived from it are recomputed only when a millisecond
+//! has passed), run the per-iteration service (session dumps) and the
 //! session-sync work ([`Worker::serve_sync`]: installs from a peer, a step of a dump), receive
 //! a burst per port and run it through [`Worker::process`], then the frames other workers
 //! redirected here and those control injects, one by one through [`Worker::process_one`]
@@ -20,6 +22,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arc_swap::cache::Cache;
 use arc_swap::ArcSwap;
 
 use crate::counters::WorkerCounters;
@@ -186,10 +189,15 @@ impl<F: RxFrame> WorkerLoop<F> {
         let c = worker.counters().clone();
         let hz = env.clock.hz().max(1);
         let start = env.clock.ticks();
+        let mut clock = LoopClock::new(hz);
         // The SYN cookies' clock: Unix seconds, read once, advanced by the loop's clock.
         let wall0 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // The snapshot as the last iteration saw it: a plain load and pointer compare per
+        // iteration, where `ArcSwap::load` took and paid back a debt with two locked
+        // instructions, each waiting for the burst's stores to drain.
+        let mut snaps = Cache::new(env.shared);
         // Each worker's identifications start far from the others' (a multiplicative spread of
         // its id), and deterministically: worker 0 gives its first fragmented datagram 1.
         self.frag_id = u32::from(worker.id()).wrapping_mul(0x9e37_79b9);
@@ -200,21 +208,21 @@ impl<F: RxFrame> WorkerLoop<F> {
         let mut last = start;
         let mut last_busy = false;
         while !env.stop.load(Ordering::Relaxed) {
-            let snap = env.shared.load();
-            worker.sync(&snap);
+            let snap: &Snapshot = snaps.load();
+            worker.sync(snap);
             let t = env.clock.ticks();
             if last_busy {
                 c.busy_cycles.add(t.wrapping_sub(last));
             }
             last = t;
-            let ticks = t.wrapping_sub(start);
-            let now = u32::try_from(ticks / hz).unwrap_or(u32::MAX);
-            worker.set_wall_clock(wall0 + ticks / hz);
-            // Milliseconds for admission control's rates, without overflow for any TSC rate.
-            worker.set_clock_ms((ticks / hz) * 1000 + (ticks % hz) * 1000 / hz);
+            if clock.advance(t.wrapping_sub(start)) {
+                worker.set_wall_clock(wall0 + clock.secs);
+                worker.set_clock_ms(clock.ms);
+            }
+            let now = u32::try_from(clock.secs).unwrap_or(u32::MAX);
             service.serve(worker, now);
             // Session sync: a peer's installs and a step of a full dump (one branch when off).
-            worker.serve_sync(&snap, now);
+            worker.serve_sync(snap, now);
             let mut got = 0;
             for (pi, q) in io.rx.iter_mut().enumerate() {
                 let n = q.rx_burst(&mut self.rx);
@@ -223,7 +231,7 @@ impl<F: RxFrame> WorkerLoop<F> {
                 }
                 got += n;
                 let in_port = u8::try_from(pi).unwrap_or(0);
-                worker.process(&snap, now, in_port, &mut self.rx, &mut self.verdicts[..n]);
+                worker.process(snap, now, in_port, &mut self.rx, &mut self.verdicts[..n]);
                 self.dispatch(n, &c);
             }
             for q in io.redirect_in.iter_mut().chain([&mut io.inject_in]) {
@@ -234,7 +242,7 @@ impl<F: RxFrame> WorkerLoop<F> {
                 got += n;
                 for (m, v) in self.rx.iter_mut().zip(self.verdicts.iter_mut()) {
                     let in_port = env.ports.index(m.port_id());
-                    *v = worker.process_one(&snap, now, in_port, m);
+                    *v = worker.process_one(snap, now, in_port, m);
                 }
                 self.dispatch(n, &c);
             }
@@ -322,6 +330,50 @@ impl<F: RxFrame> WorkerLoop<F> {
     }
 }
 
+/// Seconds and milliseconds since the loop started, from its clock's ticks: the divisions
+/// (tens of cycles each) run once a millisecond, not once an iteration.
+#[derive(Debug)]
+struct LoopClock {
+    hz: u64,
+    /// The tick count at which `ms` next changes.
+    next: u64,
+    /// Whole seconds.
+    secs: u64,
+    /// Whole milliseconds (admission control's rates).
+    ms: u64,
+}
+
+impl LoopClock {
+    fn new(hz: u64) -> Self {
+        LoopClock {
+            hz,
+            next: 0,
+            secs: 0,
+            ms: 0,
+        }
+    }
+
+    /// Move to `ticks` since the start; true when `secs` and `ms` changed (always on the
+    /// first call).
+    #[inline]
+    fn advance(&mut self, ticks: u64) -> bool {
+        if ticks < self.next {
+            return false;
+        }
+        let hz = self.hz;
+        self.secs = ticks / hz;
+        // Without overflow for any TSC rate: whole seconds, then the part of one.
+        self.ms = self.secs.saturating_mul(1000) + (ticks % hz) * 1000 / hz;
+        // The first tick of the next millisecond: ceil((ms + 1) * hz / 1000), split the same
+        // way (saturating: past u64's range, every call recomputes).
+        let m = self.ms.saturating_add(1);
+        self.next = (m / 1000)
+            .saturating_mul(hz)
+            .saturating_add(((m % 1000) * hz).div_ceil(1000));
+        true
+    }
+}
+
 /// Sleep for `pause` and count it (sleeps, and microseconds actually slept).
 #[cold]
 fn sleep<K: Clock>(pause: Duration, clock: &K, hz: u64, c: &WorkerCounters) {
@@ -395,5 +447,53 @@ mod tests {
             Some(PAUSE_MIN),
             "from the shortest pause again"
         );
+    }
+
+    /// The seconds and milliseconds as the divisions on every tick give them.
+    fn direct(ticks: u64, hz: u64) -> (u64, u64) {
+        (ticks / hz, (ticks / hz) * 1000 + (ticks % hz) * 1000 / hz)
+    }
+
+    #[test]
+    fn test_loop_clock_matches_the_divisions_at_every_millisecond_edge() {
+        // A TSC rate that is not a multiple of 1000, a nanosecond clock, and a tiny one.
+        for hz in [2_294_609_123u64, 1_000_000_000, 999, 7] {
+            let mut k = LoopClock::new(hz);
+            assert!(k.advance(0), "the first call sets the clock");
+            assert_eq!((k.secs, k.ms), (0, 0));
+            let mut changes = 0;
+            // Every millisecond edge of the first 3 s, a tick either side of it (the clock
+            // never goes back: on a slow one, edges share ticks).
+            let mut last = 0;
+            for m in 1..3000u64 {
+                let edge = (m * hz).div_ceil(1000);
+                for t in [edge.saturating_sub(1), edge, edge + 1] {
+                    let t = t.max(last);
+                    last = t;
+                    changes += u32::from(k.advance(t));
+                    assert_eq!((k.secs, k.ms), direct(t, hz), "hz {hz}, tick {t}");
+                }
+            }
+            assert!(changes > 0);
+            // A century of uptime: no overflow, still the same.
+            let century = hz * 3600 * 24 * 366 * 100;
+            for t in [century / 3, century] {
+                assert!(k.advance(t));
+                assert_eq!((k.secs, k.ms), direct(t, hz), "hz {hz}, tick {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn test_loop_clock_changes_only_when_a_millisecond_passed() {
+        let hz = 3_000_000;
+        let mut k = LoopClock::new(hz);
+        assert!(k.advance(0));
+        assert!(!k.advance(2_999), "within the first millisecond");
+        assert!(k.advance(3_000));
+        assert_eq!(k.ms, 1);
+        assert!(!k.advance(5_999));
+        assert!(k.advance(3_000_000));
+        assert_eq!((k.secs, k.ms), (1, 1000));
     }
 }
