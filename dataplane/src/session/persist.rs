@@ -268,18 +268,23 @@ impl<A: SessionAddr> PersistTable<A> {
     /// Reclaim expired templates, examining at most `budget` array slots from where the last
     /// call stopped. Returns how many were reclaimed.
     pub fn expire(&mut self, now: u32, budget: usize) -> usize {
+        // Most services persist nothing: no sweep over an empty array on every tick.
+        if self.len == 0 {
+            return 0;
+        }
         let mut reclaimed = 0;
+        let mut i = self.sweep;
         for _ in 0..budget.min(self.slots.len()) {
-            let i = self.sweep;
             let e = &self.slots[i];
             if e.used && e.expires <= now {
                 // Another entry may shift into `i`; look at it on the next step.
                 self.delete_at(i);
                 reclaimed += 1;
             } else {
-                self.sweep = (i + 1) & self.mask;
+                i = (i + 1) & self.mask;
             }
         }
+        self.sweep = i;
         reclaimed
     }
 
