@@ -386,7 +386,7 @@ def window_cycles(samples, window):
     rx, cyc = b["rx"] - a["rx"], b["busy_cycles"] - a["busy_cycles"]
     busy = b["busy_polls"] - a["busy_polls"]
     out = {"cycles_scope": f"worker busy_cycles over {b['unix'] - a['unix']:.2f} s of the window",
-           "dut_busy_cycles_in_window": cyc, "dut_rx_in_window": rx}
+           "dut_busy_cycles_in_window": cyc, "dut_rx_in_window": rx, "tables": b.get("tables", "")}
     if rx > 0:
         out["dut_cycles_per_packet"] = cyc / rx
     if busy > 0:

@@ -42,9 +42,24 @@ const DESC: u16 = 1024;
 /// Mbufs in the pool: both directions' rings full plus bursts and per-lcore caches.
 const MBUFS: u32 = 16383;
 
+/// The system allocator, placing the DUT's session tables on huge pages as `ferrovs run` does
+/// with `hugepages = true` (its default).
+#[global_allocator]
+static ALLOC: dpdk::huge::TableAlloc = dpdk::huge::TableAlloc;
+
+/// Whether the DUT's session tables go on huge pages (`--tables`), set once in `main`.
+static HUGE_TABLES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// Where the last DUT's session tables went, for the results (`tables`).
+static TABLES: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
 #[derive(Parser, Debug)]
 #[command(about = "ferrovs benchmarks on DPDK (see benches/README.md)")]
 struct Cli {
+    /// Where the ferrovs DUT's session tables go: `huge` (2 MiB pages, as `ferrovs run` with
+    /// `hugepages = true`; normal pages, said in the results, when too few are free) or
+    /// `normal` (4 KiB pages).
+    #[arg(long, global = true, default_value = "huge", value_parser = ["huge", "normal"])]
+    tables: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -163,6 +178,7 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    let _ = HUGE_TABLES.set(cli.tables == "huge");
     let r = match cli.cmd {
         Cmd::Ring {
             duts,
@@ -253,17 +269,46 @@ fn start_port(p: &mut Port, pool: &Mempool) -> Result<(RxQueue, TxQueue), String
     Ok((rx, tx))
 }
 
+/// The DUT's worker for `flows` sessions, its tables placed as `--tables` asks (and the
+/// placement recorded for the results, and said on stderr).
 fn worker_for(flows: usize) -> Worker {
-    Worker::new(WorkerConfig {
-        // The table rounds up to a power of two; one more flow than needed keeps it below
-        // its fill limit at exactly 2^k flows.
-        sessions4: flows + flows / 8,
-        sessions6: 1024,
-        templates: 1024,
-        max_services: 16,
-        max_backends: 64,
-        ..WorkerConfig::default()
-    })
+    let build = || {
+        Worker::new(WorkerConfig {
+            // The table rounds up to a power of two; one more flow than needed keeps it below
+            // its fill limit at exactly 2^k flows.
+            sessions4: flows + flows / 8,
+            sessions6: 1024,
+            templates: 1024,
+            max_services: 16,
+            max_backends: 64,
+            ..WorkerConfig::default()
+        })
+    };
+    let (w, tables) = if HUGE_TABLES.get().copied().unwrap_or(true) {
+        let (w, placed) = dpdk::huge::on_huge_pages(build);
+        let mib = |b: usize| b.div_ceil(1 << 20);
+        let text = match placed.reason_text() {
+            None => format!("huge ({} MiB on 2 MiB pages)", mib(placed.huge_bytes)),
+            Some(why) => format!(
+                "normal ({} MiB on 4 KiB pages, {} MiB on 2 MiB pages: {why})",
+                mib(placed.normal_bytes),
+                mib(placed.huge_bytes)
+            ),
+        };
+        (w, text)
+    } else {
+        (build(), "normal (--tables normal)".to_owned())
+    };
+    eprintln!("ferrovs-bench: session tables for {flows} flows: {tables}");
+    if let Ok(mut t) = TABLES.lock() {
+        *t = tables;
+    }
+    w
+}
+
+/// Where the last DUT's session tables went (`worker_for`), for the results.
+fn tables_placed() -> String {
+    TABLES.lock().map(|t| t.clone()).unwrap_or_default()
 }
 
 fn plan(dut: Dut, proto: L4Proto, flows: usize) -> Plan {
@@ -419,12 +464,18 @@ fn result_json(
         }
     };
     let window_s = (last.0 - first.0).as_secs_f64();
+    let tables = if dut.is_ferrovs() && bench == "ring" {
+        tables_placed()
+    } else {
+        String::new()
+    };
     json!({
         "bench": bench,
         "dut": dut.name(),
         "peer": peer,
         "proto": proto.as_str(),
         "flows": flows,
+        "tables": tables,
         "frame_bytes": traffic::FRAME + 4,
         "mpps": median(&windows),
         "mpps_max": windows.iter().copied().fold(0.0, f64::max),
@@ -960,6 +1011,7 @@ fn memif_dut(
     // The generator's window is known only to the generator: print the worker's counters with
     // the time every 50 ms, for `benches/run.py` to take the ones at the window's edges.
     let hz = eal.tsc_hz();
+    let tables = tables_placed();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         if let Some(c) = st.dut_worker.get() {
@@ -972,6 +1024,7 @@ fn memif_dut(
                     "busy_polls": c.busy_polls.get(),
                     "idle_polls": c.idle_polls.get(),
                     "tsc_hz": hz,
+                    "tables": tables,
                 })
             );
         }
