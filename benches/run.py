@@ -375,6 +375,14 @@ def testpmd_cycles(text):
             "cycles_scope": "testpmd --record-core-cycles, whole run"}
 
 
+def tables_note(results):
+    """Where the ferrovs DUT's session tables were (`ferrovs-bench --tables`), one line."""
+    placed = sorted({r.get("tables") for r in results if r.get("tables")}, key=len)
+    if not placed:
+        return ""
+    return "\nThe ferrovs DUT's session tables: " + "; ".join(placed) + ".\n"
+
+
 def window_cycles(samples, window):
     """The ferrovs DUT's busy cycles per received frame between its first and last counter
     samples inside the generator's measurement window (the prefill, which creates the
@@ -807,7 +815,7 @@ def summary(results, stem, files):
                         cells = [cells[0]] + ["″"] * (len(cells) - 1)
                     name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
                     L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
-        L.append("")
+        L.append(tables_note(ring))
     idle = results.get("idle")
     if idle:
         L.append("## Idle mode: busy polling against sleep (`[dpdk] idle`)\n")
@@ -849,7 +857,7 @@ def summary(results, stem, files):
                  " are the worker's `busy_cycles` over the generator's measurement window (the memif-dut"
                  " process samples them every 50 ms).\n")
         L.append("\nBelow ~50% in the last column the generator, not the DUT, set the rate: the DUT can do more.\n")
-        L.append("")
+        L.append(tables_note(mem))
     ext = results.get("external")
     if ext:
         L.append("## External generator: testpmd txonly -> `ferrovs run` -> testpmd\n")
