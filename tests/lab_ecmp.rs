@@ -23,8 +23,11 @@ use std::time::{Duration, Instant};
 const TAG: &str = "fve";
 
 /// How long a crashed gateway may stay in the router's route: BFD at 100 ms x 3 detects it in
-/// about 0.3 s; polling through `lab/lab exec` and a loaded 2-CPU machine get the rest.
-const BFD_BOUND_S: f64 = 1.0;
+/// about 0.3 s (`lab/ecmp-convergence.sh` measures it: 0.21-0.29 s); polling through `lab/lab
+/// exec` and a loaded 2-CPU machine get the rest. Beside two fuzz jobs, 6 of 29 runs took
+/// 0.61-1.87 s (the router's BIRD declaring the session down late), one 8.4 s: the bound is
+/// generous, the figure is the script's.
+const BFD_BOUND_S: f64 = 2.0;
 
 /// Each new connection's budget (connect and answer), as curl's in tests/lab_ha.rs: a SYN or
 /// an answer lost once (the machine is small and shared) is retransmitted within it; the
