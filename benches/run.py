@@ -116,6 +116,10 @@ def machine():
         ).stdout.strip()
     except OSError:
         pass
+    # A copy without .git or dpkg (binaries carried to a lent machine) names its build here.
+    for key in ("git", "dpdk"):
+        if not info.get(key) and os.environ.get(f"FERROVS_BENCH_{key.upper()}"):
+            info[key] = os.environ[f"FERROVS_BENCH_{key.upper()}"]
     with open("/proc/loadavg") as f:
         info["loadavg_at_start"] = f.read().split()[:3]
     return info
