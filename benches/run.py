@@ -116,9 +116,10 @@ def machine():
         ).stdout.strip()
     except OSError:
         pass
-    # A copy without .git or dpkg (binaries carried to a lent machine) names its build here.
+    # Binaries built elsewhere and carried to a lent machine (whose copy may hold a stale
+    # .git and no dpkg) name their build here.
     for key in ("git", "dpdk"):
-        if not info.get(key) and os.environ.get(f"FERROVS_BENCH_{key.upper()}"):
+        if os.environ.get(f"FERROVS_BENCH_{key.upper()}"):
             info[key] = os.environ[f"FERROVS_BENCH_{key.upper()}"]
     with open("/proc/loadavg") as f:
         info["loadavg_at_start"] = f.read().split()[:3]
@@ -917,6 +918,12 @@ def report_only(path):
 # ---------------------------------------------------------------- scaling (issue 18 item 5)
 
 
+# Seconds from launch to the common window: a fixed part plus one per pair (prefills of 1M
+# sessions take about a second; memif pairs also start in turn). A pair later than that
+# opens its window late, which the overlap column shows.
+START_LEAD_S = (2.0, 0.25)
+
+
 def overlap(windows):
     """Share of the mean window during which every process was measuring at once."""
     lo, hi = max(w[0] for w in windows), min(w[1] for w in windows)
@@ -929,11 +936,13 @@ def scaling_ring(n, mode, flows):
     pair i's generator on CPU 2i, its worker on CPU 2i+1 (each main lcore sleeps beside its
     generator)."""
     procs = []
+    start_at = time.time() + START_LEAD_S[0] + START_LEAD_S[1] * n
     for i in range(n):
         g, d = 2 * i, 2 * i + 1
         procs.append(subprocess.Popen(
             [BENCH_BIN, "ring", "--duts", mode, "--flows", str(flows), "--protos", "udp",
-             "--secs", SECS, "--lcores", f"0@{g},1@{g},2@{d}", "--prefix", f"fvsc{os.getpid()}r{i}"],
+             "--secs", SECS, "--lcores", f"0@{g},1@{g},2@{d}", "--prefix", f"fvsc{os.getpid()}r{i}",
+             "--start-at", f"{start_at:.3f}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     rs = []
     for i, p in enumerate(procs):
@@ -948,13 +957,15 @@ def scaling_memif(n, mode, flows, tmp):
     """n generator processes (CPU 2i) each with a ferrovs worker process (CPU 2i+1) over
     net_memif, all at once."""
     pairs = []
+    # The pairs start one after another (each DUT waits for its generator's socket).
+    start_at = time.time() + START_LEAD_S[0] + 2 * START_LEAD_S[1] * n
     for i in range(n):
         g, d = 2 * i, 2 * i + 1
         dr = tempfile.mkdtemp(dir=tmp)
         gen = subprocess.Popen(
             [BENCH_BIN, "memif-gen", "--dir", dr, "--dut", mode, "--proto", "udp", "--flows", str(flows),
              "--peer", "ferrovs", "--secs", SECS, "--lcores", f"0@{g},1@{g}",
-             "--prefix", f"fvsc{os.getpid()}g{i}", "--hold"],
+             "--prefix", f"fvsc{os.getpid()}g{i}", "--hold", "--start-at", f"{start_at:.3f}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(200):
             if os.path.exists(os.path.join(dr, "m1.sock")) or gen.poll() is not None:
@@ -1011,6 +1022,8 @@ def scaling(counts):
         run["memif_mpps"] = sum(r["mpps"] for r in mem)
         run["memif_window_overlap"] = overlap([r["window_unix"] for r in mem])
         for step in ("ring", "memif"):
+            run[f"{step}_late_s_max"] = max(r.get("start_late_s") or 0.0 for r in run[step])
+        for step in ("ring", "memif"):
             cyc = [r.get("dut_cycles_per_packet") for r in run[step] if r.get("dut_cycles_per_packet")]
             run[f"{step}_cycles_per_packet_mean"] = sum(cyc) / len(cyc) if cyc else None
         log(f"scaling: {n} worker(s): ring {run['ring_mpps']:.2f} Mpps (windows overlap"
@@ -1032,9 +1045,12 @@ def scaling(counts):
     for r in res["runs"]:
         x = lambda k: f"{r[k] / base[k]:.2f}x" if base and base[k] else ""
         c = lambda k: f"{r[k]:.0f}" if r[k] else "-"
+        # Older result files have no lateness; a pair that opened its window late is named.
+        ov = lambda step: f"{r[step + '_window_overlap']:.0%}" + (
+            f" ({r[step + '_late_s_max']:.1f} s late)" if r.get(step + "_late_s_max", 0) > 0.05 else "")
         L.append(f"| {r['workers']} | {r['ring_mpps']:.2f} | {x('ring_mpps')} | {c('ring_cycles_per_packet_mean')}"
-                 f" | {r['ring_window_overlap']:.0%} | {r['memif_mpps']:.2f} | {x('memif_mpps')}"
-                 f" | {c('memif_cycles_per_packet_mean')} | {r['memif_window_overlap']:.0%} | {r['loadavg_before']:.1f} |")
+                 f" | {ov('ring')} | {r['memif_mpps']:.2f} | {x('memif_mpps')}"
+                 f" | {c('memif_cycles_per_packet_mean')} | {ov('memif')} | {r['loadavg_before']:.1f} |")
     for r in res["refused"]:
         L.append(f"\n- {r['reason']}")
     by_n = {r["workers"]: r for r in res["runs"]}

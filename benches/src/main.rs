@@ -72,6 +72,10 @@ struct Timing {
     /// Seconds in the measured window.
     #[arg(long, default_value_t = 2.0)]
     secs: f64,
+    /// Unix time (seconds) at which the measured window opens, after the warm-up, so that
+    /// several processes measure at once (`run.py --scaling`); traffic flows until then.
+    #[arg(long)]
+    start_at: Option<f64>,
     /// EAL `--lcores` map: main lcore 0, then the generator and/or DUT lcores.
     #[arg(long)]
     lcores: String,
@@ -326,6 +330,8 @@ fn plan(dut: Dut, proto: L4Proto, flows: usize) -> Plan {
 /// What the main lcore measured: counter samples at the edges of equal sub-windows.
 struct Measured {
     prefill_s: f64,
+    /// How far past `--start-at` the window opened (the prefill and warm-up took longer).
+    late_s: Option<f64>,
     samples: Vec<(Instant, Sample, Sample)>,
     /// (iterations, stalls) of the generator and the DUT at the window's edges.
     loops: [((u64, u64), (u64, u64)); 2],
@@ -357,6 +363,13 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     }
     let prefill_s = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs_f64(t.warmup));
+    let late_s = t.start_at.map(|at| {
+        let wait = at - unix_now();
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait));
+        }
+        (-wait).max(0.0)
+    });
     let l0 = (st.gen.loop_sample(), st.dut_loop_sample());
     let s0 = st.dut_sleeps();
     let c0 = st.dut_cycles();
@@ -373,6 +386,7 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     shutdown(st);
     Ok(Measured {
         prefill_s,
+        late_s,
         samples,
         loops: [(l0.0, l1.0), (l0.1, l1.1)],
         sleeps,
@@ -501,6 +515,7 @@ fn result_json(
         // Share of the DUT's time in busy iterations (near 1 when it set the rate).
         "dut_busy_time_share": per(cycles, (window_s * tsc_hz as f64) as u64),
         "window_unix": [m.unix.0, m.unix.1],
+        "start_late_s": m.late_s,
     })
 }
 
