@@ -37,6 +37,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -1066,7 +1067,36 @@ def scaling(counts):
     return 0 if res["runs"] else 2
 
 
+def scaling_rounds(paths):
+    """Medians over several `--scaling` result files (rounds on one machine): each count's
+    summed Mpps (median, min-max), the speedup of the medians over one worker, and the pairs'
+    mean DUT cycles/packet (median over rounds). Prints markdown; writes nothing."""
+    runs = {}
+    for p in paths:
+        with open(p) as f:
+            for r in json.load(f)["runs"]:
+                runs.setdefault(r["workers"], []).append(r)
+    med = statistics.median
+    print(f"{len(paths)} rounds: " + ", ".join(os.path.basename(p) for p in paths) + "\n")
+    print("| workers | step | Mpps (sum), median | min-max | x vs 1 (medians) | DUT cycles/packet, median |"
+          " Mpps per worker |")
+    print("|---|---|---|---|---|---|---|")
+    base = {}
+    for n in sorted(runs):
+        for step in ("ring", "memif"):
+            mpps = [r[f"{step}_mpps"] for r in runs[n]]
+            cyc = [r[f"{step}_cycles_per_packet_mean"] for r in runs[n] if r.get(f"{step}_cycles_per_packet_mean")]
+            m = med(mpps)
+            base.setdefault(step, m if n == 1 else None)
+            x = f"{m / base[step]:.2f}x" if base[step] else "-"
+            c = f"{med(cyc):.0f}" if cyc else "-"
+            print(f"| {n} | {step} | {m:.2f} | {min(mpps):.2f}-{max(mpps):.2f} | {x} | {c} | {m / n:.2f} |")
+    return 0
+
+
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--scaling-rounds":
+        return scaling_rounds(sys.argv[2:])
     if len(sys.argv) == 3 and sys.argv[1] == "--report":
         return report_only(sys.argv[2])
     if len(sys.argv) == 3 and sys.argv[1] == "--scaling":
