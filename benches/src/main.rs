@@ -363,13 +363,7 @@ fn measure(st: &RunState, t: &Timing, limit: Duration) -> Result<Measured, Strin
     }
     let prefill_s = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs_f64(t.warmup));
-    let late_s = t.start_at.map(|at| {
-        let wait = at - unix_now();
-        if wait > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(wait));
-        }
-        (-wait).max(0.0)
-    });
+    let late_s = t.start_at.map(wait_until);
     let l0 = (st.gen.loop_sample(), st.dut_loop_sample());
     let s0 = st.dut_sleeps();
     let c0 = st.dut_cycles();
@@ -423,6 +417,15 @@ impl Measured {
 }
 
 /// Seconds since the Unix epoch.
+/// Sleep until Unix time `at` (seconds); return how late the caller already was (0 if not).
+fn wait_until(at: f64) -> f64 {
+    let wait = at - unix_now();
+    if wait > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(wait));
+    }
+    (-wait).max(0.0)
+}
+
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1051,4 +1054,20 @@ fn memif_dut(
     drop((p0, p1));
     drop(pool);
     eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_until_sleeps_to_a_future_time_and_reports_a_past_one_as_late() {
+        let t0 = Instant::now();
+        assert_eq!(wait_until(unix_now() + 0.2), 0.0);
+        assert!(t0.elapsed() >= Duration::from_millis(190));
+        let t1 = Instant::now();
+        let late = wait_until(unix_now() - 1.5);
+        assert!((1.5..2.5).contains(&late), "late {late}");
+        assert!(t1.elapsed() < Duration::from_millis(100));
+    }
 }
