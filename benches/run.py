@@ -636,6 +636,15 @@ def targets(results):
             if a and b:
                 add(f"1 -> 8 workers >= 7x ({step})", f"{b:.2f} / {a:.2f} Mpps = {b / a:.2f}x",
                     b / a >= TARGET_SCALING_8, b / a)
+    elif committed_scaling():
+        paths, med, m = committed_scaling()
+        for step in ("ring", "memif"):
+            a, b = med[(1, step)], med[(8, step)]
+            add(f"1 -> 8 workers >= 7x ({step})",
+                f"{b:.2f} / {a:.2f} Mpps = {b / a:.2f}x, medians of {len(paths)} committed"
+                f" `--scaling` rounds on another machine ({m.get('cpus')} CPUs, {m.get('cpu_model', '?')},"
+                f" commit {m.get('git', '?')}: results/{os.path.basename(paths[0])} and on), not this run",
+                b / a >= TARGET_SCALING_8, b / a)
     else:
         done = ", ".join(str(n) for n in sorted(by_n)) or "none"
         add("1 -> 8 workers >= 7x", f"not measured (worker counts run: {done}; `benches/run.py"
@@ -1067,30 +1076,58 @@ def scaling(counts):
     return 0 if res["runs"] else 2
 
 
-def scaling_rounds(paths):
-    """Medians over several `--scaling` result files (rounds on one machine): each count's
-    summed Mpps (median, min-max), the speedup of the medians over one worker, and the pairs'
-    mean DUT cycles/packet (median over rounds). Prints markdown; writes nothing."""
+def rounds_medians(paths):
+    """{(workers, step): median summed Mpps} and {(workers, step): median of the pairs' mean
+    DUT cycles/packet} over several `--scaling` result files."""
     runs = {}
     for p in paths:
         with open(p) as f:
             for r in json.load(f)["runs"]:
-                runs.setdefault(r["workers"], []).append(r)
-    med = statistics.median
+                for step in ("ring", "memif"):
+                    runs.setdefault((r["workers"], step), []).append(r)
+    mpps = {k: statistics.median(r[f"{k[1]}_mpps"] for r in rs) for k, rs in runs.items()}
+    cyc = {}
+    for k, rs in runs.items():
+        c = [r[f"{k[1]}_cycles_per_packet_mean"] for r in rs if r.get(f"{k[1]}_cycles_per_packet_mean")]
+        cyc[k] = statistics.median(c) if c else None
+    return mpps, cyc, runs
+
+
+def committed_scaling():
+    """The newest committed set of `--scaling` rounds that ran 1 and 8 workers with a common
+    window (`--start-at`): (paths, medians, machine), or None. Rounds belong together when
+    they share the machine and the commit."""
+    groups = {}
+    for p in sorted(glob.glob(os.path.join(RESULTS, "*-scaling.json"))):
+        with open(p) as f:
+            d = json.load(f)
+        ns = {r["workers"] for r in d.get("runs", [])}
+        aligned = all("ring_late_s_max" in r for r in d.get("runs", []))
+        if {1, 8} <= ns and aligned:
+            m = d["machine"]
+            groups.setdefault((m.get("cpu_model"), m.get("cpus"), m.get("git")), []).append((p, m))
+    if not groups:
+        return None
+    newest = max(groups.values(), key=lambda g: g[-1][0])
+    paths = [p for p, _ in newest]
+    return paths, rounds_medians(paths)[0], newest[-1][1]
+
+
+def scaling_rounds(paths):
+    """Medians over several `--scaling` result files (rounds on one machine): each count's
+    summed Mpps (median, min-max), the speedup of the medians over one worker, and the pairs'
+    mean DUT cycles/packet (median over rounds). Prints markdown; writes nothing."""
+    mpps, cyc, runs = rounds_medians(paths)
     print(f"{len(paths)} rounds: " + ", ".join(os.path.basename(p) for p in paths) + "\n")
     print("| workers | step | Mpps (sum), median | min-max | x vs 1 (medians) | DUT cycles/packet, median |"
           " Mpps per worker |")
     print("|---|---|---|---|---|---|---|")
-    base = {}
-    for n in sorted(runs):
-        for step in ("ring", "memif"):
-            mpps = [r[f"{step}_mpps"] for r in runs[n]]
-            cyc = [r[f"{step}_cycles_per_packet_mean"] for r in runs[n] if r.get(f"{step}_cycles_per_packet_mean")]
-            m = med(mpps)
-            base.setdefault(step, m if n == 1 else None)
-            x = f"{m / base[step]:.2f}x" if base[step] else "-"
-            c = f"{med(cyc):.0f}" if cyc else "-"
-            print(f"| {n} | {step} | {m:.2f} | {min(mpps):.2f}-{max(mpps):.2f} | {x} | {c} | {m / n:.2f} |")
+    for (n, step) in sorted(runs, key=lambda k: (k[0], k[1] != "ring")):
+        all_mpps = [r[f"{step}_mpps"] for r in runs[(n, step)]]
+        m, base = mpps[(n, step)], mpps.get((1, step))
+        x = f"{m / base:.2f}x" if base else "-"
+        c = f"{cyc[(n, step)]:.0f}" if cyc[(n, step)] else "-"
+        print(f"| {n} | {step} | {m:.2f} | {min(all_mpps):.2f}-{max(all_mpps):.2f} | {x} | {c} | {m / n:.2f} |")
     return 0
 
 
