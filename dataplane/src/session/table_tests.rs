@@ -169,6 +169,39 @@ fn duplicate_keys_are_refused() {
 }
 
 #[test]
+fn insert_absent_indexes_both_keys_and_still_refuses_a_taken_reply_key() {
+    let mut t = table(16);
+    let n = fnat(1);
+    let h = t.hash(&in_key(&n));
+    assert_eq!(t.lookup_hashed(h, &in_key(&n)), None);
+    let slot = t.insert_absent(0, &n, h).unwrap();
+    assert_eq!(t.lookup(&in_key(&n)), Some((slot, Direction::Inbound)));
+    assert_eq!(t.lookup(&out_key(&n)), Some((slot, Direction::Reply)));
+    // Another client whose reply tuple (backend, local port) is taken.
+    let mut m = fnat(1);
+    m.cport += 1;
+    let hm = t.hash(&in_key(&m));
+    assert_eq!(
+        t.insert_absent(0, &m, hm),
+        Err(InsertError::Duplicate(Direction::Reply))
+    );
+    assert_eq!((t.len(), t.index.count()), (1, 2));
+}
+
+/// The caller's promise (the inbound key was just looked up and missed) is checked in debug
+/// builds: a broken promise would index a key twice.
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "insert_absent: the inbound key is indexed")]
+fn insert_absent_of_an_indexed_key_is_caught_in_debug_builds() {
+    let mut t = table(16);
+    let n = fnat(1);
+    t.insert(0, &n).unwrap();
+    let h = t.hash(&in_key(&n));
+    let _ = t.insert_absent(0, &n, h);
+}
+
+#[test]
 fn remove_frees_the_slot_and_both_keys() {
     let mut t = table(2);
     let a = fnat(1);

@@ -102,7 +102,7 @@ impl Worker {
             return self.forward::<A, F>(pkt, slot, dir, false);
         }
         if let Some(sid) = pkt.snap.service_for(key.dst.ip(), key.dport, key.proto) {
-            return verdict(self.new_flow(pkt, sid, &key));
+            return verdict(self.new_flow(pkt, sid, (&key, h)));
         }
         verdict(self.no_session(pkt.snap, &key))
     }

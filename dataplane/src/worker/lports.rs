@@ -154,10 +154,11 @@ impl Worker {
         &mut self,
         now: u32,
         new: &mut NewSession<A>,
+        key_hash: u64,
     ) -> Result<SlotId, InsertError> {
         let mut tries = 0;
         loop {
-            match A::sessions(&mut self.tables).insert(now, new) {
+            match A::sessions(&mut self.tables).insert_absent(now, new, key_hash) {
                 Err(InsertError::Duplicate(Direction::Reply)) if tries < LPORT_TRIES => {
                     tries += 1;
                     let key = pool_key(new.laddr, new.backend, new.bport, new.proto);

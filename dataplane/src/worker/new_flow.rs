@@ -55,24 +55,25 @@ impl Worker {
         &mut self,
         pkt: &mut Pkt<'_, F>,
         sid: ServiceIdx,
-        key: &FlowKey<A>,
+        (key, key_hash): (&FlowKey<A>, u64),
     ) -> Fwd {
         let svc = pkt.snap.service(sid).ok_or(DropReason::NoService)?;
         // One test for services without the SYN proxy.
         if svc.syn_proxy {
-            return self.syn_proxy_flow(pkt, sid, svc, key);
+            return self.syn_proxy_flow(pkt, sid, svc, (key, key_hash));
         }
-        self.new_flow_with(pkt, sid, key, None)
+        self.new_flow_with(pkt, sid, (key, key_hash), None)
     }
 
     /// [`Worker::new_flow`]'s steps; `sp`: the state of a SYN proxy session a valid cookie
     /// opens (its first packet is the client's ACK, which becomes the SYN to the server).
+    /// `key_hash`: the hash under which `key` was just looked up and not found.
     #[inline(always)]
     pub(super) fn new_flow_with<A: Family, F: Frame>(
         &mut self,
         pkt: &mut Pkt<'_, F>,
         sid: ServiceIdx,
-        key: &FlowKey<A>,
+        (key, key_hash): (&FlowKey<A>, u64),
         sp: Option<SynProxyState>,
     ) -> Fwd {
         let snap = pkt.snap;
@@ -171,8 +172,8 @@ impl Worker {
             },
         };
         let now = pkt.now;
-        let inserted = match self.insert_session(now, &mut new) {
-            Err(InsertError::TableFull) => self.make_room_and_insert::<A>(now, &mut new),
+        let inserted = match self.insert_session(now, &mut new, key_hash) {
+            Err(InsertError::TableFull) => self.make_room_and_insert::<A>(now, &mut new, key_hash),
             done => done,
         };
         let slot = match inserted {
@@ -214,6 +215,7 @@ impl Worker {
         &mut self,
         now: u32,
         new: &mut NewSession<A>,
+        key_hash: u64,
     ) -> Result<SlotId, InsertError> {
         let t = A::sessions(&mut self.tables);
         let old = t
@@ -227,7 +229,8 @@ impl Worker {
             sync::publish_cold(&mut self.sync, c, why, &old, now);
             self.lport_released(&old);
         }
-        self.insert_session(now, new)
+        // Evicting another session leaves the new flow's key unindexed.
+        self.insert_session(now, new, key_hash)
     }
 
     /// Insert a new flow's session; a FullNAT one through [`Self::insert_fullnat`] (its local
@@ -237,11 +240,12 @@ impl Worker {
         &mut self,
         now: u32,
         new: &mut NewSession<A>,
+        key_hash: u64,
     ) -> Result<SlotId, InsertError> {
         if new.method == FwdMethod::FullNat {
-            self.insert_fullnat(now, new)
+            self.insert_fullnat(now, new, key_hash)
         } else {
-            A::sessions(&mut self.tables).insert(now, new)
+            A::sessions(&mut self.tables).insert_absent(now, new, key_hash)
         }
     }
 

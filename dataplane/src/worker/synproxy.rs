@@ -62,7 +62,7 @@ impl Worker {
         pkt: &mut Pkt<'_, F>,
         sid: ServiceIdx,
         svc: &Service,
-        key: &FlowKey<A>,
+        (key, key_hash): (&FlowKey<A>, u64),
     ) -> Fwd {
         let fl = pkt.flags;
         if svc.syn_proxy_auto {
@@ -78,7 +78,7 @@ impl Worker {
                 self.auto.count_syn(sid);
             }
             if !engaged && (syn || !self.auto.checks_cookies(sid, pkt.now)) {
-                return self.new_flow_with(pkt, sid, key, None);
+                return self.new_flow_with(pkt, sid, (key, key_hash), None);
             }
         }
         let keys = pkt.snap.syn_cookies.as_ref().ok_or(DropReason::NoService)?;
@@ -117,7 +117,7 @@ impl Worker {
         })?;
         self.counters.syn_cookies_valid.inc();
         let st = sp::opening_state::<A>(cookie, isn, mssi, &sp::read_opts(d, l4));
-        self.new_flow_with(pkt, sid, key, Some(st))
+        self.new_flow_with(pkt, sid, (key, key_hash), Some(st))
     }
 
     /// Answer a SYN with the cookie SYN-ACK, in place, out of the port it came in on.
