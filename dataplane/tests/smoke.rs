@@ -128,3 +128,67 @@ fn fullnat_tcp_round_trip() {
     );
     assert_eq!(w.counters().toa_inserted.get(), 1);
 }
+
+/// A SYN from client port `cport` to the service of [`next_hop_snapshot`]; its verdict and,
+/// when sent, the destination MAC it went out with.
+fn syn_through(
+    w: &mut Worker,
+    snap: &dataplane::snapshot::Snapshot,
+    cport: u16,
+) -> (Verdict, [u8; 6]) {
+    let mut syn = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, GW0)
+        .ipv4([198, 18, 0, 50], [198, 18, 0, 100], 64)
+        .tcp(cport, 80, 1000, 65535)
+        .syn()
+        .write(&mut syn, &[])
+        .unwrap();
+    let mut f = [VecFrame::new(&syn)];
+    let mut v = [Verdict::Drop(dataplane::wire::DropReason::NotForUs)];
+    w.process(snap, 1, 0, &mut f, &mut v);
+    let mut mac = [0; 6];
+    mac.copy_from_slice(&f[0].data()[..6]);
+    (v[0], mac)
+}
+
+/// Generation `generation` of a FullNAT service with one real server, whose MAC is `rs_mac`
+/// (none: not resolved).
+fn next_hop_snapshot(generation: u64, rs_mac: Option<[u8; 6]>) -> dataplane::snapshot::Snapshot {
+    let mut b = two_port_lan(generation);
+    if let Some(m) = rs_mac {
+        b.neighbour(ip("198.18.1.11"), m);
+    }
+    let mut s = ServiceSpec::new(ip("198.18.0.100"), 80, L4Proto::Tcp);
+    s.laddrs = vec![ip("198.18.1.200")];
+    s.backends = vec![BackendSpec::new(
+        ip("198.18.1.11"),
+        8080,
+        FwdMethod::FullNat,
+    )];
+    b.service(s);
+    b.build()
+}
+
+/// The worker keeps a real server's next hop for a configuration generation: a new
+/// generation's neighbour (its MAC changed, or gone) is what the next new flow uses.
+#[test]
+fn a_new_generation_moves_new_flows_to_the_real_servers_new_next_hop() {
+    let mut w = Worker::new(WorkerConfig::default());
+    let (a, b) = (RS_MAC, [2, 0, 0, 0, 0, 0xb2]);
+    let g1 = next_hop_snapshot(1, Some(a));
+    assert_eq!(syn_through(&mut w, &g1, 40000), (Verdict::Tx(1), a));
+    assert_eq!(syn_through(&mut w, &g1, 40001), (Verdict::Tx(1), a));
+    let g2 = next_hop_snapshot(2, Some(b));
+    assert_eq!(syn_through(&mut w, &g2, 40002), (Verdict::Tx(1), b));
+    let g3 = next_hop_snapshot(3, None);
+    let (v, _) = syn_through(&mut w, &g3, 40003);
+    assert!(
+        matches!(
+            v,
+            Verdict::Punt(dataplane::worker::Punt::Resolve { port: 1 })
+        ),
+        "{v:?}"
+    );
+    let g4 = next_hop_snapshot(4, Some(a));
+    assert_eq!(syn_through(&mut w, &g4, 40004), (Verdict::Tx(1), a));
+}
