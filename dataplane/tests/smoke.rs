@@ -19,17 +19,7 @@ fn ip(s: &str) -> IpAddr {
 
 #[test]
 fn fullnat_tcp_round_trip() {
-    let mut b = two_port_lan(1);
-    b.neighbour(ip("198.18.1.11"), RS_MAC);
-    let mut s = ServiceSpec::new(ip("198.18.0.100"), 80, L4Proto::Tcp);
-    s.laddrs = vec![ip("198.18.1.200")];
-    s.backends = vec![BackendSpec::new(
-        ip("198.18.1.11"),
-        8080,
-        FwdMethod::FullNat,
-    )];
-    b.service(s);
-    let snap = b.build();
+    let snap = fullnat_snapshot(1, Some(RS_MAC));
     let mut w = Worker::new(WorkerConfig::default());
 
     let mut syn = Vec::new();
@@ -129,7 +119,7 @@ fn fullnat_tcp_round_trip() {
     assert_eq!(w.counters().toa_inserted.get(), 1);
 }
 
-/// A SYN from client port `cport` to the service of [`next_hop_snapshot`]; its verdict and,
+/// A SYN from client port `cport` to the service of [`fullnat_snapshot`]; its verdict and,
 /// when sent, the destination MAC it went out with.
 fn syn_through(
     w: &mut Worker,
@@ -153,7 +143,7 @@ fn syn_through(
 
 /// Generation `generation` of a FullNAT service with one real server, whose MAC is `rs_mac`
 /// (none: not resolved).
-fn next_hop_snapshot(generation: u64, rs_mac: Option<[u8; 6]>) -> dataplane::snapshot::Snapshot {
+fn fullnat_snapshot(generation: u64, rs_mac: Option<[u8; 6]>) -> dataplane::snapshot::Snapshot {
     let mut b = two_port_lan(generation);
     if let Some(m) = rs_mac {
         b.neighbour(ip("198.18.1.11"), m);
@@ -175,12 +165,12 @@ fn next_hop_snapshot(generation: u64, rs_mac: Option<[u8; 6]>) -> dataplane::sna
 fn a_new_generation_moves_new_flows_to_the_real_servers_new_next_hop() {
     let mut w = Worker::new(WorkerConfig::default());
     let (a, b) = (RS_MAC, [2, 0, 0, 0, 0, 0xb2]);
-    let g1 = next_hop_snapshot(1, Some(a));
+    let g1 = fullnat_snapshot(1, Some(a));
     assert_eq!(syn_through(&mut w, &g1, 40000), (Verdict::Tx(1), a));
     assert_eq!(syn_through(&mut w, &g1, 40001), (Verdict::Tx(1), a));
-    let g2 = next_hop_snapshot(2, Some(b));
+    let g2 = fullnat_snapshot(2, Some(b));
     assert_eq!(syn_through(&mut w, &g2, 40002), (Verdict::Tx(1), b));
-    let g3 = next_hop_snapshot(3, None);
+    let g3 = fullnat_snapshot(3, None);
     let (v, _) = syn_through(&mut w, &g3, 40003);
     assert!(
         matches!(
@@ -189,6 +179,6 @@ fn a_new_generation_moves_new_flows_to_the_real_servers_new_next_hop() {
         ),
         "{v:?}"
     );
-    let g4 = next_hop_snapshot(4, Some(a));
+    let g4 = fullnat_snapshot(4, Some(a));
     assert_eq!(syn_through(&mut w, &g4, 40004), (Verdict::Tx(1), a));
 }
