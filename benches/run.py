@@ -636,8 +636,8 @@ def targets(results):
             if a and b:
                 add(f"1 -> 8 workers >= 7x ({step})", f"{b:.2f} / {a:.2f} Mpps = {b / a:.2f}x",
                     b / a >= TARGET_SCALING_8, b / a)
-    elif committed_scaling():
-        paths, med, m = committed_scaling()
+    elif committed := committed_scaling():
+        paths, med, m = committed
         for step in ("ring", "memif"):
             a, b = med[(1, step)], med[(8, step)]
             add(f"1 -> 8 workers >= 7x ({step})",
@@ -1033,7 +1033,6 @@ def scaling(counts):
         run["memif_window_overlap"] = overlap([r["window_unix"] for r in mem])
         for step in ("ring", "memif"):
             run[f"{step}_late_s_max"] = max(r.get("start_late_s") or 0.0 for r in run[step])
-        for step in ("ring", "memif"):
             cyc = [r.get("dut_cycles_per_packet") for r in run[step] if r.get("dut_cycles_per_packet")]
             run[f"{step}_cycles_per_packet_mean"] = sum(cyc) / len(cyc) if cyc else None
         log(f"scaling: {n} worker(s): ring {run['ring_mpps']:.2f} Mpps (windows overlap"

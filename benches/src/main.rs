@@ -416,7 +416,6 @@ impl Measured {
     }
 }
 
-/// Seconds since the Unix epoch.
 /// Sleep until Unix time `at` (seconds); return how late the caller already was (0 if not).
 fn wait_until(at: f64) -> f64 {
     let wait = at - unix_now();
@@ -426,6 +425,7 @@ fn wait_until(at: f64) -> f64 {
     (-wait).max(0.0)
 }
 
+/// Seconds since the Unix epoch.
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -235,6 +235,9 @@ pub struct Snapshot {
     pub icmp_errors: Option<Rate>,
     routes: Vec<Route>,
     neighbours: FastMap<IpAddr, Mac>,
+    /// Per backend id: its egress port and next-hop MAC when routed and resolved, found once
+    /// when the snapshot is built ([`Snapshot::backend_next_hop`]).
+    backend_hops: Vec<Option<(PortIdx, Mac)>>,
     vips: FastMap<VipKey, ServiceIdx>,
     vip_addrs: FastSet<IpAddr>,
     own: FastSet<IpAddr>,
@@ -399,6 +402,17 @@ impl Snapshot {
                 neighbour: hop,
                 port: route.port,
             })
+    }
+
+    /// [`Self::next_hop`] of backend `bid`'s address, found when the snapshot was built; a
+    /// backend without one (unrouted, unresolved) is looked up again for the reason.
+    #[inline]
+    pub fn backend_next_hop(&self, bid: BackendIdx) -> Result<(PortIdx, Mac), NextHopError> {
+        if let Some(Some(hop)) = self.backend_hops.get(bid.index()) {
+            return Ok(*hop);
+        }
+        let addr = self.backend(bid).ok_or(NextHopError::NoRoute)?.addr;
+        self.next_hop(addr)
     }
 
     /// Return the routes, longest prefix first.
@@ -792,7 +806,7 @@ impl SnapshotBuilder {
             || backends.iter().flatten().any(|b| b.drop_sessions);
         let clamps_mss = services.iter().flatten().any(|s| s.mss_clamp != 0);
         let proxies_syn = services.iter().flatten().any(|s| s.syn_proxy);
-        Snapshot {
+        let mut snap = Snapshot {
             drops_sessions,
             clamps_mss,
             proxies_syn,
@@ -809,12 +823,19 @@ impl SnapshotBuilder {
             ports: self.ports,
             routes,
             neighbours: self.neighbours,
+            backend_hops: Vec::new(),
             vips,
             vip_addrs,
             own,
             laddrs,
             nat_backends,
-        }
+        };
+        // Every new flow to a backend needs its next hop: the route scan and the neighbour
+        // lookup run here, once a publication, not once a flow.
+        snap.backend_hops = (snap.backends.iter())
+            .map(|b| b.as_ref().and_then(|b| snap.next_hop(b.addr).ok()))
+            .collect();
+        snap
     }
 }
 
@@ -904,6 +925,37 @@ mod tests {
             VipKey::new(v4("198.18.0.10"), 80, L4Proto::Tcp),
             VipKey::new(v4("::c612:a"), 80, L4Proto::Tcp)
         );
+    }
+
+    /// Each backend's next hop is found at build time from that snapshot's routes and
+    /// neighbours; one without a route or a resolved neighbour says why, as `next_hop` does.
+    #[test]
+    fn test_backend_next_hop_is_the_snapshots_own() {
+        let mut b = SnapshotBuilder::new(1);
+        b.route(Route {
+            prefix: v4("198.18.1.0"),
+            len: 24,
+            port: 1,
+            via: None,
+        })
+        .neighbour(v4("198.18.1.5"), [2, 0, 0, 0, 1, 5]);
+        let mut svc = ServiceSpec::new(v4("198.18.0.10"), 80, L4Proto::Tcp);
+        svc.backends = ["198.18.1.5", "198.18.1.6", "203.0.113.9"]
+            .map(|a| BackendSpec::new(v4(a), 80, FwdMethod::Dr))
+            .to_vec();
+        b.service(svc);
+        let s = b.build();
+        let hop = |i| s.backend_next_hop(BackendIdx::new(i));
+        assert_eq!(hop(0), Ok((1, [2, 0, 0, 0, 1, 5])));
+        assert_eq!(
+            hop(1),
+            Err(NextHopError::Unresolved {
+                neighbour: v4("198.18.1.6"),
+                port: 1
+            })
+        );
+        assert_eq!(hop(2), Err(NextHopError::NoRoute));
+        assert_eq!(hop(7), Err(NextHopError::NoRoute));
     }
 
     #[test]

@@ -784,7 +784,7 @@ impl<A: SessionAddr> SessionTable<A> {
         if self.lookup_hashed(h_in, &in_key).is_some() {
             return Err(InsertError::Duplicate(Direction::Inbound));
         }
-        self.insert_absent(now, new, h_in)
+        self.insert_new(now, new, &in_key, h_in)
     }
 
     /// [`Self::insert`] for a new flow whose inbound key the caller has just looked up, under
@@ -808,12 +808,25 @@ impl<A: SessionAddr> SessionTable<A> {
             self.lookup_hashed(h_in, &in_key).is_none(),
             "insert_absent: the inbound key is indexed"
         );
+        self.insert_new(now, new, &in_key, h_in)
+    }
+
+    /// The shared rest of [`Self::insert`] and [`Self::insert_absent`]: a free slot exists and
+    /// `in_key` (under `h_in`) is not indexed.
+    #[inline(always)]
+    fn insert_new(
+        &mut self,
+        now: u32,
+        new: &NewSession<A>,
+        in_key: &FlowKey<A>,
+        h_in: u64,
+    ) -> Result<SlotId, InsertError> {
         let replies = new.method.sees_replies();
         let mut h_out = 0;
         if replies {
             let out_key = A::flow_key(new.backend, new.bport, new.laddr, new.lport, new.proto);
             h_out = self.hash(&out_key);
-            if out_key == in_key || self.lookup_hashed(h_out, &out_key).is_some() {
+            if out_key == *in_key || self.lookup_hashed(h_out, &out_key).is_some() {
                 return Err(InsertError::Duplicate(Direction::Reply));
             }
         }

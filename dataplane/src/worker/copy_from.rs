@@ -25,7 +25,6 @@ impl Worker {
             sched,
             generation,
             loads,
-            hops,
             lports,
             pools,
             claim,
@@ -46,7 +45,6 @@ impl Worker {
         self.sched.clone_from(sched);
         self.generation = *generation;
         self.loads.clone_from(loads);
-        self.hops.clone_from(hops);
         self.lports.clone_from(lports);
         self.pools.clone_from(pools);
         self.claim.clone_from(claim);

@@ -66,7 +66,7 @@ use crate::sched::{BackendLoad, SchedState};
 use crate::session::{
     HashSeed, PersistTable, Session, SessionAddr, SessionTable, SlotId, TcpFlags, Timeouts,
 };
-use crate::snapshot::{Mac, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::sync::{DeleteReason, SyncKind, WorkerSync};
 use crate::types::{L4Proto, PortIdx};
 use crate::wire::{parse_frame, DropReason, ParsedFrame, L4};
@@ -189,9 +189,6 @@ pub struct Worker {
     sched: Vec<Option<(u64, SchedState)>>,
     generation: Option<u64>,
     loads: Vec<BackendLoad>,
-    /// Per backend id: its egress port and next-hop MAC, found at its first new flow of this
-    /// configuration generation ([`Worker::backend_hop`]).
-    hops: Vec<Option<(PortIdx, Mac)>>,
     /// Where the next FullNAT local port choice starts.
     lports: lports::Cursor,
     /// FullNAT free local ports per (local address, real server), rebuilt per generation.
@@ -292,7 +289,6 @@ impl Worker {
         let counters = Arc::new(WorkerCounters::new(cfg.max_services, cfg.max_backends));
         Worker {
             loads: Vec::with_capacity(cfg.max_backends),
-            hops: Vec::with_capacity(cfg.max_backends),
             sched: Vec::with_capacity(cfg.max_services),
             lports: lports::Cursor::new(cfg.id),
             pools: lport_pool::LocalPorts::new(lport_pool::Ownership {
@@ -392,9 +388,6 @@ impl Worker {
         if self.pools.rebuild(snap) > 0 {
             self.claim.start();
         }
-        // Routes and neighbours are the snapshot's: every publication brings a new generation.
-        self.hops.clear();
-        self.hops.resize(snap.backends.len(), None);
         self.generation = Some(snap.generation);
         self.counters.generation.set(snap.generation);
     }

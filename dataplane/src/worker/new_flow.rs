@@ -10,9 +10,9 @@ use crate::session::{
     sloppy_tcp_state, tcp_transition, Direction, FwdMethod, InsertError, NewSession, ProxyState,
     Session, SlotId, SynProxyState, TcpDir, TcpState,
 };
-use crate::snapshot::{Mac, NextHopError, ProxyProtocol, Service, Snapshot};
+use crate::snapshot::{NextHopError, ProxyProtocol, Service, Snapshot};
 use crate::sync::{DeleteReason, SyncKind};
-use crate::types::{BackendIdx, FlowKey, L4Proto, PortIdx, ServiceIdx};
+use crate::types::{BackendIdx, FlowKey, L4Proto, ServiceIdx};
 use crate::wire::{DropReason, TcpPacket};
 
 use super::{account, sync, Pkt, Punt, Verdict, Worker};
@@ -109,7 +109,7 @@ impl Worker {
         // A port-0 real server of a port-0 (persistent, any-port) service takes the client's
         // destination port, as IPVS does.
         let bport = if b.port == 0 { vport } else { b.port };
-        let (out_port, mac) = match self.backend_hop(snap, bid, b.addr) {
+        let (out_port, mac) = match snap.backend_next_hop(bid) {
             Ok(hop) => hop,
             Err(NextHopError::NoRoute) => return Err(DropReason::NoRoute),
             Err(NextHopError::Unresolved { port, .. }) => {
@@ -247,26 +247,6 @@ impl Worker {
         } else {
             A::sessions(&mut self.tables).insert_absent(now, new, key_hash)
         }
-    }
-
-    /// Backend `bid`'s (at `addr`) egress port and next-hop MAC: the route and neighbour
-    /// lookups run at its first new flow of a configuration generation, whose snapshot holds
-    /// both; an unresolved neighbour is not kept (the next generation may bring it).
-    #[inline]
-    fn backend_hop(
-        &mut self,
-        snap: &Snapshot,
-        bid: BackendIdx,
-        addr: std::net::IpAddr,
-    ) -> Result<(PortIdx, Mac), NextHopError> {
-        if let Some(Some(hop)) = self.hops.get(bid.index()) {
-            return Ok(*hop);
-        }
-        let hop = snap.next_hop(addr)?;
-        if let Some(slot) = self.hops.get_mut(bid.index()) {
-            *slot = Some(hop);
-        }
-        Ok(hop)
     }
 
     /// Persistence template, else the scheduler, else the sorry server, for the flow `key`.
