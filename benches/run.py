@@ -165,10 +165,11 @@ def run_criterion():
                     "bytes_per_session": float(m.group(4)),
                 }
             )
-        m = re.match(r"loaded (\d+) (\w+) sessions in .* \((\d+) bytes of table\)", line)
+        m = re.match(r"loaded (\d+) (\w+) sessions in .* \((\d+) bytes of table(?:; tables (.*))?\)$", line)
         if m:
             out.setdefault("tables", []).append(
-                {"sessions": int(m.group(1)), "mode": m.group(2), "bytes": int(m.group(3))}
+                {"sessions": int(m.group(1)), "mode": m.group(2), "bytes": int(m.group(3)),
+                 "placed": m.group(4) or ""}
             )
     for path in glob.glob(os.path.join(TARGET, "criterion", "**", "new", "benchmark.json"), recursive=True):
         with open(path) as f:
@@ -901,6 +902,9 @@ def summary(results, stem, files):
             b = crit(results, "new_sessions", mode, "1M_table")
             if b:
                 L.append(f"\nNew sessions ({mode}): {b['mpps']:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN).")
+        placed = sorted({t["placed"] for t in results["criterion"].get("tables", []) if t.get("placed")}, key=len)
+        # Runs before session 17 put criterion's tables on normal pages and said nothing.
+        L.append("\ncriterion's session tables: " + ("; ".join(placed) if placed else "normal 4 KiB pages (not recorded)") + ".")
         for m in results["criterion"].get("memory", []):
             L.append(f"\nMemory: {m['family']} table at {m['capacity']} capacity: {m['bytes']} bytes = {m['bytes_per_session']:.1f} bytes/session.")
         L.append("")

@@ -290,16 +290,7 @@ fn worker_for(flows: usize) -> Worker {
     };
     let (w, tables) = if HUGE_TABLES.get().copied().unwrap_or(true) {
         let (w, placed) = dpdk::huge::on_huge_pages(build);
-        let mib = |b: usize| b.div_ceil(1 << 20);
-        let text = match placed.reason_text() {
-            None => format!("huge ({} MiB on 2 MiB pages)", mib(placed.huge_bytes)),
-            Some(why) => format!(
-                "normal ({} MiB on 4 KiB pages, {} MiB on 2 MiB pages: {why})",
-                mib(placed.normal_bytes),
-                mib(placed.huge_bytes)
-            ),
-        };
-        (w, text)
+        (w, placed.summary())
     } else {
         (build(), "normal (--tables normal)".to_owned())
     };

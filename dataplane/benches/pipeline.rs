@@ -25,6 +25,11 @@
 //! 78 on the wire), not run by default: `FERROVS_BENCH_MODES=fullnat,fullnat6` picks the modes
 //! of the established benchmarks (default: `dr,nat,tun,fullnat`).
 //!
+//! Tables: on 2 MiB huge pages (`dpdk_huge`, the gateway's allocator), as `ferrovs run` makes
+//! them with `hugepages = true`, its default; each `loaded` line says where they went (normal
+//! pages, with the reason, when too few huge pages are free). `FERROVS_BENCH_TABLES=normal`
+//! keeps them on normal 4 KiB pages, as every run before 4 December's session 17 did.
+//!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
 //! `FERROVS_BENCH_SIZES=1000,1000000` picks others; `FERROVS_BENCH_PREFETCH_FROM=N` moves the
 //! burst prefetch's threshold (`WorkerConfig::prefetch_from`; a huge N turns it off).
@@ -44,6 +49,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -279,7 +285,36 @@ fn reply_frame(mode: Mode, out: &[u8], flags: u8) -> Vec<u8> {
 }
 
 /// A worker with a table of `sessions` for `mode`'s family (1024 for the other).
+/// The gateway's allocator: inside [`worker`], the session tables go on 2 MiB huge pages, as
+/// `ferrovs run` makes them with `hugepages = true` (its default).
+#[global_allocator]
+static ALLOC: dpdk_huge::TableAlloc = dpdk_huge::TableAlloc;
+
+/// Where the last [`worker`]'s tables went (`FERROVS_BENCH_TABLES=normal`: normal 4 KiB pages,
+/// as before 4 December's session 17).
+fn tables_placed() -> &'static Mutex<String> {
+    static PLACED: OnceLock<Mutex<String>> = OnceLock::new();
+    PLACED.get_or_init(Mutex::default)
+}
+
 fn worker(mode: Mode, sessions: usize) -> Worker {
+    let cfg = worker_config(mode, sessions);
+    let (w, placed) = if std::env::var("FERROVS_BENCH_TABLES").is_ok_and(|v| v == "normal") {
+        (
+            Worker::new(cfg),
+            "normal (FERROVS_BENCH_TABLES=normal)".to_owned(),
+        )
+    } else {
+        let (w, placed) = dpdk_huge::on_huge_pages(|| Worker::new(cfg));
+        (w, placed.summary())
+    };
+    if let Ok(mut p) = tables_placed().lock() {
+        *p = placed;
+    }
+    w
+}
+
+fn worker_config(mode: Mode, sessions: usize) -> WorkerConfig {
     let (sessions4, sessions6) = if mode.v6() {
         (1024, sessions)
     } else {
@@ -291,7 +326,7 @@ fn worker(mode: Mode, sessions: usize) -> Worker {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(dataplane::worker::PREFETCH_FROM);
-    Worker::new(WorkerConfig {
+    WorkerConfig {
         sessions4,
         sessions6,
         templates: 1024,
@@ -299,7 +334,7 @@ fn worker(mode: Mode, sessions: usize) -> Worker {
         max_backends: 64,
         prefetch_from,
         ..WorkerConfig::default()
-    })
+    }
 }
 
 /// Pre-built frames of `count` flows, `len` bytes each, cycled a burst at a time.
@@ -450,8 +485,12 @@ fn load(snap: &Snapshot, mode: Mode, n: usize) -> Loaded {
         (w.sessions4().len(), w.sessions4().memory_bytes())
     };
     assert_eq!(live, n);
+    let placed = tables_placed()
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
     eprintln!(
-        "loaded {n} {} sessions in {:.2?} ({bytes} bytes of table)",
+        "loaded {n} {} sessions in {:.2?} ({bytes} bytes of table; tables {placed})",
         mode.name(),
         t0.elapsed(),
     );
@@ -686,6 +725,11 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
             let published = w.counters().sync_events.get();
             assert_eq!(published, if events { FILL as u64 } else { 0 });
             assert_eq!(w.counters().sync_overflows.get(), 0);
+            let placed = tables_placed()
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default();
+            eprintln!("new_sessions {name}: tables {placed}");
             (w, ctl) = fresh();
             let sfx = if events { "_events" } else { "" };
             let id = BenchmarkId::new(format!("{name}{sfx}"), "1M_table");

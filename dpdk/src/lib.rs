@@ -13,13 +13,13 @@ pub mod eal;
 mod error;
 pub mod ethdev;
 pub mod flow;
-pub mod huge;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
 pub mod ring;
 pub mod thash;
 
+pub use dpdk_huge as huge;
 pub use error::{Error, Result};
 
 use std::ffi::CStr;

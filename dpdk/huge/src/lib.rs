@@ -15,6 +15,11 @@
 //! sized for them (`-m`/`--socket-mem` count mbuf pools), and a test or bench without an EAL
 //! must still run the same code. NUMA placement follows first touch: the tables are filled on
 //! the thread that builds the worker.
+//!
+//! Its own crate, beside `dpdk` (which re-exports it as `dpdk::huge`), because it links no DPDK:
+//! the dataplane's criterion benches place their tables the way the gateway does with it.
+//! `unsafe` is allowed here as in the other dpdk crates; every block says why it is sound.
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -71,6 +76,22 @@ impl Placement {
                 std::io::Error::from_raw_os_error(e),
                 free_huge_pages().map_or_else(|| "unknown".to_owned(), |n| n.to_string())
             )),
+        }
+    }
+
+    /// Where the blocks went, in one phrase for a bench's results: `huge (N MiB on 2 MiB
+    /// pages)`, or `normal (...)` with both sizes and the reason when some fell back, or when
+    /// no block was large enough to place.
+    pub fn summary(&self) -> String {
+        let mib = |b: usize| b.div_ceil(1 << 20);
+        match self.reason_text() {
+            None if self.huge_bytes == 0 => "normal (no block of 2 MiB or more)".to_owned(),
+            None => format!("huge ({} MiB on 2 MiB pages)", mib(self.huge_bytes)),
+            Some(why) => format!(
+                "normal ({} MiB on 4 KiB pages, {} MiB on 2 MiB pages: {why})",
+                mib(self.normal_bytes),
+                mib(self.huge_bytes)
+            ),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! shared machine the least disturbed round is the comparable one.
 //!
 //! ```text
-//! cargo run --release -p dpdk --example huge_tables [FLOWS [ROUNDS]]
+//! cargo run --release -p dpdk-huge --example huge_tables [FLOWS [ROUNDS]]
 //! ```
 //!
 //! Needs about 100 free 2 MiB huge pages (per huge worker, 1M sessions).
@@ -20,7 +20,7 @@ use dataplane::fuzzing::snapshot;
 use dataplane::snapshot::Snapshot;
 use dataplane::wire::DropReason;
 use dataplane::worker::{Verdict, Worker, WorkerConfig};
-use dpdk::huge::{on_huge_pages, TableAlloc};
+use dpdk_huge::{on_huge_pages, TableAlloc};
 use testkit::packet::{tcp, ACK, FROM_CLIENT, SYN};
 
 #[global_allocator]

@@ -5,7 +5,7 @@
 //! Needs free 2 MiB huge pages (`make deps` reserves 512): without them this fails, saying so.
 
 use dataplane::worker::{Worker, WorkerConfig};
-use dpdk::huge::{free_huge_pages, kernel_page_kib, on_huge_pages, TableAlloc, HUGE_PAGE};
+use dpdk_huge::{free_huge_pages, kernel_page_kib, on_huge_pages, TableAlloc, HUGE_PAGE};
 
 #[global_allocator]
 static ALLOC: TableAlloc = TableAlloc;
@@ -36,6 +36,8 @@ fn test_worker_tables_are_on_huge_pages_inside_on_huge_pages() {
     let slab = SESSIONS * 64;
     assert!(placed.huge_bytes >= slab, "{placed:?}");
     assert_eq!(placed.huge_bytes % HUGE_PAGE, 0);
+    let mib = placed.huge_bytes >> 20;
+    assert_eq!(placed.summary(), format!("huge ({mib} MiB on 2 MiB pages)"));
     assert_eq!(
         kernel_page_kib(slab_addr(&w)),
         Some(2048),
@@ -44,6 +46,7 @@ fn test_worker_tables_are_on_huge_pages_inside_on_huge_pages() {
     // The same worker outside the scope: normal pages, nothing placed.
     let ((), none) = on_huge_pages(|| ());
     assert_eq!(none, Default::default());
+    assert_eq!(none.summary(), "normal (no block of 2 MiB or more)");
     let w2 = Worker::new(cfg);
     assert_eq!(kernel_page_kib(slab_addr(&w2)), Some(4));
     // Dropping the huge worker unmaps its tables.
@@ -68,6 +71,15 @@ fn test_a_block_larger_than_the_free_huge_pages_falls_back_and_says_why() {
         "{why}"
     );
     assert_eq!(kernel_page_kib(v.as_ptr() as usize), Some(4));
+    // The reason is read again (the free count may move: the other test runs beside this one).
+    let mib = len >> 20;
+    let summary = placed.summary();
+    assert!(
+        summary.starts_with(&format!(
+            "normal ({mib} MiB on 4 KiB pages, 0 MiB on 2 MiB pages: mmap(MAP_HUGETLB): "
+        )),
+        "{summary}"
+    );
 }
 
 /// Linux's errno for "Cannot allocate memory".
