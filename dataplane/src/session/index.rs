@@ -15,6 +15,13 @@
 //! generalised to any bucket count). Sized for at most 50% load, a lookup reads one cache line
 //! almost always and two at most. When both buckets are full, a breadth-first search over
 //! displacement paths of bounded length finds a free entry (as in DPDK `rte_hash`).
+//!
+//! Misses read one line too: each bucket counts the entries whose home it is but which sit in
+//! their alternate bucket (`spill`, in the line's spare bytes; a flag per way says which of a
+//! bucket's entries are away from home, so a displacement knows which way it moves one). A
+//! lookup that finds nothing at home stops there while that count is zero, which at 50% load
+//! is nearly always; a new flow's lookups of its two keys, both misses, read their alternate
+//! buckets only then.
 
 use core::fmt;
 
@@ -31,7 +38,11 @@ const BFS_NODES: usize = 128;
 struct Bucket {
     sig: [u16; WAYS],
     val: [u32; WAYS],
-    _pad: u32,
+    /// Bit `w`: way `w` holds an entry away from its home bucket (in its alternate).
+    away: u16,
+    /// Entries homed here that sit in their alternate bucket; sticky at `u16::MAX` (then a
+    /// miss always reads the alternate, which is only slower).
+    spill: u16,
 }
 
 const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
@@ -40,7 +51,8 @@ impl Bucket {
     const EMPTY: Self = Self {
         sig: [0; WAYS],
         val: [EMPTY; WAYS],
-        _pad: 0,
+        away: 0,
+        spill: 0,
     };
 
     #[inline]
@@ -59,6 +71,34 @@ impl Bucket {
             mask |= u16::from(s == sig) << w;
         }
         mask
+    }
+
+    /// Put `(sig, val)` in way `w`, away from its home bucket or not.
+    #[inline(always)]
+    fn put(&mut self, w: usize, (sig, val): (u16, u32), away: bool) {
+        self.sig[w] = sig;
+        self.val[w] = val;
+        self.away = self.away & !(1 << w) | u16::from(away) << w;
+    }
+
+    /// Whether way `w`'s entry is away from its home bucket.
+    #[inline(always)]
+    fn is_away(&self, w: usize) -> bool {
+        self.away >> w & 1 == 1
+    }
+
+    /// One more entry homed here sits in its alternate bucket.
+    #[inline(always)]
+    fn spilled(&mut self) {
+        self.spill = self.spill.saturating_add(1);
+    }
+
+    /// One entry homed here came back from (or left) its alternate bucket.
+    #[inline(always)]
+    fn unspilled(&mut self) {
+        if self.spill != u16::MAX {
+            self.spill -= 1;
+        }
     }
 
     /// The value of the first way, in `mask`'s order, that is in use and `matches`.
@@ -166,6 +206,10 @@ impl Index {
         if let Some(v) = bucket.first_match(bucket.sig_mask(sig), &mut matches) {
             return Some(v);
         }
+        // Nothing homed here is away: the alternate cannot hold it (one line read, not two).
+        if bucket.spill == 0 {
+            return None;
+        }
         let b2 = self.alt(b1, sig);
         if b2 == b1 {
             return None;
@@ -181,7 +225,11 @@ impl Index {
         for b in [b1, b2] {
             let bucket = &mut self.buckets[b as usize];
             if let Some(w) = (0..WAYS).find(|&w| bucket.val[w] == val && bucket.sig[w] == sig) {
-                bucket.val[w] = EMPTY;
+                let away = bucket.is_away(w);
+                bucket.put(w, (sig, EMPTY), false);
+                if away {
+                    self.buckets[b1 as usize].unspilled();
+                }
                 return true;
             }
         }
@@ -196,8 +244,11 @@ impl Index {
         for b in [b1, b2] {
             let bucket = &mut self.buckets[b as usize];
             if let Some(w) = bucket.free_way() {
-                bucket.sig[w] = sig;
-                bucket.val[w] = val;
+                let away = b != b1;
+                bucket.put(w, (sig, val), away);
+                if away {
+                    self.buckets[b1 as usize].spilled();
+                }
                 return true;
             }
         }
@@ -270,7 +321,8 @@ impl Index {
     }
 
     /// Move the entries along the path ending at `(node, way)` one step each, into the free
-    /// entry `(dst_bucket, dst_way)` first, and put `(sig, val)` in the entry freed at the root.
+    /// entry `(dst_bucket, dst_way)` first, and put `(sig, val)` in the entry freed at the root
+    /// (node 0 is the new entry's home `b1`; node 1, when there is one, its alternate).
     fn apply_path(
         &mut self,
         nodes: &[Node],
@@ -281,14 +333,23 @@ impl Index {
         loop {
             let src_bucket = nodes[node].bucket;
             let src = self.buckets[src_bucket as usize];
-            let dst = &mut self.buckets[dst_bucket as usize];
-            dst.sig[dst_way] = src.sig[way];
-            dst.val[dst_way] = src.val[way];
+            // An entry moves between its two buckets: back home if it was away, else away
+            // from the home it leaves.
+            let was_away = src.is_away(way);
+            let moved = (src.sig[way], src.val[way]);
+            self.buckets[dst_bucket as usize].put(dst_way, moved, !was_away);
+            if was_away {
+                self.buckets[dst_bucket as usize].unspilled();
+            } else {
+                self.buckets[src_bucket as usize].spilled();
+            }
             let nd = nodes[node];
             if nd.parent == u16::MAX {
-                let root = &mut self.buckets[src_bucket as usize];
-                root.sig[way] = sig;
-                root.val[way] = val;
+                let away = node != 0;
+                self.buckets[src_bucket as usize].put(way, (sig, val), away);
+                if away {
+                    self.buckets[nodes[0].bucket as usize].spilled();
+                }
                 return;
             }
             dst_bucket = src_bucket;
@@ -348,6 +409,8 @@ mod tests {
             assert!(idx.insert(h(i), i), "insert {i} of {target} failed");
         }
         assert_eq!(idx.count(), target);
+        let all: Vec<(u64, u32)> = (0..target as u32).map(|i| (h(i), i)).collect();
+        assert_homes(&idx, &all);
         for i in 0..target as u32 {
             assert_eq!(idx.find(h(i), |v| v == i), Some(i), "lost {i}");
         }
@@ -355,10 +418,95 @@ mod tests {
             assert!(idx.remove(h(i), i));
             assert!(!idx.remove(h(i), i));
         }
+        let odd: Vec<(u64, u32)> = all.iter().copied().filter(|(_, i)| i % 2 == 1).collect();
+        assert_homes(&idx, &odd);
         for i in 0..target as u32 {
             let want = if i % 2 == 0 { None } else { Some(i) };
             assert_eq!(idx.find(h(i), |v| v == i), want);
         }
+        // Refilled past the first fill, so displacement moves entries home and away again.
+        for i in (0..target as u32).step_by(2) {
+            assert!(idx.insert(h(i), i), "reinsert {i}");
+        }
+        assert_homes(&idx, &all);
+    }
+
+    /// Every live entry `(hash, val)` sits in its home bucket or its alternate, its way's flag
+    /// says which, and every bucket's `spill` counts the entries homed there that are away.
+    fn assert_homes(idx: &Index, live: &[(u64, u32)]) {
+        let mut spill = vec![0u16; idx.buckets.len()];
+        for &(hash, val) in live {
+            let (b1, sig) = idx.home(hash);
+            let b2 = idx.alt(b1, sig);
+            let at = |b: u32| {
+                let bucket = &idx.buckets[b as usize];
+                (0..WAYS).find(|&w| bucket.val[w] == val && bucket.sig[w] == sig)
+            };
+            match (at(b1), at(b2)) {
+                (Some(w), _) => assert!(!idx.buckets[b1 as usize].is_away(w), "{val} is home"),
+                (None, Some(w)) => {
+                    assert!(idx.buckets[b2 as usize].is_away(w), "{val} is away");
+                    spill[b1 as usize] += 1;
+                }
+                (None, None) => panic!("{val} is in neither of its buckets"),
+            }
+        }
+        for (b, (bucket, want)) in idx.buckets.iter().zip(spill).enumerate() {
+            assert_eq!(bucket.spill, want, "bucket {b}'s spill count");
+        }
+        let flagged: u32 = idx.buckets.iter().map(|b| b.away.count_ones()).sum();
+        let away: u32 = idx.buckets.iter().map(|b| u32::from(b.spill)).sum();
+        assert_eq!(flagged, away, "one flag per entry away");
+    }
+
+    #[test]
+    fn a_miss_reads_the_alternate_only_when_something_homed_there_is_away() {
+        let seed = HashSeed::new(5);
+        let mut idx = Index::with_entries(1000);
+        let h = |i: u32| seed.hash2(u64::from(i), 7);
+        // At the sized load nearly every entry is home, and most buckets have none away.
+        for i in 0..1000 {
+            assert!(idx.insert(h(i), i));
+        }
+        let quiet = idx.buckets.iter().filter(|b| b.spill == 0).count();
+        assert!(
+            quiet * 10 >= idx.buckets.len() * 9,
+            "{quiet} of {}",
+            idx.buckets.len()
+        );
+        // A key homed in a quiet bucket, with an entry of its signature in its alternate that
+        // its home does not count: the miss does not read it.
+        let probe = (1000u32..)
+            .find(|&i| {
+                let (b1, sig) = idx.home(h(i));
+                idx.buckets[b1 as usize].spill == 0 && idx.alt(b1, sig) != b1
+            })
+            .unwrap_or_default();
+        let (b1, sig) = idx.home(h(probe));
+        let b2 = idx.alt(b1, sig);
+        let alt = &mut idx.buckets[b2 as usize];
+        let w = alt.free_way().unwrap_or_default();
+        alt.put(w, (sig, 4242), true);
+        let mut asked = Vec::new();
+        assert_eq!(
+            idx.find(h(probe), |v| {
+                asked.push(v);
+                false
+            }),
+            None
+        );
+        assert!(!asked.contains(&4242), "{asked:?}");
+        // Counted as away from home, it is read.
+        idx.buckets[b1 as usize].spilled();
+        let mut asked = Vec::new();
+        assert_eq!(
+            idx.find(h(probe), |v| {
+                asked.push(v);
+                false
+            }),
+            None
+        );
+        assert!(asked.contains(&4242), "{asked:?}");
     }
 
     proptest::proptest! {
