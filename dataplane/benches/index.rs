@@ -1,6 +1,6 @@
 //! The session index (`session::index`, a bucketized cuckoo table) against
-//! `hashbrown::HashTable<u32>` (issue 18): lookups that hit, inserts, and bytes per session, at
-//! 1K, 1M and 10M sessions.
+//! `hashbrown::HashTable<u32>` (issue 18): lookups that hit, lookups that miss, inserts, and
+//! bytes per session, at 1K, 1M and 10M sessions.
 //!
 //! Both index the same slab of 64-byte records (a record per session, as the session tables
 //! have) by the same 64-bit flow hash (`SessionAddr::hash_key`, the tables' seeded folded
@@ -13,6 +13,8 @@
 //!   `cuckoo_prefetch` first hashes the burst and touches each home bucket (the worker's
 //!   pre-pass), then looks up; `hashbrown` has no prefetch in its API (its group and slot
 //!   addresses are private), so it looks up directly; `cuckoo` does the same for comparison.
+//! - `miss/*`: the same, for the same keys to another port, none of them live: a new flow's
+//!   lookups.
 //! - `insert/*`: N inserts (hash and insert) into an empty index sized for N, the allocation
 //!   outside the timed region.
 //! - Memory: printed as `index: ...` lines (the index alone; the slab is the same for both).
@@ -23,7 +25,8 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use dataplane::session::index_bench::CuckooIndex;
 use dataplane::session::{HashSeed, SessionAddr};
 use dataplane::types::{FlowKey, L4Proto};
@@ -116,56 +119,15 @@ fn bench(c: &mut Criterion) {
             hb.allocation_size(),
             hb.allocation_size() as f64 / n as f64
         );
-        let mut g = c.benchmark_group("lookup");
-        g.throughput(Throughput::Elements(BURST as u64));
-        let bursts = keys.len() / BURST;
         let slab = &recs[..];
-        let matches = move |k: FlowKey<Ipv4Addr>| move |v: u32| slab[v as usize].key == k;
-        g.bench_function(BenchmarkId::new("cuckoo_prefetch", label(n)), |b| {
-            let mut i = 0;
-            let mut h = [0u64; BURST];
-            b.iter(|| {
-                let burst = &keys[i * BURST..(i + 1) * BURST];
-                i = (i + 1) % bursts.max(1);
-                for (h, k) in h.iter_mut().zip(burst) {
-                    *h = hash(k);
-                    ck.prefetch(*h);
-                }
-                let mut found = 0u32;
-                for (&h, &k) in h.iter().zip(burst) {
-                    found += u32::from(ck.find(h, matches(k)).is_some());
-                }
-                assert_eq!(found, BURST as u32);
-                black_box(found)
-            });
-        });
-        g.bench_function(BenchmarkId::new("cuckoo", label(n)), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let burst = &keys[i * BURST..(i + 1) * BURST];
-                i = (i + 1) % bursts.max(1);
-                let mut found = 0u32;
-                for &k in burst {
-                    found += u32::from(ck.find(hash(&k), matches(k)).is_some());
-                }
-                assert_eq!(found, BURST as u32);
-                black_box(found)
-            });
-        });
-        g.bench_function(BenchmarkId::new("hashbrown", label(n)), |b| {
-            let mut i = 0;
-            b.iter(|| {
-                let burst = &keys[i * BURST..(i + 1) * BURST];
-                i = (i + 1) % bursts.max(1);
-                let mut found = 0u32;
-                for &k in burst {
-                    let m = matches(k);
-                    found += u32::from(hb.find(hash(&k), |&v| m(v)).is_some());
-                }
-                assert_eq!(found, BURST as u32);
-                black_box(found)
-            });
-        });
+        let mut g = c.benchmark_group("lookup");
+        lookups(&mut g, label(n), &keys, BURST as u32, (&ck, &hb, slab));
+        g.finish();
+        // The same keys to port 81: none is live (a new flow's lookups, all misses).
+        let absent: Vec<FlowKey<Ipv4Addr>> =
+            keys.iter().map(|k| FlowKey { dport: 81, ..*k }).collect();
+        let mut g = c.benchmark_group("miss");
+        lookups(&mut g, label(n), &absent, 0, (&ck, &hb, slab));
         g.finish();
         drop((ck, hb));
 
@@ -207,6 +169,65 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+/// Lookups of `keys` in bursts of 32 through both indexes, each burst finding `want` of them:
+/// `cuckoo_prefetch` (the worker's pre-pass first), `cuckoo` and `hashbrown`.
+fn lookups(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    size: String,
+    keys: &[FlowKey<Ipv4Addr>],
+    want: u32,
+    (ck, hb, slab): (&CuckooIndex, &HashTable<u32>, &[Rec]),
+) {
+    g.throughput(Throughput::Elements(BURST as u64));
+    let bursts = (keys.len() / BURST).max(1);
+    let matches = move |k: FlowKey<Ipv4Addr>| move |v: u32| slab[v as usize].key == k;
+    g.bench_function(BenchmarkId::new("cuckoo_prefetch", &size), |b| {
+        let mut i = 0;
+        let mut h = [0u64; BURST];
+        b.iter(|| {
+            let burst = &keys[i * BURST..(i + 1) * BURST];
+            i = (i + 1) % bursts;
+            for (h, k) in h.iter_mut().zip(burst) {
+                *h = hash(k);
+                ck.prefetch(*h);
+            }
+            let mut found = 0u32;
+            for (&h, &k) in h.iter().zip(burst) {
+                found += u32::from(ck.find(h, matches(k)).is_some());
+            }
+            assert_eq!(found, want);
+            black_box(found)
+        });
+    });
+    g.bench_function(BenchmarkId::new("cuckoo", &size), |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let burst = &keys[i * BURST..(i + 1) * BURST];
+            i = (i + 1) % bursts;
+            let mut found = 0u32;
+            for &k in burst {
+                found += u32::from(ck.find(hash(&k), matches(k)).is_some());
+            }
+            assert_eq!(found, want);
+            black_box(found)
+        });
+    });
+    g.bench_function(BenchmarkId::new("hashbrown", &size), |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let burst = &keys[i * BURST..(i + 1) * BURST];
+            i = (i + 1) % bursts;
+            let mut found = 0u32;
+            for &k in burst {
+                let m = matches(k);
+                found += u32::from(hb.find(hash(&k), |&v| m(v)).is_some());
+            }
+            assert_eq!(found, want);
+            black_box(found)
+        });
+    });
 }
 
 fn main() {

@@ -244,9 +244,13 @@ impl Index {
         for b in [b1, b2] {
             let bucket = &mut self.buckets[b as usize];
             if let Some(w) = bucket.free_way() {
-                let away = b != b1;
-                bucket.put(w, (sig, val), away);
-                if away {
+                // A free way's flag is clear (remove and displacement clear it): no
+                // read-modify-write of the flags for the common insert, at home.
+                debug_assert!(!bucket.is_away(w));
+                bucket.sig[w] = sig;
+                bucket.val[w] = val;
+                if b != b1 {
+                    bucket.away |= 1 << w;
                     self.buckets[b1 as usize].spilled();
                 }
                 return true;
