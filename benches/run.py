@@ -903,7 +903,7 @@ def summary(results, stem, files):
             if b:
                 L.append(f"\nNew sessions ({mode}): {b['mpps']:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN).")
         placed = sorted({t["placed"] for t in results["criterion"].get("tables", []) if t.get("placed")}, key=len)
-        # Runs before session 17 put criterion's tables on normal pages and said nothing.
+        # Older runs put criterion's tables on normal pages and did not say so.
         L.append("\ncriterion's session tables: " + ("; ".join(placed) if placed else "normal 4 KiB pages (not recorded)") + ".")
         for m in results["criterion"].get("memory", []):
             L.append(f"\nMemory: {m['family']} table at {m['capacity']} capacity: {m['bytes']} bytes = {m['bytes_per_session']:.1f} bytes/session.")

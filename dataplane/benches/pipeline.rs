@@ -28,7 +28,7 @@
 //! Tables: on 2 MiB huge pages (`dpdk_huge`, the gateway's allocator), as `ferrovs run` makes
 //! them with `hugepages = true`, its default; each `loaded` line says where they went (normal
 //! pages, with the reason, when too few huge pages are free). `FERROVS_BENCH_TABLES=normal`
-//! keeps them on normal 4 KiB pages, as every run before 4 December's session 17 did.
+//! keeps them on normal 4 KiB pages (every run before 4 December's session 17 used them).
 //!
 //! Sizes: 1K, 100K and 1M sessions; 10M as well with `FERROVS_BENCH_10M=1` (about 1.2 GB);
 //! `FERROVS_BENCH_SIZES=1000,1000000` picks others; `FERROVS_BENCH_PREFETCH_FROM=N` moves the
@@ -284,19 +284,27 @@ fn reply_frame(mode: Mode, out: &[u8], flags: u8) -> Vec<u8> {
     )
 }
 
-/// A worker with a table of `sessions` for `mode`'s family (1024 for the other).
 /// The gateway's allocator: inside [`worker`], the session tables go on 2 MiB huge pages, as
 /// `ferrovs run` makes them with `hugepages = true` (its default).
 #[global_allocator]
 static ALLOC: dpdk_huge::TableAlloc = dpdk_huge::TableAlloc;
 
-/// Where the last [`worker`]'s tables went (`FERROVS_BENCH_TABLES=normal`: normal 4 KiB pages,
-/// as before 4 December's session 17).
+/// Where the last [`worker`]'s tables went, for the results.
 fn tables_placed() -> &'static Mutex<String> {
     static PLACED: OnceLock<Mutex<String>> = OnceLock::new();
     PLACED.get_or_init(Mutex::default)
 }
 
+/// [`tables_placed`]'s phrase.
+fn last_placement() -> String {
+    tables_placed()
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default()
+}
+
+/// A worker with a table of `sessions` for `mode`'s family (1024 for the other), on huge pages
+/// unless `FERROVS_BENCH_TABLES=normal`.
 fn worker(mode: Mode, sessions: usize) -> Worker {
     let cfg = worker_config(mode, sessions);
     let (w, placed) = if std::env::var("FERROVS_BENCH_TABLES").is_ok_and(|v| v == "normal") {
@@ -314,6 +322,8 @@ fn worker(mode: Mode, sessions: usize) -> Worker {
     w
 }
 
+/// The bench workers' settings: `sessions` for `mode`'s family, the burst prefetch from
+/// `FERROVS_BENCH_PREFETCH_FROM` live sessions.
 fn worker_config(mode: Mode, sessions: usize) -> WorkerConfig {
     let (sessions4, sessions6) = if mode.v6() {
         (1024, sessions)
@@ -485,10 +495,7 @@ fn load(snap: &Snapshot, mode: Mode, n: usize) -> Loaded {
         (w.sessions4().len(), w.sessions4().memory_bytes())
     };
     assert_eq!(live, n);
-    let placed = tables_placed()
-        .lock()
-        .map(|p| p.clone())
-        .unwrap_or_default();
+    let placed = last_placement();
     eprintln!(
         "loaded {n} {} sessions in {:.2?} ({bytes} bytes of table; tables {placed})",
         mode.name(),
@@ -725,11 +732,7 @@ fn new_sessions(c: &mut Criterion, snap: &Snapshot) {
             let published = w.counters().sync_events.get();
             assert_eq!(published, if events { FILL as u64 } else { 0 });
             assert_eq!(w.counters().sync_overflows.get(), 0);
-            let placed = tables_placed()
-                .lock()
-                .map(|p| p.clone())
-                .unwrap_or_default();
-            eprintln!("new_sessions {name}: tables {placed}");
+            eprintln!("new_sessions {name}: tables {}", last_placement());
             (w, ctl) = fresh();
             let sfx = if events { "_events" } else { "" };
             let id = BenchmarkId::new(format!("{name}{sfx}"), "1M_table");
