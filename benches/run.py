@@ -22,7 +22,8 @@ with that many worker/generator pairs at once.
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
 FERROVS_BENCH_CRIT_SIZES (criterion's session counts), FERROVS_BENCH_CRIT_ARGS (extra criterion
-arguments, e.g. "--warm-up-time 1 --measurement-time 2"),
+arguments, e.g. "--warm-up-time 1 --measurement-time 2"), FERROVS_BENCH_TABLES=normal (criterion's
+session tables on 4 KiB pages instead of 2 MiB huge pages, which the gateway uses by default),
 FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
 short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
 skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
@@ -902,7 +903,8 @@ def summary(results, stem, files):
             b = crit(results, "new_sessions", mode, "1M_table")
             if b:
                 L.append(f"\nNew sessions ({mode}): {b['mpps']:.2f} M/s ({b['ns_per_packet']:.0f} ns per SYN).")
-        placed = sorted({t["placed"] for t in results["criterion"].get("tables", []) if t.get("placed")}, key=len)
+        placed = sorted({t["placed"] for t in results["criterion"].get("tables", []) if t.get("placed")},
+                        key=lambda p: (len(p), p))
         # Older runs put criterion's tables on normal pages and did not say so.
         L.append("\ncriterion's session tables: " + ("; ".join(placed) if placed else "normal 4 KiB pages (not recorded)") + ".")
         for m in results["criterion"].get("memory", []):
