@@ -25,7 +25,7 @@ fn to_client(f: &Fam, p: &Pkt, vip: IpAddr, cport: u16) -> Pkt {
 /// `names` (the SYN's, the SYN-ACK's). The local port the flow got; its first ACK is the
 /// caller's case.
 fn handshake(t: &mut Table, f: &Fam, cport: u16, names: [&'static str; 2]) -> u16 {
-    let lport = t.next_lport();
+    let lport = t.next_lport(f.laddr, f.rs_fnat, 8080, true);
     let syn = Pkt::tcp(f.client, cport, f.fnat, 80, SYN).opts(&MSS);
     t.tx(
         names[0],
@@ -49,7 +49,7 @@ fn handshake(t: &mut Table, f: &Fam, cport: u16, names: [&'static str; 2]) -> u1
 
 pub(super) fn fullnat(t: &mut Table, f: &Fam) {
     // TOA on the first ACK.
-    let lport = t.next_lport();
+    let lport = t.next_lport(f.laddr, f.rs_fnat, 8080, true);
     let syn = Pkt::tcp(f.client, 40004, f.fnat, 80, SYN).opts(&MSS);
     let syn_out = to_rs(&syn, f.laddr, lport, f.rs_fnat, RS_FNAT_MAC);
     t.tx(name!(f, "fullnat tcp syn (no toa)"), 0, &syn, 1, &syn_out);
@@ -130,7 +130,7 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
     );
 
     // UDP both ways.
-    let lport = t.next_lport();
+    let lport = t.next_lport(f.laddr, f.rs_fnat, 5353, false);
     let udp = Pkt::udp(f.client, 40004, f.fnat, 53);
     let out = udp
         .clone()
@@ -243,7 +243,7 @@ pub(super) fn fullnat(t: &mut Table, f: &Fam) {
     );
 
     // TOA on the SYN (after the MSS option), not on the ACK.
-    let lport = t.next_lport();
+    let lport = t.next_lport(f.laddr_syn, f.rs_fnat_syn, 8080, true);
     let syn = Pkt::tcp(f.client, 40005, f.fnat_syn, 80, SYN).opts(&LINUX_SYN_OPTS);
     let mut opts = LINUX_SYN_OPTS.to_vec();
     opts.extend(toa(f.client, 40005));

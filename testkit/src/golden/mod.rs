@@ -19,10 +19,11 @@
 //!   pipeline. An expectation is written as "the input packet, with these fields changed".
 //! - **FullNAT local ports are derived from the documented choice**: worker `id` of `workers`
 //!   picks ports `base + k * workers + id` with `base = lport_min` rounded up to a multiple of
-//!   `workers`, `k` counting the worker's FullNAT flows from 0, and cycles through a service's
-//!   local addresses with the same counter. With one local address per service and
-//!   `WorkerConfig::default()` (id 0, one worker, `lport_min` 1024) the n-th FullNAT flow of the
-//!   table (either family, any service) gets port `1024 + n`.
+//!   `workers`, `k` counting the flows that took a port from that reply tuple's pool (local
+//!   address, real server, its port, protocol) from 0; a service's local addresses are taken in
+//!   turn by the worker's flows. With one local address per service and
+//!   `WorkerConfig::default()` (id 0, one worker, `lport_min` 1024) the n-th FullNAT flow of a
+//!   pool gets port `1024 + n`.
 //!
 //! Replaying through the gateway (`net_pcap`): [`inputs`] and [`outputs`] give the frames in
 //! table order ([`outputs`] can keep one egress port's), [`crate::pcap`] writes and reads the

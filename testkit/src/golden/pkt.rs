@@ -430,13 +430,16 @@ pub(super) fn port_unreachable(v6: bool) -> (u8, u8, [u8; 4]) {
     }
 }
 
-/// The table under construction, with the FullNAT local-port counter.
+/// The table under construction, with the FullNAT local-port counters.
 pub(super) struct Table {
     pub(super) cases: Vec<Case>,
-    /// Next FullNAT local port of the worker running the table.
+    /// The first FullNAT local port of the worker running the table.
     pub(super) lport: u16,
     /// Step between this worker's local ports (the number of workers).
     pub(super) lport_step: u16,
+    /// Per reply tuple without its local port (local address, real server, its port, TCP or
+    /// not): the flows that took a port from its pool so far.
+    pub(super) pools: Vec<((IpAddr, IpAddr, u16, bool), u16)>,
 }
 
 impl Table {
@@ -445,13 +448,23 @@ impl Table {
             cases: Vec::new(),
             lport: first_lport,
             lport_step: step,
+            pools: Vec::new(),
         }
     }
 
-    /// The local port the next FullNAT flow gets (see the module docs).
-    pub(super) fn next_lport(&mut self) -> u16 {
-        let p = self.lport;
-        self.lport += self.lport_step;
+    /// The local port the next FullNAT flow from `laddr` to `rs:rport` (TCP or not) gets: the
+    /// next of that pool's (see the module docs).
+    pub(super) fn next_lport(&mut self, laddr: IpAddr, rs: IpAddr, rport: u16, tcp: bool) -> u16 {
+        let key = (laddr, rs, rport, tcp);
+        let n = match self.pools.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => n,
+            None => {
+                self.pools.push((key, 0));
+                &mut self.pools.last_mut().expect("just pushed").1
+            }
+        };
+        let p = self.lport + *n * self.lport_step;
+        *n += 1;
         p
     }
 

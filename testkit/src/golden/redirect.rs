@@ -23,7 +23,7 @@ pub fn redirect_cases() -> Vec<Case> {
     // Worker 0 of 2: ports 1024, 1026, ...
     let mut t = Table::new(LPORT_MIN, workers);
     for f in [fam(false), fam(true)] {
-        let lport = t.next_lport();
+        let lport = t.next_lport(f.laddr, f.rs_fnat, 8080, true);
         let syn = Pkt::tcp(f.client, 41000, f.fnat, 80, SYN);
         let out = syn
             .clone()
