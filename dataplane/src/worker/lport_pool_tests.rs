@@ -28,7 +28,7 @@ fn modulo(id: u16, workers: u16, lport_min: u16) -> Ownership {
     }
 }
 
-/// A pool of `k` and an allocator that walks it from `start` as the worker's cursor does.
+/// A pool of `k` and an allocator that walks it from `start` as the pool's cursor does.
 fn pool(own: &Ownership, k: &PoolKey, start: u16) -> Walk {
     let partial = own.partial(k);
     let v6 = k.laddr.is_ipv6();
@@ -194,4 +194,33 @@ fn test_local_ports_release_and_claim_respect_key_and_ownership() {
     assert_eq!(lp.pool(&k).unwrap().free(), free - 1);
     lp.claim(&k, 3001);
     assert_eq!(lp.pool(&k).unwrap().free(), free - 1, "claimed once");
+}
+
+/// Each pool hands out its ports in order from its own cursor, whatever the other pools took
+/// in between; a port given back is taken again only once the pool has gone round.
+#[test]
+fn test_each_pool_walks_its_own_ports_in_order() {
+    let mut lp = LocalPorts::new(modulo(0, 1, 1024));
+    let a = key();
+    let b = PoolKey { bport: 9090, ..a };
+    for (i, k) in [a, b].into_iter().enumerate() {
+        lp.keys.insert(k, i as u32);
+        lp.pools
+            .push(PortPool::new(|p| lp.own.owns(0, false, p), 0));
+    }
+    let take = |lp: &mut LocalPorts, k: &PoolKey| match lp.alloc(k) {
+        Alloc::Port(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let got: Vec<(u16, u16)> = (0..4)
+        .map(|_| (take(&mut lp, &a), take(&mut lp, &b)))
+        .collect();
+    assert_eq!(
+        got,
+        [(1024, 1024), (1025, 1025), (1026, 1026), (1027, 1027)]
+    );
+    lp.release(&a, 1024);
+    let next = take(&mut lp, &a);
+    assert_eq!(next, 1028, "a's cursor goes on past the port given back");
+    assert_eq!(take(&mut lp, &b), 1028);
 }
