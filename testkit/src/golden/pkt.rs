@@ -439,7 +439,7 @@ pub(super) struct Table {
     pub(super) lport_step: u16,
     /// Per reply tuple without its local port (local address, real server, its port, TCP or
     /// not): the flows that took a port from its pool so far.
-    pub(super) pools: Vec<((IpAddr, IpAddr, u16, bool), u16)>,
+    pub(super) pools: std::collections::HashMap<(IpAddr, IpAddr, u16, bool), u16>,
 }
 
 impl Table {
@@ -448,21 +448,14 @@ impl Table {
             cases: Vec::new(),
             lport: first_lport,
             lport_step: step,
-            pools: Vec::new(),
+            pools: Default::default(),
         }
     }
 
     /// The local port the next FullNAT flow from `laddr` to `rs:rport` (TCP or not) gets: the
     /// next of that pool's (see the module docs).
     pub(super) fn next_lport(&mut self, laddr: IpAddr, rs: IpAddr, rport: u16, tcp: bool) -> u16 {
-        let key = (laddr, rs, rport, tcp);
-        let n = match self.pools.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => n,
-            None => {
-                self.pools.push((key, 0));
-                &mut self.pools.last_mut().expect("just pushed").1
-            }
-        };
+        let n = self.pools.entry((laddr, rs, rport, tcp)).or_insert(0);
         let p = self.lport + *n * self.lport_step;
         *n += 1;
         p
