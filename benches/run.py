@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """`make bench`: run every ferrovs benchmark, then write the results JSON, plots and summary.
 
-Steps (each can be skipped with FERROVS_BENCH_SKIP=criterion,ring,idle,memif,external):
+Steps (each can be skipped with FERROVS_BENCH_SKIP=tlb,criterion,ring,idle,memif,external):
+  0. tlb: how many 4 KiB pages the TLB reaches, on huge and normal pages, and what two random
+     lines a packet cost at a large table (dpdk-huge's `tlb_reach` probe): what the 1M and 10M
+     rows below pay on this machine, whatever the code does;
   1. criterion: dataplane benches (no DPDK) at 1K/100K/1M/10M sessions, new sessions/s,
      bytes per session;
   2. ring: the ferrovs worker loop on a DPDK lcore fed by a generator lcore over net_ring,
@@ -49,6 +52,7 @@ RESULTS = os.path.join(ROOT, "benches", "results")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 BENCH_BIN = os.path.join(TARGET, "release", "ferrovs-bench")
 FERROVS_BIN = os.path.join(TARGET, "release", "ferrovs")
+TLB_BIN = os.path.join(TARGET, "release", "examples", "tlb_reach")
 QUICK = os.environ.get("FERROVS_BENCH_QUICK") == "1"
 SKIP = set(filter(None, os.environ.get("FERROVS_BENCH_SKIP", "").split(",")))
 SECS = os.environ.get("FERROVS_BENCH_SECS", "1" if QUICK else "2")
@@ -126,6 +130,61 @@ def machine():
     with open("/proc/loadavg") as f:
         info["loadavg_at_start"] = f.read().split()[:3]
     return info
+
+
+# ---------------------------------------------------------------- 0. tlb
+
+
+def free_huge_mib():
+    with open("/proc/meminfo") as f:
+        m = re.search(r"HugePages_Free:\s*(\d+)", f.read())
+    return int(m.group(1)) * 2 if m else 0
+
+
+def run_tlb():
+    # Two buffers of this size at once, on huge pages when the pool has room for both.
+    mib = 1024
+    while mib > 64 and 2 * mib > free_huge_mib():
+        mib //= 2
+    log(f"tlb: the TLB's reach and two lines a packet, buffers of {mib} MiB")
+    # Built by scripts/bench.sh, as the other binaries are (or carried to a lent machine).
+    p = subprocess.run([TLB_BIN, str(mib), "--json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"tlb_reach failed:\n{p.stderr[-3000:]}")
+    rows = json_lines(p.stdout)
+    return {"mib": mib, "reach": [r for r in rows if r["kind"] == "reach"],
+            "two_lines": [r for r in rows if r["kind"] == "two_lines"]}
+
+
+def tlb_section(tlb):
+    """The probe's two tables and what they mean, for the summary."""
+    L = ["## The TLB's reach on this machine (`tlb_reach`)\n",
+         f"A chase through lines each in its own 4 KiB page, scattered over {tlb['mib']} MiB (spread),"
+         " against the same number of lines packed 64 to a page; ns a load. The lines fit the L2"
+         " either way, so the difference is address translation. On huge pages the scattered"
+         " lines lie in at most one 2 MiB page each, so if the TLB held those as 2 MiB entries the"
+         " huge spread column would stay near packed. Where it climbs with the pages while packed"
+         " stays flat, translations are cached 4 KiB at a time (a KVM guest whose host backs it"
+         " with 4 KiB pages), and beyond that many pages the 1M and 10M rows below pay a page walk"
+         " for most lookups. The method and this machine's reading: `benches/README.md`.\n",
+         "| pages | huge: spread | packed | 4 KiB pages: spread | packed |", "|---|---|---|---|---|"]
+    by = {(r["huge"], r["lines"]): r for r in tlb["reach"]}
+    for n in sorted({r["lines"] for r in tlb["reach"]}):
+        h, s = by.get((True, n), {}), by.get((False, n), {})
+        L.append(f"| {n} | {h.get('spread_ns', '')} | {h.get('packed_ns', '')} |"
+                 f" {s.get('spread_ns', '')} | {s.get('packed_ns', '')} |")
+    placed = sorted({r["placed"] for r in tlb["reach"] if r["huge"]})
+    L.append(f"\nThe huge rows' buffer: {'; '.join(placed)}.\n")
+    L.append("Two lines a packet, as a lookup at a large table reads them (bursts of 32, both prefetch"
+             " stages): a random bucket line, then its record, in a second buffer (apart, as the index"
+             " and the slab are) or in the bucket's own 4 KiB page (beside); the loads alone, then each"
+             " packet followed by about 40 ns of dependent work, then that work with the next burst's"
+             " buckets asked for a burst ahead. ns a packet:\n")
+    L.append("| buffer | pages | schedule | apart | beside |\n|---|---|---|---|---|")
+    for r in tlb["two_lines"]:
+        L.append(f"| {r['mib']} MiB | {r['placed']} | {r['schedule']} | {r['apart_ns']} | {r['beside_ns']} |")
+    L.append("")
+    return L
 
 
 # ---------------------------------------------------------------- 1. criterion
@@ -776,6 +835,8 @@ def summary(results, stem, files):
             met = {True: "yes", False: "**no**", None: "not measurable here"}[x["met"]]
             L.append(f"| {x['target']} | {x['measured']} | {met} |")
         L.append("")
+    if results.get("tlb"):
+        L += tlb_section(results["tlb"])
     ring = results.get("ring", [])
     if ring:
         L.append("## DPDK worker loop, net_ring (Mpps received back by the generator; median of 5 windows)\n")
@@ -1156,7 +1217,7 @@ def main():
             reuse = json.load(f)
         results["reused"] = {"from": os.path.basename(os.environ["FERROVS_BENCH_REUSE"]),
                              "steps": sorted(k for k in SKIP if k in reuse)}
-    for step, fn in (("criterion", run_criterion), ("ring", run_ring), ("idle", run_idle),
+    for step, fn in (("tlb", run_tlb), ("criterion", run_criterion), ("ring", run_ring), ("idle", run_idle),
                      ("memif", run_memif), ("external", run_external)):
         if step not in SKIP:
             results[step] = fn()

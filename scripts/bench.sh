@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: build the benchmark binaries, then run every benchmark and write
 # benches/results/<timestamp>.{json,md} and plots (benches/run.py; method in benches/README.md).
-# FERROVS_BENCH_QUICK=1 runs a short smoke version; FERROVS_BENCH_SKIP=criterion,ring,memif,external
+# FERROVS_BENCH_QUICK=1 runs a short smoke version; FERROVS_BENCH_SKIP=tlb,criterion,ring,idle,memif,external
 # leaves steps out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,6 @@ done
 "$PY" -c 'import matplotlib' 2>/dev/null \
   || echo "bench: python3-matplotlib missing (make deps): no plots" >&2
 cargo build --release -p ferrovs-bench -p ferrovs --bins
+cargo build --release -p dpdk-huge --example tlb_reach
 cargo bench -p dataplane --no-run
 exec "$PY" benches/run.py

@@ -1,0 +1,291 @@
+//! How many 4 KiB pages the TLB reaches on this machine, and what a session table's random
+//! accesses pay beyond it: a probe for "where the time goes" at 1M and 10M sessions.
+//!
+//! **Reach.** A pointer chase over `N` cache lines, each in its own 4 KiB page, the pages
+//! scattered over a buffer of MIB. The lines' offsets in their pages differ, and so do the
+//! pages' low bits, so the lines spread over the cache sets; 8192 lines are 512 KiB, which the
+//! L2 holds. The control chases the same number of lines packed 64 to a page. On huge pages,
+//! the scattered lines lie in at most MIB / 2 pages of 2 MiB: if the TLB caches those at that
+//! size, spread and packed cost about the same up to thousands of lines. If spread climbs once
+//! `N` outgrows the TLB's 4 KiB entries, translations are cached at 4 KiB whatever the process
+//! maps: a KVM guest whose host backs its memory with 4 KiB pages.
+//!
+//! **Two lines a packet.** What a lookup reads at a large table, in bursts of 32 with the
+//! worker's two prefetch stages: a random "bucket" line, then the "record" line it points at,
+//! which is random in a second buffer (apart: the index and the slab are two arrays), or in the
+//! bucket's own 4 KiB page (beside: a layout that would put each record in its bucket's page).
+//! Three schedules: the loads alone; each packet followed by about 40 ns of dependent work (a
+//! DR packet's own cost at 1K sessions); and that work with the next burst's buckets asked for
+//! a burst ahead. Whether the misses hide behind the work, and how much a record beside its
+//! bucket would save, bound what a change to the tables' layout or the loop could gain.
+//!
+//! ```text
+//! cargo run --release -p dpdk-huge --example tlb_reach [MIB] [--json]
+//! ```
+//!
+//! Needs 2 x MIB (default 1024) of free 2 MiB huge pages for the huge rows; without them those
+//! rows say they ran on normal pages. `--json`: one JSON line a row (`make bench`'s `tlb` step).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use dpdk_huge::{on_huge_pages, TableAlloc};
+
+#[global_allocator]
+static ALLOC: TableAlloc = TableAlloc;
+
+const LINE: usize = 64;
+const PAGE: usize = 4096;
+/// `u64` words in a line.
+const WORDS: usize = LINE / 8;
+const BURST: usize = 32;
+
+/// A small xorshift: the same sequence every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A buffer of `bytes`, zeroed, on huge pages if `huge` (and enough are free).
+fn buffer(bytes: usize, huge: bool) -> (Vec<u64>, String) {
+    let make = || vec![0u64; bytes / 8];
+    if huge {
+        let (v, p) = on_huge_pages(make);
+        (v, p.summary())
+    } else {
+        (make(), "normal (4 KiB pages)".to_owned())
+    }
+}
+
+/// Nanoseconds a load of a chase through `lines` (word offsets), in a random cyclic order.
+fn chase(buf: &mut [u64], lines: &mut [usize], rng: &mut Rng) -> f64 {
+    for i in (1..lines.len()).rev() {
+        lines.swap(i, rng.below(i + 1));
+    }
+    for (i, &at) in lines.iter().enumerate() {
+        buf[at] = lines[(i + 1) % lines.len()] as u64;
+    }
+    let mut p = lines[0];
+    for _ in 0..lines.len() * 4 {
+        p = buf[p] as usize;
+    }
+    let loads = 10_000_000;
+    let t = Instant::now();
+    for _ in 0..loads {
+        p = buf[p] as usize;
+    }
+    let ns = t.elapsed().as_nanos() as f64 / loads as f64;
+    black_box(p);
+    ns
+}
+
+/// `n` lines, one in each of `n` pages scattered over the buffer (`spread`), or 64 to a page.
+/// The scattered pages are `i * 40503` modulo the buffer's pages (odd, so distinct), which
+/// varies the page-number bits of the L2's set index: an even spacing by a power of two would
+/// fold every line into a few sets.
+fn lines(buf_bytes: usize, n: usize, spread: bool) -> Vec<usize> {
+    let pages = buf_bytes / PAGE;
+    (0..n)
+        .map(|i| {
+            let byte = if spread {
+                (i * 40503 % pages) * PAGE + (i % (PAGE / LINE)) * LINE
+            } else {
+                i * LINE
+            };
+            byte / 8
+        })
+        .collect()
+}
+
+/// The two-line pattern's memory: `lines` buckets, each pointing at its record, in `records`
+/// or (`beside`) in another line of the bucket's own page.
+struct TwoLines {
+    buckets: Vec<u64>,
+    records: Vec<u64>,
+    beside: bool,
+    lines: usize,
+    placed: String,
+}
+
+impl TwoLines {
+    fn new(bytes: usize, huge: bool, beside: bool) -> Self {
+        let (mut buckets, placed) = buffer(bytes, huge);
+        let mut records = if beside {
+            Vec::new()
+        } else {
+            buffer(bytes, huge).0
+        };
+        let lines = bytes / LINE;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        // A bucket's first word: where its record's word is (an offset into `records`, or
+        // into `buckets` when beside); a record's word: something to add up.
+        for b in 0..lines {
+            let at = if beside {
+                let page = b * LINE / PAGE * PAGE;
+                (page + (1 + rng.below(PAGE / LINE - 1)) * LINE) / 8 + 1
+            } else {
+                rng.below(lines) * WORDS
+            };
+            buckets[b * WORDS] = at as u64;
+            let rec = if beside { &mut buckets } else { &mut records };
+            rec[at] = b as u64;
+        }
+        TwoLines {
+            buckets,
+            records,
+            beside,
+            lines,
+            placed,
+        }
+    }
+
+    fn record(&self, at: usize) -> &u64 {
+        if self.beside {
+            &self.buckets[at]
+        } else {
+            &self.records[at]
+        }
+    }
+
+    /// Nanoseconds a packet: per burst of 32, prefetch the buckets, read them and prefetch
+    /// the records, then read the records, each followed by `work` rounds of a dependent
+    /// multiply (the packet's own work). `ahead`: the next burst's buckets are asked for
+    /// before this burst's work, a burst ahead.
+    fn run(&self, work: u32, ahead: bool) -> f64 {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = [0usize; BURST];
+        let fill = |idx: &mut [usize; BURST], rng: &mut Rng| {
+            for i in idx.iter_mut() {
+                *i = rng.below(self.lines) * WORDS;
+                safe_arch::prefetch_t0(&self.buckets[*i]);
+            }
+        };
+        if ahead {
+            fill(&mut next, &mut rng);
+        }
+        let packets = 2_000_000;
+        let mut sum = 0u64;
+        let mut rec = [0usize; BURST];
+        let t = Instant::now();
+        for _ in 0..packets / BURST {
+            let mut idx = next;
+            if !ahead {
+                fill(&mut idx, &mut rng);
+            }
+            for (r, &i) in rec.iter_mut().zip(&idx) {
+                *r = self.buckets[i] as usize;
+                safe_arch::prefetch_t0(self.record(*r));
+            }
+            if ahead {
+                fill(&mut next, &mut rng);
+            }
+            for &r in &rec {
+                sum = sum.wrapping_add(*self.record(r));
+                for _ in 0..work {
+                    sum = sum.wrapping_mul(0x5851_f42d_4c95_7f2d) ^ (sum >> 29);
+                }
+            }
+        }
+        let ns = t.elapsed().as_nanos() as f64 / packets as f64;
+        black_box(sum);
+        ns
+    }
+}
+
+/// Rounds of the probe's per-packet work: about 40 ns here, a DR packet's own at 1K sessions.
+const WORK: u32 = 20;
+
+/// The schedules the two-line pattern runs: (name, work rounds, a burst ahead).
+const SCHEDULES: [(&str, u32, bool); 3] = [
+    ("no work", 0, false),
+    ("work", WORK, false),
+    ("work, a burst ahead", WORK, true),
+];
+
+/// Where the rows go: words for a reader, or JSON lines for `make bench`.
+#[derive(Clone, Copy)]
+struct Out {
+    json: bool,
+}
+
+fn reach(out: Out, bytes: usize, huge: bool) {
+    let (mut buf, placed) = buffer(bytes, huge);
+    if !out.json {
+        println!("reach, buffer {} MiB: {placed}", bytes >> 20);
+        println!("  pages   spread ns/load   packed ns/load");
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for n in [256, 512, 1024, 1536, 2048, 3072, 4096, 8192] {
+        let spread = chase(&mut buf, &mut lines(bytes, n, true), &mut rng);
+        let packed = chase(&mut buf, &mut lines(bytes, n, false), &mut rng);
+        if out.json {
+            println!(
+                "{{\"kind\":\"reach\",\"mib\":{},\"huge\":{huge},\"placed\":{placed:?},\
+                 \"lines\":{n},\"spread_ns\":{spread:.2},\"packed_ns\":{packed:.2}}}",
+                bytes >> 20
+            );
+        } else {
+            println!("  {n:>5}   {spread:>14.2}   {packed:>14.2}");
+        }
+    }
+}
+
+fn main() {
+    let mut out = Out { json: false };
+    let mut mib = 1024;
+    for a in std::env::args().skip(1) {
+        if a == "--json" {
+            out.json = true;
+        } else {
+            mib = a.parse().expect("arguments: [MIB] [--json]");
+        }
+    }
+    let bytes = mib << 20;
+    for huge in [true, false] {
+        reach(out, bytes, huge);
+    }
+    if !out.json {
+        println!("two lines a packet (bursts of {BURST}, both prefetch stages)");
+    }
+    let mut sizes = vec![1, 64, mib];
+    sizes.dedup();
+    for m in sizes {
+        for huge in [true, false] {
+            // One layout at a time, so both find the same free huge pages.
+            let measure = |beside: bool| {
+                let t = TwoLines::new(m << 20, huge, beside);
+                let ns = SCHEDULES.map(|(_, work, ahead)| t.run(work, ahead));
+                (ns, t.placed)
+            };
+            let (apart, placed) = measure(false);
+            let (beside, beside_placed) = measure(true);
+            let placed = if beside_placed == placed {
+                placed
+            } else {
+                format!("apart {placed}, beside {beside_placed}")
+            };
+            for (((name, _, _), a), b) in SCHEDULES.iter().zip(apart).zip(beside) {
+                if out.json {
+                    println!(
+                        "{{\"kind\":\"two_lines\",\"mib\":{m},\"huge\":{huge},\"placed\":{placed:?},\
+                         \"schedule\":{name:?},\"apart_ns\":{a:.2},\"beside_ns\":{b:.2}}}"
+                    );
+                } else {
+                    println!(
+                        "  {m:>5} MiB, {placed}, {name}: record apart {a:.2} ns, beside its bucket {b:.2} ns"
+                    );
+                }
+            }
+        }
+    }
+}
