@@ -64,3 +64,37 @@ fn version_names_the_dpdk_release() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("DPDK 22.11"));
 }
+
+/// `ferrovs doctor`'s `tlb` check measures on huge pages (it needs 128 free, which `make deps`
+/// reserves) and says ok or WARN as its own figures say: a scattered load costing more than
+/// `TLB_WALK_NS` beyond a packed one means the 2 MiB pages are translated 4 KiB at a time.
+#[test]
+fn doctor_reads_the_tlb_reach_over_huge_pages_and_judges_by_its_figures() {
+    let out = ferrovs(&["doctor", "--memory-mb", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("] tlb "))
+        .unwrap_or_else(|| panic!("no tlb line in:\n{text}"));
+    assert!(
+        !line.contains("not measured"),
+        "the check needs 128 free 2 MiB huge pages (run `make deps`): {line}"
+    );
+    let ns = |after: &str| -> f64 {
+        let rest = &line[line.find(after).expect(after) + after.len()..];
+        let num: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        num.parse().expect("a figure")
+    };
+    let (spread, packed) = (ns("pages: "), ns("against "));
+    assert!(
+        line.contains("4096 lines scattered over 256 MiB of 2 MiB pages"),
+        "{line}"
+    );
+    assert!(spread > 0.0 && packed > 0.0, "{line}");
+    let walks = spread - packed > control::doctor::TLB_WALK_NS;
+    assert_eq!(line.starts_with("[WARN]"), walks, "{line}");
+    assert_eq!(line.starts_with("[  ok]"), !walks, "{line}");
+}

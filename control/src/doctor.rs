@@ -465,6 +465,71 @@ fn check_memlock(root: &Path) -> Finding {
     }
 }
 
+/// A reading of the TLB's reach over huge pages (`dpdk::huge::reach::measure`), for
+/// [`check_tlb`]: `pages` lines, each in its own 4 KiB page, scattered over `mib` MiB of 2 MiB
+/// pages, against the same lines packed 64 to a page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlbReading {
+    /// Lines chased.
+    pub pages: usize,
+    /// The buffer they were scattered over.
+    pub mib: usize,
+    /// Nanoseconds a load, scattered.
+    pub spread_ns: f64,
+    /// Nanoseconds a load, packed.
+    pub packed_ns: f64,
+}
+
+/// How many nanoseconds a scattered load may cost beyond a packed one before [`check_tlb`]
+/// says the huge pages are translated 4 KiB at a time. 4096 pages scattered over 256 MiB lie
+/// in 128 pages of 2 MiB, which a TLB holding 2 MiB entries covers (an STLB hit is 2-3 ns);
+/// on a KVM guest backed by 4 KiB pages, the same loads walked for 11-13 ns more
+/// (`benches/README.md`, "The TLB's reach").
+pub const TLB_WALK_NS: f64 = 6.0;
+
+/// Are 2 MiB pages translated as such? On a virtual machine whose host backs it with 4 KiB
+/// pages they are not, and at 1M sessions and more nearly every lookup walks the page tables:
+/// a warning, with the host-side fix. `Err`: why nothing was measured.
+pub fn check_tlb(reading: Result<TlbReading, String>) -> Finding {
+    let r = match reading {
+        Ok(r) => r,
+        Err(why) => {
+            return finding(
+                "tlb",
+                Level::Warn,
+                format!("not measured: {why}"),
+                Some(
+                    "free 128 huge pages of 2 MiB for the check (run it before the gateway \
+                     takes its own)"
+                        .to_string(),
+                ),
+            )
+        }
+    };
+    let seen = format!(
+        "{} lines scattered over {} MiB of 2 MiB pages: {:.1} ns a load, against {:.1} packed",
+        r.pages, r.mib, r.spread_ns, r.packed_ns
+    );
+    if r.spread_ns - r.packed_ns <= TLB_WALK_NS {
+        return finding("tlb", Level::Ok, seen, None);
+    }
+    finding(
+        "tlb",
+        Level::Warn,
+        format!(
+            "2 MiB pages are translated 4 KiB at a time ({seen}): a virtual machine whose host \
+             backs its memory with 4 KiB pages; at 1M sessions and more nearly every lookup \
+             walks the page tables"
+        ),
+        Some(
+            "back the guest's memory with huge pages on the host (libvirt \
+             <memoryBacking><hugepages/></memoryBacking>, QEMU -mem-path on a hugetlbfs mount, \
+             Firecracker \"huge_pages\": \"2M\")"
+                .to_string(),
+        ),
+    )
+}
+
 /// Return the worst level among the findings.
 pub fn worst(findings: &[Finding]) -> Level {
     findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok)
@@ -478,6 +543,51 @@ pub fn system_root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reading(spread_ns: f64, packed_ns: f64) -> TlbReading {
+        TlbReading {
+            pages: 4096,
+            mib: 256,
+            spread_ns,
+            packed_ns,
+        }
+    }
+
+    #[test]
+    fn tlb_check_warns_when_scattered_huge_pages_walk() {
+        // This VM's reading: 16.0 ns scattered against 4.5 packed.
+        let f = check_tlb(Ok(reading(16.0, 4.5)));
+        assert_eq!((f.check, f.level), ("tlb", Level::Warn));
+        assert!(f
+            .message
+            .starts_with("2 MiB pages are translated 4 KiB at a time"));
+        assert!(
+            f.message.contains("16.0 ns a load, against 4.5 packed"),
+            "{}",
+            f.message
+        );
+        assert!(f.fix.as_deref().is_some_and(|x| x.contains("hugepages")));
+    }
+
+    #[test]
+    fn tlb_check_is_ok_when_scattered_loads_cost_about_what_packed_ones_do() {
+        let f = check_tlb(Ok(reading(4.5 + TLB_WALK_NS, 4.5)));
+        assert_eq!(f.level, Level::Ok);
+        assert_eq!(f.fix, None);
+        assert!(
+            f.message.contains("4096 lines scattered over 256 MiB"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn tlb_check_says_why_it_measured_nothing() {
+        let f = check_tlb(Err("no free huge pages".into()));
+        assert_eq!(f.level, Level::Warn);
+        assert_eq!(f.message, "not measured: no free huge pages");
+        assert!(f.fix.is_some());
+    }
 
     struct Tree(PathBuf);
 

@@ -29,32 +29,17 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use dpdk_huge::reach::{chase, lines, Rng, LINE, PAGE};
 use dpdk_huge::{on_huge_pages, TableAlloc};
 
 #[global_allocator]
 static ALLOC: TableAlloc = TableAlloc;
 
-const LINE: usize = 64;
-const PAGE: usize = 4096;
 /// `u64` words in a line.
 const WORDS: usize = LINE / 8;
 const BURST: usize = 32;
-
-/// A small xorshift: the same sequence every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// Loads a chase point takes.
+const LOADS: usize = 10_000_000;
 
 /// A buffer of `bytes`, zeroed, on huge pages if `huge` (and enough are free).
 fn buffer(bytes: usize, huge: bool) -> (Vec<u64>, String) {
@@ -65,46 +50,6 @@ fn buffer(bytes: usize, huge: bool) -> (Vec<u64>, String) {
     } else {
         (make(), "normal (4 KiB pages)".to_owned())
     }
-}
-
-/// Nanoseconds a load of a chase through `lines` (word offsets), in a random cyclic order.
-fn chase(buf: &mut [u64], lines: &mut [usize], rng: &mut Rng) -> f64 {
-    for i in (1..lines.len()).rev() {
-        lines.swap(i, rng.below(i + 1));
-    }
-    for (i, &at) in lines.iter().enumerate() {
-        buf[at] = lines[(i + 1) % lines.len()] as u64;
-    }
-    let mut p = lines[0];
-    for _ in 0..lines.len() * 4 {
-        p = buf[p] as usize;
-    }
-    let loads = 10_000_000;
-    let t = Instant::now();
-    for _ in 0..loads {
-        p = buf[p] as usize;
-    }
-    let ns = t.elapsed().as_nanos() as f64 / loads as f64;
-    black_box(p);
-    ns
-}
-
-/// `n` lines, one in each of `n` pages scattered over the buffer (`spread`), or 64 to a page.
-/// The scattered pages are `i * 40503` modulo the buffer's pages (odd, so distinct), which
-/// varies the page-number bits of the L2's set index: an even spacing by a power of two would
-/// fold every line into a few sets.
-fn lines(buf_bytes: usize, n: usize, spread: bool) -> Vec<usize> {
-    let pages = buf_bytes / PAGE;
-    (0..n)
-        .map(|i| {
-            let byte = if spread {
-                (i * 40503 % pages) * PAGE + (i % (PAGE / LINE)) * LINE
-            } else {
-                i * LINE
-            };
-            byte / 8
-        })
-        .collect()
 }
 
 /// The two-line pattern's memory: `lines` buckets, each pointing at its record, in `records`
@@ -226,8 +171,8 @@ fn reach(out: Out, bytes: usize, huge: bool) {
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for n in [256, 512, 1024, 1536, 2048, 3072, 4096, 8192] {
-        let spread = chase(&mut buf, &mut lines(bytes, n, true), &mut rng);
-        let packed = chase(&mut buf, &mut lines(bytes, n, false), &mut rng);
+        let spread = chase(&mut buf, &mut lines(bytes, n, true), &mut rng, LOADS);
+        let packed = chase(&mut buf, &mut lines(bytes, n, false), &mut rng, LOADS);
         if out.json {
             println!(
                 "{{\"kind\":\"reach\",\"mib\":{},\"huge\":{huge},\"placed\":{placed:?},\

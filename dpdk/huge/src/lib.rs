@@ -21,6 +21,8 @@
 //! `unsafe` is allowed here as in the other dpdk crates; every block says why it is sound.
 #![allow(unsafe_code)]
 
+pub mod reach;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
