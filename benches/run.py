@@ -156,6 +156,20 @@ def run_tlb():
             "two_lines": [r for r in rows if r["kind"] == "two_lines"]}
 
 
+# `ferrovs doctor`'s threshold (control::doctor::TLB_WALK_NS): a load scattered over huge pages
+# costing more than this beyond a packed one walks the page tables.
+TLB_WALK_NS = 6.0
+
+
+def tlb_walks(tlb):
+    """The 4096-page reading on huge pages, and whether it walks (None without one)."""
+    r = next((r for r in tlb.get("reach", []) if r["huge"] and r["lines"] == 4096
+              and r["placed"].startswith("huge")), None)
+    if not r:
+        return None
+    return r, r["spread_ns"] - r["packed_ns"] > TLB_WALK_NS
+
+
 def tlb_section(tlb):
     """The probe's two tables and what they mean, for the summary."""
     L = ["## The TLB's reach on this machine (`tlb_reach`)\n",
@@ -835,6 +849,12 @@ def summary(results, stem, files):
             met = {True: "yes", False: "**no**", None: "not measurable here"}[x["met"]]
             L.append(f"| {x['target']} | {x['measured']} | {met} |")
         L.append("")
+        w = tlb_walks(results.get("tlb", {}))
+        if w and w[1]:
+            L.append(f"This machine walks the page tables for huge pages (4096 pages scattered over"
+                     f" {results['tlb']['mib']} MiB: {w[0]['spread_ns']} ns a load against"
+                     f" {w[0]['packed_ns']} packed; next section), so its 1M and 10M rows pay a walk"
+                     " for most lookups: read the 10M/1K and 1M-against-macswap targets with that.\n")
     if results.get("tlb"):
         L += tlb_section(results["tlb"])
     ring = results.get("ring", [])
