@@ -2,7 +2,7 @@
 //! the allocator, has its session slab on 2 MiB pages, as the kernel reports for the slab's
 //! address (`/proc/self/smaps`), not only as our own accounting says.
 //!
-//! Needs free 2 MiB huge pages (`make deps` reserves 512): without them this fails, saying so.
+//! Needs free 2 MiB huge pages (`make deps` reserves 512, or 1024 with 16 GiB of memory): without them this fails, saying so.
 
 use dataplane::worker::{Worker, WorkerConfig};
 use dpdk_huge::{free_huge_pages, kernel_page_kib, on_huge_pages, TableAlloc, HUGE_PAGE};
