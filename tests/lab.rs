@@ -2192,8 +2192,8 @@ fn free_huge_pages() -> u64 {
 /// session tables are on 2 MiB huge pages, as the gateway's log says and as the kernel says of
 /// the gateway's memory (its anonymous huge-page mappings in /proc/PID/smaps hold at least the
 /// two 64 MiB IPv4 slabs; EAL's own huge pages are hugetlbfs files, not counted), and FullNAT
-/// forwards through both workers. Needs free huge pages: `make deps` reserves 512, or 1024 with 16 GiB of memory; with fewer
-/// than 256 free this fails and says so (nothing is skipped).
+/// forwards through both workers. Needs free huge pages: `make deps` reserves 512, or 1024 with
+/// 16 GiB of memory; with fewer than 256 free this fails and says so (nothing is skipped).
 #[test]
 fn lab_fullnat_session_tables_on_hugepages() {
     let free = free_huge_pages();
