@@ -137,8 +137,10 @@ def machine():
 
 def free_huge_mib():
     with open("/proc/meminfo") as f:
-        m = re.search(r"HugePages_Free:\s*(\d+)", f.read())
-    return int(m.group(1)) * 2 if m else 0
+        text = f.read()
+    free = re.search(r"HugePages_Free:\s*(\d+)", text)
+    size = re.search(r"Hugepagesize:\s*(\d+) kB", text)
+    return int(free.group(1)) * int(size.group(1)) // 1024 if free and size else 0
 
 
 def run_tlb():
@@ -148,6 +150,9 @@ def run_tlb():
         mib //= 2
     log(f"tlb: the TLB's reach and two lines a packet, buffers of {mib} MiB")
     # Built by scripts/bench.sh, as the other binaries are (or carried to a lent machine).
+    if not os.path.exists(TLB_BIN):
+        raise SystemExit(f"{TLB_BIN} is missing: cargo build --release -p dpdk-huge --example tlb_reach"
+                         " (scripts/bench.sh builds it), or FERROVS_BENCH_SKIP=tlb")
     p = subprocess.run([TLB_BIN, str(mib), "--json"], capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"tlb_reach failed:\n{p.stderr[-3000:]}")
@@ -191,7 +196,8 @@ def tlb_section(tlb):
     L.append(f"\nThe huge rows' buffer: {'; '.join(placed)}.\n")
     L.append("Two lines a packet, as a lookup at a large table reads them (bursts of 32, both prefetch"
              " stages): a random bucket line, then its record, in a second buffer (apart, as the index"
-             " and the slab are) or in the bucket's own 4 KiB page (beside); the loads alone, then each"
+             " and the slab are) or in the second half of the bucket's own 4 KiB page (beside; both"
+             " layouts span the same memory); the loads alone, then each"
              " packet followed by about 40 ns of dependent work, then that work with the next burst's"
              " buckets asked for a burst ahead. ns a packet:\n")
     L.append("| buffer | pages | schedule | apart | beside |\n|---|---|---|---|---|")

@@ -67,10 +67,11 @@ fn version_names_the_dpdk_release() {
 
 /// `ferrovs doctor`'s `tlb` check measures on huge pages (it needs 128 free, which `make deps`
 /// reserves) and says ok or WARN as its own figures say: a scattered load costing more than
-/// `TLB_WALK_NS` beyond a packed one means the 2 MiB pages are translated 4 KiB at a time.
+/// `TLB_WALK_NS` beyond a packed one means the 2 MiB pages are translated 4 KiB at a time. A
+/// gateway without huge pages (`--memory-mb 0`) is not asked.
 #[test]
 fn doctor_reads_the_tlb_reach_over_huge_pages_and_judges_by_its_figures() {
-    let out = ferrovs(&["doctor", "--memory-mb", "0"]);
+    let out = ferrovs(&["doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -94,7 +95,14 @@ fn doctor_reads_the_tlb_reach_over_huge_pages_and_judges_by_its_figures() {
         "{line}"
     );
     assert!(spread > 0.0 && packed > 0.0, "{line}");
-    let walks = spread - packed > control::doctor::TLB_WALK_NS;
-    assert_eq!(line.starts_with("[WARN]"), walks, "{line}");
-    assert_eq!(line.starts_with("[  ok]"), !walks, "{line}");
+    let beyond = spread - packed - control::doctor::TLB_WALK_NS;
+    // The line shows one decimal: within 0.1 of the threshold either verdict is its own.
+    if beyond.abs() > 0.1 {
+        assert_eq!(line.starts_with("[WARN]"), beyond > 0.0, "{line}");
+        assert_eq!(line.starts_with("[  ok]"), beyond < 0.0, "{line}");
+    }
+
+    let out = ferrovs(&["doctor", "--memory-mb", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("] tlb "), "{text}");
 }

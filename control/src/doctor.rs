@@ -482,8 +482,8 @@ pub struct TlbReading {
 
 /// How many nanoseconds a scattered load may cost beyond a packed one before [`check_tlb`]
 /// says the huge pages are translated 4 KiB at a time. 4096 pages scattered over 256 MiB lie
-/// in 128 pages of 2 MiB, which a TLB holding 2 MiB entries covers (an STLB hit is 2-3 ns);
-/// on a KVM guest backed by 4 KiB pages, the same loads walked for 11-13 ns more
+/// in 128 pages of 2 MiB, which a TLB holding 2 MiB entries covers (an STLB hit costs about
+/// 2 ns); on a KVM guest backed by 4 KiB pages this check read 11.6-12.0 ns more
 /// (`benches/README.md`, "The TLB's reach").
 pub const TLB_WALK_NS: f64 = 6.0;
 

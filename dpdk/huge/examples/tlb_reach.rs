@@ -2,22 +2,23 @@
 //! accesses pay beyond it: a probe for "where the time goes" at 1M and 10M sessions.
 //!
 //! **Reach.** A pointer chase over `N` cache lines, each in its own 4 KiB page, the pages
-//! scattered over a buffer of MIB. The lines' offsets in their pages differ, and so do the
-//! pages' low bits, so the lines spread over the cache sets; 8192 lines are 512 KiB, which the
-//! L2 holds. The control chases the same number of lines packed 64 to a page. On huge pages,
-//! the scattered lines lie in at most MIB / 2 pages of 2 MiB: if the TLB caches those at that
-//! size, spread and packed cost about the same up to thousands of lines. If spread climbs once
-//! `N` outgrows the TLB's 4 KiB entries, translations are cached at 4 KiB whatever the process
-//! maps: a KVM guest whose host backs its memory with 4 KiB pages.
+//! scattered over a buffer of MIB (`dpdk::huge::reach`, which `ferrovs doctor` reads once). The
+//! lines spread over the cache sets, and 8192 of them are 512 KiB, which the L2 holds. The
+//! control chases the same number of lines packed 64 to a page. On huge pages, the scattered
+//! lines lie in at most MIB / 2 pages of 2 MiB: if the TLB caches those at that size, spread
+//! and packed cost about the same up to thousands of lines. If spread climbs once `N` outgrows
+//! the TLB's 4 KiB entries, translations are cached at 4 KiB whatever the process maps: a KVM
+//! guest whose host backs its memory with 4 KiB pages.
 //!
 //! **Two lines a packet.** What a lookup reads at a large table, in bursts of 32 with the
 //! worker's two prefetch stages: a random "bucket" line, then the "record" line it points at,
-//! which is random in a second buffer (apart: the index and the slab are two arrays), or in the
-//! bucket's own 4 KiB page (beside: a layout that would put each record in its bucket's page).
-//! Three schedules: the loads alone; each packet followed by about 40 ns of dependent work (a
-//! DR packet's own cost at 1K sessions); and that work with the next burst's buckets asked for
-//! a burst ahead. Whether the misses hide behind the work, and how much a record beside its
-//! bucket would save, bound what a change to the tables' layout or the loop could gain.
+//! random in a second buffer (apart: the index and the slab are two arrays), or in the second
+//! half of the bucket's own 4 KiB page (beside: a layout that would put each record in its
+//! bucket's page). Both layouts span the same memory. Three schedules: the loads alone; each
+//! packet followed by about 40 ns of dependent work (a DR packet's own cost at 1K sessions);
+//! and that work with the next burst's buckets asked for a burst ahead. Whether the misses
+//! hide behind the work, and how much a record beside its bucket would save, bound what a
+//! change to the tables' layout or the loop could gain.
 //!
 //! ```text
 //! cargo run --release -p dpdk-huge --example tlb_reach [MIB] [--json]
@@ -37,9 +38,37 @@ static ALLOC: TableAlloc = TableAlloc;
 
 /// `u64` words in a line.
 const WORDS: usize = LINE / 8;
+/// Buckets in a page, beside: the first half of its lines (the records take the second).
+const HALF: usize = PAGE / LINE / 2;
 const BURST: usize = 32;
 /// Loads a chase point takes.
 const LOADS: usize = 10_000_000;
+/// The smallest buffer: the reach's 8192 scattered lines need 8192 pages of 4 KiB.
+const MIN_MIB: usize = 32;
+
+/// Ask for `r`'s cache line, as the worker's burst stages do (`prefetcht0`; nothing elsewhere).
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    safe_arch::prefetch_t0(r);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = r;
+}
+
+/// `s` as a JSON string.
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
 
 /// A buffer of `bytes`, zeroed, on huge pages if `huge` (and enough are free).
 fn buffer(bytes: usize, huge: bool) -> (Vec<u64>, String) {
@@ -63,25 +92,30 @@ struct TwoLines {
 }
 
 impl TwoLines {
+    /// `bytes` of buckets; the records take as much again, in their own buffer (apart) or in
+    /// the second half of each bucket's page (beside), so both layouts span the same memory.
     fn new(bytes: usize, huge: bool, beside: bool) -> Self {
-        let (mut buckets, placed) = buffer(bytes, huge);
+        let lines = bytes / LINE;
+        let (mut buckets, placed) = buffer(if beside { 2 * bytes } else { bytes }, huge);
         let mut records = if beside {
             Vec::new()
         } else {
             buffer(bytes, huge).0
         };
-        let lines = bytes / LINE;
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        // A bucket's first word: where its record's word is (an offset into `records`, or
-        // into `buckets` when beside); a record's word: something to add up.
         for b in 0..lines {
-            let at = if beside {
-                let page = b * LINE / PAGE * PAGE;
-                (page + (1 + rng.below(PAGE / LINE - 1)) * LINE) / 8 + 1
+            // Bucket `b`'s first word says where its record's word is: a random line of
+            // `records`, or of the second half of the bucket's own page.
+            let (bucket, at) = if beside {
+                let page = b / HALF * PAGE / 8;
+                (
+                    page + b % HALF * WORDS,
+                    page + (HALF + rng.below(HALF)) * WORDS,
+                )
             } else {
-                rng.below(lines) * WORDS
+                (b * WORDS, rng.below(lines) * WORDS)
             };
-            buckets[b * WORDS] = at as u64;
+            buckets[bucket] = at as u64;
             let rec = if beside { &mut buckets } else { &mut records };
             rec[at] = b as u64;
         }
@@ -91,6 +125,15 @@ impl TwoLines {
             beside,
             lines,
             placed,
+        }
+    }
+
+    /// Bucket `b`'s first word.
+    fn bucket(&self, b: usize) -> &u64 {
+        if self.beside {
+            &self.buckets[b / HALF * PAGE / 8 + b % HALF * WORDS]
+        } else {
+            &self.buckets[b * WORDS]
         }
     }
 
@@ -111,8 +154,8 @@ impl TwoLines {
         let mut next = [0usize; BURST];
         let fill = |idx: &mut [usize; BURST], rng: &mut Rng| {
             for i in idx.iter_mut() {
-                *i = rng.below(self.lines) * WORDS;
-                safe_arch::prefetch_t0(&self.buckets[*i]);
+                *i = rng.below(self.lines);
+                prefetch(self.bucket(*i));
             }
         };
         if ahead {
@@ -128,8 +171,8 @@ impl TwoLines {
                 fill(&mut idx, &mut rng);
             }
             for (r, &i) in rec.iter_mut().zip(&idx) {
-                *r = self.buckets[i] as usize;
-                safe_arch::prefetch_t0(self.record(*r));
+                *r = *self.bucket(i) as usize;
+                prefetch(self.record(*r));
             }
             if ahead {
                 fill(&mut next, &mut rng);
@@ -147,8 +190,9 @@ impl TwoLines {
     }
 }
 
-/// Rounds of the probe's per-packet work: about 40 ns here, a DR packet's own at 1K sessions.
-const WORK: u32 = 20;
+/// Rounds of the probe's per-packet work: about 40 ns here (the 1 MiB rows' "work" less "no
+/// work"), a DR packet's own cost at 1K sessions in criterion.
+const WORK: u32 = 40;
 
 /// The schedules the two-line pattern runs: (name, work rounds, a burst ahead).
 const SCHEDULES: [(&str, u32, bool); 3] = [
@@ -175,9 +219,10 @@ fn reach(out: Out, bytes: usize, huge: bool) {
         let packed = chase(&mut buf, &mut lines(bytes, n, false), &mut rng, LOADS);
         if out.json {
             println!(
-                "{{\"kind\":\"reach\",\"mib\":{},\"huge\":{huge},\"placed\":{placed:?},\
+                "{{\"kind\":\"reach\",\"mib\":{},\"huge\":{huge},\"placed\":{},\
                  \"lines\":{n},\"spread_ns\":{spread:.2},\"packed_ns\":{packed:.2}}}",
-                bytes >> 20
+                bytes >> 20,
+                json_str(&placed)
             );
         } else {
             println!("  {n:>5}   {spread:>14.2}   {packed:>14.2}");
@@ -187,14 +232,21 @@ fn reach(out: Out, bytes: usize, huge: bool) {
 
 fn main() {
     let mut out = Out { json: false };
-    let mut mib = 1024;
+    let mut mib = None;
     for a in std::env::args().skip(1) {
-        if a == "--json" {
-            out.json = true;
-        } else {
-            mib = a.parse().expect("arguments: [MIB] [--json]");
+        match (a.as_str(), a.parse::<usize>()) {
+            ("--json", _) => out.json = true,
+            (_, Ok(n)) if n >= MIN_MIB && mib.is_none() => mib = Some(n),
+            _ => {
+                eprintln!(
+                    "usage: tlb_reach [MIB] [--json]: MIB, at least {MIN_MIB}, the buffers' size \
+                     (default 1024); --json, a JSON line a row"
+                );
+                std::process::exit(2);
+            }
         }
     }
+    let mib = mib.unwrap_or(1024);
     let bytes = mib << 20;
     for huge in [true, false] {
         reach(out, bytes, huge);
@@ -203,6 +255,7 @@ fn main() {
         println!("two lines a packet (bursts of {BURST}, both prefetch stages)");
     }
     let mut sizes = vec![1, 64, mib];
+    sizes.sort_unstable();
     sizes.dedup();
     for m in sizes {
         for huge in [true, false] {
@@ -214,7 +267,10 @@ fn main() {
             };
             let (apart, placed) = measure(false);
             let (beside, beside_placed) = measure(true);
-            let placed = if beside_placed == placed {
+            // Beside spans twice the buckets' bytes, so its summary's size differs; say both
+            // only when one layout fell back to normal pages and the other did not.
+            let kind = |p: &str| p.split(' ').next().unwrap_or("").to_owned();
+            let placed = if kind(&placed) == kind(&beside_placed) {
                 placed
             } else {
                 format!("apart {placed}, beside {beside_placed}")
@@ -222,8 +278,10 @@ fn main() {
             for (((name, _, _), a), b) in SCHEDULES.iter().zip(apart).zip(beside) {
                 if out.json {
                     println!(
-                        "{{\"kind\":\"two_lines\",\"mib\":{m},\"huge\":{huge},\"placed\":{placed:?},\
-                         \"schedule\":{name:?},\"apart_ns\":{a:.2},\"beside_ns\":{b:.2}}}"
+                        "{{\"kind\":\"two_lines\",\"mib\":{m},\"huge\":{huge},\"placed\":{},\
+                         \"schedule\":{},\"apart_ns\":{a:.2},\"beside_ns\":{b:.2}}}",
+                        json_str(&placed),
+                        json_str(name)
                     );
                 } else {
                     println!(

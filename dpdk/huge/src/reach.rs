@@ -30,23 +30,45 @@ impl Rng {
         self.0
     }
 
-    /// A value in `0..n` (`n > 0`).
+    /// A value in `0..n`. Panics if `n` is 0.
     pub fn below(&mut self, n: usize) -> usize {
+        assert!(n > 0, "a value below 0");
         (self.next_u64() % n as u64) as usize
     }
 }
 
+/// Lines in a small page.
+const PAGE_LINES: usize = PAGE / LINE;
+/// Consecutive scattered lines whose pages' low five bits all differ (see [`lines`]).
+const PAGE_BITS_RUN: usize = 32;
+
 /// `n` lines (as `u64` word offsets), one in each of `n` pages scattered over a buffer of
-/// `buf_bytes` (`spread`), or packed 64 to a page. The scattered pages are `i * 40503` modulo
-/// the buffer's pages (odd, so distinct while `n` is at most the page count), which varies the
-/// page-number bits of the L2's set index: an even spacing by a power of two would fold every
-/// line into a few sets.
+/// `buf_bytes` (`spread`), or packed 64 to a page.
+///
+/// Scattered: line `i` is in page `i * s` modulo the buffer's pages, `s` the first number from
+/// 40503 up that shares no factor with the page count (so the pages are distinct), at line
+/// `(i + i / 32) % 64` of its page. The L2's set index is address bits 6-16, which a 2 MiB page
+/// keeps from virtual to physical: the page's low five bits follow `i % 32`, and for each of
+/// those the line number runs through all 64 values as `i / 32` does, so `n` lines fill
+/// `min(n, 2048)` sets evenly; the L1's (bits 6-11) spread too. (The line number taken from
+/// `i % 64` alone would repeat the same 64 L2 sets, and on a machine that maps 2 MiB pages as
+/// such the chase would measure L2 conflicts, not translation.)
+///
+/// Panics unless `n` is between 1 and the buffer's page count.
 pub fn lines(buf_bytes: usize, n: usize, spread: bool) -> Vec<usize> {
     let pages = buf_bytes / PAGE;
+    assert!(
+        n >= 1 && n <= pages,
+        "{n} lines need a buffer of at least {n} pages of 4 KiB ({pages} given)"
+    );
+    let mut stride = 40503;
+    while gcd(stride, pages) != 1 {
+        stride += 1;
+    }
     (0..n)
         .map(|i| {
             let byte = if spread {
-                (i * 40503 % pages) * PAGE + (i % (PAGE / LINE)) * LINE
+                (i * stride % pages) * PAGE + ((i + i / PAGE_BITS_RUN) % PAGE_LINES) * LINE
             } else {
                 i * LINE
             };
@@ -55,9 +77,18 @@ pub fn lines(buf_bytes: usize, n: usize, spread: bool) -> Vec<usize> {
         .collect()
 }
 
-/// Nanoseconds a load of `loads` loads chasing through `lines` (word offsets into `buf`) in a
-/// random cyclic order.
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Nanoseconds a load of `loads` loads chasing through `lines` (word offsets into `buf`, at
+/// least one, each its own) in a random cyclic order.
 pub fn chase(buf: &mut [u64], lines: &mut [usize], rng: &mut Rng, loads: usize) -> f64 {
+    assert!(!lines.is_empty(), "a chase needs a line");
     for i in (1..lines.len()).rev() {
         lines.swap(i, rng.below(i + 1));
     }
@@ -101,7 +132,7 @@ impl Reading {
 
 /// Chase `pages` lines scattered over a buffer of `mib` MiB made on huge pages (when the
 /// process's allocator is [`crate::TableAlloc`] and enough are free), then packed; `loads`
-/// loads each.
+/// loads each. Panics unless `pages` is between 1 and the buffer's 4 KiB pages.
 pub fn measure(mib: usize, pages: usize, loads: usize) -> Reading {
     let bytes = mib << 20;
     let (mut buf, placement) = on_huge_pages(|| vec![0u64; bytes / 8]);
