@@ -488,7 +488,7 @@ pub struct TlbReading {
 pub const TLB_WALK_NS: f64 = 6.0;
 
 /// Are 2 MiB pages translated as such? On a virtual machine whose host backs it with 4 KiB
-/// pages they are not, and at 1M sessions and more nearly every lookup walks the page tables:
+/// pages they are not, and at 1M sessions and more most lookups walk the page tables:
 /// a warning, with the host-side fix. `Err`: why nothing was measured.
 pub fn check_tlb(reading: Result<TlbReading, String>) -> Finding {
     let r = match reading {
@@ -518,8 +518,8 @@ pub fn check_tlb(reading: Result<TlbReading, String>) -> Finding {
         Level::Warn,
         format!(
             "2 MiB pages are translated 4 KiB at a time ({seen}): a virtual machine whose host \
-             backs its memory with 4 KiB pages; at 1M sessions and more nearly every lookup \
-             walks the page tables"
+             backs its memory with 4 KiB pages; at 1M sessions and more most lookups walk \
+             the page tables"
         ),
         Some(
             "back the guest's memory with huge pages on the host (libvirt \
