@@ -8,6 +8,8 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use dpdk_huge::reach::Reading;
+
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -465,21 +467,6 @@ fn check_memlock(root: &Path) -> Finding {
     }
 }
 
-/// A reading of the TLB's reach over huge pages (`dpdk::huge::reach::measure`), for
-/// [`check_tlb`]: `pages` lines, each in its own 4 KiB page, scattered over `mib` MiB of 2 MiB
-/// pages, against the same lines packed 64 to a page.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TlbReading {
-    /// Lines chased.
-    pub pages: usize,
-    /// The buffer they were scattered over.
-    pub mib: usize,
-    /// Nanoseconds a load, scattered.
-    pub spread_ns: f64,
-    /// Nanoseconds a load, packed.
-    pub packed_ns: f64,
-}
-
 /// How many nanoseconds a scattered load may cost beyond a packed one before [`check_tlb`]
 /// says the huge pages are translated 4 KiB at a time. 4096 pages scattered over 256 MiB lie
 /// in 128 pages of 2 MiB, which a TLB holding 2 MiB entries covers (an STLB hit costs about
@@ -487,25 +474,26 @@ pub struct TlbReading {
 /// (`benches/README.md`, "The TLB's reach").
 pub const TLB_WALK_NS: f64 = 6.0;
 
-/// Are 2 MiB pages translated as such? On a virtual machine whose host backs it with 4 KiB
-/// pages they are not, and at 1M sessions and more most lookups walk the page tables:
-/// a warning, with the host-side fix. `Err`: why nothing was measured.
-pub fn check_tlb(reading: Result<TlbReading, String>) -> Finding {
-    let r = match reading {
-        Ok(r) => r,
-        Err(why) => {
-            return finding(
-                "tlb",
-                Level::Warn,
-                format!("not measured: {why}"),
-                Some(
-                    "free 128 huge pages of 2 MiB for the check (run it before the gateway \
-                     takes its own)"
-                        .to_string(),
-                ),
-            )
-        }
-    };
+/// Are 2 MiB pages translated as such? A reading of `dpdk_huge::reach::measure`: on a virtual
+/// machine whose host backs it with 4 KiB pages they are not, and at 1M sessions and more most
+/// lookups walk the page tables: a warning, with the host-side fix. A reading whose buffer
+/// was not on huge pages measured nothing, and says why.
+pub fn check_tlb(r: &Reading) -> Finding {
+    if !r.on_huge_pages() {
+        return finding(
+            "tlb",
+            Level::Warn,
+            format!(
+                "not measured: its buffer is not on huge pages: {}",
+                r.placement.summary()
+            ),
+            Some(
+                "free 128 huge pages of 2 MiB for the check (run it before the gateway takes \
+                 its own)"
+                    .to_string(),
+            ),
+        );
+    }
     let seen = format!(
         "{} lines scattered over {} MiB of 2 MiB pages: {:.1} ns a load, against {:.1} packed",
         r.pages, r.mib, r.spread_ns, r.packed_ns
@@ -544,19 +532,25 @@ pub fn system_root() -> PathBuf {
 mod tests {
     use super::*;
 
-    fn reading(spread_ns: f64, packed_ns: f64) -> TlbReading {
-        TlbReading {
+    /// A reading of 4096 pages over 256 MiB, all of it on huge pages unless `huge_bytes` says.
+    fn reading(spread_ns: f64, packed_ns: f64, huge_bytes: usize) -> Reading {
+        Reading {
             pages: 4096,
             mib: 256,
             spread_ns,
             packed_ns,
+            placement: dpdk_huge::Placement {
+                huge_bytes,
+                normal_bytes: (256 << 20) - huge_bytes,
+                reason: if huge_bytes == 256 << 20 { 0 } else { 12 },
+            },
         }
     }
 
     #[test]
     fn tlb_check_warns_when_scattered_huge_pages_walk() {
         // This VM's reading: 16.0 ns scattered against 4.5 packed.
-        let f = check_tlb(Ok(reading(16.0, 4.5)));
+        let f = check_tlb(&reading(16.0, 4.5, 256 << 20));
         assert_eq!((f.check, f.level), ("tlb", Level::Warn));
         assert!(f
             .message
@@ -571,7 +565,7 @@ mod tests {
 
     #[test]
     fn tlb_check_is_ok_when_scattered_loads_cost_about_what_packed_ones_do() {
-        let f = check_tlb(Ok(reading(4.5 + TLB_WALK_NS, 4.5)));
+        let f = check_tlb(&reading(4.5 + TLB_WALK_NS, 4.5, 256 << 20));
         assert_eq!(f.level, Level::Ok);
         assert_eq!(f.fix, None);
         assert!(
@@ -583,9 +577,15 @@ mod tests {
 
     #[test]
     fn tlb_check_says_why_it_measured_nothing() {
-        let f = check_tlb(Err("no free huge pages".into()));
+        // The pool was empty (ENOMEM): the buffer went on 4 KiB pages.
+        let f = check_tlb(&reading(30.0, 4.5, 0));
         assert_eq!(f.level, Level::Warn);
-        assert_eq!(f.message, "not measured: no free huge pages");
+        assert!(
+            f.message
+                .starts_with("not measured: its buffer is not on huge pages: normal (256 MiB"),
+            "{}",
+            f.message
+        );
         assert!(f.fix.is_some());
     }
 

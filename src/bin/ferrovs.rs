@@ -12,24 +12,6 @@ use clap::Parser;
 use control::doctor;
 use ferrovs::cli::{Cli, Command, ConfigAction, ImportFrom, RsMode};
 
-/// `ferrovs doctor`'s `tlb` reading: 4096 lines scattered over 256 MiB of huge pages (128 of
-/// them), against the same lines packed; a tenth of a second.
-fn tlb_reading() -> Result<doctor::TlbReading, String> {
-    let r = dpdk::huge::reach::measure(256, 4096, 2_000_000);
-    if !r.on_huge_pages() {
-        return Err(format!(
-            "its buffer is not on huge pages: {}",
-            r.placement.summary()
-        ));
-    }
-    Ok(doctor::TlbReading {
-        pages: r.pages,
-        mib: r.mib,
-        spread_ns: r.spread_ns,
-        packed_ns: r.packed_ns,
-    })
-}
-
 /// `ferrovs check`'s live rule for `[announce]`: the routing table must hold no route that is
 /// not ferrovs's (proto 247) on this box. Print the refusal, located at `announce.table`, and
 /// return true when it is used by something else; a table that cannot be read (not root, no
@@ -191,7 +173,9 @@ fn main() -> ExitCode {
             // A gateway without huge pages (`--memory-mb 0`) keeps its tables on 4 KiB pages:
             // how the huge ones are translated is not its question.
             if memory_mb > 0 {
-                findings.push(doctor::check_tlb(tlb_reading()));
+                // 4096 lines over 256 MiB of huge pages (128 of them): a tenth of a second.
+                let reading = dpdk::huge::reach::measure(256, 4096, 2_000_000);
+                findings.push(doctor::check_tlb(&reading));
             }
             for f in &findings {
                 println!("{f}");

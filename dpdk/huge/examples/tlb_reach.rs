@@ -32,6 +32,7 @@ use std::time::Instant;
 
 use dpdk_huge::reach::{chase, lines, Rng, LINE, PAGE};
 use dpdk_huge::{on_huge_pages, TableAlloc};
+use serde_json::json;
 
 #[global_allocator]
 static ALLOC: TableAlloc = TableAlloc;
@@ -55,19 +56,9 @@ fn prefetch<T>(r: &T) {
     let _ = r;
 }
 
-/// `s` as a JSON string.
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// Nanoseconds to two decimals, for the JSON lines.
+fn ns2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// A buffer of `bytes`, zeroed, on huge pages if `huge` (and enough are free).
@@ -218,12 +209,9 @@ fn reach(out: Out, bytes: usize, huge: bool) {
         let spread = chase(&mut buf, &mut lines(bytes, n, true), &mut rng, LOADS);
         let packed = chase(&mut buf, &mut lines(bytes, n, false), &mut rng, LOADS);
         if out.json {
-            println!(
-                "{{\"kind\":\"reach\",\"mib\":{},\"huge\":{huge},\"placed\":{},\
-                 \"lines\":{n},\"spread_ns\":{spread:.2},\"packed_ns\":{packed:.2}}}",
-                bytes >> 20,
-                json_str(&placed)
-            );
+            let row = json!({"kind": "reach", "mib": bytes >> 20, "huge": huge, "placed": placed,
+                "lines": n, "spread_ns": ns2(spread), "packed_ns": ns2(packed)});
+            println!("{row}");
         } else {
             println!("  {n:>5}   {spread:>14.2}   {packed:>14.2}");
         }
@@ -277,12 +265,10 @@ fn main() {
             };
             for (((name, _, _), a), b) in SCHEDULES.iter().zip(apart).zip(beside) {
                 if out.json {
-                    println!(
-                        "{{\"kind\":\"two_lines\",\"mib\":{m},\"huge\":{huge},\"placed\":{},\
-                         \"schedule\":{},\"apart_ns\":{a:.2},\"beside_ns\":{b:.2}}}",
-                        json_str(&placed),
-                        json_str(name)
-                    );
+                    let row = json!({"kind": "two_lines", "mib": m, "huge": huge,
+                        "placed": placed, "schedule": name, "apart_ns": ns2(a),
+                        "beside_ns": ns2(b)});
+                    println!("{row}");
                 } else {
                     println!(
                         "  {m:>5} MiB, {placed}, {name}: record apart {a:.2} ns, beside its bucket {b:.2} ns"
