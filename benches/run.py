@@ -12,7 +12,8 @@ Steps (each can be skipped with FERROVS_BENCH_SKIP=tlb,criterion,ring,idle,memif
   2b. idle: the worker loop with `[dpdk] idle = "busy"` and `"sleep"`: full-load Mpps (ring, DR and
      FullNAT UDP) and the round trip at low load (ferrovs-bench latency, 1000 frames/s);
   3. memif: the same generator over net_memif into dpdk-testpmd (io, macswap) and into the
-     ferrovs worker loop in another process (ferrovs-bench memif-dut);
+     ferrovs worker loop in another process (ferrovs-bench memif-dut): every mode at 1K, 1M and
+     10M sessions, UDP and TCP, against testpmd's own --record-core-cycles;
   4. external: dpdk-testpmd txonly -> memif -> `ferrovs run` -> memif -> dpdk-testpmd
      (icmpecho, which also answers ferrovs's ARP for the real server).
 
@@ -24,6 +25,7 @@ with that many worker/generator pairs at once.
 
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
+FERROVS_BENCH_MEMIF_FLOWS (memif flow counts, default 1000,1000000,10000000),
 FERROVS_BENCH_CRIT_SIZES (criterion's session counts), FERROVS_BENCH_CRIT_ARGS (extra criterion
 arguments, e.g. "--warm-up-time 1 --measurement-time 2"), FERROVS_BENCH_TABLES=normal (criterion's
 session tables on 4 KiB pages instead of 2 MiB huge pages, which the gateway uses by default),
@@ -59,6 +61,8 @@ SECS = os.environ.get("FERROVS_BENCH_SECS", "1" if QUICK else "2")
 FLOWS = os.environ.get(
     "FERROVS_BENCH_FLOWS", "1000,100000" if QUICK else "1000,100000,1000000,10000000"
 )
+MEMIF_FLOWS = [int(x) for x in os.environ.get(
+    "FERROVS_BENCH_MEMIF_FLOWS", "1000,100000" if QUICK else "1000,1000000,10000000").split(",")]
 MODES = ["dr", "nat", "tun", "fullnat"]
 # Targets of issue 18 (reported, never asserted), and issue 8's memory target.
 TARGET_CYCLES_VS_MACSWAP = 2.0  # FullNAT at 1M: cycles/packet <= 2x testpmd macswap's
@@ -385,12 +389,12 @@ def testpmd_cmd(prefix, lcores, vdevs, args):
     return cmd + ["--", "--total-num-mbufs=8192", "--nb-cores=1", "--stats-period", "1"] + args
 
 
-def memif_case(peer, dut, flows, tmp):
+def memif_case(peer, dut, flows, tmp, proto="udp"):
     d = tempfile.mkdtemp(dir=tmp)
     # Generator: main lcore + generator lcore on CPU 0; the peer's on the last CPU.
     last = cpus() - 1
     gen = subprocess.Popen(
-        [BENCH_BIN, "memif-gen", "--dir", d, "--dut", dut, "--proto", "udp", "--flows", str(flows),
+        [BENCH_BIN, "memif-gen", "--dir", d, "--dut", dut, "--proto", proto, "--flows", str(flows),
          "--peer", peer, "--secs", SECS, "--lcores", "0@0,1@0", "--prefix", f"fvmg{os.getpid()}",
          "--hold"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -489,21 +493,31 @@ def window_cycles(samples, window):
     return out
 
 
+def memif_ref_flows():
+    """The flow count the testpmd references run at (they forward any frame alike; the
+    generator's cost is what the count could move): 1M where measured, as before 5 December."""
+    return 1000000 if 1000000 in MEMIF_FLOWS else MEMIF_FLOWS[0]
+
+
 def run_memif():
+    """Every ferrovs mode at each of MEMIF_FLOWS, UDP then TCP, against dpdk-testpmd io and
+    macswap on the same path, which run before, between and after the modes of each protocol."""
     if not shutil.which("dpdk-testpmd"):
         log("memif: dpdk-testpmd not found (apt-get install dpdk): skipped")
         return []
-    flows = 100000 if QUICK else 1000000
-    log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {flows} UDP flows")
+    sizes = ",".join(label(f) for f in MEMIF_FLOWS)
+    log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {sizes} flows, UDP and TCP")
     refs, modes = [], []
-    refs_order = [("testpmd", "io"), ("testpmd", "macswap")]
-    order = refs_order + [("ferrovs", "dr"), ("ferrovs", "nat")] + refs_order + \
-        [("ferrovs", "tun"), ("ferrovs", "fullnat")] + refs_order
+    refs_order = [("testpmd", "io", memif_ref_flows()), ("testpmd", "macswap", memif_ref_flows())]
     with tempfile.TemporaryDirectory(prefix="fvmemif") as tmp:
-        for peer, dut in order:
-            r = memif_case(peer, dut, flows, tmp)
-            if r:
-                (refs if peer == "testpmd" else modes).append(r)
+        for proto in ("udp", "tcp"):
+            order = refs_order + [("ferrovs", m, f) for m in ("dr", "nat") for f in MEMIF_FLOWS] + \
+                refs_order + [("ferrovs", m, f) for m in ("tun", "fullnat") for f in MEMIF_FLOWS] + \
+                refs_order
+            for peer, dut, flows in order:
+                r = memif_case(peer, dut, flows, tmp, proto)
+                if r:
+                    (refs if peer == "testpmd" else modes).append(r)
     return aggregate_refs(refs) + modes
 
 
@@ -638,11 +652,15 @@ def label(n):
     return f"{n // 1000000}M" if n >= 1000000 else f"{n // 1000}K" if n >= 1000 else str(n)
 
 
-def ring_get(results, dut, proto, flows=None):
-    for r in results.get("ring", []):
-        if r["dut"] == dut and r["proto"] == proto and (flows is None or r["flows"] == flows):
+def ring_get(results, dut, proto, flows=None, step="ring"):
+    for r in results.get(step, []):
+        if r["dut"] == dut and r.get("proto", "udp") == proto and (flows is None or r["flows"] == flows):
             return r
     return None
+
+
+def memif_get(results, dut, proto, flows=None):
+    return ring_get(results, dut, proto, flows, "memif")
 
 
 def cycles_ratio(fn, ms):
@@ -672,14 +690,14 @@ def targets(results):
             add(f"FullNAT {proto.upper()} at 1M sessions <= 2x the cycles/packet of macswap"
                 " (net_ring; testpmd's macswap loop, testpmd's cycle count)", text,
                 None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
-    mem = results.get("memif", [])
-    ms = next((m for m in mem if m["dut"] == "macswap"), None)
-    fn = next((m for m in mem if m["dut"] == "fullnat"), None)
-    if ms and fn:
-        ratio, text = cycles_ratio(fn, ms)
-        add(f"FullNAT UDP at {label(fn['flows'])} sessions <= 2x the cycles/packet of"
-            " dpdk-testpmd macswap --record-core-cycles (net_memif)", text,
-            None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
+    for proto in ("udp", "tcp"):
+        ms = memif_get(results, "macswap", proto)
+        fn = memif_get(results, "fullnat", proto, 1000000)
+        if ms and fn:
+            ratio, text = cycles_ratio(fn, ms)
+            add(f"FullNAT {proto.upper()} at 1M sessions <= 2x the cycles/packet of"
+                " dpdk-testpmd macswap --record-core-cycles (net_memif)", text,
+                None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
     for size, limit in TARGET_CRIT_NS.items():
         b = crit(results, "established", "fullnat", size)
         if b:
@@ -697,6 +715,14 @@ def targets(results):
                     add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_ring)",
                         f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
                         ratio >= TARGET_10M_VS_1K, ratio)
+    for proto in ("udp", "tcp"):
+        for mode in MODES:
+            a, b = memif_get(results, mode, proto, 1000), memif_get(results, mode, proto, 10000000)
+            if a and b:
+                ratio = b["mpps"] / a["mpps"]
+                add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_memif)",
+                    f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
+                    ratio >= TARGET_10M_VS_1K, ratio)
     for mode in MODES:
         a, b = crit(results, "established", mode, "1K"), crit(results, "established", mode, "10M")
         if a and b:
@@ -806,17 +832,93 @@ def plots(results, stem):
             plt.close(fig)
     mem = results.get("memif", [])
     if mem:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        names = [f"{m['peer']}\n{m['dut']}" for m in mem]
-        ax.bar(names, [m["mpps"] for m in mem],
-               color=["gray" if m["peer"] == "testpmd" else "tab:blue" for m in mem])
-        ax.set_ylabel("Mpps forwarded")
-        ax.set_title(f"net_memif, UDP, {label(mem[0]['flows'])} flows, 64-byte frames")
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+        for ax, proto in zip(axes, ("udp", "tcp")):
+            for mode in MODES:
+                pts = sorted((r["flows"], r["mpps"]) for r in mem if r["dut"] == mode
+                             and r.get("proto", "udp") == proto)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"ferrovs {mode}")
+            for ref, style in (("macswap", "--"), ("io", ":")):
+                r = memif_get(results, ref, proto)
+                if r:
+                    ax.axhline(r["mpps"], linestyle=style, color="gray", label=f"dpdk-testpmd {ref}")
+            ax.set_xscale("log")
+            ax.set_xlabel("concurrent flows (sessions)")
+            ax.set_title(f"net_memif, {proto.upper()}, 64-byte frames")
+            ax.legend(fontsize=8)
+        axes[0].set_ylabel("Mpps forwarded")
         fig.tight_layout()
         files.append(f"{stem}-memif-mpps.png")
         fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
         plt.close(fig)
     return files
+
+
+def memif_section(results, mem):
+    """The summary's net_memif section: Mpps and cycles/packet of every mode and flow count
+    against dpdk-testpmd on the same path."""
+    flows = sorted({m["flows"] for m in mem if m["dut"] in MODES})
+    L = ["## net_memif, generator process to DUT process\n",
+         "dpdk-testpmd ran three times for each protocol (before, between and after the ferrovs"
+         " modes; at " + label(next((m["flows"] for m in mem if m["peer"] == "testpmd"), 0)) +
+         " flows, which testpmd forwards alike): median, (min–max). Mpps received back by the"
+         " generator, and in brackets the share of its iterations that found the DUT's queue full"
+         " (near 100%: the DUT set the rate; low: the generator did, and the DUT can do more).\n",
+         "| DUT | proto | " + " | ".join(label(f) for f in flows) + " |", "|---|---|" + "---|" * len(flows)]
+    for dut in ["io", "macswap"] + MODES:
+        for proto in ("udp", "tcp"):
+            cells = []
+            for f in flows:
+                r = memif_get(results, dut, proto, None if dut in ("io", "macswap") else f)
+                cells.append(f"{r['mpps']:.2f} ({r.get('gen_queue_full_share', 0):.0%})" if r else "")
+            if any(cells):
+                if dut in ("io", "macswap"):
+                    reps = (r or {}).get("mpps_reps", [])
+                    if len(reps) > 1:
+                        cells[0] += f" ({min(reps):.1f}–{max(reps):.1f})"
+                    cells = [cells[0]] + ["″"] * (len(cells) - 1)
+                name = f"dpdk-testpmd {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
+                L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+    L.append("\n### Cycles per packet on the DUT, net_memif\n")
+    L.append("testpmd's are its own `--record-core-cycles` \"CPU cycles/packet\" over the whole run;"
+             " ferrovs's the worker's `busy_cycles` over the frames received in the generator's"
+             " measurement window (the memif-dut process samples them every 50 ms). In brackets: Mpps."
+             " Ratio: the mode's cycles over testpmd macswap's (median of its runs) for the same"
+             " protocol.\n")
+    L += cycles_table(results, "memif", flows, "dpdk-testpmd")
+    L.append(tables_note(mem))
+    return L
+
+
+def cycles_table(results, step, flows, ref_name):
+    """The summary's cycles/packet table of a DPDK step: the references once, each mode at
+    each flow count with its ratio to the macswap reference of the same protocol."""
+    L = ["| DUT | proto | " + " | ".join(label(f) for f in flows) + " |", "|---|---|" + "---|" * len(flows)]
+    for dut in ["io", "macswap"] + MODES:
+        for proto in ("udp", "tcp"):
+            ms = ring_get(results, "macswap", proto, None, step)
+            cells = []
+            for f in flows:
+                r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f, step)
+                c = (r or {}).get("dut_cycles_per_packet")
+                if not c:
+                    cells.append("")
+                    continue
+                burst = r.get("dut_rx_per_busy_poll")
+                cell = f"{c:.0f} ({r['mpps']:.2f}" + (f", {burst:.0f}/poll)" if burst else ")")
+                if dut in MODES and ms and ms.get("dut_cycles_per_packet"):
+                    cell += f" **{c / ms['dut_cycles_per_packet']:.2f}x**"
+                cells.append(cell)
+            if any(cells):
+                if dut in ("io", "macswap"):
+                    reps = [x for x in (r or {}).get("cycles_reps", []) if x]
+                    if len(reps) > 1:
+                        cells[0] += f" ({min(reps):.0f}–{max(reps):.0f})"
+                    cells = [cells[0]] + ["″"] * (len(cells) - 1)
+                name = f"{ref_name} {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
+                L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+    return L
 
 
 def overloaded(results):
@@ -894,31 +996,7 @@ def summary(results, stem, files):
                  " references count as testpmd does, per RX-to-TX burst). In brackets: Mpps, and frames per"
                  " busy iteration (the burst the per-iteration cost is spread over). Ratio: the mode's"
                  " cycles over the macswap loop's (median of its runs).\n")
-        L.append("| DUT | proto | " + " | ".join(label(f) for f in flows) + " |")
-        L.append("|---|---|" + "---|" * len(flows))
-        for dut in ["io", "macswap"] + MODES:
-            for proto in ("udp", "tcp"):
-                ms = ring_get(results, "macswap", proto)
-                cells = []
-                for f in flows:
-                    r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f)
-                    c = (r or {}).get("dut_cycles_per_packet")
-                    if not c:
-                        cells.append("")
-                        continue
-                    burst = r.get("dut_rx_per_busy_poll") or 0
-                    cell = f"{c:.0f} ({r['mpps']:.2f}, {burst:.0f}/poll)"
-                    if dut in MODES and ms and ms.get("dut_cycles_per_packet"):
-                        cell += f" **{c / ms['dut_cycles_per_packet']:.1f}x**"
-                    cells.append(cell)
-                if any(cells):
-                    if dut in ("io", "macswap"):
-                        reps = [x for x in (r or {}).get("cycles_reps", []) if x]
-                        if len(reps) > 1:
-                            cells[0] += f" ({min(reps):.0f}–{max(reps):.0f})"
-                        cells = [cells[0]] + ["″"] * (len(cells) - 1)
-                    name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
-                    L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+        L += cycles_table(results, "ring", flows, "testpmd-style")
         L.append(tables_note(ring))
     idle = results.get("idle")
     if idle:
@@ -943,25 +1021,7 @@ def summary(results, stem, files):
         L.append("")
     mem = results.get("memif", [])
     if mem:
-        L.append("## net_memif, generator process to DUT process (UDP)\n")
-        L.append("testpmd ran three times (before, between and after the ferrovs modes): median, (min–max).\n")
-        L.append("| DUT | flows | Mpps | offered Mpps | vs testpmd macswap | generator found the DUT queue full"
-                 " | DUT cycles/packet | vs testpmd macswap cycles |\n|---|---|---|---|---|---|---|---|")
-        ms = next((m for m in mem if m["dut"] == "macswap"), None)
-        for m in mem:
-            rel = f"{m['mpps'] / ms['mpps']:.0%}" if ms else ""
-            reps = m.get("mpps_reps", [])
-            spread = f" ({min(reps):.1f}–{max(reps):.1f})" if len(reps) > 1 else ""
-            c = m.get("dut_cycles_per_packet")
-            creps = [x for x in m.get("cycles_reps", []) if x]
-            cyc = (f"{c:.1f}" + (f" ({min(creps):.0f}–{max(creps):.0f})" if len(creps) > 1 else "")) if c else "-"
-            crel = f"{c / ms['dut_cycles_per_packet']:.2f}x" if c and ms and ms.get("dut_cycles_per_packet") else ""
-            L.append(f"| {m['peer']} {m['dut']} | {label(m['flows'])} | {m['mpps']:.2f}{spread} | {m['offered_mpps']:.2f} | {rel} | {m.get('gen_queue_full_share', 0):.0%} | {cyc} | {crel} |")
-        L.append("\ntestpmd's cycles are its own `--record-core-cycles` figure over the whole run; ferrovs's"
-                 " are the worker's `busy_cycles` over the generator's measurement window (the memif-dut"
-                 " process samples them every 50 ms).\n")
-        L.append("\nBelow ~50% in the last column the generator, not the DUT, set the rate: the DUT can do more.\n")
-        L.append(tables_note(mem))
+        L += memif_section(results, mem)
     ext = results.get("external")
     if ext:
         L.append("## External generator: testpmd txonly -> `ferrovs run` -> testpmd\n")
