@@ -13,7 +13,8 @@ Steps (each can be skipped with FERROVS_BENCH_SKIP=tlb,criterion,ring,idle,memif
      FullNAT UDP) and the round trip at low load (ferrovs-bench latency, 1000 frames/s);
   3. memif: the same generator over net_memif into dpdk-testpmd (io, macswap) and into the
      ferrovs worker loop in another process (ferrovs-bench memif-dut): every mode at 1K, 1M and
-     10M sessions, UDP and TCP, against testpmd's own --record-core-cycles;
+     10M sessions, UDP and TCP, against testpmd's own --record-core-cycles (testpmd at one flow
+     count: 1M, or the first one given);
   4. external: dpdk-testpmd txonly -> memif -> `ferrovs run` -> memif -> dpdk-testpmd
      (icmpecho, which also answers ferrovs's ARP for the real server).
 
@@ -25,7 +26,7 @@ with that many worker/generator pairs at once.
 
 Writes benches/results/<timestamp>.json, <timestamp>-*.png and <timestamp>.md.
 Environment: FERROVS_BENCH_FLOWS (ring flow counts, default 1000,100000,1000000,10000000),
-FERROVS_BENCH_MEMIF_FLOWS (memif flow counts, default 1000,1000000,10000000),
+FERROVS_BENCH_MEMIF_FLOWS (memif flow counts, default 1000,1000000,10000000; quick 1000,100000),
 FERROVS_BENCH_CRIT_SIZES (criterion's session counts), FERROVS_BENCH_CRIT_ARGS (extra criterion
 arguments, e.g. "--warm-up-time 1 --measurement-time 2"), FERROVS_BENCH_TABLES=normal (criterion's
 session tables on 4 KiB pages instead of 2 MiB huge pages, which the gateway uses by default),
@@ -61,8 +62,8 @@ SECS = os.environ.get("FERROVS_BENCH_SECS", "1" if QUICK else "2")
 FLOWS = os.environ.get(
     "FERROVS_BENCH_FLOWS", "1000,100000" if QUICK else "1000,100000,1000000,10000000"
 )
-MEMIF_FLOWS = [int(x) for x in os.environ.get(
-    "FERROVS_BENCH_MEMIF_FLOWS", "1000,100000" if QUICK else "1000,1000000,10000000").split(",")]
+MEMIF_FLOWS = [int(x) for x in filter(None, os.environ.get(
+    "FERROVS_BENCH_MEMIF_FLOWS", "1000,100000" if QUICK else "1000,1000000,10000000").split(","))]
 MODES = ["dr", "nat", "tun", "fullnat"]
 # Targets of issue 18 (reported, never asserted), and issue 8's memory target.
 TARGET_CYCLES_VS_MACSWAP = 2.0  # FullNAT at 1M: cycles/packet <= 2x testpmd macswap's
@@ -437,7 +438,7 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
         sys.stderr.write(dut_text[-6000:])
     dut_out.close()
     if gen.returncode != 0:
-        log(f"memif {peer} {dut}: generator failed: {err[-1500:]}")
+        log(f"memif {peer} {dut} {proto} {label(flows)} flows: generator failed: {err[-1500:]}")
         return None
     r = json_lines(out)
     if not r:
@@ -690,12 +691,14 @@ def targets(results):
             add(f"FullNAT {proto.upper()} at 1M sessions <= 2x the cycles/packet of macswap"
                 " (net_ring; testpmd's macswap loop, testpmd's cycle count)", text,
                 None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
+    mem_flows = sorted({m["flows"] for m in results.get("memif", []) if m["dut"] == "fullnat"})
+    at = 1000000 if 1000000 in mem_flows else (mem_flows or [0])[-1]
     for proto in ("udp", "tcp"):
         ms = memif_get(results, "macswap", proto)
-        fn = memif_get(results, "fullnat", proto, 1000000)
+        fn = memif_get(results, "fullnat", proto, at)
         if ms and fn:
             ratio, text = cycles_ratio(fn, ms)
-            add(f"FullNAT {proto.upper()} at 1M sessions <= 2x the cycles/packet of"
+            add(f"FullNAT {proto.upper()} at {label(at)} sessions <= 2x the cycles/packet of"
                 " dpdk-testpmd macswap --record-core-cycles (net_memif)", text,
                 None if ratio is None else ratio <= TARGET_CYCLES_VS_MACSWAP, ratio)
     for size, limit in TARGET_CRIT_NS.items():
@@ -859,10 +862,11 @@ def memif_section(results, mem):
     """The summary's net_memif section: Mpps and cycles/packet of every mode and flow count
     against dpdk-testpmd on the same path."""
     flows = sorted({m["flows"] for m in mem if m["dut"] in MODES})
+    ref = next((m["flows"] for m in mem if m["peer"] == "testpmd"), None)
     L = ["## net_memif, generator process to DUT process\n",
          "dpdk-testpmd ran three times for each protocol (before, between and after the ferrovs"
-         " modes; at " + label(next((m["flows"] for m in mem if m["peer"] == "testpmd"), 0)) +
-         " flows, which testpmd forwards alike): median, (min–max). Mpps received back by the"
+         " modes" + (f"; at {label(ref)} flows, which it forwards alike, shown once for every"
+                     " column" if ref else "") + "): median, (min–max). Mpps received back by the"
          " generator, and in brackets the share of its iterations that found the DUT's queue full"
          " (near 100%: the DUT set the rate; low: the generator did, and the DUT can do more).\n",
          "| DUT | proto | " + " | ".join(label(f) for f in flows) + " |", "|---|---|" + "---|" * len(flows)]
@@ -1296,7 +1300,7 @@ def main():
     stem = now.strftime("%Y%m%dT%H%M%SZ")
     results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
                "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
-                            "ring_lcores": lcore_map(2)}}
+                            "memif_flows": MEMIF_FLOWS, "ring_lcores": lcore_map(2)}}
     reuse = {}
     if os.environ.get("FERROVS_BENCH_REUSE"):
         with open(os.environ["FERROVS_BENCH_REUSE"]) as f:
