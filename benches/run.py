@@ -708,24 +708,16 @@ def targets(results):
             add(f"criterion FullNAT at {size} <= {limit:.0f} ns/packet",
                 f"{b['ns_per_packet']:.1f} ns/packet (95% CI {ci[0]:.1f}-{ci[1]:.1f})",
                 b["ns_per_packet"] <= limit, limit / b["ns_per_packet"])
-    ring_flows = sorted({r["flows"] for r in results.get("ring", []) if r["dut"] in MODES})
-    if ring_flows and ring_flows[-1] >= 10000000:
+    for step in ("ring", "memif"):
         for proto in ("udp", "tcp"):
             for mode in MODES:
-                a, b = ring_get(results, mode, proto, 1000), ring_get(results, mode, proto, 10000000)
+                a = ring_get(results, mode, proto, 1000, step)
+                b = ring_get(results, mode, proto, 10000000, step)
                 if a and b:
                     ratio = b["mpps"] / a["mpps"]
-                    add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_ring)",
+                    add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_{step})",
                         f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
                         ratio >= TARGET_10M_VS_1K, ratio)
-    for proto in ("udp", "tcp"):
-        for mode in MODES:
-            a, b = memif_get(results, mode, proto, 1000), memif_get(results, mode, proto, 10000000)
-            if a and b:
-                ratio = b["mpps"] / a["mpps"]
-                add(f"{mode} {proto.upper()} Mpps at 10M >= 70% of 1K (DPDK, net_memif)",
-                    f"{b['mpps']:.2f} / {a['mpps']:.2f} Mpps = {ratio:.0%}",
-                    ratio >= TARGET_10M_VS_1K, ratio)
     for mode in MODES:
         a, b = crit(results, "established", mode, "1K"), crit(results, "established", mode, "10M")
         if a and b:
@@ -868,22 +860,9 @@ def memif_section(results, mem):
          " modes" + (f"; at {label(ref)} flows, which it forwards alike, shown once for every"
                      " column" if ref else "") + "): median, (min–max). Mpps received back by the"
          " generator, and in brackets the share of its iterations that found the DUT's queue full"
-         " (near 100%: the DUT set the rate; low: the generator did, and the DUT can do more).\n",
-         "| DUT | proto | " + " | ".join(label(f) for f in flows) + " |", "|---|---|" + "---|" * len(flows)]
-    for dut in ["io", "macswap"] + MODES:
-        for proto in ("udp", "tcp"):
-            cells = []
-            for f in flows:
-                r = memif_get(results, dut, proto, None if dut in ("io", "macswap") else f)
-                cells.append(f"{r['mpps']:.2f} ({r.get('gen_queue_full_share', 0):.0%})" if r else "")
-            if any(cells):
-                if dut in ("io", "macswap"):
-                    reps = (r or {}).get("mpps_reps", [])
-                    if len(reps) > 1:
-                        cells[0] += f" ({min(reps):.1f}–{max(reps):.1f})"
-                    cells = [cells[0]] + ["″"] * (len(cells) - 1)
-                name = f"dpdk-testpmd {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
-                L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+         " (near 100%: the DUT set the rate; low: the generator did, and the DUT can do more).\n"]
+    L += dut_table(results, "memif", flows, "dpdk-testpmd",
+                   lambda r, _: f"{r['mpps']:.2f} ({r.get('gen_queue_full_share', 0):.0%})", "mpps_reps", ".1f")
     L.append("\n### Cycles per packet on the DUT, net_memif\n")
     L.append("testpmd's are its own `--record-core-cycles` \"CPU cycles/packet\" over the whole run;"
              " ferrovs's the worker's `busy_cycles` over the frames received in the generator's"
@@ -895,9 +874,10 @@ def memif_section(results, mem):
     return L
 
 
-def cycles_table(results, step, flows, ref_name):
-    """The summary's cycles/packet table of a DPDK step: the references once, each mode at
-    each flow count with its ratio to the macswap reference of the same protocol."""
+def dut_table(results, step, flows, ref_name, cell, reps_key, reps_fmt):
+    """A summary table of a DPDK step: a row per DUT and protocol, a column per flow count, the
+    references once (the spread of their runs after the first cell). `cell(r, ms)` writes a
+    case's cell from its result and the macswap reference's, "" for none."""
     L = ["| DUT | proto | " + " | ".join(label(f) for f in flows) + " |", "|---|---|" + "---|" * len(flows)]
     for dut in ["io", "macswap"] + MODES:
         for proto in ("udp", "tcp"):
@@ -905,24 +885,33 @@ def cycles_table(results, step, flows, ref_name):
             cells = []
             for f in flows:
                 r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f, step)
-                c = (r or {}).get("dut_cycles_per_packet")
-                if not c:
-                    cells.append("")
-                    continue
-                burst = r.get("dut_rx_per_busy_poll")
-                cell = f"{c:.0f} ({r['mpps']:.2f}" + (f", {burst:.0f}/poll)" if burst else ")")
-                if dut in MODES and ms and ms.get("dut_cycles_per_packet"):
-                    cell += f" **{c / ms['dut_cycles_per_packet']:.2f}x**"
-                cells.append(cell)
+                cells.append(cell(r, ms) if r else "")
             if any(cells):
                 if dut in ("io", "macswap"):
-                    reps = [x for x in (r or {}).get("cycles_reps", []) if x]
+                    reps = [x for x in (r or {}).get(reps_key, []) if x]
                     if len(reps) > 1:
-                        cells[0] += f" ({min(reps):.0f}–{max(reps):.0f})"
+                        cells[0] += f" ({min(reps):{reps_fmt}}–{max(reps):{reps_fmt}})"
                     cells = [cells[0]] + ["″"] * (len(cells) - 1)
                 name = f"{ref_name} {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
                 L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
     return L
+
+
+def cycles_cell(r, ms):
+    """Cycles a packet, Mpps and frames a busy poll, and for a mode its ratio to macswap's."""
+    c = r.get("dut_cycles_per_packet")
+    if not c:
+        return ""
+    burst = r.get("dut_rx_per_busy_poll")
+    cell = f"{c:.0f} ({r['mpps']:.2f}" + (f", {burst:.0f}/poll)" if burst else ")")
+    if r["dut"] in MODES and ms and ms.get("dut_cycles_per_packet"):
+        cell += f" **{c / ms['dut_cycles_per_packet']:.2f}x**"
+    return cell
+
+
+def cycles_table(results, step, flows, ref_name):
+    """The summary's cycles/packet table of a DPDK step."""
+    return dut_table(results, step, flows, ref_name, cycles_cell, "cycles_reps", ".0f")
 
 
 def overloaded(results):
@@ -974,22 +963,8 @@ def summary(results, stem, files):
         L.append("## DPDK worker loop, net_ring (Mpps received back by the generator; median of 5 windows)\n")
         L.append("References ran three times (before, between and after the ferrovs modes): median, (min–max).\n")
         flows = sorted({r["flows"] for r in ring if r["dut"] in MODES})
-        L.append("| DUT | proto | " + " | ".join(label(f) for f in flows) + " |")
-        L.append("|---|---|" + "---|" * len(flows))
-        for dut in ["io", "macswap"] + MODES:
-            for proto in ("udp", "tcp"):
-                cells = []
-                for f in flows:
-                    r = ring_get(results, dut, proto, None if dut in ("io", "macswap") else f)
-                    cells.append(f"{r['mpps']:.2f}" if r else "")
-                if any(cells):
-                    name = f"testpmd-style {dut}" if dut in ("io", "macswap") else f"ferrovs {dut}"
-                    if dut in ("io", "macswap"):
-                        reps = (r or {}).get("mpps_reps", [])
-                        if len(reps) > 1:
-                            cells[0] += f" ({min(reps):.1f}–{max(reps):.1f})"
-                        cells = [cells[0]] + ["″"] * (len(cells) - 1)
-                    L.append(f"| {name} | {proto} | " + " | ".join(cells) + " |")
+        L += dut_table(results, "ring", flows, "testpmd-style", lambda r, _: f"{r['mpps']:.2f}",
+                       "mpps_reps", ".1f")
         L.append("\nShare of generator iterations that found the DUT's queue full (near 100%: the DUT set the"
                  " rate; low: the generator did, and the DUT can do more): " + ", ".join(
                      f"{r['dut']} {r['proto']} {label(r['flows'])} {r.get('gen_queue_full_share', 0):.0%}"
