@@ -506,6 +506,9 @@ def run_memif():
     if not shutil.which("dpdk-testpmd"):
         log("memif: dpdk-testpmd not found (apt-get install dpdk): skipped")
         return []
+    if not MEMIF_FLOWS:
+        log("memif: FERROVS_BENCH_MEMIF_FLOWS names no flow count: skipped")
+        return []
     sizes = ",".join(label(f) for f in MEMIF_FLOWS)
     log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {sizes} flows, UDP and TCP")
     refs, modes = [], []
