@@ -512,7 +512,8 @@ def run_memif():
     sizes = ",".join(label(f) for f in MEMIF_FLOWS)
     log(f"memif: generator process <-> dpdk-testpmd / ferrovs worker process, {sizes} flows, UDP and TCP")
     refs, modes = [], []
-    refs_order = [("testpmd", "io", memif_ref_flows()), ("testpmd", "macswap", memif_ref_flows())]
+    ref = memif_ref_flows()
+    refs_order = [("testpmd", "io", ref), ("testpmd", "macswap", ref)]
     with tempfile.TemporaryDirectory(prefix="fvmemif") as tmp:
         for proto in ("udp", "tcp"):
             order = refs_order + [("ferrovs", m, f) for m in ("dr", "nat") for f in MEMIF_FLOWS] + \
@@ -772,29 +773,8 @@ def plots(results, stem):
         log("plots: python3-matplotlib missing (make deps): skipped")
         return []
     files = []
-    ring = results.get("ring", [])
-    if ring:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-        for ax, proto in zip(axes, ("udp", "tcp")):
-            for mode in MODES:
-                pts = sorted((r["flows"], r["mpps"]) for r in ring if r["dut"] == mode and r["proto"] == proto)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"ferrovs {mode}")
-            for ref, style in (("macswap", "--"), ("io", ":")):
-                r = ring_get(results, ref, proto)
-                if r:
-                    ax.axhline(r["mpps"], linestyle=style, color="black",
-                               label=f"testpmd {ref} loop ({r['mpps']:.1f})")
-            ax.set_xscale("log")
-            ax.set_xlabel("live sessions (= concurrent flows)")
-            ax.set_title(f"{proto.upper()}, 64-byte frames, 1 worker lcore, net_ring")
-            ax.grid(True, alpha=0.3)
-        axes[0].set_ylabel("Mpps forwarded")
-        axes[1].legend(fontsize=8)
-        fig.tight_layout()
-        files.append(f"{stem}-ring-mpps.png")
-        fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
-        plt.close(fig)
+    if results.get("ring"):
+        files.append(mpps_plot(plt, results, "ring", "testpmd {} loop", stem))
     cb = results.get("criterion", {}).get("benches", [])
     if cb:
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -828,29 +808,37 @@ def plots(results, stem):
             files.append(f"{stem}-new-sessions.png")
             fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
             plt.close(fig)
-    mem = results.get("memif", [])
-    if mem:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-        for ax, proto in zip(axes, ("udp", "tcp")):
-            for mode in MODES:
-                pts = sorted((r["flows"], r["mpps"]) for r in mem if r["dut"] == mode
-                             and r.get("proto", "udp") == proto)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"ferrovs {mode}")
-            for ref, style in (("macswap", "--"), ("io", ":")):
-                r = memif_get(results, ref, proto)
-                if r:
-                    ax.axhline(r["mpps"], linestyle=style, color="gray", label=f"dpdk-testpmd {ref}")
-            ax.set_xscale("log")
-            ax.set_xlabel("concurrent flows (sessions)")
-            ax.set_title(f"net_memif, {proto.upper()}, 64-byte frames")
-            ax.legend(fontsize=8)
-        axes[0].set_ylabel("Mpps forwarded")
-        fig.tight_layout()
-        files.append(f"{stem}-memif-mpps.png")
-        fig.savefig(os.path.join(RESULTS, files[-1]), dpi=100)
-        plt.close(fig)
+    if results.get("memif"):
+        files.append(mpps_plot(plt, results, "memif", "dpdk-testpmd {}", stem))
     return files
+
+
+def mpps_plot(plt, results, step, ref_label, stem):
+    """A DPDK step's plot, one panel per protocol: each mode's Mpps against its flows, and the
+    references as horizontal lines (`ref_label` names them). Returns the file's name."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, proto in zip(axes, ("udp", "tcp")):
+        for mode in MODES:
+            pts = sorted((r["flows"], r["mpps"]) for r in results[step]
+                         if r["dut"] == mode and r.get("proto", "udp") == proto)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"ferrovs {mode}")
+        for ref, style in (("macswap", "--"), ("io", ":")):
+            r = ring_get(results, ref, proto, None, step)
+            if r:
+                ax.axhline(r["mpps"], linestyle=style, color="black",
+                           label=f"{ref_label.format(ref)} ({r['mpps']:.1f})")
+        ax.set_xscale("log")
+        ax.set_xlabel("live sessions (= concurrent flows)")
+        ax.set_title(f"{proto.upper()}, 64-byte frames, 1 worker lcore, net_{step}")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("Mpps forwarded")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    name = f"{stem}-{step}-mpps.png"
+    fig.savefig(os.path.join(RESULTS, name), dpi=100)
+    plt.close(fig)
+    return name
 
 
 def memif_section(results, mem):
