@@ -586,6 +586,15 @@ def pps_samples(text, key):
     return vals
 
 
+def exit_counters(tail):
+    """The counter lines the gateway printed at stop: those after its last "stopping" line
+    (the tail also holds the periodic prints before it), else the last worker 0 block."""
+    stop = max((i for i, x in enumerate(tail) if x.endswith("ferrovs: stopping")), default=None)
+    if stop is None:
+        stop = max((i for i, x in enumerate(tail) if "worker 0: rx" in x), default=0) - 1
+    return [x for x in tail[stop + 1:] if "worker 0" in x or "control:" in x]
+
+
 def run_external(mode="fullnat"):
     if not shutil.which("dpdk-testpmd") or not os.path.exists(FERROVS_BIN):
         log("external: dpdk-testpmd or the ferrovs binary missing: skipped")
@@ -1000,7 +1009,7 @@ def summary(results, stem, files):
                  f" loss {ext.get('loss', float('nan')):.1%}; mean rates over the sending time"
                  f" {ext.get('sent_mpps_mean', 0):.2f} Mpps sent, {ext.get('received_mpps_mean', 0):.2f} Mpps received.\n")
         L.append("The gateway's own counters at exit:\n\n```\n" + "\n".join(
-            x for x in ext.get("gateway_log_tail", []) if "worker 0" in x or "control:" in x) + "\n```\n")
+            exit_counters(ext.get("gateway_log_tail", []))) + "\n```\n")
     cb = results.get("criterion", {}).get("benches", [])
     if cb:
         L.append("## criterion (pipeline only, no DPDK): ns/packet (Mpps)\n")
