@@ -259,7 +259,11 @@ pub fn generator(
             let want = BURST.min(n - next);
             if pending.is_empty() && want > 0 && pool.alloc_bulk(&mut pending, want) {
                 for m in &mut pending {
-                    flows.write(next, kind, m.append(FRAME).expect("room for a frame"));
+                    flows.write(
+                        next,
+                        kind,
+                        m.append(flows.frame_len()).expect("room for a frame"),
+                    );
                     next += 1;
                 }
             }
@@ -276,7 +280,11 @@ pub fn generator(
     while !stop.load(Ordering::Relaxed) {
         if pending.is_empty() && pool.alloc_bulk(&mut pending, BURST) {
             for m in &mut pending {
-                flows.write(cur, Kind::Data, m.append(FRAME).expect("room for a frame"));
+                flows.write(
+                    cur,
+                    Kind::Data,
+                    m.append(flows.frame_len()).expect("room for a frame"),
+                );
                 cur += stride;
                 if cur >= n {
                     cur -= n;

@@ -139,6 +139,9 @@ enum Cmd {
         /// Label for the results (e.g. `testpmd` or `ferrovs`).
         #[arg(long)]
         peer: String,
+        /// Frame length less the FCS, 60 (64 on the wire) to 1514.
+        #[arg(long, default_value_t = traffic::FRAME)]
+        frame_bytes: usize,
         /// After printing the result, keep the ports up until stdin closes: memif resets a
         /// peer's port counters when the link goes down, so the peer (testpmd) must be stopped
         /// and have printed its statistics first.
@@ -177,6 +180,19 @@ enum Cmd {
         /// Idle mode of the worker loop: busy or sleep.
         #[arg(long, default_value = "busy")]
         idle: String,
+        /// memif buffer size (bytes a slot); the gateway's default for a client without it.
+        #[arg(long)]
+        bsize: Option<u16>,
+    },
+    /// Print the `--vdev` strings `memif-dut` gives its two client ports, one a line, for
+    /// another DUT (testpmd) to run on the same memory layout.
+    MemifVdev {
+        /// Directory of the memif sockets.
+        #[arg(long)]
+        dir: PathBuf,
+        /// memif buffer size, as `memif-dut --bsize`.
+        #[arg(long)]
+        bsize: Option<u16>,
     },
 }
 
@@ -204,9 +220,17 @@ fn main() {
             proto,
             flows,
             peer,
+            frame_bytes,
             hold,
             timing,
-        } => memif_gen(&dir, &dut, &proto, flows, (&peer, hold), &timing),
+        } => memif_gen(
+            &dir,
+            &dut,
+            &proto,
+            (flows, frame_bytes),
+            (&peer, hold),
+            &timing,
+        ),
         Cmd::FreeBulk {
             bursts,
             rounds,
@@ -214,13 +238,20 @@ fn main() {
         } => free_bulk_cmd(bursts, rounds, &prefix),
         Cmd::MemifDut {
             dir,
+            bsize,
             sessions,
             lcores,
             prefix,
             idle,
         } => parse_idle(&idle)
             .ok_or_else(|| format!("idle: busy or sleep, not {idle:?}"))
-            .and_then(|idle| memif_dut(&dir, sessions, &lcores, &prefix, idle)),
+            .and_then(|idle| memif_dut((&dir, bsize), sessions, &lcores, &prefix, idle)),
+        Cmd::MemifVdev { dir, bsize } => {
+            for i in [0, 1] {
+                println!("{}", memif_spec(&dir, i, "client", bsize));
+            }
+            Ok(())
+        }
     };
     if let Err(e) = r {
         eprintln!("ferrovs-bench: {e}");
@@ -306,14 +337,14 @@ fn tables_placed() -> String {
     TABLES.lock().map(|t| t.clone()).unwrap_or_default()
 }
 
-fn plan(dut: Dut, proto: L4Proto, flows: usize) -> Plan {
+fn plan(dut: Dut, proto: L4Proto, flows: usize, frame_bytes: usize) -> Plan {
     let prefill = match (dut.is_ferrovs(), proto) {
         (false, _) => vec![],
         (true, L4Proto::Tcp) => vec![Kind::Open, Kind::Data],
         (true, _) => vec![Kind::Open],
     };
     Plan {
-        flows: Flows::new(dut, proto, flows),
+        flows: Flows::with_len(dut, proto, flows, frame_bytes),
         prefill,
     }
 }
@@ -637,7 +668,7 @@ fn ring_case(
         &format!("r{case}"),
     )?;
     let build_s = t_build.elapsed().as_secs_f64();
-    let p = plan(dut, proto, flows);
+    let p = plan(dut, proto, flows, traffic::FRAME);
     let (st2, pool2) = (st.clone(), pool.clone());
     let gen_job = lcore::launch(eal, gen_lc, move || {
         lcores::generator(
@@ -908,12 +939,20 @@ fn free_bulk_cmd(bursts: usize, rounds: usize, prefix: &str) -> Result<(), Strin
     eal.cleanup().map_err(|e| format!("EAL cleanup: {e}"))
 }
 
-fn memif_port(eal: &Eal, dir: &Path, i: u8, role: &str) -> Result<Port, String> {
+/// The `--vdev` string of memif port `i` in `dir`: a client's with the gateway's defaults
+/// ([`dpdk::devargs`]) unless `bsize` names its buffer size. testpmd, as the DUT, gets the same
+/// string (`memif-vdev`), so both DUTs run on the same memory layout.
+fn memif_spec(dir: &Path, i: u8, role: &str, bsize: Option<u16>) -> String {
     let spec = format!(
-        "net_memif{i},role={role},id=0,socket={}/m{i}.sock,socket-abstract=no",
-        dir.display()
+        "net_memif{i},role={role},id=0,socket={}/m{i}.sock,socket-abstract=no{}",
+        dir.display(),
+        bsize.map(|b| format!(",bsize={b}")).unwrap_or_default()
     );
-    Port::probe(eal, &spec).map_err(|e| format!("{spec}: {e}"))
+    dpdk::devargs::with_defaults(&spec).unwrap_or(spec)
+}
+
+fn memif_port(eal: &Eal, spec: &str) -> Result<Port, String> {
+    Port::probe(eal, spec).map_err(|e| format!("{spec}: {e}"))
 }
 
 fn wait_link(ports: &[&Port], limit: Duration) -> Result<(), String> {
@@ -931,26 +970,33 @@ fn memif_gen(
     dir: &Path,
     dut: &str,
     proto: &str,
-    flows: usize,
+    (flows, frame_bytes): (usize, usize),
     (peer, hold): (&str, bool),
     t: &Timing,
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
     let proto = proto.parse::<L4Proto>().map_err(|_| "proto: udp or tcp")?;
+    if !(traffic::FRAME..=traffic::FRAME_MAX).contains(&frame_bytes) {
+        return Err(format!(
+            "--frame-bytes {frame_bytes}: from {} to {}",
+            traffic::FRAME,
+            traffic::FRAME_MAX
+        ));
+    }
     let eal = eal(&t.lcores, &t.prefix)?;
     let lc = lcores_after_main(&eal, 1)?;
     let pool = Arc::new(
         Mempool::new(&eal, "gen_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
             .map_err(|e| format!("mempool: {e}"))?,
     );
-    let mut p0 = memif_port(&eal, dir, 0, "server")?;
-    let mut p1 = memif_port(&eal, dir, 1, "server")?;
+    let mut p0 = memif_port(&eal, &memif_spec(dir, 0, "server", None))?;
+    let mut p1 = memif_port(&eal, &memif_spec(dir, 1, "server", None))?;
     let (p0rx, p0tx) = start_port(&mut p0, &pool)?;
     let (p1rx, p1tx) = start_port(&mut p1, &pool)?;
     // The peer starts after the sockets exist; give it time to start its EAL.
     wait_link(&[&p0, &p1], Duration::from_secs(60))?;
     let st = lcores::run_state();
-    let p = plan(dut, proto, flows);
+    let p = plan(dut, proto, flows, frame_bytes);
     let (st2, pool2) = (st.clone(), pool.clone());
     let job = lcore::launch(&eal, lc[0], move || {
         lcores::generator(
@@ -970,7 +1016,8 @@ fn memif_gen(
     st.dut_done.store(true, Ordering::Release);
     job.join();
     let m = m?;
-    let r = result_json("memif", dut, peer, proto, flows, &m, eal.tsc_hz());
+    let mut r = result_json("memif", dut, peer, proto, flows, &m, eal.tsc_hz());
+    r["frame_bytes"] = json!(frame_bytes + 4);
     eprintln!(
         "memif {peer} {:>8} {} {flows} flows: {:.2} Mpps (offered {:.2})",
         dut.name(),
@@ -990,7 +1037,7 @@ fn memif_gen(
 }
 
 fn memif_dut(
-    dir: &Path,
+    (dir, bsize): (&Path, Option<u16>),
     sessions: usize,
     lcores: &str,
     prefix: &str,
@@ -1004,8 +1051,9 @@ fn memif_dut(
     let lc = lcores_after_main(&eal, 1)?;
     let pool = Mempool::new(&eal, "dut_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
         .map_err(|e| format!("mempool: {e}"))?;
-    let mut p0 = memif_port(&eal, dir, 0, "client")?;
-    let mut p1 = memif_port(&eal, dir, 1, "client")?;
+    let mut p0 = memif_port(&eal, &memif_spec(dir, 0, "client", bsize))?;
+    let mut p1 = memif_port(&eal, &memif_spec(dir, 1, "client", bsize))?;
+    eprintln!("memif-dut: ports {}", memif_spec(dir, 0, "client", bsize));
     let (r0, t0) = start_port(&mut p0, &pool)?;
     let (r1, t1) = start_port(&mut p1, &pool)?;
     let q = DutQueues {

@@ -17,6 +17,8 @@ use etherparse::PacketBuilder;
 
 /// Frame length: 64 bytes on the wire less the 4-byte FCS.
 pub const FRAME: usize = 60;
+/// The longest frame [`Flows::with_len`] builds: a 1500-byte IP packet in Ethernet.
+pub const FRAME_MAX: usize = 1514;
 const BACKENDS: u8 = 16;
 /// Coprime with `BACKENDS`, so backends and local addresses do not move in step.
 const LADDRS: u8 = 17;
@@ -172,32 +174,49 @@ pub enum Kind {
 /// runs behind, leaves L4 checksum verification to offload); UDP carries none (0).
 #[derive(Clone, Debug)]
 pub struct Flows {
-    base: [u8; FRAME],
+    base: Vec<u8>,
     proto: L4Proto,
     flows: usize,
     stride: usize,
 }
 
 impl Flows {
-    /// Frames of `flows` flows of `proto` to the VIP of `dut`.
+    /// Frames of `flows` flows of `proto` to the VIP of `dut`, [`FRAME`] bytes each.
     pub fn new(dut: Dut, proto: L4Proto, flows: usize) -> Flows {
+        Self::with_len(dut, proto, flows, FRAME)
+    }
+
+    /// [`Flows::new`] with frames of `len` bytes ([`FRAME`] to [`FRAME_MAX`]): a payload of
+    /// zeros makes up the length, and the IP and UDP lengths say so.
+    pub fn with_len(dut: Dut, proto: L4Proto, flows: usize, len: usize) -> Flows {
         assert!(flows > 0 && flows < 1 << 31, "flow count out of range");
+        assert!(
+            (FRAME..=FRAME_MAX).contains(&len),
+            "frame length out of range"
+        );
         let eth = PacketBuilder::ethernet2(CLIENT_MAC, port_mac(0));
         let ip = eth.ipv4([10, 0, 0, 0], dut.vip().octets(), 64);
-        let mut v = Vec::with_capacity(FRAME);
+        let mut v = Vec::with_capacity(len);
+        // Headers alone: Ethernet 14, IPv4 20, then TCP 20 or UDP 8; the 60-byte frame pads
+        // after the IP packet, as a NIC pads a short frame.
+        let headers = if proto == L4Proto::Tcp { 54 } else { 42 };
+        let payload = if len > FRAME {
+            vec![0u8; len - headers]
+        } else {
+            Vec::new()
+        };
         match proto {
             L4Proto::Tcp => ip
                 .tcp(1024, 80, 1, 64240)
-                .write(&mut v, &[])
+                .write(&mut v, &payload)
                 .expect("build tcp"),
-            _ => ip.udp(1024, 80).write(&mut v, &[]).expect("build udp"),
+            _ => ip.udp(1024, 80).write(&mut v, &payload).expect("build udp"),
         }
-        v.resize(FRAME, 0);
+        v.resize(len, 0);
         if proto != L4Proto::Tcp {
             v[40..42].fill(0);
         }
-        let mut base = [0u8; FRAME];
-        base.copy_from_slice(&v);
+        let base = v;
         // A stride coprime with the flow count visits every flow once per cycle, and far
         // apart, so consecutive packets hit unrelated sessions as on a busy link.
         let mut stride = 1_000_003 % flows;
@@ -222,7 +241,12 @@ impl Flows {
         self.stride
     }
 
-    /// Write the `kind` packet of flow `i` into `out` (exactly [`FRAME`] bytes).
+    /// Bytes a frame (less the FCS).
+    pub fn frame_len(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Write the `kind` packet of flow `i` into `out` (exactly [`Flows::frame_len`] bytes).
     #[inline]
     pub fn write(&self, i: usize, kind: Kind, out: &mut [u8]) {
         out.copy_from_slice(&self.base);
@@ -262,24 +286,51 @@ mod tests {
     fn test_generated_frames_forward_in_every_mode() {
         let snap = snapshot();
         for dut in Dut::MODES {
-            for proto in [L4Proto::Tcp, L4Proto::Udp] {
-                let flows = Flows::new(dut, proto, 1000);
+            for (proto, len) in [
+                (L4Proto::Tcp, FRAME),
+                (L4Proto::Udp, FRAME),
+                // Room for TUN's 20-byte outer header within the 1500-byte MTU.
+                (L4Proto::Tcp, FRAME_MAX - 20),
+                (L4Proto::Udp, 512),
+            ] {
+                let flows = Flows::with_len(dut, proto, 1000, len);
                 let mut w = Worker::new(WorkerConfig {
                     sessions4: 4096,
                     ..WorkerConfig::default()
                 });
                 for kind in [Kind::Open, Kind::Data, Kind::Data] {
                     for i in [0, 1, 255, 256, 999] {
-                        let mut f = [0u8; FRAME];
+                        let mut f = vec![0u8; len];
                         flows.write(i, kind, &mut f);
                         let mut frames = [VecFrame::with_room(&f, 128, 64)];
                         let mut v = [Verdict::Tx(9)];
                         w.process(&snap, 1, 0, &mut frames, &mut v);
-                        assert_eq!(v[0], Verdict::Tx(1), "{dut:?} {proto:?} {kind:?} flow {i}");
+                        assert_eq!(
+                            v[0],
+                            Verdict::Tx(1),
+                            "{dut:?} {proto:?} {len} {kind:?} flow {i}"
+                        );
                     }
                 }
                 assert_eq!(w.sessions4().len(), 5);
             }
+        }
+    }
+
+    /// Longer frames carry the extra bytes as payload: the IP (and UDP) lengths cover them.
+    #[test]
+    fn test_frame_length_is_in_the_headers() {
+        for proto in [L4Proto::Udp, L4Proto::Tcp] {
+            let f = Flows::with_len(Dut::FullNat, proto, 10, FRAME_MAX);
+            let mut out = vec![0u8; FRAME_MAX];
+            f.write(3, Kind::Data, &mut out);
+            assert_eq!(f.frame_len(), FRAME_MAX);
+            assert_eq!(u16::from_be_bytes([out[16], out[17]]), 1500, "{proto:?}");
+            if proto == L4Proto::Udp {
+                assert_eq!(u16::from_be_bytes([out[38], out[39]]), 1500 - 20);
+            }
+            let short = Flows::new(Dut::FullNat, proto, 10);
+            assert_eq!(short.frame_len(), FRAME);
         }
     }
 

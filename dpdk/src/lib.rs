@@ -9,6 +9,7 @@
 //! `unsafe` is allowed here and in `dpdk-sys` only; every block says why it is sound.
 #![allow(unsafe_code)]
 
+pub mod devargs;
 pub mod eal;
 mod error;
 pub mod ethdev;

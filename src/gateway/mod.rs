@@ -217,8 +217,20 @@ fn run_with_eal(
     let mut map = Vec::new();
     let (mut probes, mut carries) = (Vec::new(), Vec::new());
     for (pi, pc) in cfg.ports.iter().enumerate() {
-        let mut port = Port::probe(eal, &pc.device)
-            .map_err(|e| format!("port {} ({}): {e}", pc.name, pc.device))?;
+        // What DPDK gets: the configured device, with ferrovs's defaults where DPDK's would
+        // cost per packet (a memif client's buffer size; `dpdk::devargs`).
+        let with_defaults = dpdk::devargs::with_defaults(&pc.device);
+        let device = with_defaults.as_deref().unwrap_or(&pc.device);
+        if with_defaults.is_some() {
+            println!(
+                "ferrovs: port {}: memif client buffers of {} bytes, not memif's 2048 (whose \
+                 slots share cache sets); set bsize in its device to choose",
+                pc.name,
+                dpdk::devargs::MEMIF_CLIENT_BSIZE
+            );
+        }
+        let mut port =
+            Port::probe(eal, device).map_err(|e| format!("port {} ({}): {e}", pc.name, device))?;
         let info = port.info().map_err(|e| format!("port {}: {e}", pc.name))?;
         if info.max_rx_queues < nw || info.max_tx_queues < nw + 1 {
             return Err(format!(
@@ -297,7 +309,7 @@ fn run_with_eal(
         println!(
             "ferrovs: port {} = {} ({}), mac {}, {} RX/TX queues; steering: {}",
             pc.name,
-            pc.device,
+            device,
             info.driver_name,
             fmt_mac(&mac),
             nw,
