@@ -453,6 +453,7 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
     if not r:
         return None
     r = r[0]
+    r["memif_bsize"] = memif_bsize(vdevs[0])
     if peer == "testpmd":
         r.update(testpmd_cycles(dut_text))
     else:
@@ -462,6 +463,12 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
             log(f"{line}, DUT {r.get('dut_cycles_per_packet') or 0:.1f} cycles/packet"
                 f" ({r.get('cycles_scope', '?')})")
     return r
+
+
+def memif_bsize(vdev):
+    """The buffer size a memif client vdev string names (memif's own default, 2048, if none)."""
+    m = re.search(r"(?:^|,)bsize=(\d+)", vdev)
+    return int(m.group(1)) if m else 2048
 
 
 def testpmd_cycles(text):
@@ -880,7 +887,18 @@ def memif_section(results, mem):
              " protocol.\n")
     L += cycles_table(results, "memif", flows, "dpdk-testpmd")
     L.append(tables_note(mem))
+    L.append(layout_note(mem))
     return L
+
+
+def layout_note(mem):
+    """What memif layout and frames the memif cases ran with (runs before 5 December record
+    neither: memif's 2048-byte buffers, 64-byte frames)."""
+    sizes = sorted({m.get("memif_bsize", 2048) for m in mem})
+    frames = sorted({m.get("frame_bytes", 64) for m in mem})
+    return ("\nBoth DUTs' memif client buffers: " + ", ".join(f"{b} bytes" for b in sizes)
+            + (" (memif's default)" if sizes == [2048] else "")
+            + "; frames of " + ", ".join(f"{f}" for f in frames) + " bytes on the wire.\n")
 
 
 def dut_table(results, step, flows, ref_name, cell, reps_key, reps_fmt):
@@ -1285,7 +1303,8 @@ def main():
     stem = now.strftime("%Y%m%dT%H%M%SZ")
     results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
                "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
-                            "memif_flows": MEMIF_FLOWS, "ring_lcores": lcore_map(2)}}
+                            "memif_flows": MEMIF_FLOWS, "memif_bsize": MEMIF_BSIZE or "gateway default",
+                            "frame_bytes": FRAME_BYTES, "ring_lcores": lcore_map(2)}}
     reuse = {}
     if os.environ.get("FERROVS_BENCH_REUSE"):
         with open(os.environ["FERROVS_BENCH_REUSE"]) as f:
