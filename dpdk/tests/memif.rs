@@ -58,7 +58,10 @@ fn serve(testpmd: &Path, socket: &Path, dir: &Path) -> Server {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let log = dir.join("testpmd.log");
     let out = std::fs::File::create(&log).expect("testpmd log");
-    let child = Command::new(testpmd)
+    // Line-buffered, so that the log says when testpmd forwards (see `wait_forwarding`).
+    let child = Command::new("stdbuf")
+        .arg("-oL")
+        .arg(testpmd)
         .args([
             "--no-huge",
             "--no-pci",
@@ -89,6 +92,21 @@ fn serve(testpmd: &Path, socket: &Path, dir: &Path) -> Server {
     Server { child, log }
 }
 
+/// Wait until testpmd forwards (its port started). A client that connects earlier, while the
+/// server's port is still being set up (which a loaded machine stretches), is turned away and
+/// does not try again: its link never comes up.
+fn wait_forwarding(server: &Server) {
+    let t0 = Instant::now();
+    while !server.log().contains("Press enter to exit") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "testpmd not forwarding in 60 s:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn frame(i: usize, len: usize) -> Vec<u8> {
     (0..len)
         .map(|j| (i.wrapping_mul(131) ^ j.wrapping_mul(7)) as u8)
@@ -109,15 +127,7 @@ fn test_memif_client_with_the_gateway_defaults_round_trips_small_and_full_frames
     std::fs::create_dir_all(&dir).expect("temp dir");
     let socket = dir.join("m.sock");
     let server = serve(&testpmd, &socket, &dir);
-    let t0 = Instant::now();
-    while !socket.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "testpmd made no socket in 60 s:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_forwarding(&server);
 
     let eal = Eal::init([
         "dpdk-memif-test",
