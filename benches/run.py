@@ -68,7 +68,12 @@ FLOWS = os.environ.get(
 MEMIF_FLOWS = [int(x) for x in filter(None, os.environ.get(
     "FERROVS_BENCH_MEMIF_FLOWS", "1000,100000" if QUICK else "1000,1000000,10000000").split(","))]
 MEMIF_BSIZE = os.environ.get("FERROVS_BENCH_MEMIF_BSIZE") or None
-FRAME_BYTES = int(os.environ.get("FERROVS_BENCH_FRAME_BYTES") or 60)
+FRAME_BYTES = os.environ.get("FERROVS_BENCH_FRAME_BYTES") or "60"
+if MEMIF_BSIZE is not None and not (MEMIF_BSIZE.isdigit() and 0 < int(MEMIF_BSIZE) < 65536):
+    raise SystemExit(f"FERROVS_BENCH_MEMIF_BSIZE={MEMIF_BSIZE}: a buffer size in bytes, 1 to 65535")
+if not (FRAME_BYTES.isdigit() and 60 <= int(FRAME_BYTES) <= 1514):
+    raise SystemExit(f"FERROVS_BENCH_FRAME_BYTES={FRAME_BYTES}: 60 to 1514 (1494 with TUN)")
+FRAME_BYTES = int(FRAME_BYTES)
 MODES = ["dr", "nat", "tun", "fullnat"]
 # Targets of issue 18 (reported, never asserted), and issue 8's memory target.
 TARGET_CYCLES_VS_MACSWAP = 2.0  # FullNAT at 1M: cycles/packet <= 2x testpmd macswap's
@@ -397,6 +402,10 @@ def testpmd_cmd(prefix, lcores, vdevs, args):
 
 def memif_case(peer, dut, flows, tmp, proto="udp"):
     d = tempfile.mkdtemp(dir=tmp)
+    # Both DUTs' client ports as memif-dut makes them (the gateway's defaults, or the buffer
+    # size asked for): the same memory layout for testpmd and ferrovs.
+    vdevs = subprocess.run([BENCH_BIN, "memif-vdev", "--dir", d] + bsize_args(), check=True,
+                           capture_output=True, text=True).stdout.splitlines()
     # Generator: main lcore + generator lcore on CPU 0; the peer's on the last CPU.
     last = cpus() - 1
     gen = subprocess.Popen(
@@ -409,11 +418,6 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
         if os.path.exists(os.path.join(d, "m1.sock")) or gen.poll() is not None:
             break
         time.sleep(0.05)
-    # Both DUTs' client ports as memif-dut makes them (the gateway's defaults, or the buffer
-    # size asked for): the same memory layout for testpmd and ferrovs.
-    bsize = ["--bsize", MEMIF_BSIZE] if MEMIF_BSIZE else []
-    vdevs = subprocess.run([BENCH_BIN, "memif-vdev", "--dir", d] + bsize, check=True,
-                           capture_output=True, text=True).stdout.split()
     # The DUT's output goes to a file (a pipe nobody reads could fill and block it).
     dut_out = open(os.path.join(d, "dut.out"), "w+")
     if peer == "testpmd":
@@ -425,7 +429,7 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
     else:
         dut_p = subprocess.Popen(
             [BENCH_BIN, "memif-dut", "--dir", d, "--sessions", str(flows),
-             "--lcores", f"0@{last},1@{last}", "--prefix", f"fvmd{os.getpid()}"] + bsize,
+             "--lcores", f"0@{last},1@{last}", "--prefix", f"fvmd{os.getpid()}"] + bsize_args(),
             stdout=dut_out, stderr=subprocess.DEVNULL,
         )
     try:
@@ -463,6 +467,22 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
             log(f"{line}, DUT {r.get('dut_cycles_per_packet') or 0:.1f} cycles/packet"
                 f" ({r.get('cycles_scope', '?')})")
     return r
+
+
+def dpdk_default_bsize():
+    """The buffer size memif-dut's client ports get without FERROVS_BENCH_MEMIF_BSIZE (the
+    gateway's default), as memif-vdev prints it."""
+    try:
+        out = subprocess.run([BENCH_BIN, "memif-vdev", "--dir", "/"], check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return memif_bsize(out.splitlines()[0])
+
+
+def bsize_args():
+    """memif-dut's and memif-vdev's buffer size option: FERROVS_BENCH_MEMIF_BSIZE, if set."""
+    return ["--bsize", MEMIF_BSIZE] if MEMIF_BSIZE else []
 
 
 def memif_bsize(vdev):
@@ -892,8 +912,8 @@ def memif_section(results, mem):
 
 
 def layout_note(mem):
-    """What memif layout and frames the memif cases ran with (runs before 5 December record
-    neither: memif's 2048-byte buffers, 64-byte frames)."""
+    """What memif layout and frames the memif cases ran with (runs before 5 December have no
+    `memif_bsize`: they ran on memif's 2048-byte buffers)."""
     sizes = sorted({m.get("memif_bsize", 2048) for m in mem})
     frames = sorted({m.get("frame_bytes", 64) for m in mem})
     return ("\nBoth DUTs' memif client buffers: " + ", ".join(f"{b} bytes" for b in sizes)
@@ -1143,8 +1163,7 @@ def scaling_memif(n, mode, flows, tmp):
         dut_out = open(os.path.join(dr, "dut.out"), "w+")
         dut = subprocess.Popen(
             [BENCH_BIN, "memif-dut", "--dir", dr, "--sessions", str(flows),
-             "--lcores", f"0@{d},1@{d}", "--prefix", f"fvsc{os.getpid()}d{i}"]
-            + (["--bsize", MEMIF_BSIZE] if MEMIF_BSIZE else []),
+             "--lcores", f"0@{d},1@{d}", "--prefix", f"fvsc{os.getpid()}d{i}"] + bsize_args(),
             stdout=dut_out, stderr=subprocess.DEVNULL)
         pairs.append((gen, dut, dut_out))
     rs = []
@@ -1155,6 +1174,7 @@ def scaling_memif(n, mode, flows, tmp):
         if gen.returncode != 0 or not line.strip():
             raise SystemExit(f"scaling: memif pair {i} failed:\n{err[-2000:]}")
         r = json_lines(line + rest)[0]
+        r["memif_bsize"] = int(MEMIF_BSIZE) if MEMIF_BSIZE else dpdk_default_bsize()
         dut_out.seek(0)
         r.update(window_cycles(json_lines(dut_out.read()), r["window_unix"]))
         dut_out.close()
@@ -1303,8 +1323,8 @@ def main():
     stem = now.strftime("%Y%m%dT%H%M%SZ")
     results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
                "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
-                            "memif_flows": MEMIF_FLOWS, "memif_bsize": MEMIF_BSIZE or "gateway default",
-                            "frame_bytes": FRAME_BYTES, "ring_lcores": lcore_map(2)}}
+                            "memif_flows": MEMIF_FLOWS, "memif_bsize": int(MEMIF_BSIZE) if MEMIF_BSIZE else dpdk_default_bsize(),
+                            "memif_frame_bytes_on_wire": FRAME_BYTES + 4, "ring_lcores": lcore_map(2)}}
     reuse = {}
     if os.environ.get("FERROVS_BENCH_REUSE"):
         with open(os.environ["FERROVS_BENCH_REUSE"]) as f:

@@ -22,7 +22,7 @@ use dpdk::mbuf::Mbuf;
 use dpdk::mempool::Mempool;
 use dpdk::ring;
 
-use crate::traffic::{Flows, Kind, FRAME};
+use crate::traffic::{Flows, Kind};
 
 /// Burst size (l3fwd's and testpmd's default).
 pub const BURST: usize = 32;
@@ -370,7 +370,7 @@ pub fn latency_generator(
     };
     while !stop.load(Ordering::Relaxed) {
         if rdtsc() >= next && pool.alloc_bulk(&mut one, 1) {
-            let d = one[0].append(FRAME).expect("room for a frame");
+            let d = one[0].append(flows.frame_len()).expect("room for a frame");
             flows.write(i % flows.len(), Kind::Data, d);
             let stamp = rdtsc();
             d[42..50].copy_from_slice(&stamp.to_le_bytes());

@@ -139,7 +139,8 @@ enum Cmd {
         /// Label for the results (e.g. `testpmd` or `ferrovs`).
         #[arg(long)]
         peer: String,
-        /// Frame length less the FCS, 60 (64 on the wire) to 1514.
+        /// Frame length less the FCS, 60 (64 on the wire) to 1514 (1494 for TUN, whose outer
+        /// header must fit the 1500-byte MTU).
         #[arg(long, default_value_t = traffic::FRAME)]
         frame_bytes: usize,
         /// After printing the result, keep the ports up until stdin closes: memif resets a
@@ -948,7 +949,7 @@ fn memif_spec(dir: &Path, i: u8, role: &str, bsize: Option<u16>) -> String {
         dir.display(),
         bsize.map(|b| format!(",bsize={b}")).unwrap_or_default()
     );
-    dpdk::devargs::with_defaults(&spec).unwrap_or(spec)
+    dpdk::devargs::with_defaults(&spec).map_or(spec, |d| d.spec)
 }
 
 fn memif_port(eal: &Eal, spec: &str) -> Result<Port, String> {
@@ -976,11 +977,13 @@ fn memif_gen(
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
     let proto = proto.parse::<L4Proto>().map_err(|_| "proto: udp or tcp")?;
-    if !(traffic::FRAME..=traffic::FRAME_MAX).contains(&frame_bytes) {
+    // TUN adds a 20-byte outer header: longer frames would leave as fragments or ICMP errors.
+    let most = traffic::FRAME_MAX - if dut == Dut::Tun { 20 } else { 0 };
+    if !(traffic::FRAME..=most).contains(&frame_bytes) {
         return Err(format!(
-            "--frame-bytes {frame_bytes}: from {} to {}",
+            "--frame-bytes {frame_bytes}: from {} to {most} for {}",
             traffic::FRAME,
-            traffic::FRAME_MAX
+            dut.name()
         ));
     }
     let eal = eal(&t.lcores, &t.prefix)?;
@@ -1051,9 +1054,9 @@ fn memif_dut(
     let lc = lcores_after_main(&eal, 1)?;
     let pool = Mempool::new(&eal, "dut_pool", MBUFS, 256, DEFAULT_DATA_ROOM, None)
         .map_err(|e| format!("mempool: {e}"))?;
-    let mut p0 = memif_port(&eal, &memif_spec(dir, 0, "client", bsize))?;
-    let mut p1 = memif_port(&eal, &memif_spec(dir, 1, "client", bsize))?;
-    eprintln!("memif-dut: ports {}", memif_spec(dir, 0, "client", bsize));
+    let specs = [0, 1].map(|i| memif_spec(dir, i, "client", bsize));
+    let mut p0 = memif_port(&eal, &specs[0])?;
+    let mut p1 = memif_port(&eal, &specs[1])?;
     let (r0, t0) = start_port(&mut p0, &pool)?;
     let (r1, t1) = start_port(&mut p1, &pool)?;
     let q = DutQueues {

@@ -186,8 +186,9 @@ impl Flows {
         Self::with_len(dut, proto, flows, FRAME)
     }
 
-    /// [`Flows::new`] with frames of `len` bytes ([`FRAME`] to [`FRAME_MAX`]): a payload of
-    /// zeros makes up the length, and the IP and UDP lengths say so.
+    /// [`Flows::new`] with frames of `len` bytes ([`FRAME`] to [`FRAME_MAX`]). A [`FRAME`]-byte
+    /// frame carries no payload and is padded after its IP packet, as before; a longer one
+    /// carries zeros up to `len`, and its IP and UDP lengths count them.
     pub fn with_len(dut: Dut, proto: L4Proto, flows: usize, len: usize) -> Flows {
         assert!(flows > 0 && flows < 1 << 31, "flow count out of range");
         assert!(
@@ -196,9 +197,8 @@ impl Flows {
         );
         let eth = PacketBuilder::ethernet2(CLIENT_MAC, port_mac(0));
         let ip = eth.ipv4([10, 0, 0, 0], dut.vip().octets(), 64);
-        let mut v = Vec::with_capacity(len);
-        // Headers alone: Ethernet 14, IPv4 20, then TCP 20 or UDP 8; the 60-byte frame pads
-        // after the IP packet, as a NIC pads a short frame.
+        let mut base = Vec::with_capacity(len);
+        // Headers alone: Ethernet 14, IPv4 20, then TCP 20 or UDP 8.
         let headers = if proto == L4Proto::Tcp { 54 } else { 42 };
         let payload = if len > FRAME {
             vec![0u8; len - headers]
@@ -208,15 +208,17 @@ impl Flows {
         match proto {
             L4Proto::Tcp => ip
                 .tcp(1024, 80, 1, 64240)
-                .write(&mut v, &payload)
+                .write(&mut base, &payload)
                 .expect("build tcp"),
-            _ => ip.udp(1024, 80).write(&mut v, &payload).expect("build udp"),
+            _ => ip
+                .udp(1024, 80)
+                .write(&mut base, &payload)
+                .expect("build udp"),
         }
-        v.resize(len, 0);
+        base.resize(len, 0);
         if proto != L4Proto::Tcp {
-            v[40..42].fill(0);
+            base[40..42].fill(0);
         }
-        let base = v;
         // A stride coprime with the flow count visits every flow once per cycle, and far
         // apart, so consecutive packets hit unrelated sessions as on a busy link.
         let mut stride = 1_000_003 % flows;
@@ -329,8 +331,12 @@ mod tests {
             if proto == L4Proto::Udp {
                 assert_eq!(u16::from_be_bytes([out[38], out[39]]), 1500 - 20);
             }
+            // The 60-byte frame is the headers alone, padded: IP counts no payload.
             let short = Flows::new(Dut::FullNat, proto, 10);
             assert_eq!(short.frame_len(), FRAME);
+            short.write(3, Kind::Data, &mut out[..FRAME]);
+            let ip_len = if proto == L4Proto::Udp { 28 } else { 40 };
+            assert_eq!(u16::from_be_bytes([out[16], out[17]]), ip_len, "{proto:?}");
         }
     }
 

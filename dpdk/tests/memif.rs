@@ -148,7 +148,9 @@ fn test_memif_client_with_the_gateway_defaults_round_trips_small_and_full_frames
         "net_memif0,role=client,id=0,socket={},socket-abstract=no",
         socket.display()
     );
-    let spec = with_defaults(&spec).expect("a memif client gets the defaults");
+    let spec = with_defaults(&spec)
+        .expect("a memif client gets the defaults")
+        .spec;
     assert!(
         spec.ends_with(&format!(",bsize={MEMIF_CLIENT_BSIZE}")),
         "{spec}"

@@ -219,16 +219,11 @@ fn run_with_eal(
     for (pi, pc) in cfg.ports.iter().enumerate() {
         // What DPDK gets: the configured device, with ferrovs's defaults where DPDK's would
         // cost per packet (a memif client's buffer size; `dpdk::devargs`).
-        let with_defaults = dpdk::devargs::with_defaults(&pc.device);
-        let device = with_defaults.as_deref().unwrap_or(&pc.device);
-        if with_defaults.is_some() {
-            println!(
-                "ferrovs: port {}: memif client buffers of {} bytes, not memif's 2048 (whose \
-                 slots share cache sets); set bsize in its device to choose",
-                pc.name,
-                dpdk::devargs::MEMIF_CLIENT_BSIZE
-            );
+        let defaulted = dpdk::devargs::with_defaults(&pc.device);
+        if let Some(d) = &defaulted {
+            println!("ferrovs: port {}: {}", pc.name, d.why);
         }
+        let device = defaulted.as_ref().map_or(pc.device.as_str(), |d| &d.spec);
         let mut port =
             Port::probe(eal, device).map_err(|e| format!("port {} ({}): {e}", pc.name, device))?;
         let info = port.info().map_err(|e| format!("port {}: {e}", pc.name))?;
