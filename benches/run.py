@@ -404,8 +404,7 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
     d = tempfile.mkdtemp(dir=tmp)
     # Both DUTs' client ports as memif-dut makes them (the gateway's defaults, or the buffer
     # size asked for): the same memory layout for testpmd and ferrovs.
-    vdevs = subprocess.run([BENCH_BIN, "memif-vdev", "--dir", d] + bsize_args(), check=True,
-                           capture_output=True, text=True).stdout.splitlines()
+    vdevs = memif_vdevs(d)
     # Generator: main lcore + generator lcore on CPU 0; the peer's on the last CPU.
     last = cpus() - 1
     gen = subprocess.Popen(
@@ -469,15 +468,11 @@ def memif_case(peer, dut, flows, tmp, proto="udp"):
     return r
 
 
-def dpdk_default_bsize():
-    """The buffer size memif-dut's client ports get without FERROVS_BENCH_MEMIF_BSIZE (the
-    gateway's default), as memif-vdev prints it."""
-    try:
-        out = subprocess.run([BENCH_BIN, "memif-vdev", "--dir", "/"], check=True,
-                             capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return memif_bsize(out.splitlines()[0])
+def memif_vdevs(d):
+    """The `--vdev` strings of memif-dut's two client ports in `d` (`ferrovs-bench memif-vdev`):
+    the gateway's defaults, or FERROVS_BENCH_MEMIF_BSIZE."""
+    return subprocess.run([BENCH_BIN, "memif-vdev", "--dir", d] + bsize_args(), check=True,
+                          capture_output=True, text=True).stdout.splitlines()
 
 
 def bsize_args():
@@ -862,6 +857,7 @@ def mpps_plot(plt, results, step, ref_label, stem):
     """A DPDK step's plot, one panel per protocol: each mode's Mpps against its flows, and the
     references as horizontal lines (`ref_label` names them). Returns the file's name."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    frames = "/".join(str(f) for f in sorted({r.get("frame_bytes", 64) for r in results[step]}))
     for ax, proto in zip(axes, ("udp", "tcp")):
         for mode in MODES:
             pts = sorted((r["flows"], r["mpps"]) for r in results[step]
@@ -875,7 +871,7 @@ def mpps_plot(plt, results, step, ref_label, stem):
                            label=f"{ref_label.format(ref)} ({r['mpps']:.1f})")
         ax.set_xscale("log")
         ax.set_xlabel("live sessions (= concurrent flows)")
-        ax.set_title(f"{proto.upper()}, 64-byte frames, 1 worker lcore, net_{step}")
+        ax.set_title(f"{proto.upper()}, {frames}-byte frames, 1 worker lcore, net_{step}")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("Mpps forwarded")
     axes[1].legend(fontsize=8)
@@ -1174,7 +1170,7 @@ def scaling_memif(n, mode, flows, tmp):
         if gen.returncode != 0 or not line.strip():
             raise SystemExit(f"scaling: memif pair {i} failed:\n{err[-2000:]}")
         r = json_lines(line + rest)[0]
-        r["memif_bsize"] = int(MEMIF_BSIZE) if MEMIF_BSIZE else dpdk_default_bsize()
+        r["memif_bsize"] = memif_bsize(memif_vdevs(dr)[0])
         dut_out.seek(0)
         r.update(window_cycles(json_lines(dut_out.read()), r["window_unix"]))
         dut_out.close()
@@ -1323,7 +1319,7 @@ def main():
     stem = now.strftime("%Y%m%dT%H%M%SZ")
     results = {"timestamp": now.isoformat(timespec="seconds"), "machine": machine(),
                "settings": {"quick": QUICK, "secs": float(SECS), "ring_flows": FLOWS,
-                            "memif_flows": MEMIF_FLOWS, "memif_bsize": int(MEMIF_BSIZE) if MEMIF_BSIZE else dpdk_default_bsize(),
+                            "memif_flows": MEMIF_FLOWS, "memif_bsize": MEMIF_BSIZE or "gateway default",
                             "memif_frame_bytes_on_wire": FRAME_BYTES + 4, "ring_lcores": lcore_map(2)}}
     reuse = {}
     if os.environ.get("FERROVS_BENCH_REUSE"):

@@ -977,8 +977,7 @@ fn memif_gen(
 ) -> Result<(), String> {
     let dut = Dut::parse(dut).ok_or_else(|| format!("unknown DUT kind {dut:?}"))?;
     let proto = proto.parse::<L4Proto>().map_err(|_| "proto: udp or tcp")?;
-    // TUN adds a 20-byte outer header: longer frames would leave as fragments or ICMP errors.
-    let most = traffic::FRAME_MAX - if dut == Dut::Tun { 20 } else { 0 };
+    let most = dut.max_frame();
     if !(traffic::FRAME..=most).contains(&frame_bytes) {
         return Err(format!(
             "--frame-bytes {frame_bytes}: from {} to {most} for {}",

@@ -59,6 +59,12 @@ impl Dut {
     ];
     const MODES: [Dut; 4] = [Dut::Dr, Dut::Nat, Dut::Tun, Dut::FullNat];
 
+    /// The longest frame this DUT can forward whole: [`FRAME_MAX`], less TUN's 20-byte outer
+    /// header (longer frames would leave as fragments or ICMP errors).
+    pub fn max_frame(self) -> usize {
+        FRAME_MAX - if self == Dut::Tun { 20 } else { 0 }
+    }
+
     /// Return the name used on the command line and in the results.
     pub fn name(self) -> &'static str {
         match self {
@@ -291,8 +297,7 @@ mod tests {
             for (proto, len) in [
                 (L4Proto::Tcp, FRAME),
                 (L4Proto::Udp, FRAME),
-                // Room for TUN's 20-byte outer header within the 1500-byte MTU.
-                (L4Proto::Tcp, FRAME_MAX - 20),
+                (L4Proto::Tcp, Dut::Tun.max_frame()),
                 (L4Proto::Udp, 512),
             ] {
                 let flows = Flows::with_len(dut, proto, 1000, len);
