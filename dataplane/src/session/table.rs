@@ -761,14 +761,6 @@ impl<A: SessionAddr> SessionTable<A> {
             .map(|(i, s)| (SlotId(i as u32), s))
     }
 
-    #[inline(always)]
-    fn timeout_of(&self, s: &Session<A>) -> u32 {
-        match s.proto {
-            L4Proto::Tcp => self.timeouts.tcp(s.state),
-            L4Proto::Udp => self.timeouts.udp(),
-        }
-    }
-
     /// Create a session at `now`, indexed in both directions (one for DR and TUN).
     ///
     /// # Errors
@@ -875,8 +867,8 @@ impl<A: SessionAddr> SessionTable<A> {
             next_hop_mac: new.next_hop_mac,
             client_mac: new.client_mac,
         };
-        let timeout = self.timeout_of(&self.slab[slot as usize]);
-        self.slab[slot as usize].expires = now.saturating_add(timeout);
+        let s = &mut self.slab[slot as usize];
+        s.expires = now.saturating_add(self.timeouts.of(s.proto, s.state));
         self.wheel.link(&mut self.slab, slot);
         self.len += 1;
         Ok(SlotId(slot))
@@ -885,11 +877,10 @@ impl<A: SessionAddr> SessionTable<A> {
     /// Refresh the session's expiry to `now` + the timeout of its state; false if not live.
     #[inline]
     pub fn touch(&mut self, slot: SlotId, now: u32) -> bool {
-        let Some(s) = self.slab.get(slot.index()).filter(|s| s.is_live()) else {
+        let Some(s) = self.slab.get_mut(slot.index()).filter(|s| s.is_live()) else {
             return false;
         };
-        let expires = now.saturating_add(self.timeout_of(s));
-        self.slab[slot.index()].expires = expires;
+        s.expires = now.saturating_add(self.timeouts.of(s.proto, s.state));
         // Lazy re-arm: a later expiry is picked up when the wheel reaches the old tick; an
         // earlier one (state moved to a shorter timeout) must be re-linked now.
         self.wheel.rearm_if_earlier(&mut self.slab, slot.0);
@@ -913,6 +904,10 @@ impl<A: SessionAddr> SessionTable<A> {
     /// `dir` is the packet's direction; DR and TUN sessions use the INPUT-ONLY table until a
     /// reply is seen (IPVS `IP_VS_CONN_F_NOOUTPUT`). Returns `None` if the slot is not live.
     /// For UDP sessions this is [`Self::touch`] and reports no change.
+    ///
+    /// Inlined, and the record looked up once: every established TCP packet comes here, and
+    /// only a move to a shorter timeout leaves the inlined part (the wheel's re-link).
+    #[inline]
     pub fn update_tcp_state(
         &mut self,
         slot: SlotId,
@@ -934,7 +929,8 @@ impl<A: SessionAddr> SessionTable<A> {
             s.state = tcp_transition(old, tcp_dir, flags);
         }
         let new = s.state;
-        self.touch(slot, now);
+        s.expires = now.saturating_add(self.timeouts.of(s.proto, new));
+        self.wheel.rearm_if_earlier(&mut self.slab, slot.0);
         Some(StateChange { old, new })
     }
 

@@ -13,6 +13,8 @@
 //! values replace the ESTABLISHED, FIN_WAIT and UDP timeouts, 0 leaves one unchanged, and values
 //! above 31 days are refused (ipvsadm's `parse_timeout` limit, 86400 * 31).
 
+use crate::types::L4Proto;
+
 /// A TCP connection state as IPVS tracks it (`IP_VS_TCP_S_*`, same numbering).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[repr(u8)]
@@ -333,6 +335,15 @@ impl Timeouts {
     #[inline]
     pub const fn udp(&self) -> u32 {
         self.udp
+    }
+
+    /// The timeout of a session of `proto` in `state` (UDP has one), in seconds.
+    #[inline(always)]
+    pub const fn of(&self, proto: L4Proto, state: TcpState) -> u32 {
+        match proto {
+            L4Proto::Tcp => self.tcp(state),
+            L4Proto::Udp => self.udp,
+        }
     }
 }
 

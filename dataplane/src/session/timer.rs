@@ -114,13 +114,21 @@ impl Wheel {
     }
 
     /// Re-link node `idx` if its expiry moved before the tick it is armed for.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn rearm_if_earlier<N: TimerNode>(&mut self, nodes: &mut [N], idx: u32) {
         let n = &nodes[idx as usize];
         if n.expires() < n.armed() {
-            self.unlink(nodes, idx);
-            self.link(nodes, idx);
+            self.rearm(nodes, idx);
         }
+    }
+
+    /// Re-link node `idx` at its expiry: out of line, since a packet's refresh mostly moves
+    /// the expiry later and keeps the armed tick.
+    #[cold]
+    #[inline(never)]
+    fn rearm<N: TimerNode>(&mut self, nodes: &mut [N], idx: u32) {
+        self.unlink(nodes, idx);
+        self.link(nodes, idx);
     }
 
     /// The next node due at `now`, already unlinked; `None` when none is due or `budget` (nodes

@@ -238,6 +238,10 @@ impl ParsedFrame {
 ///
 /// # Errors
 /// The first [`DropReason`] met; see the module contract.
+///
+/// Inlined, so that the common frame's result is built where the caller keeps it (out of
+/// line, it was built and then copied into the returned `Result`).
+#[inline(always)]
 pub fn parse_frame(data: &[u8]) -> Result<ParsedFrame, DropReason> {
     match parse_plain_ipv4(data) {
         Some(p) => Ok(p),
@@ -346,6 +350,7 @@ fn plain_l4(proto: u8, seg: &[u8]) -> Option<L4> {
 }
 
 /// [`parse_frame`] for any frame: the layered views, each checking its own header.
+#[inline(never)]
 fn parse_any(data: &[u8]) -> Result<ParsedFrame, DropReason> {
     let eth = ethernet::Frame::new_checked(data)?;
     let l3_off = eth.header_len();
