@@ -236,11 +236,11 @@ impl ParsedFrame {
 
 /// Parse one Ethernet frame down to its L4 header.
 ///
-/// # Errors
-/// The first [`DropReason`] met; see the module contract.
-///
 /// Inlined, so that the common frame's result is built where the caller keeps it (out of
 /// line, it was built and then copied into the returned `Result`).
+///
+/// # Errors
+/// The first [`DropReason`] met; see the module contract.
 #[inline(always)]
 pub fn parse_frame(data: &[u8]) -> Result<ParsedFrame, DropReason> {
     match parse_plain_ipv4(data) {
