@@ -14,7 +14,8 @@ use crate::session::Session;
 use crate::snapshot::PortInfo;
 use crate::types::PortIdx;
 use crate::wire::{
-    icmpv4, ipv4, DropReason, Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Packet, Ipv4Repr,
+    ethernet, icmpv4, ipv4, DropReason, Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Packet,
+    Ipv4Repr,
 };
 use crate::worker::{Admit, Pkt, Verdict};
 
@@ -93,7 +94,14 @@ fn encapsulate<A: Family, F: Frame>(
     }
     let outer = ipv4::HEADER_LEN;
     let d = frame.prepend(outer).ok_or(DropReason::MtuExceeded)?;
-    d.copy_within(outer..outer + l2, 0);
+    // The Ethernet header moves to the new front. `set_macs` below writes its addresses, so
+    // only what follows them moves: the ethertype alone (no `memmove` call), or a VLAN tag too.
+    if l2 == ethernet::HEADER_LEN {
+        let ethertype = [d[outer + 12], d[outer + 13]];
+        d[12..ethernet::HEADER_LEN].copy_from_slice(&ethertype);
+    } else {
+        d.copy_within(outer + 12..outer + l2, 12);
+    }
     let (head, inner) = d[l2..].split_at_mut(outer);
     Ipv4Repr {
         src_addr: outer_src,

@@ -422,22 +422,26 @@ impl Repr {
     /// If the buffer is shorter than 20 bytes.
     #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
-        p.buffer.as_mut()[field::VER_IHL] = 0x45;
-        p.buffer.as_mut()[field::DSCP_ECN] = self.tos;
+        // Built and summed in a local, then written once: summing the packet's bytes after
+        // writing them field by field read words back across narrow stores, which the CPU
+        // cannot forward (a stall per word on TUN's every packet).
+        let mut h = [0u8; HEADER_LEN];
+        h[field::VER_IHL] = 0x45;
+        h[field::DSCP_ECN] = self.tos;
         let total = u16::try_from(HEADER_LEN + self.payload_len).unwrap_or(u16::MAX);
-        p.set_total_len(total);
-        p.set_ident(self.ident);
+        h[field::LENGTH].copy_from_slice(&total.to_be_bytes());
+        h[field::IDENT].copy_from_slice(&self.ident.to_be_bytes());
         // Flags and offset in one write: no fragment, DF as asked (TUN emits this per packet).
         let flags = if self.dont_frag { FLAG_DF } else { 0 };
-        p.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
-        p.set_ttl(self.ttl);
-        p.set_protocol(self.protocol);
-        p.set_src_addr(self.src_addr);
-        p.set_dst_addr(self.dst_addr);
+        h[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
+        h[field::TTL] = self.ttl;
+        h[field::PROTOCOL] = self.protocol;
+        h[field::SRC_ADDR].copy_from_slice(&self.src_addr.octets());
+        h[field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
         // The checksum skips its own field: no need to zero it first.
-        let h = <&[u8; HEADER_LEN]>::try_from(&p.buffer.as_ref()[..HEADER_LEN]);
-        let c = h.map_or(0, checksum::ipv4_header_checksum_20);
-        p.set_checksum(c);
+        let c = checksum::ipv4_header_checksum_20(&h);
+        h[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+        p.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&h);
     }
 }
 

@@ -36,6 +36,18 @@ pub(super) fn tun(t: &mut Table, f: &Fam) {
             frame: out,
         },
     );
+    // An 802.1Q tag stays in front of the outer header (the Ethernet header moves, tag and all).
+    let tagged = Pkt::udp(f.client, 40012, f.tun, 53).df(false);
+    let out = ipip(&tagged, f.gw1, f.rs_tun, RS_TUN_MAC, GW1_MAC);
+    t.push(
+        "ipv4 tun udp with a vlan tag: the tag kept before the outer header",
+        0,
+        vlan(tagged.frame(), 0x0064),
+        Expect::Tx {
+            port: 1,
+            frame: vlan(out, 0x0064),
+        },
+    );
     // Ethernet padding of a short frame stays outside the tunnel.
     let out = ipip(&udp, f.gw1, f.rs_tun, RS_TUN_MAC, GW1_MAC);
     t.push(
