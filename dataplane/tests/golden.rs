@@ -199,7 +199,7 @@ fn verify_frame(f: &[u8]) -> Result<(), String> {
     match u16::from_be_bytes([f[12], f[13]]) {
         0x0800 => verify_ip4(&f[14..], false),
         0x86dd => verify_ip6(&f[14..], false),
-        // One 802.1Q tag: what follows it is checked as an untagged frame's.
+        // 802.1Q: what follows the tag is checked as an untagged frame's (so is a second tag).
         0x8100 if f.len() >= 18 => verify_frame(&[&f[..12], &f[16..]].concat()),
         t => Err(format!("unexpected ethertype {t:04x}")),
     }

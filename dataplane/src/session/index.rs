@@ -83,7 +83,8 @@ impl Bucket {
         ((m & 0xff) | (m >> 8) << 2) as u16
     }
 
-    /// [`Self::sig_mask`] elsewhere: a loop without early exit, which compilers vectorise.
+    /// One bit per way whose signature is `sig`, way 0 in bit 0 (the x86-64 version's
+    /// contract): a loop without early exit, which compilers vectorise.
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     #[inline(always)]
     fn sig_mask(&self, sig: u16) -> u16 {

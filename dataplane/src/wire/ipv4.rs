@@ -423,8 +423,8 @@ impl Repr {
     #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
         // Built and summed in a local, then written once: summing the packet's bytes after
-        // writing them field by field read words back across narrow stores, which the CPU
-        // cannot forward (a stall per word on TUN's every packet).
+        // writing them field by field read words back across narrower stores, which the CPU
+        // cannot forward (a stall for each such word, on every TUN packet).
         let mut h = [0u8; HEADER_LEN];
         h[field::VER_IHL] = 0x45;
         h[field::DSCP_ECN] = self.tos;
@@ -438,7 +438,6 @@ impl Repr {
         h[field::PROTOCOL] = self.protocol;
         h[field::SRC_ADDR].copy_from_slice(&self.src_addr.octets());
         h[field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
-        // The checksum skips its own field: no need to zero it first.
         let c = checksum::ipv4_header_checksum_20(&h);
         h[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
         p.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&h);
