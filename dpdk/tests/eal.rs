@@ -3,6 +3,8 @@
 //! The EAL can only start once per process, so every test here shares one (`eal()`); with
 //! nextest each test is its own process and starts its own, with its own file prefix.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -23,22 +25,8 @@ fn eal() -> &'static Eal {
         } else {
             "0"
         };
-        Eal::init([
-            "dpdk-tests",
-            "--no-huge",
-            "--no-pci",
-            "--no-shconf",
-            "--no-telemetry",
-            "-m",
-            "256",
-            "-l",
-            lcores,
-            "--file-prefix",
-            &prefix,
-            "--log-level",
-            "lib.eal:warning",
-        ])
-        .expect("EAL init with --no-huge --no-pci")
+        Eal::init(common::eal_args("dpdk-tests", lcores, &prefix))
+            .expect("EAL init with --no-huge --no-pci")
     })
 }
 
@@ -256,10 +244,8 @@ fn test_pcap_port_pair_copies_input_to_output_unchanged() {
 fn test_lcore_launch_and_join() {
     let workers = lcore::workers(eal());
     let Some(&w) = workers.first() else {
-        let required = std::env::var("CI").is_ok_and(|v| v == "true")
-            || std::env::var("FERROVS_REQUIRE_ALL").is_ok_and(|v| v == "1");
         assert!(
-            !required,
+            !common::required(),
             "one CPU only: no worker lcore to launch on (required under CI=true or FERROVS_REQUIRE_ALL=1)"
         );
         eprintln!("one CPU only: no worker lcore to launch on; skipped");

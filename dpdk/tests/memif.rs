@@ -5,6 +5,8 @@
 //!
 //! Its own test binary: the EAL starts once per process.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,11 +40,6 @@ impl Server {
         }
         s
     }
-}
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("FERROVS_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
 fn testpmd() -> Option<PathBuf> {
@@ -117,7 +114,7 @@ fn frame(i: usize, len: usize) -> Vec<u8> {
 fn test_memif_client_with_the_gateway_defaults_round_trips_small_and_full_frames() {
     let Some(testpmd) = testpmd() else {
         assert!(
-            !required(),
+            !common::required(),
             "dpdk-testpmd is required (CI=true or FERROVS_REQUIRE_ALL=1)"
         );
         eprintln!("dpdk-testpmd not found; skipped (FERROVS_REQUIRE_ALL=1 makes this a failure)");
@@ -129,21 +126,8 @@ fn test_memif_client_with_the_gateway_defaults_round_trips_small_and_full_frames
     let server = serve(&testpmd, &socket, &dir);
     wait_forwarding(&server);
 
-    let eal = Eal::init([
-        "dpdk-memif-test",
-        "--no-huge",
-        "--no-pci",
-        "--no-telemetry",
-        "-m",
-        "256",
-        "-l",
-        "0",
-        "--file-prefix",
-        &format!("ferrovs-memif-cli-{}", std::process::id()),
-        "--log-level",
-        "lib.eal:warning",
-    ])
-    .expect("EAL init");
+    let prefix = format!("ferrovs-memif-cli-{}", std::process::id());
+    let eal = Eal::init(common::eal_args("dpdk-memif-test", "0", &prefix)).expect("EAL init");
     let spec = format!(
         "net_memif0,role=client,id=0,socket={},socket-abstract=no",
         socket.display()

@@ -3,6 +3,8 @@
 //! an injected frame handled, what does not fit the TX queue counted and freed (bulk), and
 //! every mbuf back in the pool at the end.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -23,22 +25,8 @@ fn eal() -> &'static Eal {
     static EAL: OnceLock<Eal> = OnceLock::new();
     EAL.get_or_init(|| {
         let prefix = format!("ferrovs-wl-{}", std::process::id());
-        Eal::init([
-            "dpdk-worker-loop-tests",
-            "--no-huge",
-            "--no-pci",
-            "--no-shconf",
-            "--no-telemetry",
-            "-m",
-            "256",
-            "-l",
-            "0",
-            "--file-prefix",
-            &prefix,
-            "--log-level",
-            "lib.eal:warning",
-        ])
-        .expect("EAL init with --no-huge --no-pci")
+        Eal::init(common::eal_args("dpdk-worker-loop-tests", "0", &prefix))
+            .expect("EAL init with --no-huge --no-pci")
     })
 }
 
