@@ -54,7 +54,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "benches", "results")
+# FERROVS_BENCH_RESULTS: another folder for the results (benches/device.sh writes to the lent
+# machine's $OUT, which comes back).
+RESULTS = os.environ.get("FERROVS_BENCH_RESULTS") or os.path.join(ROOT, "benches", "results")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 BENCH_BIN = os.path.join(TARGET, "release", "ferrovs-bench")
 FERROVS_BIN = os.path.join(TARGET, "release", "ferrovs")
@@ -236,7 +238,10 @@ def run_criterion():
     env["FERROVS_BENCH_SIZES"] = sizes
     shutil.rmtree(os.path.join(TARGET, "criterion"), ignore_errors=True)
     log(f"criterion: dataplane benches at {sizes} sessions")
-    cmd = ["cargo", "bench", "-p", "dataplane", "--bench", "pipeline", "--"]
+    # FERROVS_BENCH_CRIT_BIN: a prebuilt `pipeline` bench binary, run as cargo would run it
+    # (benches/device.sh: the lent machine has no cargo).
+    crit_bin = os.environ.get("FERROVS_BENCH_CRIT_BIN")
+    cmd = [crit_bin, "--bench"] if crit_bin else ["cargo", "bench", "-p", "dataplane", "--bench", "pipeline", "--"]
     if QUICK:
         cmd += ["--warm-up-time", "0.5", "--measurement-time", "1"]
     # e.g. "--warm-up-time 1 --measurement-time 2" for a shorter run on a shared machine.
