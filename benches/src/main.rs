@@ -288,6 +288,43 @@ fn list<T>(s: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
 }
 
 /// Configure a started one-queue port.
+/// The generator's queues of a ring case: it sends on `tx` and polls `rx` (the DUT's side
+/// first, then its own port 0). `back_tx` is unused; it lives until the ports go.
+struct GenQueues {
+    tx: TxQueue,
+    rx: Vec<RxQueue>,
+    back_tx: TxQueue,
+}
+
+/// The two started `net_ring` port pairs of a ring case, named by `tag`: pair `c`, generator
+/// (client side) -> DUT port 0; pair `b`, DUT port 1 -> generator. The ports are returned
+/// to be dropped after every queue.
+fn ring_ports(
+    eal: &Eal,
+    pool: &Mempool,
+    tag: &str,
+) -> Result<([Port; 4], GenQueues, DutQueues), String> {
+    let e = |x: dpdk::Error| x.to_string();
+    let (mut g0, mut d0) =
+        Port::ring_pair(eal, &format!("c{tag}"), 1, u32::from(DESC)).map_err(e)?;
+    let (mut g1, mut d1) =
+        Port::ring_pair(eal, &format!("b{tag}"), 1, u32::from(DESC)).map_err(e)?;
+    let (g0rx, g0tx) = start_port(&mut g0, pool)?;
+    let (g1rx, g1tx) = start_port(&mut g1, pool)?;
+    let (d0rx, d0tx) = start_port(&mut d0, pool)?;
+    let (d1rx, d1tx) = start_port(&mut d1, pool)?;
+    let g = GenQueues {
+        tx: g0tx,
+        rx: vec![g1rx, g0rx],
+        back_tx: g1tx,
+    };
+    let q = DutQueues {
+        rx: vec![d0rx, d1rx],
+        tx: vec![d0tx, d1tx],
+    };
+    Ok(([g0, g1, d0, d1], g, q))
+}
+
 fn start_port(p: &mut Port, pool: &Mempool) -> Result<(RxQueue, TxQueue), String> {
     p.configure(&PortConfig {
         rx_queues: 1,
@@ -643,19 +680,7 @@ fn ring_case(
         flows,
     } = c;
     let e = |x: dpdk::Error| x.to_string();
-    // Port pair 0: generator (client side) -> DUT port 0; pair 1: DUT port 1 -> generator.
-    let (mut g0, mut d0) =
-        Port::ring_pair(eal, &format!("c{case}"), 1, u32::from(DESC)).map_err(e)?;
-    let (mut g1, mut d1) =
-        Port::ring_pair(eal, &format!("b{case}"), 1, u32::from(DESC)).map_err(e)?;
-    let (g0rx, g0tx) = start_port(&mut g0, pool)?;
-    let (g1rx, g1tx) = start_port(&mut g1, pool)?;
-    let (d0rx, d0tx) = start_port(&mut d0, pool)?;
-    let (d1rx, d1tx) = start_port(&mut d1, pool)?;
-    let q = DutQueues {
-        rx: vec![d0rx, d1rx],
-        tx: vec![d0tx, d1tx],
-    };
+    let (ports, g, q) = ring_ports(eal, pool, &case.to_string())?;
     let st = lcores::run_state();
     let t_build = Instant::now();
     let dut_job = launch_dut(
@@ -674,8 +699,8 @@ fn ring_case(
     let gen_job = lcore::launch(eal, gen_lc, move || {
         lcores::generator(
             &p,
-            g0tx,
-            vec![g1rx, g0rx],
+            g.tx,
+            g.rx,
             &pool2,
             &st2.stop_gen,
             &st2.dut_done,
@@ -706,8 +731,8 @@ fn ring_case(
         m.sleeps,
     );
     // Queues first (the others went with the lcore closures), then the ports.
-    drop(g1tx);
-    drop((g0, g1, d0, d1));
+    drop(g.back_tx);
+    drop(ports);
     Ok(r)
 }
 
@@ -766,18 +791,7 @@ fn latency_case(
     t: &Timing,
 ) -> Result<serde_json::Value, String> {
     let e = |x: dpdk::Error| x.to_string();
-    let (mut g0, mut d0) =
-        Port::ring_pair(eal, &format!("lc{case}"), 1, u32::from(DESC)).map_err(e)?;
-    let (mut g1, mut d1) =
-        Port::ring_pair(eal, &format!("lb{case}"), 1, u32::from(DESC)).map_err(e)?;
-    let (g0rx, g0tx) = start_port(&mut g0, pool)?;
-    let (g1rx, g1tx) = start_port(&mut g1, pool)?;
-    let (d0rx, d0tx) = start_port(&mut d0, pool)?;
-    let (d1rx, d1tx) = start_port(&mut d1, pool)?;
-    let q = DutQueues {
-        rx: vec![d0rx, d1rx],
-        tx: vec![d0tx, d1tx],
-    };
+    let (ports, g, q) = ring_ports(eal, pool, &format!("l{case}"))?;
     let st = lcores::run_state();
     let dut_job = launch_dut(
         eal,
@@ -798,8 +812,8 @@ fn latency_case(
     let gen_job = lcore::launch(eal, gen_lc, move || {
         lcores::latency_generator(
             &f,
-            g0tx,
-            vec![g1rx, g0rx],
+            g.tx,
+            g.rx,
             &pool2,
             (gap, warmup),
             &st2.stop_gen,
@@ -845,8 +859,8 @@ fn latency_case(
         r["rtt_us_max"].as_f64().unwrap_or(0.0),
         lat.sent,
     );
-    drop(g1tx);
-    drop((g0, g1, d0, d1));
+    drop(g.back_tx);
+    drop(ports);
     Ok(r)
 }
 
