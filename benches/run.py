@@ -36,7 +36,9 @@ session tables on 4 KiB pages instead of 2 MiB huge pages, which the gateway use
 FERROVS_BENCH_SECS (measured seconds per case, default 2), FERROVS_BENCH_QUICK=1 (small sizes,
 short windows: a smoke run in about two minutes), FERROVS_BENCH_REUSE=<results.json> (take the
 skipped steps' results from an earlier run, e.g. to re-measure one step on a shared machine; the
-JSON records which steps were reused).
+JSON records which steps were reused), FERROVS_BENCH_RESULTS (another folder for the results),
+FERROVS_BENCH_CRIT_BIN (a prebuilt criterion `pipeline` binary instead of cargo bench),
+FERROVS_BENCH_PLOTS=0 (no plots: `--report` keeps the ones the JSON names; benches/tests).
 """
 
 import datetime
@@ -62,6 +64,7 @@ BENCH_BIN = os.path.join(TARGET, "release", "ferrovs-bench")
 FERROVS_BIN = os.path.join(TARGET, "release", "ferrovs")
 TLB_BIN = os.path.join(TARGET, "release", "examples", "tlb_reach")
 QUICK = os.environ.get("FERROVS_BENCH_QUICK") == "1"
+PLOTS = os.environ.get("FERROVS_BENCH_PLOTS") != "0"
 SKIP = set(filter(None, os.environ.get("FERROVS_BENCH_SKIP", "").split(",")))
 SECS = os.environ.get("FERROVS_BENCH_SECS", "1" if QUICK else "2")
 FLOWS = os.environ.get(
@@ -1106,11 +1109,14 @@ def report_only(path):
         results = json.load(f)
     stem = os.path.basename(path)[: -len(".json")]
     results["targets"] = targets(results)
-    results["plots"] = plots(results, stem)
+    if PLOTS:
+        results["plots"] = plots(results, stem)
+    results.setdefault("plots", [])
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
     summary(results, stem, results["plots"])
-    log(f"rewrote {stem}.md and {len(results['plots'])} plots from {path}")
+    redrawn = f"{len(results['plots'])} plots" if PLOTS else "no plots (FERROVS_BENCH_PLOTS=0)"
+    log(f"rewrote {stem}.md and {redrawn} from {path}")
 
 
 # ---------------------------------------------------------------- scaling (issue 18 item 5)
@@ -1348,7 +1354,7 @@ def main():
             results[step] = reuse[step]
     results["targets"] = targets(results)
     results["elapsed_s"] = round(time.time() - t0, 1)
-    files = plots(results, stem)
+    files = plots(results, stem) if PLOTS else []
     results["plots"] = files
     with open(os.path.join(RESULTS, f"{stem}.json"), "w") as f:
         json.dump(results, f, indent=1)
