@@ -69,7 +69,7 @@ fn the_newest_summary_is_what_its_json_gives() {
     // The summary reports the committed scaling rounds too.
     copy_into(dir.path(), &committed("-scaling.json"));
     let json = results_dir().join(format!("{GOLDEN}.json"));
-    let copy = &copy_into(dir.path(), &[json.clone()])[0];
+    let copy = &copy_into(dir.path(), std::slice::from_ref(&json))[0];
     run(dir.path(), &["--report", copy.to_str().unwrap()]);
     let want = fs::read_to_string(results_dir().join(format!("{GOLDEN}.md"))).unwrap();
     let got = fs::read_to_string(dir.path().join(format!("{GOLDEN}.md"))).unwrap();
