@@ -491,9 +491,7 @@ fn write_seed_corpus() {
         sim.write(&dir, name);
     };
     one("truncated-ethernet", &syn4[..10]);
-    let mut vlan = syn4[..12].to_vec();
-    vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
-    vlan.extend_from_slice(&syn4[12..]);
+    let vlan = vlan(&syn4, 0x0064);
     one("vlan-syn4", &vlan);
     one("truncated-vlan", &vlan[..15]);
     let mut bad = syn4.clone();

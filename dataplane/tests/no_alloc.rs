@@ -321,9 +321,7 @@ fn hot_path_does_not_allocate() {
     bad_csum[24] ^= 0xff;
     let mut ethertype = syn4.clone();
     ethertype[12..14].copy_from_slice(&[0x88, 0xcc]);
-    let mut vlan = syn4[..12].to_vec();
-    vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
-    vlan.extend_from_slice(&syn4[12..]);
+    let vlan = vlan(&syn4, 0x0064);
     let mut others = vec![
         arp_request([203, 0, 113, 50], [198, 18, 0, 100]),
         neighbour_solicitation(c6, ip("2001:db8::100")),

@@ -142,6 +142,15 @@ pub fn udp(
     out
 }
 
+/// `frame` (untagged) with an 802.1Q tag of `tci` inserted after the MAC addresses.
+pub fn vlan(frame: &[u8], tci: u16) -> Vec<u8> {
+    let mut t = frame[..12].to_vec();
+    t.extend_from_slice(&[0x81, 0x00]);
+    t.extend_from_slice(&tci.to_be_bytes());
+    t.extend_from_slice(&frame[12..]);
+    t
+}
+
 /// Split the IP packet of `frame` (Ethernet, no tag, IPv4 or IPv6 without extension headers)
 /// into fragments of at most `chunk` payload bytes (a multiple of 8), with identification `id`
 /// (IPv4: its low 16 bits), as a host's IP layer would.

@@ -88,6 +88,7 @@ use dataplane::types::{L4Proto, PortIdx};
 use dataplane::wire::DropReason;
 use dataplane::worker::{Punt, WorkerConfig};
 
+use crate::packet::vlan;
 use crate::topology::{self, two_ports};
 
 /// Prefix a case name with its family.

@@ -404,15 +404,6 @@ pub(super) fn pad(mut f: Vec<u8>) -> Vec<u8> {
     f
 }
 
-/// Insert an 802.1Q tag with `tci` after the MAC addresses of an untagged frame.
-pub(super) fn vlan(f: Vec<u8>, tci: u16) -> Vec<u8> {
-    let mut t = f[..12].to_vec();
-    t.extend_from_slice(&[0x81, 0x00]);
-    t.extend_from_slice(&tci.to_be_bytes());
-    t.extend_from_slice(&f[12..]);
-    t
-}
-
 /// Zero the UDP checksum of an untagged IPv4 frame without IP options ("no checksum").
 pub(super) fn zero_udp_csum(mut f: Vec<u8>) -> Vec<u8> {
     f[14 + 20 + 6] = 0;

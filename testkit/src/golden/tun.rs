@@ -42,10 +42,10 @@ pub(super) fn tun(t: &mut Table, f: &Fam) {
     t.push(
         "ipv4 tun udp with a vlan tag: the tag kept before the outer header",
         0,
-        vlan(tagged.frame(), 0x0064),
+        vlan(&tagged.frame(), 0x0064),
         Expect::Tx {
             port: 1,
-            frame: vlan(out, 0x0064),
+            frame: vlan(&out, 0x0064),
         },
     );
     // Ethernet padding of a short frame stays outside the tunnel.
