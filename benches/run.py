@@ -220,9 +220,19 @@ def tlb_section(tlb):
              " layouts span the same memory); the loads alone, then each"
              " packet followed by about 40 ns of dependent work, then that work with the next burst's"
              " buckets asked for a burst ahead. ns a packet:\n")
-    L.append("| buffer | pages | schedule | apart | beside |\n|---|---|---|---|---|")
+    # Results before session 22 have no one-line column.
+    direct = all("direct_ns" in r for r in tlb["two_lines"])
+    if direct:
+        L[-1] = L[-1][:-len(" ns a packet:\n")] + (
+            " One line (direct): a random line of a buffer of the same span read alone, as a record"
+            " found from the hash with no bucket would be, the floor for a lookup that reads one"
+            " line. ns a packet:\n")
+        L.append("| buffer | pages | schedule | apart | beside | one line |\n|---|---|---|---|---|---|")
+    else:
+        L.append("| buffer | pages | schedule | apart | beside |\n|---|---|---|---|---|")
     for r in tlb["two_lines"]:
-        L.append(f"| {r['mib']} MiB | {r['placed']} | {r['schedule']} | {r['apart_ns']} | {r['beside_ns']} |")
+        row = f"| {r['mib']} MiB | {r['placed']} | {r['schedule']} | {r['apart_ns']} | {r['beside_ns']} |"
+        L.append(row + (f" {r['direct_ns']} |" if direct else ""))
     L.append("")
     return L
 

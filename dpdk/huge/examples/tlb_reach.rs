@@ -14,7 +14,9 @@
 //! worker's two prefetch stages: a random "bucket" line, then the "record" line it points at,
 //! random in a second buffer (apart: the index and the slab are two arrays), or in the second
 //! half of the bucket's own 4 KiB page (beside: a layout that would put each record in its
-//! bucket's page). Both layouts span the same memory. Three schedules: the loads alone; each
+//! bucket's page). Both layouts span the same memory. A third reads one random line of a buffer
+//! as large (direct: a record found from the hash alone, no bucket), the floor for any layout
+//! whose lookup reads one line, not two. Three schedules: the loads alone; each
 //! packet followed by about 40 ns of dependent work (a DR packet's own cost at 1K sessions);
 //! and that work with the next burst's buckets asked for a burst ahead. Whether the misses
 //! hide behind the work, and how much a record beside its bucket would save, bound what a
@@ -72,12 +74,24 @@ fn buffer(bytes: usize, huge: bool) -> (Vec<u64>, String) {
     }
 }
 
+/// Where a lookup finds its record.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// A bucket line points at a record line in a second buffer (the index and the slab).
+    Apart,
+    /// A bucket line points at a record line in the second half of its own 4 KiB page.
+    Beside,
+    /// The record line is found from the hash alone: one line a lookup, no bucket.
+    Direct,
+}
+
 /// The two-line pattern's memory: `lines` buckets, each pointing at its record, in `records`
-/// or (`beside`) in another line of the bucket's own page.
+/// or (`Beside`) in another line of the bucket's own page; `Direct`: `2 * lines` records
+/// (the same span) and no buckets.
 struct TwoLines {
     buckets: Vec<u64>,
     records: Vec<u64>,
-    beside: bool,
+    layout: Layout,
     lines: usize,
     placed: String,
 }
@@ -85,7 +99,24 @@ struct TwoLines {
 impl TwoLines {
     /// `bytes` of buckets; the records take as much again, in their own buffer (apart) or in
     /// the second half of each bucket's page (beside), so both layouts span the same memory.
-    fn new(bytes: usize, huge: bool, beside: bool) -> Self {
+    /// Direct: `2 * bytes` of records alone.
+    fn new(bytes: usize, huge: bool, layout: Layout) -> Self {
+        if layout == Layout::Direct {
+            let (mut records, placed) = buffer(2 * bytes, huge);
+            // Written, as the other layouts' lines are: a page never written reads as the
+            // kernel's one zero page (or faults on first touch).
+            for (i, line) in records.chunks_mut(WORDS).enumerate() {
+                line[1] = i as u64;
+            }
+            return TwoLines {
+                buckets: Vec::new(),
+                records,
+                layout,
+                lines: 2 * bytes / LINE,
+                placed,
+            };
+        }
+        let beside = layout == Layout::Beside;
         let lines = bytes / LINE;
         let (mut buckets, placed) = buffer(if beside { 2 * bytes } else { bytes }, huge);
         let mut records = if beside {
@@ -113,26 +144,25 @@ impl TwoLines {
         TwoLines {
             buckets,
             records,
-            beside,
+            layout,
             lines,
             placed,
         }
     }
 
-    /// Bucket `b`'s first word.
+    /// Bucket `b`'s first word (direct: record `b`'s, the line a lookup starts from).
     fn bucket(&self, b: usize) -> &u64 {
-        if self.beside {
-            &self.buckets[b / HALF * PAGE / 8 + b % HALF * WORDS]
-        } else {
-            &self.buckets[b * WORDS]
+        match self.layout {
+            Layout::Beside => &self.buckets[b / HALF * PAGE / 8 + b % HALF * WORDS],
+            Layout::Apart => &self.buckets[b * WORDS],
+            Layout::Direct => &self.records[b * WORDS],
         }
     }
 
     fn record(&self, at: usize) -> &u64 {
-        if self.beside {
-            &self.buckets[at]
-        } else {
-            &self.records[at]
+        match self.layout {
+            Layout::Beside => &self.buckets[at],
+            Layout::Apart | Layout::Direct => &self.records[at],
         }
     }
 
@@ -162,8 +192,13 @@ impl TwoLines {
                 fill(&mut idx, &mut rng);
             }
             for (r, &i) in rec.iter_mut().zip(&idx) {
-                *r = *self.bucket(i) as usize;
-                prefetch(self.record(*r));
+                if self.layout == Layout::Direct {
+                    // The line asked for in the first stage is the record itself.
+                    *r = i * WORDS;
+                } else {
+                    *r = *self.bucket(i) as usize;
+                    prefetch(self.record(*r));
+                }
             }
             if ahead {
                 fill(&mut next, &mut rng);
@@ -248,13 +283,14 @@ fn main() {
     for m in sizes {
         for huge in [true, false] {
             // One layout at a time, so both find the same free huge pages.
-            let measure = |beside: bool| {
-                let t = TwoLines::new(m << 20, huge, beside);
+            let measure = |layout: Layout| {
+                let t = TwoLines::new(m << 20, huge, layout);
                 let ns = SCHEDULES.map(|(_, work, ahead)| t.run(work, ahead));
                 (ns, t.placed)
             };
-            let (apart, placed) = measure(false);
-            let (beside, beside_placed) = measure(true);
+            let (apart, placed) = measure(Layout::Apart);
+            let (beside, beside_placed) = measure(Layout::Beside);
+            let (direct, _) = measure(Layout::Direct);
             // Beside spans twice the buckets' bytes, so its summary's size differs; say both
             // only when one layout fell back to normal pages and the other did not.
             let kind = |p: &str| p.split(' ').next().unwrap_or("").to_owned();
@@ -263,15 +299,15 @@ fn main() {
             } else {
                 format!("apart {placed}, beside {beside_placed}")
             };
-            for (((name, _, _), a), b) in SCHEDULES.iter().zip(apart).zip(beside) {
+            for ((((name, _, _), a), b), d) in SCHEDULES.iter().zip(apart).zip(beside).zip(direct) {
                 if out.json {
                     let row = json!({"kind": "two_lines", "mib": m, "huge": huge,
                         "placed": placed, "schedule": name, "apart_ns": ns2(a),
-                        "beside_ns": ns2(b)});
+                        "beside_ns": ns2(b), "direct_ns": ns2(d)});
                     println!("{row}");
                 } else {
                     println!(
-                        "  {m:>5} MiB, {placed}, {name}: record apart {a:.2} ns, beside its bucket {b:.2} ns"
+                        "  {m:>5} MiB, {placed}, {name}: record apart {a:.2} ns, beside its bucket {b:.2} ns, one line {d:.2} ns"
                     );
                 }
             }
