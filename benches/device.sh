@@ -10,7 +10,8 @@
 #                               # library it needs from the bundle or the C library
 #
 # The plan (FERROVS_DEVICE_PLAN, comma-separated, in order; default
-# "scaling-1m,scaling-1m,scaling-1m,scaling-1k,scaling-1k,criterion"):
+# "tlb,scaling-1m,scaling-1m,scaling-1m,scaling-1k,scaling-1k,criterion"):
+#   tlb         make bench's tlb step: the TLB's reach and what one or two lines a lookup cost
 #   scaling-1m  benches/run.py --scaling 1,2,4,8, FullNAT UDP, 1M flows per worker (one round)
 #   scaling-1k  the same at 1K flows per worker: tables in L2, the control for the 1M rounds
 #   criterion   pipeline's DR and FullNAT benches at 1K, 1M, 10M (1 s warm-up, 3 s measured)
@@ -106,6 +107,7 @@ reserve_huge() {
 run_step() {
   local step=$1
   case $step in
+    tlb) FERROVS_BENCH_SKIP=criterion,ring,idle,memif,external python3 benches/run.py ;;
     scaling-1m) FERROVS_SCALING_FLOWS=1000000 python3 benches/run.py --scaling 1,2,4,8 ;;
     scaling-1k) FERROVS_SCALING_FLOWS=1000 python3 benches/run.py --scaling 1,2,4,8 ;;
     criterion)
@@ -122,7 +124,7 @@ run_step() {
 run() {
   [[ -x $BUNDLE/release/ferrovs-bench ]] || { echo "device: no bundle in $BUNDLE (benches/device.sh bundle)" >&2; exit 1; }
   local out=${OUT:-$ROOT/benches/results} t0=$SECONDS deadline=${FERROVS_DEVICE_DEADLINE:-540}
-  local plan=${FERROVS_DEVICE_PLAN:-scaling-1m,scaling-1m,scaling-1m,scaling-1k,scaling-1k,criterion}
+  local plan=${FERROVS_DEVICE_PLAN:-tlb,scaling-1m,scaling-1m,scaling-1m,scaling-1k,scaling-1k,criterion}
   local log
   mkdir -p "$out"
   log="$out/$(date -u +%Y%m%dT%H%M%SZ)-device.log"
