@@ -16,15 +16,18 @@
 #   scaling-1k  the same at 1K flows per worker: tables in L2, the control for the 1M rounds
 #   criterion   pipeline's DR and FullNAT benches at 1K, 1M, 10M (1 s warm-up, 3 s measured)
 #   ring, memif make bench's ring or memif step (every mode, 1K/1M/10M, UDP and TCP)
-# FERROVS_DEVICE_DEADLINE (seconds, default 540): no step starts after it, so a 600 s call
-# returns with what ran. What a step printed is in <stem>-device.log beside the results.
+# FERROVS_DEVICE_DEADLINE (seconds, default 540): no step starts after it; FERROVS_DEVICE_LIMIT
+# (default 590): a step still running then is cut, so a 600 s call returns with the steps that
+# ended (a step writes its results when it ends). What a step printed is in <stem>-device.log
+# beside the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUNDLE=${FERROVS_DEVICE_BUNDLE:-$ROOT/target/device}
 # The folder EAL loads its drivers from (RTE_EAL_PMD_PATH of Debian 12's DPDK 22.11).
 PMD_PATH=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
-# The drivers the bench steps load by name: mempool ops, the vdev bus, memif and ring ports.
+# The drivers the bench steps need from EAL's driver folder: mempool ops, the vdev bus, memif
+# and ring ports.
 PMDS="librte_mempool_ring librte_bus_vdev librte_net_memif librte_net_ring"
 
 # The shared objects that a binary loads, less the C library's own (the lent machine has one).
@@ -37,28 +40,36 @@ bundle() {
   command -v dpdk-testpmd >/dev/null || { echo "device: dpdk-testpmd missing (make deps)" >&2; exit 1; }
   cargo build --release -p ferrovs-bench
   cargo build --release -p dpdk-huge --example tlb_reach
-  local crit
-  crit=$(cargo bench -p dataplane --bench pipeline --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
+  local crit json
+  json=$(cargo bench -p dataplane --bench pipeline --no-run --message-format=json) \
+    || { echo "device: cargo bench --no-run failed" >&2; exit 1; }
+  crit=$(python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "pipeline":
-        print(m["executable"])')
-  [[ -x $crit ]] || { echo "device: the pipeline bench binary was not built" >&2; exit 1; }
+        print(m["executable"])' <<<"$json")
+  [[ -x $crit ]] || { echo "device: the pipeline bench binary was not found" >&2; exit 1; }
   rm -rf "$BUNDLE"
-  mkdir -p "$BUNDLE"/{release/examples,bin,lib,pmds}
+  mkdir -p "$BUNDLE"/{release/examples,bin,lib}
   cp target/release/ferrovs-bench "$BUNDLE/release/"
   cp target/release/examples/tlb_reach "$BUNDLE/release/examples/"
   cp "$crit" "$BUNDLE/release/pipeline"
   cp "$(command -v dpdk-testpmd)" "$BUNDLE/bin/"
-  local p pmds=()
+  local p soname pmds=()
   for p in $PMDS; do pmds+=("$PMD_PATH/$p.so"); done
-  cp -L "${pmds[@]}" "$BUNDLE/pmds/"
+  # Each driver once, in lib/ under its soname; pmds.list names them for `run`, which links
+  # EAL's driver folder to them (no links in the bundle: it travels as plain files). A binary
+  # that also links a driver (ferrovs-bench links net_ring) then loads the same file.
+  for p in "${pmds[@]}"; do
+    soname=$(objdump -p "$p" | awk '$1 == "SONAME" {print $2}')
+    cp -L "$p" "$BUNDLE/lib/$soname"
+    echo "$(basename "$p") $soname" >> "$BUNDLE/pmds.list"
+  done
   # Debug information is most of the binaries' size and not needed to run them.
   strip "$BUNDLE"/release/ferrovs-bench "$BUNDLE"/release/pipeline "$BUNDLE"/release/examples/tlb_reach
   for p in $(closure "$BUNDLE"/release/ferrovs-bench "$BUNDLE"/release/pipeline \
       "$BUNDLE"/release/examples/tlb_reach "$BUNDLE"/bin/dpdk-testpmd "${pmds[@]}"); do
-    cp -L "$p" "$BUNDLE/lib/"
+    [[ -e $BUNDLE/lib/$(basename "$p") ]] || cp -L "$p" "$BUNDLE/lib/"
   done
   {
     echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!benches/results' || echo ' (with uncommitted changes)')"
@@ -73,7 +84,7 @@ for l in sys.stdin:
 check() {
   local f bad=0
   for f in "$BUNDLE"/release/ferrovs-bench "$BUNDLE"/release/pipeline "$BUNDLE"/release/examples/tlb_reach \
-      "$BUNDLE"/bin/dpdk-testpmd "$BUNDLE"/pmds/*.so; do
+      "$BUNDLE"/bin/dpdk-testpmd $(awk -v d="$BUNDLE/lib" '{print d "/" $2}' "$BUNDLE/pmds.list"); do
     while read -r lib path; do
       case $path in
         "$BUNDLE"/lib/*) ;;
@@ -90,7 +101,10 @@ check() {
 install_pmds() {
   if [[ ! -d $PMD_PATH ]]; then
     mkdir -p "$PMD_PATH"
-    ln -s "$BUNDLE"/pmds/*.so "$PMD_PATH/"
+    local name soname
+    while read -r name soname; do
+      ln -s "$BUNDLE/lib/$soname" "$PMD_PATH/$name"
+    done < "$BUNDLE/pmds.list"
     echo "device: linked the bundle's drivers into $PMD_PATH"
   fi
 }
@@ -124,21 +138,22 @@ run_step() {
 run() {
   [[ -x $BUNDLE/release/ferrovs-bench ]] || { echo "device: no bundle in $BUNDLE (benches/device.sh bundle)" >&2; exit 1; }
   local out=${OUT:-$ROOT/benches/results} t0=$SECONDS deadline=${FERROVS_DEVICE_DEADLINE:-540}
+  local limit=${FERROVS_DEVICE_LIMIT:-590}
   local plan=${FERROVS_DEVICE_PLAN:-tlb,scaling-1m,scaling-1m,scaling-1m,scaling-1k,scaling-1k,criterion}
   local log
   mkdir -p "$out"
   log="$out/$(date -u +%Y%m%dT%H%M%SZ)-device.log"
   export LD_LIBRARY_PATH="$BUNDLE/lib" PATH="$BUNDLE/bin:$PATH" CARGO_TARGET_DIR="$BUNDLE"
   export FERROVS_BENCH_RESULTS="$out" FERROVS_BENCH_CRIT_BIN="$BUNDLE/release/pipeline"
+  # What fails here is reported, and the steps still run (and fail if it mattered).
   {
     head -2 "$BUNDLE/MANIFEST"
-    # A library found elsewhere is reported; the steps still run (and fail if it matters).
     check || true
-    install_pmds
-    reserve_huge
-    lscpu
+    install_pmds || echo "device: could not link the drivers into $PMD_PATH"
+    reserve_huge || true
+    lscpu || true
     uname -a
-  } 2>&1 | tee "$log"
+  } 2>&1 | tee "$log" || true
   local step rc=0
   for step in ${plan//,/ }; do
     if ((SECONDS - t0 > deadline)); then
@@ -147,7 +162,11 @@ run() {
       break
     fi
     echo "device: step $step at $((SECONDS - t0)) s" | tee -a "$log"
-    run_step "$step" >>"$log" 2>&1 || { echo "device: step $step failed (rc $?)" | tee -a "$log"; rc=1; }
+    # Cut at the hard limit, the step's processes with it (timeout signals its process group),
+    # so the call returns with the steps that ended.
+    export -f run_step
+    timeout --kill-after=5 $((limit - (SECONDS - t0))) bash -c "run_step $step" >>"$log" 2>&1 \
+      || { echo "device: step $step failed or was cut (rc $?)" | tee -a "$log"; rc=1; }
   done
   echo "device: done at $((SECONDS - t0)) s; results in $out" | tee -a "$log"
   return $rc

@@ -221,7 +221,7 @@ def tlb_section(tlb):
              " packet followed by about 40 ns of dependent work, then that work with the next burst's"
              " buckets asked for a burst ahead. ns a packet:\n")
     # Results before session 22 have no one-line column.
-    direct = all("direct_ns" in r for r in tlb["two_lines"])
+    direct = bool(tlb["two_lines"]) and all("direct_ns" in r for r in tlb["two_lines"])
     if direct:
         L[-1] = L[-1][:-len(" ns a packet:\n")] + (
             " One line (direct): a random line of a buffer of the same span read alone, as a record"

@@ -287,7 +287,6 @@ fn list<T>(s: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
         .collect()
 }
 
-/// Configure a started one-queue port.
 /// The generator's queues of a ring case: it sends on `tx` and polls `rx` (the DUT's side
 /// first, then its own port 0). `back_tx` is unused; it lives until the ports go.
 struct GenQueues {
@@ -325,6 +324,7 @@ fn ring_ports(
     Ok(([g0, g1, d0, d1], g, q))
 }
 
+/// Configure a started one-queue port.
 fn start_port(p: &mut Port, pool: &Mempool) -> Result<(RxQueue, TxQueue), String> {
     p.configure(&PortConfig {
         rx_queues: 1,

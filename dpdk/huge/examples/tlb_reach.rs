@@ -282,7 +282,7 @@ fn main() {
     sizes.dedup();
     for m in sizes {
         for huge in [true, false] {
-            // One layout at a time, so both find the same free huge pages.
+            // One layout at a time, so each finds the same free huge pages.
             let measure = |layout: Layout| {
                 let t = TwoLines::new(m << 20, huge, layout);
                 let ns = SCHEDULES.map(|(_, work, ahead)| t.run(work, ahead));
@@ -290,15 +290,17 @@ fn main() {
             };
             let (apart, placed) = measure(Layout::Apart);
             let (beside, beside_placed) = measure(Layout::Beside);
-            let (direct, _) = measure(Layout::Direct);
-            // Beside spans twice the buckets' bytes, so its summary's size differs; say both
-            // only when one layout fell back to normal pages and the other did not.
+            let (direct, direct_placed) = measure(Layout::Direct);
+            // Beside and direct span twice the buckets' bytes, so their summaries' sizes
+            // differ; say each only when one layout fell back to normal pages and another
+            // did not.
             let kind = |p: &str| p.split(' ').next().unwrap_or("").to_owned();
-            let placed = if kind(&placed) == kind(&beside_placed) {
-                placed
-            } else {
-                format!("apart {placed}, beside {beside_placed}")
-            };
+            let placed =
+                if kind(&placed) == kind(&beside_placed) && kind(&placed) == kind(&direct_placed) {
+                    placed
+                } else {
+                    format!("apart {placed}, beside {beside_placed}, one line {direct_placed}")
+                };
             for ((((name, _, _), a), b), d) in SCHEDULES.iter().zip(apart).zip(beside).zip(direct) {
                 if out.json {
                     let row = json!({"kind": "two_lines", "mib": m, "huge": huge,
