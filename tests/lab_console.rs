@@ -543,6 +543,17 @@ fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
         &format!("{}.querySelector('.weight').textContent === '0'", row(&rs2)),
         Duration::from_secs(10),
     );
+    // What rs1 carried shows in its row (refreshed live): connections, packets and bytes.
+    let rs1 = format!("{}:80", lab.var("RS1"));
+    b.wait(
+        &format!(
+            "(() => {{ const r = {}; const t = (l) => r.querySelector(`[data-label=\"${{l}}\"]`).textContent; \
+             return parseFloat(t('Conns')) >= 12 && !t('Pkts in/out').startsWith('0 ') \
+               && !t('Bytes in/out').startsWith('0 '); }})()",
+            row(&rs1)
+        ),
+        Duration::from_secs(10),
+    );
     b.screenshot(&artifacts().join("console-desktop.png"));
     assert!(
         log_text(&lab).contains("ferrovs: console: admin@127.0.0.1:")

@@ -143,6 +143,14 @@ fn lab_deb_package_installs_where_its_units_expect_and_verifies() {
     let adm = run(Command::new(at("/usr/sbin/ferrovsadm")).arg("-v"));
     assert!(adm.starts_with("ferrovsadm v"), "{adm}");
 
+    // The Grafana dashboard, as the repository has it.
+    let dashboard = "usr/share/ferrovs/grafana/ferrovs.json";
+    assert_eq!(
+        std::fs::read(at(&format!("/{dashboard}"))).expect("the dashboard in the package"),
+        std::fs::read(root().join("docs/grafana/ferrovs.json")).expect("docs/grafana"),
+        "{dashboard}"
+    );
+
     // Completions: bash parses them; zsh's are there.
     for p in ["ferrovs", "ferrovsadm"] {
         run(Command::new("bash")
