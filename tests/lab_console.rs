@@ -554,6 +554,18 @@ fn lab_console_in_a_browser_lists_and_changes_what_ferrovsadm_does() {
         ),
         Duration::from_secs(10),
     );
+    // Its rates, the worker's load (from two refreshes), the last reload and the
+    // announcements section (none configured here) are there too.
+    b.wait(
+        &format!(
+            "/^[\\d.]+ \\/ \\S+ \\/ \\S+B$/.test({}.querySelector('[data-label=\"conn/s, pkt/s, B/s\"]').textContent) \
+             && /^\\d+%$/.test(document.querySelector('#workers tr td:nth-child(2)').textContent) \
+             && document.getElementById('summary').textContent.includes('last reload ok') \
+             && document.getElementById('announce').textContent.includes('nothing announced')",
+            row(&rs1)
+        ),
+        Duration::from_secs(10),
+    );
     b.screenshot(&artifacts().join("console-desktop.png"));
     assert!(
         log_text(&lab).contains("ferrovs: console: admin@127.0.0.1:")
