@@ -417,8 +417,8 @@ const SLOW: f64 = 0.9;
 /// Why not from the first success alone: after a keepalived stop the old owner forwards what
 /// still reaches it until the new owner's gratuitous ARP turns the client (VRRP's skew time,
 /// about 0.6 s), so the first success can come through the old owner. A handshake begun
-/// through one director and finished through the other finds no session there (DR and TUN
-/// without sync, as in LVS); such attempts are counted, not failed.
+/// through one director and finished through the other finds no session there (without
+/// session sync, as in LVS); such attempts are counted, not failed.
 fn outage(attempts: &[Attempt], t0: f64, owned_at: f64) -> Result<Outage, String> {
     let before: Vec<&Attempt> = attempts.iter().filter(|a| a.end < t0).collect();
     if before.is_empty() || !before.iter().all(|a| a.ok) {
