@@ -30,10 +30,12 @@ PMD_PATH=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
 # and ring ports.
 PMDS="librte_mempool_ring librte_bus_vdev librte_net_memif librte_net_ring"
 
-# The shared objects that a binary loads, less the C library's own (the lent machine has one).
+# The C library's own objects: the lent machine has them, the bundle does not carry them.
+LIBC='/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*)\.so'
+
+# The shared objects that a binary loads, less the C library's own.
 closure() {
-  ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
-    | grep -Ev '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*)\.so'
+  ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u | grep -Ev "$LIBC"
 }
 
 bundle() {
@@ -86,11 +88,8 @@ check() {
   for f in "$BUNDLE"/release/ferrovs-bench "$BUNDLE"/release/pipeline "$BUNDLE"/release/examples/tlb_reach \
       "$BUNDLE"/bin/dpdk-testpmd $(awk -v d="$BUNDLE/lib" '{print d "/" $2}' "$BUNDLE/pmds.list"); do
     while read -r lib path; do
-      case $path in
-        "$BUNDLE"/lib/*) ;;
-        */libc.so.*|*/libm.so.*|*/libdl.so.*|*/librt.so.*|*/libpthread.so.*|*/ld-linux*) ;;
-        *) echo "device: $f: $lib resolves to '$path', not the bundle" >&2; bad=1 ;;
-      esac
+      [[ $path == "$BUNDLE"/lib/* ]] || grep -Eq "$LIBC" <<<"$path" \
+        || { echo "device: $f: $lib resolves to '$path', not the bundle" >&2; bad=1; }
     done < <(LD_LIBRARY_PATH="$BUNDLE/lib" ldd "$f" | awk '$2 == "=>" {print $1, $3}')
   done
   [[ $bad == 0 ]] || return 1
@@ -155,6 +154,7 @@ run() {
     uname -a
   } 2>&1 | tee "$log" || true
   local step rc=0
+  export -f run_step
   for step in ${plan//,/ }; do
     if ((SECONDS - t0 > deadline)); then
       echo "device: $((SECONDS - t0)) s gone, past the ${deadline} s deadline: '$step' and the rest NOT RUN" | tee -a "$log"
@@ -164,7 +164,6 @@ run() {
     echo "device: step $step at $((SECONDS - t0)) s" | tee -a "$log"
     # Cut at the hard limit, the step's processes with it (timeout signals its process group),
     # so the call returns with the steps that ended.
-    export -f run_step
     timeout --kill-after=5 $((limit - (SECONDS - t0))) bash -c "run_step $step" >>"$log" 2>&1 \
       || { echo "device: step $step failed or was cut (rc $?)" | tee -a "$log"; rc=1; }
   done

@@ -214,22 +214,19 @@ def tlb_section(tlb):
                  f" {s.get('spread_ns', '')} | {s.get('packed_ns', '')} |")
     placed = sorted({r["placed"] for r in tlb["reach"] if r["huge"]})
     L.append(f"\nThe huge rows' buffer: {'; '.join(placed)}.\n")
+    # Results before session 22 have no one-line column.
+    direct = bool(tlb["two_lines"]) and all("direct_ns" in r for r in tlb["two_lines"])
+    one_line = (" One line (direct): a random line of a buffer of the same span read alone, as a"
+                " record found from the hash with no bucket would be, the floor for a lookup that"
+                " reads one line." if direct else "")
     L.append("Two lines a packet, as a lookup at a large table reads them (bursts of 32, both prefetch"
              " stages): a random bucket line, then its record, in a second buffer (apart, as the index"
              " and the slab are) or in the second half of the bucket's own 4 KiB page (beside; both"
              " layouts span the same memory); the loads alone, then each"
              " packet followed by about 40 ns of dependent work, then that work with the next burst's"
-             " buckets asked for a burst ahead. ns a packet:\n")
-    # Results before session 22 have no one-line column.
-    direct = bool(tlb["two_lines"]) and all("direct_ns" in r for r in tlb["two_lines"])
-    if direct:
-        L[-1] = L[-1][:-len(" ns a packet:\n")] + (
-            " One line (direct): a random line of a buffer of the same span read alone, as a record"
-            " found from the hash with no bucket would be, the floor for a lookup that reads one"
-            " line. ns a packet:\n")
-        L.append("| buffer | pages | schedule | apart | beside | one line |\n|---|---|---|---|---|---|")
-    else:
-        L.append("| buffer | pages | schedule | apart | beside |\n|---|---|---|---|---|")
+             f" buckets asked for a burst ahead.{one_line} ns a packet:\n")
+    cols = ["buffer", "pages", "schedule", "apart", "beside"] + (["one line"] if direct else [])
+    L.append("| " + " | ".join(cols) + " |\n" + "|---" * len(cols) + "|")
     for r in tlb["two_lines"]:
         row = f"| {r['mib']} MiB | {r['placed']} | {r['schedule']} | {r['apart_ns']} | {r['beside_ns']} |"
         L.append(row + (f" {r['direct_ns']} |" if direct else ""))
