@@ -23,8 +23,9 @@ lint: fmt-check clippy
 
 # nextest runs each test in its own process (the EAL starts once per process) and the lab tests
 # one at a time with a timeout each (.config/nextest.toml). Without it, plain cargo test (the DPDK
-# tests share one EAL per test binary) runs everything but the lab side by side, then the lab
-# binaries (tests/lab*.rs, every test named lab_*) one test at a time under one overall timeout.
+# tests share one EAL per test binary) runs everything but the tests named lab_* side by side,
+# then those (the tests/lab*.rs binaries, and the package build in tests/package.rs) one test at
+# a time under one overall timeout.
 LAB_TIMEOUT ?= 2700
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -34,7 +35,7 @@ unit:
 		rc=0; \
 		$(CARGO) test --workspace --all-features --no-fail-fast -- --skip lab_ || rc=1; \
 		timeout --kill-after=30 $(LAB_TIMEOUT) $(CARGO) test -p ferrovs --all-features \
-			--no-fail-fast --test 'lab*' -- --test-threads=1 || rc=1; \
+			--no-fail-fast --test 'lab*' --test package -- lab_ --test-threads=1 || rc=1; \
 		exit $$rc; \
 	fi
 	$(CARGO) test --workspace --doc

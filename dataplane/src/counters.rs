@@ -135,8 +135,8 @@ pub struct WorkerCounters {
     pub sessions_expired: Counter,
     /// Session inserts refused (table full, no free local port, ...).
     pub insert_failures: Counter,
-    /// Embryonic sessions (half-open TCP, unanswered UDP) removed to make room for a new flow
-    /// in a full table.
+    /// Sessions removed to make room for a new flow in a full table: embryonic ones (half-open
+    /// TCP, unanswered NAT/FullNAT UDP) and ended TCP ones (TIME_WAIT, CLOSE).
     pub sessions_evicted: Counter,
     /// FullNAT TOA insertions.
     pub toa_inserted: Counter,

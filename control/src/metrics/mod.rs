@@ -1066,7 +1066,7 @@ const WORKER: [WorkerField; 36] = [
     ),
     (
         "ferrovs_worker_sessions_evicted_total",
-        "Embryonic sessions (half-open TCP, unanswered UDP) evicted to make room in a full table.",
+        "Sessions given up for a new flow in a full table: embryonic (half-open TCP, unanswered NAT/FullNAT UDP) or ended TCP (TIME_WAIT, CLOSE).",
         Kind::Counter,
         |w| w.sessions_evicted,
     ),
