@@ -5,7 +5,8 @@
 //! listeners and the watcher of the exception-path TAPs are fixed when the gateway starts. A
 //! reload whose new file changes any of them is refused as a whole ("restart required") and the running
 //! configuration stays, as DPVS does for its `<init>` keys. Ports are matched by name, so
-//! reordering `[[port]]` blocks is not a change.
+//! reordering `[[port]]` blocks is not a change; the commit keeps the running order
+//! (`Config::keep_port_order`).
 
 use core::fmt::Debug;
 

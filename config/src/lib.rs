@@ -118,10 +118,25 @@ pub fn error_at(text: &str, file_name: &str, path: &[&str], message: String) -> 
 }
 
 impl Config {
-    /// Return one `key: old -> new` line per boot-only key (`dpdk.*`, `port[NAME].*`, `control.*`) that
-    /// differs from `other`; empty when a live reload may apply `other`.
+    /// Return one `key: old -> new` line per boot-only key that differs from `other` (`dpdk.*`,
+    /// `port[NAME].*`, the `control` listeners, `ha.mode` and the addresses HA moves, whether
+    /// `[announce]` is there and its `table`); empty when a live reload may apply `other`.
     pub fn boot_only_diff(&self, other: &Config) -> Vec<String> {
         diff::boot_only_diff(self, other)
+    }
+
+    /// Put the ports in `running`'s order, matched by name: a file whose `[[port]]` blocks only
+    /// moved is no boot-only change, but the gateway numbers its ports by their place when it
+    /// starts them (DPDK ports, queues, TAPs, the snapshot's port indices). Ports `running`
+    /// lacks go last, in their order (a boot-only change, refused anyway).
+    pub fn keep_port_order(&mut self, running: &Config) {
+        self.ports.sort_by_key(|p| {
+            running
+                .ports
+                .iter()
+                .position(|r| r.name == p.name)
+                .unwrap_or(usize::MAX)
+        });
     }
 
     /// Write this configuration as TOML that [`parse`] reads back to an equal value.

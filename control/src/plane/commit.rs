@@ -70,11 +70,12 @@ impl<Io: FrameIo> Control<Io> {
     ///
     /// # Errors
     /// See [`CommitError`].
-    pub fn commit(&mut self, new: Config) -> Result<u64, CommitError> {
+    pub fn commit(&mut self, mut new: Config) -> Result<u64, CommitError> {
         let boot = self.cfg.boot_only_diff(&new);
         if !boot.is_empty() {
             return Err(CommitError::BootOnly(boot));
         }
+        new.keep_port_order(&self.cfg);
         topology::timeouts(&new)?;
         topology::sched_flags(&new)?;
         self.ids.assign(&new)?;

@@ -151,6 +151,37 @@ fn test_commit_reports_workers_that_do_not_confirm() {
     );
 }
 
+/// Moving `[[port]]` blocks in the file is no change (ports are matched by name), and the
+/// commit keeps them where the gateway started them: the snapshot numbers ports by their place
+/// in the running configuration, and DPDK's ports, queues and TAPs were made in that order.
+#[test]
+fn test_commit_with_ports_reordered_keeps_the_started_order() {
+    let mut f = Fixture::new(Dataplane::Running(1), Limits::default());
+    let mut new = config::parse(&with_rs2(), "t.toml").unwrap();
+    new.ports.reverse();
+    assert_eq!(f.ctl.commit(new).expect("commit"), 2);
+    let names: Vec<&str> = f
+        .ctl
+        .config()
+        .ports
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["wan0", "lan0"]);
+    let snap = f.shared.load();
+    assert_eq!(snap.ports[0].mac, MAC0);
+    assert_eq!(
+        snap.ports[0].addrs4,
+        ["198.18.0.2".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert_eq!(snap.ports[1].mac, MAC1);
+    assert_eq!(
+        snap.ports[1].addrs4,
+        ["198.19.0.1".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert_eq!(backends(&f), 2, "the new real server is published");
+}
+
 #[test]
 fn test_reload_file_valid_invalid_boot_only() {
     let mut f = Fixture::new(Dataplane::Running(1), Limits::default());
