@@ -1227,6 +1227,9 @@ fn read_services(
         if let Some(a) = &sloppy_at {
             check_sloppy_tcp(&svc, a, &t.key_path("sloppy_tcp"), sink);
         }
+        if let Some(a) = &sorry_at {
+            check_sorry_sees_replies(&svc, a, &t.key_path("sorry_server"), sink);
+        }
         t.finish(sink);
         services.push(svc);
     }
@@ -1648,6 +1651,32 @@ fn check_sloppy_tcp(svc: &Service, a: &At<bool>, path: &str, sink: &mut Sink<'_>
             path,
             "sloppy_tcp = true needs dr or tun forwarding for every real server and the sorry \
              server (nat and fullnat replies must return through the gateway that owns the flow)",
+        );
+    }
+}
+
+/// The sorry server forwards with the service's `forward`: under `proxy_protocol` or
+/// `syn_proxy` that must be one whose replies return through the gateway, as the real servers'
+/// must (checked where those keys are read).
+fn check_sorry_sees_replies(svc: &Service, a: &At<&str>, path: &str, sink: &mut Sink<'_>) {
+    let Some(sorry) = svc.sorry_server else {
+        return;
+    };
+    let needs = if svc.syn_proxy != SynProxyMode::Off {
+        "syn_proxy"
+    } else if svc.proxy_protocol != ProxyProtocol::Off {
+        "proxy_protocol"
+    } else {
+        return;
+    };
+    if !svc.forward.sees_replies() {
+        sink.error(
+            &a.span,
+            path,
+            format!(
+                "{needs} needs nat or fullnat forwarding: the sorry server {sorry} uses the service's forward ({}), whose replies bypass the gateway; set the service's forward to nat or fullnat",
+                svc.forward.as_str()
+            ),
         );
     }
 }

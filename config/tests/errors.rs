@@ -1292,6 +1292,54 @@ syn_proxy = "on"
     );
 }
 
+/// The sorry server forwards with the service's `forward`, so a service whose real servers all
+/// use nat cannot take `syn_proxy` or `proxy_protocol` with a dr sorry server: its replies
+/// would bypass the gateway.
+#[test]
+fn syn_proxy_and_proxy_protocol_need_a_sorry_server_that_sees_replies() {
+    check(
+        r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "dr"
+syn_proxy = "on"
+sorry_server = "198.19.0.99"
+[[service.real_server]]
+address = "198.19.0.11"
+forward = "nat"
+[[service]]
+vip = "198.18.0.11"
+port = 80
+forward = "tun"
+proxy_protocol = "v2"
+sorry_server = "198.19.0.99"
+[[service.real_server]]
+address = "198.19.0.11"
+forward = "nat"
+[syn_proxy]
+secret = "5f1c0a3e9b27d4866e0f1b2c3d4e5a69"
+"#,
+        &[
+            "ferrovs.toml:15:16: service[0].sorry_server: syn_proxy needs nat or fullnat forwarding: the sorry server 198.19.0.99:80 uses the service's forward (dr), whose replies bypass the gateway; set the service's forward to nat or fullnat",
+            "ferrovs.toml:24:16: service[1].sorry_server: proxy_protocol needs nat or fullnat forwarding: the sorry server 198.19.0.99:80 uses the service's forward (tun), whose replies bypass the gateway; set the service's forward to nat or fullnat",
+        ],
+    );
+    // The same with the services forwarding nat: accepted, sorry servers included.
+    let ok = r#"[[service]]
+vip = "198.18.0.10"
+port = 80
+forward = "nat"
+syn_proxy = "on"
+sorry_server = "198.19.0.99"
+[[service.real_server]]
+address = "198.19.0.11"
+[syn_proxy]
+secret = "5f1c0a3e9b27d4866e0f1b2c3d4e5a69"
+"#;
+    let c = config::parse(&format!("{BASE}{ok}"), "ferrovs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.services[0].sorry_server.is_some());
+}
+
 #[test]
 fn syn_proxy_auto_levels_are_checked() {
     let svc =
