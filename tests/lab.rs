@@ -129,13 +129,19 @@ impl Lab {
         self.run("gw", &["curl", "-sS", "-m", "5", self.var("METRICS")])
     }
 
-    /// Two workers: both must forward load-balanced flows. Send [`SPREAD`] new flows, each from
-    /// its own client address (AF_PACKET's fanout hashes flows over the workers, and NAT and
-    /// persistence own a client on the worker its address hashes to), every one answered; then
-    /// from the per-worker counters: every worker created sessions and transmitted frames, and
-    /// where replies come back through the gateway (NAT, FullNAT: their tuple hashes apart from
-    /// the client's) some reached the worker that does not own them and were redirected.
+    /// Two workers: both must forward load-balanced flows ([`Lab::assert_workers_forward`]).
     fn assert_both_workers_forward(&self, flows: &Flows) {
+        self.assert_workers_forward(flows, 2);
+    }
+
+    /// `workers` workers: every one must forward load-balanced flows. Send [`SPREAD`] new flows,
+    /// each from its own client address (AF_PACKET's fanout hashes flows over the workers, and
+    /// NAT and persistence own a client on the worker its address hashes to), every one
+    /// answered; then from the per-worker counters: every worker created sessions and
+    /// transmitted frames, and where replies come back through the gateway (NAT, FullNAT: their
+    /// tuple hashes apart from the client's) some reached a worker that does not own them and
+    /// were redirected.
+    fn assert_workers_forward(&self, flows: &Flows, workers: usize) {
         let v6 = match flows {
             Flows::Http(url) => url.contains('['),
             Flows::Udp(addr, _) => addr.contains(':'),
@@ -175,11 +181,11 @@ impl Lab {
         let out = self.run("client", &["sh", "-c", &format!("{adds}{flows_sh}wait\n")]);
         assert!(!out.contains("no answer"), "{out}\n{}", self.log());
         // A worker starved of CPU (a loaded 2-CPU machine) lets its AF_PACKET ring fill, and the
-        // kernel's fanout rolls new flows over to the other worker: up to two more batches (new
+        // kernel's fanout rolls new flows over to another worker: up to two more batches (new
         // source ports, so new fanout hashes) before judging.
         for _ in 0..2 {
             let sessions = Lab::per_worker(&self.scrape(), "ferrovs_worker_sessions_created_total");
-            if sessions.len() == 2 && sessions.iter().all(|&n| n > 0) {
+            if sessions.len() == workers && sessions.iter().all(|&n| n > 0) {
                 break;
             }
             eprintln!("a worker created no session yet ({sessions:?}): another batch");
@@ -192,17 +198,17 @@ impl Lab {
         let tx = Lab::per_worker(&scrape, "ferrovs_worker_tx_packets_total");
         let redirected = Lab::per_worker(&scrape, "ferrovs_worker_redirected_packets_total");
         assert!(
-            sessions.len() == 2 && sessions.iter().all(|&n| n > 0),
+            sessions.len() == workers && sessions.iter().all(|&n| n > 0),
             "every worker creates sessions: {sessions:?}\n{scrape}"
         );
         assert!(
-            tx.len() == 2 && tx.iter().all(|&n| n > 0),
+            tx.len() == workers && tx.iter().all(|&n| n > 0),
             "every worker transmits: {tx:?}\n{scrape}"
         );
         if matches!(self.var("MODE"), "nat" | "fullnat") {
             assert!(
                 redirected.iter().sum::<u64>() > 0,
-                "replies that land on the other worker are redirected: {redirected:?}\n{scrape}"
+                "replies that land on another worker are redirected: {redirected:?}\n{scrape}"
             );
         }
     }
@@ -287,6 +293,18 @@ one_and_two_workers!(
     lab_fullnat_rr_source_is_local_address_and_toa_carries_client_two_workers,
     fullnat_source_and_toa
 );
+
+/// Four workers, more than this machine's CPUs (the lab maps lcores onto the CPUs there are),
+/// with the mbuf pool the lab sizes for their queues: FullNAT alternates as in the seeds, every
+/// worker forwards, and nothing is dropped unexplained.
+#[test]
+fn lab_fullnat_rr_alternates_four_workers() {
+    let lab = Lab::up("fullnat", 4);
+    let url = format!("http://{}/", lab.var("VIP"));
+    alternates(&lab.curl_names(&url, 6));
+    lab.assert_workers_forward(&Flows::Http(&url), 4);
+    lab.assert_drops_only(&[]);
+}
 
 /// FullNAT: the backend sees the local address as source and TOA (option 254) on the SYN
 /// carries the client address, checked in a capture on rs1 with tshark.
