@@ -120,15 +120,19 @@ pub(crate) fn boot_only_diff(old: &Config, new: &Config) -> Vec<String> {
         &new.announce.as_ref().map(|a| a.table),
     );
     // Port addresses go on the TAPs at start unless they follow HA (then keepalived puts them
-    // there): which ones follow is fixed with the TAPs.
+    // there): which ones follow is fixed with the TAPs. Sorted: moving `[[port]]` blocks moves
+    // no address.
     let floating = |c: &Config| -> Vec<String> {
         let followed = c.ha_followed();
-        c.ports
+        let mut v: Vec<String> = c
+            .ports
             .iter()
             .flat_map(|p| p.addresses.iter().map(|a| a.addr))
             .filter(|a| followed.contains(a))
             .map(|a| a.to_string())
-            .collect()
+            .collect();
+        v.sort();
+        v
     };
     cmp(
         &mut out,

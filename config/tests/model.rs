@@ -541,6 +541,12 @@ fn ha_may_follow_a_port_address_and_that_choice_is_boot_only() {
     let other_vip = parse(&text("\"198.18.1.101\", \"198.18.2.1\""), "ha.toml")
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(with.boot_only_diff(&other_vip).is_empty(), "VIPs reload");
+    // Both ports' addresses floating, and the `[[port]]` blocks moved: no change.
+    let both =
+        parse(&text("\"198.18.1.1\", \"198.18.2.1\""), "ha.toml").unwrap_or_else(|e| panic!("{e}"));
+    let mut moved = both.clone();
+    moved.ports.reverse();
+    assert!(both.boot_only_diff(&moved).is_empty(), "ports moved");
 }
 
 /// `sloppy_tcp` defaults to on where every gateway would pick the same real server (a
