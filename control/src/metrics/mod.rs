@@ -414,7 +414,7 @@ pub struct WorkerRow {
     pub sessions_expired: u64,
     /// Session inserts refused.
     pub insert_failures: u64,
-    /// Embryonic sessions evicted to make room.
+    /// Sessions evicted to make room: embryonic ones and ended TCP ones (TIME_WAIT, CLOSE).
     pub sessions_evicted: u64,
     /// Live IPv4 sessions.
     pub sessions_ipv4: u64,

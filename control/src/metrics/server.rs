@@ -6,7 +6,7 @@
 //! beyond what `source` itself reads (atomics, an `ArcSwap` load, a short status lock).
 //!
 //! Routes: `GET`/`HEAD /metrics` (any query string) answers 200 with the exposition
-//! (`text/plain; version=0.0.4`), other methods on `/metrics` 405, every other path 404.
+//! (`text/plain; version=0.0.4; charset=utf-8`), other methods on `/metrics` 405, every other path 404.
 //! The response gets `ferrovs_scrape_duration_seconds` appended: what building it cost.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
