@@ -566,7 +566,8 @@ pub fn timeouts(l: &Listing) -> String {
 
 /// `ipvsadm -L --daemon` (`list_daemon`): one line per running daemon,
 /// `"%s sync daemon (mcast=%s, syncid=%d[, maxlen=%u][, group=%s][, port=%u][, ttl=%u])"`.
-/// ferrovs's channel is unicast: no `group`, no `ttl`; `port` is `[sync] listen`'s.
+/// `group` and `ttl` only with a `[sync] group` (discovery); `port` is `[sync] listen`'s, or
+/// the group's when there is one.
 pub fn daemons(d: &[DaemonEntry]) -> String {
     let mut out = String::new();
     for e in d {
