@@ -287,7 +287,7 @@ Options:
   --ifname       -F port        the ferrovs port the local address lives on (DPVS's interface)
   --nosort                      do not sort the listing
   --sort                        sort the listing (the default)
-  --socket PATH                 admin socket (env FERROVS_SOCKET; default from the config)
+  --socket PATH                 admin socket (env FERROVS_SOCKET; default /run/ferrovs/admin.sock)
 
 Daemon Options:
   --syncid sid                  sync group ([sync] syncid; default: the configured one)
