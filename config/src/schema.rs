@@ -1155,8 +1155,8 @@ fn read_services(
             || real_servers.iter().any(|r| r.forward == Forward::FullNat);
         let local_address_pool =
             read_pool_choice(&t, sink, pools, pool_at.as_ref(), fullnat, &real_servers);
-        let proxy_protocol =
-            read_proxy_protocol(&t, sink, pp_at.as_ref(), protocol, forward, &real_servers);
+        let backends = (forward, real_servers.as_slice(), sorry_at.is_some());
+        let proxy_protocol = read_proxy_protocol(&t, sink, pp_at.as_ref(), protocol, backends);
         let toa = if proxy_protocol == ProxyProtocol::Off {
             read_toa(&t, sink, toa_at.as_ref(), fullnat, protocol)
         } else {
@@ -1166,7 +1166,7 @@ fn read_services(
             &t,
             sink,
             sp_at.as_ref(),
-            (protocol, forward, &real_servers),
+            (protocol, backends),
             proxy_protocol,
         );
         if syn_proxy != SynProxyMode::Off && syn_proxy_use.is_none() {
@@ -1226,9 +1226,6 @@ fn read_services(
         };
         if let Some(a) = &sloppy_at {
             check_sloppy_tcp(&svc, a, &t.key_path("sloppy_tcp"), sink);
-        }
-        if let Some(a) = &sorry_at {
-            check_sorry_sees_replies(&svc, a, &t.key_path("sorry_server"), sink);
         }
         t.finish(sink);
         services.push(svc);
@@ -1333,14 +1330,14 @@ fn read_mss_clamp(t: &mut Tab<'_, '_>, sink: &mut Sink<'_>, protocol: Protocol) 
     u16::try_from(a.v).ok()
 }
 
-/// `syn_proxy`: off by default; on only for a TCP service whose real servers are all NAT or
-/// FullNAT (the gateway translates sequence numbers both ways), not with `proxy_protocol`;
+/// `syn_proxy`: off by default; on only for a TCP service whose real servers, and sorry server,
+/// are all NAT or FullNAT (the gateway translates sequence numbers both ways), not with `proxy_protocol`;
 /// `auto` under the same conditions.
 fn read_syn_proxy_mode(
     t: &Tab<'_, '_>,
     sink: &mut Sink<'_>,
     at: Option<&At<&str>>,
-    (protocol, forward, real_servers): (Protocol, Forward, &[RealServer]),
+    (protocol, backends): (Protocol, Backends<'_>),
     pp: ProxyProtocol,
 ) -> SynProxyMode {
     let Some(a) = at else {
@@ -1362,12 +1359,12 @@ fn read_syn_proxy_mode(
     };
     let why = if protocol != Protocol::Tcp {
         Some("syn_proxy applies only to TCP services (UDP has no handshake)".to_owned())
-    } else if !forward.sees_replies() && real_servers.is_empty() {
+    } else if let Some(note) = own_forward_bypasses(backends) {
         Some(format!(
-            "syn_proxy needs nat or fullnat forwarding, not {}: the gateway must see the replies to translate their sequence numbers",
-            forward.as_str()
+            "syn_proxy needs nat or fullnat forwarding, not {}{note}: the gateway must see the replies to translate their sequence numbers",
+            backends.0.as_str()
         ))
-    } else if let Some(rs) = real_servers.iter().find(|r| !r.forward.sees_replies()) {
+    } else if let Some(rs) = backends.1.iter().find(|r| !r.forward.sees_replies()) {
         Some(format!(
             "syn_proxy needs nat or fullnat forwarding: real server {} uses {}, whose replies bypass the gateway, so their sequence numbers cannot be translated",
             rs.address,
@@ -1385,15 +1382,14 @@ fn read_syn_proxy_mode(
     m
 }
 
-/// `proxy_protocol`: off by default; v1 or v2 only on a TCP service whose real servers are all
-/// NAT or FullNAT (the gateway must see the replies to translate their acknowledgements).
+/// `proxy_protocol`: off by default; v1 or v2 only on a TCP service whose real servers, and
+/// sorry server, are all NAT or FullNAT (the gateway must see the replies to translate their acknowledgements).
 fn read_proxy_protocol(
     t: &Tab<'_, '_>,
     sink: &mut Sink<'_>,
     at: Option<&At<&str>>,
     protocol: Protocol,
-    forward: Forward,
-    real_servers: &[RealServer],
+    (forward, real_servers, sorry): Backends<'_>,
 ) -> ProxyProtocol {
     let Some(a) = at else {
         return ProxyProtocol::Off;
@@ -1421,12 +1417,12 @@ fn read_proxy_protocol(
         );
         return ProxyProtocol::Off;
     }
-    if !forward.sees_replies() && real_servers.is_empty() {
+    if let Some(note) = own_forward_bypasses((forward, real_servers, sorry)) {
         sink.error(
             &a.span,
             &path,
             format!(
-                "proxy_protocol needs nat or fullnat forwarding, not {}",
+                "proxy_protocol needs nat or fullnat forwarding, not {}{note}",
                 forward.as_str()
             ),
         );
@@ -1655,29 +1651,20 @@ fn check_sloppy_tcp(svc: &Service, a: &At<bool>, path: &str, sink: &mut Sink<'_>
     }
 }
 
-/// The sorry server forwards with the service's `forward`: under `proxy_protocol` or
-/// `syn_proxy` that must be one whose replies return through the gateway, as the real servers'
-/// must (checked where those keys are read).
-fn check_sorry_sees_replies(svc: &Service, a: &At<&str>, path: &str, sink: &mut Sink<'_>) {
-    let Some(sorry) = svc.sorry_server else {
-        return;
-    };
-    let needs = if svc.syn_proxy != SynProxyMode::Off {
-        "syn_proxy"
-    } else if svc.proxy_protocol != ProxyProtocol::Off {
-        "proxy_protocol"
+/// The service's `forward`, its real servers, and whether it has a sorry server.
+type Backends<'a> = (Forward, &'a [RealServer], bool);
+
+/// When the service's own `forward` carries flows (it has no real servers, or a sorry server,
+/// which forwards with it) and their replies bypass the gateway: what the refusal adds.
+fn own_forward_bypasses((forward, real_servers, sorry): Backends<'_>) -> Option<&'static str> {
+    if forward.sees_replies() {
+        None
+    } else if real_servers.is_empty() {
+        Some("")
+    } else if sorry {
+        Some(" (the sorry server forwards with the service's forward)")
     } else {
-        return;
-    };
-    if !svc.forward.sees_replies() {
-        sink.error(
-            &a.span,
-            path,
-            format!(
-                "{needs} needs nat or fullnat forwarding: the sorry server {sorry} uses the service's forward ({}), whose replies bypass the gateway; set the service's forward to nat or fullnat",
-                svc.forward.as_str()
-            ),
-        );
+        None
     }
 }
 

@@ -1320,8 +1320,8 @@ forward = "nat"
 secret = "5f1c0a3e9b27d4866e0f1b2c3d4e5a69"
 "#,
         &[
-            "ferrovs.toml:15:16: service[0].sorry_server: syn_proxy needs nat or fullnat forwarding: the sorry server 198.19.0.99:80 uses the service's forward (dr), whose replies bypass the gateway; set the service's forward to nat or fullnat",
-            "ferrovs.toml:24:16: service[1].sorry_server: proxy_protocol needs nat or fullnat forwarding: the sorry server 198.19.0.99:80 uses the service's forward (tun), whose replies bypass the gateway; set the service's forward to nat or fullnat",
+            "ferrovs.toml:14:13: service[0].syn_proxy: syn_proxy needs nat or fullnat forwarding, not dr (the sorry server forwards with the service's forward): the gateway must see the replies to translate their sequence numbers",
+            "ferrovs.toml:23:18: service[1].proxy_protocol: proxy_protocol needs nat or fullnat forwarding, not tun (the sorry server forwards with the service's forward)",
         ],
     );
     // The same with the services forwarding nat: accepted, sorry servers included.
